@@ -1,0 +1,81 @@
+#pragma once
+// Client for the Prometheus HTTP query API, also spoken by Thanos Query, Mimir/Cortex and VictoriaMetrics.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "prometheus/types.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::prom {
+
+// TLS towards Prometheus. Empty strings mean "not set".
+struct TlsOptions {
+  std::string ca_file;           // PEM bundle to verify the server; default: the system trust store
+  std::string cert_file;         // PEM client certificate, for mutual TLS (needs key_file)
+  std::string key_file;          // PEM private key of cert_file
+  std::string server_name;       // expected name in the server certificate; default: the URL's host
+  bool insecure_skip_verify = false;  // explicit opt-in to skip verification; logged as a warning
+};
+
+struct ClientOptions {
+  // Base URL, with an optional path prefix: "http://prometheus:9090", "https://thanos/query/prefix".
+  // "/api/v1/..." is appended to it.
+  std::string url;
+  // Extra headers on every request, e.g. {"X-Scope-OrgID": "tenant-a"}.
+  std::map<std::string, std::string> headers;
+  // File holding a bearer token, re-read on every request (tokens rotate). Empty: none.
+  std::string bearer_token_file;
+  // Basic auth; used when username is set. password_file, when set, is re-read on every request.
+  std::string basic_auth_username;
+  std::string basic_auth_password;
+  std::string basic_auth_password_file;
+  TlsOptions tls;
+  // Deadline of one HTTP attempt (connect + answer). Default 10 s.
+  absl::Duration timeout = absl::Seconds(10);
+  // Further attempts after a transient failure (connection error, timeout, HTTP 429/502/503/504). Default 2.
+  int max_retries = 2;
+  // Delay before the first retry, doubled each time, with jitter. Default 200 ms.
+  absl::Duration retry_backoff = absl::Milliseconds(200);
+  // "GET", "POST", or "auto": GET unless the encoded query is longer than post_threshold_bytes. Default auto.
+  std::string method = "auto";
+  size_t post_threshold_bytes = 2048;
+  // Answers larger than this are refused (ResourceExhausted) without being parsed. Default 64 MiB.
+  size_t max_response_bytes = 64 << 20;
+  // How retries wait; tests replace it so they never sleep. Default absl::SleepFor.
+  std::function<void(absl::Duration)> sleep;
+  // Self-metrics registry (queries by endpoint and outcome, latency). May be null.
+  prometheus::Registry* registry = nullptr;
+};
+
+// Thread-safe; calls may run concurrently. Errors:
+// - Unavailable: the server is down or unreachable, answered 5xx or something that is not a Prometheus answer
+//   (HTML, truncated or invalid JSON), after retries; the message names the URL (without credentials) and cause.
+// - DeadlineExceeded: no answer within `timeout` on the last attempt.
+// - InvalidArgument: Prometheus rejected the query (bad_data), message includes its error text.
+// - ResourceExhausted: the answer exceeded max_response_bytes.
+class Client {
+ public:
+  virtual ~Client() = default;
+  // Instant query (`/api/v1/query`) evaluated at `at` (absl::InfinitePast() means "now", as the server sees it).
+  virtual absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) = 0;
+  // Series metadata (`/api/v1/series`) for the given match[] selectors within [start, end].
+  virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers, absl::Time start,
+                                                     absl::Time end) = 0;
+};
+
+// Validates the options (URL scheme http/https, readable files, key with cert) and builds the HTTP client.
+// InvalidArgument names the offending option.
+absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options);
+
+}  // namespace aa::prom

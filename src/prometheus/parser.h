@@ -1,0 +1,24 @@
+#pragma once
+// Parsing of Prometheus HTTP API answers (https://prometheus.io/docs/prometheus/latest/querying/api/).
+// Pure functions, thread-safe. Never throw.
+
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "prometheus/types.h"
+
+namespace aa::prom {
+
+// Parses the body of a `/api/v1/query` answer, success or error.
+// - `"status":"success"`: vector, scalar, matrix or string; values "NaN", "+Inf", "-Inf" become the doubles.
+// - `"status":"error"`: returns InvalidArgument for errorType bad_data, and Unavailable for the others
+//   (timeout, canceled, execution, internal, unavailable), the message naming errorType and error.
+// - Anything else (not JSON, truncated, HTML, wrong shapes, a value that is not a number, duplicate label sets in
+//   one vector): InvalidArgument saying what is wrong and where.
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
+
+// Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
+absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body);
+
+}  // namespace aa::prom
