@@ -14,8 +14,8 @@ namespace aa::prom {
 // - `"status":"success"`: vector, scalar, matrix or string; values "NaN", "+Inf", "-Inf" become the doubles.
 // - `"status":"error"`: returns InvalidArgument for errorType bad_data, and Unavailable for the others
 //   (timeout, canceled, execution, internal, unavailable), the message naming errorType and error.
-// - Anything else (not JSON, truncated, HTML, wrong shapes, a value that is not a number, duplicate label sets in
-//   one vector): InvalidArgument saying what is wrong and where.
+// - Anything else (not JSON, truncated, HTML, wrong shapes, a value that is not a number): InvalidArgument saying
+//   what is wrong and where. Duplicate label sets are not checked here (the sampler checks its own keys).
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
 
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
