@@ -1,0 +1,215 @@
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "selector/promql_escape.h"
+#include "selector/selector.h"
+
+namespace aa::selector {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void AppendHexByte(std::string* out, unsigned char c) {
+  out->append("\\x");
+  out->push_back(kHex[c >> 4]);
+  out->push_back(kHex[c & 0xf]);
+}
+
+bool IsContinuation(unsigned char c) { return (c & 0xc0) == 0x80; }
+
+// Length of the well-formed UTF-8 sequence (2..4 bytes) starting at s[i], or 0 when there is none.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;
+    if (c == 0xed) hi = 0x9f;  // no surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;
+    if (c == 0xf4) hi = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    if (!IsContinuation(b(k))) return 0;
+  }
+  return len;
+}
+
+bool IsRegexMeta(char c) {
+  switch (c) {
+    case '\\':
+    case '.':
+    case '+':
+    case '*':
+    case '?':
+    case '(':
+    case ')':
+    case '|':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '^':
+    case '$':
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string RegexAlternation(const std::vector<std::string>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += '|';
+    out += QuoteRegex(values[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EscapePromQLString(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '\\':
+          out += "\\\\";
+          break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            AppendHexByte(&out, c);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      AppendHexByte(&out, c);  // not UTF-8: PromQL's lexer would reject the raw byte
+      ++i;
+    } else if (s.substr(i, len) == "\xef\xbf\xbd") {
+      out += "\\uFFFD";  // PromQL's lexer mistakes a literal U+FFFD for an invalid rune
+      i += len;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+std::string PromQLStringLiteral(std::string_view s) {
+  return absl::StrCat("\"", EscapePromQLString(s), "\"");
+}
+
+std::string QuoteRegex(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (char c : s) {
+    if (IsRegexMeta(c)) out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool IsValidPrometheusLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    const bool digit = c >= '0' && c <= '9';
+    if (!letter && !(digit && i > 0)) return false;
+  }
+  return true;
+}
+
+std::string KubeStateMetricsLabelName(std::string_view key) {
+  std::string out = "label_";
+  out.reserve(out.size() + key.size());
+  for (char c : key) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    out.push_back(ok ? c : '_');
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> ToPromQLMatchers(
+    const Selector& s, const std::function<std::string(std::string_view key)>& map_key) {
+  std::vector<std::string> matchers;
+  matchers.reserve(s.requirements().size());
+  for (const Requirement& r : s.requirements()) {
+    if (r.op == Op::kGreaterThan || r.op == Op::kLessThan) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label selector requirement \"", absl::CHexEscape(r.String()),
+                       "\": '>' and '<' cannot be expressed as a PromQL label matcher"));
+    }
+    std::string name = map_key(r.key);
+    if (!IsValidPrometheusLabelName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "label key \"", absl::CHexEscape(r.key), "\" maps to \"", absl::CHexEscape(name),
+          "\", which is not a valid Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)"));
+    }
+    switch (r.op) {
+      case Op::kEquals:
+      case Op::kDoubleEquals:
+        matchers.push_back(absl::StrCat(
+            name, "=", PromQLStringLiteral(r.values.empty() ? std::string_view() : r.values[0])));
+        break;
+      case Op::kNotEquals:
+        matchers.push_back(absl::StrCat(
+            name, "!=", PromQLStringLiteral(r.values.empty() ? std::string_view() : r.values[0])));
+        break;
+      case Op::kIn:
+        matchers.push_back(
+            absl::StrCat(name, "=~", PromQLStringLiteral(RegexAlternation(r.values))));
+        break;
+      case Op::kNotIn:
+        matchers.push_back(
+            absl::StrCat(name, "!~", PromQLStringLiteral(RegexAlternation(r.values))));
+        break;
+      case Op::kExists:
+        matchers.push_back(absl::StrCat(name, "!=\"\""));
+        break;
+      case Op::kDoesNotExist:
+        matchers.push_back(absl::StrCat(name, "=\"\""));
+        break;
+      case Op::kGreaterThan:
+      case Op::kLessThan:
+        break;  // rejected above
+    }
+  }
+  return matchers;
+}
+
+}  // namespace aa::selector
