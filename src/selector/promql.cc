@@ -132,6 +132,138 @@ std::string PromQLStringLiteral(std::string_view s) {
   return absl::StrCat("\"", EscapePromQLString(s), "\"");
 }
 
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void AppendUtf8(std::string* out, uint32_t r) {
+  if (r < 0x80) {
+    out->push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out->push_back(static_cast<char>(0xc0 | (r >> 6)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  } else if (r < 0x10000) {
+    out->push_back(static_cast<char>(0xe0 | (r >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  } else {
+    out->push_back(static_cast<char>(0xf0 | (r >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3f)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3f)));
+  }
+}
+
+absl::Status UnquoteError(size_t offset, std::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid PromQL string literal: at offset ", offset, ": ", ToAbsl(what)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> UnquotePromQLString(std::string_view literal) {
+  if (literal.size() < 2 || literal.front() != '"' || literal.back() != '"') {
+    return UnquoteError(0, "must start and end with '\"'");
+  }
+  const std::string_view body = literal.substr(1, literal.size() - 2);
+  std::string out;
+  out.reserve(body.size());
+  for (size_t i = 0; i < body.size();) {
+    const size_t offset = i + 1;
+    const unsigned char c = static_cast<unsigned char>(body[i]);
+    if (c == '"') return UnquoteError(offset, "unescaped '\"'");
+    if (c == '\n') return UnquoteError(offset, "unescaped newline");
+    if (c >= 0x80) {
+      const size_t len = Utf8SequenceLength(body, i);
+      if (len == 0 || body.substr(i, len) == "\xef\xbf\xbd") {
+        return UnquoteError(offset, "invalid UTF-8 rune");
+      }
+      out.append(body.substr(i, len));
+      i += len;
+      continue;
+    }
+    if (c != '\\') {
+      out.push_back(static_cast<char>(c));
+      ++i;
+      continue;
+    }
+    if (i + 1 >= body.size()) return UnquoteError(offset, "escape sequence not terminated");
+    const char e = body[i + 1];
+    i += 2;
+    switch (e) {
+      case 'a':
+        out.push_back('\a');
+        continue;
+      case 'b':
+        out.push_back('\b');
+        continue;
+      case 'f':
+        out.push_back('\f');
+        continue;
+      case 'n':
+        out.push_back('\n');
+        continue;
+      case 'r':
+        out.push_back('\r');
+        continue;
+      case 't':
+        out.push_back('\t');
+        continue;
+      case 'v':
+        out.push_back('\v');
+        continue;
+      case '\\':
+        out.push_back('\\');
+        continue;
+      case '"':
+        out.push_back('"');
+        continue;
+      default:
+        break;
+    }
+    size_t digits = 0;
+    int base = 16;
+    uint32_t max = 0x10ffff;
+    if (e >= '0' && e <= '7') {
+      digits = 3;
+      base = 8;
+      max = 255;
+      --i;  // the first octal digit is part of the number
+    } else if (e == 'x') {
+      digits = 2;
+      max = 255;
+    } else if (e == 'u') {
+      digits = 4;
+    } else if (e == 'U') {
+      digits = 8;
+    } else {
+      return UnquoteError(offset, "unknown escape sequence");
+    }
+    if (i + digits > body.size()) return UnquoteError(offset, "escape sequence not terminated");
+    uint32_t v = 0;
+    for (size_t k = 0; k < digits; ++k) {
+      const int d = HexDigit(body[i + k]);
+      if (d < 0 || d >= base) return UnquoteError(offset, "illegal character in escape sequence");
+      v = v * static_cast<uint32_t>(base) + static_cast<uint32_t>(d);
+    }
+    i += digits;
+    if (v > max || (v >= 0xd800 && v < 0xe000 && (e == 'u' || e == 'U'))) {
+      return UnquoteError(offset, "escape sequence is an invalid Unicode code point");
+    }
+    if (e == 'u' || e == 'U') {
+      AppendUtf8(&out, v);
+    } else {
+      out.push_back(static_cast<char>(v));  // octal and \x give one raw byte, as in Go
+    }
+  }
+  return out;
+}
+
 std::string QuoteRegex(std::string_view s) {
   std::string out;
   out.reserve(s.size() * 2);

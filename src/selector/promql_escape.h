@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+
 namespace aa::selector {
 
 // Escapes `s` for the inside of a double-quoted PromQL string literal (PromQL follows Go's escaping
@@ -15,6 +17,13 @@ std::string EscapePromQLString(std::string_view s);
 
 // `"` + EscapePromQLString(s) + `"`: a complete PromQL string literal whose value is `s`.
 std::string PromQLStringLiteral(std::string_view s);
+
+// The inverse of PromQLStringLiteral, accepting what Prometheus 2.x's lexer accepts in a
+// double-quoted string: Go escapes \a \b \f \n \r \t \v \\ \" \NNN (octal) \xNN \uNNNN \UNNNNNNNN.
+// `literal` must include the quotes. Errors (InvalidArgument): missing quotes, an unescaped quote,
+// newline, invalid UTF-8 or U+FFFD inside, an unknown or truncated escape, an out-of-range code
+// point. Used by tests and the fuzzer to prove the escaping round-trips.
+absl::StatusOr<std::string> UnquotePromQLString(std::string_view literal);
 
 // Quotes RE2 (Go regexp) metacharacters `\.+*?()|[]{}^$` with a backslash, so that the result, used
 // as a regular expression, matches exactly the literal text `s` and nothing else (Prometheus
