@@ -1,5 +1,6 @@
 #pragma once
-// Client for the Prometheus HTTP query API, also spoken by Thanos Query, Mimir/Cortex and VictoriaMetrics.
+// Client for the Prometheus HTTP query API, also spoken by Thanos Query, Mimir/Cortex and
+// VictoriaMetrics.
 
 #include <functional>
 #include <map>
@@ -21,15 +22,16 @@ namespace aa::prom {
 
 // TLS towards Prometheus. Empty strings mean "not set".
 struct TlsOptions {
-  std::string ca_file;           // PEM bundle to verify the server; default: the system trust store
-  std::string cert_file;         // PEM client certificate, for mutual TLS (needs key_file)
-  std::string key_file;          // PEM private key of cert_file
-  std::string server_name;       // expected name in the server certificate; default: the URL's host
+  std::string ca_file;      // PEM bundle to verify the server; default: the system trust store
+  std::string cert_file;    // PEM client certificate, for mutual TLS (needs key_file)
+  std::string key_file;     // PEM private key of cert_file
+  std::string server_name;  // expected name in the server certificate; default: the URL's host
   bool insecure_skip_verify = false;  // explicit opt-in to skip verification; logged as a warning
 };
 
 struct ClientOptions {
-  // Base URL, with an optional path prefix: "http://prometheus:9090", "https://thanos/query/prefix".
+  // Base URL, with an optional path prefix: "http://prometheus:9090",
+  // "https://thanos/query/prefix".
   // "/api/v1/..." is appended to it.
   std::string url;
   // Extra headers on every request, e.g. {"X-Scope-OrgID": "tenant-a"}.
@@ -43,11 +45,13 @@ struct ClientOptions {
   TlsOptions tls;
   // Deadline of one HTTP attempt (connect + answer). Default 10 s.
   absl::Duration timeout = absl::Seconds(10);
-  // Further attempts after a transient failure (connection error, timeout, HTTP 429/502/503/504). Default 2.
+  // Further attempts after a transient failure (connection error, timeout, HTTP 429/502/503/504).
+  // Default 2.
   int max_retries = 2;
   // Delay before the first retry, doubled each time, with jitter. Default 200 ms.
   absl::Duration retry_backoff = absl::Milliseconds(200);
-  // "GET", "POST", or "auto": GET unless the encoded query is longer than post_threshold_bytes. Default auto.
+  // "GET", "POST", or "auto": GET unless the encoded query is longer than post_threshold_bytes.
+  // Default auto.
   std::string method = "auto";
   size_t post_threshold_bytes = 2048;
   // Answers larger than this are refused (ResourceExhausted) without being parsed. Default 64 MiB.
@@ -59,23 +63,26 @@ struct ClientOptions {
 };
 
 // Thread-safe; calls may run concurrently. Errors:
-// - Unavailable: the server is down or unreachable, answered 5xx or something that is not a Prometheus answer
-//   (HTML, truncated or invalid JSON), after retries; the message names the URL (without credentials) and cause.
+// - Unavailable: the server is down or unreachable, answered 5xx or something that is not a
+// Prometheus answer
+//   (HTML, truncated or invalid JSON), after retries; the message names the URL (without
+//   credentials) and cause.
 // - DeadlineExceeded: no answer within `timeout` on the last attempt.
 // - InvalidArgument: Prometheus rejected the query (bad_data), message includes its error text.
 // - ResourceExhausted: the answer exceeded max_response_bytes.
 class Client {
  public:
   virtual ~Client() = default;
-  // Instant query (`/api/v1/query`) evaluated at `at` (absl::InfinitePast() means "now", as the server sees it).
+  // Instant query (`/api/v1/query`) evaluated at `at` (absl::InfinitePast() means "now", as the
+  // server sees it).
   virtual absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) = 0;
   // Series metadata (`/api/v1/series`) for the given match[] selectors within [start, end].
-  virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers, absl::Time start,
-                                                     absl::Time end) = 0;
+  virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
+                                                     absl::Time start, absl::Time end) = 0;
 };
 
-// Validates the options (URL scheme http/https, readable files, key with cert) and builds the HTTP client.
-// InvalidArgument names the offending option.
+// Validates the options (URL scheme http/https, readable files, key with cert) and builds the HTTP
+// client. InvalidArgument names the offending option.
 absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options);
 
 }  // namespace aa::prom

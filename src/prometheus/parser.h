@@ -1,24 +1,41 @@
 #pragma once
-// Parsing of Prometheus HTTP API answers (https://prometheus.io/docs/prometheus/latest/querying/api/).
-// Pure functions, thread-safe. Never throw.
+// Parsing of Prometheus HTTP API answers
+// (https://prometheus.io/docs/prometheus/latest/querying/api/). Pure functions, thread-safe. Never
+// throw.
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "prometheus/types.h"
 
 namespace aa::prom {
 
 // Parses the body of a `/api/v1/query` answer, success or error.
-// - `"status":"success"`: vector, scalar, matrix or string; values "NaN", "+Inf", "-Inf" become the doubles.
-// - `"status":"error"`: returns InvalidArgument for errorType bad_data, and Unavailable for the others
+// - `"status":"success"`: vector, scalar, matrix or string; values "NaN", "+Inf", "-Inf" become the
+// doubles.
+// - `"status":"error"`: returns InvalidArgument for errorType bad_data, and Unavailable for the
+// others
 //   (timeout, canceled, execution, internal, unavailable), the message naming errorType and error.
-// - Anything else (not JSON, truncated, HTML, wrong shapes, a value that is not a number): InvalidArgument saying
-//   what is wrong and where. Duplicate label sets are not checked here (the sampler checks its own keys).
+// - Anything else (not JSON, truncated, HTML, wrong shapes, a value that is not a number):
+// InvalidArgument saying
+//   what is wrong and where. Duplicate label sets are not checked here (the sampler checks its own
+//   keys).
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
 
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
 absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body);
+
+// For HTTP clients: when `body` is a well-formed Prometheus error answer (`{"status":"error",...}`,
+// whatever the HTTP status it came with), returns the status ParseQueryResponse would return for it
+// (InvalidArgument for bad_data, Unavailable otherwise); std::nullopt when the body is anything
+// else (success answer, HTML, garbage).
+std::optional<absl::Status> ExtractApiError(std::string_view body);
+
+// Parses one sample value as Prometheus writes it: a decimal or exponent float, "NaN", "+Inf",
+// "-Inf". False for anything else (empty, spaces, trailing characters, out of range).
+bool ParseSampleValue(std::string_view text, double* value);
 
 }  // namespace aa::prom

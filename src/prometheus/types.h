@@ -15,7 +15,8 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // Returns the value of label `name`, or "" when absent (Prometheus treats the two alike).
 std::string_view LabelValue(const Labels& labels, std::string_view name);
 
-// One instant-vector element (or a scalar, as one sample with no labels). `value` may be NaN or +-Inf.
+// One instant-vector element (or a scalar, as one sample with no labels). `value` may be NaN or
+// +-Inf.
 struct Sample {
   Labels labels;
   double value = 0;
@@ -33,9 +34,9 @@ enum class ResultType { kVector, kScalar, kMatrix, kString };
 // A parsed `/api/v1/query` success answer.
 struct QueryResult {
   ResultType type = ResultType::kVector;
-  std::vector<Sample> samples;      // kVector; kScalar as one sample without labels
-  std::vector<Series> series;       // kMatrix
-  std::string string_value;         // kString
+  std::vector<Sample> samples;        // kVector; kScalar as one sample without labels
+  std::vector<Series> series;         // kMatrix
+  std::string string_value;           // kString
   std::vector<std::string> warnings;  // the answer's "warnings", if any
 };
 

@@ -1,0 +1,1 @@
+aa_fuzzer(prometheus_parser_fuzzer SOURCES ${CMAKE_CURRENT_LIST_DIR}/prometheus_parser_fuzzer.cc LIBS aa_prometheus)

@@ -1,0 +1,283 @@
+#include "prometheus/parser.h"
+
+#include <cmath>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testutil/temp_dir.h"
+
+namespace aa::prom {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+std::string TestData(const std::string& name) {
+  std::string s = testutil::ReadFileOrEmpty(std::string(AA_PROM_TESTDATA) + "/" + name);
+  EXPECT_FALSE(s.empty()) << "missing test data " << name;
+  return s;
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(ParseQueryResponse, VectorWithSpecialValuesAndSortedLabels) {
+  auto r = ParseQueryResponse(TestData("vector.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kVector);
+  ASSERT_EQ(r->samples.size(), 4u);
+  // Labels arrive unsorted in the file; they come out sorted by name.
+  EXPECT_THAT(r->samples[0].labels,
+              ElementsAre(Pair("container", "kserve-container"), Pair("namespace", "default"),
+                          Pair("pod", "web-1")));
+  EXPECT_EQ(r->samples[0].value, 1.5);
+  EXPECT_EQ(r->samples[0].timestamp_ms, 1700000000123);
+  EXPECT_TRUE(std::isnan(r->samples[1].value));
+  EXPECT_EQ(r->samples[2].value, INFINITY);
+  EXPECT_EQ(r->samples[3].value, -INFINITY);
+  EXPECT_EQ(LabelValue(r->samples[0].labels, "pod"), "web-1");
+  EXPECT_EQ(LabelValue(r->samples[0].labels, "missing"), "");
+  EXPECT_TRUE(r->warnings.empty());
+}
+
+TEST(ParseQueryResponse, MatrixWithWarnings) {
+  auto r = ParseQueryResponse(TestData("matrix.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kMatrix);
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_THAT(r->series[0].labels,
+              ElementsAre(Pair("__name__", "up"), Pair("instance", "localhost:9090"),
+                          Pair("job", "prometheus")));
+  EXPECT_THAT(r->series[0].points, ElementsAre(Pair(1700000000000, 1.0), Pair(1700000015000, 0.0),
+                                               Pair(1700000030500, 1000.0)));
+  EXPECT_THAT(r->warnings, ElementsAre("query touched many series"));
+}
+
+TEST(ParseQueryResponse, Scalar) {
+  auto r = ParseQueryResponse(TestData("scalar.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kScalar);
+  ASSERT_EQ(r->samples.size(), 1u);
+  EXPECT_TRUE(r->samples[0].labels.empty());
+  EXPECT_EQ(r->samples[0].value, 42.25);
+  EXPECT_EQ(r->samples[0].timestamp_ms, 1700000000500);
+}
+
+TEST(ParseQueryResponse, String) {
+  auto r = ParseQueryResponse(TestData("string.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kString);
+  EXPECT_EQ(r->string_value, "hello \"world\"");
+}
+
+TEST(ParseQueryResponse, FieldOrderDoesNotMatter) {
+  auto r = ParseQueryResponse(
+      R"({"data":{"result":[{"value":[10,"3"],"metric":{"b":"2","a":"1"}}],"resultType":"vector"},"status":"success"})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->samples.size(), 1u);
+  EXPECT_THAT(r->samples[0].labels, ElementsAre(Pair("a", "1"), Pair("b", "2")));
+  EXPECT_EQ(r->samples[0].value, 3);
+  EXPECT_EQ(r->samples[0].timestamp_ms, 10000);
+}
+
+TEST(ParseQueryResponse, EmptyVectorAndEscapes) {
+  auto r = ParseQueryResponse(R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->samples.empty());
+  r = ParseQueryResponse(
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{"p\u006fd":"a\"b\\c\u00e9"},"value":[1,"-0.5e-3"]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->samples[0].labels, ElementsAre(Pair("pod", "a\"b\\c\xc3\xa9")));
+  EXPECT_DOUBLE_EQ(r->samples[0].value, -0.0005);
+}
+
+TEST(ParseQueryResponse, BadDataErrorIsInvalidArgument) {
+  auto r = ParseQueryResponse(TestData("error_bad_data.json"));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("bad_data"));
+  EXPECT_THAT(Msg(r.status()), HasSubstr("parse error: unexpected <op:*>"));
+}
+
+TEST(ParseQueryResponse, OtherErrorTypesAreUnavailable) {
+  auto r = ParseQueryResponse(TestData("error_timeout.json"));
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("timeout"));
+  EXPECT_THAT(Msg(r.status()), HasSubstr("query timed out in expression evaluation"));
+  for (const char* type : {"canceled", "execution", "internal", "unavailable"}) {
+    auto e = ParseQueryResponse(std::string(R"({"status":"error","errorType":")") + type +
+                                R"(","error":"x"})");
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kUnavailable) << type;
+  }
+}
+
+struct Garbage {
+  const char* name;
+  std::string body;
+  const char* message_part;
+  bool bad_series_too = true;  // also not a valid /api/v1/series answer
+};
+
+void PrintTo(const Garbage& g, std::ostream* os) { *os << g.name; }
+
+class GarbageTest : public ::testing::TestWithParam<Garbage> {};
+
+TEST_P(GarbageTest, IsInvalidArgumentWithClearMessage) {
+  const Garbage& g = GetParam();
+  auto q = ParseQueryResponse(g.body);
+  ASSERT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << g.name << ": " << q.status();
+  EXPECT_THAT(Msg(q.status()), HasSubstr("malformed Prometheus answer")) << g.name;
+  EXPECT_THAT(Msg(q.status()), HasSubstr(g.message_part)) << g.name;
+  // The series parser must not crash on any of these either.
+  if (g.bad_series_too) {
+    EXPECT_FALSE(ParseSeriesResponse(g.body).ok()) << g.name;
+  }
+  EXPECT_FALSE(ExtractApiError(g.body).has_value()) << g.name;
+}
+
+const char kVectorHead[] = R"({"status":"success","data":{"resultType":"vector","result":[)";
+
+INSTANTIATE_TEST_SUITE_P(
+    Parser, GarbageTest,
+    ::testing::Values(
+        Garbage{"empty", "", "empty body"},
+        Garbage{"html", "<!DOCTYPE html>\n<html><body>502 Bad Gateway</body></html>",
+                "body starts with \"<!DOCTYPE html>"},
+        Garbage{"truncated", std::string(kVectorHead) + R"({"metric":{},"value":[1,"2"]})",
+                "malformed"},
+        Garbage{"truncated_string", R"({"status":"succ)", "malformed"},
+        Garbage{"invalid_json", R"({"status":"success",,})", "malformed"},
+        Garbage{"trailing", R"({"status":"success","data":{"resultType":"vector","result":[]}} x)",
+                "malformed"},
+        Garbage{"array_root", R"([1,2])", "not a JSON object"},
+        Garbage{"number_root", "42", "not a JSON object"},
+        Garbage{"missing_status", R"({"data":{"resultType":"vector","result":[]}})",
+                "missing \"status\""},
+        Garbage{"unknown_status", R"({"status":"ok","data":{"resultType":"vector","result":[]}})",
+                "unknown status"},
+        Garbage{"status_not_string", R"({"status":1})", "status"},
+        Garbage{"missing_data", R"({"status":"success"})", "missing \"data\""},
+        Garbage{"data_not_object", R"({"status":"success","data":[]})", "data", false},
+        Garbage{"missing_result_type", R"({"status":"success","data":{"result":[]}})",
+                "resultType"},
+        Garbage{"unknown_result_type",
+                R"({"status":"success","data":{"resultType":"table","result":[]}})",
+                "unknown resultType"},
+        Garbage{"missing_result", R"({"status":"success","data":{"resultType":"vector"}})",
+                "missing \"result\""},
+        Garbage{"result_not_array",
+                R"({"status":"success","data":{"resultType":"vector","result":{}}})",
+                "data.result"},
+        Garbage{"value_not_number",
+                std::string(kVectorHead) + R"({"metric":{},"value":[1,"abc"]}]}})",
+                "data.result[0].value: value \"abc\" is not a number"},
+        Garbage{"value_trailing",
+                std::string(kVectorHead) + R"({"metric":{},"value":[1,"1.5x"]}]}})",
+                "is not a number"},
+        Garbage{"value_space", std::string(kVectorHead) + R"({"metric":{},"value":[1," 1"]}]}})",
+                "is not a number"},
+        Garbage{"value_empty", std::string(kVectorHead) + R"({"metric":{},"value":[1,""]}]}})",
+                "is not a number"},
+        Garbage{"value_number_not_string",
+                std::string(kVectorHead) + R"({"metric":{},"value":[1,2]}]}})",
+                "value is not a string"},
+        Garbage{"timestamp_string",
+                std::string(kVectorHead) + R"({"metric":{},"value":["1","2"]}]}})",
+                "timestamp is not a number"},
+        Garbage{"value_short", std::string(kVectorHead) + R"({"metric":{},"value":[1]}]}})",
+                "expected 2 elements"},
+        Garbage{"value_long", std::string(kVectorHead) + R"({"metric":{},"value":[1,"2",3]}]}})",
+                "expected 2 elements"},
+        Garbage{"missing_metric", std::string(kVectorHead) + R"({"value":[1,"2"]}]}})",
+                "missing \"metric\""},
+        Garbage{"missing_value", std::string(kVectorHead) + R"({"metric":{}}]}})",
+                "missing \"value\""},
+        Garbage{"label_not_string",
+                std::string(kVectorHead) + R"({"metric":{"a":1},"value":[1,"2"]}]}})",
+                "label \"a\" is not a string"},
+        Garbage{"duplicate_label",
+                std::string(kVectorHead) + R"({"metric":{"a":"1","a":"2"},"value":[1,"2"]}]}})",
+                "duplicate label"},
+        Garbage{"metric_not_object",
+                std::string(kVectorHead) + R"({"metric":[],"value":[1,"2"]}]}})",
+                "data.result[0].metric"},
+        Garbage{"vector_with_values",
+                std::string(kVectorHead) + R"({"metric":{},"values":[[1,"2"]]}]}})",
+                "vector element with \"values\""},
+        Garbage{
+            "scalar_as_objects",
+            R"({"status":"success","data":{"resultType":"scalar","result":[{"metric":{},"value":[1,"2"]}]}})",
+            "expected [time, \"value\"] for scalar"},
+        Garbage{"vector_as_pair",
+                R"({"status":"success","data":{"resultType":"vector","result":[1,"2"]}})",
+                "expected an array of objects"},
+        Garbage{"scalar_bad_value",
+                R"({"status":"success","data":{"resultType":"scalar","result":[1,"x"]}})",
+                "is not a number"},
+        Garbage{
+            "matrix_out_of_order",
+            R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[2,"1"],[1,"1"]]}]}})",
+            "time order"},
+        Garbage{"warnings_not_strings",
+                R"({"status":"success","data":{"resultType":"vector","result":[]},"warnings":[1]})",
+                "warnings"},
+        Garbage{"nul_bytes", std::string("\0\0\0", 3), "malformed"}),
+    [](const ::testing::TestParamInfo<Garbage>& info) { return info.param.name; });
+
+TEST(ParseSeriesResponse, LabelSetsSorted) {
+  auto r = ParseSeriesResponse(TestData("series.json"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_THAT((*r)[1], ElementsAre(Pair("__name__", "up"), Pair("instance", "localhost:9100"),
+                                   Pair("job", "node")));
+}
+
+TEST(ParseSeriesResponse, ErrorsAndGarbage) {
+  EXPECT_EQ(ParseSeriesResponse(TestData("error_bad_data.json")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseSeriesResponse(TestData("error_timeout.json")).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ParseSeriesResponse(R"({"status":"success","data":{}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto r = ParseSeriesResponse(R"({"status":"success","data":[{"a":"1"},{"b":2}]})");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("data[1]"));
+  EXPECT_EQ(ParseSeriesResponse(TestData("html.txt")).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExtractApiError, OnlyForWellFormedErrorAnswers) {
+  auto e = ExtractApiError(TestData("error_bad_data.json"));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code(), absl::StatusCode::kInvalidArgument);
+  e = ExtractApiError(
+      R"({"status":"error","errorType":"execution","error":"many-to-many matching"})");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(*e), HasSubstr("many-to-many matching"));
+  EXPECT_FALSE(ExtractApiError(TestData("vector.json")).has_value());
+  EXPECT_FALSE(ExtractApiError(TestData("html.txt")).has_value());
+  EXPECT_FALSE(ExtractApiError(R"({"status":"error"})").has_value());
+}
+
+TEST(ParseSampleValue, Formats) {
+  double v = 0;
+  EXPECT_TRUE(ParseSampleValue("1.5", &v));
+  EXPECT_EQ(v, 1.5);
+  EXPECT_TRUE(ParseSampleValue("-2e-3", &v));
+  EXPECT_EQ(v, -0.002);
+  EXPECT_TRUE(ParseSampleValue("1e+06", &v));
+  EXPECT_EQ(v, 1e6);
+  EXPECT_TRUE(ParseSampleValue("+Inf", &v));
+  EXPECT_EQ(v, INFINITY);
+  EXPECT_TRUE(ParseSampleValue("-Inf", &v));
+  EXPECT_EQ(v, -INFINITY);
+  EXPECT_TRUE(ParseSampleValue("NaN", &v));
+  EXPECT_TRUE(std::isnan(v));
+  for (const char* bad : {"", " 1", "1 ", "1,5", "abc", "+", "-", "0x", "1e999", "nan(", "--1"}) {
+    EXPECT_FALSE(ParseSampleValue(bad, &v)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace aa::prom
