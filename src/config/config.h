@@ -1,5 +1,104 @@
 #pragma once
 // The adapter's configuration: one YAML file, validated whole at load time.
+//
+// clang-format off
+// YAML reference. Keys are camelCase; every key is optional unless marked "required". Unknown keys,
+// duplicate keys and values of the wrong type are errors. `key:` or `key: null` means "not set",
+// i.e. the default. Durations are Go durations (5s, 1m30s, 250ms; also d and w).
+//
+// prometheus:                 Where to read metrics (Prometheus, Thanos, Mimir, VictoriaMetrics).
+//   url                       string, default "". http:// or https://, a host, optional :port and
+//                             path prefix; no credentials, query or fragment. May be empty in the
+//                             file when the caller sets it (--prometheus-url): ValidateForRun()
+//                             requires it.
+//   headers                   map of string, default {}. Sent on every request (X-Scope-OrgID...).
+//                             Names are HTTP tokens; values have no CR/LF/NUL; no Authorization
+//                             header together with bearerTokenFile or basicAuth.
+//   bearerTokenFile           string (path), default "". Re-read on every request. Excludes
+//                             basicAuth.
+//   basicAuth:                default none.
+//     username                string, required when basicAuth is set.
+//     password                string; exclusive with passwordFile.
+//     passwordFile            string (path), re-read on every request.
+//   tls:                      default: system trust store, no client certificate.
+//     caFile                  string (path), PEM bundle verifying the server.
+//     certFile                string (path), PEM client certificate; needs keyFile.
+//     keyFile                 string (path), PEM private key; needs certFile.
+//     serverName              string, default: the URL's host.
+//     insecureSkipVerify      bool, default false.
+//   timeout                   duration > 0, default 10s: one HTTP attempt.
+//   maxRetries                integer 0..10, default 2: attempts after a transient failure.
+//   retryBackoff              duration >= 0, default 200ms: first retry delay, doubled each time.
+//   method                    auto | GET | POST (any case), default auto.
+//   postThresholdBytes        integer >= 0, default 2048: `auto` POSTs longer queries.
+//   maxResponseBytes          integer >= 1, default 67108864 (64 MiB): larger answers refused.
+// sampling:
+//   interval                  duration >= 1s, default 5s: one query per demanded metric per
+//                             interval.
+//   maxAge                    duration >= interval, default 60s: older values are never served.
+//   demandTTL                 duration >= interval, default 5m: a (metric, namespace) nobody asked
+//                             for that long stops being sampled.
+//   firstSampleTimeout        duration > 0, default 5s: how long a first request waits.
+//   waitForFirstSample        bool, default true: readiness waits for one sample of every metric.
+//   warmNamespaces            list of namespace names (DNS-1123 labels, unique), default [].
+// podLabels:                  Pod labels index from kube-state-metrics.
+//   enabled                   bool, default true.
+//   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
+// metrics:                    required, a list of at least one:
+// - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
+//   description               string, default: generated for presets, else "".
+//   resource                  default pods (the only value for now).
+//   preset:                   exactly one of preset and query is required.
+//     type                    required: concurrency | cpu.
+//     source                  concurrency only, required: knative-queue-proxy | kserve | vllm |
+//                             histogram | gauge.
+//     window                  duration >= 1s, whole milliseconds, default 1m: rate/average window.
+//     metric                  histogram (base name, no _sum) and gauge sources only; required
+//                             there.
+//     unit                    histogram source only, required there: s | ms (the histogram's unit).
+//     namespaceLabel          concurrency only: overrides the source's namespace label.
+//     podLabel                concurrency only: overrides the source's pod label.
+//   query                     template (below).
+//   baselineQuery             template, with query only: per-pod baseline (e.g. CPU request).
+//   namespaceLabel            with query only, default "namespace": the series' namespace label.
+//   podLabel                  with query only, default "pod": the series' pod label.
+//   target                    number > 0: per-pod target of the value. Excludes
+//                             containerConcurrency.
+//   containerConcurrency      integer >= 1 (KServe/Knative): target = containerConcurrency *
+//   targetUtilizationPercentage  / 100, the percentage in (0, 100], default 70, only together
+//                             with containerConcurrency. (100 and 70 give target 70.)
+//   targetUtilization         number > 0, percent of the baseline; needs preset cpu or
+//                             baselineQuery.
+//
+// Templates are PromQL with two placeholders and no other `<< >>` construct: <<.LabelMatchers>>
+// (required; e.g. namespace=~"a|b") and <<.GroupBy>> (e.g. namespace, pod). Presets expand to
+// (W = window, in the largest exact unit: 1m, 90s, 1500ms; labels namespace/pod unless stated):
+//   concurrency knative-queue-proxy (labels namespace_name, pod_name):
+//     sum by (<<.GroupBy>>) (rate(revision_request_latencies_sum{<<.LabelMatchers>>}[W])) / 1000
+//   concurrency kserve:
+//     sum by (<<.GroupBy>>) (rate(request_predict_seconds_sum{<<.LabelMatchers>>}[W]))
+//   concurrency vllm:
+//     sum by (<<.GroupBy>>) (avg_over_time(vllm:num_requests_running{<<.LabelMatchers>>}[W]))
+//   concurrency histogram (" / 1000" appended for unit ms):
+//     sum by (<<.GroupBy>>) (rate(<metric>_sum{<<.LabelMatchers>>}[W]))
+//   concurrency gauge:
+//     sum by (<<.GroupBy>>) (avg_over_time(<metric>{<<.LabelMatchers>>}[W]))
+//   cpu, in cores; baseline_query the CPU requests in cores:
+//     sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!="",
+//       container!="POD",<<.LabelMatchers>>}[W]))                    (one line, no break)
+//     sum by (<<.GroupBy>>) (kube_pod_container_resource_requests{resource="cpu",unit="core",
+//       <<.LabelMatchers>>})                                         (one line, no break)
+// Histogram concurrency is Little's law: rate(<latency>_sum[W]) in seconds is the mean number of
+// requests in flight over W.
+//
+// Errors are InvalidArgument "<source>: <field path>: <problem>", followed by (got "<value>") when
+// a value is at fault, e.g.
+//   adapter.yaml: metrics[1].preset.window: must be at least 1s (got "500ms")
+// Paths use the YAML keys: prometheus.tls.keyFile, metrics[2].name, prometheus.headers.X-Org; an
+// unknown key is reported at its own path. Values are C-escaped and cut at 120 characters;
+// header values and passwords are never echoed. YAML syntax errors read
+//   <source>:<line>:<column>: YAML syntax error: <what>          (1-based line and column)
+// clang-format on
 
 #include <map>
 #include <optional>
@@ -17,11 +116,14 @@ namespace aa::config {
 struct PresetInfo {
   std::string type;    // "concurrency" or "cpu"; empty when the definition was written as PromQL
   std::string source;  // concurrency: "knative-queue-proxy", "kserve", "vllm", "histogram", "gauge"
+  absl::Duration window = absl::ZeroDuration();  // the preset's window; zero when written as PromQL
+  std::string metric;  // the Prometheus metric the preset reads, e.g. "revision_request_latencies"
+  std::string unit;    // histogram sources: "s" or "ms"; otherwise empty
 };
 
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
 struct MetricDefinition {
-  std::string name;              // served name, e.g. "concurrency"; unique; [a-zA-Z_:][a-zA-Z0-9_:.-]*
+  std::string name;  // served name, e.g. "concurrency"; unique; [a-zA-Z_:][a-zA-Z0-9_:.-]*
   std::string resource = "pods";  // the Kubernetes resource one value describes; "pods" for now
   std::string description;
   // PromQL with placeholders, rendered by the sampler:
@@ -29,12 +131,14 @@ struct MetricDefinition {
   //   <<.GroupBy>>        the grouping labels, e.g. namespace, pod
   // Each result series must carry namespace_label and pod_label.
   std::string query;
-  // Optional PromQL (same placeholders) giving each pod's baseline, e.g. its CPU request in cores: then
-  // utilization = value / baseline (summed per workload, as the HPA does), and `target_utilization` applies.
+  // Optional PromQL (same placeholders) giving each pod's baseline, e.g. its CPU request in cores:
+  // then utilization = value / baseline (summed per workload, as the HPA does), and
+  // `target_utilization` applies.
   std::string baseline_query;
   std::string namespace_label = "namespace";  // series label naming the pod's namespace
   std::string pod_label = "pod";              // series label naming the pod
-  // Per-pod target of the value (e.g. 70 concurrent requests), when known: utilization = value / target.
+  // Per-pod target of the value (e.g. 70 concurrent requests), when known: utilization = value /
+  // target. From `target`, or from `containerConcurrency * targetUtilizationPercentage / 100`.
   std::optional<double> target;
   // Target utilization in percent of the baseline (e.g. 50 for CPU), when baseline_query is set.
   std::optional<double> target_utilization;
@@ -42,24 +146,29 @@ struct MetricDefinition {
 };
 
 struct SamplingConfig {
-  absl::Duration interval = absl::Seconds(5);    // one query per demanded metric per interval
-  absl::Duration max_age = absl::Seconds(60);    // older values are never served
-  absl::Duration demand_ttl = absl::Minutes(5);  // a (metric, namespace) nobody asked for that long is dropped
-  absl::Duration first_sample_timeout = absl::Seconds(5);  // how long a first request waits for its sample
+  // One query per demanded metric per interval. At least 1 s.
+  absl::Duration interval = absl::Seconds(5);
+  // Older values are never served. At least `interval`.
+  absl::Duration max_age = absl::Seconds(60);
+  // A (metric, namespace) nobody asked for that long is dropped. At least `interval`.
+  absl::Duration demand_ttl = absl::Minutes(5);
+  // How long a first request waits for its sample. Positive.
+  absl::Duration first_sample_timeout = absl::Seconds(5);
   // Readiness: true waits until every metric definition has sampled once successfully.
   bool wait_for_first_sample = true;
   // Namespaces sampled from start, before anybody asks (readiness checks these). Empty: none.
   std::vector<std::string> warm_namespaces;
 };
 
-// Pod labels index from kube-state-metrics (kube_pod_labels), used to select pods by their Kubernetes labels.
+// Pod labels index from kube-state-metrics (kube_pod_labels), used to select pods by their
+// Kubernetes labels.
 struct PodLabelsConfig {
   bool enabled = true;
   std::string query = "kube_pod_labels{<<.LabelMatchers>>}";
 };
 
 struct Config {
-  std::string source;  // the file it came from ("<embedded>" for strings), for messages
+  std::string source;              // the file it came from ("<embedded>" for strings), for messages
   prom::ClientOptions prometheus;  // the `registry` and `sleep` members are not read from YAML
   SamplingConfig sampling;
   PodLabelsConfig pod_labels;
@@ -69,15 +178,25 @@ struct Config {
   const MetricDefinition* FindMetric(std::string_view name) const;
 };
 
-// Parses and validates YAML text. `source` names it in errors. InvalidArgument with "<source>: <field path>:
-// <problem> (got <value>)" for unknown fields, wrong types, bad durations, duplicate names, unknown presets,
-// templates missing their placeholders, an empty metric list, and YAML syntax errors (with line and column).
+// Parses and validates YAML text. `source` names it in errors. InvalidArgument with "<source>:
+// <field path>: <problem> (got <value>)" for unknown fields, wrong types, bad durations, duplicate
+// names, unknown presets, templates missing their placeholders, an empty metric list, and YAML
+// syntax errors (with line and column). Does not check that files (token, TLS) exist: the
+// Prometheus client does at start. Texts over 1 MiB are refused. Never throws.
 absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source);
 
 // Reads and parses a file. NotFound / PermissionDenied when it cannot be read, else as ParseConfig.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
-// The built-in default: the two tutorial metrics (concurrency from Knative queue-proxy, cpu) for the simulator.
+// Checks what a running adapter needs beyond what ParseConfig checks, after the caller applied its
+// flag overrides (e.g. --prometheus-url): prometheus.url is set and well formed, and the prometheus
+// options are still valid. InvalidArgument in the ParseConfig message shape, naming config.source.
+absl::Status ValidateForRun(const Config& config);
+
+// The built-in default for the simulator and demo (url empty: the demo passes --prometheus-url):
+// namespace kserve-test warm, interval 2s, maxAge 30s; metrics `concurrency` (Knative queue-proxy,
+// containerConcurrency 100 at 70 % -> target 70), `concurrency_kserve` (KServe predict histogram,
+// target 70), `requests_running` (vLLM gauge, target 70) and `cpu` (targetUtilization 50).
 std::string_view EmbeddedDefaultConfig();
 
 }  // namespace aa::config

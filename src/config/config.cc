@@ -1,0 +1,704 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/duration.h"
+#include "common/status_macros.h"
+#include "common/strings.h"
+#include "config/internal/presets.h"
+#include "config/internal/syntax.h"
+
+namespace aa::config {
+namespace {
+
+using internal::QuoteForMessage;
+
+constexpr size_t kMaxConfigBytes = 1 << 20;
+constexpr int64_t kMaxRetries = 10;
+
+// Builds error statuses in the one message shape: "<source>: <path>: <problem>[ (got <value>)]".
+class Errors {
+ public:
+  explicit Errors(std::string source) : source_(std::move(source)) {}
+
+  const std::string& source() const { return source_; }
+
+  absl::Status At(std::string_view path, std::string_view problem) const {
+    if (path.empty())
+      return absl::InvalidArgumentError(absl::StrCat(source_, ": ", ToAbsl(problem)));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ": ", ToAbsl(path), ": ", ToAbsl(problem)));
+  }
+  // With the offending text value.
+  absl::Status AtValue(std::string_view path, std::string_view problem,
+                       std::string_view value) const {
+    return At(path, absl::StrCat(ToAbsl(problem), " (got \"", QuoteForMessage(value), "\")"));
+  }
+  // With the offending YAML node: its text when it is a scalar, else its kind.
+  absl::Status AtNode(std::string_view path, std::string_view problem,
+                      const YAML::Node& node) const {
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar:
+        return AtValue(path, problem, node.Scalar());
+      case YAML::NodeType::Sequence:
+        return At(path, absl::StrCat(ToAbsl(problem), " (got a list)"));
+      case YAML::NodeType::Map:
+        return At(path, absl::StrCat(ToAbsl(problem), " (got a map)"));
+      default:
+        return At(path, absl::StrCat(ToAbsl(problem), " (got null)"));
+    }
+  }
+
+ private:
+  std::string source_;
+};
+
+std::string JoinPath(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return absl::StrCat(ToAbsl(parent), ".", ToAbsl(key));
+}
+
+bool IsSet(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); }
+
+// A YAML map checked against the keys one object accepts, with typed readers that leave the output
+// untouched when the key is absent or null.
+class MapView {
+ public:
+  static absl::StatusOr<MapView> Open(const Errors& errors, const YAML::Node& node,
+                                      std::string path,
+                                      std::initializer_list<std::string_view> known) {
+    MapView view(errors, std::move(path));
+    if (!IsSet(node)) return view;
+    if (!node.IsMap())
+      return errors.AtNode(view.path_.empty() ? "" : view.path_, "expected a map", node);
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node& key_node = it->first;
+      if (!key_node.IsScalar())
+        return errors.AtNode(view.path_, "map keys must be strings", key_node);
+      std::string key = key_node.Scalar();
+      std::string key_path = JoinPath(view.path_, QuoteForMessage(key));
+      bool is_known = false;
+      for (std::string_view k : known) is_known = is_known || k == key;
+      if (!is_known) {
+        std::vector<std::string> names(known.begin(), known.end());
+        return errors.At(
+            key_path, absl::StrCat("unknown field; expected one of: ", absl::StrJoin(names, ", ")));
+      }
+      for (const auto& [seen, unused] : view.entries_) {
+        if (seen == key) return errors.At(key_path, "duplicate key");
+      }
+      view.entries_.emplace_back(std::move(key), it->second);
+    }
+    return view;
+  }
+
+  const std::string& path() const { return path_; }
+  std::string Path(std::string_view key) const { return JoinPath(path_, key); }
+
+  // The node under `key`, or an undefined/null node.
+  YAML::Node Get(std::string_view key) const {
+    for (const auto& [k, v] : entries_) {
+      if (k == key) return v;
+    }
+    return YAML::Node(YAML::NodeType::Null);
+  }
+  bool Has(std::string_view key) const { return IsSet(Get(key)); }
+
+  // An error at `key` showing the value as written, or `fallback` (the default in effect) when it
+  // is not set.
+  absl::Status ErrorAt(std::string_view key, std::string_view problem,
+                       std::string_view fallback) const {
+    YAML::Node n = Get(key);
+    if (IsSet(n)) return errors_->AtNode(Path(key), problem, n);
+    return errors_->AtValue(Path(key), problem, fallback);
+  }
+
+  absl::Status String(std::string_view key, std::string* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    if (!n.IsScalar()) return errors_->AtNode(Path(key), "expected a string", n);
+    *out = n.Scalar();
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(std::string_view key, bool* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    if (n.IsScalar() && n.Tag() != "!") {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") {
+        *out = true;
+        return absl::OkStatus();
+      }
+      if (s == "false" || s == "False" || s == "FALSE") {
+        *out = false;
+        return absl::OkStatus();
+      }
+    }
+    return errors_->AtNode(Path(key), "expected true or false", n);
+  }
+
+  absl::Status Int(std::string_view key, int64_t min, int64_t max, int64_t* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    int64_t value = 0;
+    if (!n.IsScalar() || n.Tag() == "!" || !absl::SimpleAtoi(n.Scalar(), &value)) {
+      return errors_->AtNode(Path(key), "expected an integer", n);
+    }
+    if (value < min || value > max) {
+      return errors_->AtNode(Path(key), absl::StrCat("must be between ", min, " and ", max), n);
+    }
+    *out = value;
+    return absl::OkStatus();
+  }
+
+  // A finite number, for which `ok` holds; `requirement` says what ok means ("must be > 0").
+  template <typename Pred>
+  absl::Status Number(std::string_view key, Pred ok, std::string_view requirement,
+                      std::optional<double>* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    double value = 0;
+    if (!n.IsScalar() || n.Tag() == "!" || !absl::SimpleAtod(n.Scalar(), &value)) {
+      return errors_->AtNode(Path(key), "expected a number", n);
+    }
+    if (!std::isfinite(value) || !ok(value)) return errors_->AtNode(Path(key), requirement, n);
+    *out = value;
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(std::string_view key, absl::Duration* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    if (!n.IsScalar()) return errors_->AtNode(Path(key), "expected a duration", n);
+    absl::StatusOr<absl::Duration> d = ParseGoDuration(n.Scalar());
+    if (!d.ok())
+      return errors_->AtNode(Path(key), "not a duration (write it like 5s, 1m30s or 250ms)", n);
+    *out = *d;
+    return absl::OkStatus();
+  }
+
+  absl::Status StringList(std::string_view key, std::vector<std::string>* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    if (!n.IsSequence()) return errors_->AtNode(Path(key), "expected a list of strings", n);
+    out->clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      const YAML::Node item = n[i];
+      if (!item.IsScalar())
+        return errors_->AtNode(absl::StrCat(Path(key), "[", i, "]"), "expected a string", item);
+      out->push_back(item.Scalar());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StringMap(std::string_view key, std::map<std::string, std::string>* out) const {
+    YAML::Node n = Get(key);
+    if (!IsSet(n)) return absl::OkStatus();
+    if (!n.IsMap()) return errors_->AtNode(Path(key), "expected a map of strings", n);
+    out->clear();
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (!it->first.IsScalar())
+        return errors_->AtNode(Path(key), "map keys must be strings", it->first);
+      const std::string& k = it->first.Scalar();
+      std::string item_path = JoinPath(Path(key), QuoteForMessage(k));
+      // Values may be secrets (custom auth headers): never echo them.
+      if (!it->second.IsScalar()) return errors_->At(item_path, "expected a string");
+      if (!out->emplace(k, it->second.Scalar()).second)
+        return errors_->At(item_path, "duplicate key");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  MapView(const Errors& errors, std::string path) : errors_(&errors), path_(std::move(path)) {}
+
+  const Errors* errors_;
+  std::string path_;
+  std::vector<std::pair<std::string, YAML::Node>> entries_;
+};
+
+// Checks on prometheus options that hold whether they came from YAML or from flags.
+absl::Status ValidatePrometheus(const Errors& errors, const prom::ClientOptions& o,
+                                bool require_url) {
+  if (o.url.empty()) {
+    if (require_url) {
+      return errors.At("prometheus.url",
+                       "required: set it in the configuration or with --prometheus-url");
+    }
+  } else if (std::string problem = internal::UrlProblem(o.url); !problem.empty()) {
+    return errors.AtValue("prometheus.url", problem, o.url);
+  }
+  for (const auto& [name, value] : o.headers) {
+    std::string path = absl::StrCat("prometheus.headers.", QuoteForMessage(name));
+    if (!internal::IsHttpToken(name)) return errors.At(path, "not a valid HTTP header name");
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return errors.At(path, "header values must not contain CR, LF or NUL");
+    }
+    if (absl::EqualsIgnoreCase(name, "Authorization") &&
+        (!o.bearer_token_file.empty() || !o.basic_auth_username.empty())) {
+      return errors.At(path, "conflicts with bearerTokenFile/basicAuth, which set Authorization");
+    }
+  }
+  const bool has_basic = !o.basic_auth_username.empty() || !o.basic_auth_password.empty() ||
+                         !o.basic_auth_password_file.empty();
+  if (!o.bearer_token_file.empty() && has_basic) {
+    return errors.At("prometheus.bearerTokenFile",
+                     "set either bearerTokenFile or basicAuth, not both");
+  }
+  if (!o.basic_auth_password.empty() && !o.basic_auth_password_file.empty()) {
+    return errors.At("prometheus.basicAuth.passwordFile",
+                     "set either password or passwordFile, not both");
+  }
+  if (has_basic && o.basic_auth_username.empty()) {
+    return errors.At("prometheus.basicAuth.username", "required when basicAuth is set");
+  }
+  if (!o.tls.key_file.empty() && o.tls.cert_file.empty()) {
+    return errors.AtValue("prometheus.tls.keyFile", "needs tls.certFile", o.tls.key_file);
+  }
+  if (!o.tls.cert_file.empty() && o.tls.key_file.empty()) {
+    return errors.AtValue("prometheus.tls.certFile", "needs tls.keyFile", o.tls.cert_file);
+  }
+  if (o.timeout <= absl::ZeroDuration()) {
+    return errors.AtValue("prometheus.timeout", "must be positive", FormatGoDuration(o.timeout));
+  }
+  if (o.max_retries < 0 || o.max_retries > kMaxRetries) {
+    return errors.AtValue("prometheus.maxRetries",
+                          absl::StrCat("must be between 0 and ", kMaxRetries),
+                          absl::StrCat(o.max_retries));
+  }
+  if (o.retry_backoff < absl::ZeroDuration()) {
+    return errors.AtValue("prometheus.retryBackoff", "must not be negative",
+                          FormatGoDuration(o.retry_backoff));
+  }
+  if (o.method != "auto" && o.method != "GET" && o.method != "POST") {
+    return errors.AtValue("prometheus.method", "must be auto, GET or POST", o.method);
+  }
+  if (o.max_response_bytes < 1)
+    return errors.AtValue("prometheus.maxResponseBytes", "must be at least 1", "0");
+  return absl::OkStatus();
+}
+
+absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::ClientOptions* o) {
+  AA_ASSIGN_OR_RETURN(
+      MapView m, MapView::Open(errors, node, "prometheus",
+                               {"url", "headers", "bearerTokenFile", "basicAuth", "tls", "timeout",
+                                "maxRetries", "retryBackoff", "method", "postThresholdBytes",
+                                "maxResponseBytes"}));
+  AA_RETURN_IF_ERROR(m.String("url", &o->url));
+  AA_RETURN_IF_ERROR(m.StringMap("headers", &o->headers));
+  AA_RETURN_IF_ERROR(m.String("bearerTokenFile", &o->bearer_token_file));
+  {
+    AA_ASSIGN_OR_RETURN(MapView b, MapView::Open(errors, m.Get("basicAuth"), m.Path("basicAuth"),
+                                                 {"username", "password", "passwordFile"}));
+    AA_RETURN_IF_ERROR(b.String("username", &o->basic_auth_username));
+    AA_RETURN_IF_ERROR(b.String("password", &o->basic_auth_password));
+    AA_RETURN_IF_ERROR(b.String("passwordFile", &o->basic_auth_password_file));
+    if (m.Has("basicAuth") && o->basic_auth_username.empty()) {
+      return errors.At(b.Path("username"), "required when basicAuth is set");
+    }
+  }
+  {
+    AA_ASSIGN_OR_RETURN(MapView t, MapView::Open(errors, m.Get("tls"), m.Path("tls"),
+                                                 {"caFile", "certFile", "keyFile", "serverName",
+                                                  "insecureSkipVerify"}));
+    AA_RETURN_IF_ERROR(t.String("caFile", &o->tls.ca_file));
+    AA_RETURN_IF_ERROR(t.String("certFile", &o->tls.cert_file));
+    AA_RETURN_IF_ERROR(t.String("keyFile", &o->tls.key_file));
+    AA_RETURN_IF_ERROR(t.String("serverName", &o->tls.server_name));
+    AA_RETURN_IF_ERROR(t.Bool("insecureSkipVerify", &o->tls.insecure_skip_verify));
+  }
+  AA_RETURN_IF_ERROR(m.Duration("timeout", &o->timeout));
+  if (m.Has("timeout") && o->timeout <= absl::ZeroDuration()) {
+    return errors.AtNode(m.Path("timeout"), "must be positive", m.Get("timeout"));
+  }
+  int64_t retries = o->max_retries;
+  AA_RETURN_IF_ERROR(m.Int("maxRetries", 0, kMaxRetries, &retries));
+  o->max_retries = static_cast<int>(retries);
+  AA_RETURN_IF_ERROR(m.Duration("retryBackoff", &o->retry_backoff));
+  if (m.Has("method")) {
+    std::string method;
+    AA_RETURN_IF_ERROR(m.String("method", &method));
+    std::string upper = absl::AsciiStrToUpper(method);
+    if (upper == "AUTO") {
+      o->method = "auto";
+    } else if (upper == "GET" || upper == "POST") {
+      o->method = upper;
+    } else {
+      return errors.AtValue(m.Path("method"), "must be auto, GET or POST", method);
+    }
+  }
+  int64_t post_threshold = static_cast<int64_t>(o->post_threshold_bytes);
+  AA_RETURN_IF_ERROR(m.Int("postThresholdBytes", 0, int64_t{1} << 30, &post_threshold));
+  o->post_threshold_bytes = static_cast<size_t>(post_threshold);
+  int64_t max_response = static_cast<int64_t>(o->max_response_bytes);
+  AA_RETURN_IF_ERROR(m.Int("maxResponseBytes", 1, int64_t{1} << 40, &max_response));
+  o->max_response_bytes = static_cast<size_t>(max_response);
+  return ValidatePrometheus(errors, *o, /*require_url=*/false);
+}
+
+absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, SamplingConfig* s) {
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, "sampling",
+                                    {"interval", "maxAge", "demandTTL", "firstSampleTimeout",
+                                     "waitForFirstSample", "warmNamespaces"}));
+  AA_RETURN_IF_ERROR(m.Duration("interval", &s->interval));
+  AA_RETURN_IF_ERROR(m.Duration("maxAge", &s->max_age));
+  AA_RETURN_IF_ERROR(m.Duration("demandTTL", &s->demand_ttl));
+  AA_RETURN_IF_ERROR(m.Duration("firstSampleTimeout", &s->first_sample_timeout));
+  AA_RETURN_IF_ERROR(m.Bool("waitForFirstSample", &s->wait_for_first_sample));
+  AA_RETURN_IF_ERROR(m.StringList("warmNamespaces", &s->warm_namespaces));
+  if (s->interval < absl::Seconds(1)) {
+    return m.ErrorAt("interval", "must be at least 1s", FormatGoDuration(s->interval));
+  }
+  if (s->max_age < s->interval) {
+    return m.ErrorAt(
+        "maxAge",
+        absl::StrCat("must be at least sampling.interval (", FormatGoDuration(s->interval), ")"),
+        FormatGoDuration(s->max_age));
+  }
+  if (s->demand_ttl < s->interval) {
+    return m.ErrorAt(
+        "demandTTL",
+        absl::StrCat("must be at least sampling.interval (", FormatGoDuration(s->interval), ")"),
+        FormatGoDuration(s->demand_ttl));
+  }
+  if (s->first_sample_timeout <= absl::ZeroDuration()) {
+    return m.ErrorAt("firstSampleTimeout", "must be positive",
+                     FormatGoDuration(s->first_sample_timeout));
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < s->warm_namespaces.size(); ++i) {
+    const std::string& ns = s->warm_namespaces[i];
+    std::string path = absl::StrCat(m.Path("warmNamespaces"), "[", i, "]");
+    if (!internal::IsNamespaceName(ns)) {
+      return errors.AtValue(path, "not a Kubernetes namespace name (lowercase DNS label)", ns);
+    }
+    if (!seen.insert(ns).second) return errors.AtValue(path, "duplicate namespace", ns);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTemplate(const Errors& errors, const std::string& path, const std::string& tmpl) {
+  std::string problem = internal::TemplateProblem(tmpl);
+  if (!problem.empty()) return errors.AtValue(path, problem, tmpl);
+  return absl::OkStatus();
+}
+
+absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, PodLabelsConfig* p) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "podLabels", {"enabled", "query"}));
+  AA_RETURN_IF_ERROR(m.Bool("enabled", &p->enabled));
+  AA_RETURN_IF_ERROR(m.String("query", &p->query));
+  return CheckTemplate(errors, m.Path("query"), p->query);
+}
+
+absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std::string& path,
+                        MetricDefinition* def) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               {"type", "source", "window", "metric", "unit",
+                                                "namespaceLabel", "podLabel"}));
+  internal::PresetSpec spec;
+  AA_RETURN_IF_ERROR(m.String("type", &spec.type));
+  AA_RETURN_IF_ERROR(m.String("source", &spec.source));
+  AA_RETURN_IF_ERROR(m.Duration("window", &spec.window));
+  AA_RETURN_IF_ERROR(m.String("metric", &spec.metric));
+  AA_RETURN_IF_ERROR(m.String("unit", &spec.unit));
+  AA_RETURN_IF_ERROR(m.String("namespaceLabel", &spec.namespace_label));
+  AA_RETURN_IF_ERROR(m.String("podLabel", &spec.pod_label));
+
+  // Rejects a key this type/source does not read, naming who does.
+  auto forbid = [&](std::string_view key, std::string_view who_reads_it) -> absl::Status {
+    if (!m.Has(key)) return absl::OkStatus();
+    return errors.AtNode(m.Path(key), absl::StrCat("only for ", ToAbsl(who_reads_it)), m.Get(key));
+  };
+  if (!m.Has("type")) return errors.At(m.Path("type"), "required: concurrency or cpu");
+  if (spec.type == "cpu") {
+    AA_RETURN_IF_ERROR(forbid("source", "type concurrency"));
+    AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
+    AA_RETURN_IF_ERROR(forbid("unit", "type concurrency with source histogram"));
+    AA_RETURN_IF_ERROR(forbid("namespaceLabel", "type concurrency"));
+    AA_RETURN_IF_ERROR(forbid("podLabel", "type concurrency"));
+  } else if (spec.type == "concurrency") {
+    static constexpr std::string_view kSources =
+        "knative-queue-proxy, kserve, vllm, histogram or gauge";
+    if (!m.Has("source"))
+      return errors.At(m.Path("source"), absl::StrCat("required: ", ToAbsl(kSources)));
+    const std::string& src = spec.source;
+    if (src != "knative-queue-proxy" && src != "kserve" && src != "vllm" && src != "histogram" &&
+        src != "gauge") {
+      return errors.AtValue(m.Path("source"),
+                            absl::StrCat("unknown source; expected ", ToAbsl(kSources)), src);
+    }
+    if (src == "histogram" || src == "gauge") {
+      if (!m.Has("metric")) {
+        return errors.At(m.Path("metric"), src == "histogram"
+                                               ? "required: the histogram's base name"
+                                               : "required: the gauge's name");
+      }
+      if (!internal::IsPromMetricName(spec.metric)) {
+        return errors.AtValue(m.Path("metric"), "not a Prometheus metric name", spec.metric);
+      }
+      if (src == "histogram") {
+        for (std::string_view suffix : {"_sum", "_count", "_bucket"}) {
+          if (spec.metric.size() > suffix.size() &&
+              std::string_view(spec.metric).substr(spec.metric.size() - suffix.size()) == suffix) {
+            return errors.AtValue(
+                m.Path("metric"),
+                absl::StrCat("give the histogram's base name, without ", ToAbsl(suffix)),
+                spec.metric);
+          }
+        }
+        if (!m.Has("unit"))
+          return errors.At(m.Path("unit"), "required: s or ms (the histogram's unit)");
+        if (spec.unit != "s" && spec.unit != "ms")
+          return errors.AtValue(m.Path("unit"), "must be s or ms", spec.unit);
+      } else {
+        AA_RETURN_IF_ERROR(forbid("unit", "source histogram"));
+      }
+    } else {
+      AA_RETURN_IF_ERROR(forbid("metric", "sources histogram and gauge"));
+      AA_RETURN_IF_ERROR(forbid("unit", "source histogram"));
+    }
+    for (auto [key, value] :
+         {std::pair<std::string_view, const std::string*>{"namespaceLabel", &spec.namespace_label},
+          {"podLabel", &spec.pod_label}}) {
+      if (m.Has(key) && !internal::IsPromLabelName(*value)) {
+        return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
+      }
+    }
+  } else {
+    return errors.AtValue(m.Path("type"), "unknown preset type; expected concurrency or cpu",
+                          spec.type);
+  }
+  if (spec.window < absl::Seconds(1)) {
+    return m.ErrorAt("window", "must be at least 1s", FormatGoDuration(spec.window));
+  }
+  if (spec.window % absl::Milliseconds(1) != absl::ZeroDuration()) {
+    return m.ErrorAt("window", "must be a whole number of milliseconds",
+                     FormatGoDuration(spec.window));
+  }
+  if (spec.window > absl::Hours(24 * 366)) {
+    return m.ErrorAt("window", "must be at most 366d", FormatGoDuration(spec.window));
+  }
+  internal::ExpandPreset(spec, def);
+  return absl::OkStatus();
+}
+
+absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std::string& path,
+                        MetricDefinition* def) {
+  if (!IsSet(node)) return errors.At(path, "expected a metric definition (a map), got null");
+  AA_ASSIGN_OR_RETURN(
+      MapView m,
+      MapView::Open(errors, node, path,
+                    {"name", "description", "resource", "preset", "query", "baselineQuery",
+                     "namespaceLabel", "podLabel", "target", "targetUtilization",
+                     "containerConcurrency", "targetUtilizationPercentage"}));
+  AA_RETURN_IF_ERROR(m.String("name", &def->name));
+  if (!m.Has("name")) return errors.At(m.Path("name"), "required");
+  if (!internal::IsServedMetricName(def->name)) {
+    return errors.AtValue(m.Path("name"),
+                          "must match [a-zA-Z_:][a-zA-Z0-9_:.-]* (at most 253 characters)",
+                          def->name);
+  }
+  AA_RETURN_IF_ERROR(m.String("description", &def->description));
+  AA_RETURN_IF_ERROR(m.String("resource", &def->resource));
+  if (def->resource != "pods")
+    return errors.AtValue(m.Path("resource"), "must be pods", def->resource);
+
+  const bool has_preset = m.Has("preset");
+  const bool has_query = m.Has("query");
+  if (has_preset && has_query)
+    return errors.At(path, "set exactly one of preset and query, not both");
+  if (!has_preset && !has_query) return errors.At(path, "one of preset or query is required");
+  if (has_preset) {
+    for (std::string_view key : {"baselineQuery", "namespaceLabel", "podLabel"}) {
+      if (m.Has(key)) {
+        return errors.AtNode(
+            m.Path(key),
+            absl::StrCat(
+                "only with query; a preset sets it",
+                key == "baselineQuery" ? "" : absl::StrCat(" (or use preset.", ToAbsl(key), ")")),
+            m.Get(key));
+      }
+    }
+    AA_RETURN_IF_ERROR(ReadPreset(errors, m.Get("preset"), m.Path("preset"), def));
+  } else {
+    AA_RETURN_IF_ERROR(m.String("query", &def->query));
+    AA_RETURN_IF_ERROR(CheckTemplate(errors, m.Path("query"), def->query));
+    AA_RETURN_IF_ERROR(m.String("baselineQuery", &def->baseline_query));
+    if (m.Has("baselineQuery"))
+      AA_RETURN_IF_ERROR(CheckTemplate(errors, m.Path("baselineQuery"), def->baseline_query));
+    AA_RETURN_IF_ERROR(m.String("namespaceLabel", &def->namespace_label));
+    AA_RETURN_IF_ERROR(m.String("podLabel", &def->pod_label));
+    for (auto [key, value] :
+         {std::pair<std::string_view, const std::string*>{"namespaceLabel", &def->namespace_label},
+          {"podLabel", &def->pod_label}}) {
+      if (!internal::IsPromLabelName(*value))
+        return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
+    }
+  }
+
+  auto positive = [](double v) { return v > 0; };
+  AA_RETURN_IF_ERROR(m.Number("target", positive, "must be a finite number > 0", &def->target));
+  std::optional<double> concurrency;
+  AA_RETURN_IF_ERROR(m.Number(
+      "containerConcurrency", [](double v) { return v >= 1 && v <= 1e9 && v == std::floor(v); },
+      "must be an integer >= 1", &concurrency));
+  std::optional<double> percentage;
+  AA_RETURN_IF_ERROR(m.Number(
+      "targetUtilizationPercentage", [](double v) { return v > 0 && v <= 100; },
+      "must be in (0, 100]", &percentage));
+  if (concurrency.has_value() && def->target.has_value()) {
+    return errors.At(m.Path("containerConcurrency"),
+                     "set either target or containerConcurrency, not both");
+  }
+  if (percentage.has_value() && !concurrency.has_value()) {
+    return errors.At(m.Path("targetUtilizationPercentage"), "needs containerConcurrency");
+  }
+  if (concurrency.has_value()) def->target = *concurrency * percentage.value_or(70.0) / 100.0;
+  AA_RETURN_IF_ERROR(m.Number("targetUtilization", positive, "must be a finite number > 0",
+                              &def->target_utilization));
+  if (def->target_utilization.has_value() && def->baseline_query.empty()) {
+    return errors.At(m.Path("targetUtilization"),
+                     "needs a baseline: preset type cpu, or baselineQuery");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root) {
+  Config config;
+  config.source = errors.source();
+  AA_ASSIGN_OR_RETURN(
+      MapView top,
+      MapView::Open(errors, root, "", {"prometheus", "sampling", "podLabels", "metrics"}));
+  AA_RETURN_IF_ERROR(ReadPrometheus(errors, top.Get("prometheus"), &config.prometheus));
+  AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
+  AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), &config.pod_labels));
+
+  YAML::Node metrics = top.Get("metrics");
+  if (!IsSet(metrics)) return errors.At("metrics", "at least one metric is required");
+  if (!metrics.IsSequence())
+    return errors.AtNode("metrics", "expected a list of metric definitions", metrics);
+  if (metrics.size() == 0) return errors.At("metrics", "at least one metric is required");
+  std::map<std::string, size_t> index_by_name;
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    std::string path = absl::StrCat("metrics[", i, "]");
+    MetricDefinition def;
+    AA_RETURN_IF_ERROR(ReadMetric(errors, metrics[i], path, &def));
+    auto [it, inserted] = index_by_name.emplace(def.name, i);
+    if (!inserted) {
+      return errors.AtValue(
+          absl::StrCat(path, ".name"),
+          absl::StrCat("duplicate metric name, first defined at metrics[", it->second, "]"),
+          def.name);
+    }
+    config.metrics.push_back(std::move(def));
+  }
+  return config;
+}
+
+constexpr std::string_view kEmbeddedDefault =
+    R"yaml(# Built-in configuration for the simulator and the demo. The demo passes --prometheus-url.
+prometheus:
+  url: ""
+sampling:
+  interval: 2s
+  maxAge: 30s
+  warmNamespaces: [kserve-test]
+metrics:
+- name: concurrency
+  description: Mean requests in flight per pod (Knative queue-proxy), the tutorial's concurrency-model
+  preset: {type: concurrency, source: knative-queue-proxy, window: 1m}
+  containerConcurrency: 100
+  targetUtilizationPercentage: 70
+- name: concurrency_kserve
+  preset: {type: concurrency, source: kserve, window: 1m}
+  target: 70
+- name: requests_running
+  preset: {type: concurrency, source: vllm, window: 1m}
+  target: 70
+- name: cpu
+  description: CPU usage per pod in cores against its CPU request, the tutorial's cpu-model
+  preset: {type: cpu, window: 1m}
+  targetUtilization: 50
+)yaml";
+
+}  // namespace
+
+const MetricDefinition* Config::FindMetric(std::string_view name) const {
+  for (const MetricDefinition& def : metrics) {
+    if (def.name == name) return &def;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
+  Errors errors{std::string(source)};
+  if (yaml_text.size() > kMaxConfigBytes) {
+    return errors.At("", absl::StrCat("configuration is larger than ", kMaxConfigBytes, " bytes"));
+  }
+  // yaml-cpp reports errors by throwing; nothing may escape this function.
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml_text));
+    if (documents.size() > 1) {
+      return errors.At("", absl::StrCat("expected one YAML document, found ", documents.size()));
+    }
+    return BuildConfig(errors, documents.empty() ? YAML::Node(YAML::NodeType::Null) : documents[0]);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null()) return errors.At("", absl::StrCat("YAML syntax error: ", e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(errors.source(), ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1,
+                                                   ": YAML syntax error: ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(errors.source(), ": cannot read YAML: ", e.what()));
+  } catch (...) {
+    return absl::InvalidArgumentError(absl::StrCat(errors.source(), ": cannot read YAML"));
+  }
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    std::string why = std::strerror(err);
+    if (err == EACCES || err == EPERM)
+      return absl::PermissionDeniedError(absl::StrCat(path, ": ", why));
+    if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(absl::StrCat(path, ": ", why));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot open: ", why));
+  }
+  std::string text;
+  char buffer[65536];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxConfigBytes) break;  // ParseConfig reports the size
+  }
+  if (in.bad())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": read error (is it a directory?)"));
+  return ParseConfig(text, path);
+}
+
+absl::Status ValidateForRun(const Config& config) {
+  return ValidatePrometheus(Errors(config.source), config.prometheus, /*require_url=*/true);
+}
+
+std::string_view EmbeddedDefaultConfig() { return kEmbeddedDefault; }
+
+}  // namespace aa::config

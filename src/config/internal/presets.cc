@@ -1,0 +1,88 @@
+#include "config/internal/presets.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/duration.h"
+#include "config/internal/syntax.h"
+
+namespace aa::config::internal {
+namespace {
+
+// "sum by (<<.GroupBy>>) (<fn>(<metric>{<extra><<.LabelMatchers>>}[<window>]))"
+std::string SumOverWindow(const std::string& fn, const std::string& metric,
+                          const std::string& extra_matchers, const std::string& window) {
+  return absl::StrCat("sum by (<<.GroupBy>>) (", fn, "(", metric, "{", extra_matchers,
+                      "<<.LabelMatchers>>}[", window, "]))");
+}
+
+// Mean requests in flight from a latency histogram (Little's law): rate(<base>_sum[w]) is in the
+// histogram's unit.
+std::string LittlesLaw(const std::string& base, const std::string& unit,
+                       const std::string& window) {
+  std::string q = SumOverWindow("rate", base + "_sum", "", window);
+  if (unit == "ms") q += " / 1000";
+  return q;
+}
+
+}  // namespace
+
+void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
+  const std::string w = FormatPromDuration(spec.window);
+  const std::string w_go = FormatGoDuration(spec.window);
+  PresetInfo info;
+  info.type = spec.type;
+  info.source = spec.source;
+  info.window = spec.window;
+  std::string ns_label = "namespace";
+  std::string pod_label = "pod";
+  std::string description;
+  def->baseline_query.clear();
+
+  if (spec.type == "cpu") {
+    info.metric = "container_cpu_usage_seconds_total";
+    def->query = SumOverWindow("rate", info.metric, "container!=\"\",container!=\"POD\",", w);
+    def->baseline_query =
+        "sum by (<<.GroupBy>>) "
+        "(kube_pod_container_resource_requests{resource=\"cpu\",unit=\"core\","
+        "<<.LabelMatchers>>})";
+    description = absl::StrCat("CPU usage per pod in cores, rate over ", w_go,
+                               " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
+  } else {  // concurrency
+    if (spec.source == "knative-queue-proxy") {
+      info.metric = "revision_request_latencies";
+      info.unit = "ms";
+      ns_label = "namespace_name";
+      pod_label = "pod_name";
+      def->query = LittlesLaw(info.metric, info.unit, w);
+      description =
+          absl::StrCat("Mean requests in flight per pod over ", w_go,
+                       " (Little's law on Knative queue-proxy revision_request_latencies)");
+    } else if (spec.source == "kserve") {
+      info.metric = "request_predict_seconds";
+      info.unit = "s";
+      def->query = LittlesLaw(info.metric, info.unit, w);
+      description = absl::StrCat("Mean predict requests in flight per pod over ", w_go,
+                                 " (Little's law on KServe request_predict_seconds)");
+    } else if (spec.source == "vllm") {
+      info.metric = "vllm:num_requests_running";
+      def->query = SumOverWindow("avg_over_time", info.metric, "", w);
+      description =
+          absl::StrCat("Mean requests running per pod over ", w_go, " (vLLM num_requests_running)");
+    } else if (spec.source == "histogram") {
+      info.metric = spec.metric;
+      info.unit = spec.unit;
+      def->query = LittlesLaw(info.metric, info.unit, w);
+      description = absl::StrCat("Mean requests in flight per pod over ", w_go,
+                                 " (Little's law on ", spec.metric, ", in ", spec.unit, ")");
+    } else {  // gauge
+      info.metric = spec.metric;
+      def->query = SumOverWindow("avg_over_time", info.metric, "", w);
+      description = absl::StrCat("Mean of gauge ", spec.metric, " per pod over ", w_go);
+    }
+  }
+  def->namespace_label = spec.namespace_label.empty() ? ns_label : spec.namespace_label;
+  def->pod_label = spec.pod_label.empty() ? pod_label : spec.pod_label;
+  if (def->description.empty()) def->description = std::move(description);
+  def->preset = std::move(info);
+}
+
+}  // namespace aa::config::internal

@@ -1,0 +1,30 @@
+#pragma once
+// Expansion of metric presets into PromQL templates, so KServe and vLLM users write no PromQL.
+// Pure functions; thread-safe.
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "config/config.h"
+
+namespace aa::config::internal {
+
+// A preset as written in YAML, already checked by the loader: `type` is "concurrency" or "cpu";
+// `source` is set for concurrency only; `metric` for the histogram and gauge sources, `unit` ("s"
+// or "ms") for histogram; `window` is a positive whole number of milliseconds. Empty label
+// overrides mean the source's defaults.
+struct PresetSpec {
+  std::string type;
+  std::string source;
+  absl::Duration window = absl::Minutes(1);
+  std::string metric;
+  std::string unit;
+  std::string namespace_label;
+  std::string pod_label;
+};
+
+// Sets def->query, baseline_query, namespace_label, pod_label and preset, and def->description when
+// it is empty. Leaves name, resource and the targets alone.
+void ExpandPreset(const PresetSpec& spec, MetricDefinition* def);
+
+}  // namespace aa::config::internal

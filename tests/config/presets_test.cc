@@ -1,0 +1,217 @@
+// Preset expansion: the exact PromQL each preset renders, and (with promtool) that it is valid
+// PromQL once the sampler substitutes the placeholders.
+
+#include "config/internal/presets.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "config/config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace aa::config {
+namespace {
+
+MetricDefinition FromYaml(const std::string& metric_body) {
+  absl::StatusOr<Config> c =
+      ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", metric_body, "\n"), "t.yaml");
+  EXPECT_TRUE(c.ok()) << c.status();
+  if (!c.ok() || c->metrics.empty()) return {};
+  return c->metrics[0];
+}
+
+TEST(PresetTest, KnativeQueueProxy) {
+  MetricDefinition m =
+      FromYaml("preset: {type: concurrency, source: knative-queue-proxy, window: 1m}");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) (rate(revision_request_latencies_sum{<<.LabelMatchers>>}[1m])) "
+            "/ 1000");
+  EXPECT_EQ(m.baseline_query, "");
+  EXPECT_EQ(m.namespace_label, "namespace_name");
+  EXPECT_EQ(m.pod_label, "pod_name");
+  EXPECT_EQ(m.preset.type, "concurrency");
+  EXPECT_EQ(m.preset.source, "knative-queue-proxy");
+  EXPECT_EQ(m.preset.window, absl::Minutes(1));
+  EXPECT_EQ(m.preset.metric, "revision_request_latencies");
+  EXPECT_EQ(m.preset.unit, "ms");
+  EXPECT_EQ(m.description,
+            "Mean requests in flight per pod over 1m0s (Little's law on Knative queue-proxy "
+            "revision_request_latencies)");
+}
+
+TEST(PresetTest, WindowDefaultsToOneMinute) {
+  MetricDefinition m = FromYaml("preset: {type: concurrency, source: knative-queue-proxy}");
+  EXPECT_EQ(m.preset.window, absl::Minutes(1));
+  EXPECT_THAT(m.query, ::testing::HasSubstr("[1m]"));
+}
+
+TEST(PresetTest, Kserve) {
+  MetricDefinition m = FromYaml("preset: {type: concurrency, source: kserve, window: 30s}");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) (rate(request_predict_seconds_sum{<<.LabelMatchers>>}[30s]))");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.pod_label, "pod");
+  EXPECT_EQ(m.preset.metric, "request_predict_seconds");
+  EXPECT_EQ(m.preset.unit, "s");
+}
+
+TEST(PresetTest, Vllm) {
+  MetricDefinition m = FromYaml("preset: {type: concurrency, source: vllm, window: 2m}");
+  EXPECT_EQ(
+      m.query,
+      "sum by (<<.GroupBy>>) (avg_over_time(vllm:num_requests_running{<<.LabelMatchers>>}[2m]))");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.pod_label, "pod");
+  EXPECT_EQ(m.preset.metric, "vllm:num_requests_running");
+  EXPECT_EQ(m.preset.unit, "");
+}
+
+TEST(PresetTest, HistogramInSeconds) {
+  MetricDefinition m = FromYaml(
+      "preset: {type: concurrency, source: histogram, metric: http_request_duration_seconds, unit: "
+      "s}");
+  EXPECT_EQ(
+      m.query,
+      "sum by (<<.GroupBy>>) (rate(http_request_duration_seconds_sum{<<.LabelMatchers>>}[1m]))");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.preset.source, "histogram");
+  EXPECT_EQ(m.preset.metric, "http_request_duration_seconds");
+  EXPECT_EQ(m.preset.unit, "s");
+}
+
+TEST(PresetTest, HistogramInMillisecondsWithLabels) {
+  MetricDefinition m = FromYaml(
+      "preset: {type: concurrency, source: histogram, metric: 'app:latency_ms', unit: ms, window: "
+      "90s, "
+      "namespaceLabel: kubernetes_namespace, podLabel: kubernetes_pod}");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) (rate(app:latency_ms_sum{<<.LabelMatchers>>}[90s])) / 1000");
+  EXPECT_EQ(m.namespace_label, "kubernetes_namespace");
+  EXPECT_EQ(m.pod_label, "kubernetes_pod");
+}
+
+TEST(PresetTest, Gauge) {
+  MetricDefinition m =
+      FromYaml("preset: {type: concurrency, source: gauge, metric: inflight, window: 1500ms}");
+  EXPECT_EQ(m.query, "sum by (<<.GroupBy>>) (avg_over_time(inflight{<<.LabelMatchers>>}[1500ms]))");
+  EXPECT_EQ(m.preset.metric, "inflight");
+  EXPECT_EQ(m.description, "Mean of gauge inflight per pod over 1.5s");
+}
+
+TEST(PresetTest, LabelOverridesApplyToKnownSources) {
+  MetricDefinition m =
+      FromYaml("preset: {type: concurrency, source: kserve, podLabel: instance_pod}");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.pod_label, "instance_pod");
+}
+
+TEST(PresetTest, Cpu) {
+  MetricDefinition m = FromYaml("preset: {type: cpu, window: 2h}\n  targetUtilization: 50");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) "
+            "(rate(container_cpu_usage_seconds_total{container!=\"\",container!=\"POD\","
+            "<<.LabelMatchers>>}[2h]))");
+  EXPECT_EQ(
+      m.baseline_query,
+      "sum by (<<.GroupBy>>) (kube_pod_container_resource_requests{resource=\"cpu\",unit=\"core\","
+      "<<.LabelMatchers>>})");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.pod_label, "pod");
+  EXPECT_EQ(m.preset.type, "cpu");
+  EXPECT_EQ(m.preset.source, "");
+  EXPECT_EQ(m.preset.metric, "container_cpu_usage_seconds_total");
+  EXPECT_EQ(m.target_utilization, 50.0);
+  EXPECT_FALSE(m.target.has_value());
+}
+
+TEST(PresetTest, UserDescriptionWins) {
+  MetricDefinition m = FromYaml("description: mine\n  preset: {type: cpu}");
+  EXPECT_EQ(m.description, "mine");
+}
+
+TEST(PresetTest, ExpandPresetOverwritesQueryFields) {
+  MetricDefinition def;
+  def.query = "old";
+  def.baseline_query = "old";
+  def.name = "keep";
+  def.target = 3;
+  internal::PresetSpec spec;
+  spec.type = "concurrency";
+  spec.source = "vllm";
+  spec.window = absl::Seconds(45);
+  internal::ExpandPreset(spec, &def);
+  EXPECT_EQ(def.name, "keep");
+  EXPECT_EQ(def.target, 3.0);
+  EXPECT_EQ(def.baseline_query, "");
+  EXPECT_EQ(
+      def.query,
+      "sum by (<<.GroupBy>>) (avg_over_time(vllm:num_requests_running{<<.LabelMatchers>>}[45s]))");
+}
+
+// ---- the rendered templates are valid PromQL (checked by Prometheus' own parser, promtool)
+// ----------------
+
+// Renders a template the way the sampler does.
+std::string Render(const std::string& tmpl, const MetricDefinition& def) {
+  std::string out = absl::StrReplaceAll(
+      tmpl, {{"<<.LabelMatchers>>", absl::StrCat(def.namespace_label, "=~\"kserve-test|other\"")},
+             {"<<.GroupBy>>", absl::StrCat(def.namespace_label, ", ", def.pod_label)}});
+  return out;
+}
+
+bool HavePromtool() { return std::system("promtool --version >/dev/null 2>&1") == 0; }
+
+TEST(PresetPromqlTest, EveryPresetRendersToValidPromql) {
+  if (!HavePromtool()) GTEST_SKIP() << "promtool not installed";
+  std::vector<std::string> bodies = {
+      "preset: {type: concurrency, source: knative-queue-proxy}",
+      "preset: {type: concurrency, source: kserve, window: 30s}",
+      "preset: {type: concurrency, source: vllm, window: 1500ms}",
+      "preset: {type: concurrency, source: histogram, metric: lat, unit: ms, window: 2h}",
+      "preset: {type: concurrency, source: histogram, metric: lat_seconds, unit: s, podLabel: p, "
+      "namespaceLabel: n}",
+      "preset: {type: concurrency, source: gauge, metric: 'a:b', window: 90s}",
+      "preset: {type: cpu, window: 5m}",
+  };
+  std::vector<MetricDefinition> defs;
+  for (const std::string& body : bodies) defs.push_back(FromYaml(body));
+  absl::StatusOr<Config> embedded = ParseConfig(EmbeddedDefaultConfig(), "<embedded>");
+  ASSERT_TRUE(embedded.ok()) << embedded.status();
+  for (const MetricDefinition& def : embedded->metrics) defs.push_back(def);
+
+  std::string rules = "groups:\n- name: presets\n  rules:\n";
+  int n = 0;
+  for (const MetricDefinition& def : defs) {
+    for (const std::string* tmpl : {&def.query, &def.baseline_query}) {
+      if (tmpl->empty()) continue;
+      std::string expr = Render(*tmpl, def);
+      // Single-quoted YAML scalar: double the single quotes.
+      absl::StrAppend(&rules, "  - record: rendered_", n++, "\n    expr: '",
+                      absl::StrReplaceAll(expr, {{"'", "''"}}), "'\n");
+    }
+  }
+  std::string path = absl::StrCat(::testing::TempDir(), "/config_presets_rules.yaml");
+  { std::ofstream(path) << rules; }
+  std::string command = absl::StrCat("promtool check rules ", path, " >/dev/null 2>&1");
+  EXPECT_EQ(std::system(command.c_str()), 0) << "promtool rejected:\n" << rules;
+
+  // The check is not vacuous: a broken expression fails it.
+  std::string bad_path = absl::StrCat(::testing::TempDir(), "/config_presets_bad.yaml");
+  {
+    std::ofstream(bad_path)
+        << "groups:\n- name: b\n  rules:\n  - record: r\n    expr: 'sum by (a (x'\n";
+  }
+  EXPECT_NE(
+      std::system(absl::StrCat("promtool check rules ", bad_path, " >/dev/null 2>&1").c_str()), 0);
+  std::remove(path.c_str());
+  std::remove(bad_path.c_str());
+}
+
+}  // namespace
+}  // namespace aa::config
