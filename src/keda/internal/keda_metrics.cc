@@ -1,0 +1,71 @@
+#include "keda/internal/keda_metrics.h"
+
+#include <string>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+
+namespace aa::keda {
+namespace {
+
+const char* MethodName(Method m) {
+  switch (m) {
+    case Method::kIsActive:
+      return "IsActive";
+    case Method::kStreamIsActive:
+      return "StreamIsActive";
+    case Method::kGetMetricSpec:
+      return "GetMetricSpec";
+    case Method::kGetMetrics:
+      return "GetMetrics";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+KedaMetrics::KedaMetrics(prometheus::Registry* registry) {
+  if (registry == nullptr) return;
+  requests_ = &prometheus::BuildCounter()
+                   .Name("autoscale_adapter_keda_requests_total")
+                   .Help("KEDA external scaler RPCs finished, by method and gRPC status code.")
+                   .Register(*registry);
+  streams_gauge_ = &prometheus::BuildGauge()
+                        .Name("autoscale_adapter_keda_streams")
+                        .Help("Open KEDA StreamIsActive streams.")
+                        .Register(*registry)
+                        .Add({});
+}
+
+void KedaMetrics::Request(Method method, absl::StatusCode code) {
+  if (requests_ == nullptr) return;
+  int c = static_cast<int>(code);
+  if (c < 0 || c >= kCodes) c = static_cast<int>(absl::StatusCode::kUnknown);
+  auto& slot = counters_[static_cast<int>(method)][c];
+  prometheus::Counter* counter = slot.load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    std::lock_guard lock(mu_);
+    counter = slot.load(std::memory_order_relaxed);
+    if (counter == nullptr) {
+      counter =
+          &requests_->Add({{"method", MethodName(method)},
+                           {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(c))}});
+      slot.store(counter, std::memory_order_release);
+    }
+  }
+  counter->Increment();
+}
+
+void KedaMetrics::StreamOpened() {
+  streams_.fetch_add(1, std::memory_order_relaxed);
+  if (streams_gauge_ != nullptr) streams_gauge_->Increment();
+}
+
+void KedaMetrics::StreamClosed() {
+  streams_.fetch_sub(1, std::memory_order_relaxed);
+  if (streams_gauge_ != nullptr) streams_gauge_->Decrement();
+}
+
+}  // namespace aa::keda

@@ -1,0 +1,393 @@
+#include "keda/internal/service.h"
+
+#include <atomic>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace aa::keda {
+namespace {
+
+constexpr size_t kMaxWarnedKeys = 256;
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  // absl and gRPC canonical codes are numerically equal.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// Finishes a stream at once (bad request, too many streams, shutting down) and deletes itself when
+// done.
+class RejectReactor final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
+ public:
+  explicit RejectReactor(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
+// Streams sharing this key share one evaluation in a push pass.
+std::string EvalKey(const Trigger& t) {
+  return absl::StrCat(t.metric, "\n", t.ns, "\n", t.label_selector);
+}
+
+}  // namespace
+
+// One open StreamIsActive call. Owned by the service's registry (shared with the workers while they
+// use it); removed from the registry in OnDone, after which gRPC never touches it again.
+class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
+ public:
+  StreamReactor(ExternalScalerService* service, uint64_t id, Trigger trigger)
+      : service_(service), id_(id), trigger_(std::move(trigger)) {}
+
+  const Trigger& trigger() const { return trigger_; }
+  bool armed() const { return armed_.load(std::memory_order_acquire); }
+  void Arm() { armed_.store(true, std::memory_order_release); }
+
+  bool closed() {
+    std::lock_guard lock(mu_);
+    return finished_ || pending_finish_.has_value();
+  }
+
+  // Records the current activity and writes it when it differs from the last state written. At most
+  // one write is in flight; a newer state replaces one not yet written.
+  void Push(bool active) {
+    std::lock_guard lock(mu_);
+    if (finished_ || pending_finish_) return;
+    desired_ = active;
+    MaybeWriteLocked();
+  }
+
+  // Finishes the stream with `status`, after the write in flight if there is one. Idempotent.
+  void Close(grpc::Status status) {
+    std::lock_guard lock(mu_);
+    if (finished_ || pending_finish_) return;
+    if (writing_) {
+      pending_finish_ = std::move(status);
+    } else {
+      FinishLocked(std::move(status));
+    }
+  }
+
+  // gRPC runs these reactions on its own threads, never inline inside StartWrite()/Finish() of a
+  // non-inlineable reactor, so holding mu_ across those calls cannot deadlock.
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: the client went away"));
+    } else if (pending_finish_) {
+      FinishLocked(*std::move(pending_finish_));
+      pending_finish_.reset();
+    } else {
+      MaybeWriteLocked();
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(mu_);
+    pending_finish_.reset();
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    absl::StatusCode code;
+    {
+      std::lock_guard lock(mu_);
+      code = final_code_;
+    }
+    service_->metrics_.Request(Method::kStreamIsActive, code);
+    service_->Remove(id_);  // may destroy this object: nothing may follow
+  }
+
+ private:
+  void FinishLocked(grpc::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    final_code_ = static_cast<absl::StatusCode>(status.error_code());
+    Finish(std::move(status));
+  }
+
+  void MaybeWriteLocked() {
+    if (finished_ || pending_finish_ || writing_ || !desired_ || desired_ == sent_) return;
+    response_.set_result(*desired_);
+    sent_ = desired_;
+    writing_ = true;
+    StartWrite(&response_);
+  }
+
+  ExternalScalerService* const service_;
+  const uint64_t id_;
+  const Trigger trigger_;
+  std::atomic<bool> armed_{false};  // the first state was sent: push passes include the stream
+
+  std::mutex mu_;
+  bool writing_ = false;
+  bool finished_ = false;
+  std::optional<grpc::Status> pending_finish_;
+  std::optional<bool> desired_;  // latest activity computed
+  std::optional<bool> sent_;     // activity written (or being written)
+  absl::StatusCode final_code_ = absl::StatusCode::kOk;
+  externalscaler::IsActiveResponse response_;  // must stay unchanged while a write is in flight
+};
+
+ExternalScalerService::ExternalScalerService(pipeline::Sampler& sampler, KedaMetrics& metrics,
+                                             size_t max_streams)
+    : scaler_(sampler), sampler_(sampler), metrics_(metrics), max_streams_(max_streams) {}
+
+ExternalScalerService::~ExternalScalerService() {
+  BeginShutdown();
+  Stop();
+}
+
+void ExternalScalerService::Start() {
+  listener_id_ = sampler_.Subscribe([this](const std::shared_ptr<const pipeline::Snapshot>&) {
+    // On the sampling thread: only flag and signal.
+    {
+      std::lock_guard lock(mu_);
+      push_wanted_ = true;
+    }
+    pusher_cv_.notify_one();
+  });
+  opener_ = std::thread([this] { OpenerLoop(); });
+  pusher_ = std::thread([this] { PusherLoop(); });
+}
+
+void ExternalScalerService::BeginShutdown() {
+  std::vector<std::shared_ptr<StreamReactor>> open;
+  uint64_t listener = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    stopping_ = true;
+    listener = listener_id_;
+    for (auto& [id, s] : streams_) open.push_back(s);
+    to_open_.clear();
+  }
+  opener_cv_.notify_all();
+  pusher_cv_.notify_all();
+  if (listener != 0) sampler_.Unsubscribe(listener);
+  for (auto& s : open) s->Close(grpc::Status::OK);
+}
+
+void ExternalScalerService::Stop() {
+  if (opener_.joinable()) opener_.join();
+  if (pusher_.joinable()) pusher_.join();
+}
+
+size_t ExternalScalerService::open_streams() const {
+  std::lock_guard lock(mu_);
+  return streams_.size();
+}
+
+uint64_t ExternalScalerService::push_passes() const {
+  std::lock_guard lock(mu_);
+  return push_passes_;
+}
+
+absl::StatusOr<Trigger> ExternalScalerService::ParseRef(
+    const externalscaler::ScaledObjectRef& ref) {
+  if (static_cast<size_t>(ref.scalermetadata_size()) > kMaxMetadataEntries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("scalerMetadata: too many keys: ", ref.scalermetadata_size(), " (at most ",
+                     kMaxMetadataEntries, ")"));
+  }
+  Metadata md;
+  for (const auto& [key, value] : ref.scalermetadata()) md.emplace(key, value);
+  auto trigger = ParseTrigger(md, ref.namespace_());
+  if (trigger.ok() && !trigger->unknown_keys.empty()) WarnUnknownKeys(*trigger);
+  return trigger;
+}
+
+void ExternalScalerService::WarnUnknownKeys(const Trigger& trigger) {
+  std::vector<std::string> fresh;
+  {
+    std::lock_guard lock(warned_mu_);
+    for (const auto& key : trigger.unknown_keys) {
+      if (warned_keys_.size() >= kMaxWarnedKeys) break;
+      if (warned_keys_.insert(key).second) fresh.push_back(key);
+    }
+  }
+  for (const auto& key : fresh) {
+    LogWarn("keda: ignoring unknown scalerMetadata key (logged once per key)",
+            {{"key", std::string_view(key).substr(0, 256)}, {"metric", trigger.metric}});
+  }
+}
+
+grpc::Status ExternalScalerService::IsActive(grpc::ServerContext*,
+                                             const externalscaler::ScaledObjectRef* request,
+                                             externalscaler::IsActiveResponse* response) {
+  absl::Status status;
+  if (auto trigger = ParseRef(*request); !trigger.ok()) {
+    status = trigger.status();
+  } else if (auto active = scaler_.IsActive(*trigger); !active.ok()) {
+    status = active.status();
+  } else {
+    response->set_result(*active);
+  }
+  metrics_.Request(Method::kIsActive, status.code());
+  if (!status.ok()) LogDebug("keda: IsActive failed", {{"error", status}});
+  return ToGrpc(status);
+}
+
+grpc::Status ExternalScalerService::GetMetricSpec(grpc::ServerContext*,
+                                                  const externalscaler::ScaledObjectRef* request,
+                                                  externalscaler::GetMetricSpecResponse* response) {
+  absl::Status status;
+  if (auto trigger = ParseRef(*request); !trigger.ok()) {
+    status = trigger.status();
+  } else if (auto spec = scaler_.MetricSpec(*trigger); !spec.ok()) {
+    status = spec.status();
+  } else {
+    externalscaler::MetricSpec* out = response->add_metricspecs();
+    out->set_metricname(spec->metric_name);
+    out->set_targetsizefloat(spec->target);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    out->set_targetsize(spec->target_size);
+#pragma GCC diagnostic pop
+  }
+  metrics_.Request(Method::kGetMetricSpec, status.code());
+  if (!status.ok()) LogDebug("keda: GetMetricSpec failed", {{"error", status}});
+  return ToGrpc(status);
+}
+
+grpc::Status ExternalScalerService::GetMetrics(grpc::ServerContext*,
+                                               const externalscaler::GetMetricsRequest* request,
+                                               externalscaler::GetMetricsResponse* response) {
+  absl::Status status;
+  if (auto trigger = ParseRef(request->scaledobjectref()); !trigger.ok()) {
+    status = trigger.status();
+  } else if (auto value = scaler_.Metrics(*trigger); !value.ok()) {
+    status = value.status();
+  } else {
+    externalscaler::MetricValue* out = response->add_metricvalues();
+    out->set_metricname(value->metric_name);
+    out->set_metricvaluefloat(value->total);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    out->set_metricvalue(value->rounded);
+#pragma GCC diagnostic pop
+  }
+  metrics_.Request(Method::kGetMetrics, status.code());
+  if (!status.ok()) LogDebug("keda: GetMetrics failed", {{"error", status}});
+  return ToGrpc(status);
+}
+
+grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerService::StreamIsActive(
+    grpc::CallbackServerContext*, const externalscaler::ScaledObjectRef* request) {
+  absl::StatusOr<Trigger> trigger = ParseRef(*request);
+  if (trigger.ok()) {
+    // An unknown metric fails at once; other problems surface at the first evaluation.
+    if (auto def = scaler_.FindDefinition(*trigger); !def.ok()) trigger = def.status();
+  }
+  if (!trigger.ok()) {
+    metrics_.Request(Method::kStreamIsActive, trigger.status().code());
+    return new RejectReactor(ToGrpc(trigger.status()));
+  }
+  std::shared_ptr<StreamReactor> stream;
+  absl::Status refused;
+  {
+    std::lock_guard lock(mu_);
+    if (shutting_down_) {
+      refused = absl::UnavailableError("the adapter is shutting down");
+    } else if (streams_.size() >= max_streams_) {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("too many open StreamIsActive streams (limit ", max_streams_, ")"));
+    } else {
+      uint64_t id = next_stream_id_++;
+      stream = std::make_shared<StreamReactor>(this, id, *std::move(trigger));
+      streams_.emplace(id, stream);
+      to_open_.push_back(stream);
+      metrics_.StreamOpened();
+    }
+  }
+  if (!refused.ok()) {
+    metrics_.Request(Method::kStreamIsActive, refused.code());
+    return new RejectReactor(ToGrpc(refused));
+  }
+  opener_cv_.notify_one();
+  return stream.get();
+}
+
+void ExternalScalerService::Remove(uint64_t id) {
+  std::shared_ptr<StreamReactor> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    gone = std::move(it->second);
+    streams_.erase(it);
+  }
+  metrics_.StreamClosed();
+  // `gone` may be the last reference: the reactor is destroyed here, outside the lock.
+}
+
+void ExternalScalerService::OpenerLoop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    if (to_open_.empty()) {
+      opener_cv_.wait(lock, [this] { return stopping_ || !to_open_.empty(); });
+      continue;
+    }
+    std::shared_ptr<StreamReactor> stream = std::move(to_open_.front());
+    to_open_.pop_front();
+    lock.unlock();
+    if (!stream->closed()) {
+      auto obs = scaler_.Stats(stream->trigger());  // may wait for a first sample
+      if (!obs.ok()) {
+        LogDebug("keda: StreamIsActive first evaluation failed", {{"error", obs.status()}});
+        stream->Close(ToGrpc(obs.status()));
+      } else {
+        stream->Push(obs->stats.total > stream->trigger().activation_threshold);
+        stream->Arm();
+        // A snapshot published since our read may have been pushed before the stream was armed.
+        if (sampler_.snapshot()->generation > obs->generation) {
+          std::lock_guard push_lock(mu_);
+          push_wanted_ = true;
+          pusher_cv_.notify_one();
+        }
+      }
+    }
+    stream.reset();
+    lock.lock();
+  }
+}
+
+void ExternalScalerService::PusherLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    pusher_cv_.wait(lock, [this] { return stopping_ || push_wanted_; });
+    if (stopping_) return;
+    push_wanted_ = false;
+    lock.unlock();
+    PushPass();
+    lock.lock();
+    ++push_passes_;
+  }
+}
+
+void ExternalScalerService::PushPass() {
+  std::vector<std::shared_ptr<StreamReactor>> armed;
+  {
+    std::lock_guard lock(mu_);
+    armed.reserve(streams_.size());
+    for (const auto& [id, s] : streams_) {
+      if (s->armed()) armed.push_back(s);
+    }
+  }
+  absl::flat_hash_map<std::string, absl::StatusOr<Observation>> evaluated;
+  for (const auto& s : armed) {
+    const Trigger& t = s->trigger();
+    std::string key = EvalKey(t);
+    auto it = evaluated.find(key);
+    if (it == evaluated.end())
+      it = evaluated.emplace(std::move(key), scaler_.StatsIfSampled(t)).first;
+    // On failure the stream keeps its last state; the unary RPCs report the error to KEDA.
+    if (it->second.ok()) s->Push(it->second->stats.total > t.activation_threshold);
+  }
+}
+
+}  // namespace aa::keda

@@ -1,0 +1,109 @@
+#pragma once
+// The ExternalScaler gRPC service (private to src/keda: it exposes generated gRPC types).
+//
+// Unary RPCs (IsActive, GetMetricSpec, GetMetrics) use gRPC's synchronous API: they only read
+// snapshots, except the first request of a new (metric, namespace), which waits for one sample
+// (Sampler::Read).
+//
+// StreamIsActive uses the callback API, so open streams cost no thread. Two worker threads serve
+// all streams:
+// - the opener evaluates each new stream once (may wait for a first sample) and sends the current
+// state;
+// - the pusher runs once after every snapshot publication (the Sampler::Subscribe callback only
+// sets a flag and
+//   signals), evaluates every armed stream (once per distinct (metric, namespace, selector)) and
+//   writes to the streams whose activity changed. It never waits on Prometheus.
+// Each stream keeps at most one write in flight; a newer state replaces an unsent one, so a client
+// that never reads costs a constant amount of memory. A stream that fails its first evaluation is
+// finished with that error (INVALID_ARGUMENT / NOT_FOUND / UNAVAILABLE); later evaluation failures
+// keep the stream open and silent (the unary RPCs report them to KEDA, and the stream resumes when
+// data returns). Streams beyond `max_streams` are refused with RESOURCE_EXHAUSTED.
+//
+// Thread-safe. Lifecycle: construct, Start(), register with a grpc::ServerBuilder, serve; then
+// BeginShutdown() before grpc::Server::Shutdown(), and Stop() after it.
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "externalscaler.grpc.pb.h"
+#include "keda/internal/keda_metrics.h"
+#include "keda/scaler.h"
+
+namespace aa::keda {
+
+class StreamReactor;
+
+class ExternalScalerService final
+    : public externalscaler::ExternalScaler::WithCallbackMethod_StreamIsActive<
+          externalscaler::ExternalScaler::Service> {
+ public:
+  ExternalScalerService(pipeline::Sampler& sampler, KedaMetrics& metrics, size_t max_streams);
+  ~ExternalScalerService() override;
+
+  grpc::Status IsActive(grpc::ServerContext* context,
+                        const externalscaler::ScaledObjectRef* request,
+                        externalscaler::IsActiveResponse* response) override;
+  grpc::Status GetMetricSpec(grpc::ServerContext* context,
+                             const externalscaler::ScaledObjectRef* request,
+                             externalscaler::GetMetricSpecResponse* response) override;
+  grpc::Status GetMetrics(grpc::ServerContext* context,
+                          const externalscaler::GetMetricsRequest* request,
+                          externalscaler::GetMetricsResponse* response) override;
+  grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* StreamIsActive(
+      grpc::CallbackServerContext* context,
+      const externalscaler::ScaledObjectRef* request) override;
+
+  // Subscribes to the sampler and starts the two stream workers. Call once.
+  void Start();
+  // Refuses new streams (UNAVAILABLE), finishes every open stream with OK (after its write in
+  // flight, if any), unsubscribes from the sampler and tells the workers to stop. Idempotent.
+  void BeginShutdown();
+  // Joins the workers. Call after grpc::Server::Shutdown() returned. Idempotent.
+  void Stop();
+
+  size_t open_streams() const;
+  // Completed push passes (one per snapshot publication that found the pusher idle). For tests and
+  // benchmarks.
+  uint64_t push_passes() const;
+
+ private:
+  friend class StreamReactor;
+
+  absl::StatusOr<Trigger> ParseRef(const externalscaler::ScaledObjectRef& ref);
+  void WarnUnknownKeys(const Trigger& trigger);
+  void Remove(uint64_t id);  // from StreamReactor::OnDone
+  void OpenerLoop();
+  void PusherLoop();
+  void PushPass();
+
+  Scaler scaler_;
+  pipeline::Sampler& sampler_;
+  KedaMetrics& metrics_;
+  const size_t max_streams_;
+
+  mutable std::mutex mu_;
+  std::condition_variable opener_cv_;
+  std::condition_variable pusher_cv_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<StreamReactor>> streams_;
+  std::deque<std::shared_ptr<StreamReactor>> to_open_;
+  uint64_t next_stream_id_ = 1;
+  bool push_wanted_ = false;
+  bool shutting_down_ = false;
+  bool stopping_ = false;
+  uint64_t push_passes_ = 0;
+  uint64_t listener_id_ = 0;
+  std::thread opener_;
+  std::thread pusher_;
+
+  std::mutex warned_mu_;
+  std::set<std::string> warned_keys_;  // unknown metadata keys already logged (bounded)
+};
+
+}  // namespace aa::keda

@@ -1,0 +1,140 @@
+#pragma once
+// KEDA trigger metadata (ScaledObjectRef.scalerMetadata): parsing, validation and the target
+// arithmetic. Pure functions; no gRPC types; thread-safe.
+//
+// Trigger metadata keys (a ScaledObject trigger of type `external` or `external-push`):
+//
+//   metric: concurrency          required. Name of a metric definition of the adapter's config.
+//   namespace: kserve-test       default: the ScaledObject's namespace. Where the pods are.
+//   inferenceService: my-isvc    optional. Only the pods of this KServe InferenceService, i.e. the
+//   label
+//                                selector `serving.kserve.io/inferenceservice=<name>`. Excludes
+//                                labelSelector.
+//   labelSelector: app=web       optional. Only the pods matching this Kubernetes label selector
+//   (matched against
+//                                kube-state-metrics' kube_pod_labels). Neither key: every pod of
+//                                the namespace that has the metric.
+//   target: 70                   per-pod target value, a finite number > 0 (e.g. 70 requests in
+//   flight, or 0.25
+//                                cores). Excludes containerConcurrency and
+//                                targetUtilizationPercentage.
+//   containerConcurrency: 100    KServe's way, integer >= 1: per-pod target = containerConcurrency
+//   * targetUtilizationPercentage: 70   targetUtilizationPercentage / 100 (percentage in (0, 100],
+//   default 70),
+//                                so 100 and 70 give 70.
+//   targetUtilizationPercentage: 50   alone, for metrics with a baseline (the cpu preset: the pod's
+//   CPU request):
+//                                per-pod target = 50 % of the selected pods' average baseline, in
+//                                the metric's unit (cores). Then KEDA's AverageValue computes
+//                                ceil(total usage / (request * 50 %)) replicas, which is the HPA's
+//                                CPU utilization formula. Percentage in (0, 1000]. None of the
+//                                target keys: the metric definition's own target (its `target`, or
+//                                its `targetUtilization` for metrics with a baseline); none there
+//                                either is an error.
+//   activationThreshold: 0       finite number >= 0, default 0: IsActive / StreamIsActive report
+//   true when the
+//                                workload total is above it.
+//
+// Keys KEDA itself puts into the map (scalerAddress, enableTLS, unsafeSsl, tlsCertFile, caCert,
+// tlsClientCert, tlsClientKey) are ignored silently; other keys are reported in
+// Trigger::unknown_keys (the service logs each once) and otherwise ignored. Numbers are plain
+// decimals ("70", "0.5", "1e2"), surrounding blanks allowed; NaN, Inf, hexadecimal and Kubernetes
+// quantities ("500m") are refused.
+//
+// Limits (bad input must stay cheap): at most kMaxMetadataEntries keys, keys up to
+// kMaxMetadataKeyBytes, values up to kMaxMetadataValueBytes.
+//
+// Errors are InvalidArgument, "scalerMetadata.<key>: <problem> (got \"<value>\")" (values escaped
+// and cut to 64 bytes), or "ScaledObjectRef.namespace: ..." for a bad namespace taken from the
+// ScaledObject.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "pipeline/workload.h"
+
+namespace aa::keda {
+
+inline constexpr size_t kMaxMetadataEntries = 64;
+inline constexpr size_t kMaxMetadataKeyBytes = 256;
+inline constexpr size_t kMaxMetadataValueBytes = 4096;
+
+// The metadata keys this scaler reads.
+inline constexpr std::string_view kKeyMetric = "metric";
+inline constexpr std::string_view kKeyNamespace = "namespace";
+inline constexpr std::string_view kKeyInferenceService = "inferenceService";
+inline constexpr std::string_view kKeyLabelSelector = "labelSelector";
+inline constexpr std::string_view kKeyTarget = "target";
+inline constexpr std::string_view kKeyContainerConcurrency = "containerConcurrency";
+inline constexpr std::string_view kKeyTargetUtilizationPercentage = "targetUtilizationPercentage";
+inline constexpr std::string_view kKeyActivationThreshold = "activationThreshold";
+
+// Default targetUtilizationPercentage with containerConcurrency (KServe's and Knative's default).
+inline constexpr double kDefaultTargetUtilizationPercentage = 70;
+
+// scalerMetadata as views into the request (keys sorted, so errors come out in a stable order).
+using Metadata = std::map<std::string_view, std::string_view>;
+
+// One parsed trigger.
+struct Trigger {
+  std::string metric;
+  std::string ns;
+  std::string inference_service;  // as given, "" when not
+  // The pod selector in Kubernetes syntax: labelSelector as given, or the InferenceService's; "" =
+  // every pod.
+  std::string label_selector;
+  std::optional<double> target;
+  std::optional<int64_t> container_concurrency;
+  std::optional<double> target_utilization_percentage;
+  double activation_threshold = 0;
+  std::vector<std::string> unknown_keys;  // keys neither read here nor set by KEDA, sorted
+
+  // The metric name reported to KEDA: "<metric>" or "<metric>-<inferenceService>". Stable for a
+  // trigger.
+  std::string MetricName() const;
+};
+
+// Parses and validates `metadata`; `ref_namespace` is ScaledObjectRef.namespace (the default
+// namespace).
+absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view ref_namespace);
+
+// How the per-pod target is obtained for one trigger and metric definition.
+struct TargetRule {
+  enum class Kind {
+    kValue,            // a fixed per-pod value
+    kBaselinePercent,  // a percentage of the selected pods' average baseline (needs data)
+  };
+  Kind kind = Kind::kValue;
+  double value = 0;    // kValue: the per-pod target; kBaselinePercent: the percentage
+  std::string origin;  // where it came from, for messages: "target", "containerConcurrency", ...
+};
+
+// Chooses the rule from the trigger's keys, falling back to the definition's own target.
+// InvalidArgument when there is none, when targetUtilizationPercentage is used alone on a metric
+// without baseline, or when a percentage is out of range for its use.
+absl::StatusOr<TargetRule> ResolveTargetRule(const Trigger& trigger,
+                                             const config::MetricDefinition& def);
+
+// The per-pod target for `stats` (the selected pods). For kBaselinePercent: percent/100 *
+// baseline_total / pods_with_baseline; Unavailable when no selected pod has a baseline yet (e.g. no
+// CPU request known), since the target cannot be computed without data. Always > 0 and finite when
+// OK.
+absl::StatusOr<double> PerPodTarget(const TargetRule& rule, const pipeline::WorkloadStats& stats,
+                                    std::string_view metric);
+
+// KEDA's deprecated integer fields: round half away from zero, clamped to [0, INT64_MAX] (NaN gives
+// 0).
+int64_t RoundForKeda(double v);
+// MetricSpec.targetSize: RoundForKeda(target), at least 1.
+int64_t TargetSize(double target);
+
+// Whether `key` is one KEDA itself adds to the metadata map (ignored without a warning).
+bool IsKedaKey(std::string_view key);
+
+}  // namespace aa::keda

@@ -1,0 +1,151 @@
+#include "keda/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "keda/internal/keda_metrics.h"
+#include "keda/internal/service.h"
+
+namespace aa::keda {
+namespace {
+
+constexpr char kServiceName[] = "externalscaler.ExternalScaler";
+
+absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view option) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    std::string what = absl::StrCat("keda server: ", std::string(option), ": cannot read \"", path,
+                                    "\": ", std::strerror(err));
+    return err == EACCES ? absl::PermissionDeniedError(what) : absl::NotFoundError(what);
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  std::string pem = buf.str();
+  if (pem.find("-----BEGIN") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("keda server: ", std::string(option), ": \"", path, "\" holds no PEM block"));
+  }
+  return pem;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& o) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "keda server: tls_cert_file and tls_key_file must be given together (or neither, for "
+        "plaintext)");
+  }
+  if (o.tls_cert_file.empty()) {
+    if (!o.client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "keda server: client_ca_file (mutual TLS) needs tls_cert_file and tls_key_file");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  auto cert = ReadPem(o.tls_cert_file, "tls_cert_file");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadPem(o.tls_key_file, "tls_key_file");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  if (!o.client_ca_file.empty()) {
+    auto ca = ReadPem(o.client_ca_file, "client_ca_file");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(const ServerOptions& options, pipeline::Sampler& sampler)
+      : metrics(options.registry), service(sampler, metrics, options.max_streams) {}
+
+  KedaMetrics metrics;
+  ExternalScalerService service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  std::mutex shutdown_mu;
+  bool shut_down = false;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
+                                                      pipeline::Sampler& sampler) {
+  if (options.listen_address.empty())
+    return absl::InvalidArgumentError("keda server: empty listen address");
+  if (options.max_streams == 0)
+    return absl::InvalidArgumentError("keda server: max_streams must be at least 1");
+  auto creds = Credentials(options);
+  if (!creds.ok()) return creds.status();
+
+  // Both are process-wide switches read by every ServerBuilder created afterwards.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  });
+
+  auto impl = std::make_unique<Impl>(options, sampler);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, *creds, &impl->port);
+  builder.RegisterService(&impl->service);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  impl->service.Start();
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    impl->service.BeginShutdown();
+    impl->service.Stop();
+    return absl::UnavailableError(absl::StrCat("keda server: cannot listen on \"",
+                                               options.listen_address,
+                                               "\" (address in use or invalid)"));
+  }
+  if (grpc::HealthCheckServiceInterface* health = impl->server->GetHealthCheckService()) {
+    health->SetServingStatus("", true);
+    health->SetServingStatus(kServiceName, true);
+  }
+  LogInfo("keda external scaler listening", {{"address", options.listen_address},
+                                             {"port", impl->port},
+                                             {"tls", options.tls_cert_file.empty()    ? "off"
+                                                     : options.client_ca_file.empty() ? "tls"
+                                                                                      : "mtls"}});
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(); }
+
+int Server::port() const { return impl_->port; }
+
+size_t Server::open_streams() const { return impl_->service.open_streams(); }
+
+uint64_t Server::push_passes() const { return impl_->service.push_passes(); }
+
+void Server::Shutdown(absl::Duration grace) {
+  std::lock_guard lock(impl_->shutdown_mu);
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  if (grpc::HealthCheckServiceInterface* health = impl_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  impl_->service.BeginShutdown();
+  auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
+  impl_->server->Shutdown(deadline);
+  impl_->server->Wait();
+  impl_->service.Stop();
+  LogInfo("keda external scaler stopped", {{"port", impl_->port}});
+}
+
+}  // namespace aa::keda
