@@ -264,6 +264,8 @@ class HttpClient final : public Client {
     cli->set_read_timeout(t);
     cli->set_write_timeout(t);
     cli->set_keep_alive(true);
+    cli->set_tcp_nodelay(
+        true);  // the request line, headers and form body go out in separate writes
     cli->set_url_encode(false);  // paths are encoded here
     cli->set_follow_location(false);
     if (url_.https) {
