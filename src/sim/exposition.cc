@@ -1,0 +1,256 @@
+#include "sim/exposition.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/strings.h"
+
+namespace aa::sim {
+namespace {
+
+using Labels = std::vector<std::pair<std::string_view, std::string>>;
+
+constexpr double kPauseContainerCpu = 0.001;            // cores
+constexpr double kPauseContainerMemory = 512.0 * 1024;  // bytes
+
+class Writer {
+ public:
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    absl::StrAppend(&out_, "# HELP ", ToAbsl(name), " ", ToAbsl(help), "\n# TYPE ", ToAbsl(name),
+                    " ", ToAbsl(type), "\n");
+  }
+
+  void Sample(std::string_view name, const Labels& labels, double value) {
+    out_.append(name);
+    if (!labels.empty()) {
+      out_.push_back('{');
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        if (!first) out_.push_back(',');
+        first = false;
+        absl::StrAppend(&out_, ToAbsl(k), "=\"", EscapeLabelValue(v), "\"");
+      }
+      out_.push_back('}');
+    }
+    absl::StrAppend(&out_, " ", FormatSampleValue(value), "\n");
+  }
+
+  void Histogram(std::string_view name, const Labels& labels, const sim::Histogram& h) {
+    Labels with_le = labels;
+    with_le.emplace_back("le", "");
+    uint64_t cumulative = 0;
+    const std::string bucket = absl::StrCat(ToAbsl(name), "_bucket");
+    for (size_t i = 0; i < h.bounds->size(); ++i) {
+      cumulative += h.counts[i];
+      with_le.back().second = FormatSampleValue((*h.bounds)[i]);
+      Sample(bucket, with_le, static_cast<double>(cumulative));
+    }
+    with_le.back().second = "+Inf";
+    Sample(bucket, with_le, static_cast<double>(h.count));
+    Sample(absl::StrCat(ToAbsl(name), "_sum"), labels, h.sum);
+    Sample(absl::StrCat(ToAbsl(name), "_count"), labels, static_cast<double>(h.count));
+  }
+
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+double UnixSeconds(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+}  // namespace
+
+std::string FormatSampleValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, r.ptr);
+}
+
+std::string EscapeLabelValue(std::string_view v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string RenderMetrics(const Simulator& sim) {
+  const std::vector<ServiceView> services = sim.Services();
+  Writer w;
+  // Calls `f(service, pod)` for every pod.
+  auto each_pod = [&](const std::function<void(const ServiceView&, const PodView&)>& f) {
+    for (const auto& s : services) {
+      for (const auto& p : s.pods) f(s, p);
+    }
+  };
+  auto queue_proxy_labels = [](const ServiceView& s, const PodView& p) {
+    const std::string config = s.spec->name + "-predictor";
+    return Labels{{"namespace_name", s.spec->ns},       {"configuration_name", config},
+                  {"revision_name", config + "-00001"}, {"pod_name", p.name},
+                  {"container_name", "queue-proxy"},    {"response_code", "200"},
+                  {"response_code_class", "2xx"}};
+  };
+  auto model_labels = [](const ServiceView& s, const PodView& p) {
+    return Labels{{"namespace", s.spec->ns}, {"pod", p.name}, {"model_name", s.spec->ModelName()}};
+  };
+  auto container_labels = [](const ServiceView& s, const PodView& p, std::string_view container) {
+    return Labels{
+        {"namespace", s.spec->ns}, {"pod", p.name}, {"container", std::string(container)}};
+  };
+  auto pod_labels = [](const ServiceView& s, const PodView& p) {
+    return Labels{{"namespace", s.spec->ns}, {"pod", p.name}};
+  };
+
+  // Knative queue-proxy.
+  w.Family("revision_request_latencies", "histogram",
+           "The response latencies (queue wait + service time), in milliseconds");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Histogram("revision_request_latencies", queue_proxy_labels(s, p), *p.latency_ms);
+  });
+  w.Family("revision_request_count", "counter",
+           "The number of requests that are routed to queue-proxy");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Sample("revision_request_count", queue_proxy_labels(s, p), static_cast<double>(p.requests));
+  });
+
+  // KServe model server.
+  w.Family("request_predict_seconds", "histogram", "predict latency in seconds");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Histogram("request_predict_seconds", model_labels(s, p), *p.predict_seconds);
+  });
+
+  // vLLM.
+  w.Family("vllm:num_requests_running", "gauge", "Number of requests currently running on GPU.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Sample("vllm:num_requests_running", model_labels(s, p), p.in_flight);
+  });
+  w.Family("vllm:num_requests_waiting", "gauge", "Number of requests waiting to be processed.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Sample("vllm:num_requests_waiting", model_labels(s, p), p.waiting_share);
+  });
+
+  // cAdvisor (through the kubelet).
+  w.Family("container_cpu_usage_seconds_total", "counter",
+           "Cumulative cpu time consumed in seconds.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    const double pause = kPauseContainerCpu * absl::ToDoubleSeconds(sim.Now() - p.created);
+    w.Sample("container_cpu_usage_seconds_total", container_labels(s, p, ""),
+             p.cpu_seconds + pause);
+    w.Sample("container_cpu_usage_seconds_total", container_labels(s, p, "POD"), pause);
+    w.Sample("container_cpu_usage_seconds_total", container_labels(s, p, "kserve-container"),
+             p.cpu_seconds);
+  });
+  w.Family("container_memory_working_set_bytes", "gauge", "Current working set in bytes.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Sample("container_memory_working_set_bytes", container_labels(s, p, ""),
+             p.memory_bytes + kPauseContainerMemory);
+    w.Sample("container_memory_working_set_bytes", container_labels(s, p, "POD"),
+             kPauseContainerMemory);
+    w.Sample("container_memory_working_set_bytes", container_labels(s, p, "kserve-container"),
+             p.memory_bytes);
+  });
+
+  // kube-state-metrics.
+  w.Family("kube_pod_container_resource_requests", "gauge",
+           "The number of requested request resource by a container.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    Labels l = container_labels(s, p, "kserve-container");
+    l.emplace_back("resource", "cpu");
+    l.emplace_back("unit", "core");
+    w.Sample("kube_pod_container_resource_requests", l, s.spec->cpu_request);
+    l[3].second = "memory";
+    l[4].second = "byte";
+    w.Sample("kube_pod_container_resource_requests", l, s.spec->memory_request);
+  });
+  w.Family("kube_pod_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    Labels l = pod_labels(s, p);
+    l.emplace_back("label_serving_kserve_io_inferenceservice", s.spec->name);
+    l.emplace_back("label_app", s.spec->name + "-predictor");
+    l.emplace_back("label_component", "predictor");
+    w.Sample("kube_pod_labels", l, 1);
+  });
+  w.Family("kube_pod_status_ready", "gauge",
+           "Describes whether the pod is ready to serve requests.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    Labels l = pod_labels(s, p);
+    l.emplace_back("condition", "true");
+    w.Sample("kube_pod_status_ready", l, p.ready ? 1 : 0);
+    l.back().second = "false";
+    w.Sample("kube_pod_status_ready", l, p.ready ? 0 : 1);
+    l.back().second = "unknown";
+    w.Sample("kube_pod_status_ready", l, 0);
+  });
+  w.Family("kube_pod_start_time", "gauge", "Start time in unix timestamp for a pod.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    w.Sample("kube_pod_start_time", pod_labels(s, p), std::floor(UnixSeconds(p.created)));
+  });
+  w.Family("kube_pod_deletion_timestamp", "gauge", "Unix deletion timestamp");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    if (p.draining)
+      w.Sample("kube_pod_deletion_timestamp", pod_labels(s, p),
+               std::floor(UnixSeconds(p.deletion)));
+  });
+
+  // Ground truth.
+  struct Truth {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<double(const ServiceView&)> value;
+  };
+  const Truth truths[] = {
+      {"sim_service_replicas", "gauge", "Desired replicas.",
+       [](const ServiceView& s) { return s.desired_replicas; }},
+      {"sim_service_ready_replicas", "gauge", "Ready pods that take traffic.",
+       [](const ServiceView& s) { return s.ready_replicas; }},
+      {"sim_service_arrival_rate", "gauge", "Current arrival rate in requests per second.",
+       [](const ServiceView& s) { return s.arrival_rate; }},
+      {"sim_service_queue_length", "gauge", "Requests waiting for a free slot.",
+       [](const ServiceView& s) { return static_cast<double>(s.queue_length); }},
+      {"sim_service_in_flight", "gauge", "Requests being served.",
+       [](const ServiceView& s) { return static_cast<double>(s.in_flight); }},
+      {"sim_requests_arrived_total", "counter", "Requests that arrived.",
+       [](const ServiceView& s) { return static_cast<double>(s.arrived); }},
+      {"sim_requests_completed_total", "counter", "Requests completed.",
+       [](const ServiceView& s) { return static_cast<double>(s.completed); }},
+      {"sim_requests_queued_total", "counter", "Requests that had to wait in the queue.",
+       [](const ServiceView& s) { return static_cast<double>(s.queued); }},
+      {"sim_requests_dropped_total", "counter", "Requests rejected because the queue was full.",
+       [](const ServiceView& s) { return static_cast<double>(s.dropped); }},
+      {"sim_service_concurrency_seconds_total", "counter",
+       "Integral over time of (in flight + queued); its rate is the mean concurrency.",
+       [](const ServiceView& s) { return s.concurrency_seconds; }},
+      {"sim_request_latency_seconds_sum_total", "counter",
+       "Sum of the latencies of completed requests, seconds.",
+       [](const ServiceView& s) { return s.latency_seconds_sum; }},
+  };
+  for (const Truth& t : truths) {
+    w.Family(t.name, t.type, t.help);
+    for (const auto& s : services) {
+      w.Sample(t.name, Labels{{"namespace", s.spec->ns}, {"service", s.spec->name}}, t.value(s));
+    }
+  }
+  w.Family("sim_time_seconds", "gauge", "Simulated time since start, seconds.");
+  w.Sample("sim_time_seconds", {}, absl::ToDoubleSeconds(sim.elapsed()));
+  return w.Take();
+}
+
+}  // namespace aa::sim

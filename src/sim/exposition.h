@@ -1,0 +1,56 @@
+#pragma once
+// Renders the simulator's state in the Prometheus text exposition format (version 0.0.4), with the
+// metric names and labels the real exporters use, so one scrape of the simulator looks like a
+// cluster's queue-proxies, KServe model servers, vLLM, cAdvisor and kube-state-metrics at once.
+// Every pod-level series carries its labels on the metric itself (no target relabelling needed).
+// Families are written in a fixed order, series in service and pod order.
+//
+// Exposed families (pods of a deleted pod disappear with it; counters never decrease while a pod
+// lives):
+//   revision_request_latencies (histogram, ms; queue wait + service time), revision_request_count
+//   (counter)
+//     {namespace_name, configuration_name=<svc>-predictor, revision_name=<svc>-predictor-00001,
+//     pod_name,
+//      container_name="queue-proxy", response_code="200", response_code_class="2xx"}
+//   request_predict_seconds (histogram, service time) {namespace, pod, model_name}
+//   vllm:num_requests_running, vllm:num_requests_waiting (gauges) {namespace, pod, model_name};
+//   waiting is the
+//     pod's share of the service queue (shared out evenly over the serving pods, remainder to the
+//     oldest)
+//   container_cpu_usage_seconds_total (counter) {namespace, pod, container}:
+//   container="kserve-container", plus the
+//     pause container "POD" (constant 0.001 core) and the pod cgroup container="" (their sum), as
+//     cAdvisor does
+//   container_memory_working_set_bytes (gauge) {namespace, pod, container} (same three containers)
+//   kube_pod_container_resource_requests {namespace, pod, container="kserve-container",
+//   resource=cpu|memory,
+//     unit=core|byte}
+//   kube_pod_labels {namespace, pod, label_serving_kserve_io_inferenceservice, label_app,
+//   label_component} kube_pod_status_ready {namespace, pod, condition=true|false|unknown},
+//   kube_pod_start_time, kube_pod_deletion_timestamp (draining pods only) sim_* ground truth per
+//   service {namespace, service}: sim_service_replicas, sim_service_ready_replicas,
+//     sim_service_arrival_rate, sim_service_queue_length, sim_service_in_flight,
+//     sim_requests_arrived_total, sim_requests_completed_total, sim_requests_queued_total,
+//     sim_requests_dropped_total, sim_service_concurrency_seconds_total (integral of in flight +
+//     queued: its rate is the true mean concurrency), sim_request_latency_seconds_sum_total; and
+//     sim_time_seconds.
+
+#include <string>
+
+#include "sim/model.h"
+
+namespace aa::sim {
+
+// The content type to serve the text with.
+inline constexpr char kExpositionContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+
+// Renders every family. Pure: reads only `sim`.
+std::string RenderMetrics(const Simulator& sim);
+
+// Formats a sample value: shortest round-trip decimal, "+Inf", "-Inf", "NaN".
+std::string FormatSampleValue(double v);
+
+// Escapes a label value (backslash, double quote, newline).
+std::string EscapeLabelValue(std::string_view v);
+
+}  // namespace aa::sim

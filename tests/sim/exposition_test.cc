@@ -1,0 +1,278 @@
+#include "sim/exposition.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sim/scenario.h"
+
+namespace aa::sim {
+namespace {
+
+using ::testing::Contains;
+using ::testing::IsSupersetOf;
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+struct Parsed {
+  std::map<std::string, std::string> types;  // family -> type
+  std::vector<Sample> samples;
+};
+
+// A strict parser of the text format subset the simulator writes: fails the test on anything else.
+Parsed Parse(const std::string& text) {
+  Parsed out;
+  std::istringstream in(text);
+  std::string line;
+  std::set<std::string> helped;
+  while (std::getline(in, line)) {
+    EXPECT_FALSE(line.empty());
+    if (line.rfind("# HELP ", 0) == 0) {
+      helped.insert(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.rfind("# TYPE ", 0) == 0) {
+      const size_t sp = line.find(' ', 7);
+      const std::string family = line.substr(7, sp - 7);
+      EXPECT_TRUE(helped.count(family)) << family;
+      EXPECT_EQ(out.types.count(family), 0u) << "family twice: " << family;
+      out.types[family] = line.substr(sp + 1);
+      continue;
+    }
+    Sample s;
+    size_t i = 0;
+    while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+    s.name = line.substr(0, i);
+    EXPECT_TRUE(std::isalpha(static_cast<unsigned char>(s.name[0])) || s.name[0] == '_') << line;
+    for (char c : s.name)
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':') << line;
+    if (line[i] == '{') {
+      ++i;
+      while (line[i] != '}') {
+        const size_t eq = line.find('=', i);
+        const std::string key = line.substr(i, eq - i);
+        EXPECT_EQ(line[eq + 1], '"') << line;
+        std::string value;
+        size_t j = eq + 2;
+        for (; line[j] != '"'; ++j) {
+          if (line[j] == '\\') {
+            ++j;
+            value.push_back(line[j] == 'n' ? '\n' : line[j]);
+          } else {
+            value.push_back(line[j]);
+          }
+        }
+        EXPECT_EQ(s.labels.count(key), 0u) << line;
+        s.labels[key] = value;
+        i = j + 1;
+        if (line[i] == ',') ++i;
+      }
+      ++i;
+    }
+    EXPECT_EQ(line[i], ' ') << line;
+    const std::string v = line.substr(i + 1);
+    s.value = v == "+Inf" ? INFINITY : v == "NaN" ? NAN : std::stod(v);
+    out.samples.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string Family(const Parsed& p, const std::string& name) {
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    const std::string sfx = suffix;
+    if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      const std::string base = name.substr(0, name.size() - sfx.size());
+      auto it = p.types.find(base);
+      if (it != p.types.end() && it->second == "histogram") return base;
+    }
+  }
+  return name;
+}
+
+std::vector<Sample> Find(const Parsed& p, const std::string& name) {
+  std::vector<Sample> out;
+  for (const auto& s : p.samples) {
+    if (s.name == name) out.push_back(s);
+  }
+  return out;
+}
+
+std::set<std::string> Keys(const Sample& s) {
+  std::set<std::string> k;
+  for (const auto& [key, v] : s.labels) k.insert(key);
+  return k;
+}
+
+std::unique_ptr<Simulator> DefaultSim() {
+  auto sim = Simulator::Create(DefaultScenario(), 1, absl::FromUnixSeconds(1'800'000'000));
+  EXPECT_TRUE(sim.ok());
+  return std::move(*sim);
+}
+
+TEST(Exposition, EverySampleBelongsToATypedFamilyInOneBlock) {
+  auto sim = DefaultSim();
+  sim->Advance(absl::Seconds(90));
+  const std::string text = RenderMetrics(*sim);
+  const Parsed p = Parse(text);
+  ASSERT_FALSE(p.samples.empty());
+  std::string current;
+  std::set<std::string> finished;
+  for (const auto& s : p.samples) {
+    const std::string f = Family(p, s.name);
+    ASSERT_TRUE(p.types.count(f)) << s.name;
+    if (f != current) {
+      EXPECT_FALSE(finished.count(f)) << "family split: " << f;
+      finished.insert(current);
+      current = f;
+    }
+  }
+  std::set<std::string> types;
+  for (const auto& [f, t] : p.types) types.insert(t);
+  EXPECT_THAT(types, IsSupersetOf({"counter", "gauge", "histogram"}));
+}
+
+TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtCount) {
+  auto sim = DefaultSim();
+  sim->Advance(absl::Seconds(120));
+  const Parsed p = Parse(RenderMetrics(*sim));
+  for (const std::string h : {"revision_request_latencies", "request_predict_seconds"}) {
+    std::map<std::string, std::vector<std::pair<double, double>>> buckets;  // pod -> (le, value)
+    for (const auto& s : Find(p, h + "_bucket")) {
+      std::string pod = s.labels.count("pod") ? s.labels.at("pod") : s.labels.at("pod_name");
+      const std::string le = s.labels.at("le");
+      buckets[pod].emplace_back(le == "+Inf" ? INFINITY : std::stod(le), s.value);
+    }
+    std::map<std::string, double> counts;
+    for (const auto& s : Find(p, h + "_count")) {
+      counts[s.labels.count("pod") ? s.labels.at("pod") : s.labels.at("pod_name")] = s.value;
+    }
+    ASSERT_EQ(buckets.size(), 2u) << h;  // one pod per service at start
+    for (const auto& [pod, b] : buckets) {
+      for (size_t i = 1; i < b.size(); ++i) {
+        EXPECT_LT(b[i - 1].first, b[i].first);
+        EXPECT_LE(b[i - 1].second, b[i].second);
+      }
+      EXPECT_TRUE(std::isinf(b.back().first));
+      EXPECT_EQ(b.back().second, counts.at(pod));
+      EXPECT_GT(counts.at(pod), 100);
+    }
+  }
+}
+
+TEST(Exposition, LabelsAreTheOnesRealExportersUse) {
+  auto sim = DefaultSim();
+  sim->Advance(absl::Seconds(30));
+  const Parsed p = Parse(RenderMetrics(*sim));
+  const std::string pod = sim->Services()[0].pods[0].name;
+
+  bool found = false;
+  for (const auto& s : Find(p, "revision_request_count")) {
+    EXPECT_EQ(Keys(s), (std::set<std::string>{"namespace_name", "configuration_name",
+                                              "revision_name", "pod_name", "container_name",
+                                              "response_code", "response_code_class"}));
+    if (s.labels.at("pod_name") == pod) {
+      found = true;
+      EXPECT_EQ(s.labels.at("namespace_name"), "kserve-test");
+      EXPECT_EQ(s.labels.at("configuration_name"), "concurrency-model-predictor");
+      EXPECT_EQ(s.labels.at("revision_name"), "concurrency-model-predictor-00001");
+      EXPECT_EQ(s.labels.at("container_name"), "queue-proxy");
+      EXPECT_EQ(s.labels.at("response_code"), "200");
+      EXPECT_EQ(s.labels.at("response_code_class"), "2xx");
+      EXPECT_EQ(s.value, static_cast<double>(sim->Services()[0].pods[0].requests));
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(p.types.at("revision_request_count"), "counter");
+  for (const char* name :
+       {"vllm:num_requests_running", "vllm:num_requests_waiting", "request_predict_seconds_sum"}) {
+    auto v = Find(p, name);
+    ASSERT_EQ(v.size(), 2u) << name;
+    EXPECT_EQ(Keys(v[0]), (std::set<std::string>{"namespace", "pod", "model_name"})) << name;
+  }
+  std::set<std::string> containers;
+  for (const auto& s : Find(p, "container_cpu_usage_seconds_total")) {
+    EXPECT_EQ(Keys(s), (std::set<std::string>{"namespace", "pod", "container"}));
+    if (s.labels.at("pod") == pod) containers.insert(s.labels.at("container"));
+  }
+  EXPECT_EQ(containers, (std::set<std::string>{"", "POD", "kserve-container"}));
+  int cpu_requests = 0;
+  for (const auto& s : Find(p, "kube_pod_container_resource_requests")) {
+    if (s.labels.at("resource") == "cpu") {
+      EXPECT_EQ(s.labels.at("unit"), "core");
+      EXPECT_EQ(s.labels.at("container"), "kserve-container");
+      EXPECT_EQ(s.value, 1);
+      ++cpu_requests;
+    } else {
+      EXPECT_EQ(s.labels.at("resource"), "memory");
+      EXPECT_EQ(s.labels.at("unit"), "byte");
+    }
+  }
+  EXPECT_EQ(cpu_requests, 2);
+  for (const auto& s : Find(p, "kube_pod_labels")) {
+    if (s.labels.at("pod") != pod) continue;
+    EXPECT_EQ(s.labels.at("label_serving_kserve_io_inferenceservice"), "concurrency-model");
+    EXPECT_EQ(s.labels.at("label_app"), "concurrency-model-predictor");
+    EXPECT_EQ(s.labels.at("label_component"), "predictor");
+  }
+  for (const auto& s : Find(p, "kube_pod_status_ready")) {
+    if (s.labels.at("condition") == "true") {
+      EXPECT_EQ(s.value, 1);  // ready after 10 s
+    }
+  }
+  for (const auto& s : Find(p, "kube_pod_start_time")) EXPECT_EQ(s.value, 1'800'000'000);
+  auto replicas = Find(p, "sim_service_replicas");
+  ASSERT_EQ(replicas.size(), 2u);
+  EXPECT_EQ(replicas[1].labels.at("service"), "cpu-model");
+  EXPECT_EQ(replicas[1].labels.at("namespace"), "kserve-test");
+  EXPECT_EQ(replicas[1].value, 1);
+  EXPECT_EQ(Find(p, "sim_time_seconds").at(0).value, 30);
+}
+
+TEST(Exposition, CpuUsageMatchesTheModelAndWaitingSumsToTheQueue) {
+  auto sim = DefaultSim();
+  sim->Advance(absl::Seconds(200));  // concurrency-model is above one pod's capacity
+  const Parsed p = Parse(RenderMetrics(*sim));
+  const ServiceView s = sim->Services()[0];
+  ASSERT_GT(s.queue_length, 0);
+  double waiting = 0;
+  for (const auto& x : Find(p, "vllm:num_requests_waiting")) {
+    if (x.labels.at("model_name") == "concurrency-model") waiting += x.value;
+  }
+  EXPECT_EQ(waiting, static_cast<double>(s.queue_length));
+  for (const auto& x : Find(p, "container_cpu_usage_seconds_total")) {
+    if (x.labels.at("pod") == s.pods[0].name && x.labels.at("container") == "kserve-container") {
+      EXPECT_DOUBLE_EQ(x.value, s.pods[0].cpu_seconds);
+    }
+  }
+}
+
+TEST(Exposition, SeriesOfRemovedPodsDisappear) {
+  auto sim = DefaultSim();
+  ASSERT_TRUE(sim->SetReplicas("kserve-test", "cpu-model", 3).ok());
+  sim->Advance(absl::Seconds(20));
+  const std::string last = sim->Services()[1].pods[2].name;
+  EXPECT_NE(RenderMetrics(*sim).find(last), std::string::npos);
+  ASSERT_TRUE(sim->SetReplicas("kserve-test", "cpu-model", 1).ok());
+  sim->Advance(absl::Seconds(5));
+  EXPECT_EQ(RenderMetrics(*sim).find(last), std::string::npos);
+}
+
+TEST(Exposition, FormatsValuesAndEscapesLabels) {
+  EXPECT_EQ(FormatSampleValue(1), "1");
+  EXPECT_EQ(FormatSampleValue(0.1), "0.1");
+  EXPECT_EQ(FormatSampleValue(1e21), "1e+21");
+  EXPECT_EQ(FormatSampleValue(INFINITY), "+Inf");
+  EXPECT_EQ(FormatSampleValue(-INFINITY), "-Inf");
+  EXPECT_EQ(FormatSampleValue(NAN), "NaN");
+  EXPECT_EQ(EscapeLabelValue("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+}
+
+}  // namespace
+}  // namespace aa::sim

@@ -1,0 +1,330 @@
+#include "sim/model.h"
+
+#include <cmath>
+#include <set>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace aa::sim {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+const absl::Time kEpoch = absl::FromUnixSeconds(1'800'000'000);
+
+ServiceSpec Constant(double rps, int cc, absl::Duration service_time, int replicas) {
+  ServiceSpec s;
+  s.name = "m";
+  s.ns = "ns";
+  s.container_concurrency = cc;
+  s.service_time = service_time;
+  s.replicas = replicas;
+  s.start_delay = absl::ZeroDuration();
+  s.load.segments = {{absl::Seconds(60), rps, rps}};
+  return s;
+}
+
+std::unique_ptr<Simulator> Make(std::vector<ServiceSpec> specs, uint64_t seed = 7) {
+  auto sim = Simulator::Create(std::move(specs), seed, kEpoch);
+  EXPECT_TRUE(sim.ok()) << sim.status();
+  return std::move(*sim);
+}
+
+ServiceView One(const Simulator& sim) { return sim.Services().at(0); }
+
+// Runs `seconds` in `step` increments and calls `check` after every step.
+template <typename F>
+void RunSteps(Simulator& sim, double seconds, absl::Duration step, F check) {
+  const int n = static_cast<int>(std::lround(seconds / absl::ToDoubleSeconds(step)));
+  for (int i = 0; i < n; ++i) {
+    sim.Advance(step);
+    check(One(sim));
+  }
+}
+
+TEST(LoadProfile, PiecewiseLinearLoopsAndHolds) {
+  LoadProfile p;
+  p.segments = {{absl::Seconds(10), 0, 100}, {absl::Seconds(10), 5, 5}};
+  EXPECT_DOUBLE_EQ(p.RateAt(absl::Seconds(5)), 50);
+  EXPECT_DOUBLE_EQ(p.RateAt(absl::Seconds(10)), 5);
+  EXPECT_DOUBLE_EQ(p.RateAt(absl::Seconds(25)), 50);                      // looped
+  EXPECT_DOUBLE_EQ(p.MaxRate(absl::Seconds(8), absl::Seconds(12)), 100);  // left limit at the step
+  EXPECT_DOUBLE_EQ(p.MaxRate(absl::Seconds(12), absl::Seconds(14)), 5);
+  p.loop = false;
+  EXPECT_DOUBLE_EQ(p.RateAt(absl::Seconds(25)), 5);  // held
+  EXPECT_DOUBLE_EQ(LoadProfile{}.RateAt(absl::Seconds(3)), 0);
+}
+
+TEST(Simulator, LittlesLawHoldsOverALongWindow) {
+  // 100 rps x 0.5 s = 50 concurrent on 1 pod of concurrency 100: little queueing.
+  auto sim = Make({Constant(100, 100, absl::Milliseconds(500), 1)});
+  auto latency_sum_ms = [](const ServiceView& s) {
+    double sum = 0;
+    for (const auto& p : s.pods) sum += p.latency_ms->sum;
+    return sum;
+  };
+  sim->Advance(absl::Seconds(30));  // warm up
+  const ServiceView a = One(*sim);
+  const double sum_ms_a = latency_sum_ms(a);  // views point into the live model: read now
+  sim->Advance(absl::Seconds(600));
+  const ServiceView b = One(*sim);
+  const double sum_ms_b = latency_sum_ms(b);
+  const double window = 600;
+  const double true_concurrency = (b.concurrency_seconds - a.concurrency_seconds) / window;
+  // What Prometheus computes: rate(revision_request_latencies_sum[w]) / 1000, summed over pods.
+  const double from_histogram = (sum_ms_b - sum_ms_a) / 1000 / window;
+  EXPECT_NEAR(true_concurrency, 50, 50 * 0.05);
+  EXPECT_NEAR(from_histogram, true_concurrency, true_concurrency * 0.03);
+  // Arrival rate matches the profile.
+  EXPECT_NEAR(static_cast<double>(b.arrived - a.arrived) / window, 100, 3);
+}
+
+TEST(Simulator, LittlesLawIncludesQueueWait) {
+  // 3 pods x 10 slots / 0.2 s = 150 rps capacity at 140 rps: heavy queueing, still Little.
+  auto sim = Make({Constant(140, 10, absl::Milliseconds(200), 3)}, 11);
+  sim->Advance(absl::Seconds(60));
+  const ServiceView a = One(*sim);
+  sim->Advance(absl::Seconds(900));
+  const ServiceView b = One(*sim);
+  const double true_concurrency = (b.concurrency_seconds - a.concurrency_seconds) / 900;
+  const double from_latency = (b.latency_seconds_sum - a.latency_seconds_sum) / 900;
+  EXPECT_GT(b.queued - a.queued, 1000u);
+  EXPECT_NEAR(from_latency, true_concurrency, true_concurrency * 0.05);
+}
+
+TEST(Simulator, QueuesWhenLoadExceedsCapacityAndRespectsConcurrency) {
+  // One pod, 10 slots, 0.5 s: capacity 20 rps, offered 50 rps.
+  auto sim = Make({Constant(50, 10, absl::Milliseconds(500), 1)});
+  int64_t max_in_flight = 0;
+  RunSteps(*sim, 60, absl::Milliseconds(100), [&](const ServiceView& s) {
+    for (const auto& p : s.pods) {
+      ASSERT_LE(p.in_flight, 10);
+      max_in_flight = std::max<int64_t>(max_in_flight, p.in_flight);
+    }
+  });
+  const ServiceView s = One(*sim);
+  EXPECT_EQ(max_in_flight, 10);
+  EXPECT_GT(s.queue_length, 1000);  // ~30 rps backlog for a minute
+  EXPECT_GT(s.queued, 1000u);
+  EXPECT_NEAR(static_cast<double>(s.completed) / 60, 20, 2);
+  EXPECT_EQ(s.pods[0].waiting_share, s.queue_length);
+  EXPECT_EQ(s.arrived,
+            s.completed + static_cast<uint64_t>(s.in_flight + s.queue_length) + s.dropped);
+}
+
+TEST(Simulator, QueueLimitDrops) {
+  ServiceSpec spec = Constant(50, 1, absl::Seconds(1), 1);
+  spec.queue_limit = 5;
+  auto sim = Make({spec});
+  sim->Advance(absl::Seconds(20));
+  const ServiceView s = One(*sim);
+  EXPECT_LE(s.queue_length, 5);
+  EXPECT_GT(s.dropped, 800u);
+}
+
+TEST(Simulator, NewPodsServeOnlyAfterTheStartDelay) {
+  ServiceSpec spec = Constant(100, 10, absl::Milliseconds(500), 1);
+  spec.start_delay = absl::Seconds(10);
+  auto sim = Make({spec});
+  sim->Advance(absl::Seconds(15));  // the first pod is ready at t = 10 s
+  ASSERT_EQ(One(*sim).ready_replicas, 1);
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 3).ok());
+  RunSteps(*sim, 9.9, absl::Milliseconds(100), [&](const ServiceView& s) {
+    ASSERT_EQ(s.pods.size(), 3u);
+    EXPECT_EQ(s.ready_replicas, 1);
+    EXPECT_EQ(s.pods[1].in_flight + s.pods[2].in_flight, 0);
+    EXPECT_EQ(s.pods[1].requests + s.pods[2].requests, 0u);
+    EXPECT_FALSE(s.pods[1].ready);
+  });
+  sim->Advance(absl::Seconds(1));
+  const ServiceView s = One(*sim);
+  EXPECT_EQ(s.ready_replicas, 3);
+  EXPECT_TRUE(s.pods[1].ready);
+  EXPECT_GT(s.pods[1].requests, 0u);
+  EXPECT_EQ(s.pods[1].created, kEpoch + absl::Seconds(15));
+}
+
+TEST(Simulator, ScaleDownDrainsInFlightRequests) {
+  auto sim = Make({Constant(100, 100, absl::Seconds(2), 2)});
+  sim->Advance(absl::Seconds(30));
+  ServiceView before = One(*sim);
+  ASSERT_EQ(before.pods.size(), 2u);
+  const std::string newest = before.pods[1].name;
+  const int in_flight = before.pods[1].in_flight;
+  ASSERT_GT(in_flight, 20);
+  const uint64_t done_before = before.pods[1].requests;
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  ServiceView s = One(*sim);
+  ASSERT_EQ(s.pods.size(), 2u);
+  EXPECT_TRUE(s.pods[1].draining);
+  EXPECT_FALSE(s.pods[1].ready);
+  EXPECT_EQ(s.desired_replicas, 1);
+  EXPECT_EQ(s.ready_replicas, 1);
+  // It takes no new work and finishes what it has, then disappears.
+  bool gone = false;
+  uint64_t drained = 0;
+  for (int i = 0; i < 400 && !gone; ++i) {
+    sim->Advance(absl::Milliseconds(100));
+    s = One(*sim);
+    if (s.pods.size() == 1) {
+      gone = true;
+    } else {
+      EXPECT_LE(s.pods[1].in_flight, in_flight);
+      drained = s.pods[1].requests - done_before;
+    }
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_NE(s.pods[0].name, newest);
+  EXPECT_GE(drained,
+            static_cast<uint64_t>(in_flight) - 5);  // nearly all finished before the last tick
+  EXPECT_EQ(s.arrived, s.completed + static_cast<uint64_t>(s.in_flight + s.queue_length));
+}
+
+TEST(Simulator, ScaleDownRemovesNotReadyPodsFirst) {
+  ServiceSpec spec = Constant(10, 10, absl::Milliseconds(100), 1);
+  spec.start_delay = absl::Seconds(5);
+  auto sim = Make({spec});
+  sim->Advance(absl::Seconds(6));
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 3).ok());
+  const std::string oldest = One(*sim).pods[0].name;
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  const ServiceView s = One(*sim);
+  ASSERT_EQ(s.pods.size(), 1u);
+  EXPECT_EQ(s.pods[0].name, oldest);
+  EXPECT_TRUE(s.pods[0].ready);
+}
+
+TEST(Simulator, ScaleToZeroQueuesThenServesAfterScaleUp) {
+  auto sim = Make({Constant(10, 10, absl::Milliseconds(100), 1)});
+  sim->Advance(absl::Seconds(5));
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 0).ok());
+  sim->Advance(absl::Seconds(5));
+  ServiceView s = One(*sim);
+  EXPECT_TRUE(s.pods.empty());
+  EXPECT_GT(s.queue_length, 20);
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  sim->Advance(absl::Seconds(5));
+  s = One(*sim);
+  EXPECT_LT(s.queue_length, 5);
+}
+
+TEST(Simulator, CpuCounterRateMatchesLoad) {
+  ServiceSpec spec = Constant(20, 0, absl::Milliseconds(100), 2);
+  spec.cpu_per_request = 0.05;
+  spec.idle_cpu = 0.02;
+  auto sim = Make({spec});
+  sim->Advance(absl::Seconds(10));
+  auto total_cpu = [](const ServiceView& s) {
+    double c = 0;
+    for (const auto& p : s.pods) c += p.cpu_seconds;
+    return c;
+  };
+  const ServiceView a = One(*sim);
+  sim->Advance(absl::Seconds(300));
+  const ServiceView b = One(*sim);
+  const double cores = (total_cpu(b) - total_cpu(a)) / 300;
+  const double expected = 2 * 0.02 + 0.05 * static_cast<double>(b.completed - a.completed) / 300;
+  EXPECT_NEAR(cores, expected, 0.01);
+  EXPECT_NEAR(cores, 2 * 0.02 + 0.05 * 20, 0.06);
+}
+
+TEST(Simulator, CountersAreMonotonicAndDeterministic) {
+  auto run = [](uint64_t seed) {
+    std::vector<ServiceSpec> specs = {Constant(80, 10, absl::Milliseconds(300), 1)};
+    specs[0].load.segments = {{absl::Seconds(20), 0, 150}, {absl::Seconds(20), 10, 10}};
+    auto sim = Make(specs, seed);
+    std::vector<std::string> trace;
+    ServiceView prev = One(*sim);
+    std::map<std::string, std::pair<double, uint64_t>> pod_prev;
+    for (int i = 0; i < 600; ++i) {
+      if (i == 100) {
+        EXPECT_TRUE(sim->SetReplicas("ns", "m", 4).ok());
+      }
+      if (i == 300) {
+        EXPECT_TRUE(sim->SetReplicas("ns", "m", 2).ok());
+      }
+      sim->Advance(absl::Milliseconds(100));
+      const ServiceView s = One(*sim);
+      EXPECT_GE(s.arrived, prev.arrived);
+      EXPECT_GE(s.completed, prev.completed);
+      EXPECT_GE(s.queued, prev.queued);
+      EXPECT_GE(s.concurrency_seconds, prev.concurrency_seconds);
+      for (const auto& p : s.pods) {
+        auto it = pod_prev.find(p.name);
+        if (it != pod_prev.end()) {
+          EXPECT_GE(p.cpu_seconds, it->second.first);
+          EXPECT_GE(p.latency_ms->count, it->second.second);
+        }
+        pod_prev[p.name] = {p.cpu_seconds, p.latency_ms->count};
+        EXPECT_EQ(p.latency_ms->count, p.requests);
+      }
+      trace.push_back(absl::StrCat(s.arrived, "/", s.completed, "/", s.pods.size()));
+      prev = s;
+    }
+    for (const auto& p : prev.pods) trace.push_back(p.name);
+    return trace;
+  };
+  EXPECT_EQ(run(3), run(3));
+  EXPECT_NE(run(3), run(4));
+}
+
+TEST(Simulator, PodNamesLookLikeKubernetes) {
+  auto sim = Make({Constant(1, 1, absl::Seconds(1), 5)});
+  std::set<std::string> names;
+  std::set<std::string> hashes;
+  for (const auto& p : One(*sim).pods) {
+    EXPECT_THAT(p.name, MatchesRegex("m-predictor-[bcdfghjklmnpqrstvwxz2456789]{10}-"
+                                     "[bcdfghjklmnpqrstvwxz2456789]{5}"));
+    names.insert(p.name);
+    hashes.insert(p.name.substr(0, p.name.size() - 6));
+  }
+  EXPECT_EQ(names.size(), 5u);
+  EXPECT_EQ(hashes.size(), 1u);
+}
+
+TEST(Simulator, LoadOverrideAndErrors) {
+  auto sim = Make({Constant(10, 10, absl::Milliseconds(100), 1)});
+  ASSERT_TRUE(sim->SetLoadOverride("ns", "m", 200).ok());
+  sim->Advance(absl::Seconds(10));
+  ServiceView s = One(*sim);
+  EXPECT_DOUBLE_EQ(s.arrival_rate, 200);
+  EXPECT_NEAR(static_cast<double>(s.arrived) / 10, 200, 20);
+  ASSERT_TRUE(sim->SetLoadOverride("ns", "m", std::nullopt).ok());
+  EXPECT_DOUBLE_EQ(One(*sim).arrival_rate, 10);
+  EXPECT_EQ(sim->SetLoadOverride("ns", "nope", 1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(sim->SetLoadOverride("ns", "m", -1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sim->SetLoadOverride("ns", "m", std::nan("")).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sim->SetReplicas("other", "m", 1).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(sim->SetReplicas("ns", "m", 1001).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(sim->SetReplicas("ns", "m", -1).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Simulator, RejectsInvalidAndDuplicateSpecs) {
+  ServiceSpec bad = Constant(1, 1, absl::Seconds(1), 1);
+  bad.name = "Bad_Name";
+  auto r = Simulator::Create({bad}, 1, kEpoch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("Bad_Name"));
+  ServiceSpec ok = Constant(1, 1, absl::Seconds(1), 1);
+  EXPECT_EQ(Simulator::Create({ok, ok}, 1, kEpoch).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ok.service_time = absl::ZeroDuration();
+  EXPECT_EQ(Simulator::Create({ok}, 1, kEpoch).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(Simulator, TickSizeDoesNotChangeTheLongRunAverage) {
+  auto a = Make({Constant(50, 100, absl::Milliseconds(200), 1)}, 5);
+  auto b = Make({Constant(50, 100, absl::Milliseconds(200), 1)}, 5);
+  a->Advance(absl::Seconds(120));
+  for (int i = 0; i < 1200; ++i) b->Advance(absl::Milliseconds(100));
+  // Same arrival stream (arrivals draw from their own random stream); only event ties could differ.
+  EXPECT_EQ(One(*a).arrived, One(*b).arrived);
+  EXPECT_NEAR(One(*a).concurrency_seconds, One(*b).concurrency_seconds,
+              1e-6 * One(*a).concurrency_seconds);
+}
+
+}  // namespace
+}  // namespace aa::sim
