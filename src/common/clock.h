@@ -1,5 +1,6 @@
 #pragma once
-// Time source seam: production code asks a Clock for the time, tests inject a SimulatedClock and never sleep.
+// Time source seam: production code asks a Clock for the time, tests inject a SimulatedClock and
+// never sleep.
 
 #include <mutex>
 

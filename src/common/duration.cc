@@ -17,9 +17,15 @@ size_t MatchUnit(std::string_view s, absl::Duration* unit) {
   };
   // Longer names first so "ms" is not read as "m".
   static const Unit kUnits[] = {
-      {"ns", absl::Nanoseconds(1)}, {"us", absl::Microseconds(1)}, {"\xC2\xB5s", absl::Microseconds(1)},
-      {"ms", absl::Milliseconds(1)}, {"s", absl::Seconds(1)},       {"m", absl::Minutes(1)},
-      {"h", absl::Hours(1)},         {"d", absl::Hours(24)},        {"w", absl::Hours(24 * 7)},
+      {"ns", absl::Nanoseconds(1)},
+      {"us", absl::Microseconds(1)},
+      {"\xC2\xB5s", absl::Microseconds(1)},
+      {"ms", absl::Milliseconds(1)},
+      {"s", absl::Seconds(1)},
+      {"m", absl::Minutes(1)},
+      {"h", absl::Hours(1)},
+      {"d", absl::Hours(24)},
+      {"w", absl::Hours(24 * 7)},
   };
   for (const Unit& u : kUnits) {
     if (s.substr(0, u.name.size()) == u.name) {
@@ -34,8 +40,8 @@ size_t MatchUnit(std::string_view s, absl::Duration* unit) {
 
 absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid duration \"", ToAbsl(text), "\": ", ToAbsl(why), " (examples: 5s, 1m30s, 250ms)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid duration \"", ToAbsl(text), "\": ", ToAbsl(why), " (examples: 5s, 1m30s, 250ms)"));
   };
   if (text.empty()) return bad("empty");
   if (text == "0") return absl::ZeroDuration();
@@ -48,7 +54,8 @@ absl::StatusOr<absl::Duration> ParseGoDuration(std::string_view text) {
     std::string number(s.substr(0, i));
     char* end = nullptr;
     double value = std::strtod(number.c_str(), &end);
-    if (end != number.c_str() + number.size() || !std::isfinite(value)) return bad("malformed number");
+    if (end != number.c_str() + number.size() || !std::isfinite(value))
+      return bad("malformed number");
     s.remove_prefix(i);
     absl::Duration unit;
     size_t n = MatchUnit(s, &unit);

@@ -20,10 +20,14 @@ std::mutex g_write_mu;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -31,7 +35,8 @@ std::string_view LevelName(LogLevel level) {
 bool NeedsLogfmtQuotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
-    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) >= 0x7f) return true;
+    if (c <= ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) >= 0x7f)
+      return true;
   }
   return false;
 }
@@ -58,7 +63,8 @@ void AppendJson(std::string* out, std::string_view key, std::string_view value, 
 }  // namespace
 
 LogField::LogField(std::string_view k, int64_t v) : key(k), value(absl::StrCat(v)), quoted(false) {}
-LogField::LogField(std::string_view k, uint64_t v) : key(k), value(absl::StrCat(v)), quoted(false) {}
+LogField::LogField(std::string_view k, uint64_t v)
+    : key(k), value(absl::StrCat(v)), quoted(false) {}
 LogField::LogField(std::string_view k, double v) : key(k), quoted(false) {
   // JSON has no NaN or Inf: those become strings.
   if (std::isfinite(v)) {
@@ -74,11 +80,21 @@ std::string JsonEscape(std::string_view s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -107,15 +123,16 @@ absl::Status SetLogFormat(std::string_view format) {
   } else if (format == "logfmt") {
     g_format = LogFormat::kLogfmt;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("invalid log format \"", ToAbsl(format), "\": want json or logfmt"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid log format \"", ToAbsl(format), "\": want json or logfmt"));
   }
   return absl::OkStatus();
 }
 
 bool LogEnabled(LogLevel level) { return level >= g_level.load(std::memory_order_relaxed); }
 
-std::string FormatLogRecord(LogFormat format, LogLevel level, std::string_view ts, std::string_view msg,
-                            std::initializer_list<LogField> fields) {
+std::string FormatLogRecord(LogFormat format, LogLevel level, std::string_view ts,
+                            std::string_view msg, std::initializer_list<LogField> fields) {
   std::string out;
   if (format == LogFormat::kJson) {
     out = "{";

@@ -1,6 +1,7 @@
 #pragma once
 // Structured logging: one record a line on stderr, as JSON objects or logfmt, filtered by level.
-// Thread-safe; records from different threads never interleave. Never pass secrets (tokens, keys) as fields.
+// Thread-safe; records from different threads never interleave. Never pass secrets (tokens, keys)
+// as fields.
 
 #include <cstdint>
 #include <initializer_list>
@@ -37,14 +38,22 @@ absl::Status SetLogFormat(std::string_view format);
 bool LogEnabled(LogLevel level);
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
-inline void LogDebug(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kDebug, msg, f); }
-inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kInfo, msg, f); }
-inline void LogWarn(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kWarn, msg, f); }
-inline void LogError(std::string_view msg, std::initializer_list<LogField> f = {}) { Log(LogLevel::kError, msg, f); }
+inline void LogDebug(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kDebug, msg, f);
+}
+inline void LogInfo(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kInfo, msg, f);
+}
+inline void LogWarn(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kWarn, msg, f);
+}
+inline void LogError(std::string_view msg, std::initializer_list<LogField> f = {}) {
+  Log(LogLevel::kError, msg, f);
+}
 
 // Formats one record without writing it (for tests).
-std::string FormatLogRecord(LogFormat format, LogLevel level, std::string_view ts, std::string_view msg,
-                            std::initializer_list<LogField> fields);
+std::string FormatLogRecord(LogFormat format, LogLevel level, std::string_view ts,
+                            std::string_view msg, std::initializer_list<LogField> fields);
 
 // Escapes `s` as the inside of a JSON string literal.
 std::string JsonEscape(std::string_view s);

@@ -8,13 +8,14 @@
 #define AA_CONCAT_(a, b) AA_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define AA_RETURN_IF_ERROR(expr)              \
-  do {                                        \
-    ::absl::Status aa_status_ = (expr);       \
-    if (!aa_status_.ok()) return aa_status_;  \
+#define AA_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::absl::Status aa_status_ = (expr);      \
+    if (!aa_status_.ok()) return aa_status_; \
   } while (0)
 
-// `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its status from the enclosing function.
+// `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its status from the enclosing
+// function.
 #define AA_ASSIGN_OR_RETURN(lhs, rexpr) \
   AA_ASSIGN_OR_RETURN_IMPL_(AA_CONCAT_(aa_statusor_, __LINE__), lhs, rexpr)
 #define AA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \

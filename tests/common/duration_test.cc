@@ -19,7 +19,8 @@ TEST(ParseGoDuration, RejectsWithTheTextInTheMessage) {
     auto d = ParseGoDuration(bad);
     ASSERT_FALSE(d.ok()) << bad;
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(d.status().message().find(std::string("\"") + bad + "\""), std::string::npos) << d.status();
+    EXPECT_NE(d.status().message().find(std::string("\"") + bad + "\""), std::string::npos)
+        << d.status();
   }
 }
 

@@ -8,9 +8,10 @@ namespace aa {
 namespace {
 
 TEST(Log, JsonRecordHasTypedFields) {
-  EXPECT_EQ(FormatLogRecord(LogFormat::kJson, LogLevel::kInfo, "T", "listening",
-                            {{"port", 8080}, {"addr", "127.0.0.1"}, {"tls", false}, {"ratio", 0.5}}),
-            R"({"ts":"T","level":"info","msg":"listening","port":8080,"addr":"127.0.0.1","tls":false,"ratio":0.5})");
+  EXPECT_EQ(
+      FormatLogRecord(LogFormat::kJson, LogLevel::kInfo, "T", "listening",
+                      {{"port", 8080}, {"addr", "127.0.0.1"}, {"tls", false}, {"ratio", 0.5}}),
+      R"({"ts":"T","level":"info","msg":"listening","port":8080,"addr":"127.0.0.1","tls":false,"ratio":0.5})");
 }
 
 TEST(Log, JsonEscapesControlCharactersAndQuotes) {

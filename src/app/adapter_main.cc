@@ -1,0 +1,114 @@
+// autoscale-adapter: serves Prometheus metrics to Kubernetes autoscalers (HPA and KEDA) from one
+// pipeline.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "http/query_api.h"
+#include "http/server.h"
+#include "pipeline/sampler.h"
+#include "prometheus/client.h"
+#include "prometheus/registry.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Path to the YAML config file; empty: the embedded default (the simulator demo)");
+ABSL_FLAG(std::string, prometheus_url, "",
+          "Prometheus (or Thanos, Mimir, VictoriaMetrics) base URL; overrides prometheus.url in "
+          "the config");
+ABSL_FLAG(std::string, http_listen, ":8080",
+          "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
+          "free one");
+ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
+ABSL_FLAG(bool, check_config, false,
+          "Validate the config, print the effective metric queries and exit");
+ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "json", "Log format: json (one object a line) or logfmt");
+
+namespace aa {
+namespace {
+
+int Fail(const absl::Status& status) {
+  LogError("fatal", {{"error", status}});
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
+  // main thread receives them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::SetProgramUsageMessage(
+      "serves Prometheus metrics to Kubernetes autoscalers.\n"
+      "Usage: autoscale-adapter [--config FILE] [--prometheus-url URL] [flags]; --helpfull lists "
+      "every flag");
+  absl::ParseCommandLine(argc, argv);
+  if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) return Fail(s);
+  if (auto s = SetLogFormat(absl::GetFlag(FLAGS_log_format)); !s.ok()) return Fail(s);
+
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  auto config = config_path.empty()
+                    ? config::ParseConfig(config::EmbeddedDefaultConfig(), "<embedded default>")
+                    : config::LoadConfigFile(config_path);
+  if (!config.ok()) return Fail(config.status());
+  if (std::string url = absl::GetFlag(FLAGS_prometheus_url); !url.empty())
+    config->prometheus.url = url;
+  if (auto s = config::ValidateForRun(*config); !s.ok()) return Fail(s);
+
+  if (absl::GetFlag(FLAGS_check_config)) {
+    for (const auto& def : config->metrics) {
+      std::printf("%s\t%s\n", def.name.c_str(), def.query.c_str());
+      if (!def.baseline_query.empty())
+        std::printf("%s (baseline)\t%s\n", def.name.c_str(), def.baseline_query.c_str());
+    }
+    return 0;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  prom::ClientOptions client_options = config->prometheus;
+  client_options.registry = registry.get();
+  auto client = prom::NewHttpClient(client_options);
+  if (!client.ok()) return Fail(client.status());
+
+  LogInfo("starting", {{"config", config->source},
+                       {"metrics", static_cast<int64_t>(config->metrics.size())},
+                       {"interval", absl::FormatDuration(config->sampling.interval)},
+                       {"max_age", absl::FormatDuration(config->sampling.max_age)}});
+  pipeline::Sampler sampler(*config, **client, RealClock::Get(), registry.get());
+  sampler.Start();
+
+  http::QueryApi query_api(sampler, *registry, RealClock::Get());
+  http::HttpServerOptions http_options;
+  http_options.listen = absl::GetFlag(FLAGS_http_listen);
+  http_options.threads = absl::GetFlag(FLAGS_http_threads);
+  http_options.registry = registry.get();
+  auto http_server = http::StartHttpServer(
+      http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
+  if (!http_server.ok()) return Fail(http_server.status());
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  LogInfo("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  (*http_server)->Stop();
+  sampler.Stop();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace aa
+
+int main(int argc, char** argv) { return aa::Main(argc, argv); }

@@ -1,0 +1,29 @@
+#pragma once
+// A minimal blocking HTTP client for the demo, tools and tests (the Prometheus client has its own,
+// richer one).
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace aa::http {
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+// One request to http://host:port/path_and_query. Unavailable when the connection fails or times
+// out; any HTTP status is a successful result. `method` is GET, PUT, POST or DELETE; `body` is sent
+// as application/json.
+absl::StatusOr<HttpResult> HttpCall(std::string_view method, std::string_view host, int port,
+                                    std::string_view path_and_query, std::string_view body = "",
+                                    absl::Duration timeout = absl::Seconds(5));
+
+// Percent-encodes a query parameter value.
+std::string UrlEncode(std::string_view s);
+
+}  // namespace aa::http

@@ -1,0 +1,58 @@
+#pragma once
+// The plain-HTTP API for people and scripts, plus the adapter's own /metrics and health endpoints.
+//
+//   GET /api/v1/metrics                                   the metric definitions
+//   GET /api/v1/namespaces/{ns}/metrics/{metric}          per-pod values, workload total/average,
+//   utilization
+//       ?pod=NAME              only this pod
+//       ?inferenceService=NAME only the pods of this InferenceService (label
+//       serving.kserve.io/inferenceservice) ?labelSelector=SEL     only pods whose Kubernetes
+//       labels match (selector syntax) ?target=X              per-pod target value for utilization
+//       (default: the definition's target) ?targetUtilization=P   target utilization percent, for
+//       metrics with a baseline (default: the definition's)
+//   GET /metrics   self-metrics (Prometheus text format)
+//   GET /healthz, /livez   200 while the process serves; GET /readyz 200 once the sampler is ready,
+//   else 503
+// Errors are JSON {"error":{"code":N,"reason":"...","message":"..."}}: 400 bad parameter, 404
+// unknown metric or path or no such pod/series, 405 wrong method, 503 stale data or Prometheus
+// down. Handlers only read snapshots (the first request for a new (metric, namespace) waits for its
+// first sample).
+
+#include <memory>
+
+#include "common/clock.h"
+#include "http/server.h"
+#include "pipeline/sampler.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::http {
+
+class QueryApi {
+ public:
+  // `sampler`, `registry` and `clock` must outlive this object.
+  QueryApi(pipeline::Sampler& sampler, prometheus::Registry& registry, Clock& clock)
+      : sampler_(sampler), registry_(registry), clock_(clock) {}
+
+  // Thread-safe.
+  HttpResponse Handle(const HttpRequest& request) const;
+
+ private:
+  HttpResponse ListMetrics() const;
+  HttpResponse GetMetric(const HttpRequest& request, std::string_view ns,
+                         std::string_view metric) const;
+  HttpResponse SelfMetrics() const;
+
+  pipeline::Sampler& sampler_;
+  prometheus::Registry& registry_;
+  Clock& clock_;
+};
+
+// A JSON error body with the HTTP code that matches `status` (400, 404, 503, 500...).
+HttpResponse ErrorResponse(const absl::Status& status);
+// The HTTP status code for an absl status code.
+int HttpCodeFor(absl::StatusCode code);
+
+}  // namespace aa::http

@@ -1,0 +1,86 @@
+#pragma once
+// A small HTTP(S) server: one handler for every request, a bounded worker pool, keep-alive, port 0,
+// graceful stop. The only place the project's servers touch cpp-httplib (its header stays inside
+// server.cc).
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::http {
+
+// Header and parameter names are kept as received; header lookups ignore case.
+struct HttpRequest {
+  std::string method;
+  std::string path;                                // percent-decoded path, without the query string
+  std::multimap<std::string, std::string> params;  // decoded query parameters ('+' is a space)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string remote_addr;
+
+  // First value of query parameter `name`, or nullptr.
+  const std::string* Param(std::string_view name) const;
+  // First value of header `name` (case-insensitive), or nullptr.
+  const std::string* Header(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Low-cardinality name of what was served ("/api/v1/namespaces/{ns}/metrics/{metric}"), for
+  // self-metrics.
+  std::string route = "other";
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  // "host:port"; port 0 picks a free port (logged, and returned by port()). "[::1]:0" for IPv6.
+  std::string listen = "127.0.0.1:0";
+  // Name in logs and self-metrics ("http", "https").
+  std::string name = "http";
+  // Worker threads; each open keep-alive connection holds one while it waits. Default 64.
+  int threads = 64;
+  // Idle keep-alive connections are closed after this long; Stop() may wait this long for them.
+  // Default 5 s.
+  absl::Duration keep_alive_timeout = absl::Seconds(5);
+  // Requests whose path + query exceed this are answered 414 by the handler. Default 8 KiB.
+  size_t max_uri_bytes = 8192;
+  // TLS: both set -> HTTPS. PEM files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Self-metrics: autoscale_adapter_http_requests_total{server,route,code} and
+  // autoscale_adapter_http_request_duration_seconds{server,route}. May be null.
+  prometheus::Registry* registry = nullptr;
+};
+
+// Thread-safe. The handler runs on worker threads, concurrently.
+class HttpServer {
+ public:
+  virtual ~HttpServer() = default;
+  virtual int port() const = 0;
+  // Stops accepting, lets in-flight requests finish, joins the workers. Idempotent.
+  virtual void Stop() = 0;
+};
+
+// Binds and starts serving. InvalidArgument for a malformed listen address or unreadable TLS files;
+// Unavailable when the address cannot be bound.
+absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(HttpServerOptions options,
+                                                            HttpHandler handler);
+
+// Splits "host:port" / "[v6]:port" / ":port". InvalidArgument naming the text when malformed.
+absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view address);
+
+}  // namespace aa::http

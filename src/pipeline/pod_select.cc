@@ -1,0 +1,49 @@
+#include "pipeline/pod_select.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "common/strings.h"
+#include "selector/selector.h"
+
+namespace aa::pipeline {
+
+absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_view ns,
+                                         std::string_view label_selector) {
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid labelSelector: ", parsed.status().message()));
+  }
+  if (parsed->Empty()) return PodPredicate();
+  std::shared_ptr<const PodLabelsTable> index;
+  if (auto it = snapshot.pod_labels.find(std::string(ns)); it != snapshot.pod_labels.end())
+    index = it->second;
+  auto sel = std::make_shared<const selector::Selector>(*std::move(parsed));
+  return PodPredicate([index, sel](const PodValue& pod) {
+    if (!index) return false;
+    auto it = index->pods.find(pod.pod);
+    if (it == index->pods.end()) return false;
+    const prom::Labels& labels = it->second;
+    // The index holds kube-state-metrics' sanitized names without "label_": map the selector's keys
+    // the same way.
+    return sel->Matches([&labels](std::string_view key) -> std::optional<std::string_view> {
+      std::string name = selector::KubeStateMetricsLabelName(key).substr(6);
+      std::string_view v = prom::LabelValue(labels, name);
+      if (v.empty())
+        return std::nullopt;  // Prometheus drops empty labels: absent and empty are alike
+      return v;
+    });
+  });
+}
+
+absl::StatusOr<std::string> InferenceServiceSelector(std::string_view name) {
+  absl::Status valid = selector::ValidateLabelValue(name);
+  if (!valid.ok() || name.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid InferenceService name \"", ToAbsl(name),
+                                                   "\": ", valid.ok() ? "empty" : valid.message()));
+  }
+  return absl::StrCat(ToAbsl(kInferenceServiceLabel), "=", ToAbsl(name));
+}
+
+}  // namespace aa::pipeline

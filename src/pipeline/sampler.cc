@@ -1,0 +1,422 @@
+#include "pipeline/sampler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/time_format.h"
+#include "pipeline/sampler_metrics.h"
+#include "pipeline/validation.h"
+
+namespace aa::pipeline {
+namespace {
+
+std::chrono::nanoseconds ToChrono(absl::Duration d) {
+  if (d < absl::ZeroDuration()) return std::chrono::nanoseconds(0);
+  if (d > absl::Hours(1)) d = absl::Hours(1);
+  return absl::ToChronoNanoseconds(d);
+}
+
+// Splits SlotKey back into (metric, namespace).
+std::pair<std::string, std::string> SplitKey(const std::string& key) {
+  size_t nul = key.find('\0');
+  return {key.substr(0, nul), key.substr(nul + 1)};
+}
+
+}  // namespace
+
+Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
+                 prometheus::Registry* registry)
+    : config_(std::move(config)),
+      client_(client),
+      clock_(clock),
+      metrics_(SamplerMetrics::Create(registry)),
+      snapshot_(std::make_shared<Snapshot>()) {
+  absl::Time now = clock_.Now();
+  for (const auto& ns : config_.sampling.warm_namespaces) {
+    for (const auto& def : config_.metrics) demand_[SlotKey(def.name, ns)] = now;
+  }
+}
+
+Sampler::~Sampler() { Stop(); }
+
+void Sampler::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Sampler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  published_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Sampler::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Sampler::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    absl::Time now = clock_.Now();
+    bool periodic = now >= next_round_;
+    if (periodic || !urgent_.empty()) {
+      wake_ = false;
+      lock.unlock();
+      RunRound(periodic);
+      lock.lock();
+      if (periodic) next_round_ = now + config_.sampling.interval;
+      continue;
+    }
+    cv_.wait_for(lock, ToChrono(next_round_ - now),
+                 [this] { return stopping_ || wake_ || !urgent_.empty(); });
+    wake_ = false;
+  }
+}
+
+std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
+                                 const std::vector<std::string>& namespaces) const {
+  const std::string ns_label = def ? def->namespace_label : "namespace";
+  const std::string pod_label = def ? def->pod_label : "pod";
+  // Namespaces are validated DNS labels, so they need no regex or string escaping.
+  std::string matchers = namespaces.size() == 1
+                             ? absl::StrCat(ns_label, "=\"", namespaces[0], "\"")
+                             : absl::StrCat(ns_label, "=~\"", absl::StrJoin(namespaces, "|"), "\"");
+  return absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", matchers},
+                                    {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
+}
+
+void Sampler::RunRound(bool periodic) {
+  absl::Time now = clock_.Now();
+  std::map<std::string, std::vector<std::string>> work;  // metric -> namespaces
+  std::vector<std::string> pruned;
+  std::set<std::string> namespaces;
+  std::shared_ptr<const Snapshot> current;
+  {
+    std::lock_guard lock(mu_);
+    current = snapshot_;
+    for (auto it = demand_.begin(); it != demand_.end();) {
+      auto [metric, ns] = SplitKey(it->first);
+      bool warm = std::find(config_.sampling.warm_namespaces.begin(),
+                            config_.sampling.warm_namespaces.end(),
+                            ns) != config_.sampling.warm_namespaces.end();
+      if (!warm && now - it->second > config_.sampling.demand_ttl && !urgent_.count(it->first)) {
+        pruned.push_back(it->first);
+        it = demand_.erase(it);
+        continue;
+      }
+      if (periodic || urgent_.count(it->first)) {
+        work[metric].push_back(ns);
+        namespaces.insert(ns);
+      }
+      ++it;
+    }
+    urgent_.clear();
+  }
+
+  auto next = std::make_shared<Snapshot>(*current);
+  for (const auto& key : pruned) next->slots.erase(key);
+  if (!pruned.empty()) {
+    // Drop pod labels of namespaces nobody asks for any more.
+    std::set<std::string> live;
+    for (const auto& [key, slot] : next->slots) live.insert(SplitKey(key).second);
+    for (auto it = next->pod_labels.begin(); it != next->pod_labels.end();) {
+      if (!live.count(it->first)) {
+        next->pod_labels.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  for (const auto& [metric, nss] : work) {
+    const config::MetricDefinition* def = config_.FindMetric(metric);
+    if (def != nullptr) SampleMetric(*def, nss, next.get());
+  }
+  if (config_.pod_labels.enabled && !namespaces.empty()) {
+    std::vector<std::string> wanted;
+    for (const auto& ns : namespaces) {
+      if (periodic || !next->pod_labels.contains(ns)) wanted.push_back(ns);
+    }
+    if (!wanted.empty()) SamplePodLabels(wanted, next.get());
+  }
+  bool probe_needed;
+  {
+    std::lock_guard lock(mu_);
+    probe_needed = periodic && work.empty() && !probe_succeeded_;
+  }
+  if (probe_needed) {
+    absl::Status probe = client_.Query("vector(1)", now).status();
+    std::lock_guard lock(mu_);
+    probe_succeeded_ = probe.ok();
+    if (!probe.ok()) LogWarn("prometheus probe failed", {{"error", probe}});
+  }
+  Publish(std::move(next));
+}
+
+void Sampler::SampleMetric(const config::MetricDefinition& def,
+                           const std::vector<std::string>& namespaces, Snapshot* next) {
+  absl::Time at = clock_.Now();
+  std::map<std::string, std::vector<PodValue>> by_ns;
+  for (const auto& ns : namespaces) by_ns[ns];
+  std::map<std::string, int> dropped;
+
+  auto run = [&]() -> absl::Status {
+    auto result = client_.Query(RenderQuery(def.query, &def, namespaces), at);
+    if (!result.ok()) return result.status();
+    if (result->type != prom::ResultType::kVector) {
+      return absl::InvalidArgumentError(
+          "the query must return an instant vector grouped by namespace and pod");
+    }
+    for (prom::Sample& s : result->samples) {
+      std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
+      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+      if (ns.empty() || pod.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
+            "\": aggregate the query by (<<.GroupBy>>)"));
+      }
+      auto it = by_ns.find(std::string(ns));
+      if (it == by_ns.end()) continue;  // a namespace we did not ask for
+      if (!std::isfinite(s.value)) {
+        ++dropped[it->first];
+        metrics_->DroppedValue(def.name, std::isnan(s.value) ? "nan" : "inf");
+        continue;
+      }
+      it->second.push_back(PodValue{std::string(pod), s.value, 0, false, s.timestamp_ms});
+    }
+    for (auto& [ns, pods] : by_ns) {
+      std::sort(pods.begin(), pods.end(),
+                [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
+      for (size_t i = 1; i < pods.size(); ++i) {
+        if (pods[i].pod == pods[i - 1].pod) {
+          metrics_->DroppedValue(def.name, "duplicate");
+          return absl::InvalidArgumentError(
+              absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
+                           " in namespace ", ns, ": aggregate it by (<<.GroupBy>>)"));
+        }
+      }
+    }
+    if (def.baseline_query.empty()) return absl::OkStatus();
+    auto baseline = client_.Query(RenderQuery(def.baseline_query, &def, namespaces), at);
+    if (!baseline.ok()) {
+      return absl::Status(baseline.status().code(),
+                          absl::StrCat("baseline query: ", baseline.status().message()));
+    }
+    for (const prom::Sample& s : baseline->samples) {
+      auto it = by_ns.find(std::string(prom::LabelValue(s.labels, def.namespace_label)));
+      if (it == by_ns.end() || !std::isfinite(s.value) || s.value <= 0) continue;
+      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+      auto p =
+          std::lower_bound(it->second.begin(), it->second.end(), pod,
+                           [](const PodValue& v, std::string_view name) { return v.pod < name; });
+      if (p != it->second.end() && p->pod == pod) {
+        p->baseline = s.value;
+        p->has_baseline = true;
+      }
+    }
+    return absl::OkStatus();
+  };
+
+  absl::Status status = run();
+  metrics_->Query(def.name, status.ok());
+  if (status.ok()) {
+    for (auto& [ns, pods] : by_ns) {
+      auto table = std::make_shared<MetricTable>();
+      table->pods = std::move(pods);
+      table->sampled_at = at;
+      table->dropped_non_finite = dropped[ns];
+      next->slots[SlotKey(def.name, ns)] = Slot{std::move(table), absl::OkStatus(), at};
+    }
+  } else {
+    for (const auto& ns : namespaces) {
+      Slot& slot = next->slots[SlotKey(def.name, ns)];
+      slot.last_error = status;
+      slot.last_attempt = at;
+    }
+  }
+  bool changed;
+  {
+    std::lock_guard lock(mu_);
+    changed = failing_.count(def.name) != static_cast<size_t>(!status.ok());
+    if (status.ok()) {
+      ever_succeeded_.insert(def.name);
+      failing_.erase(def.name);
+    } else {
+      failing_.insert(def.name);
+    }
+  }
+  if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", def.name}});
+  if (changed && !status.ok())
+    LogWarn("metric sampling failed", {{"metric", def.name}, {"error", status}});
+}
+
+void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
+  absl::Time at = clock_.Now();
+  auto result = client_.Query(RenderQuery(config_.pod_labels.query, nullptr, namespaces), at);
+  metrics_->Query("pod_labels", result.ok());
+  if (!result.ok()) {
+    LogDebug("pod labels query failed", {{"error", result.status()}});
+    return;
+  }
+  std::map<std::string, std::shared_ptr<PodLabelsTable>> tables;
+  for (const auto& ns : namespaces) {
+    tables[ns] = std::make_shared<PodLabelsTable>();
+    tables[ns]->sampled_at = at;
+  }
+  constexpr std::string_view kPrefix = "label_";
+  for (prom::Sample& s : result->samples) {
+    auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
+    std::string_view pod = prom::LabelValue(s.labels, "pod");
+    if (it == tables.end() || pod.empty()) continue;
+    prom::Labels labels;
+    for (auto& [name, value] : s.labels) {
+      if (std::string_view(name).substr(0, kPrefix.size()) == kPrefix) {
+        labels.emplace_back(name.substr(kPrefix.size()), std::move(value));
+      }
+    }
+    it->second->pods[std::string(pod)] = std::move(labels);
+  }
+  for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
+}
+
+void Sampler::Publish(std::shared_ptr<Snapshot> next) {
+  next->published_at = clock_.Now();
+  std::shared_ptr<const Snapshot> published;
+  {
+    std::lock_guard lock(mu_);
+    next->generation = snapshot_->generation + 1;
+    snapshot_ = next;
+    published = snapshot_;
+  }
+  {
+    // Listeners run before waiters are woken, so a waiter sees every listener's effect of this
+    // generation.
+    std::lock_guard lock(listeners_mu_);
+    for (auto& [id, listener] : listeners_) listener(published);
+  }
+  published_cv_.notify_all();
+}
+
+std::shared_ptr<const Snapshot> Sampler::snapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+bool Sampler::WaitForGeneration(uint64_t generation, absl::Duration timeout) {
+  std::unique_lock lock(mu_);
+  return published_cv_.wait_for(lock, ToChrono(timeout),
+                                [&] { return snapshot_->generation >= generation; });
+}
+
+uint64_t Sampler::Subscribe(Listener listener) {
+  std::lock_guard lock(listeners_mu_);
+  uint64_t id = next_listener_id_++;
+  listeners_[id] = std::move(listener);
+  return id;
+}
+
+void Sampler::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.erase(id);
+}
+
+bool Sampler::Ready() const {
+  std::lock_guard lock(mu_);
+  if (!config_.sampling.wait_for_first_sample) return true;
+  if (config_.sampling.warm_namespaces.empty()) return probe_succeeded_ || !ever_succeeded_.empty();
+  return ever_succeeded_.size() == config_.metrics.size();
+}
+
+absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string_view ns,
+                                const Slot* slot, absl::Time now) const {
+  std::string where = absl::StrCat("metric ", def.name, " in namespace ", ToAbsl(ns));
+  if (slot == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat(where, ": no sample yet: the first query did not finish within ",
+                     absl::FormatDuration(config_.sampling.first_sample_timeout)));
+  }
+  std::string error = slot->last_error.ok() ? "none" : std::string(slot->last_error.message());
+  if (!slot->table) {
+    return absl::UnavailableError(
+        absl::StrCat(where, ": no good sample yet; Prometheus error: ", error));
+  }
+  absl::Duration age = now - slot->table->sampled_at;
+  if (age > config_.sampling.max_age) {
+    return absl::UnavailableError(absl::StrCat(
+        where, ": data is stale: last good sample at ",
+        FormatRfc3339Millis(slot->table->sampled_at), " (",
+        absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))), " ago, older than maxAge ",
+        absl::FormatDuration(config_.sampling.max_age), "); Prometheus error: ", error));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_view ns) {
+  const config::MetricDefinition* def = config_.FindMetric(metric);
+  if (def == nullptr) {
+    std::vector<std::string> names;
+    for (const auto& d : config_.metrics) names.push_back(d.name);
+    return absl::NotFoundError(
+        absl::StrCat("unknown metric \"", ToAbsl(metric),
+                     "\"; this adapter serves: ", absl::StrJoin(names, ", ")));
+  }
+  absl::Status ns_ok = ValidateNamespace(ns);
+  if (!ns_ok.ok()) return ns_ok;
+  std::string key = SlotKey(metric, ns);
+  absl::Time now = clock_.Now();
+  std::shared_ptr<const Snapshot> snap;
+  {
+    std::unique_lock lock(mu_);
+    demand_[key] = now;
+    if (snapshot_->FindSlot(metric, ns) == nullptr && !stopping_) {
+      urgent_.insert(key);
+      cv_.notify_all();
+      published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout), [&] {
+        return stopping_ || snapshot_->FindSlot(metric, ns) != nullptr;
+      });
+    }
+    snap = snapshot_;
+  }
+  const Slot* slot = snap->FindSlot(metric, ns);
+  absl::Status fresh = Freshness(*def, ns, slot, now);
+  if (!fresh.ok()) return fresh;
+  return MetricRead{def, snap, slot->table.get(), now - slot->table->sampled_at};
+}
+
+void Sampler::UpdateGauges() {
+  std::shared_ptr<const Snapshot> snap = snapshot();
+  absl::Time now = clock_.Now();
+  std::map<std::string, std::pair<absl::Time, int64_t>>
+      per_metric;  // oldest good sample, series held
+  for (const auto& def : config_.metrics) per_metric[def.name] = {absl::InfiniteFuture(), 0};
+  for (const auto& [key, slot] : snap->slots) {
+    auto& entry = per_metric[SplitKey(key).first];
+    if (slot.table) {
+      entry.first = std::min(entry.first, slot.table->sampled_at);
+      entry.second += static_cast<int64_t>(slot.table->pods.size());
+    }
+  }
+  for (const auto& [metric, entry] : per_metric) {
+    double age =
+        entry.first == absl::InfiniteFuture() ? -1 : absl::ToDoubleSeconds(now - entry.first);
+    metrics_->SetGauges(metric, age, entry.second);
+  }
+}
+
+}  // namespace aa::pipeline

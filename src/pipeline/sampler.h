@@ -1,0 +1,138 @@
+#pragma once
+// The sampler: the only component that talks to Prometheus on the serving path.
+//
+// Contract:
+// - One batched query per metric definition per round (every `sampling.interval`), restricted to
+// the namespaces
+//   somebody asked for within `sampling.demand_ttl` (plus `warm_namespaces`), grouped by namespace
+//   and pod. A metric nobody asked for costs Prometheus nothing.
+// - The first Read() of a (metric, namespace) the sampler does not know yet asks for an immediate
+// sample and waits
+//   for it (up to `first_sample_timeout`); concurrent first reads of the same key share that one
+//   query.
+// - Results are published as immutable Snapshots; readers never wait on Prometheus otherwise.
+// - A failed query keeps the last good table; values older than `max_age` are refused by Read(),
+// never served.
+// - One failing metric never stops the others.
+// Thread-safe. Start() runs the sampling thread; Stop() (or the destructor) ends it.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "pipeline/snapshot.h"
+#include "prometheus/client.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::pipeline {
+
+struct SamplerMetrics;
+
+// A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
+struct MetricRead {
+  const config::MetricDefinition* definition = nullptr;  // owned by the sampler's config
+  std::shared_ptr<const Snapshot> snapshot;
+  const MetricTable* table = nullptr;  // never null in a successful read
+  absl::Duration age;                  // now - table->sampled_at
+};
+
+class Sampler {
+ public:
+  // `client` and `clock` must outlive the sampler. `registry` (may be null) receives the sampler's
+  // self-metrics.
+  Sampler(config::Config config, prom::Client& client, Clock& clock,
+          prometheus::Registry* registry);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  void Start();
+  // Stops the sampling thread; pending first reads fail with Unavailable. Idempotent.
+  void Stop();
+
+  // Returns the current table of `metric` in namespace `ns`, recording the demand.
+  // Errors: NotFound for an unknown metric; Unavailable when there is no value younger than max_age
+  // (the message gives the last good sample time and the last Prometheus error) or the first sample
+  // did not arrive in time.
+  absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns);
+
+  // The latest published snapshot (never null).
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+  // Ready once every metric definition has had one successful query (or the config says not to
+  // wait). When no namespace is demanded or warm, one successful probe query to Prometheus counts.
+  bool Ready() const;
+
+  const config::Config& config() const { return config_; }
+
+  // Called after every publication with the new snapshot, on the sampling thread; must be quick and
+  // must not call back into the sampler's blocking methods. Returns an id for Unsubscribe.
+  using Listener = std::function<void(const std::shared_ptr<const Snapshot>&)>;
+  uint64_t Subscribe(Listener listener);
+  void Unsubscribe(uint64_t id);
+
+  // Test hooks: wake the sampling thread (after advancing a SimulatedClock), and wait until a
+  // snapshot with a generation >= `generation` is published (or `timeout` of real time passes;
+  // returns whether it was).
+  void Wake();
+  bool WaitForGeneration(uint64_t generation, absl::Duration timeout);
+
+  // Refreshes the self-metric gauges (snapshot age per metric, series held); called before /metrics
+  // is served.
+  void UpdateGauges();
+
+ private:
+  struct Demand;
+  void Run();
+  // One round: urgent keys first, then (if due) every demanded metric. Publishes one snapshot if
+  // anything ran.
+  void RunRound(bool periodic);
+  // Queries `def` for `namespaces` and folds the outcome into `next`.
+  void SampleMetric(const config::MetricDefinition& def, const std::vector<std::string>& namespaces,
+                    Snapshot* next);
+  void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
+  void Publish(std::shared_ptr<Snapshot> next);
+  std::string RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
+                          const std::vector<std::string>& namespaces) const;
+  absl::Status Freshness(const config::MetricDefinition& def, std::string_view ns, const Slot* slot,
+                         absl::Time now) const;
+
+  const config::Config config_;
+  prom::Client& client_;
+  Clock& clock_;
+  std::unique_ptr<SamplerMetrics> metrics_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;            // wakes the sampling thread
+  std::condition_variable published_cv_;  // wakes readers waiting for a publication
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::map<std::string, absl::Time> demand_;  // SlotKey -> last time somebody asked
+  std::set<std::string> urgent_;              // SlotKeys waiting for their first sample
+  std::set<std::string> ever_succeeded_;      // metric names with at least one successful query
+  std::set<std::string> failing_;  // metric names whose last query failed (logged on change only)
+  bool probe_succeeded_ = false;
+  bool wake_ = false;
+  bool stopping_ = false;
+  absl::Time next_round_ = absl::InfinitePast();
+  std::mutex
+      listeners_mu_;  // held while listeners run, so Unsubscribe() returns only after its last call
+  std::map<uint64_t, Listener> listeners_;
+  uint64_t next_listener_id_ = 1;
+  std::thread thread_;
+};
+
+}  // namespace aa::pipeline

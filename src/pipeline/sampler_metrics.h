@@ -1,0 +1,29 @@
+#pragma once
+// The sampler's self-metrics, declared in one place and built once from the registry.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::pipeline {
+
+class SamplerMetrics {
+ public:
+  // `registry` may be null: then every call is a no-op.
+  static std::unique_ptr<SamplerMetrics> Create(prometheus::Registry* registry);
+  virtual ~SamplerMetrics() = default;
+
+  // autoscale_adapter_sampler_queries_total{metric,outcome="success|error"}
+  virtual void Query(const std::string& metric, bool ok) = 0;
+  // autoscale_adapter_sampler_dropped_values_total{metric,reason="nan|inf|duplicate"}
+  virtual void DroppedValue(const std::string& metric, const std::string& reason) = 0;
+  // autoscale_adapter_snapshot_age_seconds{metric} (-1: no good sample) and
+  // autoscale_adapter_series_held{metric}
+  virtual void SetGauges(const std::string& metric, double age_seconds, int64_t series) = 0;
+};
+
+}  // namespace aa::pipeline

@@ -1,0 +1,71 @@
+#pragma once
+// Immutable tables of sampled values. A Snapshot is never modified after it is published: readers
+// hold a shared_ptr to it and need no lock; the sampler builds the next one (sharing unchanged
+// tables) and swaps it in.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "prometheus/types.h"
+
+namespace aa::pipeline {
+
+// One pod's value of one metric, from one query.
+struct PodValue {
+  std::string pod;
+  double value = 0;  // always finite: NaN and Inf answers are dropped (and counted) by the sampler
+  double baseline =
+      0;  // the pod's baseline (e.g. CPU request, cores); meaningful only when has_baseline
+  bool has_baseline = false;
+  int64_t timestamp_ms = 0;  // the sample's timestamp as Prometheus returned it
+};
+
+// All pods of one namespace for one metric, as of one successful query. Empty `pods` is a valid
+// answer
+// ("Prometheus has no series for this namespace"), distinct from having no table at all.
+struct MetricTable {
+  std::vector<PodValue> pods;  // sorted by pod name, names unique
+  absl::Time sampled_at;       // the evaluation time the query was run at
+  int dropped_non_finite = 0;  // series whose value was NaN or +-Inf, left out of `pods`
+
+  // Returns the pod's value or nullptr. O(log n).
+  const PodValue* Find(std::string_view pod) const;
+};
+
+// Kubernetes labels of the pods of one namespace (from kube_pod_labels: keys are the sanitized
+// label names without the "label_" prefix, e.g. serving_kserve_io_inferenceservice).
+struct PodLabelsTable {
+  absl::flat_hash_map<std::string, prom::Labels> pods;
+  absl::Time sampled_at;
+};
+
+// What the pipeline knows about one (metric, namespace).
+struct Slot {
+  std::shared_ptr<const MetricTable> table;  // last good table; null until the first success
+  absl::Status last_error;                   // status of the last attempt (OK after a success)
+  absl::Time last_attempt = absl::InfinitePast();
+};
+
+// One published state of the pipeline. Keys are SlotKey(metric, namespace).
+struct Snapshot {
+  uint64_t generation = 0;
+  absl::Time published_at = absl::InfinitePast();
+  absl::flat_hash_map<std::string, Slot> slots;
+  absl::flat_hash_map<std::string, std::shared_ptr<const PodLabelsTable>>
+      pod_labels;  // by namespace
+
+  const Slot* FindSlot(std::string_view metric, std::string_view ns) const;
+  // Labels of one pod, or nullptr when the index has none for it.
+  const prom::Labels* FindPodLabels(std::string_view ns, std::string_view pod) const;
+};
+
+std::string SlotKey(std::string_view metric, std::string_view ns);
+
+}  // namespace aa::pipeline

@@ -1,0 +1,240 @@
+#include "http/query_api.h"
+
+#include <httplib.h>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/fake_prometheus.h"
+#include "prometheus/registry.h"
+
+namespace aa::http {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::VectorOf;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+config::Config TestConfig() {
+  config::Config c;
+  c.sampling.interval = absl::Seconds(5);
+  c.sampling.max_age = absl::Seconds(30);
+  c.sampling.first_sample_timeout = absl::Seconds(10);
+  c.sampling.warm_namespaces = {"ns"};
+  config::MetricDefinition conc;
+  conc.name = "concurrency";
+  conc.query = "conc{<<.LabelMatchers>>}";
+  conc.target = 70;
+  config::MetricDefinition cpu;
+  cpu.name = "cpu";
+  cpu.query = "usage{<<.LabelMatchers>>}";
+  cpu.baseline_query = "requests{<<.LabelMatchers>>}";
+  cpu.target_utilization = 50;
+  c.metrics = {conc, cpu};
+  return c;
+}
+
+class QueryApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.SetHandler(
+        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+          if (down_) return absl::UnavailableError("connection refused");
+          if (absl::StartsWith(q, "kube_pod_labels")) {
+            return VectorOf({{{{"namespace", "ns"},
+                               {"pod", "a-1"},
+                               {"label_serving_kserve_io_inferenceservice", "a"}},
+                              1},
+                             {{{"namespace", "ns"},
+                               {"pod", "a-2"},
+                               {"label_serving_kserve_io_inferenceservice", "a"}},
+                              1},
+                             {{{"namespace", "ns"},
+                               {"pod", "b-1"},
+                               {"label_serving_kserve_io_inferenceservice", "b"}},
+                              1}},
+                            at);
+          }
+          if (absl::StartsWith(q, "conc")) {
+            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 105},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
+                            at);
+          }
+          if (absl::StartsWith(q, "usage"))
+            return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 0.25}}, at);
+          return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}}, at);
+        });
+    sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
+    api_ = std::make_unique<QueryApi>(*sampler_, registry_, clock_);
+    sampler_->Start();
+    ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
+  }
+
+  HttpResponse Get(const std::string& path, std::multimap<std::string, std::string> params = {},
+                   const std::string& method = "GET") {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.params = std::move(params);
+    return api_->Handle(r);
+  }
+
+  std::atomic<bool> down_{false};
+  FakePrometheus prom_;
+  SimulatedClock clock_;
+  prometheus::Registry registry_;
+  std::unique_ptr<pipeline::Sampler> sampler_;
+  std::unique_ptr<QueryApi> api_;
+};
+
+TEST_F(QueryApiTest, PerPodValuesTotalsAndUtilization) {
+  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["metric"], "concurrency");
+  EXPECT_EQ(j["podCount"], 3);
+  EXPECT_EQ(j["total"], 147.0);
+  EXPECT_EQ(j["average"], 49.0);
+  EXPECT_EQ(j["target"], 70.0);
+  EXPECT_DOUBLE_EQ(j["utilizationPercent"].get<double>(), 70.0);
+  EXPECT_EQ(j["pods"][0]["pod"], "a-1");
+  EXPECT_EQ(j["pods"][0]["value"], 35.0);
+  EXPECT_DOUBLE_EQ(j["pods"][0]["utilizationPercent"].get<double>(), 50.0);
+  EXPECT_EQ(j["ageSeconds"], 0.0);
+  EXPECT_TRUE(absl::EndsWith(j["sampledAt"].get<std::string>(), "Z"));
+}
+
+TEST_F(QueryApiTest, WorkloadByInferenceServiceAndSelector) {
+  json j = json::parse(
+      Get("/api/v1/namespaces/ns/metrics/concurrency", {{"inferenceService", "a"}}).body);
+  EXPECT_EQ(j["podCount"], 2);
+  EXPECT_EQ(j["total"], 140.0);
+  j = json::parse(Get("/api/v1/namespaces/ns/metrics/concurrency",
+                      {{"labelSelector", "serving.kserve.io/inferenceservice in (b)"}})
+                      .body);
+  EXPECT_EQ(j["podCount"], 1);
+  j = json::parse(
+      Get("/api/v1/namespaces/ns/metrics/concurrency", {{"pod", "a-2"}, {"target", "100"}}).body);
+  EXPECT_EQ(j["podCount"], 1);
+  EXPECT_DOUBLE_EQ(j["utilizationPercent"].get<double>(), 105.0);
+}
+
+TEST_F(QueryApiTest, BaselineUtilization) {
+  json j = json::parse(Get("/api/v1/namespaces/ns/metrics/cpu").body);
+  EXPECT_EQ(j["baselineTotal"], 1.0);
+  EXPECT_DOUBLE_EQ(j["utilizationPercent"].get<double>(), 25.0);
+  EXPECT_EQ(j["targetUtilization"], 50.0);
+}
+
+TEST_F(QueryApiTest, BadParametersAre400) {
+  for (auto params :
+       std::vector<std::multimap<std::string, std::string>>{{{"target", "abc"}},
+                                                            {{"target", "-1"}},
+                                                            {{"target", "nan"}},
+                                                            {{"targetUtilization", "inf"}},
+                                                            {{"labelSelector", "x=a||y=b"}},
+                                                            {{"inferenceService", "bad name!"}},
+                                                            {{"bogus", "1"}}}) {
+    HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency", params);
+    EXPECT_EQ(r.status, 400) << params.begin()->first << " " << r.body;
+    json j = json::parse(r.body);
+    EXPECT_EQ(j["error"]["reason"], "BadRequest");
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  }
+  EXPECT_EQ(Get("/api/v1/namespaces/Bad_NS/metrics/concurrency").status, 400);
+}
+
+TEST_F(QueryApiTest, UnknownMetricPathOrPodIs404AndWrongMethod405) {
+  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("unknown metric"));
+  EXPECT_EQ(Get("/api/v2/whatever").status, 404);
+  r = Get("/api/v1/namespaces/ns/metrics/concurrency", {{"pod", "zzz"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("no value for pod zzz"));
+  r = Get("/api/v1/namespaces/ns/metrics/concurrency", {}, "POST");
+  EXPECT_EQ(r.status, 405);
+}
+
+TEST_F(QueryApiTest, StaleDataIs503WithTheReason) {
+  down_ = true;
+  for (int i = 0; i < 7; ++i) {
+    uint64_t gen = sampler_->snapshot()->generation;
+    clock_.Advance(absl::Seconds(5));
+    sampler_->Wake();
+    ASSERT_TRUE(sampler_->WaitForGeneration(gen + 1, absl::Seconds(10)));
+  }
+  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
+  EXPECT_EQ(r.status, 503);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["error"]["reason"], "ServiceUnavailable");
+  EXPECT_THAT(j["error"]["message"].get<std::string>(), HasSubstr("connection refused"));
+}
+
+TEST_F(QueryApiTest, ListsDefinitionsAndHealth) {
+  json j = json::parse(Get("/api/v1/metrics").body);
+  ASSERT_EQ(j["metrics"].size(), 2u);
+  EXPECT_EQ(j["metrics"][1]["name"], "cpu");
+  EXPECT_EQ(j["metrics"][1]["baselineQuery"], "requests{<<.LabelMatchers>>}");
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/livez").status, 200);
+  EXPECT_EQ(Get("/readyz").status, 200);
+}
+
+TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
+  HttpResponse r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(
+      r.body,
+      HasSubstr(
+          "autoscale_adapter_sampler_queries_total{metric=\"concurrency\",outcome=\"success\"}"));
+  EXPECT_THAT(r.body, HasSubstr("autoscale_adapter_series_held{metric=\"concurrency\"} 3"));
+}
+
+TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {
+  prometheus::Registry registry;
+  HttpServerOptions options;
+  options.registry = &registry;
+  auto server = StartHttpServer(options, [](const HttpRequest& r) {
+    HttpResponse out;
+    out.body = r.path + "|" + (r.Param("q") ? *r.Param("q") : "") + "|" +
+               (r.Header("x-test") ? *r.Header("x-test") : "");
+    out.route = "/echo";
+    return out;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->port(), 0);
+  httplib::Client client("127.0.0.1", (*server)->port());
+  client.set_keep_alive(true);
+  client.set_url_encode(false);  // send the query exactly as the aggregator does
+  for (int i = 0; i < 3; ++i) {
+    auto res = client.Get("/pods/%2A/x?q=app+in+%28a%2Cb%29", {{"X-Test", "v"}});
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->body, "/pods/*/x|app in (a,b)|v");
+  }
+  auto res = client.Get(("/" + std::string(10000, 'a')).c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 414);
+  client.stop();
+  (*server)->Stop();
+  EXPECT_FALSE(client.Get("/x"));  // stopped: refused
+}
+
+TEST(HttpServer, RejectsBadListenAddresses) {
+  for (const char* bad : {"nope", "1.2.3.4:99999", "::1:80", "host:-1"}) {
+    HttpServerOptions options;
+    options.listen = bad;
+    EXPECT_EQ(StartHttpServer(options, nullptr).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  auto ok = ParseListenAddress(":8080");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->first, "0.0.0.0");
+  EXPECT_EQ(ParseListenAddress("[::1]:0")->first, "::1");
+}
+
+}  // namespace
+}  // namespace aa::http

@@ -1,0 +1,66 @@
+#pragma once
+// An in-memory prom::Client for tests: answers every query from a handler the test sets, and
+// records the queries.
+
+#include <algorithm>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "prometheus/client.h"
+
+namespace aa::testing {
+
+class FakePrometheus final : public prom::Client {
+ public:
+  using Handler =
+      std::function<absl::StatusOr<prom::QueryResult>(const std::string& query, absl::Time at)>;
+
+  void SetHandler(Handler h) {
+    std::lock_guard lock(mu_);
+    handler_ = std::move(h);
+  }
+  std::vector<std::string> queries() const {
+    std::lock_guard lock(mu_);
+    return queries_;
+  }
+  size_t query_count() const {
+    std::lock_guard lock(mu_);
+    return queries_.size();
+  }
+
+  absl::StatusOr<prom::QueryResult> Query(std::string_view promql, absl::Time at) override {
+    Handler h;
+    {
+      std::lock_guard lock(mu_);
+      queries_.emplace_back(promql);
+      h = handler_;
+    }
+    if (!h) return absl::UnavailableError("fake prometheus: no handler");
+    return h(std::string(promql), at);
+  }
+  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>&, absl::Time,
+                                                   absl::Time) override {
+    return std::vector<prom::Labels>{};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  Handler handler_;
+  std::vector<std::string> queries_;
+};
+
+// Builds a vector answer: one sample per (labels, value), timestamped `at`.
+inline prom::QueryResult VectorOf(std::vector<std::pair<prom::Labels, double>> rows,
+                                  absl::Time at) {
+  prom::QueryResult r;
+  r.type = prom::ResultType::kVector;
+  for (auto& [labels, value] : rows) {
+    std::sort(labels.begin(), labels.end());
+    r.samples.push_back(prom::Sample{labels, value, absl::ToUnixMillis(at)});
+  }
+  return r;
+}
+
+}  // namespace aa::testing

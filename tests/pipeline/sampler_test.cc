@@ -1,0 +1,353 @@
+#include "pipeline/sampler.h"
+
+#include <cmath>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pipeline/fake_prometheus.h"
+#include "pipeline/workload.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace aa::pipeline {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::VectorOf;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait =
+    absl::Seconds(10);  // real-time bound on waits for the sampling thread
+
+config::Config TestConfig() {
+  config::Config c;
+  c.source = "test";
+  c.sampling.interval = absl::Seconds(5);
+  c.sampling.max_age = absl::Seconds(30);
+  c.sampling.demand_ttl = absl::Minutes(5);
+  c.sampling.first_sample_timeout = kWait;
+  config::MetricDefinition conc;
+  conc.name = "concurrency";
+  conc.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[1m]))";
+  conc.namespace_label = "namespace_name";
+  conc.pod_label = "pod_name";
+  conc.target = 70;
+  config::MetricDefinition cpu;
+  cpu.name = "cpu";
+  cpu.query = "usage{<<.LabelMatchers>>}";
+  cpu.baseline_query = "requests{<<.LabelMatchers>>}";
+  cpu.target_utilization = 50;
+  c.metrics = {conc, cpu};
+  c.pod_labels.enabled = false;
+  return c;
+}
+
+// Answers like a Prometheus holding two namespaces of pods.
+class SamplerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.SetHandler([this](const std::string& q,
+                            absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      std::lock_guard lock(mu_);
+      if (!error_.ok()) return error_;
+      std::vector<std::pair<prom::Labels, double>> rows;
+      for (const char* ns : {"a", "b"}) {
+        if (!absl::StrContains(q, ns)) continue;
+        if (absl::StartsWith(q, "sum by")) {
+          rows.push_back({{{"namespace_name", ns}, {"pod_name", std::string(ns) + "-1"}}, conc_});
+          rows.push_back(
+              {{{"namespace_name", ns}, {"pod_name", std::string(ns) + "-2"}}, 2 * conc_});
+        } else if (absl::StartsWith(q, "usage")) {
+          rows.push_back({{{"namespace", ns}, {"pod", "p1"}}, 0.25});
+          rows.push_back({{{"namespace", ns}, {"pod", "p2"}}, 0.75});
+        } else if (absl::StartsWith(q, "requests")) {
+          rows.push_back({{{"namespace", ns}, {"pod", "p1"}}, 1});
+          rows.push_back({{{"namespace", ns}, {"pod", "p2"}}, 1});
+        }
+      }
+      return VectorOf(rows, at);
+    });
+  }
+  void SetError(absl::Status s) {
+    std::lock_guard lock(mu_);
+    error_ = std::move(s);
+  }
+  void SetConcurrency(double v) {
+    std::lock_guard lock(mu_);
+    conc_ = v;
+  }
+  // Advances the clock one interval and waits for the round it triggers.
+  void NextRound(Sampler& s) {
+    uint64_t gen = s.snapshot()->generation;
+    clock_.Advance(absl::Seconds(5));
+    s.Wake();
+    ASSERT_TRUE(s.WaitForGeneration(gen + 1, kWait));
+  }
+
+  std::mutex mu_;
+  absl::Status error_;
+  double conc_ = 10;
+  FakePrometheus prom_;
+  SimulatedClock clock_;
+};
+
+TEST_F(SamplerTest, FirstReadSamplesImmediatelyAndServesPerPodValues) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->table->pods.size(), 2u);
+  EXPECT_EQ(read->table->pods[0].pod, "a-1");
+  EXPECT_EQ(read->table->pods[0].value, 10);
+  EXPECT_EQ(read->table->pods[1].value, 20);
+  EXPECT_EQ(read->table->pods[0].timestamp_ms, absl::ToUnixMillis(clock_.Now()));
+  // The query was restricted to the namespace and grouped by the definition's labels.
+  EXPECT_THAT(prom_.queries(),
+              ::testing::Contains(
+                  "sum by (namespace_name, pod_name) (rate(lat_sum{namespace_name=\"a\"}[1m]))"));
+}
+
+TEST_F(SamplerTest, UnrequestedMetricsCostNothing) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  for (int i = 0; i < 3; ++i) NextRound(s);
+  for (const auto& q : prom_.queries()) EXPECT_THAT(q, ::testing::Not(HasSubstr("usage"))) << q;
+}
+
+TEST_F(SamplerTest, OneBatchedQueryPerMetricPerRoundAcrossNamespaces) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  ASSERT_TRUE(s.Read("concurrency", "b").ok());
+  size_t before = prom_.query_count();
+  NextRound(s);
+  auto queries = prom_.queries();
+  ASSERT_EQ(queries.size(), before + 1);
+  EXPECT_THAT(queries.back(), HasSubstr("namespace_name=~\"a|b\""));
+  // Many readers add no queries: they read the snapshot.
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(s.Read("concurrency", i % 2 ? "a" : "b").ok());
+  EXPECT_EQ(prom_.query_count(), before + 1);
+}
+
+TEST_F(SamplerTest, ConcurrentFirstReadsShareOneQuery) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  std::vector<std::thread> readers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i) {
+    readers.emplace_back([&] { ok += s.Read("concurrency", "a").ok(); });
+  }
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(ok.load(), 16);
+  int concurrency_queries = 0;
+  for (const auto& q : prom_.queries()) concurrency_queries += absl::StrContains(q, "lat_sum");
+  EXPECT_LE(concurrency_queries, 2);  // the first read's query, at most one periodic round
+}
+
+TEST_F(SamplerTest, NewValuesAppearAfterTheNextRound) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  SetConcurrency(42);
+  NextRound(s);
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->table->pods[0].value, 42);
+}
+
+TEST_F(SamplerTest, FailureKeepsLastGoodDataUntilMaxAgeThenRefusesWithReason) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  absl::Time good = clock_.Now();
+  SetError(absl::UnavailableError("connection refused"));
+  NextRound(s);  // +5s: still within maxAge 30s
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->table->sampled_at, good);
+  EXPECT_EQ(read->age, absl::Seconds(5));
+  for (int i = 0; i < 6; ++i) NextRound(s);  // +35s
+  read = s.Read("concurrency", "a");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("stale"));
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("connection refused"));
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("last good sample at"));
+  // Prometheus comes back: values return without a restart.
+  SetError(absl::OkStatus());
+  NextRound(s);
+  EXPECT_TRUE(s.Read("concurrency", "a").ok());
+}
+
+TEST_F(SamplerTest, FirstSampleFailureIsUnavailableNotEmpty) {
+  SetError(absl::UnavailableError("connection refused"));
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("connection refused"));
+}
+
+TEST_F(SamplerTest, UnknownMetricAndBadNamespace) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto unknown = s.Read("nope", "a");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("concurrency, cpu"));
+  for (const std::string& bad :
+       std::vector<std::string>{"", "A", "a_b", "-a", "a\"}", std::string(64, 'a')}) {
+    EXPECT_EQ(s.Read("concurrency", bad).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(prom_.query_count(), 0u);
+}
+
+TEST_F(SamplerTest, OneFailingMetricDoesNotStopTheOthers) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  ASSERT_TRUE(s.Read("cpu", "a").ok());
+  prom_.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (absl::StrContains(q, "lat_sum")) return absl::InvalidArgumentError("bad_data: parse error");
+    return VectorOf({{{{"namespace", "a"}, {"pod", "p1"}}, 0.5}}, at);
+  });
+  for (int i = 0; i < 7; ++i) NextRound(s);
+  EXPECT_EQ(s.Read("concurrency", "a").status().code(), absl::StatusCode::kUnavailable);
+  auto cpu = s.Read("cpu", "a");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->table->pods[0].value, 0.5);
+}
+
+TEST_F(SamplerTest, NonFiniteValuesAreDroppedAndCounted) {
+  prom_.SetHandler([&](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    return VectorOf({{{{"namespace_name", "a"}, {"pod_name", "x"}}, std::nan("")},
+                     {{{"namespace_name", "a"}, {"pod_name", "y"}}, INFINITY},
+                     {{{"namespace_name", "a"}, {"pod_name", "z"}}, 3}},
+                    at);
+  });
+  prometheus::Registry registry;
+  Sampler s(TestConfig(), prom_, clock_, &registry);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->table->pods.size(), 1u);
+  EXPECT_EQ(read->table->pods[0].pod, "z");
+  EXPECT_EQ(read->table->dropped_non_finite, 2);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_sampler_dropped_values_total{metric="
+                              "\"concurrency\",reason=\"nan\"} 1"));
+}
+
+TEST_F(SamplerTest, DuplicateSeriesPerPodIsAnErrorNotAGuess) {
+  prom_.SetHandler([&](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    return VectorOf({{{{"namespace_name", "a"}, {"pod_name", "x"}, {"code", "200"}}, 1},
+                     {{{"namespace_name", "a"}, {"pod_name", "x"}, {"code", "500"}}, 2}},
+                    at);
+  });
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(std::string(read.status().message()), HasSubstr("more than one series for pod x"));
+}
+
+TEST_F(SamplerTest, EmptyAnswerIsAnEmptyTable) {
+  prom_.SetHandler([&](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    return VectorOf({}, at);
+  });
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(read->table->pods.empty());
+}
+
+TEST_F(SamplerTest, BaselineJoinsPerPodAndUtilizationIsSumOverSum) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("cpu", "a");
+  ASSERT_TRUE(read.ok());
+  ASSERT_EQ(read->table->pods.size(), 2u);
+  EXPECT_TRUE(read->table->pods[0].has_baseline);
+  WorkloadStats stats =
+      Aggregate(*read->definition, *read->table, nullptr, std::nullopt, std::nullopt);
+  EXPECT_EQ(stats.pods, 2);
+  EXPECT_DOUBLE_EQ(stats.total, 1.0);
+  EXPECT_DOUBLE_EQ(stats.baseline_total, 2.0);
+  EXPECT_DOUBLE_EQ(*stats.utilization_percent, 50.0);
+  EXPECT_EQ(*stats.target_utilization, 50);
+}
+
+TEST_F(SamplerTest, DemandExpiresAndTheSlotIsDropped) {
+  auto cfg = TestConfig();
+  cfg.sampling.demand_ttl = absl::Seconds(20);
+  Sampler s(cfg, prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  for (int i = 0; i < 5; ++i) NextRound(s);  // 25 s without a read
+  EXPECT_EQ(s.snapshot()->FindSlot("concurrency", "a"), nullptr);
+  size_t before = prom_.query_count();
+  NextRound(s);
+  EXPECT_EQ(prom_.query_count(),
+            before);  // nothing demanded, nothing queried (probe already succeeded)
+}
+
+TEST_F(SamplerTest, ReadyAfterEveryWarmMetricSampled) {
+  auto cfg = TestConfig();
+  cfg.sampling.warm_namespaces = {"a"};
+  Sampler s(cfg, prom_, clock_, nullptr);
+  EXPECT_FALSE(s.Ready());
+  s.Start();
+  ASSERT_TRUE(s.WaitForGeneration(1, kWait));
+  EXPECT_TRUE(s.Ready());
+  EXPECT_NE(s.snapshot()->FindSlot("cpu", "a"), nullptr);
+}
+
+TEST_F(SamplerTest, NotReadyWhilePrometheusIsDown) {
+  SetError(absl::UnavailableError("down"));
+  auto cfg = TestConfig();
+  cfg.sampling.warm_namespaces = {"a"};
+  Sampler s(cfg, prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.WaitForGeneration(1, kWait));
+  EXPECT_FALSE(s.Ready());
+}
+
+TEST_F(SamplerTest, ListenersSeeEveryPublication) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  std::atomic<uint64_t> seen{0};
+  uint64_t id =
+      s.Subscribe([&](const std::shared_ptr<const Snapshot>& snap) { seen = snap->generation; });
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  NextRound(s);
+  EXPECT_EQ(seen.load(), s.snapshot()->generation);
+  s.Unsubscribe(id);
+}
+
+TEST_F(SamplerTest, PodLabelsIndexStripsThePrefix) {
+  auto cfg = TestConfig();
+  cfg.pod_labels.enabled = true;
+  prom_.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (absl::StartsWith(q, "kube_pod_labels")) {
+      EXPECT_EQ(q, "kube_pod_labels{namespace=\"a\"}");
+      return VectorOf(
+          {{{{"namespace", "a"}, {"pod", "a-1"}, {"label_app", "web"}, {"job", "ksm"}}, 1}}, at);
+    }
+    return VectorOf({{{{"namespace_name", "a"}, {"pod_name", "a-1"}}, 1}}, at);
+  });
+  Sampler s(cfg, prom_, clock_, nullptr);
+  s.Start();
+  auto read = s.Read("concurrency", "a");
+  ASSERT_TRUE(read.ok());
+  const prom::Labels* labels = read->snapshot->FindPodLabels("a", "a-1");
+  ASSERT_NE(labels, nullptr);
+  EXPECT_EQ(*labels, (prom::Labels{{"app", "web"}}));
+}
+
+}  // namespace
+}  // namespace aa::pipeline
