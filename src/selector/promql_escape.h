@@ -11,7 +11,8 @@ namespace aa::selector {
 // Escapes `s` for the inside of a double-quoted PromQL string literal (PromQL follows Go's escaping
 // rules): backslash -> \\, double quote -> \", newline -> \n, carriage return -> \r, tab -> \t,
 // every other control byte (< 0x20, 0x7f) and every byte that is not part of valid UTF-8 -> \xNN.
-// Valid multi-byte UTF-8 passes through unchanged. The surrounding quotes are NOT added (see
+// U+FFFD -> \uFFFD (Prometheus' lexer takes a literal U+FFFD for a decoding error). Other valid
+// multi-byte UTF-8 passes through unchanged. The surrounding quotes are NOT added (see
 // PromQLStringLiteral). The PromQL parser turns the result back into exactly `s`.
 std::string EscapePromQLString(std::string_view s);
 

@@ -10,17 +10,17 @@
 //                 | KEY ("in" | "notin") "(" [VALUE] ("," [VALUE])* ")"
 //                 | KEY (">" | "<") INTEGER
 // An identifier (key or value) runs up to whitespace or one of `= ! ( ) , > <`. `in` and `notin`
-// are keywords only in operator position: `in=notin` and `x in (in,notin)` are valid. KEY: optional
-// DNS-1123 subdomain prefix (lowercase, <= 253 chars) and '/', then a name of 1..63 chars
-//        matching [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?.
+// are keywords only in operator position: `in=notin` and `x in (in,notin)` are valid.
+// KEY: optional DNS-1123 subdomain prefix (lowercase, <= 253 chars) and '/', then a name of
+// 1..63 chars matching [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?.
 // VALUE: empty, or 1..63 chars of the same form as a key name. An empty slot in a set (`()`,
-// `(a,)`, `(,a)`,
-//        `(a,,b)`) is the empty value, as upstream.
+// `(a,)`, `(,a)`, `(a,,b)`) is the empty value, as upstream.
 // INTEGER: a VALUE that parses as a decimal int64 (so digits only: `x>-1` is invalid, as upstream).
 //
-// Deliberate difference from upstream: a NUL byte is rejected (upstream's lexer treats it as end of
-// input). Requirements with the same key keep their input order (upstream's sort is unstable
-// there).
+// Follows the current upstream parser, where `(a,,)` is valid (older releases rejected an empty
+// slot right after ",,"). Deliberate difference from upstream: a NUL byte is rejected (upstream's
+// lexer treats it as end of input). Requirements with the same key keep their input order
+// (upstream's sort is unstable there).
 //
 // All types here are immutable values; thread-compatible, and const methods are safe to call
 // concurrently.
