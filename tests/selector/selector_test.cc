@@ -85,6 +85,9 @@ TEST(SelectorParseTest, UpstreamValidSelectors) {
       {"x>9223372036854775807", "x>9223372036854775807"},
       {"x\t!=\ta\n,\ny", "x!=a,y"},
       {"!x,!y", "!x,!y"},
+      {"!  x", "!x"},
+      {"x = a , y != b", "x=a,y!=b"},
+      {"app in (a,b)", "app in (a,b)"},  // what "labelSelector=app+in+%28a%2Cb%29" decodes to
       {"x in(a)", "x in (a)"},
       {"x notin(a)", "x notin (a)"},
       {"A_b.C-9=Z_y.X-0", "A_b.C-9=Z_y.X-0"},
@@ -117,7 +120,8 @@ TEST(SelectorParseTest, InvalidSelectors) {
       // Structure.
       ",", "x,", "x=a,", "!", "!!x", "!x!=a", "!x in (a)", "x!", "x=a b", "x!==a", "x===a", "x=(a)",
       "x in x", "x in (a", "x in (a=b)", "x in in", "x in (a)(", "x notin", "x in", ")", "=a",
-      "x=,=", "x in ((a))", "x in (a))", "x y", "x>1>2",
+      "x=,=", "x in ((a))", "x in (a))", "x y", "x>1>2", "x ! = a", "x = = a", "x<>1", "x=>1",
+      "x in(a)b",
       // Integers for > and <.
       "x>", "x<", "x>-1", "x>+1", "x>1.5", "x>1e3", "x>0x10", "x>9223372036854775808", "x>a1",
       // Keys.
