@@ -62,14 +62,32 @@ struct ClientOptions {
   prometheus::Registry* registry = nullptr;
 };
 
-// Thread-safe; calls may run concurrently. Errors:
+// Thread-safe; calls may run concurrently, each on its own keep-alive connection from a small pool
+// (idle connections are kept, at most 8). GET with url-encoded parameters, or an
+// application/x-www-form-urlencoded POST (see ClientOptions::method). Secret files are re-read on
+// every call (once per call, shared by its retries). With tls.server_name set, the connection goes
+// to the URL's host while SNI and certificate verification use server_name; the Host header stays
+// the URL's. Self-metrics (when options.registry is set), one observation per HTTP attempt, so
+// retries show:
+//   autoscale_adapter_prometheus_requests_total{endpoint="query|series",outcome="success|error_http|
+//     error_network|error_timeout|error_parse|error_query|error_too_large"}
+//   autoscale_adapter_prometheus_request_duration_seconds{endpoint} (histogram, includes parsing)
+// error_query: a Prometheus error answer (JSON errorType/error) whatever the HTTP status;
+// error_http: any other non-2xx; error_parse: a 2xx that is not a Prometheus answer. Errors:
 // - Unavailable: the server is down or unreachable, answered 5xx or something that is not a
 // Prometheus answer
 //   (HTML, truncated or invalid JSON), after retries; the message names the URL (without
 //   credentials) and cause.
 // - DeadlineExceeded: no answer within `timeout` on the last attempt.
 // - InvalidArgument: Prometheus rejected the query (bad_data), message includes its error text.
-// - ResourceExhausted: the answer exceeded max_response_bytes.
+// - ResourceExhausted: the answer exceeded max_response_bytes (checked on Content-Length and while
+// streaming;
+//   decompressed size).
+// - FailedPrecondition: bearer_token_file or basic_auth_password_file cannot be read at call time.
+// Retried (max_retries, backoff retry_backoff * 2^n, "equal jitter": uniform in [d/2, d], capped at
+// 30 s): connection failures, timeouts, HTTP 429/502/503/504. Never: other 4xx/5xx, TLS
+// verification failures, unparsable answers. Other non-2xx answers without a Prometheus error body
+// (401, 403, 404, 500...) are Unavailable naming the status.
 class Client {
  public:
   virtual ~Client() = default;

@@ -362,11 +362,12 @@ TEST(HttpClient, NoRetryOnBadDataOrExecutionErrors) {
 }
 
 TEST(HttpClient, TimeoutIsDeadlineExceeded) {
-  TestServer server;
+  // Declared before the server: the handler still runs while the server shuts down.
   std::mutex mu;
   std::condition_variable cv;
   bool released = false;
   std::atomic<int> attempts{0};
+  TestServer server;
   server.http().Get("/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
     ++attempts;
     std::unique_lock lock(mu);
@@ -498,6 +499,23 @@ TEST(HttpClient, SeriesSendsMatchersAndRange) {
   EXPECT_EQ(CounterValue(registry, "series", "success"), 1);
   EXPECT_EQ(client->Series({}, absl::InfinitePast(), absl::InfiniteFuture()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HttpClient, ReusesKeepAliveConnections) {
+  TestServer server;
+  Seen seen;
+  server.http().Get("/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.Add(req);
+    res.set_content(kVectorAnswer, "application/json");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  auto client = MustClient(BaseOptions(server.Url(), &sleeps));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client->Query("up", absl::InfinitePast()).ok());
+  ASSERT_EQ(seen.size(), 3u);
+  // Same client-side port: one TCP connection served all three.
+  EXPECT_EQ(seen.at(0).remote_port, seen.at(1).remote_port);
+  EXPECT_EQ(seen.at(1).remote_port, seen.at(2).remote_port);
 }
 
 TEST(HttpClient, ConcurrentCallsShareTheClient) {
