@@ -285,15 +285,18 @@ bool IsValidPrometheusLabelName(std::string_view name) {
   return true;
 }
 
-std::string KubeStateMetricsLabelName(std::string_view key) {
-  std::string out = "label_";
-  out.reserve(out.size() + key.size());
-  for (char c : key) {
+std::string SanitizeLabelName(std::string_view key) {
+  std::string out(key);
+  for (char& c : out) {
     const bool ok =
         (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-    out.push_back(ok ? c : '_');
+    if (!ok) c = '_';
   }
   return out;
+}
+
+std::string KubeStateMetricsLabelName(std::string_view key) {
+  return absl::StrCat("label_", SanitizeLabelName(key));
 }
 
 absl::StatusOr<std::vector<std::string>> ToPromQLMatchers(

@@ -120,6 +120,10 @@ class Selector {
 absl::StatusOr<std::vector<std::string>> ToPromQLMatchers(
     const Selector& s, const std::function<std::string(std::string_view key)>& map_key);
 
+// Every byte of `key` outside [a-zA-Z0-9_] replaced by '_' ("app.kubernetes.io/name" ->
+// "app_kubernetes_io_name"), as kube-state-metrics sanitizes label keys. No prefix is added.
+std::string SanitizeLabelName(std::string_view key);
+
 // kube-state-metrics' label name for a Kubernetes label key: "label_" + key with every byte outside
 // [a-zA-Z0-9_] replaced by '_' (so "app.kubernetes.io/name" -> "label_app_kubernetes_io_name").
 std::string KubeStateMetricsLabelName(std::string_view key);

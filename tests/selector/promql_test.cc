@@ -94,6 +94,8 @@ TEST(PromQLMatchersTest, KubeStateMetricsLabelName) {
             "label_serving_kserve_io_inferenceservice");
   EXPECT_EQ(KubeStateMetricsLabelName("a-b_C9"), "label_a_b_C9");
   EXPECT_EQ(KubeStateMetricsLabelName(""), "label_");
+  EXPECT_EQ(SanitizeLabelName("app.kubernetes.io/name"), "app_kubernetes_io_name");
+  EXPECT_EQ(SanitizeLabelName("a-b_C9\xc3\xa9"), "a_b_C9__");
 }
 
 TEST(PromQLLabelNameTest, Validity) {
