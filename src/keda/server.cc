@@ -102,6 +102,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddListeningPort(options.listen_address, *creds, &impl->port);
   builder.RegisterService(&impl->service);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // gRPC sets SO_REUSEPORT by default: a second server on a taken port would then share it
+  // silently.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   impl->service.Start();
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
@@ -130,6 +133,14 @@ Server::~Server() { Shutdown(); }
 int Server::port() const { return impl_->port; }
 
 size_t Server::open_streams() const { return impl_->service.open_streams(); }
+
+bool Server::WaitForOpenStreams(size_t count, absl::Duration timeout) const {
+  return impl_->service.WaitForOpenStreams(count, timeout);
+}
+
+bool Server::WaitForPushed(uint64_t generation, absl::Duration timeout) const {
+  return impl_->service.WaitForPushed(generation, timeout);
+}
 
 uint64_t Server::push_passes() const { return impl_->service.push_passes(); }
 

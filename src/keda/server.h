@@ -72,8 +72,15 @@ class Server {
 
   // Open StreamIsActive streams.
   size_t open_streams() const;
+  // Waits until exactly `count` streams are open, up to `timeout` of real time; returns whether
+  // they were. For tests (stream teardown completes asynchronously).
+  bool WaitForOpenStreams(size_t count, absl::Duration timeout) const;
   // Completed stream push passes (one per snapshot publication noticed). For tests and benchmarks.
   uint64_t push_passes() const;
+  // Waits until the streams were evaluated against a snapshot of generation >= `generation` (their
+  // writes are started), up to `timeout` of real time; returns whether they were. For tests and
+  // benchmarks.
+  bool WaitForPushed(uint64_t generation, absl::Duration timeout) const;
 
  private:
   struct Impl;

@@ -1,5 +1,6 @@
 #include "keda/internal/service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <utility>
@@ -182,6 +183,18 @@ size_t ExternalScalerService::open_streams() const {
   return streams_.size();
 }
 
+bool ExternalScalerService::WaitForOpenStreams(size_t count, absl::Duration timeout) {
+  std::unique_lock lock(mu_);
+  return progress_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                               [&] { return streams_.size() == count; });
+}
+
+bool ExternalScalerService::WaitForPushed(uint64_t generation, absl::Duration timeout) {
+  std::unique_lock lock(mu_);
+  return progress_cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                               [&] { return pushed_generation_ >= generation; });
+}
+
 uint64_t ExternalScalerService::push_passes() const {
   std::lock_guard lock(mu_);
   return push_passes_;
@@ -304,6 +317,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
       metrics_.StreamOpened();
     }
   }
+  progress_cv_.notify_all();
   if (!refused.ok()) {
     metrics_.Request(Method::kStreamIsActive, refused.code());
     return new RejectReactor(ToGrpc(refused));
@@ -322,6 +336,7 @@ void ExternalScalerService::Remove(uint64_t id) {
     streams_.erase(it);
   }
   metrics_.StreamClosed();
+  progress_cv_.notify_all();
   // `gone` may be the last reference: the reactor is destroyed here, outside the lock.
 }
 
@@ -363,13 +378,16 @@ void ExternalScalerService::PusherLoop() {
     if (stopping_) return;
     push_wanted_ = false;
     lock.unlock();
-    PushPass();
+    uint64_t generation = PushPass();
     lock.lock();
     ++push_passes_;
+    pushed_generation_ = std::max(pushed_generation_, generation);
+    progress_cv_.notify_all();
   }
 }
 
-void ExternalScalerService::PushPass() {
+uint64_t ExternalScalerService::PushPass() {
+  const uint64_t generation = sampler_.snapshot()->generation;
   std::vector<std::shared_ptr<StreamReactor>> armed;
   {
     std::lock_guard lock(mu_);
@@ -388,6 +406,7 @@ void ExternalScalerService::PushPass() {
     // On failure the stream keeps its last state; the unary RPCs report the error to KEDA.
     if (it->second.ok()) s->Push(it->second->stats.total > t.activation_threshold);
   }
+  return generation;
 }
 
 }  // namespace aa::keda

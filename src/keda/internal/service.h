@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "externalscaler.grpc.pb.h"
 #include "keda/internal/keda_metrics.h"
 #include "keda/scaler.h"
@@ -69,9 +70,15 @@ class ExternalScalerService final
   void Stop();
 
   size_t open_streams() const;
+  // Waits until exactly `count` streams are open (or `timeout` of real time passes); returns
+  // whether they were.
+  bool WaitForOpenStreams(size_t count, absl::Duration timeout);
   // Completed push passes (one per snapshot publication that found the pusher idle). For tests and
   // benchmarks.
   uint64_t push_passes() const;
+  // Waits until a push pass that started at snapshot generation >= `generation` has completed (or
+  // `timeout` of real time passes); returns whether it did.
+  bool WaitForPushed(uint64_t generation, absl::Duration timeout);
 
  private:
   friend class StreamReactor;
@@ -81,7 +88,8 @@ class ExternalScalerService final
   void Remove(uint64_t id);  // from StreamReactor::OnDone
   void OpenerLoop();
   void PusherLoop();
-  void PushPass();
+  // Returns the snapshot generation the pass started from.
+  uint64_t PushPass();
 
   Scaler scaler_;
   pipeline::Sampler& sampler_;
@@ -91,6 +99,8 @@ class ExternalScalerService final
   mutable std::mutex mu_;
   std::condition_variable opener_cv_;
   std::condition_variable pusher_cv_;
+  std::condition_variable
+      progress_cv_;  // the set of open streams changed, or a push pass completed
   absl::flat_hash_map<uint64_t, std::shared_ptr<StreamReactor>> streams_;
   std::deque<std::shared_ptr<StreamReactor>> to_open_;
   uint64_t next_stream_id_ = 1;
@@ -98,6 +108,7 @@ class ExternalScalerService final
   bool shutting_down_ = false;
   bool stopping_ = false;
   uint64_t push_passes_ = 0;
+  uint64_t pushed_generation_ = 0;
   uint64_t listener_id_ = 0;
   std::thread opener_;
   std::thread pusher_;

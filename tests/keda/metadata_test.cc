@@ -1,0 +1,286 @@
+#include "keda/metadata.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace aa::keda {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<Trigger> Parse(const Metadata& md, std::string_view ns = "kserve-test") {
+  return ParseTrigger(md, ns);
+}
+
+std::string ErrorOf(const Metadata& md, std::string_view ns = "kserve-test") {
+  auto t = Parse(md, ns);
+  EXPECT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument) << t.status();
+  return std::string(t.status().message());
+}
+
+config::MetricDefinition Def(std::string name, bool baseline = false) {
+  config::MetricDefinition d;
+  d.name = std::move(name);
+  d.query = "q{<<.LabelMatchers>>}";
+  if (baseline) d.baseline_query = "b{<<.LabelMatchers>>}";
+  return d;
+}
+
+TEST(ParseTrigger, MinimalTakesNamespaceFromScaledObject) {
+  auto t = Parse({{"metric", "concurrency"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->metric, "concurrency");
+  EXPECT_EQ(t->ns, "kserve-test");
+  EXPECT_EQ(t->label_selector, "");
+  EXPECT_FALSE(t->target.has_value());
+  EXPECT_EQ(t->activation_threshold, 0);
+  EXPECT_EQ(t->MetricName(), "concurrency");
+  EXPECT_TRUE(t->unknown_keys.empty());
+}
+
+TEST(ParseTrigger, AllKeys) {
+  auto t = Parse({{"metric", "concurrency"},
+                  {"namespace", "other"},
+                  {"inferenceService", "my-model"},
+                  {"containerConcurrency", "100"},
+                  {"targetUtilizationPercentage", "70"},
+                  {"activationThreshold", " 0.5 "}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->ns, "other");
+  EXPECT_EQ(t->inference_service, "my-model");
+  EXPECT_EQ(t->label_selector, "serving.kserve.io/inferenceservice=my-model");
+  EXPECT_EQ(t->container_concurrency, 100);
+  EXPECT_EQ(t->target_utilization_percentage, 70);
+  EXPECT_EQ(t->activation_threshold, 0.5);
+  EXPECT_EQ(t->MetricName(), "concurrency-my-model");
+}
+
+TEST(ParseTrigger, LabelSelectorKeptAsGiven) {
+  auto t = Parse({{"metric", "m"}, {"labelSelector", "app=web,tier in (a,b)"}, {"target", "5"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->label_selector, "app=web,tier in (a,b)");
+  EXPECT_EQ(t->target, 5);
+  EXPECT_EQ(t->MetricName(), "m");
+}
+
+TEST(ParseTrigger, KedaKeysIgnoredSilentlyOthersReported) {
+  auto t = Parse({{"metric", "m"},
+                  {"scalerAddress", "adapter:9500"},
+                  {"enableTLS", "true"},
+                  {"unsafeSsl", "false"},
+                  {"caCert", "pem"},
+                  {"tlsClientCert", "pem"},
+                  {"tlsClientKey", "pem"},
+                  {"tlsCertFile", "/x"},
+                  {"zeta", "1"},
+                  {"metricQuery", "up"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->unknown_keys, ElementsAre("metricQuery", "zeta"));
+}
+
+TEST(ParseTrigger, MetricRequired) {
+  EXPECT_THAT(ErrorOf({}), HasSubstr("scalerMetadata.metric: required"));
+  EXPECT_THAT(ErrorOf({{"metric", "  "}}), HasSubstr("scalerMetadata.metric: must not be empty"));
+}
+
+TEST(ParseTrigger, Namespace) {
+  EXPECT_THAT(ErrorOf({{"metric", "m"}}, ""), HasSubstr("ScaledObjectRef.namespace: empty"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}}, "Bad_NS"), HasSubstr("ScaledObjectRef.namespace"));
+  EXPECT_THAT(
+      ErrorOf({{"metric", "m"}, {"namespace", "a\"b"}}),
+      HasSubstr(
+          "scalerMetadata.namespace: must be a Kubernetes namespace name (a DNS-1123 label) (got "
+          "\"a\\\"b\")"));
+  // An explicit namespace overrides an empty ScaledObject namespace.
+  auto t = Parse({{"metric", "m"}, {"namespace", "ns1"}}, "");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->ns, "ns1");
+}
+
+TEST(ParseTrigger, Selectors) {
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"inferenceService", "a"}, {"labelSelector", "x=y"}}),
+              HasSubstr("either inferenceService or labelSelector"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"inferenceService", ""}}),
+              HasSubstr("scalerMetadata.inferenceService"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"inferenceService", "a b"}}),
+              HasSubstr("scalerMetadata.inferenceService"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"labelSelector", "x in (a"}}),
+              HasSubstr("scalerMetadata.labelSelector: invalid label selector"));
+}
+
+TEST(ParseTrigger, BadNumbers) {
+  for (const char* bad : {"", "abc", "nan", "NaN", "inf", "-inf", "Infinity", "1e999", "0x10", "+5",
+                          "5m", "1,5", "5 5", "--1"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_THAT(ErrorOf({{"metric", "m"}, {"target", bad}}),
+                HasSubstr("scalerMetadata.target: must be a"));
+  }
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"target", "0"}}),
+              HasSubstr("scalerMetadata.target: must be greater than 0"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"target", "-3"}}),
+              HasSubstr("scalerMetadata.target: must be greater than 0 (got \"-3\")"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"activationThreshold", "-1"}}),
+              HasSubstr("scalerMetadata.activationThreshold: must not be negative"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"activationThreshold", "NaN"}}),
+              HasSubstr("scalerMetadata.activationThreshold: must be a finite number"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"containerConcurrency", "1.5"}}),
+              HasSubstr("scalerMetadata.containerConcurrency: must be an integer"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"containerConcurrency", "0"}}),
+              HasSubstr("scalerMetadata.containerConcurrency: must be at least 1"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"containerConcurrency", "99999999999999999999"}}),
+              HasSubstr("must be an integer"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"},
+                       {"containerConcurrency", "100"},
+                       {"targetUtilizationPercentage", "101"}}),
+              HasSubstr("must be at most 100 with containerConcurrency"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"targetUtilizationPercentage", "0"}}),
+              HasSubstr("scalerMetadata.targetUtilizationPercentage: must be greater than 0"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"targetUtilizationPercentage", "1001"}}),
+              HasSubstr("at most 1000"));
+}
+
+TEST(ParseTrigger, AcceptedNumberForms) {
+  for (auto [text, want] : std::vector<std::pair<const char*, double>>{
+           {"70", 70}, {"0.25", 0.25}, {"1e2", 100}, {" 7\t", 7}, {"1.5E-1", 0.15}}) {
+    SCOPED_TRACE(text);
+    auto t = Parse({{"metric", "m"}, {"target", text}});
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_DOUBLE_EQ(*t->target, want);
+  }
+}
+
+TEST(ParseTrigger, TargetKeysAreExclusive) {
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"target", "5"}, {"containerConcurrency", "10"}}),
+              HasSubstr("give either target, or containerConcurrency"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"target", "5"}, {"targetUtilizationPercentage", "10"}}),
+              HasSubstr("give either target"));
+}
+
+TEST(ParseTrigger, HugeMetadataRefused) {
+  Metadata md{{"metric", "m"}};
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) keys.push_back("k" + std::to_string(i));
+  for (const auto& k : keys) md.emplace(k, "v");
+  EXPECT_THAT(ErrorOf(md), HasSubstr("too many keys: 101 (at most 64)"));
+
+  std::string long_key(300, 'k');
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {long_key, "v"}}), HasSubstr("is longer than 256 bytes"));
+  std::string long_value(5000, 'v');
+  std::string msg = ErrorOf({{"metric", "m"}, {"labelSelector", long_value}});
+  EXPECT_THAT(msg, HasSubstr("scalerMetadata.labelSelector: value longer than 4096 bytes"));
+  EXPECT_THAT(msg, HasSubstr("(5000 bytes)"));
+  EXPECT_LT(msg.size(), 300u);  // the value is cut in the message
+}
+
+TEST(ParseTrigger, ControlCharactersEscapedInMessages) {
+  std::string msg = ErrorOf({{"metric", "m"}, {"target", std::string("a\nb\0c", 5)}});
+  EXPECT_THAT(msg, HasSubstr("\\n"));
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+}
+
+TEST(ResolveTargetRule, Precedence) {
+  config::MetricDefinition def = Def("concurrency");
+  def.target = 50;
+  auto r = ResolveTargetRule(*Parse({{"metric", "concurrency"}, {"target", "10"}}), def);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kind, TargetRule::Kind::kValue);
+  EXPECT_EQ(r->value, 10);
+  EXPECT_EQ(r->origin, "target");
+
+  // KServe's tutorial: containerConcurrency 100 at 70 % -> 70 per pod.
+  r = ResolveTargetRule(*Parse({{"metric", "concurrency"},
+                                {"containerConcurrency", "100"},
+                                {"targetUtilizationPercentage", "70"}}),
+                        def);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_DOUBLE_EQ(r->value, 70);
+  // The percentage defaults to 70.
+  r = ResolveTargetRule(*Parse({{"metric", "concurrency"}, {"containerConcurrency", "10"}}), def);
+  ASSERT_TRUE(r.ok());
+  EXPECT_DOUBLE_EQ(r->value, 7);
+  // Nothing in the trigger: the definition's target.
+  r = ResolveTargetRule(*Parse({{"metric", "concurrency"}}), def);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->value, 50);
+  EXPECT_EQ(r->origin, "metric definition");
+}
+
+TEST(ResolveTargetRule, BaselinePercent) {
+  config::MetricDefinition cpu = Def("cpu", /*baseline=*/true);
+  cpu.target_utilization = 80;
+  auto r =
+      ResolveTargetRule(*Parse({{"metric", "cpu"}, {"targetUtilizationPercentage", "50"}}), cpu);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kind, TargetRule::Kind::kBaselinePercent);
+  EXPECT_EQ(r->value, 50);
+  r = ResolveTargetRule(*Parse({{"metric", "cpu"}}), cpu);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, TargetRule::Kind::kBaselinePercent);
+  EXPECT_EQ(r->value, 80);
+  // A fixed target in cores is allowed too.
+  r = ResolveTargetRule(*Parse({{"metric", "cpu"}, {"target", "0.25"}}), cpu);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kind, TargetRule::Kind::kValue);
+}
+
+TEST(ResolveTargetRule, Errors) {
+  config::MetricDefinition plain = Def("requests");
+  auto r = ResolveTargetRule(
+      *Parse({{"metric", "requests"}, {"targetUtilizationPercentage", "50"}}), plain);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("metric \"requests\" has none"));
+  r = ResolveTargetRule(*Parse({{"metric", "requests"}}), plain);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("no target for metric \"requests\""));
+}
+
+TEST(PerPodTarget, BaselineAverageTimesPercent) {
+  TargetRule rule{TargetRule::Kind::kBaselinePercent, 50, "targetUtilizationPercentage"};
+  pipeline::WorkloadStats stats;
+  stats.pods = 3;
+  stats.pods_with_baseline = 2;
+  stats.baseline_total = 1.0;  // two pods requesting 0.5 cores
+  auto t = PerPodTarget(rule, stats, "cpu");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_DOUBLE_EQ(*t, 0.25);
+
+  stats.pods_with_baseline = 0;
+  stats.baseline_total = 0;
+  t = PerPodTarget(rule, stats, "cpu");
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(t.status().message(), HasSubstr("no selected pod has a baseline"));
+
+  TargetRule fixed{TargetRule::Kind::kValue, 70, "target"};
+  EXPECT_EQ(*PerPodTarget(fixed, stats, "concurrency"), 70);
+}
+
+TEST(Rounding, ForKeda) {
+  EXPECT_EQ(RoundForKeda(0), 0);
+  EXPECT_EQ(RoundForKeda(0.49), 0);
+  EXPECT_EQ(RoundForKeda(0.5), 1);
+  EXPECT_EQ(RoundForKeda(69.5), 70);
+  EXPECT_EQ(RoundForKeda(-3), 0);
+  EXPECT_EQ(RoundForKeda(std::nan("")), 0);
+  EXPECT_EQ(RoundForKeda(1e300), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(TargetSize(0.25), 1);
+  EXPECT_EQ(TargetSize(70), 70);
+  EXPECT_EQ(TargetSize(7.6), 8);
+}
+
+TEST(IsKedaKey, KnownKeys) {
+  EXPECT_TRUE(IsKedaKey("scalerAddress"));
+  EXPECT_TRUE(IsKedaKey("enableTLS"));
+  EXPECT_FALSE(IsKedaKey("metric"));
+  EXPECT_FALSE(IsKedaKey("scaleraddress"));
+}
+
+}  // namespace
+}  // namespace aa::keda

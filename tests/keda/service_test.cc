@@ -1,0 +1,599 @@
+// The ExternalScaler service end to end in-process: a real Sampler fed by FakeProm, the real gRPC
+// server on 127.0.0.1 port 0, and the generated C++ stub over a real channel. The sampler runs on a
+// SimulatedClock and is driven with Wake/WaitForGeneration; stream reads wait for messages (with
+// deadlines), never for time.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "externalscaler.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "keda/fake_prom.h"
+#include "keda/server.h"
+#include "pipeline/sampler.h"
+#include "prometheus/registry.h"
+#include "testutil/temp_dir.h"
+#include "testutil/tls_certs.h"
+
+namespace aa::keda {
+namespace {
+
+using ::externalscaler::ExternalScaler;
+using ::externalscaler::GetMetricSpecResponse;
+using ::externalscaler::GetMetricsRequest;
+using ::externalscaler::GetMetricsResponse;
+using ::externalscaler::IsActiveResponse;
+using ::externalscaler::ScaledObjectRef;
+using testing::FakeProm;
+using ::testing::HasSubstr;
+
+constexpr char kNs[] = "t1";
+constexpr absl::Duration kWait =
+    absl::Seconds(20);  // generous real-time bound for waits that should be instant
+
+ScaledObjectRef Ref(const std::map<std::string, std::string>& md, const std::string& ns = kNs) {
+  ScaledObjectRef ref;
+  ref.set_name("so");
+  ref.set_namespace_(ns);
+  for (const auto& [k, v] : md) (*ref.mutable_scalermetadata())[k] = v;
+  return ref;
+}
+
+void SetDeadline(grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+}
+
+// Value of a sample of `family` whose labels include all of `labels`; -1 when absent.
+double MetricValue(prometheus::Registry& registry, const std::string& family,
+                   const std::map<std::string, std::string>& labels = {}) {
+  for (const auto& f : registry.Collect()) {
+    if (f.name != family) continue;
+    for (const auto& m : f.metric) {
+      bool match = true;
+      for (const auto& [k, v] : labels) {
+        bool found = false;
+        for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
+        match = match && found;
+      }
+      if (!match) continue;
+      if (f.type == prometheus::MetricType::Counter) return m.counter.value;
+      return m.gauge.value;
+    }
+  }
+  return -1;
+}
+
+class KedaServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.Set("conc", kNs, "pod-a", 0);
+    prom_.Set("conc", kNs, "pod-b", 0);
+    sampler_ =
+        std::make_unique<pipeline::Sampler>(testing::KedaTestConfig(), prom_, clock_, &registry_);
+    sampler_->Start();
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown(absl::Seconds(2));
+    sampler_->Stop();
+  }
+
+  void StartServer(ServerOptions options = {}) {
+    options.listen_address = "127.0.0.1:0";
+    options.registry = &registry_;
+    auto server = Server::Start(options, *sampler_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    ASSERT_GT(server_->port(), 0);
+    if (options.tls_cert_file.empty()) {
+      stub_ = ExternalScaler::NewStub(
+          grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+    }
+  }
+
+  std::string Address() const { return absl::StrCat("127.0.0.1:", server_->port()); }
+
+  // One sampling interval later, with the round's snapshot published.
+  void Tick() {
+    uint64_t generation = sampler_->snapshot()->generation;
+    clock_.Advance(absl::Seconds(5));
+    sampler_->Wake();
+    ASSERT_TRUE(sampler_->WaitForGeneration(generation + 1, kWait));
+  }
+
+  grpc::Status GetMetrics(const ScaledObjectRef& ref, GetMetricsResponse* out) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = ref;
+    req.set_metricname("whatever");
+    return stub_->GetMetrics(&ctx, req, out);
+  }
+  grpc::Status GetMetricSpec(const ScaledObjectRef& ref, GetMetricSpecResponse* out) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    return stub_->GetMetricSpec(&ctx, ref, out);
+  }
+  grpc::Status IsActive(const ScaledObjectRef& ref, bool* active) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    IsActiveResponse resp;
+    grpc::Status s = stub_->IsActive(&ctx, ref, &resp);
+    *active = resp.result();
+    return s;
+  }
+
+  SimulatedClock clock_;
+  FakeProm prom_;
+  prometheus::Registry registry_;
+  std::unique_ptr<pipeline::Sampler> sampler_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<ExternalScaler::Stub> stub_;
+};
+
+// An open StreamIsActive call read synchronously.
+struct StreamCall {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReader<IsActiveResponse>> reader;
+
+  StreamCall(ExternalScaler::Stub& stub, const ScaledObjectRef& ref) {
+    SetDeadline(&ctx);
+    reader = stub.StreamIsActive(&ctx, ref);
+  }
+  // The next message, or nullopt when the stream ended.
+  std::optional<bool> Next() {
+    IsActiveResponse resp;
+    if (!reader->Read(&resp)) return std::nullopt;
+    return resp.result();
+  }
+};
+
+TEST_F(KedaServiceTest, GetMetricSpecDefaultTargetFromDefinition) {
+  StartServer();
+  GetMetricSpecResponse resp;
+  grpc::Status s = GetMetricSpec(Ref({{"metric", "concurrency"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.metricspecs_size(), 1);
+  EXPECT_EQ(resp.metricspecs(0).metricname(), "concurrency");
+  EXPECT_EQ(resp.metricspecs(0).targetsizefloat(), 70);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  EXPECT_EQ(resp.metricspecs(0).targetsize(), 70);
+#pragma GCC diagnostic pop
+}
+
+TEST_F(KedaServiceTest, GetMetricSpecKServeConcurrency) {
+  StartServer();
+  GetMetricSpecResponse resp;
+  grpc::Status s = GetMetricSpec(Ref({{"metric", "concurrency"},
+                                      {"inferenceService", "isvc-a"},
+                                      {"containerConcurrency", "10"},
+                                      {"targetUtilizationPercentage", "75"}}),
+                                 &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.metricspecs_size(), 1);
+  EXPECT_EQ(resp.metricspecs(0).metricname(), "concurrency-isvc-a");
+  EXPECT_DOUBLE_EQ(resp.metricspecs(0).targetsizefloat(), 7.5);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  EXPECT_EQ(resp.metricspecs(0).targetsize(), 8);
+#pragma GCC diagnostic pop
+}
+
+TEST_F(KedaServiceTest, CpuTargetIsPercentOfAverageRequest) {
+  prom_.Set("cpu_usage", kNs, "pod-a", 0.2);
+  prom_.Set("cpu_usage", kNs, "pod-b", 0.4);
+  prom_.Set("cpu_request", kNs, "pod-a", 0.5);
+  prom_.Set("cpu_request", kNs, "pod-b", 0.5);
+  StartServer();
+  GetMetricSpecResponse spec;
+  grpc::Status s =
+      GetMetricSpec(Ref({{"metric", "cpu"}, {"targetUtilizationPercentage", "50"}}), &spec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(spec.metricspecs_size(), 1);
+  EXPECT_DOUBLE_EQ(spec.metricspecs(0).targetsizefloat(), 0.25);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  EXPECT_EQ(spec.metricspecs(0).targetsize(), 1);
+#pragma GCC diagnostic pop
+  GetMetricsResponse values;
+  s = GetMetrics(Ref({{"metric", "cpu"}, {"targetUtilizationPercentage", "50"}}), &values);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(values.metricvalues_size(), 1);
+  // KEDA's AverageValue: ceil(0.6 / 0.25) = 3 replicas, the HPA's answer for 60 % utilization at a
+  // 50 % target... of two pods: ceil(2 * 60 / 50) = 3.
+  EXPECT_NEAR(values.metricvalues(0).metricvaluefloat(), 0.6, 1e-12);
+
+  // No pod with a request: the target cannot be computed, and that is an error, not a guess.
+  prom_.Set("cpu_usage", "t2", "pod-x", 0.1);
+  s = GetMetricSpec(Ref({{"metric", "cpu"}}, "t2"), &spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("baseline"));
+}
+
+TEST_F(KedaServiceTest, GetMetricsReturnsWorkloadTotal) {
+  prom_.Set("conc", kNs, "pod-a", 30);
+  prom_.Set("conc", kNs, "pod-b", 45.5);
+  StartServer();
+  GetMetricsResponse resp;
+  grpc::Status s = GetMetrics(Ref({{"metric", "concurrency"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.metricvalues_size(), 1);
+  EXPECT_EQ(resp.metricvalues(0).metricname(), "concurrency");
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 75.5);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  EXPECT_EQ(resp.metricvalues(0).metricvalue(), 76);
+#pragma GCC diagnostic pop
+
+  // Namespace from the metadata overrides the ScaledObject's.
+  prom_.Set("conc", "t2", "pod-z", 3);
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"namespace", "t2"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 3);
+}
+
+TEST_F(KedaServiceTest, PodSelection) {
+  prom_.Set("conc", kNs, "pod-a", 30);
+  prom_.Set("conc", kNs, "pod-b", 45);
+  prom_.Set("conc", kNs, "pod-c", 5);
+  prom_.SetLabels(kNs, "pod-a", {{"serving.kserve.io/inferenceservice", "isvc-a"}, {"app", "web"}});
+  prom_.SetLabels(kNs, "pod-b", {{"serving.kserve.io/inferenceservice", "isvc-b"}, {"app", "web"}});
+  prom_.SetLabels(kNs, "pod-c", {{"app", "batch"}});
+  StartServer();
+  GetMetricsResponse resp;
+  grpc::Status s =
+      GetMetrics(Ref({{"metric", "concurrency"}, {"inferenceService", "isvc-a"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.metricvalues(0).metricname(), "concurrency-isvc-a");
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 30);
+
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"labelSelector", "app=web"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 75);
+
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"labelSelector", "app notin (web)"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_DOUBLE_EQ(resp.metricvalues(0).metricvaluefloat(), 5);
+
+  // An InferenceService without pods: a real zero (the table exists, no pod matches).
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"inferenceService", "nobody"}}), &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.metricvalues(0).metricvaluefloat(), 0);
+}
+
+TEST_F(KedaServiceTest, IsActiveAgainstActivationThreshold) {
+  StartServer();
+  bool active = true;
+  grpc::Status s = IsActive(Ref({{"metric", "concurrency"}}), &active);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_FALSE(active);
+
+  prom_.Set("conc", kNs, "pod-a", 75.5);
+  Tick();
+  s = IsActive(Ref({{"metric", "concurrency"}}), &active);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(active);
+  s = IsActive(Ref({{"metric", "concurrency"}, {"activationThreshold", "80"}}), &active);
+  ASSERT_TRUE(s.ok());
+  EXPECT_FALSE(active);
+  s = IsActive(Ref({{"metric", "concurrency"}, {"activationThreshold", "75"}}), &active);
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(active);
+}
+
+TEST_F(KedaServiceTest, ErrorCodes) {
+  StartServer();
+  GetMetricsResponse values;
+  GetMetricSpecResponse spec;
+  bool active;
+
+  grpc::Status s = GetMetrics(Ref({{"metric", "nope"}}), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("concurrency, cpu, plain"));
+  s = GetMetricSpec(Ref({{"metric", "nope"}}), &spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  s = GetMetrics(Ref({}), &values);  // no scalerMetadata at all
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("scalerMetadata.metric: required"));
+
+  s = GetMetricSpec(Ref({{"metric", "concurrency"}, {"target", "NaN"}}), &spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              HasSubstr("scalerMetadata.target: must be a finite number (got \"NaN\")"));
+  s = IsActive(Ref({{"metric", "concurrency"}, {"activationThreshold", "-1"}}), &active);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A metric without a target needs one in the trigger.
+  s = GetMetricSpec(Ref({{"metric", "plain"}}), &spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("no target"));
+  s = GetMetricSpec(Ref({{"metric", "plain"}, {"target", "3"}}), &spec);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  s = GetMetrics(Ref({{"metric", "concurrency"}}, ""), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("ScaledObjectRef.namespace"));
+
+  // Huge maps: too many keys, and a message over the size limit.
+  std::map<std::string, std::string> many{{"metric", "concurrency"}};
+  for (int i = 0; i < 1000; ++i) many[absl::StrCat("key", i)] = "v";
+  s = GetMetrics(Ref(many), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("too many keys"));
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"blob", std::string(2 << 20, 'x')}}), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+
+  // Unknown keys are ignored.
+  s = GetMetrics(Ref({{"metric", "concurrency"}, {"someKey", "1"}, {"scalerAddress", "x:1"}}),
+                 &values);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+
+  EXPECT_GE(MetricValue(registry_, "autoscale_adapter_keda_requests_total",
+                        {{"method", "GetMetrics"}, {"code", "INVALID_ARGUMENT"}}),
+            3);
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_requests_total",
+                        {{"method", "GetMetricSpec"}, {"code", "NOT_FOUND"}}),
+            1);
+  EXPECT_GE(MetricValue(registry_, "autoscale_adapter_keda_requests_total",
+                        {{"method", "GetMetrics"}, {"code", "OK"}}),
+            1);
+}
+
+TEST_F(KedaServiceTest, PrometheusDownIsUnavailableNeverZero) {
+  prom_.SetDown(true);
+  StartServer();
+  GetMetricsResponse values;
+  grpc::Status s = GetMetrics(Ref({{"metric", "concurrency"}}), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("connection refused"));
+  bool active;
+  s = IsActive(Ref({{"metric", "concurrency"}}), &active);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(KedaServiceTest, StaleDataIsUnavailable) {
+  prom_.Set("conc", kNs, "pod-a", 4);
+  StartServer();
+  GetMetricsResponse values;
+  ASSERT_TRUE(GetMetrics(Ref({{"metric", "concurrency"}}), &values).ok());
+  prom_.SetDown(true);
+  // Rounds fail; the last good table ages past maxAge (60s).
+  for (int i = 0; i < 13; ++i) Tick();
+  grpc::Status s = GetMetrics(Ref({{"metric", "concurrency"}}), &values);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("stale"));
+  prom_.SetDown(false);
+  Tick();
+  s = GetMetrics(Ref({{"metric", "concurrency"}}), &values);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(values.metricvalues(0).metricvaluefloat(), 4);
+}
+
+TEST_F(KedaServiceTest, StreamSendsStateAtOnceThenPushesChanges) {
+  StartServer();
+  StreamCall call(*stub_, Ref({{"metric", "concurrency"}, {"activationThreshold", "1"}}));
+  EXPECT_EQ(call.Next(), false);
+  ASSERT_TRUE(server_->WaitForOpenStreams(1, kWait));
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_streams"), 1);
+
+  prom_.Set("conc", kNs, "pod-a", 5);
+  Tick();
+  EXPECT_EQ(call.Next(), true);
+  // Still active: nothing is sent. Then inactive: the next message is `false`, not a repeated
+  // `true`.
+  prom_.Set("conc", kNs, "pod-a", 9);
+  Tick();
+  prom_.Set("conc", kNs, "pod-a", 0.5);  // below the activation threshold
+  Tick();
+  EXPECT_EQ(call.Next(), false);
+
+  // Prometheus going down keeps the stream open and silent; recovery resumes pushes.
+  prom_.SetDown(true);
+  Tick();
+  prom_.SetDown(false);
+  prom_.Set("conc", kNs, "pod-b", 3);
+  Tick();
+  EXPECT_EQ(call.Next(), true);
+
+  // Graceful shutdown finishes the stream with OK.
+  server_->Shutdown(absl::Seconds(5));
+  EXPECT_EQ(call.Next(), std::nullopt);
+  grpc::Status s = call.reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(server_->open_streams(), 0u);
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_streams"), 0);
+}
+
+TEST_F(KedaServiceTest, StreamErrors) {
+  StartServer();
+  {
+    StreamCall call(*stub_, Ref({{"metric", "nope"}}));
+    EXPECT_EQ(call.Next(), std::nullopt);
+    EXPECT_EQ(call.reader->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    StreamCall call(*stub_, Ref({{"metric", "concurrency"}, {"target", "-1"}}));
+    EXPECT_EQ(call.Next(), std::nullopt);
+    grpc::Status s = call.reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("scalerMetadata.target"));
+  }
+  {
+    prom_.SetDown(true);
+    StreamCall call(*stub_, Ref({{"metric", "concurrency"}}, "down-ns"));
+    EXPECT_EQ(call.Next(), std::nullopt);
+    EXPECT_EQ(call.reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
+  ASSERT_TRUE(server_->WaitForOpenStreams(0, kWait));
+}
+
+TEST_F(KedaServiceTest, ManyStreamsShareOnePushAndDroppedStreamsAreReleased) {
+  StartServer();
+  constexpr int kStreams = 200;
+  std::vector<std::unique_ptr<StreamCall>> calls;
+  for (int i = 0; i < kStreams; ++i) {
+    calls.push_back(std::make_unique<StreamCall>(*stub_, Ref({{"metric", "concurrency"}})));
+  }
+  for (auto& c : calls) EXPECT_EQ(c->Next(), false);
+  ASSERT_TRUE(server_->WaitForOpenStreams(kStreams, kWait));
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_streams"), kStreams);
+  int queries_before = prom_.queries();
+  prom_.Set("conc", kNs, "pod-a", 1);
+  Tick();
+  for (auto& c : calls) EXPECT_EQ(c->Next(), true);
+  // One round: the metric query and the pod labels query, whatever the number of streams.
+  EXPECT_LE(prom_.queries() - queries_before, 2);
+
+  // Clients go away without reading on: every stream is released.
+  for (auto& c : calls) c->ctx.TryCancel();
+  ASSERT_TRUE(server_->WaitForOpenStreams(0, kWait));
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_streams"), 0);
+  EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_requests_total",
+                        {{"method", "StreamIsActive"}, {"code", "CANCELLED"}}),
+            kStreams);
+}
+
+TEST_F(KedaServiceTest, ClientThatDoesNotReadGetsCoalescedStates) {
+  StartServer();
+  StreamCall call(*stub_, Ref({{"metric", "concurrency"}}));
+  ASSERT_TRUE(server_->WaitForOpenStreams(1, kWait));
+  // Toggle activity many times without reading.
+  constexpr int kToggles = 100;
+  for (int i = 1; i <= kToggles; ++i) {
+    prom_.Set("conc", kNs, "pod-a", i % 2);
+    Tick();
+  }
+  ASSERT_TRUE(server_->WaitForPushed(sampler_->snapshot()->generation, kWait));
+  // Shutdown finishes the stream after the writes in flight; then read everything that was sent.
+  server_->Shutdown(absl::Seconds(5));
+  std::vector<bool> messages;
+  while (auto m = call.Next()) messages.push_back(*m);
+  EXPECT_TRUE(call.reader->Finish().ok());
+  ASSERT_FALSE(messages.empty());
+  EXPECT_LE(messages.size(), static_cast<size_t>(kToggles + 1));
+  for (size_t i = 1; i < messages.size(); ++i) {
+    ASSERT_NE(messages[i], messages[i - 1]) << "repeated state at message " << i;
+  }
+  EXPECT_EQ(messages.back(), false);  // the last state (i = 100: inactive)
+}
+
+TEST_F(KedaServiceTest, StreamLimit) {
+  ServerOptions options;
+  options.max_streams = 2;
+  StartServer(options);
+  StreamCall a(*stub_, Ref({{"metric", "concurrency"}}));
+  StreamCall b(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(a.Next(), false);
+  EXPECT_EQ(b.Next(), false);
+  StreamCall c(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(c.Next(), std::nullopt);
+  EXPECT_EQ(c.reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(KedaServiceTest, StartErrors) {
+  ServerOptions o;
+  o.tls_key_file = "/nonexistent.key";
+  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kInvalidArgument);
+  o = ServerOptions{};
+  o.client_ca_file = "/ca.pem";
+  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kInvalidArgument);
+  o = ServerOptions{};
+  o.tls_cert_file = "/nonexistent/cert.pem";
+  o.tls_key_file = "/nonexistent/key.pem";
+  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kNotFound);
+
+  StartServer();
+  o = ServerOptions{};
+  o.listen_address = Address();  // taken
+  auto taken = Server::Start(o, *sampler_);
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable) << taken.status();
+}
+
+class KedaTlsTest : public KedaServiceTest {
+ protected:
+  void MakeCerts() {
+    auto ca = testutil::TestCa::Create(dir_.path(), "ca");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    auto server = ca->IssueServer(dir_.path(), "server");
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto client = ca->IssueClient(dir_.path(), "client", "keda-operator");
+    ASSERT_TRUE(client.ok()) << client.status();
+    auto other_ca = testutil::TestCa::Create(dir_.path(), "other-ca");
+    ASSERT_TRUE(other_ca.ok());
+    auto stranger = other_ca->IssueClient(dir_.path(), "stranger", "stranger");
+    ASSERT_TRUE(stranger.ok());
+    ca_pem_ = ca->cert_pem();
+    server_files_ = *server;
+    client_files_ = *client;
+    stranger_files_ = *stranger;
+  }
+
+  std::unique_ptr<ExternalScaler::Stub> TlsStub(const testutil::CertFiles* client) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ca_pem_;
+    if (client != nullptr) {
+      ssl.pem_private_key = client->key_pem;
+      ssl.pem_cert_chain = client->cert_pem;
+    }
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    return ExternalScaler::NewStub(
+        grpc::CreateCustomChannel(Address(), grpc::SslCredentials(ssl), args));
+  }
+
+  static grpc::Status Call(ExternalScaler::Stub& stub) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = Ref({{"metric", "concurrency"}});
+    GetMetricsResponse resp;
+    return stub.GetMetrics(&ctx, req, &resp);
+  }
+
+  testutil::TempDir dir_;
+  std::string ca_pem_;
+  testutil::CertFiles server_files_, client_files_, stranger_files_;
+};
+
+TEST_F(KedaTlsTest, Tls) {
+  MakeCerts();
+  ServerOptions o;
+  o.tls_cert_file = server_files_.cert_file;
+  o.tls_key_file = server_files_.key_file;
+  StartServer(o);
+  auto stub = TlsStub(nullptr);
+  grpc::Status s = Call(*stub);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  auto plain =
+      ExternalScaler::NewStub(grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(Call(*plain).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(KedaTlsTest, MutualTls) {
+  MakeCerts();
+  ServerOptions o;
+  o.tls_cert_file = server_files_.cert_file;
+  o.tls_key_file = server_files_.key_file;
+  o.client_ca_file = dir_.File("ca.crt");
+  StartServer(o);
+  auto good = TlsStub(&client_files_);
+  grpc::Status s = Call(*good);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  auto anonymous = TlsStub(nullptr);
+  EXPECT_EQ(Call(*anonymous).error_code(), grpc::StatusCode::UNAVAILABLE);
+  auto stranger = TlsStub(&stranger_files_);
+  EXPECT_EQ(Call(*stranger).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace aa::keda
