@@ -236,7 +236,7 @@ class HttpClient final : public Client {
       : options_(std::move(options)), url_(std::move(url)), metrics_(std::move(metrics)) {
     if (!options_.sleep) options_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
     method_ = absl::AsciiStrToUpper(options_.method);
-    if (!options_.tls.server_name.empty() && options_.tls.server_name != url_.host) {
+    if (url_.https && !options_.tls.server_name.empty() && options_.tls.server_name != url_.host) {
       connect_host_ = options_.tls.server_name;
     } else {
       connect_host_ = url_.host;
@@ -264,16 +264,18 @@ class HttpClient final : public Client {
     cli->set_read_timeout(t);
     cli->set_write_timeout(t);
     cli->set_keep_alive(true);
-    cli->set_tcp_nodelay(
-        true);  // the request line, headers and form body go out in separate writes
+    // The request line and headers, and a form body, go out in separate writes: no Nagle delay
+    // between them.
+    cli->set_tcp_nodelay(true);
     cli->set_url_encode(false);  // paths are encoded here
     cli->set_follow_location(false);
     if (url_.https) {
       if (!options_.tls.ca_file.empty()) cli->set_ca_cert_path(options_.tls.ca_file);
       cli->enable_server_certificate_verification(!options_.tls.insecure_skip_verify);
     }
-    if (connect_host_ != url_.host)
+    if (connect_host_ != url_.host) {
       cli->set_hostname_addr_map({{connect_host_, ResolveNumeric(url_.host)}});
+    }
     return cli;
   }
 
@@ -324,8 +326,12 @@ class HttpClient final : public Client {
   absl::StatusOr<httplib::Headers> BuildHeaders() const {
     httplib::Headers headers;
     for (const auto& [k, v] : options_.headers) headers.emplace(k, v);
-    headers.emplace("Accept", "application/json");
-    headers.emplace("User-Agent", "autoscale-adapter");
+    // httplib::Headers compares names case-insensitively.
+    if (headers.find("Accept") == headers.end()) headers.emplace("Accept", "application/json");
+    if (headers.find("User-Agent") == headers.end()) {
+      headers.emplace("User-Agent", "autoscale-adapter");
+    }
+    if (!options_.bearer_token_file.empty() || !username_.empty()) headers.erase("Authorization");
     if (connect_host_ != url_.host) {
       bool v6 = url_.host.find(':') != std::string::npos;
       headers.emplace("Host",
