@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl
   clang libclang-rt-14-dev libfuzzer-14-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev
+  libabsl-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev
   libsimdjson-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus python3 python3-grpcio wrk gnuplot-nox

@@ -73,21 +73,15 @@ std::string Row(int adapter_port, const Model& m) {
 
 std::string SimLoad(int sim_port) {
   auto r = http::HttpCall("GET", "127.0.0.1", sim_port, "/api/v1/services");
-  if (!r.ok() || r->status != 200) return "";
+  if (!r.ok() || r->status != 200) return "  simulator unreachable\n";
   json j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) return "";
+  if (j.is_discarded() || !j.contains("services")) return "  simulator: bad answer\n";
   std::string out;
-  const json& services = j.is_array() ? j : j["services"];
-  for (const auto& s : services) {
-    if (!s.is_object()) continue;
-    absl::StrAppendFormat(&out, "  %-18s load %7.1f req/s  ready replicas %s\n",
-                          s.value("name", "?"),
-                          s.contains("rps") && s["rps"].is_number() ? s["rps"].get<double>()
-                          : s.contains("arrival_rate") && s["arrival_rate"].is_number()
-                              ? s["arrival_rate"].get<double>()
-                              : NAN,
-                          s.contains("ready_replicas") ? s["ready_replicas"].dump()
-                                                       : s.value("readyReplicas", json()).dump());
+  for (const auto& s : j["services"]) {
+    absl::StrAppendFormat(
+        &out, "  %-18s load %7.1f req/s  replicas %d desired, %d ready  queue %d\n",
+        s.value("name", "?"), s.value("arrival_rate", 0.0), s.value("desired_replicas", 0),
+        s.value("ready_replicas", 0), s.value("queue_length", 0));
   }
   return out;
 }

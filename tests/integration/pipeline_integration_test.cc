@@ -1,0 +1,279 @@
+// End to end: the simulator, a real Prometheus scraping it, and the adapter binary. The adapter's
+// figures must equal what Prometheus itself answers for the same query at the same evaluation time,
+// through load and replica changes, a Prometheus outage (values go stale and are refused) and its
+// return (values come back without a restart).
+
+#include <cmath>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "demo/stack.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "http/client.h"
+#include "nlohmann/json.hpp"
+
+namespace aa {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kNamespace[] = "kserve-test";
+
+// Short interval and age limit so staleness shows within seconds.
+constexpr char kAdapterConfig[] = R"(
+sampling:
+  interval: 1s
+  maxAge: 4s
+  warmNamespaces: [kserve-test]
+metrics:
+- name: concurrency
+  preset: {type: concurrency, source: knative-queue-proxy, window: 30s}
+  containerConcurrency: 100
+  targetUtilizationPercentage: 70
+- name: concurrency_kserve
+  preset: {type: concurrency, source: kserve, window: 30s}
+  target: 70
+- name: cpu
+  preset: {type: cpu, window: 30s}
+  targetUtilization: 50
+)";
+
+json GetJson(int port, const std::string& path, int* status = nullptr) {
+  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return json();
+  }
+  if (status) *status = r->status;
+  json j = json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r->body;
+  return j;
+}
+
+class PipelineIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    demo::StackOptions options;
+    options.bin_dir = AA_BIN_DIR;
+    options.prometheus_bin = AA_PROMETHEUS_BIN;
+    options.adapter_config_yaml = kAdapterConfig;
+    options.scrape_interval = absl::Seconds(1);
+    auto stack = demo::Stack::Start(options);
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+  }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+
+  // The definition's query, rendered the way the sampler renders it for one namespace.
+  static std::string RenderedQuery(const std::string& metric) {
+    json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
+    for (const auto& d : defs["metrics"]) {
+      if (d["name"] != metric) continue;
+      std::string ns_label =
+          d["query"].get<std::string>().find("namespace_name") != std::string::npos ||
+                  metric == "concurrency"
+              ? "namespace_name"
+              : "namespace";
+      std::string pod_label = ns_label == "namespace_name" ? "pod_name" : "pod";
+      return absl::StrReplaceAll(
+          d["query"].get<std::string>(),
+          {{"<<.LabelMatchers>>", absl::StrCat(ns_label, "=\"", kNamespace, "\"")},
+           {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
+    }
+    ADD_FAILURE() << "no definition " << metric;
+    return "";
+  }
+
+  // Per-pod values Prometheus itself answers for `query` evaluated at `unix_ms`.
+  static std::map<std::string, double> PrometheusValues(const std::string& query,
+                                                        const std::string& pod_label,
+                                                        int64_t unix_ms) {
+    std::string path =
+        absl::StrCat("/api/v1/query?query=", http::UrlEncode(query), "&time=", unix_ms / 1000, ".",
+                     absl::StrFormat("%03d", unix_ms % 1000));
+    json j = GetJson(stack_->prometheus_port(), path);
+    std::map<std::string, double> out;
+    for (const auto& s : j["data"]["result"]) {
+      out[s["metric"][pod_label].get<std::string>()] = std::stod(s["value"][1].get<std::string>());
+    }
+    return out;
+  }
+
+  // Fetches the adapter's answer and Prometheus' answer at the same evaluation time; true when
+  // every pod's value is equal. A scrape appended just after the adapter's query can change
+  // Prometheus' later answer for the same time, so callers allow a few tries.
+  static bool AdapterEqualsPrometheus(const std::string& metric, const std::string& pod_label,
+                                      json* adapter_out) {
+    int status = 0;
+    json a = GetJson(stack_->adapter_port(),
+                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
+    if (status != 200) return false;
+    if (adapter_out) *adapter_out = a;
+    std::map<std::string, double> adapter;
+    int64_t ts = 0;
+    for (const auto& p : a["pods"]) {
+      adapter[p["pod"].get<std::string>()] = p["value"].get<double>();
+      absl::Time t;
+      std::string err;
+      EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, p["timestamp"].get<std::string>(), &t, &err))
+          << err;
+      ts = absl::ToUnixMillis(t);
+    }
+    std::map<std::string, double> prom = PrometheusValues(RenderedQuery(metric), pod_label, ts);
+    // Prometheus may hold NaN for pods the adapter dropped; the adapter never serves them.
+    for (auto it = prom.begin(); it != prom.end();)
+      it = std::isfinite(it->second) ? std::next(it) : prom.erase(it);
+    return !adapter.empty() && adapter == prom;
+  }
+
+  static void ExpectEqualWithinTries(const std::string& metric, const std::string& pod_label) {
+    json last;
+    bool equal = false;
+    for (int i = 0; i < 5 && !equal; ++i) equal = AdapterEqualsPrometheus(metric, pod_label, &last);
+    EXPECT_TRUE(equal) << metric << ": adapter said " << last.dump();
+  }
+
+  static demo::Stack* stack_;
+};
+
+demo::Stack* PipelineIntegrationTest::stack_ = nullptr;
+
+TEST_F(PipelineIntegrationTest, BecomesReadyAndListsDefinitions) {
+  ASSERT_TRUE(demo::WaitForHttp(stack_->adapter_port(), "/readyz", 200, absl::Seconds(30)).ok());
+  json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
+  ASSERT_EQ(defs["metrics"].size(), 3u);
+  EXPECT_EQ(defs["metrics"][0]["target"], 70.0);
+}
+
+TEST_F(PipelineIntegrationTest, ValuesEqualPrometheusForEveryMetric) {
+  // Wait until the rate windows hold traffic.
+  ASSERT_TRUE(proc::PollUntil(
+      [] {
+        json a = GetJson(stack_->adapter_port(),
+                         absl::StrCat("/api/v1/namespaces/", kNamespace,
+                                      "/metrics/concurrency?inferenceService=concurrency-model"));
+        return a.contains("total") && a["total"].get<double>() > 1;
+      },
+      absl::Seconds(60)));
+  ExpectEqualWithinTries("concurrency", "pod_name");
+  ExpectEqualWithinTries("concurrency_kserve", "pod");
+  ExpectEqualWithinTries("cpu", "pod");
+  json cpu = GetJson(
+      stack_->adapter_port(),
+      absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/cpu?inferenceService=cpu-model"));
+  EXPECT_EQ(cpu["podCount"], 1);
+  EXPECT_GT(cpu["baselineTotal"].get<double>(), 0);
+  EXPECT_TRUE(cpu["utilizationPercent"].is_number());
+}
+
+TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
+  const std::string svc = absl::StrCat("/api/v1/services/", kNamespace, "/concurrency-model");
+  auto r = http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/replicas",
+                          R"({"replicas":3})");
+  ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+  r = http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/load", R"({"rps":150})");
+  ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+  const std::string path = absl::StrCat("/api/v1/namespaces/", kNamespace,
+                                        "/metrics/concurrency?inferenceService=concurrency-model");
+  // Three pods, each serving: the new pods show up with non-zero concurrency.
+  bool three = proc::PollUntil(
+      [&] {
+        json a = GetJson(stack_->adapter_port(), path);
+        if (!a.contains("pods") || a["pods"].size() != 3) return false;
+        for (const auto& p : a["pods"]) {
+          if (p["value"].get<double>() <= 0) return false;
+        }
+        return true;
+      },
+      absl::Seconds(90));
+  EXPECT_TRUE(three) << GetJson(stack_->adapter_port(), path).dump();
+  ExpectEqualWithinTries("concurrency", "pod_name");
+}
+
+TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRestart) {
+  const std::string path = absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency");
+  int status = 0;
+  GetJson(stack_->adapter_port(), path, &status);
+  ASSERT_EQ(status, 200);
+  stack_->StopPrometheus();
+  json err;
+  bool stale = proc::PollUntil(
+      [&] {
+        err = GetJson(stack_->adapter_port(), path, &status);
+        return status == 503;
+      },
+      absl::Seconds(30));
+  ASSERT_TRUE(stale) << err.dump();
+  EXPECT_EQ(err["error"]["reason"], "ServiceUnavailable");
+  EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("stale"));
+  EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("last good sample at"));
+  // The outage is visible in the adapter's own metrics.
+  auto metrics = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr(
+          "autoscale_adapter_sampler_queries_total{metric=\"concurrency\",outcome=\"error\"}"));
+  EXPECT_EQ(stack_->adapter()->Running(), true);
+
+  ASSERT_TRUE(stack_->StartPrometheus().ok());
+  bool back = proc::PollUntil(
+      [&] {
+        GetJson(stack_->adapter_port(), path, &status);
+        return status == 200;
+      },
+      absl::Seconds(30));
+  EXPECT_TRUE(back);
+  ExpectEqualWithinTries("concurrency", "pod_name");
+}
+
+TEST(AdapterProcess, BrokenConfigExitsNonZeroNamingFileAndField) {
+  demo::StackOptions options;
+  options.bin_dir = AA_BIN_DIR;
+  options.prometheus_bin = AA_PROMETHEUS_BIN;
+  options.start_adapter = false;
+  options.adapter_config_yaml = "sampling:\n  interval: fast\nmetrics: []\n";
+  auto stack = demo::Stack::Start(options);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  absl::Status s = (*stack)->StartAdapter();
+  EXPECT_FALSE(s.ok());
+  ASSERT_NE((*stack)->adapter(), nullptr);
+  std::string log = (*stack)->adapter()->LogTail();
+  EXPECT_THAT(log, HasSubstr("adapter.yaml"));
+  EXPECT_THAT(log, HasSubstr("sampling.interval"));
+  EXPECT_EQ((*stack)->adapter()->Stop(), 1);
+}
+
+TEST(AdapterProcess, UnreachablePrometheusAtStartIsNotReadyAndRefusesClearly) {
+  demo::StackOptions options;
+  options.bin_dir = AA_BIN_DIR;
+  options.prometheus_bin = AA_PROMETHEUS_BIN;
+  options.adapter_config_yaml = kAdapterConfig;
+  options.adapter_args = {
+      "--prometheus_url=http://127.0.0.1:1"};  // later flag wins: nothing listens on port 1
+  auto stack = demo::Stack::Start(options);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  int port = (*stack)->adapter_port();
+  int status = 0;
+  auto ready = http::HttpCall("GET", "127.0.0.1", port, "/readyz");
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 503);
+  json err = GetJson(port, absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency"),
+                     &status);
+  EXPECT_EQ(status, 503);
+  EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("127.0.0.1:1"));
+  // It shuts down cleanly on SIGTERM.
+  EXPECT_EQ((*stack)->StopAdapter(), 0);
+}
+
+}  // namespace
+}  // namespace aa
