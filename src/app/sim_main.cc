@@ -18,6 +18,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
@@ -66,8 +68,15 @@ std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::st
 }  // namespace
 
 int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  // --help lists the flags of this file (Abseil's default matches files named like the program).
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "sim_main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "autoscale-sim: simulated KServe InferenceServices exposing queue-proxy, KServe, vLLM, "
+      "simulated KServe InferenceServices exposing queue-proxy, KServe, vLLM, "
       "cAdvisor and "
       "kube-state-metrics series at GET /metrics, with a JSON API to change replicas and load.\n"
       "Flag names accept '-' or '_'.");

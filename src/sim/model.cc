@@ -450,12 +450,12 @@ struct Simulator::ServiceState {
   }
 };
 
-Simulator::Simulator(uint64_t seed, absl::Time epoch) : seed_(seed), epoch_(epoch) {}
+Simulator::Simulator(absl::Time epoch) : epoch_(epoch) {}
 Simulator::~Simulator() = default;
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(std::vector<ServiceSpec> specs,
                                                              uint64_t seed, absl::Time epoch) {
-  std::unique_ptr<Simulator> sim(new Simulator(seed, epoch));
+  std::unique_ptr<Simulator> sim(new Simulator(epoch));
   std::set<std::string> seen;
   for (auto& spec : specs) {
     if (absl::Status st = ValidateServiceSpec(spec); !st.ok()) return st;

@@ -185,11 +185,10 @@ class Simulator {
   struct ServiceState;  // internal
 
  private:
-  Simulator(uint64_t seed, absl::Time epoch);
+  explicit Simulator(absl::Time epoch);
   ServiceState* Find(std::string_view ns, std::string_view name) const;
   ServiceView View(const ServiceState& s) const;
 
-  uint64_t seed_;
   absl::Time epoch_;
   absl::Duration now_ = absl::ZeroDuration();
   std::vector<std::unique_ptr<ServiceState>> services_;
