@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# CI's extra checks: builds with clang, AddressSanitizer and UndefinedBehaviorSanitizer (any report fails), runs
+# the unit tests under them, then runs each libFuzzer target for a bounded time on a copy of its seed corpus.
+# Usage: scripts/sanitize.sh [seconds per fuzzer, default 30]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+fuzz_seconds=${1:-30}
+"$root/scripts/deps.sh"
+build=$root/build-sanitize
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_CXX_COMPILER=clang++ -DAA_SANITIZE=ON -DAA_FUZZ=ON -DAA_BENCH=OFF >/dev/null
+fi
+ninja -C "$build"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$build" && ctest --output-on-failure -L unit -j2 --timeout 600)
+
+corpus_tmp=$(mktemp -d)
+trap 'rm -rf "$corpus_tmp"' EXIT
+for fuzzer in "$build"/fuzz/*_fuzzer; do
+  name=$(basename "$fuzzer" _fuzzer)
+  seeds=$(ls -d "$root"/tests/testdata/*/corpus 2>/dev/null | grep -E "/(${name%%_*})[^/]*/corpus$" | head -n 1 || true)
+  mkdir -p "$corpus_tmp/$name"
+  [ -n "$seeds" ] && cp -r "$seeds"/. "$corpus_tmp/$name/"
+  dict=()
+  for d in "$(dirname "${seeds:-/nonexistent}")"/*.dict; do [ -f "$d" ] && dict=(-dict="$d"); done
+  echo "fuzzing $name for ${fuzz_seconds}s"
+  "$fuzzer" "${dict[@]}" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$corpus_tmp/$name" 2>"$corpus_tmp/$name.log" || { tail -n 60 "$corpus_tmp/$name.log"; exit 1; }
+  grep -E '^stat::number_of_executed_units' "$corpus_tmp/$name.log" || true
+done
+echo "sanitizers and fuzzers: clean"
