@@ -1,10 +1,13 @@
 #include "sim/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sim/scenario.h"
 
 namespace aa::sim {
 namespace {
@@ -324,6 +327,60 @@ TEST(Simulator, TickSizeDoesNotChangeTheLongRunAverage) {
   EXPECT_EQ(One(*a).arrived, One(*b).arrived);
   EXPECT_NEAR(One(*a).concurrency_seconds, One(*b).concurrency_seconds,
               1e-6 * One(*a).concurrency_seconds);
+}
+
+}  // namespace
+}  // namespace aa::sim
+
+namespace aa::sim {
+namespace {
+
+// A crude HPA in the loop (every 15 s, 60 s windows, no stabilization): the default scenario's peak
+// must settle at about 3 pods for both services, from the same signals the adapter will read.
+TEST(Simulator, DefaultScenarioNeedsAboutThreePodsAtPeak) {
+  auto sim = Make(DefaultScenario(), 1);
+  // Pods come and go, so integrate per-step deltas of the per-pod sums instead of differencing pod
+  // sets.
+  std::vector<std::vector<double>> lat_hist(2), cpu_hist(2);
+  std::vector<std::map<std::string, std::pair<double, double>>> last(2);
+  std::vector<int> desired_at_peak(2, 0);
+  for (int step = 1; step <= 400; ++step) {  // 400 s
+    sim->Advance(absl::Seconds(1));
+    const auto views = sim->Services();
+    for (size_t i = 0; i < 2; ++i) {
+      double dl = 0, dc = 0;
+      std::map<std::string, std::pair<double, double>> now;
+      for (const auto& p : views[i].pods) {
+        const double l = p.latency_ms->sum / 1000, c = p.cpu_seconds;
+        auto it = last[i].find(p.name);
+        dl += l - (it == last[i].end() ? 0 : it->second.first);
+        dc += c - (it == last[i].end() ? 0 : it->second.second);
+        now[p.name] = {l, c};
+      }
+      last[i] = std::move(now);
+      lat_hist[i].push_back(dl);
+      cpu_hist[i].push_back(dc);
+    }
+    if (step % 15 == 0 && step >= 60) {
+      auto window = [](const std::vector<double>& h) {
+        double s = 0;
+        for (size_t k = h.size() - 60; k < h.size(); ++k) s += h[k];
+        return s / 60;
+      };
+      const int conc_desired =
+          std::clamp(static_cast<int>(std::ceil(window(lat_hist[0]) / 70)), 1, 10);
+      const int cpu_desired =
+          std::clamp(static_cast<int>(std::ceil(window(cpu_hist[1]) / 0.5)), 1, 10);
+      ASSERT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", conc_desired).ok());
+      ASSERT_TRUE(sim->SetReplicas("kserve-test", "cpu-model", cpu_desired).ok());
+      desired_at_peak = {conc_desired, cpu_desired};
+    }
+  }
+  EXPECT_EQ(desired_at_peak[0], 3);
+  EXPECT_EQ(desired_at_peak[1], 3);
+  const auto views = sim->Services();
+  EXPECT_EQ(views[0].queue_length, 0);
+  EXPECT_EQ(views[0].ready_replicas, 3);
 }
 
 }  // namespace
