@@ -92,6 +92,26 @@ TEST(ParseQueryResponse, EmptyVectorAndEscapes) {
   EXPECT_DOUBLE_EQ(r->samples[0].value, -0.0005);
 }
 
+TEST(ParseQueryResponse, HugeAnswerUsesItsOwnParser) {
+  // Above 8 MiB the thread's parser is not used (its buffers would stay that big); the result is
+  // the same.
+  std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)";
+  const int n = 120000;
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) body += ',';
+    body += R"({"metric":{"pod":"pod-)" + std::to_string(i) +
+            R"(-abcdefghijklmnopqrstuvwxyz"},"value":[1,"2"]})";
+  }
+  body += "]}}";
+  ASSERT_GT(body.size(), 8u << 20);
+  auto r = ParseQueryResponse(body);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples.size(), static_cast<size_t>(n));
+  EXPECT_EQ(LabelValue(r->samples.back().labels, "pod"), "pod-119999-abcdefghijklmnopqrstuvwxyz");
+  // And the thread's parser still works afterwards.
+  EXPECT_TRUE(ParseQueryResponse(TestData("vector.json")).ok());
+}
+
 TEST(ParseQueryResponse, BadDataErrorIsInvalidArgument) {
   auto r = ParseQueryResponse(TestData("error_bad_data.json"));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
