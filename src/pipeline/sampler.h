@@ -40,7 +40,7 @@ class Registry;
 
 namespace aa::pipeline {
 
-struct SamplerMetrics;
+class SamplerMetrics;
 
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
 struct MetricRead {
