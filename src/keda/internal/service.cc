@@ -43,28 +43,35 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
       : service_(service), id_(id), trigger_(std::move(trigger)) {}
 
   const Trigger& trigger() const { return trigger_; }
-  bool armed() const { return armed_.load(std::memory_order_acquire); }
-  void Arm() { armed_.store(true, std::memory_order_release); }
+
+  // Guarded by the service's mu_: the stream waits in the opener's queue; its first evaluation
+  // finished.
+  bool queued = true;
+  bool evaluated_once = false;
 
   bool closed() {
     std::lock_guard lock(mu_);
     return finished_ || pending_finish_.has_value();
   }
 
-  // Records the current activity and writes it when it differs from the last state written. At most
-  // one write is in flight; a newer state replaces one not yet written.
-  void Push(bool active) {
+  // Records the activity computed from snapshot `generation` and writes it when it differs from the
+  // last state written. States from an older generation than one already recorded are ignored, so
+  // the opener and the pusher may race. At most one write is in flight; a newer state replaces one
+  // not yet written.
+  void Push(bool active, uint64_t generation) {
     std::lock_guard lock(mu_);
-    if (finished_ || pending_finish_) return;
+    if (finished_ || pending_finish_ || generation < generation_) return;
+    generation_ = generation;
     desired_ = active;
     MaybeWriteLocked();
   }
 
-  // Finishes the stream with `status`, after the write in flight if there is one. Idempotent.
+  // Finishes the stream with `status` after the latest state is written (a client that reads gets
+  // the state current at shutdown). Idempotent.
   void Close(grpc::Status status) {
     std::lock_guard lock(mu_);
     if (finished_ || pending_finish_) return;
-    if (writing_) {
+    if (writing_ || MaybeWriteLocked()) {
       pending_finish_ = std::move(status);
     } else {
       FinishLocked(std::move(status));
@@ -78,11 +85,9 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
     writing_ = false;
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed: the client went away"));
-    } else if (pending_finish_) {
+    } else if (!MaybeWriteLocked() && pending_finish_) {
       FinishLocked(*std::move(pending_finish_));
       pending_finish_.reset();
-    } else {
-      MaybeWriteLocked();
     }
   }
 
@@ -110,23 +115,25 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
     Finish(std::move(status));
   }
 
-  void MaybeWriteLocked() {
-    if (finished_ || pending_finish_ || writing_ || !desired_ || desired_ == sent_) return;
+  // Starts writing the latest state if it was not written yet; returns whether a write started.
+  bool MaybeWriteLocked() {
+    if (finished_ || writing_ || !desired_ || desired_ == sent_) return false;
     response_.set_result(*desired_);
     sent_ = desired_;
     writing_ = true;
     StartWrite(&response_);
+    return true;
   }
 
   ExternalScalerService* const service_;
   const uint64_t id_;
   const Trigger trigger_;
-  std::atomic<bool> armed_{false};  // the first state was sent: push passes include the stream
 
   std::mutex mu_;
   bool writing_ = false;
   bool finished_ = false;
   std::optional<grpc::Status> pending_finish_;
+  uint64_t generation_ = 0;      // snapshot generation of desired_
   std::optional<bool> desired_;  // latest activity computed
   std::optional<bool> sent_;     // activity written (or being written)
   absl::StatusCode final_code_ = absl::StatusCode::kOk;
@@ -349,21 +356,19 @@ void ExternalScalerService::OpenerLoop() {
     }
     std::shared_ptr<StreamReactor> stream = std::move(to_open_.front());
     to_open_.pop_front();
+    stream->queued = false;
+    const bool first = !stream->evaluated_once;
+    stream->evaluated_once = true;
     lock.unlock();
     if (!stream->closed()) {
       auto obs = scaler_.Stats(stream->trigger());  // may wait for a first sample
-      if (!obs.ok()) {
+      if (!obs.ok() && !first) {
+        LogDebug("keda: StreamIsActive re-evaluation failed", {{"error", obs.status()}});
+      } else if (!obs.ok()) {
         LogDebug("keda: StreamIsActive first evaluation failed", {{"error", obs.status()}});
         stream->Close(ToGrpc(obs.status()));
       } else {
-        stream->Push(obs->stats.total > stream->trigger().activation_threshold);
-        stream->Arm();
-        // A snapshot published since our read may have been pushed before the stream was armed.
-        if (sampler_.snapshot()->generation > obs->generation) {
-          std::lock_guard push_lock(mu_);
-          push_wanted_ = true;
-          pusher_cv_.notify_one();
-        }
+        stream->Push(obs->stats.total > stream->trigger().activation_threshold, obs->generation);
       }
     }
     stream.reset();
@@ -388,23 +393,40 @@ void ExternalScalerService::PusherLoop() {
 
 uint64_t ExternalScalerService::PushPass() {
   const uint64_t generation = sampler_.snapshot()->generation;
-  std::vector<std::shared_ptr<StreamReactor>> armed;
+  std::vector<std::shared_ptr<StreamReactor>> open;
   {
     std::lock_guard lock(mu_);
-    armed.reserve(streams_.size());
-    for (const auto& [id, s] : streams_) {
-      if (s->armed()) armed.push_back(s);
-    }
+    open.reserve(streams_.size());
+    for (const auto& [id, s] : streams_) open.push_back(s);
   }
   absl::flat_hash_map<std::string, absl::StatusOr<Observation>> evaluated;
-  for (const auto& s : armed) {
+  std::vector<std::shared_ptr<StreamReactor>> requeue;
+  for (const auto& s : open) {
     const Trigger& t = s->trigger();
     std::string key = EvalKey(t);
     auto it = evaluated.find(key);
     if (it == evaluated.end())
       it = evaluated.emplace(std::move(key), scaler_.StatsIfSampled(t)).first;
     // On failure the stream keeps its last state; the unary RPCs report the error to KEDA.
-    if (it->second.ok()) s->Push(it->second->stats.total > t.activation_threshold);
+    if (it->second.ok()) {
+      s->Push(it->second->stats.total > t.activation_threshold, it->second->generation);
+    } else if (it->second.status().code() == absl::StatusCode::kFailedPrecondition) {
+      // The sampler dropped (or never had) this (metric, namespace): demand it again through the
+      // opener, which may wait for the sample.
+      requeue.push_back(s);
+    }
+  }
+  if (!requeue.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      for (auto& s : requeue) {
+        if (!s->queued && !stopping_) {
+          s->queued = true;
+          to_open_.push_back(std::move(s));
+        }
+      }
+    }
+    opener_cv_.notify_one();
   }
   return generation;
 }

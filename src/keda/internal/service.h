@@ -11,13 +11,18 @@
 // state;
 // - the pusher runs once after every snapshot publication (the Sampler::Subscribe callback only
 // sets a flag and
-//   signals), evaluates every armed stream (once per distinct (metric, namespace, selector)) and
-//   writes to the streams whose activity changed. It never waits on Prometheus.
-// Each stream keeps at most one write in flight; a newer state replaces an unsent one, so a client
-// that never reads costs a constant amount of memory. A stream that fails its first evaluation is
-// finished with that error (INVALID_ARGUMENT / NOT_FOUND / UNAVAILABLE); later evaluation failures
-// keep the stream open and silent (the unary RPCs report them to KEDA, and the stream resumes when
-// data returns). Streams beyond `max_streams` are refused with RESOURCE_EXHAUSTED.
+//   signals), evaluates every open stream whose (metric, namespace) has been sampled (once per
+//   distinct (metric, namespace, selector)) and writes to the streams whose activity changed. It
+//   never waits on Prometheus.
+// A stream whose (metric, namespace) the sampler no longer holds (dropped after demandTTL without
+// reads) goes back to the opener, whose read demands it again. Each state carries the snapshot
+// generation it was computed from; a stream ignores states older than the one it holds, so the two
+// workers may race without sending an outdated state last. Each stream keeps at most one write in
+// flight; a newer state replaces an unsent one, so a client that never reads costs a constant
+// amount of memory. A stream that fails its first evaluation is finished with that error
+// (INVALID_ARGUMENT / NOT_FOUND / UNAVAILABLE); later evaluation failures keep the stream open and
+// silent (the unary RPCs report them to KEDA, and the stream resumes when data returns). Streams
+// beyond `max_streams` are refused with RESOURCE_EXHAUSTED.
 //
 // Thread-safe. Lifecycle: construct, Start(), register with a grpc::ServerBuilder, serve; then
 // BeginShutdown() before grpc::Server::Shutdown(), and Stop() after it.
