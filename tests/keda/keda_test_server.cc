@@ -123,6 +123,14 @@ int main(int argc, char** argv) {
       std::cout << "ok " << published << std::endl;
     } else if (cmd == "streams") {
       std::cout << "ok " << (*server)->open_streams() << std::endl;
+    } else if (cmd == "waitstreams") {
+      size_t n = 0;
+      in >> n;
+      if ((*server)->WaitForOpenStreams(n, absl::Seconds(30))) {
+        std::cout << "ok" << std::endl;
+      } else {
+        std::cout << "error " << (*server)->open_streams() << " streams open" << std::endl;
+      }
     } else if (cmd == "quit") {
       break;
     } else if (!cmd.empty()) {

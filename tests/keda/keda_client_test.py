@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""Independent KEDA external scaler client (Debian python3-grpcio), for tests and for checking a running adapter.
+
+Stubs are generated from the project's proto at run time (protoc + /usr/bin/grpc_python_plugin) into a temporary
+directory. Health (grpc.health.v1) and reflection (grpc.reflection.v1alpha) are called with hand-encoded protobuf
+bytes, so no extra Python packages are needed.
+
+Modes:
+  selftest --server-binary PATH [--proto FILE]
+      Starts keda_test_server (fake Prometheus, driven over its stdin) over plaintext, TLS and mutual TLS (certs
+      made with the openssl CLI in a temporary directory) and checks every RPC, error codes, StreamIsActive pushes,
+      health and reflection. Exit status 0 when everything passed.
+  call --address HOST:PORT [--namespace NS] [--ca FILE [--cert FILE --key FILE] [--server-name NAME]]
+       [--stream-messages N] [--timeout S] [--proto FILE] key=value...
+      Calls GetMetricSpec, GetMetrics, IsActive, and StreamIsActive (first N messages, default 1) with the given
+      trigger metadata against a running scaler (e.g. the adapter fed by real Prometheus), and prints one JSON
+      object with the results (errors as {"code": ..., "message": ...}). Exit status 0 when all calls succeeded.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_PROTO = os.path.normpath(os.path.join(HERE, "..", "..", "proto", "externalscaler.proto"))
+SERVICE = "externalscaler.ExternalScaler"
+
+
+def load_stubs(proto):
+    """Generates externalscaler_pb2(_grpc).py into a temporary directory and imports them."""
+    out = tempfile.mkdtemp(prefix="keda-stubs-")
+    subprocess.run(
+        ["protoc", "-I", os.path.dirname(proto), "--python_out", out, "--grpc_python_out", out,
+         "--plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin", os.path.basename(proto)],
+        check=True)
+    sys.path.insert(0, out)
+    import externalscaler_pb2  # noqa: E402
+    import externalscaler_pb2_grpc  # noqa: E402
+    return externalscaler_pb2, externalscaler_pb2_grpc
+
+
+def make_channel(address, ca=None, cert=None, key=None, server_name=None):
+    if ca is None:
+        return grpc.insecure_channel(address)
+    read = lambda p: open(p, "rb").read() if p else None  # noqa: E731
+    creds = grpc.ssl_channel_credentials(root_certificates=read(ca), private_key=read(key),
+                                         certificate_chain=read(cert))
+    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    return grpc.secure_channel(address, creds, options=options)
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def health_check(channel, service, timeout=10):
+    """grpc.health.v1.Health/Check; returns the status number (1 = SERVING)."""
+    name = service.encode()
+    request = (b"\x0a" + _varint(len(name)) + name) if name else b""
+    call = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda b: b,
+                               response_deserializer=lambda b: b)
+    response = call(request, timeout=timeout)
+    if response[:1] != b"\x08":
+        return 0  # field 1 absent: UNKNOWN
+    return response[1]
+
+
+def reflection_list_services(channel, timeout=10):
+    """grpc.reflection.v1alpha ServerReflectionInfo with list_services; returns the raw answer bytes."""
+    call = channel.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                 request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    responses = call(iter([b"\x3a\x00"]), timeout=timeout)  # field 7 (list_services) = ""
+    return b"".join(responses)
+
+
+def ref(pb2, namespace, metadata):
+    return pb2.ScaledObjectRef(name="scaledobject", namespace=namespace, scalerMetadata=metadata)
+
+
+def call_all(pb2, pb2_grpc, channel, namespace, metadata, stream_messages=1, timeout=10):
+    """Calls every RPC once; returns a dict of results. Errors are {"code": NAME, "message": text}."""
+    stub = pb2_grpc.ExternalScalerStub(channel)
+    r = ref(pb2, namespace, metadata)
+    out = {}
+
+    def attempt(name, fn):
+        try:
+            out[name] = fn()
+        except grpc.RpcError as e:
+            out[name] = {"code": e.code().name, "message": e.details()}
+
+    attempt("GetMetricSpec", lambda: [
+        {"metricName": s.metricName, "targetSize": s.targetSize, "targetSizeFloat": s.targetSizeFloat}
+        for s in stub.GetMetricSpec(r, timeout=timeout).metricSpecs])
+    attempt("GetMetrics", lambda: [
+        {"metricName": v.metricName, "metricValue": v.metricValue, "metricValueFloat": v.metricValueFloat}
+        for v in stub.GetMetrics(pb2.GetMetricsRequest(scaledObjectRef=r, metricName=""), timeout=timeout)
+        .metricValues])
+    attempt("IsActive", lambda: stub.IsActive(r, timeout=timeout).result)
+
+    def stream():
+        it = stub.StreamIsActive(r, timeout=timeout)
+        got = []
+        for msg in it:
+            got.append(msg.result)
+            if len(got) >= stream_messages:
+                it.cancel()
+                break
+        return got
+    attempt("StreamIsActive", stream)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- selftest
+
+
+class TestServer:
+    """keda_test_server as a child process, driven over stdin."""
+
+    def __init__(self, binary, args=()):
+        self.proc = subprocess.Popen([binary, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError("keda_test_server did not start: %r" % line)
+        self.port = int(line.split()[1])
+        self.address = "127.0.0.1:%d" % self.port
+
+    def cmd(self, text):
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if not answer.startswith("ok"):
+            raise RuntimeError("keda_test_server: %s -> %s" % (text, answer))
+        return answer
+
+    def quit(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        return self.proc.wait(timeout=30)
+
+
+def make_certs(d):
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def leaf(name, cn, ext, ca="ca"):
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", f"{d}/{name}.key",
+            "-out", f"{d}/{name}.csr", "-subj", f"/CN={cn}")
+        with open(f"{d}/{name}.ext", "w") as f:
+            f.write(ext)
+        run("x509", "-req", "-in", f"{d}/{name}.csr", "-CA", f"{d}/{ca}.crt", "-CAkey", f"{d}/{ca}.key",
+            "-CAcreateserial", "-out", f"{d}/{name}.crt", "-days", "1", "-sha256", "-extfile", f"{d}/{name}.ext")
+
+    for ca in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            f"{d}/{ca}.key", "-out", f"{d}/{ca}.crt", "-days", "1", "-subj", f"/CN={ca}",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    leaf("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    leaf("client", "keda-operator", "extendedKeyUsage=clientAuth\n")
+    leaf("stranger", "stranger", "extendedKeyUsage=clientAuth\n", ca="other-ca")
+
+
+class Checker:
+    def __init__(self):
+        self.failures = 0
+
+    def eq(self, what, got, want):
+        if got != want:
+            self.failures += 1
+            print("FAIL %s: got %r, want %r" % (what, got, want))
+        else:
+            print("ok   %s" % what)
+
+    def true(self, what, cond, detail=""):
+        self.eq(what + (" (%s)" % detail if detail and not cond else ""), bool(cond), True)
+
+
+def read_next(iterator, box):
+    """Appends the next stream message (or the exception that ended the stream) to box; the call's deadline bounds
+    the wait."""
+    try:
+        box.append(next(iterator).result)
+    except (StopIteration, grpc.RpcError) as e:
+        box.append(e)
+
+
+def selftest_mode(pb2, pb2_grpc, server, channel, check, mode):
+    ns = "kserve-test"
+    stub = pb2_grpc.ExternalScalerStub(channel)
+    server.cmd(f"set conc {ns} predictor-a-1 30")
+    server.cmd(f"set conc {ns} predictor-a-2 45.5")
+    server.cmd(f"set conc {ns} other-1 7")
+    server.cmd(f"labels {ns} predictor-a-1 serving.kserve.io/inferenceservice=model-a,component=predictor")
+    server.cmd(f"labels {ns} predictor-a-2 serving.kserve.io/inferenceservice=model-a,component=predictor")
+    server.cmd(f"labels {ns} other-1 app=other")
+    server.cmd(f"set cpu_usage {ns} predictor-a-1 0.2")
+    server.cmd(f"set cpu_usage {ns} predictor-a-2 0.4")
+    server.cmd(f"set cpu_request {ns} predictor-a-1 0.5")
+    server.cmd(f"set cpu_request {ns} predictor-a-2 0.5")
+
+    kserve = {"scalerAddress": server.address, "metric": "concurrency", "inferenceService": "model-a",
+              "containerConcurrency": "100", "targetUtilizationPercentage": "70"}
+    res = call_all(pb2, pb2_grpc, channel, ns, kserve)
+    check.eq(f"[{mode}] GetMetricSpec concurrency", res["GetMetricSpec"],
+             [{"metricName": "concurrency-model-a", "targetSize": 70, "targetSizeFloat": 70.0}])
+    check.eq(f"[{mode}] GetMetrics concurrency (pods of model-a)", res["GetMetrics"],
+             [{"metricName": "concurrency-model-a", "metricValue": 76, "metricValueFloat": 75.5}])
+    check.eq(f"[{mode}] IsActive", res["IsActive"], True)
+    check.eq(f"[{mode}] StreamIsActive first message", res["StreamIsActive"], [True])
+
+    cpu = {"metric": "cpu", "inferenceService": "model-a", "targetUtilizationPercentage": "50"}
+    res = call_all(pb2, pb2_grpc, channel, ns, cpu)
+    spec = res["GetMetricSpec"]
+    check.true(f"[{mode}] GetMetricSpec cpu = 50% of 0.5 cores", isinstance(spec, list) and len(spec) == 1
+               and abs(spec[0]["targetSizeFloat"] - 0.25) < 1e-9 and spec[0]["targetSize"] == 1, spec)
+    values = res["GetMetrics"]
+    check.true(f"[{mode}] GetMetrics cpu total", isinstance(values, list)
+               and abs(values[0]["metricValueFloat"] - 0.6) < 1e-9, values)
+
+    everything = call_all(pb2, pb2_grpc, channel, ns, {"metric": "concurrency", "activationThreshold": "100"})
+    check.true(f"[{mode}] GetMetrics whole namespace", abs(everything["GetMetrics"][0]["metricValueFloat"] - 82.5)
+               < 1e-9, everything["GetMetrics"])
+    check.eq(f"[{mode}] IsActive below activationThreshold", everything["IsActive"], False)
+
+    bad = call_all(pb2, pb2_grpc, channel, ns, {"metric": "nope"})
+    for rpc in ("GetMetricSpec", "GetMetrics", "IsActive", "StreamIsActive"):
+        check.eq(f"[{mode}] {rpc} unknown metric", bad[rpc].get("code") if isinstance(bad[rpc], dict) else bad[rpc],
+                 "NOT_FOUND")
+    bad = call_all(pb2, pb2_grpc, channel, ns, {"metric": "concurrency", "target": "NaN"})
+    check.eq(f"[{mode}] GetMetricSpec NaN target", bad["GetMetricSpec"]["code"], "INVALID_ARGUMENT")
+    check.true(f"[{mode}] message names the key", "scalerMetadata.target" in bad["GetMetricSpec"]["message"],
+               bad["GetMetricSpec"])
+    bad = call_all(pb2, pb2_grpc, channel, ns, {})
+    check.eq(f"[{mode}] no metadata", bad["GetMetrics"]["code"], "INVALID_ARGUMENT")
+
+    # Prometheus down for a namespace never sampled: UNAVAILABLE, not zero.
+    server.cmd("down 1")
+    down = call_all(pb2, pb2_grpc, channel, "fresh-ns", {"metric": "concurrency"})
+    check.eq(f"[{mode}] GetMetrics with Prometheus down", down["GetMetrics"].get("code"), "UNAVAILABLE")
+    server.cmd("down 0")
+
+    # StreamIsActive: initial state, then a push when the workload goes from idle to busy.
+    server.cmd(f"set conc {ns} idle-1 0")
+    server.cmd(f"labels {ns} idle-1 serving.kserve.io/inferenceservice=model-b")
+    stream = stub.StreamIsActive(ref(pb2, ns, {"metric": "concurrency", "inferenceService": "model-b"}),
+                                 timeout=30)
+    box = []
+    read_next(stream, box)
+    check.eq(f"[{mode}] stream initial state", box, [False])
+    server.cmd(f"set conc {ns} idle-1 3")
+    server.cmd("tick")
+    box = []
+    read_next(stream, box)
+    check.eq(f"[{mode}] stream pushes true on load", box, [True])
+    server.cmd(f"set conc {ns} idle-1 0")
+    server.cmd("tick")
+    box = []
+    read_next(stream, box)
+    check.eq(f"[{mode}] stream pushes false when idle", box, [False])
+    stream.cancel()
+
+    # Streams opened and dropped are released.
+    dropped = [stub.StreamIsActive(ref(pb2, ns, {"metric": "concurrency"}), timeout=30) for _ in range(50)]
+    for s in dropped:
+        next(s)
+    for s in dropped:
+        s.cancel()
+    server.cmd("waitstreams 0")  # the server waits (bounded) for the cancellations to land
+    check.eq(f"[{mode}] dropped streams released", server.cmd("streams"), "ok 0")
+
+    check.eq(f"[{mode}] health ''", health_check(channel, ""), 1)
+    check.eq(f"[{mode}] health {SERVICE}", health_check(channel, SERVICE), 1)
+    check.true(f"[{mode}] reflection lists {SERVICE}", SERVICE.encode() in reflection_list_services(channel))
+
+    # A stream open at shutdown is finished cleanly (status OK).
+    last = stub.StreamIsActive(ref(pb2, ns, {"metric": "concurrency"}), timeout=30)
+    box = []
+    read_next(last, box)
+    check.eq(f"[{mode}] stream before shutdown", box, [True])
+    code = server.quit()
+    check.eq(f"[{mode}] test server exit status", code, 0)
+    rest = list(last)
+    check.eq(f"[{mode}] stream ends at shutdown", (rest, last.code().name), ([], "OK"))
+
+
+def selftest(args):
+    pb2, pb2_grpc = load_stubs(args.proto)
+    check = Checker()
+    certs = tempfile.mkdtemp(prefix="keda-certs-")
+    try:
+        make_certs(certs)
+        for mode in ("plain", "tls", "mtls"):
+            server_args = []
+            if mode != "plain":
+                server_args += ["--tls-cert", f"{certs}/server.crt", "--tls-key", f"{certs}/server.key"]
+            if mode == "mtls":
+                server_args += ["--client-ca", f"{certs}/ca.crt"]
+            server = TestServer(args.server_binary, server_args)
+            try:
+                if mode == "plain":
+                    channel = make_channel(server.address)
+                elif mode == "tls":
+                    channel = make_channel(server.address, ca=f"{certs}/ca.crt")
+                    plain = call_all(pb2, pb2_grpc, make_channel(server.address), "ns", {"metric": "concurrency"},
+                                     timeout=5)
+                    check.eq("[tls] plaintext client refused", plain["GetMetrics"].get("code"), "UNAVAILABLE")
+                else:
+                    channel = make_channel(server.address, ca=f"{certs}/ca.crt", cert=f"{certs}/client.crt",
+                                           key=f"{certs}/client.key")
+                    for who, extra in (("no client certificate", {}),
+                                       ("certificate from another CA", {"cert": f"{certs}/stranger.crt",
+                                                                        "key": f"{certs}/stranger.key"})):
+                        other = make_channel(server.address, ca=f"{certs}/ca.crt", **extra)
+                        res = call_all(pb2, pb2_grpc, other, "ns", {"metric": "concurrency"}, timeout=5)
+                        check.eq(f"[mtls] {who} refused", res["GetMetrics"].get("code"), "UNAVAILABLE")
+                selftest_mode(pb2, pb2_grpc, server, channel, check, mode)
+            finally:
+                if server.proc.poll() is None:
+                    server.proc.kill()
+                    server.proc.wait()
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)
+    print("%d failure(s)" % check.failures)
+    return 1 if check.failures else 0
+
+
+def call(args):
+    pb2, pb2_grpc = load_stubs(args.proto)
+    metadata = {}
+    for kv in args.metadata:
+        if "=" not in kv:
+            raise SystemExit("metadata must be key=value: %r" % kv)
+        k, v = kv.split("=", 1)
+        metadata[k] = v
+    channel = make_channel(args.address, args.ca, args.cert, args.key, args.server_name)
+    out = call_all(pb2, pb2_grpc, channel, args.namespace, metadata, args.stream_messages, args.timeout)
+    try:
+        out["health"] = {"": health_check(channel, ""), SERVICE: health_check(channel, SERVICE)}
+    except grpc.RpcError as e:
+        out["health"] = {"code": e.code().name, "message": e.details()}
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return 1 if any(isinstance(v, dict) and "code" in v for v in out.values()) else 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("selftest")
+    s.add_argument("--server-binary", required=True)
+    s.add_argument("--proto", default=DEFAULT_PROTO)
+    c = sub.add_parser("call")
+    c.add_argument("--address", required=True)
+    c.add_argument("--namespace", default="default")
+    c.add_argument("--ca")
+    c.add_argument("--cert")
+    c.add_argument("--key")
+    c.add_argument("--server-name")
+    c.add_argument("--stream-messages", type=int, default=1)
+    c.add_argument("--timeout", type=float, default=10)
+    c.add_argument("--proto", default=DEFAULT_PROTO)
+    c.add_argument("metadata", nargs="*", help="trigger metadata, key=value")
+    args = p.parse_args()
+    return selftest(args) if args.mode == "selftest" else call(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
