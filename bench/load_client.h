@@ -34,6 +34,7 @@ inline LoadResult RunLoad(int port, const std::string& path, int connections,
     threads.emplace_back([&, c] {
       httplib::Client client("127.0.0.1", port);
       client.set_keep_alive(true);
+      client.set_tcp_nodelay(true);
       client.set_url_encode(false);
       client.set_read_timeout(10, 0);
       while (std::chrono::steady_clock::now() < deadline) {

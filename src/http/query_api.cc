@@ -222,12 +222,18 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
                      FormatRfc3339Millis(table.sampled_at), ")")));
   }
   json pods = json::array();
+  int64_t formatted_ms = -1;  // pods of one query share a timestamp: format it once
+  std::string formatted;
   for (const pipeline::PodValue& pod : table.pods) {
     if (include && !include(pod)) continue;
+    if (pod.timestamp_ms != formatted_ms) {
+      formatted_ms = pod.timestamp_ms;
+      formatted = FormatRfc3339Millis(absl::FromUnixMillis(pod.timestamp_ms));
+    }
     json p = {
         {"pod", pod.pod},
         {"value", pod.value},
-        {"timestamp", FormatRfc3339Millis(absl::FromUnixMillis(pod.timestamp_ms))},
+        {"timestamp", formatted},
         {"utilizationPercent", OptionalNumber(pipeline::PodUtilizationPercent(def, pod, *target))}};
     if (pod.has_baseline) p["baseline"] = pod.baseline;
     pods.push_back(std::move(p));

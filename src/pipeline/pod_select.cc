@@ -1,5 +1,6 @@
 #include "pipeline/pod_select.h"
 
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -20,18 +21,21 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
   if (auto it = snapshot.pod_labels.find(std::string(ns)); it != snapshot.pod_labels.end())
     index = it->second;
   auto sel = std::make_shared<const selector::Selector>(*std::move(parsed));
-  return PodPredicate([index, sel](const PodValue& pod) {
+  // The index holds kube-state-metrics' sanitized names without "label_": map the selector's keys
+  // the same way, once per request rather than once per pod.
+  auto names = std::make_shared<std::map<std::string, std::string, std::less<>>>();
+  for (const auto& r : sel->requirements()) (*names)[r.key] = selector::SanitizeLabelName(r.key);
+  return PodPredicate([index, sel, names](const PodValue& pod) {
     if (!index) return false;
     auto it = index->pods.find(pod.pod);
     if (it == index->pods.end()) return false;
     const prom::Labels& labels = it->second;
-    // The index holds kube-state-metrics' sanitized names without "label_": map the selector's keys
-    // the same way.
-    return sel->Matches([&labels](std::string_view key) -> std::optional<std::string_view> {
-      std::string name = selector::KubeStateMetricsLabelName(key).substr(6);
-      std::string_view v = prom::LabelValue(labels, name);
-      if (v.empty())
-        return std::nullopt;  // Prometheus drops empty labels: absent and empty are alike
+    return sel->Matches([&](std::string_view key) -> std::optional<std::string_view> {
+      auto name = names->find(key);
+      std::string_view v =
+          name == names->end() ? std::string_view() : prom::LabelValue(labels, name->second);
+      // Prometheus drops empty labels: absent and empty are alike.
+      if (v.empty()) return std::nullopt;
       return v;
     });
   });
