@@ -87,8 +87,7 @@ class MapView {
                                       std::initializer_list<std::string_view> known) {
     MapView view(errors, std::move(path));
     if (!IsSet(node)) return view;
-    if (!node.IsMap())
-      return errors.AtNode(view.path_.empty() ? "" : view.path_, "expected a map", node);
+    if (!node.IsMap()) return errors.AtNode(view.path_, "expected a map", node);
     // yaml-cpp's iterators yield temporaries: copy the nodes out (they are handles).
     for (auto it = node.begin(); it != node.end(); ++it) {
       const YAML::Node key_node = it->first;
@@ -680,7 +679,8 @@ absl::StatusOr<YAML::Node> LoadOneDocument(const Errors& errors, const std::stri
 }
 
 constexpr std::string_view kEmbeddedDefault =
-    R"yaml(# Built-in configuration for the simulator and the demo. The demo passes --prometheus-url.
+    R"yaml(
+# Built-in configuration for the simulator and the demo (the demo passes --prometheus-url).
 prometheus:
   url: ""
 sampling:
@@ -689,7 +689,7 @@ sampling:
   warmNamespaces: [kserve-test]
 metrics:
 - name: concurrency
-  description: Mean requests in flight per pod (Knative queue-proxy), the tutorial's concurrency-model
+  description: Mean requests in flight per pod (Knative queue-proxy), as for concurrency-model
   preset: {type: concurrency, source: knative-queue-proxy, window: 1m}
   containerConcurrency: 100
   targetUtilizationPercentage: 70

@@ -52,7 +52,12 @@ prometheus:
   url: https://thanos.example:10902/prefix
   headers: {X-Scope-OrgID: tenant-a, X-Other: "2"}
   basicAuth: {username: u, passwordFile: /run/pw}
-  tls: {caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem, serverName: prom.local, insecureSkipVerify: true}
+  tls:
+    caFile: /ca.pem
+    certFile: /c.pem
+    keyFile: /k.pem
+    serverName: prom.local
+    insecureSkipVerify: true
   timeout: 3s
   maxRetries: 5
   retryBackoff: 50ms
