@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "http/query_api.h"
 #include "http/server.h"
+#include "keda/server.h"
 #include "pipeline/sampler.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
@@ -29,6 +30,14 @@ ABSL_FLAG(std::string, http_listen, ":8080",
           "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
           "free one");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
+ABSL_FLAG(std::string, grpc_listen, ":9500",
+          "Address of the KEDA external scaler gRPC port; host:port, port 0 picks a free one, "
+          "empty: off");
+ABSL_FLAG(std::string, grpc_tls_cert_file, "",
+          "PEM certificate chain for the gRPC port; with the key: TLS");
+ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc_tls_cert_file");
+ABSL_FLAG(std::string, grpc_client_ca_file, "",
+          "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
 ABSL_FLAG(bool, check_config, false,
           "Validate the config, print the effective metric queries and exit");
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
@@ -99,9 +108,28 @@ int Main(int argc, char** argv) {
       http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
   if (!http_server.ok()) return Fail(http_server.status());
 
+  std::unique_ptr<keda::Server> grpc_server;
+  if (std::string listen = absl::GetFlag(FLAGS_grpc_listen); !listen.empty()) {
+    keda::ServerOptions grpc_options;
+    grpc_options.listen_address = listen.front() == ':' ? "0.0.0.0" + listen : listen;
+    grpc_options.tls_cert_file = absl::GetFlag(FLAGS_grpc_tls_cert_file);
+    grpc_options.tls_key_file = absl::GetFlag(FLAGS_grpc_tls_key_file);
+    grpc_options.client_ca_file = absl::GetFlag(FLAGS_grpc_client_ca_file);
+    grpc_options.registry = registry.get();
+    auto started = keda::Server::Start(grpc_options, sampler);
+    if (!started.ok()) return Fail(started.status());
+    grpc_server = *std::move(started);
+    LogInfo("listening", {{"server", "grpc"},
+                          {"address", grpc_options.listen_address},
+                          {"port", grpc_server->port()},
+                          {"tls", !grpc_options.tls_cert_file.empty()},
+                          {"mtls", !grpc_options.client_ca_file.empty()}});
+  }
+
   int signal = 0;
   sigwait(&signals, &signal);
   LogInfo("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
   (*http_server)->Stop();
   sampler.Stop();
   LogInfo("stopped");

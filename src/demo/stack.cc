@@ -120,7 +120,7 @@ void Stack::StopPrometheus() {
 absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {options_.bin_dir + "/autoscale-adapter",
                                    "--prometheus_url=" + prometheus_url(),
-                                   "--http_listen=127.0.0.1:0"};
+                                   "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0"};
   if (!options_.adapter_config_yaml.empty()) {
     absl::Status w = WriteFile(work_dir_ + "/adapter.yaml", options_.adapter_config_yaml);
     if (!w.ok()) return w;
@@ -134,6 +134,9 @@ absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   auto port = adapter_->WaitForListeningPort("http", options_.start_timeout);
   if (!port.ok()) return port.status();
   adapter_port_ = *port;
+  auto grpc_port = adapter_->WaitForListeningPort("grpc", options_.start_timeout);
+  if (!grpc_port.ok()) return grpc_port.status();
+  adapter_grpc_port_ = *grpc_port;
   return absl::OkStatus();
 }
 

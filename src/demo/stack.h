@@ -38,7 +38,8 @@ class Stack {
 
   int sim_port() const { return sim_port_; }
   int prometheus_port() const { return prometheus_port_; }
-  int adapter_port() const { return adapter_port_; }
+  int adapter_port() const { return adapter_port_; }            // plain HTTP: query API, health
+  int adapter_grpc_port() const { return adapter_grpc_port_; }  // KEDA external scaler (plaintext)
   std::string prometheus_url() const;
   const std::string& work_dir() const { return work_dir_; }
 
@@ -64,6 +65,7 @@ class Stack {
   int sim_port_ = 0;
   int prometheus_port_ = 0;
   int adapter_port_ = 0;
+  int adapter_grpc_port_ = 0;
   std::unique_ptr<proc::Subprocess> sim_;
   std::unique_ptr<proc::Subprocess> prometheus_;
   std::unique_ptr<proc::Subprocess> adapter_;
