@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@ namespace aa::keda {
 namespace {
 
 constexpr size_t kMaxWarnedKeys = 256;
+constexpr size_t kMaxWaitingRequests = 10000;
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -160,6 +162,7 @@ void ExternalScalerService::Start() {
   });
   opener_ = std::thread([this] { OpenerLoop(); });
   pusher_ = std::thread([this] { PusherLoop(); });
+  for (auto& t : slow_threads_) t = std::thread([this] { SlowLoop(); });
 }
 
 void ExternalScalerService::BeginShutdown() {
@@ -181,6 +184,14 @@ void ExternalScalerService::BeginShutdown() {
 }
 
 void ExternalScalerService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    slow_stopping_ = true;
+  }
+  slow_cv_.notify_all();
+  for (auto& t : slow_threads_) {
+    if (t.joinable()) t.join();
+  }
   if (opener_.joinable()) opener_.join();
   if (pusher_.joinable()) pusher_.join();
 }
@@ -236,64 +247,106 @@ void ExternalScalerService::WarnUnknownKeys(const Trigger& trigger) {
   }
 }
 
-grpc::Status ExternalScalerService::IsActive(grpc::ServerContext*,
-                                             const externalscaler::ScaledObjectRef* request,
-                                             externalscaler::IsActiveResponse* response) {
-  absl::Status status;
-  if (auto trigger = ParseRef(*request); !trigger.ok()) {
-    status = trigger.status();
-  } else if (auto active = scaler_.IsActive(*trigger); !active.ok()) {
-    status = active.status();
-  } else {
-    response->set_result(*active);
-  }
-  metrics_.Request(Method::kIsActive, status.code());
-  if (!status.ok()) LogDebug("keda: IsActive failed", {{"error", status}});
-  return ToGrpc(status);
+bool ExternalScalerService::WouldWait(const Trigger& trigger) const {
+  return sampler_.config().FindMetric(trigger.metric) != nullptr &&
+         sampler_.snapshot()->FindSlot(trigger.metric, trigger.ns) == nullptr;
 }
 
-grpc::Status ExternalScalerService::GetMetricSpec(grpc::ServerContext*,
-                                                  const externalscaler::ScaledObjectRef* request,
-                                                  externalscaler::GetMetricSpecResponse* response) {
-  absl::Status status;
-  if (auto trigger = ParseRef(*request); !trigger.ok()) {
-    status = trigger.status();
-  } else if (auto spec = scaler_.MetricSpec(*trigger); !spec.ok()) {
-    status = spec.status();
-  } else {
-    externalscaler::MetricSpec* out = response->add_metricspecs();
-    out->set_metricname(spec->metric_name);
-    out->set_targetsizefloat(spec->target);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    out->set_targetsize(spec->target_size);
-#pragma GCC diagnostic pop
+void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method method,
+                                   const absl::StatusOr<Trigger>& trigger, bool reads,
+                                   std::function<absl::Status(const Trigger&)> work) {
+  auto finish = [this, reactor, method](const absl::Status& status) {
+    metrics_.Request(method, status.code());
+    if (!status.ok())
+      LogDebug("keda: request failed", {{"method", static_cast<int>(method)}, {"error", status}});
+    reactor->Finish(ToGrpc(status));
+  };
+  if (!trigger.ok()) return finish(trigger.status());
+  if (!reads || !WouldWait(*trigger)) return finish(work(*trigger));
+  // The first request of a (metric, namespace) waits for its sample: not on a gRPC thread.
+  {
+    std::lock_guard lock(mu_);
+    if (slow_.size() < kMaxWaitingRequests && !slow_stopping_) {
+      slow_.push_back([finish, work = std::move(work), t = *trigger] { finish(work(t)); });
+      slow_cv_.notify_one();
+      return;
+    }
   }
-  metrics_.Request(Method::kGetMetricSpec, status.code());
-  if (!status.ok()) LogDebug("keda: GetMetricSpec failed", {{"error", status}});
-  return ToGrpc(status);
+  finish(absl::ResourceExhaustedError("too many requests waiting for a first sample"));
 }
 
-grpc::Status ExternalScalerService::GetMetrics(grpc::ServerContext*,
-                                               const externalscaler::GetMetricsRequest* request,
-                                               externalscaler::GetMetricsResponse* response) {
-  absl::Status status;
-  if (auto trigger = ParseRef(request->scaledobjectref()); !trigger.ok()) {
-    status = trigger.status();
-  } else if (auto value = scaler_.Metrics(*trigger); !value.ok()) {
-    status = value.status();
-  } else {
-    externalscaler::MetricValue* out = response->add_metricvalues();
-    out->set_metricname(value->metric_name);
-    out->set_metricvaluefloat(value->total);
+grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
+    grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
+    externalscaler::IsActiveResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Answer(reactor, Method::kIsActive, ParseRef(*request), /*reads=*/true,
+         [this, response](const Trigger& t) -> absl::Status {
+           auto active = scaler_.IsActive(t);
+           if (!active.ok()) return active.status();
+           response->set_result(*active);
+           return absl::OkStatus();
+         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
+    grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
+    externalscaler::GetMetricSpecResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Trigger> trigger = ParseRef(*request);
+  // Only targets relative to a baseline read data.
+  bool reads = false;
+  if (trigger.ok()) {
+    const config::MetricDefinition* def = sampler_.config().FindMetric(trigger->metric);
+    reads = def != nullptr && !def->baseline_query.empty();
+  }
+  Answer(reactor, Method::kGetMetricSpec, trigger, reads,
+         [this, response](const Trigger& t) -> absl::Status {
+           auto spec = scaler_.MetricSpec(t);
+           if (!spec.ok()) return spec.status();
+           externalscaler::MetricSpec* out = response->add_metricspecs();
+           out->set_metricname(spec->metric_name);
+           out->set_targetsizefloat(spec->target);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    out->set_metricvalue(value->rounded);
+           out->set_targetsize(spec->target_size);
 #pragma GCC diagnostic pop
+           return absl::OkStatus();
+         });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
+    grpc::CallbackServerContext* ctx, const externalscaler::GetMetricsRequest* request,
+    externalscaler::GetMetricsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  Answer(reactor, Method::kGetMetrics, ParseRef(request->scaledobjectref()), /*reads=*/true,
+         [this, response](const Trigger& t) -> absl::Status {
+           auto value = scaler_.Metrics(t);
+           if (!value.ok()) return value.status();
+           externalscaler::MetricValue* out = response->add_metricvalues();
+           out->set_metricname(value->metric_name);
+           out->set_metricvaluefloat(value->total);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+           out->set_metricvalue(value->rounded);
+#pragma GCC diagnostic pop
+           return absl::OkStatus();
+         });
+  return reactor;
+}
+
+void ExternalScalerService::SlowLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    slow_cv_.wait(lock, [this] { return slow_stopping_ || !slow_.empty(); });
+    if (slow_.empty()) return;  // stopping, and every accepted request was answered
+    std::function<void()> job = std::move(slow_.front());
+    slow_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
   }
-  metrics_.Request(Method::kGetMetrics, status.code());
-  if (!status.ok()) LogDebug("keda: GetMetrics failed", {{"error", status}});
-  return ToGrpc(status);
 }
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerService::StreamIsActive(
