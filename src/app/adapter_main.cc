@@ -30,11 +30,12 @@ ABSL_FLAG(std::string, http_listen, ":8080",
           "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
           "free one");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
-ABSL_FLAG(std::string, grpc_listen, ":9500",
-          "Address of the KEDA external scaler gRPC port; host:port, port 0 picks a free one, "
-          "empty: off");
+ABSL_FLAG(
+    std::string, grpc_listen, "",
+    "KEDA external scaler gRPC address, host:port (port 0 picks a free one), \"off\" disables it; "
+    "default: keda.listen from the config (:9500)");
 ABSL_FLAG(std::string, grpc_tls_cert_file, "",
-          "PEM certificate chain for the gRPC port; with the key: TLS");
+          "PEM certificate chain for the gRPC port (TLS); overrides keda.tls");
 ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc_tls_cert_file");
 ABSL_FLAG(std::string, grpc_client_ca_file, "",
           "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
@@ -109,12 +110,19 @@ int Main(int argc, char** argv) {
   if (!http_server.ok()) return Fail(http_server.status());
 
   std::unique_ptr<keda::Server> grpc_server;
-  if (std::string listen = absl::GetFlag(FLAGS_grpc_listen); !listen.empty()) {
+  config::KedaConfig grpc = config->keda;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty())
+    grpc.listen = f == "off" ? "" : f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_cert_file); !f.empty()) grpc.tls_cert_file = f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_key_file); !f.empty()) grpc.tls_key_file = f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_client_ca_file); !f.empty()) grpc.client_ca_file = f;
+  if (!grpc.listen.empty()) {
     keda::ServerOptions grpc_options;
-    grpc_options.listen_address = listen.front() == ':' ? "0.0.0.0" + listen : listen;
-    grpc_options.tls_cert_file = absl::GetFlag(FLAGS_grpc_tls_cert_file);
-    grpc_options.tls_key_file = absl::GetFlag(FLAGS_grpc_tls_key_file);
-    grpc_options.client_ca_file = absl::GetFlag(FLAGS_grpc_client_ca_file);
+    grpc_options.listen_address =
+        grpc.listen.front() == ':' ? "0.0.0.0" + grpc.listen : grpc.listen;
+    grpc_options.tls_cert_file = grpc.tls_cert_file;
+    grpc_options.tls_key_file = grpc.tls_key_file;
+    grpc_options.client_ca_file = grpc.client_ca_file;
     grpc_options.registry = registry.get();
     auto started = keda::Server::Start(grpc_options, sampler);
     if (!started.ok()) return Fail(started.status());

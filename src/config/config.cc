@@ -407,6 +407,24 @@ absl::Status CheckTemplate(const Errors& errors, const std::string& path, const 
   return absl::OkStatus();
 }
 
+absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* k) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "keda", {"listen", "tls"}));
+  AA_RETURN_IF_ERROR(m.String("listen", &k->listen));
+  AA_ASSIGN_OR_RETURN(MapView t, MapView::Open(errors, m.Get("tls"), m.Path("tls"),
+                                               {"certFile", "keyFile", "clientCAFile"}));
+  AA_RETURN_IF_ERROR(t.String("certFile", &k->tls_cert_file));
+  AA_RETURN_IF_ERROR(t.String("keyFile", &k->tls_key_file));
+  AA_RETURN_IF_ERROR(t.String("clientCAFile", &k->client_ca_file));
+  if (k->tls_cert_file.empty() != k->tls_key_file.empty()) {
+    return errors.At(t.Path(k->tls_cert_file.empty() ? "certFile" : "keyFile"),
+                     "certFile and keyFile go together");
+  }
+  if (!k->client_ca_file.empty() && k->tls_cert_file.empty()) {
+    return errors.At(t.Path("clientCAFile"), "mutual TLS needs certFile and keyFile");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, PodLabelsConfig* p) {
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "podLabels", {"enabled", "query"}));
   AA_RETURN_IF_ERROR(m.Bool("enabled", &p->enabled));
@@ -592,10 +610,11 @@ absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root)
   config.source = errors.source();
   AA_ASSIGN_OR_RETURN(
       MapView top,
-      MapView::Open(errors, root, "", {"prometheus", "sampling", "podLabels", "metrics"}));
+      MapView::Open(errors, root, "", {"prometheus", "sampling", "podLabels", "keda", "metrics"}));
   AA_RETURN_IF_ERROR(ReadPrometheus(errors, top.Get("prometheus"), &config.prometheus));
   AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
   AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), &config.pod_labels));
+  AA_RETURN_IF_ERROR(ReadKeda(errors, top.Get("keda"), &config.keda));
 
   YAML::Node metrics = top.Get("metrics");
   if (!IsSet(metrics)) return errors.At("metrics", "at least one metric is required");

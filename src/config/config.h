@@ -44,6 +44,11 @@
 // podLabels:                  Pod labels index from kube-state-metrics.
 //   enabled                   bool, default true.
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
+// keda:                       The KEDA external scaler gRPC port (flags --grpc_* override).
+//   listen                    string, default ":9500"; "" turns it off; port 0 picks a free one.
+//   tls:                      default none (plaintext).
+//     certFile, keyFile       strings (paths), together: TLS.
+//     clientCAFile            string (path): mutual TLS, needs certFile and keyFile.
 // metrics:                    required, a list of at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   description               string, default: generated for presets, else "".
@@ -167,11 +172,20 @@ struct PodLabelsConfig {
   std::string query = "kube_pod_labels{<<.LabelMatchers>>}";
 };
 
+// The KEDA external scaler's gRPC port. The adapter's --grpc_* flags override these when given.
+struct KedaConfig {
+  std::string listen = ":9500";  // host:port; port 0 picks a free one; "" turns the port off
+  std::string tls_cert_file;     // PEM chain; with tls_key_file: TLS
+  std::string tls_key_file;
+  std::string client_ca_file;  // PEM CA bundle: clients must present a certificate it signed (mTLS)
+};
+
 struct Config {
   std::string source;              // the file it came from ("<embedded>" for strings), for messages
   prom::ClientOptions prometheus;  // the `registry` and `sleep` members are not read from YAML
   SamplingConfig sampling;
   PodLabelsConfig pod_labels;
+  KedaConfig keda;
   std::vector<MetricDefinition> metrics;
 
   // Returns the definition named `name`, or nullptr.

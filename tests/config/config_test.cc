@@ -255,7 +255,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownTop",
                   WithMetric("prometh\xd0\xb5us: {}"),  // Cyrillic e: escaped in the message
                   "t.yaml: prometh\\xd0\\xb5us: unknown field; expected one of: prometheus, "
-                  "sampling, podLabels, "
+                  "sampling, podLabels, keda, "
                   "metrics"},
         ErrorCase{
             "UnknownPrometheus", Pm("uri: x"),
@@ -804,6 +804,32 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
   EXPECT_EQ(cpu.target_utilization, 50.0);
   EXPECT_FALSE(cpu.target.has_value());
   EXPECT_FALSE(cpu.baseline_query.empty());
+}
+
+}  // namespace
+}  // namespace aa::config
+
+namespace aa::config {
+namespace {
+
+TEST(KedaSectionTest, ListenAndTls) {
+  Config c = ParseOk(
+      "keda:\n  listen: 127.0.0.1:0\n  tls: {certFile: s.crt, keyFile: s.key, clientCAFile: "
+      "ca.crt}\n" +
+      std::string(kOneMetric));
+  EXPECT_EQ(c.keda.listen, "127.0.0.1:0");
+  EXPECT_EQ(c.keda.tls_cert_file, "s.crt");
+  EXPECT_EQ(c.keda.tls_key_file, "s.key");
+  EXPECT_EQ(c.keda.client_ca_file, "ca.crt");
+  EXPECT_EQ(ParseOk(kOneMetric).keda.listen, ":9500");
+}
+
+TEST(KedaSectionTest, Errors) {
+  EXPECT_THAT(ErrorOf("keda: {tls: {certFile: a}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.tls.keyFile: certFile and keyFile go together"));
+  EXPECT_THAT(ErrorOf("keda: {tls: {clientCAFile: ca}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.tls.clientCAFile: mutual TLS needs certFile and keyFile"));
+  EXPECT_THAT(ErrorOf("keda: {port: 1}\n" + std::string(kOneMetric)), HasSubstr("keda.port"));
 }
 
 }  // namespace

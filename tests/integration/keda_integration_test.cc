@@ -18,6 +18,8 @@
 #include "gtest/gtest.h"
 #include "http/client.h"
 #include "nlohmann/json.hpp"
+#include "testutil/temp_dir.h"
+#include "testutil/tls_certs.h"
 
 namespace aa {
 namespace {
@@ -184,6 +186,56 @@ TEST_F(KedaIntegrationTest, StreamIsActiveTurnsTrueWithinOneIntervalPlusOneScrap
               absl::FormatDuration(took).c_str());
   ctx.TryCancel();
   ASSERT_TRUE(http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":null})").ok());
+}
+
+}  // namespace
+}  // namespace aa
+
+namespace aa {
+namespace {
+
+// The gRPC port configured in the adapter's config file with mutual TLS: the Python client with the
+// right client certificate gets answers; without one the handshake fails.
+TEST(KedaTlsIntegrationTest, MutualTlsFromTheConfigFile) {
+  testutil::TempDir dir;
+  auto ca = testutil::TestCa::Create(dir.path(), "ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto server = ca->IssueServer(dir.path(), "server");
+  auto client = ca->IssueClient(dir.path(), "client", "keda-operator");
+  ASSERT_TRUE(server.ok() && client.ok());
+  demo::StackOptions options;
+  options.bin_dir = AA_BIN_DIR;
+  options.prometheus_bin = AA_PROMETHEUS_BIN;
+  options.adapter_config_yaml =
+      absl::StrCat(kConfig, "keda:\n  listen: 127.0.0.1:0\n  tls: {certFile: ", server->cert_file,
+                   ", keyFile: ", server->key_file, ", clientCAFile: ", ca->cert_file(), "}\n");
+  options.adapter_args = {
+      "--grpc_listen="};  // the Stack's plaintext default is overridden by the file
+  auto stack = demo::Stack::Start(options);
+  ASSERT_TRUE(stack.ok()) << stack.status();
+  auto call = [&](bool with_client_cert) {
+    std::string cmd = absl::StrCat(
+        "/usr/bin/python3 ", AA_SOURCE_DIR,
+        "/tests/keda/keda_client_test.py call --address 127.0.0.1:", (*stack)->adapter_grpc_port(),
+        " --proto ", AA_SOURCE_DIR, "/proto/externalscaler.proto --namespace kserve-test --ca ",
+        ca->cert_file(),
+        with_client_cert ? absl::StrCat(" --cert ", client->cert_file, " --key ", client->key_file)
+                         : "",
+        " --server-name localhost --timeout 5 metric=concurrency target=70 2>/dev/null");
+    FILE* pipe = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (pipe && fgets(buf, sizeof(buf), pipe)) out += buf;
+    if (pipe) pclose(pipe);
+    return json::parse(out, nullptr, false);
+  };
+  json ok = call(true);
+  ASSERT_FALSE(ok.is_discarded());
+  EXPECT_TRUE(ok["GetMetricSpec"].is_array()) << ok.dump();
+  EXPECT_EQ(ok["GetMetricSpec"][0]["targetSizeFloat"], 70.0) << ok.dump();
+  json refused = call(false);
+  ASSERT_FALSE(refused.is_discarded());
+  EXPECT_EQ(refused["GetMetricSpec"]["code"], "UNAVAILABLE") << refused.dump();
 }
 
 }  // namespace
