@@ -399,6 +399,7 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
     }
     snap = snapshot_;
   }
+  now = clock_.Now();  // after a first-sample wait, the sample may be younger than the request
   const Slot* slot = snap->FindSlot(metric, ns);
   absl::Status fresh = Freshness(*def, ns, slot, now);
   if (!fresh.ok()) return fresh;
