@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "config/config.h"
 #include "http/query_api.h"
 #include "http/server.h"
@@ -55,11 +56,7 @@ int Fail(const absl::Status& status) {
 int Main(int argc, char** argv) {
   // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
   // main thread receives them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockShutdownSignals();
 
   absl::SetProgramUsageMessage(
       "serves Prometheus metrics to Kubernetes autoscalers.\n"
@@ -136,7 +133,7 @@ int Main(int argc, char** argv) {
 
   int signal = 0;
   sigwait(&signals, &signal);
-  LogInfo("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  LogInfo("shutting down", {{"signal", SignalName(signal)}});
   if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
   (*http_server)->Stop();
   sampler.Stop();

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "demo/stack.h"
 #include "http/client.h"
 #include "nlohmann/json.hpp"
@@ -87,11 +88,7 @@ std::string SimLoad(int sim_port) {
 }
 
 int Main(int argc, char** argv) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockShutdownSignals();
 
   absl::SetProgramUsageMessage(
       "runs the simulator, a real Prometheus and the adapter, and shows live figures");

@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "sim/model.h"
 #include "sim/scenario.h"
 #include "sim/server.h"
@@ -120,15 +121,11 @@ int main(int argc, char** argv) {
 
   // Block the stop signals in every thread (the server's too) and take them synchronously in one
   // thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = aa::BlockShutdownSignals();
   std::thread signal_thread([signals] {
     int sig = 0;
     sigwait(&signals, &sig);
-    aa::LogInfo("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    aa::LogInfo("stopping", {{"signal", aa::SignalName(sig)}});
     std::lock_guard lock(g_stop_mu);
     g_stop = true;
     g_stop_cv.notify_all();

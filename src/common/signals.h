@@ -1,0 +1,22 @@
+#pragma once
+// Shutdown signals for the programs: blocked in every thread, taken synchronously in one.
+
+#include <signal.h>
+
+namespace aa {
+
+// Blocks SIGTERM and SIGINT in the calling thread and returns the set, for
+// sigwait()/sigtimedwait(). Call it first thing in main(), before any thread starts, so every
+// thread inherits the mask.
+inline sigset_t BlockShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+inline const char* SignalName(int sig) { return sig == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+}  // namespace aa
