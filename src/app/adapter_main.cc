@@ -11,9 +11,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "app/flags.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/status_macros.h"
 #include "config/config.h"
 #include "http/query_api.h"
 #include "http/server.h"
@@ -27,6 +30,16 @@ ABSL_FLAG(std::string, config, "",
 ABSL_FLAG(std::string, prometheus_url, "",
           "Prometheus (or Thanos, Mimir, VictoriaMetrics) base URL; overrides prometheus.url in "
           "the config");
+ABSL_FLAG(std::string, sampling_interval, "", "Overrides sampling.interval (Go duration, e.g. 5s)");
+ABSL_FLAG(std::string, max_age, "",
+          "Overrides sampling.maxAge: older values are refused, never served");
+ABSL_FLAG(std::string, demand_ttl, "",
+          "Overrides sampling.demandTTL: metrics nobody asked for that long stop being sampled");
+ABSL_FLAG(std::string, prometheus_timeout, "", "Overrides prometheus.timeout (per attempt)");
+ABSL_FLAG(std::string, prometheus_bearer_token_file, "", "Overrides prometheus.bearerTokenFile");
+ABSL_FLAG(std::string, prometheus_ca_file, "", "Overrides prometheus.tls.caFile");
+ABSL_FLAG(bool, prometheus_insecure_skip_verify, false,
+          "Skip TLS verification of Prometheus (explicit opt-in; logged as a warning)");
 ABSL_FLAG(std::string, http_listen, ":8080",
           "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
           "free one");
@@ -53,16 +66,54 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Settings given as flags win over the config file.
+absl::Status ApplyFlagOverrides(config::Config& config) {
+  auto duration = [](const absl::Flag<std::string>& flag, const char* name,
+                     absl::Duration* out) -> absl::Status {
+    std::string text = absl::GetFlag(flag);
+    if (text.empty()) return absl::OkStatus();
+    auto d = ParseGoDuration(text);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", d.status().message()));
+    }
+    *out = *d;
+    return absl::OkStatus();
+  };
+  AA_RETURN_IF_ERROR(
+      duration(FLAGS_sampling_interval, "sampling_interval", &config.sampling.interval));
+  AA_RETURN_IF_ERROR(duration(FLAGS_max_age, "max_age", &config.sampling.max_age));
+  AA_RETURN_IF_ERROR(duration(FLAGS_demand_ttl, "demand_ttl", &config.sampling.demand_ttl));
+  AA_RETURN_IF_ERROR(
+      duration(FLAGS_prometheus_timeout, "prometheus_timeout", &config.prometheus.timeout));
+  if (config.sampling.interval < absl::Seconds(1) ||
+      config.sampling.max_age < config.sampling.interval) {
+    return absl::InvalidArgumentError("sampling interval must be >= 1s and maxAge >= interval");
+  }
+  if (std::string url = absl::GetFlag(FLAGS_prometheus_url); !url.empty()) {
+    config.prometheus.url = url;
+  }
+  if (std::string f = absl::GetFlag(FLAGS_prometheus_bearer_token_file); !f.empty()) {
+    config.prometheus.bearer_token_file = f;
+  }
+  if (std::string f = absl::GetFlag(FLAGS_prometheus_ca_file); !f.empty()) {
+    config.prometheus.tls.ca_file = f;
+  }
+  if (absl::GetFlag(FLAGS_prometheus_insecure_skip_verify)) {
+    config.prometheus.tls.insecure_skip_verify = true;
+  }
+  return absl::OkStatus();
+}
+
 int Main(int argc, char** argv) {
   // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
   // main thread receives them with sigwait.
   const sigset_t signals = BlockShutdownSignals();
 
-  absl::SetProgramUsageMessage(
+  ParseProgramFlags(
+      argc, argv,
       "serves Prometheus metrics to Kubernetes autoscalers.\n"
       "Usage: autoscale-adapter [--config FILE] [--prometheus-url URL] [flags]; --helpfull lists "
       "every flag");
-  absl::ParseCommandLine(argc, argv);
   if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) return Fail(s);
   if (auto s = SetLogFormat(absl::GetFlag(FLAGS_log_format)); !s.ok()) return Fail(s);
 
@@ -71,8 +122,7 @@ int Main(int argc, char** argv) {
                     ? config::ParseConfig(config::EmbeddedDefaultConfig(), "<embedded default>")
                     : config::LoadConfigFile(config_path);
   if (!config.ok()) return Fail(config.status());
-  if (std::string url = absl::GetFlag(FLAGS_prometheus_url); !url.empty())
-    config->prometheus.url = url;
+  if (auto s = ApplyFlagOverrides(*config); !s.ok()) return Fail(s);
   if (auto s = config::ValidateForRun(*config); !s.ok()) return Fail(s);
 
   if (absl::GetFlag(FLAGS_check_config)) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "app/flags.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -90,9 +91,8 @@ std::string SimLoad(int sim_port) {
 int Main(int argc, char** argv) {
   const sigset_t signals = BlockShutdownSignals();
 
-  absl::SetProgramUsageMessage(
-      "runs the simulator, a real Prometheus and the adapter, and shows live figures");
-  absl::ParseCommandLine(argc, argv);
+  ParseProgramFlags(
+      argc, argv, "runs the simulator, a real Prometheus and the adapter, and shows live figures");
   if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 2;

@@ -22,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "app/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "sim/model.h"
@@ -45,45 +46,14 @@ std::mutex g_stop_mu;
 std::condition_variable g_stop_cv;
 bool g_stop = false;
 
-// Accepts --log-level as well as --log_level (Abseil flag names cannot contain '-').
-std::vector<char*> NormalizeFlagNames(int argc, char** argv, std::vector<std::string>* storage) {
-  storage->reserve(static_cast<size_t>(argc));
-  std::vector<char*> out;
-  bool done = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && !done && a == "--") done = true;
-    if (i > 0 && !done && a.size() > 1 && a[0] == '-') {
-      const size_t start = a.find_first_not_of('-');
-      const size_t end = std::min(a.find('='), a.size());
-      for (size_t j = start; j != std::string::npos && j < end; ++j) {
-        if (a[j] == '-') a[j] = '_';
-      }
-    }
-    storage->push_back(std::move(a));
-    out.push_back(storage->back().data());
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage;
-  // --help lists the flags of this file (Abseil's default matches files named like the program).
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "sim_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
-      "simulated KServe InferenceServices exposing queue-proxy, KServe, vLLM, "
-      "cAdvisor and "
+  aa::ParseProgramFlags(
+      argc, argv,
+      "simulated KServe InferenceServices exposing queue-proxy, KServe, vLLM, cAdvisor and "
       "kube-state-metrics series at GET /metrics, with a JSON API to change replicas and load.\n"
       "Flag names accept '-' or '_'.");
-  std::vector<std::string> storage;
-  std::vector<char*> args = NormalizeFlagNames(argc, argv, &storage);
-  absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 
   if (absl::Status st = aa::SetLogLevel(absl::GetFlag(FLAGS_log_level)); !st.ok()) {
     std::fprintf(stderr, "--log-level: %s\n", std::string(st.message()).c_str());
