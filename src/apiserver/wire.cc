@@ -1,0 +1,500 @@
+#include "apiserver/wire.h"
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "apiserver/quantity.h"
+#include "common/duration.h"
+#include "common/strings.h"
+
+namespace aa::apiserver {
+namespace {
+
+// Appends `s` as a quoted JSON string. Invalid UTF-8 bytes become U+FFFD, one per byte, as in Go.
+void AppendString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      // Copy the run of plain ASCII at once.
+      size_t j = i + 1;
+      while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\') ++j;
+      out->append(s.data() + i, j - i);
+      i = j;
+      continue;
+    }
+    if (c < 0x80) {
+      switch (c) {
+        case '"':
+          out->append("\\\"");
+          break;
+        case '\\':
+          out->append("\\\\");
+          break;
+        case '\n':
+          out->append("\\n");
+          break;
+        case '\r':
+          out->append("\\r");
+          break;
+        case '\t':
+          out->append("\\t");
+          break;
+        default:
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 0xf]);
+      }
+      ++i;
+      continue;
+    }
+    // Multi-byte UTF-8: validate (no overlong forms, no surrogates, <= U+10FFFF).
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    }
+    bool valid = len != 0 && i + len <= n && p[i + 1] >= lo && p[i + 1] <= hi;
+    for (size_t k = 2; valid && k < len; ++k) valid = p[i + k] >= 0x80 && p[i + k] <= 0xBF;
+    if (valid) {
+      out->append(s.data() + i, len);
+      i += len;
+    } else {
+      out->append("\\ufffd");
+      ++i;
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendKey(std::string* out, std::string_view key) {
+  AppendString(out, key);
+  out->push_back(':');
+}
+
+void AppendLabels(std::string* out, const std::map<std::string, std::string>& labels) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendKey(out, k);
+    AppendString(out, v);
+  }
+  out->push_back('}');
+}
+
+void AppendTwo(std::string* out, int v) {
+  out->push_back(static_cast<char>('0' + v / 10));
+  out->push_back(static_cast<char>('0' + v % 10));
+}
+
+void AppendRfc3339(std::string* out, absl::Time t) {
+  static const absl::Time kMin =
+      absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  static const absl::Time kMax =
+      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+  if (t < kMin) t = kMin;
+  if (t > kMax) t = kMax;
+  // ToCivilSecond floors, which truncates the fraction.
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, absl::UTCTimeZone());
+  const int year = static_cast<int>(cs.year());
+  AppendTwo(out, year / 100);
+  AppendTwo(out, year % 100);
+  out->push_back('-');
+  AppendTwo(out, cs.month());
+  out->push_back('-');
+  AppendTwo(out, cs.day());
+  out->push_back('T');
+  AppendTwo(out, cs.hour());
+  out->push_back(':');
+  AppendTwo(out, cs.minute());
+  out->push_back(':');
+  AppendTwo(out, cs.second());
+  out->push_back('Z');
+}
+
+// Lists often repeat the same timestamp (one query result): format it once.
+class TimeWriter {
+ public:
+  void Append(std::string* out, absl::Time t) {
+    if (text_.empty() || t != last_) {
+      text_.clear();
+      text_.push_back('"');
+      AppendRfc3339(&text_, t);
+      text_.push_back('"');
+      last_ = t;
+    }
+    out->append(text_);
+  }
+
+ private:
+  absl::Time last_;
+  std::string text_;
+};
+
+void AppendDescribedObject(std::string* out, const DescribedObject& o) {
+  out->append("{");
+  bool first = true;
+  auto field = [&](std::string_view key, const std::string& value) {
+    if (value.empty()) return;
+    if (!first) out->push_back(',');
+    first = false;
+    AppendKey(out, key);
+    AppendString(out, value);
+  };
+  field("kind", o.kind);
+  field("namespace", o.ns);
+  field("name", o.name);
+  field("apiVersion", o.api_version);
+  out->push_back('}');
+}
+
+void AppendSelector(std::string* out, const std::map<std::string, std::string>& selector) {
+  if (selector.empty()) {
+    out->append("null");
+    return;
+  }
+  out->append("{\"matchLabels\":");
+  AppendLabels(out, selector);
+  out->push_back('}');
+}
+
+void AppendListHeader(std::string* out, std::string_view kind, std::string_view api_version) {
+  out->append("{\"kind\":");
+  AppendString(out, kind);
+  out->append(",\"apiVersion\":");
+  AppendString(out, api_version);
+  out->append(",\"metadata\":{},\"items\":[");
+}
+
+constexpr std::string_view kMetricsApiVersion = "metrics.k8s.io/v1beta1";
+
+// The body of a PodMetrics after the opening brace (and kind/apiVersion if any).
+void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWriter* times) {
+  out->append("\"metadata\":{\"name\":");
+  AppendString(out, item.name);
+  out->append(",\"namespace\":");
+  AppendString(out, item.ns);
+  out->append(",\"creationTimestamp\":");
+  if (item.creation == absl::InfinitePast()) {
+    out->append("null");
+  } else {
+    out->push_back('"');
+    AppendRfc3339(out, item.creation);
+    out->push_back('"');
+  }
+  if (!item.labels.empty()) {
+    out->append(",\"labels\":");
+    AppendLabels(out, item.labels);
+  }
+  out->append("},\"timestamp\":");
+  times->Append(out, item.timestamp);
+  out->append(",\"window\":");
+  AppendString(out, FormatGoDuration(item.window));
+  out->append(",\"containers\":[");
+  for (size_t i = 0; i < item.containers.size(); ++i) {
+    const ContainerUsage& c = item.containers[i];
+    if (i > 0) out->push_back(',');
+    out->append("{\"name\":");
+    AppendString(out, c.name);
+    out->append(",\"usage\":{\"cpu\":\"");
+    out->append(FormatNanoCores(c.cpu_cores));
+    out->append("\",\"memory\":\"");
+    out->append(FormatBytes(c.memory_bytes));
+    out->append("\"}}");
+  }
+  out->append("]}");
+}
+
+void AppendNodeMetricsBody(std::string* out, const NodeMetricsItem& item, TimeWriter* times) {
+  out->append("\"metadata\":{\"name\":");
+  AppendString(out, item.name);
+  out->append(",\"creationTimestamp\":null");
+  if (!item.labels.empty()) {
+    out->append(",\"labels\":");
+    AppendLabels(out, item.labels);
+  }
+  out->append("},\"timestamp\":");
+  times->Append(out, item.timestamp);
+  out->append(",\"window\":");
+  AppendString(out, FormatGoDuration(item.window));
+  out->append(",\"usage\":{\"cpu\":\"");
+  out->append(FormatNanoCores(item.cpu_cores));
+  out->append("\",\"memory\":\"");
+  out->append(FormatBytes(item.memory_bytes));
+  out->append("\"}}");
+}
+
+void AppendGroupBody(std::string* out, std::string_view group,
+                     const std::vector<std::string>& versions) {
+  out->append("\"name\":");
+  AppendString(out, group);
+  out->append(",\"versions\":[");
+  auto version_entry = [&](const std::string& v) {
+    out->append("{\"groupVersion\":");
+    AppendString(out, absl::StrCat(ToAbsl(group), "/", v));
+    out->append(",\"version\":");
+    AppendString(out, v);
+    out->push_back('}');
+  };
+  for (size_t i = 0; i < versions.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    version_entry(versions[i]);
+  }
+  out->push_back(']');
+  if (!versions.empty()) {
+    out->append(",\"preferredVersion\":");
+    version_entry(versions.front());
+  }
+}
+
+const char* ReasonFor(int http_code) {
+  switch (http_code) {
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
+    case 414:
+      return "RequestURITooLong";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string Rfc3339(absl::Time t) {
+  std::string out;
+  out.reserve(20);
+  AppendRfc3339(&out, t);
+  return out;
+}
+
+std::string CustomMetricValueList(std::string_view version,
+                                  const std::vector<CustomMetricItem>& items) {
+  const bool v1beta1 = version == "v1beta1";
+  std::string out;
+  out.reserve(128 + items.size() * 256);
+  AppendListHeader(&out, "MetricValueList",
+                   absl::StrCat("custom.metrics.k8s.io/", ToAbsl(version)));
+  TimeWriter times;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const CustomMetricItem& item = items[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"describedObject\":");
+    AppendDescribedObject(&out, item.object);
+    if (v1beta1) {
+      out.append(",\"metricName\":");
+      AppendString(&out, item.metric);
+    } else {
+      out.append(",\"metric\":{\"name\":");
+      AppendString(&out, item.metric);
+      out.append(",\"selector\":");
+      AppendSelector(&out, item.selector);
+      out.push_back('}');
+    }
+    out.append(",\"timestamp\":");
+    times.Append(&out, item.timestamp);
+    out.append(v1beta1 ? ",\"window\":" : ",\"windowSeconds\":");
+    absl::StrAppend(&out, item.window_seconds);
+    out.append(",\"value\":\"");
+    out.append(FormatQuantity(item.value));
+    out.push_back('"');
+    if (v1beta1) {
+      out.append(",\"selector\":");
+      AppendSelector(&out, item.selector);
+    }
+    out.push_back('}');
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string ExternalMetricValueList(const std::vector<ExternalMetricItem>& items) {
+  std::string out;
+  out.reserve(128 + items.size() * 192);
+  AppendListHeader(&out, "ExternalMetricValueList", "external.metrics.k8s.io/v1beta1");
+  TimeWriter times;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ExternalMetricItem& item = items[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"metricName\":");
+    AppendString(&out, item.metric);
+    out.append(",\"metricLabels\":");
+    AppendLabels(&out, item.labels);
+    out.append(",\"timestamp\":");
+    times.Append(&out, item.timestamp);
+    out.append(",\"window\":");
+    absl::StrAppend(&out, item.window_seconds);
+    out.append(",\"value\":\"");
+    out.append(FormatQuantity(item.value));
+    out.append("\"}");
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string PodMetrics(const PodMetricsItem& item) {
+  std::string out = "{\"kind\":\"PodMetrics\",\"apiVersion\":\"";
+  out.append(kMetricsApiVersion);
+  out.append("\",");
+  TimeWriter times;
+  AppendPodMetricsBody(&out, item, &times);
+  return out;
+}
+
+std::string PodMetricsList(const std::vector<PodMetricsItem>& items) {
+  std::string out;
+  out.reserve(128 + items.size() * 320);
+  AppendListHeader(&out, "PodMetricsList", kMetricsApiVersion);
+  TimeWriter times;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.append(i > 0 ? ",{" : "{");
+    AppendPodMetricsBody(&out, items[i], &times);
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string NodeMetrics(const NodeMetricsItem& item) {
+  std::string out = "{\"kind\":\"NodeMetrics\",\"apiVersion\":\"";
+  out.append(kMetricsApiVersion);
+  out.append("\",");
+  TimeWriter times;
+  AppendNodeMetricsBody(&out, item, &times);
+  return out;
+}
+
+std::string NodeMetricsList(const std::vector<NodeMetricsItem>& items) {
+  std::string out;
+  out.reserve(128 + items.size() * 256);
+  AppendListHeader(&out, "NodeMetricsList", kMetricsApiVersion);
+  TimeWriter times;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.append(i > 0 ? ",{" : "{");
+    AppendNodeMetricsBody(&out, items[i], &times);
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string APIResourceList(std::string_view group_version,
+                            const std::vector<ApiResource>& resources) {
+  std::string out = "{\"kind\":\"APIResourceList\",\"apiVersion\":\"v1\",\"groupVersion\":";
+  out.reserve(96 + resources.size() * 128);
+  AppendString(&out, group_version);
+  out.append(",\"resources\":[");
+  for (size_t i = 0; i < resources.size(); ++i) {
+    const ApiResource& r = resources[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"name\":");
+    AppendString(&out, r.name);
+    out.append(",\"singularName\":\"\",\"namespaced\":");
+    out.append(r.namespaced ? "true" : "false");
+    out.append(",\"kind\":");
+    AppendString(&out, r.kind);
+    out.append(",\"verbs\":[");
+    for (size_t j = 0; j < r.verbs.size(); ++j) {
+      if (j > 0) out.push_back(',');
+      AppendString(&out, r.verbs[j]);
+    }
+    out.append("]}");
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string APIGroupList(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& groups) {
+  std::string out = "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[";
+  for (size_t i = 0; i < groups.size(); ++i) {
+    out.append(i > 0 ? ",{" : "{");
+    AppendGroupBody(&out, groups[i].first, groups[i].second);
+    out.push_back('}');
+  }
+  out.append("]}");
+  return out;
+}
+
+std::string APIGroup(std::string_view group, const std::vector<std::string>& versions) {
+  std::string out = "{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",";
+  AppendGroupBody(&out, group, versions);
+  out.push_back('}');
+  return out;
+}
+
+int HttpCodeFor(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kUnimplemented:
+      return 405;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string StatusJson(int http_code, std::string_view message) {
+  std::string out = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":";
+  out.append(http_code < 400 ? "\"Success\"" : "\"Failure\"");
+  out.append(",\"message\":");
+  AppendString(&out, message);
+  if (const char* reason = http_code >= 400 ? ReasonFor(http_code) : nullptr) {
+    out.append(",\"reason\":\"");
+    out.append(reason);
+    out.push_back('"');
+  }
+  out.append(",\"code\":");
+  absl::StrAppend(&out, http_code);
+  out.push_back('}');
+  return out;
+}
+
+std::string StatusJson(const absl::Status& s) {
+  return StatusJson(HttpCodeFor(s.code()), FromAbsl(s.message()));
+}
+
+}  // namespace aa::apiserver
