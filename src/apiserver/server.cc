@@ -1,0 +1,471 @@
+#include "apiserver/server.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "apiserver/wire.h"
+#include "common/strings.h"
+#include "pipeline/pod_select.h"
+#include "pipeline/validation.h"
+#include "pipeline/workload.h"
+#include "selector/selector.h"
+
+namespace aa::apiserver {
+namespace {
+
+using http::HttpRequest;
+using http::HttpResponse;
+
+constexpr std::string_view kCustomGroup = "custom.metrics.k8s.io";
+constexpr std::string_view kExternalGroup = "external.metrics.k8s.io";
+constexpr std::string_view kResourceGroup = "metrics.k8s.io";
+// The one container a PodMetrics item reports (the pipeline keeps per-pod values only).
+constexpr std::string_view kContainerName = "kserve-container";
+
+HttpResponse Body(std::string body, std::string route) {
+  HttpResponse r;
+  r.body = std::move(body);
+  r.route = std::move(route);
+  return r;
+}
+
+HttpResponse Error(const absl::Status& status, std::string route) {
+  HttpResponse r;
+  r.status = HttpCodeFor(status.code());
+  r.body = StatusJson(status);
+  r.route = std::move(route);
+  return r;
+}
+
+HttpResponse Text(int status, std::string body, std::string route) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "text/plain; charset=utf-8";
+  r.body = std::move(body);
+  r.route = std::move(route);
+  return r;
+}
+
+int64_t WindowSeconds(const config::MetricDefinition& def) {
+  if (def.preset.window > absl::ZeroDuration()) {
+    int64_t s = absl::ToInt64Seconds(def.preset.window);
+    return s > 0 ? s : 1;
+  }
+  return 60;
+}
+
+bool IsVersion(std::string_view group, std::string_view version) {
+  if (group == kCustomGroup) return version == "v1beta2" || version == "v1beta1";
+  return (group == kExternalGroup || group == kResourceGroup) && version == "v1beta1";
+}
+
+std::string Param(const HttpRequest& req, std::string_view name) {
+  const std::string* v = req.Param(name);
+  return v ? *v : std::string();
+}
+
+absl::Status CheckNamespace(std::string_view ns) { return pipeline::ValidateNamespace(ns); }
+
+// A metric name as the config allows it: [a-zA-Z_:][a-zA-Z0-9_:.-]*. Anything else cannot exist.
+absl::Status CheckMetricName(std::string_view metric) {
+  auto ok_first = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+  };
+  auto ok_rest = [&](char c) {
+    return ok_first(c) || (c >= '0' && c <= '9') || c == '.' || c == '-';
+  };
+  bool ok = !metric.empty() && metric.size() <= 253 && ok_first(metric[0]);
+  for (size_t i = 1; ok && i < metric.size(); ++i) ok = ok_rest(metric[i]);
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("invalid metric name \"",
+                                                 ToAbsl(metric.substr(0, 80)),
+                                                 "\": must match [a-zA-Z_:][a-zA-Z0-9_:.-]*"));
+}
+
+// The HPA sends metricLabelSelector for Pods and Object metrics with a metric selector; the
+// pipeline has one series per pod, so only the empty selector can be honoured for now.
+absl::Status CheckMetricLabelSelector(const HttpRequest& req) {
+  std::string s = Param(req, "metricLabelSelector");
+  if (s.empty()) return absl::OkStatus();
+  auto parsed = selector::Selector::Parse(s);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metricLabelSelector: ", parsed.status().message()));
+  }
+  if (parsed->Empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("metricLabelSelector \"", s,
+                   "\" is not supported: this adapter keeps one series per pod and metric; drop "
+                   "the metric selector from the HPA"));
+}
+
+}  // namespace
+
+HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
+  const std::string& path = req.path;
+  if (path == "/healthz" || path == "/livez" || path == "/readyz") {
+    if (path != "/readyz") return Text(200, "ok", path);
+    return sampler_.Ready()
+               ? Text(200, "ok", path)
+               : Text(503, "not ready: waiting for the first successful sample from Prometheus",
+                      path);
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpResponse r;
+    r.status = 405;
+    r.body = StatusJson(405, absl::StrCat("method ", req.method, " is not allowed on ", path,
+                                          ": the metrics APIs are read-only (GET)"));
+    r.route = "method";
+    r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
+  if (path.empty() || path[0] != '/') {
+    return Error(absl::InvalidArgumentError(absl::StrCat("malformed path \"", path, "\"")),
+                 "unknown");
+  }
+  std::vector<std::string> parts = absl::StrSplit(path.substr(1), '/');
+  if (!parts.empty() && parts.back().empty()) parts.pop_back();  // one trailing slash is fine
+  for (const std::string& p : parts) {
+    if (p.empty()) {
+      return Error(
+          absl::InvalidArgumentError(absl::StrCat("malformed path \"", path, "\": empty segment")),
+          "unknown");
+    }
+  }
+  auto not_found = [&](std::string_view what) {
+    return Error(absl::NotFoundError(absl::StrCat("the server could not find the requested "
+                                                  "resource: ",
+                                                  ToAbsl(what), " ", path)),
+                 "unknown");
+  };
+  if (parts.empty() || parts[0] != "apis") return not_found("path");
+  if (parts.size() == 1) return Body(GroupListJson(), "/apis");
+  const std::string& group = parts[1];
+  if (group != kCustomGroup && group != kExternalGroup && group != kResourceGroup) {
+    return not_found("group");
+  }
+  if (parts.size() == 2) return Body(GroupJson(group), "/apis/{group}");
+  const std::string& version = parts[2];
+  if (!IsVersion(group, version)) return not_found("version");
+  if (parts.size() == 3) return Body(ResourceListJson(group, version), "/apis/{group}/{version}");
+
+  std::vector<std::string_view> rest(parts.begin() + 3, parts.end());
+  if (group == kCustomGroup) {
+    std::string route = absl::StrCat("/apis/", group, "/{version}");
+    if (rest[0] == "namespaces" && rest.size() == 5 && rest[2] == "pods") {
+      return CustomPods(req, version, rest[1], rest[3], rest[4],
+                        route + "/namespaces/{ns}/pods/{name}/{metric}");
+    }
+    if (rest[0] == "namespaces" && rest.size() == 4 && rest[2] == "metrics") {
+      return CustomNamespace(req, version, rest[1], rest[3],
+                             route + "/namespaces/{ns}/metrics/{metric}");
+    }
+    if (rest[0] == "namespaces" && rest.size() == 3 && rest[1] != "*") {
+      return CustomNamespace(req, version, rest[1], rest[2], route + "/namespaces/{name}/{metric}");
+    }
+    if (rest[0] == "namespaces" && rest.size() == 5) {
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "the server could not find the metric ", ToAbsl(rest[4]), " for ",
+                       ToAbsl(rest[2]), ": only pods and namespaces have custom metrics here")),
+                   route + "/namespaces/{ns}/{resource}/{name}/{metric}");
+    }
+    if (rest.size() == 3) {
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "the server could not find the metric ", ToAbsl(rest[2]), " for ",
+                       ToAbsl(rest[0]), ": only pods and namespaces have custom metrics here")),
+                   route + "/{resource}/{name}/{metric}");
+    }
+    return Error(absl::InvalidArgumentError(
+                     absl::StrCat("malformed custom metrics path \"", path,
+                                  "\": expected namespaces/{ns}/pods/{name|*}/{metric} or "
+                                  "namespaces/{ns}/metrics/{metric}")),
+                 route + "/malformed");
+  }
+  if (group == kExternalGroup) {
+    std::string route = "/apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{metric}";
+    if (rest.size() == 3 && rest[0] == "namespaces") {
+      return External(req, rest[1], rest[2], route);
+    }
+    return Error(absl::InvalidArgumentError(absl::StrCat("malformed external metrics path \"", path,
+                                                         "\": expected namespaces/{ns}/{metric}")),
+                 "/apis/external.metrics.k8s.io/v1beta1/malformed");
+  }
+  // metrics.k8s.io
+  std::string route = "/apis/metrics.k8s.io/v1beta1";
+  if (rest.size() == 1 && rest[0] == "pods") {
+    return ResourcePods(req, std::nullopt, std::nullopt, route + "/pods");
+  }
+  if (rest.size() == 3 && rest[0] == "namespaces" && rest[2] == "pods") {
+    return ResourcePods(req, rest[1], std::nullopt, route + "/namespaces/{ns}/pods");
+  }
+  if (rest.size() == 4 && rest[0] == "namespaces" && rest[2] == "pods") {
+    return ResourcePods(req, rest[1], rest[3], route + "/namespaces/{ns}/pods/{name}");
+  }
+  if (rest.size() == 1 && rest[0] == "nodes") {
+    return Body(NodeMetricsList({}), route + "/nodes");
+  }
+  if (rest.size() == 2 && rest[0] == "nodes") {
+    return Error(absl::NotFoundError(
+                     absl::StrCat("nodemetrics \"", ToAbsl(rest[1]),
+                                  "\" not found: this adapter does not sample node metrics yet")),
+                 route + "/nodes/{name}");
+  }
+  return Error(absl::NotFoundError(absl::StrCat("the server could not find the requested "
+                                                "resource: ",
+                                                path)),
+               route + "/unknown");
+}
+
+std::string MetricsApi::GroupListJson() const {
+  return APIGroupList({{std::string(kCustomGroup), {"v1beta2", "v1beta1"}},
+                       {std::string(kExternalGroup), {"v1beta1"}},
+                       {std::string(kResourceGroup), {"v1beta1"}}});
+}
+
+std::string MetricsApi::GroupJson(std::string_view group) const {
+  if (group == kCustomGroup) return APIGroup(group, {"v1beta2", "v1beta1"});
+  return APIGroup(group, {"v1beta1"});
+}
+
+std::string MetricsApi::ResourceListJson(std::string_view group, std::string_view version) const {
+  std::vector<ApiResource> resources;
+  const auto& metrics = sampler_.config().metrics;
+  if (group == kCustomGroup) {
+    resources.reserve(metrics.size() * 2);
+    for (const auto& def : metrics) {
+      resources.push_back({absl::StrCat("pods/", def.name), true, "MetricValueList", {"get"}});
+    }
+    for (const auto& def : metrics) {
+      resources.push_back(
+          {absl::StrCat("namespaces/", def.name), false, "MetricValueList", {"get"}});
+    }
+  } else if (group == kExternalGroup) {
+    resources.reserve(metrics.size());
+    for (const auto& def : metrics) {
+      resources.push_back({def.name, true, "ExternalMetricValueList", {"get"}});
+    }
+  } else {
+    resources.push_back({"nodes", false, "NodeMetrics", {"get", "list"}});
+    resources.push_back({"pods", true, "PodMetrics", {"get", "list"}});
+  }
+  return APIResourceList(absl::StrCat(ToAbsl(group), "/", ToAbsl(version)), resources);
+}
+
+HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view version,
+                                    std::string_view ns, std::string_view name,
+                                    std::string_view metric, std::string route) const {
+  if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
+  if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
+  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  const bool wildcard = name == "*";
+  std::string label_selector = Param(req, "labelSelector");
+  auto read = sampler_.Read(metric, ns);
+  if (!read.ok()) return Error(read.status(), route);
+  auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
+  if (!select.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
+        route);
+  }
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  std::vector<CustomMetricItem> items;
+  auto add = [&](const pipeline::PodValue& pod) {
+    CustomMetricItem item;
+    item.object = {"Pod", pod.pod, std::string(ns), "v1"};
+    item.metric = def.name;
+    item.timestamp = table.sampled_at;
+    item.window_seconds = WindowSeconds(def);
+    item.value = pod.value;
+    items.push_back(std::move(item));
+  };
+  if (wildcard) {
+    items.reserve(table.pods.size());
+    for (const pipeline::PodValue& pod : table.pods) {
+      if (!*select || (*select)(pod)) add(pod);
+    }
+  } else if (const pipeline::PodValue* pod = table.Find(name);
+             pod != nullptr && (!*select || (*select)(*pod))) {
+    add(*pod);
+  }
+  if (items.empty()) {
+    std::string what =
+        wildcard ? (label_selector.empty() ? std::string("any pod")
+                                           : absl::StrCat("pods matching \"", label_selector, "\""))
+                 : absl::StrCat("pod ", ToAbsl(name));
+    return Error(
+        absl::NotFoundError(absl::StrCat("no metrics returned: metric ", def.name,
+                                         " has no value for ", what, " in namespace ", ToAbsl(ns),
+                                         " (Prometheus returned ", table.pods.size(), " pods)")),
+        route);
+  }
+  return Body(CustomMetricValueList(version, items), std::move(route));
+}
+
+HttpResponse MetricsApi::CustomNamespace(const HttpRequest& req, std::string_view version,
+                                         std::string_view ns, std::string_view metric,
+                                         std::string route) const {
+  if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
+  if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
+  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  auto read = sampler_.Read(metric, ns);
+  if (!read.ok()) return Error(read.status(), route);
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  if (table.pods.empty()) {
+    return Error(
+        absl::NotFoundError(absl::StrCat("no metrics returned: metric ", def.name,
+                                         " has no value for any pod in namespace ", ToAbsl(ns))),
+        route);
+  }
+  pipeline::WorkloadStats stats = pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt);
+  CustomMetricItem item;
+  item.object = {"Namespace", std::string(ns), "", "v1"};
+  item.metric = def.name;
+  item.timestamp = table.sampled_at;
+  item.window_seconds = WindowSeconds(def);
+  item.value = stats.total;
+  return Body(CustomMetricValueList(version, {item}), std::move(route));
+}
+
+HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
+                                  std::string_view metric, std::string route) const {
+  if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
+  if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
+  std::string label_selector = Param(req, "labelSelector");
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
+        route);
+  }
+  auto read = sampler_.Read(metric, ns);
+  if (!read.ok()) return Error(read.status(), route);
+  auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
+  if (!select.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
+        route);
+  }
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  pipeline::WorkloadStats stats =
+      pipeline::Aggregate(def, table, *select, std::nullopt, std::nullopt);
+  if (stats.pods == 0) {
+    return Error(
+        absl::NotFoundError(absl::StrCat(
+            "no metrics returned: external metric ", def.name, " has no value for ",
+            label_selector.empty() ? std::string("any pod")
+                                   : absl::StrCat("pods matching \"", label_selector, "\""),
+            " in namespace ", ToAbsl(ns))),
+        route);
+  }
+  ExternalMetricItem item;
+  item.metric = def.name;
+  for (const selector::Requirement& r : parsed->requirements()) {
+    if ((r.op == selector::Op::kEquals || r.op == selector::Op::kDoubleEquals ||
+         (r.op == selector::Op::kIn && r.values.size() == 1)) &&
+        r.values.size() == 1) {
+      item.labels[r.key] = r.values[0];
+    }
+  }
+  item.timestamp = table.sampled_at;
+  item.window_seconds = WindowSeconds(def);
+  item.value = stats.total;
+  return Body(ExternalMetricValueList({item}), std::move(route));
+}
+
+HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std::string_view> ns,
+                                      std::optional<std::string_view> name,
+                                      std::string route) const {
+  if (ns) {
+    if (auto s = CheckNamespace(*ns); !s.ok()) return Error(s, route);
+  }
+  std::string label_selector = Param(req, "labelSelector");
+  if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
+        route);
+  }
+  const config::Config& config = sampler_.config();
+  const config::MetricDefinition* cpu_def = config.FindMetric("cpu");
+  if (cpu_def == nullptr) {
+    return Error(absl::NotFoundError("metrics.k8s.io needs a metric named \"cpu\" (cores) in the "
+                                     "adapter config"),
+                 route);
+  }
+  const bool has_memory = config.FindMetric("memory") != nullptr;
+  std::vector<std::string> namespaces;
+  if (ns) {
+    namespaces.emplace_back(*ns);
+  } else {
+    // All namespaces: the ones the pipeline already samples cpu for.
+    std::shared_ptr<const pipeline::Snapshot> snap = sampler_.snapshot();
+    for (const auto& [key, slot] : snap->slots) {
+      size_t nul = key.find('\0');
+      if (nul == std::string::npos || key.compare(0, nul, "cpu") != 0 || nul != 3) continue;
+      namespaces.push_back(key.substr(nul + 1));
+    }
+    for (const std::string& w : config.sampling.warm_namespaces) namespaces.push_back(w);
+    std::sort(namespaces.begin(), namespaces.end());
+    namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
+  }
+  std::vector<PodMetricsItem> items;
+  const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
+  for (const std::string& n : namespaces) {
+    auto cpu = sampler_.Read("cpu", n);
+    if (!cpu.ok()) {
+      if (!ns && cpu.status().code() != absl::StatusCode::kUnavailable) continue;
+      return Error(cpu.status(), route);
+    }
+    std::optional<pipeline::MetricRead> memory;
+    if (has_memory) {
+      auto m = sampler_.Read("memory", n);
+      if (!m.ok()) return Error(m.status(), route);
+      memory = *std::move(m);
+    }
+    auto select = pipeline::PodSelector(*cpu->snapshot, n, label_selector);
+    if (!select.ok()) {
+      return Error(
+          absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
+          route);
+    }
+    for (const pipeline::PodValue& pod : cpu->table->pods) {
+      if (name && pod.pod != *name) continue;
+      if (*select && !(*select)(pod)) continue;
+      PodMetricsItem item;
+      item.name = pod.pod;
+      item.ns = n;
+      if (const prom::Labels* labels = cpu->snapshot->FindPodLabels(n, pod.pod)) {
+        for (const auto& [k, v] : *labels) item.labels[k] = v;
+      }
+      item.timestamp = cpu->table->sampled_at;
+      // The pipeline does not know pods' creation times: printed as null, as metrics-server
+      // does for objects without one.
+      item.window = window;
+      double memory_bytes = 0;
+      if (memory) {
+        if (const pipeline::PodValue* m = memory->table->Find(pod.pod)) memory_bytes = m->value;
+      }
+      item.containers.push_back({std::string(kContainerName), pod.value, memory_bytes});
+      items.push_back(std::move(item));
+    }
+  }
+  if (name) {
+    if (items.empty()) {
+      return Error(absl::NotFoundError(absl::StrCat("podmetrics \"", ToAbsl(*name),
+                                                    "\" not found in namespace ", ToAbsl(*ns))),
+                   route);
+    }
+    return Body(PodMetrics(items[0]), std::move(route));
+  }
+  return Body(PodMetricsList(items), std::move(route));
+}
+
+}  // namespace aa::apiserver

@@ -1,0 +1,67 @@
+#pragma once
+// The Kubernetes metrics APIs (custom.metrics.k8s.io v1beta1/v1beta2, external.metrics.k8s.io
+// v1beta1, metrics.k8s.io v1beta1) and their discovery documents, served from the sampler's
+// snapshots. Meant to sit behind an HTTPS HttpServer registered as an APIService.
+//
+// Served (GET only; everything else 405):
+//   /apis                                   APIGroupList of the three groups
+//   /apis/{group}, /apis/{group}/{version}  APIGroup, APIResourceList of the metrics that exist
+//   /apis/custom.metrics.k8s.io/{v1beta1|v1beta2}/
+//     namespaces/{ns}/pods/*/{metric}?labelSelector=   every pod with a value that the selector
+//                                                      picks (by its Kubernetes labels)
+//     namespaces/{ns}/pods/{name}/{metric}             exactly one pod
+//     namespaces/{ns}/metrics/{metric}                 the Namespace object: sum over its pods
+//     namespaces/{ns}/{metric}                         the same (cluster-scoped route)
+//   /apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{metric}?labelSelector=
+//       one item: the total over the pods the selector picks (metricLabels: the selector's
+//       equality requirements)
+//   /apis/metrics.k8s.io/v1beta1/{pods | namespaces/{ns}/pods | namespaces/{ns}/pods/{name}}
+//       PodMetrics from the metrics named "cpu" (cores) and "memory" (bytes; 0 when the config has
+//       no such metric). One container per pod, named "kserve-container". `/pods` lists the
+//       namespaces the snapshot already holds cpu for. `nodes` is an empty NodeMetricsList.
+//   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
+//   /api, /openapi/v2, /openapi/v3 and anything else: 404.
+// Errors are metav1.Status JSON: 400 malformed path, namespace or selector (and any non-empty
+// metricLabelSelector, not supported yet), 404 unknown group/version/metric/object or a selection
+// with no value (never an empty list), 405 non-GET, 503 data past the sampler's max age.
+// Values are Kubernetes quantities (rounded to milli), timestamps the table's sampled_at.
+// Not yet: other object kinds (deployments, services), nodes' values, authn/authz.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "http/server.h"
+#include "pipeline/sampler.h"
+
+namespace aa::apiserver {
+
+class MetricsApi {
+ public:
+  // `sampler` and `clock` must outlive this object.
+  MetricsApi(pipeline::Sampler& sampler, Clock& clock) : sampler_(sampler), clock_(clock) {}
+
+  // Thread-safe.
+  http::HttpResponse Handle(const http::HttpRequest& request) const;
+
+ private:
+  std::string GroupListJson() const;
+  std::string GroupJson(std::string_view group) const;
+  std::string ResourceListJson(std::string_view group, std::string_view version) const;
+  http::HttpResponse CustomPods(const http::HttpRequest& req, std::string_view version,
+                                std::string_view ns, std::string_view name, std::string_view metric,
+                                std::string route) const;
+  http::HttpResponse CustomNamespace(const http::HttpRequest& req, std::string_view version,
+                                     std::string_view ns, std::string_view metric,
+                                     std::string route) const;
+  http::HttpResponse External(const http::HttpRequest& req, std::string_view ns,
+                              std::string_view metric, std::string route) const;
+  http::HttpResponse ResourcePods(const http::HttpRequest& req, std::optional<std::string_view> ns,
+                                  std::optional<std::string_view> name, std::string route) const;
+
+  pipeline::Sampler& sampler_;
+  Clock& clock_;
+};
+
+}  // namespace aa::apiserver

@@ -1,0 +1,402 @@
+#include "apiserver/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/fake_prometheus.h"
+#include "prometheus/registry.h"
+
+namespace aa::apiserver {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::VectorOf;
+using http::HttpRequest;
+using http::HttpResponse;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kCustom2[] = "/apis/custom.metrics.k8s.io/v1beta2";
+constexpr char kCustom1[] = "/apis/custom.metrics.k8s.io/v1beta1";
+constexpr char kExternal[] = "/apis/external.metrics.k8s.io/v1beta1";
+constexpr char kResource[] = "/apis/metrics.k8s.io/v1beta1";
+
+config::Config TestConfig() {
+  config::Config c;
+  c.sampling.interval = absl::Seconds(5);
+  c.sampling.max_age = absl::Seconds(30);
+  c.sampling.first_sample_timeout = absl::Seconds(10);
+  c.sampling.warm_namespaces = {"ns"};
+  config::MetricDefinition conc;
+  conc.name = "concurrency";
+  conc.query = "conc{<<.LabelMatchers>>}";
+  conc.target = 70;
+  conc.preset.type = "concurrency";
+  conc.preset.window = absl::Seconds(30);
+  config::MetricDefinition cpu;
+  cpu.name = "cpu";
+  cpu.query = "usage{<<.LabelMatchers>>}";
+  cpu.baseline_query = "requests{<<.LabelMatchers>>}";
+  cpu.target_utilization = 50;
+  config::MetricDefinition memory;
+  memory.name = "memory";
+  memory.query = "mem{<<.LabelMatchers>>}";
+  c.metrics = {conc, cpu, memory};
+  return c;
+}
+
+class MetricsApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.SetHandler(
+        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+          if (down_) return absl::UnavailableError("connection refused");
+          if (absl::StartsWith(q, "kube_pod_labels")) {
+            return VectorOf({{{{"namespace", "ns"},
+                               {"pod", "a-1"},
+                               {"label_serving_kserve_io_inferenceservice", "a"}},
+                              1},
+                             {{{"namespace", "ns"},
+                               {"pod", "a-2"},
+                               {"label_serving_kserve_io_inferenceservice", "a"}},
+                              1},
+                             {{{"namespace", "ns"},
+                               {"pod", "b-1"},
+                               {"label_serving_kserve_io_inferenceservice", "b"}},
+                              1}},
+                            at);
+          }
+          if (absl::StartsWith(q, "conc")) {
+            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
+                            at);
+          }
+          if (absl::StartsWith(q, "usage")) {
+            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 1.5}},
+                            at);
+          }
+          if (absl::StartsWith(q, "mem")) {
+            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025}},
+                            at);
+          }
+          return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}}, at);
+        });
+    sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
+    api_ = std::make_unique<MetricsApi>(*sampler_, clock_);
+    sampler_->Start();
+    ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
+  }
+
+  HttpResponse Get(const std::string& path, std::multimap<std::string, std::string> params = {},
+                   const std::string& method = "GET") {
+    HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.params = std::move(params);
+    return api_->Handle(r);
+  }
+
+  // Parses a Status body and checks its shape.
+  static json ExpectStatus(const HttpResponse& r, int code, const std::string& reason) {
+    EXPECT_EQ(r.status, code) << r.body;
+    json j = json::parse(r.body);
+    EXPECT_EQ(j["kind"], "Status");
+    EXPECT_EQ(j["apiVersion"], "v1");
+    EXPECT_EQ(j["status"], "Failure");
+    EXPECT_EQ(j["code"], code);
+    EXPECT_EQ(j["reason"], reason);
+    EXPECT_FALSE(j["message"].get<std::string>().empty());
+    return j;
+  }
+
+  std::atomic<bool> down_{false};
+  FakePrometheus prom_;
+  SimulatedClock clock_;
+  prometheus::Registry registry_;
+  std::unique_ptr<pipeline::Sampler> sampler_;
+  std::unique_ptr<MetricsApi> api_;
+};
+
+TEST_F(MetricsApiTest, DiscoveryListsGroupsVersionsAndExactlyTheMetrics) {
+  HttpResponse r = Get("/apis");
+  ASSERT_EQ(r.status, 200);
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "APIGroupList");
+  ASSERT_EQ(j["groups"].size(), 3u);
+  std::set<std::string> names;
+  for (const auto& g : j["groups"]) names.insert(g["name"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"custom.metrics.k8s.io", "external.metrics.k8s.io",
+                                          "metrics.k8s.io"}));
+
+  j = json::parse(Get("/apis/custom.metrics.k8s.io").body);
+  EXPECT_EQ(j["kind"], "APIGroup");
+  EXPECT_EQ(j["name"], "custom.metrics.k8s.io");
+
+  for (const char* v : {kCustom2, kCustom1}) {
+    r = Get(v);
+    ASSERT_EQ(r.status, 200) << v;
+    j = json::parse(r.body);
+    EXPECT_EQ(j["kind"], "APIResourceList");
+    EXPECT_EQ(j["groupVersion"], std::string(v).substr(6));
+    ASSERT_EQ(j["resources"].size(), 6u);
+    std::map<std::string, bool> namespaced;
+    for (const auto& res : j["resources"]) {
+      namespaced[res["name"].get<std::string>()] = res["namespaced"].get<bool>();
+      EXPECT_EQ(res["kind"], "MetricValueList");
+      EXPECT_EQ(res["verbs"], json::array({"get"}));
+    }
+    EXPECT_EQ(namespaced, (std::map<std::string, bool>{{"pods/concurrency", true},
+                                                       {"pods/cpu", true},
+                                                       {"pods/memory", true},
+                                                       {"namespaces/concurrency", false},
+                                                       {"namespaces/cpu", false},
+                                                       {"namespaces/memory", false}}));
+  }
+  j = json::parse(Get(kExternal).body);
+  ASSERT_EQ(j["resources"].size(), 3u);
+  EXPECT_EQ(j["resources"][0]["name"], "concurrency");
+  EXPECT_EQ(j["resources"][0]["namespaced"], true);
+  EXPECT_EQ(j["resources"][0]["kind"], "ExternalMetricValueList");
+  j = json::parse(Get(kResource).body);
+  ASSERT_EQ(j["resources"].size(), 2u);
+  EXPECT_EQ(j["resources"][0]["name"], "nodes");
+  EXPECT_EQ(j["resources"][0]["namespaced"], false);
+  EXPECT_EQ(j["resources"][1]["name"], "pods");
+  EXPECT_EQ(j["resources"][1]["namespaced"], true);
+  EXPECT_EQ(j["resources"][1]["verbs"], json::array({"get", "list"}));
+
+  ExpectStatus(Get("/apis/bogus.k8s.io"), 404, "NotFound");
+  ExpectStatus(Get("/apis/custom.metrics.k8s.io/v2"), 404, "NotFound");
+  ExpectStatus(Get("/apis/metrics.k8s.io/v1beta2"), 404, "NotFound");
+  ExpectStatus(Get("/api"), 404, "NotFound");
+  ExpectStatus(Get("/api/v1"), 404, "NotFound");
+  ExpectStatus(Get("/openapi/v2"), 404, "NotFound");
+  ExpectStatus(Get("/openapi/v3"), 404, "NotFound");
+}
+
+TEST_F(MetricsApiTest, DiscoveryNeverAnswers503EvenWhenDataIsStale) {
+  down_ = true;
+  for (int i = 0; i < 7; ++i) {
+    uint64_t gen = sampler_->snapshot()->generation;
+    clock_.Advance(absl::Seconds(5));
+    sampler_->Wake();
+    ASSERT_TRUE(sampler_->WaitForGeneration(gen + 1, absl::Seconds(10)));
+  }
+  EXPECT_EQ(Get("/apis").status, 200);
+  EXPECT_EQ(Get(kCustom2).status, 200);
+  json j = ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency"), 503,
+                        "ServiceUnavailable");
+  EXPECT_THAT(j["message"].get<std::string>(), HasSubstr("connection refused"));
+  ExpectStatus(Get(std::string(kExternal) + "/namespaces/ns/concurrency"), 503,
+               "ServiceUnavailable");
+  ExpectStatus(Get(std::string(kResource) + "/namespaces/ns/pods"), 503, "ServiceUnavailable");
+}
+
+TEST_F(MetricsApiTest, CustomPodsWildcardV1beta2) {
+  HttpResponse r = Get(std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "MetricValueList");
+  EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta2");
+  ASSERT_EQ(j["items"].size(), 3u);
+  const json& item = j["items"][1];
+  EXPECT_EQ(item["describedObject"]["kind"], "Pod");
+  EXPECT_EQ(item["describedObject"]["name"], "a-2");
+  EXPECT_EQ(item["describedObject"]["namespace"], "ns");
+  EXPECT_EQ(item["describedObject"]["apiVersion"], "v1");
+  EXPECT_EQ(item["metric"]["name"], "concurrency");
+  EXPECT_EQ(item["windowSeconds"], 30);
+  EXPECT_EQ(item["value"], "105500m");
+  EXPECT_FALSE(item.contains("metricName"));
+  EXPECT_EQ(j["items"][0]["value"], "35");
+  EXPECT_TRUE(absl::EndsWith(item["timestamp"].get<std::string>(), "Z"));
+}
+
+TEST_F(MetricsApiTest, CustomPodsV1beta1ItemShape) {
+  HttpResponse r = Get(std::string(kCustom1) + "/namespaces/ns/pods/*/concurrency");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta1");
+  ASSERT_EQ(j["items"].size(), 3u);
+  EXPECT_EQ(j["items"][2]["metricName"], "concurrency");
+  EXPECT_EQ(j["items"][2]["window"], 30);
+  EXPECT_EQ(j["items"][2]["value"], "7");
+  EXPECT_FALSE(j["items"][2].contains("metric"));
+  EXPECT_FALSE(j["items"][2].contains("windowSeconds"));
+}
+
+TEST_F(MetricsApiTest, CustomPodsByLabelSelectorAndNamedPod) {
+  // As the HttpServer hands it over after decoding "in+%28a%29".
+  json j = json::parse(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency",
+                           {{"labelSelector", "serving.kserve.io/inferenceservice in (a)"}})
+                           .body);
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["describedObject"]["name"], "a-1");
+  EXPECT_EQ(j["items"][1]["describedObject"]["name"], "a-2");
+
+  HttpResponse r = Get(std::string(kCustom1) + "/namespaces/ns/pods/b-1/concurrency");
+  ASSERT_EQ(r.status, 200);
+  j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"]["name"], "b-1");
+
+  j = ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/zzz/concurrency"), 404,
+                   "NotFound");
+  EXPECT_THAT(j["message"].get<std::string>(), HasSubstr("pod zzz"));
+  // A selector that matches nothing is an error, never an empty list.
+  j = ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency",
+                       {{"labelSelector", "serving.kserve.io/inferenceservice=zzz"}}),
+                   404, "NotFound");
+  EXPECT_THAT(j["message"].get<std::string>(), HasSubstr("no metrics returned"));
+  // Known namespace format but nothing sampled there: empty table -> 404.
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/empty/pods/*/concurrency"), 404,
+               "NotFound");
+}
+
+TEST_F(MetricsApiTest, CustomNamespaceObjectIsTheSum) {
+  for (const std::string& path : {std::string(kCustom2) + "/namespaces/ns/metrics/concurrency",
+                                  std::string(kCustom2) + "/namespaces/ns/concurrency"}) {
+    HttpResponse r = Get(path);
+    ASSERT_EQ(r.status, 200) << path << r.body;
+    json j = json::parse(r.body);
+    ASSERT_EQ(j["items"].size(), 1u);
+    EXPECT_EQ(j["items"][0]["describedObject"]["kind"], "Namespace");
+    EXPECT_EQ(j["items"][0]["describedObject"]["name"], "ns");
+    EXPECT_EQ(j["items"][0]["describedObject"]["apiVersion"], "v1");
+    EXPECT_EQ(j["items"][0]["value"], "147500m");
+  }
+  json j = json::parse(Get(std::string(kCustom1) + "/namespaces/ns/metrics/cpu").body);
+  EXPECT_EQ(j["items"][0]["metricName"], "cpu");
+  EXPECT_EQ(j["items"][0]["value"], "1750m");
+  EXPECT_EQ(j["items"][0]["window"], 60);
+}
+
+TEST_F(MetricsApiTest, ExternalIsTheTotalOverSelectedPods) {
+  HttpResponse r = Get(std::string(kExternal) + "/namespaces/ns/concurrency",
+                       {{"labelSelector", "serving.kserve.io/inferenceservice=a"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "ExternalMetricValueList");
+  EXPECT_EQ(j["apiVersion"], "external.metrics.k8s.io/v1beta1");
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["metricName"], "concurrency");
+  EXPECT_EQ(j["items"][0]["metricLabels"], (json{{"serving.kserve.io/inferenceservice", "a"}}));
+  EXPECT_EQ(j["items"][0]["window"], 30);
+  EXPECT_EQ(j["items"][0]["value"], "140500m");
+
+  j = json::parse(Get(std::string(kExternal) + "/namespaces/ns/concurrency").body);
+  EXPECT_EQ(j["items"][0]["value"], "147500m");
+  ExpectStatus(Get(std::string(kExternal) + "/namespaces/ns/concurrency",
+                   {{"labelSelector", "serving.kserve.io/inferenceservice=zzz"}}),
+               404, "NotFound");
+  ExpectStatus(Get(std::string(kExternal) + "/namespaces/ns/nope"), 404, "NotFound");
+}
+
+TEST_F(MetricsApiTest, ResourcePodMetrics) {
+  HttpResponse r = Get(std::string(kResource) + "/namespaces/ns/pods");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "PodMetricsList");
+  EXPECT_EQ(j["apiVersion"], "metrics.k8s.io/v1beta1");
+  ASSERT_EQ(j["items"].size(), 2u);
+  const json& a = j["items"][0];
+  EXPECT_EQ(a["metadata"]["name"], "a-1");
+  EXPECT_EQ(a["metadata"]["namespace"], "ns");
+  EXPECT_EQ(a["metadata"]["labels"]["serving_kserve_io_inferenceservice"], "a");
+  EXPECT_EQ(a["window"], "1m0s");
+  ASSERT_EQ(a["containers"].size(), 1u);
+  EXPECT_EQ(a["containers"][0]["name"], "kserve-container");
+  EXPECT_EQ(a["containers"][0]["usage"]["cpu"], "250m");
+  EXPECT_EQ(a["containers"][0]["usage"]["memory"], "2Gi");
+  EXPECT_EQ(j["items"][1]["containers"][0]["usage"]["memory"], "1025");
+
+  j = json::parse(Get(std::string(kResource) + "/namespaces/ns/pods",
+                      {{"labelSelector", "serving.kserve.io/inferenceservice=b"}})
+                      .body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "b-1");
+
+  r = Get(std::string(kResource) + "/namespaces/ns/pods/b-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "PodMetrics");
+  EXPECT_EQ(j["metadata"]["name"], "b-1");
+  EXPECT_EQ(j["containers"][0]["usage"]["cpu"], "1500m");
+  ExpectStatus(Get(std::string(kResource) + "/namespaces/ns/pods/zzz"), 404, "NotFound");
+
+  j = json::parse(Get(std::string(kResource) + "/pods").body);
+  EXPECT_EQ(j["kind"], "PodMetricsList");
+  EXPECT_EQ(j["items"].size(), 2u);
+  j = json::parse(Get(std::string(kResource) + "/nodes").body);
+  EXPECT_EQ(j["kind"], "NodeMetricsList");
+  EXPECT_EQ(j["items"].size(), 0u);
+}
+
+TEST_F(MetricsApiTest, BadRequestsGetTheRightStatus) {
+  const std::string pods = std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency";
+  ExpectStatus(Get(pods, {{"labelSelector", "x=a||y=b"}}), 400, "BadRequest");
+  ExpectStatus(Get(pods, {{"metricLabelSelector", "queue=jobs"}}), 400, "BadRequest");
+  ExpectStatus(Get(pods, {{"metricLabelSelector", "(("}}), 400, "BadRequest");
+  EXPECT_EQ(Get(pods, {{"metricLabelSelector", ""}}).status, 200);
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/Bad_NS/pods/*/concurrency"), 400,
+               "BadRequest");
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/bad metric!"), 400, "BadRequest");
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/*"), 400, "BadRequest");
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces//pods/*/concurrency"), 400, "BadRequest");
+  ExpectStatus(Get(std::string(kExternal) + "/namespaces/ns/concurrency",
+                   {{"labelSelector", "a in (xyz abc)"}}),
+               400, "BadRequest");
+  ExpectStatus(Get(std::string(kExternal) + "/ns/concurrency"), 400, "BadRequest");
+  ExpectStatus(Get(std::string(kResource) + "/namespaces/ns/pods", {{"labelSelector", "(("}}), 400,
+               "BadRequest");
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/nope"), 404, "NotFound");
+  ExpectStatus(Get(std::string(kCustom2) + "/namespaces/ns/services/web/concurrency"), 404,
+               "NotFound");
+  HttpResponse r = Get(pods, {}, "POST");
+  ExpectStatus(r, 405, "MethodNotAllowed");
+  ExpectStatus(Get("/apis", {}, "DELETE"), 405, "MethodNotAllowed");
+}
+
+TEST_F(MetricsApiTest, HealthWithoutAuthorization) {
+  EXPECT_EQ(Get("/healthz").status, 200);
+  EXPECT_EQ(Get("/livez").status, 200);
+  EXPECT_EQ(Get("/readyz").status, 200);
+}
+
+// Through the real HttpServer: the wildcard and the selector arrive percent-encoded, as the
+// aggregator sends them.
+TEST_F(MetricsApiTest, PercentEncodedWildcardAndPlusThroughTheServer) {
+  http::HttpServerOptions options;
+  auto server =
+      http::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  client.set_url_encode(false);
+  auto res = client.Get(
+      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/%2A/concurrency"
+      "?labelSelector=serving.kserve.io%2Finferenceservice+in+%28a%2Cb%29");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  ASSERT_EQ(res->status, 200) << res->body;
+  json j = json::parse(res->body);
+  EXPECT_EQ(j["items"].size(), 3u);
+  res = client.Get(
+      "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/concurrency"
+      "?labelSelector=serving.kserve.io%2Finferenceservice%3Db");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["items"][0]["value"], "7");
+  client.stop();
+  (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace aa::apiserver
