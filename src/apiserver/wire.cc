@@ -128,7 +128,7 @@ void AppendRfc3339(std::string* out, absl::Time t) {
   out->push_back('Z');
 }
 
-// Lists often repeat the same timestamp (one query result): format it once.
+// Lists often repeat the same timestamp and window (one query result): format each once.
 class TimeWriter {
  public:
   void Append(std::string* out, absl::Time t) {
@@ -142,9 +142,20 @@ class TimeWriter {
     out->append(text_);
   }
 
+  void AppendWindow(std::string* out, absl::Duration d) {
+    if (window_text_.empty() || d != last_window_) {
+      window_text_.clear();
+      AppendString(&window_text_, FormatGoDuration(d));
+      last_window_ = d;
+    }
+    out->append(window_text_);
+  }
+
  private:
   absl::Time last_;
   std::string text_;
+  absl::Duration last_window_;
+  std::string window_text_;
 };
 
 void AppendDescribedObject(std::string* out, const DescribedObject& o) {
@@ -205,7 +216,7 @@ void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWrit
   out->append("},\"timestamp\":");
   times->Append(out, item.timestamp);
   out->append(",\"window\":");
-  AppendString(out, FormatGoDuration(item.window));
+  times->AppendWindow(out, item.window);
   out->append(",\"containers\":[");
   for (size_t i = 0; i < item.containers.size(); ++i) {
     const ContainerUsage& c = item.containers[i];
@@ -232,7 +243,7 @@ void AppendNodeMetricsBody(std::string* out, const NodeMetricsItem& item, TimeWr
   out->append("},\"timestamp\":");
   times->Append(out, item.timestamp);
   out->append(",\"window\":");
-  AppendString(out, FormatGoDuration(item.window));
+  times->AppendWindow(out, item.window);
   out->append(",\"usage\":{\"cpu\":\"");
   out->append(FormatNanoCores(item.cpu_cores));
   out->append("\",\"memory\":\"");
