@@ -1,12 +1,84 @@
 #include "apiserver/quantity.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <string>
+#include <string_view>
 
 #include "gtest/gtest.h"
 
 namespace aa::apiserver {
 namespace {
+
+// A test-only reader of the strings we print: returns the value in units of 10^unit_exponent
+// (unit_exponent -3: milli, -9: nano, 0: bytes), or false for anything unexpected. Also checks
+// the canonical form: no leading zeros, and a mantissa that is no multiple of 1000 (1024 for
+// binary suffixes); for bytes, plain integers >= 1024 may be (BinarySI prints "3000").
+bool ReadCanonical(const std::string& text, int unit_exponent, int64_t* out) {
+  std::string_view s = text;
+  bool negative = false;
+  if (!s.empty() && s[0] == '-') {
+    negative = true;
+    s.remove_prefix(1);
+  }
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  if (digits == 0 || (s[0] == '0' && s.size() > 1)) return false;
+  int64_t mantissa = std::stoll(std::string(s.substr(0, digits)));
+  const std::string_view suffix = s.substr(digits);
+  static const std::pair<std::string_view, int> kDecimal[] = {
+      {"n", -9}, {"u", -6}, {"m", -3}, {"", 0}, {"k", 3}, {"M", 6}, {"G", 9}, {"T", 12}, {"P", 15}};
+  static const std::pair<std::string_view, int> kBinary[] = {
+      {"Ki", 1}, {"Mi", 2}, {"Gi", 3}, {"Ti", 4}, {"Pi", 5}};
+  if (mantissa == 0) {
+    *out = 0;
+    return text == "0";
+  }
+  for (const auto& [name, exponent] : kBinary) {
+    if (suffix != name) continue;
+    if (mantissa % 1024 == 0 || unit_exponent != 0) return false;
+    for (int i = 0; i < exponent; ++i) mantissa *= 1024;
+    *out = negative ? -mantissa : mantissa;
+    return true;
+  }
+  for (const auto& [name, exponent] : kDecimal) {
+    if (suffix != name) continue;
+    // BinarySI prints integers >= 1024 that 1024 does not divide in full ("3000", not "3k").
+    const bool binary_plain = unit_exponent == 0 && exponent == 0 && mantissa >= 1024;
+    if ((mantissa % 1000 == 0 && !binary_plain) || exponent < unit_exponent) return false;
+    for (int i = unit_exponent; i < exponent; ++i) mantissa *= 10;
+    *out = negative ? -mantissa : mantissa;
+    return true;
+  }
+  return false;
+}
+
+// Property: over many values, every printed quantity is canonical and reads back as the value
+// rounded to the printed precision (to the nearest unit, halves away from zero).
+TEST(QuantityPropertyTest, CanonicalAndReadsBackRounded) {
+  for (int i = -3000; i <= 3000; ++i) {
+    for (double scale : {1.0 / 7, 1.0, 0.001, 0.0137, 13.7, 1009.0, 1e6 / 3}) {
+      const double v = i * scale;
+      int64_t milli = 0;
+      const std::string q = FormatQuantity(v);
+      ASSERT_TRUE(ReadCanonical(q, -3, &milli)) << v << " -> " << q;
+      EXPECT_EQ(milli, std::llround(v * 1000)) << v << " -> " << q;
+
+      int64_t nanos = 0;
+      const double cores = v / 1000;
+      const std::string c = FormatNanoCores(cores);
+      ASSERT_TRUE(ReadCanonical(c, -9, &nanos)) << cores << " -> " << c;
+      EXPECT_EQ(nanos, std::llround(cores * 1e9)) << cores << " -> " << c;
+
+      int64_t bytes = 0;
+      const double b = v * 1024;
+      const std::string m = FormatBytes(b);
+      ASSERT_TRUE(ReadCanonical(m, 0, &bytes)) << b << " -> " << m;
+      EXPECT_EQ(bytes, static_cast<int64_t>(std::round(b))) << b << " -> " << m;
+    }
+  }
+}
 
 TEST(FormatQuantityTest, ReferenceExamples) {
   EXPECT_EQ(FormatQuantity(70), "70");
