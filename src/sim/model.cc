@@ -467,6 +467,9 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(std::vector<Service
     const int replicas = spec.replicas;
     auto state = std::make_unique<ServiceState>(std::move(spec), SplitMix64(mix));
     state->Scale(replicas, 0);
+    // The initial pods are already running when the simulation starts, as in a live cluster; only
+    // pods added later wait out start_delay.
+    for (auto& pod : state->pods) pod->ready = true;
     sim->services_.push_back(std::move(state));
   }
   return sim;

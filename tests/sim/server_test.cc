@@ -64,7 +64,7 @@ TEST_F(SimServerTest, ListsServices) {
   EXPECT_EQ(j["services"][0]["name"], "concurrency-model");
   EXPECT_EQ(j["services"][0]["namespace"], "kserve-test");
   EXPECT_EQ(j["services"][0]["desired_replicas"], 1);
-  EXPECT_EQ(j["services"][0]["ready_replicas"], 0);  // start delay 10 s
+  EXPECT_EQ(j["services"][0]["ready_replicas"], 1);  // the initial pods run from the start
   EXPECT_EQ(j["services"][0]["pods"].size(), 1u);
   EXPECT_TRUE(j["services"][0]["rps_override"].is_null());
   Advance(absl::Seconds(11));
