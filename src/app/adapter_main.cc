@@ -2,15 +2,21 @@
 // pipeline.
 
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "apiserver/internal/self_signed.h"
+#include "apiserver/server.h"
 #include "app/flags.h"
 #include "common/clock.h"
 #include "common/duration.h"
@@ -53,6 +59,16 @@ ABSL_FLAG(std::string, grpc_tls_cert_file, "",
 ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc_tls_cert_file");
 ABSL_FLAG(std::string, grpc_client_ca_file, "",
           "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
+ABSL_FLAG(std::string, https_listen, ":6443",
+          "Address of the HTTPS port serving the Kubernetes metrics APIs (custom, external, "
+          "metrics.k8s.io); host:port, port 0 picks a free one, \"off\" disables it");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain of the HTTPS port; empty: a self-signed certificate is generated "
+          "at start (ECDSA P-256; SANs localhost, 127.0.0.1 and --tls_san)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::vector<std::string>, tls_san, {},
+          "Extra subjectAltNames of the generated self-signed certificate (comma-separated DNS "
+          "names or IPs, e.g. the Service's DNS name)");
 ABSL_FLAG(bool, check_config, false,
           "Validate the config, print the effective metric queries and exit");
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
@@ -103,6 +119,28 @@ absl::Status ApplyFlagOverrides(config::Config& config) {
   }
   return absl::OkStatus();
 }
+
+// A temporary directory removed (with the files in it) when this goes out of scope.
+class TempDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create() {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/autoscale-adapter-tls.XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot create a temporary directory ", pattern));
+    }
+    return std::unique_ptr<TempDir>(new TempDir(pattern));
+  }
+  ~TempDir() {
+    for (const char* f : {"/tls.crt", "/tls.key"}) unlink((path_ + f).c_str());
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 int Main(int argc, char** argv) {
   // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
@@ -156,6 +194,43 @@ int Main(int argc, char** argv) {
       http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
   if (!http_server.ok()) return Fail(http_server.status());
 
+  // The Kubernetes metrics APIs on HTTPS.
+  std::unique_ptr<TempDir> tls_dir;
+  std::unique_ptr<http::HttpServer> https_server;
+  apiserver::MetricsApi metrics_api(sampler, RealClock::Get());
+  if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
+    http::HttpServerOptions https_options;
+    https_options.listen = listen;
+    https_options.name = "https";
+    https_options.threads = absl::GetFlag(FLAGS_http_threads);
+    https_options.registry = registry.get();
+    https_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+    https_options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+    if (https_options.tls_cert_file.empty() != https_options.tls_key_file.empty()) {
+      return Fail(absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together"));
+    }
+    if (https_options.tls_cert_file.empty()) {
+      auto dir = TempDir::Create();
+      if (!dir.ok()) return Fail(dir.status());
+      tls_dir = *std::move(dir);
+      std::vector<std::string> sans = {"localhost", "127.0.0.1"};
+      for (const std::string& san : absl::GetFlag(FLAGS_tls_san)) {
+        if (!san.empty()) sans.push_back(san);
+      }
+      auto files = apiserver::WriteSelfSignedCertificate(tls_dir->path(), sans, absl::Now());
+      if (!files.ok()) return Fail(files.status());
+      https_options.tls_cert_file = files->cert_file;
+      https_options.tls_key_file = files->key_file;
+      LogInfo("generated a self-signed serving certificate",
+              {{"cert", files->cert_file}, {"sans", absl::StrJoin(sans, ",")}});
+    }
+    auto started = http::StartHttpServer(https_options, [&metrics_api](const http::HttpRequest& r) {
+      return metrics_api.Handle(r);
+    });
+    if (!started.ok()) return Fail(started.status());
+    https_server = *std::move(started);
+  }
+
   std::unique_ptr<keda::Server> grpc_server;
   config::KedaConfig grpc = config->keda;
   if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty())
@@ -185,6 +260,7 @@ int Main(int argc, char** argv) {
   sigwait(&signals, &signal);
   LogInfo("shutting down", {{"signal", SignalName(signal)}});
   if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
+  if (https_server) https_server->Stop();
   (*http_server)->Stop();
   sampler.Stop();
   LogInfo("stopped");

@@ -118,9 +118,9 @@ void Stack::StopPrometheus() {
 }
 
 absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {options_.bin_dir + "/autoscale-adapter",
-                                   "--prometheus_url=" + prometheus_url(),
-                                   "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0"};
+  std::vector<std::string> argv = {
+      options_.bin_dir + "/autoscale-adapter", "--prometheus_url=" + prometheus_url(),
+      "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0"};
   if (!options_.adapter_config_yaml.empty()) {
     absl::Status w = WriteFile(work_dir_ + "/adapter.yaml", options_.adapter_config_yaml);
     if (!w.ok()) return w;
@@ -137,6 +137,14 @@ absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   auto grpc_port = adapter_->WaitForListeningPort("grpc", options_.start_timeout);
   if (!grpc_port.ok()) return grpc_port.status();
   adapter_grpc_port_ = *grpc_port;
+  bool https_off = false;
+  for (const std::string& arg : argv) https_off = https_off || arg == "--https_listen=off";
+  adapter_https_port_ = 0;
+  if (!https_off) {
+    auto https_port = adapter_->WaitForListeningPort("https", options_.start_timeout);
+    if (!https_port.ok()) return https_port.status();
+    adapter_https_port_ = *https_port;
+  }
   return absl::OkStatus();
 }
 

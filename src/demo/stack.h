@@ -40,6 +40,8 @@ class Stack {
   int prometheus_port() const { return prometheus_port_; }
   int adapter_port() const { return adapter_port_; }            // plain HTTP: query API, health
   int adapter_grpc_port() const { return adapter_grpc_port_; }  // KEDA external scaler (plaintext)
+  // Kubernetes metrics APIs (HTTPS, self-signed certificate); 0 with --https_listen=off.
+  int adapter_https_port() const { return adapter_https_port_; }
   std::string prometheus_url() const;
   const std::string& work_dir() const { return work_dir_; }
 
@@ -66,6 +68,7 @@ class Stack {
   int prometheus_port_ = 0;
   int adapter_port_ = 0;
   int adapter_grpc_port_ = 0;
+  int adapter_https_port_ = 0;
   std::unique_ptr<proc::Subprocess> sim_;
   std::unique_ptr<proc::Subprocess> prometheus_;
   std::unique_ptr<proc::Subprocess> adapter_;

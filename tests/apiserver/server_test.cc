@@ -1,11 +1,16 @@
 #include "apiserver/server.h"
 
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <memory>
 
 #include "absl/strings/match.h"
+#include "apiserver/internal/self_signed.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -396,6 +401,61 @@ TEST_F(MetricsApiTest, PercentEncodedWildcardAndPlusThroughTheServer) {
   EXPECT_EQ(json::parse(res->body)["items"][0]["value"], "7");
   client.stop();
   (*server)->Stop();
+}
+
+}  // namespace
+}  // namespace aa::apiserver
+
+namespace aa::apiserver {
+namespace {
+
+// The generated certificate parses, carries the SANs, and serves TLS through the HttpServer.
+TEST(SelfSignedCertificate, ServesHttpsWithTheSans) {
+  char dir_template[] = "/tmp/apiserver_test.XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  auto files =
+      WriteSelfSignedCertificate(dir, {"localhost", "127.0.0.1", "adapter.svc"}, absl::Now());
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(WriteSelfSignedCertificate(dir, {}, absl::Now()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  FILE* f = std::fopen(files->cert_file.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  ASSERT_NE(cert, nullptr);
+  EXPECT_EQ(X509_check_host(cert, "adapter.svc", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_host(cert, "localhost", 0, 0, nullptr), 1);
+  EXPECT_EQ(X509_check_ip_asc(cert, "127.0.0.1", 0), 1);
+  EXPECT_NE(X509_check_host(cert, "evil.example", 0, 0, nullptr), 1);
+  X509_free(cert);
+  struct stat st;
+  ASSERT_EQ(stat(files->key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  http::HttpServerOptions options;
+  options.name = "https";
+  options.tls_cert_file = files->cert_file;
+  options.tls_key_file = files->key_file;
+  auto server = http::StartHttpServer(options, [](const HttpRequest& r) {
+    HttpResponse out;
+    out.body = r.path;
+    return out;
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  {
+    httplib::SSLClient client("127.0.0.1", (*server)->port());
+    client.set_ca_cert_path(files->cert_file.c_str());
+    client.enable_server_certificate_verification(true);
+    auto res = client.Get("/apis");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->body, "/apis");
+  }
+  (*server)->Stop();
+  unlink(files->cert_file.c_str());
+  unlink(files->key_file.c_str());
+  rmdir(dir.c_str());
 }
 
 }  // namespace
