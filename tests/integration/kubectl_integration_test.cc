@@ -1,0 +1,350 @@
+// End to end with kubectl as the client: the simulator, a real Prometheus scraping it, and the
+// adapter binary serving the Kubernetes metrics APIs over HTTPS (self-signed certificate). kubectl
+// talks straight to the adapter with a kubeconfig (a token, insecure-skip-tls-verify); its output
+// is parsed and checked against Prometheus' own answer for the same query at the same evaluation
+// time.
+
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "demo/stack.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "http/client.h"
+#include "nlohmann/json.hpp"
+
+namespace aa {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kNamespace[] = "kserve-test";
+constexpr char kKubectl[] = "/usr/bin/kubectl";
+
+// A 3 s interval leaves time to read the same table through kubectl and the query API.
+constexpr char kAdapterConfig[] = R"(
+sampling:
+  interval: 3s
+  maxAge: 30s
+  warmNamespaces: [kserve-test]
+metrics:
+- name: concurrency
+  preset: {type: concurrency, source: knative-queue-proxy, window: 30s}
+  containerConcurrency: 100
+  targetUtilizationPercentage: 70
+- name: cpu
+  preset: {type: cpu, window: 30s}
+  targetUtilization: 50
+- name: memory
+  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",container!="POD"})
+)";
+
+// Parses a Kubernetes quantity string ("1500m", "250n", "2Gi", "12k", "3") into a number.
+double ParseQuantity(const std::string& q) {
+  static const std::map<std::string, double> kSuffix = {
+      {"n", 1e-9},    {"u", 1e-6},       {"m", 1e-3},          {"", 1},
+      {"k", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
+  size_t i = 0;
+  while (i < q.size() && (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' ||
+                          q[i] == '-' || q[i] == '+')) {
+    ++i;
+  }
+  double mantissa = 0;
+  auto it = kSuffix.find(q.substr(i));
+  if (!absl::SimpleAtod(q.substr(0, i), &mantissa) || it == kSuffix.end()) {
+    ADD_FAILURE() << "not a quantity: " << q;
+    return NAN;
+  }
+  return mantissa * it->second;
+}
+
+json GetJson(int port, const std::string& path) {
+  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return json();
+  }
+  json j = json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r->body;
+  return j;
+}
+
+class KubectlIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    demo::StackOptions options;
+    options.bin_dir = AA_BIN_DIR;
+    options.prometheus_bin = AA_PROMETHEUS_BIN;
+    options.adapter_config_yaml = kAdapterConfig;
+    options.scrape_interval = absl::Seconds(1);
+    auto stack = demo::Stack::Start(options);
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    ASSERT_GT(stack_->adapter_https_port(), 0);
+    kubeconfig_ = new std::string(stack_->work_dir() + "/kubeconfig");
+    std::ofstream out(*kubeconfig_);
+    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: adapter\n  cluster:\n"
+        << "    server: https://127.0.0.1:" << stack_->adapter_https_port() << "\n"
+        << "    insecure-skip-tls-verify: true\n"
+        << "users:\n- name: hpa\n  user:\n    token: integration-test-token\n"
+        << "contexts:\n- name: adapter\n  context: {cluster: adapter, user: hpa}\n"
+        << "current-context: adapter\n";
+  }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+    delete kubeconfig_;
+    kubeconfig_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(stack_, nullptr);
+    // Wait (bounded) until the adapter has data: the wildcard answers 200.
+    for (int i = 0; i < 60; ++i) {
+      int code = -1;
+      Kubectl({"get", "--raw",
+               absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+                            "/pods/*/cpu")},
+              &code);
+      if (code == 0) return;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    FAIL() << "the adapter never served cpu through kubectl";
+  }
+
+  // Runs kubectl with our kubeconfig; returns stdout+stderr and sets `exit_code`.
+  static std::string Kubectl(const std::vector<std::string>& args, int* exit_code) {
+    std::string cmd =
+        absl::StrCat(kKubectl, " --kubeconfig='", *kubeconfig_, "' --request-timeout=15s");
+    for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
+    absl::StrAppend(&cmd, " 2>&1");
+    FILE* p = popen(cmd.c_str(), "r");
+    if (p == nullptr) {
+      *exit_code = -1;
+      return "";
+    }
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int status = pclose(p);
+    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return out;
+  }
+
+  static json KubectlJson(const std::string& path) {
+    int code = -1;
+    std::string out = Kubectl({"get", "--raw", path}, &code);
+    EXPECT_EQ(code, 0) << path << ": " << out;
+    json j = json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << out;
+    return j;
+  }
+
+  // The definition's query, rendered as the sampler renders it for our namespace.
+  static std::string RenderedQuery(const std::string& metric) {
+    json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
+    for (const auto& d : defs["metrics"]) {
+      if (d["name"] != metric) continue;
+      std::string ns_label = metric == "concurrency" ? "namespace_name" : "namespace";
+      std::string pod_label = metric == "concurrency" ? "pod_name" : "pod";
+      return absl::StrReplaceAll(
+          d["query"].get<std::string>(),
+          {{"<<.LabelMatchers>>", absl::StrCat(ns_label, "=\"", kNamespace, "\"")},
+           {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
+    }
+    ADD_FAILURE() << "no definition " << metric;
+    return "";
+  }
+
+  static std::map<std::string, double> PrometheusValues(const std::string& metric, absl::Time at) {
+    int64_t unix_ms = absl::ToUnixMillis(at);
+    std::string pod_label = metric == "concurrency" ? "pod_name" : "pod";
+    json j = GetJson(
+        stack_->prometheus_port(),
+        absl::StrCat("/api/v1/query?query=", http::UrlEncode(RenderedQuery(metric)),
+                     "&time=", unix_ms / 1000, ".", absl::StrFormat("%03d", unix_ms % 1000)));
+    std::map<std::string, double> out;
+    for (const auto& s : j["data"]["result"]) {
+      double v = std::stod(s["value"][1].get<std::string>());
+      if (std::isfinite(v)) out[s["metric"][pod_label].get<std::string>()] = v;
+    }
+    return out;
+  }
+
+  // The evaluation time (milliseconds) of the adapter's current table of `metric`, from the
+  // plain-HTTP query API; the metrics APIs print it truncated to seconds.
+  static absl::Time SampledAt(const std::string& metric) {
+    json j = GetJson(stack_->adapter_port(),
+                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric));
+    absl::Time t = absl::InfinitePast();
+    std::string err;
+    if (!j.contains("sampledAt") ||
+        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
+      ADD_FAILURE() << "no sampledAt: " << j.dump();
+    }
+    return t;
+  }
+
+  static bool SameSecond(const std::string& rfc3339, absl::Time t) {
+    return rfc3339 == absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+  }
+
+  static demo::Stack* stack_;
+  static std::string* kubeconfig_;
+};
+
+demo::Stack* KubectlIntegrationTest::stack_ = nullptr;
+std::string* KubectlIntegrationTest::kubeconfig_ = nullptr;
+
+TEST_F(KubectlIntegrationTest, DiscoveryThroughKubectl) {
+  json j = KubectlJson("/apis");
+  EXPECT_EQ(j["kind"], "APIGroupList");
+  EXPECT_EQ(j["groups"].size(), 3u);
+  j = KubectlJson("/apis/custom.metrics.k8s.io/v1beta2");
+  std::set<std::string> names;
+  for (const auto& r : j["resources"]) names.insert(r["name"].get<std::string>());
+  EXPECT_TRUE(names.contains("pods/concurrency"));
+  EXPECT_TRUE(names.contains("namespaces/memory"));
+  EXPECT_EQ(names.size(), 6u);
+  j = KubectlJson("/apis/metrics.k8s.io/v1beta1");
+  EXPECT_EQ(j["resources"].size(), 2u);
+  int code = 0;
+  std::string out = Kubectl({"get", "--raw",
+                             "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" +
+                                 std::string(kNamespace) + "/pods/*/nope"},
+                            &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("NotFound"));
+  out = Kubectl({"get", "--raw",
+                 "/apis/custom.metrics.k8s.io/v1beta2/namespaces/" + std::string(kNamespace) +
+                     "/pods/*/cpu?labelSelector=a%20in%20(xyz%20abc)"},
+                &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("BadRequest"));
+}
+
+// Both custom metrics versions, every pod: values equal Prometheus' at the table's evaluation time.
+TEST_F(KubectlIntegrationTest, CustomMetricsEqualPrometheus) {
+  for (const auto& [metric, version] : std::vector<std::pair<std::string, std::string>>{
+           {"cpu", "v1beta2"}, {"cpu", "v1beta1"}, {"concurrency", "v1beta2"}}) {
+    bool equal = false;
+    std::string last;
+    for (int attempt = 0; attempt < 8 && !equal; ++attempt) {
+      json j = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/", version, "/namespaces/",
+                                        kNamespace, "/pods/*/", metric));
+      absl::Time at = SampledAt(metric);
+      ASSERT_FALSE(j["items"].empty());
+      if (!SameSecond(j["items"][0]["timestamp"].get<std::string>(), at)) continue;
+      std::map<std::string, double> prom = PrometheusValues(metric, at);
+      equal = prom.size() == j["items"].size();
+      for (const auto& item : j["items"]) {
+        EXPECT_EQ(item["describedObject"]["kind"], "Pod");
+        EXPECT_EQ(item["describedObject"]["namespace"], kNamespace);
+        if (version == "v1beta2") {
+          EXPECT_EQ(item["metric"]["name"], metric);
+          EXPECT_EQ(item["windowSeconds"], 30);
+        } else {
+          EXPECT_EQ(item["metricName"], metric);
+          EXPECT_EQ(item["window"], 30);
+        }
+        std::string pod = item["describedObject"]["name"].get<std::string>();
+        double v = ParseQuantity(item["value"].get<std::string>());
+        // Values are rounded (up or to nearest) to milli.
+        equal = equal && prom.contains(pod) && std::abs(prom[pod] - v) <= 0.001;
+      }
+      last = absl::StrCat(j.dump(), " vs Prometheus ", json(prom).dump());
+    }
+    EXPECT_TRUE(equal) << metric << " " << version << ": " << last;
+  }
+}
+
+// The selector arrives percent-encoded with '+' for spaces, as the aggregator re-encodes it.
+TEST_F(KubectlIntegrationTest, LabelSelectorPicksThePodsOfOneInferenceService) {
+  json j = KubectlJson(absl::StrCat(
+      "/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+      "/pods/%2A/cpu?labelSelector=serving.kserve.io%2Finferenceservice+in+%28cpu-model%29"));
+  ASSERT_FALSE(j["items"].empty());
+  for (const auto& item : j["items"]) {
+    EXPECT_TRUE(item["describedObject"]["name"].get<std::string>().starts_with("cpu-model"))
+        << item.dump();
+  }
+  json all = KubectlJson(
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace, "/pods/*/cpu"));
+  EXPECT_LT(j["items"].size(), all["items"].size());
+}
+
+TEST_F(KubectlIntegrationTest, NamespaceObjectAndExternalAreTheTotal) {
+  for (const std::string& path :
+       {absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace, "/metrics/cpu"),
+        absl::StrCat("/apis/external.metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/cpu")}) {
+    bool equal = false;
+    std::string last;
+    for (int attempt = 0; attempt < 8 && !equal; ++attempt) {
+      json j = KubectlJson(path);
+      absl::Time at = SampledAt("cpu");
+      ASSERT_EQ(j["items"].size(), 1u) << j.dump();
+      if (!SameSecond(j["items"][0]["timestamp"].get<std::string>(), at)) continue;
+      double total = 0;
+      for (const auto& [pod, v] : PrometheusValues("cpu", at)) total += v;
+      double v = ParseQuantity(j["items"][0]["value"].get<std::string>());
+      equal = total > 0 && std::abs(total - v) <= 0.001;
+      last = absl::StrCat(j.dump(), " vs Prometheus total ", total);
+    }
+    EXPECT_TRUE(equal) << path << ": " << last;
+  }
+}
+
+TEST_F(KubectlIntegrationTest, PodMetricsEqualPrometheusAndKubectlTopShowsThePods) {
+  bool equal = false;
+  std::string last;
+  for (int attempt = 0; attempt < 8 && !equal; ++attempt) {
+    json j =
+        KubectlJson(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
+    absl::Time cpu_at = SampledAt("cpu");
+    absl::Time memory_at = SampledAt("memory");
+    EXPECT_EQ(j["kind"], "PodMetricsList");
+    if (j["items"].empty() || !SameSecond(j["items"][0]["timestamp"].get<std::string>(), cpu_at)) {
+      continue;
+    }
+    std::map<std::string, double> cpu = PrometheusValues("cpu", cpu_at);
+    std::map<std::string, double> memory = PrometheusValues("memory", memory_at);
+    equal = cpu.size() == j["items"].size();
+    for (const auto& item : j["items"]) {
+      std::string pod = item["metadata"]["name"].get<std::string>();
+      EXPECT_EQ(item["window"], "30s");
+      const json& usage = item["containers"][0]["usage"];
+      double c = ParseQuantity(usage["cpu"].get<std::string>());
+      double m = ParseQuantity(usage["memory"].get<std::string>());
+      equal = equal && cpu.contains(pod) && std::abs(cpu[pod] - c) <= 1e-6 &&
+              memory.contains(pod) && std::abs(memory[pod] - m) <= 1;
+    }
+    last = absl::StrCat(j.dump(), " vs Prometheus cpu ", json(cpu).dump(), " memory ",
+                        json(memory).dump());
+  }
+  EXPECT_TRUE(equal) << last;
+
+  int code = -1;
+  std::string out = Kubectl({"top", "pod", "-n", kNamespace}, &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("CPU(cores)"));
+  EXPECT_THAT(out, HasSubstr("MEMORY(bytes)"));
+  std::map<std::string, double> cpu = PrometheusValues("cpu", SampledAt("cpu"));
+  ASSERT_FALSE(cpu.empty());
+  for (const auto& [pod, v] : cpu) EXPECT_THAT(out, HasSubstr(pod)) << out;
+}
+
+}  // namespace
+}  // namespace aa
