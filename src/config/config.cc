@@ -722,6 +722,9 @@ metrics:
   description: CPU usage per pod in cores against its CPU request, the tutorial's cpu-model
   preset: {type: cpu, window: 1m}
   targetUtilization: 50
+- name: memory
+  description: Memory working set per pod in bytes (cAdvisor), for metrics.k8s.io (kubectl top pod)
+  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",container!="POD"})
 )yaml";
 
 }  // namespace

@@ -777,7 +777,8 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
   EXPECT_EQ(c->sampling.interval, absl::Seconds(2));
   EXPECT_EQ(c->sampling.max_age, absl::Seconds(30));
   EXPECT_EQ(c->sampling.warm_namespaces, std::vector<std::string>{"kserve-test"});
-  ASSERT_EQ(c->metrics.size(), 4u);
+  ASSERT_EQ(c->metrics.size(), 5u);
+  EXPECT_EQ(c->metrics[4].name, "memory");  // metrics.k8s.io's memory (kubectl top pod)
 
   const MetricDefinition& concurrency = c->metrics[0];
   EXPECT_EQ(concurrency.name, "concurrency");
