@@ -23,8 +23,9 @@ struct LoadResult {
   double rps() const { return seconds > 0 ? requests / seconds : 0; }
 };
 
+// `tls`: HTTPS without certificate verification (the adapter's self-signed certificate).
 inline LoadResult RunLoad(int port, const std::string& path, int connections,
-                          std::chrono::milliseconds duration) {
+                          std::chrono::milliseconds duration, bool tls = false) {
   std::vector<std::vector<double>> latencies(connections);
   std::atomic<int64_t> errors{0};
   auto start = std::chrono::steady_clock::now();
@@ -32,7 +33,9 @@ inline LoadResult RunLoad(int port, const std::string& path, int connections,
   std::vector<std::thread> threads;
   for (int c = 0; c < connections; ++c) {
     threads.emplace_back([&, c] {
-      httplib::Client client("127.0.0.1", port);
+      httplib::Client client(std::string(tls ? "https" : "http") +
+                             "://127.0.0.1:" + std::to_string(port));
+      client.enable_server_certificate_verification(false);
       client.set_keep_alive(true);
       client.set_tcp_nodelay(true);
       client.set_url_encode(false);

@@ -1,6 +1,6 @@
 # Whole-system benchmarks (programs that print their figures; run by bench/run.sh, not by CTest).
 find_program(AA_BENCH_PROMETHEUS prometheus)
-foreach(b query_api_bench prometheus_load_bench memory_bench)
+foreach(b query_api_bench prometheus_load_bench memory_bench apiserver_bench)
   add_executable(${b} ${CMAKE_CURRENT_LIST_DIR}/${b}.cc)
   target_link_libraries(${b} PRIVATE aa_demo aa_http aa_proc nlohmann_json::nlohmann_json PkgConfig::HTTPLIB
                         absl::flags absl::flags_parse absl::strings absl::time)

@@ -153,7 +153,11 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
   if (parts.size() == 2) return Body(GroupJson(group), "/apis/{group}");
   const std::string& version = parts[2];
   if (!IsVersion(group, version)) return not_found("version");
-  if (parts.size() == 3) return Body(ResourceListJson(group, version), "/apis/{group}/{version}");
+  if (parts.size() == 3) {
+    auto it = resource_lists_.find(absl::StrCat(ToAbsl(group), "/", ToAbsl(version)));
+    if (it == resource_lists_.end()) return not_found("version");
+    return Body(it->second, "/apis/{group}/{version}");
+  }
 
   std::vector<std::string_view> rest(parts.begin() + 3, parts.end());
   if (group == kCustomGroup) {
@@ -220,6 +224,15 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
                                                 "resource: ",
                                                 path)),
                route + "/unknown");
+}
+
+MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock)
+    : sampler_(sampler), clock_(clock) {
+  for (auto [group, version] :
+       {std::pair{kCustomGroup, "v1beta2"}, std::pair{kCustomGroup, "v1beta1"},
+        std::pair{kExternalGroup, "v1beta1"}, std::pair{kResourceGroup, "v1beta1"}}) {
+    resource_lists_[absl::StrCat(ToAbsl(group), "/", version)] = ResourceListJson(group, version);
+  }
 }
 
 std::string MetricsApi::GroupListJson() const {

@@ -27,6 +27,7 @@
 // Values are Kubernetes quantities (rounded to milli), timestamps the table's sampled_at.
 // Not yet: other object kinds (deployments, services), nodes' values, authn/authz.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +41,8 @@ namespace aa::apiserver {
 class MetricsApi {
  public:
   // `sampler` and `clock` must outlive this object.
-  MetricsApi(pipeline::Sampler& sampler, Clock& clock) : sampler_(sampler), clock_(clock) {}
+  // The discovery documents are built here once: the metric set is fixed for the process's life.
+  MetricsApi(pipeline::Sampler& sampler, Clock& clock);
 
   // Thread-safe.
   http::HttpResponse Handle(const http::HttpRequest& request) const;
@@ -62,6 +64,8 @@ class MetricsApi {
 
   pipeline::Sampler& sampler_;
   Clock& clock_;
+  // APIResourceList bodies by "group/version".
+  std::map<std::string, std::string, std::less<>> resource_lists_;
 };
 
 }  // namespace aa::apiserver
