@@ -376,48 +376,53 @@ std::string ExternalMetricValueList(const std::vector<ExternalMetricItem>& items
   return out;
 }
 
-std::string PodMetrics(const PodMetricsItem& item) {
-  std::string out = "{\"kind\":\"PodMetrics\",\"apiVersion\":\"";
+namespace {
+
+// One metrics.k8s.io object: {"kind":K,"apiVersion":...,<body>}.
+template <typename Item, typename AppendBody>
+std::string MetricsObject(std::string_view kind, const Item& item, AppendBody append_body) {
+  std::string out = "{\"kind\":\"";
+  out.append(kind);
+  out.append("\",\"apiVersion\":\"");
   out.append(kMetricsApiVersion);
   out.append("\",");
   TimeWriter times;
-  AppendPodMetricsBody(&out, item, &times);
+  append_body(&out, item, &times);
   return out;
+}
+
+// A metrics.k8s.io list: {"kind":K,"apiVersion":...,"metadata":{},"items":[{<body>},...]}.
+template <typename Item, typename AppendBody>
+std::string MetricsList(std::string_view kind, const std::vector<Item>& items,
+                        size_t bytes_per_item, AppendBody append_body) {
+  std::string out;
+  out.reserve(128 + items.size() * bytes_per_item);
+  AppendListHeader(&out, kind, kMetricsApiVersion);
+  TimeWriter times;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out.append(i > 0 ? ",{" : "{");
+    append_body(&out, items[i], &times);
+  }
+  out.append("]}");
+  return out;
+}
+
+}  // namespace
+
+std::string PodMetrics(const PodMetricsItem& item) {
+  return MetricsObject("PodMetrics", item, AppendPodMetricsBody);
 }
 
 std::string PodMetricsList(const std::vector<PodMetricsItem>& items) {
-  std::string out;
-  out.reserve(128 + items.size() * 320);
-  AppendListHeader(&out, "PodMetricsList", kMetricsApiVersion);
-  TimeWriter times;
-  for (size_t i = 0; i < items.size(); ++i) {
-    out.append(i > 0 ? ",{" : "{");
-    AppendPodMetricsBody(&out, items[i], &times);
-  }
-  out.append("]}");
-  return out;
+  return MetricsList("PodMetricsList", items, 320, AppendPodMetricsBody);
 }
 
 std::string NodeMetrics(const NodeMetricsItem& item) {
-  std::string out = "{\"kind\":\"NodeMetrics\",\"apiVersion\":\"";
-  out.append(kMetricsApiVersion);
-  out.append("\",");
-  TimeWriter times;
-  AppendNodeMetricsBody(&out, item, &times);
-  return out;
+  return MetricsObject("NodeMetrics", item, AppendNodeMetricsBody);
 }
 
 std::string NodeMetricsList(const std::vector<NodeMetricsItem>& items) {
-  std::string out;
-  out.reserve(128 + items.size() * 256);
-  AppendListHeader(&out, "NodeMetricsList", kMetricsApiVersion);
-  TimeWriter times;
-  for (size_t i = 0; i < items.size(); ++i) {
-    out.append(i > 0 ? ",{" : "{");
-    AppendNodeMetricsBody(&out, items[i], &times);
-  }
-  out.append("]}");
-  return out;
+  return MetricsList("NodeMetricsList", items, 256, AppendNodeMetricsBody);
 }
 
 std::string APIResourceList(std::string_view group_version,
