@@ -3,12 +3,12 @@
 # Usage: bench/run.sh [--quick]   (--quick shortens the Prometheus load run to 30 s)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench >/dev/null
+"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench >/dev/null
 cd "$root/build"
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "== Prometheus answer parsing (10,000 series)"
 ./bench/parse_bench --benchmark_min_time=2 2>/dev/null | grep -E 'Benchmark|---|parse'
-echo "== query API vs direct Prometheus (100 pods)"
+echo "== query API and custom.metrics over TLS vs direct Prometheus (100 pods)"
 ./bench/query_api_bench 2>/dev/null | grep -v '^{'
 echo "== Prometheus load from many pollers"
 if [ "${1:-}" = "--quick" ]; then
@@ -18,5 +18,7 @@ else
 fi
 echo "== memory with 10,000 pods x 3 metrics"
 ./bench/memory_bench 2>/dev/null | grep -v '^{'
+echo "== Kubernetes API discovery (1,000 definitions) and PodMetricsList (1,000 pods)"
+./bench/apiserver_bench 2>/dev/null | grep -v '^{'
 echo "== KEDA gRPC"
 ./bench/keda_bench 2>/dev/null | grep -v '^{'
