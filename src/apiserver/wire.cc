@@ -195,6 +195,29 @@ void AppendListHeader(std::string* out, std::string_view kind, std::string_view 
 
 constexpr std::string_view kMetricsApiVersion = "metrics.k8s.io/v1beta1";
 
+// Closes a metrics.k8s.io object's metadata (after name, namespace, creationTimestamp) with its
+// labels, then writes the sample's timestamp and window.
+void AppendLabelsTimestampWindow(std::string* out, const std::map<std::string, std::string>& labels,
+                                 absl::Time timestamp, absl::Duration window, TimeWriter* times) {
+  if (!labels.empty()) {
+    out->append(",\"labels\":");
+    AppendLabels(out, labels);
+  }
+  out->append("},\"timestamp\":");
+  times->Append(out, timestamp);
+  out->append(",\"window\":");
+  times->AppendWindow(out, window);
+}
+
+// {"cpu":"<nanocores>","memory":"<bytes>"}
+void AppendUsage(std::string* out, double cpu_cores, double memory_bytes) {
+  out->append("{\"cpu\":\"");
+  out->append(FormatNanoCores(cpu_cores));
+  out->append("\",\"memory\":\"");
+  out->append(FormatBytes(memory_bytes));
+  out->append("\"}");
+}
+
 // The body of a PodMetrics after the opening brace (and kind/apiVersion if any).
 void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWriter* times) {
   out->append("\"metadata\":{\"name\":");
@@ -209,25 +232,16 @@ void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWrit
     AppendRfc3339(out, item.creation);
     out->push_back('"');
   }
-  if (!item.labels.empty()) {
-    out->append(",\"labels\":");
-    AppendLabels(out, item.labels);
-  }
-  out->append("},\"timestamp\":");
-  times->Append(out, item.timestamp);
-  out->append(",\"window\":");
-  times->AppendWindow(out, item.window);
+  AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
   out->append(",\"containers\":[");
   for (size_t i = 0; i < item.containers.size(); ++i) {
     const ContainerUsage& c = item.containers[i];
     if (i > 0) out->push_back(',');
     out->append("{\"name\":");
     AppendString(out, c.name);
-    out->append(",\"usage\":{\"cpu\":\"");
-    out->append(FormatNanoCores(c.cpu_cores));
-    out->append("\",\"memory\":\"");
-    out->append(FormatBytes(c.memory_bytes));
-    out->append("\"}}");
+    out->append(",\"usage\":");
+    AppendUsage(out, c.cpu_cores, c.memory_bytes);
+    out->push_back('}');
   }
   out->append("]}");
 }
@@ -236,19 +250,10 @@ void AppendNodeMetricsBody(std::string* out, const NodeMetricsItem& item, TimeWr
   out->append("\"metadata\":{\"name\":");
   AppendString(out, item.name);
   out->append(",\"creationTimestamp\":null");
-  if (!item.labels.empty()) {
-    out->append(",\"labels\":");
-    AppendLabels(out, item.labels);
-  }
-  out->append("},\"timestamp\":");
-  times->Append(out, item.timestamp);
-  out->append(",\"window\":");
-  times->AppendWindow(out, item.window);
-  out->append(",\"usage\":{\"cpu\":\"");
-  out->append(FormatNanoCores(item.cpu_cores));
-  out->append("\",\"memory\":\"");
-  out->append(FormatBytes(item.memory_bytes));
-  out->append("\"}}");
+  AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
+  out->append(",\"usage\":");
+  AppendUsage(out, item.cpu_cores, item.memory_bytes);
+  out->push_back('}');
 }
 
 void AppendGroupBody(std::string* out, std::string_view group,
