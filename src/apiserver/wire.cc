@@ -7,6 +7,7 @@
 #include "absl/time/civil_time.h"
 #include "apiserver/quantity.h"
 #include "common/duration.h"
+#include "common/http_status.h"
 #include "common/strings.h"
 
 namespace aa::apiserver {
@@ -279,35 +280,6 @@ void AppendGroupBody(std::string* out, std::string_view group,
   }
 }
 
-const char* ReasonFor(int http_code) {
-  switch (http_code) {
-    case 400:
-      return "BadRequest";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "NotFound";
-    case 405:
-      return "MethodNotAllowed";
-    case 406:
-      return "NotAcceptable";
-    case 414:
-      return "RequestURITooLong";
-    case 429:
-      return "TooManyRequests";
-    case 500:
-      return "InternalError";
-    case 503:
-      return "ServiceUnavailable";
-    case 504:
-      return "Timeout";
-    default:
-      return nullptr;
-  }
-}
-
 }  // namespace
 
 std::string Rfc3339(absl::Time t) {
@@ -475,35 +447,14 @@ std::string APIGroup(std::string_view group, const std::vector<std::string>& ver
   return out;
 }
 
-int HttpCodeFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-      return 400;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kUnimplemented:
-      return 405;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
+int HttpCodeFor(absl::StatusCode code) { return HttpStatusFor(code); }
 
 std::string StatusJson(int http_code, std::string_view message) {
   std::string out = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":";
   out.append(http_code < 400 ? "\"Success\"" : "\"Failure\"");
   out.append(",\"message\":");
   AppendString(&out, message);
-  if (const char* reason = http_code >= 400 ? ReasonFor(http_code) : nullptr) {
+  if (const char* reason = http_code >= 400 ? HttpReasonFor(http_code) : nullptr) {
     out.append(",\"reason\":\"");
     out.append(reason);
     out.push_back('"');

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/http_status.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "nlohmann/json.hpp"
@@ -20,29 +21,6 @@ namespace aa::http {
 namespace {
 
 using nlohmann::json;
-
-std::string_view ReasonFor(int code) {
-  switch (code) {
-    case 400:
-      return "BadRequest";
-    case 404:
-      return "NotFound";
-    case 405:
-      return "MethodNotAllowed";
-    case 409:
-      return "Conflict";
-    case 413:
-      return "RequestEntityTooLarge";
-    case 429:
-      return "TooManyRequests";
-    case 503:
-      return "ServiceUnavailable";
-    case 504:
-      return "Timeout";
-    default:
-      return "InternalError";
-  }
-}
 
 HttpResponse Json(const json& body, std::string route) {
   HttpResponse r;
@@ -76,41 +54,13 @@ json OptionalNumber(const std::optional<double>& v) { return v ? json(*v) : json
 
 }  // namespace
 
-int HttpCodeFor(absl::StatusCode code) {
-  switch (code) {
-    case absl::StatusCode::kOk:
-      return 200;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
-      return 400;
-    case absl::StatusCode::kNotFound:
-      return 404;
-    case absl::StatusCode::kAlreadyExists:
-      return 409;
-    case absl::StatusCode::kPermissionDenied:
-      return 403;
-    case absl::StatusCode::kUnauthenticated:
-      return 401;
-    case absl::StatusCode::kResourceExhausted:
-      return 429;
-    case absl::StatusCode::kUnimplemented:
-      return 405;
-    case absl::StatusCode::kUnavailable:
-      return 503;
-    case absl::StatusCode::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
-  }
-}
-
 HttpResponse ErrorResponse(const absl::Status& status) {
-  int code = HttpCodeFor(status.code());
+  int code = HttpStatusFor(status.code());
   HttpResponse r;
   r.status = code;
   r.body = json{{"error",
                  {{"code", code},
-                  {"reason", ReasonFor(code)},
+                  {"reason", HttpReasonFor(code) ? HttpReasonFor(code) : "InternalError"},
                   {"message", std::string(status.message())}}}}
                .dump();
   return r;

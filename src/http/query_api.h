@@ -50,9 +50,8 @@ class QueryApi {
   Clock& clock_;
 };
 
-// A JSON error body with the HTTP code that matches `status` (400, 404, 503, 500...).
+// A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,
+// 500...).
 HttpResponse ErrorResponse(const absl::Status& status);
-// The HTTP status code for an absl status code.
-int HttpCodeFor(absl::StatusCode code);
 
 }  // namespace aa::http
