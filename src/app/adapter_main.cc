@@ -249,11 +249,6 @@ int Main(int argc, char** argv) {
     auto started = keda::Server::Start(grpc_options, sampler);
     if (!started.ok()) return Fail(started.status());
     grpc_server = *std::move(started);
-    LogInfo("listening", {{"server", "grpc"},
-                          {"address", grpc_options.listen_address},
-                          {"port", grpc_server->port()},
-                          {"tls", !grpc_options.tls_cert_file.empty()},
-                          {"mtls", !grpc_options.client_ca_file.empty()}});
   }
 
   int signal = 0;

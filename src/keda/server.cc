@@ -118,11 +118,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     health->SetServingStatus("", true);
     health->SetServingStatus(kServiceName, true);
   }
-  LogInfo("keda external scaler listening", {{"address", options.listen_address},
-                                             {"port", impl->port},
-                                             {"tls", options.tls_cert_file.empty()    ? "off"
-                                                     : options.client_ca_file.empty() ? "tls"
-                                                                                      : "mtls"}});
+  // The record every listener of the project logs (scripts and tests read the port from it).
+  LogInfo("listening", {{"server", "grpc"},
+                        {"address", options.listen_address},
+                        {"port", impl->port},
+                        {"tls", !options.tls_cert_file.empty()},
+                        {"mtls", !options.client_ca_file.empty()}});
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
