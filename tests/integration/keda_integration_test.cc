@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/client.h"
+#include "integration/integration_util.h"
 #include "nlohmann/json.hpp"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
@@ -47,13 +48,21 @@ metrics:
   targetUtilization: 50
 )";
 
+// Runs the independent Python grpcio client's `call` mode against the adapter's gRPC port with
+// `args` (TLS files, trigger metadata key=value...); returns its JSON report (discarded JSON when
+// it printed none).
+json PythonScalerCall(int grpc_port, const std::string& args) {
+  std::string out = integration::RunCommand(absl::StrCat(
+      "/usr/bin/python3 ", AA_SOURCE_DIR,
+      "/tests/keda/keda_client_test.py call --address 127.0.0.1:", grpc_port, " --proto ",
+      AA_SOURCE_DIR, "/proto/externalscaler.proto --namespace kserve-test ", args));
+  return json::parse(out, nullptr, false);
+}
+
 class KedaIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    demo::StackOptions options;
-    options.bin_dir = AA_BIN_DIR;
-    options.prometheus_bin = AA_PROMETHEUS_BIN;
-    options.adapter_config_yaml = kConfig;
+    demo::StackOptions options = integration::StackOptionsFor(kConfig);
     options.scrape_interval = kScrape;
     auto stack = demo::Stack::Start(options);
     ASSERT_TRUE(stack.ok()) << stack.status();
@@ -67,18 +76,10 @@ class KedaIntegrationTest : public ::testing::Test {
 
   // Runs the Python client's `call` mode; returns its JSON report.
   static json PythonCall(const std::vector<std::string>& metadata) {
-    std::string cmd =
-        absl::StrCat("/usr/bin/python3 ", AA_SOURCE_DIR, "/tests/keda/keda_client_test.py call",
-                     " --address 127.0.0.1:", stack_->adapter_grpc_port(), " --proto ",
-                     AA_SOURCE_DIR, "/proto/externalscaler.proto --namespace kserve-test");
-    for (const auto& m : metadata) absl::StrAppend(&cmd, " '", m, "'");
-    FILE* pipe = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (pipe && fgets(buf, sizeof(buf), pipe)) out += buf;
-    if (pipe) pclose(pipe);
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << cmd << "\n" << out;
+    std::string args;
+    for (const auto& m : metadata) absl::StrAppend(&args, " '", m, "'");
+    json j = PythonScalerCall(stack_->adapter_grpc_port(), args);
+    EXPECT_FALSE(j.is_discarded()) << args;
     return j;
   }
 
@@ -97,12 +98,8 @@ class KedaIntegrationTest : public ::testing::Test {
 
   // Prometheus' own total of the metric's query over one InferenceService's pods, at `unix_ms`.
   static double PrometheusTotal(const std::string& query, int64_t unix_ms) {
-    auto r = http::HttpCall(
-        "GET", "127.0.0.1", stack_->prometheus_port(),
-        absl::StrCat("/api/v1/query?query=", http::UrlEncode(query), "&time=", unix_ms / 1000, ".",
-                     absl::StrFormat("%03d", unix_ms % 1000)));
-    if (!r.ok()) return -1;
-    json j = json::parse(r->body);
+    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query, unix_ms);
+    if (!j.contains("data")) return -1;
     if (j["data"]["result"].empty()) return 0;
     return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
   }
@@ -203,31 +200,22 @@ TEST(KedaTlsIntegrationTest, MutualTlsFromTheConfigFile) {
   auto server = ca->IssueServer(dir.path(), "server");
   auto client = ca->IssueClient(dir.path(), "client", "keda-operator");
   ASSERT_TRUE(server.ok() && client.ok());
-  demo::StackOptions options;
-  options.bin_dir = AA_BIN_DIR;
-  options.prometheus_bin = AA_PROMETHEUS_BIN;
-  options.adapter_config_yaml =
+  demo::StackOptions options = integration::StackOptionsFor(
       absl::StrCat(kConfig, "keda:\n  listen: 127.0.0.1:0\n  tls: {certFile: ", server->cert_file,
-                   ", keyFile: ", server->key_file, ", clientCAFile: ", ca->cert_file(), "}\n");
+                   ", keyFile: ", server->key_file, ", clientCAFile: ", ca->cert_file(), "}\n"));
   options.adapter_args = {
       "--grpc_listen="};  // the Stack's plaintext default is overridden by the file
   auto stack = demo::Stack::Start(options);
   ASSERT_TRUE(stack.ok()) << stack.status();
   auto call = [&](bool with_client_cert) {
-    std::string cmd = absl::StrCat(
-        "/usr/bin/python3 ", AA_SOURCE_DIR,
-        "/tests/keda/keda_client_test.py call --address 127.0.0.1:", (*stack)->adapter_grpc_port(),
-        " --proto ", AA_SOURCE_DIR, "/proto/externalscaler.proto --namespace kserve-test --ca ",
-        ca->cert_file(),
-        with_client_cert ? absl::StrCat(" --cert ", client->cert_file, " --key ", client->key_file)
-                         : "",
-        " --server-name localhost --timeout 5 metric=concurrency target=70 2>/dev/null");
-    FILE* pipe = popen(cmd.c_str(), "r");
-    std::string out;
-    char buf[4096];
-    while (pipe && fgets(buf, sizeof(buf), pipe)) out += buf;
-    if (pipe) pclose(pipe);
-    return json::parse(out, nullptr, false);
+    return PythonScalerCall(
+        (*stack)->adapter_grpc_port(),
+        absl::StrCat(
+            "--ca ", ca->cert_file(),
+            with_client_cert
+                ? absl::StrCat(" --cert ", client->cert_file, " --key ", client->key_file)
+                : "",
+            " --server-name localhost --timeout 5 metric=concurrency target=70 2>/dev/null"));
   };
   json ok = call(true);
   ASSERT_FALSE(ok.is_discarded());

@@ -22,11 +22,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/client.h"
+#include "integration/integration_util.h"
 #include "nlohmann/json.hpp"
 
 namespace aa {
 namespace {
 
+using integration::GetJson;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -71,26 +73,10 @@ double ParseQuantity(const std::string& q) {
   return mantissa * it->second;
 }
 
-json GetJson(int port, const std::string& path) {
-  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status();
-    return json();
-  }
-  json j = json::parse(r->body, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r->body;
-  return j;
-}
-
 class KubectlIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    demo::StackOptions options;
-    options.bin_dir = AA_BIN_DIR;
-    options.prometheus_bin = AA_PROMETHEUS_BIN;
-    options.adapter_config_yaml = kAdapterConfig;
-    options.scrape_interval = absl::Seconds(1);
-    auto stack = demo::Stack::Start(options);
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(kAdapterConfig));
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = stack->release();
     ASSERT_GT(stack_->adapter_https_port(), 0);
@@ -130,18 +116,7 @@ class KubectlIntegrationTest : public ::testing::Test {
         absl::StrCat(kKubectl, " --kubeconfig='", *kubeconfig_, "' --request-timeout=15s");
     for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
     absl::StrAppend(&cmd, " 2>&1");
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) {
-      *exit_code = -1;
-      return "";
-    }
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int status = pclose(p);
-    *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return out;
+    return integration::RunCommand(cmd, exit_code);
   }
 
   static json KubectlJson(const std::string& path) {
@@ -153,35 +128,9 @@ class KubectlIntegrationTest : public ::testing::Test {
     return j;
   }
 
-  // The definition's query, rendered as the sampler renders it for our namespace.
-  static std::string RenderedQuery(const std::string& metric) {
-    json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
-    for (const auto& d : defs["metrics"]) {
-      if (d["name"] != metric) continue;
-      std::string ns_label = metric == "concurrency" ? "namespace_name" : "namespace";
-      std::string pod_label = metric == "concurrency" ? "pod_name" : "pod";
-      return absl::StrReplaceAll(
-          d["query"].get<std::string>(),
-          {{"<<.LabelMatchers>>", absl::StrCat(ns_label, "=\"", kNamespace, "\"")},
-           {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
-    }
-    ADD_FAILURE() << "no definition " << metric;
-    return "";
-  }
-
   static std::map<std::string, double> PrometheusValues(const std::string& metric, absl::Time at) {
-    int64_t unix_ms = absl::ToUnixMillis(at);
-    std::string pod_label = metric == "concurrency" ? "pod_name" : "pod";
-    json j = GetJson(
-        stack_->prometheus_port(),
-        absl::StrCat("/api/v1/query?query=", http::UrlEncode(RenderedQuery(metric)),
-                     "&time=", unix_ms / 1000, ".", absl::StrFormat("%03d", unix_ms % 1000)));
-    std::map<std::string, double> out;
-    for (const auto& s : j["data"]["result"]) {
-      double v = std::stod(s["value"][1].get<std::string>());
-      if (std::isfinite(v)) out[s["metric"][pod_label].get<std::string>()] = v;
-    }
-    return out;
+    return integration::PrometheusValues(stack_->adapter_port(), stack_->prometheus_port(), metric,
+                                         kNamespace, absl::ToUnixMillis(at));
   }
 
   // The evaluation time (milliseconds) of the adapter's current table of `metric`, from the

@@ -14,11 +14,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "http/client.h"
+#include "integration/integration_util.h"
 #include "nlohmann/json.hpp"
 
 namespace aa {
 namespace {
 
+using integration::GetJson;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -43,27 +45,10 @@ metrics:
   targetUtilization: 50
 )";
 
-json GetJson(int port, const std::string& path, int* status = nullptr) {
-  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
-  if (!r.ok()) {
-    ADD_FAILURE() << r.status();
-    return json();
-  }
-  if (status) *status = r->status;
-  json j = json::parse(r->body, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << r->body;
-  return j;
-}
-
 class PipelineIntegrationTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    demo::StackOptions options;
-    options.bin_dir = AA_BIN_DIR;
-    options.prometheus_bin = AA_PROMETHEUS_BIN;
-    options.adapter_config_yaml = kAdapterConfig;
-    options.scrape_interval = absl::Seconds(1);
-    auto stack = demo::Stack::Start(options);
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(kAdapterConfig));
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = stack->release();
   }
@@ -73,46 +58,10 @@ class PipelineIntegrationTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(stack_, nullptr); }
 
-  // The definition's query, rendered the way the sampler renders it for one namespace.
-  static std::string RenderedQuery(const std::string& metric) {
-    json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
-    for (const auto& d : defs["metrics"]) {
-      if (d["name"] != metric) continue;
-      std::string ns_label =
-          d["query"].get<std::string>().find("namespace_name") != std::string::npos ||
-                  metric == "concurrency"
-              ? "namespace_name"
-              : "namespace";
-      std::string pod_label = ns_label == "namespace_name" ? "pod_name" : "pod";
-      return absl::StrReplaceAll(
-          d["query"].get<std::string>(),
-          {{"<<.LabelMatchers>>", absl::StrCat(ns_label, "=\"", kNamespace, "\"")},
-           {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
-    }
-    ADD_FAILURE() << "no definition " << metric;
-    return "";
-  }
-
-  // Per-pod values Prometheus itself answers for `query` evaluated at `unix_ms`.
-  static std::map<std::string, double> PrometheusValues(const std::string& query,
-                                                        const std::string& pod_label,
-                                                        int64_t unix_ms) {
-    std::string path =
-        absl::StrCat("/api/v1/query?query=", http::UrlEncode(query), "&time=", unix_ms / 1000, ".",
-                     absl::StrFormat("%03d", unix_ms % 1000));
-    json j = GetJson(stack_->prometheus_port(), path);
-    std::map<std::string, double> out;
-    for (const auto& s : j["data"]["result"]) {
-      out[s["metric"][pod_label].get<std::string>()] = std::stod(s["value"][1].get<std::string>());
-    }
-    return out;
-  }
-
   // Fetches the adapter's answer and Prometheus' answer at the same evaluation time; true when
   // every pod's value is equal. A scrape appended just after the adapter's query can change
   // Prometheus' later answer for the same time, so callers allow a few tries.
-  static bool AdapterEqualsPrometheus(const std::string& metric, const std::string& pod_label,
-                                      json* adapter_out) {
+  static bool AdapterEqualsPrometheus(const std::string& metric, json* adapter_out) {
     int status = 0;
     json a = GetJson(stack_->adapter_port(),
                      absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
@@ -128,17 +77,15 @@ class PipelineIntegrationTest : public ::testing::Test {
           << err;
       ts = absl::ToUnixMillis(t);
     }
-    std::map<std::string, double> prom = PrometheusValues(RenderedQuery(metric), pod_label, ts);
-    // Prometheus may hold NaN for pods the adapter dropped; the adapter never serves them.
-    for (auto it = prom.begin(); it != prom.end();)
-      it = std::isfinite(it->second) ? std::next(it) : prom.erase(it);
+    std::map<std::string, double> prom = integration::PrometheusValues(
+        stack_->adapter_port(), stack_->prometheus_port(), metric, kNamespace, ts);
     return !adapter.empty() && adapter == prom;
   }
 
-  static void ExpectEqualWithinTries(const std::string& metric, const std::string& pod_label) {
+  static void ExpectEqualWithinTries(const std::string& metric) {
     json last;
     bool equal = false;
-    for (int i = 0; i < 5 && !equal; ++i) equal = AdapterEqualsPrometheus(metric, pod_label, &last);
+    for (int i = 0; i < 5 && !equal; ++i) equal = AdapterEqualsPrometheus(metric, &last);
     EXPECT_TRUE(equal) << metric << ": adapter said " << last.dump();
   }
 
@@ -164,9 +111,9 @@ TEST_F(PipelineIntegrationTest, ValuesEqualPrometheusForEveryMetric) {
         return a.contains("total") && a["total"].get<double>() > 1;
       },
       absl::Seconds(60)));
-  ExpectEqualWithinTries("concurrency", "pod_name");
-  ExpectEqualWithinTries("concurrency_kserve", "pod");
-  ExpectEqualWithinTries("cpu", "pod");
+  ExpectEqualWithinTries("concurrency");
+  ExpectEqualWithinTries("concurrency_kserve");
+  ExpectEqualWithinTries("cpu");
   json cpu = GetJson(
       stack_->adapter_port(),
       absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/cpu?inferenceService=cpu-model"));
@@ -196,7 +143,7 @@ TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
       },
       absl::Seconds(90));
   EXPECT_TRUE(three) << GetJson(stack_->adapter_port(), path).dump();
-  ExpectEqualWithinTries("concurrency", "pod_name");
+  ExpectEqualWithinTries("concurrency");
 }
 
 TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRestart) {
@@ -233,15 +180,13 @@ TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRest
       },
       absl::Seconds(30));
   EXPECT_TRUE(back);
-  ExpectEqualWithinTries("concurrency", "pod_name");
+  ExpectEqualWithinTries("concurrency");
 }
 
 TEST(AdapterProcess, BrokenConfigExitsNonZeroNamingFileAndField) {
-  demo::StackOptions options;
-  options.bin_dir = AA_BIN_DIR;
-  options.prometheus_bin = AA_PROMETHEUS_BIN;
+  demo::StackOptions options =
+      integration::StackOptionsFor("sampling:\n  interval: fast\nmetrics: []\n");
   options.start_adapter = false;
-  options.adapter_config_yaml = "sampling:\n  interval: fast\nmetrics: []\n";
   auto stack = demo::Stack::Start(options);
   ASSERT_TRUE(stack.ok()) << stack.status();
   absl::Status s = (*stack)->StartAdapter();
@@ -254,10 +199,7 @@ TEST(AdapterProcess, BrokenConfigExitsNonZeroNamingFileAndField) {
 }
 
 TEST(AdapterProcess, UnreachablePrometheusAtStartIsNotReadyAndRefusesClearly) {
-  demo::StackOptions options;
-  options.bin_dir = AA_BIN_DIR;
-  options.prometheus_bin = AA_PROMETHEUS_BIN;
-  options.adapter_config_yaml = kAdapterConfig;
+  demo::StackOptions options = integration::StackOptionsFor(kAdapterConfig);
   options.adapter_args = {
       "--prometheus_url=http://127.0.0.1:1"};  // later flag wins: nothing listens on port 1
   auto stack = demo::Stack::Start(options);

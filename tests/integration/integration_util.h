@@ -1,0 +1,114 @@
+#pragma once
+// Helpers shared by the integration suites: the stack they start, JSON over HTTP, Prometheus' own
+// answers at a given evaluation time, and running an external client (kubectl, the Python gRPC
+// client).
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "demo/stack.h"
+#include "gtest/gtest.h"
+#include "http/client.h"
+#include "nlohmann/json.hpp"
+
+namespace aa::integration {
+
+using nlohmann::json;
+
+// The simulator + real Prometheus (1 s scrapes) + adapter stack, with `adapter_config` as the
+// adapter's config.
+inline demo::StackOptions StackOptionsFor(const std::string& adapter_config) {
+  demo::StackOptions options;
+  options.bin_dir = AA_BIN_DIR;
+  options.prometheus_bin = AA_PROMETHEUS_BIN;
+  options.adapter_config_yaml = adapter_config;
+  options.scrape_interval = absl::Seconds(1);
+  return options;
+}
+
+// GET http://127.0.0.1:port/path as JSON; `status` receives the HTTP code. A transport error fails
+// the test.
+inline json GetJson(int port, const std::string& path, int* status = nullptr) {
+  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
+  if (!r.ok()) {
+    ADD_FAILURE() << r.status();
+    return json();
+  }
+  if (status) *status = r->status;
+  json j = json::parse(r->body, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << r->body;
+  return j;
+}
+
+// Prometheus' own answer to an instant query evaluated at `unix_ms`.
+inline json PrometheusQueryAt(int prometheus_port, const std::string& query, int64_t unix_ms) {
+  return GetJson(prometheus_port, absl::StrCat("/api/v1/query?query=", http::UrlEncode(query),
+                                               "&time=", unix_ms / 1000, ".",
+                                               absl::StrFormat("%03d", unix_ms % 1000)));
+}
+
+// A metric definition's query rendered the way the sampler renders it for one namespace, and the
+// series label that names the pod.
+struct RenderedQuery {
+  std::string query;
+  std::string pod_label;
+};
+inline RenderedQuery RenderQuery(int adapter_port, const std::string& metric,
+                                 const std::string& ns) {
+  json defs = GetJson(adapter_port, "/api/v1/metrics");
+  for (const auto& d : defs["metrics"]) {
+    if (d["name"] != metric) continue;
+    const std::string tmpl = d["query"].get<std::string>();
+    // The Knative queue-proxy preset (our "concurrency") labels series namespace_name/pod_name.
+    bool knative = tmpl.find("namespace_name") != std::string::npos || metric == "concurrency";
+    std::string ns_label = knative ? "namespace_name" : "namespace";
+    std::string pod_label = knative ? "pod_name" : "pod";
+    return {
+        absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", absl::StrCat(ns_label, "=\"", ns, "\"")},
+                                   {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}}),
+        pod_label};
+  }
+  ADD_FAILURE() << "no definition " << metric;
+  return {};
+}
+
+// Per-pod finite values Prometheus answers for the rendered query of `metric` at `unix_ms` (the
+// adapter never serves NaN or Inf, so they are left out here too).
+inline std::map<std::string, double> PrometheusValues(int adapter_port, int prometheus_port,
+                                                      const std::string& metric,
+                                                      const std::string& ns, int64_t unix_ms) {
+  RenderedQuery q = RenderQuery(adapter_port, metric, ns);
+  json j = PrometheusQueryAt(prometheus_port, q.query, unix_ms);
+  std::map<std::string, double> out;
+  for (const auto& s : j["data"]["result"]) {
+    double v = std::stod(s["value"][1].get<std::string>());
+    if (std::isfinite(v)) out[s["metric"][q.pod_label].get<std::string>()] = v;
+  }
+  return out;
+}
+
+// Runs a shell command; returns what it printed on stdout and sets `exit_code` (-1 if it could not
+// run).
+inline std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) {
+    if (exit_code) *exit_code = -1;
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+}  // namespace aa::integration
