@@ -63,19 +63,7 @@ class MetricsApiTest : public ::testing::Test {
         [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
           if (down_) return absl::UnavailableError("connection refused");
           if (absl::StartsWith(q, "kube_pod_labels")) {
-            return VectorOf({{{{"namespace", "ns"},
-                               {"pod", "a-1"},
-                               {"label_serving_kserve_io_inferenceservice", "a"}},
-                              1},
-                             {{{"namespace", "ns"},
-                               {"pod", "a-2"},
-                               {"label_serving_kserve_io_inferenceservice", "a"}},
-                              1},
-                             {{{"namespace", "ns"},
-                               {"pod", "b-1"},
-                               {"label_serving_kserve_io_inferenceservice", "b"}},
-                              1}},
-                            at);
+            return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
           }
           if (absl::StartsWith(q, "conc")) {
             return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},

@@ -63,4 +63,17 @@ inline prom::QueryResult VectorOf(std::vector<std::pair<prom::Labels, double>> r
   return r;
 }
 
+// A kube_pod_labels answer: pods of namespace `ns`, each labelled with its InferenceService
+// (label_serving_kserve_io_inferenceservice), as kube-state-metrics exports them.
+inline prom::QueryResult PodLabelsOf(
+    const std::string& ns, const std::vector<std::pair<std::string, std::string>>& pod_to_isvc,
+    absl::Time at) {
+  std::vector<std::pair<prom::Labels, double>> rows;
+  for (const auto& [pod, isvc] : pod_to_isvc) {
+    rows.push_back(
+        {{{"namespace", ns}, {"pod", pod}, {"label_serving_kserve_io_inferenceservice", isvc}}, 1});
+  }
+  return VectorOf(std::move(rows), at);
+}
+
 }  // namespace aa::testing
