@@ -1,0 +1,320 @@
+#include "kube/pod_watch.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/strings.h"
+
+namespace aa::kube {
+namespace {
+
+std::string PodsPath(const std::string& ns) {
+  return ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods");
+}
+
+// Continue tokens are opaque base64 ("=" and "/" need encoding in a query).
+std::string EncodeQueryValue(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string MetadataString(const nlohmann::json& obj, const char* key) {
+  auto md = obj.find("metadata");
+  if (md == obj.end() || !md->is_object()) return "";
+  auto it = md->find(key);
+  return it != md->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+PodWatch::PodWatch(Client& client, Clock& clock, PodWatchOptions options)
+    : client_(client), clock_(clock), options_(std::move(options)) {}
+
+PodWatch::~PodWatch() { Stop(); }
+
+void PodWatch::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void PodWatch::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  cancel_.Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool PodWatch::Synced() const {
+  std::lock_guard lock(mu_);
+  return synced_;
+}
+
+std::shared_ptr<const NamespacePods> PodWatch::Pods(std::string_view ns) const {
+  static const auto* const kEmpty =
+      new std::shared_ptr<const NamespacePods>(std::make_shared<const NamespacePods>());
+  std::lock_guard lock(mu_);
+  if (!synced_) return nullptr;
+  auto it = pods_.find(ns);
+  if (it == pods_.end()) return *kEmpty;
+  return it->second;
+}
+
+std::optional<PodInfo> PodWatch::Find(std::string_view ns, std::string_view name) const {
+  std::lock_guard lock(mu_);
+  auto it = pods_.find(ns);
+  if (it == pods_.end()) return std::nullopt;
+  auto p = it->second->pods.find(name);
+  if (p == it->second->pods.end()) return std::nullopt;
+  return p->second;
+}
+
+size_t PodWatch::size() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [ns, table] : pods_) n += table->pods.size();
+  return n;
+}
+
+PodWatch::Stats PodWatch::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void PodWatch::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool PodWatch::WaitFor(const std::function<bool(const Stats&)>& pred,
+                       absl::Duration timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return pred(stats_); });
+}
+
+void PodWatch::Changed() { cv_.notify_all(); }
+
+void PodWatch::Run() {
+  std::string rv;
+  bool need_list = true;
+  int failures = 0;
+  int empty_ends = 0;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (need_list) {
+      auto listed = List();
+      if (!listed.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) return;
+          ++stats_.list_failures;
+          stats_.last_error = listed.status();
+        }
+        Changed();
+        LogWarn("pod watch: list failed; retrying after a backoff",
+                {{"namespace", options_.ns.empty() ? "(all)" : options_.ns},
+                 {"error", listed.status()}});
+        if (!Backoff(++failures)) return;
+        continue;
+      }
+      rv = *listed;
+      need_list = false;
+      failures = 0;
+      continue;
+    }
+    bool got_events = false;
+    absl::Status s = WatchOnce(rv, &got_events);
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      rv = stats_.resource_version;
+    }
+    if (IsGone(s)) {
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.gone;
+        stats_.last_error = s;
+      }
+      Changed();
+      LogInfo("pod watch: resourceVersion expired (410 Gone); listing again",
+              {{"resource_version", rv}});
+      need_list = true;
+      continue;
+    }
+    if (s.ok() || s.code() == absl::StatusCode::kDeadlineExceeded) {
+      // The server ended the stream (timeoutSeconds) or it went silent: resume from rv. A server
+      // that keeps closing empty streams at once gets the backoff treatment.
+      failures = 0;
+      empty_ends = got_events ? 0 : empty_ends + 1;
+      if (empty_ends >= 3 && !Backoff(1)) return;
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.watch_failures;
+      stats_.last_error = s;
+    }
+    Changed();
+    LogWarn("pod watch: watch failed; retrying after a backoff", {{"error", s}});
+    if (!Backoff(++failures)) return;
+  }
+}
+
+absl::StatusOr<std::string> PodWatch::List() {
+  std::map<std::string, std::shared_ptr<NamespacePods>, std::less<>> fresh;
+  std::string cont;
+  std::string rv;
+  do {
+    std::string path = absl::StrCat(PodsPath(options_.ns), "?limit=", options_.list_page_size);
+    if (!cont.empty()) absl::StrAppend(&path, "&continue=", EncodeQueryValue(cont));
+    auto page = client_.GetJson(path);
+    if (!page.ok()) return page.status();
+    if (!page->is_object() || !page->contains("items") || !(*page)["items"].is_array()) {
+      return absl::InternalError(absl::StrCat("GET ", path, ": not a PodList"));
+    }
+    rv = MetadataString(*page, "resourceVersion");
+    cont = MetadataString(*page, "continue");
+    for (const auto& item : (*page)["items"]) {
+      auto pod = ParsePod(item);
+      if (!pod.ok()) {
+        LogWarn("pod watch: skipping a pod", {{"error", pod.status()}});
+        continue;
+      }
+      auto& table = fresh[pod->ns];
+      if (!table) table = std::make_shared<NamespacePods>();
+      std::string name = pod->name;
+      table->pods[name] = *std::move(pod);
+    }
+  } while (!cont.empty());
+  if (rv.empty()) return absl::InternalError("pod list without metadata.resourceVersion");
+  size_t count = 0;
+  for (const auto& [ns, t] : fresh) count += t->pods.size();
+  {
+    std::lock_guard lock(mu_);
+    pods_ = std::move(fresh);
+    synced_ = true;
+    ++stats_.lists;
+    stats_.resource_version = rv;
+  }
+  Changed();
+  LogInfo("pod watch: listed pods",
+          {{"pods", static_cast<int64_t>(count)}, {"resource_version", rv}});
+  return rv;
+}
+
+absl::Status PodWatch::WatchOnce(const std::string& rv, bool* got_events) {
+  std::string path = absl::StrCat(
+      PodsPath(options_.ns),
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=", EncodeQueryValue(rv),
+      "&timeoutSeconds=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.watch_timeout)));
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.watches;
+  }
+  Changed();
+  absl::Status event_error;
+  absl::Status s = client_.Watch(
+      path,
+      [&](const WatchEvent& event) {
+        if (event.type == "ERROR") {
+          event_error = StatusFromWatchError(event.object);
+          return false;
+        }
+        *got_events = true;
+        Apply(event);
+        return true;
+      },
+      &cancel_, options_.watch_timeout + absl::Minutes(1));
+  if (!event_error.ok()) return event_error;
+  return s;
+}
+
+void PodWatch::Apply(const WatchEvent& event) {
+  std::string version = MetadataString(event.object, "resourceVersion");
+  if (event.type == "BOOKMARK") {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.bookmarks;
+      if (!version.empty()) stats_.resource_version = version;
+    }
+    Changed();
+    return;
+  }
+  if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED") {
+    LogWarn("pod watch: unknown event type", {{"type", event.type}});
+    return;
+  }
+  auto pod = ParsePod(event.object);
+  {
+    std::lock_guard lock(mu_);
+    if (!version.empty()) stats_.resource_version = version;
+    ++stats_.events;
+    if (pod.ok()) {
+      auto& table = pods_[pod->ns];
+      if (!table) {
+        table = std::make_shared<NamespacePods>();
+      } else if (table.use_count() > 1) {
+        table = std::make_shared<NamespacePods>(*table);  // a reader holds the old one
+      }
+      if (event.type == "DELETED") {
+        table->pods.erase(pod->name);
+      } else {
+        std::string name = pod->name;
+        table->pods[name] = *std::move(pod);
+      }
+    }
+  }
+  if (!pod.ok()) LogWarn("pod watch: skipping an event", {{"error", pod.status()}});
+  Changed();
+}
+
+bool PodWatch::Backoff(int failures) {
+  absl::Duration d = options_.initial_backoff;
+  for (int i = 1; i < failures && d < options_.max_backoff; ++i) d *= 2;
+  d = std::min(d, options_.max_backoff);
+  if (options_.jitter > 0) {
+    static thread_local absl::BitGen gen;
+    d *= 1.0 - absl::Uniform(gen, 0.0, std::min(options_.jitter, 1.0));
+  }
+  std::unique_lock lock(mu_);
+  absl::Time until = clock_.Now() + d;
+  stats_.backoff_until = until;
+  cv_.notify_all();
+  while (!stopping_) {
+    absl::Time now = clock_.Now();
+    if (now >= until) break;
+    wake_ = false;
+    cv_.wait_for(lock,
+                 absl::ToChronoMilliseconds(std::min(until - now, absl::Seconds(1))) +
+                     std::chrono::milliseconds(1),
+                 [this] { return stopping_ || wake_; });
+  }
+  stats_.backoff_until = absl::InfinitePast();
+  cv_.notify_all();
+  return !stopping_;
+}
+
+}  // namespace aa::kube
