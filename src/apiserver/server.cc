@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "apiserver/wire.h"
 #include "common/strings.h"
+#include "pipeline/discovery.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/validation.h"
 #include "pipeline/workload.h"
@@ -154,8 +157,9 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
   const std::string& version = parts[2];
   if (!IsVersion(group, version)) return not_found("version");
   if (parts.size() == 3) {
-    auto it = resource_lists_.find(absl::StrCat(ToAbsl(group), "/", ToAbsl(version)));
-    if (it == resource_lists_.end()) return not_found("version");
+    auto lists = ResourceLists();
+    auto it = lists->find(absl::StrCat(ToAbsl(group), "/", ToAbsl(version)));
+    if (it == lists->end()) return not_found("version");
     return Body(it->second, "/apis/{group}/{version}");
   }
 
@@ -174,16 +178,12 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
       return CustomNamespace(req, version, rest[1], rest[2], route + "/namespaces/{name}/{metric}");
     }
     if (rest[0] == "namespaces" && rest.size() == 5) {
-      return Error(absl::NotFoundError(absl::StrCat(
-                       "the server could not find the metric ", ToAbsl(rest[4]), " for ",
-                       ToAbsl(rest[2]), ": only pods and namespaces have custom metrics here")),
-                   route + "/namespaces/{ns}/{resource}/{name}/{metric}");
+      return CustomObject(req, version, rest[1], rest[2], rest[3], rest[4],
+                          route + "/namespaces/{ns}/{resource}/{name}/{metric}");
     }
     if (rest.size() == 3) {
-      return Error(absl::NotFoundError(absl::StrCat(
-                       "the server could not find the metric ", ToAbsl(rest[2]), " for ",
-                       ToAbsl(rest[0]), ": only pods and namespaces have custom metrics here")),
-                   route + "/{resource}/{name}/{metric}");
+      return CustomObject(req, version, std::nullopt, rest[0], rest[1], rest[2],
+                          route + "/{resource}/{name}/{metric}");
     }
     return Error(absl::InvalidArgumentError(
                      absl::StrCat("malformed custom metrics path \"", path,
@@ -228,11 +228,23 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
 
 MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock)
     : sampler_(sampler), clock_(clock) {
+  ResourceLists();
+}
+
+std::shared_ptr<const std::map<std::string, std::string, std::less<>>> MetricsApi::ResourceLists()
+    const {
+  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  std::lock_guard lock(lists_mu_);
+  if (resource_lists_ && lists_version_ == set->version) return resource_lists_;
+  auto lists = std::make_shared<std::map<std::string, std::string, std::less<>>>();
   for (auto [group, version] :
        {std::pair{kCustomGroup, "v1beta2"}, std::pair{kCustomGroup, "v1beta1"},
         std::pair{kExternalGroup, "v1beta1"}, std::pair{kResourceGroup, "v1beta1"}}) {
-    resource_lists_[absl::StrCat(ToAbsl(group), "/", version)] = ResourceListJson(group, version);
+    (*lists)[absl::StrCat(ToAbsl(group), "/", version)] = ResourceListJson(*set, group, version);
   }
+  resource_lists_ = std::move(lists);
+  lists_version_ = set->version;
+  return resource_lists_;
 }
 
 std::string MetricsApi::GroupListJson() const {
@@ -246,28 +258,127 @@ std::string MetricsApi::GroupJson(std::string_view group) const {
   return APIGroup(group, {"v1beta1"});
 }
 
-std::string MetricsApi::ResourceListJson(std::string_view group, std::string_view version) const {
+std::string MetricsApi::ResourceListJson(const pipeline::MetricSet& set, std::string_view group,
+                                         std::string_view version) const {
   std::vector<ApiResource> resources;
-  const auto& metrics = sampler_.config().metrics;
+  const auto& metrics = set.definitions;
+  std::set<std::string> seen;
+  auto add = [&](std::string name, bool namespaced, const char* kind) {
+    if (seen.insert(name).second) resources.push_back({std::move(name), namespaced, kind, {"get"}});
+  };
+  // resourceRules' cpu and memory serve metrics.k8s.io only, as in prometheus-adapter.
+  auto resource_rule = [](const config::MetricDefinition& def) {
+    return absl::StartsWith(def.rule, "resourceRules.");
+  };
   if (group == kCustomGroup) {
     resources.reserve(metrics.size() * 2);
+    // `metrics:` entries describe pods and, summed, their namespace.
     for (const auto& def : metrics) {
-      resources.push_back({absl::StrCat("pods/", def.name), true, "MetricValueList", {"get"}});
+      if (def.rule.empty()) add(absl::StrCat("pods/", def.name), true, "MetricValueList");
     }
     for (const auto& def : metrics) {
-      resources.push_back(
-          {absl::StrCat("namespaces/", def.name), false, "MetricValueList", {"get"}});
+      if (def.rule.empty()) add(absl::StrCat("namespaces/", def.name), false, "MetricValueList");
+    }
+    // Rule metrics: one entry per resource their labels map to.
+    for (const auto& def : metrics) {
+      if (def.rule.empty() || def.resource == "external" || resource_rule(def)) continue;
+      const pipeline::KubeResource* r = pipeline::FindKubeResource(def.resource);
+      bool namespaced = r ? r->namespaced : !def.namespace_label.empty();
+      add(absl::StrCat(def.resource, "/", def.name), namespaced, "MetricValueList");
     }
   } else if (group == kExternalGroup) {
     resources.reserve(metrics.size());
     for (const auto& def : metrics) {
-      resources.push_back({def.name, true, "ExternalMetricValueList", {"get"}});
+      if ((def.rule.empty() && def.resource == "pods") || def.resource == "external") {
+        add(def.name, true, "ExternalMetricValueList");
+      }
     }
   } else {
     resources.push_back({"nodes", false, "NodeMetrics", {"get", "list"}});
     resources.push_back({"pods", true, "PodMetrics", {"get", "list"}});
   }
   return APIResourceList(absl::StrCat(ToAbsl(group), "/", ToAbsl(version)), resources);
+}
+
+HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view version,
+                                      std::optional<std::string_view> ns,
+                                      std::string_view resource, std::string_view name,
+                                      std::string_view metric, std::string route) const {
+  if (ns) {
+    if (auto s = CheckNamespace(*ns); !s.ok()) return Error(s, route);
+  }
+  if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
+  const pipeline::KubeResource* kr = pipeline::FindKubeResource(resource);
+  std::string group_resource = kr ? kr->GroupResource() : std::string(resource);
+  if (kr != nullptr && kr->namespaced != ns.has_value()) {
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "the server could not find the requested resource: ", ToAbsl(resource),
+                     kr->namespaced ? " are namespaced: use /namespaces/{ns}/"
+                                    : " are cluster-scoped: use /",
+                     ToAbsl(group_resource), "/{name}/", ToAbsl(metric))),
+                 route);
+  }
+  const bool wildcard = name == "*";
+  std::string label_selector = Param(req, "labelSelector");
+  if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
+        route);
+  } else if (!parsed->Empty()) {
+    return Error(absl::InvalidArgumentError(absl::StrCat(
+                     "labelSelector: selecting ", ToAbsl(group_resource),
+                     " by their labels is not supported (this adapter knows pods' labels only); "
+                     "name the object instead")),
+                 route);
+  }
+  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  // A namespace's own metric is sampled in the namespace's batch, like its pods' metrics.
+  const bool is_namespace = group_resource == "namespaces";
+  if (is_namespace && wildcard) {
+    return Error(absl::InvalidArgumentError(absl::StrCat(
+                     "namespaces/*/", ToAbsl(metric),
+                     ": name the namespace (namespaces/{name}/", ToAbsl(metric),
+                     "); metrics are sampled per namespace asked for")),
+                 route);
+  }
+  auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource);
+  if (!read.ok()) {
+    if (read.status().code() == absl::StatusCode::kNotFound) {
+      return Error(absl::NotFoundError(absl::StrCat("the server could not find the metric ",
+                                                    ToAbsl(metric), " for ",
+                                                    ToAbsl(group_resource))),
+                   route);
+    }
+    return Error(read.status(), route);
+  }
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  std::vector<CustomMetricItem> items;
+  auto add = [&](const pipeline::PodValue& v) {
+    CustomMetricItem item;
+    item.object = {kr ? kr->kind : std::string(resource), v.pod,
+                   kr == nullptr || kr->namespaced ? std::string(ns.value_or("")) : "",
+                   kr ? kr->api_version : "v1"};
+    item.metric = def.name;
+    item.timestamp = table.sampled_at;
+    item.window_seconds = WindowSeconds(def);
+    item.value = v.value;
+    items.push_back(std::move(item));
+  };
+  if (wildcard) {
+    for (const pipeline::PodValue& v : table.pods) add(v);
+  } else if (const pipeline::PodValue* v = table.Find(name)) {
+    add(*v);
+  }
+  if (items.empty()) {
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "no metrics returned: metric ", def.name, " has no value for ",
+                     wildcard ? std::string("any of the ") : std::string(),
+                     ToAbsl(group_resource), wildcard ? "" : " ", wildcard ? "" : ToAbsl(name),
+                     ns ? absl::StrCat(" in namespace ", ToAbsl(*ns)) : std::string())),
+                 route);
+  }
+  return Body(CustomMetricValueList(version, items), std::move(route));
 }
 
 HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view version,
@@ -327,6 +438,10 @@ HttpResponse MetricsApi::CustomNamespace(const HttpRequest& req, std::string_vie
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  if (sampler_.metrics()->Find("namespaces", metric) != nullptr) {
+    // A rule metric of the namespace itself (grouped by the namespace label).
+    return CustomObject(req, version, std::nullopt, "namespaces", ns, metric, std::move(route));
+  }
   auto read = sampler_.Read(metric, ns);
   if (!read.ok()) return Error(read.status(), route);
   const config::MetricDefinition& def = *read->definition;

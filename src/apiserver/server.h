@@ -12,6 +12,10 @@
 //     namespaces/{ns}/pods/{name}/{metric}             exactly one pod
 //     namespaces/{ns}/metrics/{metric}                 the Namespace object: sum over its pods
 //     namespaces/{ns}/{metric}                         the same (cluster-scoped route)
+//     namespaces/{ns}/{resource}/{name|*}/{metric}     other namespaced objects (services,
+//                                                      deployments.apps...) from rule metrics
+//     {resource}/{name|*}/{metric}                     cluster-scoped objects (nodes,
+//                                                      namespaces) from rule metrics
 //   /apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{metric}?labelSelector=
 //       one item: the total over the pods the selector picks (metricLabels: the selector's
 //       equality requirements)
@@ -25,9 +29,12 @@
 // metricLabelSelector, not supported yet), 404 unknown group/version/metric/object or a selection
 // with no value (never an empty list), 405 non-GET, 503 data past the sampler's max age.
 // Values are Kubernetes quantities (rounded to milli), timestamps the table's sampled_at.
-// Not yet: other object kinds (deployments, services), nodes' values, authn/authz.
+// Objects other than pods exist for metrics discovered from prometheus-adapter rules whose
+// resources map a label to them; labelSelector on their wildcard is refused (no object labels).
 
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,7 +48,8 @@ namespace aa::apiserver {
 class MetricsApi {
  public:
   // `sampler` and `clock` must outlive this object.
-  // The discovery documents are built here once: the metric set is fixed for the process's life.
+  // The discovery documents are built on first use and rebuilt when the sampler's metric set
+  // changes (rule discovery), so they always list the metrics that exist.
   MetricsApi(pipeline::Sampler& sampler, Clock& clock);
 
   // Thread-safe.
@@ -50,7 +58,14 @@ class MetricsApi {
  private:
   std::string GroupListJson() const;
   std::string GroupJson(std::string_view group) const;
-  std::string ResourceListJson(std::string_view group, std::string_view version) const;
+  std::string ResourceListJson(const pipeline::MetricSet& set, std::string_view group,
+                               std::string_view version) const;
+  // APIResourceList bodies by "group/version" for the sampler's current metric set.
+  std::shared_ptr<const std::map<std::string, std::string, std::less<>>> ResourceLists() const;
+  http::HttpResponse CustomObject(const http::HttpRequest& req, std::string_view version,
+                                  std::optional<std::string_view> ns, std::string_view resource,
+                                  std::string_view name, std::string_view metric,
+                                  std::string route) const;
   http::HttpResponse CustomPods(const http::HttpRequest& req, std::string_view version,
                                 std::string_view ns, std::string_view name, std::string_view metric,
                                 std::string route) const;
@@ -64,8 +79,9 @@ class MetricsApi {
 
   pipeline::Sampler& sampler_;
   Clock& clock_;
-  // APIResourceList bodies by "group/version".
-  std::map<std::string, std::string, std::less<>> resource_lists_;
+  mutable std::mutex lists_mu_;
+  mutable uint64_t lists_version_ = 0;  // the MetricSet version resource_lists_ was built from
+  mutable std::shared_ptr<const std::map<std::string, std::string, std::less<>>> resource_lists_;
 };
 
 }  // namespace aa::apiserver

@@ -27,6 +27,7 @@
 #include "http/query_api.h"
 #include "http/server.h"
 #include "keda/server.h"
+#include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
@@ -184,6 +185,9 @@ int Main(int argc, char** argv) {
                        {"max_age", absl::FormatDuration(config->sampling.max_age)}});
   pipeline::Sampler sampler(*config, **client, RealClock::Get(), registry.get());
   sampler.Start();
+  // prometheus-adapter rules: discovery on its own thread (nothing without rules).
+  pipeline::Discoverer discoverer(sampler, **client, RealClock::Get());
+  discoverer.Start();
 
   http::QueryApi query_api(sampler, *registry, RealClock::Get());
   http::HttpServerOptions http_options;
@@ -257,6 +261,7 @@ int Main(int argc, char** argv) {
   if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
   if (https_server) https_server->Stop();
   (*http_server)->Stop();
+  discoverer.Stop();
   sampler.Stop();
   LogInfo("stopped");
   return 0;

@@ -23,7 +23,9 @@
 #include "common/duration.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "config/go_template.h"
 #include "config/internal/presets.h"
+#include "re2/re2.h"
 #include "config/internal/syntax.h"
 
 namespace aa::config {
@@ -40,6 +42,21 @@ class Errors {
   explicit Errors(std::string source) : source_(std::move(source)) {}
 
   const std::string& source() const { return source_; }
+  // The YAML text, to find where a block scalar's content starts.
+  void set_text(std::string_view text) { text_ = text; }
+
+  // The 1-based line of `node` in the file, plus `line_in_value - 1` lines into its value (for a
+  // block scalar, whose content starts on the line after its `|` or `>`). 0 when unknown.
+  int LineOf(const YAML::Node& node, int line_in_value = 1) const {
+    const YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return 0;
+    int line = mark.line + line_in_value;
+    if (mark.pos >= 0 && static_cast<size_t>(mark.pos) < text_.size() &&
+        (text_[mark.pos] == '|' || text_[mark.pos] == '>')) {
+      ++line;
+    }
+    return line;
+  }
 
   absl::Status At(std::string_view path, std::string_view problem) const {
     if (path.empty())
@@ -69,6 +86,7 @@ class Errors {
 
  private:
   std::string source_;
+  std::string_view text_;
 };
 
 std::string JoinPath(std::string_view parent, std::string_view key) {
@@ -432,6 +450,197 @@ absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, PodLabe
   return CheckTemplate(errors, m.Path("query"), p->query);
 }
 
+// A Go template field list for messages and parsing.
+const std::vector<std::string_view> kRuleQueryFields = {"Series", "LabelMatchers", "GroupBy"};
+const std::vector<std::string_view> kResourceQueryFields = {"LabelMatchers", "GroupBy"};
+const std::vector<std::string_view> kResourceTemplateFields = {"Group", "Resource"};
+
+// Reads a prometheus-adapter template at `key`: parsed with `fields`, and (when
+// `need_matchers`) required to use <<.LabelMatchers>>. Errors name the file line and construct.
+absl::Status ReadAdapterTemplate(const Errors& errors, const MapView& m, std::string_view key,
+                                 const std::vector<std::string_view>& fields, bool need_matchers,
+                                 std::string* out) {
+  AA_RETURN_IF_ERROR(m.String(key, out));
+  YAML::Node node = m.Get(key);
+  auto parsed = GoTemplate::Parse(*out, fields);
+  if (!parsed.ok()) {
+    // "line N: ..." within the value: report the file line instead.
+    std::string_view msg = FromAbsl(parsed.status().message());
+    int line_in_value = 1;
+    size_t colon = msg.find(": ");
+    if (msg.substr(0, 5) == "line " && colon != std::string_view::npos) {
+      (void)absl::SimpleAtoi(ToAbsl(msg.substr(5, colon - 5)), &line_in_value);
+      msg.remove_prefix(colon + 2);
+    }
+    return absl::InvalidArgumentError(absl::StrCat(errors.source(), ":",
+                                                   errors.LineOf(node, line_in_value), ": ",
+                                                   ToAbsl(m.Path(key)), ": ", ToAbsl(msg)));
+  }
+  if (need_matchers && !parsed->Uses("LabelMatchers")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        errors.source(), ":", errors.LineOf(node), ": ", ToAbsl(m.Path(key)),
+        ": must contain <<.LabelMatchers>> (it restricts the query to the namespaces asked for)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadRegex(const Errors& errors, const MapView& m, std::string_view key,
+                       std::string* out) {
+  AA_RETURN_IF_ERROR(m.String(key, out));
+  if (!m.Has(key)) return absl::OkStatus();
+  RE2 re(*out, RE2::Quiet);
+  if (!re.ok()) {
+    return errors.AtValue(m.Path(key), absl::StrCat("invalid regular expression: ", re.error()),
+                          *out);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadResourceMapping(const Errors& errors, const YAML::Node& node,
+                                 const std::string& path, bool allow_namespaced,
+                                 ResourceMapping* r) {
+  std::initializer_list<std::string_view> keys_rules = {"overrides", "template"};
+  std::initializer_list<std::string_view> keys_external = {"overrides", "template", "namespaced"};
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               allow_namespaced ? keys_external : keys_rules));
+  AA_RETURN_IF_ERROR(m.Bool("namespaced", &r->namespaced));
+  YAML::Node overrides = m.Get("overrides");
+  if (IsSet(overrides)) {
+    if (!overrides.IsMap()) {
+      return errors.AtNode(m.Path("overrides"), "expected a map of label: {group, resource}",
+                           overrides);
+    }
+    for (auto it = overrides.begin(); it != overrides.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const YAML::Node value_node = it->second;
+      std::string label = key_node.IsScalar() ? key_node.Scalar() : "";
+      std::string item_path = JoinPath(m.Path("overrides"), QuoteForMessage(label));
+      if (!internal::IsPromLabelName(label)) {
+        return errors.AtNode(m.Path("overrides"), "keys must be Prometheus label names",
+                             key_node);
+      }
+      AA_ASSIGN_OR_RETURN(MapView o,
+                          MapView::Open(errors, value_node, item_path, {"group", "resource"}));
+      GroupResource gr;
+      AA_RETURN_IF_ERROR(o.String("group", &gr.group));
+      AA_RETURN_IF_ERROR(o.String("resource", &gr.resource));
+      if (gr.resource.empty()) return errors.At(o.Path("resource"), "required");
+      if (!r->overrides.emplace(label, gr).second) return errors.At(item_path, "duplicate key");
+    }
+  }
+  return ReadAdapterTemplate(errors, m, "template", kResourceTemplateFields,
+                             /*need_matchers=*/false, &r->label_template);
+}
+
+absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const std::string& path,
+                             bool external, AdapterRule* rule) {
+  rule->path = path;
+  rule->external = external;
+  rule->line = errors.LineOf(node);
+  if (!IsSet(node)) return errors.At(path, "expected a rule (a map), got null");
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               {"seriesQuery", "seriesFilters", "resources",
+                                                "name", "metricsQuery"}));
+  AA_RETURN_IF_ERROR(m.String("seriesQuery", &rule->series_query));
+  if (rule->series_query.empty()) {
+    return errors.At(m.Path("seriesQuery"), "required: a series selector, e.g. '{__name__=~\"^x_.*\"}'");
+  }
+  YAML::Node filters = m.Get("seriesFilters");
+  if (IsSet(filters)) {
+    if (!filters.IsSequence()) {
+      return errors.AtNode(m.Path("seriesFilters"), "expected a list of {is: regex} / {isNot: regex}",
+                           filters);
+    }
+    for (size_t i = 0; i < filters.size(); ++i) {
+      std::string fpath = absl::StrCat(m.Path("seriesFilters"), "[", i, "]");
+      AA_ASSIGN_OR_RETURN(MapView f, MapView::Open(errors, filters[i], fpath, {"is", "isNot"}));
+      if (f.Has("is") == f.Has("isNot")) {
+        return errors.At(fpath, "exactly one of is and isNot is required");
+      }
+      AdapterRule::Filter filter;
+      filter.is = f.Has("is");
+      AA_RETURN_IF_ERROR(ReadRegex(errors, f, filter.is ? "is" : "isNot", &filter.regex));
+      rule->series_filters.push_back(std::move(filter));
+    }
+  }
+  AA_RETURN_IF_ERROR(ReadResourceMapping(errors, m.Get("resources"), m.Path("resources"), external,
+                                         &rule->resources));
+  {
+    AA_ASSIGN_OR_RETURN(MapView n, MapView::Open(errors, m.Get("name"), m.Path("name"),
+                                                 {"matches", "as"}));
+    AA_RETURN_IF_ERROR(ReadRegex(errors, n, "matches", &rule->name_matches));
+    if (rule->name_matches.empty()) rule->name_matches = ".*";  // prometheus-adapter's default
+    AA_RETURN_IF_ERROR(n.String("as", &rule->name_as));
+    if (rule->name_as.empty()) {
+      RE2 re(rule->name_matches, RE2::Quiet);
+      if (re.NumberOfCapturingGroups() > 1) {
+        return errors.AtValue(n.Path("as"),
+                              "required when name.matches has more than one capture group",
+                              rule->name_matches);
+      }
+    }
+  }
+  if (!m.Has("metricsQuery")) return errors.At(m.Path("metricsQuery"), "required");
+  return ReadAdapterTemplate(errors, m, "metricsQuery", kRuleQueryFields, /*need_matchers=*/true,
+                             &rule->metrics_query);
+}
+
+absl::Status ReadAdapterRules(const Errors& errors, const YAML::Node& node, std::string_view key,
+                              bool external, std::vector<AdapterRule>* out) {
+  if (!IsSet(node)) return absl::OkStatus();
+  if (!node.IsSequence()) return errors.AtNode(key, "expected a list of rules", node);
+  for (size_t i = 0; i < node.size(); ++i) {
+    AdapterRule rule;
+    AA_RETURN_IF_ERROR(
+        ReadAdapterRule(errors, node[i], absl::StrCat(ToAbsl(key), "[", i, "]"), external, &rule));
+    out->push_back(std::move(rule));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadResourceRules(const Errors& errors, const YAML::Node& node,
+                               std::optional<AdapterResourceRules>* out) {
+  if (!IsSet(node)) return absl::OkStatus();
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, "resourceRules", {"cpu", "memory", "window"}));
+  AdapterResourceRules rules;
+  AA_RETURN_IF_ERROR(m.Duration("window", &rules.window));
+  if (rules.window < absl::Seconds(1)) {
+    return m.ErrorAt("window", "must be at least 1s", FormatGoDuration(rules.window));
+  }
+  for (auto [key, rule] : {std::pair<std::string_view, AdapterResourceRule*>{"cpu", &rules.cpu},
+                           {"memory", &rules.memory}}) {
+    if (!m.Has(key)) return errors.At(m.Path(key), "required when resourceRules is set");
+    AA_ASSIGN_OR_RETURN(MapView r, MapView::Open(errors, m.Get(key), m.Path(key),
+                                                 {"containerQuery", "nodeQuery", "resources",
+                                                  "containerLabel"}));
+    if (!r.Has("containerQuery")) return errors.At(r.Path("containerQuery"), "required");
+    AA_RETURN_IF_ERROR(ReadAdapterTemplate(errors, r, "containerQuery", kResourceQueryFields,
+                                           /*need_matchers=*/true, &rule->container_query));
+    AA_RETURN_IF_ERROR(ReadAdapterTemplate(errors, r, "nodeQuery", kResourceQueryFields,
+                                           /*need_matchers=*/false, &rule->node_query));
+    AA_RETURN_IF_ERROR(ReadResourceMapping(errors, r.Get("resources"), r.Path("resources"),
+                                           /*allow_namespaced=*/false, &rule->resources));
+    AA_RETURN_IF_ERROR(r.String("containerLabel", &rule->container_label));
+    if (!rule->container_label.empty() && !internal::IsPromLabelName(rule->container_label)) {
+      return errors.AtValue(r.Path("containerLabel"), "not a Prometheus label name",
+                            rule->container_label);
+    }
+  }
+  *out = std::move(rules);
+  return absl::OkStatus();
+}
+
+absl::Status ReadDiscovery(const Errors& errors, const YAML::Node& node, Config* config) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "discovery", {"interval"}));
+  AA_RETURN_IF_ERROR(m.Duration("interval", &config->discovery_interval));
+  if (config->discovery_interval < absl::Seconds(10)) {
+    return m.ErrorAt("interval", "must be at least 10s",
+                     FormatGoDuration(config->discovery_interval));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std::string& path,
                         MetricDefinition* def) {
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
@@ -605,22 +814,76 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
   return absl::OkStatus();
 }
 
+// The label a resource mapping gives `resource` ("namespace", "pod"), or `fallback`.
+std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
+                     std::string fallback) {
+  for (const auto& [label, gr] : mapping.overrides) {
+    if (gr.group.empty() && (gr.resource == resource || gr.resource == absl::StrCat(ToAbsl(resource), "s")))
+      return label;
+  }
+  if (!mapping.label_template.empty()) {
+    auto t = GoTemplate::Parse(mapping.label_template, kResourceTemplateFields);
+    if (t.ok()) return t->Render({{"Group", ""}, {"Resource", std::string(resource)}});
+  }
+  return fallback;
+}
+
+// resourceRules feed metrics.k8s.io through per-pod definitions named "cpu" (cores) and "memory"
+// (bytes), unless `metrics:` already defines those names.
+void AddResourceRuleMetrics(Config* config) {
+  if (!config->resource_rules) return;
+  const AdapterResourceRules& rr = *config->resource_rules;
+  for (auto [name, rule] : {std::pair<const char*, const AdapterResourceRule*>{"cpu", &rr.cpu},
+                            {"memory", &rr.memory}}) {
+    if (config->FindMetric(name) != nullptr) continue;
+    MetricDefinition def;
+    def.name = name;
+    def.rule = absl::StrCat("resourceRules.", name);
+    def.description = absl::StrCat("from resourceRules.", name, ".containerQuery, summed per pod");
+    // Canonical <<.X>> spelling for the sampler (the template was validated at load).
+    auto t = GoTemplate::Parse(rule->container_query, kResourceQueryFields);
+    def.query = t.ok() ? t->Render({}) : rule->container_query;
+    def.namespace_label = LabelFor(rule->resources, "namespace", "namespace");
+    def.pod_label = LabelFor(rule->resources, "pod", "pod");
+    def.preset.window = rr.window;
+    config->metrics.push_back(std::move(def));
+  }
+}
+
 absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root) {
   Config config;
   config.source = errors.source();
   AA_ASSIGN_OR_RETURN(
       MapView top,
-      MapView::Open(errors, root, "", {"prometheus", "sampling", "podLabels", "keda", "metrics"}));
+      MapView::Open(errors, root, "",
+                    {"prometheus", "sampling", "podLabels", "keda", "metrics", "discovery", "rules",
+                     "externalRules", "resourceRules"}));
   AA_RETURN_IF_ERROR(ReadPrometheus(errors, top.Get("prometheus"), &config.prometheus));
   AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
   AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), &config.pod_labels));
   AA_RETURN_IF_ERROR(ReadKeda(errors, top.Get("keda"), &config.keda));
 
+  AA_RETURN_IF_ERROR(ReadDiscovery(errors, top.Get("discovery"), &config));
+  AA_RETURN_IF_ERROR(ReadAdapterRules(errors, top.Get("rules"), "rules", false, &config.rules));
+  AA_RETURN_IF_ERROR(
+      ReadAdapterRules(errors, top.Get("externalRules"), "externalRules", true, &config.rules));
+  AA_RETURN_IF_ERROR(ReadResourceRules(errors, top.Get("resourceRules"), &config.resource_rules));
+  const bool has_adapter_rules = !config.rules.empty() || config.resource_rules.has_value();
+
   YAML::Node metrics = top.Get("metrics");
-  if (!IsSet(metrics)) return errors.At("metrics", "at least one metric is required");
+  // A prometheus-adapter file (rules only) needs no `metrics:` list.
+  if (!IsSet(metrics) && has_adapter_rules) {
+    AddResourceRuleMetrics(&config);
+    return config;
+  }
+  if (!IsSet(metrics)) {
+    return errors.At("metrics", "at least one metric is required");
+  }
   if (!metrics.IsSequence())
     return errors.AtNode("metrics", "expected a list of metric definitions", metrics);
-  if (metrics.size() == 0) return errors.At("metrics", "at least one metric is required");
+  if (metrics.size() == 0 && !has_adapter_rules) {
+    return errors.At("metrics", "at least one metric is required");
+  }
   std::map<std::string, size_t> index_by_name;
   for (size_t i = 0; i < metrics.size(); ++i) {
     std::string path = absl::StrCat("metrics[", i, "]");
@@ -635,6 +898,7 @@ absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root)
     }
     config.metrics.push_back(std::move(def));
   }
+  AddResourceRuleMetrics(&config);
   return config;
 }
 
@@ -738,12 +1002,14 @@ const MetricDefinition* Config::FindMetric(std::string_view name) const {
 
 absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view source) {
   Errors errors{std::string(source)};
+  const std::string text(yaml_text);
+  errors.set_text(text);
   if (yaml_text.size() > kMaxConfigBytes) {
     return errors.At("", absl::StrCat("configuration is larger than ", kMaxConfigBytes, " bytes"));
   }
   // yaml-cpp reports errors by throwing; nothing may escape this function.
   try {
-    AA_ASSIGN_OR_RETURN(YAML::Node root, LoadOneDocument(errors, std::string(yaml_text)));
+    AA_ASSIGN_OR_RETURN(YAML::Node root, LoadOneDocument(errors, text));
     return BuildConfig(errors, root);
   } catch (const YAML::Exception& e) {
     return SyntaxError(errors, e.mark, e.msg);

@@ -49,7 +49,7 @@
 //   tls:                      default none (plaintext).
 //     certFile, keyFile       strings (paths), together: TLS.
 //     clientCAFile            string (path): mutual TLS, needs certFile and keyFile.
-// metrics:                    required, a list of at least one:
+// metrics:                    required (unless prometheus-adapter rules are given), at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   description               string, default: generated for presets, else "".
 //   resource                  default pods (the only value for now).
@@ -74,6 +74,22 @@
 //                             with containerConcurrency. (100 and 70 give target 70.)
 //   targetUtilization         number > 0, percent of the baseline; needs preset cpu or
 //                             baselineQuery.
+// discovery:
+//   interval                  duration >= 10s, default 10m: how often the rules' seriesQuery
+//                             discovery re-runs (every 10s while it finds nothing).
+// rules, externalRules:       prometheus-adapter's format, read as it is (each a list):
+// - seriesQuery               required: series selector for /api/v1/series.
+//   seriesFilters             list of {is: regex} or {isNot: regex} (RE2), all must pass.
+//   resources:                overrides: {<label>: {group, resource (required)}}, template
+//                             (<<.Group>>, <<.Resource>>); externalRules also namespaced (bool).
+//   name:                     matches (RE2, default .*), as (default $0, or $1 with one group).
+//   metricsQuery              required: Go template with <<.Series>>, <<.LabelMatchers>>
+//                             (required), <<.GroupBy>>; any other construct is an error naming
+//                             the line.
+// resourceRules:              cpu and memory (both required): {containerQuery (required),
+//                             nodeQuery, resources, containerLabel}; window (default 1m). Adds the
+//                             per-pod definitions "cpu" and "memory" unless metrics: has them.
+// `metrics:` may be absent when rules or resourceRules are given.
 //
 // Templates are PromQL with two placeholders and no other `<< >>` construct: <<.LabelMatchers>>
 // (required; e.g. namespace=~"a|b") and <<.GroupBy>> (e.g. namespace, pod). Presets expand to
@@ -129,7 +145,13 @@ struct PresetInfo {
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
 struct MetricDefinition {
   std::string name;  // served name, e.g. "concurrency"; unique; [a-zA-Z_:][a-zA-Z0-9_:.-]*
-  std::string resource = "pods";  // the Kubernetes resource one value describes; "pods" for now
+  // The Kubernetes resource one value describes: "pods" for `metrics:` entries; definitions
+  // discovered from prometheus-adapter rules also use "namespaces", "services",
+  // "deployments.apps", "nodes"... (plural, with the group), and "external" for externalRules.
+  // (name, resource) is unique; the pipeline keys it as Key().
+  std::string resource = "pods";
+  // Discovered definitions: the rule they came from ("rules[2]"); "" for `metrics:` entries.
+  std::string rule;
   std::string description;
   // PromQL with placeholders, rendered by the sampler:
   //   <<.LabelMatchers>>  matchers restricting the namespaces, e.g. namespace=~"a|b" (never empty)
@@ -140,14 +162,21 @@ struct MetricDefinition {
   // then utilization = value / baseline (summed per workload, as the HPA does), and
   // `target_utilization` applies.
   std::string baseline_query;
-  std::string namespace_label = "namespace";  // series label naming the pod's namespace
-  std::string pod_label = "pod";              // series label naming the pod
+  // Series label naming the object's namespace; "" for cluster-scoped resources (nodes,
+  // namespaces), which are sampled without a namespace restriction.
+  std::string namespace_label = "namespace";
+  // Series label naming the object described: the pod, or (discovered definitions) the service,
+  // deployment, node... For resource "namespaces" it equals namespace_label.
+  std::string pod_label = "pod";
   // Per-pod target of the value (e.g. 70 concurrent requests), when known: utilization = value /
   // target. From `target`, or from `containerConcurrency * targetUtilizationPercentage / 100`.
   std::optional<double> target;
   // Target utilization in percent of the baseline (e.g. 50 for CPU), when baseline_query is set.
   std::optional<double> target_utilization;
   PresetInfo preset;
+
+  // The pipeline's key: `name` for pods, "<resource>/<name>" otherwise.
+  std::string Key() const { return resource == "pods" ? name : resource + "/" + name; }
 };
 
 struct SamplingConfig {
@@ -180,6 +209,51 @@ struct KedaConfig {
   std::string client_ca_file;  // PEM CA bundle: clients must present a certificate it signed (mTLS)
 };
 
+// A Kubernetes group and resource as prometheus-adapter's `resources.overrides` name them.
+struct GroupResource {
+  std::string group;     // "" for the core group, e.g. "apps"
+  std::string resource;  // as written: singular or plural, e.g. "pod", "deployments"
+};
+
+// How a prometheus-adapter rule maps series labels to Kubernetes resources.
+struct ResourceMapping {
+  std::map<std::string, GroupResource> overrides;  // Prometheus label -> resource
+  std::string label_template;  // e.g. "<<.Resource>>" or "kube_<<.Group>>_<<.Resource>>"; "" none
+  bool namespaced = true;      // externalRules only: false ignores the namespace of the request
+};
+
+// One entry of prometheus-adapter's `rules` or `externalRules`, validated (regexes compile,
+// templates use only the supported constructs).
+struct AdapterRule {
+  std::string path;  // "rules[2]", for messages
+  int line = 0;      // 1-based line of the rule in the file (0 when unknown)
+  std::string series_query;  // series selector for /api/v1/series, e.g. '{__name__=~"^x_.*"}'
+  struct Filter {
+    bool is = true;     // true: `is` (must match), false: `isNot` (must not match)
+    std::string regex;  // RE2 (Go regexp) syntax, matched anywhere in the series name
+  };
+  std::vector<Filter> series_filters;
+  ResourceMapping resources;
+  std::string name_matches = ".*";  // RE2 on the series name
+  std::string name_as;              // Go regexp expansion ($1, ${name}); "" means $0 or $1
+  std::string metrics_query;  // Go template: <<.Series>> <<.LabelMatchers>> <<.GroupBy>>
+  bool external = false;      // from externalRules
+};
+
+// One of prometheus-adapter's `resourceRules` (cpu or memory).
+struct AdapterResourceRule {
+  std::string container_query;  // Go template, sums per container: cores or bytes
+  std::string node_query;       // Go template, per node
+  ResourceMapping resources;
+  std::string container_label;  // series label naming the container, e.g. "container"
+};
+
+struct AdapterResourceRules {
+  AdapterResourceRule cpu;
+  AdapterResourceRule memory;
+  absl::Duration window = absl::Minutes(1);  // reported as the PodMetrics window
+};
+
 struct Config {
   std::string source;              // the file it came from ("<embedded>" for strings), for messages
   prom::ClientOptions prometheus;  // the `registry` and `sleep` members are not read from YAML
@@ -187,6 +261,12 @@ struct Config {
   PodLabelsConfig pod_labels;
   KedaConfig keda;
   std::vector<MetricDefinition> metrics;
+  // prometheus-adapter sections, when the file has them.
+  std::vector<AdapterRule> rules;           // `rules` then `externalRules`, in file order
+  std::optional<AdapterResourceRules> resource_rules;
+  // How often the rules' seriesQuery discovery re-runs (`discovery.interval`; default 10m, like
+  // prometheus-adapter's --metrics-relist-interval). At least 10s.
+  absl::Duration discovery_interval = absl::Minutes(10);
 
   // Returns the definition named `name`, or nullptr.
   const MetricDefinition* FindMetric(std::string_view name) const;

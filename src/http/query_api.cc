@@ -128,7 +128,7 @@ HttpResponse QueryApi::ListMetrics() const {
 HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
                                  std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "pod", "inferenceService", "labelSelector", "target", "targetUtilization"};
+      "pod", "inferenceService", "labelSelector", "target", "targetUtilization", "resource"};
   for (const auto& [name, value] : req.params) {
     if (!kParams.contains(name)) {
       return ErrorResponse(absl::InvalidArgumentError(
@@ -146,7 +146,9 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
     selector = selector.empty() ? *s : absl::StrCat(selector, ",", *s);
   }
 
-  auto read = sampler_.Read(metric, ns);
+  // Rule metrics of other objects (services, deployments.apps...): "pods" then lists those.
+  const std::string* resource = req.Param("resource");
+  auto read = sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods");
   if (!read.ok()) return ErrorResponse(read.status());
   auto select = pipeline::PodSelector(*read->snapshot, ns, selector);
   if (!select.ok()) return ErrorResponse(select.status());

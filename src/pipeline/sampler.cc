@@ -7,6 +7,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -31,7 +32,40 @@ std::pair<std::string, std::string> SplitKey(const std::string& key) {
   return {key.substr(0, nul), key.substr(nul + 1)};
 }
 
+// A stable name for one series of an external metric: its labels, {a="x",b="y"} without the name.
+std::string SeriesKey(const prom::Labels& labels) {
+  std::string out = "{";
+  for (const auto& [name, value] : labels) {
+    if (name == "__name__") continue;
+    if (out.size() > 1) out += ',';
+    absl::StrAppend(&out, name, "=\"", absl::CHexEscape(value), "\"");
+  }
+  out += '}';
+  return out;
+}
+
+// Builds the set from the config's definitions followed by `discovered`.
+std::shared_ptr<const MetricSet> MakeSet(const std::vector<config::MetricDefinition>& configured,
+                                         std::vector<config::MetricDefinition> discovered,
+                                         uint64_t version) {
+  auto set = std::make_shared<MetricSet>();
+  set->version = version;
+  set->definitions = configured;
+  for (auto& def : discovered) set->definitions.push_back(std::move(def));
+  for (size_t i = 0; i < set->definitions.size(); ++i) {
+    set->by_key.emplace(set->definitions[i].Key(), i);  // the first definition of a key wins
+  }
+  return set;
+}
+
 }  // namespace
+
+const config::MetricDefinition* MetricSet::Find(std::string_view resource,
+                                                std::string_view name) const {
+  auto it = resource == "pods" ? by_key.find(name)
+                               : by_key.find(absl::StrCat(ToAbsl(resource), "/", ToAbsl(name)));
+  return it == by_key.end() ? nullptr : &definitions[it->second];
+}
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
@@ -39,11 +73,23 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
       client_(client),
       clock_(clock),
       metrics_(SamplerMetrics::Create(registry)),
-      snapshot_(std::make_shared<Snapshot>()) {
+      snapshot_(std::make_shared<Snapshot>()),
+      metric_set_(MakeSet(config_.metrics, {}, 1)) {
   absl::Time now = clock_.Now();
   for (const auto& ns : config_.sampling.warm_namespaces) {
-    for (const auto& def : config_.metrics) demand_[SlotKey(def.name, ns)] = now;
+    for (const auto& def : config_.metrics) demand_[SlotKey(def.Key(), ns)] = now;
   }
+}
+
+std::shared_ptr<const MetricSet> Sampler::metrics() const {
+  std::lock_guard lock(mu_);
+  return metric_set_;
+}
+
+void Sampler::SetDiscoveredMetrics(std::vector<config::MetricDefinition> discovered) {
+  std::lock_guard lock(mu_);
+  metric_set_ = MakeSet(config_.metrics, std::move(discovered), metric_set_->version + 1);
+  discovered_ = true;
 }
 
 Sampler::~Sampler() { Stop(); }
@@ -100,11 +146,21 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
   const std::string ns_label = def ? def->namespace_label : "namespace";
   const std::string pod_label = def ? def->pod_label : "pod";
   // Namespaces are validated DNS labels, so they need no regex or string escaping.
-  std::string matchers = namespaces.size() == 1
-                             ? absl::StrCat(ns_label, "=\"", namespaces[0], "\"")
-                             : absl::StrCat(ns_label, "=~\"", absl::StrJoin(namespaces, "|"), "\"");
+  std::string matchers;
+  if (!ns_label.empty()) {
+    matchers = namespaces.size() == 1
+                   ? absl::StrCat(ns_label, "=\"", namespaces[0], "\"")
+                   : absl::StrCat(ns_label, "=~\"", absl::StrJoin(namespaces, "|"), "\"");
+  } else {
+    // Cluster-scoped: every series that names an object (never an empty matcher list, which a
+    // template like `x{<<.LabelMatchers>>,a="b"}` could not take).
+    matchers = absl::StrCat(pod_label.empty() ? "__name__" : pod_label, "!=\"\"");
+  }
+  std::vector<std::string> group_by;
+  if (!ns_label.empty()) group_by.push_back(ns_label);
+  if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
   return absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", matchers},
-                                    {"<<.GroupBy>>", absl::StrCat(ns_label, ", ", pod_label)}});
+                                    {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
 }
 
 void Sampler::RunRound(bool periodic) {
@@ -113,22 +169,26 @@ void Sampler::RunRound(bool periodic) {
   std::vector<std::string> pruned;
   std::set<std::string> namespaces;
   std::shared_ptr<const Snapshot> current;
+  std::shared_ptr<const MetricSet> set;
   {
     std::lock_guard lock(mu_);
     current = snapshot_;
+    set = metric_set_;
     for (auto it = demand_.begin(); it != demand_.end();) {
       auto [metric, ns] = SplitKey(it->first);
       bool warm = std::find(config_.sampling.warm_namespaces.begin(),
                             config_.sampling.warm_namespaces.end(),
                             ns) != config_.sampling.warm_namespaces.end();
-      if (!warm && now - it->second > config_.sampling.demand_ttl && !urgent_.count(it->first)) {
+      bool gone = !set->by_key.contains(metric);  // a discovered metric that disappeared
+      if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
+                   !urgent_.count(it->first))) {
         pruned.push_back(it->first);
         it = demand_.erase(it);
         continue;
       }
       if (periodic || urgent_.count(it->first)) {
         work[metric].push_back(ns);
-        namespaces.insert(ns);
+        if (!ns.empty()) namespaces.insert(ns);
       }
       ++it;
     }
@@ -151,8 +211,15 @@ void Sampler::RunRound(bool periodic) {
   }
 
   for (const auto& [metric, nss] : work) {
-    const config::MetricDefinition* def = config_.FindMetric(metric);
-    if (def != nullptr) SampleMetric(*def, nss, next.get());
+    auto it = set->by_key.find(metric);
+    if (it == set->by_key.end()) continue;
+    const config::MetricDefinition& def = set->definitions[it->second];
+    if (def.resource == "external") {
+      // External series carry no object label to split a batch by: one query per namespace.
+      for (const auto& ns : nss) SampleMetric(def, {ns}, next.get());
+    } else {
+      SampleMetric(def, nss, next.get());
+    }
   }
   if (config_.pod_labels.enabled && !namespaces.empty()) {
     std::vector<std::string> wanted;
@@ -178,6 +245,7 @@ void Sampler::RunRound(bool periodic) {
 void Sampler::SampleMetric(const config::MetricDefinition& def,
                            const std::vector<std::string>& namespaces, Snapshot* next) {
   absl::Time at = clock_.Now();
+  const std::string key = def.Key();
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
@@ -189,10 +257,14 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       return absl::InvalidArgumentError(
           "the query must return an instant vector grouped by namespace and pod");
     }
+    const bool external = def.resource == "external";
     for (prom::Sample& s : result->samples) {
-      std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
-      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
-      if (ns.empty() || pod.empty()) {
+      std::string_view ns =
+          def.namespace_label.empty() || external ? std::string_view(namespaces[0])
+                                                  : prom::LabelValue(s.labels, def.namespace_label);
+      std::string pod = external ? SeriesKey(s.labels)
+                                 : std::string(prom::LabelValue(s.labels, def.pod_label));
+      if ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
             "\": aggregate the query by (<<.GroupBy>>)"));
@@ -201,17 +273,23 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       if (it == by_ns.end()) continue;  // a namespace we did not ask for
       if (!std::isfinite(s.value)) {
         ++dropped[it->first];
-        metrics_->DroppedValue(def.name, std::isnan(s.value) ? "nan" : "inf");
+        metrics_->DroppedValue(key, std::isnan(s.value) ? "nan" : "inf");
         continue;
       }
-      it->second.push_back(PodValue{std::string(pod), s.value, 0, false, s.timestamp_ms});
+      PodValue v{std::move(pod), s.value, 0, false, s.timestamp_ms, {}};
+      if (external) {
+        for (auto& [name, value] : s.labels) {
+          if (name != "__name__") v.labels.emplace_back(name, std::move(value));
+        }
+      }
+      it->second.push_back(std::move(v));
     }
     for (auto& [ns, pods] : by_ns) {
       std::sort(pods.begin(), pods.end(),
                 [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
       for (size_t i = 1; i < pods.size(); ++i) {
         if (pods[i].pod == pods[i - 1].pod) {
-          metrics_->DroppedValue(def.name, "duplicate");
+          metrics_->DroppedValue(key, "duplicate");
           return absl::InvalidArgumentError(
               absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
                            " in namespace ", ns, ": aggregate it by (<<.GroupBy>>)"));
@@ -240,18 +318,18 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   };
 
   absl::Status status = run();
-  metrics_->Query(def.name, status.ok());
+  metrics_->Query(key, status.ok());
   if (status.ok()) {
     for (auto& [ns, pods] : by_ns) {
       auto table = std::make_shared<MetricTable>();
       table->pods = std::move(pods);
       table->sampled_at = at;
       table->dropped_non_finite = dropped[ns];
-      next->slots[SlotKey(def.name, ns)] = Slot{std::move(table), absl::OkStatus(), at};
+      next->slots[SlotKey(key, ns)] = Slot{std::move(table), absl::OkStatus(), at};
     }
   } else {
     for (const auto& ns : namespaces) {
-      Slot& slot = next->slots[SlotKey(def.name, ns)];
+      Slot& slot = next->slots[SlotKey(key, ns)];
       slot.last_error = status;
       slot.last_attempt = at;
     }
@@ -259,17 +337,17 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   bool changed;
   {
     std::lock_guard lock(mu_);
-    changed = failing_.count(def.name) != static_cast<size_t>(!status.ok());
+    changed = failing_.count(key) != static_cast<size_t>(!status.ok());
     if (status.ok()) {
-      ever_succeeded_.insert(def.name);
-      failing_.erase(def.name);
+      ever_succeeded_.insert(key);
+      failing_.erase(key);
     } else {
-      failing_.insert(def.name);
+      failing_.insert(key);
     }
   }
-  if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", def.name}});
+  if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", key}});
   if (changed && !status.ok())
-    LogWarn("metric sampling failed", {{"metric", def.name}, {"error", status}});
+    LogWarn("metric sampling failed", {{"metric", key}, {"error", status}});
 }
 
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
@@ -344,9 +422,13 @@ void Sampler::Unsubscribe(uint64_t id) {
 
 bool Sampler::Ready() const {
   std::lock_guard lock(mu_);
+  if (!config_.rules.empty() && !discovered_) return false;
   if (!config_.sampling.wait_for_first_sample) return true;
   if (config_.sampling.warm_namespaces.empty()) return probe_succeeded_ || !ever_succeeded_.empty();
-  return ever_succeeded_.size() == config_.metrics.size();
+  for (const auto& def : config_.metrics) {
+    if (!ever_succeeded_.count(def.Key())) return false;
+  }
+  return true;
 }
 
 absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string_view ns,
@@ -373,17 +455,31 @@ absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string
   return absl::OkStatus();
 }
 
-absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_view ns) {
-  const config::MetricDefinition* def = config_.FindMetric(metric);
+absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_view ns,
+                                         std::string_view resource) {
+  std::shared_ptr<const MetricSet> set = metrics();
+  const config::MetricDefinition* def = set->Find(resource, metric);
   if (def == nullptr) {
     std::vector<std::string> names;
-    for (const auto& d : config_.metrics) names.push_back(d.name);
-    return absl::NotFoundError(
-        absl::StrCat("unknown metric \"", ToAbsl(metric),
-                     "\"; this adapter serves: ", absl::StrJoin(names, ", ")));
+    for (const auto& d : set->definitions) {
+      if (d.resource == resource) names.push_back(d.name);
+      if (names.size() == 50) {
+        names.push_back("...");
+        break;
+      }
+    }
+    return absl::NotFoundError(absl::StrCat("unknown metric \"", ToAbsl(metric), "\" for ",
+                                            ToAbsl(resource), "; this adapter serves: ",
+                                            names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
-  absl::Status ns_ok = ValidateNamespace(ns);
-  if (!ns_ok.ok()) return ns_ok;
+  if (def->namespace_label.empty()) {
+    ns = "";  // cluster-scoped: one table for every namespace
+  } else {
+    absl::Status ns_ok = ValidateNamespace(ns);
+    if (!ns_ok.ok()) return ns_ok;
+  }
+  const std::string metric_key = def->Key();
+  metric = metric_key;
   std::string key = SlotKey(metric, ns);
   absl::Time now = clock_.Now();
   std::shared_ptr<const Snapshot> snap;
@@ -403,7 +499,7 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
   const Slot* slot = snap->FindSlot(metric, ns);
   absl::Status fresh = Freshness(*def, ns, slot, now);
   if (!fresh.ok()) return fresh;
-  return MetricRead{def, snap, slot->table.get(), now - slot->table->sampled_at};
+  return MetricRead{set, def, snap, slot->table.get(), now - slot->table->sampled_at};
 }
 
 void Sampler::UpdateGauges() {
@@ -411,7 +507,9 @@ void Sampler::UpdateGauges() {
   absl::Time now = clock_.Now();
   std::map<std::string, std::pair<absl::Time, int64_t>>
       per_metric;  // oldest good sample, series held
-  for (const auto& def : config_.metrics) per_metric[def.name] = {absl::InfiniteFuture(), 0};
+  for (const auto& def : metrics()->definitions) {
+    per_metric[def.Key()] = {absl::InfiniteFuture(), 0};
+  }
   for (const auto& [key, slot] : snap->slots) {
     auto& entry = per_metric[SplitKey(key).first];
     if (slot.table) {

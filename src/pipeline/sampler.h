@@ -42,9 +42,21 @@ namespace aa::pipeline {
 
 class SamplerMetrics;
 
+// The metric definitions the sampler serves: the config's `metrics:` entries, then the ones
+// discovered from prometheus-adapter rules. Immutable once published; replaced as a whole.
+struct MetricSet {
+  uint64_t version = 0;  // grows with every replacement
+  std::vector<config::MetricDefinition> definitions;
+  std::map<std::string, size_t, std::less<>> by_key;  // MetricDefinition::Key() -> index
+
+  // The definition of `name` for `resource` ("pods", "services", "external"...), or nullptr.
+  const config::MetricDefinition* Find(std::string_view resource, std::string_view name) const;
+};
+
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
 struct MetricRead {
-  const config::MetricDefinition* definition = nullptr;  // owned by the sampler's config
+  std::shared_ptr<const MetricSet> metrics;               // keeps `definition` alive
+  const config::MetricDefinition* definition = nullptr;  // owned by `metrics`
   std::shared_ptr<const Snapshot> snapshot;
   const MetricTable* table = nullptr;  // never null in a successful read
   absl::Duration age;                  // now - table->sampled_at
@@ -64,11 +76,20 @@ class Sampler {
   // Stops the sampling thread; pending first reads fail with Unavailable. Idempotent.
   void Stop();
 
-  // Returns the current table of `metric` in namespace `ns`, recording the demand.
+  // Returns the current table of `metric` (for `resource`, default pods) in namespace `ns`,
+  // recording the demand. Cluster-scoped definitions (namespace_label "") take ns "".
   // Errors: NotFound for an unknown metric; Unavailable when there is no value younger than max_age
   // (the message gives the last good sample time and the last Prometheus error) or the first sample
   // did not arrive in time.
-  absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns);
+  absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns,
+                                  std::string_view resource = "pods");
+
+  // The definitions served now (never null).
+  std::shared_ptr<const MetricSet> metrics() const;
+
+  // Replaces the discovered definitions (from RuleDiscovery) and marks discovery as done once.
+  // Tables of definitions that disappeared are dropped at the next round.
+  void SetDiscoveredMetrics(std::vector<config::MetricDefinition> discovered);
 
   // The latest published snapshot (never null).
   std::shared_ptr<const Snapshot> snapshot() const;
@@ -120,6 +141,8 @@ class Sampler {
   std::condition_variable cv_;            // wakes the sampling thread
   std::condition_variable published_cv_;  // wakes readers waiting for a publication
   std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const MetricSet> metric_set_;
+  bool discovered_ = false;  // SetDiscoveredMetrics ran once
   std::map<std::string, absl::Time> demand_;  // SlotKey -> last time somebody asked
   std::set<std::string> urgent_;              // SlotKeys waiting for their first sample
   std::set<std::string> ever_succeeded_;      // metric names with at least one successful query

@@ -25,6 +25,8 @@ struct PodValue {
       0;  // the pod's baseline (e.g. CPU request, cores); meaningful only when has_baseline
   bool has_baseline = false;
   int64_t timestamp_ms = 0;  // the sample's timestamp as Prometheus returned it
+  // External metrics only: the series' labels (without __name__); `pod` is then their text form.
+  prom::Labels labels;
 };
 
 // All pods of one namespace for one metric, as of one successful query. Empty `pods` is a valid

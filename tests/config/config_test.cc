@@ -256,7 +256,7 @@ INSTANTIATE_TEST_SUITE_P(
                   WithMetric("prometh\xd0\xb5us: {}"),  // Cyrillic e: escaped in the message
                   "t.yaml: prometh\\xd0\\xb5us: unknown field; expected one of: prometheus, "
                   "sampling, podLabels, keda, "
-                  "metrics"},
+                  "metrics, discovery, rules, externalRules, resourceRules"},
         ErrorCase{
             "UnknownPrometheus", Pm("uri: x"),
             "t.yaml: prometheus.uri: unknown field; expected one of: url, headers, "

@@ -7,8 +7,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -109,6 +111,28 @@ inline std::string RunCommand(const std::string& cmd, int* exit_code = nullptr) 
   int status = pclose(p);
   if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// Writes a kubeconfig for kubectl pointed straight at the adapter's HTTPS port (a token, no TLS
+// verification of the self-signed certificate).
+inline void WriteKubeconfig(const std::string& path, int https_port) {
+  std::ofstream out(path);
+  out << "apiVersion: v1\nkind: Config\nclusters:\n- name: adapter\n  cluster:\n"
+      << "    server: https://127.0.0.1:" << https_port << "\n"
+      << "    insecure-skip-tls-verify: true\n"
+      << "users:\n- name: hpa\n  user:\n    token: integration-test-token\n"
+      << "contexts:\n- name: adapter\n  context: {cluster: adapter, user: hpa}\n"
+      << "current-context: adapter\n";
+}
+
+// Runs /usr/bin/kubectl with `kubeconfig`; returns stdout+stderr and sets `exit_code`.
+inline std::string RunKubectl(const std::string& kubeconfig, const std::vector<std::string>& args,
+                              int* exit_code) {
+  std::string cmd =
+      absl::StrCat("/usr/bin/kubectl --kubeconfig='", kubeconfig, "' --request-timeout=15s");
+  for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
+  absl::StrAppend(&cmd, " 2>&1");
+  return RunCommand(cmd, exit_code);
 }
 
 }  // namespace aa::integration

@@ -33,7 +33,6 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 constexpr char kNamespace[] = "kserve-test";
-constexpr char kKubectl[] = "/usr/bin/kubectl";
 
 // A 3 s interval leaves time to read the same table through kubectl and the query API.
 constexpr char kAdapterConfig[] = R"(
@@ -81,13 +80,7 @@ class KubectlIntegrationTest : public ::testing::Test {
     stack_ = stack->release();
     ASSERT_GT(stack_->adapter_https_port(), 0);
     kubeconfig_ = new std::string(stack_->work_dir() + "/kubeconfig");
-    std::ofstream out(*kubeconfig_);
-    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: adapter\n  cluster:\n"
-        << "    server: https://127.0.0.1:" << stack_->adapter_https_port() << "\n"
-        << "    insecure-skip-tls-verify: true\n"
-        << "users:\n- name: hpa\n  user:\n    token: integration-test-token\n"
-        << "contexts:\n- name: adapter\n  context: {cluster: adapter, user: hpa}\n"
-        << "current-context: adapter\n";
+    integration::WriteKubeconfig(*kubeconfig_, stack_->adapter_https_port());
   }
   static void TearDownTestSuite() {
     delete stack_;
@@ -112,11 +105,7 @@ class KubectlIntegrationTest : public ::testing::Test {
 
   // Runs kubectl with our kubeconfig; returns stdout+stderr and sets `exit_code`.
   static std::string Kubectl(const std::vector<std::string>& args, int* exit_code) {
-    std::string cmd =
-        absl::StrCat(kKubectl, " --kubeconfig='", *kubeconfig_, "' --request-timeout=15s");
-    for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
-    absl::StrAppend(&cmd, " 2>&1");
-    return integration::RunCommand(cmd, exit_code);
+    return integration::RunKubectl(*kubeconfig_, args, exit_code);
   }
 
   static json KubectlJson(const std::string& path) {

@@ -40,14 +40,35 @@ class FakePrometheus final : public prom::Client {
     if (!h) return absl::UnavailableError("fake prometheus: no handler");
     return h(std::string(promql), at);
   }
-  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>&, absl::Time,
-                                                   absl::Time) override {
-    return std::vector<prom::Labels>{};
+  // Answers Series() calls (default: no series). Receives the match[] selectors.
+  using SeriesHandler = std::function<absl::StatusOr<std::vector<prom::Labels>>(
+      const std::vector<std::string>& matchers)>;
+  void SetSeriesHandler(SeriesHandler h) {
+    std::lock_guard lock(mu_);
+    series_handler_ = std::move(h);
+  }
+  size_t series_count() const {
+    std::lock_guard lock(mu_);
+    return series_calls_;
+  }
+
+  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>& matchers,
+                                                   absl::Time, absl::Time) override {
+    SeriesHandler h;
+    {
+      std::lock_guard lock(mu_);
+      ++series_calls_;
+      h = series_handler_;
+    }
+    if (!h) return std::vector<prom::Labels>{};
+    return h(matchers);
   }
 
  private:
   mutable std::mutex mu_;
   Handler handler_;
+  SeriesHandler series_handler_;
+  size_t series_calls_ = 0;
   std::vector<std::string> queries_;
 };
 

@@ -1,0 +1,103 @@
+#pragma once
+// prometheus-adapter's rule discovery: turns `rules` and `externalRules` into metric definitions by
+// asking Prometheus which series exist (`/api/v1/series`, one call per distinct seriesQuery), then
+// applying each rule's seriesFilters, name mapping (matches/as) and resource mapping (overrides and
+// template). The definitions feed the sampler like `metrics:` entries do.
+
+#include <map>
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "prometheus/client.h"
+
+namespace aa::pipeline {
+
+// A Kubernetes resource a series label can stand for. The table is built in: the adapter does not
+// ask the API server for its RESTMapper.
+struct KubeResource {
+  std::string singular;     // "deployment"
+  std::string plural;       // "deployments"
+  std::string group;        // "apps"; "" for the core group
+  std::string kind;         // "Deployment"
+  std::string api_version;  // "apps/v1"
+  bool namespaced = true;
+
+  // "deployments.apps", or "pods" for the core group: the name in API paths and definitions.
+  std::string GroupResource() const { return group.empty() ? plural : plural + "." + group; }
+};
+
+// Finds a resource by plural, singular, "plural.group" or "singular.group" (case-insensitive), or
+// nullptr. The built-in table holds pods, namespaces, nodes, services, persistentvolumeclaims,
+// persistentvolumes, deployments/statefulsets/daemonsets/replicasets (apps), jobs/cronjobs
+// (batch), ingresses (networking.k8s.io) and horizontalpodautoscalers (autoscaling).
+const KubeResource* FindKubeResource(std::string_view name);
+
+// The definitions one rule yields for the given series (label sets with __name__), in series
+// order, one per (metric name, resource). Pure; exposed for tests.
+std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRule& rule,
+                                                         const std::vector<prom::Labels>& series);
+
+// Runs discovery for a config's rules. Thread-compatible (one caller at a time; the Discoverer
+// thread in the adapter).
+class RuleDiscovery {
+ public:
+  // `config` and `client` must outlive this object.
+  RuleDiscovery(const config::Config& config, prom::Client& client, Clock& clock);
+
+  // One pass: one /api/v1/series call per distinct seriesQuery over the last discovery interval.
+  // A failing call keeps the previous definitions of the rules that use it (and is logged), so one
+  // failing rule never hides the others. Returns every rule's definitions; (name, resource) pairs
+  // already defined by `metrics:` or an earlier rule are left out.
+  std::vector<config::MetricDefinition> Run();
+
+  // The error of the last pass per seriesQuery that failed (empty when all succeeded).
+  std::map<std::string, absl::Status> last_errors() const { return last_errors_; }
+
+ private:
+  const config::Config& config_;
+  prom::Client& client_;
+  Clock& clock_;
+  std::vector<std::vector<config::MetricDefinition>> last_good_;  // per rule
+  std::map<std::string, absl::Status> last_errors_;
+};
+
+class Sampler;
+
+// Runs RuleDiscovery now and then every `config.discovery_interval` on its own thread, handing the
+// definitions to the sampler (which publishes them to the APIs). While a pass finds nothing or has
+// errors, the next one comes after at most 10 s. Does nothing without rules.
+// Start()/Stop() from one thread; Stop() (or the destructor) joins.
+class Discoverer {
+ public:
+  // `sampler`, `client` and `clock` must outlive this object; the config is the sampler's.
+  Discoverer(Sampler& sampler, prom::Client& client, Clock& clock);
+  ~Discoverer();
+  Discoverer(const Discoverer&) = delete;
+  Discoverer& operator=(const Discoverer&) = delete;
+
+  void Start();
+  void Stop();
+  // One discovery pass on the caller's thread (tests; the thread calls it too).
+  void RunOnce();
+
+ private:
+  Sampler& sampler_;
+  RuleDiscovery discovery_;
+  absl::Duration interval_;
+  std::mutex run_mu_;  // one pass at a time
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool healthy_ = false;  // the last pass found definitions and had no errors
+  std::thread thread_;
+};
+
+}  // namespace aa::pipeline

@@ -1,0 +1,210 @@
+// The Kubernetes APIs over metrics discovered from prometheus-adapter rules: discovery documents
+// that follow the metric set, other namespaced objects (services, deployments.apps), cluster-scoped
+// objects (nodes, namespaces) and the namespace object, in both custom.metrics versions.
+
+#include "absl/strings/match.h"
+#include "apiserver/server.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/discovery.h"
+#include "pipeline/fake_prometheus.h"
+
+namespace aa::apiserver {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::VectorOf;
+using http::HttpRequest;
+using http::HttpResponse;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kCustom2[] = "/apis/custom.metrics.k8s.io/v1beta2";
+constexpr char kCustom1[] = "/apis/custom.metrics.k8s.io/v1beta1";
+constexpr char kExternal[] = "/apis/external.metrics.k8s.io/v1beta1";
+
+prom::Labels Series(std::string name, prom::Labels labels) {
+  labels.emplace_back("__name__", std::move(name));
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+class RulesApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config::Config c;
+    c.sampling.interval = absl::Seconds(5);
+    c.sampling.max_age = absl::Seconds(30);
+    c.sampling.first_sample_timeout = absl::Seconds(10);
+    c.pod_labels.enabled = false;
+    config::AdapterRule rule;
+    rule.path = "rules[0]";
+    rule.series_query = "{namespace!=\"\"}";
+    rule.resources.label_template = "<<.Resource>>";
+    rule.name_matches = "^(.*)_total$";
+    rule.name_as = "${1}_per_second";
+    rule.metrics_query = "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)";
+    config::AdapterRule nodes = rule;
+    nodes.path = "rules[1]";
+    nodes.series_query = "node_load";
+    nodes.name_matches = ".*";
+    nodes.name_as = "";
+    nodes.metrics_query = "max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)";
+    c.rules = {rule, nodes};
+    prom_.SetSeriesHandler(
+        [this](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
+          if (m[0] == "node_load") return std::vector<prom::Labels>{Series("node_load", {{"node", "n1"}})};
+          std::vector<prom::Labels> out = {Series(
+              "http_requests_total",
+              {{"namespace", "ns"}, {"pod", "p"}, {"service", "web"}, {"deployment", "web"}})};
+          if (second_metric_) {
+            out.push_back(Series("errors_total", {{"namespace", "ns"}, {"pod", "p"}}));
+          }
+          return out;
+        });
+    prom_.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      if (absl::StartsWith(q, "max(node_load")) {
+        return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
+      }
+      if (absl::StrContains(q, "by (namespace, service)")) {
+        return VectorOf({{{{"namespace", "ns"}, {"service", "web"}}, 12.5}}, at);
+      }
+      if (absl::StrContains(q, "by (namespace, deployment)")) {
+        return VectorOf({{{{"namespace", "ns"}, {"deployment", "web"}}, 20}}, at);
+      }
+      if (absl::StrContains(q, "by (namespace, pod)")) {
+        return VectorOf({{{{"namespace", "ns"}, {"pod", "p"}}, 3}}, at);
+      }
+      if (absl::StrContains(q, "by (namespace)")) {
+        return VectorOf({{{{"namespace", "ns"}}, 21}}, at);
+      }
+      return VectorOf({}, at);
+    });
+    sampler_ = std::make_unique<pipeline::Sampler>(c, prom_, clock_, nullptr);
+    discoverer_ = std::make_unique<pipeline::Discoverer>(*sampler_, prom_, clock_);
+    api_ = std::make_unique<MetricsApi>(*sampler_, clock_);
+    discoverer_->RunOnce();
+    sampler_->Start();
+  }
+
+  HttpResponse Get(const std::string& path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    return api_->Handle(r);
+  }
+
+  std::map<std::string, bool> Resources(const std::string& path) {
+    HttpResponse r = Get(path);
+    EXPECT_EQ(r.status, 200);
+    std::map<std::string, bool> out;
+    json j = json::parse(r.body);
+    for (const auto& res : j["resources"]) {
+      out[res["name"].get<std::string>()] = res["namespaced"].get<bool>();
+    }
+    return out;
+  }
+
+  FakePrometheus prom_;
+  SimulatedClock clock_;
+  bool second_metric_ = false;
+  std::unique_ptr<pipeline::Sampler> sampler_;
+  std::unique_ptr<pipeline::Discoverer> discoverer_;
+  std::unique_ptr<MetricsApi> api_;
+};
+
+TEST_F(RulesApiTest, DiscoveryDocumentsFollowTheMetricSet) {
+  std::map<std::string, bool> want = {{"pods/http_requests_per_second", true},
+                                      {"namespaces/http_requests_per_second", false},
+                                      {"services/http_requests_per_second", true},
+                                      {"deployments.apps/http_requests_per_second", true},
+                                      {"nodes/node_load", false}};
+  EXPECT_EQ(Resources(kCustom2), want);
+  EXPECT_EQ(Resources(kCustom1), want);
+  EXPECT_TRUE(Resources(kExternal).empty());
+  second_metric_ = true;
+  discoverer_->RunOnce();
+  want["pods/errors_per_second"] = true;
+  want["namespaces/errors_per_second"] = false;
+  EXPECT_EQ(Resources(kCustom2), want);
+}
+
+TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
+  HttpResponse r = Get(std::string(kCustom2) +
+                       "/namespaces/ns/deployments.apps/web/http_requests_per_second");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "MetricValueList");
+  EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta2");
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Deployment"}, {"namespace", "ns"}, {"name", "web"},
+                  {"apiVersion", "apps/v1"}}));
+  EXPECT_EQ(j["items"][0]["metric"]["name"], "http_requests_per_second");
+  EXPECT_EQ(j["items"][0]["value"], "20");
+  EXPECT_TRUE(j["items"][0].contains("windowSeconds"));
+
+  r = Get(std::string(kCustom1) + "/namespaces/ns/services/*/http_requests_per_second");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta1");
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Service"}, {"namespace", "ns"}, {"name", "web"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(j["items"][0]["metricName"], "http_requests_per_second");
+  EXPECT_EQ(j["items"][0]["value"], "12500m");
+  EXPECT_TRUE(j["items"][0].contains("window"));
+
+  // The pods of a rule metric, and the namespace object from the rule (grouped by namespace).
+  r = Get(std::string(kCustom2) + "/namespaces/ns/pods/*/http_requests_per_second");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["items"][0]["value"], "3");
+  r = Get(std::string(kCustom2) + "/namespaces/ns/metrics/http_requests_per_second");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Namespace"}, {"name", "ns"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(j["items"][0]["value"], "21");
+
+  // Unknown object, unknown resource for the metric, selector on non-pods.
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/services/nope/http_requests_per_second")
+                .status,
+            404);
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/statefulsets.apps/x/http_requests_per_second")
+                .status,
+            404);
+  HttpRequest sel;
+  sel.method = "GET";
+  sel.path = std::string(kCustom2) + "/namespaces/ns/services/*/http_requests_per_second";
+  sel.params.emplace("labelSelector", "app=web");
+  HttpResponse bad = api_->Handle(sel);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, HasSubstr("pods' labels only"));
+}
+
+TEST_F(RulesApiTest, ClusterScopedObjects) {
+  HttpResponse r = Get(std::string(kCustom2) + "/nodes/n2/node_load");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Node"}, {"name", "n2"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(j["items"][0]["value"], "1250m");
+  r = Get(std::string(kCustom1) + "/nodes/*/node_load");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["items"].size(), 2u);
+  r = Get(std::string(kCustom2) + "/namespaces/ns/http_requests_per_second");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["items"][0]["describedObject"]["name"], "ns");
+  r = Get(std::string(kCustom2) + "/namespaces/*/http_requests_per_second");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("name the namespace"));
+  EXPECT_EQ(Get(std::string(kCustom2) + "/nodes/n3/node_load").status, 404);
+  // Namespaced resources need a namespace, cluster-scoped ones must not have one.
+  EXPECT_EQ(Get(std::string(kCustom2) + "/services/web/http_requests_per_second").status, 404);
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/nodes/n1/node_load").status, 404);
+}
+
+}  // namespace
+}  // namespace aa::apiserver

@@ -1,0 +1,237 @@
+// A prometheus-adapter configuration file, unchanged (tests/testdata/prometheus-adapter/
+// config.yaml), against the simulator scraped by a real Prometheus: rule discovery through
+// /api/v1/series, the discovered metrics listed in discovery documents, and kubectl reading pods,
+// services and namespace objects whose values equal Prometheus' own answer for the query the rule
+// renders, at the table's evaluation time.
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "demo/stack.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integration/integration_util.h"
+
+namespace aa {
+namespace {
+
+using integration::GetJson;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+constexpr char kNamespace[] = "kserve-test";
+
+std::string AdapterConfig() {
+  std::ifstream in(std::string(AA_SOURCE_DIR) + "/tests/testdata/prometheus-adapter/config.yaml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class PrometheusAdapterConfigTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string config = AdapterConfig();
+    ASSERT_FALSE(config.empty());
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(config));
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    kubeconfig_ = new std::string(stack_->work_dir() + "/kubeconfig");
+    integration::WriteKubeconfig(*kubeconfig_, stack_->adapter_https_port());
+  }
+  static void TearDownTestSuite() {
+    delete stack_;
+    stack_ = nullptr;
+    delete kubeconfig_;
+    kubeconfig_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(stack_, nullptr);
+    // Discovery runs at start and, while it finds nothing, every 10 s: wait (bounded) for it.
+    for (int i = 0; i < 80; ++i) {
+      if (Resources("/apis/custom.metrics.k8s.io/v1beta2").contains("pods/cpu_usage")) return;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    FAIL() << "rule discovery never produced pods/cpu_usage";
+  }
+
+  static json KubectlJson(const std::string& path, int* exit_code = nullptr) {
+    int code = -1;
+    std::string out = integration::RunKubectl(*kubeconfig_, {"get", "--raw", path}, &code);
+    if (exit_code) *exit_code = code;
+    json j = json::parse(out, nullptr, false);
+    if (exit_code == nullptr) {
+      EXPECT_EQ(code, 0) << path << ": " << out;
+      EXPECT_FALSE(j.is_discarded()) << out;
+    }
+    return j;
+  }
+
+  static std::map<std::string, bool> Resources(const std::string& path) {
+    int code = -1;
+    json j = KubectlJson(path, &code);
+    std::map<std::string, bool> out;
+    if (code != 0 || j.is_discarded()) return out;
+    for (const auto& r : j["resources"]) {
+      out[r["name"].get<std::string>()] = r["namespaced"].get<bool>();
+    }
+    return out;
+  }
+
+  // The evaluation time of the adapter's current table of `metric` for `resource`, from the plain
+  // HTTP query API (the Kubernetes APIs print it truncated to seconds).
+  static absl::Time SampledAt(const std::string& metric, const std::string& resource) {
+    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace,
+                                                          "/metrics/", metric,
+                                                          "?resource=", resource));
+    absl::Time t = absl::InfinitePast();
+    std::string err;
+    if (!j.contains("sampledAt") ||
+        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
+      ADD_FAILURE() << "no sampledAt: " << j.dump();
+    }
+    return t;
+  }
+
+  // Prometheus' answer to `query` at `at`, by the value of `label`.
+  static std::map<std::string, double> PrometheusValues(const std::string& query,
+                                                        const std::string& label, absl::Time at) {
+    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
+                                            absl::ToUnixMillis(at));
+    std::map<std::string, double> out;
+    for (const auto& s : j["data"]["result"]) {
+      double v = std::stod(s["value"][1].get<std::string>());
+      if (std::isfinite(v)) out[s["metric"][label].get<std::string>()] = v;
+    }
+    return out;
+  }
+
+  // Reads `path` through kubectl until its items' timestamp is the table's second, then checks
+  // every item against Prometheus' answer to `query` at the table's exact evaluation time.
+  static void ExpectEqualsPrometheus(const std::string& path, const std::string& metric,
+                                     const std::string& resource, const std::string& query,
+                                     const std::string& label, const std::string& kind) {
+    bool equal = false;
+    std::string last;
+    for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+      json j = KubectlJson(path);
+      absl::Time at = SampledAt(metric, resource);
+      if (j["items"].empty() ||
+          j["items"][0]["timestamp"] !=
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+        continue;
+      }
+      std::map<std::string, double> prom = PrometheusValues(query, label, at);
+      equal = !prom.empty() && prom.size() == j["items"].size();
+      for (const auto& item : j["items"]) {
+        EXPECT_EQ(item["describedObject"]["kind"], kind);
+        std::string name = item["describedObject"]["name"].get<std::string>();
+        double v = ParseQuantity(item["value"].get<std::string>());
+        // Values are rounded to milli, as the HPA reads them.
+        equal = equal && prom.contains(name) && std::abs(prom[name] - v) <= 0.0005 + 1e-9;
+      }
+      last = absl::StrCat(j.dump(), " vs Prometheus ", json(prom).dump());
+    }
+    EXPECT_TRUE(equal) << path << ": " << last;
+  }
+
+  static double ParseQuantity(const std::string& q) {
+    static const std::map<std::string, double> kSuffix = {
+        {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"", 1}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}};
+    size_t i = 0;
+    while (i < q.size() && (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' ||
+                            q[i] == '-')) {
+      ++i;
+    }
+    auto it = kSuffix.find(q.substr(i));
+    if (it == kSuffix.end()) {
+      ADD_FAILURE() << "not a quantity: " << q;
+      return NAN;
+    }
+    return std::stod(q.substr(0, i)) * it->second;
+  }
+
+  static demo::Stack* stack_;
+  static std::string* kubeconfig_;
+};
+
+demo::Stack* PrometheusAdapterConfigTest::stack_ = nullptr;
+std::string* PrometheusAdapterConfigTest::kubeconfig_ = nullptr;
+
+TEST_F(PrometheusAdapterConfigTest, DiscoveryListsWhatTheRulesFind) {
+  for (const char* version : {"v1beta2", "v1beta1"}) {
+    std::map<std::string, bool> r =
+        Resources(absl::StrCat("/apis/custom.metrics.k8s.io/", version));
+    // rules[0]: container_cpu_usage_seconds_total -> cpu_usage (pods and their namespace).
+    EXPECT_EQ(r["pods/cpu_usage"], true);
+    EXPECT_TRUE(r.contains("namespaces/cpu_usage"));
+    EXPECT_EQ(r["namespaces/cpu_usage"], false);
+    // rules[1]: the gauge as it is, for the simulator's services (label `service`).
+    EXPECT_EQ(r["services/sim_service_in_flight"], true);
+    EXPECT_TRUE(r.contains("namespaces/sim_service_in_flight"));
+    // rules[2]: counters renamed with `as`.
+    EXPECT_TRUE(r.contains("services/sim_requests_completed_per_second"));
+    EXPECT_TRUE(r.contains("services/sim_requests_arrived_per_second"));
+    // Filtered out or never matched: nothing else from those series.
+    EXPECT_FALSE(r.contains("pods/container_cpu_usage_seconds_total"));
+    EXPECT_FALSE(r.contains("services/sim_requests_completed_total"));
+    // resourceRules serve metrics.k8s.io only.
+    EXPECT_FALSE(r.contains("pods/cpu"));
+  }
+  std::map<std::string, bool> ext = Resources("/apis/external.metrics.k8s.io/v1beta1");
+  EXPECT_EQ(ext, (std::map<std::string, bool>{{"sim_service_queue_length", true}}));
+}
+
+TEST_F(PrometheusAdapterConfigTest, PodsServicesAndNamespaceEqualPrometheus) {
+  const std::string base =
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace);
+  ExpectEqualsPrometheus(
+      base + "/pods/*/cpu_usage", "cpu_usage", "pods",
+      absl::StrCat("sum(rate(container_cpu_usage_seconds_total{namespace=\"", kNamespace,
+                   "\",container!=\"POD\"}[2m])) by (namespace, pod)"),
+      "pod", "Pod");
+  ExpectEqualsPrometheus(
+      base + "/services/*/sim_service_in_flight", "sim_service_in_flight", "services",
+      absl::StrCat("sum(sim_service_in_flight{namespace=\"", kNamespace,
+                   "\"}) by (namespace, service)"),
+      "service", "Service");
+  ExpectEqualsPrometheus(
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/", kNamespace,
+                   "/metrics/sim_requests_completed_per_second"),
+      "sim_requests_completed_per_second", "namespaces",
+      absl::StrCat("sum(rate(sim_requests_completed_total{namespace=\"", kNamespace,
+                   "\"}[2m])) by (namespace)"),
+      "namespace", "Namespace");
+  // One named object, v1beta1 shape.
+  json services = KubectlJson(base + "/services/*/sim_service_in_flight");
+  ASSERT_FALSE(services["items"].empty());
+  std::string name = services["items"][0]["describedObject"]["name"].get<std::string>();
+  json one = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/",
+                                      kNamespace, "/services/", name, "/sim_service_in_flight"));
+  ASSERT_EQ(one["items"].size(), 1u);
+  EXPECT_EQ(one["items"][0]["metricName"], "sim_service_in_flight");
+  EXPECT_EQ(one["items"][0]["describedObject"]["apiVersion"], "v1");
+  int code = 0;
+  KubectlJson(base + "/services/no-such-service/sim_service_in_flight", &code);
+  EXPECT_NE(code, 0);
+}
+
+TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
+  int code = -1;
+  std::string out = integration::RunKubectl(*kubeconfig_, {"top", "pod", "-n", kNamespace}, &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("CPU(cores)"));
+  json pods = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/",
+                                       kNamespace, "/pods/*/cpu_usage"));
+  ASSERT_FALSE(pods["items"].empty());
+  for (const auto& item : pods["items"]) {
+    EXPECT_THAT(out, HasSubstr(item["describedObject"]["name"].get<std::string>()));
+  }
+}
+
+}  // namespace
+}  // namespace aa
