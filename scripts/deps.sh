@@ -11,6 +11,7 @@ PACKAGES=(
   libsimdjson-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus python3 python3-grpcio wrk gnuplot-nox
+  python3-yaml python3-jsonschema
 )
 
 missing=()

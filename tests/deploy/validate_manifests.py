@@ -1,0 +1,593 @@
+#!/usr/bin/python3
+"""Validates the Kubernetes manifests of deploy/ and examples/.
+
+Modes:
+  check            every manifest of the project: `kubectl kustomize deploy/` and
+                   `kubectl kustomize deploy/overlays/resource-metrics` (the base with the metrics.k8s.io
+                   component), every examples/*.yaml, and deploy/prometheus/scrape-config.yaml.
+  expect-failures DIR
+                   each DIR/*.yaml is a broken manifest set whose `# expect: TEXT` header lines must each
+                   appear in the problems reported for it (proves that the checks catch what they claim);
+                   a file with `scrape_configs` is a Prometheus config.
+
+Checks:
+  - core kinds against the Kubernetes OpenAPI schema (npm kubernetes-models, validate_k8s.js), unknown
+    fields included (kubectl applies with strict field validation);
+  - custom resources (KServe InferenceService, KEDA ScaledObject/TriggerAuthentication) against the
+    openAPIV3Schema of their CRDs in ../shared/schemas (relative to the repository root; never copied
+    into the project) with python3-jsonschema, unknown fields included, and their metadata as ObjectMeta;
+  - the adapter accepts what the manifests give it: the ConfigMap's config and the Deployment's flags
+    (`autoscale-adapter <args> --check_config`), examples/config-*.yaml, the HPA metric names and the KEDA
+    trigger metadata keys (src/keda/metadata.h) and metric names;
+  - references inside the render: Services select the Deployment's pods and name its ports, the
+    APIServices point at the HTTPS Service's port 443, volumes name the ConfigMap, bindings name the
+    ServiceAccount, KEDA's scalerAddress is the gRPC Service; and the hardening the issue asks for
+    (replicas, anti-affinity, PDB, probes, non-root, read-only root, no capabilities, seccomp);
+  - the Prometheus scrape config with promtool (Debian's Prometheus has no Kubernetes service discovery, so
+    its kubernetes_sd_configs are checked here and replaced by static targets for promtool).
+Prints every problem, then "N passed, N failed" per manifest source; exit 1 on any problem.
+"""
+
+import argparse
+import copy
+import glob
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+import yaml
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+CRD_GROUPS = {"serving.kserve.io", "keda.sh"}
+# Keys KEDA itself puts into a trigger's metadata (src/keda/metadata.cc IsKedaKey).
+KEDA_OWN_KEYS = {"scalerAddress", "enableTLS", "unsafeSsl", "tlsCertFile", "caCert", "tlsClientCert",
+                 "tlsClientKey"}
+KSD_ROLES = {"node", "service", "pod", "endpoints", "endpointslice", "ingress"}
+
+
+class Context:
+    def __init__(self, args):
+        self.root = os.path.abspath(args.root)
+        self.adapter = args.adapter
+        self.kubectl = args.kubectl
+        self.promtool = args.promtool
+        self.node = args.node
+        self.node_modules = os.path.abspath(args.node_modules)
+        self.schemas_dir = os.path.abspath(args.schemas or os.path.join(self.root, "..", "shared", "schemas"))
+        self._crds = None
+        self._keda_keys = None
+        self.problems = []  # (source, message)
+
+    def problem(self, source, message):
+        self.problems.append((source, message))
+
+    # -- CRDs ---------------------------------------------------------------------------------------
+    def crds(self):
+        """{(group, kind, version): strict JSON schema} from the CRD files in schemas_dir."""
+        if self._crds is None:
+            self._crds = {}
+            files = sorted(glob.glob(os.path.join(self.schemas_dir, "*.yaml")))
+            if not files:
+                raise SystemExit(f"no CRD files in {self.schemas_dir} (expected ../shared/schemas beside the "
+                                 "repository, or --schemas)")
+            for path in files:
+                with open(path, encoding="utf-8") as f:
+                    for doc in yaml.load_all(f, Loader=_Loader):
+                        if not doc or doc.get("kind") != "CustomResourceDefinition":
+                            continue
+                        spec = doc["spec"]
+                        for v in spec["versions"]:
+                            if not v.get("served", True):
+                                continue
+                            schema = strict_schema(v["schema"]["openAPIV3Schema"])
+                            self._crds[(spec["group"], spec["names"]["kind"], v["name"])] = schema
+        return self._crds
+
+    def keda_keys(self):
+        """The trigger metadata keys the adapter reads: the kKey* constants of src/keda/metadata.h."""
+        if self._keda_keys is None:
+            with open(os.path.join(self.root, "src", "keda", "metadata.h"), encoding="utf-8") as f:
+                text = f.read()
+            self._keda_keys = set(re.findall(r'inline constexpr std::string_view kKey\w+ = "([^"]+)";', text))
+            if "metric" not in self._keda_keys:
+                raise SystemExit("could not read the trigger keys from src/keda/metadata.h")
+        return self._keda_keys
+
+
+def strict_schema(schema):
+    """A copy of a structural CRD schema where objects with declared properties refuse unknown fields
+    (what the API server's strict field validation does), unless x-kubernetes-preserve-unknown-fields."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if (node.get("type") == "object" and "properties" in node and "additionalProperties" not in node
+                    and not node.get("x-kubernetes-preserve-unknown-fields")):
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return schema
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def load_docs(text, source, ctx):
+    try:
+        return [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as e:
+        ctx.problem(source, f"YAML: {e}")
+        return []
+
+
+def obj_id(o):
+    md = o.get("metadata") or {}
+    ns = md.get("namespace")
+    return f"{o.get('kind')}/{(ns + '/') if ns else ''}{md.get('name')}"
+
+
+def is_crd_kind(o):
+    return str(o.get("apiVersion", "")).split("/")[0] in CRD_GROUPS
+
+
+# -- schema validation ---------------------------------------------------------------------------------
+def validate_schemas(ctx, entries):
+    """entries: [(source, object)]. Core kinds through validate_k8s.js, custom resources through jsonschema."""
+    node_input = []
+    for source, o in entries:
+        if not isinstance(o, dict) or "apiVersion" not in o or "kind" not in o:
+            ctx.problem(source, "not a Kubernetes object (no apiVersion/kind)")
+            continue
+        if is_crd_kind(o):
+            group, _, version = o["apiVersion"].partition("/")
+            schema = ctx.crds().get((group, o["kind"], version))
+            if schema is None:
+                ctx.problem(source, f"{obj_id(o)}: no CRD in {ctx.schemas_dir} serves {o['apiVersion']} {o['kind']}")
+                continue
+            validator = jsonschema.Draft7Validator(schema)
+            for err in sorted(validator.iter_errors(o), key=lambda e: list(e.absolute_path)):
+                where = ".".join(str(p) for p in err.absolute_path) or "(root)"
+                ctx.problem(source, f"{obj_id(o)}: {where}: {err.message}")
+            node_input.append({"source": source, "object": o, "metadataOnly": True})
+        else:
+            node_input.append({"source": source, "object": o, "metadataOnly": False})
+    if not node_input:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(node_input, f)
+        path = f.name
+    try:
+        env = dict(os.environ, NODE_PATH=ctx.node_modules)
+        r = run([ctx.node, os.path.join(os.path.dirname(os.path.abspath(__file__)), "validate_k8s.js"), path],
+                env=env)
+    finally:
+        os.unlink(path)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"validate_k8s.js failed (exit {r.returncode}):\n{r.stdout}{r.stderr}")
+    for line in r.stdout.splitlines():
+        source, _, message = line.partition(": ")
+        ctx.problem(source, message)
+
+
+# -- what the adapter accepts -----------------------------------------------------------------------------
+def check_adapter_config(ctx, source, config_text, extra_args=()):
+    """Runs `autoscale-adapter --config FILE [args] --check_config`; returns the metric names or None."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(config_text)
+        path = f.name
+    try:
+        args = [a for a in extra_args if not re.match(r"--config(=|$)", a)]
+        r = run([ctx.adapter, *args, f"--config={path}", "--check_config"], timeout=60)
+    finally:
+        os.unlink(path)
+    if r.returncode != 0:
+        msg = (r.stderr.strip() or r.stdout.strip()).replace(path, "config.yaml")
+        ctx.problem(source, f"autoscale-adapter {' '.join(shlex.quote(a) for a in args)} --check_config: {msg}")
+        return None
+    return {line.split("\t")[0] for line in r.stdout.splitlines() if "\t" in line and " (" not in line.split("\t")[0]}
+
+
+def check_scalers(ctx, source, objects, metric_names, grpc_addresses):
+    """HPAs and ScaledObjects that go through the adapter name metrics and keys it knows."""
+    for o in objects:
+        kind = o.get("kind")
+        spec = o.get("spec") or {}
+        if kind == "HorizontalPodAutoscaler":
+            for m in spec.get("metrics") or []:
+                t = m.get("type")
+                if t in ("Pods", "Object", "External"):
+                    name = ((m.get(t.lower()) or {}).get("metric") or {}).get("name")
+                    if metric_names is not None and name not in metric_names:
+                        ctx.problem(source, f"{obj_id(o)}: {t} metric {name!r} is not a metric of the adapter's "
+                                    f"config (deploy/base/adapter.yaml: {sorted(metric_names)})")
+        elif kind == "ScaledObject":
+            for i, trig in enumerate(spec.get("triggers") or []):
+                if trig.get("type") not in ("external", "external-push"):
+                    continue
+                md = trig.get("metadata") or {}
+                for key in sorted(md):
+                    if key not in ctx.keda_keys() and key not in KEDA_OWN_KEYS:
+                        ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.{key}: not a key the adapter's "
+                                    f"KEDA scaler reads ({sorted(ctx.keda_keys())})")
+                if "metric" not in md:
+                    ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.metric is required")
+                elif metric_names is not None and md["metric"] not in metric_names:
+                    ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.metric {md['metric']!r} is not a "
+                                f"metric of the adapter's config ({sorted(metric_names)})")
+                if grpc_addresses is not None and md.get("scalerAddress") not in grpc_addresses:
+                    ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.scalerAddress "
+                                f"{md.get('scalerAddress')!r} is not the adapter's gRPC Service "
+                                f"({sorted(grpc_addresses)})")
+
+
+# -- deploy/ ------------------------------------------------------------------------------------------
+def find(objects, kind, name=None, namespace=None):
+    return [o for o in objects if o.get("kind") == kind
+            and (name is None or o["metadata"].get("name") == name)
+            and (namespace is None or o["metadata"].get("namespace") == namespace)]
+
+
+def selector_matches(selector, labels):
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def check_deploy_render(ctx, source, objects):
+    """Cross references and the hardening of the rendered deploy/. Returns (metric names, gRPC addresses)."""
+    p = lambda msg: ctx.problem(source, msg)  # noqa: E731
+    deployments = find(objects, "Deployment")
+    if len(deployments) != 1:
+        p(f"expected one Deployment, found {len(deployments)}")
+        return None, None
+    dep = deployments[0]
+    ns = dep["metadata"]["namespace"]
+    if not find(objects, "Namespace", ns):
+        p(f"no Namespace {ns}")
+    spec = dep["spec"]
+    pod = spec["template"]
+    pod_labels = pod["metadata"].get("labels") or {}
+    pod_spec = pod["spec"]
+    if not selector_matches(spec["selector"].get("matchLabels"), pod_labels):
+        p("the Deployment's selector does not match its pod labels")
+    if (spec.get("replicas") or 1) < 2:
+        p(f"Deployment: replicas {spec.get('replicas')}: at least 2 for availability")
+    anti = ((pod_spec.get("affinity") or {}).get("podAntiAffinity") or {})
+    terms = [t.get("podAffinityTerm", t) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
+    terms += anti.get("requiredDuringSchedulingIgnoredDuringExecution", [])
+    if not any(selector_matches((t.get("labelSelector") or {}).get("matchLabels"), pod_labels) for t in terms):
+        p("Deployment: no pod anti-affinity term selecting its own pods")
+    pdbs = [o for o in find(objects, "PodDisruptionBudget", namespace=ns)
+            if selector_matches(o["spec"]["selector"].get("matchLabels"), pod_labels)]
+    if not pdbs:
+        p("no PodDisruptionBudget selecting the adapter's pods")
+    psc = pod_spec.get("securityContext") or {}
+    if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+        p("pod securityContext.seccompProfile.type must be RuntimeDefault")
+    sa = pod_spec.get("serviceAccountName")
+    if not find(objects, "ServiceAccount", sa, ns):
+        p(f"serviceAccountName {sa!r}: no such ServiceAccount in {ns}")
+    containers = pod_spec["containers"]
+    adapter = containers[0]
+    csc = adapter.get("securityContext") or {}
+    if not (csc.get("runAsNonRoot") or psc.get("runAsNonRoot")):
+        p("container: runAsNonRoot must be true")
+    if not csc.get("readOnlyRootFilesystem"):
+        p("container: readOnlyRootFilesystem must be true")
+    if csc.get("allowPrivilegeEscalation") is not False:
+        p("container: allowPrivilegeEscalation must be false")
+    if (csc.get("capabilities") or {}).get("drop") != ["ALL"]:
+        p("container: capabilities.drop must be [ALL]")
+    if not (adapter.get("resources") or {}).get("requests"):
+        p("container: resources.requests must be set")
+    ports = {pt["name"]: pt["containerPort"] for pt in adapter.get("ports", []) if "name" in pt}
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
+        get = (adapter.get(probe) or {}).get("httpGet") or {}
+        if get.get("path") != path or get.get("scheme") != "HTTPS":
+            p(f"container: {probe} must be an HTTPS GET of {path}")
+        if get.get("port") not in ports and get.get("port") not in ports.values():
+            p(f"container: {probe} port {get.get('port')!r} is not a container port")
+    mounts = {m["name"]: m["mountPath"] for m in adapter.get("volumeMounts", [])}
+    volumes = {v["name"]: v for v in pod_spec.get("volumes", [])}
+    for name in mounts:
+        if name not in volumes:
+            p(f"volumeMount {name!r}: no such volume")
+    if "emptyDir" not in volumes.get(next((n for n, m in mounts.items() if m == "/tmp"), ""), {}):
+        p("container: /tmp must be a writable emptyDir (the self-signed certificate is written there)")
+    # The config: the ConfigMap mounted where --config points, checked by the adapter with the same flags.
+    args = adapter.get("args", [])
+    config_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--config=")), None)
+    metric_names = None
+    if config_arg is None:
+        p("container: no --config=FILE argument")
+    else:
+        cm_text = None
+        for vname, mpath in mounts.items():
+            vol = volumes.get(vname, {})
+            if "configMap" in vol and config_arg.startswith(mpath.rstrip("/") + "/"):
+                cms = find(objects, "ConfigMap", vol["configMap"]["name"], ns)
+                key = config_arg[len(mpath.rstrip("/")) + 1:]
+                if not cms:
+                    p(f"volume {vname!r}: no ConfigMap {vol['configMap']['name']} in {ns}")
+                elif key not in (cms[0].get("data") or {}):
+                    p(f"ConfigMap {vol['configMap']['name']}: no key {key!r} for --config={config_arg}")
+                else:
+                    cm_text = cms[0]["data"][key]
+        if cm_text is None:
+            p(f"--config={config_arg}: not a file of a mounted ConfigMap")
+        else:
+            metric_names = check_adapter_config(ctx, source + " ConfigMap", cm_text, args)
+    # Services: select the pods, name container ports.
+    services = find(objects, "Service", namespace=ns)
+    grpc_addresses = set()
+    https_services = set()
+    for svc in services:
+        if not selector_matches(svc["spec"].get("selector"), pod_labels):
+            p(f"{obj_id(svc)}: its selector does not select the adapter's pods")
+        for port in svc["spec"]["ports"]:
+            tp = port.get("targetPort", port["port"])
+            target = ports.get(tp) if isinstance(tp, str) else tp
+            if target is None:
+                p(f"{obj_id(svc)}: targetPort {tp!r} is not a container port")
+                continue
+            if target == 9500 and re.search(r"(^| )--grpc_listen=:?9500( |$)", " ".join(args)) is None:
+                p(f"{obj_id(svc)}: targets 9500 but the adapter is not told --grpc_listen=:9500")
+            if target == 9500:
+                name = svc["metadata"]["name"]
+                grpc_addresses |= {f"{name}.{ns}.svc:{port['port']}", f"{name}.{ns}.svc.cluster.local:{port['port']}"}
+            if target == 6443 and port["port"] == 443:
+                https_services.add(svc["metadata"]["name"])
+    if not grpc_addresses:
+        p("no Service for the gRPC port 9500")
+    if not https_services:
+        p("no Service with port 443 -> the HTTPS port 6443")
+    # APIServices.
+    apis = {o["metadata"]["name"]: o for o in find(objects, "APIService")}
+    for name in ("v1beta2.custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io",
+                 "v1beta1.external.metrics.k8s.io"):
+        if name not in apis:
+            p(f"no APIService {name}")
+    for name, api in apis.items():
+        s = api["spec"]
+        if name != f"{s.get('version')}.{s.get('group')}":
+            p(f"APIService {name}: the name must be <version>.<group>")
+        svc = s.get("service") or {}
+        if svc.get("namespace") != ns or svc.get("name") not in https_services or svc.get("port", 443) != 443:
+            p(f"APIService {name}: service {svc} is not the adapter's HTTPS Service (port 443)")
+        if s.get("insecureSkipTLSVerify") and s.get("caBundle"):
+            p(f"APIService {name}: caBundle and insecureSkipTLSVerify are mutually exclusive")
+    # RBAC: what the issue lists, bound to the adapter's ServiceAccount.
+    def bound(kind, role, binding_kind, binding_ns=None):
+        for b in find(objects, binding_kind, namespace=binding_ns):
+            if b["roleRef"]["kind"] == kind and b["roleRef"]["name"] == role and any(
+                    s.get("kind") == "ServiceAccount" and s.get("name") == sa and s.get("namespace") == ns
+                    for s in b.get("subjects", [])):
+                return True
+        return False
+    if not bound("ClusterRole", "system:auth-delegator", "ClusterRoleBinding"):
+        p("no ClusterRoleBinding of system:auth-delegator to the adapter's ServiceAccount")
+    if not bound("Role", "extension-apiserver-authentication-reader", "RoleBinding", "kube-system"):
+        p("no RoleBinding in kube-system of extension-apiserver-authentication-reader to the ServiceAccount")
+    pod_readers = [r["metadata"]["name"] for r in find(objects, "ClusterRole") if any(
+        "" in rule.get("apiGroups", []) and "pods" in rule.get("resources", [])
+        and {"get", "list", "watch"} <= set(rule.get("verbs", [])) for rule in r.get("rules", []))]
+    if not any(bound("ClusterRole", r, "ClusterRoleBinding") for r in pod_readers):
+        p("the ServiceAccount may not get/list/watch pods")
+    for b in find(objects, "ClusterRoleBinding") + find(objects, "RoleBinding"):
+        ref = b["roleRef"]
+        if ref["name"].startswith("autoscale-adapter") and not find(objects, ref["kind"], ref["name"]):
+            p(f"{obj_id(b)}: roleRef {ref['kind']} {ref['name']} is not in the render")
+    return metric_names, grpc_addresses
+
+
+# -- Prometheus ---------------------------------------------------------------------------------------
+def check_scrape_config(ctx, path):
+    source = os.path.relpath(path, ctx.root)
+    with open(path, encoding="utf-8") as f:
+        config = yaml.load(f, Loader=_Loader)
+    with tempfile.TemporaryDirectory() as tmp:
+        stub = os.path.join(tmp, "stub")
+        with open(stub, "w") as f:
+            f.write("stub\n")
+        jobs = config.get("scrape_configs") or []
+        if not jobs:
+            ctx.problem(source, "no scrape_configs")
+        for job in jobs:
+            for sd in job.pop("kubernetes_sd_configs", None) or []:
+                if set(sd) - {"role", "namespaces", "selectors", "attach_metadata"} or sd.get("role") not in KSD_ROLES:
+                    ctx.problem(source, f"job {job.get('job_name')}: kubernetes_sd_configs entry {sd}: role must be "
+                                f"one of {sorted(KSD_ROLES)} (and only role/namespaces/selectors/attach_metadata)")
+                job.setdefault("static_configs", [{"targets": ["127.0.0.1:9"]}])
+            # In-cluster file paths do not exist here: point them at a stub file.
+            for section in ("authorization", "tls_config"):
+                for key in ("credentials_file", "ca_file", "cert_file", "key_file"):
+                    if key in (job.get(section) or {}):
+                        job[section][key] = stub
+        out = os.path.join(tmp, "prometheus.yml")
+        with open(out, "w") as f:
+            yaml.safe_dump(config, f)
+        r = run([ctx.promtool, "check", "config", out])
+        if r.returncode != 0:
+            ctx.problem(source, "promtool check config: " + (r.stderr + r.stdout).strip().replace(out, source))
+
+
+# -- modes --------------------------------------------------------------------------------------------
+def render(ctx, path):
+    r = run([ctx.kubectl, "kustomize", path])
+    if r.returncode != 0:
+        ctx.problem(os.path.relpath(path, ctx.root), f"kubectl kustomize: {r.stderr.strip()}")
+        return []
+    return load_docs(r.stdout, path, ctx)
+
+
+def mode_check(ctx):
+    sources = []  # names, for the summary
+    deploy = os.path.join(ctx.root, "deploy")
+    renders = [("deploy/ (kubectl kustomize deploy/)", deploy),
+               ("deploy/overlays/resource-metrics (base + components/resource-metrics)",
+                os.path.join(deploy, "overlays", "resource-metrics"))]
+    metric_names = grpc_addresses = None
+    entries = []
+    for name, path in renders:
+        objects = render(ctx, path)
+        sources.append(name)
+        if not objects:
+            ctx.problem(name, "renders nothing")
+            continue
+        entries += [(name, o) for o in objects]
+        m, g = check_deploy_render(ctx, name, objects)
+        if path == deploy:
+            metric_names, grpc_addresses = m, g
+        elif not find(objects, "APIService", "v1beta1.metrics.k8s.io"):
+            ctx.problem(name, "no APIService v1beta1.metrics.k8s.io")
+    example_files = sorted(glob.glob(os.path.join(ctx.root, "examples", "*.yaml")))
+    for path in example_files:
+        name = os.path.relpath(path, ctx.root)
+        sources.append(name)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        docs = load_docs(text, name, ctx)
+        if os.path.basename(path).startswith("config-"):
+            # The adapter's own config files, not Kubernetes objects.
+            check_adapter_config(ctx, name, text)
+            continue
+        if not docs:
+            ctx.problem(name, "no objects")
+        entries += [(name, o) for o in docs]
+        check_scalers(ctx, name, docs, metric_names, grpc_addresses)
+    check_tutorial_examples(ctx)
+    scrape = os.path.join(deploy, "prometheus", "scrape-config.yaml")
+    sources.append(os.path.relpath(scrape, ctx.root))
+    check_scrape_config(ctx, scrape)
+    validate_schemas(ctx, entries)
+    for name in sources:
+        objs = sum(1 for s, _ in entries if s == name)
+        print(f"  {name}: {objs} objects")
+    return sources
+
+
+def check_tutorial_examples(ctx):
+    """The two InferenceServices of the tutorial, as the issue states them."""
+    def load(name):
+        path = os.path.join(ctx.root, "examples", name)
+        if not os.path.exists(path):
+            ctx.problem(f"examples/{name}", "missing")
+            return []
+        with open(path, encoding="utf-8") as f:
+            return load_docs(f.read(), f"examples/{name}", ctx)
+    for file, isvc, check in (
+            ("autoscale-concurrency.yaml", "concurrency-model",
+             lambda pred, hpa: (pred.get("containerConcurrency") == 100 and any(
+                 m.get("type") == "Pods" and str(m["pods"]["target"].get("averageValue")) == "70"
+                 for m in hpa["spec"]["metrics"]))),
+            ("autoscale-cpu.yaml", "cpu-model",
+             lambda pred, hpa: ((pred.get("model") or {}).get("resources", {}).get("requests", {}).get("cpu")
+                                and any(m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
+                                        and m["resource"]["target"].get("averageUtilization") == 50
+                                        for m in hpa["spec"]["metrics"])))):
+        docs = load(file)
+        isvcs = [d for d in docs if d.get("kind") == "InferenceService" and d["metadata"].get("name") == isvc
+                 and d["metadata"].get("namespace") == "kserve-test"]
+        hpas = [d for d in docs if d.get("kind") == "HorizontalPodAutoscaler"
+                and (d.get("spec") or {}).get("scaleTargetRef", {}).get("name") == f"{isvc}-predictor"]
+        if not isvcs or not hpas:
+            ctx.problem(f"examples/{file}", f"expected InferenceService kserve-test/{isvc} and an HPA of "
+                        f"Deployment {isvc}-predictor")
+            continue
+        pred = isvcs[0]["spec"]["predictor"]
+        hpa = hpas[0]
+        if (pred.get("minReplicas"), pred.get("maxReplicas")) != (1, 10) or \
+                (hpa["spec"].get("minReplicas"), hpa["spec"]["maxReplicas"]) != (1, 10):
+            ctx.problem(f"examples/{file}", "the tutorial's replicas are min 1, max 10")
+        try:
+            ok = check(pred, hpa)
+        except (KeyError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            ctx.problem(f"examples/{file}", "does not state the tutorial's target "
+                        "(containerConcurrency 100 at 70 per pod; CPU 50 % with a CPU request)")
+
+
+def mode_expect_failures(ctx, directory):
+    files = sorted(glob.glob(os.path.join(directory, "*.yaml")))
+    if not files:
+        raise SystemExit(f"no cases in {directory}")
+    # The adapter's metric names and gRPC address, from the real deploy/.
+    objects = render(ctx, os.path.join(ctx.root, "deploy"))
+    metric_names, grpc_addresses = check_deploy_render(ctx, "deploy/", objects)
+    if ctx.problems:
+        return files, [f"deploy/ itself has problems: {ctx.problems}"]
+    failures = []
+    for path in files:
+        name = os.path.relpath(path, ctx.root)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        expected = re.findall(r"^# expect: (.+)$", text, re.M)
+        if not expected:
+            failures.append(f"{name}: no '# expect:' line")
+            continue
+        ctx.problems = []
+        docs = load_docs(text, name, ctx)
+        if docs and "scrape_configs" in docs[0]:  # a Prometheus config
+            check_scrape_config(ctx, path)
+        else:
+            validate_schemas(ctx, [(name, d) for d in docs])
+            check_scalers(ctx, name, docs, metric_names, grpc_addresses)
+            if any(d.get("kind") == "Deployment" for d in docs):
+                check_deploy_render(ctx, name, docs)
+        reported = "\n".join(m for _, m in ctx.problems)
+        missing = [e for e in expected if e not in reported]
+        if missing:
+            failures.append(f"{name}: expected problems {missing} not reported; reported:\n{reported or '(none)'}")
+        else:
+            print(f"  {name}: rejected as expected ({len(ctx.problems)} problems, e.g. {ctx.problems[0][1]})")
+    ctx.problems = []
+    return files, failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["check", "expect-failures"])
+    ap.add_argument("directory", nargs="?")
+    ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    ap.add_argument("--adapter", required=True, help="the built autoscale-adapter binary")
+    ap.add_argument("--node-modules", required=True, help="node_modules installed by npm_install.sh")
+    ap.add_argument("--schemas", help="CRD folder (default: <root>/../shared/schemas)")
+    ap.add_argument("--kubectl", default="kubectl")
+    ap.add_argument("--promtool", default="promtool")
+    ap.add_argument("--node", default="node")
+    args = ap.parse_args()
+    ctx = Context(args)
+    if args.mode == "check":
+        sources = mode_check(ctx)
+        failed = {s for s in sources if any(ps.startswith(s) for ps, _ in ctx.problems)}
+        if ctx.problems and not failed:
+            failed = {"(other)"}
+        for source, message in ctx.problems:
+            print(f"FAIL {source}: {message}")
+        print(f"{len(set(sources) - failed)} passed, {len(failed)} failed")
+        return 1 if ctx.problems else 0
+    if not args.directory:
+        ap.error("expect-failures needs a DIR")
+    files, failures = mode_expect_failures(ctx, args.directory)
+    for f in failures:
+        print(f"FAIL {f}")
+    print(f"{len(files) - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
