@@ -19,6 +19,8 @@ Checks:
   - the adapter accepts what the manifests give it: the ConfigMap's config and the Deployment's flags
     (`autoscale-adapter <args> --check_config`), examples/config-*.yaml, the HPA metric names and the KEDA
     trigger metadata keys (src/keda/metadata.h) and metric names;
+  - the examples' HPAs and ScaledObjects scale the predictor Deployment of one of their InferenceServices,
+    which leaves scaling to them (autoscalerClass external);
   - references inside the render: Services select the Deployment's pods and name its ports, the
     APIServices point at the HTTPS Service's port 443, volumes name the ConfigMap, bindings name the
     ServiceAccount, KEDA's scalerAddress is the gRPC Service; and the hardening the issue asks for
@@ -454,6 +456,7 @@ def mode_check(ctx):
         elif not find(objects, "APIService", "v1beta1.metrics.k8s.io"):
             ctx.problem(name, "no APIService v1beta1.metrics.k8s.io")
     example_files = sorted(glob.glob(os.path.join(ctx.root, "examples", "*.yaml")))
+    example_objects = []
     for path in example_files:
         name = os.path.relpath(path, ctx.root)
         sources.append(name)
@@ -467,7 +470,9 @@ def mode_check(ctx):
         if not docs:
             ctx.problem(name, "no objects")
         entries += [(name, o) for o in docs]
+        example_objects += [(name, o) for o in docs]
         check_scalers(ctx, name, docs, metric_names, grpc_addresses)
+    check_scale_targets(ctx, example_objects)
     check_tutorial_examples(ctx)
     scrape = os.path.join(deploy, "prometheus", "scrape-config.yaml")
     sources.append(os.path.relpath(scrape, ctx.root))
@@ -477,6 +482,33 @@ def mode_check(ctx):
         objs = sum(1 for s, _ in entries if s == name)
         print(f"  {name}: {objs} objects")
     return sources
+
+
+def check_scale_targets(ctx, objects):
+    """Every HPA and ScaledObject of the examples scales the predictor Deployment of an InferenceService of
+    the examples that KServe leaves to an external autoscaler (else KServe's own HPA would fight it)."""
+    isvcs = {(o["metadata"].get("namespace"), o["metadata"].get("name")): o
+             for _, o in objects if o.get("kind") == "InferenceService"}
+    for source, o in objects:
+        if o.get("kind") not in ("HorizontalPodAutoscaler", "ScaledObject"):
+            continue
+        ref = (o.get("spec") or {}).get("scaleTargetRef") or {}
+        ns = o["metadata"].get("namespace")
+        name = str(ref.get("name", ""))
+        isvc = isvcs.get((ns, name[:-len("-predictor")])) if name.endswith("-predictor") else None
+        if ref.get("kind", "Deployment") != "Deployment" or ref.get("apiVersion", "apps/v1") != "apps/v1" or not isvc:
+            ctx.problem(source, f"{obj_id(o)}: scaleTargetRef {ref} is not the predictor Deployment "
+                        "(<name>-predictor) of an InferenceService of examples/ in its namespace")
+            continue
+        cls = (isvc["metadata"].get("annotations") or {}).get("serving.kserve.io/autoscalerClass")
+        if cls not in ("external", "none"):
+            ctx.problem(source, f"{obj_id(o)}: InferenceService {isvc['metadata']['name']} must have the annotation "
+                        f"serving.kserve.io/autoscalerClass: external (got {cls!r}), or KServe scales it too")
+        for i, trig in enumerate((o.get("spec") or {}).get("triggers") or []):
+            wanted = (trig.get("metadata") or {}).get("inferenceService")
+            if wanted is not None and wanted != isvc["metadata"]["name"]:
+                ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.inferenceService {wanted!r} is not the "
+                            f"InferenceService it scales ({isvc['metadata']['name']})")
 
 
 def check_tutorial_examples(ctx):
