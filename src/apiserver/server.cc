@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "apiserver/wire.h"
 #include "common/strings.h"
@@ -91,21 +92,60 @@ absl::Status CheckMetricName(std::string_view metric) {
                                                  "\": must match [a-zA-Z_:][a-zA-Z0-9_:.-]*"));
 }
 
-// The HPA sends metricLabelSelector for Pods and Object metrics with a metric selector; the
-// pipeline has one series per pod, so only the empty selector can be honoured for now.
-absl::Status CheckMetricLabelSelector(const HttpRequest& req) {
-  std::string s = Param(req, "metricLabelSelector");
-  if (s.empty()) return absl::OkStatus();
-  auto parsed = selector::Selector::Parse(s);
+// A selector over a metric's own series labels (metricLabelSelector, or an external metric's
+// labelSelector): PromQL matchers for the sampler, and the LabelSelector items echo.
+struct SeriesSelector {
+  std::string matchers;  // comma-joined PromQL matchers; "" selects every series
+  std::map<std::string, std::string> match_labels;
+  std::vector<SelectorExpression> expressions;
+};
+
+absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req,
+                                                   std::string_view param) {
+  SeriesSelector out;
+  std::string text = Param(req, param);
+  auto parsed = selector::Selector::Parse(text);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("metricLabelSelector: ", parsed.status().message()));
+        absl::StrCat(ToAbsl(param), ": ", parsed.status().message()));
   }
-  if (parsed->Empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("metricLabelSelector \"", s,
-                   "\" is not supported: this adapter keeps one series per pod and metric; drop "
-                   "the metric selector from the HPA"));
+  auto matchers =
+      selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
+  if (!matchers.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(param), " \"", text, "\": ", matchers.status().message()));
+  }
+  out.matchers = absl::StrJoin(*matchers, ",");
+  // As metav1.ParseToLabelSelector prints it.
+  for (const selector::Requirement& r : parsed->requirements()) {
+    switch (r.op) {
+      case selector::Op::kEquals:
+      case selector::Op::kDoubleEquals:
+        out.match_labels[r.key] = r.values[0];
+        break;
+      case selector::Op::kNotEquals:
+      case selector::Op::kNotIn:
+        out.expressions.push_back({r.key, "NotIn", r.values});
+        break;
+      case selector::Op::kIn:
+        out.expressions.push_back({r.key, "In", r.values});
+        break;
+      case selector::Op::kExists:
+        out.expressions.push_back({r.key, "Exists", {}});
+        break;
+      case selector::Op::kDoesNotExist:
+        out.expressions.push_back({r.key, "DoesNotExist", {}});
+        break;
+      default:
+        break;  // > and < have no PromQL matcher: refused above
+    }
+  }
+  return out;
+}
+
+void SetSelector(const SeriesSelector& s, CustomMetricItem* item) {
+  item->selector = s.match_labels;
+  item->selector_expressions = s.expressions;
 }
 
 }  // namespace
@@ -331,7 +371,8 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                      "name the object instead")),
                  route);
   }
-  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  auto series = ParseSeriesSelector(req, "metricLabelSelector");
+  if (!series.ok()) return Error(series.status(), route);
   // A namespace's own metric is sampled in the namespace's batch, like its pods' metrics.
   const bool is_namespace = group_resource == "namespaces";
   if (is_namespace && wildcard) {
@@ -341,7 +382,8 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                      "); metrics are sampled per namespace asked for")),
                  route);
   }
-  auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource);
+  auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource,
+                            series->matchers);
   if (!read.ok()) {
     if (read.status().code() == absl::StatusCode::kNotFound) {
       return Error(absl::NotFoundError(absl::StrCat("the server could not find the metric ",
@@ -360,6 +402,7 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                    kr == nullptr || kr->namespaced ? std::string(ns.value_or("")) : "",
                    kr ? kr->api_version : "v1"};
     item.metric = def.name;
+    SetSelector(*series, &item);
     item.timestamp = table.sampled_at;
     item.window_seconds = WindowSeconds(def);
     item.value = v.value;
@@ -386,10 +429,11 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
                                     std::string_view metric, std::string route) const {
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
-  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
+  auto series = ParseSeriesSelector(req, "metricLabelSelector");
+  if (!series.ok()) return Error(series.status(), route);
   const bool wildcard = name == "*";
   std::string label_selector = Param(req, "labelSelector");
-  auto read = sampler_.Read(metric, ns);
+  auto read = sampler_.Read(metric, ns, "pods", series->matchers);
   if (!read.ok()) return Error(read.status(), route);
   auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
   if (!select.ok()) {
@@ -404,6 +448,7 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
     CustomMetricItem item;
     item.object = {"Pod", pod.pod, std::string(ns), "v1"};
     item.metric = def.name;
+    SetSelector(*series, &item);
     item.timestamp = table.sampled_at;
     item.window_seconds = WindowSeconds(def);
     item.value = pod.value;
@@ -437,12 +482,13 @@ HttpResponse MetricsApi::CustomNamespace(const HttpRequest& req, std::string_vie
                                          std::string route) const {
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
-  if (auto s = CheckMetricLabelSelector(req); !s.ok()) return Error(s, route);
   if (sampler_.metrics()->Find("namespaces", metric) != nullptr) {
     // A rule metric of the namespace itself (grouped by the namespace label).
     return CustomObject(req, version, std::nullopt, "namespaces", ns, metric, std::move(route));
   }
-  auto read = sampler_.Read(metric, ns);
+  auto series = ParseSeriesSelector(req, "metricLabelSelector");
+  if (!series.ok()) return Error(series.status(), route);
+  auto read = sampler_.Read(metric, ns, "pods", series->matchers);
   if (!read.ok()) return Error(read.status(), route);
   const config::MetricDefinition& def = *read->definition;
   const pipeline::MetricTable& table = *read->table;
@@ -456,6 +502,7 @@ HttpResponse MetricsApi::CustomNamespace(const HttpRequest& req, std::string_vie
   CustomMetricItem item;
   item.object = {"Namespace", std::string(ns), "", "v1"};
   item.metric = def.name;
+  SetSelector(*series, &item);
   item.timestamp = table.sampled_at;
   item.window_seconds = WindowSeconds(def);
   item.value = stats.total;
@@ -466,6 +513,9 @@ HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
                                   std::string_view metric, std::string route) const {
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
+  if (sampler_.metrics()->Find("external", metric) != nullptr) {
+    return ExternalRule(req, ns, metric, std::move(route));
+  }
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) {
@@ -507,6 +557,38 @@ HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
   item.window_seconds = WindowSeconds(def);
   item.value = stats.total;
   return Body(ExternalMetricValueList({item}), std::move(route));
+}
+
+HttpResponse MetricsApi::ExternalRule(const HttpRequest& req, std::string_view ns,
+                                      std::string_view metric, std::string route) const {
+  // externalRules: labelSelector filters the metric's own series (in the query), and each series
+  // is one item carrying its labels.
+  auto series = ParseSeriesSelector(req, "labelSelector");
+  if (!series.ok()) return Error(series.status(), route);
+  auto read = sampler_.Read(metric, ns, "external", series->matchers);
+  if (!read.ok()) return Error(read.status(), route);
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  std::vector<ExternalMetricItem> items;
+  items.reserve(table.pods.size());
+  for (const pipeline::PodValue& v : table.pods) {
+    ExternalMetricItem item;
+    item.metric = def.name;
+    for (const auto& [k, value] : v.labels) item.labels[k] = value;
+    item.timestamp = table.sampled_at;
+    item.window_seconds = WindowSeconds(def);
+    item.value = v.value;
+    items.push_back(std::move(item));
+  }
+  if (items.empty()) {
+    std::string selector = Param(req, "labelSelector");
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "no metrics returned: external metric ", def.name, " has no series",
+                     selector.empty() ? std::string() : absl::StrCat(" matching \"", selector, "\""),
+                     " in namespace ", ToAbsl(ns))),
+                 route);
+  }
+  return Body(ExternalMetricValueList(items), std::move(route));
 }
 
 HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std::string_view> ns,

@@ -17,16 +17,20 @@
 //     {resource}/{name|*}/{metric}                     cluster-scoped objects (nodes,
 //                                                      namespaces) from rule metrics
 //   /apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{metric}?labelSelector=
-//       one item: the total over the pods the selector picks (metricLabels: the selector's
-//       equality requirements)
+//       externalRules metrics: one item per series, metricLabels its labels; the selector
+//       filters the series (PromQL matchers in the query). `metrics:` definitions: one item, the
+//       total over the pods the selector picks (metricLabels: its equality requirements)
+//   custom metrics take metricLabelSelector: PromQL matchers over the series' own labels, put
+//   first in <<.LabelMatchers>>, one cached sampler variant per distinct selector; items echo it
+//   as a LabelSelector (matchLabels / matchExpressions).
 //   /apis/metrics.k8s.io/v1beta1/{pods | namespaces/{ns}/pods | namespaces/{ns}/pods/{name}}
 //       PodMetrics from the metrics named "cpu" (cores) and "memory" (bytes; 0 when the config has
 //       no such metric). One container per pod, named "kserve-container". `/pods` lists the
 //       namespaces the snapshot already holds cpu for. `nodes` is an empty NodeMetricsList.
 //   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
 //   /api, /openapi/v2, /openapi/v3 and anything else: 404.
-// Errors are metav1.Status JSON: 400 malformed path, namespace or selector (and any non-empty
-// metricLabelSelector, not supported yet), 404 unknown group/version/metric/object or a selection
+// Errors are metav1.Status JSON: 400 malformed path, namespace or selector (or a selector key
+// that is not a Prometheus label name, or > / < in a series selector), 404 unknown group/version/metric/object or a selection
 // with no value (never an empty list), 405 non-GET, 503 data past the sampler's max age.
 // Values are Kubernetes quantities (rounded to milli), timestamps the table's sampled_at.
 // Objects other than pods exist for metrics discovered from prometheus-adapter rules whose
@@ -74,6 +78,8 @@ class MetricsApi {
                                      std::string route) const;
   http::HttpResponse External(const http::HttpRequest& req, std::string_view ns,
                               std::string_view metric, std::string route) const;
+  http::HttpResponse ExternalRule(const http::HttpRequest& req, std::string_view ns,
+                                  std::string_view metric, std::string route) const;
   http::HttpResponse ResourcePods(const http::HttpRequest& req, std::optional<std::string_view> ns,
                                   std::optional<std::string_view> name, std::string route) const;
 

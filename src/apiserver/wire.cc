@@ -176,13 +176,39 @@ void AppendDescribedObject(std::string* out, const DescribedObject& o) {
   out->push_back('}');
 }
 
-void AppendSelector(std::string* out, const std::map<std::string, std::string>& selector) {
-  if (selector.empty()) {
+void AppendSelector(std::string* out, const std::map<std::string, std::string>& selector,
+                    const std::vector<SelectorExpression>& expressions) {
+  if (selector.empty() && expressions.empty()) {
     out->append("null");
     return;
   }
-  out->append("{\"matchLabels\":");
-  AppendLabels(out, selector);
+  out->push_back('{');
+  if (!selector.empty()) {
+    out->append("\"matchLabels\":");
+    AppendLabels(out, selector);
+  }
+  if (!expressions.empty()) {
+    if (!selector.empty()) out->push_back(',');
+    out->append("\"matchExpressions\":[");
+    for (size_t i = 0; i < expressions.size(); ++i) {
+      const SelectorExpression& e = expressions[i];
+      if (i > 0) out->push_back(',');
+      out->append("{\"key\":");
+      AppendString(out, e.key);
+      out->append(",\"operator\":");
+      AppendString(out, e.op);
+      if (!e.values.empty()) {
+        out->append(",\"values\":[");
+        for (size_t j = 0; j < e.values.size(); ++j) {
+          if (j > 0) out->push_back(',');
+          AppendString(out, e.values[j]);
+        }
+        out->push_back(']');
+      }
+      out->push_back('}');
+    }
+    out->push_back(']');
+  }
   out->push_back('}');
 }
 
@@ -309,7 +335,7 @@ std::string CustomMetricValueList(std::string_view version,
       out.append(",\"metric\":{\"name\":");
       AppendString(&out, item.metric);
       out.append(",\"selector\":");
-      AppendSelector(&out, item.selector);
+      AppendSelector(&out, item.selector, item.selector_expressions);
       out.push_back('}');
     }
     out.append(",\"timestamp\":");
@@ -321,7 +347,7 @@ std::string CustomMetricValueList(std::string_view version,
     out.push_back('"');
     if (v1beta1) {
       out.append(",\"selector\":");
-      AppendSelector(&out, item.selector);
+      AppendSelector(&out, item.selector, item.selector_expressions);
     }
     out.push_back('}');
   }

@@ -30,11 +30,20 @@ struct DescribedObject {
   std::string api_version;  // "v1", "apps/v1", ...
 };
 
+// One metav1.LabelSelectorRequirement: {"key","operator","values"} (values omitted when empty).
+struct SelectorExpression {
+  std::string key;
+  std::string op;  // "In", "NotIn", "Exists", "DoesNotExist"
+  std::vector<std::string> values;
+};
+
 struct CustomMetricItem {
   DescribedObject object;
   std::string metric;
-  // metricLabelSelector's matchLabels: printed as {"matchLabels":{...}}; empty prints null.
+  // metricLabelSelector as a metav1.LabelSelector: {"matchLabels":{...},"matchExpressions":[...]}
+  // (each omitted when empty); both empty print null.
   std::map<std::string, std::string> selector;
+  std::vector<SelectorExpression> selector_expressions;
   absl::Time timestamp;
   int64_t window_seconds = 0;
   double value = 0;  // printed with FormatQuantity

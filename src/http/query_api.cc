@@ -16,6 +16,7 @@
 #include "pipeline/workload.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "selector/selector.h"
 
 namespace aa::http {
 namespace {
@@ -128,7 +129,8 @@ HttpResponse QueryApi::ListMetrics() const {
 HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
                                  std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "pod", "inferenceService", "labelSelector", "target", "targetUtilization", "resource"};
+      "pod",    "inferenceService", "labelSelector",      "target",
+      "targetUtilization", "resource", "metricLabelSelector"};
   for (const auto& [name, value] : req.params) {
     if (!kParams.contains(name)) {
       return ErrorResponse(absl::InvalidArgumentError(
@@ -148,7 +150,18 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
 
   // Rule metrics of other objects (services, deployments.apps...): "pods" then lists those.
   const std::string* resource = req.Param("resource");
-  auto read = sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods");
+  // metricLabelSelector filters the series (in the query), as in the Kubernetes APIs.
+  std::string extra_matchers;
+  if (const std::string* series = req.Param("metricLabelSelector")) {
+    auto parsed = selector::Selector::Parse(*series);
+    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    auto matchers =
+        selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
+    if (!matchers.ok()) return ErrorResponse(matchers.status());
+    extra_matchers = absl::StrJoin(*matchers, ",");
+  }
+  auto read = sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods",
+                            extra_matchers);
   if (!read.ok()) return ErrorResponse(read.status());
   auto select = pipeline::PodSelector(*read->snapshot, ns, selector);
   if (!select.ok()) return ErrorResponse(select.status());

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -30,6 +31,14 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) {
 std::pair<std::string, std::string> SplitKey(const std::string& key) {
   size_t nul = key.find('\0');
   return {key.substr(0, nul), key.substr(nul + 1)};
+}
+
+// A metric key with a selector variant: "<Key()>\x01<extra matchers>". Splits it into the two.
+constexpr char kVariantSeparator = '\x01';
+std::pair<std::string, std::string> SplitVariant(const std::string& metric_key) {
+  size_t sep = metric_key.find(kVariantSeparator);
+  if (sep == std::string::npos) return {metric_key, ""};
+  return {metric_key.substr(0, sep), metric_key.substr(sep + 1)};
 }
 
 // A stable name for one series of an external metric: its labels, {a="x",b="y"} without the name.
@@ -142,7 +151,8 @@ void Sampler::Run() {
 }
 
 std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
-                                 const std::vector<std::string>& namespaces) const {
+                                 const std::vector<std::string>& namespaces,
+                                 const std::string& extra_matchers) const {
   const std::string ns_label = def ? def->namespace_label : "namespace";
   const std::string pod_label = def ? def->pod_label : "pod";
   // Namespaces are validated DNS labels, so they need no regex or string escaping.
@@ -156,6 +166,9 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
     // template like `x{<<.LabelMatchers>>,a="b"}` could not take).
     matchers = absl::StrCat(pod_label.empty() ? "__name__" : pod_label, "!=\"\"");
   }
+  // A metricLabelSelector's (or external labelSelector's) matchers come first, as in
+  // prometheus-adapter.
+  if (!extra_matchers.empty()) matchers = absl::StrCat(extra_matchers, ",", matchers);
   std::vector<std::string> group_by;
   if (!ns_label.empty()) group_by.push_back(ns_label);
   if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
@@ -179,7 +192,8 @@ void Sampler::RunRound(bool periodic) {
       bool warm = std::find(config_.sampling.warm_namespaces.begin(),
                             config_.sampling.warm_namespaces.end(),
                             ns) != config_.sampling.warm_namespaces.end();
-      bool gone = !set->by_key.contains(metric);  // a discovered metric that disappeared
+      // A discovered metric that disappeared.
+      bool gone = !set->by_key.contains(SplitVariant(metric).first);
       if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
                    !urgent_.count(it->first))) {
         pruned.push_back(it->first);
@@ -211,14 +225,15 @@ void Sampler::RunRound(bool periodic) {
   }
 
   for (const auto& [metric, nss] : work) {
-    auto it = set->by_key.find(metric);
+    auto [base, extra] = SplitVariant(metric);
+    auto it = set->by_key.find(base);
     if (it == set->by_key.end()) continue;
     const config::MetricDefinition& def = set->definitions[it->second];
     if (def.resource == "external") {
       // External series carry no object label to split a batch by: one query per namespace.
-      for (const auto& ns : nss) SampleMetric(def, {ns}, next.get());
+      for (const auto& ns : nss) SampleMetric(def, {ns}, extra, next.get());
     } else {
-      SampleMetric(def, nss, next.get());
+      SampleMetric(def, nss, extra, next.get());
     }
   }
   if (config_.pod_labels.enabled && !namespaces.empty()) {
@@ -243,15 +258,19 @@ void Sampler::RunRound(bool periodic) {
 }
 
 void Sampler::SampleMetric(const config::MetricDefinition& def,
-                           const std::vector<std::string>& namespaces, Snapshot* next) {
+                           const std::vector<std::string>& namespaces,
+                           const std::string& extra_matchers, Snapshot* next) {
   absl::Time at = clock_.Now();
   const std::string key = def.Key();
+  // The slots (and failure state) of this selector variant; self-metrics stay per definition.
+  const std::string slot_key =
+      extra_matchers.empty() ? key : absl::StrCat(key, std::string(1, kVariantSeparator), extra_matchers);
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
 
   auto run = [&]() -> absl::Status {
-    auto result = client_.Query(RenderQuery(def.query, &def, namespaces), at);
+    auto result = client_.Query(RenderQuery(def.query, &def, namespaces, extra_matchers), at);
     if (!result.ok()) return result.status();
     if (result->type != prom::ResultType::kVector) {
       return absl::InvalidArgumentError(
@@ -297,7 +316,8 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       }
     }
     if (def.baseline_query.empty()) return absl::OkStatus();
-    auto baseline = client_.Query(RenderQuery(def.baseline_query, &def, namespaces), at);
+    auto baseline =
+        client_.Query(RenderQuery(def.baseline_query, &def, namespaces, extra_matchers), at);
     if (!baseline.ok()) {
       return absl::Status(baseline.status().code(),
                           absl::StrCat("baseline query: ", baseline.status().message()));
@@ -325,11 +345,11 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       table->pods = std::move(pods);
       table->sampled_at = at;
       table->dropped_non_finite = dropped[ns];
-      next->slots[SlotKey(key, ns)] = Slot{std::move(table), absl::OkStatus(), at};
+      next->slots[SlotKey(slot_key, ns)] = Slot{std::move(table), absl::OkStatus(), at};
     }
   } else {
     for (const auto& ns : namespaces) {
-      Slot& slot = next->slots[SlotKey(key, ns)];
+      Slot& slot = next->slots[SlotKey(slot_key, ns)];
       slot.last_error = status;
       slot.last_attempt = at;
     }
@@ -337,12 +357,12 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   bool changed;
   {
     std::lock_guard lock(mu_);
-    changed = failing_.count(key) != static_cast<size_t>(!status.ok());
+    changed = failing_.count(slot_key) != static_cast<size_t>(!status.ok());
     if (status.ok()) {
       ever_succeeded_.insert(key);
-      failing_.erase(key);
+      failing_.erase(slot_key);
     } else {
-      failing_.insert(key);
+      failing_.insert(slot_key);
     }
   }
   if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", key}});
@@ -352,7 +372,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
 
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
   absl::Time at = clock_.Now();
-  auto result = client_.Query(RenderQuery(config_.pod_labels.query, nullptr, namespaces), at);
+  auto result = client_.Query(RenderQuery(config_.pod_labels.query, nullptr, namespaces, ""), at);
   metrics_->Query("pod_labels", result.ok());
   if (!result.ok()) {
     LogDebug("pod labels query failed", {{"error", result.status()}});
@@ -456,7 +476,8 @@ absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string
 }
 
 absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_view ns,
-                                         std::string_view resource) {
+                                         std::string_view resource,
+                                         std::string_view extra_matchers) {
   std::shared_ptr<const MetricSet> set = metrics();
   const config::MetricDefinition* def = set->Find(resource, metric);
   if (def == nullptr) {
@@ -478,13 +499,32 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
     absl::Status ns_ok = ValidateNamespace(ns);
     if (!ns_ok.ok()) return ns_ok;
   }
-  const std::string metric_key = def->Key();
+  std::string metric_key = def->Key();
+  if (!extra_matchers.empty()) {
+    absl::StrAppend(&metric_key, std::string(1, kVariantSeparator), ToAbsl(extra_matchers));
+  }
   metric = metric_key;
   std::string key = SlotKey(metric, ns);
   absl::Time now = clock_.Now();
   std::shared_ptr<const Snapshot> snap;
   {
     std::unique_lock lock(mu_);
+    if (!extra_matchers.empty() && !demand_.contains(key)) {
+      // Selector variants are demanded by clients: bound how many one definition may have.
+      const std::string prefix = def->Key() + kVariantSeparator;
+      size_t variants = 0;
+      for (auto it = demand_.lower_bound(prefix);
+           it != demand_.end() && absl::StartsWith(it->first, prefix); ++it) {
+        ++variants;
+      }
+      if (variants >= kMaxSelectorVariants) {
+        return absl::UnavailableError(absl::StrCat(
+            "metric ", def->name, " already has ", kMaxSelectorVariants,
+            " (selector, namespace) variants in use; a new one can be sampled once an unused one "
+            "expires after demandTTL (",
+            absl::FormatDuration(config_.sampling.demand_ttl), ")"));
+      }
+    }
     demand_[key] = now;
     if (snapshot_->FindSlot(metric, ns) == nullptr && !stopping_) {
       urgent_.insert(key);
@@ -511,7 +551,7 @@ void Sampler::UpdateGauges() {
     per_metric[def.Key()] = {absl::InfiniteFuture(), 0};
   }
   for (const auto& [key, slot] : snap->slots) {
-    auto& entry = per_metric[SplitKey(key).first];
+    auto& entry = per_metric[SplitVariant(SplitKey(key).first).first];
     if (slot.table) {
       entry.first = std::min(entry.first, slot.table->sampled_at);
       entry.second += static_cast<int64_t>(slot.table->pods.size());

@@ -78,11 +78,17 @@ class Sampler {
 
   // Returns the current table of `metric` (for `resource`, default pods) in namespace `ns`,
   // recording the demand. Cluster-scoped definitions (namespace_label "") take ns "".
+  // `extra_matchers` (comma-joined PromQL label matchers the caller built safely, e.g. from a
+  // metricLabelSelector with selector::ToPromQLMatchers) selects a variant of the metric: sampled
+  // and cached on its own, with the matchers put first in <<.LabelMatchers>>; at most
+  // kMaxSelectorVariants live variants per definition.
   // Errors: NotFound for an unknown metric; Unavailable when there is no value younger than max_age
   // (the message gives the last good sample time and the last Prometheus error) or the first sample
-  // did not arrive in time.
+  // did not arrive in time, or a new variant would exceed the bound.
   absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns,
-                                  std::string_view resource = "pods");
+                                  std::string_view resource = "pods",
+                                  std::string_view extra_matchers = "");
+  static constexpr size_t kMaxSelectorVariants = 64;
 
   // The definitions served now (never null).
   std::shared_ptr<const MetricSet> metrics() const;
@@ -124,11 +130,12 @@ class Sampler {
   void RunRound(bool periodic);
   // Queries `def` for `namespaces` and folds the outcome into `next`.
   void SampleMetric(const config::MetricDefinition& def, const std::vector<std::string>& namespaces,
-                    Snapshot* next);
+                    const std::string& extra_matchers, Snapshot* next);
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
   void Publish(std::shared_ptr<Snapshot> next);
   std::string RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
-                          const std::vector<std::string>& namespaces) const;
+                          const std::vector<std::string>& namespaces,
+                          const std::string& extra_matchers) const;
   absl::Status Freshness(const config::MetricDefinition& def, std::string_view ns, const Slot* slot,
                          absl::Time now) const;
 

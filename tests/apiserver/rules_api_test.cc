@@ -51,10 +51,20 @@ class RulesApiTest : public ::testing::Test {
     nodes.name_matches = ".*";
     nodes.name_as = "";
     nodes.metrics_query = "max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)";
-    c.rules = {rule, nodes};
+    config::AdapterRule external;
+    external.path = "externalRules[0]";
+    external.external = true;
+    external.series_query = "queue_depth";
+    external.resources.overrides["namespace"] = {"", "namespace"};
+    external.metrics_query = "sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)";
+    c.rules = {rule, nodes, external};
     prom_.SetSeriesHandler(
         [this](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
           if (m[0] == "node_load") return std::vector<prom::Labels>{Series("node_load", {{"node", "n1"}})};
+          if (m[0] == "queue_depth") {
+            return std::vector<prom::Labels>{
+                Series("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
+          }
           std::vector<prom::Labels> out = {Series(
               "http_requests_total",
               {{"namespace", "ns"}, {"pod", "p"}, {"service", "web"}, {"deployment", "web"}})};
@@ -64,6 +74,12 @@ class RulesApiTest : public ::testing::Test {
           return out;
         });
     prom_.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      if (absl::StartsWith(q, "sum(queue_depth")) {
+        std::vector<std::pair<prom::Labels, double>> rows;
+        if (!absl::StrContains(q, "queue=\"mail\"")) rows.push_back({{{"queue", "jobs"}}, 12000});
+        if (!absl::StrContains(q, "queue=\"jobs\"")) rows.push_back({{{"queue", "mail"}}, 0.5});
+        return VectorOf(rows, at);
+      }
       if (absl::StartsWith(q, "max(node_load")) {
         return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
       }
@@ -122,7 +138,7 @@ TEST_F(RulesApiTest, DiscoveryDocumentsFollowTheMetricSet) {
                                       {"nodes/node_load", false}};
   EXPECT_EQ(Resources(kCustom2), want);
   EXPECT_EQ(Resources(kCustom1), want);
-  EXPECT_TRUE(Resources(kExternal).empty());
+  EXPECT_EQ(Resources(kExternal), (std::map<std::string, bool>{{"queue_depth", true}}));
   second_metric_ = true;
   discoverer_->RunOnce();
   want["pods/errors_per_second"] = true;
@@ -204,6 +220,55 @@ TEST_F(RulesApiTest, ClusterScopedObjects) {
   // Namespaced resources need a namespace, cluster-scoped ones must not have one.
   EXPECT_EQ(Get(std::string(kCustom2) + "/services/web/http_requests_per_second").status, 404);
   EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/nodes/n1/node_load").status, 404);
+}
+
+TEST_F(RulesApiTest, ExternalLabelSelectorFiltersTheSeriesAndItemsCarryTheirLabels) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = std::string(kExternal) + "/namespaces/ns/queue_depth";
+  HttpResponse all = api_->Handle(r);
+  ASSERT_EQ(all.status, 200) << all.body;
+  json j = json::parse(all.body);
+  EXPECT_EQ(j["kind"], "ExternalMetricValueList");
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["metricName"], "queue_depth");
+  EXPECT_EQ(j["items"][0]["metricLabels"], json({{"queue", "jobs"}}));
+  EXPECT_EQ(j["items"][0]["value"], "12k");
+  EXPECT_EQ(j["items"][1]["metricLabels"], json({{"queue", "mail"}}));
+  EXPECT_EQ(prom_.queries().back(), "sum(queue_depth{namespace=\"ns\"}) by (queue)");
+
+  r.params.emplace("labelSelector", "queue=jobs");
+  HttpResponse one = api_->Handle(r);
+  ASSERT_EQ(one.status, 200) << one.body;
+  j = json::parse(one.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["metricLabels"], json({{"queue", "jobs"}}));
+  EXPECT_EQ(prom_.queries().back(),
+            "sum(queue_depth{queue=\"jobs\",namespace=\"ns\"}) by (queue)");
+
+  r.params = {{"labelSelector", "queue=jobs,queue=mail"}};
+  HttpResponse none = api_->Handle(r);
+  EXPECT_EQ(none.status, 404) << none.body;
+  EXPECT_THAT(none.body, HasSubstr("no metrics returned"));
+  r.params = {{"labelSelector", "queue>3"}};
+  EXPECT_EQ(api_->Handle(r).status, 400);
+}
+
+TEST_F(RulesApiTest, SelectorVariantsAreBounded) {
+  HttpRequest r;
+  r.method = "GET";
+  r.path = std::string(kExternal) + "/namespaces/ns/queue_depth";
+  for (size_t i = 0; i < pipeline::Sampler::kMaxSelectorVariants; ++i) {
+    r.params = {{"labelSelector", absl::StrCat("queue!=q", i)}};
+    ASSERT_EQ(api_->Handle(r).status, 200) << i;
+  }
+  r.params = {{"labelSelector", "queue!=one-too-many"}};
+  HttpResponse over = api_->Handle(r);
+  EXPECT_EQ(over.status, 503);
+  EXPECT_THAT(over.body, HasSubstr("variants in use"));
+  // Known variants still answer.
+  r.params = {{"labelSelector", "queue!=q0"}};
+  EXPECT_EQ(api_->Handle(r).status, 200);
 }
 
 }  // namespace

@@ -334,10 +334,46 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   EXPECT_EQ(j["items"].size(), 0u);
 }
 
+TEST_F(MetricsApiTest, MetricLabelSelectorFiltersSeriesInTheQueryWithItsOwnCachedSlot) {
+  const std::string pods = std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency";
+  HttpResponse r = Get(pods, {{"metricLabelSelector", "response_code=200,path in (v2,v1)"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_FALSE(j["items"].empty());
+  EXPECT_EQ(j["items"][0]["metric"]["selector"],
+            json::parse(R"({"matchLabels":{"response_code":"200"},
+                            "matchExpressions":[{"key":"path","operator":"In","values":["v1","v2"]}]})"));
+  std::vector<std::string> queries = prom_.queries();
+  // The selector's matchers come first in <<.LabelMatchers>>, values escaped and regex-quoted.
+  EXPECT_TRUE(std::count(queries.begin(), queries.end(),
+                         "conc{path=~\"v1|v2\",response_code=\"200\",namespace=\"ns\"}") == 1)
+      << ::testing::PrintToString(queries);
+  // Cached: the same selector again costs Prometheus nothing until the next round.
+  size_t count = prom_.query_count();
+  ASSERT_EQ(Get(pods, {{"metricLabelSelector", "path in (v1,v2),response_code=200"}}).status, 200);
+  EXPECT_EQ(prom_.query_count(), count);
+  // v1beta1 carries it at the item's top level; != becomes NotIn.
+  r = Get(std::string(kCustom1) + "/namespaces/ns/pods/a-1/concurrency",
+          {{"metricLabelSelector", "code!=500,!debug"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["items"][0]["selector"],
+            json::parse(R"({"matchExpressions":[{"key":"code","operator":"NotIn","values":["500"]},
+                                                {"key":"debug","operator":"DoesNotExist"}]})"));
+  EXPECT_EQ(prom_.queries().back(), "conc{code!=\"500\",debug=\"\",namespace=\"ns\"}");
+  // Without a selector: the plain slot, selector null.
+  j = json::parse(Get(pods).body);
+  EXPECT_TRUE(j["items"][0]["metric"]["selector"].is_null());
+}
+
 TEST_F(MetricsApiTest, BadRequestsGetTheRightStatus) {
   const std::string pods = std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency";
   ExpectStatus(Get(pods, {{"labelSelector", "x=a||y=b"}}), 400, "BadRequest");
-  ExpectStatus(Get(pods, {{"metricLabelSelector", "queue=jobs"}}), 400, "BadRequest");
+  ExpectStatus(Get(pods, {{"metricLabelSelector", "queue>1"}}), 400, "BadRequest");
+  // Label keys must be Prometheus label names to filter series.
+  json bad = ExpectStatus(Get(pods, {{"metricLabelSelector", "app.kubernetes.io/name=x"}}), 400,
+                          "BadRequest");
+  EXPECT_THAT(bad["message"].get<std::string>(), HasSubstr("app.kubernetes.io/name"));
   ExpectStatus(Get(pods, {{"metricLabelSelector", "(("}}), 400, "BadRequest");
   EXPECT_EQ(Get(pods, {{"metricLabelSelector", ""}}).status, 200);
   ExpectStatus(Get(std::string(kCustom2) + "/namespaces/Bad_NS/pods/*/concurrency"), 400,

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "demo/stack.h"
+#include "http/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/integration_util.h"
@@ -84,10 +85,13 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
 
   // The evaluation time of the adapter's current table of `metric` for `resource`, from the plain
   // HTTP query API (the Kubernetes APIs print it truncated to seconds).
-  static absl::Time SampledAt(const std::string& metric, const std::string& resource) {
-    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace,
-                                                          "/metrics/", metric,
-                                                          "?resource=", resource));
+  static absl::Time SampledAt(const std::string& metric, const std::string& resource,
+                              const std::string& metric_selector = "") {
+    json j = GetJson(stack_->adapter_port(),
+                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric,
+                                  "?resource=", resource,
+                                  metric_selector.empty() ? "" : "&metricLabelSelector=",
+                                  http::UrlEncode(metric_selector)));
     absl::Time t = absl::InfinitePast();
     std::string err;
     if (!j.contains("sampledAt") ||
@@ -114,12 +118,13 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
   // every item against Prometheus' answer to `query` at the table's exact evaluation time.
   static void ExpectEqualsPrometheus(const std::string& path, const std::string& metric,
                                      const std::string& resource, const std::string& query,
-                                     const std::string& label, const std::string& kind) {
+                                     const std::string& label, const std::string& kind,
+                                     const std::string& metric_selector = "") {
     bool equal = false;
     std::string last;
     for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
       json j = KubectlJson(path);
-      absl::Time at = SampledAt(metric, resource);
+      absl::Time at = SampledAt(metric, resource, metric_selector);
       if (j["items"].empty() ||
           j["items"][0]["timestamp"] !=
               absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
@@ -217,6 +222,54 @@ TEST_F(PrometheusAdapterConfigTest, PodsServicesAndNamespaceEqualPrometheus) {
   EXPECT_EQ(one["items"][0]["describedObject"]["apiVersion"], "v1");
   int code = 0;
   KubectlJson(base + "/services/no-such-service/sim_service_in_flight", &code);
+  EXPECT_NE(code, 0);
+}
+
+// metricLabelSelector filters the series in the query (its own cached table): only the model
+// container's CPU, not the pod cgroup total ("") counted by the unfiltered rule.
+TEST_F(PrometheusAdapterConfigTest, MetricLabelSelectorFiltersSeries) {
+  ExpectEqualsPrometheus(
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+                   "/pods/*/cpu_usage?metricLabelSelector=container%3Dkserve-container"),
+      "cpu_usage", "pods",
+      absl::StrCat("sum(rate(container_cpu_usage_seconds_total{container=\"kserve-container\","
+                   "namespace=\"", kNamespace, "\",container!=\"POD\"}[2m])) by (namespace, pod)"),
+      "pod", "Pod", "container=kserve-container");
+  json j = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+                                    "/pods/*/cpu_usage?metricLabelSelector=container%3Dkserve-container"));
+  ASSERT_FALSE(j["items"].empty());
+  EXPECT_EQ(j["items"][0]["metric"]["selector"],
+            json::parse(R"({"matchLabels":{"container":"kserve-container"}})"));
+}
+
+// externalRules: one item per series with its labels; labelSelector filters those labels.
+TEST_F(PrometheusAdapterConfigTest, ExternalItemsCarryMetricLabels) {
+  const std::string path = absl::StrCat("/apis/external.metrics.k8s.io/v1beta1/namespaces/",
+                                        kNamespace, "/sim_service_queue_length");
+  json all = KubectlJson(path);
+  EXPECT_EQ(all["kind"], "ExternalMetricValueList");
+  ASSERT_FALSE(all["items"].empty());
+  std::set<std::string> services;
+  for (const auto& item : all["items"]) {
+    EXPECT_EQ(item["metricName"], "sim_service_queue_length");
+    ASSERT_TRUE(item["metricLabels"].contains("service")) << item.dump();
+    EXPECT_EQ(item["metricLabels"].size(), 1u);  // the query keeps `by (service)` only
+    services.insert(item["metricLabels"]["service"].get<std::string>());
+  }
+  // The services Prometheus knows for this series.
+  json prom = integration::PrometheusQueryAt(
+      stack_->prometheus_port(),
+      absl::StrCat("sum(sim_service_queue_length{namespace=\"", kNamespace, "\"}) by (service)"),
+      absl::ToUnixMillis(absl::Now()));
+  std::set<std::string> want;
+  for (const auto& s : prom["data"]["result"]) want.insert(s["metric"]["service"].get<std::string>());
+  EXPECT_EQ(services, want);
+  const std::string one = *services.begin();
+  json filtered = KubectlJson(path + "?labelSelector=service%3D" + one);
+  ASSERT_EQ(filtered["items"].size(), 1u);
+  EXPECT_EQ(filtered["items"][0]["metricLabels"]["service"], one);
+  int code = 0;
+  KubectlJson(path + "?labelSelector=service%3Dno-such-service", &code);
   EXPECT_NE(code, 0);
 }
 
