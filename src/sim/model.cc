@@ -257,6 +257,8 @@ struct Simulator::ServiceState {
   int64_t in_flight = 0;
   uint64_t arrived = 0, completed = 0, queued = 0, dropped = 0;
   double concurrency_seconds = 0;
+  double pod_seconds = 0;           // integral of the pod count (starting, serving, draining)
+  double retired_cpu_seconds = 0;   // CPU of pods already removed
   double latency_seconds_sum = 0;
   double integrated_to = 0;
   double pending_candidate = 0;  // next thinning candidate (>= the end of the last step)
@@ -268,6 +270,7 @@ struct Simulator::ServiceState {
     if (t > integrated_to) {
       concurrency_seconds +=
           static_cast<double>(in_flight + static_cast<int64_t>(queue.size())) * (t - integrated_to);
+      pod_seconds += static_cast<double>(pods.size()) * (t - integrated_to);
       integrated_to = t;
     }
   }
@@ -347,6 +350,7 @@ struct Simulator::ServiceState {
   }
 
   void RemovePod(Pod* pod) {
+    retired_cpu_seconds += pod->cpu_seconds;
     pods.erase(
         std::find_if(pods.begin(), pods.end(), [&](const auto& p) { return p.get() == pod; }));
   }
@@ -439,6 +443,8 @@ struct Simulator::ServiceState {
         if (p->draining || p->ready != (pass == 1)) continue;
         --active;
         if (p->in_flight == 0) {
+          p->UpdateCpu(t, spec.idle_cpu);
+          retired_cpu_seconds += p->cpu_seconds;
           pods.erase(pods.begin() + static_cast<std::ptrdiff_t>(i));
         } else {
           p->draining = true;
@@ -469,7 +475,10 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(std::vector<Service
     state->Scale(replicas, 0);
     // The initial pods are already running when the simulation starts, as in a live cluster; only
     // pods added later wait out start_delay.
-    for (auto& pod : state->pods) pod->ready = true;
+    for (auto& pod : state->pods) {
+      pod->ready = true;
+      pod->ready_at = 0;
+    }
     sim->services_.push_back(std::move(state));
   }
   return sim;
@@ -531,6 +540,8 @@ ServiceView Simulator::View(const ServiceState& s) const {
   v.queued = s.queued;
   v.dropped = s.dropped;
   v.concurrency_seconds = s.concurrency_seconds;
+  v.pod_seconds = s.pod_seconds;
+  v.cpu_seconds = s.retired_cpu_seconds;
   v.latency_seconds_sum = s.latency_seconds_sum;
   int serving = 0;
   for (const auto& p : s.pods) {
@@ -555,6 +566,8 @@ ServiceView Simulator::View(const ServiceState& s) const {
       ++index;
     }
     pv.cpu_seconds = p->cpu_seconds;
+    v.cpu_seconds += p->cpu_seconds;
+    pv.ready_at = epoch_ + absl::Seconds(p->ready_at);
     pv.memory_bytes = s.spec.memory_working_set + s.spec.memory_per_request * p->in_flight;
     pv.requests = p->requests;
     pv.latency_ms = &p->latency_ms;

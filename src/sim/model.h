@@ -122,6 +122,8 @@ struct PodView {
   bool ready = false;
   bool draining = false;
   absl::Time deletion;  // when draining started
+  absl::Time ready_at;  // when it became (or will become) ready: created + start_delay; the initial
+                        // pods were ready from the start
   int in_flight = 0;
   int waiting_share = 0;   // this pod's share of the service queue (see Simulator::PodViews)
   double cpu_seconds = 0;  // cumulative core-seconds of the serving container
@@ -146,6 +148,8 @@ struct ServiceView {
   uint64_t queued = 0;             // arrivals that had to wait
   uint64_t dropped = 0;            // arrivals rejected because the queue was full
   double concurrency_seconds = 0;  // integral of (in flight + queued) over time
+  double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
+  double cpu_seconds = 0;  // core-seconds of the serving containers, removed pods included
   double latency_seconds_sum = 0;  // sum of latencies of completed requests (s)
   std::vector<PodView> pods;       // oldest first
 };

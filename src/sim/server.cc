@@ -41,6 +41,7 @@ nlohmann::json ServiceJson(const ServiceView& s) {
                     {"ready", p.ready},
                     {"draining", p.draining},
                     {"created", UnixSeconds(p.created)},
+                    {"ready_at", UnixSeconds(p.ready_at)},
                     {"in_flight", p.in_flight},
                     {"waiting", p.waiting_share},
                     {"requests", p.requests},
@@ -54,6 +55,9 @@ nlohmann::json ServiceJson(const ServiceView& s) {
       {"container_concurrency", s.spec->container_concurrency},
       {"target_utilization_percent", s.spec->target_utilization_percent},
       {"cpu_request", s.spec->cpu_request},
+      {"service_time_seconds", absl::ToDoubleSeconds(s.spec->service_time)},
+      {"cpu_per_request", s.spec->cpu_per_request},
+      {"idle_cpu", s.spec->idle_cpu},
       {"desired_replicas", s.desired_replicas},
       {"ready_replicas", s.ready_replicas},
       {"draining_pods", s.draining_pods},
@@ -65,6 +69,9 @@ nlohmann::json ServiceJson(const ServiceView& s) {
       {"completed", s.completed},
       {"queued", s.queued},
       {"dropped", s.dropped},
+      {"concurrency_seconds", s.concurrency_seconds},
+      {"pod_seconds", s.pod_seconds},
+      {"cpu_seconds", s.cpu_seconds},
       {"pods", std::move(pods)}};
 }
 

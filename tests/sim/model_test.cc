@@ -273,6 +273,29 @@ TEST(Simulator, CountersAreMonotonicAndDeterministic) {
   EXPECT_NE(run(3), run(4));
 }
 
+TEST(Simulator, PodSecondsAndCpuSecondsCountEveryPodIncludingRemovedOnes) {
+  ServiceSpec spec = Constant(20, 100, absl::Milliseconds(100), 2);
+  spec.start_delay = absl::Seconds(10);
+  spec.idle_cpu = 0.1;
+  spec.cpu_per_request = 0;  // only the idle floor: CPU = 0.1 core per pod
+  auto sim = Make({spec});
+  EXPECT_EQ(One(*sim).pods.at(0).ready_at, kEpoch);  // initial pods ready from the start
+  sim->Advance(absl::Seconds(10));
+  EXPECT_NEAR(One(*sim).pod_seconds, 20, 1e-9);  // 2 pods x 10 s
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 3).ok());
+  EXPECT_EQ(One(*sim).pods.at(2).ready_at, kEpoch + absl::Seconds(20));  // created + start_delay
+  sim->Advance(absl::Seconds(10));
+  EXPECT_NEAR(One(*sim).pod_seconds, 50, 1e-9);  // + 3 pods x 10 s, the starting one counts
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  sim->Advance(absl::Seconds(10));  // the two drained pods finish within 10 s
+  const ServiceView v = One(*sim);
+  EXPECT_EQ(v.pods.size(), 1u);
+  EXPECT_GT(v.pod_seconds, 60);
+  EXPECT_LT(v.pod_seconds, 65);
+  // CPU: 0.1 core per pod-second, removed pods included.
+  EXPECT_NEAR(v.cpu_seconds, 0.1 * v.pod_seconds, 1e-6);
+}
+
 TEST(Simulator, PodNamesLookLikeKubernetes) {
   auto sim = Make({Constant(1, 1, absl::Seconds(1), 5)});
   std::set<std::string> names;
