@@ -1,7 +1,10 @@
-// autoscale-demo: the README's main job. Starts the KServe simulator, a real Prometheus scraping it
-// and the adapter on its embedded default config, all on loopback, and shows the live per-pod
-// figures and utilization of both tutorial models until stopped (Ctrl-C) or for --duration. Cleans
-// up every process and temp dir it made.
+// autoscale-demo: the README's main job, a closed loop on one machine. Starts the KServe simulator
+// (one simulated InferenceService per mode), a real Prometheus scraping it and the adapter, all on
+// loopback; then the autoscalers (an HPA emulator on the adapter's HTTPS Kubernetes APIs, a KEDA
+// emulator on its gRPC port, Knative's KPA as the reference) set the simulator's replicas while the
+// scenario's load runs: idle, ramp, a 5x burst, steady, drop to zero. Shows a live table, then a
+// summary per mode, and writes CSV files and PNG plots. Cleans up every process and temp dir it
+// made, also on Ctrl-C and on failure.
 
 #include <signal.h>
 #include <unistd.h>
@@ -11,12 +14,13 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "app/flags.h"
+#include "closedloop/loop.h"
+#include "closedloop/report.h"
+#include "closedloop/scenario.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/signals.h"
@@ -24,144 +28,195 @@
 #include "http/client.h"
 #include "nlohmann/json.hpp"
 
-ABSL_FLAG(std::string, duration, "0",
-          "How long to run (Go duration, e.g. 60s); 0 runs until Ctrl-C");
-ABSL_FLAG(std::string, refresh, "2s", "How often the table is refreshed");
-ABSL_FLAG(std::string, scrape_interval, "2s", "Prometheus scrape interval");
+ABSL_FLAG(std::string, scenario, "",
+          "Scenario YAML (see src/closedloop/scenario.h); default: the built-in ~4.5 min run");
+ABSL_FLAG(bool, long, false,
+          "Run the long built-in scenario (~15 min, upstream 5 min scale-down stabilization)");
+ABSL_FLAG(std::string, modes, "all",
+          "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
+          "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda) or all");
+ABSL_FLAG(std::string, out_dir, "demo-output",
+          "Where the CSV files, the summary and the PNG plots go (created)");
+ABSL_FLAG(bool, plots, true, "Render PNG plots with gnuplot");
+ABSL_FLAG(std::string, gnuplot_bin, "/usr/bin/gnuplot", "The gnuplot binary");
+ABSL_FLAG(std::string, scrape_interval, "1s", "Prometheus scrape interval");
 ABSL_FLAG(std::string, bin_dir, "",
           "Directory of autoscale-sim and autoscale-adapter; default: this program's");
 ABSL_FLAG(std::string, prometheus_bin, "/usr/bin/prometheus", "The Prometheus server binary");
 ABSL_FLAG(std::string, work_dir, "",
           "Keep logs, configs and Prometheus data here; default: a temp dir removed at exit");
+ABSL_FLAG(std::string, adapter_args, "",
+          "Extra flags for the adapter, space-separated");
 ABSL_FLAG(std::string, log_level, "warn", "Log level of the demo itself");
 
 namespace aa {
 namespace {
 
-using nlohmann::json;
-
-struct Model {
-  const char* isvc;
-  const char* metric;
-  const char* unit;
-};
-constexpr Model kModels[] = {{"concurrency-model", "concurrency", "req in flight"},
-                             {"cpu-model", "cpu", "cores"}};
-
-std::string Row(int adapter_port, const Model& m) {
-  auto r = http::HttpCall("GET", "127.0.0.1", adapter_port,
-                          absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", m.metric,
-                                       "?inferenceService=", m.isvc));
-  if (!r.ok())
-    return absl::StrFormat("  %-18s adapter unreachable: %s\n", m.isvc, r.status().message());
-  json j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded()) return absl::StrFormat("  %-18s bad answer\n", m.isvc);
-  if (r->status != 200) {
-    return absl::StrFormat("  %-18s %s\n", m.isvc, j["error"]["message"].get<std::string>());
-  }
-  auto num = [](const json& v) { return v.is_number() ? v.get<double>() : NAN; };
-  std::string out = absl::StrFormat(
-      "  %-18s pods %-2d  total %8.3f  avg %8.3f %-13s  utilization %6.1f %%  (target %s)\n",
-      m.isvc, j["podCount"].get<int>(), num(j["total"]), num(j["average"]), m.unit,
-      num(j["utilizationPercent"]),
-      j["target"].is_number() ? absl::StrFormat("%g per pod", j["target"].get<double>())
-                              : absl::StrFormat("%g %% of request", num(j["targetUtilization"])));
-  for (const auto& pod : j["pods"]) {
-    absl::StrAppendFormat(&out, "      %-44s %9.3f  %6.1f %%\n", pod["pod"].get<std::string>(),
-                          num(pod["value"]), num(pod["utilizationPercent"]));
-  }
-  return out;
-}
-
-std::string SimLoad(int sim_port) {
-  auto r = http::HttpCall("GET", "127.0.0.1", sim_port, "/api/v1/services");
-  if (!r.ok() || r->status != 200) return "  simulator unreachable\n";
-  json j = json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || !j.contains("services")) return "  simulator: bad answer\n";
-  std::string out;
-  for (const auto& s : j["services"]) {
-    absl::StrAppendFormat(
-        &out, "  %-18s load %7.1f req/s  replicas %d desired, %d ready  queue %d\n",
-        s.value("name", "?"), s.value("arrival_rate", 0.0), s.value("desired_replicas", 0),
-        s.value("ready_replicas", 0), s.value("queue_length", 0));
-  }
-  return out;
+int Fail(absl::string_view message, int code = 2) {
+  std::fprintf(stderr, "autoscale-demo: %.*s\n", static_cast<int>(message.size()),
+               message.data());
+  return code;
 }
 
 int Main(int argc, char** argv) {
   const sigset_t signals = BlockShutdownSignals();
-
-  ParseProgramFlags(
-      argc, argv, "runs the simulator, a real Prometheus and the adapter, and shows live figures");
-  if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
-    return 2;
+  std::vector<char*> positional = ParseProgramFlags(
+      argc, argv,
+      "closed-loop autoscaling demo: simulator + real Prometheus + adapter, with HPA, KEDA and KPA "
+      "emulators scaling the simulated services");
+  if (positional.size() > 1) {
+    return Fail(absl::StrCat("unexpected argument \"", positional[1], "\" (flags start with --)"));
   }
-  auto duration = ParseGoDuration(absl::GetFlag(FLAGS_duration));
-  auto refresh = ParseGoDuration(absl::GetFlag(FLAGS_refresh));
+  if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) return Fail(s.message());
+
+  // Flags and scenario first: bad input changes nothing and starts nothing.
+  closedloop::Scenario scenario;
+  const std::string scenario_file = absl::GetFlag(FLAGS_scenario);
+  if (!scenario_file.empty() && absl::GetFlag(FLAGS_long)) {
+    return Fail("--scenario and --long exclude each other");
+  }
+  if (!scenario_file.empty()) {
+    auto loaded = closedloop::LoadScenarioFile(scenario_file);
+    if (!loaded.ok()) return Fail(absl::StrCat("--scenario: ", loaded.status().message()));
+    scenario = *std::move(loaded);
+  } else {
+    scenario = absl::GetFlag(FLAGS_long) ? closedloop::LongScenario()
+                                         : closedloop::DefaultScenario();
+  }
+  // The panic-aware metric needs the adapter option of issue 5 (see AdapterConfigYaml).
+  const bool with_panic = false;
+  const std::vector<closedloop::ModeSpec> available = closedloop::DefaultModes(with_panic);
+  auto modes = closedloop::SelectModes(absl::GetFlag(FLAGS_modes), available);
+  if (!modes.ok()) return Fail(modes.status().message());
   auto scrape = ParseGoDuration(absl::GetFlag(FLAGS_scrape_interval));
-  for (const auto* d : {&duration, &refresh, &scrape}) {
-    if (!d->ok()) {
-      std::fprintf(stderr, "autoscale-demo: %s\n", std::string(d->status().message()).c_str());
-      return 2;
+  if (!scrape.ok()) return Fail(absl::StrCat("--scrape_interval: ", scrape.status().message()));
+  if (*scrape < absl::Seconds(1) || *scrape > absl::Seconds(5)) {
+    return Fail("--scrape_interval: must be in [1s, 5s] (the adapter samples every second)");
+  }
+  const std::string out_dir = absl::GetFlag(FLAGS_out_dir);
+  if (out_dir.empty()) return Fail("--out_dir: must not be empty");
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec || access(out_dir.c_str(), W_OK) != 0) {
+      return Fail(absl::StrCat("--out_dir: cannot write to \"", out_dir, "\"",
+                               ec ? absl::StrCat(": ", ec.message()) : ""));
     }
   }
-  if (*refresh <= absl::ZeroDuration() || *scrape < absl::Seconds(1)) {
-    std::fprintf(stderr,
-                 "autoscale-demo: --refresh must be positive and --scrape_interval at least 1s\n");
-    return 2;
+  const bool plots = absl::GetFlag(FLAGS_plots);
+  if (plots && access(absl::GetFlag(FLAGS_gnuplot_bin).c_str(), X_OK) != 0) {
+    return Fail(absl::StrCat("--gnuplot_bin: \"", absl::GetFlag(FLAGS_gnuplot_bin),
+                             "\" is not an executable (install gnuplot-nox or pass --noplots)"));
   }
 
   demo::StackOptions options;
   options.bin_dir = absl::GetFlag(FLAGS_bin_dir);
-  if (options.bin_dir.empty())
+  if (options.bin_dir.empty()) {
     options.bin_dir = std::filesystem::canonical("/proc/self/exe").parent_path();
+  }
   options.prometheus_bin = absl::GetFlag(FLAGS_prometheus_bin);
   options.work_dir = absl::GetFlag(FLAGS_work_dir);
   options.scrape_interval = *scrape;
-  std::printf("starting the simulator, Prometheus and the adapter...\n");
+  options.sim_scenario_yaml = closedloop::SimScenarioYaml(scenario, *modes, "kserve-test");
+  options.adapter_config_yaml = closedloop::AdapterConfigYaml(scenario, with_panic);
+  for (absl::string_view a :
+       absl::StrSplit(absl::GetFlag(FLAGS_adapter_args), ' ', absl::SkipEmpty())) {
+    options.adapter_args.emplace_back(a);
+  }
+
+  std::printf("starting the simulator (%zu services), Prometheus and the adapter...\n",
+              modes->size());
   std::fflush(stdout);
   auto stack = demo::Stack::Start(options);
-  if (!stack.ok()) {
-    std::fprintf(stderr, "autoscale-demo: %s\n", std::string(stack.status().message()).c_str());
-    return 1;
-  }
+  if (!stack.ok()) return Fail(stack.status().message(), 1);
   demo::Stack& s = **stack;
-  std::printf("simulator   http://127.0.0.1:%d/metrics  (state: /api/v1/services)\n", s.sim_port());
-  std::printf("prometheus  %s  (data and logs in %s)\n", s.prometheus_url().c_str(),
-              s.work_dir().c_str());
-  std::printf("adapter     http://127.0.0.1:%d/api/v1/metrics  /metrics  /readyz\n",
-              s.adapter_port());
-  std::printf(
-      "try: curl 'http://127.0.0.1:%d/api/v1/namespaces/kserve-test/metrics/concurrency'\n\n",
-      s.adapter_port());
+  std::printf("simulator   http://127.0.0.1:%d/api/v1/services\n", s.sim_port());
+  std::printf("prometheus  %s  (logs in %s)\n", s.prometheus_url().c_str(), s.work_dir().c_str());
+  std::printf("adapter     http://127.0.0.1:%d/api/v1/metrics  https://127.0.0.1:%d/apis  gRPC "
+              "127.0.0.1:%d\n",
+              s.adapter_port(), s.adapter_https_port(), s.adapter_grpc_port());
   std::fflush(stdout);
-
-  absl::Time start = absl::Now();
-  bool tty = isatty(STDOUT_FILENO);
-  int signal_number = 0;
-  while (true) {
-    std::string frame =
-        absl::StrCat(tty ? "\033[2J\033[H" : "",
-                     "t=", absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Seconds(1))),
-                     "  namespace kserve-test",
-                     *duration > absl::ZeroDuration()
-                         ? absl::StrCat(" (runs for ", absl::FormatDuration(*duration), ")")
-                         : " (Ctrl-C stops)",
-                     "\n", SimLoad(s.sim_port()));
-    for (const Model& m : kModels) frame += Row(s.adapter_port(), m);
-    std::fputs(frame.c_str(), stdout);
-    std::fputs("\n", stdout);
-    std::fflush(stdout);
-    if (*duration > absl::ZeroDuration() && absl::Now() - start >= *duration) break;
-    timespec wait = absl::ToTimespec(*refresh);
-    signal_number = sigtimedwait(&signals, nullptr, &wait);
-    if (signal_number > 0) break;
+  if (absl::Status ready = demo::WaitForHttp(s.adapter_port(), "/readyz", 200, absl::Seconds(30));
+      !ready.ok()) {
+    return Fail(absl::StrCat("the adapter did not become ready: ", ready.message(),
+                             "; its log: ", s.adapter()->LogTail(10)),
+                1);
   }
-  std::printf("stopping%s...\n", signal_number > 0 ? " (signal)" : "");
+
+  closedloop::ClosedLoop::Options loop_options;
+  loop_options.scenario = scenario;
+  loop_options.modes = *modes;
+  loop_options.sim_port = s.sim_port();
+  loop_options.adapter_https_port = s.adapter_https_port();
+  loop_options.adapter_grpc_port = s.adapter_grpc_port();
+  auto loop = closedloop::ClosedLoop::Create(loop_options);
+  if (!loop.ok()) return Fail(loop.status().message(), 1);
+
+  const bool tty = isatty(STDOUT_FILENO);
+  const int steps = (*loop)->steps();
+  const int print_every =
+      static_cast<int>(scenario.autoscaling.sync_period / scenario.step);
+  std::printf("running %d modes for %s (%d steps of %s)%s\n", static_cast<int>(modes->size()),
+              FormatGoDuration(scenario.Length()).c_str(), steps,
+              FormatGoDuration(scenario.step).c_str(), tty ? "" : "; a status every sync period");
+  std::fflush(stdout);
+  const absl::Time start = absl::Now();
+  int signal_number = 0;
+  absl::Status failed;
+  for (int i = 0; i < steps; ++i) {
+    // Pace the loop's clock to the wall clock: Prometheus scrapes in real time.
+    const absl::Time due = start + scenario.step * i;
+    for (absl::Duration wait = due - absl::Now(); wait > absl::ZeroDuration();
+         wait = due - absl::Now()) {
+      timespec ts = absl::ToTimespec(wait);
+      const int sig = sigtimedwait(&signals, nullptr, &ts);
+      if (sig > 0) {
+        signal_number = sig;
+        break;
+      }
+    }
+    if (signal_number > 0) break;
+    failed = (*loop)->Step(i, due);
+    if (!failed.ok()) break;
+    if (tty) {
+      std::printf("\033[2J\033[H%s", closedloop::LiveTable(**loop).c_str());
+    } else if (i % print_every == print_every - 1) {
+      std::printf("%s", closedloop::LiveLines(**loop).c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  int code = 0;
+  if (signal_number > 0) {
+    std::printf("\ninterrupted (%s): writing what ran so far\n", SignalName(signal_number));
+    code = 130;
+  } else if (!failed.ok()) {
+    std::fprintf(stderr, "autoscale-demo: the loop stopped: %s\n",
+                 std::string(failed.message()).c_str());
+    code = 1;
+  }
+  std::printf("\n%s\n", closedloop::SummaryTable((*loop)->Summarize(), scenario).c_str());
+  if (absl::Status w = closedloop::WriteCsv(**loop, out_dir); !w.ok()) {
+    std::fprintf(stderr, "autoscale-demo: %s\n", std::string(w.message()).c_str());
+    code = code ? code : 1;
+  } else {
+    std::printf("CSV: %s/<mode>.csv, %s/summary.csv\n", out_dir.c_str(), out_dir.c_str());
+    if (plots && signal_number == 0) {
+      if (absl::Status p =
+              closedloop::RenderPlots(**loop, out_dir, absl::GetFlag(FLAGS_gnuplot_bin));
+          !p.ok()) {
+        std::fprintf(stderr, "autoscale-demo: plots: %s\n", std::string(p.message()).c_str());
+        code = code ? code : 1;
+      } else {
+        std::printf("plots: %s/<mode>.png, %s/overview.png\n", out_dir.c_str(), out_dir.c_str());
+      }
+    }
+  }
+  loop->reset();  // closes the KEDA streams before the adapter stops
+  std::printf("stopping...\n");
   s.Stop();
   std::printf("stopped; all processes ended and temporary files removed\n");
-  return 0;
+  return code;
 }
 
 }  // namespace

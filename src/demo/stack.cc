@@ -71,6 +71,11 @@ absl::Status Stack::Init() {
   }
 
   std::vector<std::string> sim_argv = {options_.bin_dir + "/autoscale-sim", "--listen=127.0.0.1:0"};
+  if (!options_.sim_scenario_yaml.empty()) {
+    absl::Status w = WriteFile(work_dir_ + "/sim-scenario.yaml", options_.sim_scenario_yaml);
+    if (!w.ok()) return w;
+    sim_argv.push_back("--scenario=" + work_dir_ + "/sim-scenario.yaml");
+  }
   sim_argv.insert(sim_argv.end(), options_.sim_args.begin(), options_.sim_args.end());
   auto sim = proc::Subprocess::Start({sim_argv, work_dir_ + "/sim.log", ""});
   if (!sim.ok()) return sim.status();

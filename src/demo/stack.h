@@ -22,6 +22,8 @@ struct StackOptions {
   absl::Duration scrape_interval = absl::Seconds(1);
   // Adapter config text; empty: the adapter's embedded default. --prometheus-url is always passed.
   std::string adapter_config_yaml;
+  // Simulator scenario YAML (src/sim/scenario.h); empty: the simulator's built-in scenario.
+  std::string sim_scenario_yaml;
   std::vector<std::string> sim_args;      // extra flags for autoscale-sim
   std::vector<std::string> adapter_args;  // extra flags for autoscale-adapter
   bool start_adapter = true;

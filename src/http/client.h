@@ -23,6 +23,14 @@ absl::StatusOr<HttpResult> HttpCall(std::string_view method, std::string_view ho
                                     std::string_view path_and_query, std::string_view body = "",
                                     absl::Duration timeout = absl::Seconds(5));
 
+// One GET to https://host:port/path_and_query without verifying the server's certificate (for the
+// adapter's self-signed loopback certificate in the demo and tests), with `Authorization: Bearer
+// <bearer_token>` when the token is not empty. Errors as HttpCall.
+absl::StatusOr<HttpResult> HttpsGetInsecure(std::string_view host, int port,
+                                            std::string_view path_and_query,
+                                            std::string_view bearer_token = "",
+                                            absl::Duration timeout = absl::Seconds(5));
+
 // Percent-encodes a query parameter value.
 std::string UrlEncode(std::string_view s);
 

@@ -1,0 +1,116 @@
+#pragma once
+// The closed loop: every step of the loop's clock it sets each simulated service's load from the
+// scenario, reads the simulator, lets each mode's autoscaler act (setting the replicas it decides)
+// and records one row per mode. The caller paces the steps (the demo waits for the wall clock,
+// since Prometheus scrapes in real time) and passes each step's time: the loop itself never reads
+// a clock and never sleeps.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "closedloop/autoscalers.h"
+#include "closedloop/clients.h"
+#include "closedloop/scenario.h"
+
+namespace aa::closedloop {
+
+// The demo's modes: for each tutorial model the HPA on the plain metric, the HPA on the panic-aware
+// metric (concurrency only), KEDA in front (plain and panic-aware for concurrency), and the KPA as
+// the reference for concurrency. `with_panic` false leaves out the panic-aware ones.
+std::vector<ModeSpec> DefaultModes(bool with_panic);
+
+// Selects modes by comma-separated names ("all" = every one of `available`). InvalidArgument
+// naming an unknown or duplicate name and listing the valid ones.
+absl::StatusOr<std::vector<ModeSpec>> SelectModes(const std::string& names,
+                                                  const std::vector<ModeSpec>& available);
+
+// The simulator scenario YAML (src/sim/scenario.h) with one service per mode, in namespace
+// `ns`: concurrency models serve 0.5 s requests with containerConcurrency 100; cpu models cost 0.05
+// core-s per request (0.5 core while it runs) with containerConcurrency 2, standing in for a 1-core
+// limit. Load starts at 0 (the loop sets it every step).
+std::string SimScenarioYaml(const Scenario& scenario, const std::vector<ModeSpec>& modes,
+                            const std::string& ns);
+
+// The adapter's config for the loop: sampling every second, the concurrency metric over the
+// scenario's metricWindow, the panic-aware `concurrency_panic` (when `with_panic`), cpu over
+// cpuWindow and memory (for metrics.k8s.io).
+std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic);
+
+// One mode at one step.
+struct Row {
+  int step = 0;
+  double t = 0;             // seconds since the loop started
+  std::string phase;
+  double load_rps = 0;      // the arrival rate set for this step
+  int desired = 0;          // replicas asked for (before this step's decision)
+  int ready = 0;            // serving pods
+  int pods = 0;             // pods that exist (starting and draining included)
+  int64_t queue = 0;        // requests waiting
+  double demand = 0;        // concurrency models: mean in flight + queued since the previous step;
+                            // cpu models: cores used
+  double utilization = 0;   // demand / (ready x per-pod target) in percent (cpu: of the request)
+  double observed = 0;      // what the autoscaler acted on at its last sync (NaN before)
+  std::string decision;     // this step's decision, empty when it did not act
+  int set_replicas = -1;    // the replicas it set at this step, -1 when none
+};
+
+struct ModeSummary {
+  ModeSpec mode;
+  int needed = 0;                 // replicas that serve the burst at the target
+  double time_to_capacity = -1;   // s from the burst's start until ready >= needed; -1: never
+  int peak = 0;                   // highest replicas asked for
+  double pod_seconds = 0;         // over the run
+  double queued_share = 0;        // requests that waited in the queue / requests arrived
+  uint64_t arrived = 0;
+  uint64_t dropped = 0;
+  int steady_direction_changes = 0;  // up<->down reversals of the replicas during `steady`
+  int steady_end_replicas = 0;
+  double back_to_min = -1;        // s from the drop's start until replicas == min; -1: never
+  int decisions_failed = 0;       // syncs where the metric could not be read
+};
+
+class ClosedLoop {
+ public:
+  struct Options {
+    Scenario scenario;
+    std::vector<ModeSpec> modes;
+    std::string ns = "kserve-test";
+    int sim_port = 0;
+    int adapter_https_port = 0;
+    int adapter_grpc_port = 0;
+    std::string bearer_token = "closed-loop-demo";
+  };
+  // Creates the autoscalers (KEDA asks GetMetricSpec here). Errors from the adapter are returned.
+  static absl::StatusOr<std::unique_ptr<ClosedLoop>> Create(Options options);
+
+  // Runs step `step` (0, 1, 2, ... in order) at `now`, the loop clock's time of the step. An error
+  // stops the loop: the simulator became unreachable or refused a change.
+  absl::Status Step(int step, absl::Time now);
+
+  int steps() const { return options_.scenario.Steps(); }
+  const Scenario& scenario() const { return options_.scenario; }
+  const std::vector<ModeSpec>& modes() const { return options_.modes; }
+  // Rows per mode (same order as modes()), one per step run.
+  const std::vector<std::vector<Row>>& rows() const { return rows_; }
+  // Free-text state per mode for the live table (KEDA activity, KPA panic).
+  std::vector<std::string> States() const;
+  // The summary over the steps run so far.
+  std::vector<ModeSummary> Summarize() const;
+
+ private:
+  explicit ClosedLoop(Options options);
+
+  Options options_;
+  SimClient sim_;
+  std::vector<std::unique_ptr<Autoscaler>> autoscalers_;
+  std::vector<std::vector<Row>> rows_;
+  std::vector<double> last_observed_;
+  std::vector<SimService> first_, last_;  // the services at the first and the latest step
+  double last_sim_seconds_ = -1;
+  std::vector<SimService> previous_;
+};
+
+}  // namespace aa::closedloop
