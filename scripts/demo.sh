@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# The main job: builds, then runs the simulator, a real Prometheus and the adapter on the embedded default config,
-# and shows live per-pod figures for both tutorial models. Ctrl-C stops it (everything it started is cleaned up).
-# Usage: scripts/demo.sh [--duration=60s] [--refresh=2s] [--scrape_interval=2s] [--work_dir=DIR]
+# The main job: builds, then runs the closed loop on one machine: the simulator, a real Prometheus and
+# the adapter, with HPA and KEDA emulators (and Knative's KPA as the reference) scaling the simulated
+# services through the adapter's APIs while a scenario runs (idle, ramp, 5x burst, steady, drop).
+# About 4.5 minutes; --long runs the 15-minute version with the upstream 5-minute stabilization.
+# Writes CSV files, a summary and PNG plots to build/demo-output (--out_dir=DIR elsewhere).
+# Ctrl-C stops it; everything it started is cleaned up.
+# Usage: scripts/demo.sh [--long] [--scenario=FILE] [--modes=a,b] [--out_dir=DIR] [--work_dir=DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" "$root/build" autoscale-demo autoscale-sim autoscale-adapter >/dev/null
-exec "$root/build/bin/autoscale-demo" "$@"
+exec "$root/build/bin/autoscale-demo" "--out_dir=$root/build/demo-output" "$@"

@@ -143,6 +143,19 @@ int Main(int argc, char** argv) {
                 1);
   }
 
+  // The first sync must find data: wait for two scrapes' worth of every pod's series.
+  std::printf("waiting for the first samples of every pod...\n");
+  std::fflush(stdout);
+  for (const char* metric : {"concurrency", "cpu"}) {
+    if (absl::Status data = closedloop::WaitForAdapterData(
+            s.adapter_port(), "kserve-test", metric, static_cast<int>(modes->size()) *
+                                                         scenario.autoscaling.min_replicas,
+            absl::Seconds(60));
+        !data.ok()) {
+      return Fail(data.message(), 1);
+    }
+  }
+
   closedloop::ClosedLoop::Options loop_options;
   loop_options.scenario = scenario;
   loop_options.modes = *modes;

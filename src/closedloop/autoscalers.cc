@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,8 +23,11 @@ int StepsOf(absl::Duration d, absl::Duration step) {
 }
 
 // The pods the Deployment's selector matches, as the HPA's pod lister sees them: a starting pod is
-// Pending, a draining one has its deletionTimestamp set.
-std::vector<scaling::Pod> PodsOf(const SimService& s) {
+// Pending, a draining one has its deletionTimestamp set. The pods that run when the loop starts
+// (`initial`) have been running for an hour, as in a live cluster (the simulator starts them with
+// the process, which would put them inside the HPA's CPU initialization period).
+std::vector<scaling::Pod> PodsOf(const SimService& s, const std::set<std::string>& initial,
+                                 absl::Time now) {
   std::vector<scaling::Pod> out;
   for (const SimPod& p : s.pods) {
     scaling::Pod pod;
@@ -32,8 +36,9 @@ std::vector<scaling::Pod> PodsOf(const SimService& s) {
     const bool started = p.ready || p.draining;
     pod.phase = started ? scaling::PodPhase::kRunning : scaling::PodPhase::kPending;
     pod.ready = started;
-    pod.ready_transition = started ? p.ready_at : p.created;
-    pod.start_time = p.created;
+    const bool old = initial.count(p.name) > 0;
+    pod.ready_transition = old ? now - absl::Hours(1) : started ? p.ready_at : p.created;
+    pod.start_time = old ? now - absl::Hours(1) : p.created;
     pod.containers.push_back(
         {"kserve-container", {{"cpu", scaling::MilliValue(s.cpu_request)}}});
     out.push_back(std::move(pod));
@@ -89,10 +94,13 @@ class HpaEmulator final : public Autoscaler {
 
   Action Step(int step, absl::Time now, double, const SimService& s) override {
     Action a;
+    if (step == 0) {
+      for (const SimPod& p : s.pods) initial_.insert(p.name);
+    }
     if (step % period_ != period_ - 1) return a;  // first sync after one full period
     a.acted = true;
     scaling::HpaObservations obs;
-    obs.pods = PodsOf(s);
+    obs.pods = PodsOf(s, initial_, now);
     scaling::MetricObservation m;
     absl::StatusOr<std::vector<PodSample>> samples =
         mode_.model == ModelKind::kCpu
@@ -125,6 +133,7 @@ class HpaEmulator final : public Autoscaler {
   KubeMetricsClient client_;
   scaling::HpaController hpa_;
   int period_;
+  std::set<std::string> initial_;
 };
 
 class KedaEmulator final : public Autoscaler {
@@ -143,6 +152,9 @@ class KedaEmulator final : public Autoscaler {
 
   Action Step(int step, absl::Time now, double, const SimService& s) override {
     Action a;
+    if (step == 0) {
+      for (const SimPod& p : s.pods) initial_.insert(p.name);
+    }
     if (step % poll_ == poll_ - 1) {
       // KEDA creates the HPA once GetMetricSpec answers (its reconcile retries until then); the
       // CPU trigger's target needs the pods' CPU requests sampled first.
@@ -172,7 +184,7 @@ class KedaEmulator final : public Autoscaler {
     if (!hpa_ || step % period_ != period_ - 1) return a;
     a.acted = true;
     scaling::HpaObservations obs;
-    obs.pods = PodsOf(s);
+    obs.pods = PodsOf(s, initial_, now);
     obs.status_replicas = s.desired_replicas;
     scaling::MetricObservation m;
     if (!last_.has_value()) {
@@ -213,6 +225,7 @@ class KedaEmulator final : public Autoscaler {
   std::string metric_name_;
   double target_ = 0;
   std::optional<absl::StatusOr<double>> last_;
+  std::set<std::string> initial_;
 };
 
 class KpaReference final : public Autoscaler {

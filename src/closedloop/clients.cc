@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "externalscaler.grpc.pb.h"
 #include "http/client.h"
+#include "proc/subprocess.h"
 #include "nlohmann/json.hpp"
 
 namespace aa::closedloop {
@@ -118,6 +119,29 @@ absl::Status SimClient::SetReplicas(const std::string& service, int replicas) co
                                             ": HTTP ", r->status, ": ", r->body));
   }
   return absl::OkStatus();
+}
+
+absl::Status WaitForAdapterData(int adapter_port, const std::string& ns, const std::string& metric,
+                                int pods, absl::Duration timeout) {
+  std::string last = "no answer";
+  const bool ok = proc::PollUntil(
+      [&] {
+        auto r = http::HttpCall("GET", "127.0.0.1", adapter_port,
+                                absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric));
+        if (!r.ok()) {
+          last = std::string(r.status().message());
+          return false;
+        }
+        last = absl::StrCat("HTTP ", r->status, ": ", r->body.substr(0, 300));
+        json j = json::parse(r->body, nullptr, false);
+        return r->status == 200 && !j.is_discarded() && JsonGet<int>(j, "podCount", 0) >= pods;
+      },
+      timeout, absl::Milliseconds(250));
+  if (ok) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat("the adapter did not serve ", metric, " for ",
+                                                  pods, " pods within ",
+                                                  absl::FormatDuration(timeout), " (last: ", last,
+                                                  ")"));
 }
 
 absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
