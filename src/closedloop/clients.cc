@@ -194,16 +194,25 @@ absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
       return bad();
     }
   }
+  // mantissa < 10^30 and binary <= 2^60 could overflow 128 bits together: refuse such values.
+  if (binary > 1 && mantissa > (static_cast<__int128>(1) << 66)) return bad();
   __int128 value = mantissa * binary;
   int e = exp10 + 3 - fraction;  // value * 10^e milli-units
   for (; e > 0; --e) {
     value *= 10;
     if (value > static_cast<__int128>(std::numeric_limits<int64_t>::max())) return bad();
   }
-  __int128 divisor = 1;
-  for (; e < 0; ++e) divisor *= 10;
-  __int128 milli = value / divisor;
-  if (value % divisor != 0 && !negative) ++milli;  // round up (towards +inf)
+  __int128 milli = 0;
+  if (e < -36) {
+    // value < 10^36 is below 10^-e: less than one milli-unit.
+    milli = 0;
+    if (value != 0 && !negative) milli = 1;
+  } else {
+    __int128 divisor = 1;
+    for (; e < 0; ++e) divisor *= 10;
+    milli = value / divisor;
+    if (value % divisor != 0 && !negative) ++milli;  // round up (towards +inf)
+  }
   if (milli > static_cast<__int128>(std::numeric_limits<int64_t>::max())) return bad();
   return static_cast<int64_t>(negative ? -milli : milli);
 }

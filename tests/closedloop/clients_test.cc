@@ -24,7 +24,10 @@ TEST(ParseQuantityMilli, ReadsWhatTheAdapterAndKubernetesPrint) {
                                                   {"1.5", 1500},
                                                   {"0.0005", 1},
                                                   {"-500m", -500},
-                                                  {"667m", 667}}) {
+                                                  {"667m", 667},
+                                                  {"1e-30", 1},  // tiny: rounded up to 1m
+                                                  {"0.000000000000000000000000001n", 1},
+                                                  {"-1e-30", 0}}) {
     auto v = ParseQuantityMilli(c.text);
     ASSERT_TRUE(v.ok()) << c.text << ": " << v.status();
     EXPECT_EQ(*v, c.milli) << c.text;
@@ -32,7 +35,8 @@ TEST(ParseQuantityMilli, ReadsWhatTheAdapterAndKubernetesPrint) {
 }
 
 TEST(ParseQuantityMilli, RefusesWhatIsNotAQuantity) {
-  for (const char* bad : {"", "m", "70x", "1.2.3", "abc", "1e", "99999999999999999999E"}) {
+  for (const char* bad : {"", "m", "70x", "1.2.3", "abc", "1e", "99999999999999999999E",
+                          "123456789012345678901234567890Ei", "1234567890123456789012345678901"}) {
     auto v = ParseQuantityMilli(bad);
     EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
