@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/duration.h"
@@ -32,15 +33,21 @@ int Needed(const Scenario& sc, const ModeSpec& mode, const SimService& s, double
   return std::clamp(static_cast<int>(n), sc.autoscaling.min_replicas, sc.autoscaling.max_replicas);
 }
 
-// The panic-aware concurrency definition (issue 5's adapter option).
+// The panic-aware concurrency definition (the adapter's `panic` option): the same queue-proxy
+// histogram over a short rate window (the panic window), averaged by the adapter over
+// metricWindow normally and over panicWindow while the workload is in panic (Knative's rule).
 std::string PanicMetricYaml(const Scenario& sc) {
+  const AutoscalingSettings& a = sc.autoscaling;
   return absl::StrCat(
       "- name: concurrency_panic\n"
       "  preset: {type: concurrency, source: knative-queue-proxy, window: ",
-      FormatGoDuration(sc.autoscaling.metric_window),
+      FormatGoDuration(a.panic_window),
       "}\n"
       "  containerConcurrency: 100\n"
-      "  targetUtilizationPercentage: 70\n");
+      "  targetUtilizationPercentage: 70\n"
+      "  panic: {stableWindow: ",
+      FormatGoDuration(a.metric_window), ", panicWindowPercentage: ",
+      absl::StrFormat("%.6g", 100 * absl::FDivDuration(a.panic_window, a.metric_window)), "}\n");
 }
 
 }  // namespace

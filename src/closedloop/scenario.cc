@@ -173,7 +173,7 @@ absl::Status ValidateScenario(const Scenario& s) {
                        absl::ZeroDuration(), false},
                      D{"autoscaling.scaleDownStabilization", a.scale_down_stabilization,
                        absl::ZeroDuration(), false},
-                     D{"autoscaling.metricWindow", a.metric_window, absl::Seconds(2), false},
+                     D{"autoscaling.metricWindow", a.metric_window, absl::Seconds(6), false},
                      D{"autoscaling.panicWindow", a.panic_window, absl::Seconds(2), false},
                      D{"autoscaling.cpuWindow", a.cpu_window, absl::Seconds(2), false},
                      D{"autoscaling.kpaStableWindow", a.kpa_stable_window, absl::Seconds(2),

@@ -24,8 +24,10 @@
 //     kedaPollingInterval: 15s    default 15s: how often the KEDA emulator calls GetMetrics
 //     scaleUpStabilization: 0s    default 0s (HPA behavior scaleUp.stabilizationWindowSeconds)
 //     scaleDownStabilization: 60s default 60s (upstream 300s; the --long scenario uses 300s)
-//     metricWindow: 1m            default 1m: the adapter's concurrency window (Knative's stable)
-//     panicWindow: 6s             default 6s: the panic-aware metric's and the KPA's panic window
+//     metricWindow: 1m            default 1m, >= 6s: the adapter's concurrency window (and the
+//                                 panic-aware metric's stable window)
+//     panicWindow: 6s             default 6s, >= 2s: the panic-aware metric's and the KPA's panic
+//                                 window (the adapter samples every second: two samples at least)
 //     cpuWindow: 30s              default 30s: the adapter's CPU rate window
 //     kpaStableWindow: 1m         default 1m: the simulated KPA's stable window
 //     podStartDelay: 10s          default 10s: a new pod's creation -> ready
