@@ -8,8 +8,12 @@ fuzz_seconds=${1:-30}
 "$root/scripts/deps.sh"
 build=$root/build-sanitize
 if [ ! -f "$build/build.ninja" ]; then
+  launcher=()
+  if command -v ccache >/dev/null; then  # as in build.sh: developers' machines only
+    launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  fi
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-    -DCMAKE_CXX_COMPILER=clang++ -DAA_SANITIZE=ON -DAA_FUZZ=ON -DAA_BENCH=OFF >/dev/null
+    -DCMAKE_CXX_COMPILER=clang++ -DAA_SANITIZE=ON -DAA_FUZZ=ON -DAA_BENCH=OFF "${launcher[@]}" >/dev/null
 fi
 ninja -C "$build"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
