@@ -18,6 +18,9 @@
 #include "apiserver/internal/self_signed.h"
 #include "apiserver/server.h"
 #include "app/flags.h"
+#include "auth/secure_serving.h"
+#include "auth/serving_tls.h"
+#include "auth/trust_config.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/log.h"
@@ -70,6 +73,33 @@ ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
 ABSL_FLAG(std::vector<std::string>, tls_san, {},
           "Extra subjectAltNames of the generated self-signed certificate (comma-separated DNS "
           "names or IPs, e.g. the Service's DNS name)");
+ABSL_FLAG(std::string, authentication, "on",
+          "on: the Kubernetes API port asks every caller for credentials (front-proxy or client "
+          "certificate, bearer token via TokenReview) and answers 401 without; off: no "
+          "credentials needed (local use only, logged as a warning)");
+ABSL_FLAG(std::string, authorization, "on",
+          "on: callers are authorized with SubjectAccessReview (needs the Kubernetes API); off: "
+          "every authenticated caller may read everything (local use only, logged as a warning)");
+ABSL_FLAG(std::string, client_ca_file, "",
+          "PEM CA bundle for direct clients' certificates on the Kubernetes API port (user = CN, "
+          "groups = O); default: client-ca-file of ConfigMap "
+          "kube-system/extension-apiserver-authentication when reachable");
+ABSL_FLAG(std::string, requestheader_client_ca_file, "",
+          "PEM CA bundle of the front proxy (kube-apiserver's aggregator); only requests with a "
+          "client certificate it signed may set X-Remote-User/-Group/-Extra-*; default: the "
+          "ConfigMap's requestheader-client-ca-file");
+ABSL_FLAG(std::vector<std::string>, requestheader_allowed_names, {},
+          "Common names the front proxy's certificate may have (comma-separated); empty: any the "
+          "CA signed");
+ABSL_FLAG(std::vector<std::string>, requestheader_username_headers, {},
+          "Headers holding the user name from the front proxy; default: the ConfigMap's, else "
+          "X-Remote-User");
+ABSL_FLAG(std::vector<std::string>, requestheader_group_headers, {},
+          "Headers holding the groups from the front proxy; default: the ConfigMap's, else "
+          "X-Remote-Group");
+ABSL_FLAG(std::vector<std::string>, requestheader_extra_headers_prefix, {},
+          "Header prefixes of extra user attributes from the front proxy; default: the "
+          "ConfigMap's, else X-Remote-Extra-");
 ABSL_FLAG(bool, check_config, false,
           "Validate the config, print the effective metric queries and exit");
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
@@ -119,6 +149,13 @@ absl::Status ApplyFlagOverrides(config::Config& config) {
     config.prometheus.tls.insecure_skip_verify = true;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> OnOffFlag(const absl::Flag<std::string>& flag, const char* name) {
+  std::string v = absl::GetFlag(flag);
+  if (v == "on" || v == "true") return true;
+  if (v == "off" || v == "false") return false;
+  return absl::InvalidArgumentError(absl::StrCat("--", name, "=", v, ": want on or off"));
 }
 
 // A temporary directory removed (with the files in it) when this goes out of scope.
@@ -201,19 +238,46 @@ int Main(int argc, char** argv) {
   // The Kubernetes metrics APIs on HTTPS.
   std::unique_ptr<TempDir> tls_dir;
   std::unique_ptr<http::HttpServer> https_server;
+  std::unique_ptr<auth::ServingCertificate> serving_cert;
+  std::unique_ptr<auth::SecureServing> secure;
   apiserver::MetricsApi metrics_api(sampler, RealClock::Get());
   if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
+    auto authentication = OnOffFlag(FLAGS_authentication, "authentication");
+    if (!authentication.ok()) return Fail(authentication.status());
+    auto authorization = OnOffFlag(FLAGS_authorization, "authorization");
+    if (!authorization.ok()) return Fail(authorization.status());
+    auth::TrustFlags trust_flags;
+    trust_flags.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
+    trust_flags.requestheader_client_ca_file = absl::GetFlag(FLAGS_requestheader_client_ca_file);
+    trust_flags.requestheader_allowed_names = absl::GetFlag(FLAGS_requestheader_allowed_names);
+    trust_flags.requestheader_username_headers =
+        absl::GetFlag(FLAGS_requestheader_username_headers);
+    trust_flags.requestheader_group_headers = absl::GetFlag(FLAGS_requestheader_group_headers);
+    trust_flags.requestheader_extra_headers_prefix =
+        absl::GetFlag(FLAGS_requestheader_extra_headers_prefix);
+    auto trust = auth::BuildTrustConfig(trust_flags, nullptr);
+    if (!trust.ok()) return Fail(trust.status());
+    auth::SecureServingOptions secure_options;
+    secure_options.authentication = *authentication;
+    secure_options.authorization = *authorization;
+    secure_options.trust = *trust;
+    secure_options.clock = &RealClock::Get();
+    secure_options.registry = registry.get();
+    auto created = auth::SecureServing::Create(secure_options);
+    if (!created.ok()) return Fail(created.status());
+    secure = *std::move(created);
+
     http::HttpServerOptions https_options;
     https_options.listen = listen;
     https_options.name = "https";
     https_options.threads = absl::GetFlag(FLAGS_http_threads);
     https_options.registry = registry.get();
-    https_options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-    https_options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-    if (https_options.tls_cert_file.empty() != https_options.tls_key_file.empty()) {
+    std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+    std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
+    if (cert_file.empty() != key_file.empty()) {
       return Fail(absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together"));
     }
-    if (https_options.tls_cert_file.empty()) {
+    if (cert_file.empty()) {
       auto dir = TempDir::Create();
       if (!dir.ok()) return Fail(dir.status());
       tls_dir = *std::move(dir);
@@ -223,14 +287,22 @@ int Main(int argc, char** argv) {
       }
       auto files = apiserver::WriteSelfSignedCertificate(tls_dir->path(), sans, absl::Now());
       if (!files.ok()) return Fail(files.status());
-      https_options.tls_cert_file = files->cert_file;
-      https_options.tls_key_file = files->key_file;
+      cert_file = files->cert_file;
+      key_file = files->key_file;
       LogInfo("generated a self-signed serving certificate",
               {{"cert", files->cert_file}, {"sans", absl::StrJoin(sans, ",")}});
     }
-    auto started = http::StartHttpServer(https_options, [&metrics_api](const http::HttpRequest& r) {
-      return metrics_api.Handle(r);
-    });
+    // Reloaded when the files change (checked at most once a second, on new handshakes).
+    auto loaded = auth::ServingCertificate::Load(cert_file, key_file, RealClock::Get());
+    if (!loaded.ok()) return Fail(loaded.status());
+    serving_cert = *std::move(loaded);
+    https_options.tls_setup = [&serving_cert](ssl_ctx_st* ctx) {
+      return serving_cert->ConfigureContext(ctx);
+    };
+    auto started = http::StartHttpServer(
+        https_options, secure->Wrap([&metrics_api](const http::HttpRequest& r) {
+          return metrics_api.Handle(r);
+        }));
     if (!started.ok()) return Fail(started.status());
     https_server = *std::move(started);
   }

@@ -125,7 +125,11 @@ void Stack::StopPrometheus() {
 absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {
       options_.bin_dir + "/autoscale-adapter", "--prometheus_url=" + prometheus_url(),
-      "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0"};
+      "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0",
+      // A laptop demo has no Kubernetes API to ask (TokenReview, SubjectAccessReview); tests that
+      // exercise the security pass --authentication=on/--authorization=on in adapter_args (the
+      // last occurrence of a flag wins).
+      "--authentication=off", "--authorization=off"};
   if (!options_.adapter_config_yaml.empty()) {
     absl::Status w = WriteFile(work_dir_ + "/adapter.yaml", options_.adapter_config_yaml);
     if (!w.ok()) return w;

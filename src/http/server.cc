@@ -93,8 +93,21 @@ class ServerImpl final : public HttpServer {
   absl::StatusOr<int> Init() {
     auto addr = ParseListenAddress(options_.listen);
     if (!addr.ok()) return addr.status();
-    bool tls = !options_.tls_cert_file.empty() || !options_.tls_key_file.empty();
-    if (tls) {
+    bool tls = options_.tls_setup || !options_.tls_cert_file.empty() ||
+               !options_.tls_key_file.empty();
+    if (options_.tls_setup) {
+      absl::Status setup_status;
+      auto ssl = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+        setup_status = options_.tls_setup(&ctx);
+        return setup_status.ok();
+      });
+      if (!ssl->is_valid()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            options_.name, ": TLS setup failed: ",
+            setup_status.ok() ? "no SSL context" : setup_status.ToString()));
+      }
+      server_ = std::move(ssl);
+    } else if (tls) {
       if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
         return absl::InvalidArgumentError(
             absl::StrCat(options_.name, ": TLS needs both a certificate and a key"));
@@ -134,7 +147,13 @@ class ServerImpl final : public HttpServer {
           absl::StrCat(options_.name, ": cannot listen on ", options_.listen));
     }
     port_ = port;
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    thread_ = std::thread([this] {
+      server_->listen_after_bind();
+      listen_returned_ = true;
+    });
+    // httplib's stop() does nothing until the accept loop runs: a Stop() right after the start
+    // would otherwise leave the loop blocked in accept() forever.
+    while (!server_->is_running() && !listen_returned_) std::this_thread::yield();
     LogInfo("listening", {{"server", options_.name},
                           {"address", absl::StrCat(addr->first, ":", port)},
                           {"port", port},
@@ -165,6 +184,7 @@ class ServerImpl final : public HttpServer {
       in.method = req.method;
       in.path = req.path;
       in.remote_addr = req.remote_addr;
+      in.ssl = req.ssl;
       in.params = ParseQuery(req.target);
       for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
       out = handler_(in);
@@ -191,6 +211,7 @@ class ServerImpl final : public HttpServer {
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> listen_returned_{false};
 };
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {

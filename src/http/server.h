@@ -17,6 +17,9 @@
 namespace prometheus {
 class Registry;
 }
+// OpenSSL's SSL and SSL_CTX (openssl/ssl.h), declared here so the header stays free of OpenSSL.
+struct ssl_st;
+struct ssl_ctx_st;
 
 namespace aa::http {
 
@@ -27,6 +30,9 @@ struct HttpRequest {
   std::multimap<std::string, std::string> params;  // decoded query parameters ('+' is a space)
   std::vector<std::pair<std::string, std::string>> headers;
   std::string remote_addr;
+  // The TLS connection the request came on (HTTPS only, else null): for reading the client's
+  // certificate (SSL_get0_peer_certificate). Valid for the duration of the handler call.
+  const ssl_st* ssl = nullptr;
 
   // First value of query parameter `name`, or nullptr.
   const std::string* Param(std::string_view name) const;
@@ -61,6 +67,11 @@ struct HttpServerOptions {
   // TLS: both set -> HTTPS. PEM files.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // TLS set up by the caller instead (takes precedence over the files): called once with the new
+  // server's SSL_CTX to install certificates (e.g. a per-handshake certificate callback for
+  // rotation), protocol versions and client-certificate requests. An error fails the start
+  // (InvalidArgument). The context outlives neither the server nor what the callback captured.
+  std::function<absl::Status(ssl_ctx_st*)> tls_setup;
   // Self-metrics: autoscale_adapter_http_requests_total{server,route,code} and
   // autoscale_adapter_http_request_duration_seconds{server,route}. May be null.
   prometheus::Registry* registry = nullptr;

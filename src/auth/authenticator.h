@@ -1,0 +1,143 @@
+#pragma once
+// Authentication of requests to the Kubernetes metrics APIs, as Kubernetes' delegated
+// authentication does it for an aggregated API server. Tried in this order, first success wins:
+//   1. front proxy (kube-apiserver's aggregator): the client certificate verifies against the
+//      requestheader client CA and, when allowed names are set, its CN is one of them; only then
+//      the user comes from the username headers (first non-empty), the groups from every line of
+//      the group headers and extras from headers with an extra prefix (key lowercased and
+//      percent-decoded). Without such a certificate these headers are ignored.
+//   2. client certificate against the client CA: user = CN, groups = O.
+//   3. "Authorization: Bearer <token>" through a TokenReviewer (TokenReview API).
+// None succeeding: Unauthenticated (the caller answers 401).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "auth/x509.h"
+#include "common/clock.h"
+#include "http/server.h"
+
+namespace aa::auth {
+
+struct UserInfo {
+  std::string name;
+  std::string uid;
+  std::vector<std::string> groups;
+  std::map<std::string, std::vector<std::string>> extra;
+  bool operator==(const UserInfo&) const = default;
+};
+
+// The front proxy's trust settings (kube-apiserver's --requestheader-* flags).
+struct RequestHeaderConfig {
+  std::shared_ptr<const CaPool> client_ca;  // required
+  std::vector<std::string> allowed_names;   // empty: any CN the CA signed
+  std::vector<std::string> username_headers = {"X-Remote-User"};
+  std::vector<std::string> group_headers = {"X-Remote-Group"};
+  std::vector<std::string> extra_headers_prefixes = {"X-Remote-Extra-"};
+};
+
+// Everything certificate-based authentication trusts. Either part may be absent.
+struct TrustConfig {
+  std::shared_ptr<const CaPool> client_ca;     // direct clients' certificates
+  std::optional<RequestHeaderConfig> request_header;  // the front proxy
+};
+
+// Holds the current TrustConfig; replaced at run time (ConfigMap watch, files). Thread-safe.
+class TrustStore {
+ public:
+  explicit TrustStore(TrustConfig initial = {}) : config_(std::make_shared<TrustConfig>(initial)) {}
+  std::shared_ptr<const TrustConfig> Get() const {
+    std::lock_guard lock(mu_);
+    return config_;
+  }
+  void Set(TrustConfig config) {
+    auto next = std::make_shared<const TrustConfig>(std::move(config));
+    std::lock_guard lock(mu_);
+    config_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const TrustConfig> config_;
+};
+
+struct TokenReviewResult {
+  bool authenticated = false;
+  UserInfo user;       // when authenticated
+  std::string error;   // status.error of the review, when not authenticated (never the token)
+};
+
+// Validates bearer tokens (the TokenReview API). Thread-safe implementations.
+class TokenReviewer {
+ public:
+  virtual ~TokenReviewer() = default;
+  // A definite answer (authenticated or not), or an error when the reviewer could not be asked
+  // (Unavailable, ...). Implementations never log or return the token.
+  virtual absl::StatusOr<TokenReviewResult> Review(const std::string& token) = 0;
+};
+
+// Caches another reviewer's definite answers for `ttl` (Kubernetes: 10 s), keyed by the token's
+// SHA-256 (tokens are not kept), at most `max_entries` (oldest dropped first). Errors are not
+// cached. Thread-safe; concurrent misses for one token may each ask the backend.
+class CachingTokenReviewer final : public TokenReviewer {
+ public:
+  // `backend` and `clock` must outlive this object.
+  CachingTokenReviewer(TokenReviewer& backend, Clock& clock, absl::Duration ttl = absl::Seconds(10),
+                       size_t max_entries = 4096);
+  absl::StatusOr<TokenReviewResult> Review(const std::string& token) override;
+  uint64_t hits() const;
+  uint64_t misses() const;
+
+ private:
+  struct Entry {
+    TokenReviewResult result;
+    absl::Time expires;
+    uint64_t seq;
+  };
+  TokenReviewer& backend_;
+  Clock& clock_;
+  const absl::Duration ttl_;
+  const size_t max_entries_;
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
+  uint64_t seq_ = 0, hits_ = 0, misses_ = 0;         // guarded by mu_
+};
+
+struct AuthenticatorOptions {
+  TrustStore* trust = nullptr;            // required; must outlive the authenticator
+  TokenReviewer* token_reviewer = nullptr;  // null: bearer tokens are not accepted
+  Clock* clock = nullptr;                 // required (certificate validity is checked at Now())
+};
+
+// Which authenticator accepted the request ("front-proxy", "x509", "token").
+struct Authenticated {
+  UserInfo user;
+  std::string method;
+};
+
+class Authenticator {
+ public:
+  explicit Authenticator(AuthenticatorOptions options);
+  // The caller, or Unauthenticated with the reasons each method failed (no secrets in the text);
+  // Unavailable when only the token reviewer's failure kept the request from being authenticated.
+  // Thread-safe.
+  absl::StatusOr<Authenticated> Authenticate(const http::HttpRequest& request) const;
+
+ private:
+  AuthenticatorOptions options_;
+};
+
+// The bearer token of an "Authorization: Bearer <token>" header, or "" (as Kubernetes parses it:
+// scheme case-insensitive, the token up to the next space).
+std::string BearerToken(const http::HttpRequest& request);
+
+}  // namespace aa::auth

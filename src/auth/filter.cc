@@ -1,0 +1,107 @@
+#include "auth/filter.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "apiserver/wire.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/registry.h"
+
+namespace aa::auth {
+namespace {
+
+http::HttpResponse Reject(int code, std::string_view message, std::string route) {
+  http::HttpResponse r;
+  r.status = code;
+  r.body = apiserver::StatusJson(code, message);
+  r.route = std::move(route);
+  return r;
+}
+
+bool IsMaster(const UserInfo& user) {
+  for (const auto& g : user.groups) {
+    if (g == "system:masters") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct AuthFilter::Metrics {
+  explicit Metrics(prometheus::Registry& registry)
+      : family(prometheus::BuildCounter()
+                   .Name("autoscale_adapter_auth_requests_total")
+                   .Help("Requests to the Kubernetes metrics APIs by authentication and "
+                         "authorization outcome.")
+                   .Register(registry)) {}
+  prometheus::Family<prometheus::Counter>& family;
+  void Count(std::string_view result) {
+    family.Add({{"result", std::string(result)}}).Increment();
+  }
+};
+
+bool IsHealthPath(std::string_view path) {
+  for (std::string_view p : {"/healthz", "/livez", "/readyz"}) {
+    if (path == p || (absl::StartsWith(ToAbsl(path), ToAbsl(p)) && path.size() > p.size() &&
+                      path[p.size()] == '/')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+AuthFilter::AuthFilter(AuthFilterOptions options) : options_(options) {
+  if (options_.registry) metrics_ = std::make_unique<Metrics>(*options_.registry);
+}
+AuthFilter::~AuthFilter() = default;
+
+std::optional<http::HttpResponse> AuthFilter::Check(const http::HttpRequest& request) const {
+  auto count = [this](std::string_view result) {
+    if (metrics_) metrics_->Count(result);
+  };
+  if (IsHealthPath(request.path) || options_.authenticator == nullptr) {
+    count("skipped");
+    return std::nullopt;
+  }
+  auto who = options_.authenticator->Authenticate(request);
+  if (!who.ok()) {
+    count("unauthorized");
+    LogDebug("unauthorized request", {{"path", request.path},
+                                      {"remote", request.remote_addr},
+                                      {"reason", std::string(FromAbsl(who.status().message()))}});
+    return Reject(401, "Unauthorized", "unauthorized");
+  }
+  if (options_.authorizer == nullptr || IsMaster(who->user)) {
+    count(who->method);
+    return std::nullopt;
+  }
+  Attributes attributes = AttributesFor(request, who->user);
+  auto decision = options_.authorizer->Authorize(attributes);
+  if (decision.ok() && decision->decision == Decision::kAllow) {
+    count(who->method);
+    return std::nullopt;
+  }
+  if (!decision.ok()) {
+    count("error");
+    LogWarn("authorization failed", {{"path", request.path},
+                                     {"user", who->user.name},
+                                     {"error", decision.status()}});
+    return Reject(500, absl::StrCat("authorization failed: ", decision.status().message()),
+                  "auth_error");
+  }
+  count("forbidden");
+  std::string message = ForbiddenMessage(attributes, decision->reason);
+  LogDebug("forbidden request", {{"path", request.path}, {"reason", message}});
+  return Reject(403, message, "forbidden");
+}
+
+http::HttpHandler AuthFilter::Wrap(http::HttpHandler next) const {
+  return [this, next = std::move(next)](const http::HttpRequest& request) {
+    if (auto rejected = Check(request)) return *std::move(rejected);
+    return next(request);
+  };
+}
+
+}  // namespace aa::auth

@@ -1,0 +1,56 @@
+#pragma once
+// The authentication and authorization step in front of the Kubernetes metrics APIs handler:
+//
+//   auth::AuthFilter filter(options);            // options' pointers must outlive the filter
+//   http::HttpHandler secured = filter.Wrap(handler);
+//
+// Order per request: health paths (/healthz, /livez, /readyz and below) go straight through;
+// otherwise the caller is authenticated (none: 401 metav1.Status "Unauthorized"), then, unless a
+// member of system:masters, authorized by SubjectAccessReview attributes (denied or no opinion:
+// 403 metav1.Status "Forbidden" with Kubernetes' wording; the authorizer unreachable: 500).
+// Either step can be switched off for local use. Rejections are logged at debug level with the
+// user and the reason, never with credentials.
+
+#include <cstdint>
+#include <memory>
+
+#include "auth/authenticator.h"
+#include "auth/authorizer.h"
+#include "http/server.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace aa::auth {
+
+struct AuthFilterOptions {
+  // Null: authentication off (every request is served as if from system:anonymous with no
+  // authorization check; only for local use).
+  const Authenticator* authenticator = nullptr;
+  // Null: authorization off (every authenticated request is allowed).
+  Authorizer* authorizer = nullptr;
+  // Counts autoscale_adapter_auth_requests_total{result} (authenticated method, unauthorized,
+  // forbidden, error, skipped). May be null.
+  prometheus::Registry* registry = nullptr;
+};
+
+class AuthFilter {
+ public:
+  explicit AuthFilter(AuthFilterOptions options);
+  ~AuthFilter();
+  // A handler that runs the checks, then `next`. The returned handler refers to this filter.
+  http::HttpHandler Wrap(http::HttpHandler next) const;
+  // The checks alone: nullopt when the request may go on, else the rejection.
+  std::optional<http::HttpResponse> Check(const http::HttpRequest& request) const;
+
+ private:
+  struct Metrics;
+  AuthFilterOptions options_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+// Whether `path` is a health endpoint served without credentials.
+bool IsHealthPath(std::string_view path);
+
+}  // namespace aa::auth

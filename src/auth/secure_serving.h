@@ -1,0 +1,56 @@
+#pragma once
+// Assembles the HTTPS port's request checks from the adapter's settings: the trust store (client
+// CA and front proxy), cached TokenReview and SubjectAccessReview backends, the authenticator and
+// the filter; logs at start what is enforced (loudly, at warn level, what is switched off).
+//
+//   auto secure = auth::SecureServing::Create(options);
+//   http::HttpHandler handler = (*secure)->Wrap(metrics_handler);
+//   (*secure)->trust().Set(...);   // e.g. from the watched ConfigMap
+//
+// Thread-safe after Create.
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "auth/authenticator.h"
+#include "auth/authorizer.h"
+#include "auth/filter.h"
+#include "auth/trust_config.h"
+#include "common/clock.h"
+#include "http/server.h"
+
+namespace aa::auth {
+
+struct SecureServingOptions {
+  bool authentication = true;  // false: no credentials asked (and no authorization)
+  bool authorization = true;   // false: every authenticated caller may read everything
+  TrustConfig trust;           // initial certificate trust
+  // The TokenReview backend; null: bearer tokens are refused. Must outlive the object.
+  TokenReviewer* token_reviewer = nullptr;
+  // The SubjectAccessReview backend; required when authorization is on. Must outlive the object.
+  Authorizer* authorizer = nullptr;
+  absl::Duration cache_ttl = absl::Seconds(10);  // TokenReview and SAR answers (allow and deny)
+  Clock* clock = nullptr;                        // required
+  prometheus::Registry* registry = nullptr;      // may be null
+};
+
+class SecureServing {
+ public:
+  // FailedPrecondition when authorization is on without an authorizer, or authorization on with
+  // authentication off.
+  static absl::StatusOr<std::unique_ptr<SecureServing>> Create(SecureServingOptions options);
+
+  http::HttpHandler Wrap(http::HttpHandler next) const { return filter_->Wrap(std::move(next)); }
+  TrustStore& trust() { return trust_; }
+
+ private:
+  explicit SecureServing(SecureServingOptions options);
+  SecureServingOptions options_;
+  TrustStore trust_;
+  std::unique_ptr<CachingTokenReviewer> tokens_;
+  std::unique_ptr<CachingAuthorizer> authorizer_;
+  std::unique_ptr<Authenticator> authenticator_;
+  std::unique_ptr<AuthFilter> filter_;
+};
+
+}  // namespace aa::auth
