@@ -39,6 +39,10 @@ struct ServerOptions {
   // must present a certificate that verifies against it, or the handshake fails. Default "": no
   // client certificate asked for.
   std::string client_ca_file;
+  // How often the three files above are checked for changes; a changed certificate/key pair or CA
+  // bundle applies to new connections without a restart (cert-manager rotation). Whole seconds,
+  // at least 1 s. Default 10 s.
+  absl::Duration tls_reload_interval = absl::Seconds(10);
   // Open StreamIsActive streams beyond this are refused with RESOURCE_EXHAUSTED. Default 10,000.
   size_t max_streams = 10000;
   // Largest request accepted, in bytes. Default 1 MiB (KEDA's requests are a few hundred bytes).

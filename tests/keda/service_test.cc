@@ -552,6 +552,9 @@ class KedaTlsTest : public KedaServiceTest {
     }
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
+    // A connection of its own (not one shared from the global subchannel pool), so every stub
+    // does a fresh handshake.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     return ExternalScaler::NewStub(
         grpc::CreateCustomChannel(Address(), grpc::SslCredentials(ssl), args));
   }
@@ -598,6 +601,47 @@ TEST_F(KedaTlsTest, MutualTls) {
   EXPECT_EQ(Call(*anonymous).error_code(), grpc::StatusCode::UNAVAILABLE);
   auto stranger = TlsStub(&stranger_files_);
   EXPECT_EQ(Call(*stranger).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(KedaTlsTest, RotatedCertificateAndCaAreUsedWithoutRestart) {
+  MakeCerts();
+  auto ca_b = testutil::TestCa::Create(dir_.path(), "ca-b");
+  ASSERT_TRUE(ca_b.ok());
+  auto server_b = ca_b->IssueServer(dir_.path(), "server-b");
+  auto client_b = ca_b->IssueClient(dir_.path(), "client-b", "keda-operator");
+  ASSERT_TRUE(server_b.ok() && client_b.ok());
+  // The files the server watches, replaced by renames as a Secret volume does.
+  const std::string cert = dir_.WriteFile("live/tls.crt", server_files_.cert_pem);
+  const std::string key = dir_.WriteFile("live/tls.key", server_files_.key_pem);
+  const std::string ca = dir_.WriteFile("live/ca.crt", ca_pem_);
+  ServerOptions o;
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  o.client_ca_file = ca;
+  o.tls_reload_interval = absl::Seconds(1);
+  StartServer(o);
+  EXPECT_TRUE(Call(*TlsStub(&client_files_)).ok());
+
+  auto replace = [&](const std::string& path, const std::string& contents) {
+    dir_.WriteFile("live/tmp", contents);
+    ASSERT_EQ(rename(dir_.File("live/tmp").c_str(), path.c_str()), 0);
+  };
+  replace(key, server_b->key_pem);
+  replace(cert, server_b->cert_pem);
+  replace(ca, ca_b->cert_pem());
+  const std::string old_ca = ca_pem_;
+  ca_pem_ = ca_b->cert_pem();  // the client now trusts only CA B, and presents B's certificate
+  // gRPC's watcher runs on real time: poll (bounded) until the new pair is served.
+  bool rotated = false;
+  for (int i = 0; i < 100 && !rotated; ++i) {
+    rotated = Call(*TlsStub(&*client_b)).ok();
+    if (!rotated) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(rotated);
+  // The old client certificate no longer verifies against the new CA bundle.
+  EXPECT_EQ(Call(*TlsStub(&client_files_)).error_code(), grpc::StatusCode::UNAVAILABLE);
+  ca_pem_ = old_ca;
+  EXPECT_EQ(Call(*TlsStub(&client_files_)).error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace
