@@ -249,12 +249,15 @@ class KpaReference final : public Autoscaler {
     a.ok = true;
     a.replicas = d.valid ? d.desired_pods : s.desired_replicas;
     const int ready = std::max(1, s.ready_replicas);
-    a.observed = kpa_.StableAverage(now) / ready;
+    // Window sums can end a hair below zero after subtracting equal floats.
+    const double stable = std::max(0.0, kpa_.StableAverage(now));
+    const double panic = std::max(0.0, kpa_.PanicAverage(now));
+    a.observed = stable / ready;
     a.note = absl::StrFormat("%s%d (stable %.0f, panic %.0f%s)",
                              a.replicas == s.desired_replicas
                                  ? "stay "
                                  : absl::StrCat(s.desired_replicas, " -> ").c_str(),
-                             a.replicas, kpa_.StableAverage(now), kpa_.PanicAverage(now),
+                             a.replicas, stable, panic,
                              d.in_panic ? ", panic" : "");
     return a;
   }

@@ -160,7 +160,7 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
   std::string gp =
       "set datafile separator ','\n"
       "set terminal pngcairo size 1000,900 font 'sans,10'\n"
-      "set grid\nset key top right opaque box\n";
+      "set grid\nset key top right opaque box\nset tmargin 2.5\n";
   // Phase boundaries as dashed lines with their names.
   std::string phases;
   absl::Duration start;
@@ -222,8 +222,11 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
       const std::string csv = absl::StrCat(dir, "/", m.name, ".csv");
       if (load_csv.empty()) load_csv = csv;
       needed = summary[i].needed;
-      absl::StrAppendFormat(&plot, "%s'%s' skip 1 using 2:13 with steps lw 2 lc '%s' title '%s'",
+      // KEDA dashed: on the same data as the HPA its line often lies on top of the HPA's.
+      absl::StrAppendFormat(&plot,
+                            "%s'%s' skip 1 using 2:13 with steps lw 2 lc '%s' %s title '%s'",
                             plot.empty() ? "" : ", ", csv, colors[n++ % 6],
+                            m.scaler == ScalerKind::kKeda ? "dt (8,4)" : "",
                             m.title.substr(m.title.find(", ") + 2));
     }
     if (plot.empty()) continue;
