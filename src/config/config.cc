@@ -733,6 +733,48 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
   return absl::OkStatus();
 }
 
+// The panic-aware option of a concurrency definition (KPA's stable and panic windows).
+absl::Status ReadPanic(const Errors& errors, const MapView& metric, MetricDefinition* def) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, metric.Get("panic"), metric.Path("panic"),
+                                               {"stableWindow", "panicWindowPercentage",
+                                                "panicThresholdPercentage"}));
+  if (!def->preset.type.empty() && def->preset.type != "concurrency") {
+    return errors.AtValue(metric.Path("panic"), "only for concurrency metrics (preset type)",
+                          def->preset.type);
+  }
+  if (!def->baseline_query.empty()) {
+    return errors.At(metric.Path("panic"), "only for concurrency metrics, not with baselineQuery");
+  }
+  if (!def->target.has_value()) {
+    return errors.At(metric.Path("panic"),
+                     "needs a per-pod target (target or containerConcurrency) to decide panic");
+  }
+  PanicConfig panic;
+  AA_RETURN_IF_ERROR(m.Duration("stableWindow", &panic.stable_window));
+  if (panic.stable_window < absl::Seconds(6) || panic.stable_window > absl::Hours(1)) {
+    return m.ErrorAt("stableWindow", "must be in 6s..1h", FormatGoDuration(panic.stable_window));
+  }
+  std::optional<double> percentage;
+  AA_RETURN_IF_ERROR(m.Number(
+      "panicWindowPercentage", [](double v) { return v >= 1 && v <= 100; }, "must be in [1, 100]",
+      &percentage));
+  panic.panic_window_percentage = percentage.value_or(panic.panic_window_percentage);
+  std::optional<double> threshold;
+  AA_RETURN_IF_ERROR(m.Number(
+      "panicThresholdPercentage", [](double v) { return v >= 110 && v <= 1000; },
+      "must be in [110, 1000]", &threshold));
+  panic.panic_threshold_percentage = threshold.value_or(panic.panic_threshold_percentage);
+  if (def->preset.window > panic.panic_window()) {
+    return errors.AtValue(metric.Path("preset.window"),
+                          absl::StrCat("must not exceed the panic window (",
+                                       FormatGoDuration(panic.panic_window()),
+                                       "): the panic value would be a longer average"),
+                          FormatGoDuration(def->preset.window));
+  }
+  def->panic = panic;
+  return absl::OkStatus();
+}
+
 absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std::string& path,
                         MetricDefinition* def) {
   if (!IsSet(node)) return errors.At(path, "expected a metric definition (a map), got null");
@@ -741,7 +783,7 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
       MapView::Open(errors, node, path,
                     {"name", "description", "resource", "preset", "query", "baselineQuery",
                      "namespaceLabel", "podLabel", "target", "targetUtilization",
-                     "containerConcurrency", "targetUtilizationPercentage"}));
+                     "containerConcurrency", "targetUtilizationPercentage", "panic"}));
   AA_RETURN_IF_ERROR(m.String("name", &def->name));
   if (!m.Has("name")) return errors.At(m.Path("name"), "required");
   if (!internal::IsServedMetricName(def->name)) {
@@ -811,6 +853,7 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
     return errors.At(m.Path("targetUtilization"),
                      "needs a baseline: preset type cpu, or baselineQuery");
   }
+  if (m.Has("panic")) AA_RETURN_IF_ERROR(ReadPanic(errors, m, def));
   return absl::OkStatus();
 }
 
@@ -895,6 +938,14 @@ absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root)
           absl::StrCat(path, ".name"),
           absl::StrCat("duplicate metric name, first defined at metrics[", it->second, "]"),
           def.name);
+    }
+    if (def.panic && def.panic->panic_window() < 2 * config.sampling.interval) {
+      return errors.AtValue(
+          absl::StrCat(path, ".panic"),
+          absl::StrCat("the panic window must span at least two samples: 2 x sampling.interval (",
+                       FormatGoDuration(config.sampling.interval),
+                       ") or more; shorten sampling.interval or widen the window"),
+          FormatGoDuration(def.panic->panic_window()));
     }
     config.metrics.push_back(std::move(def));
   }

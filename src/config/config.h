@@ -72,6 +72,16 @@
 //   containerConcurrency      integer >= 1 (KServe/Knative): target = containerConcurrency *
 //   targetUtilizationPercentage  / 100, the percentage in (0, 100], default 70, only together
 //                             with containerConcurrency. (100 and 70 give target 70.)
+//   panic:                    default off; `panic: {}` turns it on with the defaults. Concurrency
+//                             definitions only (preset type concurrency, or query without
+//                             baselineQuery), with a target. Serves each pod's mean over the stable
+//                             window, or over the panic window while its workload (InferenceService
+//                             label, else the namespace's other pods) is in panic, as Knative's KPA.
+//     stableWindow            duration 6s..1h, default 60s.
+//     panicWindowPercentage   number in [1, 100], default 10: panic window = 6s by default. Must be
+//                             at least 2 x sampling.interval (two samples); preset.window must not
+//                             exceed it.
+//     panicThresholdPercentage  number in [110, 1000], default 200.
 //   targetUtilization         number > 0, percent of the baseline; needs preset cpu or
 //                             baselineQuery.
 // discovery:
@@ -142,6 +152,17 @@ struct PresetInfo {
   std::string unit;    // histogram sources: "s" or "ms"; otherwise empty
 };
 
+// The panic-aware option of a concurrency definition: the pipeline keeps each pod's recent samples
+// and serves their mean over the stable window, or over the panic window while the pod's workload
+// is in panic (Knative's KPA rule: ceil(panic total / target) / pods >= threshold; panic ends once
+// that has not held for a stable window).
+struct PanicConfig {
+  absl::Duration stable_window = absl::Seconds(60);  // 6s..1h
+  double panic_window_percentage = 10;               // [1, 100] of stable_window: 6s by default
+  double panic_threshold_percentage = 200;           // [110, 1000]
+  absl::Duration panic_window() const { return stable_window * (panic_window_percentage / 100); }
+};
+
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
 struct MetricDefinition {
   std::string name;  // served name, e.g. "concurrency"; unique; [a-zA-Z_:][a-zA-Z0-9_:.-]*
@@ -174,6 +195,8 @@ struct MetricDefinition {
   // Target utilization in percent of the baseline (e.g. 50 for CPU), when baseline_query is set.
   std::optional<double> target_utilization;
   PresetInfo preset;
+  // Panic-aware serving (KPA's rule), concurrency definitions only; unset: serve the sampled value.
+  std::optional<PanicConfig> panic;
 
   // The pipeline's key: `name` for pods, "<resource>/<name>" otherwise.
   std::string Key() const { return resource == "pods" ? name : resource + "/" + name; }

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "pipeline/panic_windows.h"
 #include "pipeline/sampler_metrics.h"
 #include "pipeline/validation.h"
 
@@ -82,6 +83,7 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
       client_(client),
       clock_(clock),
       metrics_(SamplerMetrics::Create(registry)),
+      panic_windows_(std::make_unique<PanicWindows>(config_)),
       snapshot_(std::make_shared<Snapshot>()),
       metric_set_(MakeSet(config_.metrics, {}, 1)) {
   absl::Time now = clock_.Now();
@@ -254,6 +256,7 @@ void Sampler::RunRound(bool periodic) {
     probe_succeeded_ = probe.ok();
     if (!probe.ok()) LogWarn("prometheus probe failed", {{"error", probe}});
   }
+  panic_windows_->Apply(next.get());  // panic-aware metrics: windowed values, before anyone reads
   Publish(std::move(next));
 }
 

@@ -41,6 +41,7 @@ class Registry;
 namespace aa::pipeline {
 
 class SamplerMetrics;
+class PanicWindows;
 
 // The metric definitions the sampler serves: the config's `metrics:` entries, then the ones
 // discovered from prometheus-adapter rules. Immutable once published; replaced as a whole.
@@ -143,6 +144,7 @@ class Sampler {
   prom::Client& client_;
   Clock& clock_;
   std::unique_ptr<SamplerMetrics> metrics_;
+  std::unique_ptr<PanicWindows> panic_windows_;  // windows panic-aware metrics' tables
 
   mutable std::mutex mu_;
   std::condition_variable cv_;            // wakes the sampling thread

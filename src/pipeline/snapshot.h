@@ -29,6 +29,35 @@ struct PodValue {
   prom::Labels labels;
 };
 
+// Panic-aware definitions (config::PanicConfig): how each served value was computed. One pod's
+// windows; `value` in its PodValue is `panic` while its workload is in panic, else `stable`.
+struct PodWindow {
+  double sampled = 0;  // the value Prometheus returned in this round
+  double stable = 0;   // mean of the pod's samples within the stable window
+  double panic = 0;    // mean of the pod's samples within the panic window
+  int stable_samples = 0;
+  int panic_samples = 0;
+  size_t workload = 0;  // index into WindowedValues::workloads
+};
+
+// A workload of a panic-aware metric: the pods of one InferenceService (pod label
+// serving.kserve.io/inferenceservice), or the namespace's pods without that label (name "").
+struct WorkloadWindow {
+  std::string name;
+  int pods = 0;
+  double stable_total = 0;  // sum of the pods' stable means
+  double panic_total = 0;   // sum of the pods' panic means
+  bool in_panic = false;
+  absl::Time panic_since = absl::InfinitePast();  // last time the panic threshold was crossed
+};
+
+struct WindowedValues {
+  absl::Duration stable_window;
+  absl::Duration panic_window;
+  std::vector<PodWindow> pods;  // parallel to MetricTable::pods
+  std::vector<WorkloadWindow> workloads;
+};
+
 // All pods of one namespace for one metric, as of one successful query. Empty `pods` is a valid
 // answer
 // ("Prometheus has no series for this namespace"), distinct from having no table at all.
@@ -36,6 +65,8 @@ struct MetricTable {
   std::vector<PodValue> pods;  // sorted by pod name, names unique
   absl::Time sampled_at;       // the evaluation time the query was run at
   int dropped_non_finite = 0;  // series whose value was NaN or +-Inf, left out of `pods`
+  // Panic-aware definitions only: the windows behind the values (pipeline/panic_windows.h).
+  std::shared_ptr<const WindowedValues> windows;
 
   // Returns the pod's value or nullptr. O(log n).
   const PodValue* Find(std::string_view pod) const;

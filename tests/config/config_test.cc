@@ -196,6 +196,24 @@ TEST(ParseConfigTest, TargetsFromContainerConcurrency) {
   EXPECT_FALSE(target_of("description: none").has_value());
 }
 
+TEST(ParseConfigTest, PanicAwareMetric) {
+  Config c = ParseOk(
+      "sampling: {interval: 2s}\nmetrics:\n- name: c\n  preset: {type: concurrency, source: "
+      "kserve, window: 2s}\n  containerConcurrency: 100\n  panic: {}\n- name: d\n  query: "
+      "'x{<<.LabelMatchers>>}'\n  target: 5\n  panic: {stableWindow: 2m, panicWindowPercentage: "
+      "5, panicThresholdPercentage: 300}\n- name: e\n  query: 'x{<<.LabelMatchers>>}'\n  "
+      "target: 5\n  panic:\n");
+  ASSERT_EQ(c.metrics.size(), 3u);
+  ASSERT_TRUE(c.metrics[0].panic.has_value());
+  EXPECT_EQ(c.metrics[0].panic->stable_window, absl::Seconds(60));
+  EXPECT_EQ(c.metrics[0].panic->panic_window(), absl::Seconds(6));
+  EXPECT_EQ(c.metrics[0].panic->panic_threshold_percentage, 200);
+  ASSERT_TRUE(c.metrics[1].panic.has_value());
+  EXPECT_EQ(c.metrics[1].panic->panic_window(), absl::Seconds(6));
+  EXPECT_EQ(c.metrics[1].panic->panic_threshold_percentage, 300);
+  EXPECT_FALSE(c.metrics[2].panic.has_value());  // `panic:` (null) means not set
+}
+
 TEST(ParseConfigTest, FindMetric) {
   Config c = ParseOk(
       "metrics:\n- {name: a, query: 'x{<<.LabelMatchers>>}'}\n- {name: b, preset: {type: cpu}}\n");
@@ -281,7 +299,7 @@ INSTANTIATE_TEST_SUITE_P(
             "t.yaml: metrics[0].targetValue: unknown field; expected one of: name, description, "
             "resource, "
             "preset, query, baselineQuery, namespaceLabel, podLabel, target, targetUtilization, "
-            "containerConcurrency, targetUtilizationPercentage"},
+            "containerConcurrency, targetUtilizationPercentage, panic"},
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "
@@ -558,6 +576,47 @@ INSTANTIATE_TEST_SUITE_P(
                   Preset("type: concurrency, source: vllm, namespaceLabel: 'k8s-ns'"),
                   "t.yaml: metrics[0].preset.namespaceLabel: not a Prometheus label name (got "
                   "\"k8s-ns\")"},
+        // panic-aware metrics
+        ErrorCase{"PanicOnCpu", Metric("name: m\n  preset: {type: cpu}\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: only for concurrency metrics (preset type) (got "
+                  "\"cpu\")"},
+        ErrorCase{"PanicWithBaseline",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  baselineQuery: "
+                         "'b{<<.LabelMatchers>>}'\n  target: 1\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: only for concurrency metrics, not with baselineQuery"},
+        ErrorCase{"PanicWithoutTarget",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: needs a per-pod target (target or "
+                  "containerConcurrency) to decide panic"},
+        ErrorCase{"PanicUnknownKey",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: "
+                         "{window: 6s}"),
+                  "t.yaml: metrics[0].panic.window: unknown field; expected one of: "
+                  "stableWindow, panicWindowPercentage, panicThresholdPercentage"},
+        ErrorCase{"PanicStableWindowShort",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: "
+                         "{stableWindow: 5s}"),
+                  "t.yaml: metrics[0].panic.stableWindow: must be in 6s..1h (got \"5s\")"},
+        ErrorCase{"PanicThresholdLow",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: "
+                         "{panicThresholdPercentage: 100}"),
+                  "t.yaml: metrics[0].panic.panicThresholdPercentage: must be in [110, 1000] "
+                  "(got \"100\")"},
+        ErrorCase{"PanicWindowPercentage",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: "
+                         "{panicWindowPercentage: 0.5}"),
+                  "t.yaml: metrics[0].panic.panicWindowPercentage: must be in [1, 100] (got "
+                  "\"0.5\")"},
+        ErrorCase{"PanicWindowBelowTwoSamples",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: the panic window must span at least two samples: 2 "
+                  "x sampling.interval (5s) or more; shorten sampling.interval or widen the "
+                  "window (got \"6s\")"},
+        ErrorCase{"PanicPresetWindowLonger",
+                  Metric("name: m\n  preset: {type: concurrency, source: kserve}\n  target: 70\n"
+                         "  panic: {}"),
+                  "t.yaml: metrics[0].preset.window: must not exceed the panic window (6s): the "
+                  "panic value would be a longer average (got \"1m0s\")"},
         // the index in the path follows the list
         ErrorCase{"SecondMetricPath",
                   "metrics:\n- {name: a, preset: {type: cpu}}\n- {name: b, preset: {type: cpu, "

@@ -1,0 +1,66 @@
+#pragma once
+// Panic-aware metrics (config::PanicConfig): Knative's stable and panic windows computed in the
+// pipeline from its own samples.
+//
+// For each panic-aware definition the sampler hands every freshly sampled table to Apply() before
+// publishing it. PanicWindows keeps each pod's samples for one stable window, groups the pods into
+// workloads (InferenceService label from the pod-label index, else the namespace's remaining pods),
+// decides panic per workload with the KPA's rule (scaling::KpaDecider: ceil(panic total / target)
+// / pods >= threshold enters or extends panic; it ends once that has not held for a stable window)
+// and replaces each pod's value by its stable-window mean, or its panic-window mean while its
+// workload panics. Every serving path (query API, custom and external metrics, KEDA) reads the
+// table, so all of them serve the same windowed value.
+//
+// Thread-safe (one internal mutex; the sampler calls it from its thread).
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "config/config.h"
+#include "pipeline/snapshot.h"
+#include "scaling/kpa.h"
+
+namespace aa::pipeline {
+
+class PanicWindows {
+ public:
+  // Keeps pointers into `config`'s panic-aware definitions; `config` must outlive this object.
+  explicit PanicWindows(const config::Config& config);
+
+  // True when no definition is panic-aware (Apply does nothing).
+  bool empty() const { return definitions_.empty(); }
+
+  // Windows every table of a panic-aware definition in `snapshot` that is not windowed yet (i.e.
+  // was sampled in this round), using the table's sampled_at as the time. Forgets pods and
+  // workloads not seen for a stable window.
+  void Apply(Snapshot* snapshot);
+
+ private:
+  struct PodHistory {
+    std::deque<std::pair<absl::Time, double>> samples;  // oldest first
+  };
+  struct Workload {
+    explicit Workload(const scaling::KpaOptions& options) : decider(options) {}
+    scaling::KpaDecider decider;
+    absl::Time last_seen = absl::InfinitePast();
+  };
+  struct SlotState {
+    std::map<std::string, PodHistory> pods;
+    std::map<std::string, Workload> workloads;
+  };
+
+  std::shared_ptr<const MetricTable> Window(const config::MetricDefinition& def,
+                                            std::string_view ns, const MetricTable& table,
+                                            const Snapshot& snapshot, SlotState& state);
+
+  std::map<std::string, const config::MetricDefinition*> definitions_;  // by Key()
+  std::mutex mu_;
+  std::map<std::string, SlotState> states_;  // by SlotKey
+};
+
+}  // namespace aa::pipeline

@@ -1,0 +1,205 @@
+// Panic-aware metrics: the windows computed from the pipeline's own samples, served through the
+// sampler like any other value.
+#include "pipeline/panic_windows.h"
+
+#include <mutex>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pipeline/fake_prometheus.h"
+#include "pipeline/sampler.h"
+#include "pipeline/workload.h"
+
+namespace aa::pipeline {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::PodLabelsOf;
+using ::aa::testing::VectorOf;
+
+constexpr absl::Duration kWait = absl::Seconds(10);  // real-time bound on sampler waits
+constexpr absl::Duration kInterval = absl::Seconds(2);
+
+config::Config PanicConfig() {
+  config::Config c;
+  c.source = "test";
+  c.sampling.interval = kInterval;
+  c.sampling.max_age = absl::Seconds(30);
+  c.sampling.first_sample_timeout = kWait;
+  config::MetricDefinition plain;
+  plain.name = "concurrency";
+  plain.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[2s]))";
+  plain.target = 70;
+  config::MetricDefinition panic = plain;
+  panic.name = "concurrency_panic";
+  panic.panic = config::PanicConfig{};  // 60 s stable, 6 s panic, 200 %
+  c.metrics = {plain, panic};
+  c.pod_labels.enabled = true;
+  return c;
+}
+
+// One InferenceService "m" with two pods in namespace "ns", another one "other" with one pod; the
+// test sets the per-pod concurrency of each.
+class PanicSamplerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.SetHandler([this](const std::string& q,
+                            absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      std::lock_guard lock(mu_);
+      if (absl::StartsWith(q, "kube_pod_labels")) {
+        return PodLabelsOf("ns", {{"m-1", "m"}, {"m-2", "m"}, {"o-1", "other"}}, at);
+      }
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "m-1"}}, m_},
+                       {{{"namespace", "ns"}, {"pod", "m-2"}}, m_},
+                       {{{"namespace", "ns"}, {"pod", "o-1"}}, other_}},
+                      at);
+    });
+  }
+  void Set(double m, double other) {
+    std::lock_guard lock(mu_);
+    m_ = m;
+    other_ = other;
+  }
+  void NextRound(Sampler& s) {
+    uint64_t gen = s.snapshot()->generation;
+    clock_.Advance(kInterval);
+    s.Wake();
+    ASSERT_TRUE(s.WaitForGeneration(gen + 1, kWait));
+  }
+  // The served value of pod `pod` of the panic-aware metric, and the table it came from.
+  MetricRead Read(Sampler& s) {
+    auto read = s.Read("concurrency_panic", "ns");
+    EXPECT_TRUE(read.ok()) << read.status();
+    return *read;
+  }
+  static double Value(const MetricRead& r, std::string_view pod) {
+    const PodValue* v = r.table->Find(pod);
+    return v ? v->value : -1;
+  }
+  static const WorkloadWindow& Workload(const MetricRead& r, std::string_view name) {
+    for (const auto& w : r.table->windows->workloads) {
+      if (w.name == name) return w;
+    }
+    ADD_FAILURE() << "no workload " << name;
+    static WorkloadWindow none;
+    return none;
+  }
+
+  std::mutex mu_;
+  double m_ = 60;
+  double other_ = 10;
+  FakePrometheus prom_;
+  SimulatedClock clock_;
+};
+
+TEST_F(PanicSamplerTest, BurstServesThePanicValueWithinThePanicWindowThenStableAgain) {
+  Sampler s(PanicConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "ns").ok());
+  Read(s);
+  // A minute of steady load: 60 per pod, below 2 x 70: stable, served = stable mean = 60.
+  for (int i = 0; i < 30; ++i) NextRound(s);
+  MetricRead r = Read(s);
+  EXPECT_FALSE(Workload(r, "m").in_panic);
+  EXPECT_DOUBLE_EQ(Value(r, "m-1"), 60);
+  ASSERT_EQ(r.table->windows->stable_window, absl::Seconds(60));
+  ASSERT_EQ(r.table->windows->panic_window, absl::Seconds(6));
+
+  // A 5x burst on "m" only. Within the panic window (6 s = 3 rounds) the served value is the
+  // panic-window mean, far above what the 60 s mean shows; "other" stays stable.
+  Set(300, 10);
+  absl::Time burst = clock_.Now();
+  bool flipped = false;
+  while (clock_.Now() - burst < absl::Seconds(6)) {
+    NextRound(s);
+    r = Read(s);
+    const WorkloadWindow& m = Workload(r, "m");
+    if (m.in_panic) {
+      flipped = true;
+      const PodWindow& w = r.table->windows->pods[0];
+      EXPECT_DOUBLE_EQ(Value(r, "m-1"), w.panic);
+      EXPECT_GT(w.panic, 2 * w.stable);
+    }
+    EXPECT_FALSE(Workload(r, "other").in_panic);
+    EXPECT_DOUBLE_EQ(Value(r, "o-1"), 10);
+  }
+  EXPECT_TRUE(flipped) << "no panic within the 6 s panic window";
+  EXPECT_DOUBLE_EQ(Value(r, "m-1"), 300);  // the panic window holds only burst samples now
+  // The plain metric serves the sampled value, unwindowed.
+  auto plain = s.Read("concurrency", "ns");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->table->windows, nullptr);
+  EXPECT_DOUBLE_EQ(plain->table->Find("m-1")->value, 300);
+  // Every serving path aggregates the same table: the workload average is the panic value.
+  WorkloadStats stats = Aggregate(*plain->definition, *r.table, {}, std::nullopt, std::nullopt);
+  EXPECT_GT(stats.total, 600);
+
+  // Load back to 60. Panic holds until a stable window after the last crossing (never serving a
+  // lower panic decision meanwhile), then the stable mean is served again.
+  Set(60, 10);
+  absl::Time last_over = Workload(r, "m").panic_since;
+  ASSERT_NE(last_over, absl::InfinitePast());
+  bool ended = false;
+  for (int i = 0; i < 45 && !ended; ++i) {
+    NextRound(s);
+    r = Read(s);
+    const WorkloadWindow& m = Workload(r, "m");
+    const PodWindow& w = r.table->windows->pods[0];
+    if (m.in_panic) {
+      last_over = m.panic_since;
+      EXPECT_LE(clock_.Now() - last_over, absl::Seconds(60));
+      EXPECT_DOUBLE_EQ(Value(r, "m-1"), w.panic);
+    } else {
+      ended = true;
+      EXPECT_GT(clock_.Now() - last_over, absl::Seconds(60));
+      EXPECT_DOUBLE_EQ(Value(r, "m-1"), w.stable);
+      EXPECT_EQ(w.stable_samples, 30);  // one stable window of 2 s samples
+    }
+  }
+  EXPECT_TRUE(ended) << "panic did not end a stable window after the burst";
+}
+
+TEST(PanicWindowsTest, FirstSampleAndForgetting) {
+  config::Config c = PanicConfig();
+  c.pod_labels.enabled = false;
+  PanicWindows windows(c);
+  ASSERT_FALSE(windows.empty());
+  absl::Time t = absl::FromUnixSeconds(1'800'000'000);
+  auto table_at = [](absl::Time at, std::vector<std::pair<std::string, double>> pods) {
+    auto table = std::make_shared<MetricTable>();
+    for (auto& [pod, v] : pods) table->pods.push_back(PodValue{pod, v, 0, false, 0});
+    table->sampled_at = at;
+    return table;
+  };
+  Snapshot snap;
+  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"a", 500}}), {}, t};
+  snap.slots[SlotKey("concurrency", "ns")] = Slot{table_at(t, {{"a", 500}}), {}, t};
+  windows.Apply(&snap);
+  const MetricTable& first = *snap.FindSlot("concurrency_panic", "ns")->table;
+  ASSERT_NE(first.windows, nullptr);
+  // One sample: both windows hold it; 500 for one pod against 70 is a panic, served 500.
+  EXPECT_TRUE(first.windows->workloads[0].in_panic);
+  EXPECT_EQ(first.windows->workloads[0].name, "");
+  EXPECT_DOUBLE_EQ(first.pods[0].value, 500);
+  EXPECT_EQ(snap.FindSlot("concurrency", "ns")->table->windows, nullptr);  // not panic-aware
+  // Applying again (no new sample) changes nothing.
+  auto before = snap.FindSlot("concurrency_panic", "ns")->table;
+  windows.Apply(&snap);
+  EXPECT_EQ(snap.FindSlot("concurrency_panic", "ns")->table, before);
+  // A pod gone for more than a stable window is forgotten: a new sample starts its history anew.
+  t += absl::Seconds(61);
+  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"b", 1}}), {}, t};
+  windows.Apply(&snap);
+  t += absl::Seconds(2);
+  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"a", 7}, {"b", 1}}), {}, t};
+  windows.Apply(&snap);
+  const MetricTable& later = *snap.FindSlot("concurrency_panic", "ns")->table;
+  EXPECT_EQ(later.windows->pods[0].stable_samples, 1);
+  EXPECT_DOUBLE_EQ(later.windows->pods[0].stable, 7);
+  EXPECT_FALSE(later.windows->workloads[0].in_panic);  // the workload's panic state expired too
+  EXPECT_DOUBLE_EQ(later.pods[0].value, 7);
+}
+
+}  // namespace
+}  // namespace aa::pipeline
