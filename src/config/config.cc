@@ -733,6 +733,95 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
   return absl::OkStatus();
 }
 
+// One direction of an HPA's spec.behavior (scaleUp or scaleDown).
+absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node,
+                              const std::string& path,
+                              std::optional<scaling::ScalingRulesSpec>* out) {
+  if (!IsSet(node)) return absl::OkStatus();
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, path,
+                                    {"stabilizationWindowSeconds", "selectPolicy", "policies"}));
+  scaling::ScalingRulesSpec rules;
+  if (m.Has("stabilizationWindowSeconds")) {
+    int64_t window = 0;
+    AA_RETURN_IF_ERROR(m.Int("stabilizationWindowSeconds", 0, 3600, &window));
+    rules.stabilization_window_seconds = static_cast<int32_t>(window);
+  }
+  if (m.Has("selectPolicy")) {
+    std::string policy;
+    AA_RETURN_IF_ERROR(m.String("selectPolicy", &policy));
+    if (policy == "Max") {
+      rules.select_policy = scaling::SelectPolicy::kMax;
+    } else if (policy == "Min") {
+      rules.select_policy = scaling::SelectPolicy::kMin;
+    } else if (policy == "Disabled") {
+      rules.select_policy = scaling::SelectPolicy::kDisabled;
+    } else {
+      return errors.AtValue(m.Path("selectPolicy"), "must be Max, Min or Disabled", policy);
+    }
+  }
+  if (m.Has("policies")) {
+    YAML::Node list = m.Get("policies");
+    if (!list.IsSequence()) {
+      return errors.AtNode(m.Path("policies"), "expected a list of policies", list);
+    }
+    std::vector<scaling::ScalingPolicy> policies;
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string ppath = absl::StrCat(m.Path("policies"), "[", i, "]");
+      AA_ASSIGN_OR_RETURN(MapView pm, MapView::Open(errors, list[i], ppath,
+                                                    {"type", "value", "periodSeconds"}));
+      scaling::ScalingPolicy policy;
+      std::string type;
+      AA_RETURN_IF_ERROR(pm.String("type", &type));
+      if (type == "Pods") {
+        policy.type = scaling::ScalingPolicyType::kPods;
+      } else if (type == "Percent") {
+        policy.type = scaling::ScalingPolicyType::kPercent;
+      } else {
+        return errors.AtValue(pm.Path("type"), "required: Pods or Percent", type);
+      }
+      if (!pm.Has("value")) return errors.At(pm.Path("value"), "required");
+      if (!pm.Has("periodSeconds")) return errors.At(pm.Path("periodSeconds"), "required");
+      int64_t value = 0, period = 0;
+      AA_RETURN_IF_ERROR(pm.Int("value", 1, 1'000'000, &value));
+      AA_RETURN_IF_ERROR(pm.Int("periodSeconds", 1, 1800, &period));
+      policy.value = static_cast<int32_t>(value);
+      policy.period_seconds = static_cast<int32_t>(period);
+      policies.push_back(policy);
+    }
+    if (policies.empty() && rules.select_policy != scaling::SelectPolicy::kDisabled) {
+      return errors.At(m.Path("policies"), "at least one policy (or selectPolicy: Disabled)");
+    }
+    rules.policies = std::move(policies);
+  }
+  *out = std::move(rules);
+  return absl::OkStatus();
+}
+
+// What the query API's scaling prediction assumes about the HPA in front of the workloads.
+absl::Status ReadScaling(const Errors& errors, const YAML::Node& node, const std::string& path,
+                         ScalingConfig* out) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               {"minReplicas", "maxReplicas", "behavior"}));
+  int64_t min_replicas = out->min_replicas, max_replicas = out->max_replicas;
+  AA_RETURN_IF_ERROR(m.Int("minReplicas", 1, 1'000'000, &min_replicas));
+  AA_RETURN_IF_ERROR(m.Int("maxReplicas", 1, 1'000'000, &max_replicas));
+  if (min_replicas > max_replicas) {
+    return errors.AtValue(m.Path("minReplicas"),
+                          absl::StrCat("must not exceed maxReplicas (", max_replicas, ")"),
+                          absl::StrCat(min_replicas));
+  }
+  out->min_replicas = static_cast<int32_t>(min_replicas);
+  out->max_replicas = static_cast<int32_t>(max_replicas);
+  AA_ASSIGN_OR_RETURN(MapView b, MapView::Open(errors, m.Get("behavior"), m.Path("behavior"),
+                                               {"scaleUp", "scaleDown"}));
+  AA_RETURN_IF_ERROR(
+      ReadScalingRules(errors, b.Get("scaleUp"), b.Path("scaleUp"), &out->behavior.scale_up));
+  AA_RETURN_IF_ERROR(ReadScalingRules(errors, b.Get("scaleDown"), b.Path("scaleDown"),
+                                      &out->behavior.scale_down));
+  return absl::OkStatus();
+}
+
 // The panic-aware option of a concurrency definition (KPA's stable and panic windows).
 absl::Status ReadPanic(const Errors& errors, const MapView& metric, MetricDefinition* def) {
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, metric.Get("panic"), metric.Path("panic"),
@@ -783,7 +872,7 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
       MapView::Open(errors, node, path,
                     {"name", "description", "resource", "preset", "query", "baselineQuery",
                      "namespaceLabel", "podLabel", "target", "targetUtilization",
-                     "containerConcurrency", "targetUtilizationPercentage", "panic"}));
+                     "containerConcurrency", "targetUtilizationPercentage", "panic", "scaling"}));
   AA_RETURN_IF_ERROR(m.String("name", &def->name));
   if (!m.Has("name")) return errors.At(m.Path("name"), "required");
   if (!internal::IsServedMetricName(def->name)) {
@@ -854,6 +943,7 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
                      "needs a baseline: preset type cpu, or baselineQuery");
   }
   if (m.Has("panic")) AA_RETURN_IF_ERROR(ReadPanic(errors, m, def));
+  AA_RETURN_IF_ERROR(ReadScaling(errors, m.Get("scaling"), m.Path("scaling"), &def->scaling));
   return absl::OkStatus();
 }
 

@@ -82,6 +82,18 @@
 //                             at least 2 x sampling.interval (two samples); preset.window must not
 //                             exceed it.
 //     panicThresholdPercentage  number in [110, 1000], default 200.
+//   scaling:                  what the query API's /scaling prediction assumes about the HPA in front
+//                             of this metric's workloads; default: the tutorial's and KServe's.
+//     minReplicas             integer 1..maxReplicas, default 1.
+//     maxReplicas             integer >= 1, default 10.
+//     behavior:               the HPA's spec.behavior; default {} (what KServe writes: every upstream
+//                             default: scaleUp 0s window, Pods 4 / 15s and Percent 100 / 15s, Max;
+//                             scaleDown 300s window, Percent 100 / 15s).
+//       scaleUp, scaleDown:   each optional, unset fields default:
+//         stabilizationWindowSeconds  integer 0..3600.
+//         selectPolicy        Max | Min | Disabled.
+//         policies            list of {type: Pods | Percent, value: integer >= 1, periodSeconds:
+//                             integer 1..1800} (replaces the default list).
 //   targetUtilization         number > 0, percent of the baseline; needs preset cpu or
 //                             baselineQuery.
 // discovery:
@@ -140,6 +152,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "prometheus/client.h"
+#include "scaling/hpa.h"
 
 namespace aa::config {
 
@@ -161,6 +174,14 @@ struct PanicConfig {
   double panic_window_percentage = 10;               // [1, 100] of stable_window: 6s by default
   double panic_threshold_percentage = 200;           // [110, 1000]
   absl::Duration panic_window() const { return stable_window * (panic_window_percentage / 100); }
+};
+
+// What the query API's scaling prediction (/api/v1/.../scaling) assumes about the HPA in front of
+// a workload of this metric. Defaults: the tutorial's min 1, max 10, and KServe's `behavior: {}`.
+struct ScalingConfig {
+  int32_t min_replicas = 1;   // 1..max_replicas
+  int32_t max_replicas = 10;  // >= 1
+  scaling::BehaviorSpec behavior;  // unset fields take the upstream defaults
 };
 
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
@@ -197,6 +218,7 @@ struct MetricDefinition {
   PresetInfo preset;
   // Panic-aware serving (KPA's rule), concurrency definitions only; unset: serve the sampled value.
   std::optional<PanicConfig> panic;
+  ScalingConfig scaling;
 
   // The pipeline's key: `name` for pods, "<resource>/<name>" otherwise.
   std::string Key() const { return resource == "pods" ? name : resource + "/" + name; }

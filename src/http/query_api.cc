@@ -1,5 +1,6 @@
 #include "http/query_api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -17,6 +18,8 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "selector/selector.h"
+#include "scaling/hpa.h"
+#include "scaling/kpa.h"
 
 namespace aa::http {
 namespace {
@@ -53,6 +56,52 @@ absl::StatusOr<std::optional<double>> PositiveParam(const HttpRequest& req, std:
 
 json OptionalNumber(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
+// Parses an optional integer parameter in [min, max].
+absl::StatusOr<std::optional<int32_t>> IntParam(const HttpRequest& req, std::string_view name,
+                                                int32_t min, int32_t max) {
+  const std::string* text = req.Param(name);
+  if (text == nullptr) return std::optional<int32_t>();
+  int32_t v;
+  if (!absl::SimpleAtoi(*text, &v) || v < min || v > max) {
+    return absl::InvalidArgumentError(absl::StrCat("parameter ", ToAbsl(name), "=\"", *text,
+                                                   "\" must be an integer in ", min, "..", max));
+  }
+  return std::optional<int32_t>(v);
+}
+
+json RulesJson(const scaling::ScalingRules& r) {
+  json policies = json::array();
+  for (const auto& p : r.policies) {
+    policies.push_back({{"type", p.type == scaling::ScalingPolicyType::kPods ? "Pods" : "Percent"},
+                        {"value", p.value},
+                        {"periodSeconds", p.period_seconds}});
+  }
+  const char* select = r.select_policy == scaling::SelectPolicy::kMax   ? "Max"
+                       : r.select_policy == scaling::SelectPolicy::kMin ? "Min"
+                                                                         : "Disabled";
+  return {{"stabilizationWindowSeconds", r.stabilization_window_seconds},
+          {"selectPolicy", select},
+          {"policies", std::move(policies)}};
+}
+
+// The panic state of the workloads `shown` of a panic-aware metric's table.
+json PanicJson(const pipeline::WindowedValues& windows, const std::set<size_t>& shown) {
+  json workloads = json::array();
+  for (size_t index : shown) {
+    const pipeline::WorkloadWindow& w = windows.workloads[index];
+    workloads.push_back(
+        {{"workload", w.name},
+         {"pods", w.pods},
+         {"stableTotal", w.stable_total},
+         {"panicTotal", w.panic_total},
+         {"inPanic", w.in_panic},
+         {"panicSince", w.in_panic ? json(FormatRfc3339Millis(w.panic_since)) : json(nullptr)}});
+  }
+  return {{"stableWindowSeconds", absl::ToDoubleSeconds(windows.stable_window)},
+          {"panicWindowSeconds", absl::ToDoubleSeconds(windows.panic_window)},
+          {"workloads", std::move(workloads)}};
+}
+
 }  // namespace
 
 HttpResponse ErrorResponse(const absl::Status& status) {
@@ -79,12 +128,17 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
         parts[4] == "metrics") {
       return "/api/v1/namespaces/{ns}/metrics/{metric}";
     }
+    if (parts.size() == 7 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" &&
+        parts[4] == "metrics" && parts[6] == "scaling") {
+      return "/api/v1/namespaces/{ns}/metrics/{metric}/scaling";
+    }
     return "";
   }();
   if (route.empty()) {
     HttpResponse r = ErrorResponse(absl::NotFoundError(
         absl::StrCat("no such path: ", req.path,
-                     " (try /api/v1/metrics or /api/v1/namespaces/{ns}/metrics/{metric})")));
+                     " (try /api/v1/metrics, /api/v1/namespaces/{ns}/metrics/{metric} or "
+                     "/api/v1/namespaces/{ns}/metrics/{metric}/scaling)")));
     r.route = "unknown";
     return r;
   }
@@ -104,7 +158,8 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
   }
   if (route == "/metrics") return SelfMetrics();
   if (route == "/api/v1/metrics") return ListMetrics();
-  HttpResponse r = GetMetric(req, FromAbsl(parts[3]), FromAbsl(parts[5]));
+  HttpResponse r = parts.size() == 7 ? GetScaling(req, FromAbsl(parts[3]), FromAbsl(parts[5]))
+                                     : GetMetric(req, FromAbsl(parts[3]), FromAbsl(parts[5]));
   r.route = route;
   return r;
 }
@@ -126,26 +181,27 @@ HttpResponse QueryApi::ListMetrics() const {
   return Json({{"metrics", std::move(items)}}, "/api/v1/metrics");
 }
 
-HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
-                                 std::string_view metric) const {
-  static const std::set<std::string, std::less<>> kParams = {
-      "pod",    "inferenceService", "labelSelector",      "target",
-      "targetUtilization", "resource", "metricLabelSelector"};
+absl::StatusOr<QueryApi::Selection> QueryApi::Select(
+    const HttpRequest& req, std::string_view ns, std::string_view metric,
+    const std::set<std::string, std::less<>>& known_params) const {
   for (const auto& [name, value] : req.params) {
-    if (!kParams.contains(name)) {
-      return ErrorResponse(absl::InvalidArgumentError(
-          absl::StrCat("unknown parameter \"", name, "\"; known: ", absl::StrJoin(kParams, ", "))));
+    if (!known_params.contains(name)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown parameter \"", name,
+                                                     "\"; known: ", absl::StrJoin(known_params, ", ")));
     }
   }
+  Selection sel;
   auto target = PositiveParam(req, "target");
-  if (!target.ok()) return ErrorResponse(target.status());
+  if (!target.ok()) return target.status();
   auto target_utilization = PositiveParam(req, "targetUtilization");
-  if (!target_utilization.ok()) return ErrorResponse(target_utilization.status());
-  std::string selector = req.Param("labelSelector") ? *req.Param("labelSelector") : "";
+  if (!target_utilization.ok()) return target_utilization.status();
+  sel.target = *target;
+  sel.target_utilization = *target_utilization;
+  sel.selector = req.Param("labelSelector") ? *req.Param("labelSelector") : "";
   if (const std::string* isvc = req.Param("inferenceService")) {
     auto s = pipeline::InferenceServiceSelector(*isvc);
-    if (!s.ok()) return ErrorResponse(s.status());
-    selector = selector.empty() ? *s : absl::StrCat(selector, ",", *s);
+    if (!s.ok()) return s.status();
+    sel.selector = sel.selector.empty() ? *s : absl::StrCat(sel.selector, ",", *s);
   }
 
   // Rule metrics of other objects (services, deployments.apps...): "pods" then lists those.
@@ -154,42 +210,62 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
   std::string extra_matchers;
   if (const std::string* series = req.Param("metricLabelSelector")) {
     auto parsed = selector::Selector::Parse(*series);
-    if (!parsed.ok()) return ErrorResponse(parsed.status());
+    if (!parsed.ok()) return parsed.status();
     auto matchers =
         selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
-    if (!matchers.ok()) return ErrorResponse(matchers.status());
+    if (!matchers.ok()) return matchers.status();
     extra_matchers = absl::StrJoin(*matchers, ",");
   }
   auto read = sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods",
                             extra_matchers);
-  if (!read.ok()) return ErrorResponse(read.status());
-  auto select = pipeline::PodSelector(*read->snapshot, ns, selector);
-  if (!select.ok()) return ErrorResponse(select.status());
-  pipeline::PodPredicate include = *std::move(select);
+  if (!read.ok()) return read.status();
+  sel.read = *std::move(read);
+  auto select = pipeline::PodSelector(*sel.read.snapshot, ns, sel.selector);
+  if (!select.ok()) return select.status();
+  sel.include = *std::move(select);
   if (const std::string* pod = req.Param("pod")) {
-    pipeline::PodPredicate by_labels = include;
-    include = [pod = *pod, by_labels](const pipeline::PodValue& v) {
+    pipeline::PodPredicate by_labels = sel.include;
+    sel.include = [pod = *pod, by_labels](const pipeline::PodValue& v) {
       return v.pod == pod && (!by_labels || by_labels(v));
     };
   }
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  pipeline::WorkloadStats stats =
-      pipeline::Aggregate(def, table, include, *target, *target_utilization);
-  if (stats.pods == 0) {
+  const config::MetricDefinition& def = *sel.read.definition;
+  const pipeline::MetricTable& table = *sel.read.table;
+  sel.stats = pipeline::Aggregate(def, table, sel.include, sel.target, sel.target_utilization);
+  if (sel.stats.pods == 0) {
     std::string what =
         req.Param("pod")
             ? absl::StrCat("pod ", *req.Param("pod"))
-            : (selector.empty() ? "any pod" : absl::StrCat("pods matching ", selector));
-    return ErrorResponse(absl::NotFoundError(
+            : (sel.selector.empty() ? "any pod" : absl::StrCat("pods matching ", sel.selector));
+    return absl::NotFoundError(
         absl::StrCat("metric ", def.name, " has no value for ", what, " in namespace ", ToAbsl(ns),
                      " (Prometheus returned ", table.pods.size(), " pods at ",
-                     FormatRfc3339Millis(table.sampled_at), ")")));
+                     FormatRfc3339Millis(table.sampled_at), ")"));
   }
+  return sel;
+}
+
+HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
+                                 std::string_view metric) const {
+  static const std::set<std::string, std::less<>> kParams = {
+      "pod",    "inferenceService", "labelSelector",      "target",
+      "targetUtilization", "resource", "metricLabelSelector"};
+  auto selected = Select(req, ns, metric, kParams);
+  if (!selected.ok()) return ErrorResponse(selected.status());
+  const Selection& sel = *selected;
+  const pipeline::MetricRead* read = &sel.read;
+  const pipeline::PodPredicate& include = sel.include;
+  const std::optional<double>* target = &sel.target;
+  const config::MetricDefinition& def = *read->definition;
+  const pipeline::MetricTable& table = *read->table;
+  const pipeline::WorkloadStats& stats = sel.stats;
   json pods = json::array();
   int64_t formatted_ms = -1;  // pods of one query share a timestamp: format it once
   std::string formatted;
-  for (const pipeline::PodValue& pod : table.pods) {
+  const pipeline::WindowedValues* windows = table.windows.get();
+  std::set<size_t> workloads_shown;
+  for (size_t i = 0; i < table.pods.size(); ++i) {
+    const pipeline::PodValue& pod = table.pods[i];
     if (include && !include(pod)) continue;
     if (pod.timestamp_ms != formatted_ms) {
       formatted_ms = pod.timestamp_ms;
@@ -201,6 +277,12 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
         {"timestamp", formatted},
         {"utilizationPercent", OptionalNumber(pipeline::PodUtilizationPercent(def, pod, *target))}};
     if (pod.has_baseline) p["baseline"] = pod.baseline;
+    if (windows != nullptr) {
+      const pipeline::PodWindow& w = windows->pods[i];
+      p["window"] = {{"sampled", w.sampled}, {"stable", w.stable}, {"panic", w.panic},
+                     {"workload", windows->workloads[w.workload].name}};
+      workloads_shown.insert(w.workload);
+    }
     pods.push_back(std::move(p));
   }
   json body = {{"metric", def.name},
@@ -216,6 +298,160 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
                {"utilizationPercent", OptionalNumber(stats.utilization_percent)}};
   if (!def.baseline_query.empty()) body["baselineTotal"] = stats.baseline_total;
   if (table.dropped_non_finite > 0) body["droppedNonFinite"] = table.dropped_non_finite;
+  if (windows != nullptr) body["panic"] = PanicJson(*windows, workloads_shown);
+  return Json(body, "");
+}
+
+HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
+                                  std::string_view metric) const {
+  static const std::set<std::string, std::less<>> kParams = {
+      "inferenceService", "labelSelector", "target", "targetUtilization",
+      "currentReplicas",  "minReplicas",   "maxReplicas"};
+  auto selected = Select(req, ns, metric, kParams);
+  if (!selected.ok()) return ErrorResponse(selected.status());
+  const Selection& sel = *selected;
+  const config::MetricDefinition& def = *sel.read.definition;
+  const pipeline::MetricTable& table = *sel.read.table;
+  const pipeline::WorkloadStats& stats = sel.stats;
+  const config::ScalingConfig& cfg = def.scaling;
+  auto current_param = IntParam(req, "currentReplicas", 1, 1'000'000);
+  if (!current_param.ok()) return ErrorResponse(current_param.status());
+  auto min_param = IntParam(req, "minReplicas", 1, 1'000'000);
+  if (!min_param.ok()) return ErrorResponse(min_param.status());
+  auto max_param = IntParam(req, "maxReplicas", 1, 1'000'000);
+  if (!max_param.ok()) return ErrorResponse(max_param.status());
+  const int32_t current = current_param->value_or(stats.pods);
+  const absl::Time now = clock_.Now();
+
+  // The HPA: Resource Utilization for metrics with a baseline (as for CPU), else a Pods metric
+  // with the per-pod target as AverageValue.
+  scaling::HpaSpec spec;
+  spec.min_replicas = min_param->value_or(cfg.min_replicas);
+  spec.max_replicas = max_param->value_or(cfg.max_replicas);
+  spec.behavior = cfg.behavior;
+  scaling::HpaObservations obs;
+  scaling::MetricObservation observed;
+  const bool resource = !def.baseline_query.empty();
+  scaling::MetricSpec m;
+  m.name = def.name;
+  if (resource) {
+    if (!stats.target_utilization) {
+      return ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
+          "metric ", def.name, " has no target utilization: pass ?targetUtilization=P")));
+    }
+    m.source = scaling::MetricSourceType::kResource;
+    m.target_type = scaling::MetricTargetType::kUtilization;
+    m.target_utilization_percent = static_cast<int32_t>(std::lround(*stats.target_utilization));
+    if (m.target_utilization_percent < 1) m.target_utilization_percent = 1;
+  } else {
+    if (!stats.target) {
+      return ErrorResponse(absl::InvalidArgumentError(
+          absl::StrCat("metric ", def.name, " has no per-pod target: pass ?target=X")));
+    }
+    m.source = scaling::MetricSourceType::kPods;
+    m.target_type = scaling::MetricTargetType::kAverageValue;
+    m.target_milli = std::max<int64_t>(1, scaling::MilliValue(*stats.target));
+  }
+  spec.metrics = {m};
+  for (const pipeline::PodValue& pod : table.pods) {
+    if (sel.include && !sel.include(pod)) continue;
+    scaling::Pod p;
+    p.name = pod.pod;
+    p.start_time = now - absl::Hours(1);  // long running and ready: no CPU initialization rules
+    p.ready_transition = *p.start_time;
+    scaling::Container c;
+    c.name = "main";
+    // The HPA's resource path needs the request: for the metric, the resource name is the metric's.
+    if (pod.has_baseline) c.requests_milli[def.name] = scaling::MilliValue(pod.baseline);
+    p.containers.push_back(std::move(c));
+    obs.pods.push_back(std::move(p));
+    observed.pod_samples[pod.pod] = scaling::PodSample{scaling::MilliValue(pod.value), now};
+  }
+  obs.metrics.push_back(std::move(observed));
+  auto hpa = scaling::HpaController::Create(spec);
+  if (!hpa.ok()) return ErrorResponse(hpa.status());
+  // Steady state: the HPA has been recommending the current count, so scale-down waits for its
+  // stabilization window.
+  hpa->SeedRecommendation(now - absl::Seconds(1), current);
+  scaling::HpaDecision next = hpa->Sync(now, current, obs);
+  json hpa_json = {{"metricSource", resource ? "Resource" : "Pods"},
+                   {"minReplicas", spec.min_replicas},
+                   {"maxReplicas", spec.max_replicas},
+                   {"behavior",
+                    {{"scaleUp", RulesJson(hpa->behavior()->scale_up)},
+                     {"scaleDown", RulesJson(hpa->behavior()->scale_down)}}}};
+  if (next.metric_desired_replicas < 0) {
+    hpa_json["error"] = std::string(next.error.message());
+    hpa_json["desiredReplicas"] = current;
+  } else {
+    hpa_json["metricDesiredReplicas"] = next.metric_desired_replicas;
+    hpa_json["desiredReplicas"] = next.desired_replicas;
+    hpa_json["settledReplicas"] =
+        std::clamp(next.metric_desired_replicas, spec.min_replicas, spec.max_replicas);
+    hpa_json["reason"] = next.reason;
+    hpa_json["ableToScale"] = next.able_to_scale_reason;
+    hpa_json["scalingLimited"] = next.scaling_limited_reason;
+    if (next.metrics[0].proposal.utilization_percent) {
+      hpa_json["utilizationPercent"] = *next.metrics[0].proposal.utilization_percent;
+    }
+  }
+
+  // The KPA (concurrency-like metrics only): stable and panic totals from the panic-aware windows
+  // when the metric has them, else the sampled total stands for both.
+  json kpa_json = nullptr;
+  if (!resource) {
+    scaling::KpaOptions options;
+    options.target = std::max(0.01, *stats.target);
+    if (def.panic) {
+      options.stable_window = def.panic->stable_window;
+      options.panic_window_percentage = def.panic->panic_window_percentage;
+      options.panic_threshold_percentage = def.panic->panic_threshold_percentage;
+    }
+    options.min_scale = spec.min_replicas;
+    options.max_scale = spec.max_replicas;
+    double stable_total = stats.total, panic_total = stats.total;
+    bool windowed_panic = false;
+    if (const pipeline::WindowedValues* w = table.windows.get()) {
+      stable_total = panic_total = 0;
+      for (size_t i = 0; i < table.pods.size(); ++i) {
+        if (sel.include && !sel.include(table.pods[i])) continue;
+        stable_total += w->pods[i].stable;
+        panic_total += w->pods[i].panic;
+        windowed_panic = windowed_panic || w->workloads[w->pods[i].workload].in_panic;
+      }
+    }
+    scaling::KpaDecider decider(options);
+    scaling::KpaDecision d = decider.Scale(now, current, stable_total, panic_total);
+    bool in_panic = d.in_panic || windowed_panic;
+    int32_t desired = in_panic ? std::max(d.desired_stable, d.desired_panic) : d.desired_stable;
+    desired = std::clamp(desired, options.min_scale, options.max_scale);
+    kpa_json = {{"target", options.target},
+                {"stableTotal", stable_total},
+                {"panicTotal", panic_total},
+                {"windowed", table.windows != nullptr},
+                {"desiredStable", d.desired_stable},
+                {"desiredPanic", d.desired_panic},
+                {"inPanic", in_panic},
+                {"desiredReplicas", desired}};
+  }
+
+  json workload = json::object();
+  if (const std::string* isvc = req.Param("inferenceService")) workload["inferenceService"] = *isvc;
+  if (const std::string* ls = req.Param("labelSelector")) workload["labelSelector"] = *ls;
+  json body = {{"metric", def.name},
+               {"namespace", std::string(ns)},
+               {"workload", std::move(workload)},
+               {"sampledAt", FormatRfc3339Millis(table.sampled_at)},
+               {"ageSeconds", absl::ToDoubleSeconds(sel.read.age)},
+               {"podCount", stats.pods},
+               {"currentReplicas", current},
+               {"total", stats.total},
+               {"average", stats.average},
+               {"target", OptionalNumber(stats.target)},
+               {"targetUtilization", OptionalNumber(stats.target_utilization)},
+               {"utilizationPercent", OptionalNumber(stats.utilization_percent)},
+               {"hpa", std::move(hpa_json)},
+               {"kpa", std::move(kpa_json)}};
   return Json(body, "");
 }
 

@@ -10,6 +10,14 @@
 //       labels match (selector syntax) ?target=X              per-pod target value for utilization
 //       (default: the definition's target) ?targetUtilization=P   target utilization percent, for
 //       metrics with a baseline (default: the definition's)
+//   GET /api/v1/namespaces/{ns}/metrics/{metric}/scaling   "what would happen now" for the selected
+//       workload (same selection and target parameters, no ?pod): current value and utilization,
+//       the replicas an HPA (Pods AverageValue = target, or Resource Utilization for metrics with a
+//       baseline; min/max/behavior from the definition's `scaling`, default 1, 10 and KServe's
+//       behavior) would set at its next sync from a steady state, where it settles, and what
+//       Knative's KPA would decide (concurrency-like metrics; from the panic-aware windows when the
+//       metric has them).
+//       ?currentReplicas=N     default: the pods with a value; ?minReplicas= / ?maxReplicas= override
 //   GET /metrics   self-metrics (Prometheus text format)
 //   GET /healthz, /livez   200 while the process serves; GET /readyz 200 once the sampler is ready,
 //   else 503
@@ -19,10 +27,15 @@
 // first sample).
 
 #include <memory>
+#include <optional>
+#include <set>
+#include <string>
 
 #include "common/clock.h"
 #include "http/server.h"
+#include "pipeline/pod_select.h"
 #include "pipeline/sampler.h"
+#include "pipeline/workload.h"
 
 namespace prometheus {
 class Registry;
@@ -40,6 +53,20 @@ class QueryApi {
   HttpResponse Handle(const HttpRequest& request) const;
 
  private:
+  // The pods a request selects and their aggregate.
+  struct Selection {
+    pipeline::MetricRead read;
+    pipeline::PodPredicate include;
+    std::string selector;
+    std::optional<double> target;
+    std::optional<double> target_utilization;
+    pipeline::WorkloadStats stats;
+  };
+  absl::StatusOr<Selection> Select(const HttpRequest& req, std::string_view ns,
+                                   std::string_view metric,
+                                   const std::set<std::string, std::less<>>& known_params) const;
+  HttpResponse GetScaling(const HttpRequest& request, std::string_view ns,
+                          std::string_view metric) const;
   HttpResponse ListMetrics() const;
   HttpResponse GetMetric(const HttpRequest& request, std::string_view ns,
                          std::string_view metric) const;

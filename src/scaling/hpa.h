@@ -292,6 +292,12 @@ class HpaController {
   HpaDecision Peek(absl::Time now, int32_t current_replicas,
                    const HpaObservations& observations) const;
 
+  // Records a recommendation as if a sync at `time` had made it (before any later Sync), for
+  // emulators and predictions that start from a steady state rather than from an empty history.
+  void SeedRecommendation(absl::Time time, int32_t replicas) {
+    recommendations_.push_back({replicas, time});
+  }
+
   const HpaSpec& spec() const { return spec_; }
   // The defaulted behavior; nullptr on the legacy path.
   const Behavior* behavior() const { return behavior_ ? &*behavior_ : nullptr; }

@@ -32,7 +32,11 @@ config::Config TestConfig() {
   cpu.query = "usage{<<.LabelMatchers>>}";
   cpu.baseline_query = "requests{<<.LabelMatchers>>}";
   cpu.target_utilization = 50;
-  c.metrics = {conc, cpu};
+  config::MetricDefinition panic = conc;
+  panic.name = "concurrency_panic";
+  panic.panic = config::PanicConfig{.stable_window = absl::Seconds(120)};  // 12 s panic window
+  panic.scaling.max_replicas = 4;
+  c.metrics = {conc, cpu, panic};
   return c;
 }
 
@@ -164,12 +168,109 @@ TEST_F(QueryApiTest, StaleDataIs503WithTheReason) {
 
 TEST_F(QueryApiTest, ListsDefinitionsAndHealth) {
   json j = json::parse(Get("/api/v1/metrics").body);
-  ASSERT_EQ(j["metrics"].size(), 2u);
+  ASSERT_EQ(j["metrics"].size(), 3u);
   EXPECT_EQ(j["metrics"][1]["name"], "cpu");
   EXPECT_EQ(j["metrics"][1]["baselineQuery"], "requests{<<.LabelMatchers>>}");
   EXPECT_EQ(Get("/healthz").status, 200);
   EXPECT_EQ(Get("/livez").status, 200);
   EXPECT_EQ(Get("/readyz").status, 200);
+}
+
+TEST_F(QueryApiTest, PanicAwareMetricShowsItsWindows) {
+  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency_panic", {{"inferenceService", "a"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["pods"][1]["window"]["sampled"], 105.0);
+  EXPECT_EQ(j["pods"][1]["window"]["stable"], 105.0);
+  EXPECT_EQ(j["pods"][1]["window"]["panic"], 105.0);
+  EXPECT_EQ(j["pods"][1]["window"]["workload"], "a");
+  EXPECT_EQ(j["panic"]["stableWindowSeconds"], 120.0);
+  EXPECT_EQ(j["panic"]["panicWindowSeconds"], 12.0);
+  ASSERT_EQ(j["panic"]["workloads"].size(), 1u);
+  EXPECT_EQ(j["panic"]["workloads"][0]["workload"], "a");
+  EXPECT_EQ(j["panic"]["workloads"][0]["inPanic"], false);
+  EXPECT_EQ(j["panic"]["workloads"][0]["panicTotal"], 140.0);
+  // The plain metric has no windows.
+  j = json::parse(Get("/api/v1/namespaces/ns/metrics/concurrency").body);
+  EXPECT_FALSE(j.contains("panic"));
+  EXPECT_FALSE(j["pods"][0].contains("window"));
+}
+
+TEST_F(QueryApiTest, ScalingPredictsHpaAndKpa) {
+  const std::string path = "/api/v1/namespaces/ns/metrics/concurrency/scaling";
+  // InferenceService a: 2 pods averaging 70 against a target of 20 -> 3.5 x 2 = 7. The HPA's next
+  // sync may add 4 (KServe's default policies), it settles at 7; the KPA panics (7 / 2 >= 2).
+  HttpResponse r = Get(path, {{"inferenceService", "a"}, {"target", "20"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["workload"]["inferenceService"], "a");
+  EXPECT_EQ(j["currentReplicas"], 2);
+  EXPECT_EQ(j["average"], 70.0);
+  EXPECT_DOUBLE_EQ(j["utilizationPercent"].get<double>(), 350.0);
+  EXPECT_EQ(j["hpa"]["metricSource"], "Pods");
+  EXPECT_EQ(j["hpa"]["minReplicas"], 1);
+  EXPECT_EQ(j["hpa"]["maxReplicas"], 10);
+  EXPECT_EQ(j["hpa"]["metricDesiredReplicas"], 7);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 6);
+  EXPECT_EQ(j["hpa"]["scalingLimited"], "ScaleUpLimit");
+  EXPECT_EQ(j["hpa"]["settledReplicas"], 7);
+  EXPECT_EQ(j["hpa"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"], 300);
+  EXPECT_EQ(j["hpa"]["behavior"]["scaleUp"]["policies"][0]["type"], "Pods");
+  EXPECT_EQ(j["kpa"]["desiredStable"], 7);
+  EXPECT_EQ(j["kpa"]["inPanic"], true);
+  EXPECT_EQ(j["kpa"]["desiredReplicas"], 7);
+  EXPECT_EQ(j["kpa"]["windowed"], false);
+  // Scale-down from a steady state waits for the stabilization window; where it settles is 1.
+  j = json::parse(Get(path, {{"inferenceService", "a"}, {"target", "200"}}).body);
+  EXPECT_EQ(j["hpa"]["metricDesiredReplicas"], 1);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 2);
+  EXPECT_EQ(j["hpa"]["ableToScale"], "ScaleDownStabilized");
+  EXPECT_EQ(j["hpa"]["settledReplicas"], 1);
+  EXPECT_EQ(j["kpa"]["desiredReplicas"], 1);  // at most halved: floor(2 / 2) = 1
+  // min/max from the request, and the current count.
+  j = json::parse(Get(path, {{"inferenceService", "a"}, {"target", "20"}, {"maxReplicas", "5"},
+                             {"currentReplicas", "5"}})
+                      .body);
+  EXPECT_EQ(j["currentReplicas"], 5);
+  EXPECT_EQ(j["hpa"]["maxReplicas"], 5);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 5);
+  EXPECT_EQ(j["kpa"]["desiredReplicas"], 5);
+  // The definition's `scaling` applies; the panic-aware metric's KPA uses its windows.
+  j = json::parse(
+      Get("/api/v1/namespaces/ns/metrics/concurrency_panic/scaling", {{"inferenceService", "a"}, {"target", "20"}})
+          .body);
+  EXPECT_EQ(j["hpa"]["maxReplicas"], 4);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 4);
+  EXPECT_EQ(j["kpa"]["windowed"], true);
+  EXPECT_EQ(j["kpa"]["desiredReplicas"], 4);
+}
+
+TEST_F(QueryApiTest, ScalingForCpuUsesTheResourcePath) {
+  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/cpu/scaling", {{"inferenceService", "b"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  EXPECT_EQ(j["hpa"]["metricSource"], "Resource");
+  EXPECT_EQ(j["hpa"]["utilizationPercent"], 25);
+  EXPECT_EQ(j["hpa"]["metricDesiredReplicas"], 1);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 1);
+  EXPECT_TRUE(j["kpa"].is_null());
+  // 25 % against a target of 10 %: ceil(2.5 x 1) = 3.
+  j = json::parse(Get("/api/v1/namespaces/ns/metrics/cpu/scaling",
+                      {{"inferenceService", "b"}, {"targetUtilization", "10"}})
+                      .body);
+  EXPECT_EQ(j["hpa"]["desiredReplicas"], 3);
+}
+
+TEST_F(QueryApiTest, ScalingBadParameters) {
+  const std::string path = "/api/v1/namespaces/ns/metrics/concurrency/scaling";
+  EXPECT_EQ(Get(path, {{"pod", "a-1"}}).status, 400);
+  HttpResponse r = Get(path, {{"currentReplicas", "0"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("currentReplicas"));
+  EXPECT_EQ(Get(path, {{"maxReplicas", "x"}}).status, 400);
+  EXPECT_EQ(Get(path, {{"inferenceService", "nope"}}).status, 404);
+  EXPECT_EQ(Get("/api/v1/namespaces/ns/metrics/unknown/scaling").status, 404);
+  EXPECT_EQ(Get(path, {}, "POST").status, 405);
 }
 
 TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {

@@ -168,7 +168,12 @@ TEST(PanicWindowsTest, FirstSampleAndForgetting) {
   absl::Time t = absl::FromUnixSeconds(1'800'000'000);
   auto table_at = [](absl::Time at, std::vector<std::pair<std::string, double>> pods) {
     auto table = std::make_shared<MetricTable>();
-    for (auto& [pod, v] : pods) table->pods.push_back(PodValue{pod, v, 0, false, 0});
+    for (auto& [pod, v] : pods) {
+      PodValue value;
+      value.pod = pod;
+      value.value = v;
+      table->pods.push_back(value);
+    }
     table->sampled_at = at;
     return table;
   };
