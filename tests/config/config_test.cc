@@ -214,6 +214,28 @@ TEST(ParseConfigTest, PanicAwareMetric) {
   EXPECT_FALSE(c.metrics[2].panic.has_value());  // `panic:` (null) means not set
 }
 
+TEST(ParseConfigTest, ScalingAssumptions) {
+  Config c = ParseOk(Metric(
+      "name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling:\n    minReplicas: 2\n    "
+      "maxReplicas: 20\n    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60, "
+      "selectPolicy: Min, policies: [{type: Pods, value: 2, periodSeconds: 30}]}"));
+  ASSERT_EQ(c.metrics.size(), 1u);
+  const ScalingConfig& s = c.metrics[0].scaling;
+  EXPECT_EQ(s.min_replicas, 2);
+  EXPECT_EQ(s.max_replicas, 20);
+  EXPECT_FALSE(s.behavior.scale_up.has_value());
+  ASSERT_TRUE(s.behavior.scale_down.has_value());
+  EXPECT_EQ(s.behavior.scale_down->stabilization_window_seconds, 60);
+  EXPECT_EQ(s.behavior.scale_down->select_policy, scaling::SelectPolicy::kMin);
+  ASSERT_EQ(s.behavior.scale_down->policies->size(), 1u);
+  EXPECT_EQ((*s.behavior.scale_down->policies)[0].period_seconds, 30);
+  // Defaults: the tutorial's 1..10 and an empty behavior (KServe's).
+  c = ParseOk(kOneMetric);
+  EXPECT_EQ(c.metrics[0].scaling.min_replicas, 1);
+  EXPECT_EQ(c.metrics[0].scaling.max_replicas, 10);
+  EXPECT_FALSE(c.metrics[0].scaling.behavior.scale_down.has_value());
+}
+
 TEST(ParseConfigTest, FindMetric) {
   Config c = ParseOk(
       "metrics:\n- {name: a, query: 'x{<<.LabelMatchers>>}'}\n- {name: b, preset: {type: cpu}}\n");
@@ -299,7 +321,7 @@ INSTANTIATE_TEST_SUITE_P(
             "t.yaml: metrics[0].targetValue: unknown field; expected one of: name, description, "
             "resource, "
             "preset, query, baselineQuery, namespaceLabel, podLabel, target, targetUtilization, "
-            "containerConcurrency, targetUtilizationPercentage, panic"},
+            "containerConcurrency, targetUtilizationPercentage, panic, scaling"},
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "
@@ -617,6 +639,27 @@ INSTANTIATE_TEST_SUITE_P(
                          "  panic: {}"),
                   "t.yaml: metrics[0].preset.window: must not exceed the panic window (6s): the "
                   "panic value would be a longer average (got \"1m0s\")"},
+        ErrorCase{"ScalingMinAboveMax",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {minReplicas: 5, "
+                         "maxReplicas: 3}"),
+                  "t.yaml: metrics[0].scaling.minReplicas: must not exceed maxReplicas (3) (got "
+                  "\"5\")"},
+        ErrorCase{"ScalingBadPolicyType",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
+                         "{scaleUp: {policies: [{type: Pods, value: 1, periodSeconds: 15}, {type: "
+                         "Cores, value: 1, periodSeconds: 15}]}}}"),
+                  "t.yaml: metrics[0].scaling.behavior.scaleUp.policies[1].type: required: Pods "
+                  "or Percent (got \"Cores\")"},
+        ErrorCase{"ScalingBadPeriod",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
+                         "{scaleDown: {policies: [{type: Percent, value: 10, periodSeconds: 0}]}}}"),
+                  "t.yaml: metrics[0].scaling.behavior.scaleDown.policies[0].periodSeconds: must "
+                  "be between 1 and 1800 (got \"0\")"},
+        ErrorCase{"ScalingBadSelect",
+                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
+                         "{scaleDown: {selectPolicy: max}}}"),
+                  "t.yaml: metrics[0].scaling.behavior.scaleDown.selectPolicy: must be Max, Min or "
+                  "Disabled (got \"max\")"},
         // the index in the path follows the list
         ErrorCase{"SecondMetricPath",
                   "metrics:\n- {name: a, preset: {type: cpu}}\n- {name: b, preset: {type: cpu, "
