@@ -680,8 +680,10 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
       switch (m.source) {
         case MetricSourceType::kResource:
         case MetricSourceType::kContainerResource: {
-          std::string_view container =
-              m.source == MetricSourceType::kContainerResource ? m.container : "";
+          // Both branches are string_views: a std::string/"" ternary would make a temporary.
+          const std::string_view container = m.source == MetricSourceType::kContainerResource
+                                                 ? std::string_view(m.container)
+                                                 : std::string_view();
           if (m.target_type == MetricTargetType::kUtilization) {
             proposal = ResourceUtilizationReplicas(spec_replicas, m.target_utilization_percent,
                                                    m.name, container, obs.pods, o.pod_samples, tol,
