@@ -25,6 +25,10 @@ Checks:
     APIServices point at the HTTPS Service's port 443, volumes name the ConfigMap, bindings name the
     ServiceAccount, KEDA's scalerAddress is the gRPC Service; and the hardening the issue asks for
     (replicas, anti-affinity, PDB, probes, non-root, read-only root, no capabilities, seccomp);
+  - the adapter started with the Deployment's arguments (listen addresses moved to 127.0.0.1:0, no cluster:
+    authentication and authorization off, an unreachable Prometheus) answers the probes' paths over HTTPS as
+    the probes expect (/livez 200, /readyz 503 until sampled), its certificate carries the HTTPS Service's DNS name,
+    and it exits 0 on SIGTERM;
   - the Prometheus scrape config with promtool (Debian's Prometheus has no Kubernetes service discovery, so
     its kubernetes_sd_configs are checked here and replaced by static targets for promtool).
 Prints every problem, then "N passed, N failed" per manifest source; exit 1 on any problem.
@@ -36,10 +40,16 @@ import glob
 import json
 import os
 import re
+import select
 import shlex
+import signal
+import ssl
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import jsonschema
 import yaml
@@ -65,6 +75,7 @@ class Context:
         self.node = args.node
         self.node_modules = os.path.abspath(args.node_modules)
         self.schemas_dir = os.path.abspath(args.schemas or os.path.join(self.root, "..", "shared", "schemas"))
+        self.run_adapter = True
         self._crds = None
         self._keda_keys = None
         self.problems = []  # (source, message)
@@ -332,6 +343,8 @@ def check_deploy_render(ctx, source, objects):
             p(f"--config={config_arg}: not a file of a mounted ConfigMap")
         else:
             metric_names = check_adapter_config(ctx, source + " ConfigMap", cm_text, args)
+            if metric_names is not None and ctx.run_adapter:
+                check_adapter_runs(ctx, source, args, cm_text, adapter, ns, objects)
     # Services: select the pods, name container ports.
     services = find(objects, "Service", namespace=ns)
     grpc_addresses = set()
@@ -393,6 +406,74 @@ def check_deploy_render(ctx, source, objects):
         if ref["name"].startswith("autoscale-adapter") and not find(objects, ref["kind"], ref["name"]):
             p(f"{obj_id(b)}: roleRef {ref['kind']} {ref['name']} is not in the render")
     return metric_names, grpc_addresses
+
+
+def check_adapter_runs(ctx, source, args, config_text, container, ns, objects):
+    """Starts the adapter with the Deployment's args on loopback and probes it as the kubelet would."""
+    p = lambda msg: ctx.problem(source, "adapter started with the Deployment's args: " + msg)  # noqa: E731
+    moved = {"--https_listen", "--http_listen", "--grpc_listen", "--config", "--prometheus_url",
+             "--authentication", "--authorization"}
+    argv = [a for a in args if a.split("=", 1)[0] not in moved]
+    with tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "config.yaml")
+        with open(config, "w", encoding="utf-8") as f:
+            f.write(config_text)
+        argv = [ctx.adapter, *argv, f"--config={config}", "--https_listen=127.0.0.1:0", "--http_listen=127.0.0.1:0",
+                "--grpc_listen=127.0.0.1:0", "--prometheus_url=http://127.0.0.1:1",
+                "--authentication=off", "--authorization=off"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=dict(os.environ, TMPDIR=tmp))
+        log = []
+        try:
+            port = None
+            deadline = time.monotonic() + 20
+            while port is None and time.monotonic() < deadline and proc.poll() is None:
+                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+                if not ready:
+                    continue
+                line = proc.stdout.readline()
+                log.append(line)
+                if '"msg":"listening"' in line and '"server":"https"' in line:
+                    port = json.loads(line)["port"]
+            if port is None:
+                p("no HTTPS 'listening' record within 20 s:\n" + "".join(log[-20:]))
+                return
+            tls = ssl.create_default_context()
+            tls.check_hostname = False
+            tls.verify_mode = ssl.CERT_NONE  # as the kubelet's HTTPS probes
+            for probe, want in (("livenessProbe", (200,)), ("readinessProbe", (200, 503))):
+                path = container[probe]["httpGet"]["path"]
+                try:
+                    with urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=tls, timeout=5) as r:
+                        code = r.status
+                except urllib.error.HTTPError as e:
+                    code = e.code
+                except OSError as e:
+                    code = f"error {e}"
+                if code not in want:
+                    p(f"{probe} GET {path} over HTTPS answered {code}, expected {' or '.join(map(str, want))}")
+            pem = ssl.get_server_certificate(("127.0.0.1", port))
+            r = run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem)
+            https_port = container["livenessProbe"]["httpGet"]["port"]
+            https_names = {https_port} | {pt.get("name") for pt in container.get("ports", [])
+                                          if pt.get("containerPort") == https_port}
+            for svc in find(objects, "Service", namespace=ns):
+                if not any(pt.get("targetPort") in https_names for pt in svc["spec"]["ports"]):
+                    continue  # not the HTTPS port
+                dns = f"{svc['metadata']['name']}.{ns}.svc"
+                if dns not in r.stdout:
+                    p(f"the serving certificate has no SAN {dns} (Service {svc['metadata']['name']}): {r.stdout.strip()}")
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+                p("did not stop within 20 s of SIGTERM")
+            if rc != 0 and port is not None:
+                p(f"exit code {rc} after SIGTERM:\n" + "".join(log[-10:]) + proc.stdout.read()[-2000:])
 
 
 # -- Prometheus ---------------------------------------------------------------------------------------
@@ -557,6 +638,7 @@ def mode_expect_failures(ctx, directory):
     files = sorted(glob.glob(os.path.join(directory, "*.yaml")))
     if not files:
         raise SystemExit(f"no cases in {directory}")
+    ctx.run_adapter = False  # the real deploy/ is run by `check`
     # The adapter's metric names and gRPC address, from the real deploy/.
     objects = render(ctx, os.path.join(ctx.root, "deploy"))
     metric_names, grpc_addresses = check_deploy_render(ctx, "deploy/", objects)
