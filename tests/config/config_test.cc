@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <ostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -254,6 +255,9 @@ struct ErrorCase {
   std::string yaml;
   std::string message;
 };
+
+// CTest shows the case by its name instead of a byte dump of the struct.
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
 
 class ParseErrorTest : public ::testing::TestWithParam<ErrorCase> {};
 
