@@ -43,6 +43,8 @@ struct AuthFilter::Metrics {
 };
 
 bool IsHealthPath(std::string_view path) {
+  // "/livez/../apis" must not pass as a health path, whatever the handler makes of it.
+  if (path.find("..") != std::string_view::npos) return false;
   for (std::string_view p : {"/healthz", "/livez", "/readyz"}) {
     if (path == p || (absl::StartsWith(ToAbsl(path), ToAbsl(p)) && path.size() > p.size() &&
                       path[p.size()] == '/')) {

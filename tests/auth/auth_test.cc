@@ -189,6 +189,7 @@ TEST_F(AuthTest, NoCredentialsIs401StatusButHealthIsOpen) {
   }
   EXPECT_EQ(Get("/apis")->status, 401);
   EXPECT_EQ(Get("/healthzfoo")->status, 401);
+  EXPECT_EQ(Get("/livez/../apis")->status, 401);
   EXPECT_EQ(authz_.calls, 0);
 }
 

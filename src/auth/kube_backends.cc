@@ -1,0 +1,249 @@
+#include "auth/kube_backends.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace aa::auth {
+namespace {
+
+constexpr char kTokenReviews[] = "/apis/authentication.k8s.io/v1/tokenreviews";
+constexpr char kAccessReviews[] = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+constexpr char kConfigMapPath[] =
+    "/api/v1/namespaces/kube-system/configmaps/extension-apiserver-authentication";
+constexpr char kConfigMapWatchPath[] =
+    "/api/v1/namespaces/kube-system/configmaps?watch=1&allowWatchBookmarks=true&fieldSelector="
+    "metadata.name%3Dextension-apiserver-authentication&resourceVersion=";
+
+std::string StringOr(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<std::string> Strings(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  if (!j.is_array()) return out;
+  for (const auto& v : j) {
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Reviews create nothing, so a request that failed before an answer (Unavailable: typically an
+// idle keep-alive connection the server had closed) is sent once more.
+absl::StatusOr<nlohmann::json> PostReview(kube::Client& client, const char* path,
+                                          const nlohmann::json& body) {
+  auto answer = client.PostJson(path, body);
+  if (!answer.ok() && absl::IsUnavailable(answer.status()) &&
+      kube::HttpStatusOf(answer.status()) == 0) {
+    answer = client.PostJson(path, body);
+  }
+  return answer;
+}
+
+}  // namespace
+
+absl::StatusOr<TokenReviewResult> KubeTokenReviewer::Review(const std::string& token) {
+  nlohmann::json body = {{"apiVersion", "authentication.k8s.io/v1"},
+                         {"kind", "TokenReview"},
+                         {"spec", {{"token", token}}}};
+  auto answer = PostReview(client_, kTokenReviews, body);
+  if (!answer.ok()) return answer.status();
+  const nlohmann::json status = answer->value("status", nlohmann::json::object());
+  TokenReviewResult result;
+  result.authenticated = status.value("authenticated", false);
+  result.error = StringOr(status, "error");
+  if (result.authenticated) {
+    const nlohmann::json user = status.value("user", nlohmann::json::object());
+    result.user.name = StringOr(user, "username");
+    result.user.uid = StringOr(user, "uid");
+    result.user.groups = Strings(user.value("groups", nlohmann::json::array()));
+    if (auto extra = user.find("extra"); extra != user.end() && extra->is_object()) {
+      for (const auto& [k, v] : extra->items()) result.user.extra[k] = Strings(v);
+    }
+    if (result.user.name.empty()) {
+      return absl::InternalError("TokenReview: authenticated without status.user.username");
+    }
+  }
+  return result;
+}
+
+nlohmann::json SubjectAccessReviewFor(const Attributes& a) {
+  nlohmann::json spec = {{"user", a.user.name}, {"groups", a.user.groups}};
+  if (!a.user.uid.empty()) spec["uid"] = a.user.uid;
+  if (!a.user.extra.empty()) spec["extra"] = a.user.extra;
+  if (a.resource_request) {
+    nlohmann::json ra = {{"verb", a.verb},
+                         {"group", a.api_group},
+                         {"version", a.api_version},
+                         {"resource", a.resource}};
+    if (!a.namespace_.empty()) ra["namespace"] = a.namespace_;
+    if (!a.subresource.empty()) ra["subresource"] = a.subresource;
+    if (!a.name.empty()) ra["name"] = a.name;
+    spec["resourceAttributes"] = ra;
+  } else {
+    spec["nonResourceAttributes"] = {{"path", a.path}, {"verb", a.verb}};
+  }
+  return {{"apiVersion", "authorization.k8s.io/v1"},
+          {"kind", "SubjectAccessReview"},
+          {"spec", spec}};
+}
+
+absl::StatusOr<AuthorizationResult> KubeAuthorizer::Authorize(const Attributes& attributes) {
+  auto answer = PostReview(client_, kAccessReviews, SubjectAccessReviewFor(attributes));
+  if (!answer.ok()) return answer.status();
+  const nlohmann::json status = answer->value("status", nlohmann::json::object());
+  AuthorizationResult result;
+  result.reason = StringOr(status, "reason");
+  if (status.value("allowed", false)) {
+    result.decision = Decision::kAllow;
+  } else if (status.value("denied", false)) {
+    result.decision = Decision::kDeny;
+  } else {
+    result.decision = Decision::kNoOpinion;
+  }
+  if (result.decision != Decision::kAllow && result.reason.empty()) {
+    result.reason = StringOr(status, "evaluationError");
+  }
+  return result;
+}
+
+AuthConfigMapWatcher::AuthConfigMapWatcher(kube::Client& client, TrustFlags flags,
+                                           TrustStore& store)
+    : client_(client), flags_(std::move(flags)), store_(store) {}
+
+AuthConfigMapWatcher::~AuthConfigMapWatcher() { Stop(); }
+
+int AuthConfigMapWatcher::applied() const {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+bool AuthConfigMapWatcher::WaitForApplied(int n, absl::Duration timeout) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return applied_ >= n; });
+}
+
+void AuthConfigMapWatcher::Apply(const nlohmann::json& configmap) {
+  std::map<std::string, std::string> data;
+  if (auto d = configmap.find("data"); d != configmap.end() && d->is_object()) {
+    for (const auto& [k, v] : d->items()) {
+      if (v.is_string()) data[k] = v.get<std::string>();
+    }
+  }
+  std::string key;
+  for (const auto& [k, v] : data) absl::StrAppend(&key, k.size(), ":", k, v.size(), ":", v);
+  auto trust = BuildTrustConfig(flags_, &data);
+  std::lock_guard lock(mu_);
+  cv_.notify_all();
+  ++applied_;
+  if (!trust.ok()) {
+    LogWarn("ConfigMap kube-system/extension-apiserver-authentication not applied; keeping the "
+            "previous trust",
+            {{"error", trust.status()}});
+    return;
+  }
+  if (key == last_data_ && applied_ > 1) return;
+  last_data_ = key;
+  store_.Set(*trust);
+  LogInfo("authentication trust from ConfigMap kube-system/extension-apiserver-authentication",
+          {{"trust", DescribeTrust(*trust)}});
+}
+
+absl::StatusOr<std::string> AuthConfigMapWatcher::List() {
+  auto cm = client_.GetJson(kConfigMapPath);
+  if (!cm.ok()) {
+    if (kube::HttpStatusOf(cm.status()) != 404) return cm.status();
+    // No ConfigMap (not a kubeadm-style cluster): only the flags. Watch from "now".
+    Apply(nlohmann::json::object());
+    return std::string();
+  }
+  Apply(*cm);
+  return cm->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
+}
+
+absl::Status AuthConfigMapWatcher::Start() {
+  auto rv = List();
+  if (!rv.ok()) {
+    LogWarn("cannot read ConfigMap kube-system/extension-apiserver-authentication (the adapter "
+            "needs RoleBinding to extension-apiserver-authentication-reader in kube-system); "
+            "retrying in the background",
+            {{"error", rv.status()}});
+  }
+  thread_ = std::thread([this, from = rv.ok() ? *rv : std::string(), listed = rv.ok()] {
+    Run(from, !listed);
+  });
+  return rv.status();
+}
+
+void AuthConfigMapWatcher::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  cancel_.Cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AuthConfigMapWatcher::Run(std::string resource_version, bool need_list) {
+  absl::Duration backoff = absl::Seconds(1);
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    absl::Status status;
+    if (need_list) {
+      auto rv = List();
+      status = rv.status();
+      if (rv.ok()) {
+        resource_version = *rv;
+        need_list = false;
+      }
+    }
+    if (status.ok()) {
+      absl::Status event_error;
+      status = client_.Watch(
+          absl::StrCat(kConfigMapWatchPath, resource_version),
+          [&](const kube::WatchEvent& e) {
+            if (e.type == "ERROR") {
+              event_error = kube::StatusFromWatchError(e.object);
+              return false;
+            }
+            const nlohmann::json meta = e.object.value("metadata", nlohmann::json::object());
+            if (std::string rv = meta.value("resourceVersion", ""); !rv.empty()) {
+              resource_version = rv;
+            }
+            if (e.type == "ADDED" || e.type == "MODIFIED") {
+              Apply(e.object);
+            } else if (e.type == "DELETED") {
+              Apply(nlohmann::json::object());
+            }
+            backoff = absl::Seconds(1);
+            return true;
+          },
+          &cancel_);
+      if (status.ok()) status = event_error;
+      // The server ended the stream normally: watch again from the last version seen.
+      if (status.ok()) continue;
+    }
+    if (absl::IsCancelled(status)) return;
+    need_list = true;  // after 410 Gone or any error: list again, then watch
+    if (kube::IsGone(status) && backoff == absl::Seconds(1)) {
+      backoff = absl::Seconds(2);  // relist at once, but only once in a row without backoff
+      continue;
+    }
+    {
+      LogWarn("reading ConfigMap kube-system/extension-apiserver-authentication failed; retrying",
+              {{"error", status}, {"backoff", absl::FormatDuration(backoff)}});
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoSeconds(backoff), [this] { return stopping_; });
+    if (stopping_) return;
+    backoff = std::min(backoff * 2, absl::Seconds(30));
+  }
+}
+
+}  // namespace aa::auth
