@@ -31,7 +31,11 @@ void PanicWindows::Apply(Snapshot* snapshot) {
     if (!slot.table || slot.table->windows) continue;
     size_t nul = key.find('\0');
     if (nul == std::string::npos) continue;
-    auto def = definitions_.find(key.substr(0, nul));
+    // Selector variants ("<Key()>\x01<matchers>") are windowed like their definition, each with
+    // its own history (their values differ).
+    std::string_view metric_key = std::string_view(key).substr(0, nul);
+    metric_key = metric_key.substr(0, metric_key.find('\x01'));
+    auto def = definitions_.find(std::string(metric_key));
     if (def == definitions_.end()) continue;
     std::string_view ns = std::string_view(key).substr(nul + 1);
     slot.table = Window(*def->second, ns, *slot.table, *snapshot, states_[key]);

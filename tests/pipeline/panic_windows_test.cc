@@ -188,6 +188,12 @@ TEST(PanicWindowsTest, FirstSampleAndForgetting) {
   EXPECT_EQ(first.windows->workloads[0].name, "");
   EXPECT_DOUBLE_EQ(first.pods[0].value, 500);
   EXPECT_EQ(snap.FindSlot("concurrency", "ns")->table->windows, nullptr);  // not panic-aware
+  // A metricLabelSelector variant of the panic-aware definition is windowed too.
+  const std::string variant = std::string("concurrency_panic\x01") + "code=\"200\"";
+  snap.slots[SlotKey(variant, "ns")] = Slot{table_at(t, {{"a", 3}}), {}, t};
+  windows.Apply(&snap);
+  ASSERT_NE(snap.FindSlot(variant, "ns")->table->windows, nullptr);
+  EXPECT_DOUBLE_EQ(snap.FindSlot(variant, "ns")->table->windows->pods[0].stable, 3);
   // Applying again (no new sample) changes nothing.
   auto before = snap.FindSlot("concurrency_panic", "ns")->table;
   windows.Apply(&snap);
