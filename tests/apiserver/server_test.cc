@@ -484,3 +484,67 @@ TEST(SelfSignedCertificate, ServesHttpsWithTheSans) {
 
 }  // namespace
 }  // namespace aa::apiserver
+
+namespace aa::apiserver {
+namespace {
+
+// A panic-aware concurrency metric: custom.metrics and external.metrics serve the windowed value,
+// the stable mean normally and the panic-window mean once a burst puts the workload in panic.
+TEST(PanicAwareMetricsApiTest, CustomAndExternalServeThePanicValueDuringABurst) {
+  std::atomic<double> per_pod{60};
+  FakePrometheus prom;
+  prom.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (absl::StartsWith(q, "kube_pod_labels")) {
+      return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}}, at);
+    }
+    return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, per_pod.load()},
+                     {{{"namespace", "ns"}, {"pod", "a-2"}}, per_pod.load()}},
+                    at);
+  });
+  config::Config c;
+  c.sampling.interval = absl::Seconds(2);
+  c.sampling.max_age = absl::Seconds(30);
+  c.sampling.first_sample_timeout = absl::Seconds(10);
+  c.sampling.warm_namespaces = {"ns"};
+  config::MetricDefinition conc;
+  conc.name = "concurrency";
+  conc.query = "conc{<<.LabelMatchers>>}";
+  conc.target = 70;
+  conc.panic = config::PanicConfig{};
+  c.metrics = {conc};
+  SimulatedClock clock;
+  prometheus::Registry registry;
+  pipeline::Sampler sampler(c, prom, clock, &registry);
+  MetricsApi api(sampler, clock);
+  sampler.Start();
+  ASSERT_TRUE(sampler.WaitForGeneration(1, absl::Seconds(10)));
+  auto round = [&] {
+    uint64_t gen = sampler.snapshot()->generation;
+    clock.Advance(absl::Seconds(2));
+    sampler.Wake();
+    ASSERT_TRUE(sampler.WaitForGeneration(gen + 1, absl::Seconds(10)));
+  };
+  auto get = [&](const std::string& path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.params = {{"labelSelector", "serving.kserve.io/inferenceservice=a"}};
+    HttpResponse resp = api.Handle(r);
+    EXPECT_EQ(resp.status, 200) << resp.body;
+    return json::parse(resp.body);
+  };
+  const std::string custom = std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency";
+  const std::string external = std::string(kExternal) + "/namespaces/ns/concurrency";
+  for (int i = 0; i < 30; ++i) round();
+  EXPECT_EQ(get(custom)["items"][0]["value"], "60");
+  EXPECT_EQ(get(external)["items"][0]["value"], "120");
+  // 5x burst: after three 2 s rounds the 6 s panic window holds only burst samples, while the 60 s
+  // mean is still near 84.
+  per_pod = 300;
+  for (int i = 0; i < 3; ++i) round();
+  EXPECT_EQ(get(custom)["items"][0]["value"], "300");
+  EXPECT_EQ(get(external)["items"][0]["value"], "600");
+}
+
+}  // namespace
+}  // namespace aa::apiserver
