@@ -436,15 +436,18 @@ void ExternalScalerService::PusherLoop() {
     if (stopping_) return;
     push_wanted_ = false;
     lock.unlock();
-    uint64_t generation = PushPass();
+    bool handed_back = false;
+    uint64_t generation = PushPass(&handed_back);
     lock.lock();
     ++push_passes_;
-    pushed_generation_ = std::max(pushed_generation_, generation);
+    // A stream handed back to the opener was not evaluated against this generation: the opener's
+    // read demands its (metric, namespace) again, and the pass after that sample counts.
+    if (!handed_back) pushed_generation_ = std::max(pushed_generation_, generation);
     progress_cv_.notify_all();
   }
 }
 
-uint64_t ExternalScalerService::PushPass() {
+uint64_t ExternalScalerService::PushPass(bool* handed_back) {
   const uint64_t generation = sampler_.snapshot()->generation;
   std::vector<std::shared_ptr<StreamReactor>> open;
   {
@@ -469,6 +472,7 @@ uint64_t ExternalScalerService::PushPass() {
       requeue.push_back(s);
     }
   }
+  *handed_back = !requeue.empty();
   if (!requeue.empty()) {
     {
       std::lock_guard lock(mu_);

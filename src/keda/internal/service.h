@@ -83,8 +83,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // Completed push passes (one per snapshot publication that found the pusher idle). For tests and
   // benchmarks.
   uint64_t push_passes() const;
-  // Waits until a push pass that started at snapshot generation >= `generation` has completed (or
-  // `timeout` of real time passes); returns whether it did.
+  // Waits until a push pass that started at snapshot generation >= `generation` has completed and
+  // evaluated every open stream (none handed back to the opener), or `timeout` of real time passes;
+  // returns whether it did.
   bool WaitForPushed(uint64_t generation, absl::Duration timeout);
 
  private:
@@ -104,8 +105,9 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void Remove(uint64_t id);  // from StreamReactor::OnDone
   void OpenerLoop();
   void PusherLoop();
-  // Returns the snapshot generation the pass started from.
-  uint64_t PushPass();
+  // Returns the snapshot generation the pass started from; sets `handed_back` when some stream's
+  // (metric, namespace) was no longer sampled and the stream went back to the opener.
+  uint64_t PushPass(bool* handed_back);
 
   Scaler scaler_;
   pipeline::Sampler& sampler_;
