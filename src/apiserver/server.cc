@@ -468,10 +468,22 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
         wildcard ? (label_selector.empty() ? std::string("any pod")
                                            : absl::StrCat("pods matching \"", label_selector, "\""))
                  : absl::StrCat("pod ", ToAbsl(name));
+    // With the Kubernetes pod watch we know whether such pods exist: pods without a sample yet are
+    // left out of answers (the HPA counts them as missing), never given a made-up value.
+    std::string existing;
+    if (auto n = wildcard ? pipeline::CountIndexedPods(*read->snapshot, ns, label_selector)
+                          : std::nullopt;
+        n.has_value()) {
+      existing = *n == 0   ? std::string("; no such pod exists")
+                 : *n == 1 ? std::string("; 1 such pod exists but has no sample yet")
+                           : absl::StrCat("; ", *n, " such pods exist, none has a sample yet");
+    } else if (!wildcard && read->snapshot->FindPodLabels(ns, name) != nullptr) {
+      existing = "; the pod exists but has no sample yet";
+    }
     return Error(
-        absl::NotFoundError(absl::StrCat("no metrics returned: metric ", def.name,
-                                         " has no value for ", what, " in namespace ", ToAbsl(ns),
-                                         " (Prometheus returned ", table.pods.size(), " pods)")),
+        absl::NotFoundError(absl::StrCat(
+            "no metrics returned: metric ", def.name, " has no value for ", what, " in namespace ",
+            ToAbsl(ns), " (Prometheus returned ", table.pods.size(), " pods", existing, ")")),
         route);
   }
   return Body(CustomMetricValueList(version, items), std::move(route));

@@ -30,6 +30,10 @@
 #include "http/query_api.h"
 #include "http/server.h"
 #include "keda/server.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/pod_watch.h"
+#include "kube/watched_pod_labels.h"
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
 #include "prometheus/client.h"
@@ -100,6 +104,16 @@ ABSL_FLAG(std::vector<std::string>, requestheader_group_headers, {},
 ABSL_FLAG(std::vector<std::string>, requestheader_extra_headers_prefix, {},
           "Header prefixes of extra user attributes from the front proxy; default: the "
           "ConfigMap's, else X-Remote-Extra-");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "kubeconfig file to reach the Kubernetes API from outside a cluster (current-context, or "
+          "--kube_context); empty: the pod's service account when running in a cluster");
+ABSL_FLAG(std::string, kube_context, "", "Context of --kubeconfig to use; empty: current-context");
+ABSL_FLAG(std::string, pod_source, "auto",
+          "Where pods and their labels (for labelSelector) come from: kubernetes (list+watch pods "
+          "through the Kubernetes API), prometheus (kube_pod_labels from kube-state-metrics), or "
+          "auto (kubernetes when running in a cluster or with --kubeconfig, else prometheus)");
+ABSL_FLAG(std::string, pod_watch_namespace, "",
+          "Watch pods of this namespace only (a namespaced Role suffices); empty: all namespaces");
 ABSL_FLAG(bool, check_config, false,
           "Validate the config, print the effective metric queries and exit");
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
@@ -220,7 +234,44 @@ int Main(int argc, char** argv) {
                        {"metrics", static_cast<int64_t>(config->metrics.size())},
                        {"interval", absl::FormatDuration(config->sampling.interval)},
                        {"max_age", absl::FormatDuration(config->sampling.max_age)}});
+  // The Kubernetes API (in a cluster, or with --kubeconfig): the pod watch, and authentication.
+  auto kube_config =
+      kube::ResolveClientConfig(absl::GetFlag(FLAGS_kubeconfig), absl::GetFlag(FLAGS_kube_context));
+  if (!kube_config.ok()) return Fail(kube_config.status());
+  std::unique_ptr<kube::Client> kube_client;
+  if (kube_config->has_value()) {
+    auto created = kube::Client::Create(**kube_config);
+    if (!created.ok()) return Fail(created.status());
+    kube_client = *std::move(created);
+    LogInfo("kubernetes API",
+            {{"server", (*kube_config)->server}, {"config", (*kube_config)->source}});
+  }
+  const std::string pod_source = absl::GetFlag(FLAGS_pod_source);
+  if (pod_source != "auto" && pod_source != "kubernetes" && pod_source != "prometheus") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--pod_source=", pod_source, ": want auto, kubernetes or prometheus")));
+  }
+  if (pod_source == "kubernetes" && !kube_client) {
+    return Fail(absl::FailedPreconditionError(
+        "--pod_source=kubernetes needs the Kubernetes API: run in a cluster or give --kubeconfig"));
+  }
+  std::unique_ptr<kube::PodWatch> pod_watch;
+  std::unique_ptr<kube::WatchedPodLabels> watched_pod_labels;
+  if (kube_client && pod_source != "prometheus") {
+    kube::PodWatchOptions watch_options;
+    watch_options.ns = absl::GetFlag(FLAGS_pod_watch_namespace);
+    pod_watch = std::make_unique<kube::PodWatch>(*kube_client, RealClock::Get(), watch_options);
+    watched_pod_labels = std::make_unique<kube::WatchedPodLabels>(*pod_watch, RealClock::Get());
+    LogInfo("pod index: Kubernetes pod watch",
+            {{"namespace", watch_options.ns.empty() ? "(all)" : watch_options.ns}});
+  } else {
+    LogInfo("pod index: kube_pod_labels from Prometheus",
+            {{"enabled", config->pod_labels.enabled}});
+  }
+
   pipeline::Sampler sampler(*config, **client, RealClock::Get(), registry.get());
+  if (watched_pod_labels) sampler.SetPodLabelSource(watched_pod_labels.get());
+  if (pod_watch) pod_watch->Start();
   sampler.Start();
   // prometheus-adapter rules: discovery on its own thread (nothing without rules).
   pipeline::Discoverer discoverer(sampler, **client, RealClock::Get());
@@ -335,6 +386,7 @@ int Main(int argc, char** argv) {
   (*http_server)->Stop();
   discoverer.Stop();
   sampler.Stop();
+  if (pod_watch) pod_watch->Stop();
   LogInfo("stopped");
   return 0;
 }

@@ -25,7 +25,8 @@ struct LogField {
   LogField(std::string_view k, uint64_t v);
   LogField(std::string_view k, double v);
   LogField(std::string_view k, bool v) : key(k), value(v ? "true" : "false"), quoted(false) {}
-  LogField(std::string_view k, const absl::Status& s) : key(k), value(s.ToString()), quoted(true) {}
+  LogField(std::string_view k, const absl::Status& s)
+      : key(k), value(s.ToString(absl::StatusToStringMode::kWithNoExtraData)), quoted(true) {}
 
   std::string_view key;
   std::string value;

@@ -233,4 +233,20 @@ absl::StatusOr<ClientConfig> LoadKubeconfig(std::string_view path, std::string_v
   return ParseKubeconfig(*text, dir, context, p);
 }
 
+absl::StatusOr<std::optional<ClientConfig>> ResolveClientConfig(std::string_view kubeconfig,
+                                                                std::string_view context,
+                                                                const InClusterPaths& paths,
+                                                                const EnvLookup& env) {
+  if (!kubeconfig.empty()) {
+    AA_ASSIGN_OR_RETURN(ClientConfig config, LoadKubeconfig(kubeconfig, context));
+    return std::optional<ClientConfig>(std::move(config));
+  }
+  if (!context.empty()) {
+    return absl::InvalidArgumentError("a kubeconfig context was given without a kubeconfig file");
+  }
+  if (!InCluster(paths, env)) return std::optional<ClientConfig>();
+  AA_ASSIGN_OR_RETURN(ClientConfig config, InClusterConfig(paths, env));
+  return std::optional<ClientConfig>(std::move(config));
+}
+
 }  // namespace aa::kube

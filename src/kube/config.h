@@ -78,4 +78,12 @@ absl::StatusOr<ClientConfig> ParseKubeconfig(std::string_view text, std::string_
                                              std::string_view context = "",
                                              std::string_view name_for_errors = "kubeconfig");
 
+// How a program finds the Kubernetes API: `kubeconfig` (a path; `context` picks one of its
+// contexts) when set, else the in-cluster config when InCluster(), else nullopt (not in a cluster,
+// nothing configured). Errors are those of LoadKubeconfig / InClusterConfig.
+absl::StatusOr<std::optional<ClientConfig>> ResolveClientConfig(std::string_view kubeconfig,
+                                                                std::string_view context = "",
+                                                                const InClusterPaths& paths = {},
+                                                                const EnvLookup& env = ProcessEnv);
+
 }  // namespace aa::kube

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
@@ -16,11 +17,25 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
     return absl::InvalidArgumentError(
         absl::StrCat("invalid labelSelector: ", parsed.status().message()));
   }
-  if (parsed->Empty()) return PodPredicate();
   std::shared_ptr<const PodLabelsTable> index;
   if (auto it = snapshot.pod_labels.find(std::string(ns)); it != snapshot.pod_labels.end())
     index = it->second;
+  if (parsed->Empty()) return PodPredicate();
   auto sel = std::make_shared<const selector::Selector>(*std::move(parsed));
+  if (index && index->from_kubernetes) {
+    // Real label keys; an empty value is a value.
+    return PodPredicate([index, sel](const PodValue& pod) {
+      auto it = index->pods.find(pod.pod);
+      if (it == index->pods.end()) return false;
+      const prom::Labels& labels = it->second;
+      return sel->Matches([&](std::string_view key) -> std::optional<std::string_view> {
+        for (const auto& [k, v] : labels) {
+          if (k == key) return std::string_view(v);
+        }
+        return std::nullopt;
+      });
+    });
+  }
   // The index holds kube-state-metrics' sanitized names without "label_": map the selector's keys
   // the same way, once per request rather than once per pod.
   auto names = std::make_shared<std::map<std::string, std::string, std::less<>>>();
@@ -39,6 +54,23 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
       return v;
     });
   });
+}
+
+std::optional<size_t> CountIndexedPods(const Snapshot& snapshot, std::string_view ns,
+                                       std::string_view label_selector) {
+  auto it = snapshot.pod_labels.find(std::string(ns));
+  if (it == snapshot.pod_labels.end() || !it->second || !it->second->from_kubernetes) {
+    return std::nullopt;
+  }
+  auto select = PodSelector(snapshot, ns, label_selector);
+  if (!select.ok()) return std::nullopt;
+  size_t n = 0;
+  PodValue probe;
+  for (const auto& [name, labels] : it->second->pods) {
+    probe.pod = name;
+    if (!*select || (*select)(probe)) ++n;
+  }
+  return n;
 }
 
 absl::StatusOr<std::string> InferenceServiceSelector(std::string_view name) {

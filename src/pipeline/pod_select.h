@@ -2,6 +2,7 @@
 // Selecting pods by their Kubernetes labels, from the pod-label index in the snapshot.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,10 +18,20 @@ inline constexpr std::string_view kInferenceServiceLabel = "serving.kserve.io/in
 
 // Returns a predicate that is true for pods of namespace `ns` whose labels match `label_selector`
 // (Kubernetes selector syntax). The empty selector gives an empty predicate (every pod). Pods the
-// index does not know never match a non-empty selector. The predicate holds what it needs; it may
-// outlive `snapshot`. InvalidArgument for a malformed selector (the message says where).
+// index does not know (not yet listed, or deleted while Prometheus still has their series) never
+// match a non-empty selector. With an index from kube_pod_labels the selector's keys are sanitized
+// to match it and an empty value counts as absent; with an index from the Kubernetes pod watch
+// (PodLabelsTable::from_kubernetes) keys are compared as written and an empty value is a value.
+// The predicate holds what it needs; it may outlive `snapshot`. InvalidArgument for a malformed
+// selector (the message says where).
 absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_view ns,
                                          std::string_view label_selector);
+
+// How many pods of `ns` that exist match `label_selector`, whether or not they have a sample: known
+// only with an index from the Kubernetes pod watch (nullopt otherwise, or for a bad selector).
+// Lets the APIs tell "no such pods" from "pods exist but have no sample yet".
+std::optional<size_t> CountIndexedPods(const Snapshot& snapshot, std::string_view ns,
+                                       std::string_view label_selector);
 
 // The selector for the pods of one InferenceService ("serving.kserve.io/inferenceservice=<name>"),
 // or InvalidArgument when `name` is not a valid label value.

@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "pipeline/panic_windows.h"
+#include "pipeline/pod_source.h"
 #include "pipeline/sampler_metrics.h"
 #include "pipeline/validation.h"
 
@@ -238,10 +239,18 @@ void Sampler::RunRound(bool periodic) {
       SampleMetric(def, nss, extra, next.get());
     }
   }
-  if (config_.pod_labels.enabled && !namespaces.empty()) {
+  if ((pod_source_ != nullptr || config_.pod_labels.enabled) && !namespaces.empty()) {
     std::vector<std::string> wanted;
     for (const auto& ns : namespaces) {
-      if (periodic || !next->pod_labels.contains(ns)) wanted.push_back(ns);
+      if (pod_source_ != nullptr) {
+        if (auto table = pod_source_->PodLabels(ns)) {
+          next->pod_labels[ns] = std::move(table);
+          continue;
+        }
+      }
+      if (config_.pod_labels.enabled && (periodic || !next->pod_labels.contains(ns))) {
+        wanted.push_back(ns);
+      }
     }
     if (!wanted.empty()) SamplePodLabels(wanted, next.get());
   }

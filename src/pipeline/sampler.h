@@ -42,6 +42,7 @@ namespace aa::pipeline {
 
 class SamplerMetrics;
 class PanicWindows;
+class PodLabelSource;
 
 // The metric definitions the sampler serves: the config's `metrics:` entries, then the ones
 // discovered from prometheus-adapter rules. Immutable once published; replaced as a whole.
@@ -72,6 +73,12 @@ class Sampler {
   ~Sampler();
   Sampler(const Sampler&) = delete;
   Sampler& operator=(const Sampler&) = delete;
+
+  // Optional: take the pod-label index from `source` (the Kubernetes pod watch) instead of the
+  // kube_pod_labels query, for every namespace it can answer for (kube_pod_labels, when enabled,
+  // still covers the rounds before the source has synced). `source` must outlive the sampler. Call
+  // before Start().
+  void SetPodLabelSource(PodLabelSource* source) { pod_source_ = source; }
 
   void Start();
   // Stops the sampling thread; pending first reads fail with Unavailable. Idempotent.
@@ -143,6 +150,7 @@ class Sampler {
   const config::Config config_;
   prom::Client& client_;
   Clock& clock_;
+  PodLabelSource* pod_source_ = nullptr;
   std::unique_ptr<SamplerMetrics> metrics_;
   std::unique_ptr<PanicWindows> panic_windows_;  // windows panic-aware metrics' tables
 

@@ -72,11 +72,16 @@ struct MetricTable {
   const PodValue* Find(std::string_view pod) const;
 };
 
-// Kubernetes labels of the pods of one namespace (from kube_pod_labels: keys are the sanitized
-// label names without the "label_" prefix, e.g. serving_kserve_io_inferenceservice).
+// Kubernetes labels of the pods of one namespace. Two sources:
+// - kube_pod_labels (from_kubernetes false): keys are the sanitized label names without the
+//   "label_" prefix (serving_kserve_io_inferenceservice); Prometheus drops empty values.
+// - the Kubernetes pod watch (from_kubernetes true): keys are the real label keys
+//   (serving.kserve.io/inferenceservice), an empty value is a value, and `pods` is exactly the set
+//   of pods that exist (as of sampled_at).
 struct PodLabelsTable {
-  absl::flat_hash_map<std::string, prom::Labels> pods;
+  absl::flat_hash_map<std::string, prom::Labels> pods;  // labels sorted by key
   absl::Time sampled_at;
+  bool from_kubernetes = false;
 };
 
 // What the pipeline knows about one (metric, namespace).

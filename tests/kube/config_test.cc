@@ -210,5 +210,31 @@ TEST(KubeconfigTest, ErrorsNameTheField) {
   EXPECT_EQ(LoadKubeconfig("/nonexistent/kubeconfig").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(ResolveClientConfigTest, KubeconfigThenInClusterThenNothing) {
+  testutil::TempDir dir;
+  auto in_cluster_env =
+      FakeEnv({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
+  std::string kubeconfig = dir.WriteFile("kubeconfig", Kubeconfig());
+  // Not in a cluster, nothing given: nullopt.
+  auto none = ResolveClientConfig("", "", PathsIn(dir), in_cluster_env);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  // In a cluster.
+  dir.WriteFile("sa/token", "tok");
+  auto in_cluster = ResolveClientConfig("", "", PathsIn(dir), in_cluster_env);
+  ASSERT_TRUE(in_cluster.ok() && in_cluster->has_value());
+  EXPECT_EQ((*in_cluster)->source, "in-cluster");
+  // A kubeconfig wins, with its context.
+  auto from_file = ResolveClientConfig(kubeconfig, "prod", PathsIn(dir), in_cluster_env);
+  ASSERT_TRUE(from_file.ok() && from_file->has_value()) << from_file.status();
+  EXPECT_EQ((*from_file)->server, "https://prod.example:6443");
+  EXPECT_EQ(ResolveClientConfig("", "prod", PathsIn(dir), in_cluster_env).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ResolveClientConfig(dir.File("missing"), "", PathsIn(dir), in_cluster_env)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace aa::kube

@@ -1,0 +1,33 @@
+#include "kube/watched_pod_labels.h"
+
+#include <utility>
+
+namespace aa::kube {
+
+std::shared_ptr<const pipeline::PodLabelsTable> WatchedPodLabels::PodLabels(std::string_view ns) {
+  std::shared_ptr<const NamespacePods> pods = watch_.Pods(ns);
+  if (!pods) return nullptr;
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(ns);
+  if (it != cache_.end() && it->second.source == pods) {
+    return it->second.table;
+  }
+  auto table = std::make_shared<pipeline::PodLabelsTable>();
+  table->from_kubernetes = true;
+  table->sampled_at = clock_.Now();
+  table->pods.reserve(pods->pods.size());
+  for (const auto& [name, pod] : pods->pods) {
+    if (pod.terminating || pod.phase == "Succeeded" || pod.phase == "Failed") continue;
+    prom::Labels labels(pod.labels.begin(), pod.labels.end());  // std::map: sorted by key
+    table->pods.emplace(name, std::move(labels));
+  }
+  std::shared_ptr<const pipeline::PodLabelsTable> out = std::move(table);
+  if (it == cache_.end()) {
+    cache_.emplace(std::string(ns), Cached{std::move(pods), out});
+  } else {
+    it->second = Cached{std::move(pods), out};
+  }
+  return out;
+}
+
+}  // namespace aa::kube

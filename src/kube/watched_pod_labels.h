@@ -1,0 +1,39 @@
+#pragma once
+// The pod watch as the pipeline's pod-label index (pipeline::PodLabelSource): labels with their
+// real Kubernetes keys, and exactly the pods that exist.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "kube/pod_watch.h"
+#include "pipeline/pod_source.h"
+
+namespace aa::kube {
+
+// Thread-safe. Converts a namespace's table only when the watch changed it (the converted table is
+// cached per namespace, keyed by the watch's immutable table). `watch` and `clock` must outlive
+// this.
+class WatchedPodLabels final : public pipeline::PodLabelSource {
+ public:
+  WatchedPodLabels(const PodWatch& watch, Clock& clock) : watch_(watch), clock_(clock) {}
+
+  // Null until the watch has synced. Terminating pods (deletionTimestamp set) and pods that ended
+  // (Succeeded, Failed) are left out: the HPA ignores them, so selectors should not count them.
+  std::shared_ptr<const pipeline::PodLabelsTable> PodLabels(std::string_view ns) override;
+
+ private:
+  struct Cached {
+    std::shared_ptr<const NamespacePods> source;
+    std::shared_ptr<const pipeline::PodLabelsTable> table;
+  };
+  const PodWatch& watch_;
+  Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, Cached, std::less<>> cache_;
+};
+
+}  // namespace aa::kube

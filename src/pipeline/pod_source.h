@@ -1,0 +1,22 @@
+#pragma once
+// Where the sampler gets the pod-label index from when it is not kube_pod_labels: the seam between
+// the pipeline and the Kubernetes pod watch (kube/watched_pod_labels.h), and a fake for tests.
+
+#include <memory>
+#include <string_view>
+
+#include "pipeline/snapshot.h"
+
+namespace aa::pipeline {
+
+class PodLabelSource {
+ public:
+  virtual ~PodLabelSource() = default;
+  // The pods that exist in namespace `ns` with their labels (a table with from_kubernetes set), or
+  // null when the source cannot answer yet (not synced): the sampler then falls back to
+  // kube_pod_labels, when enabled. Called on the sampling thread once per namespace per round; must
+  // be quick and thread-safe. The table is immutable once returned.
+  virtual std::shared_ptr<const PodLabelsTable> PodLabels(std::string_view ns) = 0;
+};
+
+}  // namespace aa::pipeline
