@@ -260,15 +260,15 @@ TEST_F(KubeIntegrationTest, PodsWithoutSamplesAreLeftOutAndExplained) {
   absl::Status status;
   for (int i = 0; i < 60; ++i) {
     status = CpuFor("stage=new").status();
-    if (absl::StrContains(status.message(), "such pod exists")) break;
+    if (absl::StrContains(status.message(), "1 such pod exists")) break;
     absl::SleepFor(absl::Milliseconds(500));
   }
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
   EXPECT_EQ(kube::HttpStatusOf(status), 404);
-  EXPECT_THAT(status.message(), HasSubstr("1 such pod exists but has no sample yet"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("1 such pod exists but has no sample yet"));
   status = CpuFor("stage=nonexistent").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(status.message(), HasSubstr("no such pod exists"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("no such pod exists"));
   fake_->Delete("pods", kNamespace, "just-scheduled-0");
 }
 
