@@ -18,6 +18,7 @@
 #include "apiserver/internal/self_signed.h"
 #include "apiserver/server.h"
 #include "app/flags.h"
+#include "auth/kube_backends.h"
 #include "auth/secure_serving.h"
 #include "auth/serving_tls.h"
 #include "auth/trust_config.h"
@@ -291,6 +292,9 @@ int Main(int argc, char** argv) {
   std::unique_ptr<http::HttpServer> https_server;
   std::unique_ptr<auth::ServingCertificate> serving_cert;
   std::unique_ptr<auth::SecureServing> secure;
+  std::unique_ptr<auth::KubeTokenReviewer> token_reviewer;
+  std::unique_ptr<auth::KubeAuthorizer> access_reviewer;
+  std::unique_ptr<auth::AuthConfigMapWatcher> auth_configmap;
   apiserver::MetricsApi metrics_api(sampler, RealClock::Get());
   if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
     auto authentication = OnOffFlag(FLAGS_authentication, "authentication");
@@ -314,9 +318,23 @@ int Main(int argc, char** argv) {
     secure_options.trust = *trust;
     secure_options.clock = &RealClock::Get();
     secure_options.registry = registry.get();
+    if (kube_client) {
+      // Bearer tokens through TokenReview, callers through SubjectAccessReview.
+      token_reviewer = std::make_unique<auth::KubeTokenReviewer>(*kube_client);
+      access_reviewer = std::make_unique<auth::KubeAuthorizer>(*kube_client);
+      secure_options.token_reviewer = token_reviewer.get();
+      secure_options.authorizer = access_reviewer.get();
+    }
     auto created = auth::SecureServing::Create(secure_options);
     if (!created.ok()) return Fail(created.status());
     secure = *std::move(created);
+    if (kube_client && *authentication && !auth::FlagsCoverEverything(trust_flags)) {
+      // The CAs the flags leave open come from kube-system/extension-apiserver-authentication,
+      // followed while running. A failed first read is logged and retried in the background.
+      auth_configmap =
+          std::make_unique<auth::AuthConfigMapWatcher>(*kube_client, trust_flags, secure->trust());
+      (void)auth_configmap->Start();
+    }
 
     http::HttpServerOptions https_options;
     https_options.listen = listen;
@@ -383,6 +401,7 @@ int Main(int argc, char** argv) {
   LogInfo("shutting down", {{"signal", SignalName(signal)}});
   if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
   if (https_server) https_server->Stop();
+  if (auth_configmap) auth_configmap->Stop();
   (*http_server)->Stop();
   discoverer.Stop();
   sampler.Stop();
