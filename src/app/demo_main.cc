@@ -83,8 +83,7 @@ int Main(int argc, char** argv) {
     scenario = absl::GetFlag(FLAGS_long) ? closedloop::LongScenario()
                                          : closedloop::DefaultScenario();
   }
-  // The panic-aware metric needs the adapter option of issue 5 (see AdapterConfigYaml).
-  const bool with_panic = false;
+  const bool with_panic = true;  // the adapter's `panic` option on a second concurrency metric
   const std::vector<closedloop::ModeSpec> available = closedloop::DefaultModes(with_panic);
   auto modes = closedloop::SelectModes(absl::GetFlag(FLAGS_modes), available);
   if (!modes.ok()) return Fail(modes.status().message());

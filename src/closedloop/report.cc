@@ -160,7 +160,7 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
   std::string gp =
       "set datafile separator ','\n"
       "set terminal pngcairo size 1000,900 font 'sans,10'\n"
-      "set grid\nset key top right opaque box\nset tmargin 2.5\n";
+      "set grid\nset key top right opaque box\nset tmargin 2.5\nset lmargin 10\n";
   // Phase boundaries as dashed lines with their names.
   std::string phases;
   absl::Duration start;

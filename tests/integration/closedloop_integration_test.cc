@@ -160,10 +160,11 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto summary = ReadCsv(out + "/summary.csv");
   std::map<std::string, std::map<std::string, std::string>> by_mode;
   for (auto& row : summary) by_mode[row["mode"]] = row;
-  ASSERT_EQ(by_mode.size(), 5u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  ASSERT_EQ(by_mode.size(), 7u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
 
-  for (const std::string mode : {"concurrency-hpa", "cpu-hpa", "concurrency-keda", "cpu-keda",
-                                 "concurrency-kpa"}) {
+  for (const std::string mode :
+       {"concurrency-hpa", "concurrency-hpa-panic", "concurrency-keda", "concurrency-keda-panic",
+        "concurrency-kpa", "cpu-hpa", "cpu-keda"}) {
     SCOPED_TRACE(mode);
     auto rows = ReadCsv(absl::StrCat(out, "/", mode, ".csv"));
     ASSERT_EQ(rows.size(), static_cast<size_t>(scenario->Steps()));
@@ -211,6 +212,11 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
     EXPECT_GE(Num(s, "queued_share"), 0);
     EXPECT_LE(Num(s, "queued_share"), 1);
   }
+  // The panic-aware metric reacts to the burst the way the KPA does: fewer requests wait in the
+  // queue than behind the plain stable-window average (same HPA, same load).
+  EXPECT_LT(Num(by_mode["concurrency-hpa-panic"], "queued_share"),
+            Num(by_mode["concurrency-hpa"], "queued_share"));
+  EXPECT_LE(Num(by_mode["concurrency-hpa-panic"], "peak"), Num(by_mode["concurrency-hpa"], "peak"));
   for (const std::string png : {"overview", "concurrency-hpa", "cpu-hpa"}) {
     const std::string path = absl::StrCat(out, "/", png, ".png");
     ASSERT_TRUE(std::filesystem::exists(path)) << path;
