@@ -2,7 +2,7 @@
 # The main job: builds, then runs the closed loop on one machine: the simulator, a real Prometheus and
 # the adapter, with HPA and KEDA emulators (and Knative's KPA as the reference) scaling the simulated
 # services through the adapter's APIs while a scenario runs (idle, ramp, 5x burst, steady, drop).
-# About 4.5 minutes; --long runs the 15-minute version with the upstream 5-minute stabilization.
+# About 4.5 minutes; --long runs the 16-minute version with the upstream 5-minute stabilization.
 # Writes CSV files, a summary and PNG plots to build/demo-output (--out_dir=DIR elsewhere).
 # Ctrl-C stops it; everything it started is cleaned up.
 # Usage: scripts/demo.sh [--long] [--scenario=FILE] [--modes=a,b] [--out_dir=DIR] [--work_dir=DIR]

@@ -31,7 +31,7 @@
 ABSL_FLAG(std::string, scenario, "",
           "Scenario YAML (see src/closedloop/scenario.h); default: the built-in ~4.5 min run");
 ABSL_FLAG(bool, long, false,
-          "Run the long built-in scenario (~15 min, upstream 5 min scale-down stabilization)");
+          "Run the long built-in scenario (~16 min, upstream 5 min scale-down stabilization)");
 ABSL_FLAG(std::string, modes, "all",
           "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
           "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda) or all");

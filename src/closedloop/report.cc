@@ -207,8 +207,9 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
   // The overview: every mode's replicas, concurrency and CPU models apart.
   absl::StrAppendFormat(&gp,
                         "set output '%s/overview.png'\n"
-                        "set terminal pngcairo size 1100,800 font 'sans,10'\n"
-                        "set multiplot layout 2,1 title 'Replicas per mode (closed loop)' font "
+                        "set terminal pngcairo size 1100,900 font 'sans,10'\n"
+                        "set key below maxrows 2 box\n"
+                        "set multiplot layout 2,1 title 'Replicas per mode over time (seconds)' font "
                         "'sans,12'\nset xrange [0:%.0f]\n%s",
                         dir, length, phases);
   const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown"};
@@ -233,7 +234,7 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
     absl::StrAppendFormat(
         &gp,
         "set ylabel '%s replicas'\nset yrange [0:%d]\nset y2label 'load (requests/s)'\n"
-        "set y2tics\nset y2range [0:%.0f]\nset xlabel 'time (s)'\n"
+        "set y2tics\nset y2range [0:%.0f]\nunset xlabel\n"
         "plot %s, %d with lines dt 3 lw 2 lc 'red' title 'needed (%d)', '%s' skip 1 using "
         "2:4 axes x1y2 with lines lw 1 lc 'gray60' title 'load'\n",
         kind == ModelKind::kCpu ? "cpu-model" : "concurrency-model",

@@ -87,7 +87,7 @@ struct Scenario {
 // The default run (about four and a half minutes): idle 20s at 0.2, ramp 30s to 1, burst 50s at 5
 // (a step), steady 70s at 5, drop 100s to 0; downscale stabilization 60s.
 Scenario DefaultScenario();
-// The long run (about fifteen minutes) with the upstream defaults: downscale stabilization 300s,
+// The long run (about sixteen minutes) with the upstream defaults: downscale stabilization 300s,
 // phases stretched (steady 6 min, drop 7 min).
 Scenario LongScenario();
 
