@@ -252,13 +252,10 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
     return ResourcePods(req, rest[1], rest[3], route + "/namespaces/{ns}/pods/{name}");
   }
   if (rest.size() == 1 && rest[0] == "nodes") {
-    return Body(NodeMetricsList({}), route + "/nodes");
+    return ResourceNodes(req, std::nullopt, route + "/nodes");
   }
   if (rest.size() == 2 && rest[0] == "nodes") {
-    return Error(absl::NotFoundError(
-                     absl::StrCat("nodemetrics \"", ToAbsl(rest[1]),
-                                  "\" not found: this adapter does not sample node metrics yet")),
-                 route + "/nodes/{name}");
+    return ResourceNodes(req, rest[1], route + "/nodes/{name}");
   }
   return Error(absl::NotFoundError(absl::StrCat("the server could not find the requested "
                                                 "resource: ",
@@ -314,10 +311,14 @@ std::string MetricsApi::ResourceListJson(const pipeline::MetricSet& set, std::st
     resources.reserve(metrics.size() * 2);
     // `metrics:` entries describe pods and, summed, their namespace.
     for (const auto& def : metrics) {
-      if (def.rule.empty()) add(absl::StrCat("pods/", def.name), true, "MetricValueList");
+      if (def.rule.empty() && def.resource == "pods") {
+        add(absl::StrCat("pods/", def.name), true, "MetricValueList");
+      }
     }
     for (const auto& def : metrics) {
-      if (def.rule.empty()) add(absl::StrCat("namespaces/", def.name), false, "MetricValueList");
+      if (def.rule.empty() && def.resource == "pods") {
+        add(absl::StrCat("namespaces/", def.name), false, "MetricValueList");
+      }
     }
     // Rule metrics: one entry per resource their labels map to.
     for (const auto& def : metrics) {
@@ -615,14 +616,19 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
         absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
         route);
   }
-  const config::Config& config = sampler_.config();
-  const config::MetricDefinition* cpu_def = config.FindMetric("cpu");
+  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  // Per container when the config has container definitions (resourceRules or the cAdvisor
+  // default), else one container per pod with the pod's totals.
+  const bool per_container = set->Find("containers", "cpu") != nullptr;
+  const std::string_view resource = per_container ? "containers" : "pods";
+  const config::MetricDefinition* cpu_def = set->Find(resource, "cpu");
   if (cpu_def == nullptr) {
     return Error(absl::NotFoundError("metrics.k8s.io needs a metric named \"cpu\" (cores) in the "
-                                     "adapter config"),
+                                     "adapter config, or resourceRules"),
                  route);
   }
-  const bool has_memory = config.FindMetric("memory") != nullptr;
+  const bool has_memory = set->Find(resource, "memory") != nullptr;
+  const std::string slot_prefix = cpu_def->Key() + '\0';
   std::vector<std::string> namespaces;
   if (ns) {
     namespaces.emplace_back(*ns);
@@ -630,25 +636,23 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     // All namespaces: the ones the pipeline already samples cpu for.
     std::shared_ptr<const pipeline::Snapshot> snap = sampler_.snapshot();
     for (const auto& [key, slot] : snap->slots) {
-      size_t nul = key.find('\0');
-      if (nul == std::string::npos || key.compare(0, nul, "cpu") != 0 || nul != 3) continue;
-      namespaces.push_back(key.substr(nul + 1));
+      if (absl::StartsWith(key, slot_prefix)) namespaces.push_back(key.substr(slot_prefix.size()));
     }
-    for (const std::string& w : config.sampling.warm_namespaces) namespaces.push_back(w);
+    for (const std::string& w : sampler_.config().sampling.warm_namespaces) namespaces.push_back(w);
     std::sort(namespaces.begin(), namespaces.end());
     namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
   }
   std::vector<PodMetricsItem> items;
   const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
   for (const std::string& n : namespaces) {
-    auto cpu = sampler_.Read("cpu", n);
+    auto cpu = sampler_.Read("cpu", n, resource);
     if (!cpu.ok()) {
       if (!ns && cpu.status().code() != absl::StatusCode::kUnavailable) continue;
       return Error(cpu.status(), route);
     }
     std::optional<pipeline::MetricRead> memory;
     if (has_memory) {
-      auto m = sampler_.Read("memory", n);
+      auto m = sampler_.Read("memory", n, resource);
       if (!m.ok()) return Error(m.status(), route);
       memory = *std::move(m);
     }
@@ -658,24 +662,42 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
           absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
           route);
     }
-    for (const pipeline::PodValue& pod : cpu->table->pods) {
-      if (name && pod.pod != *name) continue;
-      if (*select && !(*select)(pod)) continue;
+    // Containers by pod, in name order ("<pod>/<container>" keys, or one per pod).
+    std::map<std::string, std::vector<ContainerUsage>> pods;
+    for (const pipeline::PodValue& v : cpu->table->pods) {
+      std::string pod = v.pod;
+      std::string container(kContainerName);
+      if (per_container) {
+        size_t slash = v.pod.find('/');
+        if (slash == std::string::npos) continue;
+        pod = v.pod.substr(0, slash);
+        container = v.pod.substr(slash + 1);
+      }
+      if (name && pod != *name) continue;
+      double memory_bytes = 0;
+      if (memory) {
+        if (const pipeline::PodValue* m = memory->table->Find(v.pod)) memory_bytes = m->value;
+      }
+      // NaN never gets here; negatives (counter resets) are 0, as prometheus-adapter does.
+      pods[pod].push_back({container, std::max(0.0, v.value), std::max(0.0, memory_bytes)});
+    }
+    for (auto& [pod, containers] : pods) {
+      pipeline::PodValue probe;
+      probe.pod = pod;
+      if (*select && !(*select)(probe)) continue;
       PodMetricsItem item;
-      item.name = pod.pod;
+      item.name = pod;
       item.ns = n;
-      if (const prom::Labels* labels = cpu->snapshot->FindPodLabels(n, pod.pod)) {
+      if (const prom::Labels* labels = cpu->snapshot->FindPodLabels(n, pod)) {
         for (const auto& [k, v] : *labels) item.labels[k] = v;
       }
       item.timestamp = cpu->table->sampled_at;
       // The pipeline does not know pods' creation times: printed as null, as metrics-server
       // does for objects without one.
       item.window = window;
-      double memory_bytes = 0;
-      if (memory) {
-        if (const pipeline::PodValue* m = memory->table->Find(pod.pod)) memory_bytes = m->value;
-      }
-      item.containers.push_back({std::string(kContainerName), pod.value, memory_bytes});
+      std::sort(containers.begin(), containers.end(),
+                [](const ContainerUsage& a, const ContainerUsage& b) { return a.name < b.name; });
+      item.containers = std::move(containers);
       items.push_back(std::move(item));
     }
   }
@@ -688,6 +710,66 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     return Body(PodMetrics(items[0]), std::move(route));
   }
   return Body(PodMetricsList(items), std::move(route));
+}
+
+HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req,
+                                       std::optional<std::string_view> name,
+                                       std::string route) const {
+  std::string label_selector = Param(req, "labelSelector");
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) {
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
+        route);
+  }
+  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  const config::MetricDefinition* cpu_def = set->Find("nodemetrics", "cpu");
+  if (cpu_def == nullptr) {
+    if (name) {
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "nodemetrics \"", ToAbsl(*name),
+                       "\" not found: node metrics need resourceRules with a nodeQuery")),
+                   route);
+    }
+    return Body(NodeMetricsList({}), std::move(route));
+  }
+  if (!parsed->Empty()) {
+    return Error(absl::InvalidArgumentError("labelSelector: selecting nodes by their labels is not "
+                                            "supported (this adapter knows pods' labels only)"),
+                 route);
+  }
+  auto cpu = sampler_.Read("cpu", "", "nodemetrics");
+  if (!cpu.ok()) return Error(cpu.status(), route);
+  std::optional<pipeline::MetricRead> memory;
+  if (set->Find("nodemetrics", "memory") != nullptr) {
+    auto m = sampler_.Read("memory", "", "nodemetrics");
+    if (!m.ok()) return Error(m.status(), route);
+    memory = *std::move(m);
+  }
+  std::vector<NodeMetricsItem> items;
+  for (const pipeline::PodValue& v : cpu->table->pods) {
+    if (name && v.pod != *name) continue;
+    NodeMetricsItem item;
+    item.name = v.pod;
+    item.timestamp = cpu->table->sampled_at;
+    item.window = absl::Seconds(WindowSeconds(*cpu_def));
+    item.cpu_cores = std::max(0.0, v.value);
+    if (memory) {
+      if (const pipeline::PodValue* m = memory->table->Find(v.pod)) {
+        item.memory_bytes = std::max(0.0, m->value);
+      }
+    }
+    items.push_back(std::move(item));
+  }
+  if (name) {
+    if (items.empty()) {
+      return Error(absl::NotFoundError(absl::StrCat("nodemetrics \"", ToAbsl(*name),
+                                                    "\" not found")),
+                   route);
+    }
+    return Body(NodeMetrics(items[0]), std::move(route));
+  }
+  return Body(NodeMetricsList(items), std::move(route));
 }
 
 }  // namespace aa::apiserver

@@ -24,9 +24,13 @@
 //   first in <<.LabelMatchers>>, one cached sampler variant per distinct selector; items echo it
 //   as a LabelSelector (matchLabels / matchExpressions).
 //   /apis/metrics.k8s.io/v1beta1/{pods | namespaces/{ns}/pods | namespaces/{ns}/pods/{name}}
-//       PodMetrics from the metrics named "cpu" (cores) and "memory" (bytes; 0 when the config has
-//       no such metric). One container per pod, named "kserve-container". `/pods` lists the
-//       namespaces the snapshot already holds cpu for. `nodes` is an empty NodeMetricsList.
+//       PodMetrics from the per-container definitions "containers" cpu (cores) and memory (bytes)
+//       (resourceRules containerQuery, or the cAdvisor default next to the cpu preset), with the
+//       real container names; without them, one container per pod ("kserve-container") from the
+//       pods metrics "cpu" and "memory" (0 when absent). `/pods` lists the namespaces the snapshot
+//       already holds cpu for. Negative values print as 0.
+//   /apis/metrics.k8s.io/v1beta1/nodes[/{name}]  NodeMetrics from resourceRules nodeQuery
+//       ("nodemetrics" definitions); an empty list (and 404 by name) without them.
 //   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
 //   /api, /openapi/v2, /openapi/v3 and anything else: 404.
 // Errors are metav1.Status JSON: 400 malformed path, namespace or selector (or a selector key
@@ -78,6 +82,8 @@ class MetricsApi {
                                      std::string route) const;
   http::HttpResponse External(const http::HttpRequest& req, std::string_view ns,
                               std::string_view metric, std::string route) const;
+  http::HttpResponse ResourceNodes(const http::HttpRequest& req,
+                                   std::optional<std::string_view> name, std::string route) const;
   http::HttpResponse ExternalRule(const http::HttpRequest& req, std::string_view ns,
                                   std::string_view metric, std::string route) const;
   http::HttpResponse ResourcePods(const http::HttpRequest& req, std::optional<std::string_view> ns,

@@ -961,11 +961,65 @@ std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
   return fallback;
 }
 
-// resourceRules feed metrics.k8s.io through per-pod definitions named "cpu" (cores) and "memory"
-// (bytes), unless `metrics:` already defines those names.
+// The built-in metrics.k8s.io source when no resourceRules are given and `cpu` is the cAdvisor
+// preset: per-container cAdvisor usage (cores) and working set (bytes), as metrics-server reports.
+void AddDefaultContainerMetrics(Config* config) {
+  const MetricDefinition* cpu = config->FindMetric("cpu");
+  if (cpu == nullptr || cpu->preset.type != "cpu") return;
+  const std::string window = internal::FormatPromDuration(cpu->preset.window);
+  const std::string filter = "container!=\"\",container!=\"POD\",<<.LabelMatchers>>";
+  for (auto [name, query] : {std::pair<const char*, std::string>{
+                                 "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
+                                                     "container_cpu_usage_seconds_total{",
+                                                     filter, "}[", window, "]))")},
+                             {"memory", absl::StrCat("sum by (<<.GroupBy>>) ("
+                                                     "container_memory_working_set_bytes{",
+                                                     filter, "})")}}) {
+    MetricDefinition def;
+    def.name = name;
+    def.resource = "containers";
+    def.description = absl::StrCat("per-container ", name, " (cAdvisor) for metrics.k8s.io");
+    def.query = query;
+    def.container_label = "container";
+    def.preset.window = cpu->preset.window;
+    config->metrics.push_back(std::move(def));
+  }
+}
+
+// resourceRules feed metrics.k8s.io: per-container ("containers") and per-node ("nodemetrics")
+// definitions named cpu (cores) and memory (bytes), plus per-pod "cpu" and "memory" (sums over the
+// containers) unless `metrics:` already defines those names.
 void AddResourceRuleMetrics(Config* config) {
-  if (!config->resource_rules) return;
+  if (!config->resource_rules) {
+    AddDefaultContainerMetrics(config);
+    return;
+  }
   const AdapterResourceRules& rr = *config->resource_rules;
+  for (auto [name, rule] : {std::pair<const char*, const AdapterResourceRule*>{"cpu", &rr.cpu},
+                            {"memory", &rr.memory}}) {
+    auto container = GoTemplate::Parse(rule->container_query, kResourceQueryFields);
+    MetricDefinition def;
+    def.name = name;
+    def.resource = "containers";
+    def.rule = absl::StrCat("resourceRules.", name);
+    def.description = absl::StrCat("from resourceRules.", name, ".containerQuery");
+    def.query = container.ok() ? container->Render({}) : rule->container_query;
+    def.namespace_label = LabelFor(rule->resources, "namespace", "namespace");
+    def.pod_label = LabelFor(rule->resources, "pod", "pod");
+    def.container_label = rule->container_label.empty() ? "container" : rule->container_label;
+    def.preset.window = rr.window;
+    config->metrics.push_back(def);
+    if (!rule->node_query.empty()) {
+      auto node = GoTemplate::Parse(rule->node_query, kResourceQueryFields);
+      def.resource = "nodemetrics";
+      def.description = absl::StrCat("from resourceRules.", name, ".nodeQuery");
+      def.query = node.ok() ? node->Render({}) : rule->node_query;
+      def.namespace_label = "";
+      def.pod_label = LabelFor(rule->resources, "node", "node");
+      def.container_label = "";
+      config->metrics.push_back(std::move(def));
+    }
+  }
   for (auto [name, rule] : {std::pair<const char*, const AdapterResourceRule*>{"cpu", &rr.cpu},
                             {"memory", &rr.memory}}) {
     if (config->FindMetric(name) != nullptr) continue;
@@ -1136,7 +1190,7 @@ metrics:
 
 const MetricDefinition* Config::FindMetric(std::string_view name) const {
   for (const MetricDefinition& def : metrics) {
-    if (def.name == name) return &def;
+    if (def.name == name && def.resource == "pods") return &def;
   }
   return nullptr;
 }

@@ -190,6 +190,8 @@ struct MetricDefinition {
   // The Kubernetes resource one value describes: "pods" for `metrics:` entries; definitions
   // discovered from prometheus-adapter rules also use "namespaces", "services",
   // "deployments.apps", "nodes"... (plural, with the group), and "external" for externalRules.
+  // metrics.k8s.io reads "containers" (per container) and "nodemetrics" (per node) definitions
+  // named cpu and memory, which the loader adds (resourceRules, or the cAdvisor default).
   // (name, resource) is unique; the pipeline keys it as Key().
   std::string resource = "pods";
   // Discovered definitions: the rule they came from ("rules[2]"); "" for `metrics:` entries.
@@ -210,6 +212,9 @@ struct MetricDefinition {
   // Series label naming the object described: the pod, or (discovered definitions) the service,
   // deployment, node... For resource "namespaces" it equals namespace_label.
   std::string pod_label = "pod";
+  // Per-container definitions (resource "containers", for metrics.k8s.io): the series label naming
+  // the container; the table then holds one value per "<pod>/<container>". "" otherwise.
+  std::string container_label;
   // Per-pod target of the value (e.g. 70 concurrent requests), when known: utilization = value /
   // target. From `target`, or from `containerConcurrency * targetUtilizationPercentage / 100`.
   std::optional<double> target;
@@ -313,7 +318,7 @@ struct Config {
   // prometheus-adapter's --metrics-relist-interval). At least 10s.
   absl::Duration discovery_interval = absl::Minutes(10);
 
-  // Returns the definition named `name`, or nullptr.
+  // Returns the pods definition named `name`, or nullptr.
   const MetricDefinition* FindMetric(std::string_view name) const;
 };
 

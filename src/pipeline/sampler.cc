@@ -175,6 +175,7 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
   std::vector<std::string> group_by;
   if (!ns_label.empty()) group_by.push_back(ns_label);
   if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
+  if (def && !def->container_label.empty()) group_by.push_back(def->container_label);
   return absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", matchers},
                                     {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
 }
@@ -299,6 +300,12 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
         return absl::InvalidArgumentError(absl::StrCat(
             "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
             "\": aggregate the query by (<<.GroupBy>>)"));
+      }
+      if (!def.container_label.empty()) {
+        // Per-container tables: "<pod>/<container>" (neither name can contain '/').
+        std::string_view container = prom::LabelValue(s.labels, def.container_label);
+        if (container.empty()) continue;  // the pod's cgroup total, not a container
+        absl::StrAppend(&pod, "/", ToAbsl(container));
       }
       auto it = by_ns.find(std::string(ns));
       if (it == by_ns.end()) continue;  // a namespace we did not ask for

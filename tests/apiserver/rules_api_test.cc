@@ -271,5 +271,95 @@ TEST_F(RulesApiTest, SelectorVariantsAreBounded) {
   EXPECT_EQ(api_->Handle(r).status, 200);
 }
 
+// resourceRules: PodMetrics per real container (containerQuery grouped by namespace, pod,
+// containerLabel) and NodeMetrics (nodeQuery grouped by the node label).
+TEST(ResourceRulesApiTest, PerContainerPodMetricsAndNodeMetrics) {
+  auto config = config::ParseConfig(R"yaml(
+podLabels: {enabled: false}
+resourceRules:
+  cpu:
+    containerQuery: sum(rate(cpu_seconds{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)
+    nodeQuery: sum(rate(node_cpu{<<.LabelMatchers>>}[1m])) by (<<.GroupBy>>)
+    resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}, instance: {resource: node}}}
+    containerLabel: ctr
+  memory:
+    containerQuery: sum(mem_bytes{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+    nodeQuery: sum(node_mem{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+    resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}, instance: {resource: node}}}
+    containerLabel: ctr
+  window: 2m
+)yaml",
+                                    "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  FakePrometheus prom;
+  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (absl::StartsWith(q, "sum(rate(cpu_seconds{namespace=\"ns\"}[1m])) by (namespace, pod, ctr)")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 0.5},
+                       {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "a"}}, 0.25},
+                       {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", ""}}, 0.75},  // cgroup total
+                       {{{"namespace", "ns"}, {"pod", "p2"}, {"ctr", "a"}}, -1}},
+                      at);
+    }
+    if (absl::StartsWith(q, "sum(mem_bytes{namespace=\"ns\"}) by (namespace, pod, ctr)")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "a"}}, 1024.0 * 1024},
+                       {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 2048.0 * 1024}},
+                      at);
+    }
+    if (q == "sum(rate(node_cpu{instance!=\"\"}[1m])) by (instance)") {
+      return VectorOf({{{{"instance", "n1"}}, 1.5}, {{{"instance", "n2"}}, 0.125}}, at);
+    }
+    if (q == "sum(node_mem{instance!=\"\"}) by (instance)") {
+      return VectorOf({{{{"instance", "n1"}}, 2.0 * 1024 * 1024 * 1024}}, at);
+    }
+    return absl::InvalidArgumentError("unexpected query " + q);
+  });
+  SimulatedClock clock;
+  pipeline::Sampler sampler(*config, prom, clock, nullptr);
+  MetricsApi api(sampler, clock);
+  sampler.Start();
+  auto get = [&](const std::string& path) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    return api.Handle(r);
+  };
+  HttpResponse r = get("/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "p1");
+  EXPECT_EQ(j["items"][0]["window"], "2m0s");
+  EXPECT_EQ(j["items"][0]["containers"],
+            json::parse(R"([{"name":"a","usage":{"cpu":"250m","memory":"1Mi"}},
+                            {"name":"b","usage":{"cpu":"500m","memory":"2Mi"}}])"));
+  // Negative usage (a counter reset) is 0, memory without a series 0.
+  EXPECT_EQ(j["items"][1]["containers"],
+            json::parse(R"([{"name":"a","usage":{"cpu":"0","memory":"0"}}])"));
+  r = get("/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods/p2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["kind"], "PodMetrics");
+
+  r = get("/apis/metrics.k8s.io/v1beta1/nodes");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "NodeMetricsList");
+  ASSERT_EQ(j["items"].size(), 2u);
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "n1");
+  EXPECT_EQ(j["items"][0]["usage"], json::parse(R"({"cpu":"1500m","memory":"2Gi"})"));
+  EXPECT_EQ(j["items"][1]["usage"], json::parse(R"({"cpu":"125m","memory":"0"})"));
+  r = get("/apis/metrics.k8s.io/v1beta1/nodes/n2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  EXPECT_EQ(j["kind"], "NodeMetrics");
+  EXPECT_EQ(j["apiVersion"], "metrics.k8s.io/v1beta1");
+  EXPECT_EQ(j["window"], "2m0s");
+  EXPECT_EQ(get("/apis/metrics.k8s.io/v1beta1/nodes/n9").status, 404);
+  // Per-container and per-node definitions are not custom metrics.
+  j = json::parse(get(kCustom2).body);
+  for (const auto& res : j["resources"]) {
+    EXPECT_THAT(res["name"].get<std::string>(), ::testing::Not(HasSubstr("cpu"))) << res.dump();
+  }
+}
+
 }  // namespace
 }  // namespace aa::apiserver

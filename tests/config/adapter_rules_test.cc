@@ -103,13 +103,28 @@ TEST(AdapterRulesConfigTest, PrometheusAdapterFileLoadsAsIs) {
   ASSERT_TRUE(c->resource_rules.has_value());
   EXPECT_EQ(c->resource_rules->window, absl::Minutes(1));
   EXPECT_EQ(c->resource_rules->cpu.container_label, "container");
-  // resourceRules feed metrics.k8s.io as the per-pod "cpu" and "memory" definitions.
-  ASSERT_EQ(c->metrics.size(), 2u);
-  EXPECT_EQ(c->metrics[0].name, "cpu");
-  EXPECT_EQ(c->metrics[0].rule, "resourceRules.cpu");
-  EXPECT_THAT(c->metrics[0].query, HasSubstr("sum by (<<.GroupBy>>) ("));
-  EXPECT_THAT(c->metrics[0].query, HasSubstr("container!=\"POD\",<<.LabelMatchers>>}[1m])"));
-  EXPECT_EQ(c->metrics[1].name, "memory");
+  // resourceRules feed metrics.k8s.io: per container and per node, and the per-pod "cpu" and
+  // "memory" definitions.
+  std::vector<std::string> keys;
+  for (const auto& d : c->metrics) keys.push_back(d.Key());
+  EXPECT_THAT(keys, ::testing::ElementsAre("containers/cpu", "nodemetrics/cpu", "containers/memory",
+                                           "nodemetrics/memory", "cpu", "memory"));
+  const MetricDefinition& containers = c->metrics[0];
+  EXPECT_EQ(containers.rule, "resourceRules.cpu");
+  EXPECT_EQ(containers.container_label, "container");
+  EXPECT_EQ(containers.namespace_label, "namespace");
+  EXPECT_EQ(containers.pod_label, "pod");
+  EXPECT_THAT(containers.query, HasSubstr("sum by (<<.GroupBy>>) ("));
+  EXPECT_THAT(containers.query, HasSubstr("container!=\"POD\",<<.LabelMatchers>>}[1m])"));
+  const MetricDefinition& nodes = c->metrics[1];
+  EXPECT_EQ(nodes.namespace_label, "");
+  EXPECT_EQ(nodes.pod_label, "node");
+  EXPECT_EQ(nodes.query,
+            "sum(rate(container_cpu_usage_seconds_total{<<.LabelMatchers>>, id='/'}[1m])) by "
+            "(<<.GroupBy>>)");
+  EXPECT_EQ(c->FindMetric("cpu")->rule, "resourceRules.cpu");
+  EXPECT_EQ(c->FindMetric("cpu")->container_label, "");
+  EXPECT_EQ(c->FindMetric("cpu")->query, containers.query);
   EXPECT_EQ(c->discovery_interval, absl::Minutes(10));
 }
 

@@ -883,8 +883,16 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
   EXPECT_EQ(c->sampling.interval, absl::Seconds(2));
   EXPECT_EQ(c->sampling.max_age, absl::Seconds(30));
   EXPECT_EQ(c->sampling.warm_namespaces, std::vector<std::string>{"kserve-test"});
-  ASSERT_EQ(c->metrics.size(), 5u);
+  ASSERT_EQ(c->metrics.size(), 7u);
   EXPECT_EQ(c->metrics[4].name, "memory");  // metrics.k8s.io's memory (kubectl top pod)
+  // The cpu preset brings per-container cAdvisor definitions for metrics.k8s.io.
+  EXPECT_EQ(c->metrics[5].Key(), "containers/cpu");
+  EXPECT_EQ(c->metrics[5].container_label, "container");
+  EXPECT_EQ(c->metrics[5].query,
+            "sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!=\"\","
+            "container!=\"POD\",<<.LabelMatchers>>}[1m]))");
+  EXPECT_EQ(c->metrics[6].Key(), "containers/memory");
+  EXPECT_EQ(c->FindMetric("cpu"), &c->metrics[3]);  // the pods definition
 
   const MetricDefinition& concurrency = c->metrics[0];
   EXPECT_EQ(concurrency.name, "concurrency");

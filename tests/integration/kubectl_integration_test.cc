@@ -124,9 +124,10 @@ class KubectlIntegrationTest : public ::testing::Test {
 
   // The evaluation time (milliseconds) of the adapter's current table of `metric`, from the
   // plain-HTTP query API; the metrics APIs print it truncated to seconds.
-  static absl::Time SampledAt(const std::string& metric) {
-    json j = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric));
+  static absl::Time SampledAt(const std::string& metric, const std::string& resource = "pods") {
+    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace,
+                                                          "/metrics/", metric,
+                                                          "?resource=", resource));
     absl::Time t = absl::InfinitePast();
     std::string err;
     if (!j.contains("sampledAt") ||
@@ -134,6 +135,20 @@ class KubectlIntegrationTest : public ::testing::Test {
       ADD_FAILURE() << "no sampledAt: " << j.dump();
     }
     return t;
+  }
+
+  // Prometheus' answer at `at`, by "<pod>/<container>".
+  static std::map<std::string, double> PrometheusByContainer(const std::string& query,
+                                                             absl::Time at) {
+    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
+                                            absl::ToUnixMillis(at));
+    std::map<std::string, double> out;
+    for (const auto& s : j["data"]["result"]) {
+      out[absl::StrCat(s["metric"]["pod"].get<std::string>(), "/",
+                       s["metric"]["container"].get<std::string>())] =
+          std::stod(s["value"][1].get<std::string>());
+    }
+    return out;
   }
 
   static bool SameSecond(const std::string& rfc3339, absl::Time t) {
@@ -251,24 +266,40 @@ TEST_F(KubectlIntegrationTest, PodMetricsEqualPrometheusAndKubectlTopShowsThePod
   for (int attempt = 0; attempt < 8 && !equal; ++attempt) {
     json j =
         KubectlJson(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
-    absl::Time cpu_at = SampledAt("cpu");
-    absl::Time memory_at = SampledAt("memory");
+    // Per container, from the cAdvisor definitions the cpu preset brings.
+    absl::Time cpu_at = SampledAt("cpu", "containers");
+    absl::Time memory_at = SampledAt("memory", "containers");
     EXPECT_EQ(j["kind"], "PodMetricsList");
     if (j["items"].empty() || !SameSecond(j["items"][0]["timestamp"].get<std::string>(), cpu_at)) {
       continue;
     }
-    std::map<std::string, double> cpu = PrometheusValues("cpu", cpu_at);
-    std::map<std::string, double> memory = PrometheusValues("memory", memory_at);
-    equal = cpu.size() == j["items"].size();
+    const std::string filter =
+        absl::StrCat("container!=\"\",container!=\"POD\",namespace=\"", kNamespace, "\"");
+    std::map<std::string, double> cpu = PrometheusByContainer(
+        absl::StrCat("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{",
+                     filter, "}[30s]))"),
+        cpu_at);
+    std::map<std::string, double> memory = PrometheusByContainer(
+        absl::StrCat("sum by (namespace, pod, container) (container_memory_working_set_bytes{",
+                     filter, "})"),
+        memory_at);
+    size_t containers = 0;
+    equal = !cpu.empty();
     for (const auto& item : j["items"]) {
       std::string pod = item["metadata"]["name"].get<std::string>();
       EXPECT_EQ(item["window"], "30s");
-      const json& usage = item["containers"][0]["usage"];
-      double c = ParseQuantity(usage["cpu"].get<std::string>());
-      double m = ParseQuantity(usage["memory"].get<std::string>());
-      equal = equal && cpu.contains(pod) && std::abs(cpu[pod] - c) <= 1e-6 &&
-              memory.contains(pod) && std::abs(memory[pod] - m) <= 1;
+      for (const auto& container : item["containers"]) {
+        // The simulator's model container, by its real name.
+        EXPECT_EQ(container["name"], "kserve-container");
+        std::string key = absl::StrCat(pod, "/", container["name"].get<std::string>());
+        double c = ParseQuantity(container["usage"]["cpu"].get<std::string>());
+        double m = ParseQuantity(container["usage"]["memory"].get<std::string>());
+        equal = equal && cpu.contains(key) && std::abs(cpu[key] - c) <= 1e-6 &&
+                memory.contains(key) && std::abs(memory[key] - m) <= 1;
+        ++containers;
+      }
     }
+    equal = equal && containers == cpu.size();
     last = absl::StrCat(j.dump(), " vs Prometheus cpu ", json(cpu).dump(), " memory ",
                         json(memory).dump());
   }

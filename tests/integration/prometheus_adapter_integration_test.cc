@@ -274,6 +274,46 @@ TEST_F(PrometheusAdapterConfigTest, ExternalItemsCarryMetricLabels) {
 }
 
 TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
+  // PodMetrics per real container, equal to Prometheus for resourceRules' containerQuery.
+  bool equal = false;
+  std::string last;
+  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    json j = KubectlJson(
+        absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
+    absl::Time at = SampledAt("cpu", "containers");
+    if (j["items"].empty() ||
+        j["items"][0]["timestamp"] !=
+            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+      continue;
+    }
+    json prom = integration::PrometheusQueryAt(
+        stack_->prometheus_port(),
+        absl::StrCat("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{"
+                     "container!=\"\",container!=\"POD\",namespace=\"", kNamespace, "\"}[1m]))"),
+        absl::ToUnixMillis(at));
+    std::map<std::string, double> want;
+    for (const auto& s : prom["data"]["result"]) {
+      want[absl::StrCat(s["metric"]["pod"].get<std::string>(), "/",
+                        s["metric"]["container"].get<std::string>())] =
+          std::stod(s["value"][1].get<std::string>());
+    }
+    std::map<std::string, double> got;
+    for (const auto& item : j["items"]) {
+      EXPECT_EQ(item["window"], "1m0s");
+      for (const auto& c : item["containers"]) {
+        got[absl::StrCat(item["metadata"]["name"].get<std::string>(), "/",
+                         c["name"].get<std::string>())] =
+            ParseQuantity(c["usage"]["cpu"].get<std::string>());
+      }
+    }
+    equal = !want.empty() && want.size() == got.size();
+    for (const auto& [key, v] : want) {
+      equal = equal && got.contains(key) && std::abs(got[key] - v) <= 1e-6;
+    }
+    last = absl::StrCat(json(got).dump(), " vs Prometheus ", json(want).dump());
+  }
+  EXPECT_TRUE(equal) << last;
+
   int code = -1;
   std::string out = integration::RunKubectl(*kubeconfig_, {"top", "pod", "-n", kNamespace}, &code);
   ASSERT_EQ(code, 0) << out;
