@@ -166,7 +166,9 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
 
 HttpResponse QueryApi::ListMetrics() const {
   json items = json::array();
-  for (const auto& def : sampler_.config().metrics) {
+  // The per-pod metrics this API reads by default (configured and discovered from rules).
+  for (const auto& def : sampler_.metrics()->definitions) {
+    if (def.resource != "pods") continue;
     json item = {{"name", def.name},
                  {"resource", def.resource},
                  {"description", def.description},
