@@ -50,8 +50,8 @@ int Run() {
   auto proxy = front_ca->IssueClient(dir.path(), "proxy", "front-proxy-client");
   if (!serving.ok() || !client.ok() || !proxy.ok()) return 1;
 
-  auto cert = auth::ServingCertificate::Load(serving->cert_file, serving->key_file,
-                                             RealClock::Get());
+  auto cert =
+      auth::ServingCertificate::Load(serving->cert_file, serving->key_file, RealClock::Get());
   if (!cert.ok()) return 1;
   auth::TrustConfig trust;
   trust.client_ca = *auth::CaPool::FromFile(client_ca->cert_file());
@@ -76,9 +76,14 @@ int Run() {
   const Mode modes[] = {
       {"auth off", false, nullptr, {}, false},
       {"client certificate (x509 verify + cached SAR)", true, &*client, {}, false},
-      {"bearer token (cached TokenReview + SAR)", true, nullptr,
-       {{"Authorization", "Bearer bench-token"}}, false},
-      {"front proxy (x509 verify + headers + cached SAR)", true, &*proxy,
+      {"bearer token (cached TokenReview + SAR)",
+       true,
+       nullptr,
+       {{"Authorization", "Bearer bench-token"}},
+       false},
+      {"front proxy (x509 verify + headers + cached SAR)",
+       true,
+       &*proxy,
        {{"X-Remote-User", "system:serviceaccount:kube-system:hpa"},
         {"X-Remote-Group", "system:serviceaccounts"}},
        false},
@@ -87,8 +92,8 @@ int Run() {
   std::printf("%-52s %10s %12s\n", "HTTPS request (2-core machine, sequential)", "requests",
               "mean (us)");
   for (const Mode& m : modes) {
-    auth::AuthFilter filter({m.secured ? &authenticator : nullptr,
-                             m.secured ? &cached_allow : nullptr, nullptr});
+    auth::AuthFilter filter(
+        {m.secured ? &authenticator : nullptr, m.secured ? &cached_allow : nullptr, nullptr});
     http::HttpServerOptions options;
     options.name = "https";
     options.threads = 4;
@@ -121,10 +126,9 @@ int Run() {
         return 1;
       }
     }
-    double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
-            .count() /
-        n;
+    double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                    .count() /
+                n;
     std::printf("%-52s %10d %12.1f\n", m.name, n, us);
     (*server)->Stop();
   }

@@ -88,8 +88,7 @@ int Main() {
   auto adapter = proc::Subprocess::Start(
       {{AA_BIN_DIR "/autoscale-adapter", "--config=" + dir + "/adapter.yaml",
         absl::StrCat("--prometheus_url=http://127.0.0.1:", prom_port), "--http_listen=127.0.0.1:0",
-        "--authentication=off", "--authorization=off",
-        "--log_level=info"},
+        "--authentication=off", "--authorization=off", "--log_level=info"},
        dir + "/adapter.log",
        ""});
   if (!adapter.ok()) return 1;

@@ -100,14 +100,12 @@ struct SeriesSelector {
   std::vector<SelectorExpression> expressions;
 };
 
-absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req,
-                                                   std::string_view param) {
+absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req, std::string_view param) {
   SeriesSelector out;
   std::string text = Param(req, param);
   auto parsed = selector::Selector::Parse(text);
   if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ToAbsl(param), ": ", parsed.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(param), ": ", parsed.status().message()));
   }
   auto matchers =
       selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
@@ -342,9 +340,9 @@ std::string MetricsApi::ResourceListJson(const pipeline::MetricSet& set, std::st
 }
 
 HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view version,
-                                      std::optional<std::string_view> ns,
-                                      std::string_view resource, std::string_view name,
-                                      std::string_view metric, std::string route) const {
+                                      std::optional<std::string_view> ns, std::string_view resource,
+                                      std::string_view name, std::string_view metric,
+                                      std::string route) const {
   if (ns) {
     if (auto s = CheckNamespace(*ns); !s.ok()) return Error(s, route);
   }
@@ -378,19 +376,18 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   const bool is_namespace = group_resource == "namespaces";
   if (is_namespace && wildcard) {
     return Error(absl::InvalidArgumentError(absl::StrCat(
-                     "namespaces/*/", ToAbsl(metric),
-                     ": name the namespace (namespaces/{name}/", ToAbsl(metric),
-                     "); metrics are sampled per namespace asked for")),
+                     "namespaces/*/", ToAbsl(metric), ": name the namespace (namespaces/{name}/",
+                     ToAbsl(metric), "); metrics are sampled per namespace asked for")),
                  route);
   }
   auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource,
                             series->matchers);
   if (!read.ok()) {
     if (read.status().code() == absl::StatusCode::kNotFound) {
-      return Error(absl::NotFoundError(absl::StrCat("the server could not find the metric ",
-                                                    ToAbsl(metric), " for ",
-                                                    ToAbsl(group_resource))),
-                   route);
+      return Error(
+          absl::NotFoundError(absl::StrCat("the server could not find the metric ", ToAbsl(metric),
+                                           " for ", ToAbsl(group_resource))),
+          route);
     }
     return Error(read.status(), route);
   }
@@ -417,8 +414,8 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   if (items.empty()) {
     return Error(absl::NotFoundError(absl::StrCat(
                      "no metrics returned: metric ", def.name, " has no value for ",
-                     wildcard ? std::string("any of the ") : std::string(),
-                     ToAbsl(group_resource), wildcard ? "" : " ", wildcard ? "" : ToAbsl(name),
+                     wildcard ? std::string("any of the ") : std::string(), ToAbsl(group_resource),
+                     wildcard ? "" : " ", wildcard ? "" : ToAbsl(name),
                      ns ? absl::StrCat(" in namespace ", ToAbsl(*ns)) : std::string())),
                  route);
   }
@@ -595,11 +592,12 @@ HttpResponse MetricsApi::ExternalRule(const HttpRequest& req, std::string_view n
   }
   if (items.empty()) {
     std::string selector = Param(req, "labelSelector");
-    return Error(absl::NotFoundError(absl::StrCat(
-                     "no metrics returned: external metric ", def.name, " has no series",
-                     selector.empty() ? std::string() : absl::StrCat(" matching \"", selector, "\""),
-                     " in namespace ", ToAbsl(ns))),
-                 route);
+    return Error(
+        absl::NotFoundError(absl::StrCat(
+            "no metrics returned: external metric ", def.name, " has no series",
+            selector.empty() ? std::string() : absl::StrCat(" matching \"", selector, "\""),
+            " in namespace ", ToAbsl(ns))),
+        route);
   }
   return Body(ExternalMetricValueList(items), std::move(route));
 }
@@ -712,8 +710,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   return Body(PodMetricsList(items), std::move(route));
 }
 
-HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req,
-                                       std::optional<std::string_view> name,
+HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std::string_view> name,
                                        std::string route) const {
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
@@ -763,9 +760,9 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req,
   }
   if (name) {
     if (items.empty()) {
-      return Error(absl::NotFoundError(absl::StrCat("nodemetrics \"", ToAbsl(*name),
-                                                    "\" not found")),
-                   route);
+      return Error(
+          absl::NotFoundError(absl::StrCat("nodemetrics \"", ToAbsl(*name), "\" not found")),
+          route);
     }
     return Body(NodeMetrics(items[0]), std::move(route));
   }

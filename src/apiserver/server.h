@@ -34,11 +34,12 @@
 //   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
 //   /api, /openapi/v2, /openapi/v3 and anything else: 404.
 // Errors are metav1.Status JSON: 400 malformed path, namespace or selector (or a selector key
-// that is not a Prometheus label name, or > / < in a series selector), 404 unknown group/version/metric/object or a selection
-// with no value (never an empty list), 405 non-GET, 503 data past the sampler's max age.
-// Values are Kubernetes quantities (rounded to milli), timestamps the table's sampled_at.
-// Objects other than pods exist for metrics discovered from prometheus-adapter rules whose
-// resources map a label to them; labelSelector on their wildcard is refused (no object labels).
+// that is not a Prometheus label name, or > / < in a series selector), 404 unknown
+// group/version/metric/object or a selection with no value (never an empty list), 405 non-GET, 503
+// data past the sampler's max age. Values are Kubernetes quantities (rounded to milli), timestamps
+// the table's sampled_at. Objects other than pods exist for metrics discovered from
+// prometheus-adapter rules whose resources map a label to them; labelSelector on their wildcard is
+// refused (no object labels).
 
 #include <map>
 #include <memory>

@@ -369,9 +369,8 @@ int Main(int argc, char** argv) {
       return serving_cert->ConfigureContext(ctx);
     };
     auto started = http::StartHttpServer(
-        https_options, secure->Wrap([&metrics_api](const http::HttpRequest& r) {
-          return metrics_api.Handle(r);
-        }));
+        https_options,
+        secure->Wrap([&metrics_api](const http::HttpRequest& r) { return metrics_api.Handle(r); }));
     if (!started.ok()) return Fail(started.status());
     https_server = *std::move(started);
   }

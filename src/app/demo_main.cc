@@ -45,16 +45,14 @@ ABSL_FLAG(std::string, bin_dir, "",
 ABSL_FLAG(std::string, prometheus_bin, "/usr/bin/prometheus", "The Prometheus server binary");
 ABSL_FLAG(std::string, work_dir, "",
           "Keep logs, configs and Prometheus data here; default: a temp dir removed at exit");
-ABSL_FLAG(std::string, adapter_args, "",
-          "Extra flags for the adapter, space-separated");
+ABSL_FLAG(std::string, adapter_args, "", "Extra flags for the adapter, space-separated");
 ABSL_FLAG(std::string, log_level, "warn", "Log level of the demo itself");
 
 namespace aa {
 namespace {
 
 int Fail(absl::string_view message, int code = 2) {
-  std::fprintf(stderr, "autoscale-demo: %.*s\n", static_cast<int>(message.size()),
-               message.data());
+  std::fprintf(stderr, "autoscale-demo: %.*s\n", static_cast<int>(message.size()), message.data());
   return code;
 }
 
@@ -80,8 +78,8 @@ int Main(int argc, char** argv) {
     if (!loaded.ok()) return Fail(absl::StrCat("--scenario: ", loaded.status().message()));
     scenario = *std::move(loaded);
   } else {
-    scenario = absl::GetFlag(FLAGS_long) ? closedloop::LongScenario()
-                                         : closedloop::DefaultScenario();
+    scenario =
+        absl::GetFlag(FLAGS_long) ? closedloop::LongScenario() : closedloop::DefaultScenario();
   }
   const bool with_panic = true;  // the adapter's `panic` option on a second concurrency metric
   const std::vector<closedloop::ModeSpec> available = closedloop::DefaultModes(with_panic);
@@ -131,9 +129,10 @@ int Main(int argc, char** argv) {
   demo::Stack& s = **stack;
   std::printf("simulator   http://127.0.0.1:%d/api/v1/services\n", s.sim_port());
   std::printf("prometheus  %s  (logs in %s)\n", s.prometheus_url().c_str(), s.work_dir().c_str());
-  std::printf("adapter     http://127.0.0.1:%d/api/v1/metrics  https://127.0.0.1:%d/apis  gRPC "
-              "127.0.0.1:%d\n",
-              s.adapter_port(), s.adapter_https_port(), s.adapter_grpc_port());
+  std::printf(
+      "adapter     http://127.0.0.1:%d/api/v1/metrics  https://127.0.0.1:%d/apis  gRPC "
+      "127.0.0.1:%d\n",
+      s.adapter_port(), s.adapter_https_port(), s.adapter_grpc_port());
   std::fflush(stdout);
   if (absl::Status ready = demo::WaitForHttp(s.adapter_port(), "/readyz", 200, absl::Seconds(30));
       !ready.ok()) {
@@ -147,9 +146,8 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
   for (const char* metric : {"concurrency", "cpu"}) {
     if (absl::Status data = closedloop::WaitForAdapterData(
-            s.adapter_port(), "kserve-test", metric, static_cast<int>(modes->size()) *
-                                                         scenario.autoscaling.min_replicas,
-            absl::Seconds(60));
+            s.adapter_port(), "kserve-test", metric,
+            static_cast<int>(modes->size()) * scenario.autoscaling.min_replicas, absl::Seconds(60));
         !data.ok()) {
       return Fail(data.message(), 1);
     }
@@ -166,8 +164,7 @@ int Main(int argc, char** argv) {
 
   const bool tty = isatty(STDOUT_FILENO);
   const int steps = (*loop)->steps();
-  const int print_every =
-      static_cast<int>(scenario.autoscaling.sync_period / scenario.step);
+  const int print_every = static_cast<int>(scenario.autoscaling.sync_period / scenario.step);
   std::printf("running %d modes for %s (%d steps of %s)%s\n", static_cast<int>(modes->size()),
               FormatGoDuration(scenario.Length()).c_str(), steps,
               FormatGoDuration(scenario.step).c_str(), tty ? "" : "; a status every sync period");

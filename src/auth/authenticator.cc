@@ -69,9 +69,8 @@ absl::StatusOr<UserInfo> FrontProxy(const http::HttpRequest& req, const RequestH
     return absl::UnauthenticatedError(
         absl::StrCat("front proxy: ", id.status().message(), " (requestheader client CA)"));
   }
-  if (!rh.allowed_names.empty() &&
-      std::find(rh.allowed_names.begin(), rh.allowed_names.end(), id->common_name) ==
-          rh.allowed_names.end()) {
+  if (!rh.allowed_names.empty() && std::find(rh.allowed_names.begin(), rh.allowed_names.end(),
+                                             id->common_name) == rh.allowed_names.end()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "front proxy: client certificate CN \"", id->common_name,
         "\" is not in requestheader-allowed-names [", absl::StrJoin(rh.allowed_names, ","), "]"));
@@ -127,8 +126,8 @@ std::string BearerToken(const http::HttpRequest& request) {
   return std::string(rest.substr(0, rest.find(' ')));
 }
 
-CachingTokenReviewer::CachingTokenReviewer(TokenReviewer& backend, Clock& clock,
-                                           absl::Duration ttl, size_t max_entries)
+CachingTokenReviewer::CachingTokenReviewer(TokenReviewer& backend, Clock& clock, absl::Duration ttl,
+                                           size_t max_entries)
     : backend_(backend), clock_(clock), ttl_(ttl), max_entries_(std::max<size_t>(1, max_entries)) {}
 
 absl::StatusOr<TokenReviewResult> CachingTokenReviewer::Review(const std::string& token) {
@@ -159,10 +158,9 @@ absl::StatusOr<TokenReviewResult> CachingTokenReviewer::Review(const std::string
       }
     }
     if (entries_.size() >= max_entries_) {
-      auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a,
-                                                                          const auto& b) {
-        return a.second.seq < b.second.seq;
-      });
+      auto oldest = std::min_element(
+          entries_.begin(), entries_.end(),
+          [](const auto& a, const auto& b) { return a.second.seq < b.second.seq; });
       entries_.erase(oldest);
     }
   }
@@ -207,8 +205,8 @@ absl::StatusOr<Authenticated> Authenticator::Authenticate(const http::HttpReques
       } else if (review->authenticated) {
         return Authenticated{review->user, "token"};
       } else {
-        reasons.push_back(absl::StrCat(
-            "token: not authenticated", review->error.empty() ? "" : ": ", review->error));
+        reasons.push_back(absl::StrCat("token: not authenticated",
+                                       review->error.empty() ? "" : ": ", review->error));
       }
     }
   }

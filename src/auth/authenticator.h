@@ -47,7 +47,7 @@ struct RequestHeaderConfig {
 
 // Everything certificate-based authentication trusts. Either part may be absent.
 struct TrustConfig {
-  std::shared_ptr<const CaPool> client_ca;     // direct clients' certificates
+  std::shared_ptr<const CaPool> client_ca;            // direct clients' certificates
   std::optional<RequestHeaderConfig> request_header;  // the front proxy
 };
 
@@ -72,8 +72,8 @@ class TrustStore {
 
 struct TokenReviewResult {
   bool authenticated = false;
-  UserInfo user;       // when authenticated
-  std::string error;   // status.error of the review, when not authenticated (never the token)
+  UserInfo user;      // when authenticated
+  std::string error;  // status.error of the review, when not authenticated (never the token)
 };
 
 // Validates bearer tokens (the TokenReview API). Thread-safe implementations.
@@ -113,9 +113,9 @@ class CachingTokenReviewer final : public TokenReviewer {
 };
 
 struct AuthenticatorOptions {
-  TrustStore* trust = nullptr;            // required; must outlive the authenticator
+  TrustStore* trust = nullptr;              // required; must outlive the authenticator
   TokenReviewer* token_reviewer = nullptr;  // null: bearer tokens are not accepted
-  Clock* clock = nullptr;                 // required (certificate validity is checked at Now())
+  Clock* clock = nullptr;                   // required (certificate validity is checked at Now())
 };
 
 // Which authenticator accepted the request ("front-proxy", "x509", "token").

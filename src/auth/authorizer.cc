@@ -68,12 +68,12 @@ Attributes AttributesFor(const http::HttpRequest& request, const UserInfo& user)
     a.verb = parts[i++];
   } else {
     const std::string& m = request.method;
-    a.verb = m == "POST"                  ? "create"
+    a.verb = m == "POST"                 ? "create"
              : m == "GET" || m == "HEAD" ? "get"
-             : m == "PUT"                 ? "update"
-             : m == "PATCH"               ? "patch"
-             : m == "DELETE"              ? "delete"
-                                          : "";
+             : m == "PUT"                ? "update"
+             : m == "PATCH"              ? "patch"
+             : m == "DELETE"             ? "delete"
+                                         : "";
   }
   if (parts[i] == "namespaces") {
     if (parts.size() - i > 1) {
@@ -105,9 +105,9 @@ std::string ForbiddenMessage(const Attributes& a, const std::string& reason) {
     if (!a.subresource.empty()) absl::StrAppend(&resource, "/", a.subresource);
     msg = absl::StrCat("User \"", a.user.name, "\" cannot ", a.verb, " resource \"", resource,
                        "\" in API group \"", a.api_group, "\"",
-                       a.namespace_.empty() ? " at the cluster scope"
-                                            : absl::StrCat(" in the namespace \"", a.namespace_,
-                                                           "\""));
+                       a.namespace_.empty()
+                           ? " at the cluster scope"
+                           : absl::StrCat(" in the namespace \"", a.namespace_, "\""));
   }
   if (!reason.empty()) absl::StrAppend(&msg, ": ", reason);
   return msg;

@@ -37,9 +37,7 @@ struct AuthFilter::Metrics {
                          "authorization outcome.")
                    .Register(registry)) {}
   prometheus::Family<prometheus::Counter>& family;
-  void Count(std::string_view result) {
-    family.Add({{"result", std::string(result)}}).Increment();
-  }
+  void Count(std::string_view result) { family.Add({{"result", std::string(result)}}).Increment(); }
 };
 
 bool IsHealthPath(std::string_view path) {
@@ -87,9 +85,8 @@ std::optional<http::HttpResponse> AuthFilter::Check(const http::HttpRequest& req
   }
   if (!decision.ok()) {
     count("error");
-    LogWarn("authorization failed", {{"path", request.path},
-                                     {"user", who->user.name},
-                                     {"error", decision.status()}});
+    LogWarn("authorization failed",
+            {{"path", request.path}, {"user", who->user.name}, {"error", decision.status()}});
     return Reject(500, absl::StrCat("authorization failed: ", decision.status().message()),
                   "auth_error");
   }

@@ -85,9 +85,8 @@ nlohmann::json SubjectAccessReviewFor(const Attributes& a) {
   } else {
     spec["nonResourceAttributes"] = {{"path", a.path}, {"verb", a.verb}};
   }
-  return {{"apiVersion", "authorization.k8s.io/v1"},
-          {"kind", "SubjectAccessReview"},
-          {"spec", spec}};
+  return {
+      {"apiVersion", "authorization.k8s.io/v1"}, {"kind", "SubjectAccessReview"}, {"spec", spec}};
 }
 
 absl::StatusOr<AuthorizationResult> KubeAuthorizer::Authorize(const Attributes& attributes) {
@@ -139,9 +138,10 @@ void AuthConfigMapWatcher::Apply(const nlohmann::json& configmap) {
   cv_.notify_all();
   ++applied_;
   if (!trust.ok()) {
-    LogWarn("ConfigMap kube-system/extension-apiserver-authentication not applied; keeping the "
-            "previous trust",
-            {{"error", trust.status()}});
+    LogWarn(
+        "ConfigMap kube-system/extension-apiserver-authentication not applied; keeping the "
+        "previous trust",
+        {{"error", trust.status()}});
     return;
   }
   if (key == last_data_ && applied_ > 1) return;
@@ -166,14 +166,14 @@ absl::StatusOr<std::string> AuthConfigMapWatcher::List() {
 absl::Status AuthConfigMapWatcher::Start() {
   auto rv = List();
   if (!rv.ok()) {
-    LogWarn("cannot read ConfigMap kube-system/extension-apiserver-authentication (the adapter "
-            "needs RoleBinding to extension-apiserver-authentication-reader in kube-system); "
-            "retrying in the background",
-            {{"error", rv.status()}});
+    LogWarn(
+        "cannot read ConfigMap kube-system/extension-apiserver-authentication (the adapter "
+        "needs RoleBinding to extension-apiserver-authentication-reader in kube-system); "
+        "retrying in the background",
+        {{"error", rv.status()}});
   }
-  thread_ = std::thread([this, from = rv.ok() ? *rv : std::string(), listed = rv.ok()] {
-    Run(from, !listed);
-  });
+  thread_ = std::thread(
+      [this, from = rv.ok() ? *rv : std::string(), listed = rv.ok()] { Run(from, !listed); });
   return rv.status();
 }
 

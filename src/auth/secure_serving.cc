@@ -34,15 +34,17 @@ absl::StatusOr<std::unique_ptr<SecureServing>> SecureServing::Create(SecureServi
       AuthFilterOptions{s->authenticator_.get(), s->authorizer_.get(), o.registry});
 
   if (!o.authentication) {
-    LogWarn("AUTHENTICATION IS OFF on the Kubernetes API port: anyone who can reach it reads every "
-            "metric (--authentication=off; for local use only)");
+    LogWarn(
+        "AUTHENTICATION IS OFF on the Kubernetes API port: anyone who can reach it reads every "
+        "metric (--authentication=off; for local use only)");
   } else {
-    LogInfo("authentication on", {{"trust", DescribeTrust(o.trust)},
-                                  {"bearer_tokens", o.token_reviewer != nullptr}});
+    LogInfo("authentication on",
+            {{"trust", DescribeTrust(o.trust)}, {"bearer_tokens", o.token_reviewer != nullptr}});
   }
   if (!o.authorization) {
-    LogWarn("AUTHORIZATION IS OFF on the Kubernetes API port: every authenticated caller reads "
-            "every metric (--authorization=off; for local use only)");
+    LogWarn(
+        "AUTHORIZATION IS OFF on the Kubernetes API port: every authenticated caller reads "
+        "every metric (--authorization=off; for local use only)");
   } else {
     LogInfo("authorization on (SubjectAccessReview; system:masters skip it)");
   }

@@ -53,7 +53,7 @@ std::string OpenSslError() {
 
 struct ServingCertificate::Pair {
   X509* leaf = nullptr;
-  STACK_OF(X509)* chain = nullptr;  // intermediates after the leaf
+  STACK_OF(X509) * chain = nullptr;  // intermediates after the leaf
   EVP_PKEY* key = nullptr;
   std::string fingerprint;
   ~Pair() {
@@ -96,14 +96,14 @@ struct ServingCertificate::Pair {
     }
     if (X509_check_private_key(pair->leaf, pair->key) != 1) {
       ERR_clear_error();
-      return absl::InvalidArgumentError(absl::StrCat("TLS key ", key_file,
-                                                     " does not match the certificate ", cert_file));
+      return absl::InvalidArgumentError(
+          absl::StrCat("TLS key ", key_file, " does not match the certificate ", cert_file));
     }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (X509_digest(pair->leaf, EVP_sha256(), md, &len) == 1) {
-      pair->fingerprint = absl::BytesToHexString(
-          absl::string_view(reinterpret_cast<const char*>(md), len));
+      pair->fingerprint =
+          absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(md), len));
     }
     return std::shared_ptr<const Pair>(std::move(pair));
   }
@@ -189,8 +189,8 @@ absl::Status ServingCertificate::ConfigureContext(ssl_ctx_st* ctx) {
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
     return absl::InternalError(absl::StrCat("cannot require TLS 1.2: ", OpenSslError()));
   }
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_cert_cb(ctx, &ServingCertificate::CertCallback, this);
   // Ask for a client certificate without requiring one. The chain is verified per request against
   // the CA that applies (client CA or front-proxy CA, both replaceable at run time), so the

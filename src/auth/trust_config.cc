@@ -13,9 +13,8 @@ constexpr char kConfigMapName[] = "configmap kube-system/extension-apiserver-aut
 absl::StatusOr<std::vector<std::string>> JsonList(const std::string& text, const std::string& key) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(kConfigMapName, " key ", key,
-                                                   ": want a JSON list of strings, got \"", text,
-                                                   "\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        kConfigMapName, " key ", key, ": want a JSON list of strings, got \"", text, "\""));
   };
   if (j.is_discarded() || !(j.is_array() || j.is_null())) return bad();
   std::vector<std::string> out;
@@ -100,10 +99,9 @@ bool FlagsCoverEverything(const TrustFlags& flags) {
 }
 
 std::string DescribeTrust(const TrustConfig& trust) {
-  std::string out =
-      trust.client_ca ? absl::StrCat("client CA: ", trust.client_ca->source(), " (",
-                                     trust.client_ca->size(), " certificate(s))")
-                      : std::string("client CA: none");
+  std::string out = trust.client_ca ? absl::StrCat("client CA: ", trust.client_ca->source(), " (",
+                                                   trust.client_ca->size(), " certificate(s))")
+                                    : std::string("client CA: none");
   if (trust.request_header) {
     const auto& rh = *trust.request_header;
     absl::StrAppend(&out, "; front proxy CA: ", rh.client_ca->source(), " (", rh.client_ca->size(),

@@ -24,10 +24,11 @@ namespace aa::auth {
 struct TrustFlags {
   std::string client_ca_file;
   std::string requestheader_client_ca_file;
-  std::vector<std::string> requestheader_allowed_names;       // empty: any CN
-  std::vector<std::string> requestheader_username_headers;    // empty: ConfigMap or X-Remote-User
-  std::vector<std::string> requestheader_group_headers;       // empty: ConfigMap or X-Remote-Group
-  std::vector<std::string> requestheader_extra_headers_prefix;  // empty: ConfigMap or X-Remote-Extra-
+  std::vector<std::string> requestheader_allowed_names;     // empty: any CN
+  std::vector<std::string> requestheader_username_headers;  // empty: ConfigMap or X-Remote-User
+  std::vector<std::string> requestheader_group_headers;     // empty: ConfigMap or X-Remote-Group
+  std::vector<std::string>
+      requestheader_extra_headers_prefix;  // empty: ConfigMap or X-Remote-Extra-
 };
 
 // Builds the trust from the flags and, when not null, the ConfigMap's data. InvalidArgument naming

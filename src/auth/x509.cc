@@ -40,13 +40,12 @@ absl::StatusOr<std::vector<X509Ptr>> ParsePemCertificates(std::string_view pem,
   }
   unsigned long err = ERR_peek_last_error();
   BIO_free(bio);
-  bool clean_end = err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM &&
-                                ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
+  bool clean_end =
+      err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
   ERR_clear_error();
   if (!clean_end) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ToAbsl(source), ": malformed PEM certificate after ", certs.size(),
-                     " good one(s)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(source), ": malformed PEM certificate after ", certs.size(), " good one(s)"));
   }
   if (certs.empty()) {
     return absl::InvalidArgumentError(

@@ -39,8 +39,7 @@ std::vector<scaling::Pod> PodsOf(const SimService& s, const std::set<std::string
     const bool old = initial.count(p.name) > 0;
     pod.ready_transition = old ? now - absl::Hours(1) : started ? p.ready_at : p.created;
     pod.start_time = old ? now - absl::Hours(1) : p.created;
-    pod.containers.push_back(
-        {"kserve-container", {{"cpu", scaling::MilliValue(s.cpu_request)}}});
+    pod.containers.push_back({"kserve-container", {{"cpu", scaling::MilliValue(s.cpu_request)}}});
     out.push_back(std::move(pod));
   }
   return out;
@@ -69,16 +68,14 @@ std::string DecisionNote(int from, const scaling::HpaDecision& d) {
   if (!d.error.ok() && d.metric_desired_replicas < 0) {
     return absl::StrCat("no change: ", d.error.message());
   }
-  std::string note = d.desired_replicas == from
-                         ? absl::StrCat("stay ", from)
-                         : absl::StrCat(from, " -> ", d.desired_replicas);
+  std::string note = d.desired_replicas == from ? absl::StrCat("stay ", from)
+                                                : absl::StrCat(from, " -> ", d.desired_replicas);
   if (!d.reason.empty() && d.desired_replicas != from) absl::StrAppend(&note, " (", d.reason, ")");
   if (d.desired_replicas == from && d.metric_desired_replicas >= 0 &&
       d.metric_desired_replicas != from) {
-    absl::StrAppend(&note, " (wants ", d.metric_desired_replicas, ", ",
-                    d.able_to_scale_reason.empty() ? d.scaling_limited_reason
-                                                   : d.able_to_scale_reason,
-                    ")");
+    absl::StrAppend(
+        &note, " (wants ", d.metric_desired_replicas, ", ",
+        d.able_to_scale_reason.empty() ? d.scaling_limited_reason : d.able_to_scale_reason, ")");
   }
   return note;
 }
@@ -138,9 +135,8 @@ class HpaEmulator final : public Autoscaler {
 
 class KedaEmulator final : public Autoscaler {
  public:
-  KedaEmulator(const ModeSpec& mode, const AutoscalerContext& ctx,
-               std::unique_ptr<KedaClient> keda, scaling::HpaSpec spec,
-               scaling::HpaControllerOptions options)
+  KedaEmulator(const ModeSpec& mode, const AutoscalerContext& ctx, std::unique_ptr<KedaClient> keda,
+               scaling::HpaSpec spec, scaling::HpaControllerOptions options)
       : mode_(mode),
         keda_(std::move(keda)),
         spec_(std::move(spec)),
@@ -210,8 +206,7 @@ class KedaEmulator final : public Autoscaler {
   }
 
   std::string State() const override {
-    return absl::StrCat(keda_->active() ? "active" : "inactive", ", ", keda_->pushes(),
-                        " pushes");
+    return absl::StrCat(keda_->active() ? "active" : "inactive", ", ", keda_->pushes(), " pushes");
   }
 
  private:
@@ -257,8 +252,7 @@ class KpaReference final : public Autoscaler {
                              a.replicas == s.desired_replicas
                                  ? "stay "
                                  : absl::StrCat(s.desired_replicas, " -> ").c_str(),
-                             a.replicas, stable, panic,
-                             d.in_panic ? ", panic" : "");
+                             a.replicas, stable, panic, d.in_panic ? ", panic" : "");
     return a;
   }
 

@@ -29,8 +29,8 @@ enum class ScalerKind { kHpa, kKeda, kKpa };
 
 // One mode of the demo: one simulated InferenceService scaled by one autoscaler on one metric.
 struct ModeSpec {
-  std::string name;    // the simulated InferenceService, e.g. "concurrency-hpa"
-  std::string title;   // for tables and plots, e.g. "concurrency, HPA, plain metric"
+  std::string name;   // the simulated InferenceService, e.g. "concurrency-hpa"
+  std::string title;  // for tables and plots, e.g. "concurrency, HPA, plain metric"
   ModelKind model = ModelKind::kConcurrency;
   ScalerKind scaler = ScalerKind::kHpa;
   std::string metric;  // the adapter's metric ("concurrency", "concurrency_panic", "cpu"); empty
@@ -44,13 +44,13 @@ inline constexpr int kCpuTargetPercent = 50;
 
 // What an autoscaler did at one step.
 struct Action {
-  bool acted = false;   // it synced (or decided) at this step
-  int replicas = 0;     // the replica count it set (when acted and ok)
-  bool ok = true;       // false: the metric could not be read or the decision failed
+  bool acted = false;  // it synced (or decided) at this step
+  int replicas = 0;    // the replica count it set (when acted and ok)
+  bool ok = true;      // false: the metric could not be read or the decision failed
   // The value it acted on, in the table's unit: average per pod (concurrency), utilization
   // percent (cpu), NaN when unknown.
   double observed = 0;
-  std::string note;     // short: "2 -> 4 (pods metric concurrency above target)", the error...
+  std::string note;  // short: "2 -> 4 (pods metric concurrency above target)", the error...
 };
 
 class Autoscaler {

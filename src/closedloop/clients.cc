@@ -11,8 +11,8 @@
 #include "common/strings.h"
 #include "externalscaler.grpc.pb.h"
 #include "http/client.h"
-#include "proc/subprocess.h"
 #include "nlohmann/json.hpp"
+#include "proc/subprocess.h"
 
 namespace aa::closedloop {
 
@@ -23,8 +23,7 @@ namespace {
 absl::StatusOr<json> ParseJson(const std::string& body, std::string_view what) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded()) {
-    return absl::DataLossError(
-        absl::StrCat(ToAbsl(what), ": not JSON: ", body.substr(0, 200)));
+    return absl::DataLossError(absl::StrCat(ToAbsl(what), ": not JSON: ", body.substr(0, 200)));
   }
   return j;
 }
@@ -103,8 +102,8 @@ absl::Status SimClient::SetLoad(const std::string& service, double rps) const {
                           json{{"rps", rps}}.dump());
   if (!r.ok()) return r.status();
   if (r->status != 200) {
-    return SimError(r->status, absl::StrCat("simulator: PUT load of ", ns_, "/", service,
-                                            ": HTTP ", r->status, ": ", r->body));
+    return SimError(r->status, absl::StrCat("simulator: PUT load of ", ns_, "/", service, ": HTTP ",
+                                            r->status, ": ", r->body));
   }
   return absl::OkStatus();
 }
@@ -138,10 +137,9 @@ absl::Status WaitForAdapterData(int adapter_port, const std::string& ns, const s
       },
       timeout, absl::Milliseconds(250));
   if (ok) return absl::OkStatus();
-  return absl::DeadlineExceededError(absl::StrCat("the adapter did not serve ", metric, " for ",
-                                                  pods, " pods within ",
-                                                  absl::FormatDuration(timeout), " (last: ", last,
-                                                  ")"));
+  return absl::DeadlineExceededError(
+      absl::StrCat("the adapter did not serve ", metric, " for ", pods, " pods within ",
+                   absl::FormatDuration(timeout), " (last: ", last, ")"));
 }
 
 absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
@@ -172,8 +170,8 @@ absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
   int exp10 = 0;
   __int128 binary = 1;
   static constexpr std::pair<std::string_view, int> kDecimal[] = {
-      {"", 0}, {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3}, {"M", 6}, {"G", 9}, {"T", 12},
-      {"P", 15}, {"E", 18}};
+      {"", 0},  {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3},
+      {"M", 6}, {"G", 9},  {"T", 12}, {"P", 15}, {"E", 18}};
   static constexpr std::string_view kBinary[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   bool known = false;
   for (const auto& [name, e] : kDecimal) {

@@ -57,7 +57,7 @@ struct SimService {
 };
 
 struct SimState {
-  double time_seconds = 0;  // simulated time since the simulator started
+  double time_seconds = 0;                     // simulated time since the simulator started
   std::map<std::string, SimService> services;  // the namespace's services, by name
 };
 

@@ -26,7 +26,8 @@ int Needed(const Scenario& sc, const ModeSpec& mode, const SimService& s, double
   double n = 1;
   if (mode.model == ModelKind::kCpu) {
     const double per_pod = kCpuTargetPercent / 100.0 * s.cpu_request - s.idle_cpu;
-    n = per_pod > 0 ? std::ceil(rps * s.cpu_per_request / per_pod - 1e-9) : sc.autoscaling.max_replicas;
+    n = per_pod > 0 ? std::ceil(rps * s.cpu_per_request / per_pod - 1e-9)
+                    : sc.autoscaling.max_replicas;
   } else {
     n = std::ceil(rps * s.service_time_seconds / kConcurrencyTarget - 1e-9);
   }
@@ -62,8 +63,8 @@ std::vector<ModeSpec> DefaultModes(bool with_panic) {
        "concurrency_panic"},
       {"concurrency-keda", "concurrency, KEDA, plain metric", M::kConcurrency, S::kKeda,
        "concurrency"},
-      {"concurrency-keda-panic", "concurrency, KEDA, panic-aware metric", M::kConcurrency,
-       S::kKeda, "concurrency_panic"},
+      {"concurrency-keda-panic", "concurrency, KEDA, panic-aware metric", M::kConcurrency, S::kKeda,
+       "concurrency_panic"},
       {"concurrency-kpa", "concurrency, Knative KPA (reference)", M::kConcurrency, S::kKpa, ""},
       {"cpu-hpa", "cpu, HPA (metrics.k8s.io)", M::kCpu, S::kHpa, "cpu"},
       {"cpu-keda", "cpu, KEDA", M::kCpu, S::kKeda, "cpu"},
@@ -86,9 +87,8 @@ absl::StatusOr<std::vector<ModeSpec>> SelectModes(const std::string& names,
     auto it = std::find_if(available.begin(), available.end(),
                            [&](const ModeSpec& m) { return m.name == name; });
     if (it == available.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("--modes: unknown mode \"", name,
-                                                     "\" (valid: all, ",
-                                                     absl::StrJoin(valid, ", "), ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--modes: unknown mode \"", name, "\" (valid: all, ", absl::StrJoin(valid, ", "), ")"));
     }
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat("--modes: \"", name, "\" given twice"));
@@ -137,8 +137,8 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic) {
   if (with_panic) {
     absl::StrAppend(&out, PanicMetricYaml(sc));
   }
-  absl::StrAppend(&out, "- name: cpu\n  preset: {type: cpu, window: ",
-                  FormatGoDuration(a.cpu_window),
+  absl::StrAppend(&out,
+                  "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),
                   "}\n  targetUtilization: 50\n"
                   "- name: memory\n"
                   "  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{"

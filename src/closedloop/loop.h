@@ -42,34 +42,34 @@ std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic);
 // One mode at one step.
 struct Row {
   int step = 0;
-  double t = 0;             // seconds since the loop started
+  double t = 0;  // seconds since the loop started
   std::string phase;
-  double load_rps = 0;      // the arrival rate set for this step
-  int desired = 0;          // replicas asked for (before this step's decision)
-  int ready = 0;            // serving pods
-  int pods = 0;             // pods that exist (starting and draining included)
-  int64_t queue = 0;        // requests waiting
-  double demand = 0;        // concurrency models: mean in flight + queued since the previous step;
-                            // cpu models: cores used
-  double utilization = 0;   // demand / (ready x per-pod target) in percent (cpu: of the request)
-  double observed = 0;      // what the autoscaler acted on at its last sync (NaN before)
-  std::string decision;     // this step's decision, empty when it did not act
-  int set_replicas = -1;    // the replicas it set at this step, -1 when none
+  double load_rps = 0;     // the arrival rate set for this step
+  int desired = 0;         // replicas asked for (before this step's decision)
+  int ready = 0;           // serving pods
+  int pods = 0;            // pods that exist (starting and draining included)
+  int64_t queue = 0;       // requests waiting
+  double demand = 0;       // concurrency models: mean in flight + queued since the previous step;
+                           // cpu models: cores used
+  double utilization = 0;  // demand / (ready x per-pod target) in percent (cpu: of the request)
+  double observed = 0;     // what the autoscaler acted on at its last sync (NaN before)
+  std::string decision;    // this step's decision, empty when it did not act
+  int set_replicas = -1;   // the replicas it set at this step, -1 when none
 };
 
 struct ModeSummary {
   ModeSpec mode;
-  int needed = 0;                 // replicas that serve the burst at the target
-  double time_to_capacity = -1;   // s from the burst's start until ready >= needed; -1: never
-  int peak = 0;                   // highest replicas asked for
-  double pod_seconds = 0;         // over the run
-  double queued_share = 0;        // requests that waited in the queue / requests arrived
+  int needed = 0;                // replicas that serve the burst at the target
+  double time_to_capacity = -1;  // s from the burst's start until ready >= needed; -1: never
+  int peak = 0;                  // highest replicas asked for
+  double pod_seconds = 0;        // over the run
+  double queued_share = 0;       // requests that waited in the queue / requests arrived
   uint64_t arrived = 0;
   uint64_t dropped = 0;
   int steady_direction_changes = 0;  // up<->down reversals of the replicas during `steady`
   int steady_end_replicas = 0;
-  double back_to_min = -1;        // s from the drop's start until replicas == min; -1: never
-  int decisions_failed = 0;       // syncs where the metric could not be read
+  double back_to_min = -1;   // s from the drop's start until replicas == min; -1: never
+  int decisions_failed = 0;  // syncs where the metric could not be read
 };
 
 class ClosedLoop {

@@ -54,10 +54,10 @@ std::string LiveTable(const ClosedLoop& loop) {
   const int done = head.step + 1;
   const int width = 40;
   const int filled = total > 0 ? done * width / total : width;
-  std::string out = absl::StrFormat(
-      "t=%4.0fs / %.0fs  phase %-7s [%s%s] %3d%%\n", head.t,
-      absl::ToDoubleSeconds(loop.scenario().Length()), head.phase, std::string(filled, '#'),
-      std::string(width - filled, '.'), total > 0 ? done * 100 / total : 100);
+  std::string out = absl::StrFormat("t=%4.0fs / %.0fs  phase %-7s [%s%s] %3d%%\n", head.t,
+                                    absl::ToDoubleSeconds(loop.scenario().Length()), head.phase,
+                                    std::string(filled, '#'), std::string(width - filled, '.'),
+                                    total > 0 ? done * 100 / total : 100);
   absl::StrAppendFormat(&out, "%-22s %7s %9s %6s %7s %10s  %s\n", "mode", "load", "replicas",
                         "queue", "util", "observed", "last decision");
   const std::vector<std::string> states = loop.States();
@@ -66,8 +66,8 @@ std::string LiveTable(const ClosedLoop& loop) {
     const Row& r = rows[i].back();
     std::string decision = LastDecision(rows[i]);
     if (!states[i].empty()) decision = absl::StrCat("[", states[i], "] ", decision);
-    absl::StrAppendFormat(&out, "%-22s %5.0f/s %4d/%-4d %6d %6s%% %10s  %s\n", m.name,
-                          r.load_rps, After(r), r.ready, r.queue, Num(r.utilization, 0),
+    absl::StrAppendFormat(&out, "%-22s %5.0f/s %4d/%-4d %6d %6s%% %10s  %s\n", m.name, r.load_rps,
+                          After(r), r.ready, r.queue, Num(r.utilization, 0),
                           ObservedText(m, r.observed), Fit(decision, 60));
   }
   return out;
@@ -83,8 +83,8 @@ std::string LiveLines(const ClosedLoop& loop) {
                           "t=%.0fs %s %s: load %.0f/s replicas %d ready %d queue %d util %s%% "
                           "observed %s %s\n",
                           r.t, r.phase, loop.modes()[i].name, r.load_rps, After(r), r.ready,
-                          r.queue, Num(r.utilization, 0),
-                          ObservedText(loop.modes()[i], r.observed), LastDecision(rows[i]));
+                          r.queue, Num(r.utilization, 0), ObservedText(loop.modes()[i], r.observed),
+                          LastDecision(rows[i]));
   }
   return out;
 }
@@ -95,15 +95,15 @@ std::string SummaryTable(const std::vector<ModeSummary>& summary, const Scenario
       "queued | flaps at steady (replicas at end) | back to min after drop |\n"
       "|---|---|---|---|---|---|---|\n";
   for (const ModeSummary& m : summary) {
-    absl::StrAppendFormat(
-        &out, "| %s | %s | %d (%d) | %.0f | %.1f %% of %d%s | %d (%d) | %s |\n", m.mode.title,
-        m.time_to_capacity >= 0 ? absl::StrFormat("%.0f s", m.time_to_capacity)
-                                : std::string("never"),
-        m.peak, m.needed, m.pod_seconds, 100 * m.queued_share, m.arrived,
-        m.dropped > 0 ? absl::StrCat(", ", m.dropped, " dropped") : "",
-        m.steady_direction_changes, m.steady_end_replicas,
-        m.back_to_min >= 0 ? absl::StrFormat("%.0f s", m.back_to_min)
-                           : std::string("not within the run"));
+    absl::StrAppendFormat(&out, "| %s | %s | %d (%d) | %.0f | %.1f %% of %d%s | %d (%d) | %s |\n",
+                          m.mode.title,
+                          m.time_to_capacity >= 0 ? absl::StrFormat("%.0f s", m.time_to_capacity)
+                                                  : std::string("never"),
+                          m.peak, m.needed, m.pod_seconds, 100 * m.queued_share, m.arrived,
+                          m.dropped > 0 ? absl::StrCat(", ", m.dropped, " dropped") : "",
+                          m.steady_direction_changes, m.steady_end_replicas,
+                          m.back_to_min >= 0 ? absl::StrFormat("%.0f s", m.back_to_min)
+                                             : std::string("not within the run"));
   }
   absl::StrAppendFormat(
       &out,
@@ -143,8 +143,8 @@ absl::Status WriteCsv(const ClosedLoop& loop, const std::string& dir) {
   f << "mode,needed,time_to_capacity_s,peak,pod_seconds,queued_share,arrived,dropped,"
        "steady_direction_changes,steady_end_replicas,back_to_min_s,failed_syncs\n";
   for (const ModeSummary& m : loop.Summarize()) {
-    f << m.mode.name << ',' << m.needed << ',' << CsvNum(m.time_to_capacity) << ',' << m.peak
-      << ',' << CsvNum(m.pod_seconds) << ',' << CsvNum(m.queued_share) << ',' << m.arrived << ','
+    f << m.mode.name << ',' << m.needed << ',' << CsvNum(m.time_to_capacity) << ',' << m.peak << ','
+      << CsvNum(m.pod_seconds) << ',' << CsvNum(m.queued_share) << ',' << m.arrived << ','
       << m.dropped << ',' << m.steady_direction_changes << ',' << m.steady_end_replicas << ','
       << CsvNum(m.back_to_min) << ',' << m.decisions_failed << '\n';
   }
@@ -187,13 +187,13 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
                           "plot '%s' skip 1 using 2:4 with steps lw 2 lc 'black' title "
                           "'arrival rate'\n",
                           csv);
-    absl::StrAppendFormat(
-        &gp,
-        "set ylabel 'replicas'\nset yrange [0:%d]\n"
-        "plot '%s' skip 1 using 2:13 with steps lw 2 lc 'blue' title 'desired', "
-        "'' skip 1 using 2:6 with steps lw 2 lc 'dark-green' title 'ready', "
-        "%d with lines dt 3 lw 2 lc 'red' title 'needed at the burst (%d)'\n",
-        sc.autoscaling.max_replicas + 1, csv, summary[i].needed, summary[i].needed);
+    absl::StrAppendFormat(&gp,
+                          "set ylabel 'replicas'\nset yrange [0:%d]\n"
+                          "plot '%s' skip 1 using 2:13 with steps lw 2 lc 'blue' title 'desired', "
+                          "'' skip 1 using 2:6 with steps lw 2 lc 'dark-green' title 'ready', "
+                          "%d with lines dt 3 lw 2 lc 'red' title 'needed at the burst (%d)'\n",
+                          sc.autoscaling.max_replicas + 1, csv, summary[i].needed,
+                          summary[i].needed);
     absl::StrAppendFormat(
         &gp,
         "set xlabel 'time (s)'\nset ylabel '%s (log)'\nset logscale y\nset yrange [1:*]\n"
@@ -205,13 +205,14 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
         cpu ? "" : "/0.7", cpu ? kCpuTargetPercent : 100);
   }
   // The overview: every mode's replicas, concurrency and CPU models apart.
-  absl::StrAppendFormat(&gp,
-                        "set output '%s/overview.png'\n"
-                        "set terminal pngcairo size 1100,900 font 'sans,10'\n"
-                        "set key below maxrows 2 box\n"
-                        "set multiplot layout 2,1 title 'Replicas per mode over time (seconds)' font "
-                        "'sans,12'\nset xrange [0:%.0f]\n%s",
-                        dir, length, phases);
+  absl::StrAppendFormat(
+      &gp,
+      "set output '%s/overview.png'\n"
+      "set terminal pngcairo size 1100,900 font 'sans,10'\n"
+      "set key below maxrows 2 box\n"
+      "set multiplot layout 2,1 title 'Replicas per mode over time (seconds)' font "
+      "'sans,12'\nset xrange [0:%.0f]\n%s",
+      dir, length, phases);
   const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown"};
   for (ModelKind kind : {ModelKind::kConcurrency, ModelKind::kCpu}) {
     std::string plot;
@@ -224,8 +225,7 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
       if (load_csv.empty()) load_csv = csv;
       needed = summary[i].needed;
       // KEDA dashed: on the same data as the HPA its line often lies on top of the HPA's.
-      absl::StrAppendFormat(&plot,
-                            "%s'%s' skip 1 using 2:13 with steps lw 2 lc '%s' %s title '%s'",
+      absl::StrAppendFormat(&plot, "%s'%s' skip 1 using 2:13 with steps lw 2 lc '%s' %s title '%s'",
                             plot.empty() ? "" : ", ", csv, colors[n++ % 6],
                             m.scaler == ScalerKind::kKeda ? "dt (8,4)" : "",
                             m.title.substr(m.title.find(", ") + 2));
@@ -259,8 +259,8 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
   }
   const int code = (*p)->Stop();
   if (code != 0) {
-    return absl::UnavailableError(absl::StrCat("gnuplot failed (exit ", code, "): ",
-                                               (*p)->LogTail(10)));
+    return absl::UnavailableError(
+        absl::StrCat("gnuplot failed (exit ", code, "): ", (*p)->LogTail(10)));
   }
   return absl::OkStatus();
 }

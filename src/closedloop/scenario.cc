@@ -92,8 +92,8 @@ bool ValidName(const std::string& n) {
 }
 
 absl::Status Invalid(std::string_view field, std::string_view problem, std::string_view value) {
-  return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": ", ToAbsl(problem), " (got \"",
-                                                 ToAbsl(value), "\")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(ToAbsl(field), ": ", ToAbsl(problem), " (got \"", ToAbsl(value), "\")"));
 }
 
 bool WholeSteps(absl::Duration d, absl::Duration step) {
@@ -166,30 +166,27 @@ absl::Status ValidateScenario(const Scenario& s) {
     absl::Duration min;
     bool steps;  // must be a whole number of steps
   };
-  for (const D& d : {D{"autoscaling.syncPeriod", a.sync_period, absl::Seconds(1), true},
-                     D{"autoscaling.kedaPollingInterval", a.keda_polling_interval,
-                       absl::Seconds(1), true},
-                     D{"autoscaling.scaleUpStabilization", a.scale_up_stabilization,
-                       absl::ZeroDuration(), false},
-                     D{"autoscaling.scaleDownStabilization", a.scale_down_stabilization,
-                       absl::ZeroDuration(), false},
-                     D{"autoscaling.metricWindow", a.metric_window, absl::Seconds(6), false},
-                     D{"autoscaling.panicWindow", a.panic_window, absl::Seconds(2), false},
-                     D{"autoscaling.cpuWindow", a.cpu_window, absl::Seconds(2), false},
-                     D{"autoscaling.kpaStableWindow", a.kpa_stable_window, absl::Seconds(2),
-                       false},
-                     D{"autoscaling.podStartDelay", a.pod_start_delay, absl::ZeroDuration(),
-                       false}}) {
+  for (const D& d :
+       {D{"autoscaling.syncPeriod", a.sync_period, absl::Seconds(1), true},
+        D{"autoscaling.kedaPollingInterval", a.keda_polling_interval, absl::Seconds(1), true},
+        D{"autoscaling.scaleUpStabilization", a.scale_up_stabilization, absl::ZeroDuration(),
+          false},
+        D{"autoscaling.scaleDownStabilization", a.scale_down_stabilization, absl::ZeroDuration(),
+          false},
+        D{"autoscaling.metricWindow", a.metric_window, absl::Seconds(6), false},
+        D{"autoscaling.panicWindow", a.panic_window, absl::Seconds(2), false},
+        D{"autoscaling.cpuWindow", a.cpu_window, absl::Seconds(2), false},
+        D{"autoscaling.kpaStableWindow", a.kpa_stable_window, absl::Seconds(2), false},
+        D{"autoscaling.podStartDelay", a.pod_start_delay, absl::ZeroDuration(), false}}) {
     if (d.value < d.min || d.value > absl::Hours(1)) {
-      return Invalid(d.field,
-                     absl::StrCat("must be in [", FormatGoDuration(d.min), ", 1h]"),
+      return Invalid(d.field, absl::StrCat("must be in [", FormatGoDuration(d.min), ", 1h]"),
                      FormatGoDuration(d.value));
     }
     if (d.steps && !WholeSteps(d.value, s.step)) {
-      return Invalid(d.field,
-                     absl::StrCat("must be a whole multiple of the step (",
-                                  FormatGoDuration(s.step), ")"),
-                     FormatGoDuration(d.value));
+      return Invalid(
+          d.field,
+          absl::StrCat("must be a whole multiple of the step (", FormatGoDuration(s.step), ")"),
+          FormatGoDuration(d.value));
     }
   }
   if (a.panic_window >= a.metric_window) {
@@ -211,9 +208,9 @@ class Parser {
 
   absl::Status Error(const YAML::Node& n, std::string_view field, std::string_view problem) const {
     const YAML::Mark m = n.Mark();
-    std::string where = m.is_null() ? std::string(filename_)
-                                    : absl::StrCat(ToAbsl(filename_), ":", m.line + 1, ":",
-                                                   m.column + 1);
+    std::string where = m.is_null()
+                            ? std::string(filename_)
+                            : absl::StrCat(ToAbsl(filename_), ":", m.line + 1, ":", m.column + 1);
     std::string value = n.IsScalar()     ? absl::StrCat(" (got \"", n.Scalar(), "\")")
                         : n.IsMap()      ? " (got a mapping)"
                         : n.IsSequence() ? " (got a sequence)"
@@ -274,9 +271,7 @@ class Parser {
 
 absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
   Scenario s;
-  if (absl::Status st =
-          p.Keys(root, "", {"phases", "baseRps", "step", "autoscaling"});
-      !st.ok()) {
+  if (absl::Status st = p.Keys(root, "", {"phases", "baseRps", "step", "autoscaling"}); !st.ok()) {
     return st;
   }
   if (root["step"]) {
@@ -314,10 +309,9 @@ absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
   }
   if (const YAML::Node a = root["autoscaling"]) {
     if (absl::Status st = p.Keys(a, "autoscaling",
-                                 {"minReplicas", "maxReplicas", "syncPeriod",
-                                  "kedaPollingInterval", "scaleUpStabilization",
-                                  "scaleDownStabilization", "metricWindow", "panicWindow",
-                                  "cpuWindow", "kpaStableWindow", "podStartDelay"});
+                                 {"minReplicas", "maxReplicas", "syncPeriod", "kedaPollingInterval",
+                                  "scaleUpStabilization", "scaleDownStabilization", "metricWindow",
+                                  "panicWindow", "cpuWindow", "kpaStableWindow", "podStartDelay"});
         !st.ok()) {
       return st;
     }
@@ -332,15 +326,14 @@ absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
       const char* key;
       absl::Duration* out;
     };
-    for (const Field& f : {Field{"syncPeriod", &x.sync_period},
-                           Field{"kedaPollingInterval", &x.keda_polling_interval},
-                           Field{"scaleUpStabilization", &x.scale_up_stabilization},
-                           Field{"scaleDownStabilization", &x.scale_down_stabilization},
-                           Field{"metricWindow", &x.metric_window},
-                           Field{"panicWindow", &x.panic_window},
-                           Field{"cpuWindow", &x.cpu_window},
-                           Field{"kpaStableWindow", &x.kpa_stable_window},
-                           Field{"podStartDelay", &x.pod_start_delay}}) {
+    for (const Field& f :
+         {Field{"syncPeriod", &x.sync_period},
+          Field{"kedaPollingInterval", &x.keda_polling_interval},
+          Field{"scaleUpStabilization", &x.scale_up_stabilization},
+          Field{"scaleDownStabilization", &x.scale_down_stabilization},
+          Field{"metricWindow", &x.metric_window}, Field{"panicWindow", &x.panic_window},
+          Field{"cpuWindow", &x.cpu_window}, Field{"kpaStableWindow", &x.kpa_stable_window},
+          Field{"podStartDelay", &x.pod_start_delay}}) {
       if (a[f.key]) {
         AA_ASSIGN_OR_RETURN(*f.out, p.Duration(a[f.key], absl::StrCat("autoscaling.", f.key)));
       }

@@ -25,8 +25,8 @@
 #include "common/strings.h"
 #include "config/go_template.h"
 #include "config/internal/presets.h"
-#include "re2/re2.h"
 #include "config/internal/syntax.h"
+#include "re2/re2.h"
 
 namespace aa::config {
 namespace {
@@ -501,8 +501,8 @@ absl::Status ReadResourceMapping(const Errors& errors, const YAML::Node& node,
                                  ResourceMapping* r) {
   std::initializer_list<std::string_view> keys_rules = {"overrides", "template"};
   std::initializer_list<std::string_view> keys_external = {"overrides", "template", "namespaced"};
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               allow_namespaced ? keys_external : keys_rules));
+  AA_ASSIGN_OR_RETURN(
+      MapView m, MapView::Open(errors, node, path, allow_namespaced ? keys_external : keys_rules));
   AA_RETURN_IF_ERROR(m.Bool("namespaced", &r->namespaced));
   YAML::Node overrides = m.Get("overrides");
   if (IsSet(overrides)) {
@@ -516,8 +516,7 @@ absl::Status ReadResourceMapping(const Errors& errors, const YAML::Node& node,
       std::string label = key_node.IsScalar() ? key_node.Scalar() : "";
       std::string item_path = JoinPath(m.Path("overrides"), QuoteForMessage(label));
       if (!internal::IsPromLabelName(label)) {
-        return errors.AtNode(m.Path("overrides"), "keys must be Prometheus label names",
-                             key_node);
+        return errors.AtNode(m.Path("overrides"), "keys must be Prometheus label names", key_node);
       }
       AA_ASSIGN_OR_RETURN(MapView o,
                           MapView::Open(errors, value_node, item_path, {"group", "resource"}));
@@ -539,17 +538,18 @@ absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const
   rule->line = errors.LineOf(node);
   if (!IsSet(node)) return errors.At(path, "expected a rule (a map), got null");
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               {"seriesQuery", "seriesFilters", "resources",
-                                                "name", "metricsQuery"}));
+                                               {"seriesQuery", "seriesFilters", "resources", "name",
+                                                "metricsQuery"}));
   AA_RETURN_IF_ERROR(m.String("seriesQuery", &rule->series_query));
   if (rule->series_query.empty()) {
-    return errors.At(m.Path("seriesQuery"), "required: a series selector, e.g. '{__name__=~\"^x_.*\"}'");
+    return errors.At(m.Path("seriesQuery"),
+                     "required: a series selector, e.g. '{__name__=~\"^x_.*\"}'");
   }
   YAML::Node filters = m.Get("seriesFilters");
   if (IsSet(filters)) {
     if (!filters.IsSequence()) {
-      return errors.AtNode(m.Path("seriesFilters"), "expected a list of {is: regex} / {isNot: regex}",
-                           filters);
+      return errors.AtNode(m.Path("seriesFilters"),
+                           "expected a list of {is: regex} / {isNot: regex}", filters);
     }
     for (size_t i = 0; i < filters.size(); ++i) {
       std::string fpath = absl::StrCat(m.Path("seriesFilters"), "[", i, "]");
@@ -566,8 +566,8 @@ absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const
   AA_RETURN_IF_ERROR(ReadResourceMapping(errors, m.Get("resources"), m.Path("resources"), external,
                                          &rule->resources));
   {
-    AA_ASSIGN_OR_RETURN(MapView n, MapView::Open(errors, m.Get("name"), m.Path("name"),
-                                                 {"matches", "as"}));
+    AA_ASSIGN_OR_RETURN(MapView n,
+                        MapView::Open(errors, m.Get("name"), m.Path("name"), {"matches", "as"}));
     AA_RETURN_IF_ERROR(ReadRegex(errors, n, "matches", &rule->name_matches));
     if (rule->name_matches.empty()) rule->name_matches = ".*";  // prometheus-adapter's default
     AA_RETURN_IF_ERROR(n.String("as", &rule->name_as));
@@ -611,9 +611,9 @@ absl::Status ReadResourceRules(const Errors& errors, const YAML::Node& node,
   for (auto [key, rule] : {std::pair<std::string_view, AdapterResourceRule*>{"cpu", &rules.cpu},
                            {"memory", &rules.memory}}) {
     if (!m.Has(key)) return errors.At(m.Path(key), "required when resourceRules is set");
-    AA_ASSIGN_OR_RETURN(MapView r, MapView::Open(errors, m.Get(key), m.Path(key),
-                                                 {"containerQuery", "nodeQuery", "resources",
-                                                  "containerLabel"}));
+    AA_ASSIGN_OR_RETURN(
+        MapView r, MapView::Open(errors, m.Get(key), m.Path(key),
+                                 {"containerQuery", "nodeQuery", "resources", "containerLabel"}));
     if (!r.Has("containerQuery")) return errors.At(r.Path("containerQuery"), "required");
     AA_RETURN_IF_ERROR(ReadAdapterTemplate(errors, r, "containerQuery", kResourceQueryFields,
                                            /*need_matchers=*/true, &rule->container_query));
@@ -734,8 +734,7 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
 }
 
 // One direction of an HPA's spec.behavior (scaleUp or scaleDown).
-absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node,
-                              const std::string& path,
+absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node, const std::string& path,
                               std::optional<scaling::ScalingRulesSpec>* out) {
   if (!IsSet(node)) return absl::OkStatus();
   AA_ASSIGN_OR_RETURN(MapView m,
@@ -768,8 +767,8 @@ absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node,
     std::vector<scaling::ScalingPolicy> policies;
     for (size_t i = 0; i < list.size(); ++i) {
       std::string ppath = absl::StrCat(m.Path("policies"), "[", i, "]");
-      AA_ASSIGN_OR_RETURN(MapView pm, MapView::Open(errors, list[i], ppath,
-                                                    {"type", "value", "periodSeconds"}));
+      AA_ASSIGN_OR_RETURN(
+          MapView pm, MapView::Open(errors, list[i], ppath, {"type", "value", "periodSeconds"}));
       scaling::ScalingPolicy policy;
       std::string type;
       AA_RETURN_IF_ERROR(pm.String("type", &type));
@@ -801,8 +800,8 @@ absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node,
 // What the query API's scaling prediction assumes about the HPA in front of the workloads.
 absl::Status ReadScaling(const Errors& errors, const YAML::Node& node, const std::string& path,
                          ScalingConfig* out) {
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               {"minReplicas", "maxReplicas", "behavior"}));
+  AA_ASSIGN_OR_RETURN(
+      MapView m, MapView::Open(errors, node, path, {"minReplicas", "maxReplicas", "behavior"}));
   int64_t min_replicas = out->min_replicas, max_replicas = out->max_replicas;
   AA_RETURN_IF_ERROR(m.Int("minReplicas", 1, 1'000'000, &min_replicas));
   AA_RETURN_IF_ERROR(m.Int("maxReplicas", 1, 1'000'000, &max_replicas));
@@ -817,8 +816,8 @@ absl::Status ReadScaling(const Errors& errors, const YAML::Node& node, const std
                                                {"scaleUp", "scaleDown"}));
   AA_RETURN_IF_ERROR(
       ReadScalingRules(errors, b.Get("scaleUp"), b.Path("scaleUp"), &out->behavior.scale_up));
-  AA_RETURN_IF_ERROR(ReadScalingRules(errors, b.Get("scaleDown"), b.Path("scaleDown"),
-                                      &out->behavior.scale_down));
+  AA_RETURN_IF_ERROR(
+      ReadScalingRules(errors, b.Get("scaleDown"), b.Path("scaleDown"), &out->behavior.scale_down));
   return absl::OkStatus();
 }
 
@@ -854,11 +853,11 @@ absl::Status ReadPanic(const Errors& errors, const MapView& metric, MetricDefini
       "must be in [110, 1000]", &threshold));
   panic.panic_threshold_percentage = threshold.value_or(panic.panic_threshold_percentage);
   if (def->preset.window > panic.panic_window()) {
-    return errors.AtValue(metric.Path("preset.window"),
-                          absl::StrCat("must not exceed the panic window (",
-                                       FormatGoDuration(panic.panic_window()),
-                                       "): the panic value would be a longer average"),
-                          FormatGoDuration(def->preset.window));
+    return errors.AtValue(
+        metric.Path("preset.window"),
+        absl::StrCat("must not exceed the panic window (", FormatGoDuration(panic.panic_window()),
+                     "): the panic value would be a longer average"),
+        FormatGoDuration(def->preset.window));
   }
   def->panic = panic;
   return absl::OkStatus();
@@ -951,7 +950,8 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
 std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
                      std::string fallback) {
   for (const auto& [label, gr] : mapping.overrides) {
-    if (gr.group.empty() && (gr.resource == resource || gr.resource == absl::StrCat(ToAbsl(resource), "s")))
+    if (gr.group.empty() &&
+        (gr.resource == resource || gr.resource == absl::StrCat(ToAbsl(resource), "s")))
       return label;
   }
   if (!mapping.label_template.empty()) {
@@ -1040,11 +1040,10 @@ void AddResourceRuleMetrics(Config* config) {
 absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root) {
   Config config;
   config.source = errors.source();
-  AA_ASSIGN_OR_RETURN(
-      MapView top,
-      MapView::Open(errors, root, "",
-                    {"prometheus", "sampling", "podLabels", "keda", "metrics", "discovery", "rules",
-                     "externalRules", "resourceRules"}));
+  AA_ASSIGN_OR_RETURN(MapView top,
+                      MapView::Open(errors, root, "",
+                                    {"prometheus", "sampling", "podLabels", "keda", "metrics",
+                                     "discovery", "rules", "externalRules", "resourceRules"}));
   AA_RETURN_IF_ERROR(ReadPrometheus(errors, top.Get("prometheus"), &config.prometheus));
   AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
   AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), &config.pod_labels));

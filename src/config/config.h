@@ -179,8 +179,8 @@ struct PanicConfig {
 // What the query API's scaling prediction (/api/v1/.../scaling) assumes about the HPA in front of
 // a workload of this metric. Defaults: the tutorial's min 1, max 10, and KServe's `behavior: {}`.
 struct ScalingConfig {
-  int32_t min_replicas = 1;   // 1..max_replicas
-  int32_t max_replicas = 10;  // >= 1
+  int32_t min_replicas = 1;        // 1..max_replicas
+  int32_t max_replicas = 10;       // >= 1
   scaling::BehaviorSpec behavior;  // unset fields take the upstream defaults
 };
 
@@ -275,8 +275,8 @@ struct ResourceMapping {
 // One entry of prometheus-adapter's `rules` or `externalRules`, validated (regexes compile,
 // templates use only the supported constructs).
 struct AdapterRule {
-  std::string path;  // "rules[2]", for messages
-  int line = 0;      // 1-based line of the rule in the file (0 when unknown)
+  std::string path;          // "rules[2]", for messages
+  int line = 0;              // 1-based line of the rule in the file (0 when unknown)
   std::string series_query;  // series selector for /api/v1/series, e.g. '{__name__=~"^x_.*"}'
   struct Filter {
     bool is = true;     // true: `is` (must match), false: `isNot` (must not match)
@@ -286,8 +286,8 @@ struct AdapterRule {
   ResourceMapping resources;
   std::string name_matches = ".*";  // RE2 on the series name
   std::string name_as;              // Go regexp expansion ($1, ${name}); "" means $0 or $1
-  std::string metrics_query;  // Go template: <<.Series>> <<.LabelMatchers>> <<.GroupBy>>
-  bool external = false;      // from externalRules
+  std::string metrics_query;        // Go template: <<.Series>> <<.LabelMatchers>> <<.GroupBy>>
+  bool external = false;            // from externalRules
 };
 
 // One of prometheus-adapter's `resourceRules` (cpu or memory).
@@ -312,7 +312,7 @@ struct Config {
   KedaConfig keda;
   std::vector<MetricDefinition> metrics;
   // prometheus-adapter sections, when the file has them.
-  std::vector<AdapterRule> rules;           // `rules` then `externalRules`, in file order
+  std::vector<AdapterRule> rules;  // `rules` then `externalRules`, in file order
   std::optional<AdapterResourceRules> resource_rules;
   // How often the rules' seriesQuery discovery re-runs (`discovery.interval`; default 10m, like
   // prometheus-adapter's --metrics-relist-interval). At least 10s.

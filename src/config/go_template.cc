@@ -17,8 +17,7 @@ int LineOf(std::string_view text, size_t pos) {
 }
 
 absl::Status Problem(std::string_view text, size_t pos, std::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("line ", LineOf(text, pos), ": ", ToAbsl(what)));
+  return absl::InvalidArgumentError(absl::StrCat("line ", LineOf(text, pos), ": ", ToAbsl(what)));
 }
 
 }  // namespace
@@ -35,8 +34,8 @@ absl::StatusOr<GoTemplate> GoTemplate::Parse(std::string_view text,
   };
   while (pos <= text.size()) {
     size_t open = text.find("<<", pos);
-    std::string literal(text.substr(pos, open == std::string_view::npos ? std::string_view::npos
-                                                                        : open - pos));
+    std::string literal(
+        text.substr(pos, open == std::string_view::npos ? std::string_view::npos : open - pos));
     if (trim_next) {
       size_t i = 0;
       while (i < literal.size() && IsSpace(literal[i])) ++i;
@@ -69,10 +68,10 @@ absl::StatusOr<GoTemplate> GoTemplate::Parse(std::string_view text,
     while (!action.empty() && IsSpace(action.back())) action.remove_suffix(1);
     std::string_view name = action.size() > 1 && action[0] == '.' ? action.substr(1) : "";
     if (std::find(fields.begin(), fields.end(), name) == fields.end() || name.empty()) {
-      return Problem(text, open,
-                     absl::StrCat("unsupported template construct \"",
-                                  internal::QuoteForMessage(whole, 60),
-                                  "\"; supported here: ", supported()));
+      return Problem(
+          text, open,
+          absl::StrCat("unsupported template construct \"", internal::QuoteForMessage(whole, 60),
+                       "\"; supported here: ", supported()));
     }
     if (!literal.empty()) t.segments_.push_back({false, std::move(literal)});
     t.segments_.push_back({true, std::string(name)});

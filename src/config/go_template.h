@@ -1,9 +1,9 @@
 #pragma once
 // The subset of Go's text/template that prometheus-adapter configs use, with its `<<` `>>`
-// delimiters: literal text and field actions `<<.Name>>`, with optional spaces inside the delimiters
-// and Go's trim markers (`<<- ` trims the white space before the action, ` ->>` the white space
-// after it). Anything else (pipelines, functions, range/if, comments, variables) is rejected at
-// parse time, naming the construct and its line. Immutable after Parse; thread-safe.
+// delimiters: literal text and field actions `<<.Name>>`, with optional spaces inside the
+// delimiters and Go's trim markers (`<<- ` trims the white space before the action, ` ->>` the
+// white space after it). Anything else (pipelines, functions, range/if, comments, variables) is
+// rejected at parse time, naming the construct and its line. Immutable after Parse; thread-safe.
 
 #include <map>
 #include <string>

@@ -17,9 +17,9 @@
 #include "pipeline/workload.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
-#include "selector/selector.h"
 #include "scaling/hpa.h"
 #include "scaling/kpa.h"
+#include "selector/selector.h"
 
 namespace aa::http {
 namespace {
@@ -78,7 +78,7 @@ json RulesJson(const scaling::ScalingRules& r) {
   }
   const char* select = r.select_policy == scaling::SelectPolicy::kMax   ? "Max"
                        : r.select_policy == scaling::SelectPolicy::kMin ? "Min"
-                                                                         : "Disabled";
+                                                                        : "Disabled";
   return {{"stabilizationWindowSeconds", r.stabilization_window_seconds},
           {"selectPolicy", select},
           {"policies", std::move(policies)}};
@@ -188,8 +188,8 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
     const std::set<std::string, std::less<>>& known_params) const {
   for (const auto& [name, value] : req.params) {
     if (!known_params.contains(name)) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown parameter \"", name,
-                                                     "\"; known: ", absl::StrJoin(known_params, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown parameter \"", name, "\"; known: ", absl::StrJoin(known_params, ", ")));
     }
   }
   Selection sel;
@@ -218,8 +218,8 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
     if (!matchers.ok()) return matchers.status();
     extra_matchers = absl::StrJoin(*matchers, ",");
   }
-  auto read = sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods",
-                            extra_matchers);
+  auto read =
+      sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods", extra_matchers);
   if (!read.ok()) return read.status();
   sel.read = *std::move(read);
   auto select = pipeline::PodSelector(*sel.read.snapshot, ns, sel.selector);
@@ -239,10 +239,10 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
         req.Param("pod")
             ? absl::StrCat("pod ", *req.Param("pod"))
             : (sel.selector.empty() ? "any pod" : absl::StrCat("pods matching ", sel.selector));
-    return absl::NotFoundError(
-        absl::StrCat("metric ", def.name, " has no value for ", what, " in namespace ", ToAbsl(ns),
-                     " (Prometheus returned ", table.pods.size(), " pods at ",
-                     FormatRfc3339Millis(table.sampled_at), ")"));
+    return absl::NotFoundError(absl::StrCat("metric ", def.name, " has no value for ", what,
+                                            " in namespace ", ToAbsl(ns), " (Prometheus returned ",
+                                            table.pods.size(), " pods at ",
+                                            FormatRfc3339Millis(table.sampled_at), ")"));
   }
   return sel;
 }
@@ -250,8 +250,8 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
 HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
                                  std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "pod",    "inferenceService", "labelSelector",      "target",
-      "targetUtilization", "resource", "metricLabelSelector"};
+      "pod",      "inferenceService",   "labelSelector", "target", "targetUtilization",
+      "resource", "metricLabelSelector"};
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;
@@ -281,7 +281,9 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
     if (pod.has_baseline) p["baseline"] = pod.baseline;
     if (windows != nullptr) {
       const pipeline::PodWindow& w = windows->pods[i];
-      p["window"] = {{"sampled", w.sampled}, {"stable", w.stable}, {"panic", w.panic},
+      p["window"] = {{"sampled", w.sampled},
+                     {"stable", w.stable},
+                     {"panic", w.panic},
                      {"workload", windows->workloads[w.workload].name}};
       workloads_shown.insert(w.workload);
     }
@@ -307,7 +309,7 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
 HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
                                   std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "inferenceService", "labelSelector", "target", "targetUtilization",
+      "inferenceService", "labelSelector", "target",     "targetUtilization",
       "currentReplicas",  "minReplicas",   "maxReplicas"};
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());

@@ -17,7 +17,8 @@
 //       behavior) would set at its next sync from a steady state, where it settles, and what
 //       Knative's KPA would decide (concurrency-like metrics; from the panic-aware windows when the
 //       metric has them).
-//       ?currentReplicas=N     default: the pods with a value; ?minReplicas= / ?maxReplicas= override
+//       ?currentReplicas=N     default: the pods with a value; ?minReplicas= / ?maxReplicas=
+//       override
 //   GET /metrics   self-metrics (Prometheus text format)
 //   GET /healthz, /livez   200 while the process serves; GET /readyz 200 once the sampler is ready,
 //   else 503

@@ -93,8 +93,8 @@ class ServerImpl final : public HttpServer {
   absl::StatusOr<int> Init() {
     auto addr = ParseListenAddress(options_.listen);
     if (!addr.ok()) return addr.status();
-    bool tls = options_.tls_setup || !options_.tls_cert_file.empty() ||
-               !options_.tls_key_file.empty();
+    bool tls =
+        options_.tls_setup || !options_.tls_cert_file.empty() || !options_.tls_key_file.empty();
     if (options_.tls_setup) {
       absl::Status setup_status;
       auto ssl = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
@@ -102,9 +102,9 @@ class ServerImpl final : public HttpServer {
         return setup_status.ok();
       });
       if (!ssl->is_valid()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            options_.name, ": TLS setup failed: ",
-            setup_status.ok() ? "no SSL context" : setup_status.ToString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat(options_.name, ": TLS setup failed: ",
+                         setup_status.ok() ? "no SSL context" : setup_status.ToString()));
       }
       server_ = std::move(ssl);
     } else if (tls) {

@@ -68,8 +68,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
   }
   // The files are read here and re-read every interval by gRPC's watcher: a rotated pair (or CA
   // bundle) is used for new handshakes; an unreadable one keeps the last good one.
-  const auto interval = static_cast<unsigned int>(
-      std::max<int64_t>(1, absl::ToInt64Seconds(o.tls_reload_interval)));
+  const auto interval =
+      static_cast<unsigned int>(std::max<int64_t>(1, absl::ToInt64Seconds(o.tls_reload_interval)));
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
       o.tls_key_file, o.tls_cert_file, ca_file, interval);
   grpc::experimental::TlsServerCredentialsOptions tls(provider);

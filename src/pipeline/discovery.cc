@@ -94,7 +94,8 @@ std::optional<KubeResource> ResourceForLabel(const config::ResourceMapping& mapp
     // A resource the built-in table does not know (a CRD): served under the name as written.
     std::string lower = absl::AsciiStrToLower(gr.resource);
     KubeResource r{lower, lower, gr.group, "", gr.group.empty() ? "v1" : gr.group + "/v1", true};
-    if (!lower.empty()) r.kind = absl::StrCat(absl::AsciiStrToUpper(lower.substr(0, 1)), lower.substr(1));
+    if (!lower.empty())
+      r.kind = absl::StrCat(absl::AsciiStrToUpper(lower.substr(0, 1)), lower.substr(1));
     return r;
   }
   if (label_template == nullptr) return std::nullopt;
@@ -112,9 +113,8 @@ const KubeResource* FindKubeResource(std::string_view name) {
   std::string lower = absl::AsciiStrToLower(ToAbsl(name));
   for (const KubeResource& r : Table()) {
     if (lower == r.plural || lower == r.singular ||
-        (!r.group.empty() &&
-         (lower == absl::StrCat(r.plural, ".", r.group) ||
-          lower == absl::StrCat(r.singular, ".", r.group)))) {
+        (!r.group.empty() && (lower == absl::StrCat(r.plural, ".", r.group) ||
+                              lower == absl::StrCat(r.singular, ".", r.group)))) {
       return &r;
     }
   }
@@ -129,7 +129,8 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
   RE2 matches(rule.name_matches);
   std::string as = rule.name_as;
   if (as.empty()) as = matches.NumberOfCapturingGroups() == 1 ? "$1" : "$0";
-  auto query = config::GoTemplate::Parse(rule.metrics_query, {"Series", "LabelMatchers", "GroupBy"});
+  auto query =
+      config::GoTemplate::Parse(rule.metrics_query, {"Series", "LabelMatchers", "GroupBy"});
   if (!query.ok() || !matches.ok()) return out;  // validated at load: cannot happen
   std::optional<config::GoTemplate> label_template;
   if (!rule.resources.label_template.empty()) {
@@ -157,8 +158,7 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
     std::string ns_label;
     for (const auto& [label, value] : labels) {
       if (label == "__name__") continue;
-      auto r = ResourceForLabel(rule.resources,
-                                label_template ? &*label_template : nullptr, label);
+      auto r = ResourceForLabel(rule.resources, label_template ? &*label_template : nullptr, label);
       if (!r) continue;
       if (r->plural == "namespaces" && r->group.empty() && ns_label.empty()) ns_label = label;
       mapped.emplace_back(label, *r);
@@ -219,7 +219,8 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
         errors[rule.series_query] = it->second.status();
         if (!last_errors_.count(rule.series_query)) {
           LogWarn("rule discovery failed; keeping the rule's last good metrics",
-                  {{"rule", rule.path}, {"seriesQuery", rule.series_query},
+                  {{"rule", rule.path},
+                   {"seriesQuery", rule.series_query},
                    {"error", it->second.status()}});
         }
       }

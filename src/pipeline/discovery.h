@@ -4,13 +4,13 @@
 // applying each rule's seriesFilters, name mapping (matches/as) and resource mapping (overrides and
 // template). The definitions feed the sampler like `metrics:` entries do.
 
+#include <condition_variable>
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"

@@ -176,8 +176,8 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
   if (!ns_label.empty()) group_by.push_back(ns_label);
   if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
   if (def && !def->container_label.empty()) group_by.push_back(def->container_label);
-  return absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", matchers},
-                                    {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
+  return absl::StrReplaceAll(
+      tmpl, {{"<<.LabelMatchers>>", matchers}, {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
 }
 
 void Sampler::RunRound(bool periodic) {
@@ -198,8 +198,8 @@ void Sampler::RunRound(bool periodic) {
                             ns) != config_.sampling.warm_namespaces.end();
       // A discovered metric that disappeared.
       bool gone = !set->by_key.contains(SplitVariant(metric).first);
-      if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
-                   !urgent_.count(it->first))) {
+      if (gone ||
+          (!warm && now - it->second > config_.sampling.demand_ttl && !urgent_.count(it->first))) {
         pruned.push_back(it->first);
         it = demand_.erase(it);
         continue;
@@ -277,7 +277,8 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   const std::string key = def.Key();
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
   const std::string slot_key =
-      extra_matchers.empty() ? key : absl::StrCat(key, std::string(1, kVariantSeparator), extra_matchers);
+      extra_matchers.empty() ? key
+                             : absl::StrCat(key, std::string(1, kVariantSeparator), extra_matchers);
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
@@ -291,11 +292,11 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
     }
     const bool external = def.resource == "external";
     for (prom::Sample& s : result->samples) {
-      std::string_view ns =
-          def.namespace_label.empty() || external ? std::string_view(namespaces[0])
-                                                  : prom::LabelValue(s.labels, def.namespace_label);
-      std::string pod = external ? SeriesKey(s.labels)
-                                 : std::string(prom::LabelValue(s.labels, def.pod_label));
+      std::string_view ns = def.namespace_label.empty() || external
+                                ? std::string_view(namespaces[0])
+                                : prom::LabelValue(s.labels, def.namespace_label);
+      std::string pod =
+          external ? SeriesKey(s.labels) : std::string(prom::LabelValue(s.labels, def.pod_label));
       if ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
@@ -508,9 +509,9 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
         break;
       }
     }
-    return absl::NotFoundError(absl::StrCat("unknown metric \"", ToAbsl(metric), "\" for ",
-                                            ToAbsl(resource), "; this adapter serves: ",
-                                            names.empty() ? "none" : absl::StrJoin(names, ", ")));
+    return absl::NotFoundError(absl::StrCat(
+        "unknown metric \"", ToAbsl(metric), "\" for ", ToAbsl(resource),
+        "; this adapter serves: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
   }
   if (def->namespace_label.empty()) {
     ns = "";  // cluster-scoped: one table for every namespace

@@ -57,7 +57,7 @@ struct MetricSet {
 
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
 struct MetricRead {
-  std::shared_ptr<const MetricSet> metrics;               // keeps `definition` alive
+  std::shared_ptr<const MetricSet> metrics;              // keeps `definition` alive
   const config::MetricDefinition* definition = nullptr;  // owned by `metrics`
   std::shared_ptr<const Snapshot> snapshot;
   const MetricTable* table = nullptr;  // never null in a successful read
@@ -159,7 +159,7 @@ class Sampler {
   std::condition_variable published_cv_;  // wakes readers waiting for a publication
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<const MetricSet> metric_set_;
-  bool discovered_ = false;  // SetDiscoveredMetrics ran once
+  bool discovered_ = false;                   // SetDiscoveredMetrics ran once
   std::map<std::string, absl::Time> demand_;  // SlotKey -> last time somebody asked
   std::set<std::string> urgent_;              // SlotKeys waiting for their first sample
   std::set<std::string> ever_succeeded_;      // metric names with at least one successful query

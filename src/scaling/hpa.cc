@@ -34,7 +34,8 @@ int32_t TruncToInt32(double x) {
 }
 
 absl::Status NoPodsError() {
-  return absl::FailedPreconditionError("no pods returned by selector while calculating replica count");
+  return absl::FailedPreconditionError(
+      "no pods returned by selector while calculating replica count");
 }
 
 struct PodGroups {
@@ -73,8 +74,8 @@ PodGroups GroupPods(const std::vector<Pod>& pods, const PodSamples& samples,
         unready = !*pod.ready || it->second.timestamp < pod.ready_transition + it->second.window;
       } else {
         // Ignore the sample if the pod is unready and has never been ready.
-        unready = !*pod.ready &&
-                  *pod.start_time + options.delay_of_initial_readiness_status > pod.ready_transition;
+        unready = !*pod.ready && *pod.start_time + options.delay_of_initial_readiness_status >
+                                     pod.ready_transition;
       }
       if (unready) {
         g.unready.insert(pod.name);
@@ -101,9 +102,9 @@ absl::StatusOr<std::map<std::string, int64_t>> PodRequests(const std::vector<Pod
       if (!container.empty() && c.name != container) continue;
       auto it = c.requests_milli.find(std::string(resource));
       if (it == c.requests_milli.end()) {
-        return absl::FailedPreconditionError(absl::StrCat("missing request for ", std::string(resource),
-                                                          " in container ", c.name, " of Pod ",
-                                                          pod.name));
+        return absl::FailedPreconditionError(absl::StrCat("missing request for ",
+                                                          std::string(resource), " in container ",
+                                                          c.name, " of Pod ", pod.name));
       }
       total += it->second;
     }
@@ -351,16 +352,14 @@ MetricProposal ObjectAverageValueReplicas(int32_t status_replicas, int64_t targe
   return PerPodReplicas(status_replicas, target_average_milli, value_milli, tolerances);
 }
 
-absl::StatusOr<MetricProposal> ExternalValueReplicas(int32_t current_replicas,
-                                                     int64_t target_milli,
+absl::StatusOr<MetricProposal> ExternalValueReplicas(int32_t current_replicas, int64_t target_milli,
                                                      const std::vector<int64_t>& values_milli,
                                                      const std::vector<Pod>& pods,
                                                      const Tolerances& tolerances) {
   return ObjectValueReplicas(current_replicas, target_milli, Sum(values_milli), pods, tolerances);
 }
 
-MetricProposal ExternalAverageValueReplicas(int32_t status_replicas,
-                                            int64_t target_average_milli,
+MetricProposal ExternalAverageValueReplicas(int32_t status_replicas, int64_t target_average_milli,
                                             const std::vector<int64_t>& values_milli,
                                             const Tolerances& tolerances) {
   return PerPodReplicas(status_replicas, target_average_milli, Sum(values_milli), tolerances);
@@ -385,9 +384,9 @@ absl::Status ValidateRules(const std::optional<ScalingRulesSpec>& spec, const st
   if (!spec) return absl::OkStatus();
   if (spec->stabilization_window_seconds &&
       (*spec->stabilization_window_seconds < 0 || *spec->stabilization_window_seconds > 3600)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s.stabilizationWindowSeconds: must be in 0..3600 (got %d)", path,
-        *spec->stabilization_window_seconds));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s.stabilizationWindowSeconds: must be in 0..3600 (got %d)", path,
+                        *spec->stabilization_window_seconds));
   }
   if (spec->tolerance && !(*spec->tolerance >= 0)) {
     return absl::InvalidArgumentError(
@@ -537,9 +536,9 @@ absl::Status ValidateSpec(const HpaSpec& spec) {
         absl::StrFormat("maxReplicas: must be at least 1 (got %d)", spec.max_replicas));
   }
   if (spec.min_replicas < 0 || spec.min_replicas > spec.max_replicas) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "minReplicas: must be in 0..maxReplicas (%d) (got %d)", spec.max_replicas,
-        spec.min_replicas));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("minReplicas: must be in 0..maxReplicas (%d) (got %d)", spec.max_replicas,
+                        spec.min_replicas));
   }
   bool has_object_or_external = false;
   for (size_t i = 0; i < spec.metrics.size(); ++i) {
@@ -552,8 +551,8 @@ absl::Status ValidateSpec(const HpaSpec& spec) {
     if (m.source == MetricSourceType::kContainerResource && m.container.empty()) {
       return absl::InvalidArgumentError(path + ".container: required for ContainerResource");
     }
-    const bool resource = m.source == MetricSourceType::kResource ||
-                          m.source == MetricSourceType::kContainerResource;
+    const bool resource =
+        m.source == MetricSourceType::kResource || m.source == MetricSourceType::kContainerResource;
     switch (m.target_type) {
       case MetricTargetType::kUtilization:
         if (!resource) {
@@ -562,8 +561,8 @@ absl::Status ValidateSpec(const HpaSpec& spec) {
         }
         if (m.target_utilization_percent <= 0) {
           return absl::InvalidArgumentError(
-              absl::StrFormat("%s.target.averageUtilization: must be greater than 0 (got %d)",
-                              path, m.target_utilization_percent));
+              absl::StrFormat("%s.target.averageUtilization: must be greater than 0 (got %d)", path,
+                              m.target_utilization_percent));
         }
         break;
       case MetricTargetType::kAverageValue:
@@ -685,9 +684,9 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
                                                  ? std::string_view(m.container)
                                                  : std::string_view();
           if (m.target_type == MetricTargetType::kUtilization) {
-            proposal = ResourceUtilizationReplicas(spec_replicas, m.target_utilization_percent,
-                                                   m.name, container, obs.pods, o.pod_samples, tol,
-                                                   calc, now);
+            proposal =
+                ResourceUtilizationReplicas(spec_replicas, m.target_utilization_percent, m.name,
+                                            container, obs.pods, o.pod_samples, tol, calc, now);
           } else {
             proposal = ResourceAverageValueReplicas(spec_replicas, m.target_milli, m.name, obs.pods,
                                                     o.pod_samples, tol, calc, now);
@@ -695,7 +694,8 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
           break;
         }
         case MetricSourceType::kPods:
-          proposal = PodsMetricReplicas(spec_replicas, m.target_milli, obs.pods, o.pod_samples, tol);
+          proposal =
+              PodsMetricReplicas(spec_replicas, m.target_milli, obs.pods, o.pod_samples, tol);
           break;
         case MetricSourceType::kObject:
           if (m.target_type == MetricTargetType::kValue) {
@@ -708,8 +708,8 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
           break;
         case MetricSourceType::kExternal:
           if (m.target_type == MetricTargetType::kValue) {
-            proposal = ExternalValueReplicas(spec_replicas, m.target_milli,
-                                             o.external_values_milli, obs.pods, tol);
+            proposal = ExternalValueReplicas(spec_replicas, m.target_milli, o.external_values_milli,
+                                             obs.pods, tol);
           } else {
             proposal = ExternalAverageValueReplicas(status_replicas, m.target_milli,
                                                     o.external_values_milli, tol);
@@ -730,9 +730,10 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
     }
   }
   if (invalid > 0) {
-    d.error = absl::Status(first_error.code(),
-                           absl::StrFormat("invalid metrics (%d invalid out of %d), first error is: %s",
-                                           invalid, spec_.metrics.size(), first_error.message()));
+    d.error =
+        absl::Status(first_error.code(),
+                     absl::StrFormat("invalid metrics (%d invalid out of %d), first error is: %s",
+                                     invalid, spec_.metrics.size(), first_error.message()));
   }
   if (invalid >= static_cast<int>(spec_.metrics.size()) ||
       (invalid > 0 && replicas < spec_replicas)) {

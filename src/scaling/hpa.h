@@ -1,16 +1,17 @@
 #pragma once
 // The Kubernetes HorizontalPodAutoscaler's decision, reproduced from the upstream controller
-// (pkg/controller/podautoscaler: replica_calculator.go and horizontal.go) so the project can predict
-// and emulate what an HPA does with the numbers the adapter serves.
+// (pkg/controller/podautoscaler: replica_calculator.go and horizontal.go) so the project can
+// predict and emulate what an HPA does with the numbers the adapter serves.
 //
 // Two layers:
-// - Pure functions, one per metric source (Resource Utilization / AverageValue, Pods, Object Value /
+// - Pure functions, one per metric source (Resource Utilization / AverageValue, Pods, Object Value
+// /
 //   AverageValue, External Value / AverageValue), returning the replica proposal of one metric, and
 //   the behavior helpers (defaults, scale-up/down limits). No state, thread-safe.
 // - HpaController: the stateful part of one HPA (recommendation history for the stabilization
 //   windows, scale events for the policies). Sync(now, current replicas, observations) is one
-//   reconcile of the upstream controller. Not thread-safe (one owner calls it); time only comes from
-//   the `now` arguments, so tests and simulations step it freely.
+//   reconcile of the upstream controller. Not thread-safe (one owner calls it); time only comes
+//   from the `now` arguments, so tests and simulations step it freely.
 //
 // Units: metric values and targets are integer milli-units, as the controller computes them
 // (Quantity.MilliValue(); use MilliValue() below to convert a double). Utilization targets and
@@ -51,7 +52,8 @@ struct Pod {
   // The Ready condition: nullopt when the pod has none.
   std::optional<bool> ready = true;
   absl::Time ready_transition = absl::InfinitePast();  // the Ready condition's lastTransitionTime
-  std::optional<absl::Time> start_time = absl::InfinitePast();  // status.startTime; nullopt if unset
+  std::optional<absl::Time> start_time =
+      absl::InfinitePast();  // status.startTime; nullopt if unset
   std::vector<Container> containers;
 };
 
@@ -85,9 +87,9 @@ struct MetricProposal {
 
 // Resource (or ContainerResource when `container` is not empty) with a Utilization target.
 // `current_replicas` is the scale's spec.replicas; `pods` the pods the scale selector matches;
-// `samples` their samples (pods without one are "missing"). Readiness rules apply when `resource` is
-// "cpu". Errors (InvalidArgument / FailedPrecondition with upstream's text): no pods, a pod without
-// a request for the resource, no usable samples.
+// `samples` their samples (pods without one are "missing"). Readiness rules apply when `resource`
+// is "cpu". Errors (InvalidArgument / FailedPrecondition with upstream's text): no pods, a pod
+// without a request for the resource, no usable samples.
 absl::StatusOr<MetricProposal> ResourceUtilizationReplicas(
     int32_t current_replicas, int32_t target_utilization_percent, std::string_view resource,
     std::string_view container, const std::vector<Pod>& pods, PodSamples samples,
@@ -99,7 +101,8 @@ absl::StatusOr<MetricProposal> ResourceAverageValueReplicas(
     const std::vector<Pod>& pods, PodSamples samples, const Tolerances& tolerances,
     const ReplicaCalculatorOptions& options, absl::Time now);
 
-// Pods metric (AverageValue target). No readiness rules: every non-pending pod with a sample counts.
+// Pods metric (AverageValue target). No readiness rules: every non-pending pod with a sample
+// counts.
 absl::StatusOr<MetricProposal> PodsMetricReplicas(int32_t current_replicas,
                                                   int64_t target_average_milli,
                                                   const std::vector<Pod>& pods, PodSamples samples,
@@ -117,15 +120,13 @@ MetricProposal ObjectAverageValueReplicas(int32_t status_replicas, int64_t targe
                                           int64_t value_milli, const Tolerances& tolerances);
 
 // External metric with a Value target: the items' values are summed, then as ObjectValueReplicas.
-absl::StatusOr<MetricProposal> ExternalValueReplicas(int32_t current_replicas,
-                                                     int64_t target_milli,
+absl::StatusOr<MetricProposal> ExternalValueReplicas(int32_t current_replicas, int64_t target_milli,
                                                      const std::vector<int64_t>& values_milli,
                                                      const std::vector<Pod>& pods,
                                                      const Tolerances& tolerances);
 
 // External metric with an AverageValue target (the summed items, per replica).
-MetricProposal ExternalAverageValueReplicas(int32_t status_replicas,
-                                            int64_t target_average_milli,
+MetricProposal ExternalAverageValueReplicas(int32_t status_replicas, int64_t target_average_milli,
                                             const std::vector<int64_t>& values_milli,
                                             const Tolerances& tolerances);
 
@@ -136,7 +137,7 @@ enum class SelectPolicy { kMax, kMin, kDisabled };
 
 struct ScalingPolicy {
   ScalingPolicyType type = ScalingPolicyType::kPods;
-  int32_t value = 1;           // > 0: pods, or percent of the replicas at the period's start
+  int32_t value = 1;            // > 0: pods, or percent of the replicas at the period's start
   int32_t period_seconds = 15;  // 1..1800
 };
 
@@ -167,9 +168,9 @@ struct Behavior {
 };
 
 // Upstream defaulting (SetDefaults_HorizontalPodAutoscalerBehavior plus the controller's
-// maybeInitScaleDownStabilizationWindow): scaleUp window 0 s, policies Pods 4 / 15 s and Percent 100 /
-// 15 s, selectPolicy Max; scaleDown window `downscale_stabilization` (default 300 s), policy Percent
-// 100 / 15 s, selectPolicy Max. Given policies replace the default list.
+// maybeInitScaleDownStabilizationWindow): scaleUp window 0 s, policies Pods 4 / 15 s and Percent
+// 100 / 15 s, selectPolicy Max; scaleDown window `downscale_stabilization` (default 300 s), policy
+// Percent 100 / 15 s, selectPolicy Max. Given policies replace the default list.
 Behavior DefaultedBehavior(const BehaviorSpec& spec,
                            absl::Duration downscale_stabilization = absl::Minutes(5));
 
@@ -212,12 +213,12 @@ struct MetricSpec {
   std::string name;       // the metric name; for Resource/ContainerResource the resource ("cpu")
   std::string container;  // ContainerResource only
   MetricTargetType target_type = MetricTargetType::kAverageValue;
-  int64_t target_milli = 0;              // Value / AverageValue targets
+  int64_t target_milli = 0;                // Value / AverageValue targets
   int32_t target_utilization_percent = 0;  // Utilization targets
 };
 
 struct HpaSpec {
-  int32_t min_replicas = 1;  // >= 1, or 0 (HPAScaleToZero) with an Object or External metric only
+  int32_t min_replicas = 1;   // >= 1, or 0 (HPAScaleToZero) with an Object or External metric only
   int32_t max_replicas = 10;  // >= min_replicas, >= 1
   std::vector<MetricSpec> metrics;  // at least one
   // nullopt: the legacy path (scale up at most max(2 * current, 4) per sync, scale-down window from
@@ -244,7 +245,7 @@ struct MetricObservation {
 };
 
 struct HpaObservations {
-  std::vector<Pod> pods;  // the pods the scale target's selector matches
+  std::vector<Pod> pods;                   // the pods the scale target's selector matches
   std::vector<MetricObservation> metrics;  // one per HpaSpec::metrics entry, same order
   // The scale's status.replicas (AverageValue Object/External paths); nullopt: current replicas.
   std::optional<int32_t> status_replicas;
@@ -262,7 +263,8 @@ struct HpaDecision {
   int32_t metric_desired_replicas = -1;
   std::string metric;  // the metric giving the max, e.g. "pods metric concurrency"
   // Upstream's rescale reason: "<metric> above target", "All metrics below target", "Current number
-  // of replicas above Spec.MaxReplicas", "Current number of replicas below Spec.MinReplicas", or "".
+  // of replicas above Spec.MaxReplicas", "Current number of replicas below Spec.MinReplicas", or
+  // "".
   std::string reason;
   // Condition reasons: AbleToScale ("ScaleUpStabilized", "ScaleDownStabilized",
   // "ReadyForNewScale") and ScalingLimited ("DesiredWithinRange", "ScaleUpLimit",

@@ -31,8 +31,8 @@ absl::Duration KpaOptions::panic_window() const {
 
 absl::Status ValidateKpaOptions(const KpaOptions& o) {
   if (o.stable_window < absl::Seconds(6) || o.stable_window > absl::Hours(1)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "stableWindow: must be in 6s..1h (got %s)", absl::FormatDuration(o.stable_window)));
+    return absl::InvalidArgumentError(absl::StrFormat("stableWindow: must be in 6s..1h (got %s)",
+                                                      absl::FormatDuration(o.stable_window)));
   }
   if (!(o.panic_window_percentage >= 1.0 && o.panic_window_percentage <= 100.0)) {
     return RangeError("panicWindowPercentage", o.panic_window_percentage, "in 1..100");

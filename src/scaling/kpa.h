@@ -21,10 +21,10 @@ namespace aa::scaling {
 
 struct KpaOptions {
   absl::Duration stable_window = absl::Seconds(60);  // 6 s .. 1 h
-  double panic_window_percentage = 10.0;              // 1 .. 100: panic window = 6 s by default
-  double panic_threshold_percentage = 200.0;          // 110 .. 1000
-  double max_scale_up_rate = 1000.0;                  // > 1
-  double max_scale_down_rate = 2.0;                   // > 1
+  double panic_window_percentage = 10.0;             // 1 .. 100: panic window = 6 s by default
+  double panic_threshold_percentage = 200.0;         // 110 .. 1000
+  double max_scale_up_rate = 1000.0;                 // > 1
+  double max_scale_down_rate = 2.0;                  // > 1
   // Per-pod target of the metric, e.g. containerConcurrency 100 * 70 % = 70. >= 0.01.
   double target = 70.0;
   // false while the revision is not reachable (not routed): then no scale-down limit applies.
@@ -45,7 +45,8 @@ absl::Status ValidateKpaOptions(const KpaOptions& options);
 
 // Knative's concurrency target: container_concurrency (0 = unlimited -> the default 100) times the
 // target utilization percentage / 100, at least 0.01.
-double KpaConcurrencyTarget(int32_t container_concurrency, double target_utilization_percentage = 70);
+double KpaConcurrencyTarget(int32_t container_concurrency,
+                            double target_utilization_percentage = 70);
 
 // Knative's TimedFloat64Buckets: values recorded in `granularity` buckets (values in one bucket add
 // up, e.g. one per pod); WindowAverage is the bucket total over the window divided by the number of
@@ -71,10 +72,10 @@ class WindowAverage {
 };
 
 struct KpaDecision {
-  bool valid = false;            // false: no data yet (Knative keeps the current scale)
-  int32_t desired_pods = 0;      // the decision (before ScaleToZeroGate)
-  int32_t desired_stable = 0;    // clamped ceil(stable total / target)
-  int32_t desired_panic = 0;     // clamped ceil(panic total / target)
+  bool valid = false;          // false: no data yet (Knative keeps the current scale)
+  int32_t desired_pods = 0;    // the decision (before ScaleToZeroGate)
+  int32_t desired_stable = 0;  // clamped ceil(stable total / target)
+  int32_t desired_panic = 0;   // clamped ceil(panic total / target)
   bool in_panic = false;
   bool over_panic_threshold = false;  // desired panic / ready pods >= threshold at this decision
   absl::Time panic_since = absl::InfinitePast();  // last time the threshold was crossed (in panic)

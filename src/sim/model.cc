@@ -257,8 +257,8 @@ struct Simulator::ServiceState {
   int64_t in_flight = 0;
   uint64_t arrived = 0, completed = 0, queued = 0, dropped = 0;
   double concurrency_seconds = 0;
-  double pod_seconds = 0;           // integral of the pod count (starting, serving, draining)
-  double retired_cpu_seconds = 0;   // CPU of pods already removed
+  double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
+  double retired_cpu_seconds = 0;  // CPU of pods already removed
   double latency_seconds_sum = 0;
   double integrated_to = 0;
   double pending_candidate = 0;  // next thinning candidate (>= the end of the last step)

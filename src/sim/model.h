@@ -149,7 +149,7 @@ struct ServiceView {
   uint64_t dropped = 0;            // arrivals rejected because the queue was full
   double concurrency_seconds = 0;  // integral of (in flight + queued) over time
   double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
-  double cpu_seconds = 0;  // core-seconds of the serving containers, removed pods included
+  double cpu_seconds = 0;          // core-seconds of the serving containers, removed pods included
   double latency_seconds_sum = 0;  // sum of latencies of completed requests (s)
   std::vector<PodView> pods;       // oldest first
 };

@@ -60,7 +60,8 @@ class RulesApiTest : public ::testing::Test {
     c.rules = {rule, nodes, external};
     prom_.SetSeriesHandler(
         [this](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
-          if (m[0] == "node_load") return std::vector<prom::Labels>{Series("node_load", {{"node", "n1"}})};
+          if (m[0] == "node_load")
+            return std::vector<prom::Labels>{Series("node_load", {{"node", "n1"}})};
           if (m[0] == "queue_depth") {
             return std::vector<prom::Labels>{
                 Series("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
@@ -147,16 +148,17 @@ TEST_F(RulesApiTest, DiscoveryDocumentsFollowTheMetricSet) {
 }
 
 TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
-  HttpResponse r = Get(std::string(kCustom2) +
-                       "/namespaces/ns/deployments.apps/web/http_requests_per_second");
+  HttpResponse r =
+      Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second");
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["kind"], "MetricValueList");
   EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta2");
   ASSERT_EQ(j["items"].size(), 1u);
-  EXPECT_EQ(j["items"][0]["describedObject"],
-            json({{"kind", "Deployment"}, {"namespace", "ns"}, {"name", "web"},
-                  {"apiVersion", "apps/v1"}}));
+  EXPECT_EQ(j["items"][0]["describedObject"], json({{"kind", "Deployment"},
+                                                    {"namespace", "ns"},
+                                                    {"name", "web"},
+                                                    {"apiVersion", "apps/v1"}}));
   EXPECT_EQ(j["items"][0]["metric"]["name"], "http_requests_per_second");
   EXPECT_EQ(j["items"][0]["value"], "20");
   EXPECT_TRUE(j["items"][0].contains("windowSeconds"));
@@ -166,8 +168,9 @@ TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
   j = json::parse(r.body);
   EXPECT_EQ(j["apiVersion"], "custom.metrics.k8s.io/v1beta1");
   ASSERT_EQ(j["items"].size(), 1u);
-  EXPECT_EQ(j["items"][0]["describedObject"],
-            json({{"kind", "Service"}, {"namespace", "ns"}, {"name", "web"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(
+      j["items"][0]["describedObject"],
+      json({{"kind", "Service"}, {"namespace", "ns"}, {"name", "web"}, {"apiVersion", "v1"}}));
   EXPECT_EQ(j["items"][0]["metricName"], "http_requests_per_second");
   EXPECT_EQ(j["items"][0]["value"], "12500m");
   EXPECT_TRUE(j["items"][0].contains("window"));
@@ -184,12 +187,13 @@ TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
   EXPECT_EQ(j["items"][0]["value"], "21");
 
   // Unknown object, unknown resource for the metric, selector on non-pods.
-  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/services/nope/http_requests_per_second")
-                .status,
-            404);
-  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/statefulsets.apps/x/http_requests_per_second")
-                .status,
-            404);
+  EXPECT_EQ(
+      Get(std::string(kCustom2) + "/namespaces/ns/services/nope/http_requests_per_second").status,
+      404);
+  EXPECT_EQ(
+      Get(std::string(kCustom2) + "/namespaces/ns/statefulsets.apps/x/http_requests_per_second")
+          .status,
+      404);
   HttpRequest sel;
   sel.method = "GET";
   sel.path = std::string(kCustom2) + "/namespaces/ns/services/*/http_requests_per_second";
@@ -243,8 +247,7 @@ TEST_F(RulesApiTest, ExternalLabelSelectorFiltersTheSeriesAndItemsCarryTheirLabe
   j = json::parse(one.body);
   ASSERT_EQ(j["items"].size(), 1u);
   EXPECT_EQ(j["items"][0]["metricLabels"], json({{"queue", "jobs"}}));
-  EXPECT_EQ(prom_.queries().back(),
-            "sum(queue_depth{queue=\"jobs\",namespace=\"ns\"}) by (queue)");
+  EXPECT_EQ(prom_.queries().back(), "sum(queue_depth{queue=\"jobs\",namespace=\"ns\"}) by (queue)");
 
   r.params = {{"labelSelector", "queue=jobs,queue=mail"}};
   HttpResponse none = api_->Handle(r);
@@ -293,7 +296,8 @@ resourceRules:
   ASSERT_TRUE(config.ok()) << config.status();
   FakePrometheus prom;
   prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-    if (absl::StartsWith(q, "sum(rate(cpu_seconds{namespace=\"ns\"}[1m])) by (namespace, pod, ctr)")) {
+    if (absl::StartsWith(q,
+                         "sum(rate(cpu_seconds{namespace=\"ns\"}[1m])) by (namespace, pod, ctr)")) {
       return VectorOf({{{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 0.5},
                        {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "a"}}, 0.25},
                        {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", ""}}, 0.75},  // cgroup total

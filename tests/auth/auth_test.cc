@@ -111,8 +111,8 @@ class AuthTest : public ::testing::Test {
 
   // Starts the HTTPS server: the filter in front of a handler that echoes who it was.
   void Start(bool authn = true, bool authz = true) {
-    authenticator_ = std::make_unique<Authenticator>(
-        AuthenticatorOptions{&trust_, &tokens_cached_, &clock_});
+    authenticator_ =
+        std::make_unique<Authenticator>(AuthenticatorOptions{&trust_, &tokens_cached_, &clock_});
     filter_ = std::make_unique<AuthFilter>(AuthFilterOptions{
         authn ? authenticator_.get() : nullptr, authz ? &authz_cached_ : nullptr, nullptr});
     http::HttpServerOptions options;
@@ -463,8 +463,8 @@ TEST(AttributesTest, LikeKubernetesRequestInfo) {
        "get", "ns", "custom.metrics.k8s.io", "v1beta2", "pods", "concurrency", "*"},
       {"GET", "/apis/custom.metrics.k8s.io/v1beta1/namespaces/ns/pods/web-1/cpu", "", true, "get",
        "ns", "custom.metrics.k8s.io", "v1beta1", "pods", "cpu", "web-1"},
-      {"GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/metrics/requests", "", true,
-       "get", "ns", "custom.metrics.k8s.io", "v1beta2", "metrics", "", "requests"},
+      {"GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/metrics/requests", "", true, "get",
+       "ns", "custom.metrics.k8s.io", "v1beta2", "metrics", "", "requests"},
       {"GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue_depth", "", true, "list",
        "ns", "external.metrics.k8s.io", "v1beta1", "queue_depth", "", ""},
       {"GET", "/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods", "", true, "list", "ns",
@@ -477,16 +477,16 @@ TEST(AttributesTest, LikeKubernetesRequestInfo) {
        "v1beta1", "nodes", "", "n1"},
       {"GET", "/apis/metrics.k8s.io/v1beta1/pods", "watch=true", true, "watch", "",
        "metrics.k8s.io", "v1beta1", "pods", "", ""},
-      {"GET", "/apis/metrics.k8s.io/v1beta1/namespaces/ns", "", true, "get", "ns",
-       "metrics.k8s.io", "v1beta1", "namespaces", "", "ns"},
+      {"GET", "/apis/metrics.k8s.io/v1beta1/namespaces/ns", "", true, "get", "ns", "metrics.k8s.io",
+       "v1beta1", "namespaces", "", "ns"},
       {"GET", "/apis/metrics.k8s.io/v1beta1", "", false, "get", "", "", "", "", "", ""},
       {"GET", "/apis/metrics.k8s.io", "", false, "get", "", "", "", "", "", ""},
       {"GET", "/apis", "", false, "get", "", "", "", "", "", ""},
       {"GET", "/api/v1", "", false, "get", "", "", "", "", "", ""},
       {"GET", "/api/v1/namespaces/ns/pods", "", true, "list", "ns", "", "v1", "pods", "", ""},
       {"GET", "/openapi/v2", "", false, "get", "", "", "", "", "", ""},
-      {"POST", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/x", "", true, "create",
-       "ns", "custom.metrics.k8s.io", "v1beta2", "pods", "", "x"},
+      {"POST", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/x", "", true, "create", "ns",
+       "custom.metrics.k8s.io", "v1beta2", "pods", "", "x"},
   };
   for (const auto& c : cases) {
     http::HttpRequest req;
@@ -542,8 +542,8 @@ TEST(CaPoolTest, BadBundlesNameTheSource) {
   auto empty = CaPool::FromPem("", "configmap key client-ca-file");
   ASSERT_FALSE(empty.ok());
   EXPECT_THAT(empty.status().message(), HasSubstr("configmap key client-ca-file"));
-  auto garbage = CaPool::FromPem("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n",
-                                 "x.pem");
+  auto garbage =
+      CaPool::FromPem("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", "x.pem");
   ASSERT_FALSE(garbage.ok());
   EXPECT_THAT(garbage.status().message(), HasSubstr("x.pem"));
   EXPECT_TRUE(absl::IsNotFound(CaPool::FromFile("/nonexistent/ca.crt").status()));

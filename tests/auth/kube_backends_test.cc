@@ -124,14 +124,13 @@ TEST_F(KubeBackendsTest, SubjectAccessReviewBodiesAndDecisions) {
     EXPECT_EQ(seen["spec"]["uid"], "uid-a");
     EXPECT_EQ(seen["spec"]["groups"], json({"devs"}));
     EXPECT_EQ(seen["spec"]["extra"]["scopes"], json({"x"}));
-    EXPECT_EQ(seen["spec"]["resourceAttributes"],
-              json({{"namespace", "ns"},
-                    {"verb", "get"},
-                    {"group", "custom.metrics.k8s.io"},
-                    {"version", "v1beta2"},
-                    {"resource", "pods"},
-                    {"subresource", "concurrency"},
-                    {"name", "*"}}));
+    EXPECT_EQ(seen["spec"]["resourceAttributes"], json({{"namespace", "ns"},
+                                                        {"verb", "get"},
+                                                        {"group", "custom.metrics.k8s.io"},
+                                                        {"version", "v1beta2"},
+                                                        {"resource", "pods"},
+                                                        {"subresource", "concurrency"},
+                                                        {"name", "*"}}));
   }
   UserInfo mallory;
   mallory.name = "mallory";
@@ -142,12 +141,11 @@ TEST_F(KubeBackendsTest, SubjectAccessReviewBodiesAndDecisions) {
   EXPECT_EQ(denied->reason, "denied by policy");
   {
     std::lock_guard lock(mu);
-    EXPECT_EQ(seen["spec"]["resourceAttributes"],
-              json({{"namespace", "ns"},
-                    {"verb", "list"},
-                    {"group", "external.metrics.k8s.io"},
-                    {"version", "v1beta1"},
-                    {"resource", "queue_depth"}}));
+    EXPECT_EQ(seen["spec"]["resourceAttributes"], json({{"namespace", "ns"},
+                                                        {"verb", "list"},
+                                                        {"group", "external.metrics.k8s.io"},
+                                                        {"version", "v1beta1"},
+                                                        {"resource", "queue_depth"}}));
   }
   UserInfo nobody;
   nobody.name = "nobody";

@@ -1,12 +1,13 @@
 // The serving certificate: loaded from files, TLS >= 1.2, and rotated without a restart.
 
+#include "auth/serving_tls.h"
+
 #include <httplib.h>
 #include <openssl/ssl.h>
 
 #include <cstdio>
 #include <memory>
 
-#include "auth/serving_tls.h"
 #include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -107,8 +107,8 @@ TEST_F(LoopTest, KpaScalesUpForTheBurstSettlesAndReturnsToMin) {
   // The replicas the loop set are the simulator's.
   auto v = sim_->Service("kserve-test", "concurrency-kpa");
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(v->desired_replicas, rows.back().set_replicas >= 0 ? rows.back().set_replicas
-                                                               : rows.back().desired);
+  EXPECT_EQ(v->desired_replicas,
+            rows.back().set_replicas >= 0 ? rows.back().set_replicas : rows.back().desired);
 }
 
 TEST_F(LoopTest, WritesCsvAndTheSummaryTable) {

@@ -2,7 +2,6 @@
 // and the Go template subset their queries use.
 
 #include "absl/strings/str_cat.h"
-
 #include "config/config.h"
 #include "config/go_template.h"
 #include "gmock/gmock.h"
@@ -29,7 +28,8 @@ TEST(GoTemplateTest, RendersFieldsWithSpacesAndTrimMarkers) {
             "sum(rate(http_requests_total{namespace=\"ns\"}[2m])) by (namespace, pod)");
   EXPECT_EQ(RenderAll("x{<< .LabelMatchers >>}"), "x{namespace=\"ns\"}");
   // Go: "<<- " trims white space before the action, " ->>" after it.
-  EXPECT_EQ(RenderAll("sum(\n  <<- .Series ->>\n  {a=\"b\"})"), "sum(http_requests_total{a=\"b\"})");
+  EXPECT_EQ(RenderAll("sum(\n  <<- .Series ->>\n  {a=\"b\"})"),
+            "sum(http_requests_total{a=\"b\"})");
   EXPECT_EQ(RenderAll("no actions"), "no actions");
   EXPECT_EQ(RenderAll(""), "");
   // "<<-3>>" is not a trim marker (no space after '-'): not a field either.
@@ -37,7 +37,8 @@ TEST(GoTemplateTest, RendersFieldsWithSpacesAndTrimMarkers) {
 }
 
 TEST(GoTemplateTest, StagedRenderingKeepsMissingFieldsCanonical) {
-  auto t = GoTemplate::Parse("sum(<< .Series >>{<<.LabelMatchers>>}) by (<<- .GroupBy >>)", kFields);
+  auto t =
+      GoTemplate::Parse("sum(<< .Series >>{<<.LabelMatchers>>}) by (<<- .GroupBy >>)", kFields);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->Render({{"Series", "up"}}), "sum(up{<<.LabelMatchers>>}) by (<<.GroupBy>>)");
   EXPECT_TRUE(t->Uses("Series"));
@@ -75,8 +76,8 @@ TEST(GoTemplateTest, RejectsEverythingOutsideTheSubsetNamingLineAndConstruct) {
 }
 
 TEST(AdapterRulesConfigTest, PrometheusAdapterFileLoadsAsIs) {
-  auto c = LoadConfigFile(std::string(AA_SOURCE_DIR) +
-                          "/tests/testdata/prometheus-adapter/config.yaml");
+  auto c =
+      LoadConfigFile(std::string(AA_SOURCE_DIR) + "/tests/testdata/prometheus-adapter/config.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->rules.size(), 4u);
   const AdapterRule& r0 = c->rules[0];
@@ -198,8 +199,9 @@ TEST(AdapterRulesConfigTest, BadRulesAreRejectedWithTheField) {
               HasSubstr("rules[0].bogus: unknown field"));
   EXPECT_THAT(ErrorOf("rules:\n- seriesQuery: x\n  resources: {namespaced: false}\n" + q),
               HasSubstr("rules[0].resources.namespaced: unknown field"));
-  EXPECT_THAT(ErrorOf("rules:\n- seriesQuery: x\n  resources: {overrides: {pod: {group: x}}}\n" + q),
-              HasSubstr("rules[0].resources.overrides.pod.resource: required"));
+  EXPECT_THAT(
+      ErrorOf("rules:\n- seriesQuery: x\n  resources: {overrides: {pod: {group: x}}}\n" + q),
+      HasSubstr("rules[0].resources.overrides.pod.resource: required"));
   EXPECT_THAT(ErrorOf("resourceRules:\n  cpu: {containerQuery: 'x{<<.LabelMatchers>>}'}\n"),
               HasSubstr("resourceRules.memory: required when resourceRules is set"));
   EXPECT_THAT(ErrorOf("discovery: {interval: 1s}\nrules: []\nmetrics: []\n"),

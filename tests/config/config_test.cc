@@ -216,10 +216,10 @@ TEST(ParseConfigTest, PanicAwareMetric) {
 }
 
 TEST(ParseConfigTest, ScalingAssumptions) {
-  Config c = ParseOk(Metric(
-      "name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling:\n    minReplicas: 2\n    "
-      "maxReplicas: 20\n    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60, "
-      "selectPolicy: Min, policies: [{type: Pods, value: 2, periodSeconds: 30}]}"));
+  Config c = ParseOk(
+      Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling:\n    minReplicas: 2\n    "
+             "maxReplicas: 20\n    behavior:\n      scaleDown: {stabilizationWindowSeconds: 60, "
+             "selectPolicy: Min, policies: [{type: Pods, value: 2, periodSeconds: 30}]}"));
   ASSERT_EQ(c.metrics.size(), 1u);
   const ScalingConfig& s = c.metrics[0].scaling;
   EXPECT_EQ(s.min_replicas, 2);
@@ -654,11 +654,12 @@ INSTANTIATE_TEST_SUITE_P(
                          "Cores, value: 1, periodSeconds: 15}]}}}"),
                   "t.yaml: metrics[0].scaling.behavior.scaleUp.policies[1].type: required: Pods "
                   "or Percent (got \"Cores\")"},
-        ErrorCase{"ScalingBadPeriod",
-                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
-                         "{scaleDown: {policies: [{type: Percent, value: 10, periodSeconds: 0}]}}}"),
-                  "t.yaml: metrics[0].scaling.behavior.scaleDown.policies[0].periodSeconds: must "
-                  "be between 1 and 1800 (got \"0\")"},
+        ErrorCase{
+            "ScalingBadPeriod",
+            Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
+                   "{scaleDown: {policies: [{type: Percent, value: 10, periodSeconds: 0}]}}}"),
+            "t.yaml: metrics[0].scaling.behavior.scaleDown.policies[0].periodSeconds: must "
+            "be between 1 and 1800 (got \"0\")"},
         ErrorCase{"ScalingBadSelect",
                   Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  scaling: {behavior: "
                          "{scaleDown: {selectPolicy: max}}}"),

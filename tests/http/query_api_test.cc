@@ -177,7 +177,8 @@ TEST_F(QueryApiTest, ListsDefinitionsAndHealth) {
 }
 
 TEST_F(QueryApiTest, PanicAwareMetricShowsItsWindows) {
-  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency_panic", {{"inferenceService", "a"}});
+  HttpResponse r =
+      Get("/api/v1/namespaces/ns/metrics/concurrency_panic", {{"inferenceService", "a"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["pods"][1]["window"]["sampled"], 105.0);
@@ -228,7 +229,9 @@ TEST_F(QueryApiTest, ScalingPredictsHpaAndKpa) {
   EXPECT_EQ(j["hpa"]["settledReplicas"], 1);
   EXPECT_EQ(j["kpa"]["desiredReplicas"], 1);  // at most halved: floor(2 / 2) = 1
   // min/max from the request, and the current count.
-  j = json::parse(Get(path, {{"inferenceService", "a"}, {"target", "20"}, {"maxReplicas", "5"},
+  j = json::parse(Get(path, {{"inferenceService", "a"},
+                             {"target", "20"},
+                             {"maxReplicas", "5"},
                              {"currentReplicas", "5"}})
                       .body);
   EXPECT_EQ(j["currentReplicas"], 5);
@@ -236,9 +239,9 @@ TEST_F(QueryApiTest, ScalingPredictsHpaAndKpa) {
   EXPECT_EQ(j["hpa"]["desiredReplicas"], 5);
   EXPECT_EQ(j["kpa"]["desiredReplicas"], 5);
   // The definition's `scaling` applies; the panic-aware metric's KPA uses its windows.
-  j = json::parse(
-      Get("/api/v1/namespaces/ns/metrics/concurrency_panic/scaling", {{"inferenceService", "a"}, {"target", "20"}})
-          .body);
+  j = json::parse(Get("/api/v1/namespaces/ns/metrics/concurrency_panic/scaling",
+                      {{"inferenceService", "a"}, {"target", "20"}})
+                      .body);
   EXPECT_EQ(j["hpa"]["maxReplicas"], 4);
   EXPECT_EQ(j["hpa"]["desiredReplicas"], 4);
   EXPECT_EQ(j["kpa"]["windowed"], true);

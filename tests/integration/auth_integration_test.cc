@@ -96,8 +96,8 @@ class AuthIntegrationTest : public ::testing::Test {
         allowed = known && ra.value("group", "") == "custom.metrics.k8s.io" &&
                   ra.value("resource", "") == "pods" && ra.value("verb", "") == "get";
       } else {
-        allowed = known && absl::StartsWith(spec["nonResourceAttributes"].value("path", ""),
-                                            "/apis");
+        allowed =
+            known && absl::StartsWith(spec["nonResourceAttributes"].value("path", ""), "/apis");
       }
       review["status"] = {{"allowed", allowed}};
       if (!allowed) review["status"]["reason"] = "no RBAC policy matched";
@@ -108,9 +108,9 @@ class AuthIntegrationTest : public ::testing::Test {
     // The adapter reads its own token from a file (rotated below), as in a pod.
     token_file_ = dir_->WriteFile("sa/token", kAdapterToken);
     std::string kubeconfig = fake_->Kubeconfig(kAdapterToken);
-    kubeconfig = absl::StrReplaceAll(
-        kubeconfig, {{absl::StrCat("token: \"", kAdapterToken, "\""),
-                      absl::StrCat("tokenFile: \"", token_file_, "\"")}});
+    kubeconfig =
+        absl::StrReplaceAll(kubeconfig, {{absl::StrCat("token: \"", kAdapterToken, "\""),
+                                          absl::StrCat("tokenFile: \"", token_file_, "\"")}});
     ASSERT_THAT(kubeconfig, HasSubstr("tokenFile"));
     std::string kubeconfig_file = dir_->WriteFile("kubeconfig", kubeconfig);
 
@@ -122,8 +122,8 @@ class AuthIntegrationTest : public ::testing::Test {
     auto adapter = proc::Subprocess::Start(
         {{AA_BIN_DIR "/autoscale-adapter", "--prometheus_url=http://127.0.0.1:1",
           "--http_listen=127.0.0.1:0", "--grpc_listen=off", "--https_listen=127.0.0.1:0",
-          "--kubeconfig=" + kubeconfig_file, "--pod_source=prometheus", "--tls_cert_file=" + cert_file_,
-          "--tls_key_file=" + key_file_, "--log_level=debug"},
+          "--kubeconfig=" + kubeconfig_file, "--pod_source=prometheus",
+          "--tls_cert_file=" + cert_file_, "--tls_key_file=" + key_file_, "--log_level=debug"},
          dir_->File("adapter.log"),
          ""});
     ASSERT_TRUE(adapter.ok()) << adapter.status();
@@ -186,9 +186,8 @@ class AuthIntegrationTest : public ::testing::Test {
   }
 
   static inline testutil::TempDir* dir_ = nullptr;
-  static inline testutil::TestCa *front_ca_ = nullptr, *client_ca_ = nullptr,
-                                 *other_ca_ = nullptr, *serving_ca_ = nullptr,
-                                 *serving_ca2_ = nullptr;
+  static inline testutil::TestCa *front_ca_ = nullptr, *client_ca_ = nullptr, *other_ca_ = nullptr,
+                                 *serving_ca_ = nullptr, *serving_ca2_ = nullptr;
   static inline const testutil::TestCa* current_ca_ = nullptr;  // of the served certificate
   static inline FakeApiServer* fake_ = nullptr;
   static inline proc::Subprocess* adapter_ = nullptr;
@@ -205,10 +204,10 @@ TEST_F(AuthIntegrationTest, NoCredentialsAnd401) {
   EXPECT_EQ(Get("/livez").status, 200);
   EXPECT_EQ(Get("/healthz").status, 200);
   // Forged front-proxy headers without a certificate are ignored.
-  EXPECT_EQ(Get(kPodsPath, {"-H", "X-Remote-User: system:admin", "-H",
-                            "X-Remote-Group: system:masters"})
-                .status,
-            401);
+  EXPECT_EQ(
+      Get(kPodsPath, {"-H", "X-Remote-User: system:admin", "-H", "X-Remote-Group: system:masters"})
+          .status,
+      401);
   EXPECT_EQ(Get(kPodsPath, {"-H", "Authorization: Bearer wrong-token"}).status, 401);
 }
 
@@ -254,14 +253,13 @@ TEST_F(AuthIntegrationTest, KubectlWithTokensThroughTokenReviewAndSar) {
         spec["resourceAttributes"].value("resource", "") == "pods") {
       seen = true;
       EXPECT_EQ(spec["user"], kHpaUser);
-      EXPECT_EQ(spec["resourceAttributes"],
-                json({{"namespace", "ns"},
-                      {"verb", "get"},
-                      {"group", "custom.metrics.k8s.io"},
-                      {"version", "v1beta2"},
-                      {"resource", "pods"},
-                      {"subresource", "concurrency"},
-                      {"name", "*"}}));
+      EXPECT_EQ(spec["resourceAttributes"], json({{"namespace", "ns"},
+                                                  {"verb", "get"},
+                                                  {"group", "custom.metrics.k8s.io"},
+                                                  {"version", "v1beta2"},
+                                                  {"resource", "pods"},
+                                                  {"subresource", "concurrency"},
+                                                  {"name", "*"}}));
     }
   }
   EXPECT_TRUE(seen);
@@ -284,18 +282,18 @@ TEST_F(AuthIntegrationTest, FrontProxyAndClientCertificates) {
   EXPECT_EQ(Get("/apis", with(ClientCert(*other_ca_, "forged", "front-proxy-client"), hpa_headers))
                 .status,
             401);
-  EXPECT_EQ(Get("/apis", with(ClientCert(*front_ca_, "intruder", "not-the-proxy"), hpa_headers))
-                .status,
-            401);
-  EXPECT_EQ(Get("/apis", with(ClientCert(*front_ca_, "old", "front-proxy-client", {}, true),
-                              hpa_headers))
-                .status,
-            401);
+  EXPECT_EQ(
+      Get("/apis", with(ClientCert(*front_ca_, "intruder", "not-the-proxy"), hpa_headers)).status,
+      401);
+  EXPECT_EQ(
+      Get("/apis", with(ClientCert(*front_ca_, "old", "front-proxy-client", {}, true), hpa_headers))
+          .status,
+      401);
   // A direct client certificate (the ConfigMap's client-ca-file): system:masters skip the SAR.
   size_t before = Reviews().size();
-  EXPECT_NE(Get(kExternalPath, ClientCert(*client_ca_, "admin", "admin", {"system:masters"}))
-                .status,
-            403);
+  EXPECT_NE(
+      Get(kExternalPath, ClientCert(*client_ca_, "admin", "admin", {"system:masters"})).status,
+      403);
   EXPECT_EQ(Reviews().size(), before);
   EXPECT_EQ(Get(kExternalPath, ClientCert(*client_ca_, "dev", "dev", {"devs"})).status, 403);
 }
@@ -305,11 +303,11 @@ TEST_F(AuthIntegrationTest, ConfigMapChangesApplyWithoutRestart) {
   proxy.insert(proxy.end(), {"-H", absl::StrCat("X-Remote-User: ", kHpaUser)});
   ASSERT_EQ(Get("/apis", proxy).status, 200);
   PutConfigMap({"aggregator"});
-  EXPECT_TRUE(proc::PollUntil([&] { return Get("/apis", proxy).status == 401; },
-                              absl::Seconds(15)));
+  EXPECT_TRUE(
+      proc::PollUntil([&] { return Get("/apis", proxy).status == 401; }, absl::Seconds(15)));
   PutConfigMap({"front-proxy-client"});
-  EXPECT_TRUE(proc::PollUntil([&] { return Get("/apis", proxy).status == 200; },
-                              absl::Seconds(15)));
+  EXPECT_TRUE(
+      proc::PollUntil([&] { return Get("/apis", proxy).status == 200; }, absl::Seconds(15)));
 }
 
 TEST_F(AuthIntegrationTest, ServingCertificateRotation) {
@@ -344,8 +342,8 @@ TEST_F(AuthIntegrationTest, NoSecretInTheLog) {
   std::string log = testutil::ReadFileOrEmpty(adapter_->log_file());
   ASSERT_THAT(log, HasSubstr("unauthorized request"));
   ASSERT_THAT(log, HasSubstr("authentication trust from ConfigMap"));
-  for (const char* secret : {kAdapterToken, kAdapterToken2, kHpaToken, kSecondToken,
-                             "wrong-token", "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
+  for (const char* secret : {kAdapterToken, kAdapterToken2, kHpaToken, kSecondToken, "wrong-token",
+                             "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
     EXPECT_THAT(log, Not(HasSubstr(secret))) << secret;
   }
 }

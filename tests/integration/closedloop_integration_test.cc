@@ -114,8 +114,7 @@ Started ParseStart(const std::string& log) {
     for (absl::string_view word : absl::StrSplit(line, absl::ByAnyChar(" /"))) {
       size_t colon = word.rfind(':');
       int port = 0;
-      if (absl::StartsWith(word, "127.0.0.1:") &&
-          absl::SimpleAtoi(word.substr(colon + 1), &port)) {
+      if (absl::StartsWith(word, "127.0.0.1:") && absl::SimpleAtoi(word.substr(colon + 1), &port)) {
         s.ports.push_back(port);
       }
     }
@@ -148,8 +147,7 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto demo = proc::Subprocess::Start({argv, dir.File("demo.log"), ""});
   ASSERT_TRUE(demo.ok()) << demo.status();
   const absl::Duration bound = scenario->Length() + absl::Minutes(2);
-  ASSERT_TRUE(proc::PollUntil([&] { return !(*demo)->Running(); }, bound,
-                              absl::Milliseconds(500)))
+  ASSERT_TRUE(proc::PollUntil([&] { return !(*demo)->Running(); }, bound, absl::Milliseconds(500)))
       << (*demo)->LogTail(40);
   const int code = (*demo)->Stop();
   const std::string log = testutil::ReadFileOrEmpty(dir.File("demo.log"));

@@ -125,9 +125,9 @@ class KubectlIntegrationTest : public ::testing::Test {
   // The evaluation time (milliseconds) of the adapter's current table of `metric`, from the
   // plain-HTTP query API; the metrics APIs print it truncated to seconds.
   static absl::Time SampledAt(const std::string& metric, const std::string& resource = "pods") {
-    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace,
-                                                          "/metrics/", metric,
-                                                          "?resource=", resource));
+    json j =
+        GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/",
+                                                     metric, "?resource=", resource));
     absl::Time t = absl::InfinitePast();
     std::string err;
     if (!j.contains("sampledAt") ||
@@ -140,8 +140,8 @@ class KubectlIntegrationTest : public ::testing::Test {
   // Prometheus' answer at `at`, by "<pod>/<container>".
   static std::map<std::string, double> PrometheusByContainer(const std::string& query,
                                                              absl::Time at) {
-    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
-                                            absl::ToUnixMillis(at));
+    json j =
+        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
     std::map<std::string, double> out;
     for (const auto& s : j["data"]["result"]) {
       out[absl::StrCat(s["metric"]["pod"].get<std::string>(), "/",

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "demo/stack.h"
-#include "http/client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "http/client.h"
 #include "integration/integration_util.h"
 
 namespace aa {
@@ -87,11 +87,11 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
   // HTTP query API (the Kubernetes APIs print it truncated to seconds).
   static absl::Time SampledAt(const std::string& metric, const std::string& resource,
                               const std::string& metric_selector = "") {
-    json j = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric,
-                                  "?resource=", resource,
-                                  metric_selector.empty() ? "" : "&metricLabelSelector=",
-                                  http::UrlEncode(metric_selector)));
+    json j = GetJson(
+        stack_->adapter_port(),
+        absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric, "?resource=", resource,
+                     metric_selector.empty() ? "" : "&metricLabelSelector=",
+                     http::UrlEncode(metric_selector)));
     absl::Time t = absl::InfinitePast();
     std::string err;
     if (!j.contains("sampledAt") ||
@@ -104,8 +104,8 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
   // Prometheus' answer to `query` at `at`, by the value of `label`.
   static std::map<std::string, double> PrometheusValues(const std::string& query,
                                                         const std::string& label, absl::Time at) {
-    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
-                                            absl::ToUnixMillis(at));
+    json j =
+        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
     std::map<std::string, double> out;
     for (const auto& s : j["data"]["result"]) {
       double v = std::stod(s["value"][1].get<std::string>());
@@ -148,8 +148,8 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
     static const std::map<std::string, double> kSuffix = {
         {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"", 1}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}};
     size_t i = 0;
-    while (i < q.size() && (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' ||
-                            q[i] == '-')) {
+    while (i < q.size() &&
+           (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' || q[i] == '-')) {
       ++i;
     }
     auto it = kSuffix.find(q.substr(i));
@@ -199,24 +199,23 @@ TEST_F(PrometheusAdapterConfigTest, PodsServicesAndNamespaceEqualPrometheus) {
       absl::StrCat("sum(rate(container_cpu_usage_seconds_total{namespace=\"", kNamespace,
                    "\",container!=\"POD\"}[2m])) by (namespace, pod)"),
       "pod", "Pod");
-  ExpectEqualsPrometheus(
-      base + "/services/*/sim_service_in_flight", "sim_service_in_flight", "services",
-      absl::StrCat("sum(sim_service_in_flight{namespace=\"", kNamespace,
-                   "\"}) by (namespace, service)"),
-      "service", "Service");
-  ExpectEqualsPrometheus(
-      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/", kNamespace,
-                   "/metrics/sim_requests_completed_per_second"),
-      "sim_requests_completed_per_second", "namespaces",
-      absl::StrCat("sum(rate(sim_requests_completed_total{namespace=\"", kNamespace,
-                   "\"}[2m])) by (namespace)"),
-      "namespace", "Namespace");
+  ExpectEqualsPrometheus(base + "/services/*/sim_service_in_flight", "sim_service_in_flight",
+                         "services",
+                         absl::StrCat("sum(sim_service_in_flight{namespace=\"", kNamespace,
+                                      "\"}) by (namespace, service)"),
+                         "service", "Service");
+  ExpectEqualsPrometheus(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/", kNamespace,
+                                      "/metrics/sim_requests_completed_per_second"),
+                         "sim_requests_completed_per_second", "namespaces",
+                         absl::StrCat("sum(rate(sim_requests_completed_total{namespace=\"",
+                                      kNamespace, "\"}[2m])) by (namespace)"),
+                         "namespace", "Namespace");
   // One named object, v1beta1 shape.
   json services = KubectlJson(base + "/services/*/sim_service_in_flight");
   ASSERT_FALSE(services["items"].empty());
   std::string name = services["items"][0]["describedObject"]["name"].get<std::string>();
-  json one = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/",
-                                      kNamespace, "/services/", name, "/sim_service_in_flight"));
+  json one = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta1/namespaces/", kNamespace,
+                                      "/services/", name, "/sim_service_in_flight"));
   ASSERT_EQ(one["items"].size(), 1u);
   EXPECT_EQ(one["items"][0]["metricName"], "sim_service_in_flight");
   EXPECT_EQ(one["items"][0]["describedObject"]["apiVersion"], "v1");
@@ -233,10 +232,12 @@ TEST_F(PrometheusAdapterConfigTest, MetricLabelSelectorFiltersSeries) {
                    "/pods/*/cpu_usage?metricLabelSelector=container%3Dkserve-container"),
       "cpu_usage", "pods",
       absl::StrCat("sum(rate(container_cpu_usage_seconds_total{container=\"kserve-container\","
-                   "namespace=\"", kNamespace, "\",container!=\"POD\"}[2m])) by (namespace, pod)"),
+                   "namespace=\"",
+                   kNamespace, "\",container!=\"POD\"}[2m])) by (namespace, pod)"),
       "pod", "Pod", "container=kserve-container");
-  json j = KubectlJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
-                                    "/pods/*/cpu_usage?metricLabelSelector=container%3Dkserve-container"));
+  json j = KubectlJson(
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+                   "/pods/*/cpu_usage?metricLabelSelector=container%3Dkserve-container"));
   ASSERT_FALSE(j["items"].empty());
   EXPECT_EQ(j["items"][0]["metric"]["selector"],
             json::parse(R"({"matchLabels":{"container":"kserve-container"}})"));
@@ -262,7 +263,8 @@ TEST_F(PrometheusAdapterConfigTest, ExternalItemsCarryMetricLabels) {
       absl::StrCat("sum(sim_service_queue_length{namespace=\"", kNamespace, "\"}) by (service)"),
       absl::ToUnixMillis(absl::Now()));
   std::set<std::string> want;
-  for (const auto& s : prom["data"]["result"]) want.insert(s["metric"]["service"].get<std::string>());
+  for (const auto& s : prom["data"]["result"])
+    want.insert(s["metric"]["service"].get<std::string>());
   EXPECT_EQ(services, want);
   const std::string one = *services.begin();
   json filtered = KubectlJson(path + "?labelSelector=service%3D" + one);
@@ -278,18 +280,18 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
   bool equal = false;
   std::string last;
   for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
-    json j = KubectlJson(
-        absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
+    json j =
+        KubectlJson(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
     absl::Time at = SampledAt("cpu", "containers");
-    if (j["items"].empty() ||
-        j["items"][0]["timestamp"] !=
-            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+    if (j["items"].empty() || j["items"][0]["timestamp"] !=
+                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
       continue;
     }
     json prom = integration::PrometheusQueryAt(
         stack_->prometheus_port(),
         absl::StrCat("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{"
-                     "container!=\"\",container!=\"POD\",namespace=\"", kNamespace, "\"}[1m]))"),
+                     "container!=\"\",container!=\"POD\",namespace=\"",
+                     kNamespace, "\"}[1m]))"),
         absl::ToUnixMillis(at));
     std::map<std::string, double> want;
     for (const auto& s : prom["data"]["result"]) {

@@ -230,10 +230,9 @@ TEST(ResolveClientConfigTest, KubeconfigThenInClusterThenNothing) {
   EXPECT_EQ((*from_file)->server, "https://prod.example:6443");
   EXPECT_EQ(ResolveClientConfig("", "prod", PathsIn(dir), in_cluster_env).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ResolveClientConfig(dir.File("missing"), "", PathsIn(dir), in_cluster_env)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      ResolveClientConfig(dir.File("missing"), "", PathsIn(dir), in_cluster_env).status().code(),
+      absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -36,8 +36,8 @@ prom::Labels Series(std::string name, prom::Labels labels) {
 std::vector<std::string> Describe(const std::vector<config::MetricDefinition>& defs) {
   std::vector<std::string> out;
   for (const auto& d : defs) {
-    out.push_back(absl::StrCat(d.Key(), " ns=", d.namespace_label, " obj=", d.pod_label, ": ",
-                               d.query));
+    out.push_back(
+        absl::StrCat(d.Key(), " ns=", d.namespace_label, " obj=", d.pod_label, ": ", d.query));
   }
   return out;
 }
@@ -58,25 +58,24 @@ TEST(FindKubeResourceTest, SingularPluralAndGroup) {
 TEST(DefinitionsForRuleTest, TemplateMapsLabelsToResources) {
   config::AdapterRule rule =
       Rule("{namespace!=\"\"}", "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)");
-  auto defs = DefinitionsForRule(
-      rule, {Series("http_requests_total", {{"namespace", "a"},
-                                            {"pod", "p"},
-                                            {"service", "s"},
-                                            {"container", "c"},
-                                            {"deployment", "d"}}),
-             // The same name again: no duplicate definitions.
-             Series("http_requests_total", {{"namespace", "b"}, {"pod", "q"}})});
+  auto defs =
+      DefinitionsForRule(rule, {Series("http_requests_total", {{"namespace", "a"},
+                                                               {"pod", "p"},
+                                                               {"service", "s"},
+                                                               {"container", "c"},
+                                                               {"deployment", "d"}}),
+                                // The same name again: no duplicate definitions.
+                                Series("http_requests_total", {{"namespace", "b"}, {"pod", "q"}})});
   EXPECT_THAT(
       Describe(defs),
-      ElementsAre(
-          "deployments.apps/http_requests_total ns=namespace obj=deployment: "
-          "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
-          "namespaces/http_requests_total ns=namespace obj=namespace: "
-          "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
-          "http_requests_total ns=namespace obj=pod: "
-          "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
-          "services/http_requests_total ns=namespace obj=service: "
-          "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)"));
+      ElementsAre("deployments.apps/http_requests_total ns=namespace obj=deployment: "
+                  "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+                  "namespaces/http_requests_total ns=namespace obj=namespace: "
+                  "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+                  "http_requests_total ns=namespace obj=pod: "
+                  "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+                  "services/http_requests_total ns=namespace obj=service: "
+                  "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)"));
   EXPECT_EQ(defs[2].resource, "pods");
   EXPECT_EQ(defs[2].rule, "rules[0]");
 }
@@ -114,7 +113,7 @@ TEST(DefinitionsForRuleTest, FiltersAndNameMapping) {
       Series("http_requests_total", {{"namespace", "a"}, {"pod", "p"}}),
       Series("http_latency_seconds_total", {{"namespace", "a"}, {"pod", "p"}}),  // isNot
       Series("grpc_requests_total", {{"namespace", "a"}, {"pod", "p"}}),         // not is
-      Series("http_in_flight", {{"namespace", "a"}, {"pod", "p"}}),  // matches fails
+      Series("http_in_flight", {{"namespace", "a"}, {"pod", "p"}}),              // matches fails
   };
   auto names = [](const std::vector<config::MetricDefinition>& defs) {
     std::vector<std::string> out;
@@ -146,7 +145,8 @@ TEST(DefinitionsForRuleTest, ExternalRules) {
   rule.external = true;
   rule.resources.label_template = "";
   rule.resources.overrides["namespace"] = {"", "namespace"};
-  auto defs = DefinitionsForRule(rule, {Series("queue_depth", {{"namespace", "a"}, {"queue", "j"}})});
+  auto defs =
+      DefinitionsForRule(rule, {Series("queue_depth", {{"namespace", "a"}, {"queue", "j"}})});
   EXPECT_THAT(Describe(defs), ElementsAre("external/queue_depth ns=namespace obj=: "
                                           "sum(queue_depth{<<.LabelMatchers>>}) by (queue)"));
   rule.resources.namespaced = false;
@@ -165,11 +165,12 @@ config::Config RulesConfig() {
   static_def.name = "requests";  // also produced by a rule below: the `metrics:` entry wins
   static_def.query = "static_requests{<<.LabelMatchers>>}";
   c.metrics = {static_def};
-  config::AdapterRule a =
-      Rule("{__name__=~\"^a_.*\"}", "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)");
+  config::AdapterRule a = Rule("{__name__=~\"^a_.*\"}",
+                               "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)");
   a.path = "rules[0]";
   a.name_matches = "^a_(.*)_total$";
-  config::AdapterRule b = Rule("{__name__=~\"^b_.*\"}", "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)");
+  config::AdapterRule b =
+      Rule("{__name__=~\"^b_.*\"}", "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)");
   b.path = "rules[1]";
   c.rules = {a, b};
   return c;
@@ -219,9 +220,9 @@ TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
       });
   prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
     if (absl::StrContains(q, "by (namespace, pod)")) {
-      return VectorOf({{{{"namespace", "x"}, {"pod", "p1"}}, 1.5},
-                       {{{"namespace", "y"}, {"pod", "p2"}}, 2.5}},
-                      at);
+      return VectorOf(
+          {{{{"namespace", "x"}, {"pod", "p1"}}, 1.5}, {{{"namespace", "y"}, {"pod", "p2"}}, 2.5}},
+          at);
     }
     if (absl::StrContains(q, "by (namespace)")) {
       return VectorOf({{{{"namespace", "x"}}, 4}, {{{"namespace", "y"}}, 5}}, at);

@@ -44,17 +44,17 @@ config::Config PanicConfig() {
 class PanicSamplerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prom_.SetHandler([this](const std::string& q,
-                            absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-      std::lock_guard lock(mu_);
-      if (absl::StartsWith(q, "kube_pod_labels")) {
-        return PodLabelsOf("ns", {{"m-1", "m"}, {"m-2", "m"}, {"o-1", "other"}}, at);
-      }
-      return VectorOf({{{{"namespace", "ns"}, {"pod", "m-1"}}, m_},
-                       {{{"namespace", "ns"}, {"pod", "m-2"}}, m_},
-                       {{{"namespace", "ns"}, {"pod", "o-1"}}, other_}},
-                      at);
-    });
+    prom_.SetHandler(
+        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+          std::lock_guard lock(mu_);
+          if (absl::StartsWith(q, "kube_pod_labels")) {
+            return PodLabelsOf("ns", {{"m-1", "m"}, {"m-2", "m"}, {"o-1", "other"}}, at);
+          }
+          return VectorOf({{{{"namespace", "ns"}, {"pod", "m-1"}}, m_},
+                           {{{"namespace", "ns"}, {"pod", "m-2"}}, m_},
+                           {{{"namespace", "ns"}, {"pod", "o-1"}}, other_}},
+                          at);
+        });
   }
   void Set(double m, double other) {
     std::lock_guard lock(mu_);

@@ -73,7 +73,8 @@ absl::StatusOr<MetricProposal> RunCpu(const CpuCase& c) {
                                      Tolerances{}, ReplicaCalculatorOptions{}, kNow);
 }
 
-void ExpectCpu(const CpuCase& c, int32_t replicas, int32_t utilization, int64_t value_per_container) {
+void ExpectCpu(const CpuCase& c, int32_t replicas, int32_t utilization,
+               int64_t value_per_container) {
   absl::StatusOr<MetricProposal> p = RunCpu(c);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->replicas, replicas);
@@ -89,71 +90,97 @@ TEST(ReplicaCalcTest, ScaleUp) {
 }
 
 TEST(ReplicaCalcTest, ScaleUpUnreadyLessScale) {
-  ExpectCpu({.current = 3, .ready = {false, true, true}, .requests_milli = Cores(3),
-             .levels = {300, 500, 700}, .target = 30},
+  ExpectCpu({.current = 3,
+             .ready = {false, true, true},
+             .requests_milli = Cores(3),
+             .levels = {300, 500, 700},
+             .target = 30},
             4, 60, 600);
 }
 
 TEST(ReplicaCalcTest, ScaleUpHotCpuLessScale) {
-  ExpectCpu({.current = 3, .start = {Start::kHot, Start::kCool, Start::kCool},
-             .requests_milli = Cores(3), .levels = {300, 500, 700}, .target = 30},
+  ExpectCpu({.current = 3,
+             .start = {Start::kHot, Start::kCool, Start::kCool},
+             .requests_milli = Cores(3),
+             .levels = {300, 500, 700},
+             .target = 30},
             4, 60, 600);
 }
 
 TEST(ReplicaCalcTest, ScaleUpUnreadyNoScale) {
-  ExpectCpu({.current = 3, .ready = {true, false, false}, .requests_milli = Cores(3),
-             .levels = {400, 500, 700}, .target = 30},
+  ExpectCpu({.current = 3,
+             .ready = {true, false, false},
+             .requests_milli = Cores(3),
+             .levels = {400, 500, 700},
+             .target = 30},
             3, 40, 400);
 }
 
 TEST(ReplicaCalcTest, ScaleHotCpuNoScale) {
-  ExpectCpu({.current = 3, .ready = {true, false, false},
-             .start = {Start::kCool, Start::kHot, Start::kHot}, .requests_milli = Cores(3),
-             .levels = {400, 500, 700}, .target = 30},
+  ExpectCpu({.current = 3,
+             .ready = {true, false, false},
+             .start = {Start::kCool, Start::kHot, Start::kHot},
+             .requests_milli = Cores(3),
+             .levels = {400, 500, 700},
+             .target = 30},
             3, 40, 400);
 }
 
 TEST(ReplicaCalcTest, ScaleUpIgnoresFailedPods) {
-  ExpectCpu({.current = 2, .ready = {true, true, false, false},
-             .phase = {PodPhase::kRunning, PodPhase::kRunning, PodPhase::kFailed,
-                       PodPhase::kFailed},
-             .requests_milli = Cores(4), .levels = {500, 700}, .target = 30},
-            4, 60, 600);
+  ExpectCpu(
+      {.current = 2,
+       .ready = {true, true, false, false},
+       .phase = {PodPhase::kRunning, PodPhase::kRunning, PodPhase::kFailed, PodPhase::kFailed},
+       .requests_milli = Cores(4),
+       .levels = {500, 700},
+       .target = 30},
+      4, 60, 600);
 }
 
 TEST(ReplicaCalcTest, ScaleUpIgnoresDeletionPods) {
-  ExpectCpu({.current = 2, .ready = {true, true, false, false},
-             .phase = {PodPhase::kRunning, PodPhase::kRunning, PodPhase::kRunning,
-                       PodPhase::kRunning},
-             .deleting = {false, false, true, true}, .requests_milli = Cores(4),
-             .levels = {500, 700}, .target = 30},
-            4, 60, 600);
+  ExpectCpu(
+      {.current = 2,
+       .ready = {true, true, false, false},
+       .phase = {PodPhase::kRunning, PodPhase::kRunning, PodPhase::kRunning, PodPhase::kRunning},
+       .deleting = {false, false, true, true},
+       .requests_milli = Cores(4),
+       .levels = {500, 700},
+       .target = 30},
+      4, 60, 600);
 }
 
 TEST(ReplicaCalcTest, ScaleDown) {
-  ExpectCpu({.current = 5, .requests_milli = Cores(5), .levels = {100, 300, 500, 250, 250},
-             .target = 50},
-            3, 28, 280);
+  ExpectCpu(
+      {.current = 5, .requests_milli = Cores(5), .levels = {100, 300, 500, 250, 250}, .target = 50},
+      3, 28, 280);
 }
 
 TEST(ReplicaCalcTest, ScaleDownIncludeUnreadyPods) {
-  ExpectCpu({.current = 5, .ready = {true, true, true, false, false}, .requests_milli = Cores(5),
-             .levels = {100, 300, 500, 250, 250}, .target = 50},
+  ExpectCpu({.current = 5,
+             .ready = {true, true, true, false, false},
+             .requests_milli = Cores(5),
+             .levels = {100, 300, 500, 250, 250},
+             .target = 50},
             2, 30, 300);
 }
 
 TEST(ReplicaCalcTest, ScaleDownExcludeUnscheduledPods) {
-  ExpectCpu({.current = 5, .ready = {true, false, false, false, false},
+  ExpectCpu({.current = 5,
+             .ready = {true, false, false, false, false},
              .phase = {PodPhase::kRunning, PodPhase::kPending, PodPhase::kPending,
                        PodPhase::kPending, PodPhase::kPending},
-             .requests_milli = Cores(5), .levels = {100}, .target = 50},
+             .requests_milli = Cores(5),
+             .levels = {100},
+             .target = 50},
             1, 10, 100);
 }
 
 TEST(ReplicaCalcTest, ScaleDownIgnoreHotCpuPods) {
   ExpectCpu({.current = 5,
              .start = {Start::kCool, Start::kCool, Start::kCool, Start::kHot, Start::kHot},
-             .requests_milli = Cores(5), .levels = {100, 300, 500, 250, 250}, .target = 50},
+             .requests_milli = Cores(5),
+             .levels = {100, 300, 500, 250, 250},
+             .target = 50},
             2, 30, 300);
 }
 
@@ -161,24 +188,36 @@ TEST(ReplicaCalcTest, ScaleDownIgnoresFailedAndDeletingPods) {
   std::vector<PodPhase> running(7, PodPhase::kRunning);
   std::vector<PodPhase> failed = running;
   failed[5] = failed[6] = PodPhase::kFailed;
-  ExpectCpu({.current = 5, .ready = {true, true, true, true, true, false, false}, .phase = failed,
-             .requests_milli = Cores(7), .levels = {100, 300, 500, 250, 250}, .target = 50},
+  ExpectCpu({.current = 5,
+             .ready = {true, true, true, true, true, false, false},
+             .phase = failed,
+             .requests_milli = Cores(7),
+             .levels = {100, 300, 500, 250, 250},
+             .target = 50},
             3, 28, 280);
-  ExpectCpu({.current = 5, .ready = {true, true, true, true, true, false, false}, .phase = running,
+  ExpectCpu({.current = 5,
+             .ready = {true, true, true, true, true, false, false},
+             .phase = running,
              .deleting = {false, false, false, false, false, true, true},
-             .requests_milli = Cores(7), .levels = {100, 300, 500, 250, 250}, .target = 50},
+             .requests_milli = Cores(7),
+             .levels = {100, 300, 500, 250, 250},
+             .target = 50},
             3, 28, 280);
 }
 
 TEST(ReplicaCalcTest, Tolerance) {
-  ExpectCpu({.current = 3, .requests_milli = {900, 1000, 1100}, .levels = {1010, 1030, 1020},
+  ExpectCpu({.current = 3,
+             .requests_milli = {900, 1000, 1100},
+             .levels = {1010, 1030, 1020},
              .target = 100},
             3, 102, 1020);
 }
 
 TEST(ReplicaCalcTest, SuperfluousMetrics) {
-  ExpectCpu({.current = 4, .requests_milli = Cores(4),
-             .levels = {4000, 9500, 3000, 7000, 3200, 2000}, .target = 100},
+  ExpectCpu({.current = 4,
+             .requests_milli = Cores(4),
+             .levels = {4000, 9500, 3000, 7000, 3200, 2000},
+             .target = 100},
             24, 587, 5875);
 }
 
@@ -201,42 +240,64 @@ TEST(ReplicaCalcTest, MissingMetricsNoChange) {
 
 TEST(ReplicaCalcTest, MissingMetricsUnready) {
   // Change / no change / scale up / scale down with a missing pod and an unready one.
-  ExpectCpu({.current = 3, .ready = {false, true, true}, .requests_milli = Cores(3),
-             .levels = {100, 450}, .target = 50},
+  ExpectCpu({.current = 3,
+             .ready = {false, true, true},
+             .requests_milli = Cores(3),
+             .levels = {100, 450},
+             .target = 50},
             3, 45, 450);
-  ExpectCpu({.current = 3, .start = {Start::kHot, Start::kCool, Start::kCool},
-             .requests_milli = Cores(3), .levels = {100, 450}, .target = 50},
+  ExpectCpu({.current = 3,
+             .start = {Start::kHot, Start::kCool, Start::kCool},
+             .requests_milli = Cores(3),
+             .levels = {100, 450},
+             .target = 50},
             3, 45, 450);
-  ExpectCpu({.current = 3, .ready = {false, true, true}, .requests_milli = Cores(3),
-             .levels = {100, 2000}, .target = 50},
+  ExpectCpu({.current = 3,
+             .ready = {false, true, true},
+             .requests_milli = Cores(3),
+             .levels = {100, 2000},
+             .target = 50},
             4, 200, 2000);
-  ExpectCpu({.current = 3, .ready = {false, true, true},
-             .start = {Start::kHot, Start::kCool, Start::kCool}, .requests_milli = Cores(3),
-             .levels = {100, 2000}, .target = 50},
+  ExpectCpu({.current = 3,
+             .ready = {false, true, true},
+             .start = {Start::kHot, Start::kCool, Start::kCool},
+             .requests_milli = Cores(3),
+             .levels = {100, 2000},
+             .target = 50},
             4, 200, 2000);
-  ExpectCpu({.current = 4, .ready = {false, true, true, true}, .requests_milli = Cores(4),
-             .levels = {100, 100, 100}, .target = 50},
+  ExpectCpu({.current = 4,
+             .ready = {false, true, true, true},
+             .requests_milli = Cores(4),
+             .levels = {100, 100, 100},
+             .target = 50},
             3, 10, 100);
 }
 
 TEST(ReplicaCalcTest, DuringRollingUpdateWithMaxSurge) {
   ExpectCpu({.current = 2,
              .phase = {PodPhase::kRunning, PodPhase::kRunning, PodPhase::kRunning},
-             .requests_milli = Cores(3), .levels = {100, 100}, .target = 50},
+             .requests_milli = Cores(3),
+             .levels = {100, 100},
+             .target = 50},
             2, 10, 100);
 }
 
 TEST(ReplicaCalcTest, Errors) {
-  absl::StatusOr<MetricProposal> p =
-      RunCpu({.current = 1, .requests_milli = Cores(1), .levels = {100},
-              .level_pods = {"an-older-pod-name"}, .target = 100});
+  absl::StatusOr<MetricProposal> p = RunCpu({.current = 1,
+                                             .requests_milli = Cores(1),
+                                             .levels = {100},
+                                             .level_pods = {"an-older-pod-name"},
+                                             .target = 100});
   EXPECT_THAT(p.status().message(), HasSubstr("no metrics returned matched known pods"));
   p = RunCpu({.current = 1, .requests_milli = {}, .levels = {200}, .target = 100});
   EXPECT_THAT(p.status().message(), HasSubstr("missing request for"));
   p = RunCpu({.current = 0, .requests_milli = {}, .levels = {200}, .target = 100});
   EXPECT_THAT(p.status().message(), HasSubstr("no pods returned by selector"));
-  p = RunCpu({.current = 2, .ready = {false, false}, .requests_milli = Cores(2),
-              .levels = {200, 200}, .target = 100});
+  p = RunCpu({.current = 2,
+              .ready = {false, false},
+              .requests_milli = Cores(2),
+              .levels = {200, 200},
+              .target = 100});
   EXPECT_THAT(p.status().message(), HasSubstr("did not receive metrics for targeted pods"));
 }
 
@@ -249,8 +310,7 @@ TEST(ReplicaCalcTest, ComputedToleranceAlgImplementation) {
                                    per_pod_requested + 2,   per_pod_requested - 2,
                                    per_pod_requested + 1,   per_pod_requested - 1,
                                    per_pod_requested,       per_pod_requested};
-  CpuCase c{.current = 10, .requests_milli = requests,
-            .levels = std::vector<int64_t>(10, 150)};
+  CpuCase c{.current = 10, .requests_milli = requests, .levels = std::vector<int64_t>(10, 150)};
   double target = 1 / (2 * (1 - 0.1)) + .01;
   c.target = static_cast<int32_t>(target * 100);
   double used_ratio = 1500.0 / (3000.0 * target);
@@ -273,13 +333,15 @@ TEST(ReplicaCalcTest, PodsMetric) {
   EXPECT_EQ(p->replicas, 4);
   EXPECT_EQ(p->usage_milli, 20000);
   // Readiness rules are CPU only: an unready running pod with a sample counts.
-  CpuCase c{.current = 3, .ready = {true, true, false},
+  CpuCase c{.current = 3,
+            .ready = {true, true, false},
             .start = {Start::kCool, Start::kCool, Start::kHot}};
   p = PodsMetricReplicas(3, 15000, MakePods(c), MakeSamples({50000, 10000, 30000}), tol);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->replicas, 6);
   EXPECT_EQ(p->usage_milli, 30000);
-  c = CpuCase{.current = 3, .ready = {false, true, false},
+  c = CpuCase{.current = 3,
+              .ready = {false, true, false},
               .start = {Start::kHot, Start::kCool, Start::kHot}};
   p = PodsMetricReplicas(3, 15000, MakePods(c), MakeSamples({50000, 15000, 30000}), tol);
   ASSERT_TRUE(p.ok());
@@ -378,9 +440,8 @@ TEST(ReplicaCalcTest, ExternalMetric) {
 
 TEST(ReplicaCalcTest, ResourceAverageValue) {
   CpuCase c{.current = 3, .requests_milli = Cores(3)};
-  auto p = ResourceAverageValueReplicas(3, 300, "memory", MakePods(c),
-                                        MakeSamples({500, 500, 500}), Tolerances{},
-                                        ReplicaCalculatorOptions{}, kNow);
+  auto p = ResourceAverageValueReplicas(3, 300, "memory", MakePods(c), MakeSamples({500, 500, 500}),
+                                        Tolerances{}, ReplicaCalculatorOptions{}, kNow);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->replicas, 5);
   EXPECT_EQ(p->usage_milli, 500);
@@ -439,15 +500,18 @@ TEST(BehaviorTest, Defaults) {
 
 TEST(BehaviorTest, Validation) {
   BehaviorSpec spec;
-  spec.scale_up = ScalingRulesSpec{.policies = std::vector<ScalingPolicy>{{ScalingPolicyType::kPods, 4, 0}}};
+  spec.scale_up =
+      ScalingRulesSpec{.policies = std::vector<ScalingPolicy>{{ScalingPolicyType::kPods, 4, 0}}};
   EXPECT_THAT(ValidateBehaviorSpec(spec).message(),
               HasSubstr("behavior.scaleUp.policies[0].periodSeconds: must be in 1..1800 (got 0)"));
   spec.scale_up = ScalingRulesSpec{.stabilization_window_seconds = 3601};
   EXPECT_THAT(ValidateBehaviorSpec(spec).message(),
               HasSubstr("behavior.scaleUp.stabilizationWindowSeconds"));
   spec.scale_up.reset();
-  spec.scale_down = ScalingRulesSpec{.policies = std::vector<ScalingPolicy>{{ScalingPolicyType::kPercent, 0, 15}}};
-  EXPECT_THAT(ValidateBehaviorSpec(spec).message(), HasSubstr("behavior.scaleDown.policies[0].value"));
+  spec.scale_down = ScalingRulesSpec{
+      .policies = std::vector<ScalingPolicy>{{ScalingPolicyType::kPercent, 0, 15}}};
+  EXPECT_THAT(ValidateBehaviorSpec(spec).message(),
+              HasSubstr("behavior.scaleDown.policies[0].value"));
 }
 
 TEST(BehaviorTest, ScaleUpLimitPolicies) {
@@ -590,8 +654,8 @@ TEST(HpaControllerTest, ScaleUpStabilizationWindowTakesMinimum) {
 
 TEST(HpaControllerTest, DisabledScaleDown) {
   BehaviorSpec b;
-  b.scale_down = ScalingRulesSpec{.stabilization_window_seconds = 0,
-                                  .select_policy = SelectPolicy::kDisabled};
+  b.scale_down =
+      ScalingRulesSpec{.stabilization_window_seconds = 0, .select_policy = SelectPolicy::kDisabled};
   auto hpa = HpaController::Create(ConcurrencySpec(b));
   ASSERT_TRUE(hpa.ok());
   HpaDecision d = hpa->Sync(kNow, 5, Observe(5, 1));

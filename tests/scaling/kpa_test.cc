@@ -19,7 +19,8 @@ TEST(KpaOptionsTest, DefaultsAndValidation) {
   EXPECT_THAT(ValidateKpaOptions(o).message(), HasSubstr("panicThresholdPercentage"));
   o = KpaOptions{};
   o.stable_window = absl::Seconds(5);
-  EXPECT_THAT(ValidateKpaOptions(o).message(), HasSubstr("stableWindow: must be in 6s..1h (got 5s)"));
+  EXPECT_THAT(ValidateKpaOptions(o).message(),
+              HasSubstr("stableWindow: must be in 6s..1h (got 5s)"));
   o = KpaOptions{};
   o.max_scale_down_rate = 1;
   EXPECT_THAT(ValidateKpaOptions(o).message(), HasSubstr("maxScaleDownRate"));
