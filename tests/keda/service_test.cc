@@ -467,13 +467,18 @@ TEST_F(KedaServiceTest, ClientThatDoesNotReadGetsCoalescedStates) {
   StartServer();
   StreamCall call(*stub_, Ref({{"metric", "concurrency"}}));
   EXPECT_EQ(call.Next(), false);
-  // Toggle activity many times without reading, ending active. 99 rounds of 5 s also outlast the
-  // sampler's demandTTL (5m): if the pusher does not get to run in between, the (metric, namespace)
-  // may be dropped and must be demanded again for the stream.
+  // Toggle activity many times without reading, ending active. The pusher is let catch up every 10
+  // rounds (50 simulated seconds): 99 rounds of 5 s outlast the sampler's demandTTL (5m), and a
+  // pusher that fell that far behind would find the (metric, namespace) dropped and hand the stream
+  // back to the opener, a different path from the one under test. States still coalesce: the client
+  // never reads, so at most one write is in flight.
   constexpr int kToggles = 99;
   for (int i = 1; i <= kToggles; ++i) {
     prom_.Set("conc", kNs, "pod-a", i % 2);
     Tick();
+    if (i % 10 == 0) {
+      ASSERT_TRUE(server_->WaitForPushed(sampler_->snapshot()->generation, kWait));
+    }
   }
   std::optional<bool> last = call.Next();  // at least the final change reaches the client
   ASSERT_TRUE(last.has_value());
