@@ -966,7 +966,9 @@ std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
 void AddDefaultContainerMetrics(Config* config) {
   const MetricDefinition* cpu = config->FindMetric("cpu");
   if (cpu == nullptr || cpu->preset.type != "cpu") return;
-  const std::string window = internal::FormatPromDuration(cpu->preset.window);
+  // A copy: push_back below may move the definitions, `cpu` with them.
+  const absl::Duration cpu_window = cpu->preset.window;
+  const std::string window = internal::FormatPromDuration(cpu_window);
   const std::string filter = "container!=\"\",container!=\"POD\",<<.LabelMatchers>>";
   for (auto [name, query] : {std::pair<const char*, std::string>{
                                  "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
@@ -981,7 +983,7 @@ void AddDefaultContainerMetrics(Config* config) {
     def.description = absl::StrCat("per-container ", name, " (cAdvisor) for metrics.k8s.io");
     def.query = query;
     def.container_label = "container";
-    def.preset.window = cpu->preset.window;
+    def.preset.window = cpu_window;
     config->metrics.push_back(std::move(def));
   }
 }
