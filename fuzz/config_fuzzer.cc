@@ -32,7 +32,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const aa::config::Config& c = *config;
   Check(c.source == "fuzz.yaml");
-  Check(!c.metrics.empty());
   Check(c.sampling.interval >= absl::Seconds(1));
   Check(c.sampling.max_age >= c.sampling.interval);
   Check(c.sampling.demand_ttl >= c.sampling.interval);
@@ -45,12 +44,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (c.pod_labels.enabled) Check(Contains(c.pod_labels.query, "<<.LabelMatchers>>"));
   std::set<std::string> names;
   for (const aa::config::MetricDefinition& m : c.metrics) {
-    Check(names.insert(m.name).second);
-    Check(c.FindMetric(m.name) == &m);
-    Check(!m.name.empty() && m.resource == "pods");
+    // (name, resource) is unique; FindMetric finds the per-pod ones (the embedded default also
+    // adds per-container cpu and memory for metrics.k8s.io).
+    Check(names.insert(m.Key()).second);
+    Check(!m.name.empty() && !m.resource.empty());
+    if (m.resource == "pods") Check(c.FindMetric(m.name) == &m);
     Check(Contains(m.query, "<<.LabelMatchers>>"));
     if (!m.baseline_query.empty()) Check(Contains(m.baseline_query, "<<.LabelMatchers>>"));
-    Check(!m.namespace_label.empty() && !m.pod_label.empty());
+    if (m.resource == "pods") Check(!m.namespace_label.empty() && !m.pod_label.empty());
     if (m.target) Check(std::isfinite(*m.target) && *m.target > 0);
     if (m.target_utilization) {
       Check(std::isfinite(*m.target_utilization) && *m.target_utilization > 0);
