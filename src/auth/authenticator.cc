@@ -128,53 +128,14 @@ std::string BearerToken(const http::HttpRequest& request) {
 
 CachingTokenReviewer::CachingTokenReviewer(TokenReviewer& backend, Clock& clock, absl::Duration ttl,
                                            size_t max_entries)
-    : backend_(backend), clock_(clock), ttl_(ttl), max_entries_(std::max<size_t>(1, max_entries)) {}
+    : backend_(backend), ttl_(ttl), cache_(clock, max_entries) {}
 
 absl::StatusOr<TokenReviewResult> CachingTokenReviewer::Review(const std::string& token) {
   const std::string key = Sha256(token);
-  {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      if (clock_.Now() < it->second.expires) {
-        ++hits_;
-        return it->second.result;
-      }
-      entries_.erase(it);
-    }
-    ++misses_;
-  }
+  if (auto cached = cache_.Get(key)) return *std::move(cached);
   auto result = backend_.Review(token);
-  if (!result.ok()) return result;
-  std::lock_guard lock(mu_);
-  const absl::Time now = clock_.Now();
-  if (entries_.size() >= max_entries_) {
-    // Drop the expired entries; if that frees nothing, the oldest one.
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.expires <= now) {
-        entries_.erase(it++);
-      } else {
-        ++it;
-      }
-    }
-    if (entries_.size() >= max_entries_) {
-      auto oldest = std::min_element(
-          entries_.begin(), entries_.end(),
-          [](const auto& a, const auto& b) { return a.second.seq < b.second.seq; });
-      entries_.erase(oldest);
-    }
-  }
-  entries_[key] = Entry{*result, now + ttl_, ++seq_};
+  if (result.ok()) cache_.Put(key, *result, ttl_);
   return result;
-}
-
-uint64_t CachingTokenReviewer::hits() const {
-  std::lock_guard lock(mu_);
-  return hits_;
-}
-uint64_t CachingTokenReviewer::misses() const {
-  std::lock_guard lock(mu_);
-  return misses_;
 }
 
 Authenticator::Authenticator(AuthenticatorOptions options) : options_(options) {}

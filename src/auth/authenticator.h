@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "auth/internal/ttl_cache.h"
 #include "auth/x509.h"
 #include "common/clock.h"
 #include "http/server.h"
@@ -94,22 +94,13 @@ class CachingTokenReviewer final : public TokenReviewer {
   CachingTokenReviewer(TokenReviewer& backend, Clock& clock, absl::Duration ttl = absl::Seconds(10),
                        size_t max_entries = 4096);
   absl::StatusOr<TokenReviewResult> Review(const std::string& token) override;
-  uint64_t hits() const;
-  uint64_t misses() const;
+  uint64_t hits() const { return cache_.hits(); }
+  uint64_t misses() const { return cache_.misses(); }
 
  private:
-  struct Entry {
-    TokenReviewResult result;
-    absl::Time expires;
-    uint64_t seq;
-  };
   TokenReviewer& backend_;
-  Clock& clock_;
   const absl::Duration ttl_;
-  const size_t max_entries_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
-  uint64_t seq_ = 0, hits_ = 0, misses_ = 0;         // guarded by mu_
+  internal::TtlCache<TokenReviewResult> cache_;
 };
 
 struct AuthenticatorOptions {

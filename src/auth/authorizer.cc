@@ -116,56 +116,17 @@ std::string ForbiddenMessage(const Attributes& a, const std::string& reason) {
 CachingAuthorizer::CachingAuthorizer(Authorizer& backend, Clock& clock, absl::Duration allow_ttl,
                                      absl::Duration deny_ttl, size_t max_entries)
     : backend_(backend),
-      clock_(clock),
       allow_ttl_(allow_ttl),
       deny_ttl_(deny_ttl),
-      max_entries_(std::max<size_t>(1, max_entries)) {}
+      cache_(clock, max_entries) {}
 
 absl::StatusOr<AuthorizationResult> CachingAuthorizer::Authorize(const Attributes& attributes) {
   const std::string key = CacheKey(attributes);
-  {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) {
-      if (clock_.Now() < it->second.expires) {
-        ++hits_;
-        return it->second.result;
-      }
-      entries_.erase(it);
-    }
-    ++misses_;
-  }
+  if (auto cached = cache_.Get(key)) return *std::move(cached);
   auto result = backend_.Authorize(attributes);
   if (!result.ok()) return result;
-  std::lock_guard lock(mu_);
-  const absl::Time now = clock_.Now();
-  if (entries_.size() >= max_entries_) {
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.expires <= now) {
-        entries_.erase(it++);
-      } else {
-        ++it;
-      }
-    }
-    if (entries_.size() >= max_entries_) {
-      auto oldest = std::min_element(
-          entries_.begin(), entries_.end(),
-          [](const auto& a, const auto& b) { return a.second.seq < b.second.seq; });
-      entries_.erase(oldest);
-    }
-  }
-  const absl::Duration ttl = result->decision == Decision::kAllow ? allow_ttl_ : deny_ttl_;
-  entries_[key] = Entry{*result, now + ttl, ++seq_};
+  cache_.Put(key, *result, result->decision == Decision::kAllow ? allow_ttl_ : deny_ttl_);
   return result;
-}
-
-uint64_t CachingAuthorizer::hits() const {
-  std::lock_guard lock(mu_);
-  return hits_;
-}
-uint64_t CachingAuthorizer::misses() const {
-  std::lock_guard lock(mu_);
-  return misses_;
 }
 
 }  // namespace aa::auth

@@ -10,13 +10,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "auth/authenticator.h"
+#include "auth/internal/ttl_cache.h"
 #include "common/clock.h"
 #include "http/server.h"
 
@@ -67,23 +66,14 @@ class CachingAuthorizer final : public Authorizer {
   CachingAuthorizer(Authorizer& backend, Clock& clock, absl::Duration allow_ttl = absl::Seconds(10),
                     absl::Duration deny_ttl = absl::Seconds(10), size_t max_entries = 8192);
   absl::StatusOr<AuthorizationResult> Authorize(const Attributes& attributes) override;
-  uint64_t hits() const;
-  uint64_t misses() const;
+  uint64_t hits() const { return cache_.hits(); }
+  uint64_t misses() const { return cache_.misses(); }
 
  private:
-  struct Entry {
-    AuthorizationResult result;
-    absl::Time expires;
-    uint64_t seq;
-  };
   Authorizer& backend_;
-  Clock& clock_;
   const absl::Duration allow_ttl_;
   const absl::Duration deny_ttl_;
-  const size_t max_entries_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
-  uint64_t seq_ = 0, hits_ = 0, misses_ = 0;         // guarded by mu_
+  internal::TtlCache<AuthorizationResult> cache_;
 };
 
 // The message of a 403, as Kubernetes words it: `User "u" cannot get resource "pods/m" in API
