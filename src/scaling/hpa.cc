@@ -453,47 +453,47 @@ absl::Status ValidateBehaviorSpec(const BehaviorSpec& spec) {
   return ValidateRules(spec.scale_down, "behavior.scaleDown");
 }
 
-int32_t ScaleUpLimit(int32_t current, const std::vector<ScaleEvent>& scale_up_events,
-                     const std::vector<ScaleEvent>& scale_down_events, const ScalingRules& rules,
-                     absl::Time now) {
+namespace {
+
+// Upstream's per-policy limit loop, shared by both directions: each policy proposes a count from
+// the replicas at the start of its period (current - added + deleted within it), and Max takes the
+// largest change (the highest count up, the lowest down), Min the smallest.
+int32_t PolicyLimit(bool scale_up, int32_t current, const std::vector<ScaleEvent>& scale_up_events,
+                    const std::vector<ScaleEvent>& scale_down_events, const ScalingRules& rules,
+                    absl::Time now) {
   if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool pick_min = rules.select_policy == SelectPolicy::kMin;
-  int32_t result = pick_min ? kMaxInt32 : kMinInt32;
+  const bool pick_highest = (rules.select_policy == SelectPolicy::kMax) == scale_up;
+  int32_t result = pick_highest ? kMinInt32 : kMaxInt32;
   for (const ScalingPolicy& policy : rules.policies) {
     int32_t added = ChangeInPeriod(policy.period_seconds, scale_up_events, now);
     int32_t deleted = ChangeInPeriod(policy.period_seconds, scale_down_events, now);
     int32_t start = current - added + deleted;
     int32_t proposed = 0;
     if (policy.type == ScalingPolicyType::kPods) {
-      proposed = start + policy.value;
-    } else {
+      proposed = scale_up ? start + policy.value : start - policy.value;
+    } else if (scale_up) {
       // Rounded up, or a small deployment could never grow.
       proposed = CeilToInt32(static_cast<double>(start) * (1.0 + policy.value / 100.0));
+    } else {
+      proposed = TruncToInt32(static_cast<double>(start) * (1.0 - policy.value / 100.0));
     }
-    result = pick_min ? std::min(result, proposed) : std::max(result, proposed);
+    result = pick_highest ? std::max(result, proposed) : std::min(result, proposed);
   }
   return result;
+}
+
+}  // namespace
+
+int32_t ScaleUpLimit(int32_t current, const std::vector<ScaleEvent>& scale_up_events,
+                     const std::vector<ScaleEvent>& scale_down_events, const ScalingRules& rules,
+                     absl::Time now) {
+  return PolicyLimit(/*scale_up=*/true, current, scale_up_events, scale_down_events, rules, now);
 }
 
 int32_t ScaleDownLimit(int32_t current, const std::vector<ScaleEvent>& scale_up_events,
                        const std::vector<ScaleEvent>& scale_down_events, const ScalingRules& rules,
                        absl::Time now) {
-  if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool pick_min_change = rules.select_policy == SelectPolicy::kMin;
-  int32_t result = pick_min_change ? kMinInt32 : kMaxInt32;
-  for (const ScalingPolicy& policy : rules.policies) {
-    int32_t added = ChangeInPeriod(policy.period_seconds, scale_up_events, now);
-    int32_t deleted = ChangeInPeriod(policy.period_seconds, scale_down_events, now);
-    int32_t start = current - added + deleted;
-    int32_t proposed = 0;
-    if (policy.type == ScalingPolicyType::kPods) {
-      proposed = start - policy.value;
-    } else {
-      proposed = TruncToInt32(static_cast<double>(start) * (1.0 - policy.value / 100.0));
-    }
-    result = pick_min_change ? std::max(result, proposed) : std::min(result, proposed);
-  }
-  return result;
+  return PolicyLimit(/*scale_up=*/false, current, scale_up_events, scale_down_events, rules, now);
 }
 
 // ----- the controller -----
@@ -698,23 +698,18 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
               PodsMetricReplicas(spec_replicas, m.target_milli, obs.pods, o.pod_samples, tol);
           break;
         case MetricSourceType::kObject:
+        case MetricSourceType::kExternal: {
+          // An External metric counts as one Object value: the sum of its series (upstream too).
+          const int64_t value = m.source == MetricSourceType::kObject
+                                    ? o.object_value_milli
+                                    : Sum(o.external_values_milli);
           if (m.target_type == MetricTargetType::kValue) {
-            proposal = ObjectValueReplicas(spec_replicas, m.target_milli, o.object_value_milli,
-                                           obs.pods, tol);
+            proposal = ObjectValueReplicas(spec_replicas, m.target_milli, value, obs.pods, tol);
           } else {
-            proposal = ObjectAverageValueReplicas(status_replicas, m.target_milli,
-                                                  o.object_value_milli, tol);
+            proposal = ObjectAverageValueReplicas(status_replicas, m.target_milli, value, tol);
           }
           break;
-        case MetricSourceType::kExternal:
-          if (m.target_type == MetricTargetType::kValue) {
-            proposal = ExternalValueReplicas(spec_replicas, m.target_milli, o.external_values_milli,
-                                             obs.pods, tol);
-          } else {
-            proposal = ExternalAverageValueReplicas(status_replicas, m.target_milli,
-                                                    o.external_values_milli, tol);
-          }
-          break;
+        }
       }
     }
     if (!proposal.ok()) {
