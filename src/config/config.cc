@@ -962,7 +962,8 @@ std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
 }
 
 // The built-in metrics.k8s.io source when no resourceRules are given and `cpu` is the cAdvisor
-// preset: per-container cAdvisor usage (cores) and working set (bytes), as metrics-server reports.
+// preset: per-container cAdvisor usage (cores) and working set (bytes), and per node the same of
+// cAdvisor's root cgroup, as metrics-server reports them.
 void AddDefaultContainerMetrics(Config* config) {
   const MetricDefinition* cpu = config->FindMetric("cpu");
   if (cpu == nullptr || cpu->preset.type != "cpu") return;
@@ -983,6 +984,26 @@ void AddDefaultContainerMetrics(Config* config) {
     def.description = absl::StrCat("per-container ", name, " (cAdvisor) for metrics.k8s.io");
     def.query = query;
     def.container_label = "container";
+    def.preset.window = cpu_window;
+    config->metrics.push_back(std::move(def));
+  }
+  // Per node: cAdvisor's root cgroup (id="/"), the whole machine, with the node label the kubelet
+  // scrape target adds (deploy/prometheus/scrape-config.yaml); what metrics-server reports too.
+  const std::string node_filter = "id=\"/\",<<.LabelMatchers>>";
+  for (auto [name, query] : {std::pair<const char*, std::string>{
+                                 "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
+                                                     "container_cpu_usage_seconds_total{",
+                                                     node_filter, "}[", window, "]))")},
+                             {"memory", absl::StrCat("sum by (<<.GroupBy>>) ("
+                                                     "container_memory_working_set_bytes{",
+                                                     node_filter, "})")}}) {
+    MetricDefinition def;
+    def.name = name;
+    def.resource = "nodemetrics";
+    def.description = absl::StrCat("per-node ", name, " (cAdvisor root cgroup) for metrics.k8s.io");
+    def.query = query;
+    def.namespace_label = "";
+    def.pod_label = "node";
     def.preset.window = cpu_window;
     config->metrics.push_back(std::move(def));
   }

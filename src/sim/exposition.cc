@@ -15,9 +15,6 @@ namespace {
 
 using Labels = std::vector<std::pair<std::string_view, std::string>>;
 
-constexpr double kPauseContainerCpu = 0.001;            // cores
-constexpr double kPauseContainerMemory = 512.0 * 1024;  // bytes
-
 class Writer {
  public:
   void Family(std::string_view name, std::string_view type, std::string_view help) {
@@ -110,10 +107,16 @@ std::string RenderMetrics(const Simulator& sim) {
   auto model_labels = [](const ServiceView& s, const PodView& p) {
     return Labels{{"namespace", s.spec->ns}, {"pod", p.name}, {"model_name", s.spec->ModelName()}};
   };
+  // cAdvisor series carry the node from the scrape target (deploy/prometheus/scrape-config.yaml).
   auto container_labels = [](const ServiceView& s, const PodView& p, std::string_view container) {
-    return Labels{
-        {"namespace", s.spec->ns}, {"pod", p.name}, {"container", std::string(container)}};
+    return Labels{{"namespace", s.spec->ns},
+                  {"pod", p.name},
+                  {"container", std::string(container)},
+                  {"node", p.node}};
   };
+  const std::vector<NodeView> nodes = sim.Nodes();
+  // cAdvisor's root cgroup (the whole node): no namespace, pod or container.
+  auto root_labels = [](const NodeView& n) { return Labels{{"id", "/"}, {"node", n.name}}; };
   auto pod_labels = [](const ServiceView& s, const PodView& p) {
     return Labels{{"namespace", s.spec->ns}, {"pod", p.name}};
   };
@@ -157,6 +160,9 @@ std::string RenderMetrics(const Simulator& sim) {
     w.Sample("container_cpu_usage_seconds_total", container_labels(s, p, "kserve-container"),
              p.cpu_seconds);
   });
+  for (const NodeView& n : nodes) {
+    w.Sample("container_cpu_usage_seconds_total", root_labels(n), n.cpu_seconds);
+  }
   w.Family("container_memory_working_set_bytes", "gauge", "Current working set in bytes.");
   each_pod([&](const ServiceView& s, const PodView& p) {
     w.Sample("container_memory_working_set_bytes", container_labels(s, p, ""),
@@ -166,17 +172,33 @@ std::string RenderMetrics(const Simulator& sim) {
     w.Sample("container_memory_working_set_bytes", container_labels(s, p, "kserve-container"),
              p.memory_bytes);
   });
+  for (const NodeView& n : nodes) {
+    w.Sample("container_memory_working_set_bytes", root_labels(n), n.memory_bytes);
+  }
+
+  // The kubelet's resource metrics endpoint (/metrics/resource, what metrics-server reads), with
+  // the node from the scrape target.
+  w.Family("node_cpu_usage_seconds_total", "counter",
+           "Cumulative cpu time consumed by the node in core-seconds");
+  for (const NodeView& n : nodes) {
+    w.Sample("node_cpu_usage_seconds_total", Labels{{"node", n.name}}, n.cpu_seconds);
+  }
+  w.Family("node_memory_working_set_bytes", "gauge", "Current working set of the node in bytes");
+  for (const NodeView& n : nodes) {
+    w.Sample("node_memory_working_set_bytes", Labels{{"node", n.name}}, n.memory_bytes);
+  }
 
   // kube-state-metrics.
   w.Family("kube_pod_container_resource_requests", "gauge",
            "The number of requested request resource by a container.");
   each_pod([&](const ServiceView& s, const PodView& p) {
+    // kube-state-metrics names the pod's node too.
     Labels l = container_labels(s, p, "kserve-container");
     l.emplace_back("resource", "cpu");
     l.emplace_back("unit", "core");
     w.Sample("kube_pod_container_resource_requests", l, s.spec->cpu_request);
-    l[3].second = "memory";
-    l[4].second = "byte";
+    l[l.size() - 2].second = "memory";
+    l[l.size() - 1].second = "byte";
     w.Sample("kube_pod_container_resource_requests", l, s.spec->memory_request);
   });
   w.Family("kube_pod_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
@@ -186,6 +208,12 @@ std::string RenderMetrics(const Simulator& sim) {
     l.emplace_back("label_app", s.spec->name + "-predictor");
     l.emplace_back("label_component", "predictor");
     w.Sample("kube_pod_labels", l, 1);
+  });
+  w.Family("kube_pod_info", "gauge", "Information about pod.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    Labels l = pod_labels(s, p);
+    l.emplace_back("node", p.node);
+    w.Sample("kube_pod_info", l, 1);
   });
   w.Family("kube_pod_status_ready", "gauge",
            "Describes whether the pod is ready to serve requests.");
@@ -208,6 +236,34 @@ std::string RenderMetrics(const Simulator& sim) {
       w.Sample("kube_pod_deletion_timestamp", pod_labels(s, p),
                std::floor(UnixSeconds(p.deletion)));
   });
+
+  w.Family("kube_node_info", "gauge", "Information about a cluster node.");
+  for (const NodeView& n : nodes) {
+    w.Sample("kube_node_info", Labels{{"node", n.name}, {"os_image", "Debian GNU/Linux 12 (bookworm)"}},
+             1);
+  }
+  w.Family("kube_node_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
+  for (const NodeView& n : nodes) {
+    w.Sample("kube_node_labels",
+             Labels{{"node", n.name},
+                    {"label_kubernetes_io_hostname", n.name},
+                    {"label_kubernetes_io_os", "linux"}},
+             1);
+  }
+  for (const auto& [family, help] :
+       {std::pair<const char*, const char*>{"kube_node_status_capacity",
+                                            "The capacity for different resources of a node."},
+        {"kube_node_status_allocatable",
+         "The allocatable for different resources of a node that are available for scheduling."}}) {
+    const bool capacity = std::string_view(family) == "kube_node_status_capacity";
+    w.Family(family, "gauge", help);
+    for (const NodeView& n : nodes) {
+      w.Sample(family, Labels{{"node", n.name}, {"resource", "cpu"}, {"unit", "core"}},
+               capacity ? n.spec->cpu_capacity : n.spec->cpu_allocatable);
+      w.Sample(family, Labels{{"node", n.name}, {"resource", "memory"}, {"unit", "byte"}},
+               capacity ? n.spec->memory_capacity : n.spec->memory_allocatable);
+    }
+  }
 
   // Ground truth.
   struct Truth {

@@ -17,12 +17,18 @@
 //   waiting is the
 //     pod's share of the service queue (shared out evenly over the serving pods, remainder to the
 //     oldest)
-//   container_cpu_usage_seconds_total (counter) {namespace, pod, container}:
+//   container_cpu_usage_seconds_total (counter) {namespace, pod, container, node}:
 //   container="kserve-container", plus the
 //     pause container "POD" (constant 0.001 core) and the pod cgroup container="" (their sum), as
-//     cAdvisor does
-//   container_memory_working_set_bytes (gauge) {namespace, pod, container} (same three containers)
-//   kube_pod_container_resource_requests {namespace, pod, container="kserve-container",
+//     cAdvisor does; and per node the root cgroup {id="/", node} (the node's total, see model.h)
+//   container_memory_working_set_bytes (gauge) {namespace, pod, container, node} (same three
+//     containers) and {id="/", node}
+//   node_cpu_usage_seconds_total (counter), node_memory_working_set_bytes (gauge) {node}: the
+//     kubelet's resource metrics (/metrics/resource), equal to the root cgroup's
+//   kube_pod_info {namespace, pod, node}; kube_node_info {node, os_image}, kube_node_labels {node,
+//     label_kubernetes_io_hostname, label_kubernetes_io_os}, kube_node_status_capacity and
+//     kube_node_status_allocatable {node, resource=cpu|memory, unit=core|byte}
+//   kube_pod_container_resource_requests {namespace, pod, container="kserve-container", node,
 //   resource=cpu|memory,
 //     unit=core|byte}
 //   kube_pod_labels {namespace, pod, label_serving_kserve_io_inferenceservice, label_app,

@@ -109,6 +109,29 @@ double LoadProfile::MaxRate(absl::Duration from, absl::Duration to) const {
   return m;
 }
 
+absl::Status ValidateNodeSpec(const NodeSpec& n) {
+  auto bad = [](std::string_view field, const auto& value, std::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nodes: ", ToAbsl(field), " = ", value, ": ", ToAbsl(why)));
+  };
+  if (n.count < 1 || n.count > kMaxNodes)
+    return bad("count", n.count, absl::StrCat("must be in 1..", kMaxNodes));
+  if (!IsDnsLabel(absl::StrCat(n.name_prefix, n.count), 63))
+    return bad("name_prefix", n.name_prefix, "the node names must be DNS labels");
+  if (!std::isfinite(n.cpu_capacity) || n.cpu_capacity <= 0)
+    return bad("cpu_capacity", n.cpu_capacity, "must be > 0");
+  if (!std::isfinite(n.memory_capacity) || n.memory_capacity <= 0)
+    return bad("memory_capacity", n.memory_capacity, "must be > 0");
+  if (!FiniteNonNegative(n.cpu_allocatable) || n.cpu_allocatable > n.cpu_capacity)
+    return bad("cpu_allocatable", n.cpu_allocatable, "must be in 0..cpu_capacity");
+  if (!FiniteNonNegative(n.memory_allocatable) || n.memory_allocatable > n.memory_capacity)
+    return bad("memory_allocatable", n.memory_allocatable, "must be in 0..memory_capacity");
+  if (!FiniteNonNegative(n.system_cpu)) return bad("system_cpu", n.system_cpu, "must be >= 0");
+  if (!FiniteNonNegative(n.system_memory))
+    return bad("system_memory", n.system_memory, "must be >= 0");
+  return absl::OkStatus();
+}
+
 absl::Status ValidateServiceSpec(const ServiceSpec& s) {
   auto bad = [&](std::string_view field, const auto& value, std::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("service ", s.ns, "/", s.name, ": ",
@@ -207,6 +230,7 @@ struct Pod {
   }
 
   std::string name;
+  size_t node = 0;  // index into the simulator's nodes
   double created;
   double ready_at;
   bool ready = false;
@@ -233,9 +257,15 @@ struct Completion {
 
 }  // namespace
 
+struct Simulator::NodeState {
+  int pods = 0;                    // live pods placed on it
+  double retired_cpu_seconds = 0;  // pod cgroup CPU (serving + pause) of its removed pods
+};
+
 struct Simulator::ServiceState {
-  ServiceState(ServiceSpec s, uint64_t seed)
+  ServiceState(ServiceSpec s, uint64_t seed, std::vector<NodeState>* n)
       : spec(std::move(s)),
+        nodes(n),
         arrival_rng(SplitMix64(seed)),
         service_rng(SplitMix64(seed)),
         name_rng(SplitMix64(seed)) {
@@ -246,6 +276,7 @@ struct Simulator::ServiceState {
   }
 
   ServiceSpec spec;
+  std::vector<NodeState>* nodes;  // shared by every service, owned by the simulator
   Rng arrival_rng, service_rng, name_rng;
   std::string template_hash;
   int desired = 0;
@@ -349,8 +380,26 @@ struct Simulator::ServiceState {
     queue.push_back(t);
   }
 
-  void RemovePod(Pod* pod) {
-    retired_cpu_seconds += pod->cpu_seconds;
+  // A new pod at `t` on the node with the fewest live pods (ties: the first).
+  std::unique_ptr<Pod> NewPod(double t) {
+    auto pod = std::make_unique<Pod>(NewPodName(), t, t + Seconds(spec.start_delay));
+    for (size_t i = 1; i < nodes->size(); ++i) {
+      if ((*nodes)[i].pods < (*nodes)[pod->node].pods) pod->node = i;
+    }
+    ++(*nodes)[pod->node].pods;
+    return pod;
+  }
+
+  // Books a pod leaving at `t` (its CPU integrated up to `t`) in its service and node totals.
+  void Retire(const Pod& pod, double t) {
+    retired_cpu_seconds += pod.cpu_seconds;
+    NodeState& node = (*nodes)[pod.node];
+    --node.pods;
+    node.retired_cpu_seconds += pod.cpu_seconds + kPauseContainerCpu * (t - pod.created);
+  }
+
+  void RemovePod(Pod* pod, double t) {
+    Retire(*pod, t);
     pods.erase(
         std::find_if(pods.begin(), pods.end(), [&](const auto& p) { return p.get() == pod; }));
   }
@@ -367,7 +416,7 @@ struct Simulator::ServiceState {
     ++pod->requests;
     ++completed;
     latency_seconds_sum += latency;
-    if (pod->draining && pod->in_flight == 0) RemovePod(pod);
+    if (pod->draining && pod->in_flight == 0) RemovePod(pod, c.time);
   }
 
   double NextReady() const {
@@ -432,7 +481,7 @@ struct Simulator::ServiceState {
     int active = 0;
     for (const auto& p : pods) active += p->draining ? 0 : 1;
     for (; active < replicas; ++active) {
-      auto pod = std::make_unique<Pod>(NewPodName(), t, t + Seconds(spec.start_delay));
+      auto pod = NewPod(t);
       pod->ready = spec.start_delay <= absl::ZeroDuration();
       pods.push_back(std::move(pod));
     }
@@ -444,7 +493,7 @@ struct Simulator::ServiceState {
         --active;
         if (p->in_flight == 0) {
           p->UpdateCpu(t, spec.idle_cpu);
-          retired_cpu_seconds += p->cpu_seconds;
+          Retire(*p, t);
           pods.erase(pods.begin() + static_cast<std::ptrdiff_t>(i));
         } else {
           p->draining = true;
@@ -460,8 +509,12 @@ Simulator::Simulator(absl::Time epoch) : epoch_(epoch) {}
 Simulator::~Simulator() = default;
 
 absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(std::vector<ServiceSpec> specs,
-                                                             uint64_t seed, absl::Time epoch) {
+                                                             uint64_t seed, absl::Time epoch,
+                                                             NodeSpec nodes) {
+  if (absl::Status st = ValidateNodeSpec(nodes); !st.ok()) return st;
   std::unique_ptr<Simulator> sim(new Simulator(epoch));
+  sim->nodes_.resize(static_cast<size_t>(nodes.count));
+  sim->node_spec_ = std::move(nodes);
   std::set<std::string> seen;
   for (auto& spec : specs) {
     if (absl::Status st = ValidateServiceSpec(spec); !st.ok()) return st;
@@ -471,7 +524,7 @@ absl::StatusOr<std::unique_ptr<Simulator>> Simulator::Create(std::vector<Service
     }
     uint64_t mix = seed ^ Fnv1a(spec.ns + "/" + spec.name);
     const int replicas = spec.replicas;
-    auto state = std::make_unique<ServiceState>(std::move(spec), SplitMix64(mix));
+    auto state = std::make_unique<ServiceState>(std::move(spec), SplitMix64(mix), &sim->nodes_);
     state->Scale(replicas, 0);
     // The initial pods are already running when the simulation starts, as in a live cluster; only
     // pods added later wait out start_delay.
@@ -555,6 +608,7 @@ ServiceView Simulator::View(const ServiceState& s) const {
   for (const auto& p : s.pods) {
     PodView pv;
     pv.name = p->name;
+    pv.node = NodeName(p->node);
     pv.created = epoch_ + absl::Seconds(p->created);
     pv.ready = p->ready && !p->draining;
     pv.draining = p->draining;
@@ -581,6 +635,31 @@ std::vector<ServiceView> Simulator::Services() const {
   std::vector<ServiceView> out;
   out.reserve(services_.size());
   for (const auto& s : services_) out.push_back(View(*s));
+  return out;
+}
+
+std::string Simulator::NodeName(size_t index) const {
+  return absl::StrCat(node_spec_.name_prefix, index + 1);
+}
+
+std::vector<NodeView> Simulator::Nodes() const {
+  std::vector<NodeView> out(nodes_.size());
+  const double now = Seconds(now_);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    out[i].name = NodeName(i);
+    out[i].spec = &node_spec_;
+    out[i].pods = nodes_[i].pods;
+    out[i].cpu_seconds = node_spec_.system_cpu * now + nodes_[i].retired_cpu_seconds;
+    out[i].memory_bytes = node_spec_.system_memory;
+  }
+  for (const auto& s : services_) {
+    for (const auto& p : s->pods) {
+      NodeView& n = out[p->node];
+      n.cpu_seconds += p->cpu_seconds + kPauseContainerCpu * (now - p->created);
+      n.memory_bytes += s->spec.memory_working_set + s->spec.memory_per_request * p->in_flight +
+                        kPauseContainerMemory;
+    }
+  }
   return out;
 }
 

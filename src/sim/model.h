@@ -27,6 +27,14 @@
 // flight its cost
 //   (core-seconds) spread evenly over its service time. No CPU limit or throttling is modelled.
 // - Memory working set = base + per_request_memory * in flight.
+// - Every pod also has a pause container (kPauseContainerCpu, kPauseContainerMemory), as cAdvisor
+//   reports it.
+// - Nodes (NodeSpec): a pod is placed when it is created on the node hosting the fewest live pods
+//   (ties: the first node) and stays there. A node's CPU counter is its system use (system_cpu
+//   cores since t = 0) plus the pod cgroup CPU (serving + pause container) of every pod it hosts or
+//   hosted (removed pods' CPU stays counted: the counter never decreases); its memory working set
+//   is system_memory plus the working sets of the pods it hosts. Node use is therefore always at
+//   least the sum of its pods'.
 //
 // Thread safety: none; callers serialise access (the HTTP server wraps it in a mutex).
 
@@ -96,6 +104,29 @@ struct ServiceSpec {
 
 inline constexpr int kMaxReplicas = 1000;
 
+// The pause container of every pod: constant CPU (cores) and memory working set (bytes).
+inline constexpr double kPauseContainerCpu = 0.001;
+inline constexpr double kPauseContainerMemory = 512.0 * 1024;
+
+// The nodes the pods run on, all alike. Defaults: two 8-core, 32 GiB nodes named sim-node-1 and
+// sim-node-2 whose system (kubelet, runtime, OS) uses 0.1 core and 1 GiB.
+struct NodeSpec {
+  int count = 2;                                // 1..kMaxNodes
+  std::string name_prefix = "sim-node-";        // node i (from 1) is name_prefix + i
+  double cpu_capacity = 8;                      // cores
+  double memory_capacity = 32.0 * (1ull << 30);  // bytes
+  double cpu_allocatable = 7.5;                 // cores (capacity minus system reservations)
+  double memory_allocatable = 31.0 * (1ull << 30);  // bytes
+  double system_cpu = 0.1;                      // cores used outside pods
+  double system_memory = 1ull << 30;            // bytes used outside pods
+};
+
+inline constexpr int kMaxNodes = 100;
+
+// Validates a node spec (count in range, a DNS-label prefix, positive capacities, allocatable
+// within capacity, non-negative system use). InvalidArgument naming the field.
+absl::Status ValidateNodeSpec(const NodeSpec& spec);
+
 // Validates one spec (name and namespace are DNS labels, numbers in range). InvalidArgument naming
 // the field.
 absl::Status ValidateServiceSpec(const ServiceSpec& spec);
@@ -118,6 +149,7 @@ const std::vector<double>& PredictBucketsSeconds();
 // Read-only view of one pod, for exposition and the state API.
 struct PodView {
   std::string name;
+  std::string node;  // the node it runs on
   absl::Time created;
   bool ready = false;
   bool draining = false;
@@ -154,14 +186,24 @@ struct ServiceView {
   std::vector<PodView> pods;       // oldest first
 };
 
+// Read-only view of one node.
+struct NodeView {
+  std::string name;
+  const NodeSpec* spec = nullptr;
+  int pods = 0;            // live pods on it (starting, serving, draining)
+  double cpu_seconds = 0;  // cumulative core-seconds: system + every pod it hosts or hosted
+  double memory_bytes = 0;  // working set: system + the pods it hosts
+};
+
 class Simulator {
  public:
   // `epoch` is the wall-clock time of simulated t = 0 (only used for timestamps in views). `seed`
   // determines all randomness (each service gets its own stream derived from the seed and its
   // namespace/name). Specs must be valid (see ValidateServiceSpec) with unique namespace/name
-  // pairs.
+  // pairs; `nodes` valid (see ValidateNodeSpec).
   static absl::StatusOr<std::unique_ptr<Simulator>> Create(std::vector<ServiceSpec> specs,
-                                                           uint64_t seed, absl::Time epoch);
+                                                           uint64_t seed, absl::Time epoch,
+                                                           NodeSpec nodes = {});
   ~Simulator();
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
@@ -185,16 +227,22 @@ class Simulator {
   std::vector<ServiceView> Services() const;
   // NotFound for an unknown service.
   absl::StatusOr<ServiceView> Service(std::string_view ns, std::string_view name) const;
+  // The nodes, in index order (sim-node-1, sim-node-2, ...).
+  std::vector<NodeView> Nodes() const;
 
   struct ServiceState;  // internal
+  struct NodeState;     // internal
 
  private:
   explicit Simulator(absl::Time epoch);
   ServiceState* Find(std::string_view ns, std::string_view name) const;
   ServiceView View(const ServiceState& s) const;
+  std::string NodeName(size_t index) const;
 
   absl::Time epoch_;
   absl::Duration now_ = absl::ZeroDuration();
+  NodeSpec node_spec_;
+  std::vector<NodeState> nodes_;
   std::vector<std::unique_ptr<ServiceState>> services_;
 };
 

@@ -38,6 +38,7 @@ nlohmann::json ServiceJson(const ServiceView& s) {
   nlohmann::json pods = nlohmann::json::array();
   for (const PodView& p : s.pods) {
     pods.push_back({{"name", p.name},
+                    {"node", p.node},
                     {"ready", p.ready},
                     {"draining", p.draining},
                     {"created", UnixSeconds(p.created)},

@@ -884,7 +884,7 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
   EXPECT_EQ(c->sampling.interval, absl::Seconds(2));
   EXPECT_EQ(c->sampling.max_age, absl::Seconds(30));
   EXPECT_EQ(c->sampling.warm_namespaces, std::vector<std::string>{"kserve-test"});
-  ASSERT_EQ(c->metrics.size(), 7u);
+  ASSERT_EQ(c->metrics.size(), 9u);
   EXPECT_EQ(c->metrics[4].name, "memory");  // metrics.k8s.io's memory (kubectl top pod)
   // The cpu preset brings per-container cAdvisor definitions for metrics.k8s.io.
   EXPECT_EQ(c->metrics[5].Key(), "containers/cpu");
@@ -893,6 +893,18 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
             "sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!=\"\","
             "container!=\"POD\",<<.LabelMatchers>>}[1m]))");
   EXPECT_EQ(c->metrics[6].Key(), "containers/memory");
+  // And per node cAdvisor's root cgroup, by the node label (kubectl top node).
+  EXPECT_EQ(c->metrics[7].Key(), "nodemetrics/cpu");
+  EXPECT_EQ(c->metrics[7].namespace_label, "");
+  EXPECT_EQ(c->metrics[7].pod_label, "node");
+  EXPECT_EQ(c->metrics[7].container_label, "");
+  EXPECT_EQ(c->metrics[7].query,
+            "sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{id=\"/\","
+            "<<.LabelMatchers>>}[1m]))");
+  EXPECT_EQ(c->metrics[8].Key(), "nodemetrics/memory");
+  EXPECT_EQ(c->metrics[8].query,
+            "sum by (<<.GroupBy>>) (container_memory_working_set_bytes{id=\"/\","
+            "<<.LabelMatchers>>})");
   EXPECT_EQ(c->FindMetric("cpu"), &c->metrics[3]);  // the pods definition
 
   const MetricDefinition& concurrency = c->metrics[0];

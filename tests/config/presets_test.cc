@@ -159,6 +159,10 @@ TEST(PresetTest, ExpandPresetOverwritesQueryFields) {
 
 // Renders a template the way the sampler does.
 std::string Render(const std::string& tmpl, const MetricDefinition& def) {
+  if (def.namespace_label.empty()) {  // cluster-scoped (nodes), as the sampler renders them
+    return absl::StrReplaceAll(tmpl, {{"<<.LabelMatchers>>", absl::StrCat(def.pod_label, "!=\"\"")},
+                                      {"<<.GroupBy>>", def.pod_label}});
+  }
   std::string out = absl::StrReplaceAll(
       tmpl, {{"<<.LabelMatchers>>", absl::StrCat(def.namespace_label, "=~\"kserve-test|other\"")},
              {"<<.GroupBy>>", absl::StrCat(def.namespace_label, ", ", def.pod_label)}});

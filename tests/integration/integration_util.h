@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -94,6 +95,27 @@ inline std::map<std::string, double> PrometheusValues(int adapter_port, int prom
     if (std::isfinite(v)) out[s["metric"][q.pod_label].get<std::string>()] = v;
   }
   return out;
+}
+
+// Parses a Kubernetes quantity string ("1500m", "250n", "2Gi", "12k", "3") into a number; NaN and
+// a test failure for anything else.
+inline double ParseQuantity(const std::string& q) {
+  static const std::map<std::string, double> kSuffix = {
+      {"n", 1e-9},    {"u", 1e-6},       {"m", 1e-3},          {"", 1},
+      {"k", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
+      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
+  size_t i = 0;
+  while (i < q.size() && (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' ||
+                          q[i] == '-' || q[i] == '+')) {
+    ++i;
+  }
+  auto it = kSuffix.find(q.substr(i));
+  double mantissa = 0;
+  if (i == 0 || it == kSuffix.end() || !absl::SimpleAtod(q.substr(0, i), &mantissa)) {
+    ADD_FAILURE() << "not a quantity: " << q;
+    return NAN;
+  }
+  return mantissa * it->second;
 }
 
 // Runs a shell command; returns what it printed on stdout and sets `exit_code` (-1 if it could not

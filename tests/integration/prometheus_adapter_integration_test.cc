@@ -328,5 +328,40 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
   }
 }
 
+// resourceRules' nodeQuery (cAdvisor's root cgroup, `node` mapped to nodes): NodeMetrics equal to
+// Prometheus' answer for the rendered query at the table's evaluation time.
+TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeNodeMetrics) {
+  bool equal = false;
+  std::string last;
+  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
+    absl::Time at = SampledAt("cpu", "nodemetrics");
+    EXPECT_EQ(j["kind"], "NodeMetricsList");
+    if (j["items"].empty() || j["items"][0]["timestamp"] !=
+                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+      continue;
+    }
+    std::map<std::string, double> want = PrometheusValues(
+        "sum(rate(container_cpu_usage_seconds_total{node!=\"\", id='/'}[1m])) by (node)", "node",
+        at);
+    std::map<std::string, double> got;
+    for (const auto& item : j["items"]) {
+      EXPECT_EQ(item["window"], "1m0s");
+      got[item["metadata"]["name"].get<std::string>()] =
+          integration::ParseQuantity(item["usage"]["cpu"].get<std::string>());
+    }
+    equal = want.size() == 2 && want.size() == got.size();
+    for (const auto& [node, v] : want) {
+      equal = equal && got.contains(node) && std::abs(got[node] - v) <= 2e-9;
+    }
+    last = absl::StrCat(j.dump(), " vs Prometheus ", json(want).dump());
+  }
+  EXPECT_TRUE(equal) << last;
+  json one = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes/sim-node-1");
+  EXPECT_EQ(one["kind"], "NodeMetrics");
+  EXPECT_EQ(one["metadata"]["name"], "sim-node-1");
+  EXPECT_GT(integration::ParseQuantity(one["usage"]["memory"].get<std::string>()), 1 << 30);
+}
+
 }  // namespace
 }  // namespace aa

@@ -198,7 +198,8 @@ TEST(Exposition, LabelsAreTheOnesRealExportersUse) {
   }
   std::set<std::string> containers;
   for (const auto& s : Find(p, "container_cpu_usage_seconds_total")) {
-    EXPECT_EQ(Keys(s), (std::set<std::string>{"namespace", "pod", "container"}));
+    if (s.labels.contains("id")) continue;  // the nodes' root cgroups (NodesAndTheirPods)
+    EXPECT_EQ(Keys(s), (std::set<std::string>{"namespace", "pod", "container", "node"}));
     if (s.labels.at("pod") == pod) containers.insert(s.labels.at("container"));
   }
   EXPECT_EQ(containers, (std::set<std::string>{"", "POD", "kserve-container"}));
@@ -247,9 +248,83 @@ TEST(Exposition, CpuUsageMatchesTheModelAndWaitingSumsToTheQueue) {
   }
   EXPECT_EQ(waiting, static_cast<double>(s.queue_length));
   for (const auto& x : Find(p, "container_cpu_usage_seconds_total")) {
+    if (x.labels.contains("id")) continue;  // a node's root cgroup
     if (x.labels.at("pod") == s.pods[0].name && x.labels.at("container") == "kserve-container") {
       EXPECT_DOUBLE_EQ(x.value, s.pods[0].cpu_seconds);
     }
+  }
+}
+
+// Per node: cAdvisor's root cgroup {id="/", node} and the kubelet's resource metrics, equal to the
+// model's node totals; kube-state-metrics' node families; kube_pod_info names each pod's node.
+TEST(Exposition, NodesAndTheirPods) {
+  auto sim = DefaultSim();
+  ASSERT_TRUE(sim->SetReplicas("kserve-test", "cpu-model", 3).ok());
+  sim->Advance(absl::Seconds(60));
+  const Parsed p = Parse(RenderMetrics(*sim));
+  const std::vector<NodeView> nodes = sim->Nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(p.types.at("node_cpu_usage_seconds_total"), "counter");
+  EXPECT_EQ(p.types.at("node_memory_working_set_bytes"), "gauge");
+  for (const auto& [family, want_cpu] :
+       {std::pair<std::string, bool>{"container_cpu_usage_seconds_total", true},
+        {"container_memory_working_set_bytes", false},
+        {"node_cpu_usage_seconds_total", true},
+        {"node_memory_working_set_bytes", false}}) {
+    std::map<std::string, double> by_node;
+    for (const auto& s : Find(p, family)) {
+      if (family.starts_with("container_") && !s.labels.contains("id")) continue;
+      const std::set<std::string> keys = family.starts_with("container_")
+                                             ? std::set<std::string>{"id", "node"}
+                                             : std::set<std::string>{"node"};
+      EXPECT_EQ(Keys(s), keys);
+      if (s.labels.contains("id")) {
+        EXPECT_EQ(s.labels.at("id"), "/");
+      }
+      by_node[s.labels.at("node")] = s.value;
+    }
+    ASSERT_EQ(by_node.size(), 2u) << family;
+    for (const auto& n : nodes) {
+      EXPECT_DOUBLE_EQ(by_node.at(n.name), want_cpu ? n.cpu_seconds : n.memory_bytes) << family;
+    }
+  }
+  // kube_pod_info and the cAdvisor pod series agree on the node; every pod is on a known node.
+  std::map<std::string, std::string> node_of;
+  for (const auto& s : Find(p, "kube_pod_info")) {
+    EXPECT_EQ(Keys(s), (std::set<std::string>{"namespace", "pod", "node"}));
+    node_of[s.labels.at("pod")] = s.labels.at("node");
+  }
+  int pods = 0;
+  for (const auto& svc : sim->Services()) {
+    for (const auto& pod : svc.pods) {
+      EXPECT_EQ(node_of.at(pod.name), pod.node);
+      ++pods;
+    }
+  }
+  EXPECT_EQ(static_cast<int>(node_of.size()), pods);
+  for (const auto& s : Find(p, "container_cpu_usage_seconds_total")) {
+    if (!s.labels.contains("id")) {
+      EXPECT_EQ(s.labels.at("node"), node_of.at(s.labels.at("pod")));
+    }
+  }
+  // Node CPU counter >= the sum of its pods' cgroup counters ("" container).
+  std::map<std::string, double> pods_cpu;
+  for (const auto& s : Find(p, "container_cpu_usage_seconds_total")) {
+    if (!s.labels.contains("id") && s.labels.at("container").empty()) {
+      pods_cpu[s.labels.at("node")] += s.value;
+    }
+  }
+  for (const auto& n : nodes) EXPECT_GT(n.cpu_seconds, pods_cpu[n.name]);
+  std::map<std::string, double> allocatable_cpu;
+  for (const auto& s : Find(p, "kube_node_status_allocatable")) {
+    if (s.labels.at("resource") == "cpu") allocatable_cpu[s.labels.at("node")] = s.value;
+  }
+  EXPECT_EQ(allocatable_cpu, (std::map<std::string, double>{{"sim-node-1", 7.5},
+                                                            {"sim-node-2", 7.5}}));
+  EXPECT_EQ(Find(p, "kube_node_status_capacity").size(), 4u);
+  EXPECT_EQ(Find(p, "kube_node_info").size(), 2u);
+  for (const auto& s : Find(p, "kube_node_labels")) {
+    EXPECT_EQ(s.labels.at("label_kubernetes_io_hostname"), s.labels.at("node"));
   }
 }
 

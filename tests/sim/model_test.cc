@@ -296,6 +296,108 @@ TEST(Simulator, PodSecondsAndCpuSecondsCountEveryPodIncludingRemovedOnes) {
   EXPECT_NEAR(v.cpu_seconds, 0.1 * v.pod_seconds, 1e-6);
 }
 
+// Pods spread over the nodes (fewest live pods first) and stay there; a node's CPU counter is its
+// system use plus the pod cgroup CPU of every pod it hosts or hosted, so it never decreases and is
+// at least the sum of its pods'; its memory is system + its pods' working sets.
+TEST(Simulator, NodesHostThePodsAndAddUpTheirUse) {
+  ServiceSpec a = Constant(30, 100, absl::Milliseconds(100), 2);
+  a.idle_cpu = 0.05;
+  a.cpu_per_request = 0.01;
+  ServiceSpec b = Constant(5, 100, absl::Milliseconds(200), 1);
+  b.name = "b";
+  NodeSpec nodes;
+  nodes.count = 3;
+  auto created = Simulator::Create({a, b}, 7, kEpoch, nodes);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Simulator& sim = **created;
+  auto node_of = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& s : sim.Services()) {
+      for (const auto& p : s.pods) out[p.name] = p.node;
+    }
+    return out;
+  };
+  // 3 pods on 3 nodes, one each, in creation order.
+  std::vector<NodeView> v = sim.Nodes();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[0].name, "sim-node-1");
+  EXPECT_EQ(v[2].name, "sim-node-3");
+  EXPECT_EQ(sim.Services()[0].pods[0].node, "sim-node-1");
+  EXPECT_EQ(sim.Services()[0].pods[1].node, "sim-node-2");
+  EXPECT_EQ(sim.Services()[1].pods[0].node, "sim-node-3");
+  for (const auto& n : v) EXPECT_EQ(n.pods, 1);
+  const std::map<std::string, std::string> before = node_of();
+
+  std::vector<double> prev_cpu(3, 0);
+  for (int i = 0; i < 300; ++i) {
+    if (i == 50) {
+      ASSERT_TRUE(sim.SetReplicas("ns", "m", 5).ok());
+    }
+    if (i == 150) {
+      ASSERT_TRUE(sim.SetReplicas("ns", "m", 1).ok());
+    }
+    sim.Advance(absl::Milliseconds(100));
+    v = sim.Nodes();
+    const double now = absl::ToDoubleSeconds(sim.elapsed());
+    std::vector<double> pods_cpu(3, 0), pods_memory(3, 0);
+    std::vector<int> pods(3, 0);
+    for (const auto& s : sim.Services()) {
+      for (const auto& p : s.pods) {
+        const size_t n = static_cast<size_t>(p.node.back() - '1');
+        pods_cpu[n] +=
+            p.cpu_seconds + kPauseContainerCpu * absl::ToDoubleSeconds(sim.Now() - p.created);
+        pods_memory[n] += p.memory_bytes + kPauseContainerMemory;
+        ++pods[n];
+      }
+    }
+    for (size_t n = 0; n < 3; ++n) {
+      EXPECT_GE(v[n].cpu_seconds, prev_cpu[n]) << i;
+      prev_cpu[n] = v[n].cpu_seconds;
+      EXPECT_GE(v[n].cpu_seconds, nodes.system_cpu * now + pods_cpu[n] - 1e-9) << i;
+      EXPECT_NEAR(v[n].memory_bytes, nodes.system_memory + pods_memory[n], 1e-3) << i;
+      EXPECT_EQ(v[n].pods, pods[n]) << i;
+    }
+    if (i == 50) {
+      // 6 pods: two per node.
+      for (const auto& n : v) EXPECT_EQ(n.pods, 2);
+    }
+  }
+  // Pods never move.
+  for (const auto& [pod, node] : node_of()) {
+    if (before.contains(pod)) {
+      EXPECT_EQ(node, before.at(pod));
+    }
+  }
+  // All CPU ever used, removed pods included, is on the nodes: services' totals + pause + system.
+  double service_cpu = 0, node_cpu = 0;
+  for (const auto& s : sim.Services()) service_cpu += s.cpu_seconds;
+  for (const auto& n : v) node_cpu += n.cpu_seconds;
+  const double now = absl::ToDoubleSeconds(sim.elapsed());
+  EXPECT_GT(node_cpu, service_cpu + 3 * nodes.system_cpu * now);
+  EXPECT_LT(node_cpu, service_cpu + 3 * nodes.system_cpu * now + 6 * kPauseContainerCpu * now);
+}
+
+TEST(Simulator, RejectsInvalidNodeSpecs) {
+  const std::vector<ServiceSpec> specs = {Constant(1, 1, absl::Seconds(1), 1)};
+  NodeSpec n;
+  n.count = 0;
+  auto r = Simulator::Create(specs, 1, kEpoch, n);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("count = 0"));
+  n = NodeSpec();
+  n.name_prefix = "Node_";
+  EXPECT_THAT(std::string(Simulator::Create(specs, 1, kEpoch, n).status().message()),
+              HasSubstr("name_prefix = Node_"));
+  n = NodeSpec();
+  n.cpu_allocatable = n.cpu_capacity + 1;
+  EXPECT_EQ(Simulator::Create(specs, 1, kEpoch, n).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  n = NodeSpec();
+  n.system_memory = -1;
+  EXPECT_EQ(Simulator::Create(specs, 1, kEpoch, n).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(Simulator, PodNamesLookLikeKubernetes) {
   auto sim = Make({Constant(1, 1, absl::Seconds(1), 5)});
   std::set<std::string> names;

@@ -1,0 +1,361 @@
+// NodeMetrics end to end: the simulator's nodes (cAdvisor root cgroup, kube-state-metrics node
+// series), a real Prometheus scraping them, the adapter serving metrics.k8s.io over HTTPS with its
+// built-in node queries, and kubectl as the client: `kubectl get --raw` for the NodeMetricsList and
+// one NodeMetrics, checked against Prometheus' own answer at the table's evaluation time, and
+// `kubectl top node`. `top node` also reads the Node objects (allocatable) from the core API, so
+// for it kubectl talks to a stand-in kube-apiserver (the fake one) that serves /api/v1/nodes from
+// the simulator's kube_node_status_* series and forwards metrics.k8s.io to the adapter, as the
+// aggregator does.
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "demo/stack.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "http/client.h"
+#include "integration/integration_util.h"
+#include "kube/fake_apiserver.h"
+
+namespace aa {
+namespace {
+
+using integration::GetJson;
+using integration::ParseQuantity;
+using kube::testing::FakeApiServer;
+using kube::testing::FakeRequest;
+using kube::testing::FakeResponse;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+// The cpu preset brings the built-in per-container and per-node (cAdvisor) definitions. A 3 s
+// interval leaves time to read one table through kubectl and the query API.
+constexpr char kAdapterConfig[] = R"(
+sampling:
+  interval: 3s
+  maxAge: 30s
+  warmNamespaces: [kserve-test]
+metrics:
+- name: cpu
+  preset: {type: cpu, window: 30s}
+  targetUtilization: 50
+)";
+
+constexpr char kNodeCpuQuery[] =
+    "sum by (node) (rate(container_cpu_usage_seconds_total{id=\"/\",node!=\"\"}[30s]))";
+constexpr char kNodeMemoryQuery[] =
+    "sum by (node) (container_memory_working_set_bytes{id=\"/\",node!=\"\"})";
+
+std::string Rfc3339Seconds(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+class NodeMetricsIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(kAdapterConfig));
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    kubeconfig_ = new std::string(stack_->work_dir() + "/kubeconfig");
+    integration::WriteKubeconfig(*kubeconfig_, stack_->adapter_https_port());
+  }
+  static void TearDownTestSuite() {
+    delete front_;
+    front_ = nullptr;
+    delete stack_;
+    stack_ = nullptr;
+    delete kubeconfig_;
+    kubeconfig_ = nullptr;
+    delete front_kubeconfig_;
+    front_kubeconfig_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(stack_, nullptr);
+    // Wait (bounded) until both nodes have values: the first request demands the table.
+    for (int i = 0; i < 80; ++i) {
+      int code = -1;
+      json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes", &code);
+      if (code == 0 && j["items"].size() == 2) return;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    FAIL() << "the adapter never served the two nodes' metrics";
+  }
+
+  static std::string Kubectl(const std::string& kubeconfig, const std::vector<std::string>& args,
+                             int* exit_code) {
+    return integration::RunKubectl(kubeconfig, args, exit_code);
+  }
+
+  // `kubectl get --raw path` against the adapter; `exit_code` null: it must succeed.
+  static json KubectlJson(const std::string& path, int* exit_code = nullptr) {
+    int code = -1;
+    std::string out = Kubectl(*kubeconfig_, {"get", "--raw", path}, &code);
+    if (exit_code) *exit_code = code;
+    json j = json::parse(out, nullptr, false);
+    if (exit_code == nullptr) {
+      EXPECT_EQ(code, 0) << path << ": " << out;
+      EXPECT_FALSE(j.is_discarded()) << out;
+    }
+    return j;
+  }
+
+  // The evaluation time of the adapter's current node table of `metric` (query API, ms).
+  static absl::Time SampledAt(const std::string& metric) {
+    json j = GetJson(stack_->adapter_port(),
+                     absl::StrCat("/api/v1/namespaces/default/metrics/", metric,
+                                  "?resource=nodemetrics"));
+    absl::Time t = absl::InfinitePast();
+    std::string err;
+    if (!j.contains("sampledAt") ||
+        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
+      ADD_FAILURE() << "no sampledAt: " << j.dump();
+    }
+    return t;
+  }
+
+  // Prometheus' answer to `query` at `at`, by the value of `label`.
+  static std::map<std::string, double> Prometheus(const std::string& query, absl::Time at,
+                                                  const std::string& label = "node") {
+    json j =
+        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
+    std::map<std::string, double> out;
+    for (const auto& s : j["data"]["result"]) {
+      out[s["metric"][label].get<std::string>()] = std::stod(s["value"][1].get<std::string>());
+    }
+    return out;
+  }
+
+  // Starts the stand-in kube-apiserver for `kubectl top node` (once).
+  static void StartFront() {
+    if (front_ != nullptr) return;
+    auto front = FakeApiServer::Start();
+    ASSERT_TRUE(front.ok()) << front.status();
+    front_ = front->release();
+    const int adapter = stack_->adapter_https_port();
+    // Forwards the request, query included, to the adapter's HTTPS port.
+    auto forward = [adapter](const FakeRequest& req) {
+      std::string target = req.path;
+      char sep = '?';
+      for (const auto& [k, v] : req.params) {
+        absl::StrAppend(&target, std::string(1, sep), k, "=", http::UrlEncode(v));
+        sep = '&';
+      }
+      auto r = http::HttpsGetInsecure("127.0.0.1", adapter, target, "integration-test-token");
+      if (!r.ok()) return FakeResponse::Status(502, "BadGateway", r.status().ToString());
+      json body = json::parse(r->body, nullptr, false);
+      if (body.is_discarded()) return FakeResponse::Status(502, "BadGateway", r->body);
+      return FakeResponse{r->status, std::move(body)};
+    };
+    // The Node objects: capacity and allocatable from kube-state-metrics' series.
+    std::map<std::string, json> nodes;
+    for (const char* family : {"kube_node_status_capacity", "kube_node_status_allocatable"}) {
+      json j = integration::PrometheusQueryAt(stack_->prometheus_port(), family,
+                                              absl::ToUnixMillis(absl::Now()));
+      for (const auto& s : j["data"]["result"]) {
+        const std::string node = s["metric"]["node"].get<std::string>();
+        const std::string resource = s["metric"]["resource"].get<std::string>();
+        const std::string field =
+            std::string(family) == "kube_node_status_capacity" ? "capacity" : "allocatable";
+        const double v = std::stod(s["value"][1].get<std::string>());
+        // Whole bytes; cores as milli (7.5 -> 7500m).
+        nodes[node]["status"][field][resource] =
+            resource == "cpu" ? absl::StrCat(std::llround(v * 1000), "m")
+                              : absl::StrCat(std::llround(v));
+      }
+    }
+    ASSERT_EQ(nodes.size(), 2u);
+    json items = json::array();
+    for (auto& [name, node] : nodes) {
+      node["kind"] = "Node";
+      node["apiVersion"] = "v1";
+      node["metadata"] = {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}};
+      items.push_back(node);
+      front_->Handle("GET", "/api/v1/nodes/" + name,
+                     [node](const FakeRequest&) { return FakeResponse{200, node}; });
+      front_->Handle("GET", "/apis/metrics.k8s.io/v1beta1/nodes/" + name, forward);
+    }
+    json list = {{"kind", "NodeList"},
+                 {"apiVersion", "v1"},
+                 {"metadata", {{"resourceVersion", "1"}}},
+                 {"items", items}};
+    front_->Handle("GET", "/api/v1/nodes",
+                   [list](const FakeRequest&) { return FakeResponse{200, list}; });
+    for (const char* path :
+         {"/apis", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1",
+          "/apis/metrics.k8s.io/v1beta1/nodes"}) {
+      front_->Handle("GET", path, forward);
+    }
+    front_kubeconfig_ = new std::string(stack_->work_dir() + "/front-kubeconfig");
+    std::ofstream(*front_kubeconfig_) << front_->Kubeconfig("front-token");
+  }
+
+  static demo::Stack* stack_;
+  static std::string* kubeconfig_;
+  static FakeApiServer* front_;
+  static std::string* front_kubeconfig_;
+};
+
+demo::Stack* NodeMetricsIntegrationTest::stack_ = nullptr;
+std::string* NodeMetricsIntegrationTest::kubeconfig_ = nullptr;
+FakeApiServer* NodeMetricsIntegrationTest::front_ = nullptr;
+std::string* NodeMetricsIntegrationTest::front_kubeconfig_ = nullptr;
+
+// The list and one node: cpu in nanocores and memory in bytes as canonical quantities, equal to
+// Prometheus' answer for the root cgroups at the table's evaluation time.
+TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
+  bool equal = false;
+  std::string last;
+  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
+    const absl::Time cpu_at = SampledAt("cpu");
+    const absl::Time memory_at = SampledAt("memory");
+    EXPECT_EQ(j["kind"], "NodeMetricsList");
+    EXPECT_EQ(j["apiVersion"], "metrics.k8s.io/v1beta1");
+    if (j["items"].empty() || j["items"][0]["timestamp"] != Rfc3339Seconds(cpu_at)) continue;
+    std::map<std::string, double> cpu = Prometheus(kNodeCpuQuery, cpu_at);
+    std::map<std::string, double> memory = Prometheus(kNodeMemoryQuery, memory_at);
+    equal = cpu.size() == 2 && j["items"].size() == 2;
+    for (const auto& item : j["items"]) {
+      const std::string name = item["metadata"]["name"].get<std::string>();
+      EXPECT_EQ(item["window"], "30s");
+      const std::string c = item["usage"]["cpu"].get<std::string>();
+      const std::string m = item["usage"]["memory"].get<std::string>();
+      // Nanocores (DecimalSI), bytes (BinarySI: a number, or Ki/Mi/Gi when it divides evenly).
+      EXPECT_THAT(c, ::testing::MatchesRegex("0|[1-9][0-9]*n")) << c;
+      EXPECT_THAT(m, ::testing::MatchesRegex("0|[1-9][0-9]*(Ki|Mi|Gi)?")) << m;
+      equal = equal && cpu.contains(name) && std::abs(cpu[name] - ParseQuantity(c)) <= 2e-9 &&
+              memory.contains(name) && std::abs(memory[name] - ParseQuantity(m)) <= 1;
+    }
+    last = absl::StrCat(j.dump(), " vs Prometheus cpu ", json(cpu).dump(), " memory ",
+                        json(memory).dump());
+  }
+  EXPECT_TRUE(equal) << last;
+
+  // One node by name: a NodeMetrics object (not a list) for that node.
+  json one = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes/sim-node-2");
+  EXPECT_EQ(one["kind"], "NodeMetrics");
+  EXPECT_EQ(one["apiVersion"], "metrics.k8s.io/v1beta1");
+  EXPECT_EQ(one["metadata"]["name"], "sim-node-2");
+  EXPECT_EQ(one["window"], "30s");
+  ASSERT_TRUE(one["usage"].contains("cpu") && one["usage"].contains("memory")) << one.dump();
+  const absl::Time at = SampledAt("cpu");
+  if (one["timestamp"] == Rfc3339Seconds(at)) {
+    EXPECT_NEAR(ParseQuantity(one["usage"]["cpu"].get<std::string>()),
+                Prometheus(kNodeCpuQuery, at)["sim-node-2"], 2e-9);
+  }
+}
+
+// Every pod of the cluster runs on a node (kube_pod_info) whose usage covers its pods' usage.
+TEST_F(NodeMetricsIntegrationTest, NodeUsageCoversItsPods) {
+  json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
+  const absl::Time at = SampledAt("cpu");
+  ASSERT_EQ(j["items"].size(), 2u);
+  std::map<std::string, double> pods_cpu = Prometheus(
+      "sum by (node) (sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{"
+      "container=\"\",pod!=\"\"}[30s])) * on (namespace, pod) group_left (node) kube_pod_info)",
+      at);
+  std::map<std::string, double> pods_memory = Prometheus(
+      "sum by (node) (sum by (namespace, pod) (container_memory_working_set_bytes{"
+      "container=\"\",pod!=\"\"}) * on (namespace, pod) group_left (node) kube_pod_info)",
+      at);
+  ASSERT_FALSE(pods_cpu.empty());
+  for (const auto& item : j["items"]) {
+    const std::string name = item["metadata"]["name"].get<std::string>();
+    EXPECT_GE(ParseQuantity(item["usage"]["cpu"].get<std::string>()), pods_cpu[name]) << name;
+    EXPECT_GT(ParseQuantity(item["usage"]["memory"].get<std::string>()), pods_memory[name])
+        << name;
+  }
+}
+
+TEST_F(NodeMetricsIntegrationTest, UnknownNodeIsNotFoundAndSelectorsAreChecked) {
+  int code = 0;
+  std::string out = Kubectl(
+      *kubeconfig_, {"get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/no-such-node"}, &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("NotFound"));
+  EXPECT_THAT(out, HasSubstr("no-such-node"));
+  // A malformed selector is a 400.
+  out = Kubectl(*kubeconfig_,
+                {"get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=a%20in%20(x"},
+                &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("BadRequest"));
+  // Selecting nodes by their labels: either refused as a 400 naming labelSelector, or answered
+  // with exactly the selected node.
+  out = Kubectl(*kubeconfig_,
+                {"get", "--raw",
+                 "/apis/metrics.k8s.io/v1beta1/"
+                 "nodes?labelSelector=kubernetes.io%2Fhostname%3Dsim-node-1"},
+                &code);
+  if (code == 0) {
+    json j = json::parse(out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << out;
+    ASSERT_EQ(j["items"].size(), 1u) << out;
+    EXPECT_EQ(j["items"][0]["metadata"]["name"], "sim-node-1");
+  } else {
+    EXPECT_THAT(out, HasSubstr("BadRequest"));
+    EXPECT_THAT(out, HasSubstr("labelSelector"));
+  }
+}
+
+// `kubectl top node` and `kubectl top node NAME`: usage in millicores and Mi, percentages of the
+// Node's allocatable, for the table Prometheus is asked about.
+TEST_F(NodeMetricsIntegrationTest, KubectlTopNodeShowsTheNodes) {
+  ASSERT_NO_FATAL_FAILURE(StartFront());
+  bool equal = false;
+  std::string last;
+  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    const absl::Time before = SampledAt("cpu");
+    int code = -1;
+    std::string out = Kubectl(*front_kubeconfig_, {"top", "node"}, &code);
+    const absl::Time after = SampledAt("cpu");
+    ASSERT_EQ(code, 0) << out;
+    if (before != after) continue;  // a new table came in between
+    std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
+    ASSERT_EQ(lines.size(), 3u) << out;
+    EXPECT_THAT(lines[0], ::testing::MatchesRegex(
+                              "NAME +CPU\\(cores\\) +CPU\\(%\\) +MEMORY\\(bytes\\) +MEMORY\\(%\\) *"));
+    std::map<std::string, double> cpu = Prometheus(kNodeCpuQuery, before);
+    std::map<std::string, double> memory = Prometheus(kNodeMemoryQuery, SampledAt("memory"));
+    equal = true;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      std::vector<std::string> f = absl::StrSplit(lines[i], ' ', absl::SkipEmpty());
+      ASSERT_EQ(f.size(), 5u) << lines[i];
+      ASSERT_TRUE(cpu.contains(f[0])) << lines[i];
+      // kubectl prints MilliValue() (rounded up) and Value() / 2^20; percentages of 7.5 cores
+      // and 31 GiB allocatable, truncated.
+      const double cpu_m = std::ceil(cpu[f[0]] * 1000 - 1e-6);
+      const double memory_mi = std::floor(memory[f[0]] / 1048576);
+      equal = equal && f[1] == absl::StrCat(cpu_m, "m") &&
+              f[2] == absl::StrCat(static_cast<int64_t>(cpu_m * 100 / 7500), "%") &&
+              f[3] == absl::StrCat(memory_mi, "Mi") &&
+              f[4] == absl::StrCat(static_cast<int64_t>(memory[f[0]] * 100 /
+                                                        (31.0 * 1073741824)),
+                                   "%");
+    }
+    last = absl::StrCat(out, " vs Prometheus cpu ", json(cpu).dump(), " memory ",
+                        json(memory).dump());
+  }
+  EXPECT_TRUE(equal) << last;
+  std::printf("kubectl top node:\n%s\n", last.c_str());
+
+  int code = -1;
+  std::string out = Kubectl(*front_kubeconfig_, {"top", "node", "sim-node-1"}, &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("sim-node-1"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("sim-node-2")));
+  // kubectl read the node's metrics and the Node object through the stand-in.
+  EXPECT_GE(front_->CountRequests("GET", "/apis/metrics.k8s.io/v1beta1/nodes/sim-node-1"), 1);
+  EXPECT_GE(front_->CountRequests("GET", "/api/v1/nodes/sim-node-1"), 1);
+}
+
+}  // namespace
+}  // namespace aa
