@@ -744,6 +744,7 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
     memory = *std::move(m);
   }
   std::vector<NodeMetricsItem> items;
+  bool named_without_memory = false;
   for (const pipeline::PodValue& v : cpu->table->pods) {
     if (name && v.pod != *name) continue;
     NodeMetricsItem item;
@@ -752,17 +753,24 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
     item.window = absl::Seconds(WindowSeconds(*cpu_def));
     item.cpu_cores = std::max(0.0, v.value);
     if (memory) {
-      if (const pipeline::PodValue* m = memory->table->Find(v.pod)) {
-        item.memory_bytes = std::max(0.0, m->value);
+      // A node without a memory value is left out (as metrics-server does; kubectl top node
+      // prints <unknown> for it) rather than served with a made-up 0.
+      const pipeline::PodValue* m = memory->table->Find(v.pod);
+      if (m == nullptr) {
+        named_without_memory = name.has_value();
+        continue;
       }
+      item.memory_bytes = std::max(0.0, m->value);
     }
     items.push_back(std::move(item));
   }
   if (name) {
     if (items.empty()) {
-      return Error(
-          absl::NotFoundError(absl::StrCat("nodemetrics \"", ToAbsl(*name), "\" not found")),
-          route);
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "nodemetrics \"", ToAbsl(*name), "\" not found",
+                       named_without_memory ? ": the node has a cpu value but no memory value yet"
+                                            : "")),
+                   route);
     }
     return Body(NodeMetrics(items[0]), std::move(route));
   }

@@ -218,7 +218,8 @@ int Main(int argc, char** argv) {
 
   if (absl::GetFlag(FLAGS_check_config)) {
     for (const auto& def : config->metrics) {
-      std::printf("%s\t%s\n", def.name.c_str(), def.query.c_str());
+      // Per-pod metrics by name; the others (containers/cpu, nodemetrics/memory...) by key.
+      std::printf("%s\t%s\n", def.Key().c_str(), def.query.c_str());
       if (!def.baseline_query.empty())
         std::printf("%s (baseline)\t%s\n", def.name.c_str(), def.baseline_query.c_str());
     }

@@ -347,22 +347,78 @@ resourceRules:
   ASSERT_EQ(r.status, 200) << r.body;
   j = json::parse(r.body);
   EXPECT_EQ(j["kind"], "NodeMetricsList");
-  ASSERT_EQ(j["items"].size(), 2u);
+  // n2 has cpu but no memory series: left out, never served with a made-up memory value.
+  ASSERT_EQ(j["items"].size(), 1u) << j.dump();
   EXPECT_EQ(j["items"][0]["metadata"]["name"], "n1");
   EXPECT_EQ(j["items"][0]["usage"], json::parse(R"({"cpu":"1500m","memory":"2Gi"})"));
-  EXPECT_EQ(j["items"][1]["usage"], json::parse(R"({"cpu":"125m","memory":"0"})"));
-  r = get("/apis/metrics.k8s.io/v1beta1/nodes/n2");
+  r = get("/apis/metrics.k8s.io/v1beta1/nodes/n1");
   ASSERT_EQ(r.status, 200) << r.body;
   j = json::parse(r.body);
   EXPECT_EQ(j["kind"], "NodeMetrics");
   EXPECT_EQ(j["apiVersion"], "metrics.k8s.io/v1beta1");
+  EXPECT_EQ(j["metadata"]["name"], "n1");
   EXPECT_EQ(j["window"], "2m0s");
-  EXPECT_EQ(get("/apis/metrics.k8s.io/v1beta1/nodes/n9").status, 404);
+  r = get("/apis/metrics.k8s.io/v1beta1/nodes/n2");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("no memory value"));
+  r = get("/apis/metrics.k8s.io/v1beta1/nodes/n9");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("nodemetrics \\\"n9\\\" not found"));
   // Per-container and per-node definitions are not custom metrics.
   j = json::parse(get(kCustom2).body);
   for (const auto& res : j["resources"]) {
     EXPECT_THAT(res["name"].get<std::string>(), ::testing::Not(HasSubstr("cpu"))) << res.dump();
   }
+}
+
+// With the cpu preset and no resourceRules, NodeMetrics come from cAdvisor's root cgroup summed
+// by the node label: the query the sampler sends, and what is served.
+TEST(ResourceRulesApiTest, CpuPresetServesNodeMetricsFromTheRootCgroup) {
+  auto config = config::ParseConfig(R"yaml(
+podLabels: {enabled: false}
+metrics:
+- name: cpu
+  preset: {type: cpu, window: 30s}
+)yaml",
+                                    "t.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  FakePrometheus prom;
+  std::vector<std::string> node_queries;
+  std::mutex mu;
+  prom.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (q.find("id=\"/\"") == std::string::npos) return VectorOf({}, at);
+    {
+      std::lock_guard lock(mu);
+      node_queries.push_back(q);
+    }
+    if (q == "sum by (node) (rate(container_cpu_usage_seconds_total{id=\"/\",node!=\"\"}[30s]))") {
+      return VectorOf({{{{"node", "node-a"}}, 0.25}, {{{"node", "node-b"}}, 1.0 / 3}}, at);
+    }
+    if (q == "sum by (node) (container_memory_working_set_bytes{id=\"/\",node!=\"\"})") {
+      return VectorOf({{{{"node", "node-a"}}, 3.0 * 1024 * 1024 * 1024},
+                       {{{"node", "node-b"}}, 1000.0}},
+                      at);
+    }
+    return absl::InvalidArgumentError("unexpected query " + q);
+  });
+  SimulatedClock clock;
+  pipeline::Sampler sampler(*config, prom, clock, nullptr);
+  MetricsApi api(sampler, clock);
+  sampler.Start();
+  HttpRequest req;
+  req.method = "GET";
+  req.path = "/apis/metrics.k8s.io/v1beta1/nodes";
+  HttpResponse r = api.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 2u) << r.body;
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "node-a");
+  EXPECT_EQ(j["items"][0]["window"], "30s");
+  EXPECT_EQ(j["items"][0]["usage"], json::parse(R"({"cpu":"250m","memory":"3Gi"})"));
+  // Nanocores (rounded); bytes below 1024 print as DecimalSI, as apimachinery does.
+  EXPECT_EQ(j["items"][1]["usage"], json::parse(R"({"cpu":"333333333n","memory":"1k"})"));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(node_queries.size(), 2u);
 }
 
 }  // namespace
