@@ -766,11 +766,11 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   }
   if (name) {
     if (items.empty()) {
-      return Error(absl::NotFoundError(absl::StrCat(
-                       "nodemetrics \"", ToAbsl(*name), "\" not found",
-                       named_without_memory ? ": the node has a cpu value but no memory value yet"
-                                            : "")),
-                   route);
+      return Error(
+          absl::NotFoundError(absl::StrCat(
+              "nodemetrics \"", ToAbsl(*name), "\" not found",
+              named_without_memory ? ": the node has a cpu value but no memory value yet" : "")),
+          route);
     }
     return Body(NodeMetrics(items[0]), std::move(route));
   }

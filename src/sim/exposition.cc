@@ -239,8 +239,8 @@ std::string RenderMetrics(const Simulator& sim) {
 
   w.Family("kube_node_info", "gauge", "Information about a cluster node.");
   for (const NodeView& n : nodes) {
-    w.Sample("kube_node_info", Labels{{"node", n.name}, {"os_image", "Debian GNU/Linux 12 (bookworm)"}},
-             1);
+    w.Sample("kube_node_info",
+             Labels{{"node", n.name}, {"os_image", "Debian GNU/Linux 12 (bookworm)"}}, 1);
   }
   w.Family("kube_node_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
   for (const NodeView& n : nodes) {

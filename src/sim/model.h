@@ -111,14 +111,14 @@ inline constexpr double kPauseContainerMemory = 512.0 * 1024;
 // The nodes the pods run on, all alike. Defaults: two 8-core, 32 GiB nodes named sim-node-1 and
 // sim-node-2 whose system (kubelet, runtime, OS) uses 0.1 core and 1 GiB.
 struct NodeSpec {
-  int count = 2;                                // 1..kMaxNodes
-  std::string name_prefix = "sim-node-";        // node i (from 1) is name_prefix + i
-  double cpu_capacity = 8;                      // cores
-  double memory_capacity = 32.0 * (1ull << 30);  // bytes
-  double cpu_allocatable = 7.5;                 // cores (capacity minus system reservations)
+  int count = 2;                                    // 1..kMaxNodes
+  std::string name_prefix = "sim-node-";            // node i (from 1) is name_prefix + i
+  double cpu_capacity = 8;                          // cores
+  double memory_capacity = 32.0 * (1ull << 30);     // bytes
+  double cpu_allocatable = 7.5;                     // cores (capacity minus system reservations)
   double memory_allocatable = 31.0 * (1ull << 30);  // bytes
-  double system_cpu = 0.1;                      // cores used outside pods
-  double system_memory = 1ull << 30;            // bytes used outside pods
+  double system_cpu = 0.1;                          // cores used outside pods
+  double system_memory = 1ull << 30;                // bytes used outside pods
 };
 
 inline constexpr int kMaxNodes = 100;
@@ -190,8 +190,8 @@ struct ServiceView {
 struct NodeView {
   std::string name;
   const NodeSpec* spec = nullptr;
-  int pods = 0;            // live pods on it (starting, serving, draining)
-  double cpu_seconds = 0;  // cumulative core-seconds: system + every pod it hosts or hosted
+  int pods = 0;             // live pods on it (starting, serving, draining)
+  double cpu_seconds = 0;   // cumulative core-seconds: system + every pod it hosts or hosted
   double memory_bytes = 0;  // working set: system + the pods it hosts
 };
 

@@ -395,9 +395,8 @@ metrics:
       return VectorOf({{{{"node", "node-a"}}, 0.25}, {{{"node", "node-b"}}, 1.0 / 3}}, at);
     }
     if (q == "sum by (node) (container_memory_working_set_bytes{id=\"/\",node!=\"\"})") {
-      return VectorOf({{{{"node", "node-a"}}, 3.0 * 1024 * 1024 * 1024},
-                       {{{"node", "node-b"}}, 1000.0}},
-                      at);
+      return VectorOf(
+          {{{{"node", "node-a"}}, 3.0 * 1024 * 1024 * 1024}, {{{"node", "node-b"}}, 1000.0}}, at);
     }
     return absl::InvalidArgumentError("unexpected query " + q);
   });

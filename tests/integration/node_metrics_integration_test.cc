@@ -109,9 +109,8 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
 
   // The evaluation time of the adapter's current node table of `metric` (query API, ms).
   static absl::Time SampledAt(const std::string& metric) {
-    json j = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/default/metrics/", metric,
-                                  "?resource=nodemetrics"));
+    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/default/metrics/",
+                                                          metric, "?resource=nodemetrics"));
     absl::Time t = absl::InfinitePast();
     std::string err;
     if (!j.contains("sampledAt") ||
@@ -166,9 +165,9 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
             std::string(family) == "kube_node_status_capacity" ? "capacity" : "allocatable";
         const double v = std::stod(s["value"][1].get<std::string>());
         // Whole bytes; cores as milli (7.5 -> 7500m).
-        nodes[node]["status"][field][resource] =
-            resource == "cpu" ? absl::StrCat(std::llround(v * 1000), "m")
-                              : absl::StrCat(std::llround(v));
+        nodes[node]["status"][field][resource] = resource == "cpu"
+                                                     ? absl::StrCat(std::llround(v * 1000), "m")
+                                                     : absl::StrCat(std::llround(v));
       }
     }
     ASSERT_EQ(nodes.size(), 2u);
@@ -178,19 +177,20 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
       node["apiVersion"] = "v1";
       node["metadata"] = {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}};
       items.push_back(node);
-      front_->Handle("GET", "/api/v1/nodes/" + name,
-                     [node](const FakeRequest&) { return FakeResponse{200, node}; });
+      front_->Handle("GET", "/api/v1/nodes/" + name, [node](const FakeRequest&) {
+        return FakeResponse{200, node};
+      });
       front_->Handle("GET", "/apis/metrics.k8s.io/v1beta1/nodes/" + name, forward);
     }
     json list = {{"kind", "NodeList"},
                  {"apiVersion", "v1"},
                  {"metadata", {{"resourceVersion", "1"}}},
                  {"items", items}};
-    front_->Handle("GET", "/api/v1/nodes",
-                   [list](const FakeRequest&) { return FakeResponse{200, list}; });
-    for (const char* path :
-         {"/apis", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1",
-          "/apis/metrics.k8s.io/v1beta1/nodes"}) {
+    front_->Handle("GET", "/api/v1/nodes", [list](const FakeRequest&) {
+      return FakeResponse{200, list};
+    });
+    for (const char* path : {"/apis", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1",
+                             "/apis/metrics.k8s.io/v1beta1/nodes"}) {
       front_->Handle("GET", path, forward);
     }
     front_kubeconfig_ = new std::string(stack_->work_dir() + "/front-kubeconfig");
@@ -239,6 +239,17 @@ TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
   }
   EXPECT_TRUE(equal) << last;
 
+  // The kubelet's resource metrics (what metrics-server and prometheus-adapter's current default
+  // nodeQuery read) say the same as the root cgroups.
+  const absl::Time at = SampledAt("cpu");
+  std::map<std::string, double> root = Prometheus(kNodeCpuQuery, at);
+  std::map<std::string, double> kubelet =
+      Prometheus("sum by (node) (rate(node_cpu_usage_seconds_total[30s]))", at);
+  ASSERT_EQ(kubelet.size(), 2u);
+  for (const auto& [node, v] : root) EXPECT_NEAR(kubelet[node], v, 1e-9) << node;
+  EXPECT_EQ(Prometheus("sum by (node) (node_memory_working_set_bytes)", at),
+            Prometheus(kNodeMemoryQuery, at));
+
   // One node by name: a NodeMetrics object (not a list) for that node.
   json one = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes/sim-node-2");
   EXPECT_EQ(one["kind"], "NodeMetrics");
@@ -246,18 +257,24 @@ TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
   EXPECT_EQ(one["metadata"]["name"], "sim-node-2");
   EXPECT_EQ(one["window"], "30s");
   ASSERT_TRUE(one["usage"].contains("cpu") && one["usage"].contains("memory")) << one.dump();
-  const absl::Time at = SampledAt("cpu");
-  if (one["timestamp"] == Rfc3339Seconds(at)) {
+  const absl::Time one_at = SampledAt("cpu");
+  if (one["timestamp"] == Rfc3339Seconds(one_at)) {
     EXPECT_NEAR(ParseQuantity(one["usage"]["cpu"].get<std::string>()),
-                Prometheus(kNodeCpuQuery, at)["sim-node-2"], 2e-9);
+                Prometheus(kNodeCpuQuery, one_at)["sim-node-2"], 2e-9);
   }
 }
 
 // Every pod of the cluster runs on a node (kube_pod_info) whose usage covers its pods' usage.
 TEST_F(NodeMetricsIntegrationTest, NodeUsageCoversItsPods) {
-  json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
-  const absl::Time at = SampledAt("cpu");
+  json j;
+  absl::Time at;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
+    at = SampledAt("cpu");
+    if (!j["items"].empty() && j["items"][0]["timestamp"] == Rfc3339Seconds(at)) break;
+  }
   ASSERT_EQ(j["items"].size(), 2u);
+  ASSERT_EQ(j["items"][0]["timestamp"], Rfc3339Seconds(at));
   std::map<std::string, double> pods_cpu = Prometheus(
       "sum by (node) (sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{"
       "container=\"\",pod!=\"\"}[30s])) * on (namespace, pod) group_left (node) kube_pod_info)",
@@ -270,8 +287,7 @@ TEST_F(NodeMetricsIntegrationTest, NodeUsageCoversItsPods) {
   for (const auto& item : j["items"]) {
     const std::string name = item["metadata"]["name"].get<std::string>();
     EXPECT_GE(ParseQuantity(item["usage"]["cpu"].get<std::string>()), pods_cpu[name]) << name;
-    EXPECT_GT(ParseQuantity(item["usage"]["memory"].get<std::string>()), pods_memory[name])
-        << name;
+    EXPECT_GT(ParseQuantity(item["usage"]["memory"].get<std::string>()), pods_memory[name]) << name;
   }
 }
 
@@ -321,8 +337,9 @@ TEST_F(NodeMetricsIntegrationTest, KubectlTopNodeShowsTheNodes) {
     if (before != after) continue;  // a new table came in between
     std::vector<std::string> lines = absl::StrSplit(out, '\n', absl::SkipEmpty());
     ASSERT_EQ(lines.size(), 3u) << out;
-    EXPECT_THAT(lines[0], ::testing::MatchesRegex(
-                              "NAME +CPU\\(cores\\) +CPU\\(%\\) +MEMORY\\(bytes\\) +MEMORY\\(%\\) *"));
+    EXPECT_THAT(lines[0],
+                ::testing::MatchesRegex(
+                    "NAME +CPU\\(cores\\) +CPU\\(%\\) +MEMORY\\(bytes\\) +MEMORY\\(%\\) *"));
     std::map<std::string, double> cpu = Prometheus(kNodeCpuQuery, before);
     std::map<std::string, double> memory = Prometheus(kNodeMemoryQuery, SampledAt("memory"));
     equal = true;
@@ -334,15 +351,14 @@ TEST_F(NodeMetricsIntegrationTest, KubectlTopNodeShowsTheNodes) {
       // and 31 GiB allocatable, truncated.
       const double cpu_m = std::ceil(cpu[f[0]] * 1000 - 1e-6);
       const double memory_mi = std::floor(memory[f[0]] / 1048576);
-      equal = equal && f[1] == absl::StrCat(cpu_m, "m") &&
-              f[2] == absl::StrCat(static_cast<int64_t>(cpu_m * 100 / 7500), "%") &&
-              f[3] == absl::StrCat(memory_mi, "Mi") &&
-              f[4] == absl::StrCat(static_cast<int64_t>(memory[f[0]] * 100 /
-                                                        (31.0 * 1073741824)),
-                                   "%");
+      equal =
+          equal && f[1] == absl::StrCat(cpu_m, "m") &&
+          f[2] == absl::StrCat(static_cast<int64_t>(cpu_m * 100 / 7500), "%") &&
+          f[3] == absl::StrCat(memory_mi, "Mi") &&
+          f[4] == absl::StrCat(static_cast<int64_t>(memory[f[0]] * 100 / (31.0 * 1073741824)), "%");
     }
-    last = absl::StrCat(out, " vs Prometheus cpu ", json(cpu).dump(), " memory ",
-                        json(memory).dump());
+    last =
+        absl::StrCat(out, " vs Prometheus cpu ", json(cpu).dump(), " memory ", json(memory).dump());
   }
   EXPECT_TRUE(equal) << last;
   std::printf("kubectl top node:\n%s\n", last.c_str());

@@ -319,8 +319,8 @@ TEST(Exposition, NodesAndTheirPods) {
   for (const auto& s : Find(p, "kube_node_status_allocatable")) {
     if (s.labels.at("resource") == "cpu") allocatable_cpu[s.labels.at("node")] = s.value;
   }
-  EXPECT_EQ(allocatable_cpu, (std::map<std::string, double>{{"sim-node-1", 7.5},
-                                                            {"sim-node-2", 7.5}}));
+  EXPECT_EQ(allocatable_cpu,
+            (std::map<std::string, double>{{"sim-node-1", 7.5}, {"sim-node-2", 7.5}}));
   EXPECT_EQ(Find(p, "kube_node_status_capacity").size(), 4u);
   EXPECT_EQ(Find(p, "kube_node_info").size(), 2u);
   for (const auto& s : Find(p, "kube_node_labels")) {

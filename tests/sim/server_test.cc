@@ -66,6 +66,9 @@ TEST_F(SimServerTest, ListsServices) {
   EXPECT_EQ(j["services"][0]["desired_replicas"], 1);
   EXPECT_EQ(j["services"][0]["ready_replicas"], 1);  // the initial pods run from the start
   EXPECT_EQ(j["services"][0]["pods"].size(), 1u);
+  // Each pod names its node (the first pod of the cluster goes to the first node).
+  EXPECT_EQ(j["services"][0]["pods"][0]["node"], "sim-node-1");
+  EXPECT_EQ(j["services"][1]["pods"][0]["node"], "sim-node-2");
   EXPECT_TRUE(j["services"][0]["rps_override"].is_null());
   Advance(absl::Seconds(11));
   j = Json(client_->Get("/api/v1/services/kserve-test/cpu-model"));
