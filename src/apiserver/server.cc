@@ -261,8 +261,8 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
                route + "/unknown");
 }
 
-MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock)
-    : sampler_(sampler), clock_(clock) {
+MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects)
+    : sampler_(sampler), clock_(clock), objects_(objects) {
   ResourceLists();
 }
 
@@ -359,15 +359,26 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   }
   const bool wildcard = name == "*";
   std::string label_selector = Param(req, "labelSelector");
-  if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) {
     return Error(
         absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
         route);
-  } else if (!parsed->Empty()) {
+  }
+  const bool by_labels = !parsed->Empty();
+  if (by_labels && kr == nullptr) {
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "labelSelector: unknown resource \"", ToAbsl(resource),
+                     "\": objects are selected by their labels for the resources this adapter "
+                     "knows (",
+                     pipeline::KnownResourceNames(), ")")),
+                 route);
+  }
+  if (by_labels && objects_ == nullptr) {
     return Error(absl::InvalidArgumentError(absl::StrCat(
                      "labelSelector: selecting ", ToAbsl(group_resource),
-                     " by their labels is not supported (this adapter knows pods' labels only); "
-                     "name the object instead")),
+                     " by their labels is not supported without an object source (the Kubernetes "
+                     "API or kube-state-metrics); name the object instead")),
                  route);
   }
   auto series = ParseSeriesSelector(req, "metricLabelSelector");
@@ -375,9 +386,15 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   // A namespace's own metric is sampled in the namespace's batch, like its pods' metrics.
   const bool is_namespace = group_resource == "namespaces";
   if (is_namespace && wildcard) {
+    if (by_labels) {
+      return CustomNamespacesSelected(req, version, metric, label_selector, *parsed,
+                                      series->matchers, std::move(route));
+    }
     return Error(absl::InvalidArgumentError(absl::StrCat(
                      "namespaces/*/", ToAbsl(metric), ": name the namespace (namespaces/{name}/",
-                     ToAbsl(metric), "); metrics are sampled per namespace asked for")),
+                     ToAbsl(metric),
+                     ") or select namespaces with labelSelector; metrics are sampled per "
+                     "namespace asked for")),
                  route);
   }
   auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource,
@@ -390,6 +407,21 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
           route);
     }
     return Error(read.status(), route);
+  }
+  const std::string where = ns ? absl::StrCat(" in namespace ", ToAbsl(*ns)) : std::string();
+  // labelSelector: the objects it picks, by their Kubernetes labels (not the series' labels).
+  std::optional<std::set<std::string, std::less<>>> selected;
+  if (by_labels) {
+    auto names = objects_->Select(*kr, kr->namespaced ? ns.value_or("") : "", *parsed);
+    if (!names.ok()) return Error(names.status(), route);
+    if (names->empty()) {
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "no metrics returned: no ", ToAbsl(group_resource), " match labelSelector \"",
+                       label_selector, "\"", where, " (object labels from ",
+                       objects_->Describe(*kr), ")")),
+                   route);
+    }
+    selected.emplace(names->begin(), names->end());
   }
   const config::MetricDefinition& def = *read->definition;
   const pipeline::MetricTable& table = *read->table;
@@ -407,16 +439,105 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
     items.push_back(std::move(item));
   };
   if (wildcard) {
-    for (const pipeline::PodValue& v : table.pods) add(v);
-  } else if (const pipeline::PodValue* v = table.Find(name)) {
+    for (const pipeline::PodValue& v : table.pods) {
+      if (!selected || selected->contains(v.pod)) add(v);
+    }
+  } else if (const pipeline::PodValue* v = table.Find(name);
+             v != nullptr && (!selected || selected->contains(name))) {
     add(*v);
   }
   if (items.empty()) {
+    if (selected && wildcard) {
+      return Error(
+          absl::NotFoundError(absl::StrCat(
+              "no metrics returned: ", selected->size(), " ", ToAbsl(group_resource),
+              " match labelSelector \"", label_selector, "\"", where, " but ",
+              selected->size() == 1 ? "it has no" : "none has a", " value of metric ", def.name,
+              " (Prometheus returned ", table.pods.size(), " ", ToAbsl(group_resource), ")")),
+          route);
+    }
+    if (selected && !selected->contains(name)) {
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "no metrics returned: ", ToAbsl(group_resource), " ", ToAbsl(name),
+                       " does not match labelSelector \"", label_selector, "\"", where)),
+                   route);
+    }
     return Error(absl::NotFoundError(absl::StrCat(
                      "no metrics returned: metric ", def.name, " has no value for ",
                      wildcard ? std::string("any of the ") : std::string(), ToAbsl(group_resource),
-                     wildcard ? "" : " ", wildcard ? "" : ToAbsl(name),
-                     ns ? absl::StrCat(" in namespace ", ToAbsl(*ns)) : std::string())),
+                     wildcard ? "" : " ", wildcard ? "" : ToAbsl(name), where)),
+                 route);
+  }
+  return Body(CustomMetricValueList(version, items), std::move(route));
+}
+
+HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::string_view version,
+                                                  std::string_view metric,
+                                                  std::string_view label_selector,
+                                                  const selector::Selector& selector,
+                                                  std::string_view series_matchers,
+                                                  std::string route) const {
+  const pipeline::KubeResource& kr = *pipeline::FindKubeResource("namespaces");
+  auto names = objects_->Select(kr, "", selector);
+  if (!names.ok()) return Error(names.status(), route);
+  if (names->empty()) {
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "no metrics returned: no namespaces match labelSelector \"",
+                     ToAbsl(label_selector), "\" (object labels from ", objects_->Describe(kr),
+                     ")")),
+                 route);
+  }
+  // Each namespace is its own sample (metrics are sampled per namespace asked for): bound them.
+  constexpr size_t kMaxNamespaces = 100;
+  if (names->size() > kMaxNamespaces) {
+    return Error(absl::InvalidArgumentError(absl::StrCat(
+                     "labelSelector \"", ToAbsl(label_selector), "\" selects ", names->size(),
+                     " namespaces; at most ", kMaxNamespaces,
+                     " can be read at once: narrow the selector")),
+                 route);
+  }
+  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  const bool rule = set->Find("namespaces", metric) != nullptr;
+  std::vector<CustomMetricItem> items;
+  for (const std::string& n : *names) {
+    // A namespaces rule metric (grouped by the namespace label), or the sum over the namespace's
+    // pods of a `metrics:` definition, as for one named namespace.
+    auto read = sampler_.Read(metric, n, rule ? "namespaces" : "pods", series_matchers);
+    if (!read.ok()) {
+      if (read.status().code() == absl::StatusCode::kNotFound) {
+        return Error(absl::NotFoundError(absl::StrCat("the server could not find the metric ",
+                                                      ToAbsl(metric), " for namespaces")),
+                     route);
+      }
+      return Error(read.status(), route);
+    }
+    const config::MetricDefinition& def = *read->definition;
+    const pipeline::MetricTable& table = *read->table;
+    CustomMetricItem item;
+    if (rule) {
+      const pipeline::PodValue* v = table.Find(n);
+      if (v == nullptr) continue;
+      item.value = v->value;
+    } else {
+      if (table.pods.empty()) continue;
+      item.value =
+          pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt).total;
+    }
+    item.object = {"Namespace", n, "", "v1"};
+    item.metric = def.name;
+    item.timestamp = table.sampled_at;
+    item.window_seconds = WindowSeconds(def);
+    items.push_back(std::move(item));
+  }
+  auto series = ParseSeriesSelector(req, "metricLabelSelector");
+  if (!series.ok()) return Error(series.status(), route);
+  for (CustomMetricItem& item : items) SetSelector(*series, &item);
+  if (items.empty()) {
+    return Error(absl::NotFoundError(absl::StrCat(
+                     "no metrics returned: ", names->size(),
+                     " namespaces match labelSelector \"", ToAbsl(label_selector), "\" but ",
+                     names->size() == 1 ? "it has no" : "none has a", " value of metric ",
+                     ToAbsl(metric))),
                  route);
   }
   return Body(CustomMetricValueList(version, items), std::move(route));

@@ -40,8 +40,11 @@
 // group/version/metric/object or a selection with no value (never an empty list), 405 non-GET, 503
 // data past the sampler's max age. Values are Kubernetes quantities (rounded to milli), timestamps
 // the table's sampled_at. Objects other than pods exist for metrics discovered from
-// prometheus-adapter rules whose resources map a label to them; labelSelector on their wildcard is
-// refused (no object labels).
+// prometheus-adapter rules whose resources map a label to them. labelSelector on their wildcard
+// (`{resource}/*/{metric}`, including `namespaces/*/{metric}`) picks the objects by their
+// Kubernetes labels from the ObjectSource (the Kubernetes API, or kube_<object>_labels), then
+// serves the metric's rows of those objects: 404 when no object matches or none that matches has a
+// value (the message says which), 503 when the source failed, 400 without a source.
 
 #include <map>
 #include <memory>
@@ -52,16 +55,19 @@
 
 #include "common/clock.h"
 #include "http/server.h"
+#include "pipeline/object_select.h"
 #include "pipeline/sampler.h"
+#include "selector/selector.h"
 
 namespace aa::apiserver {
 
 class MetricsApi {
  public:
-  // `sampler` and `clock` must outlive this object.
+  // `sampler`, `clock` and `objects` (may be null: no labelSelector for objects other than pods)
+  // must outlive this object.
   // The discovery documents are built on first use and rebuilt when the sampler's metric set
   // changes (rule discovery), so they always list the metrics that exist.
-  MetricsApi(pipeline::Sampler& sampler, Clock& clock);
+  MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects = nullptr);
 
   // Thread-safe.
   http::HttpResponse Handle(const http::HttpRequest& request) const;
@@ -92,8 +98,17 @@ class MetricsApi {
   http::HttpResponse ResourcePods(const http::HttpRequest& req, std::optional<std::string_view> ns,
                                   std::optional<std::string_view> name, std::string route) const;
 
+  // namespaces/*/{metric}?labelSelector=: one row per selected namespace.
+  http::HttpResponse CustomNamespacesSelected(const http::HttpRequest& req,
+                                              std::string_view version, std::string_view metric,
+                                              std::string_view label_selector,
+                                              const selector::Selector& selector,
+                                              std::string_view series_matchers,
+                                              std::string route) const;
+
   pipeline::Sampler& sampler_;
   Clock& clock_;
+  pipeline::ObjectSource* objects_;
   mutable std::mutex lists_mu_;
   mutable uint64_t lists_version_ = 0;  // the MetricSet version resource_lists_ was built from
   mutable std::shared_ptr<const std::map<std::string, std::string, std::less<>>> resource_lists_;

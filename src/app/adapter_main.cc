@@ -33,6 +33,7 @@
 #include "keda/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/object_list.h"
 #include "kube/pod_watch.h"
 #include "kube/watched_pod_labels.h"
 #include "pipeline/discovery.h"
@@ -296,7 +297,16 @@ int Main(int argc, char** argv) {
   std::unique_ptr<auth::KubeTokenReviewer> token_reviewer;
   std::unique_ptr<auth::KubeAuthorizer> access_reviewer;
   std::unique_ptr<auth::AuthConfigMapWatcher> auth_configmap;
-  apiserver::MetricsApi metrics_api(sampler, RealClock::Get());
+  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
+  // kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
+  std::unique_ptr<pipeline::ObjectSource> object_source;
+  if (kube_client && pod_source != "prometheus") {
+    object_source = std::make_unique<kube::ApiObjectLister>(*kube_client, RealClock::Get());
+  } else {
+    object_source = std::make_unique<pipeline::KubeStateObjectSource>(
+        **client, RealClock::Get(), config->sampling.interval);
+  }
+  apiserver::MetricsApi metrics_api(sampler, RealClock::Get(), object_source.get());
   if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
     auto authentication = OnOffFlag(FLAGS_authentication, "authentication");
     if (!authentication.ok()) return Fail(authentication.status());

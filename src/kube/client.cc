@@ -384,9 +384,10 @@ class Client::Impl {
         absl::StrCat(ToAbsl(what), ": request to ", config_.server, " failed: ", detail));
   }
 
-  absl::StatusOr<httplib::Headers> Headers(bool force_token) {
+  absl::StatusOr<httplib::Headers> Headers(bool force_token,
+                                           std::string_view accept = "application/json") {
     httplib::Headers headers;
-    headers.emplace("Accept", "application/json");
+    headers.emplace("Accept", std::string(accept));
     headers.emplace("User-Agent", "autoscale-adapter");
     AA_ASSIGN_OR_RETURN(std::string token, token_.Get(force_token));
     if (!token.empty()) headers.emplace("Authorization", absl::StrCat("Bearer ", token));
@@ -394,13 +395,14 @@ class Client::Impl {
   }
 
   absl::StatusOr<nlohmann::json> Call(const char* method, std::string_view path,
-                                      const std::string* body) {
+                                      const std::string* body,
+                                      std::string_view accept = "application/json") {
     std::string full = absl::StrCat(url_.prefix, ToAbsl(path));
     std::string what = absl::StrCat(method, " ", ToAbsl(path));
     int status = 0;
     std::string answer;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      AA_ASSIGN_OR_RETURN(httplib::Headers headers, Headers(attempt > 0));
+      AA_ASSIGN_OR_RETURN(httplib::Headers headers, Headers(attempt > 0, accept));
       std::string sent_token =
           headers.count("Authorization") ? headers.find("Authorization")->second : "";
       auto cli = Acquire();
@@ -622,8 +624,8 @@ Client::Client(ClientConfig config, std::unique_ptr<Impl> impl)
     : config_(std::move(config)), impl_(std::move(impl)) {}
 Client::~Client() = default;
 
-absl::StatusOr<nlohmann::json> Client::GetJson(std::string_view path) {
-  return impl_->Call("GET", path, nullptr);
+absl::StatusOr<nlohmann::json> Client::GetJson(std::string_view path, std::string_view accept) {
+  return impl_->Call("GET", path, nullptr, accept);
 }
 
 absl::StatusOr<nlohmann::json> Client::PostJson(std::string_view path, const nlohmann::json& body) {

@@ -68,7 +68,10 @@ class Client {
 
   // GET `path` ("/api/v1/namespaces/ns/pods?limit=500", already percent-encoded) and parse the JSON
   // answer. Errors as described above; a 2xx that is not JSON is Internal.
-  absl::StatusOr<nlohmann::json> GetJson(std::string_view path);
+  // `accept` is the Accept header (e.g. "application/json;as=PartialObjectMetadataList;
+  // g=meta.k8s.io;v=v1,application/json" for metadata-only lists).
+  absl::StatusOr<nlohmann::json> GetJson(std::string_view path,
+                                         std::string_view accept = "application/json");
   // POST `body` as application/json to `path` and parse the JSON answer (2xx). Same errors.
   absl::StatusOr<nlohmann::json> PostJson(std::string_view path, const nlohmann::json& body);
 

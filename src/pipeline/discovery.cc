@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "config/go_template.h"
@@ -119,6 +120,12 @@ const KubeResource* FindKubeResource(std::string_view name) {
     }
   }
   return nullptr;
+}
+
+std::string KnownResourceNames() {
+  std::vector<std::string> names;
+  for (const KubeResource& r : Table()) names.push_back(r.GroupResource());
+  return absl::StrJoin(names, ", ");
 }
 
 std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRule& rule,

@@ -39,6 +39,8 @@ struct KubeResource {
 // persistentvolumes, deployments/statefulsets/daemonsets/replicasets (apps), jobs/cronjobs
 // (batch), ingresses (networking.k8s.io) and horizontalpodautoscalers (autoscaling).
 const KubeResource* FindKubeResource(std::string_view name);
+// The built-in table's group resources, comma-separated ("pods, namespaces, ..."), for messages.
+std::string KnownResourceNames();
 
 // The definitions one rule yields for the given series (label sets with __name__), in series
 // order, one per (metric name, resource). Pure; exposed for tests.

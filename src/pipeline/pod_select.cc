@@ -21,30 +21,33 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
   if (auto it = snapshot.pod_labels.find(std::string(ns)); it != snapshot.pod_labels.end())
     index = it->second;
   if (parsed->Empty()) return PodPredicate();
-  auto sel = std::make_shared<const selector::Selector>(*std::move(parsed));
-  if (index && index->from_kubernetes) {
+  const bool from_kubernetes = index && index->from_kubernetes;
+  LabelsPredicate match =
+      LabelsMatcher(std::make_shared<const selector::Selector>(*std::move(parsed)), from_kubernetes);
+  return PodPredicate([index, match = std::move(match)](const PodValue& pod) {
+    if (!index) return false;
+    auto it = index->pods.find(pod.pod);
+    return it != index->pods.end() && match(it->second);
+  });
+}
+
+LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, bool from_kubernetes) {
+  if (from_kubernetes) {
     // Real label keys; an empty value is a value.
-    return PodPredicate([index, sel](const PodValue& pod) {
-      auto it = index->pods.find(pod.pod);
-      if (it == index->pods.end()) return false;
-      const prom::Labels& labels = it->second;
+    return [sel = std::move(sel)](const prom::Labels& labels) {
       return sel->Matches([&](std::string_view key) -> std::optional<std::string_view> {
         for (const auto& [k, v] : labels) {
           if (k == key) return std::string_view(v);
         }
         return std::nullopt;
       });
-    });
+    };
   }
   // The index holds kube-state-metrics' sanitized names without "label_": map the selector's keys
-  // the same way, once per request rather than once per pod.
+  // the same way, once per selector rather than once per object.
   auto names = std::make_shared<std::map<std::string, std::string, std::less<>>>();
   for (const auto& r : sel->requirements()) (*names)[r.key] = selector::SanitizeLabelName(r.key);
-  return PodPredicate([index, sel, names](const PodValue& pod) {
-    if (!index) return false;
-    auto it = index->pods.find(pod.pod);
-    if (it == index->pods.end()) return false;
-    const prom::Labels& labels = it->second;
+  return [sel = std::move(sel), names](const prom::Labels& labels) {
     return sel->Matches([&](std::string_view key) -> std::optional<std::string_view> {
       auto name = names->find(key);
       std::string_view v =
@@ -53,7 +56,18 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
       if (v.empty()) return std::nullopt;
       return v;
     });
-  });
+  };
+}
+
+prom::Labels KubeStateLabels(prom::Labels series) {
+  constexpr std::string_view kPrefix = "label_";
+  prom::Labels labels;
+  for (auto& [name, value] : series) {
+    if (std::string_view(name).substr(0, kPrefix.size()) == kPrefix) {
+      labels.emplace_back(name.substr(kPrefix.size()), std::move(value));
+    }
+  }
+  return labels;
 }
 
 std::optional<size_t> CountIndexedPods(const Snapshot& snapshot, std::string_view ns,

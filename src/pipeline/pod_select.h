@@ -2,16 +2,36 @@
 // Selecting pods by their Kubernetes labels, from the pod-label index in the snapshot.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 #include "pipeline/snapshot.h"
+#include "selector/selector.h"
 
 namespace aa::pipeline {
 
 using PodPredicate = std::function<bool(const PodValue&)>;
+// A predicate over one object's labels as a label index holds them (see LabelsMatcher).
+using LabelsPredicate = std::function<bool(const prom::Labels&)>;
+
+// How a label index's label sets are matched against a selector, for every index of Kubernetes
+// labels the adapter keeps (pods, and the other objects of pipeline/object_select.h):
+// - from kube-state-metrics' kube_<object>_labels (`from_kubernetes` false): the keys are the
+//   sanitized label names without "label_" (KubeStateLabels): the selector's keys are sanitized the
+//   same way (selector::SanitizeLabelName), once, and an empty value counts as absent (Prometheus
+//   drops empty labels);
+// - from the Kubernetes API (`from_kubernetes` true): keys are compared as written and an empty
+//   value is a value.
+// `labels` passed to the predicate must be sorted by key. The predicate shares `sel`.
+LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, bool from_kubernetes);
+
+// The Kubernetes labels of one kube-state-metrics kube_<object>_labels series: its "label_*"
+// labels with the prefix removed (sanitized keys, e.g. serving_kserve_io_inferenceservice), in the
+// series' (sorted) order.
+prom::Labels KubeStateLabels(prom::Labels series);
 
 // The label KServe puts on every pod of an InferenceService.
 inline constexpr std::string_view kInferenceServiceLabel = "serving.kserve.io/inferenceservice";

@@ -16,6 +16,7 @@
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "pipeline/panic_windows.h"
+#include "pipeline/pod_select.h"
 #include "pipeline/pod_source.h"
 #include "pipeline/sampler_metrics.h"
 #include "pipeline/validation.h"
@@ -403,18 +404,11 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
     tables[ns] = std::make_shared<PodLabelsTable>();
     tables[ns]->sampled_at = at;
   }
-  constexpr std::string_view kPrefix = "label_";
   for (prom::Sample& s : result->samples) {
     auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
-    std::string_view pod = prom::LabelValue(s.labels, "pod");
+    std::string pod(prom::LabelValue(s.labels, "pod"));
     if (it == tables.end() || pod.empty()) continue;
-    prom::Labels labels;
-    for (auto& [name, value] : s.labels) {
-      if (std::string_view(name).substr(0, kPrefix.size()) == kPrefix) {
-        labels.emplace_back(name.substr(kPrefix.size()), std::move(value));
-      }
-    }
-    it->second->pods[std::string(pod)] = std::move(labels);
+    it->second->pods[std::move(pod)] = KubeStateLabels(std::move(s.labels));
   }
   for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
 }

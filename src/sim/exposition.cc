@@ -265,6 +265,34 @@ std::string RenderMetrics(const Simulator& sim) {
     }
   }
 
+  // kube-state-metrics' objects behind the pods (KServe raw deployment mode): one Deployment
+  // "<isvc>-predictor" and one Service named like the InferenceService (the `service` label of the
+  // sim_* series), both labelled like their pods.
+  auto object_labels = [](const ServiceView& s, const char* kind, std::string name) {
+    return Labels{{"namespace", s.spec->ns},
+                  {kind, std::move(name)},
+                  {"label_serving_kserve_io_inferenceservice", s.spec->name},
+                  {"label_app", s.spec->name + "-predictor"},
+                  {"label_component", "predictor"}};
+  };
+  w.Family("kube_deployment_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
+  for (const auto& s : services) {
+    w.Sample("kube_deployment_labels", object_labels(s, "deployment", s.spec->name + "-predictor"),
+             1);
+  }
+  w.Family("kube_deployment_status_replicas", "gauge",
+           "The number of replicas per deployment (pods not terminating).");
+  for (const auto& s : services) {
+    int live = 0;
+    for (const auto& p : s.pods) live += p.draining ? 0 : 1;
+    w.Sample("kube_deployment_status_replicas",
+             Labels{{"namespace", s.spec->ns}, {"deployment", s.spec->name + "-predictor"}}, live);
+  }
+  w.Family("kube_service_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
+  for (const auto& s : services) {
+    w.Sample("kube_service_labels", object_labels(s, "service", s.spec->name), 1);
+  }
+
   // Ground truth.
   struct Truth {
     const char* name;

@@ -33,7 +33,11 @@
 //     unit=core|byte}
 //   kube_pod_labels {namespace, pod, label_serving_kserve_io_inferenceservice, label_app,
 //   label_component} kube_pod_status_ready {namespace, pod, condition=true|false|unknown},
-//   kube_pod_start_time, kube_pod_deletion_timestamp (draining pods only) sim_* ground truth per
+//   kube_pod_start_time, kube_pod_deletion_timestamp (draining pods only)
+//   kube_deployment_labels {namespace, deployment=<svc>-predictor, label_* as the pods'},
+//   kube_deployment_status_replicas {namespace, deployment} (pods not draining),
+//   kube_service_labels {namespace, service=<svc>, label_* as the pods'}
+//   sim_* ground truth per
 //   service {namespace, service}: sim_service_replicas, sim_service_ready_replicas,
 //     sim_service_arrival_rate, sim_service_queue_length, sim_service_in_flight,
 //     sim_requests_arrived_total, sim_requests_completed_total, sim_requests_queued_total,

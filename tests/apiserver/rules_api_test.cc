@@ -2,6 +2,8 @@
 // that follow the metric set, other namespaced objects (services, deployments.apps), cluster-scoped
 // objects (nodes, namespaces) and the namespace object, in both custom.metrics versions.
 
+#include <mutex>
+
 #include "absl/strings/match.h"
 #include "apiserver/server.h"
 #include "gmock/gmock.h"
@@ -23,6 +25,37 @@ using ::testing::HasSubstr;
 constexpr char kCustom2[] = "/apis/custom.metrics.k8s.io/v1beta2";
 constexpr char kCustom1[] = "/apis/custom.metrics.k8s.io/v1beta1";
 constexpr char kExternal[] = "/apis/external.metrics.k8s.io/v1beta1";
+
+// Objects and their labels by (group resource, namespace), as a Kubernetes API would list them.
+class FakeObjects final : public pipeline::ObjectSource {
+ public:
+  absl::StatusOr<std::vector<std::string>> Select(const pipeline::KubeResource& resource,
+                                                  std::string_view ns,
+                                                  const selector::Selector& sel) override {
+    std::lock_guard lock(mu_);
+    ++calls;
+    if (!error.ok()) return error;
+    std::vector<std::string> out;
+    for (const auto& [name, labels] : objects[{resource.GroupResource(), std::string(ns)}]) {
+      if (sel.Matches(labels)) out.push_back(name);
+    }
+    return out;
+  }
+  std::string Describe(const pipeline::KubeResource&) const override { return "the fake"; }
+
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>,
+           std::map<std::string, std::map<std::string, std::string, std::less<>>>>
+      objects;
+  absl::Status error;
+  int calls = 0;
+};
+
+// The message of a Status answer.
+std::string Message(const HttpResponse& r) {
+  json j = json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("message") ? j["message"].get<std::string>() : r.body;
+}
 
 prom::Labels Series(std::string name, prom::Labels labels) {
   labels.emplace_back("__name__", std::move(name));
@@ -100,7 +133,12 @@ class RulesApiTest : public ::testing::Test {
     });
     sampler_ = std::make_unique<pipeline::Sampler>(c, prom_, clock_, nullptr);
     discoverer_ = std::make_unique<pipeline::Discoverer>(*sampler_, prom_, clock_);
-    api_ = std::make_unique<MetricsApi>(*sampler_, clock_);
+    objects_.objects[{"deployments.apps", "ns"}] = {{"web", {{"app", "web"}}},
+                                                    {"idle", {{"app", "idle"}}}};
+    objects_.objects[{"services", "ns"}] = {{"web", {{"app", "web"}}}};
+    objects_.objects[{"nodes", ""}] = {{"n1", {{"pool", "cpu"}}}, {"n2", {{"pool", "gpu"}}}};
+    objects_.objects[{"namespaces", ""}] = {{"ns", {{"team", "a"}}}, {"empty", {{"team", "a"}}}};
+    api_ = std::make_unique<MetricsApi>(*sampler_, clock_, &objects_);
     discoverer_->RunOnce();
     sampler_->Start();
   }
@@ -123,8 +161,17 @@ class RulesApiTest : public ::testing::Test {
     return out;
   }
 
+  HttpResponse Get(const std::string& path, const std::string& label_selector) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    r.params.emplace("labelSelector", label_selector);
+    return api_->Handle(r);
+  }
+
   FakePrometheus prom_;
   SimulatedClock clock_;
+  FakeObjects objects_;
   bool second_metric_ = false;
   std::unique_ptr<pipeline::Sampler> sampler_;
   std::unique_ptr<pipeline::Discoverer> discoverer_;
@@ -194,13 +241,97 @@ TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
       Get(std::string(kCustom2) + "/namespaces/ns/statefulsets.apps/x/http_requests_per_second")
           .status,
       404);
+  // Without an object source, labelSelector on other objects is refused.
+  MetricsApi no_source(*sampler_, clock_);
   HttpRequest sel;
   sel.method = "GET";
   sel.path = std::string(kCustom2) + "/namespaces/ns/services/*/http_requests_per_second";
   sel.params.emplace("labelSelector", "app=web");
-  HttpResponse bad = api_->Handle(sel);
+  HttpResponse bad = no_source.Handle(sel);
   EXPECT_EQ(bad.status, 400);
-  EXPECT_THAT(bad.body, HasSubstr("pods' labels only"));
+  EXPECT_THAT(bad.body, HasSubstr("without an object source"));
+}
+
+TEST_F(RulesApiTest, LabelSelectorPicksNamespacedObjectsByTheirLabels) {
+  const std::string deployments =
+      std::string(kCustom2) + "/namespaces/ns/deployments.apps/*/http_requests_per_second";
+  HttpResponse r = Get(deployments, "app=web");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"]["name"], "web");
+  EXPECT_EQ(j["items"][0]["describedObject"]["kind"], "Deployment");
+  EXPECT_EQ(j["items"][0]["value"], "20");
+  // v1beta1, services, set-based selector.
+  r = Get(std::string(kCustom1) + "/namespaces/ns/services/*/http_requests_per_second",
+          "app in (web, x)");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["items"][0]["metricName"], "http_requests_per_second");
+
+  // Objects match, but none has a value: 404 that says so.
+  r = Get(deployments, "app=idle");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(Message(r), HasSubstr("1 deployments.apps match labelSelector \"app=idle\" in namespace "
+                                "ns but it has no value of metric http_requests_per_second"));
+  // No object matches: a different 404.
+  r = Get(deployments, "app=nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(Message(r), HasSubstr("no deployments.apps match labelSelector \"app=nope\" in "
+                                "namespace ns (object labels from the fake)"));
+  EXPECT_THAT(r.body, HasSubstr("\"reason\":\"NotFound\""));
+  // A named object must also match the selector.
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second",
+                "app=web")
+                .status,
+            200);
+  r = Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second",
+          "app=idle");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("does not match labelSelector"));
+
+  // Malformed selectors stay 400, before the source is asked.
+  const int calls = objects_.calls;
+  r = Get(deployments, "app in (a");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("BadRequest"));
+  EXPECT_EQ(objects_.calls, calls);
+  // Unknown resource: 404 naming the known ones.
+  r = Get(std::string(kCustom2) + "/namespaces/ns/widgets.example.com/*/http_requests_per_second",
+          "app=web");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(Message(r), HasSubstr("unknown resource \"widgets.example.com\""));
+  EXPECT_THAT(r.body, HasSubstr("deployments.apps"));
+  // The source failing is a 503 that carries its message.
+  objects_.error = absl::UnavailableError("the Kubernetes API server failed listing: boom");
+  r = Get(deployments, "app=web");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(r.body, HasSubstr("the Kubernetes API server failed listing: boom"));
+  EXPECT_THAT(r.body, HasSubstr("ServiceUnavailable"));
+}
+
+TEST_F(RulesApiTest, LabelSelectorPicksClusterScopedObjects) {
+  HttpResponse r = Get(std::string(kCustom2) + "/nodes/*/node_load", "pool=gpu");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Node"}, {"name", "n2"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(j["items"][0]["value"], "1250m");
+  r = Get(std::string(kCustom2) + "/nodes/*/node_load", "pool=tpu");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(Message(r), HasSubstr("no nodes match labelSelector \"pool=tpu\" (object labels"));
+
+  // namespaces/*: each selected namespace is read on its own; those without a value are left out.
+  r = Get(std::string(kCustom2) + "/namespaces/*/http_requests_per_second", "team=a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u);
+  EXPECT_EQ(j["items"][0]["describedObject"],
+            json({{"kind", "Namespace"}, {"name", "ns"}, {"apiVersion", "v1"}}));
+  EXPECT_EQ(j["items"][0]["value"], "21");
+  r = Get(std::string(kCustom2) + "/namespaces/*/http_requests_per_second", "team=b");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_THAT(r.body, HasSubstr("no namespaces match"));
 }
 
 TEST_F(RulesApiTest, ClusterScopedObjects) {

@@ -79,7 +79,7 @@ TEST(AdapterRulesConfigTest, PrometheusAdapterFileLoadsAsIs) {
   auto c =
       LoadConfigFile(std::string(AA_SOURCE_DIR) + "/tests/testdata/prometheus-adapter/config.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->rules.size(), 4u);
+  ASSERT_EQ(c->rules.size(), 5u);
   const AdapterRule& r0 = c->rules[0];
   EXPECT_EQ(r0.path, "rules[0]");
   EXPECT_EQ(r0.line, 5);
@@ -99,8 +99,9 @@ TEST(AdapterRulesConfigTest, PrometheusAdapterFileLoadsAsIs) {
   EXPECT_EQ(r1.resources.label_template, "<<.Resource>>");
   EXPECT_EQ(r1.name_matches, ".*");  // "" means prometheus-adapter's default
   EXPECT_EQ(c->rules[2].name_as, "${1}_per_second");
-  EXPECT_TRUE(c->rules[3].external);
-  EXPECT_EQ(c->rules[3].path, "externalRules[0]");
+  EXPECT_EQ(c->rules[3].resources.overrides.at("deployment").group, "apps");
+  EXPECT_TRUE(c->rules[4].external);
+  EXPECT_EQ(c->rules[4].path, "externalRules[0]");
   ASSERT_TRUE(c->resource_rules.has_value());
   EXPECT_EQ(c->resource_rules->window, absl::Minutes(1));
   EXPECT_EQ(c->resource_rules->cpu.container_label, "container");

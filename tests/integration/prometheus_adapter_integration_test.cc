@@ -178,6 +178,8 @@ TEST_F(PrometheusAdapterConfigTest, DiscoveryListsWhatTheRulesFind) {
     // rules[1]: the gauge as it is, for the simulator's services (label `service`).
     EXPECT_EQ(r["services/sim_service_in_flight"], true);
     EXPECT_TRUE(r.contains("namespaces/sim_service_in_flight"));
+    // rules[3]: kube-state-metrics' deployment gauge, per Deployment.
+    EXPECT_EQ(r["deployments.apps/deployment_status_replicas"], true);
     // rules[2]: counters renamed with `as`.
     EXPECT_TRUE(r.contains("services/sim_requests_completed_per_second"));
     EXPECT_TRUE(r.contains("services/sim_requests_arrived_per_second"));
@@ -222,6 +224,54 @@ TEST_F(PrometheusAdapterConfigTest, PodsServicesAndNamespaceEqualPrometheus) {
   int code = 0;
   KubectlJson(base + "/services/no-such-service/sim_service_in_flight", &code);
   EXPECT_NE(code, 0);
+}
+
+// labelSelector on Deployments and Services picks the objects by their Kubernetes labels (here,
+// without a Kubernetes API, from the simulator's kube-state-metrics kube_deployment_labels and
+// kube_service_labels), and their values equal Prometheus' for those objects.
+TEST_F(PrometheusAdapterConfigTest, LabelSelectorPicksDeploymentsAndServices) {
+  const std::string base =
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace);
+  ExpectEqualsPrometheus(
+      base + "/deployments.apps/*/deployment_status_replicas"
+             "?labelSelector=serving.kserve.io%2Finferenceservice%3Dcpu-model",
+      "deployment_status_replicas", "deployments.apps",
+      absl::StrCat("sum(kube_deployment_status_replicas{namespace=\"", kNamespace,
+                   "\",deployment=\"cpu-model-predictor\"}) by (namespace, deployment)"),
+      "deployment", "Deployment");
+  ExpectEqualsPrometheus(
+      base + "/services/*/sim_service_in_flight"
+             "?labelSelector=serving.kserve.io%2Finferenceservice+in+%28concurrency-model%29",
+      "sim_service_in_flight", "services",
+      absl::StrCat("sum(sim_service_in_flight{namespace=\"", kNamespace,
+                   "\",service=\"concurrency-model\"}) by (namespace, service)"),
+      "service", "Service");
+  // Both deployments without a selector; one object each with one.
+  json all = KubectlJson(base + "/deployments.apps/*/deployment_status_replicas");
+  EXPECT_EQ(all["items"].size(), 2u) << all.dump();
+  json one = KubectlJson(base +
+                         "/deployments.apps/*/deployment_status_replicas"
+                         "?labelSelector=app%3Dconcurrency-model-predictor");
+  ASSERT_EQ(one["items"].size(), 1u) << one.dump();
+  EXPECT_EQ(one["items"][0]["describedObject"]["name"], "concurrency-model-predictor");
+  EXPECT_EQ(one["items"][0]["describedObject"]["apiVersion"], "apps/v1");
+  // No such objects: a 404 that says so (never an empty list); malformed: 400.
+  int code = 0;
+  std::string out = integration::RunKubectl(
+      *kubeconfig_,
+      {"get", "--raw",
+       base + "/deployments.apps/*/deployment_status_replicas?labelSelector=app%3Dnope"},
+      &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("NotFound"));
+  EXPECT_THAT(out, HasSubstr("no deployments.apps match labelSelector"));
+  out = integration::RunKubectl(
+      *kubeconfig_,
+      {"get", "--raw",
+       base + "/deployments.apps/*/deployment_status_replicas?labelSelector=app+in+%28a"},
+      &code);
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(out, HasSubstr("BadRequest"));
 }
 
 // metricLabelSelector filters the series in the query (its own cached table): only the model

@@ -28,10 +28,43 @@ namespace {
 
 using json = nlohmann::json;
 
+// The resources the store serves, by store key (the group resource: "pods", "deployments.apps").
+struct Served {
+  const char* key;
+  const char* group;  // "" for the core group
+  const char* version;
+  const char* plural;
+  const char* kind;
+  bool namespaced;
+};
+constexpr Served kServed[] = {
+    {"pods", "", "v1", "pods", "Pod", true},
+    {"configmaps", "", "v1", "configmaps", "ConfigMap", true},
+    {"services", "", "v1", "services", "Service", true},
+    {"namespaces", "", "v1", "namespaces", "Namespace", false},
+    {"nodes", "", "v1", "nodes", "Node", false},
+    {"deployments.apps", "apps", "v1", "deployments", "Deployment", true},
+    {"statefulsets.apps", "apps", "v1", "statefulsets", "StatefulSet", true},
+    {"daemonsets.apps", "apps", "v1", "daemonsets", "DaemonSet", true},
+    {"replicasets.apps", "apps", "v1", "replicasets", "ReplicaSet", true},
+};
+
+const Served* FindServed(std::string_view key) {
+  for (const Served& r : kServed) {
+    if (key == r.key) return &r;
+  }
+  return nullptr;
+}
+
 std::string KindOf(std::string_view resource) {
-  if (resource == "pods") return "Pod";
-  if (resource == "configmaps") return "ConfigMap";
-  return "";
+  const Served* r = FindServed(resource);
+  return r ? r->kind : "";
+}
+
+std::string ApiVersionOf(std::string_view resource) {
+  const Served* r = FindServed(resource);
+  if (r == nullptr || r->group[0] == '\0') return "v1";
+  return absl::StrCat(r->group, "/", r->version);
 }
 
 std::string ObjectKey(std::string_view ns, std::string_view name) {
@@ -46,27 +79,54 @@ std::string StrOf(const json& j, const char* a, const char* b) {
   return jt->get<std::string>();
 }
 
-// What a request addresses: /api/v1/{resource}, /api/v1/namespaces/{ns}/{resource}[/{name}].
+// What a request addresses: /api/v1/{resource}, /api/v1/namespaces/{ns}/{resource}[/{name}],
+// /api/v1/{cluster resource}/{name}, and the same under /apis/{group}/{version}.
 struct Target {
-  std::string resource;
-  std::string ns;    // "" = all namespaces
-  std::string name;  // "" = the collection
+  std::string resource;  // the store key
+  std::string ns;        // "" = all namespaces (or a cluster-scoped resource)
+  std::string name;      // "" = the collection
 };
 
 std::optional<Target> ParseTarget(std::string_view path) {
   std::vector<std::string> parts = absl::StrSplit(ToAbsl(path), '/', absl::SkipEmpty());
-  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") return std::nullopt;
-  Target t;
-  if (parts.size() == 3) {
-    t.resource = parts[2];
-  } else if (parts[2] == "namespaces" && (parts.size() == 5 || parts.size() == 6)) {
-    t.ns = parts[3];
-    t.resource = parts[4];
-    if (parts.size() == 6) t.name = parts[5];
+  std::string group;
+  std::string version;
+  size_t rest = 0;
+  if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
+    version = "v1";
+    rest = 2;
+  } else if (parts.size() >= 4 && parts[0] == "apis") {
+    group = parts[1];
+    version = parts[2];
+    rest = 3;
   } else {
     return std::nullopt;
   }
-  if (KindOf(t.resource).empty()) return std::nullopt;
+  auto find = [&](std::string_view plural) -> const Served* {
+    for (const Served& r : kServed) {
+      if (plural == r.plural && group == r.group && version == r.version) return &r;
+    }
+    return nullptr;
+  };
+  Target t;
+  const size_t n = parts.size() - rest;
+  const Served* served = nullptr;
+  if (n >= 3 && parts[rest] == "namespaces" && n <= 4) {
+    served = find(parts[rest + 2]);
+    if (served == nullptr || !served->namespaced) return std::nullopt;
+    t.ns = parts[rest + 1];
+    if (n == 4) t.name = parts[rest + 3];
+  } else if (n == 1 || n == 2) {
+    served = find(parts[rest]);
+    if (served == nullptr) return std::nullopt;
+    if (n == 2) {
+      if (served->namespaced) return std::nullopt;
+      t.name = parts[rest + 1];
+    }
+  } else {
+    return std::nullopt;
+  }
+  t.resource = served->key;
   return t;
 }
 
@@ -319,7 +379,8 @@ class FakeApiServer::Impl {
         return Reply(res, 400, StatusBody(400, "BadRequest", "invalid continue token"));
       }
     }
-    List(filter, limit, offset, res);
+    List(filter, limit, offset, absl::StrContains(req.Header("Accept"), "as=PartialObjectMetadataList"),
+         res);
   }
 
   void Reply(httplib::Response& res, int status, const json& body) {
@@ -341,7 +402,10 @@ class FakeApiServer::Impl {
 
   // Pages (limit, continue) are offsets into the sorted matching objects: enough for tests that
   // do not change the store while paging.
-  void List(const Filter& filter, size_t limit, size_t offset, httplib::Response& res) {
+  // `metadata_only`: a PartialObjectMetadataList (what kube-apiserver answers to
+  // "Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").
+  void List(const Filter& filter, size_t limit, size_t offset, bool metadata_only,
+            httplib::Response& res) {
     json items = json::array();
     int64_t rv;
     bool more = false;
@@ -356,6 +420,12 @@ class FakeApiServer::Impl {
           more = true;
           break;
         }
+        if (metadata_only) {
+          items.push_back(json{{"kind", "PartialObjectMetadata"},
+                               {"apiVersion", "meta.k8s.io/v1"},
+                               {"metadata", obj["metadata"]}});
+          continue;
+        }
         json item = obj;
         item.erase("kind");
         item.erase("apiVersion");
@@ -365,8 +435,10 @@ class FakeApiServer::Impl {
     json metadata = {{"resourceVersion", absl::StrCat(rv)}};
     if (more) metadata["continue"] = absl::Base64Escape(absl::StrCat(offset + limit));
     Reply(res, 200,
-          json{{"kind", KindOf(filter.resource) + "List"},
-               {"apiVersion", "v1"},
+          json{{"kind", metadata_only ? std::string("PartialObjectMetadataList")
+                                      : KindOf(filter.resource) + "List"},
+               {"apiVersion", metadata_only ? std::string("meta.k8s.io/v1")
+                                            : ApiVersionOf(filter.resource)},
                {"metadata", std::move(metadata)},
                {"items", std::move(items)}});
   }
@@ -469,7 +541,7 @@ class FakeApiServer::Impl {
       std::string r(resource);
       rv = ++rv_;
       obj["kind"] = KindOf(resource);
-      obj["apiVersion"] = "v1";
+      obj["apiVersion"] = ApiVersionOf(resource);
       json& md = obj["metadata"];
       std::string key =
           ObjectKey(StrOf(obj, "metadata", "namespace"), StrOf(obj, "metadata", "name"));
@@ -613,7 +685,7 @@ int FakeApiServer::Bookmark(std::string_view resource) {
   {
     std::lock_guard lock(impl_->mu_);
     json obj = {{"kind", KindOf(resource)},
-                {"apiVersion", "v1"},
+                {"apiVersion", ApiVersionOf(resource)},
                 {"metadata",
                  {{"resourceVersion", absl::StrCat(impl_->rv_)}, {"creationTimestamp", nullptr}}}};
     for (auto& w : impl_->watchers_) {
@@ -757,6 +829,15 @@ nlohmann::json MakePod(const PodSpec& spec) {
       {"metadata", {{"name", spec.name}, {"namespace", spec.ns}, {"labels", std::move(labels)}}},
       {"spec", {{"containers", std::move(containers)}, {"nodeName", "node-1"}}},
       {"status", std::move(status)}};
+}
+
+nlohmann::json MakeObject(std::string_view ns, std::string_view name,
+                          const std::map<std::string, std::string>& labels) {
+  json l = json::object();
+  for (const auto& [k, v] : labels) l[k] = v;
+  json metadata = {{"name", name}, {"labels", std::move(l)}};
+  if (!ns.empty()) metadata["namespace"] = ns;
+  return json{{"metadata", std::move(metadata)}, {"spec", json::object()}};
 }
 
 nlohmann::json MakeConfigMap(std::string_view ns, std::string_view name,

@@ -1,9 +1,12 @@
 #pragma once
 // A fake kube-apiserver for tests: HTTPS on 127.0.0.1 port 0, speaking the real JSON formats.
 //
-// - A built-in object store for the namespaced core/v1 resources "pods" and "configmaps", with one
-//   global resourceVersion counter (as etcd): list (PodList/ConfigMapList with metadata.
-//   resourceVersion; labelSelector and fieldSelector metadata.name/metadata.namespace honoured),
+// - A built-in object store, with one global resourceVersion counter (as etcd), for the core/v1
+//   resources "pods", "configmaps", "services", "namespaces" and "nodes" (the last two
+//   cluster-scoped) and "deployments.apps", "statefulsets.apps", "daemonsets.apps",
+//   "replicasets.apps" (apps/v1, under /apis/apps/v1): list (<Kind>List with metadata.
+//   resourceVersion; labelSelector, limit/continue, fieldSelector metadata.name/metadata.namespace
+//   honoured; a PartialObjectMetadataList when the Accept header asks for one),
 //   get one (404 Status when absent), and watch (?watch=1|true) from a resourceVersion: events
 //   after it are replayed from history, then live ADDED/MODIFIED/DELETED events stream as
 //   newline-delimited JSON; BOOKMARK events (only to watches with allowWatchBookmarks=true) when
@@ -121,7 +124,8 @@ class FakeApiServer {
   void FailNext(std::string_view method, std::string_view path_prefix, int status, int count = 1,
                 bool watch_only = false);
 
-  // ---- the object store ("pods" or "configmaps"; objects need metadata.namespace and .name)
+  // ---- the object store (a resource above by its store key, e.g. "pods" or "deployments.apps";
+  // objects need metadata.name, and metadata.namespace when the resource is namespaced)
   // Creates or replaces the object (ADDED or MODIFIED event); returns its new resourceVersion.
   int64_t Upsert(std::string_view resource, nlohmann::json object);
   // Deletes it (DELETED event with the last state and a new resourceVersion); returns that
@@ -179,6 +183,10 @@ struct PodSpec {
   std::vector<std::string> cpu_requests = {"500m"};  // one container per entry; "" for no request
 };
 nlohmann::json MakePod(const PodSpec& spec);
+// Any object with only metadata (name, namespace unless empty, labels) and an empty spec; Upsert()
+// sets its kind and apiVersion from the resource.
+nlohmann::json MakeObject(std::string_view ns, std::string_view name,
+                          const std::map<std::string, std::string>& labels);
 // A v1 ConfigMap with string data.
 nlohmann::json MakeConfigMap(std::string_view ns, std::string_view name,
                              const std::map<std::string, std::string>& data);

@@ -222,6 +222,22 @@ TEST(Exposition, LabelsAreTheOnesRealExportersUse) {
     EXPECT_EQ(s.labels.at("label_app"), "concurrency-model-predictor");
     EXPECT_EQ(s.labels.at("label_component"), "predictor");
   }
+  // The Deployment and Service behind the pods, labelled like them.
+  std::set<std::string> deployments;
+  for (const auto& s : Find(p, "kube_deployment_labels")) {
+    deployments.insert(s.labels.at("deployment"));
+    EXPECT_EQ(s.labels.at("deployment"),
+              s.labels.at("label_serving_kserve_io_inferenceservice") + "-predictor");
+    EXPECT_EQ(s.labels.at("label_app"), s.labels.at("deployment"));
+  }
+  EXPECT_EQ(deployments,
+            (std::set<std::string>{"concurrency-model-predictor", "cpu-model-predictor"}));
+  for (const auto& s : Find(p, "kube_deployment_status_replicas")) EXPECT_EQ(s.value, 1);
+  auto svc_labels = Find(p, "kube_service_labels");
+  ASSERT_EQ(svc_labels.size(), 2u);
+  EXPECT_EQ(svc_labels[0].labels.at("service"), "concurrency-model");
+  EXPECT_EQ(svc_labels[0].labels.at("label_serving_kserve_io_inferenceservice"),
+            "concurrency-model");
   for (const auto& s : Find(p, "kube_pod_status_ready")) {
     if (s.labels.at("condition") == "true") {
       EXPECT_EQ(s.value, 1);  // ready after 10 s
