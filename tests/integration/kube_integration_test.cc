@@ -2,7 +2,8 @@
 // kube-apiserver (in this process), and the adapter binary started with --kubeconfig pointing at
 // the fake. The fake's pods carry labels kube-state-metrics never exported (real keys with dots and
 // slashes, a "team" label); the adapter's custom.metrics API must select pods by them, follow label
-// changes through the watch, and leave out pods that exist but have no sample yet, saying so.
+// changes through the watch, and leave out pods that exist but have no sample yet, saying so. With
+// the Kubernetes API, labelSelector on Deployments is a LIST of the fake's Deployments.
 
 #include <fstream>
 #include <map>
@@ -29,6 +30,7 @@ using integration::GetJson;
 using kube::testing::FakeApiServer;
 using kube::testing::FakeRequest;
 using kube::testing::FakeResponse;
+using kube::testing::MakeObject;
 using kube::testing::MakePod;
 using nlohmann::json;
 using ::testing::HasSubstr;
@@ -47,6 +49,14 @@ metrics:
 - name: cpu
   preset: {type: cpu, window: 30s}
   targetUtilization: 50
+rules:
+- seriesQuery: '{__name__="kube_deployment_status_replicas",namespace!="",deployment!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      deployment: {group: apps, resource: deployment}
+  name: {matches: "^kube_(.*)$", as: "${1}"}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
 )";
 
 class KubeIntegrationTest : public ::testing::Test {
@@ -270,6 +280,56 @@ TEST_F(KubeIntegrationTest, PodsWithoutSamplesAreLeftOutAndExplained) {
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(status.message()), HasSubstr("no such pod exists"));
   fake_->Delete("pods", kNamespace, "just-scheduled-0");
+}
+
+// Deployments are selected by a LIST with the selector, with the adapter's credentials, and their
+// values are the rule's: labels the simulator's kube-state-metrics never exported ("team") select.
+TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsListsThemFromTheApi) {
+  for (const std::string& isvc : isvcs_) {
+    fake_->Upsert("deployments.apps",
+                  MakeObject(kNamespace, isvc + "-predictor",
+                             {{kIsvcLabel, isvc}, {"team", isvc == blue_isvc_ ? "blue" : "red"}}));
+  }
+  fake_->Upsert("deployments.apps", MakeObject(kNamespace, "idle", {{"team", "green"}}));
+  const std::string path = absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/",
+                                        kNamespace, "/deployments.apps/*/deployment_status_replicas");
+  // Rule discovery runs at start: wait (bounded) for the metric.
+  absl::StatusOr<json> blue = absl::UnknownError("not asked");
+  for (int i = 0; i < 60; ++i) {
+    blue = client_->GetJson(path + "?labelSelector=team%3Dblue");
+    if (blue.ok()) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  ASSERT_TRUE(blue.ok()) << blue.status();
+  EXPECT_EQ(Names(*blue), std::set<std::string>{blue_isvc_ + "-predictor"});
+  EXPECT_EQ((*blue)["items"][0]["describedObject"]["kind"], "Deployment");
+  // The value is Prometheus' (the simulator's pods of that InferenceService, not draining).
+  EXPECT_EQ((*blue)["items"][0]["value"], std::to_string(PodsOf(blue_isvc_).size()));
+  bool listed = false;
+  for (const FakeRequest& r : fake_->Requests()) {
+    if (r.path != absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments")) continue;
+    listed = true;
+    EXPECT_EQ(r.bearer_token, kAdapterToken);
+    EXPECT_EQ(r.Param("labelSelector"), "team=blue");
+    EXPECT_EQ(r.Param("limit"), "500");
+    EXPECT_THAT(r.Header("Accept"), HasSubstr("as=PartialObjectMetadataList"));
+  }
+  EXPECT_TRUE(listed);
+  // Matches with no value, no match, and the API server failing: three different answers.
+  auto idle = client_->GetJson(path + "?labelSelector=team%3Dgreen");
+  EXPECT_EQ(kube::HttpStatusOf(idle.status()), 404) << idle.status();
+  EXPECT_THAT(std::string(idle.status().message()),
+              HasSubstr("1 deployments.apps match labelSelector \"team=green\" in namespace "
+                        "kserve-test but it has no value"));
+  auto none = client_->GetJson(path + "?labelSelector=team%3Dnobody");
+  EXPECT_EQ(kube::HttpStatusOf(none.status()), 404) << none.status();
+  EXPECT_THAT(std::string(none.status().message()),
+              HasSubstr("no deployments.apps match labelSelector \"team=nobody\""));
+  fake_->FailNext("GET", absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments"), 403);
+  auto denied = client_->GetJson(path + "?labelSelector=team%3Dblue");
+  EXPECT_EQ(kube::HttpStatusOf(denied.status()), 503) << denied.status();
+  EXPECT_THAT(std::string(denied.status().message()),
+              HasSubstr("the Kubernetes API server failed listing deployments.apps"));
 }
 
 }  // namespace
