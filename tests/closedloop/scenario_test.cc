@@ -1,5 +1,10 @@
 #include "closedloop/scenario.h"
 
+#include <ostream>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testutil/temp_dir.h"
@@ -57,6 +62,30 @@ struct BadCase {
   std::string message;
 };
 
+// Failure output shows the case's text and expected message, not its bytes.
+void PrintTo(const BadCase& c, std::ostream* os) {
+  *os << "{text: \"" << absl::CEscape(c.text) << "\", message: \"" << absl::CEscape(c.message)
+      << "\"}";
+}
+
+// Test names from the expected message: "Cases/BadScenario.IsRefusedWithAClearMessage/
+// 3_phases_expected_a_sequence" (the index keeps them unique; at most 6 words).
+std::string BadCaseName(const ::testing::TestParamInfo<BadCase>& info) {
+  std::string name = std::to_string(info.index);
+  int words = 0;
+  bool in_word = false;
+  for (char c : info.param.message) {
+    const bool alnum = absl::ascii_isalnum(static_cast<unsigned char>(c));
+    if (alnum && !in_word) {
+      if (++words > 6) break;
+      name += '_';
+    }
+    if (alnum) name += c;
+    in_word = alnum;
+  }
+  return name;
+}
+
 class BadScenario : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(BadScenario, IsRefusedWithAClearMessage) {
@@ -112,7 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "autoscaling.speed: unknown field"},
         BadCase{"phases:\n" + kPhases + "step: 10s\n", "step: must be in [100ms, 5s]"},
         BadCase{"phases:\n" + kPhases + "baseRps: {concurrency: 0}\n",
-                "baseRps.concurrency: must be a number in (0, 10000]"}));
+                "baseRps.concurrency: must be a number in (0, 10000]"}),
+    BadCaseName);
 
 TEST(Scenario, MissingFileIsNotFound) {
   testutil::TempDir dir;
