@@ -115,10 +115,7 @@ std::string ForbiddenMessage(const Attributes& a, const std::string& reason) {
 
 CachingAuthorizer::CachingAuthorizer(Authorizer& backend, Clock& clock, absl::Duration allow_ttl,
                                      absl::Duration deny_ttl, size_t max_entries)
-    : backend_(backend),
-      allow_ttl_(allow_ttl),
-      deny_ttl_(deny_ttl),
-      cache_(clock, max_entries) {}
+    : backend_(backend), allow_ttl_(allow_ttl), deny_ttl_(deny_ttl), cache_(clock, max_entries) {}
 
 absl::StatusOr<AuthorizationResult> CachingAuthorizer::Authorize(const Attributes& attributes) {
   const std::string key = CacheKey(attributes);

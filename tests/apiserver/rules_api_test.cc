@@ -11,11 +11,13 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/discovery.h"
 #include "pipeline/fake_prometheus.h"
+#include "pipeline/sampler_fixture.h"
 
 namespace aa::apiserver {
 namespace {
 
 using ::aa::testing::FakePrometheus;
+using ::aa::testing::SeriesOf;
 using ::aa::testing::VectorOf;
 using http::HttpRequest;
 using http::HttpResponse;
@@ -57,19 +59,10 @@ std::string Message(const HttpResponse& r) {
   return j.is_object() && j.contains("message") ? j["message"].get<std::string>() : r.body;
 }
 
-prom::Labels Series(std::string name, prom::Labels labels) {
-  labels.emplace_back("__name__", std::move(name));
-  std::sort(labels.begin(), labels.end());
-  return labels;
-}
-
 class RulesApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    config::Config c;
-    c.sampling.interval = absl::Seconds(5);
-    c.sampling.max_age = absl::Seconds(30);
-    c.sampling.first_sample_timeout = absl::Seconds(10);
+    config::Config c = ::aa::testing::SamplingTestConfig();
     c.pod_labels.enabled = false;
     config::AdapterRule rule;
     rule.path = "rules[0]";
@@ -94,16 +87,16 @@ class RulesApiTest : public ::testing::Test {
     prom_.SetSeriesHandler(
         [this](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
           if (m[0] == "node_load")
-            return std::vector<prom::Labels>{Series("node_load", {{"node", "n1"}})};
+            return std::vector<prom::Labels>{SeriesOf("node_load", {{"node", "n1"}})};
           if (m[0] == "queue_depth") {
             return std::vector<prom::Labels>{
-                Series("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
+                SeriesOf("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
           }
-          std::vector<prom::Labels> out = {Series(
+          std::vector<prom::Labels> out = {SeriesOf(
               "http_requests_total",
               {{"namespace", "ns"}, {"pod", "p"}, {"service", "web"}, {"deployment", "web"}})};
           if (second_metric_) {
-            out.push_back(Series("errors_total", {{"namespace", "ns"}, {"pod", "p"}}));
+            out.push_back(SeriesOf("errors_total", {{"namespace", "ns"}, {"pod", "p"}}));
           }
           return out;
         });

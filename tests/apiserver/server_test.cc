@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/fake_prometheus.h"
+#include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
 
 namespace aa::apiserver {
@@ -33,10 +34,7 @@ constexpr char kExternal[] = "/apis/external.metrics.k8s.io/v1beta1";
 constexpr char kResource[] = "/apis/metrics.k8s.io/v1beta1";
 
 config::Config TestConfig() {
-  config::Config c;
-  c.sampling.interval = absl::Seconds(5);
-  c.sampling.max_age = absl::Seconds(30);
-  c.sampling.first_sample_timeout = absl::Seconds(10);
+  config::Config c = ::aa::testing::SamplingTestConfig();
   c.sampling.warm_namespaces = {"ns"};
   config::MetricDefinition conc;
   conc.name = "concurrency";
@@ -179,10 +177,7 @@ TEST_F(MetricsApiTest, DiscoveryListsGroupsVersionsAndExactlyTheMetrics) {
 TEST_F(MetricsApiTest, DiscoveryNeverAnswers503EvenWhenDataIsStale) {
   down_ = true;
   for (int i = 0; i < 7; ++i) {
-    uint64_t gen = sampler_->snapshot()->generation;
-    clock_.Advance(absl::Seconds(5));
-    sampler_->Wake();
-    ASSERT_TRUE(sampler_->WaitForGeneration(gen + 1, absl::Seconds(10)));
+    ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   }
   EXPECT_EQ(Get("/apis").status, 200);
   EXPECT_EQ(Get(kCustom2).status, 200);
@@ -501,10 +496,7 @@ TEST(PanicAwareMetricsApiTest, CustomAndExternalServeThePanicValueDuringABurst) 
                      {{{"namespace", "ns"}, {"pod", "a-2"}}, per_pod.load()}},
                     at);
   });
-  config::Config c;
-  c.sampling.interval = absl::Seconds(2);
-  c.sampling.max_age = absl::Seconds(30);
-  c.sampling.first_sample_timeout = absl::Seconds(10);
+  config::Config c = ::aa::testing::SamplingTestConfig(absl::Seconds(2));
   c.sampling.warm_namespaces = {"ns"};
   config::MetricDefinition conc;
   conc.name = "concurrency";
@@ -519,10 +511,7 @@ TEST(PanicAwareMetricsApiTest, CustomAndExternalServeThePanicValueDuringABurst) 
   sampler.Start();
   ASSERT_TRUE(sampler.WaitForGeneration(1, absl::Seconds(10)));
   auto round = [&] {
-    uint64_t gen = sampler.snapshot()->generation;
-    clock.Advance(absl::Seconds(2));
-    sampler.Wake();
-    ASSERT_TRUE(sampler.WaitForGeneration(gen + 1, absl::Seconds(10)));
+    ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(2)));
   };
   auto get = [&](const std::string& path) {
     HttpRequest r;

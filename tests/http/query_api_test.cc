@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/fake_prometheus.h"
+#include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
 
 namespace aa::http {
@@ -18,10 +19,7 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 
 config::Config TestConfig() {
-  config::Config c;
-  c.sampling.interval = absl::Seconds(5);
-  c.sampling.max_age = absl::Seconds(30);
-  c.sampling.first_sample_timeout = absl::Seconds(10);
+  config::Config c = ::aa::testing::SamplingTestConfig();
   c.sampling.warm_namespaces = {"ns"};
   config::MetricDefinition conc;
   conc.name = "concurrency";
@@ -154,10 +152,7 @@ TEST_F(QueryApiTest, UnknownMetricPathOrPodIs404AndWrongMethod405) {
 TEST_F(QueryApiTest, StaleDataIs503WithTheReason) {
   down_ = true;
   for (int i = 0; i < 7; ++i) {
-    uint64_t gen = sampler_->snapshot()->generation;
-    clock_.Advance(absl::Seconds(5));
-    sampler_->Wake();
-    ASSERT_TRUE(sampler_->WaitForGeneration(gen + 1, absl::Seconds(10)));
+    ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   }
   HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
   EXPECT_EQ(r.status, 503);

@@ -8,11 +8,13 @@
 #include "gtest/gtest.h"
 #include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
+#include "pipeline/sampler_fixture.h"
 
 namespace aa::pipeline {
 namespace {
 
 using ::aa::testing::FakePrometheus;
+using ::aa::testing::SeriesOf;
 using ::aa::testing::VectorOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -24,12 +26,6 @@ config::AdapterRule Rule(std::string series_query, std::string metrics_query) {
   r.metrics_query = std::move(metrics_query);
   r.resources.label_template = "<<.Resource>>";
   return r;
-}
-
-prom::Labels Series(std::string name, prom::Labels labels) {
-  labels.emplace_back("__name__", std::move(name));
-  std::sort(labels.begin(), labels.end());
-  return labels;
 }
 
 // "<resource>/<name> ns=<namespace label> obj=<object label>: query", for compact expectations.
@@ -58,14 +54,14 @@ TEST(FindKubeResourceTest, SingularPluralAndGroup) {
 TEST(DefinitionsForRuleTest, TemplateMapsLabelsToResources) {
   config::AdapterRule rule =
       Rule("{namespace!=\"\"}", "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)");
-  auto defs =
-      DefinitionsForRule(rule, {Series("http_requests_total", {{"namespace", "a"},
-                                                               {"pod", "p"},
-                                                               {"service", "s"},
-                                                               {"container", "c"},
-                                                               {"deployment", "d"}}),
-                                // The same name again: no duplicate definitions.
-                                Series("http_requests_total", {{"namespace", "b"}, {"pod", "q"}})});
+  auto defs = DefinitionsForRule(
+      rule, {SeriesOf("http_requests_total", {{"namespace", "a"},
+                                              {"pod", "p"},
+                                              {"service", "s"},
+                                              {"container", "c"},
+                                              {"deployment", "d"}}),
+             // The same name again: no duplicate definitions.
+             SeriesOf("http_requests_total", {{"namespace", "b"}, {"pod", "q"}})});
   EXPECT_THAT(
       Describe(defs),
       ElementsAre("deployments.apps/http_requests_total ns=namespace obj=deployment: "
@@ -86,11 +82,11 @@ TEST(DefinitionsForRuleTest, OverridesPrefixedTemplateAndClusterScope) {
   rule.resources.overrides["kubernetes_namespace"] = {"", "namespace"};
   rule.resources.overrides["kubernetes_node"] = {"", "nodes"};
   rule.resources.overrides["app"] = {"serving.kserve.io", "inferenceservices"};
-  auto defs = DefinitionsForRule(rule, {Series("m", {{"kubernetes_namespace", "a"},
-                                                     {"kubernetes_node", "n1"},
-                                                     {"kube_apps_deployment", "d"},
-                                                     {"app", "isvc"},
-                                                     {"pod", "not-mapped"}})});
+  auto defs = DefinitionsForRule(rule, {SeriesOf("m", {{"kubernetes_namespace", "a"},
+                                                       {"kubernetes_node", "n1"},
+                                                       {"kube_apps_deployment", "d"},
+                                                       {"app", "isvc"},
+                                                       {"pod", "not-mapped"}})});
   EXPECT_THAT(Describe(defs),
               ElementsAre("inferenceservices.serving.kserve.io/m ns=kubernetes_namespace obj=app: "
                           "sum(m{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
@@ -101,7 +97,7 @@ TEST(DefinitionsForRuleTest, OverridesPrefixedTemplateAndClusterScope) {
                           "nodes/m ns= obj=kubernetes_node: "
                           "sum(m{<<.LabelMatchers>>}) by (<<.GroupBy>>)"));
   // A namespaced object without a namespace label cannot be served.
-  defs = DefinitionsForRule(Rule("x", "x{<<.LabelMatchers>>}"), {Series("m", {{"pod", "p"}})});
+  defs = DefinitionsForRule(Rule("x", "x{<<.LabelMatchers>>}"), {SeriesOf("m", {{"pod", "p"}})});
   EXPECT_TRUE(defs.empty());
 }
 
@@ -110,10 +106,10 @@ TEST(DefinitionsForRuleTest, FiltersAndNameMapping) {
   rule.series_filters = {{false, ".*_seconds_total$"}, {true, "^http_"}};
   rule.name_matches = "^(.*)_total$";
   std::vector<prom::Labels> series = {
-      Series("http_requests_total", {{"namespace", "a"}, {"pod", "p"}}),
-      Series("http_latency_seconds_total", {{"namespace", "a"}, {"pod", "p"}}),  // isNot
-      Series("grpc_requests_total", {{"namespace", "a"}, {"pod", "p"}}),         // not is
-      Series("http_in_flight", {{"namespace", "a"}, {"pod", "p"}}),              // matches fails
+      SeriesOf("http_requests_total", {{"namespace", "a"}, {"pod", "p"}}),
+      SeriesOf("http_latency_seconds_total", {{"namespace", "a"}, {"pod", "p"}}),  // isNot
+      SeriesOf("grpc_requests_total", {{"namespace", "a"}, {"pod", "p"}}),         // not is
+      SeriesOf("http_in_flight", {{"namespace", "a"}, {"pod", "p"}}),              // matches fails
   };
   auto names = [](const std::vector<config::MetricDefinition>& defs) {
     std::vector<std::string> out;
@@ -146,20 +142,17 @@ TEST(DefinitionsForRuleTest, ExternalRules) {
   rule.resources.label_template = "";
   rule.resources.overrides["namespace"] = {"", "namespace"};
   auto defs =
-      DefinitionsForRule(rule, {Series("queue_depth", {{"namespace", "a"}, {"queue", "j"}})});
+      DefinitionsForRule(rule, {SeriesOf("queue_depth", {{"namespace", "a"}, {"queue", "j"}})});
   EXPECT_THAT(Describe(defs), ElementsAre("external/queue_depth ns=namespace obj=: "
                                           "sum(queue_depth{<<.LabelMatchers>>}) by (queue)"));
   rule.resources.namespaced = false;
-  defs = DefinitionsForRule(rule, {Series("queue_depth", {{"namespace", "a"}})});
+  defs = DefinitionsForRule(rule, {SeriesOf("queue_depth", {{"namespace", "a"}})});
   ASSERT_EQ(defs.size(), 1u);
   EXPECT_EQ(defs[0].namespace_label, "");
 }
 
 config::Config RulesConfig() {
-  config::Config c;
-  c.sampling.interval = absl::Seconds(5);
-  c.sampling.max_age = absl::Seconds(30);
-  c.sampling.first_sample_timeout = absl::Seconds(10);
+  config::Config c = ::aa::testing::SamplingTestConfig();
   c.pod_labels.enabled = false;
   config::MetricDefinition static_def;
   static_def.name = "requests";  // also produced by a rule below: the `metrics:` entry wins
@@ -186,10 +179,10 @@ TEST(RuleDiscoveryTest, OneFailingSeriesQueryKeepsItsLastGoodResultAndHidesNothi
         if (absl::StrContains(m[0], "^a_")) {
           if (fail_a) return absl::UnavailableError("series: connection refused");
           return std::vector<prom::Labels>{
-              Series("a_requests_total", {{"namespace", "x"}, {"pod", "p"}}),
-              Series("a_jobs_total", {{"namespace", "x"}, {"pod", "p"}})};
+              SeriesOf("a_requests_total", {{"namespace", "x"}, {"pod", "p"}}),
+              SeriesOf("a_jobs_total", {{"namespace", "x"}, {"pod", "p"}})};
         }
-        return std::vector<prom::Labels>{Series("b_queue", {{"namespace", "x"}, {"pod", "p"}})};
+        return std::vector<prom::Labels>{SeriesOf("b_queue", {{"namespace", "x"}, {"pod", "p"}})};
       });
   RuleDiscovery discovery(config, prom, clock);
   auto keys = [](const std::vector<config::MetricDefinition>& defs) {
@@ -216,7 +209,7 @@ TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
       [&](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
         if (!absl::StrContains(m[0], "^a_")) return std::vector<prom::Labels>{};
         return std::vector<prom::Labels>{
-            Series("a_requests_total", {{"namespace", "x"}, {"pod", "p"}, {"node", "n1"}})};
+            SeriesOf("a_requests_total", {{"namespace", "x"}, {"pod", "p"}, {"node", "n1"}})};
       });
   prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
     if (absl::StrContains(q, "by (namespace, pod)")) {
@@ -243,11 +236,8 @@ TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
   // Demand in two namespaces, then one periodic round samples both with one query.
   ASSERT_TRUE(sampler.Read("requests", "x", "namespaces").ok());
   ASSERT_TRUE(sampler.Read("requests", "y", "namespaces").ok());
-  uint64_t gen = sampler.snapshot()->generation;
   size_t before = prom.query_count();
-  clock.Advance(absl::Seconds(5));
-  sampler.Wake();
-  ASSERT_TRUE(sampler.WaitForGeneration(gen + 1, absl::Seconds(10)));
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
   std::vector<std::string> queries = prom.queries();
   std::vector<std::string> round(queries.begin() + before, queries.end());
   EXPECT_THAT(round, ElementsAre("sum(rate(a_requests_total{namespace=~\"x|y\"}[2m])) by "

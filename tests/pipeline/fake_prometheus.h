@@ -84,6 +84,13 @@ inline prom::QueryResult VectorOf(std::vector<std::pair<prom::Labels, double>> r
   return r;
 }
 
+// A series' label set as /api/v1/series returns it: `labels` and __name__ `name`, sorted.
+inline prom::Labels SeriesOf(std::string name, prom::Labels labels) {
+  labels.emplace_back("__name__", std::move(name));
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
 // A kube_pod_labels answer: pods of namespace `ns`, each labelled with its InferenceService
 // (label_serving_kserve_io_inferenceservice), as kube-state-metrics exports them.
 inline prom::QueryResult PodLabelsOf(

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
+#include "pipeline/sampler_fixture.h"
 #include "pipeline/workload.h"
 
 namespace aa::pipeline {
@@ -18,15 +19,11 @@ using ::aa::testing::FakePrometheus;
 using ::aa::testing::PodLabelsOf;
 using ::aa::testing::VectorOf;
 
-constexpr absl::Duration kWait = absl::Seconds(10);  // real-time bound on sampler waits
 constexpr absl::Duration kInterval = absl::Seconds(2);
 
 config::Config PanicConfig() {
-  config::Config c;
+  config::Config c = ::aa::testing::SamplingTestConfig(kInterval);
   c.source = "test";
-  c.sampling.interval = kInterval;
-  c.sampling.max_age = absl::Seconds(30);
-  c.sampling.first_sample_timeout = kWait;
   config::MetricDefinition plain;
   plain.name = "concurrency";
   plain.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[2s]))";
@@ -61,12 +58,7 @@ class PanicSamplerTest : public ::testing::Test {
     m_ = m;
     other_ = other;
   }
-  void NextRound(Sampler& s) {
-    uint64_t gen = s.snapshot()->generation;
-    clock_.Advance(kInterval);
-    s.Wake();
-    ASSERT_TRUE(s.WaitForGeneration(gen + 1, kWait));
-  }
+  void NextRound(Sampler& s) { ASSERT_TRUE(::aa::testing::NextSamplerRound(s, clock_, kInterval)); }
   // The served value of pod `pod` of the panic-aware metric, and the table it came from.
   MetricRead Read(Sampler& s) {
     auto read = s.Read("concurrency_panic", "ns");

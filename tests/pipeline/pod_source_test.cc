@@ -11,14 +11,13 @@
 #include "pipeline/fake_prometheus.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/sampler.h"
+#include "pipeline/sampler_fixture.h"
 
 namespace aa::pipeline {
 namespace {
 
 using ::aa::testing::FakePrometheus;
 using ::aa::testing::VectorOf;
-
-constexpr absl::Duration kWait = absl::Seconds(10);
 
 // A PodLabelSource whose answer the test sets; null means "not synced".
 class FakePodSource final : public PodLabelSource {
@@ -50,12 +49,9 @@ class FakePodSource final : public PodLabelSource {
 };
 
 config::Config TestConfig() {
-  config::Config c;
+  config::Config c = ::aa::testing::SamplingTestConfig();
   c.source = "test";
-  c.sampling.interval = absl::Seconds(5);
-  c.sampling.max_age = absl::Seconds(30);
   c.sampling.demand_ttl = absl::Minutes(5);
-  c.sampling.first_sample_timeout = kWait;
   config::MetricDefinition conc;
   conc.name = "concurrency";
   conc.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[1m]))";
@@ -97,12 +93,7 @@ class PodSourceTest : public ::testing::Test {
     for (const auto& q : prom_.queries()) n += absl::StartsWith(q, "kube_pod_labels");
     return n;
   }
-  void NextRound(Sampler& s) {
-    uint64_t gen = s.snapshot()->generation;
-    clock_.Advance(absl::Seconds(5));
-    s.Wake();
-    ASSERT_TRUE(s.WaitForGeneration(gen + 1, kWait));
-  }
+  void NextRound(Sampler& s) { ASSERT_TRUE(::aa::testing::NextSamplerRound(s, clock_)); }
 
   FakePrometheus prom_;
   SimulatedClock clock_;

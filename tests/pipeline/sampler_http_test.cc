@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/sampler.h"
+#include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -124,10 +125,9 @@ TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
   for (const char* mode :
        {"500", "html", "truncated", "invalid", "huge", "duplicate", "bad_data"}) {
     prom.Set(mode);
-    uint64_t gen = sampler.snapshot()->generation;
-    clock.Advance(absl::Seconds(5));
-    sampler.Wake();
-    ASSERT_TRUE(sampler.WaitForGeneration(gen + 1, absl::Seconds(20))) << mode;
+    ASSERT_TRUE(
+        ::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)))
+        << mode;
     const Slot* slot = sampler.snapshot()->FindSlot("m", "ns");
     ASSERT_NE(slot, nullptr);
     EXPECT_FALSE(slot->last_error.ok()) << mode;
@@ -141,10 +141,9 @@ TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
   // 404).
   for (const char* mode : {"nan", "empty"}) {
     prom.Set(mode);
-    uint64_t gen = sampler.snapshot()->generation;
-    clock.Advance(absl::Seconds(5));
-    sampler.Wake();
-    ASSERT_TRUE(sampler.WaitForGeneration(gen + 1, absl::Seconds(20))) << mode;
+    ASSERT_TRUE(
+        ::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)))
+        << mode;
     read = sampler.Read("m", "ns");
     ASSERT_TRUE(read.ok()) << mode;
     EXPECT_TRUE(read->table->pods.empty()) << mode;

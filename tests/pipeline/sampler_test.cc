@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/fake_prometheus.h"
+#include "pipeline/sampler_fixture.h"
 #include "pipeline/workload.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -18,16 +19,12 @@ using ::aa::testing::FakePrometheus;
 using ::aa::testing::VectorOf;
 using ::testing::HasSubstr;
 
-constexpr absl::Duration kWait =
-    absl::Seconds(10);  // real-time bound on waits for the sampling thread
+using ::aa::testing::kSamplerWait;
 
 config::Config TestConfig() {
-  config::Config c;
+  config::Config c = ::aa::testing::SamplingTestConfig();
   c.source = "test";
-  c.sampling.interval = absl::Seconds(5);
-  c.sampling.max_age = absl::Seconds(30);
   c.sampling.demand_ttl = absl::Minutes(5);
-  c.sampling.first_sample_timeout = kWait;
   config::MetricDefinition conc;
   conc.name = "concurrency";
   conc.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[1m]))";
@@ -79,12 +76,7 @@ class SamplerTest : public ::testing::Test {
     conc_ = v;
   }
   // Advances the clock one interval and waits for the round it triggers.
-  void NextRound(Sampler& s) {
-    uint64_t gen = s.snapshot()->generation;
-    clock_.Advance(absl::Seconds(5));
-    s.Wake();
-    ASSERT_TRUE(s.WaitForGeneration(gen + 1, kWait));
-  }
+  void NextRound(Sampler& s) { ASSERT_TRUE(::aa::testing::NextSamplerRound(s, clock_)); }
 
   std::mutex mu_;
   absl::Status error_;
@@ -303,7 +295,7 @@ TEST_F(SamplerTest, ReadyAfterEveryWarmMetricSampled) {
   Sampler s(cfg, prom_, clock_, nullptr);
   EXPECT_FALSE(s.Ready());
   s.Start();
-  ASSERT_TRUE(s.WaitForGeneration(1, kWait));
+  ASSERT_TRUE(s.WaitForGeneration(1, kSamplerWait));
   EXPECT_TRUE(s.Ready());
   EXPECT_NE(s.snapshot()->FindSlot("cpu", "a"), nullptr);
 }
@@ -314,7 +306,7 @@ TEST_F(SamplerTest, NotReadyWhilePrometheusIsDown) {
   cfg.sampling.warm_namespaces = {"a"};
   Sampler s(cfg, prom_, clock_, nullptr);
   s.Start();
-  ASSERT_TRUE(s.WaitForGeneration(1, kWait));
+  ASSERT_TRUE(s.WaitForGeneration(1, kSamplerWait));
   EXPECT_FALSE(s.Ready());
 }
 
