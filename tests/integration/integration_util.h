@@ -1,7 +1,8 @@
 #pragma once
 // Helpers shared by the integration suites: the stack they start, JSON over HTTP, Prometheus' own
 // answers at a given evaluation time, and running an external client (kubectl, the Python gRPC
-// client).
+// client). The inline ones need nothing else; the kubectl suites' helpers declared at the end are
+// in integration_util.cc (link aa_integration_util).
 
 #include <sys/wait.h>
 
@@ -156,5 +157,29 @@ inline std::string RunKubectl(const std::string& kubeconfig, const std::vector<s
   absl::StrAppend(&cmd, " 2>&1");
   return RunCommand(cmd, exit_code);
 }
+
+// ----- the kubectl suites (integration_util.cc, library aa_integration_util) -----
+
+// `kubectl get --raw path` with `kubeconfig`, as JSON. With `exit_code` null, kubectl must succeed
+// and print JSON (else a test failure); otherwise `exit_code` receives its status and the result
+// may be discarded JSON.
+json KubectlJson(const std::string& kubeconfig, const std::string& path, int* exit_code = nullptr);
+
+// The evaluation time of the adapter's current table of `metric` for `resource` in namespace `ns`
+// (of the `metric_selector` variant when not empty), from the plain-HTTP query API, which has it
+// to the millisecond (the metrics APIs print it truncated to seconds). InfinitePast and a test
+// failure when it is missing.
+absl::Time SampledAt(int adapter_port, const std::string& ns, const std::string& metric,
+                     const std::string& resource, const std::string& metric_selector = "");
+
+// `t` as the metrics APIs print timestamps: RFC 3339 in UTC, whole seconds.
+std::string Rfc3339Seconds(absl::Time t);
+
+// Prometheus' answer to `query` evaluated at `at`, keyed by the values of `labels` joined with '/'
+// ("pod/container" for {"pod", "container"}); finite values only (the adapter never serves NaN or
+// Inf).
+std::map<std::string, double> PrometheusValuesBy(int prometheus_port, const std::string& query,
+                                                 const std::vector<std::string>& labels,
+                                                 absl::Time at);
 
 }  // namespace aa::integration

@@ -4,20 +4,13 @@
 // is parsed and checked against Prometheus' own answer for the same query at the same evaluation
 // time.
 
-#include <stdio.h>
-#include <sys/wait.h>
-
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
-#include "absl/strings/str_split.h"
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,7 +21,7 @@
 namespace aa {
 namespace {
 
-using integration::GetJson;
+using integration::ParseQuantity;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -51,26 +44,6 @@ metrics:
 - name: memory
   query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",container!="POD"})
 )";
-
-// Parses a Kubernetes quantity string ("1500m", "250n", "2Gi", "12k", "3") into a number.
-double ParseQuantity(const std::string& q) {
-  static const std::map<std::string, double> kSuffix = {
-      {"n", 1e-9},    {"u", 1e-6},       {"m", 1e-3},          {"", 1},
-      {"k", 1e3},     {"M", 1e6},        {"G", 1e9},           {"T", 1e12},
-      {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
-  size_t i = 0;
-  while (i < q.size() && (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' ||
-                          q[i] == '-' || q[i] == '+')) {
-    ++i;
-  }
-  double mantissa = 0;
-  auto it = kSuffix.find(q.substr(i));
-  if (!absl::SimpleAtod(q.substr(0, i), &mantissa) || it == kSuffix.end()) {
-    ADD_FAILURE() << "not a quantity: " << q;
-    return NAN;
-  }
-  return mantissa * it->second;
-}
 
 class KubectlIntegrationTest : public ::testing::Test {
  protected:
@@ -109,12 +82,7 @@ class KubectlIntegrationTest : public ::testing::Test {
   }
 
   static json KubectlJson(const std::string& path) {
-    int code = -1;
-    std::string out = Kubectl({"get", "--raw", path}, &code);
-    EXPECT_EQ(code, 0) << path << ": " << out;
-    json j = json::parse(out, nullptr, false);
-    EXPECT_FALSE(j.is_discarded()) << out;
-    return j;
+    return integration::KubectlJson(*kubeconfig_, path);
   }
 
   static std::map<std::string, double> PrometheusValues(const std::string& metric, absl::Time at) {
@@ -122,37 +90,21 @@ class KubectlIntegrationTest : public ::testing::Test {
                                          kNamespace, absl::ToUnixMillis(at));
   }
 
-  // The evaluation time (milliseconds) of the adapter's current table of `metric`, from the
-  // plain-HTTP query API; the metrics APIs print it truncated to seconds.
+  // The evaluation time of the adapter's current table of `metric` (the metrics APIs print it
+  // truncated to seconds).
   static absl::Time SampledAt(const std::string& metric, const std::string& resource = "pods") {
-    json j =
-        GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/",
-                                                     metric, "?resource=", resource));
-    absl::Time t = absl::InfinitePast();
-    std::string err;
-    if (!j.contains("sampledAt") ||
-        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
-      ADD_FAILURE() << "no sampledAt: " << j.dump();
-    }
-    return t;
+    return integration::SampledAt(stack_->adapter_port(), kNamespace, metric, resource);
   }
 
   // Prometheus' answer at `at`, by "<pod>/<container>".
   static std::map<std::string, double> PrometheusByContainer(const std::string& query,
                                                              absl::Time at) {
-    json j =
-        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
-    std::map<std::string, double> out;
-    for (const auto& s : j["data"]["result"]) {
-      out[absl::StrCat(s["metric"]["pod"].get<std::string>(), "/",
-                       s["metric"]["container"].get<std::string>())] =
-          std::stod(s["value"][1].get<std::string>());
-    }
-    return out;
+    return integration::PrometheusValuesBy(stack_->prometheus_port(), query, {"pod", "container"},
+                                           at);
   }
 
   static bool SameSecond(const std::string& rfc3339, absl::Time t) {
-    return rfc3339 == absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+    return rfc3339 == integration::Rfc3339Seconds(t);
   }
 
   static demo::Stack* stack_;

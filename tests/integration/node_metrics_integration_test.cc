@@ -28,8 +28,8 @@
 namespace aa {
 namespace {
 
-using integration::GetJson;
 using integration::ParseQuantity;
+using integration::Rfc3339Seconds;
 using kube::testing::FakeApiServer;
 using kube::testing::FakeRequest;
 using kube::testing::FakeResponse;
@@ -53,10 +53,6 @@ constexpr char kNodeCpuQuery[] =
     "sum by (node) (rate(container_cpu_usage_seconds_total{id=\"/\",node!=\"\"}[30s]))";
 constexpr char kNodeMemoryQuery[] =
     "sum by (node) (container_memory_working_set_bytes{id=\"/\",node!=\"\"})";
-
-std::string Rfc3339Seconds(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
 
 class NodeMetricsIntegrationTest : public ::testing::Test {
  protected:
@@ -96,40 +92,18 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
 
   // `kubectl get --raw path` against the adapter; `exit_code` null: it must succeed.
   static json KubectlJson(const std::string& path, int* exit_code = nullptr) {
-    int code = -1;
-    std::string out = Kubectl(*kubeconfig_, {"get", "--raw", path}, &code);
-    if (exit_code) *exit_code = code;
-    json j = json::parse(out, nullptr, false);
-    if (exit_code == nullptr) {
-      EXPECT_EQ(code, 0) << path << ": " << out;
-      EXPECT_FALSE(j.is_discarded()) << out;
-    }
-    return j;
+    return integration::KubectlJson(*kubeconfig_, path, exit_code);
   }
 
   // The evaluation time of the adapter's current node table of `metric` (query API, ms).
   static absl::Time SampledAt(const std::string& metric) {
-    json j = GetJson(stack_->adapter_port(), absl::StrCat("/api/v1/namespaces/default/metrics/",
-                                                          metric, "?resource=nodemetrics"));
-    absl::Time t = absl::InfinitePast();
-    std::string err;
-    if (!j.contains("sampledAt") ||
-        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
-      ADD_FAILURE() << "no sampledAt: " << j.dump();
-    }
-    return t;
+    return integration::SampledAt(stack_->adapter_port(), "default", metric, "nodemetrics");
   }
 
   // Prometheus' answer to `query` at `at`, by the value of `label`.
   static std::map<std::string, double> Prometheus(const std::string& query, absl::Time at,
                                                   const std::string& label = "node") {
-    json j =
-        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
-    std::map<std::string, double> out;
-    for (const auto& s : j["data"]["result"]) {
-      out[s["metric"][label].get<std::string>()] = std::stod(s["value"][1].get<std::string>());
-    }
-    return out;
+    return integration::PrometheusValuesBy(stack_->prometheus_port(), query, {label}, at);
   }
 
   // Starts the stand-in kube-apiserver for `kubectl top node` (once).

@@ -20,7 +20,7 @@
 namespace aa {
 namespace {
 
-using integration::GetJson;
+using integration::ParseQuantity;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -61,15 +61,7 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
   }
 
   static json KubectlJson(const std::string& path, int* exit_code = nullptr) {
-    int code = -1;
-    std::string out = integration::RunKubectl(*kubeconfig_, {"get", "--raw", path}, &code);
-    if (exit_code) *exit_code = code;
-    json j = json::parse(out, nullptr, false);
-    if (exit_code == nullptr) {
-      EXPECT_EQ(code, 0) << path << ": " << out;
-      EXPECT_FALSE(j.is_discarded()) << out;
-    }
-    return j;
+    return integration::KubectlJson(*kubeconfig_, path, exit_code);
   }
 
   static std::map<std::string, bool> Resources(const std::string& path) {
@@ -83,35 +75,18 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
     return out;
   }
 
-  // The evaluation time of the adapter's current table of `metric` for `resource`, from the plain
-  // HTTP query API (the Kubernetes APIs print it truncated to seconds).
+  // The evaluation time of the adapter's current table of `metric` for `resource` (the
+  // Kubernetes APIs print it truncated to seconds).
   static absl::Time SampledAt(const std::string& metric, const std::string& resource,
                               const std::string& metric_selector = "") {
-    json j = GetJson(
-        stack_->adapter_port(),
-        absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric, "?resource=", resource,
-                     metric_selector.empty() ? "" : "&metricLabelSelector=",
-                     http::UrlEncode(metric_selector)));
-    absl::Time t = absl::InfinitePast();
-    std::string err;
-    if (!j.contains("sampledAt") ||
-        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
-      ADD_FAILURE() << "no sampledAt: " << j.dump();
-    }
-    return t;
+    return integration::SampledAt(stack_->adapter_port(), kNamespace, metric, resource,
+                                  metric_selector);
   }
 
   // Prometheus' answer to `query` at `at`, by the value of `label`.
   static std::map<std::string, double> PrometheusValues(const std::string& query,
                                                         const std::string& label, absl::Time at) {
-    json j =
-        integration::PrometheusQueryAt(stack_->prometheus_port(), query, absl::ToUnixMillis(at));
-    std::map<std::string, double> out;
-    for (const auto& s : j["data"]["result"]) {
-      double v = std::stod(s["value"][1].get<std::string>());
-      if (std::isfinite(v)) out[s["metric"][label].get<std::string>()] = v;
-    }
-    return out;
+    return integration::PrometheusValuesBy(stack_->prometheus_port(), query, {label}, at);
   }
 
   // Reads `path` through kubectl until its items' timestamp is the table's second, then checks
@@ -125,9 +100,7 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
     for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
       json j = KubectlJson(path);
       absl::Time at = SampledAt(metric, resource, metric_selector);
-      if (j["items"].empty() ||
-          j["items"][0]["timestamp"] !=
-              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+      if (j["items"].empty() || j["items"][0]["timestamp"] != integration::Rfc3339Seconds(at)) {
         continue;
       }
       std::map<std::string, double> prom = PrometheusValues(query, label, at);
@@ -142,22 +115,6 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
       last = absl::StrCat(j.dump(), " vs Prometheus ", json(prom).dump());
     }
     EXPECT_TRUE(equal) << path << ": " << last;
-  }
-
-  static double ParseQuantity(const std::string& q) {
-    static const std::map<std::string, double> kSuffix = {
-        {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"", 1}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}};
-    size_t i = 0;
-    while (i < q.size() &&
-           (std::isdigit(static_cast<unsigned char>(q[i])) || q[i] == '.' || q[i] == '-')) {
-      ++i;
-    }
-    auto it = kSuffix.find(q.substr(i));
-    if (it == kSuffix.end()) {
-      ADD_FAILURE() << "not a quantity: " << q;
-      return NAN;
-    }
-    return std::stod(q.substr(0, i)) * it->second;
   }
 
   static demo::Stack* stack_;
@@ -333,22 +290,15 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
     json j =
         KubectlJson(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
     absl::Time at = SampledAt("cpu", "containers");
-    if (j["items"].empty() || j["items"][0]["timestamp"] !=
-                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+    if (j["items"].empty() || j["items"][0]["timestamp"] != integration::Rfc3339Seconds(at)) {
       continue;
     }
-    json prom = integration::PrometheusQueryAt(
+    std::map<std::string, double> want = integration::PrometheusValuesBy(
         stack_->prometheus_port(),
         absl::StrCat("sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{"
                      "container!=\"\",container!=\"POD\",namespace=\"",
                      kNamespace, "\"}[1m]))"),
-        absl::ToUnixMillis(at));
-    std::map<std::string, double> want;
-    for (const auto& s : prom["data"]["result"]) {
-      want[absl::StrCat(s["metric"]["pod"].get<std::string>(), "/",
-                        s["metric"]["container"].get<std::string>())] =
-          std::stod(s["value"][1].get<std::string>());
-    }
+        {"pod", "container"}, at);
     std::map<std::string, double> got;
     for (const auto& item : j["items"]) {
       EXPECT_EQ(item["window"], "1m0s");
@@ -387,8 +337,7 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeNodeMetrics) {
     json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
     absl::Time at = SampledAt("cpu", "nodemetrics");
     EXPECT_EQ(j["kind"], "NodeMetricsList");
-    if (j["items"].empty() || j["items"][0]["timestamp"] !=
-                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone())) {
+    if (j["items"].empty() || j["items"][0]["timestamp"] != integration::Rfc3339Seconds(at)) {
       continue;
     }
     std::map<std::string, double> want = PrometheusValues(
@@ -398,7 +347,7 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeNodeMetrics) {
     for (const auto& item : j["items"]) {
       EXPECT_EQ(item["window"], "1m0s");
       got[item["metadata"]["name"].get<std::string>()] =
-          integration::ParseQuantity(item["usage"]["cpu"].get<std::string>());
+          ParseQuantity(item["usage"]["cpu"].get<std::string>());
     }
     equal = want.size() == 2 && want.size() == got.size();
     for (const auto& [node, v] : want) {
@@ -410,7 +359,7 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeNodeMetrics) {
   json one = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes/sim-node-1");
   EXPECT_EQ(one["kind"], "NodeMetrics");
   EXPECT_EQ(one["metadata"]["name"], "sim-node-1");
-  EXPECT_GT(integration::ParseQuantity(one["usage"]["memory"].get<std::string>()), 1 << 30);
+  EXPECT_GT(ParseQuantity(one["usage"]["memory"].get<std::string>()), 1 << 30);
 }
 
 }  // namespace
