@@ -87,8 +87,22 @@ PodGroups GroupPods(const std::vector<Pod>& pods, const PodSamples& samples,
   return g;
 }
 
-void RemoveSamples(PodSamples& samples, const PodSet& pods) {
-  for (const std::string& name : pods) samples.erase(name);
+// The first steps of both pod-based calculations (upstream calcPlainMetricReplicas and
+// calcResourceReplicas): groups the pods, then keeps in `samples` only the ready pods' ones.
+// FailedPrecondition when none is left.
+absl::StatusOr<PodGroups> GroupPodsKeepReadySamples(const std::vector<Pod>& pods,
+                                                    PodSamples& samples, std::string_view resource,
+                                                    const ReplicaCalculatorOptions& options,
+                                                    absl::Time now) {
+  PodGroups g = GroupPods(pods, samples, resource, options, now);
+  for (const PodSet* dropped : {&g.ignored, &g.unready}) {
+    for (const std::string& name : *dropped) samples.erase(name);
+  }
+  if (samples.empty()) {
+    return absl::FailedPreconditionError(
+        "did not receive metrics for targeted pods (pods might be unready)");
+  }
+  return g;
 }
 
 // Upstream calculatePodRequests: the sum of the containers' requests per pod.
@@ -169,28 +183,23 @@ absl::StatusOr<MetricProposal> PlainMetricReplicas(PodSamples samples, int32_t c
                                                    absl::Time now) {
   if (pods.empty()) return NoPodsError();
   if (target <= 0) return absl::InvalidArgumentError("target must be positive");
-  PodGroups g = GroupPods(pods, samples, resource, options, now);
-  RemoveSamples(samples, g.ignored);
-  RemoveSamples(samples, g.unready);
-  if (samples.empty()) {
-    return absl::FailedPreconditionError(
-        "did not receive metrics for targeted pods (pods might be unready)");
-  }
+  absl::StatusOr<PodGroups> g = GroupPodsKeepReadySamples(pods, samples, resource, options, now);
+  if (!g.ok()) return g.status();
   auto [ratio, usage] = UsageRatio(samples, target);
   MetricProposal p;
   p.usage_milli = usage;
-  bool scale_up_with_unready = !g.unready.empty() && ratio > 1.0;
-  if (!scale_up_with_unready && g.missing.empty()) {
+  bool scale_up_with_unready = !g->unready.empty() && ratio > 1.0;
+  if (!scale_up_with_unready && g->missing.empty()) {
     p.replicas = tolerances.IsWithin(ratio)
                      ? current
-                     : CeilToInt32(ratio * static_cast<double>(g.ready_count));
+                     : CeilToInt32(ratio * static_cast<double>(g->ready_count));
     return p;
   }
-  for (const std::string& name : g.missing) {
+  for (const std::string& name : g->missing) {
     samples[name] = PodSample{ratio < 1.0 ? target : 0, now, absl::Minutes(1)};
   }
   if (scale_up_with_unready) {
-    for (const std::string& name : g.unready) samples[name] = PodSample{0, now, absl::Minutes(1)};
+    for (const std::string& name : g->unready) samples[name] = PodSample{0, now, absl::Minutes(1)};
   }
   double new_ratio = UsageRatio(samples, target).first;
   if (tolerances.IsWithin(new_ratio) || DirectionFlips(ratio, new_ratio)) {
@@ -268,13 +277,8 @@ absl::StatusOr<MetricProposal> ResourceUtilizationReplicas(
   if (target_utilization_percent <= 0) {
     return absl::InvalidArgumentError("target utilization must be positive");
   }
-  PodGroups g = GroupPods(pods, samples, resource, options, now);
-  RemoveSamples(samples, g.ignored);
-  RemoveSamples(samples, g.unready);
-  if (samples.empty()) {
-    return absl::FailedPreconditionError(
-        "did not receive metrics for targeted pods (pods might be unready)");
-  }
+  absl::StatusOr<PodGroups> g = GroupPodsKeepReadySamples(pods, samples, resource, options, now);
+  if (!g.ok()) return g.status();
   absl::StatusOr<std::map<std::string, int64_t>> requests = PodRequests(pods, container, resource);
   if (!requests.ok()) return requests.status();
   absl::StatusOr<UtilizationRatio> first =
@@ -284,27 +288,28 @@ absl::StatusOr<MetricProposal> ResourceUtilizationReplicas(
   p.utilization_percent = first->utilization;
   p.usage_milli = first->raw_average;
   const double ratio = first->ratio;
-  bool scale_up_with_unready = !g.unready.empty() && ratio > 1.0;
-  if (!scale_up_with_unready && g.missing.empty()) {
+  bool scale_up_with_unready = !g->unready.empty() && ratio > 1.0;
+  if (!scale_up_with_unready && g->missing.empty()) {
     p.replicas = tolerances.IsWithin(ratio)
                      ? current_replicas
-                     : CeilToInt32(ratio * static_cast<double>(g.ready_count));
+                     : CeilToInt32(ratio * static_cast<double>(g->ready_count));
     return p;
   }
-  if (!g.missing.empty()) {
+  if (!g->missing.empty()) {
     if (ratio < 1.0) {
       // On a scale-down, missing pods count as using their full request (or the target when it is
       // above 100 %).
       int64_t fallback = std::max<int64_t>(100, target_utilization_percent);
-      for (const std::string& name : g.missing) {
+      for (const std::string& name : g->missing) {
         samples[name] = PodSample{(*requests)[name] * fallback / 100, now, absl::Minutes(1)};
       }
     } else if (ratio > 1.0) {
-      for (const std::string& name : g.missing) samples[name] = PodSample{0, now, absl::Minutes(1)};
+      for (const std::string& name : g->missing)
+        samples[name] = PodSample{0, now, absl::Minutes(1)};
     }
   }
   if (scale_up_with_unready) {
-    for (const std::string& name : g.unready) samples[name] = PodSample{0, now, absl::Minutes(1)};
+    for (const std::string& name : g->unready) samples[name] = PodSample{0, now, absl::Minutes(1)};
   }
   absl::StatusOr<UtilizationRatio> second =
       ResourceUtilizationRatio(samples, *requests, target_utilization_percent);
