@@ -107,7 +107,8 @@ class MetricsApi {
                                               std::string route) const;
 
   pipeline::Sampler& sampler_;
-  Clock& clock_;
+  // Not read yet; [[maybe_unused]] keeps clang's -Wunused-private-field (-Werror) quiet.
+  [[maybe_unused]] Clock& clock_;
   pipeline::ObjectSource* objects_;
   mutable std::mutex lists_mu_;
   mutable uint64_t lists_version_ = 0;  // the MetricSet version resource_lists_ was built from
