@@ -151,8 +151,9 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
       node["apiVersion"] = "v1";
       node["metadata"] = {{"name", name}, {"labels", {{"kubernetes.io/hostname", name}}}};
       items.push_back(node);
-      front_->Handle("GET", "/api/v1/nodes/" + name, [node](const FakeRequest&) {
-        return FakeResponse{200, node};
+      // A copy: clang 14 cannot capture a structured binding.
+      front_->Handle("GET", "/api/v1/nodes/" + name, [object = node](const FakeRequest&) {
+        return FakeResponse{200, object};
       });
       front_->Handle("GET", "/apis/metrics.k8s.io/v1beta1/nodes/" + name, forward);
     }
