@@ -851,10 +851,20 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
     }
     return Body(NodeMetricsList({}), std::move(route));
   }
+  // labelSelector picks nodes by their Kubernetes labels, from the object source (the Kubernetes
+  // API or kube_node_labels), as metrics-server does through kube-apiserver.
+  std::optional<std::set<std::string, std::less<>>> selected;
   if (!parsed->Empty()) {
-    return Error(absl::InvalidArgumentError("labelSelector: selecting nodes by their labels is not "
-                                            "supported (this adapter knows pods' labels only)"),
-                 route);
+    if (objects_ == nullptr) {
+      return Error(absl::InvalidArgumentError(
+                       "labelSelector: selecting nodes by their labels is not supported without "
+                       "an object source (the Kubernetes API or kube-state-metrics)"),
+                   route);
+    }
+    const pipeline::KubeResource& kr = *pipeline::FindKubeResource("nodes");
+    auto names = objects_->Select(kr, "", *parsed);
+    if (!names.ok()) return Error(names.status(), route);
+    selected.emplace(names->begin(), names->end());
   }
   auto cpu = sampler_.Read("cpu", "", "nodemetrics");
   if (!cpu.ok()) return Error(cpu.status(), route);
@@ -868,6 +878,7 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   bool named_without_memory = false;
   for (const pipeline::PodValue& v : cpu->table->pods) {
     if (name && v.pod != *name) continue;
+    if (selected && !selected->contains(v.pod)) continue;
     NodeMetricsItem item;
     item.name = v.pod;
     item.timestamp = cpu->table->sampled_at;

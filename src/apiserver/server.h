@@ -32,7 +32,9 @@
 //   /apis/metrics.k8s.io/v1beta1/nodes[/{name}]  NodeMetrics from resourceRules nodeQuery, or
 //       the cAdvisor root-cgroup default next to the cpu preset ("nodemetrics" definitions); an
 //       empty list (and 404 by name) without them. A node with cpu but no memory value (when
-//       memory is defined) is left out (404 by name); labelSelector: 400 unless empty.
+//       memory is defined) is left out (404 by name). labelSelector picks nodes by their
+//       Kubernetes labels from the ObjectSource (none matching: an empty list, as metrics-server);
+//       400 without a source, 503 when it failed.
 //   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
 //   /api, /openapi/v2, /openapi/v3 and anything else: 404.
 // Errors are metav1.Status JSON: 400 malformed path, namespace or selector (or a selector key

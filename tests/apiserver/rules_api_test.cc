@@ -526,7 +526,10 @@ metrics:
   });
   SimulatedClock clock;
   pipeline::Sampler sampler(*config, prom, clock, nullptr);
-  MetricsApi api(sampler, clock);
+  FakeObjects objects;
+  objects.objects[{"nodes", ""}] = {{"node-a", {{"pool", "gpu"}}}, {"node-b", {{"pool", "cpu"}}}};
+  MetricsApi api(sampler, clock, &objects);
+  MetricsApi api_without_objects(sampler, clock);
   sampler.Start();
   HttpRequest req;
   req.method = "GET";
@@ -540,6 +543,34 @@ metrics:
   EXPECT_EQ(j["items"][0]["usage"], json::parse(R"({"cpu":"250m","memory":"3Gi"})"));
   // Nanocores (rounded); bytes below 1024 print as DecimalSI, as apimachinery does.
   EXPECT_EQ(j["items"][1]["usage"], json::parse(R"({"cpu":"333333333n","memory":"1k"})"));
+
+  // labelSelector picks nodes by their Kubernetes labels (the object source).
+  req.params = {{"labelSelector", "pool=cpu"}};
+  r = api.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  j = json::parse(r.body);
+  ASSERT_EQ(j["items"].size(), 1u) << r.body;
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "node-b");
+  req.params = {{"labelSelector", "pool in (tpu)"}};
+  r = api.Handle(req);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(json::parse(r.body)["items"].empty()) << r.body;  // as metrics-server answers
+  req.path = "/apis/metrics.k8s.io/v1beta1/nodes/node-a";
+  req.params = {{"labelSelector", "pool=cpu"}};
+  EXPECT_EQ(api.Handle(req).status, 404);
+  req.path = "/apis/metrics.k8s.io/v1beta1/nodes";
+  req.params = {{"labelSelector", "pool=a||b=c"}};
+  r = api.Handle(req);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(Message(r), HasSubstr("labelSelector"));
+  req.params = {{"labelSelector", "pool=cpu"}};
+  r = api_without_objects.Handle(req);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(Message(r), HasSubstr("without an object source"));
+  objects.error = absl::UnavailableError("kube-apiserver: connection refused");
+  r = api.Handle(req);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_THAT(Message(r), HasSubstr("connection refused"));
   std::lock_guard lock(mu);
   EXPECT_EQ(node_queries.size(), 2u);
 }

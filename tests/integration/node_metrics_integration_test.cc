@@ -24,6 +24,7 @@
 #include "http/client.h"
 #include "integration/integration_util.h"
 #include "kube/fake_apiserver.h"
+#include "selector/selector.h"
 
 namespace aa {
 namespace {
@@ -157,12 +158,22 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
       });
       front_->Handle("GET", "/apis/metrics.k8s.io/v1beta1/nodes/" + name, forward);
     }
-    json list = {{"kind", "NodeList"},
-                 {"apiVersion", "v1"},
-                 {"metadata", {{"resourceVersion", "1"}}},
-                 {"items", items}};
-    front_->Handle("GET", "/api/v1/nodes", [list](const FakeRequest&) {
-      return FakeResponse{200, list};
+    // The list honours labelSelector, as kube-apiserver does (kubectl top node -l).
+    front_->Handle("GET", "/api/v1/nodes", [items](const FakeRequest& req) {
+      auto selector = selector::Selector::Parse(req.Param("labelSelector"));
+      if (!selector.ok()) {
+        return FakeResponse::Status(400, "BadRequest", selector.status().ToString());
+      }
+      json selected = json::array();
+      for (const json& node : items) {
+        std::map<std::string, std::string, std::less<>> labels;
+        for (const auto& [k, v] : node["metadata"]["labels"].items()) labels[k] = v;
+        if (selector->Matches(labels)) selected.push_back(node);
+      }
+      return FakeResponse{200, json{{"kind", "NodeList"},
+                                    {"apiVersion", "v1"},
+                                    {"metadata", {{"resourceVersion", "1"}}},
+                                    {"items", selected}}};
     });
     for (const char* path : {"/apis", "/apis/metrics.k8s.io", "/apis/metrics.k8s.io/v1beta1",
                              "/apis/metrics.k8s.io/v1beta1/nodes"}) {
@@ -266,7 +277,7 @@ TEST_F(NodeMetricsIntegrationTest, NodeUsageCoversItsPods) {
   }
 }
 
-TEST_F(NodeMetricsIntegrationTest, UnknownNodeIsNotFoundAndSelectorsAreChecked) {
+TEST_F(NodeMetricsIntegrationTest, UnknownNodeIsNotFoundAndLabelSelectorPicksNodes) {
   int code = 0;
   std::string out = Kubectl(
       *kubeconfig_, {"get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes/no-such-node"}, &code);
@@ -279,22 +290,13 @@ TEST_F(NodeMetricsIntegrationTest, UnknownNodeIsNotFoundAndSelectorsAreChecked) 
                 &code);
   EXPECT_NE(code, 0);
   EXPECT_THAT(out, HasSubstr("BadRequest"));
-  // Selecting nodes by their labels: either refused as a 400 naming labelSelector, or answered
-  // with exactly the selected node.
-  out = Kubectl(*kubeconfig_,
-                {"get", "--raw",
-                 "/apis/metrics.k8s.io/v1beta1/"
-                 "nodes?labelSelector=kubernetes.io%2Fhostname%3Dsim-node-1"},
-                &code);
-  if (code == 0) {
-    json j = json::parse(out, nullptr, false);
-    ASSERT_FALSE(j.is_discarded()) << out;
-    ASSERT_EQ(j["items"].size(), 1u) << out;
-    EXPECT_EQ(j["items"][0]["metadata"]["name"], "sim-node-1");
-  } else {
-    EXPECT_THAT(out, HasSubstr("BadRequest"));
-    EXPECT_THAT(out, HasSubstr("labelSelector"));
-  }
+  // Selecting nodes by their Kubernetes labels (kube_node_labels here): exactly the selected node.
+  json j = KubectlJson(
+      "/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=kubernetes.io%2Fhostname%3Dsim-node-1");
+  ASSERT_EQ(j["items"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "sim-node-1");
+  j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes?labelSelector=kubernetes.io%2Fos%3Dlinux");
+  EXPECT_EQ(j["items"].size(), 2u) << j.dump();
 }
 
 // `kubectl top node` and `kubectl top node NAME`: usage in millicores and Mi, percentages of the
@@ -343,6 +345,13 @@ TEST_F(NodeMetricsIntegrationTest, KubectlTopNodeShowsTheNodes) {
   ASSERT_EQ(code, 0) << out;
   EXPECT_THAT(out, HasSubstr("sim-node-1"));
   EXPECT_THAT(out, ::testing::Not(HasSubstr("sim-node-2")));
+  // By label: the selector reaches the adapter (kube_node_labels) and kube-apiserver alike.
+  out = Kubectl(*front_kubeconfig_, {"top", "node", "-l", "kubernetes.io/hostname=sim-node-2"},
+                &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr("sim-node-2"));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("sim-node-1")));
+  EXPECT_THAT(out, ::testing::Not(HasSubstr("unknown")));
   // kubectl read the node's metrics and the Node object through the stand-in.
   EXPECT_GE(front_->CountRequests("GET", "/apis/metrics.k8s.io/v1beta1/nodes/sim-node-1"), 1);
   EXPECT_GE(front_->CountRequests("GET", "/api/v1/nodes/sim-node-1"), 1);
