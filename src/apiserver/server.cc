@@ -148,6 +148,14 @@ void SetSelector(const SeriesSelector& s, CustomMetricItem* item) {
 
 }  // namespace
 
+HttpResponse StatusResponse(int status, std::string message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = StatusJson(status, message);
+  r.route = "rejected";
+  return r;
+}
+
 HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
   const std::string& path = req.path;
   if (path == "/healthz" || path == "/livez" || path == "/readyz") {

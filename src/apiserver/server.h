@@ -63,6 +63,11 @@
 
 namespace aa::apiserver {
 
+// A metav1.Status error response (StatusJson): for HttpServerOptions::error_response, so what the
+// HTTPS server refuses by itself (414 URI too long, 431 header too large, 400 malformed request)
+// is answered in the same shape as every other error. Thread-safe.
+http::HttpResponse StatusResponse(int status, std::string message);
+
 class MetricsApi {
  public:
   // `sampler`, `clock` and `objects` (may be null: no labelSelector for objects other than pods)

@@ -135,7 +135,8 @@ int HttpCodeFor(absl::StatusCode code);
 
 // metav1.Status: {"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message",
 // "reason","code"}. Reasons: 400 BadRequest, 401 Unauthorized, 403 Forbidden, 404 NotFound,
-// 405 MethodNotAllowed, 406 NotAcceptable, 414 RequestURITooLong, 429 TooManyRequests,
+// 405 MethodNotAllowed, 406 NotAcceptable, 413 RequestEntityTooLarge, 414/416/431 BadRequest
+// (metav1 has no reason of their own), 429 TooManyRequests,
 // 500 InternalError, 503 ServiceUnavailable, 504 Timeout; other codes omit "reason".
 // A code below 400 prints "status":"Success" (no reason).
 std::string StatusJson(int http_code, std::string_view message);

@@ -285,6 +285,9 @@ int Main(int argc, char** argv) {
   http_options.listen = absl::GetFlag(FLAGS_http_listen);
   http_options.threads = absl::GetFlag(FLAGS_http_threads);
   http_options.registry = registry.get();
+  http_options.error_response = [](int code, std::string message) {
+    return http::ErrorResponse(code, std::move(message));
+  };
   auto http_server = http::StartHttpServer(
       http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
   if (!http_server.ok()) return Fail(http_server.status());
@@ -352,6 +355,8 @@ int Main(int argc, char** argv) {
     https_options.name = "https";
     https_options.threads = absl::GetFlag(FLAGS_http_threads);
     https_options.registry = registry.get();
+    // What the server refuses by itself (oversized URI or headers) is a metav1.Status too.
+    https_options.error_response = apiserver::StatusResponse;
     std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
     std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
     if (cert_file.empty() != key_file.empty()) {

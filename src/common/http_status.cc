@@ -39,8 +39,12 @@ const char* HttpReasonFor(int http_code) {
       return "MethodNotAllowed";
     case 406:
       return "NotAcceptable";
-    case 414:
-      return "RequestURITooLong";
+    case 413:
+      return "RequestEntityTooLarge";
+    case 414:  // metav1 has no reason of its own for these
+    case 416:
+    case 431:
+      return "BadRequest";
     case 429:
       return "TooManyRequests";
     case 500:

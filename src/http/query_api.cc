@@ -105,14 +105,17 @@ json PanicJson(const pipeline::WindowedValues& windows, const std::set<size_t>& 
 }  // namespace
 
 HttpResponse ErrorResponse(const absl::Status& status) {
-  int code = HttpStatusFor(status.code());
+  return ErrorResponse(HttpStatusFor(status.code()), std::string(status.message()));
+}
+
+HttpResponse ErrorResponse(int code, std::string message) {
   HttpResponse r;
   r.status = code;
   r.body = json{{"error",
                  {{"code", code},
                   {"reason", HttpReasonFor(code) ? HttpReasonFor(code) : "InternalError"},
-                  {"message", std::string(status.message())}}}}
-               .dump();
+                  {"message", std::move(message)}}}}
+               .dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 

@@ -81,5 +81,7 @@ class QueryApi {
 // A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,
 // 500...).
 HttpResponse ErrorResponse(const absl::Status& status);
+// The same for an HTTP code and message (for HttpServerOptions::error_response).
+HttpResponse ErrorResponse(int code, std::string message);
 
 }  // namespace aa::http

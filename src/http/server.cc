@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <thread>
@@ -82,6 +83,58 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view target) {
   return params;
 }
 
+// cpp-httplib's limits (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH and CPPHTTPLIB_HEADER_MAX_LENGTH), fixed
+// when Debian compiled libcpp-httplib.so: the request line, and each header line.
+constexpr size_t kLibraryLineLimit = 8192;
+
+bool IsLibraryMethod(std::string_view m) {
+  // The methods cpp-httplib 0.11 parses; with any other the request line does not parse.
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"}) {
+    if (m == known) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+LibraryError ExplainLibraryError(int status, std::string_view method, std::string_view target,
+                                 std::string_view version, std::string_view path) {
+  // cpp-httplib reports only a status. 414: the request line is over its limit (nothing of it
+  // kept). 400: the request line did not parse, or a header line is over its limit (or the
+  // connection ended inside the headers). It sets `path` only after the method, the version and
+  // the number of tokens check out, and then fails only on a second '?' in the target: so with a
+  // path and at most one '?' the request line was fine and the headers were not.
+  const size_t questions = std::count(target.begin(), target.end(), '?');
+  switch (status) {
+    case 414:
+      return {414, absl::StrCat("request URI too long: the request line (method, path and query "
+                                "string) exceeds the ",
+                                kLibraryLineLimit, "-byte limit; shorten the query string")};
+    case 400:
+      if (!path.empty() && questions <= 1) {
+        return {431, absl::StrCat("request headers exceed the ", kLibraryLineLimit,
+                                  "-byte limit of one header field; shorten or drop it")};
+      }
+      if (!path.empty()) {
+        return {400, "malformed request target: more than one '?' (encode it as %3F)"};
+      }
+      if (!method.empty() && !IsLibraryMethod(method) && !target.empty() && target[0] == '/' &&
+          (version == "HTTP/1.1" || version == "HTTP/1.0")) {
+        return {405, absl::StrCat("method ", ToAbsl(method.substr(0, 32)),
+                                  " is not allowed: the server answers GET (and HEAD)")};
+      }
+      return {400, "malformed HTTP request: want a request line \"GET /path HTTP/1.1\" and "
+                   "header lines \"Name: value\""};
+    case 416:
+      return {416, "invalid Range header: want bytes=<first>-<last>"};
+    default:
+      return {status, absl::StrCat("the HTTP request was refused (status ", status, ")")};
+  }
+}
+
+namespace {
+
 class ServerImpl final : public HttpServer {
  public:
   ServerImpl(HttpServerOptions options, HttpHandler handler)
@@ -136,6 +189,19 @@ class ServerImpl final : public HttpServer {
       Serve(req, res);
       return httplib::Server::HandlerResponse::Handled;
     });
+    // Called for every answer >= 400; the handler's own answers carry a Content-Type, what the
+    // library refused by itself (before Serve) does not.
+    server_->set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (res.has_header("Content-Type")) return httplib::Server::HandlerResponse::Unhandled;
+          LibraryError e = ExplainLibraryError(res.status, req.method, req.target, req.version,
+                                               req.path);
+          // The rest of a refused request (headers after an over-long one) may still be
+          // unread: the connection cannot be reused.
+          res.set_header("Connection", "close");
+          Render(e.status, std::move(e.message), "rejected", res);
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     int port = addr->second;
     if (port == 0) {
       port = server_->bind_to_any_port(addr->first);
@@ -170,24 +236,51 @@ class ServerImpl final : public HttpServer {
   }
 
  private:
+  // Sends an error the server answers by itself, rendered by options_.error_response.
+  void Render(int status, std::string message, const char* route, httplib::Response& res) {
+    HttpResponse out;
+    if (options_.error_response) {
+      out = options_.error_response(status, std::move(message));
+    } else {
+      out.content_type = "text/plain; charset=utf-8";
+      out.body = std::move(message);
+    }
+    res.status = status;
+    for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
+    res.set_content(std::move(out.body), out.content_type.c_str());
+    if (metrics_) {
+      metrics_->requests
+          .Add({{"server", options_.name}, {"route", route}, {"code", absl::StrCat(status)}})
+          .Increment();
+    }
+  }
+
   void Serve(const httplib::Request& req, httplib::Response& res) {
     auto start = std::chrono::steady_clock::now();
-    HttpResponse out;
     if (req.target.size() > options_.max_uri_bytes) {
-      out.status = 414;
-      out.route = "too_long";
-      out.body = absl::StrCat(
-          "{\"error\":{\"code\":414,\"reason\":\"URITooLong\",\"message\":\"request URI of ",
-          req.target.size(), " bytes exceeds the limit of ", options_.max_uri_bytes, " bytes\"}}");
-    } else {
-      HttpRequest in;
-      in.method = req.method;
-      in.path = req.path;
-      in.remote_addr = req.remote_addr;
-      in.ssl = req.ssl;
-      in.params = ParseQuery(req.target);
-      for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
-      out = handler_(in);
+      Render(414,
+             absl::StrCat("request URI too long: the path and query string are ", req.target.size(),
+                          " bytes, over the ", options_.max_uri_bytes,
+                          "-byte limit; shorten the query string"),
+             "too_long", res);
+      return;
+    }
+    HttpRequest in;
+    in.method = req.method;
+    in.path = req.path;
+    in.remote_addr = req.remote_addr;
+    in.ssl = req.ssl;
+    in.params = ParseQuery(req.target);
+    for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
+    HttpResponse out = handler_(in);
+    // Answers are whole documents: a Range header must not cut them (cpp-httplib would slice the
+    // body and still say 200). The request object is the library's own non-const one.
+    const_cast<httplib::Request&>(req).ranges.clear();
+    // The handler ran before cpp-httplib read any body: it is still in the connection, which
+    // therefore cannot carry another request.
+    if (req.has_header("Transfer-Encoding") ||
+        (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
+      res.set_header("Connection", "close");
     }
     res.status = out.status;
     for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);

@@ -62,8 +62,17 @@ struct HttpServerOptions {
   // Idle keep-alive connections are closed after this long; Stop() may wait this long for them.
   // Default 5 s.
   absl::Duration keep_alive_timeout = absl::Seconds(5);
-  // Requests whose path + query exceed this are answered 414 by the handler. Default 8 KiB.
+  // Requests whose path + query exceed this are answered 414 without calling the handler.
+  // Default 8 KiB. cpp-httplib itself limits the request line (method, target and version) to
+  // 8192 bytes (414) and each header line to 8192 bytes: the server answers those 414 and 431
+  // (Request Header Fields Too Large), through `error_response` like its other own errors.
   size_t max_uri_bytes = 8192;
+  // Renders the errors the server answers by itself, without calling the handler: 400 (request
+  // line unparsable), 405 (a method HTTP/1.1 does not know), 413 (body over 1 MiB), 414, 431 and
+  // any other status cpp-httplib answers on its own. Gets the status and a message a person can
+  // act on; what it returns is sent with that status (its `status` is ignored). Default: the
+  // message as text/plain. Called on worker threads, concurrently.
+  std::function<HttpResponse(int status, std::string message)> error_response;
   // TLS: both set -> HTTPS. PEM files.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -90,6 +99,18 @@ class HttpServer {
 // Unavailable when the address cannot be bound.
 absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(HttpServerOptions options,
                                                             HttpHandler handler);
+
+// What an answer cpp-httplib gave on its own (before the handler ran) means, from the status it
+// chose and what it parsed of the request line: 414 request line over 8192 bytes; 400 split into
+// 431 (a header line over 8192 bytes, or the connection ended inside the headers: the library
+// does not tell these apart, and only the first gets an answer read), 405 (a method it does not
+// know) and 400 (malformed request line or target); 416 bad Range header. Exposed for tests.
+struct LibraryError {
+  int status;
+  std::string message;
+};
+LibraryError ExplainLibraryError(int status, std::string_view method, std::string_view target,
+                                 std::string_view version, std::string_view path);
 
 // Splits "host:port" / "[v6]:port" / ":port". InvalidArgument naming the text when malformed.
 absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view address);

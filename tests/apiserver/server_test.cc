@@ -11,12 +11,14 @@
 
 #include "absl/strings/match.h"
 #include "apiserver/internal/self_signed.h"
+#include "apiserver/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
+#include "testutil/temp_dir.h"
 
 namespace aa::apiserver {
 namespace {
@@ -418,6 +420,96 @@ TEST_F(MetricsApiTest, PercentEncodedWildcardAndPlusThroughTheServer) {
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(json::parse(res->body)["items"][0]["value"], "7");
+  client.stop();
+  (*server)->Stop();
+}
+
+// Over TLS, what the server refuses by itself before MetricsApi sees the request (an oversized
+// request line or header field, a method HTTP/1.1 does not know) is a metav1.Status like every
+// other error, with the right code; and the server goes on serving.
+TEST_F(MetricsApiTest, OversizedRequestsAndBadMethodsGetAStatusOverTls) {
+  testutil::TempDir dir;
+  auto files = WriteSelfSignedCertificate(dir.path(), {"127.0.0.1"}, absl::Now());
+  ASSERT_TRUE(files.ok()) << files.status();
+  http::HttpServerOptions options;
+  options.name = "https";
+  options.tls_cert_file = files->cert_file;
+  options.tls_key_file = files->key_file;
+  options.error_response = StatusResponse;
+  options.registry = &registry_;
+  auto server =
+      http::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::SSLClient client("127.0.0.1", (*server)->port());
+  client.enable_server_certificate_verification(false);
+  const std::string pods = std::string(kCustom2) + "/namespaces/ns/pods/%2A/concurrency";
+  auto expect_status = [](const httplib::Result& res, int code, const std::string& reason) {
+    if (!res) {
+      ADD_FAILURE() << httplib::to_string(res.error());
+      return json();
+    }
+    EXPECT_EQ(res->status, code) << res->body;
+    EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+    json j = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+    EXPECT_EQ(j.value("kind", ""), "Status") << res->body;
+    EXPECT_EQ(j.value("apiVersion", ""), "v1");
+    EXPECT_EQ(j.value("status", ""), "Failure");
+    EXPECT_EQ(j.value("reason", ""), reason);
+    EXPECT_EQ(j.value("code", 0), code);
+    return j;
+  };
+  auto expect_serving = [&] {
+    auto res = client.Get(pods.c_str());
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(json::parse(res->body)["items"].size(), 3u);
+  };
+  expect_serving();
+
+  // A query string over the limit: 414.
+  json j = expect_status(client.Get((pods + "?labelSelector=" + std::string(9000, 'a')).c_str()),
+                         414, "BadRequest");
+  EXPECT_THAT(j.value("message", ""), HasSubstr("8192-byte limit"));
+  expect_serving();
+  // A header field over the limit: 431, whether it comes first or after others.
+  j = expect_status(client.Get(pods.c_str(), {{"X-Big", std::string(9000, 'h')}}), 431,
+                    "BadRequest");
+  EXPECT_THAT(j.value("message", ""), HasSubstr("request headers exceed the 8192-byte limit"));
+  expect_serving();
+  httplib::Request big_first;
+  big_first.method = "GET";
+  big_first.path = pods;
+  big_first.headers.emplace("A-Big", std::string(9000, 'h'));
+  expect_status(client.send(big_first), 431, "BadRequest");
+  expect_serving();
+  // Many header fields each under the limit are fine.
+  httplib::Headers many;
+  for (int i = 0; i < 20; ++i) many.emplace("X-H" + std::to_string(i), std::string(4000, 'h'));
+  auto res = client.Get(pods.c_str(), many);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+
+  // Methods: only GET and HEAD.
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO"}) {
+    httplib::Request r;
+    r.method = method;
+    r.path = pods;
+    if (std::string_view(method) != "OPTIONS") r.body = "{}";
+    j = expect_status(client.send(r), 405, "MethodNotAllowed");
+    EXPECT_THAT(j.value("message", ""), HasSubstr(method));
+    expect_serving();
+  }
+  res = client.Head(pods.c_str());
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(res->body.empty());
+  expect_serving();
+
+  // A Range header never cuts a JSON body.
+  res = client.Get(pods.c_str(), {{"Range", "bytes=0-9"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["items"].size(), 3u);
   client.stop();
   (*server)->Stop();
 }

@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <atomic>
+
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -308,6 +311,58 @@ TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {
   client.stop();
   (*server)->Stop();
   EXPECT_FALSE(client.Get("/x"));  // stopped: refused
+}
+
+// What cpp-httplib refused by itself, told apart from what it parsed of the request line.
+TEST(HttpServer, ExplainsTheLibrarysOwnErrors) {
+  EXPECT_EQ(ExplainLibraryError(414, "", "", "", "").status, 414);
+  EXPECT_THAT(ExplainLibraryError(414, "", "", "", "").message, HasSubstr("8192-byte limit"));
+  // Request line parsed (path set, at most one '?'): the headers failed.
+  LibraryError e = ExplainLibraryError(400, "GET", "/a?b=c", "HTTP/1.1", "/a");
+  EXPECT_EQ(e.status, 431);
+  EXPECT_THAT(e.message, HasSubstr("request headers exceed the 8192-byte limit"));
+  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a?b?c", "HTTP/1.1", "/a").status, 400);
+  // Not parsed: an unknown method on an otherwise fine line is 405, anything else 400.
+  e = ExplainLibraryError(400, "FOO", "/a", "HTTP/1.1", "");
+  EXPECT_EQ(e.status, 405);
+  EXPECT_THAT(e.message, HasSubstr("FOO"));
+  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a", "HTTP/2.0", "").status, 400);
+  EXPECT_EQ(ExplainLibraryError(400, "", "", "", "").status, 400);
+  EXPECT_EQ(ExplainLibraryError(400, "FOO", "a", "HTTP/1.1", "").status, 400);
+  EXPECT_EQ(ExplainLibraryError(416, "GET", "/a", "HTTP/1.1", "/a").status, 416);
+}
+
+// The server's own refusals go through error_response; the handler never sees them.
+TEST(HttpServer, OwnRefusalsAreRenderedByErrorResponse) {
+  HttpServerOptions options;
+  options.max_uri_bytes = 100;
+  options.error_response = [](int status, std::string message) {
+    HttpResponse r;
+    r.body = absl::StrCat("{\"code\":", status, ",\"message\":\"", message, "\"}");
+    return r;
+  };
+  std::atomic<int> calls{0};
+  auto server = StartHttpServer(options, [&](const HttpRequest&) {
+    ++calls;
+    return HttpResponse{};
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  auto res = client.Get(("/" + std::string(200, 'a')).c_str());
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 414);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
+  EXPECT_THAT(res->body, HasSubstr("201 bytes, over the 100-byte limit"));
+  res = client.Get("/", {{"X-Big", std::string(9000, 'x')}});
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 431);
+  EXPECT_THAT(res->body, HasSubstr("\"code\":431"));
+  EXPECT_EQ(calls.load(), 0);
+  res = client.Get("/ok");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(calls.load(), 1);
+  (*server)->Stop();
 }
 
 TEST(HttpServer, RejectsBadListenAddresses) {
