@@ -771,6 +771,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   }
   std::vector<PodMetricsItem> items;
   const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
+  const absl::Time now = clock_.Now();
   for (const std::string& n : namespaces) {
     auto cpu = sampler_.Read("cpu", n, resource);
     if (!cpu.ok()) {
@@ -819,8 +820,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
         for (const auto& [k, v] : *labels) item.labels[k] = v;
       }
       item.timestamp = cpu->table->sampled_at;
-      // The pipeline does not know pods' creation times: printed as null, as metrics-server
-      // does for objects without one.
+      item.creation = now;  // when the response is built, as metrics-server does
       item.window = window;
       std::sort(containers.begin(), containers.end(),
                 [](const ContainerUsage& a, const ContainerUsage& b) { return a.name < b.name; });
@@ -884,11 +884,13 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   }
   std::vector<NodeMetricsItem> items;
   bool named_without_memory = false;
+  const absl::Time now = clock_.Now();
   for (const pipeline::PodValue& v : cpu->table->pods) {
     if (name && v.pod != *name) continue;
     if (selected && !selected->contains(v.pod)) continue;
     NodeMetricsItem item;
     item.name = v.pod;
+    item.creation = now;  // when the response is built, as metrics-server does
     item.timestamp = cpu->table->sampled_at;
     item.window = absl::Seconds(WindowSeconds(*cpu_def));
     item.cpu_cores = std::max(0.0, v.value);

@@ -131,16 +131,32 @@ void AppendRfc3339(std::string* out, absl::Time t) {
 
 // Lists often repeat the same timestamp and window (one query result): format each once.
 class TimeWriter {
- public:
-  void Append(std::string* out, absl::Time t) {
-    if (text_.empty() || t != last_) {
-      text_.clear();
-      text_.push_back('"');
-      AppendRfc3339(&text_, t);
-      text_.push_back('"');
-      last_ = t;
+  // One quoted time, formatted again only when it changes.
+  struct Cached {
+    void Append(std::string* out, absl::Time t) {
+      if (text.empty() || t != last) {
+        text.clear();
+        text.push_back('"');
+        AppendRfc3339(&text, t);
+        text.push_back('"');
+        last = t;
+      }
+      out->append(text);
     }
-    out->append(text_);
+    absl::Time last;
+    std::string text;
+  };
+
+ public:
+  void Append(std::string* out, absl::Time t) { sample_.Append(out, t); }
+
+  // A creationTimestamp (its own cache: one value per response); InfinitePast prints null.
+  void AppendCreation(std::string* out, absl::Time t) {
+    if (t == absl::InfinitePast()) {
+      out->append("null");
+    } else {
+      creation_.Append(out, t);
+    }
   }
 
   void AppendWindow(std::string* out, absl::Duration d) {
@@ -153,8 +169,8 @@ class TimeWriter {
   }
 
  private:
-  absl::Time last_;
-  std::string text_;
+  Cached sample_;
+  Cached creation_;
   absl::Duration last_window_;
   std::string window_text_;
 };
@@ -252,13 +268,7 @@ void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWrit
   out->append(",\"namespace\":");
   AppendString(out, item.ns);
   out->append(",\"creationTimestamp\":");
-  if (item.creation == absl::InfinitePast()) {
-    out->append("null");
-  } else {
-    out->push_back('"');
-    AppendRfc3339(out, item.creation);
-    out->push_back('"');
-  }
+  times->AppendCreation(out, item.creation);
   AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
   out->append(",\"containers\":[");
   for (size_t i = 0; i < item.containers.size(); ++i) {
@@ -276,7 +286,8 @@ void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWrit
 void AppendNodeMetricsBody(std::string* out, const NodeMetricsItem& item, TimeWriter* times) {
   out->append("\"metadata\":{\"name\":");
   AppendString(out, item.name);
-  out->append(",\"creationTimestamp\":null");
+  out->append(",\"creationTimestamp\":");
+  times->AppendCreation(out, item.creation);
   AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
   out->append(",\"usage\":");
   AppendUsage(out, item.cpu_cores, item.memory_bytes);

@@ -78,7 +78,9 @@ struct ContainerUsage {
 struct PodMetricsItem {
   std::string name, ns;
   std::map<std::string, std::string> labels;   // omitted when empty
-  absl::Time creation = absl::InfinitePast();  // InfinitePast prints "creationTimestamp":null
+  // metadata.creationTimestamp: the time the response is built, as metrics-server sets it.
+  // InfinitePast prints null.
+  absl::Time creation = absl::InfinitePast();
   absl::Time timestamp;
   absl::Duration window;  // printed as a Go duration string ("15s", "1m0s")
   std::vector<ContainerUsage> containers;
@@ -98,9 +100,10 @@ struct NodeMetricsItem {
   absl::Duration window;
   double cpu_cores = 0;
   double memory_bytes = 0;
+  absl::Time creation = absl::InfinitePast();  // as PodMetricsItem::creation
 };
 
-// metrics.k8s.io/v1beta1 NodeMetrics: metadata {name, creationTimestamp:null[, labels]},
+// metrics.k8s.io/v1beta1 NodeMetrics: metadata {name, creationTimestamp[, labels]},
 // timestamp, window, usage {cpu, memory}.
 std::string NodeMetrics(const NodeMetricsItem& item);
 // NodeMetricsList with "metadata":{} and items without kind and apiVersion.

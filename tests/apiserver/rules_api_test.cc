@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "apiserver/server.h"
+#include "apiserver/wire.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -482,6 +483,7 @@ resourceRules:
   EXPECT_EQ(j["apiVersion"], "metrics.k8s.io/v1beta1");
   EXPECT_EQ(j["metadata"]["name"], "n1");
   EXPECT_EQ(j["window"], "2m0s");
+  EXPECT_EQ(j["metadata"]["creationTimestamp"], Rfc3339(clock.Now()));
   r = get("/apis/metrics.k8s.io/v1beta1/nodes/n2");
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(r.body, HasSubstr("no memory value"));

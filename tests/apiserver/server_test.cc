@@ -303,6 +303,9 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   EXPECT_EQ(a["metadata"]["namespace"], "ns");
   EXPECT_EQ(a["metadata"]["labels"]["serving_kserve_io_inferenceservice"], "a");
   EXPECT_EQ(a["window"], "1m0s");
+  // As metrics-server: the time the response was built, from the injected clock.
+  EXPECT_EQ(a["metadata"]["creationTimestamp"], Rfc3339(clock_.Now()));
+  EXPECT_EQ(j["items"][1]["metadata"]["creationTimestamp"], Rfc3339(clock_.Now()));
   ASSERT_EQ(a["containers"].size(), 1u);
   EXPECT_EQ(a["containers"][0]["name"], "kserve-container");
   EXPECT_EQ(a["containers"][0]["usage"]["cpu"], "250m");
@@ -320,6 +323,10 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   j = json::parse(r.body);
   EXPECT_EQ(j["kind"], "PodMetrics");
   EXPECT_EQ(j["metadata"]["name"], "b-1");
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(json::parse(Get(std::string(kResource) + "/namespaces/ns/pods/b-1").body)["metadata"]
+                                                                                      ["creationTimestamp"],
+            Rfc3339(clock_.Now()));
   EXPECT_EQ(j["containers"][0]["usage"]["cpu"], "1500m");
   ExpectStatus(Get(std::string(kResource) + "/namespaces/ns/pods/zzz"), 404, "NotFound");
 

@@ -173,6 +173,9 @@ TEST(PodMetricsTest, NoContainersIsAnEmptyArray) {
   pod.containers.clear();
   const json got = Parse(PodMetricsList({pod, pod}));
   ASSERT_EQ(got["items"].size(), 2u);
+  // Each item's creationTimestamp and timestamp, though printed alternately from caches.
+  EXPECT_EQ(got["items"][1]["metadata"]["creationTimestamp"], "2026-11-28T10:00:05Z");
+  EXPECT_EQ(got["items"][1]["timestamp"], "2026-11-28T10:00:00Z");
   EXPECT_TRUE(got["items"][1]["containers"].is_array());
   EXPECT_TRUE(got["items"][1]["containers"].empty());
   EXPECT_TRUE(Parse(PodMetricsList({}))["items"].empty());
@@ -185,6 +188,8 @@ TEST(NodeMetricsTest, MatchesReferenceShape) {
     "metadata":{"name":"node-1","creationTimestamp":null},"timestamp":"2026-11-28T10:00:00Z",
     "window":"20s","usage":{"cpu":"250m","memory":"2Gi"}})");
   EXPECT_EQ(Parse(NodeMetrics(node)), expected) << NodeMetrics(node);
+  node.creation = At(10, 0, 5);
+  EXPECT_EQ(Parse(NodeMetrics(node))["metadata"]["creationTimestamp"], "2026-11-28T10:00:05Z");
 
   node.labels = {{"kubernetes.io/hostname", "node-1"}};
   const json list = Parse(NodeMetricsList({node}));
