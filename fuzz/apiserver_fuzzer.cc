@@ -100,47 +100,46 @@ void SetUpPrometheus(FakePrometheus& prom) {
             "http_requests_total",
             {{"namespace", "ns"}, {"pod", "a-1"}, {"service", "web"}, {"deployment", "web"}})};
       });
-  prom.SetHandler(
-      [](const std::string& q, absl::Time at) -> absl::StatusOr<aa::prom::QueryResult> {
-        if (absl::StartsWith(q, "kube_pod_labels")) {
-          return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
-        }
-        if (absl::StartsWith(q, "conc")) {
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
-                           {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
-                           {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
-                          at);
-        }
-        if (absl::StartsWith(q, "usage")) {
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
-                           {{{"namespace", "ns"}, {"pod", "b-1"}}, -1.5}},
-                          at);
-        }
-        if (absl::StartsWith(q, "mem")) {
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
-                           {{{"namespace", "ns"}, {"pod", "b-1"}}, 1e300}},
-                          at);
-        }
-        if (absl::StartsWith(q, "sum(queue_depth")) {
-          return VectorOf({{{{"queue", "jobs"}}, 12000}, {{{"queue", "mail\xff\""}}, 0.5}}, at);
-        }
-        if (absl::StartsWith(q, "max(node_load")) {
-          return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
-        }
-        if (absl::StrContains(q, "by (namespace, service)")) {
-          return VectorOf({{{{"namespace", "ns"}, {"service", "web"}}, 12.5}}, at);
-        }
-        if (absl::StrContains(q, "by (namespace, deployment)")) {
-          return VectorOf({{{{"namespace", "ns"}, {"deployment", "web"}}, 20}}, at);
-        }
-        if (absl::StrContains(q, "by (namespace, pod)")) {
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 3}}, at);
-        }
-        if (absl::StrContains(q, "by (namespace)")) {
-          return VectorOf({{{{"namespace", "ns"}}, 21}}, at);
-        }
-        return VectorOf({}, at);
-      });
+  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<aa::prom::QueryResult> {
+    if (absl::StartsWith(q, "kube_pod_labels")) {
+      return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
+    }
+    if (absl::StartsWith(q, "conc")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                       {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
+                       {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
+                      at);
+    }
+    if (absl::StartsWith(q, "usage")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                       {{{"namespace", "ns"}, {"pod", "b-1"}}, -1.5}},
+                      at);
+    }
+    if (absl::StartsWith(q, "mem")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
+                       {{{"namespace", "ns"}, {"pod", "b-1"}}, 1e300}},
+                      at);
+    }
+    if (absl::StartsWith(q, "sum(queue_depth")) {
+      return VectorOf({{{{"queue", "jobs"}}, 12000}, {{{"queue", "mail\xff\""}}, 0.5}}, at);
+    }
+    if (absl::StartsWith(q, "max(node_load")) {
+      return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
+    }
+    if (absl::StrContains(q, "by (namespace, service)")) {
+      return VectorOf({{{{"namespace", "ns"}, {"service", "web"}}, 12.5}}, at);
+    }
+    if (absl::StrContains(q, "by (namespace, deployment)")) {
+      return VectorOf({{{{"namespace", "ns"}, {"deployment", "web"}}, 20}}, at);
+    }
+    if (absl::StrContains(q, "by (namespace, pod)")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 3}}, at);
+    }
+    if (absl::StrContains(q, "by (namespace)")) {
+      return VectorOf({{{{"namespace", "ns"}}, 21}}, at);
+    }
+    return VectorOf({}, at);
+  });
 }
 
 // The paths whose tables the warm-up samples before the sampler stops.
@@ -148,7 +147,8 @@ constexpr const char* kWarmPaths[] = {
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency",
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/http_requests_per_second",
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/web/http_requests_per_second",
-    "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/http_requests_per_second",
+    "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/"
+    "http_requests_per_second",
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/metrics/http_requests_per_second",
     "/apis/custom.metrics.k8s.io/v1beta1/nodes/*/node_load",
     "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue_depth",

@@ -124,8 +124,9 @@ LibraryError ExplainLibraryError(int status, std::string_view method, std::strin
         return {405, absl::StrCat("method ", ToAbsl(method.substr(0, 32)),
                                   " is not allowed: the server answers GET (and HEAD)")};
       }
-      return {400, "malformed HTTP request: want a request line \"GET /path HTTP/1.1\" and "
-                   "header lines \"Name: value\""};
+      return {400,
+              "malformed HTTP request: want a request line \"GET /path HTTP/1.1\" and "
+              "header lines \"Name: value\""};
     case 416:
       return {416, "invalid Range header: want bytes=<first>-<last>"};
     default:
@@ -194,8 +195,8 @@ class ServerImpl final : public HttpServer {
     server_->set_error_handler(httplib::Server::HandlerWithResponse(
         [this](const httplib::Request& req, httplib::Response& res) {
           if (res.has_header("Content-Type")) return httplib::Server::HandlerResponse::Unhandled;
-          LibraryError e = ExplainLibraryError(res.status, req.method, req.target, req.version,
-                                               req.path);
+          LibraryError e =
+              ExplainLibraryError(res.status, req.method, req.target, req.version, req.path);
           // The rest of a refused request (headers after an over-long one) may still be
           // unread: the connection cannot be reused.
           res.set_header("Connection", "close");

@@ -324,9 +324,8 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   EXPECT_EQ(j["kind"], "PodMetrics");
   EXPECT_EQ(j["metadata"]["name"], "b-1");
   clock_.Advance(absl::Seconds(1));
-  EXPECT_EQ(json::parse(Get(std::string(kResource) + "/namespaces/ns/pods/b-1").body)["metadata"]
-                                                                                      ["creationTimestamp"],
-            Rfc3339(clock_.Now()));
+  j = json::parse(Get(std::string(kResource) + "/namespaces/ns/pods/b-1").body);
+  EXPECT_EQ(j["metadata"]["creationTimestamp"], Rfc3339(clock_.Now()));
   EXPECT_EQ(j["containers"][0]["usage"]["cpu"], "1500m");
   ExpectStatus(Get(std::string(kResource) + "/namespaces/ns/pods/zzz"), 404, "NotFound");
 

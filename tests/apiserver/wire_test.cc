@@ -259,12 +259,20 @@ TEST(StatusTest, MatchesReferenceLiteralByteForByte) {
 }
 
 TEST(StatusTest, ReasonsForEveryCode) {
-  const std::vector<std::pair<int, std::string>> table = {
-      {400, "BadRequest"},         {401, "Unauthorized"},     {403, "Forbidden"},
-      {404, "NotFound"},           {405, "MethodNotAllowed"}, {406, "NotAcceptable"},
-      {413, "RequestEntityTooLarge"}, {414, "BadRequest"}, {416, "BadRequest"},
-      {431, "BadRequest"},         {429, "TooManyRequests"},  {500, "InternalError"},
-      {503, "ServiceUnavailable"}, {504, "Timeout"}};
+  const std::vector<std::pair<int, std::string>> table = {{400, "BadRequest"},
+                                                          {401, "Unauthorized"},
+                                                          {403, "Forbidden"},
+                                                          {404, "NotFound"},
+                                                          {405, "MethodNotAllowed"},
+                                                          {406, "NotAcceptable"},
+                                                          {413, "RequestEntityTooLarge"},
+                                                          {414, "BadRequest"},
+                                                          {416, "BadRequest"},
+                                                          {431, "BadRequest"},
+                                                          {429, "TooManyRequests"},
+                                                          {500, "InternalError"},
+                                                          {503, "ServiceUnavailable"},
+                                                          {504, "Timeout"}};
   for (const auto& [code, reason] : table) {
     const json got = Parse(StatusJson(code, "m"));
     EXPECT_EQ(got["kind"], "Status");
