@@ -147,8 +147,8 @@ constexpr const char* kWarmPaths[] = {
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency",
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/http_requests_per_second",
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/services/web/http_requests_per_second",
-    "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/"
-    "http_requests_per_second",
+    ("/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/"
+     "http_requests_per_second"),
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/metrics/http_requests_per_second",
     "/apis/custom.metrics.k8s.io/v1beta1/nodes/*/node_load",
     "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue_depth",
