@@ -101,21 +101,12 @@ struct SeriesSelector {
 };
 
 absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req, std::string_view param) {
+  auto parsed = selector::ParseSeriesSelector(Param(req, param), param);
+  if (!parsed.ok()) return parsed.status();
   SeriesSelector out;
-  std::string text = Param(req, param);
-  auto parsed = selector::Selector::Parse(text);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(param), ": ", parsed.status().message()));
-  }
-  auto matchers =
-      selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
-  if (!matchers.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(ToAbsl(param), " \"", text, "\": ", matchers.status().message()));
-  }
-  out.matchers = absl::StrJoin(*matchers, ",");
+  out.matchers = std::move(parsed->matchers);
   // As metav1.ParseToLabelSelector prints it.
-  for (const selector::Requirement& r : parsed->requirements()) {
+  for (const selector::Requirement& r : parsed->selector.requirements()) {
     switch (r.op) {
       case selector::Op::kEquals:
       case selector::Op::kDoubleEquals:

@@ -214,12 +214,9 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
   // metricLabelSelector filters the series (in the query), as in the Kubernetes APIs.
   std::string extra_matchers;
   if (const std::string* series = req.Param("metricLabelSelector")) {
-    auto parsed = selector::Selector::Parse(*series);
+    auto parsed = selector::ParseSeriesSelector(*series, "metricLabelSelector");
     if (!parsed.ok()) return parsed.status();
-    auto matchers =
-        selector::ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
-    if (!matchers.ok()) return matchers.status();
-    extra_matchers = absl::StrJoin(*matchers, ",");
+    extra_matchers = std::move(parsed->matchers);
   }
   auto read =
       sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods", extra_matchers);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "pipeline/discovery.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/validation.h"
 #include "selector/selector.h"
@@ -64,6 +65,17 @@ std::string_view Lookup(const Metadata& md, std::string_view key, bool* present)
   return *present ? it->second : std::string_view();
 }
 
+// A resource name as API paths spell it: lowercase DNS-1123 subdomain ("foos.example.com").
+bool IsResourceName(std::string_view s) {
+  if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.' || s.front() == '-' ||
+      s.back() == '-') {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+  });
+}
+
 }  // namespace
 
 bool IsKedaKey(std::string_view key) {
@@ -97,7 +109,7 @@ absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view 
       return KeyError(key, absl::StrCat("value longer than ", kMaxMetadataValueBytes, " bytes"),
                       value);
     }
-    bool ours = key == kKeyMetric || key == kKeyNamespace || key == kKeyInferenceService ||
+    bool ours = key == kKeyMetric || key == kKeyResource || key == kKeyNamespace || key == kKeyInferenceService ||
                 key == kKeyLabelSelector || key == kKeyTarget || key == kKeyContainerConcurrency ||
                 key == kKeyTargetUtilizationPercentage || key == kKeyActivationThreshold;
     if (!ours && !IsKedaKey(key)) t.unknown_keys.emplace_back(key);
@@ -107,10 +119,26 @@ absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view 
   std::string_view metric = TrimBlanks(Lookup(metadata, kKeyMetric, &present));
   if (!present) {
     return absl::InvalidArgumentError(
-        "scalerMetadata.metric: required: the name of one of the adapter's metric definitions");
+        "scalerMetadata.metric: required: the name of a metric this adapter serves");
   }
   if (metric.empty()) return KeyError(kKeyMetric, "must not be empty", metric);
   t.metric = std::string(metric);
+
+  std::string_view resource = TrimBlanks(Lookup(metadata, kKeyResource, &present));
+  if (present) {
+    if (resource == "external") {
+      t.resource = "external";
+    } else if (const pipeline::KubeResource* r = pipeline::FindKubeResource(resource)) {
+      t.resource = r->GroupResource();
+    } else if (IsResourceName(resource)) {
+      t.resource = std::string(resource);  // e.g. a custom resource a rule's override names
+    } else {
+      return KeyError(kKeyResource,
+                      "must be a Kubernetes resource (pods, namespaces, services, "
+                      "deployments.apps...) or external",
+                      resource);
+    }
+  }
 
   std::string_view ns = Lookup(metadata, kKeyNamespace, &present);
   if (present) {
@@ -230,6 +258,13 @@ absl::StatusOr<TargetRule> ResolveTargetRule(const Trigger& trigger,
       *def.target_utilization > 0) {
     return TargetRule{TargetRule::Kind::kBaselinePercent, *def.target_utilization,
                       "metric definition"};
+  }
+  if (!def.rule.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scalerMetadata.target: required for metric \"", def.name, "\" (", def.resource,
+        ", discovered from ", def.rule,
+        "): prometheus-adapter rules define no target; set target, the value per replica "
+        "(KEDA's default AverageValue gives ceil(value / target) replicas)"));
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "scalerMetadata: no target for metric \"", def.name,

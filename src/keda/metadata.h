@@ -4,7 +4,19 @@
 //
 // Trigger metadata keys (a ScaledObject trigger of type `external` or `external-push`):
 //
-//   metric: concurrency          required. Name of a metric definition of the adapter's config.
+//   metric: concurrency          required. Name of a metric the adapter serves: a `metrics:`
+//                                definition, or one discovered from prometheus-adapter `rules` /
+//                                `externalRules` (e.g. http_requests_per_second, queue_depth).
+//   resource: pods               optional. Which of the metric's resources when a rule serves the
+//                                name for several: `pods`, `external`, `namespaces`, `services`,
+//                                `deployments.apps`... (plural, singular or with the group, as
+//                                kubectl spells them). Unset: `pods` when the name has a pods
+//                                metric, else the only resource it has (else InvalidArgument
+//                                listing them). For `pods` the value is the sum over the selected
+//                                pods; for `external` the sum over the metric's series (labelSelector
+//                                filters the series by their own labels, as external.metrics.k8s.io
+//                                does for externalRules); for `namespaces` the namespace's own value;
+//                                for other resources the sum over the namespace's objects.
 //   namespace: kserve-test       default: the ScaledObject's namespace. Where the pods are.
 //   inferenceService: my-isvc    optional. Only the pods of this KServe InferenceService, i.e. the
 //   label
@@ -67,6 +79,7 @@ inline constexpr size_t kMaxMetadataValueBytes = 4096;
 
 // The metadata keys this scaler reads.
 inline constexpr std::string_view kKeyMetric = "metric";
+inline constexpr std::string_view kKeyResource = "resource";
 inline constexpr std::string_view kKeyNamespace = "namespace";
 inline constexpr std::string_view kKeyInferenceService = "inferenceService";
 inline constexpr std::string_view kKeyLabelSelector = "labelSelector";
@@ -84,10 +97,14 @@ using Metadata = std::map<std::string_view, std::string_view>;
 // One parsed trigger.
 struct Trigger {
   std::string metric;
+  // The resource asked for, normalized ("pods", "external", "deployments.apps"...); "" when not
+  // given (the Scaler chooses).
+  std::string resource;
   std::string ns;
   std::string inference_service;  // as given, "" when not
-  // The pod selector in Kubernetes syntax: labelSelector as given, or the InferenceService's; "" =
-  // every pod.
+  // The selector in Kubernetes syntax: labelSelector as given, or the InferenceService's; "" =
+  // everything. Selects pods by their Kubernetes labels, except for external metrics, where it
+  // filters the metric's series by their labels.
   std::string label_selector;
   std::optional<double> target;
   std::optional<int64_t> container_concurrency;

@@ -4,23 +4,31 @@
 // results into messages.
 //
 // Contract:
-// - Stats(): Sampler::Read(metric, namespace) (a first request for a new (metric, namespace) waits
-// for one sample,
-//   as the pipeline does), then the pods chosen by the trigger's selector, aggregated by
-//   pipeline::Aggregate.
+// - Resolve(): the trigger's metric in the sampler's CURRENT metric set (`metrics:` definitions and
+//   the ones discovered from prometheus-adapter rules, so a metric discovered later is usable
+//   without a restart): the trigger's `resource`, else pods when the name has a pods metric, else
+//   the name's only resource.
+// - Stats(): Sampler::Read(metric, namespace, resource, series matchers) (a first request for a new
+//   key waits for one sample, as the pipeline does), then pipeline::Aggregate over the pods chosen
+//   by the trigger's selector (pods), or over every row of the table (external: the series the
+//   labelSelector's matchers kept; other resources: the namespace's objects).
 // - MetricSpec(): the per-pod target; reads no data unless the target is a percentage of a baseline
-// (cpu).
-// - Metrics(): the workload TOTAL over the selected pods, so KEDA's AverageValue (value / replicas
-// vs per-pod
-//   target) gives replicas = ceil(total / target).
+//   (cpu). Rule metrics have no target of their own: the trigger must give one.
+// - Metrics(): the workload TOTAL over the selected pods (or series, or objects), so KEDA's
+//   AverageValue (value / replicas vs per-pod target) gives replicas = ceil(total / target).
 // - IsActive(): total > activationThreshold.
-// Errors: NotFound for an unknown metric (the message lists the served ones); InvalidArgument for a
-// bad namespace or selector, or when no target can be determined; Unavailable when the data is
-// older than maxAge, Prometheus is down or the first sample did not arrive in time (never a made-up
-// zero). Thread-safe; `sampler` must outlive the Scaler.
+// Errors: NotFound for an unknown metric (the message lists the served ones, configured and
+// discovered, and says when a discovered metric is no longer served), or for a resource the metric
+// is not served for; InvalidArgument for a bad namespace or selector, a name served for several
+// resources none of which is pods without `resource`, a selector the resource cannot take, or when
+// no target can be determined; Unavailable when the data is older than maxAge, Prometheus is down
+// or the first sample did not arrive in time (never a made-up zero). Thread-safe; `sampler` must
+// outlive the Scaler.
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,9 +38,20 @@
 
 namespace aa::keda {
 
+// A trigger's metric, resolved against the sampler's metric set.
+struct ResolvedMetric {
+  std::shared_ptr<const pipeline::MetricSet> metrics;  // keeps `definition` alive
+  const config::MetricDefinition* definition = nullptr;
+  // External metrics: the labelSelector as PromQL matchers over the metric's series ("" = all).
+  std::string extra_matchers;
+  // Pods metrics: the selector over pods' Kubernetes labels ("" = every pod).
+  std::string pod_selector;
+};
+
 // The aggregate of one trigger's pods, with where it came from.
 struct Observation {
-  const config::MetricDefinition* definition = nullptr;  // owned by the sampler's config
+  std::shared_ptr<const pipeline::MetricSet> metrics;    // keeps `definition` alive
+  const config::MetricDefinition* definition = nullptr;  // owned by `metrics`
   pipeline::WorkloadStats stats;
   uint64_t generation = 0;  // generation of the snapshot the table was read from
 };
@@ -54,6 +73,12 @@ class Scaler {
  public:
   explicit Scaler(pipeline::Sampler& sampler) : sampler_(sampler) {}
 
+  // The trigger's metric and how to read it; errors as above (NotFound, InvalidArgument).
+  absl::StatusOr<ResolvedMetric> Resolve(const Trigger& trigger) const;
+  // Whether Stats() would wait for a first sample: the metric resolves, but the latest snapshot has
+  // no slot for its (metric, namespace, selector) yet.
+  bool WouldWait(const Trigger& trigger) const;
+
   absl::StatusOr<Observation> Stats(const Trigger& trigger) const;
   // As Stats, but never waits: FailedPrecondition when the sampler has no slot for (metric,
   // namespace) yet.
@@ -63,13 +88,20 @@ class Scaler {
   absl::StatusOr<MetricValueResult> Metrics(const Trigger& trigger) const;
   absl::StatusOr<bool> IsActive(const Trigger& trigger) const;
 
-  // Definition of the trigger's metric, or NotFound listing the served names.
-  absl::StatusOr<const config::MetricDefinition*> FindDefinition(const Trigger& trigger) const;
-
   pipeline::Sampler& sampler() const { return sampler_; }
 
+  // At most this many discovered metrics are remembered to tell "no longer served" from "unknown".
+  static constexpr size_t kMaxRemembered = 4096;
+
  private:
+  absl::StatusOr<Observation> StatsFor(const Trigger& trigger, const ResolvedMetric& metric) const;
+  absl::Status UnknownMetric(const Trigger& trigger, const pipeline::MetricSet& set) const;
+
   pipeline::Sampler& sampler_;
+  // Discovered metrics this scaler resolved once, "<name>" -> "<resource>, from <rule>": an unknown
+  // name found here disappeared from discovery.
+  mutable std::mutex seen_mu_;
+  mutable std::map<std::string, std::string, std::less<>> seen_discovered_;
 };
 
 }  // namespace aa::keda

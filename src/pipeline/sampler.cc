@@ -65,7 +65,10 @@ std::shared_ptr<const MetricSet> MakeSet(const std::vector<config::MetricDefinit
   set->definitions = configured;
   for (auto& def : discovered) set->definitions.push_back(std::move(def));
   for (size_t i = 0; i < set->definitions.size(); ++i) {
-    set->by_key.emplace(set->definitions[i].Key(), i);  // the first definition of a key wins
+    // The first definition of a key wins.
+    if (set->by_key.emplace(set->definitions[i].Key(), i).second) {
+      set->by_name[set->definitions[i].name].push_back(i);
+    }
   }
   return set;
 }
@@ -78,6 +81,29 @@ const config::MetricDefinition* MetricSet::Find(std::string_view resource,
                                : by_key.find(absl::StrCat(ToAbsl(resource), "/", ToAbsl(name)));
   return it == by_key.end() ? nullptr : &definitions[it->second];
 }
+
+std::vector<const config::MetricDefinition*> MetricSet::FindAll(std::string_view name) const {
+  std::vector<const config::MetricDefinition*> out;
+  auto it = by_name.find(name);
+  if (it == by_name.end()) return out;
+  out.reserve(it->second.size());
+  for (size_t i : it->second) out.push_back(&definitions[i]);
+  return out;
+}
+
+namespace {
+
+// The slot metric key of a definition's table: Key(), or Key() + separator + matchers for a
+// selector variant.
+std::string VariantKey(const config::MetricDefinition& def, std::string_view extra_matchers) {
+  std::string key = def.Key();
+  if (!extra_matchers.empty()) {
+    absl::StrAppend(&key, std::string(1, kVariantSeparator), ToAbsl(extra_matchers));
+  }
+  return key;
+}
+
+}  // namespace
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
@@ -513,10 +539,7 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
     absl::Status ns_ok = ValidateNamespace(ns);
     if (!ns_ok.ok()) return ns_ok;
   }
-  std::string metric_key = def->Key();
-  if (!extra_matchers.empty()) {
-    absl::StrAppend(&metric_key, std::string(1, kVariantSeparator), ToAbsl(extra_matchers));
-  }
+  std::string metric_key = VariantKey(*def, extra_matchers);
   metric = metric_key;
   std::string key = SlotKey(metric, ns);
   absl::Time now = clock_.Now();
@@ -554,6 +577,19 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
   absl::Status fresh = Freshness(*def, ns, slot, now);
   if (!fresh.ok()) return fresh;
   return MetricRead{set, def, snap, slot->table.get(), now - slot->table->sampled_at};
+}
+
+bool Sampler::HasSlot(std::string_view metric, std::string_view ns, std::string_view resource,
+                      std::string_view extra_matchers) const {
+  std::shared_ptr<const MetricSet> set = metrics();
+  const config::MetricDefinition* def = set->Find(resource, metric);
+  if (def == nullptr) return false;
+  if (def->namespace_label.empty()) {
+    ns = "";
+  } else if (!ValidateNamespace(ns).ok()) {
+    return false;
+  }
+  return snapshot()->FindSlot(VariantKey(*def, extra_matchers), ns) != nullptr;
 }
 
 void Sampler::UpdateGauges() {

@@ -50,9 +50,14 @@ struct MetricSet {
   uint64_t version = 0;  // grows with every replacement
   std::vector<config::MetricDefinition> definitions;
   std::map<std::string, size_t, std::less<>> by_key;  // MetricDefinition::Key() -> index
+  // name -> indexes of the definitions by_key serves under that name, one per resource, in
+  // definition order.
+  std::map<std::string, std::vector<size_t>, std::less<>> by_name;
 
   // The definition of `name` for `resource` ("pods", "services", "external"...), or nullptr.
   const config::MetricDefinition* Find(std::string_view resource, std::string_view name) const;
+  // Every definition served under `name` (one per resource), in definition order.
+  std::vector<const config::MetricDefinition*> FindAll(std::string_view name) const;
 };
 
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
@@ -97,6 +102,13 @@ class Sampler {
                                   std::string_view resource = "pods",
                                   std::string_view extra_matchers = "");
   static constexpr size_t kMaxSelectorVariants = 64;
+
+  // Whether the latest snapshot holds a slot (a table or an error) for what Read() with the same
+  // arguments would return, i.e. whether that Read() answers without waiting for a first sample.
+  // Records no demand. False for an unknown metric or an invalid namespace (Read() answers those at
+  // once too, with an error).
+  bool HasSlot(std::string_view metric, std::string_view ns, std::string_view resource = "pods",
+               std::string_view extra_matchers = "") const;
 
   // The definitions served now (never null).
   std::shared_ptr<const MetricSet> metrics() const;

@@ -4,6 +4,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/strings.h"
 #include "selector/promql_escape.h"
 #include "selector/selector.h"
@@ -345,6 +346,22 @@ absl::StatusOr<std::vector<std::string>> ToPromQLMatchers(
     }
   }
   return matchers;
+}
+
+absl::StatusOr<SeriesSelector> ParseSeriesSelector(std::string_view text, std::string_view field) {
+  auto parsed = Selector::Parse(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": ", parsed.status().message()));
+  }
+  auto matchers = ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
+  if (!matchers.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), " \"", ToAbsl(text),
+                                                   "\": ", matchers.status().message()));
+  }
+  SeriesSelector out;
+  out.matchers = absl::StrJoin(*matchers, ",");
+  out.selector = *std::move(parsed);
+  return out;
 }
 
 }  // namespace aa::selector

@@ -120,6 +120,20 @@ class Selector {
 absl::StatusOr<std::vector<std::string>> ToPromQLMatchers(
     const Selector& s, const std::function<std::string(std::string_view key)>& map_key);
 
+// A selector over a metric's own series labels: prometheus-adapter's metricLabelSelector, or the
+// labelSelector of an externalRules metric (external.metrics.k8s.io, KEDA triggers). Keys are
+// Prometheus label names, taken as written.
+struct SeriesSelector {
+  Selector selector;     // as parsed
+  std::string matchers;  // ToPromQLMatchers(selector, identity) joined by ","; "" = every series
+};
+
+// Parses `text` (Kubernetes selector syntax) into a SeriesSelector. `field` names the parameter or
+// key in errors: InvalidArgument "<field>: <parse problem>" for a malformed selector, or
+// "<field> \"<text>\": <problem>" for one PromQL cannot express (`>`/`<`, or a key that is not a
+// Prometheus label name). The empty text selects every series.
+absl::StatusOr<SeriesSelector> ParseSeriesSelector(std::string_view text, std::string_view field);
+
 // Every byte of `key` outside [a-zA-Z0-9_] replaced by '_' ("app.kubernetes.io/name" ->
 // "app_kubernetes_io_name"), as kube-state-metrics sanitizes label keys. No prefix is added.
 std::string SanitizeLabelName(std::string_view key);

@@ -7,6 +7,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -224,6 +227,185 @@ TEST(KedaTlsIntegrationTest, MutualTlsFromTheConfigFile) {
   json refused = call(false);
   ASSERT_FALSE(refused.is_discarded());
   EXPECT_EQ(refused["GetMetricSpec"]["code"], "UNAVAILABLE") << refused.dump();
+}
+
+}  // namespace
+}  // namespace aa
+
+namespace aa {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// A prometheus-adapter config file, unchanged (tests/testdata/prometheus-adapter/config.yaml), then
+// KEDA triggers naming the metrics its rules discover: GetMetrics equals Prometheus' own number for
+// the rule's query at the time the adapter's table was evaluated.
+class KedaRulesIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::ifstream in(std::string(AA_SOURCE_DIR) + "/tests/testdata/prometheus-adapter/config.yaml");
+    std::stringstream config;
+    config << in.rdbuf();
+    ASSERT_FALSE(config.str().empty());
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(config.str()));
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    stub_ = externalscaler::ExternalScaler::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
+                            grpc::InsecureChannelCredentials()))
+                .release();
+  }
+  static void TearDownTestSuite() {
+    delete stub_;
+    stub_ = nullptr;
+    delete stack_;
+    stack_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+
+  static externalscaler::ScaledObjectRef Ref(const std::map<std::string, std::string>& md) {
+    externalscaler::ScaledObjectRef ref;
+    ref.set_name("so");
+    ref.set_namespace_("kserve-test");
+    for (const auto& [k, v] : md) (*ref.mutable_scalermetadata())[k] = v;
+    return ref;
+  }
+
+  // GetMetrics through the generated C++ stub: the value, or the gRPC error.
+  static absl::StatusOr<double> GetMetrics(const std::map<std::string, std::string>& md) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = Ref(md);
+    externalscaler::GetMetricsResponse resp;
+    grpc::Status s = stub_->GetMetrics(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    }
+    if (resp.metricvalues_size() != 1) return absl::InternalError("not one metric value");
+    return resp.metricvalues(0).metricvaluefloat();
+  }
+
+  // The evaluation time of the adapter's table of (metric, resource, series selector), from the
+  // query API; InfinitePast when it has none.
+  static absl::Time SampledAt(const std::string& metric, const std::string& resource,
+                              const std::string& series_selector) {
+    auto r = http::HttpCall(
+        "GET", "127.0.0.1", stack_->adapter_port(),
+        absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric, "?resource=", resource,
+                     series_selector.empty() ? "" : "&metricLabelSelector=",
+                     http::UrlEncode(series_selector)));
+    absl::Time t = absl::InfinitePast();
+    if (!r.ok() || r->status != 200) return t;
+    json j = json::parse(r->body, nullptr, false);
+    std::string err;
+    if (j.is_discarded() || !j.contains("sampledAt") ||
+        !absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &t, &err)) {
+      return absl::InfinitePast();
+    }
+    return t;
+  }
+
+  // GetMetrics for `md` equals Prometheus' answer to `query` (one number) at the evaluation time of
+  // the table the answer came from (the same table before and after the call).
+  static void ExpectEqualsPrometheus(const std::map<std::string, std::string>& md,
+                                     const std::string& resource,
+                                     const std::string& series_selector,
+                                     const std::string& query) {
+    bool equal = false;
+    std::string last;
+    for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+      absl::Time before = SampledAt(md.at("metric"), resource, series_selector);
+      absl::StatusOr<double> value = GetMetrics(md);
+      absl::Time after = SampledAt(md.at("metric"), resource, series_selector);
+      if (!value.ok()) {
+        last = value.status().ToString();
+        absl::SleepFor(absl::Milliseconds(500));  // the first sample of a new key
+        continue;
+      }
+      if (before == absl::InfinitePast() || before != after) continue;  // a new table landed
+      json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
+                                              absl::ToUnixMillis(before));
+      if (!j.contains("data") || j["data"]["result"].size() != 1) {
+        last = j.dump();
+        continue;
+      }
+      double prom = std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+      equal = std::abs(*value - prom) <= 1e-9 * std::max(1.0, std::abs(prom));
+      last = absl::StrCat("GetMetrics ", *value, " vs Prometheus ", prom, " at ",
+                          absl::FormatTime(before));
+    }
+    EXPECT_TRUE(equal) << md.at("metric") << ": " << last;
+  }
+
+  static demo::Stack* stack_;
+  static externalscaler::ExternalScaler::Stub* stub_;
+};
+
+demo::Stack* KedaRulesIntegrationTest::stack_ = nullptr;
+externalscaler::ExternalScaler::Stub* KedaRulesIntegrationTest::stub_ = nullptr;
+
+TEST_F(KedaRulesIntegrationTest, GetMetricsOfRuleMetricsEqualsPrometheus) {
+  // Discovery runs at start and, while it finds nothing, every 10 s.
+  ASSERT_TRUE(proc::PollUntil([] { return GetMetrics({{"metric", "cpu_usage"}}).ok(); },
+                              absl::Seconds(60)))
+      << GetMetrics({{"metric", "cpu_usage"}}).status();
+
+  // rules[0]: pods/cpu_usage (and namespaces/cpu_usage; pods is the default): the total over the
+  // namespace's pods.
+  ExpectEqualsPrometheus({{"metric", "cpu_usage"}, {"target", "0.5"}}, "pods", "",
+                         "sum(sum(rate(container_cpu_usage_seconds_total{namespace=\"kserve-test\","
+                         "container!=\"POD\"}[2m])) by (namespace, pod))");
+
+  // externalRules[0]: labelSelector filters the series by their own labels.
+  json services = integration::PrometheusQueryAt(
+      stack_->prometheus_port(),
+      "sum(sim_service_queue_length{namespace=\"kserve-test\"}) by (service)",
+      absl::ToUnixMillis(absl::Now()));
+  ASSERT_FALSE(services["data"]["result"].empty()) << services.dump();
+  const std::string service =
+      services["data"]["result"][0]["metric"]["service"].get<std::string>();
+  ExpectEqualsPrometheus({{"metric", "sim_service_queue_length"},
+                          {"labelSelector", "service=" + service},
+                          {"target", "10"}},
+                         "external", "service=" + service,
+                         absl::StrCat("sum(sum(sim_service_queue_length{service=\"", service,
+                                      "\",namespace=\"kserve-test\"}) by (service))"));
+  // Without a selector: every series of the namespace.
+  ExpectEqualsPrometheus({{"metric", "sim_service_queue_length"}}, "external", "",
+                         "sum(sum(sim_service_queue_length{namespace=\"kserve-test\"}) by (service))");
+}
+
+TEST_F(KedaRulesIntegrationTest, PythonClientSeesRuleMetricsAndTheirErrors) {
+  ASSERT_TRUE(proc::PollUntil([] { return GetMetrics({{"metric", "cpu_usage"}}).ok(); },
+                              absl::Seconds(60)));
+  auto call = [](const std::string& args) {
+    json j = PythonScalerCall(stack_->adapter_grpc_port(), args);
+    EXPECT_FALSE(j.is_discarded()) << args;
+    return j;
+  };
+  json ok = call("metric=cpu_usage target=0.5 activationThreshold=0");
+  ASSERT_TRUE(ok["GetMetricSpec"].is_array()) << ok.dump();
+  EXPECT_EQ(ok["GetMetricSpec"][0]["targetSizeFloat"], 0.5);
+  ASSERT_TRUE(ok["GetMetrics"].is_array()) << ok.dump();
+  EXPECT_GT(ok["GetMetrics"][0]["metricValueFloat"].get<double>(), 0);
+  EXPECT_TRUE(ok["StreamIsActive"].is_array()) << ok.dump();
+  // Rules define no target.
+  json no_target = call("metric=cpu_usage");
+  EXPECT_EQ(no_target["GetMetricSpec"]["code"], "INVALID_ARGUMENT") << no_target.dump();
+  EXPECT_THAT(no_target["GetMetricSpec"]["message"].get<std::string>(), HasSubstr("target"));
+  // services/ and namespaces/sim_service_in_flight: no pods metric of that name, so `resource`
+  // must choose.
+  json ambiguous = call("metric=sim_service_in_flight target=1");
+  EXPECT_EQ(ambiguous["GetMetrics"]["code"], "INVALID_ARGUMENT") << ambiguous.dump();
+  json chosen = call("metric=sim_service_in_flight resource=services target=1");
+  EXPECT_TRUE(chosen["GetMetrics"].is_array()) << chosen.dump();
+  // Unknown: the message lists configured and discovered names.
+  json unknown = call("metric=nope target=1");
+  EXPECT_EQ(unknown["GetMetrics"]["code"], "NOT_FOUND") << unknown.dump();
+  EXPECT_THAT(unknown["GetMetrics"]["message"].get<std::string>(),
+              AllOf(HasSubstr("cpu_usage"), HasSubstr("sim_service_queue_length (external)")));
 }
 
 }  // namespace

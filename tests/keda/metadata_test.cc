@@ -44,6 +44,24 @@ TEST(ParseTrigger, MinimalTakesNamespaceFromScaledObject) {
   EXPECT_TRUE(t->unknown_keys.empty());
 }
 
+TEST(ParseTrigger, ResourceIsNormalizedAsKubectlSpellsIt) {
+  auto resource = [](std::string_view r) {
+    auto t = Parse({{"metric", "m"}, {"resource", r}});
+    return t.ok() ? t->resource : std::string("error: ") + std::string(t.status().message());
+  };
+  EXPECT_EQ(Parse({{"metric", "m"}})->resource, "");
+  EXPECT_EQ(resource("pods"), "pods");
+  EXPECT_EQ(resource("pod"), "pods");
+  EXPECT_EQ(resource("Namespace"), "namespaces");
+  EXPECT_EQ(resource("deployments"), "deployments.apps");
+  EXPECT_EQ(resource("deployment.apps"), "deployments.apps");
+  EXPECT_EQ(resource(" external "), "external");
+  EXPECT_EQ(resource("foos.example.com"), "foos.example.com");  // a rule override's own resource
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"resource", "Bad_Name"}}),
+              HasSubstr("scalerMetadata.resource: must be a Kubernetes resource"));
+  EXPECT_THAT(ErrorOf({{"metric", "m"}, {"resource", ""}}), HasSubstr("scalerMetadata.resource"));
+}
+
 TEST(ParseTrigger, AllKeys) {
   auto t = Parse({{"metric", "concurrency"},
                   {"namespace", "other"},

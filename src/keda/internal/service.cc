@@ -32,7 +32,7 @@ class RejectReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
 
 // Streams sharing this key share one evaluation in a push pass.
 std::string EvalKey(const Trigger& t) {
-  return absl::StrCat(t.metric, "\n", t.ns, "\n", t.label_selector);
+  return absl::StrCat(t.metric, "\n", t.resource, "\n", t.ns, "\n", t.label_selector);
 }
 
 }  // namespace
@@ -248,8 +248,7 @@ void ExternalScalerService::WarnUnknownKeys(const Trigger& trigger) {
 }
 
 bool ExternalScalerService::WouldWait(const Trigger& trigger) const {
-  return sampler_.config().FindMetric(trigger.metric) != nullptr &&
-         sampler_.snapshot()->FindSlot(trigger.metric, trigger.ns) == nullptr;
+  return scaler_.WouldWait(trigger);
 }
 
 void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method method,
@@ -297,8 +296,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   // Only targets relative to a baseline read data.
   bool reads = false;
   if (trigger.ok()) {
-    const config::MetricDefinition* def = sampler_.config().FindMetric(trigger->metric);
-    reads = def != nullptr && !def->baseline_query.empty();
+    auto metric = scaler_.Resolve(*trigger);
+    reads = metric.ok() && !metric->definition->baseline_query.empty();
   }
   Answer(reactor, Method::kGetMetricSpec, trigger, reads,
          [this, response](const Trigger& t) -> absl::Status {
@@ -354,7 +353,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
   absl::StatusOr<Trigger> trigger = ParseRef(*request);
   if (trigger.ok()) {
     // An unknown metric fails at once; other problems surface at the first evaluation.
-    if (auto def = scaler_.FindDefinition(*trigger); !def.ok()) trigger = def.status();
+    if (auto metric = scaler_.Resolve(*trigger); !metric.ok()) trigger = metric.status();
   }
   if (!trigger.ok()) {
     metrics_.Request(Method::kStreamIsActive, trigger.status().code());
