@@ -18,18 +18,19 @@
 //                                does for externalRules); for `namespaces` the namespace's own value;
 //                                for other resources the sum over the namespace's objects.
 //   namespace: kserve-test       default: the ScaledObject's namespace. Where the pods are.
-//   inferenceService: my-isvc    optional. Only the pods of this KServe InferenceService, i.e. the
-//   label
-//                                selector `serving.kserve.io/inferenceservice=<name>`. Excludes
+//   inferenceService: my-isvc    optional, pods metrics only. Only the pods of this KServe
+//                                InferenceService, i.e. the label selector
+//                                `serving.kserve.io/inferenceservice=<name>`. Excludes
 //                                labelSelector.
-//   labelSelector: app=web       optional. Only the pods matching this Kubernetes label selector
-//   (matched against
-//                                kube-state-metrics' kube_pod_labels). Neither key: every pod of
+//   labelSelector: app=web       optional. Pods metrics: only the pods matching this Kubernetes
+//                                label selector (their Kubernetes labels). External metrics: only
+//                                the series whose own labels match (PromQL matchers in the query).
+//                                Refused for other resources. Neither key: every pod (series) of
 //                                the namespace that has the metric.
 //   target: 70                   per-pod target value, a finite number > 0 (e.g. 70 requests in
-//   flight, or 0.25
-//                                cores). Excludes containerConcurrency and
-//                                targetUtilizationPercentage.
+//                                flight, or 0.25 cores). Excludes containerConcurrency and
+//                                targetUtilizationPercentage. Required for rule metrics (rules
+//                                define no target).
 //   containerConcurrency: 100    KServe's way, integer >= 1: per-pod target = containerConcurrency
 //   * targetUtilizationPercentage: 70   targetUtilizationPercentage / 100 (percentage in (0, 100],
 //   default 70),
