@@ -30,25 +30,13 @@ std::vector<std::string> Strings(const nlohmann::json& j) {
   return out;
 }
 
-// Reviews create nothing, so a request that failed before an answer (Unavailable: typically an
-// idle keep-alive connection the server had closed) is sent once more.
-absl::StatusOr<nlohmann::json> PostReview(kube::Client& client, const char* path,
-                                          const nlohmann::json& body) {
-  auto answer = client.PostJson(path, body);
-  if (!answer.ok() && absl::IsUnavailable(answer.status()) &&
-      kube::HttpStatusOf(answer.status()) == 0) {
-    answer = client.PostJson(path, body);
-  }
-  return answer;
-}
-
 }  // namespace
 
 absl::StatusOr<TokenReviewResult> KubeTokenReviewer::Review(const std::string& token) {
   nlohmann::json body = {{"apiVersion", "authentication.k8s.io/v1"},
                          {"kind", "TokenReview"},
                          {"spec", {{"token", token}}}};
-  auto answer = PostReview(client_, kTokenReviews, body);
+  auto answer = client_.PostJson(kTokenReviews, body);
   if (!answer.ok()) return answer.status();
   const nlohmann::json status = answer->value("status", nlohmann::json::object());
   TokenReviewResult result;
@@ -90,7 +78,7 @@ nlohmann::json SubjectAccessReviewFor(const Attributes& a) {
 }
 
 absl::StatusOr<AuthorizationResult> KubeAuthorizer::Authorize(const Attributes& attributes) {
-  auto answer = PostReview(client_, kAccessReviews, SubjectAccessReviewFor(attributes));
+  auto answer = client_.PostJson(kAccessReviews, SubjectAccessReviewFor(attributes));
   if (!answer.ok()) return answer.status();
   const nlohmann::json status = answer->value("status", nlohmann::json::object());
   AuthorizationResult result;

@@ -6,6 +6,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <exception>
@@ -199,6 +201,21 @@ bool IsIpAddress(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// Whether a kept-alive connection's socket is still open: nothing to read (idle), or data waiting
+// (a TLS record). EOF or an error means the server closed it while it sat in the pool. The same
+// test httplib makes before reusing a socket; made here first so that a connection found closed is
+// replaced by a fresh one that counts as fresh (no stale-connection retry for it).
+bool SocketLooksAlive(int fd) {
+  pollfd p{};
+  p.fd = fd;
+  p.events = POLLIN;
+  int ready = ::poll(&p, 1, 0);
+  if (ready == 0) return true;
+  if (ready < 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 // ---- token -----------------------------------------------------------------------------------
 
 class TokenSource {
@@ -349,15 +366,23 @@ class Client::Impl {
     return cli;
   }
 
-  std::unique_ptr<httplib::ClientImpl> Acquire() {
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        auto cli = std::move(pool_.back());
+  // A pooled connection whose socket is still open (`*reused` = true), else a new one.
+  std::unique_ptr<httplib::ClientImpl> Acquire(bool* reused) {
+    while (true) {
+      std::unique_ptr<httplib::ClientImpl> cli;
+      {
+        std::lock_guard lock(pool_mu_);
+        if (pool_.empty()) break;
+        cli = std::move(pool_.back());
         pool_.pop_back();
+      }
+      if (cli->is_socket_open() && SocketLooksAlive(cli->socket())) {
+        *reused = true;
         return cli;
       }
+      // Closed by the server while idle: drop it (its destructor closes our end).
     }
+    *reused = false;
     return NewConnection(config_.timeout);
   }
 
@@ -401,11 +426,14 @@ class Client::Impl {
     std::string what = absl::StrCat(method, " ", ToAbsl(path));
     int status = 0;
     std::string answer;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      AA_ASSIGN_OR_RETURN(httplib::Headers headers, Headers(attempt > 0, accept));
+    bool token_retried = false;
+    bool stale_retried = false;
+    while (true) {
+      AA_ASSIGN_OR_RETURN(httplib::Headers headers, Headers(/*force_token=*/token_retried, accept));
       std::string sent_token =
           headers.count("Authorization") ? headers.find("Authorization")->second : "";
-      auto cli = Acquire();
+      bool reused = false;
+      auto cli = Acquire(&reused);
       httplib::Request req;
       req.method = method;
       req.path = full;
@@ -414,6 +442,11 @@ class Client::Impl {
         req.body = *body;
         req.set_header("Content-Type", "application/json");
       }
+      bool answered = false;  // the response's status line and headers arrived
+      req.response_handler = [&](const httplib::Response&) {
+        answered = true;
+        return true;
+      };
       bool too_large = false;
       answer.clear();
       req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
@@ -439,12 +472,23 @@ class Client::Impl {
           return absl::ResourceExhaustedError(
               absl::StrCat(what, ": answer larger than ", kMaxBodyBytes, " bytes"));
         }
-        return TransportError(err, what, absl::Now() - start, config_.timeout);
+        absl::Status failure = TransportError(err, what, absl::Now() - start, config_.timeout);
+        // A kept-alive connection the server closed just as we reused it (EOF or reset before
+        // any answer): the request most likely never reached the server. Once, on a new one.
+        if (reused && !answered && !stale_retried && absl::IsUnavailable(failure) &&
+            (err == httplib::Error::Read || err == httplib::Error::Write)) {
+          stale_retried = true;
+          LogDebug("kubernetes client: kept-alive connection was closed; retrying on a new one",
+                   {{"request", what}, {"error", std::string(failure.message())}});
+          continue;
+        }
+        return failure;
       }
       Release(std::move(cli));
       status = res.status;
-      if (status == 401 && attempt == 0 && token_.from_file()) {
+      if (status == 401 && !token_retried && token_.from_file()) {
         // The token may have rotated between our stat() and the server's check: re-read and retry.
+        token_retried = true;
         auto fresh = token_.Get(/*force=*/true);
         if (fresh.ok() && absl::StrCat("Bearer ", *fresh) != sent_token) continue;
       }

@@ -55,8 +55,18 @@ class WatchCancel {
 };
 
 // Thread-safe: calls may run concurrently (each request uses its own connection; idle ones are
-// reused). The token file is stat()ed before every request and re-read when its inode, size or
-// mtime changed, or after a 401 (then the request is retried once with the new token).
+// kept alive and reused). The token file is stat()ed before every request and re-read when its
+// inode, size or mtime changed, or after a 401 (then the request is retried once with the new
+// token).
+//
+// Stale connections: a GetJson/PostJson sent on a reused keep-alive connection that fails before
+// any response header arrived, because the connection was closed or reset (EOF or reset on read or
+// write: the server closed the idle connection as we reused it), is sent once more on a new
+// connection. Nothing else is retried: not timeouts (DeadlineExceeded), not HTTP error answers, not
+// failures on a new connection, not a request whose answer had begun. So a request may reach the
+// server twice: PostJson is only for requests that are safe to repeat. TokenReview and
+// SubjectAccessReview are (they are reviews: they create nothing); do not use PostJson to create
+// objects. Watches always use a new connection and are never retried here.
 class Client {
  public:
   // Validates the config (URL scheme http/https, PEM data and files load, cert with key) and builds

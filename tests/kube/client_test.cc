@@ -1,8 +1,11 @@
 #include "kube/client.h"
 
+#include <atomic>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/fake_apiserver.h"
@@ -102,6 +105,133 @@ TEST(ClientTest, PostJsonSendsTheBodyAndReturnsTheAnswer) {
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0].Header("Content-Type"), "application/json");
   EXPECT_EQ(requests[0].bearer_token, "");
+}
+
+// ---- kept-alive connections closed by the server (client.h "Stale connections")
+
+// A TokenReview answerer, so that POSTs are answered like GETs.
+void HandleTokenReviews(FakeApiServer& server) {
+  server.Handle("POST", testing::kTokenReviewPath, [](const FakeRequest& req) {
+    json out = req.Json();
+    out["status"] = {{"authenticated", false}};
+    return FakeResponse{201, out};
+  });
+}
+
+constexpr char kPods[] = "/api/v1/namespaces/ns/pods";
+const json kReview = {{"apiVersion", "authentication.k8s.io/v1"},
+                      {"kind", "TokenReview"},
+                      {"spec", {{"token", "t"}}}};
+
+// The remote ports of the requests with this method, in order (one port = one connection).
+std::vector<int> PortsOf(const FakeApiServer& server, std::string_view method) {
+  std::vector<int> ports;
+  for (const auto& r : server.Requests()) {
+    if (r.method == method) ports.push_back(r.remote_port);
+  }
+  return ports;
+}
+
+TEST(ClientTest, RequestsAfterTheServerClosedIdleConnectionsSucceed) {
+  auto server = StartServer();
+  HandleTokenReviews(*server);
+  auto client = NewClient(server->ClientConfigFor(""));
+  ASSERT_TRUE(client->GetJson(kPods).ok());
+  ASSERT_TRUE(client->PostJson(testing::kTokenReviewPath, kReview).ok());
+  ASSERT_TRUE(client->GetJson(kPods).ok());  // reuses the kept-alive connection
+  std::vector<int> before = PortsOf(*server, "GET");
+  ASSERT_EQ(before.size(), 2u);
+  EXPECT_EQ(before[0], before[1]);
+
+  EXPECT_GE(server->CloseConnections(), 1);
+  auto list = client->GetJson(kPods);
+  EXPECT_TRUE(list.ok()) << list.status();
+  auto review = client->PostJson(testing::kTokenReviewPath, kReview);
+  EXPECT_TRUE(review.ok()) << review.status();
+  std::vector<int> gets = PortsOf(*server, "GET");
+  ASSERT_EQ(gets.size(), 3u);
+  EXPECT_NE(gets[2], gets[0]);  // a new connection
+  EXPECT_EQ(PortsOf(*server, "POST").size(), 2u);
+}
+
+// The server closes the connection just as the client reuses it: the request got no answer and
+// is sent once more, on a new connection.
+TEST(ClientTest, RequestOnAConnectionClosedAsItIsReusedIsRetriedOnceOnANewOne) {
+  auto server = StartServer();
+  HandleTokenReviews(*server);
+  auto client = NewClient(server->ClientConfigFor(""));
+  ASSERT_TRUE(client->GetJson(kPods).ok());
+  server->DropNext("GET", kPods);
+  auto list = client->GetJson(kPods);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)["kind"], "PodList");
+  std::vector<int> gets = PortsOf(*server, "GET");
+  ASSERT_EQ(gets.size(), 3u);
+  EXPECT_EQ(gets[1], gets[0]);  // the dropped request came on the kept-alive connection
+  EXPECT_NE(gets[2], gets[1]);  // the retry on a new one
+
+  ASSERT_TRUE(client->PostJson(testing::kTokenReviewPath, kReview).ok());
+  server->DropNext("POST", testing::kTokenReviewPath);
+  auto review = client->PostJson(testing::kTokenReviewPath, kReview);
+  ASSERT_TRUE(review.ok()) << review.status();
+  EXPECT_EQ((*review)["kind"], "TokenReview");
+  std::vector<int> posts = PortsOf(*server, "POST");
+  ASSERT_EQ(posts.size(), 3u);
+  EXPECT_EQ(posts[1], posts[0]);
+  EXPECT_NE(posts[2], posts[1]);
+  EXPECT_EQ(server->Requests().back().Json()["spec"]["token"], "t");  // the same body again
+}
+
+TEST(ClientTest, FailureOnANewConnectionIsNotRetried) {
+  auto server = StartServer();
+  HandleTokenReviews(*server);
+  auto client = NewClient(server->ClientConfigFor(""));
+  server->DropNext("GET", kPods);
+  auto list = client->GetJson(kPods);
+  EXPECT_EQ(list.status().code(), absl::StatusCode::kUnavailable) << list.status();
+  EXPECT_EQ(HttpStatusOf(list.status()), 0);
+  EXPECT_EQ(server->CountRequests("GET", kPods), 1);
+
+  server->DropNext("POST", testing::kTokenReviewPath);
+  auto review = client->PostJson(testing::kTokenReviewPath, kReview);
+  EXPECT_EQ(review.status().code(), absl::StatusCode::kUnavailable) << review.status();
+  EXPECT_EQ(server->CountRequests("POST", testing::kTokenReviewPath), 1);
+}
+
+TEST(ClientTest, StaleConnectionRetryHappensOnceOnly) {
+  auto server = StartServer();
+  auto client = NewClient(server->ClientConfigFor(""));
+  ASSERT_TRUE(client->GetJson(kPods).ok());
+  server->DropNext("GET", kPods, 2);  // the retry, on a new connection, fails too
+  auto list = client->GetJson(kPods);
+  EXPECT_EQ(list.status().code(), absl::StatusCode::kUnavailable) << list.status();
+  EXPECT_EQ(server->CountRequests("GET", kPods), 3);
+  EXPECT_TRUE(client->GetJson(kPods).ok());
+}
+
+TEST(ClientTest, HttpErrorsAndTimeoutsOnAReusedConnectionAreNotRetried) {
+  absl::Notification release;  // outlives the server, whose handler waits on it
+  std::atomic<bool> stall{false};
+  auto server = StartServer();
+  server->Handle("GET", "/api/v1/namespaces/ns/configmaps/slow", [&](const FakeRequest&) {
+    if (stall.load()) release.WaitForNotificationWithTimeout(absl::Seconds(10));
+    return FakeResponse{200, MakeConfigMap("ns", "slow", {})};
+  });
+  ClientConfig config = server->ClientConfigFor("");
+  config.timeout = absl::Milliseconds(300);
+  auto client = NewClient(config);
+  ASSERT_TRUE(client->GetJson(kPods).ok());
+  server->FailNext("GET", kPods, 503);
+  auto list = client->GetJson(kPods);
+  EXPECT_EQ(HttpStatusOf(list.status()), 503) << list.status();
+  EXPECT_EQ(server->CountRequests("GET", kPods), 2);
+
+  ASSERT_TRUE(client->GetJson("/api/v1/namespaces/ns/configmaps/slow").ok());
+  stall = true;
+  auto slow = client->GetJson("/api/v1/namespaces/ns/configmaps/slow");
+  EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded) << slow.status();
+  release.Notify();
+  EXPECT_EQ(server->CountRequests("GET", "/api/v1/namespaces/ns/configmaps/slow"), 2);
 }
 
 TEST(ClientTest, TokenFileIsReReadWhenItRotates) {

@@ -1,11 +1,16 @@
 #include "kube/fake_apiserver.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <condition_variable>
+#include <csignal>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -198,10 +203,12 @@ struct Watcher {
   bool closed = false;  // end the stream once `lines` is drained
 };
 
+constexpr int kDropConnection = 0;  // Fault::status: close the connection without an answer
+
 struct Fault {
   std::string method;
   std::string prefix;
-  int status;
+  int status;  // an HTTP status, or kDropConnection
   int count;
   bool watch_only;
 };
@@ -243,6 +250,7 @@ class FakeApiServer::Impl {
   }
 
   absl::Status Start() {
+    std::signal(SIGPIPE, SIG_IGN);
     if (options_.cert_file.empty()) {
       auto ca =
           testutil::TestCa::Create(dir_.path(), "fake-apiserver-ca", "fake kube-apiserver CA");
@@ -294,6 +302,7 @@ class FakeApiServer::Impl {
     for (const auto& [k, v] : hreq.params) req.params.emplace(k, v);
     for (const auto& [k, v] : hreq.headers) req.headers.emplace_back(k, v);
     req.body = hreq.body;
+    req.remote_port = hreq.remote_port;
     std::string auth = req.Header("Authorization");
     if (absl::StartsWithIgnoreCase(auth, "Bearer ")) req.bearer_token = auth.substr(7);
     if (hreq.ssl != nullptr) {
@@ -329,6 +338,10 @@ class FakeApiServer::Impl {
       }
     }
     cv_.notify_all();
+    if (fault == kDropConnection) {
+      CloseConnectionsFrom(req.remote_port);
+      return;  // httplib's write of the (empty) answer fails on the closed socket
+    }
     if (fault.has_value()) {
       return Reply(res, *fault, StatusBody(*fault, ReasonFor(*fault), "injected failure"));
     }
@@ -381,6 +394,33 @@ class FakeApiServer::Impl {
     }
     List(filter, limit, offset, absl::StrContains(req.Header("Accept"), "as=PartialObjectMetadataList"),
          res);
+  }
+
+  // Shuts down the server side of the open connections from client port `peer_port` (0: all):
+  // the client sees EOF. Found among this process's file descriptors by their addresses (httplib
+  // does not expose them); returns how many.
+  int CloseConnectionsFrom(int peer_port) const {
+    int closed = 0;
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr) return 0;
+    while (dirent* entry = ::readdir(dir)) {
+      int fd = -1;
+      if (!absl::SimpleAtoi(entry->d_name, &fd) || fd == ::dirfd(dir)) continue;
+      sockaddr_in local{};
+      sockaddr_in peer{};
+      socklen_t local_len = sizeof(local);
+      socklen_t peer_len = sizeof(peer);
+      if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+          local.sin_family != AF_INET || ntohs(local.sin_port) != port_) {
+        continue;
+      }
+      // The listening socket has no peer.
+      if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) continue;
+      if (peer_port != 0 && ntohs(peer.sin_port) != peer_port) continue;
+      if (::shutdown(fd, SHUT_RDWR) == 0) ++closed;
+    }
+    ::closedir(dir);
+    return closed;
   }
 
   void Reply(httplib::Response& res, int status, const json& body) {
@@ -656,6 +696,14 @@ void FakeApiServer::FailNext(std::string_view method, std::string_view path_pref
   impl_->faults_.push_back(
       {std::string(method), std::string(path_prefix), status, count, watch_only});
 }
+
+void FakeApiServer::DropNext(std::string_view method, std::string_view path_prefix, int count) {
+  std::lock_guard lock(impl_->mu_);
+  impl_->faults_.push_back(
+      {std::string(method), std::string(path_prefix), kDropConnection, count, false});
+}
+
+int FakeApiServer::CloseConnections() { return impl_->CloseConnectionsFrom(0); }
 
 int64_t FakeApiServer::Upsert(std::string_view resource, nlohmann::json object) {
   return impl_->Upsert(resource, std::move(object));

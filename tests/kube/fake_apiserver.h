@@ -18,7 +18,10 @@
 //   SubjectAccessReview, anything else); unknown paths get a 404 Status.
 // - Authentication: when a required token is set, requests without "Authorization: Bearer <it>"
 //   and without a client certificate verified against `client_ca_file` get a 401 Status.
-// - Fault injection: FailNext() answers the next N matching requests with an error Status.
+// - Fault injection: FailNext() answers the next N matching requests with an error Status;
+//   DropNext() closes their connection without an answer; CloseConnections() closes the kept-alive
+//   connections. Start() ignores SIGPIPE for the whole process (writes to a connection closed this
+//   way must fail with EPIPE, not kill the test).
 // - Every request is recorded (Requests(), CountRequests()).
 //
 //   auto server = aa::kube::testing::FakeApiServer::Start({.required_token = "t0k"});
@@ -58,6 +61,7 @@ struct FakeRequest {
   std::string body;
   std::string bearer_token;    // from "Authorization: Bearer ...", "" when absent
   std::string client_cert_cn;  // CN of a verified client certificate, "" when none
+  int remote_port = 0;         // the client's port: requests on one kept-alive connection share it
 
   // First value of a query parameter or header (case-insensitive name); "" when absent.
   std::string Param(std::string_view name) const;
@@ -123,6 +127,13 @@ class FakeApiServer {
   // when `watch_only`, that are watches) are answered with an HTTP `status` Status.
   void FailNext(std::string_view method, std::string_view path_prefix, int status, int count = 1,
                 bool watch_only = false);
+  // The next `count` matching requests are recorded, then their connection is closed without an
+  // answer (the client sees EOF before any response byte), as when the server closes a kept-alive
+  // connection just as the client reuses it.
+  void DropNext(std::string_view method, std::string_view path_prefix, int count = 1);
+  // Closes every open client connection now (idle kept-alive ones; open watch streams end too), as
+  // a server closing idle connections does. Returns how many.
+  int CloseConnections();
 
   // ---- the object store (a resource above by its store key, e.g. "pods" or "deployments.apps";
   // objects need metadata.name, and metadata.namespace when the resource is namespaced)
