@@ -149,13 +149,8 @@ HttpResponse StatusResponse(int status, std::string message) {
 
 HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
   const std::string& path = req.path;
-  if (path == "/healthz" || path == "/livez" || path == "/readyz") {
-    if (path != "/readyz") return Text(200, "ok", path);
-    return sampler_.Ready()
-               ? Text(200, "ok", path)
-               : Text(503, "not ready: waiting for the first successful sample from Prometheus",
-                      path);
-  }
+  if (path == "/healthz" || path == "/livez") return Text(200, "ok", path);
+  if (http::Readiness::IsReadyzPath(path)) return readiness_->Handle(req);
   if (req.method != "GET" && req.method != "HEAD") {
     HttpResponse r;
     r.status = 405;
@@ -260,8 +255,13 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
                route + "/unknown");
 }
 
-MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects)
-    : sampler_(sampler), clock_(clock), objects_(objects) {
+MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects,
+                       const http::Readiness* readiness)
+    : sampler_(sampler),
+      clock_(clock),
+      objects_(objects),
+      own_readiness_(readiness == nullptr ? http::Readiness::ForSampler(sampler) : nullptr),
+      readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {
   ResourceLists();
 }
 

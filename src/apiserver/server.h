@@ -35,7 +35,8 @@
 //       memory is defined) is left out (404 by name). labelSelector picks nodes by their
 //       Kubernetes labels from the ObjectSource (none matching: an empty list, as metrics-server);
 //       400 without a source, 503 when it failed.
-//   /healthz, /livez (200), /readyz (200 once the sampler is ready, else 503); no authorization.
+//   /healthz, /livez (200), /readyz[/<check>] (http/readiness.h: 200 once every check passes,
+//   else 503 listing them); no authorization.
 //   /api, /openapi/v2, /openapi/v3 and anything else: 404.
 // Errors are metav1.Status JSON: 400 malformed path, namespace or selector (or a selector key
 // that is not a Prometheus label name, or > / < in a series selector), 404 unknown
@@ -56,6 +57,7 @@
 #include <string_view>
 
 #include "common/clock.h"
+#include "http/readiness.h"
 #include "http/server.h"
 #include "pipeline/object_select.h"
 #include "pipeline/sampler.h"
@@ -70,11 +72,13 @@ http::HttpResponse StatusResponse(int status, std::string message);
 
 class MetricsApi {
  public:
-  // `sampler`, `clock` and `objects` (may be null: no labelSelector for objects other than pods)
-  // must outlive this object.
+  // `sampler`, `clock`, `objects` (may be null: no labelSelector for objects other than pods) and
+  // `readiness` must outlive this object. /readyz answers from `readiness` (null: the sampler's
+  // check alone).
   // The discovery documents are built on first use and rebuilt when the sampler's metric set
   // changes (rule discovery), so they always list the metrics that exist.
-  MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects = nullptr);
+  MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects = nullptr,
+             const http::Readiness* readiness = nullptr);
 
   // Thread-safe.
   http::HttpResponse Handle(const http::HttpRequest& request) const;
@@ -117,6 +121,8 @@ class MetricsApi {
   // Not read yet; [[maybe_unused]] keeps clang's -Wunused-private-field (-Werror) quiet.
   [[maybe_unused]] Clock& clock_;
   pipeline::ObjectSource* objects_;
+  std::unique_ptr<http::Readiness> own_readiness_;  // when none was given
+  const http::Readiness* readiness_;
   mutable std::mutex lists_mu_;
   mutable uint64_t lists_version_ = 0;  // the MetricSet version resource_lists_ was built from
   mutable std::shared_ptr<const std::map<std::string, std::string, std::less<>>> resource_lists_;

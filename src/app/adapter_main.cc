@@ -280,7 +280,11 @@ int Main(int argc, char** argv) {
   pipeline::Discoverer discoverer(sampler, **client, RealClock::Get());
   discoverer.Start();
 
-  http::QueryApi query_api(sampler, *registry, RealClock::Get());
+  // /readyz on both servers: Prometheus answered once, and the pod watch (when used) has listed.
+  http::Readiness readiness;
+  http::AddSamplerCheck(sampler, readiness);
+  if (pod_watch) readiness.Add("pod-watch", [&pod_watch] { return pod_watch->SyncStatus(); });
+  http::QueryApi query_api(sampler, *registry, RealClock::Get(), &readiness);
   http::HttpServerOptions http_options;
   http_options.listen = absl::GetFlag(FLAGS_http_listen);
   http_options.threads = absl::GetFlag(FLAGS_http_threads);
@@ -309,7 +313,7 @@ int Main(int argc, char** argv) {
     object_source = std::make_unique<pipeline::KubeStateObjectSource>(
         **client, RealClock::Get(), config->sampling.interval);
   }
-  apiserver::MetricsApi metrics_api(sampler, RealClock::Get(), object_source.get());
+  apiserver::MetricsApi metrics_api(sampler, RealClock::Get(), object_source.get(), &readiness);
   if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
     auto authentication = OnOffFlag(FLAGS_authentication, "authentication");
     if (!authentication.ok()) return Fail(authentication.status());

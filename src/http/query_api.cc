@@ -122,10 +122,8 @@ HttpResponse ErrorResponse(int code, std::string message) {
 HttpResponse QueryApi::Handle(const HttpRequest& req) const {
   std::vector<absl::string_view> parts = absl::StrSplit(req.path, '/', absl::SkipEmpty());
   auto route = [&]() -> std::string {
-    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/readyz" ||
-        req.path == "/metrics") {
-      return req.path;
-    }
+    if (req.path == "/healthz" || req.path == "/livez" || req.path == "/metrics") return req.path;
+    if (Readiness::IsReadyzPath(req.path)) return std::string("/readyz");
     if (req.path == "/api/v1/metrics") return req.path;
     if (parts.size() == 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" &&
         parts[4] == "metrics") {
@@ -153,12 +151,7 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
     return r;
   }
   if (route == "/healthz" || route == "/livez") return Text(200, "ok", route);
-  if (route == "/readyz") {
-    return sampler_.Ready()
-               ? Text(200, "ok", route)
-               : Text(503, "not ready: waiting for the first successful sample from Prometheus",
-                      route);
-  }
+  if (route == "/readyz") return readiness_->Handle(req);
   if (route == "/metrics") return SelfMetrics();
   if (route == "/api/v1/metrics") return ListMetrics();
   HttpResponse r = parts.size() == 7 ? GetScaling(req, FromAbsl(parts[3]), FromAbsl(parts[5]))

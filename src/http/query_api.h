@@ -20,8 +20,8 @@
 //       ?currentReplicas=N     default: the pods with a value; ?minReplicas= / ?maxReplicas=
 //       override
 //   GET /metrics   self-metrics (Prometheus text format)
-//   GET /healthz, /livez   200 while the process serves; GET /readyz 200 once the sampler is ready,
-//   else 503
+//   GET /healthz, /livez   200 while the process serves; GET /readyz (?verbose, /readyz/<check>)
+//   200 once every readiness check passes (http/readiness.h), else 503 listing them with reasons
 // Errors are JSON {"error":{"code":N,"reason":"...","message":"..."}}: 400 bad parameter, 404
 // unknown metric or path or no such pod/series, 405 wrong method, 503 stale data or Prometheus
 // down. Handlers only read snapshots (the first request for a new (metric, namespace) waits for its
@@ -33,6 +33,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "http/readiness.h"
 #include "http/server.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/sampler.h"
@@ -46,9 +47,15 @@ namespace aa::http {
 
 class QueryApi {
  public:
-  // `sampler`, `registry` and `clock` must outlive this object.
-  QueryApi(pipeline::Sampler& sampler, prometheus::Registry& registry, Clock& clock)
-      : sampler_(sampler), registry_(registry), clock_(clock) {}
+  // `sampler`, `registry`, `clock` and `readiness` must outlive this object. /readyz answers from
+  // `readiness` (null: the sampler's check alone).
+  QueryApi(pipeline::Sampler& sampler, prometheus::Registry& registry, Clock& clock,
+           const Readiness* readiness = nullptr)
+      : sampler_(sampler),
+        registry_(registry),
+        clock_(clock),
+        own_readiness_(readiness == nullptr ? Readiness::ForSampler(sampler) : nullptr),
+        readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {}
 
   // Thread-safe.
   HttpResponse Handle(const HttpRequest& request) const;
@@ -76,6 +83,8 @@ class QueryApi {
   pipeline::Sampler& sampler_;
   prometheus::Registry& registry_;
   Clock& clock_;
+  std::unique_ptr<Readiness> own_readiness_;  // when none was given
+  const Readiness* readiness_;
 };
 
 // A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,

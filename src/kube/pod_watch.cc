@@ -67,6 +67,16 @@ bool PodWatch::Synced() const {
   return synced_;
 }
 
+absl::Status PodWatch::SyncStatus() const {
+  std::lock_guard lock(mu_);
+  if (synced_) return absl::OkStatus();
+  std::string what = options_.ns.empty() ? "pods" : absl::StrCat("pods of namespace ", options_.ns);
+  return absl::UnavailableError(absl::StrCat(
+      "waiting for the first list of ", what, " from the Kubernetes API",
+      stats_.last_error.ok() ? ""
+                             : absl::StrCat(" (last error: ", stats_.last_error.message(), ")")));
+}
+
 std::shared_ptr<const NamespacePods> PodWatch::Pods(std::string_view ns) const {
   static const auto* const kEmpty =
       new std::shared_ptr<const NamespacePods>(std::make_shared<const NamespacePods>());

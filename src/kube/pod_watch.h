@@ -70,6 +70,9 @@ class PodWatch {
 
   // True once the first list succeeded (and from then on, also while relisting).
   bool Synced() const;
+  // OK once Synced(), else Unavailable saying it waits for the first list (with the last error):
+  // the adapter's readiness check "pod-watch".
+  absl::Status SyncStatus() const;
   // The pods of `ns`: null until synced (callers then fall back to another source); an empty table
   // when the namespace has none (or is outside the watched namespace).
   std::shared_ptr<const NamespacePods> Pods(std::string_view ns) const;

@@ -291,6 +291,7 @@ void Sampler::RunRound(bool periodic) {
     absl::Status probe = client_.Query("vector(1)", now).status();
     std::lock_guard lock(mu_);
     probe_succeeded_ = probe.ok();
+    if (!probe.ok()) last_query_error_ = probe;
     if (!probe.ok()) LogWarn("prometheus probe failed", {{"error", probe}});
   }
   panic_windows_->Apply(next.get());  // panic-aware metrics: windowed values, before anyone reads
@@ -410,6 +411,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       failing_.erase(slot_key);
     } else {
       failing_.insert(slot_key);
+      last_query_error_ = status;
     }
   }
   if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", key}});
@@ -480,15 +482,29 @@ void Sampler::Unsubscribe(uint64_t id) {
   listeners_.erase(id);
 }
 
-bool Sampler::Ready() const {
+absl::Status Sampler::ReadyStatus() const {
   std::lock_guard lock(mu_);
-  if (!config_.rules.empty() && !discovered_) return false;
-  if (!config_.sampling.wait_for_first_sample) return true;
-  if (config_.sampling.warm_namespaces.empty()) return probe_succeeded_ || !ever_succeeded_.empty();
-  for (const auto& def : config_.metrics) {
-    if (!ever_succeeded_.count(def.Key())) return false;
+  std::string last_error = last_query_error_.ok()
+                               ? ""
+                               : absl::StrCat(" (last error: ", last_query_error_.message(), ")");
+  if (!config_.rules.empty() && !discovered_) {
+    return absl::UnavailableError(
+        "waiting for the first discovery of metrics from the prometheus-adapter rules");
   }
-  return true;
+  if (!config_.sampling.wait_for_first_sample) return absl::OkStatus();
+  if (config_.sampling.warm_namespaces.empty()) {
+    if (probe_succeeded_ || !ever_succeeded_.empty()) return absl::OkStatus();
+    return absl::UnavailableError(
+        absl::StrCat("waiting for the first successful query to Prometheus", last_error));
+  }
+  for (const auto& def : config_.metrics) {
+    if (!ever_succeeded_.count(def.Key())) {
+      return absl::UnavailableError(
+          absl::StrCat("waiting for the first successful query of metric ", def.Key(),
+                       " (warm namespaces)", last_error));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string_view ns,

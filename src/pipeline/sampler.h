@@ -122,7 +122,11 @@ class Sampler {
 
   // Ready once every metric definition has had one successful query (or the config says not to
   // wait). When no namespace is demanded or warm, one successful probe query to Prometheus counts.
-  bool Ready() const;
+  // A successful query counts whether or not it returned series: readiness is about reaching
+  // Prometheus, not about the workload having data. With rules, also waits for the first discovery.
+  bool Ready() const { return ReadyStatus().ok(); }
+  // OK when Ready(), else Unavailable saying what it waits for (and the last Prometheus error).
+  absl::Status ReadyStatus() const;
 
   const config::Config& config() const { return config_; }
 
@@ -177,6 +181,7 @@ class Sampler {
   std::set<std::string> ever_succeeded_;      // metric names with at least one successful query
   std::set<std::string> failing_;  // metric names whose last query failed (logged on change only)
   bool probe_succeeded_ = false;
+  absl::Status last_query_error_;  // the last failed query to Prometheus (for ReadyStatus)
   bool wake_ = false;
   bool stopping_ = false;
   absl::Time next_round_ = absl::InfinitePast();

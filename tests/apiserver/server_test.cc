@@ -404,6 +404,23 @@ TEST_F(MetricsApiTest, HealthWithoutAuthorization) {
   EXPECT_EQ(Get("/readyz").status, 200);
 }
 
+TEST_F(MetricsApiTest, ReadyzAnswersFromTheAdaptersReadinessChecks) {
+  http::Readiness readiness;
+  http::AddSamplerCheck(*sampler_, readiness);
+  readiness.Add("pod-watch", [] { return absl::UnavailableError("waiting for the first list"); });
+  MetricsApi api(*sampler_, clock_, /*objects=*/nullptr, &readiness);
+  HttpRequest r;
+  r.method = "GET";
+  r.path = "/readyz";
+  HttpResponse res = api.Handle(r);
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(
+      res.body,
+      "[+]prometheus ok\n[-]pod-watch failed: waiting for the first list\nreadyz check failed\n");
+  r.path = "/livez";
+  EXPECT_EQ(api.Handle(r).status, 200);
+}
+
 // Through the real HttpServer: the wildcard and the selector arrive percent-encoded, as the
 // aggregator sends them.
 TEST_F(MetricsApiTest, PercentEncodedWildcardAndPlusThroughTheServer) {

@@ -218,6 +218,18 @@ TEST_F(KubeIntegrationTest, TheAdapterListsAndWatchesPodsWithItsCredentials) {
   EXPECT_TRUE(listed);
 }
 
+TEST_F(KubeIntegrationTest, ReadyzChecksThePodWatchAndPrometheus) {
+  // Polls (bounded): ready once Prometheus answered and the pod watch listed.
+  ASSERT_TRUE(demo::WaitForHttp(stack_->adapter_port(), "/readyz", 200, absl::Seconds(60)).ok());
+  auto verbose = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz?verbose");
+  ASSERT_TRUE(verbose.ok()) << verbose.status();
+  EXPECT_EQ(verbose->status, 200);
+  EXPECT_EQ(verbose->body, "[+]prometheus ok\n[+]pod-watch ok\nreadyz check passed\n");
+  auto one = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz/pod-watch");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->status, 200);
+}
+
 TEST_F(KubeIntegrationTest, LabelSelectorUsesTheWatchedLabels) {
   // "team" exists only in the Kubernetes API, not in kube_pod_labels.
   std::set<std::string> blue = PodsOf(blue_isvc_);
