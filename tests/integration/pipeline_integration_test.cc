@@ -58,35 +58,61 @@ class PipelineIntegrationTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(stack_, nullptr); }
 
-  // Fetches the adapter's answer and Prometheus' answer at the same evaluation time; true when
-  // every pod's value is equal. A scrape appended just after the adapter's query can change
-  // Prometheus' later answer for the same time, so callers allow a few tries.
-  static bool AdapterEqualsPrometheus(const std::string& metric, json* adapter_out) {
+  // One comparison: the adapter's per-pod values (one sample, evaluated at `ts_ms`) and Prometheus'
+  // own answer to the same query at the same evaluation time.
+  struct Comparison {
+    bool answered = false;  // the adapter answered 200 with pods
+    int64_t ts_ms = -1;
+    std::map<std::string, double> adapter;
+    std::map<std::string, double> prometheus;
+    bool equal() const { return answered && adapter == prometheus; }
+  };
+  static Comparison CompareWithPrometheus(const std::string& metric) {
+    Comparison c;
     int status = 0;
     json a = GetJson(stack_->adapter_port(),
                      absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
-    if (status != 200) return false;
-    if (adapter_out) *adapter_out = a;
-    std::map<std::string, double> adapter;
-    int64_t ts = 0;
+    if (status != 200 || !a.contains("pods") || a["pods"].empty()) return c;
     for (const auto& p : a["pods"]) {
-      adapter[p["pod"].get<std::string>()] = p["value"].get<double>();
+      c.adapter[p["pod"].get<std::string>()] = p["value"].get<double>();
       absl::Time t;
       std::string err;
       EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, p["timestamp"].get<std::string>(), &t, &err))
           << err;
-      ts = absl::ToUnixMillis(t);
+      c.ts_ms = absl::ToUnixMillis(t);
     }
-    std::map<std::string, double> prom = integration::PrometheusValues(
-        stack_->adapter_port(), stack_->prometheus_port(), metric, kNamespace, ts);
-    return !adapter.empty() && adapter == prom;
+    c.answered = true;
+    c.prometheus = integration::PrometheusValues(stack_->adapter_port(), stack_->prometheus_port(),
+                                                 metric, kNamespace, c.ts_ms);
+    return c;
   }
 
-  static void ExpectEqualWithinTries(const std::string& metric) {
-    json last;
-    bool equal = false;
-    for (int i = 0; i < 5 && !equal; ++i) equal = AdapterEqualsPrometheus(metric, &last);
-    EXPECT_TRUE(equal) << metric << ": adapter said " << last.dump();
+  // The adapter's answer for evaluation time T must equal Prometheus' answer for T. But Prometheus'
+  // answer for T can still change after the adapter asked: a scrape stamped before T is committed
+  // when it completes, later under load, and then counts in windows ending at T. Such a sample
+  // makes one adapter sample differ for good (asking again returns the same sample), so this polls,
+  // within a bounded time, for one of the adapter's samples (a new one each sampling interval) that
+  // Prometheus confirms. A wrong adapter value never matches and fails after the deadline.
+  static void ExpectEqualToPrometheus(const std::string& metric) {
+    Comparison last;
+    int samples = 0;
+    bool equal = proc::PollUntil(
+        [&] {
+          Comparison c = CompareWithPrometheus(metric);
+          if (!c.answered || c.ts_ms == last.ts_ms) return false;  // wait for a new sample
+          last = std::move(c);
+          ++samples;
+          return last.equal();
+        },
+        absl::Seconds(60));
+    auto dump = [](const std::map<std::string, double>& m) {
+      std::string out;
+      for (const auto& [pod, v] : m) absl::StrAppendFormat(&out, "%s=%.17g ", pod, v);
+      return out;
+    };
+    EXPECT_TRUE(equal) << metric << ": no match in " << samples << " adapter samples; last at "
+                       << last.ts_ms << " ms: adapter " << dump(last.adapter) << "; prometheus "
+                       << dump(last.prometheus);
   }
 
   static demo::Stack* stack_;
@@ -111,9 +137,9 @@ TEST_F(PipelineIntegrationTest, ValuesEqualPrometheusForEveryMetric) {
         return a.contains("total") && a["total"].get<double>() > 1;
       },
       absl::Seconds(60)));
-  ExpectEqualWithinTries("concurrency");
-  ExpectEqualWithinTries("concurrency_kserve");
-  ExpectEqualWithinTries("cpu");
+  ExpectEqualToPrometheus("concurrency");
+  ExpectEqualToPrometheus("concurrency_kserve");
+  ExpectEqualToPrometheus("cpu");
   json cpu = GetJson(
       stack_->adapter_port(),
       absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/cpu?inferenceService=cpu-model"));
@@ -143,7 +169,7 @@ TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
       },
       absl::Seconds(90));
   EXPECT_TRUE(three) << GetJson(stack_->adapter_port(), path).dump();
-  ExpectEqualWithinTries("concurrency");
+  ExpectEqualToPrometheus("concurrency");
 }
 
 TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRestart) {
@@ -180,7 +206,7 @@ TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRest
       },
       absl::Seconds(30));
   EXPECT_TRUE(back);
-  ExpectEqualWithinTries("concurrency");
+  ExpectEqualToPrometheus("concurrency");
 }
 
 TEST(AdapterProcess, BrokenConfigExitsNonZeroNamingFileAndField) {
