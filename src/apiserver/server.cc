@@ -762,6 +762,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   }
   std::vector<PodMetricsItem> items;
   const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
+  bool named_without_memory = false;
   const absl::Time now = clock_.Now();
   for (const std::string& n : namespaces) {
     auto cpu = sampler_.Read("cpu", n, resource);
@@ -783,6 +784,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     }
     // Containers by pod, in name order ("<pod>/<container>" keys, or one per pod).
     std::map<std::string, std::vector<ContainerUsage>> pods;
+    std::set<std::string> without_memory;  // pods with a container lacking a memory value
     for (const pipeline::PodValue& v : cpu->table->pods) {
       std::string pod = v.pod;
       std::string container(kContainerName);
@@ -793,14 +795,23 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
         container = v.pod.substr(slash + 1);
       }
       if (name && pod != *name) continue;
-      double memory_bytes = 0;
+      std::optional<double> memory_bytes;
       if (memory) {
-        if (const pipeline::PodValue* m = memory->table->Find(v.pod)) memory_bytes = m->value;
+        // A container with cpu but no memory value leaves its pod out (as metrics-server does)
+        // rather than being served with a made-up 0.
+        const pipeline::PodValue* m = memory->table->Find(v.pod);
+        if (m == nullptr) {
+          without_memory.insert(pod);
+          named_without_memory = name.has_value();
+          continue;
+        }
+        memory_bytes = std::max(0.0, m->value);
       }
       // NaN never gets here; negatives (counter resets) are 0, as prometheus-adapter does.
-      pods[pod].push_back({container, std::max(0.0, v.value), std::max(0.0, memory_bytes)});
+      pods[pod].push_back({container, std::max(0.0, v.value), memory_bytes});
     }
     for (auto& [pod, containers] : pods) {
+      if (without_memory.contains(pod)) continue;
       pipeline::PodValue probe;
       probe.pod = pod;
       if (*select && !(*select)(probe)) continue;
@@ -821,8 +832,11 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   }
   if (name) {
     if (items.empty()) {
-      return Error(absl::NotFoundError(absl::StrCat("podmetrics \"", ToAbsl(*name),
-                                                    "\" not found in namespace ", ToAbsl(*ns))),
+      return Error(absl::NotFoundError(absl::StrCat(
+                       "podmetrics \"", ToAbsl(*name), "\" not found in namespace ", ToAbsl(*ns),
+                       named_without_memory
+                           ? ": a container has a cpu value but no memory value yet"
+                           : "")),
                    route);
     }
     return Body(PodMetrics(items[0]), std::move(route));

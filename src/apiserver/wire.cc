@@ -1,6 +1,7 @@
 #include "apiserver/wire.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -252,12 +253,14 @@ void AppendLabelsTimestampWindow(std::string* out, const std::map<std::string, s
   times->AppendWindow(out, window);
 }
 
-// {"cpu":"<nanocores>","memory":"<bytes>"}
-void AppendUsage(std::string* out, double cpu_cores, double memory_bytes) {
+// {"cpu":"<nanocores>"[,"memory":"<bytes>"]}
+void AppendUsage(std::string* out, double cpu_cores, std::optional<double> memory_bytes) {
   out->append("{\"cpu\":\"");
   out->append(FormatNanoCores(cpu_cores));
-  out->append("\",\"memory\":\"");
-  out->append(FormatBytes(memory_bytes));
+  if (memory_bytes) {
+    out->append("\",\"memory\":\"");
+    out->append(FormatBytes(*memory_bytes));
+  }
   out->append("\"}");
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -72,7 +73,8 @@ std::string ExternalMetricValueList(const std::vector<ExternalMetricItem>& items
 struct ContainerUsage {
   std::string name;
   double cpu_cores = 0;     // printed with FormatNanoCores
-  double memory_bytes = 0;  // printed with FormatBytes
+  // Printed with FormatBytes; absent (no "memory" key) when the config defines no memory metric.
+  std::optional<double> memory_bytes;
 };
 
 struct PodMetricsItem {
@@ -99,7 +101,7 @@ struct NodeMetricsItem {
   absl::Time timestamp;
   absl::Duration window;
   double cpu_cores = 0;
-  double memory_bytes = 0;
+  std::optional<double> memory_bytes;  // as ContainerUsage::memory_bytes
   absl::Time creation = absl::InfinitePast();  // as PodMetricsItem::creation
 };
 

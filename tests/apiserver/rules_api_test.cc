@@ -426,12 +426,14 @@ resourceRules:
       return VectorOf({{{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 0.5},
                        {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "a"}}, 0.25},
                        {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", ""}}, 0.75},  // cgroup total
-                       {{{"namespace", "ns"}, {"pod", "p2"}, {"ctr", "a"}}, -1}},
+                       {{{"namespace", "ns"}, {"pod", "p2"}, {"ctr", "a"}}, -1},
+                       {{{"namespace", "ns"}, {"pod", "p3"}, {"ctr", "a"}}, 0.125}},
                       at);
     }
     if (absl::StartsWith(q, "sum(mem_bytes{namespace=\"ns\"}) by (namespace, pod, ctr)")) {
       return VectorOf({{{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "a"}}, 1024.0 * 1024},
-                       {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 2048.0 * 1024}},
+                       {{{"namespace", "ns"}, {"pod", "p1"}, {"ctr", "b"}}, 2048.0 * 1024},
+                       {{{"namespace", "ns"}, {"pod", "p2"}, {"ctr", "a"}}, 1025}},
                       at);
     }
     if (q == "sum(rate(node_cpu{instance!=\"\"}[1m])) by (instance)") {
@@ -455,18 +457,23 @@ resourceRules:
   HttpResponse r = get("/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods");
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
-  ASSERT_EQ(j["items"].size(), 2u);
+  // p3's container has cpu but no memory series: the pod is left out, never served with a
+  // made-up memory value.
+  ASSERT_EQ(j["items"].size(), 2u) << r.body;
   EXPECT_EQ(j["items"][0]["metadata"]["name"], "p1");
   EXPECT_EQ(j["items"][0]["window"], "2m0s");
   EXPECT_EQ(j["items"][0]["containers"],
             json::parse(R"([{"name":"a","usage":{"cpu":"250m","memory":"1Mi"}},
                             {"name":"b","usage":{"cpu":"500m","memory":"2Mi"}}])"));
-  // Negative usage (a counter reset) is 0, memory without a series 0.
+  // Negative usage (a counter reset) is 0.
   EXPECT_EQ(j["items"][1]["containers"],
-            json::parse(R"([{"name":"a","usage":{"cpu":"0","memory":"0"}}])"));
+            json::parse(R"([{"name":"a","usage":{"cpu":"0","memory":"1025"}}])"));
   r = get("/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods/p2");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["kind"], "PodMetrics");
+  r = get("/apis/metrics.k8s.io/v1beta1/namespaces/ns/pods/p3");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("no memory value"));
 
   r = get("/apis/metrics.k8s.io/v1beta1/nodes");
   ASSERT_EQ(r.status, 200) << r.body;

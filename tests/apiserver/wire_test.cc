@@ -168,6 +168,17 @@ TEST(PodMetricsTest, SingleHasKindAndApiVersion) {
             json::parse(R"({"name":"sidecar","usage":{"cpu":"250m","memory":"2Gi"}})"));
 }
 
+TEST(PodMetricsTest, UsageWithoutMemoryHasOnlyCpu) {
+  // A config with no memory metric: the ResourceList holds cpu only, never a made-up 0.
+  PodMetricsItem pod = ReferencePod();
+  pod.containers = {{"kserve-container", 0.25, std::nullopt}};
+  EXPECT_EQ(Parse(PodMetrics(pod))["containers"][0]["usage"], json::parse(R"({"cpu":"250m"})"));
+  NodeMetricsItem node;
+  node.name = "node-1";
+  node.cpu_cores = 1.5;
+  EXPECT_EQ(Parse(NodeMetrics(node))["usage"], json::parse(R"({"cpu":"1500m"})"));
+}
+
 TEST(PodMetricsTest, NoContainersIsAnEmptyArray) {
   PodMetricsItem pod = ReferencePod();
   pod.containers.clear();
