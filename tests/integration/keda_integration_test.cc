@@ -252,8 +252,8 @@ class KedaRulesIntegrationTest : public ::testing::Test {
     ASSERT_TRUE(stack.ok()) << stack.status();
     stack_ = stack->release();
     stub_ = externalscaler::ExternalScaler::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
-                            grpc::InsecureChannelCredentials()))
+                grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
+                                    grpc::InsecureChannelCredentials()))
                 .release();
   }
   static void TearDownTestSuite() {
@@ -311,11 +311,11 @@ class KedaRulesIntegrationTest : public ::testing::Test {
   // the table the answer came from (the same table before and after the call).
   static void ExpectEqualsPrometheus(const std::map<std::string, std::string>& md,
                                      const std::string& resource,
-                                     const std::string& series_selector,
-                                     const std::string& query) {
+                                     const std::string& series_selector, const std::string& query) {
     bool equal = false;
     std::string last;
-    for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+         !equal && absl::Now() < deadline;) {
       absl::Time before = SampledAt(md.at("metric"), resource, series_selector);
       absl::StatusOr<double> value = GetMetrics(md);
       absl::Time after = SampledAt(md.at("metric"), resource, series_selector);
@@ -348,8 +348,11 @@ externalscaler::ExternalScaler::Stub* KedaRulesIntegrationTest::stub_ = nullptr;
 
 TEST_F(KedaRulesIntegrationTest, GetMetricsOfRuleMetricsEqualsPrometheus) {
   // Discovery runs at start and, while it finds nothing, every 10 s.
-  ASSERT_TRUE(proc::PollUntil([] { return GetMetrics({{"metric", "cpu_usage"}}).ok(); },
-                              absl::Seconds(60)))
+  ASSERT_TRUE(proc::PollUntil(
+      [] {
+        return GetMetrics({{"metric", "cpu_usage"}}).ok();
+      },
+      absl::Seconds(60)))
       << GetMetrics({{"metric", "cpu_usage"}}).status();
 
   // rules[0]: pods/cpu_usage (and namespaces/cpu_usage; pods is the default): the total over the
@@ -364,8 +367,7 @@ TEST_F(KedaRulesIntegrationTest, GetMetricsOfRuleMetricsEqualsPrometheus) {
       "sum(sim_service_queue_length{namespace=\"kserve-test\"}) by (service)",
       absl::ToUnixMillis(absl::Now()));
   ASSERT_FALSE(services["data"]["result"].empty()) << services.dump();
-  const std::string service =
-      services["data"]["result"][0]["metric"]["service"].get<std::string>();
+  const std::string service = services["data"]["result"][0]["metric"]["service"].get<std::string>();
   ExpectEqualsPrometheus({{"metric", "sim_service_queue_length"},
                           {"labelSelector", "service=" + service},
                           {"target", "10"}},
@@ -373,13 +375,17 @@ TEST_F(KedaRulesIntegrationTest, GetMetricsOfRuleMetricsEqualsPrometheus) {
                          absl::StrCat("sum(sum(sim_service_queue_length{service=\"", service,
                                       "\",namespace=\"kserve-test\"}) by (service))"));
   // Without a selector: every series of the namespace.
-  ExpectEqualsPrometheus({{"metric", "sim_service_queue_length"}}, "external", "",
-                         "sum(sum(sim_service_queue_length{namespace=\"kserve-test\"}) by (service))");
+  ExpectEqualsPrometheus(
+      {{"metric", "sim_service_queue_length"}}, "external", "",
+      "sum(sum(sim_service_queue_length{namespace=\"kserve-test\"}) by (service))");
 }
 
 TEST_F(KedaRulesIntegrationTest, PythonClientSeesRuleMetricsAndTheirErrors) {
-  ASSERT_TRUE(proc::PollUntil([] { return GetMetrics({{"metric", "cpu_usage"}}).ok(); },
-                              absl::Seconds(60)));
+  ASSERT_TRUE(proc::PollUntil(
+      [] {
+        return GetMetrics({{"metric", "cpu_usage"}}).ok();
+      },
+      absl::Seconds(60)));
   auto call = [](const std::string& args) {
     json j = PythonScalerCall(stack_->adapter_grpc_port(), args);
     EXPECT_FALSE(j.is_discarded()) << args;

@@ -199,7 +199,8 @@ std::string* NodeMetricsIntegrationTest::front_kubeconfig_ = nullptr;
 TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
   bool equal = false;
   std::string last;
-  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !equal && absl::Now() < deadline;) {
     json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
     const absl::Time cpu_at = SampledAt("cpu");
     const absl::Time memory_at = SampledAt("memory");
@@ -214,8 +215,9 @@ TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
       EXPECT_EQ(item["window"], "30s");
       const std::string c = item["usage"]["cpu"].get<std::string>();
       const std::string m = item["usage"]["memory"].get<std::string>();
-      // Nanocores (DecimalSI), bytes (BinarySI: a number, or Ki/Mi/Gi when it divides evenly).
-      EXPECT_THAT(c, ::testing::MatchesRegex("0|[1-9][0-9]*n")) << c;
+      // Canonical DecimalSI cores (46652000 nanocores prints as 46652u), bytes (BinarySI: a
+      // number, or Ki/Mi/Gi when it divides evenly).
+      EXPECT_THAT(c, ::testing::MatchesRegex("0|[1-9][0-9]*[num]?")) << c;
       EXPECT_THAT(m, ::testing::MatchesRegex("0|[1-9][0-9]*(Ki|Mi|Gi)?")) << m;
       equal = equal && cpu.contains(name) && std::abs(cpu[name] - ParseQuantity(c)) <= 2e-9 &&
               memory.contains(name) && std::abs(memory[name] - ParseQuantity(m)) <= 1;
@@ -305,7 +307,8 @@ TEST_F(NodeMetricsIntegrationTest, KubectlTopNodeShowsTheNodes) {
   ASSERT_NO_FATAL_FAILURE(StartFront());
   bool equal = false;
   std::string last;
-  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !equal && absl::Now() < deadline;) {
     const absl::Time before = SampledAt("cpu");
     int code = -1;
     std::string out = Kubectl(*front_kubeconfig_, {"top", "node"}, &code);

@@ -97,7 +97,8 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
                                      const std::string& metric_selector = "") {
     bool equal = false;
     std::string last;
-    for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+         !equal && absl::Now() < deadline;) {
       json j = KubectlJson(path);
       absl::Time at = SampledAt(metric, resource, metric_selector);
       if (j["items"].empty() || j["items"][0]["timestamp"] != integration::Rfc3339Seconds(at)) {
@@ -190,15 +191,17 @@ TEST_F(PrometheusAdapterConfigTest, LabelSelectorPicksDeploymentsAndServices) {
   const std::string base =
       absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace);
   ExpectEqualsPrometheus(
-      base + "/deployments.apps/*/deployment_status_replicas"
-             "?labelSelector=serving.kserve.io%2Finferenceservice%3Dcpu-model",
+      base +
+          "/deployments.apps/*/deployment_status_replicas"
+          "?labelSelector=serving.kserve.io%2Finferenceservice%3Dcpu-model",
       "deployment_status_replicas", "deployments.apps",
       absl::StrCat("sum(kube_deployment_status_replicas{namespace=\"", kNamespace,
                    "\",deployment=\"cpu-model-predictor\"}) by (namespace, deployment)"),
       "deployment", "Deployment");
   ExpectEqualsPrometheus(
-      base + "/services/*/sim_service_in_flight"
-             "?labelSelector=serving.kserve.io%2Finferenceservice+in+%28concurrency-model%29",
+      base +
+          "/services/*/sim_service_in_flight"
+          "?labelSelector=serving.kserve.io%2Finferenceservice+in+%28concurrency-model%29",
       "sim_service_in_flight", "services",
       absl::StrCat("sum(sim_service_in_flight{namespace=\"", kNamespace,
                    "\",service=\"concurrency-model\"}) by (namespace, service)"),
@@ -286,7 +289,8 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
   // PodMetrics per real container, equal to Prometheus for resourceRules' containerQuery.
   bool equal = false;
   std::string last;
-  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !equal && absl::Now() < deadline;) {
     json j =
         KubectlJson(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", kNamespace, "/pods"));
     absl::Time at = SampledAt("cpu", "containers");
@@ -333,7 +337,8 @@ TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeKubectlTop) {
 TEST_F(PrometheusAdapterConfigTest, ResourceRulesServeNodeMetrics) {
   bool equal = false;
   std::string last;
-  for (int attempt = 0; attempt < 10 && !equal; ++attempt) {
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       !equal && absl::Now() < deadline;) {
     json j = KubectlJson("/apis/metrics.k8s.io/v1beta1/nodes");
     absl::Time at = SampledAt("cpu", "nodemetrics");
     EXPECT_EQ(j["kind"], "NodeMetricsList");
