@@ -414,11 +414,11 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
     auto names = objects_->Select(*kr, kr->namespaced ? ns.value_or("") : "", *parsed);
     if (!names.ok()) return Error(names.status(), route);
     if (names->empty()) {
-      return Error(absl::NotFoundError(absl::StrCat(
-                       "no metrics returned: no ", ToAbsl(group_resource), " match labelSelector \"",
-                       label_selector, "\"", where, " (object labels from ",
-                       objects_->Describe(*kr), ")")),
-                   route);
+      return Error(
+          absl::NotFoundError(absl::StrCat("no metrics returned: no ", ToAbsl(group_resource),
+                                           " match labelSelector \"", label_selector, "\"", where,
+                                           " (object labels from ", objects_->Describe(*kr), ")")),
+          route);
     }
     selected.emplace(names->begin(), names->end());
   }
@@ -480,20 +480,20 @@ HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::s
   auto names = objects_->Select(kr, "", selector);
   if (!names.ok()) return Error(names.status(), route);
   if (names->empty()) {
-    return Error(absl::NotFoundError(absl::StrCat(
-                     "no metrics returned: no namespaces match labelSelector \"",
-                     ToAbsl(label_selector), "\" (object labels from ", objects_->Describe(kr),
-                     ")")),
-                 route);
+    return Error(
+        absl::NotFoundError(absl::StrCat(
+            "no metrics returned: no namespaces match labelSelector \"", ToAbsl(label_selector),
+            "\" (object labels from ", objects_->Describe(kr), ")")),
+        route);
   }
   // Each namespace is its own sample (metrics are sampled per namespace asked for): bound them.
   constexpr size_t kMaxNamespaces = 100;
   if (names->size() > kMaxNamespaces) {
-    return Error(absl::InvalidArgumentError(absl::StrCat(
-                     "labelSelector \"", ToAbsl(label_selector), "\" selects ", names->size(),
-                     " namespaces; at most ", kMaxNamespaces,
-                     " can be read at once: narrow the selector")),
-                 route);
+    return Error(
+        absl::InvalidArgumentError(absl::StrCat(
+            "labelSelector \"", ToAbsl(label_selector), "\" selects ", names->size(),
+            " namespaces; at most ", kMaxNamespaces, " can be read at once: narrow the selector")),
+        route);
   }
   std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
   const bool rule = set->Find("namespaces", metric) != nullptr;
@@ -519,8 +519,7 @@ HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::s
       item.value = v->value;
     } else {
       if (table.pods.empty()) continue;
-      item.value =
-          pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt).total;
+      item.value = pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt).total;
     }
     item.object = {"Namespace", n, "", "v1"};
     item.metric = def.name;
@@ -532,12 +531,12 @@ HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::s
   if (!series.ok()) return Error(series.status(), route);
   for (CustomMetricItem& item : items) SetSelector(*series, &item);
   if (items.empty()) {
-    return Error(absl::NotFoundError(absl::StrCat(
-                     "no metrics returned: ", names->size(),
-                     " namespaces match labelSelector \"", ToAbsl(label_selector), "\" but ",
-                     names->size() == 1 ? "it has no" : "none has a", " value of metric ",
-                     ToAbsl(metric))),
-                 route);
+    return Error(
+        absl::NotFoundError(absl::StrCat(
+            "no metrics returned: ", names->size(), " namespaces match labelSelector \"",
+            ToAbsl(label_selector), "\" but ", names->size() == 1 ? "it has no" : "none has a",
+            " value of metric ", ToAbsl(metric))),
+        route);
   }
   return Body(CustomMetricValueList(version, items), std::move(route));
 }
@@ -832,12 +831,11 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   }
   if (name) {
     if (items.empty()) {
-      return Error(absl::NotFoundError(absl::StrCat(
-                       "podmetrics \"", ToAbsl(*name), "\" not found in namespace ", ToAbsl(*ns),
-                       named_without_memory
-                           ? ": a container has a cpu value but no memory value yet"
-                           : "")),
-                   route);
+      return Error(
+          absl::NotFoundError(absl::StrCat(
+              "podmetrics \"", ToAbsl(*name), "\" not found in namespace ", ToAbsl(*ns),
+              named_without_memory ? ": a container has a cpu value but no memory value yet" : "")),
+          route);
     }
     return Body(PodMetrics(items[0]), std::move(route));
   }

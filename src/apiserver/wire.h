@@ -72,14 +72,14 @@ std::string ExternalMetricValueList(const std::vector<ExternalMetricItem>& items
 
 struct ContainerUsage {
   std::string name;
-  double cpu_cores = 0;     // printed with FormatNanoCores
+  double cpu_cores = 0;  // printed with FormatNanoCores
   // Printed with FormatBytes; absent (no "memory" key) when the config defines no memory metric.
   std::optional<double> memory_bytes;
 };
 
 struct PodMetricsItem {
   std::string name, ns;
-  std::map<std::string, std::string> labels;   // omitted when empty
+  std::map<std::string, std::string> labels;  // omitted when empty
   // metadata.creationTimestamp: the time the response is built, as metrics-server sets it.
   // InfinitePast prints null.
   absl::Time creation = absl::InfinitePast();
@@ -101,7 +101,7 @@ struct NodeMetricsItem {
   absl::Time timestamp;
   absl::Duration window;
   double cpu_cores = 0;
-  std::optional<double> memory_bytes;  // as ContainerUsage::memory_bytes
+  std::optional<double> memory_bytes;          // as ContainerUsage::memory_bytes
   absl::Time creation = absl::InfinitePast();  // as PodMetricsItem::creation
 };
 

@@ -310,8 +310,8 @@ int Main(int argc, char** argv) {
   if (kube_client && pod_source != "prometheus") {
     object_source = std::make_unique<kube::ApiObjectLister>(*kube_client, RealClock::Get());
   } else {
-    object_source = std::make_unique<pipeline::KubeStateObjectSource>(
-        **client, RealClock::Get(), config->sampling.interval);
+    object_source = std::make_unique<pipeline::KubeStateObjectSource>(**client, RealClock::Get(),
+                                                                      config->sampling.interval);
   }
   apiserver::MetricsApi metrics_api(sampler, RealClock::Get(), object_source.get(), &readiness);
   if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {

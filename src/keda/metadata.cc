@@ -109,9 +109,10 @@ absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view 
       return KeyError(key, absl::StrCat("value longer than ", kMaxMetadataValueBytes, " bytes"),
                       value);
     }
-    bool ours = key == kKeyMetric || key == kKeyResource || key == kKeyNamespace || key == kKeyInferenceService ||
-                key == kKeyLabelSelector || key == kKeyTarget || key == kKeyContainerConcurrency ||
-                key == kKeyTargetUtilizationPercentage || key == kKeyActivationThreshold;
+    bool ours = key == kKeyMetric || key == kKeyResource || key == kKeyNamespace ||
+                key == kKeyInferenceService || key == kKeyLabelSelector || key == kKeyTarget ||
+                key == kKeyContainerConcurrency || key == kKeyTargetUtilizationPercentage ||
+                key == kKeyActivationThreshold;
     if (!ours && !IsKedaKey(key)) t.unknown_keys.emplace_back(key);
   }
 

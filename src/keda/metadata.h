@@ -13,10 +13,11 @@
 //                                kubectl spells them). Unset: `pods` when the name has a pods
 //                                metric, else the only resource it has (else InvalidArgument
 //                                listing them). For `pods` the value is the sum over the selected
-//                                pods; for `external` the sum over the metric's series (labelSelector
-//                                filters the series by their own labels, as external.metrics.k8s.io
-//                                does for externalRules); for `namespaces` the namespace's own value;
-//                                for other resources the sum over the namespace's objects.
+//                                pods; for `external` the sum over the metric's series
+//                                (labelSelector filters the series by their own labels, as
+//                                external.metrics.k8s.io does for externalRules); for `namespaces`
+//                                the namespace's own value; for other resources the sum over the
+//                                namespace's objects.
 //   namespace: kserve-test       default: the ScaledObject's namespace. Where the pods are.
 //   inferenceService: my-isvc    optional, pods metrics only. Only the pods of this KServe
 //                                InferenceService, i.e. the label selector

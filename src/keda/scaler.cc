@@ -88,9 +88,9 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
       if (def->resource == trigger.resource) out.definition = def;
     }
     if (out.definition == nullptr) {
-      return absl::NotFoundError(absl::StrCat(
-          "scalerMetadata.resource: metric \"", trigger.metric, "\" is not served for \"",
-          trigger.resource, "\"; it is served for: ", Resources(defs)));
+      return absl::NotFoundError(absl::StrCat("scalerMetadata.resource: metric \"", trigger.metric,
+                                              "\" is not served for \"", trigger.resource,
+                                              "\"; it is served for: ", Resources(defs)));
     }
   } else {
     for (const config::MetricDefinition* def : defs) {
@@ -98,10 +98,10 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
     }
     if (out.definition == nullptr && defs.size() == 1) out.definition = defs[0];
     if (out.definition == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "scalerMetadata.resource: metric \"", trigger.metric,
-          "\" is served for several resources (", Resources(defs),
-          "): set resource to the one to scale on"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("scalerMetadata.resource: metric \"", trigger.metric,
+                       "\" is served for several resources (", Resources(defs),
+                       "): set resource to the one to scale on"));
     }
   }
   const config::MetricDefinition& def = *out.definition;
@@ -114,8 +114,10 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
                                                  "its series")
                                    : absl::StrCat("a metric of ", def.resource)));
   } else if (def.resource == "external") {
-    // As external.metrics.k8s.io serves externalRules: the selector filters the series in the query.
-    auto series = selector::ParseSeriesSelector(trigger.label_selector, "scalerMetadata.labelSelector");
+    // As external.metrics.k8s.io serves externalRules: the selector filters the series in the
+    // query.
+    auto series =
+        selector::ParseSeriesSelector(trigger.label_selector, "scalerMetadata.labelSelector");
     if (!series.ok()) return series.status();
     out.extra_matchers = std::move(series->matchers);
   } else if (!trigger.label_selector.empty()) {
@@ -123,8 +125,9 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
         "scalerMetadata.labelSelector: selecting ", def.resource,
         " by their labels is not supported (this adapter knows pods' labels only); without it the "
         "value is ",
-        def.resource == "namespaces" ? std::string("the namespace's own")
-                                     : absl::StrCat("the sum over the namespace's ", def.resource)));
+        def.resource == "namespaces"
+            ? std::string("the namespace's own")
+            : absl::StrCat("the sum over the namespace's ", def.resource)));
   }
   if (!def.rule.empty()) {
     std::lock_guard lock(seen_mu_);
@@ -138,13 +141,13 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
 bool Scaler::WouldWait(const Trigger& trigger) const {
   auto metric = Resolve(trigger);
   return metric.ok() && !sampler_.HasSlot(trigger.metric, trigger.ns, metric->definition->resource,
-                                         metric->extra_matchers);
+                                          metric->extra_matchers);
 }
 
 absl::StatusOr<Observation> Scaler::StatsFor(const Trigger& trigger,
                                              const ResolvedMetric& metric) const {
-  auto read = sampler_.Read(trigger.metric, trigger.ns, metric.definition->resource,
-                            metric.extra_matchers);
+  auto read =
+      sampler_.Read(trigger.metric, trigger.ns, metric.definition->resource, metric.extra_matchers);
   if (!read.ok()) {
     // The metric may have disappeared between Resolve() and Read().
     if (read.status().code() == absl::StatusCode::kNotFound) {

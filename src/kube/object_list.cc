@@ -31,8 +31,8 @@ constexpr char kMetadataOnly[] =
 }  // namespace
 
 std::string CollectionPath(const pipeline::KubeResource& resource, std::string_view ns) {
-  std::string path = resource.group.empty() ? std::string("/api/")
-                                            : absl::StrCat("/apis/", resource.group, "/");
+  std::string path =
+      resource.group.empty() ? std::string("/api/") : absl::StrCat("/apis/", resource.group, "/");
   // api_version is "v1" for the core group, "<group>/<version>" otherwise.
   std::string_view version = resource.api_version;
   if (size_t slash = version.rfind('/'); slash != std::string_view::npos) {

@@ -43,10 +43,9 @@ absl::StatusOr<std::shared_ptr<const KubeStateObjectSource::Objects>> KubeStateO
           : series;
   auto result = client_.Query(query, now);
   if (!result.ok()) {
-    return absl::UnavailableError(absl::StrCat("the labels of ", resource.GroupResource(),
-                                               " from kube-state-metrics (", query,
-                                               ") could not be read from Prometheus: ",
-                                               result.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("the labels of ", resource.GroupResource(), " from kube-state-metrics (",
+                     query, ") could not be read from Prometheus: ", result.status().message()));
   }
   auto objects = std::make_shared<Objects>();
   for (prom::Sample& s : result->samples) {

@@ -22,8 +22,8 @@ absl::StatusOr<PodPredicate> PodSelector(const Snapshot& snapshot, std::string_v
     index = it->second;
   if (parsed->Empty()) return PodPredicate();
   const bool from_kubernetes = index && index->from_kubernetes;
-  LabelsPredicate match =
-      LabelsMatcher(std::make_shared<const selector::Selector>(*std::move(parsed)), from_kubernetes);
+  LabelsPredicate match = LabelsMatcher(
+      std::make_shared<const selector::Selector>(*std::move(parsed)), from_kubernetes);
   return PodPredicate([index, match = std::move(match)](const PodValue& pod) {
     if (!index) return false;
     auto it = index->pods.find(pod.pod);

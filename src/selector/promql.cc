@@ -355,8 +355,8 @@ absl::StatusOr<SeriesSelector> ParseSeriesSelector(std::string_view text, std::s
   }
   auto matchers = ToPromQLMatchers(*parsed, [](std::string_view key) { return std::string(key); });
   if (!matchers.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), " \"", ToAbsl(text),
-                                                   "\": ", matchers.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(ToAbsl(field), " \"", ToAbsl(text), "\": ", matchers.status().message()));
   }
   SeriesSelector out;
   out.matchers = absl::StrJoin(*matchers, ",");

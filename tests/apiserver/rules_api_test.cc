@@ -265,19 +265,21 @@ TEST_F(RulesApiTest, LabelSelectorPicksNamespacedObjectsByTheirLabels) {
   // Objects match, but none has a value: 404 that says so.
   r = Get(deployments, "app=idle");
   EXPECT_EQ(r.status, 404);
-  EXPECT_THAT(Message(r), HasSubstr("1 deployments.apps match labelSelector \"app=idle\" in namespace "
-                                "ns but it has no value of metric http_requests_per_second"));
+  EXPECT_THAT(Message(r),
+              HasSubstr("1 deployments.apps match labelSelector \"app=idle\" in namespace "
+                        "ns but it has no value of metric http_requests_per_second"));
   // No object matches: a different 404.
   r = Get(deployments, "app=nope");
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(Message(r), HasSubstr("no deployments.apps match labelSelector \"app=nope\" in "
-                                "namespace ns (object labels from the fake)"));
+                                    "namespace ns (object labels from the fake)"));
   EXPECT_THAT(r.body, HasSubstr("\"reason\":\"NotFound\""));
   // A named object must also match the selector.
-  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second",
-                "app=web")
-                .status,
-            200);
+  EXPECT_EQ(
+      Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second",
+          "app=web")
+          .status,
+      200);
   r = Get(std::string(kCustom2) + "/namespaces/ns/deployments.apps/web/http_requests_per_second",
           "app=idle");
   EXPECT_EQ(r.status, 404);

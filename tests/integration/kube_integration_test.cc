@@ -303,8 +303,9 @@ TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsListsThemFromTheApi) {
                              {{kIsvcLabel, isvc}, {"team", isvc == blue_isvc_ ? "blue" : "red"}}));
   }
   fake_->Upsert("deployments.apps", MakeObject(kNamespace, "idle", {{"team", "green"}}));
-  const std::string path = absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/",
-                                        kNamespace, "/deployments.apps/*/deployment_status_replicas");
+  const std::string path =
+      absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", kNamespace,
+                   "/deployments.apps/*/deployment_status_replicas");
   // Rule discovery runs at start: wait (bounded) for the metric.
   absl::StatusOr<json> blue = absl::UnknownError("not asked");
   for (int i = 0; i < 60; ++i) {
@@ -337,7 +338,8 @@ TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsListsThemFromTheApi) {
   EXPECT_EQ(kube::HttpStatusOf(none.status()), 404) << none.status();
   EXPECT_THAT(std::string(none.status().message()),
               HasSubstr("no deployments.apps match labelSelector \"team=nobody\""));
-  fake_->FailNext("GET", absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments"), 403);
+  fake_->FailNext("GET", absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments"),
+                  403);
   auto denied = client_->GetJson(path + "?labelSelector=team%3Dblue");
   EXPECT_EQ(kube::HttpStatusOf(denied.status()), 503) << denied.status();
   EXPECT_THAT(std::string(denied.status().message()),

@@ -90,41 +90,43 @@ class KedaRulesTest : public ::testing::Test {
           return std::vector<prom::Labels>{
               Series("http_requests_total", {{"namespace", kNs}, {"pod", "p1"}})};
         });
-    prom_.SetHandler([this](const std::string& q,
-                            absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-      std::lock_guard lock(mu_);
-      if (absl::StartsWith(q, "kube_pod_labels{")) {
-        return VectorOf({{{{"namespace", kNs}, {"pod", "p1"}, {"label_app", "web"}}, 1},
-                         {{{"namespace", kNs}, {"pod", "p2"}, {"label_app", "web"}}, 1},
-                         {{{"namespace", kNs}, {"pod", "p3"}, {"label_app", "batch"}}, 1}},
-                        at);
-      }
-      if (absl::StartsWith(q, "sum(queue_depth{")) {
-        // The matchers the labelSelector became, as external.metrics.k8s.io sends them.
-        std::vector<std::pair<prom::Labels, double>> rows;
-        bool only_mail = absl::StrContains(q, "queue=\"mail\"") ||
-                         absl::StrContains(q, "queue=~\"mail\"");
-        bool only_jobs = absl::StrContains(q, "queue=\"jobs\"");
-        if (!only_mail) rows.push_back({{{"queue", "jobs"}}, jobs_});
-        if (!only_jobs) rows.push_back({{{"queue", "mail"}}, 5});
-        return VectorOf(rows, at);
-      }
-      if (absl::StartsWith(q, "max(svc_latency{") && absl::StrContains(q, "by (namespace, service)")) {
-        return VectorOf({{{{"namespace", kNs}, {"service", "web"}}, 0.25},
-                         {{{"namespace", kNs}, {"service", "api"}}, 0.5}},
-                        at);
-      }
-      if (absl::StartsWith(q, "sum(rate(http_requests_total{")) {
-        if (absl::StrContains(q, "by (namespace, pod)")) {
-          return VectorOf({{{{"namespace", kNs}, {"pod", "p1"}}, 3},
-                           {{{"namespace", kNs}, {"pod", "p2"}}, 4},
-                           {{{"namespace", kNs}, {"pod", "p3"}}, 10}},
-                          at);
-        }
-        if (absl::StrContains(q, "by (namespace)")) return VectorOf({{{{"namespace", kNs}}, 17.5}}, at);
-      }
-      return VectorOf({}, at);
-    });
+    prom_.SetHandler(
+        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+          std::lock_guard lock(mu_);
+          if (absl::StartsWith(q, "kube_pod_labels{")) {
+            return VectorOf({{{{"namespace", kNs}, {"pod", "p1"}, {"label_app", "web"}}, 1},
+                             {{{"namespace", kNs}, {"pod", "p2"}, {"label_app", "web"}}, 1},
+                             {{{"namespace", kNs}, {"pod", "p3"}, {"label_app", "batch"}}, 1}},
+                            at);
+          }
+          if (absl::StartsWith(q, "sum(queue_depth{")) {
+            // The matchers the labelSelector became, as external.metrics.k8s.io sends them.
+            std::vector<std::pair<prom::Labels, double>> rows;
+            bool only_mail =
+                absl::StrContains(q, "queue=\"mail\"") || absl::StrContains(q, "queue=~\"mail\"");
+            bool only_jobs = absl::StrContains(q, "queue=\"jobs\"");
+            if (!only_mail) rows.push_back({{{"queue", "jobs"}}, jobs_});
+            if (!only_jobs) rows.push_back({{{"queue", "mail"}}, 5});
+            return VectorOf(rows, at);
+          }
+          if (absl::StartsWith(q, "max(svc_latency{") &&
+              absl::StrContains(q, "by (namespace, service)")) {
+            return VectorOf({{{{"namespace", kNs}, {"service", "web"}}, 0.25},
+                             {{{"namespace", kNs}, {"service", "api"}}, 0.5}},
+                            at);
+          }
+          if (absl::StartsWith(q, "sum(rate(http_requests_total{")) {
+            if (absl::StrContains(q, "by (namespace, pod)")) {
+              return VectorOf({{{{"namespace", kNs}, {"pod", "p1"}}, 3},
+                               {{{"namespace", kNs}, {"pod", "p2"}}, 4},
+                               {{{"namespace", kNs}, {"pod", "p3"}}, 10}},
+                              at);
+            }
+            if (absl::StrContains(q, "by (namespace)"))
+              return VectorOf({{{{"namespace", kNs}}, 17.5}}, at);
+          }
+          return VectorOf({}, at);
+        });
     sampler_ = std::make_unique<pipeline::Sampler>(c, prom_, clock_, nullptr);
     discoverer_ = std::make_unique<pipeline::Discoverer>(*sampler_, prom_, clock_);
     discoverer_->RunOnce();
@@ -202,9 +204,9 @@ class KedaRulesTest : public ::testing::Test {
 TEST_F(KedaRulesTest, PodsRuleMetricSumsThePodsTheLabelSelectorChooses) {
   // The name exists for pods and namespaces: pods is the default.
   EXPECT_EQ(Value({{"metric", "http_requests_per_second"}}).value_or(-1), 17);
-  EXPECT_EQ(Value({{"metric", "http_requests_per_second"}, {"labelSelector", "app=web"}})
-                .value_or(-1),
-            7);
+  EXPECT_EQ(
+      Value({{"metric", "http_requests_per_second"}, {"labelSelector", "app=web"}}).value_or(-1),
+      7);
   EXPECT_EQ(Value({{"metric", "http_requests_per_second"},
                    {"resource", "pods"},
                    {"labelSelector", "app notin (web)"}})
@@ -224,7 +226,9 @@ TEST_F(KedaRulesTest, PodsRuleMetricSumsThePodsTheLabelSelectorChooses) {
 TEST_F(KedaRulesTest, ExternalRuleLabelSelectorFiltersTheSeriesInTheQuery) {
   EXPECT_EQ(Value({{"metric", "queue_depth"}}).value_or(-1), 17);
   EXPECT_EQ(Value({{"metric", "queue_depth"}, {"labelSelector", "queue=jobs"}}).value_or(-1), 12);
-  EXPECT_EQ(Value({{"metric", "queue_depth"}, {"resource", "external"}, {"labelSelector", "queue in (mail)"}})
+  EXPECT_EQ(Value({{"metric", "queue_depth"},
+                   {"resource", "external"},
+                   {"labelSelector", "queue in (mail)"}})
                 .value_or(-1),
             5);
   // The selector's matchers come first in <<.LabelMatchers>>, exactly as the ExternalRule path of
@@ -235,10 +239,12 @@ TEST_F(KedaRulesTest, ExternalRuleLabelSelectorFiltersTheSeriesInTheQuery) {
   }
   EXPECT_TRUE(seen);
   bool regex = false;
-  for (const std::string& q : prom_.queries()) regex = regex || absl::StrContains(q, "queue=~\"mail\"");
+  for (const std::string& q : prom_.queries())
+    regex = regex || absl::StrContains(q, "queue=~\"mail\"");
   EXPECT_TRUE(regex);
   // Keys must be Prometheus label names; inferenceService selects pods.
-  absl::Status s = Value({{"metric", "queue_depth"}, {"labelSelector", "app.kubernetes.io/name=x"}}).status();
+  absl::Status s =
+      Value({{"metric", "queue_depth"}, {"labelSelector", "app.kubernetes.io/name=x"}}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("scalerMetadata.labelSelector"));
   s = Value({{"metric", "queue_depth"}, {"inferenceService", "isvc"}}).status();
@@ -249,13 +255,14 @@ TEST_F(KedaRulesTest, ExternalRuleLabelSelectorFiltersTheSeriesInTheQuery) {
 TEST_F(KedaRulesTest, ResourceChoosesAmongSeveralAndOtherwiseErrorNamesThem) {
   absl::Status s = Value({{"metric", "svc_latency"}}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("scalerMetadata.resource"), HasSubstr("services"),
-                                 HasSubstr("namespaces")));
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("scalerMetadata.resource"),
+                                              HasSubstr("services"), HasSubstr("namespaces")));
   // Singular, plural or kind spelling; the value is the sum over the namespace's services.
   EXPECT_EQ(Value({{"metric", "svc_latency"}, {"resource", "service"}}).value_or(-1), 0.75);
   s = Value({{"metric", "svc_latency"}, {"resource", "pods"}}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
-  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("not served for \"pods\""), HasSubstr("services")));
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("not served for \"pods\""), HasSubstr("services")));
   s = Value({{"metric", "queue_depth"}, {"resource", "Not_A_Resource"}}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }
@@ -263,7 +270,8 @@ TEST_F(KedaRulesTest, ResourceChoosesAmongSeveralAndOtherwiseErrorNamesThem) {
 TEST_F(KedaRulesTest, RuleMetricsNeedATargetInTheTrigger) {
   absl::Status s = SpecError({{"metric", "http_requests_per_second"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("scalerMetadata.target"), HasSubstr("rules[0]")));
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("scalerMetadata.target"), HasSubstr("rules[0]")));
   s = SpecError({{"metric", "queue_depth"}});
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("externalRules[0]"));
@@ -306,8 +314,9 @@ TEST_F(KedaRulesTest, MetricDiscoveredLaterIsUsableAndOneThatDisappearsIsNotFoun
   discoverer_->RunOnce();
   s = Value({{"metric", "queue_depth"}}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
-  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("no longer served"), HasSubstr("externalRules[0]"),
-                                 Not(HasSubstr("unknown metric"))));
+  EXPECT_THAT(std::string(s.message()),
+              AllOf(HasSubstr("no longer served"), HasSubstr("externalRules[0]"),
+                    Not(HasSubstr("unknown metric"))));
 }
 
 TEST_F(KedaRulesTest, FourRpcsOverGrpc) {

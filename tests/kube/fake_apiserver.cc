@@ -392,8 +392,8 @@ class FakeApiServer::Impl {
         return Reply(res, 400, StatusBody(400, "BadRequest", "invalid continue token"));
       }
     }
-    List(filter, limit, offset, absl::StrContains(req.Header("Accept"), "as=PartialObjectMetadataList"),
-         res);
+    List(filter, limit, offset,
+         absl::StrContains(req.Header("Accept"), "as=PartialObjectMetadataList"), res);
   }
 
   // Shuts down the server side of the open connections from client port `peer_port` (0: all):
@@ -477,8 +477,8 @@ class FakeApiServer::Impl {
     Reply(res, 200,
           json{{"kind", metadata_only ? std::string("PartialObjectMetadataList")
                                       : KindOf(filter.resource) + "List"},
-               {"apiVersion", metadata_only ? std::string("meta.k8s.io/v1")
-                                            : ApiVersionOf(filter.resource)},
+               {"apiVersion",
+                metadata_only ? std::string("meta.k8s.io/v1") : ApiVersionOf(filter.resource)},
                {"metadata", std::move(metadata)},
                {"items", std::move(items)}});
   }

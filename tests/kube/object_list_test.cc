@@ -11,9 +11,9 @@ namespace aa::kube {
 namespace {
 
 using ::testing::ElementsAre;
+using testing::FakeApiServer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::FakeApiServer;
 using testing::MakeObject;
 
 selector::Selector Sel(std::string_view text) {
@@ -22,9 +22,7 @@ selector::Selector Sel(std::string_view text) {
   return s.ok() ? *s : selector::Selector();
 }
 
-const pipeline::KubeResource& R(std::string_view name) {
-  return *pipeline::FindKubeResource(name);
-}
+const pipeline::KubeResource& R(std::string_view name) { return *pipeline::FindKubeResource(name); }
 
 TEST(CollectionPathTest, CoreAndGroups) {
   EXPECT_EQ(CollectionPath(R("services"), "ns"), "/api/v1/namespaces/ns/services");
@@ -52,8 +50,10 @@ class ApiObjectListerTest : public ::testing::Test {
                       MakeObject("ns", "web-" + std::to_string(i),
                                  {{"app.kubernetes.io/name", "web"}, {"i", std::to_string(i)}}));
     }
-    server_->Upsert("deployments.apps", MakeObject("ns", "api", {{"app.kubernetes.io/name", "api"}}));
-    server_->Upsert("deployments.apps", MakeObject("other", "web-x", {{"app.kubernetes.io/name", "web"}}));
+    server_->Upsert("deployments.apps",
+                    MakeObject("ns", "api", {{"app.kubernetes.io/name", "api"}}));
+    server_->Upsert("deployments.apps",
+                    MakeObject("other", "web-x", {{"app.kubernetes.io/name", "web"}}));
     server_->Upsert("services", MakeObject("ns", "web", {{"app.kubernetes.io/name", "web"}}));
     server_->Upsert("nodes", MakeObject("", "n1", {{"pool", "gpu"}}));
     server_->Upsert("nodes", MakeObject("", "n2", {{"pool", "cpu"}}));
@@ -101,8 +101,9 @@ TEST_F(ApiObjectListerTest, ApiServerErrors) {
   auto denied = lister.Select(R("deployments.apps"), "ns", Sel("a=b"));
   ASSERT_FALSE(denied.ok());
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(denied.status().message(),
-              HasSubstr("the Kubernetes API server failed listing deployments.apps in namespace ns"));
+  EXPECT_THAT(
+      denied.status().message(),
+      HasSubstr("the Kubernetes API server failed listing deployments.apps in namespace ns"));
   EXPECT_THAT(denied.status().message(), HasSubstr("403"));
   // A resource the server does not serve (no such API group here).
   auto missing = lister.Select(R("cronjobs.batch"), "ns", Sel("a=b"));
@@ -126,10 +127,11 @@ TEST_F(ApiObjectListerTest, PagesPastTheTimeBoundFail) {
                   [this](const testing::FakeRequest&) {
                     clock_.Advance(absl::Seconds(3));
                     return testing::FakeResponse{
-                        200, {{"kind", "DeploymentList"},
-                              {"apiVersion", "apps/v1"},
-                              {"metadata", {{"continue", "more"}}},
-                              {"items", nlohmann::json::array({{{"metadata", {{"name", "d"}}}}})}}};
+                        200,
+                        {{"kind", "DeploymentList"},
+                         {"apiVersion", "apps/v1"},
+                         {"metadata", {{"continue", "more"}}},
+                         {"items", nlohmann::json::array({{{"metadata", {{"name", "d"}}}}})}}};
                   });
   ApiObjectLister lister(*client_, clock_, {.timeout = absl::Seconds(5)});
   auto names = lister.Select(R("deployments.apps"), "slow", Sel("a=b"));

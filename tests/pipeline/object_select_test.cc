@@ -27,19 +27,20 @@ selector::Selector Sel(std::string_view text) {
 class KubeStateObjectSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prom_.SetHandler([this](const std::string& q, absl::Time at)
-                         -> absl::StatusOr<prom::QueryResult> {
+    prom_.SetHandler([this](const std::string& q,
+                            absl::Time at) -> absl::StatusOr<prom::QueryResult> {
       if (fail_) return absl::UnavailableError("connection refused");
       if (q == "kube_deployment_labels{namespace=\"ns\"}") {
-        return VectorOf({{{{"namespace", "ns"},
-                           {"deployment", "web"},
-                           {"label_app_kubernetes_io_name", "web"},
-                           {"label_tier", "front"}},
-                          1},
-                         {{{"namespace", "ns"}, {"deployment", "api"}, {"label_app_kubernetes_io_name", "api"}},
-                          1},
-                         {{{"namespace", "ns"}, {"label_app_kubernetes_io_name", "nameless"}}, 1}},
-                        at);
+        return VectorOf(
+            {{{{"namespace", "ns"},
+               {"deployment", "web"},
+               {"label_app_kubernetes_io_name", "web"},
+               {"label_tier", "front"}},
+              1},
+             {{{"namespace", "ns"}, {"deployment", "api"}, {"label_app_kubernetes_io_name", "api"}},
+              1},
+             {{{"namespace", "ns"}, {"label_app_kubernetes_io_name", "nameless"}}, 1}},
+            at);
       }
       if (q == "kube_node_labels") {
         return VectorOf({{{{"node", "n1"}, {"label_pool", "gpu"}}, 1},
