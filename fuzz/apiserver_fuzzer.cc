@@ -191,8 +191,11 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
+// Health answers are text, as kube-apiserver's: /healthz, /livez, /readyz and one readiness
+// check by name (/readyz/<check>, 404 text for an unknown one).
 bool IsHealthPath(const std::string& path) {
-  return path == "/healthz" || path == "/livez" || path == "/readyz";
+  return path == "/healthz" || path == "/livez" || path == "/readyz" ||
+         absl::StartsWith(path, "/readyz/");
 }
 
 }  // namespace
