@@ -74,6 +74,11 @@ std::string Param(const HttpRequest& req, std::string_view name) {
   return v ? *v : std::string();
 }
 
+// A labelSelector that failed to parse or to select: 400 BadRequest naming the parameter.
+absl::Status LabelSelectorError(const absl::Status& s) {
+  return absl::InvalidArgumentError(absl::StrCat("labelSelector: ", s.message()));
+}
+
 absl::Status CheckNamespace(std::string_view ns) { return pipeline::ValidateNamespace(ns); }
 
 // A metric name as the config allows it: [a-zA-Z_:][a-zA-Z0-9_:.-]*. Anything else cannot exist.
@@ -360,9 +365,7 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
-        route);
+    return Error(LabelSelectorError(parsed.status()), route);
   }
   const bool by_labels = !parsed->Empty();
   if (by_labels && kr == nullptr) {
@@ -554,9 +557,7 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
   if (!read.ok()) return Error(read.status(), route);
   auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
   if (!select.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
-        route);
+    return Error(LabelSelectorError(select.status()), route);
   }
   const config::MetricDefinition& def = *read->definition;
   const pipeline::MetricTable& table = *read->table;
@@ -648,17 +649,13 @@ HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
-        route);
+    return Error(LabelSelectorError(parsed.status()), route);
   }
   auto read = sampler_.Read(metric, ns);
   if (!read.ok()) return Error(read.status(), route);
   auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
   if (!select.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
-        route);
+    return Error(LabelSelectorError(select.status()), route);
   }
   const config::MetricDefinition& def = *read->definition;
   const pipeline::MetricTable& table = *read->table;
@@ -729,9 +726,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   }
   std::string label_selector = Param(req, "labelSelector");
   if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
-        route);
+    return Error(LabelSelectorError(parsed.status()), route);
   }
   std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
   // Per container when the config has container definitions (resourceRules or the cAdvisor
@@ -777,9 +772,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     }
     auto select = pipeline::PodSelector(*cpu->snapshot, n, label_selector);
     if (!select.ok()) {
-      return Error(
-          absl::InvalidArgumentError(absl::StrCat("labelSelector: ", select.status().message())),
-          route);
+      return Error(LabelSelectorError(select.status()), route);
     }
     // Containers by pod, in name order ("<pod>/<container>" keys, or one per pod).
     std::map<std::string, std::vector<ContainerUsage>> pods;
@@ -847,9 +840,7 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) {
-    return Error(
-        absl::InvalidArgumentError(absl::StrCat("labelSelector: ", parsed.status().message())),
-        route);
+    return Error(LabelSelectorError(parsed.status()), route);
   }
   std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
   const config::MetricDefinition* cpu_def = set->Find("nodemetrics", "cpu");
