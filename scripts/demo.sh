@@ -8,5 +8,7 @@
 # Usage: scripts/demo.sh [--long] [--scenario=FILE] [--modes=a,b] [--out_dir=DIR] [--work_dir=DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" "$root/build" autoscale-demo autoscale-sim autoscale-adapter >/dev/null
+# Build progress and any compile error go to the terminal (the first build takes many minutes on 2 cores).
+echo "demo.sh: installing what is missing and building (ninja prints its progress)" >&2
+"$root/scripts/build.sh" "$root/build" autoscale-demo autoscale-sim autoscale-adapter >&2
 exec "$root/build/bin/autoscale-demo" "--out_dir=$root/build/demo-output" "$@"

@@ -148,11 +148,12 @@ inline void WriteKubeconfig(const std::string& path, int https_port) {
       << "current-context: adapter\n";
 }
 
-// Runs /usr/bin/kubectl with `kubeconfig`; returns stdout+stderr and sets `exit_code`.
+// Runs the build folder's pinned kubectl (AA_KUBECTL, from scripts/tools.sh) with `kubeconfig`;
+// returns stdout+stderr and sets `exit_code`.
 inline std::string RunKubectl(const std::string& kubeconfig, const std::vector<std::string>& args,
                               int* exit_code) {
   std::string cmd =
-      absl::StrCat("/usr/bin/kubectl --kubeconfig='", kubeconfig, "' --request-timeout=15s");
+      absl::StrCat("'", AA_KUBECTL, "' --kubeconfig='", kubeconfig, "' --request-timeout=15s");
   for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
   absl::StrAppend(&cmd, " 2>&1");
   return RunCommand(cmd, exit_code);
