@@ -2,13 +2,20 @@
 """Validates the Kubernetes manifests of deploy/ and examples/.
 
 Modes:
-  check            every manifest of the project: `kubectl kustomize deploy/` and
-                   `kubectl kustomize deploy/overlays/resource-metrics` (the base with the metrics.k8s.io
-                   component), every examples/*.yaml, and deploy/prometheus/scrape-config.yaml.
+  check            every manifest of the project: `kubectl kustomize deploy/` (custom.metrics only, self-signed
+                   TLS), every examples/*.yaml, and deploy/prometheus/scrape-config.yaml. Exit 77 (skipped)
+                   without the CRD schema folder.
+  overlays         every overlay of deploy/overlays, and every combination of deploy/components rendered in the
+                   default namespace and in `monitoring` (an overlay with `namespace:` and
+                   transformers/namespace): the APIServices each registers, which namespace every object is in
+                   (the extension-apiserver-authentication-reader RoleBinding in kube-system), binding subjects,
+                   TLS (self-signed with --tls_san, or cert-manager: inject-ca-from, Certificate names, Issuer
+                   chain, the mounted Secret), and the same schema checks. Needs no CRD schemas: always runs.
   expect-failures DIR
                    each DIR/*.yaml is a broken manifest set whose `# expect: TEXT` header lines must each
                    appear in the problems reported for it (proves that the checks catch what they claim);
-                   a file with `scrape_configs` is a Prometheus config.
+                   a file with `scrape_configs` is a Prometheus config; DIR/*/kustomization.yaml is a broken
+                   overlay of deploy/, checked as its render.
 
 Checks:
   - core kinds against the Kubernetes OpenAPI schema (npm kubernetes-models, validate_k8s.js), unknown
@@ -16,6 +23,8 @@ Checks:
   - custom resources (KServe InferenceService, KEDA ScaledObject/TriggerAuthentication) against the
     openAPIV3Schema of their CRDs in ../shared/schemas (relative to the repository root; never copied
     into the project) with python3-jsonschema, unknown fields included, and their metadata as ObjectMeta;
+    cert-manager and Prometheus Operator objects the same way when that folder has their CRDs (else their
+    metadata and references only, with a note);
   - the adapter accepts what the manifests give it: the ConfigMap's config and the Deployment's flags
     (`autoscale-adapter <args> --check_config`), examples/config-*.yaml, the HPA metric names and the KEDA
     trigger metadata keys (src/keda/metadata.h) and metric names;
@@ -37,6 +46,7 @@ Prints every problem, then "N passed, N failed" per manifest source; exit 1 on a
 import argparse
 import copy
 import glob
+import itertools
 import json
 import os
 import re
@@ -60,6 +70,16 @@ except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
 CRD_GROUPS = {"serving.kserve.io", "keda.sh"}
+# Custom resources of the optional components (cert-manager, Prometheus Operator): validated against their CRDs
+# when the schema folder has them, else only their metadata (and the cross-reference checks below); a note says so.
+OPTIONAL_CRD_GROUPS = {"cert-manager.io", "monitoring.coreos.com"}
+CLUSTER_SCOPED_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "APIService", "CustomResourceDefinition",
+                        "PriorityClass", "StorageClass", "PersistentVolume", "ClusterIssuer"}
+CUSTOM_METRICS_APIS = {"v1beta2.custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"}
+EXTERNAL_METRICS_API = "v1beta1.external.metrics.k8s.io"
+RESOURCE_METRICS_API = "v1beta1.metrics.k8s.io"
+AUTH_READER_BINDING = "autoscale-adapter:extension-apiserver-authentication-reader"
+INJECT_CA = "cert-manager.io/inject-ca-from"
 # Keys KEDA itself puts into a trigger's metadata (src/keda/metadata.cc IsKedaKey).
 KEDA_OWN_KEYS = {"scalerAddress", "enableTLS", "unsafeSsl", "tlsCertFile", "caCert", "tlsClientCert",
                  "tlsClientKey"}
@@ -79,6 +99,10 @@ class Context:
         self._crds = None
         self._keda_keys = None
         self.problems = []  # (source, message)
+        self.notes = set()  # printed once at the end
+
+    def have_schemas(self):
+        return os.path.isdir(self.schemas_dir)
 
     def problem(self, source, message):
         self.problems.append((source, message))
@@ -89,7 +113,7 @@ class Context:
         if self._crds is None:
             self._crds = {}
             files = sorted(glob.glob(os.path.join(self.schemas_dir, "*.yaml")))
-            if not files:
+            if not files and self.have_schemas():
                 raise SystemExit(f"no CRD files in {self.schemas_dir} (expected ../shared/schemas beside the "
                                  "repository, or --schemas)")
             for path in files:
@@ -155,7 +179,7 @@ def obj_id(o):
 
 
 def is_crd_kind(o):
-    return str(o.get("apiVersion", "")).split("/")[0] in CRD_GROUPS
+    return str(o.get("apiVersion", "")).split("/")[0] in CRD_GROUPS | OPTIONAL_CRD_GROUPS
 
 
 # -- schema validation ---------------------------------------------------------------------------------
@@ -168,14 +192,18 @@ def validate_schemas(ctx, entries):
             continue
         if is_crd_kind(o):
             group, _, version = o["apiVersion"].partition("/")
-            schema = ctx.crds().get((group, o["kind"], version))
-            if schema is None:
+            schema = ctx.crds().get((group, o["kind"], version)) if ctx.have_schemas() else None
+            if schema is None and group in OPTIONAL_CRD_GROUPS:
+                ctx.notes.add(f"{o['apiVersion']} {o['kind']}: no CRD schema in {ctx.schemas_dir}; checked its "
+                              "metadata and references only")
+            elif schema is None:
                 ctx.problem(source, f"{obj_id(o)}: no CRD in {ctx.schemas_dir} serves {o['apiVersion']} {o['kind']}")
                 continue
-            validator = jsonschema.Draft7Validator(schema)
-            for err in sorted(validator.iter_errors(o), key=lambda e: list(e.absolute_path)):
-                where = ".".join(str(p) for p in err.absolute_path) or "(root)"
-                ctx.problem(source, f"{obj_id(o)}: {where}: {err.message}")
+            else:
+                validator = jsonschema.Draft7Validator(schema)
+                for err in sorted(validator.iter_errors(o), key=lambda e: list(e.absolute_path)):
+                    where = ".".join(str(p) for p in err.absolute_path) or "(root)"
+                    ctx.problem(source, f"{obj_id(o)}: {where}: {err.message}")
             node_input.append({"source": source, "object": o, "metadataOnly": True})
         else:
             node_input.append({"source": source, "object": o, "metadataOnly": False})
@@ -255,6 +283,30 @@ def find(objects, kind, name=None, namespace=None):
             and (namespace is None or o["metadata"].get("namespace") == namespace)]
 
 
+def container_args(container, namespace, problem):
+    """The container's args as the kubelet passes them: `$(VAR)` of the container's env expanded (values and the
+    downward API's metadata.namespace/name; `$$` is a literal `$`). An undefined variable is a problem."""
+    env = {}
+    for e in container.get("env") or []:
+        ref = (((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath"))
+        if "value" in e:
+            env[e["name"]] = str(e["value"])
+        elif ref in ("metadata.namespace", "metadata.name"):
+            env[e["name"]] = namespace if ref == "metadata.namespace" else "autoscale-adapter-pod"
+
+    def sub(m):
+        if m.group(0) == "$$":
+            return "$"
+        if m.group(1) not in env:
+            problem(f"container: args reference $({m.group(1)}), which its env does not define")
+        return env.get(m.group(1), m.group(0))
+    return [re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", sub, a) for a in container.get("args", [])]
+
+
+def flag_value(args, flag):
+    return next((a.split("=", 1)[1] for a in args if a.startswith(flag + "=")), None)
+
+
 def selector_matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -321,7 +373,7 @@ def check_deploy_render(ctx, source, objects):
     if "emptyDir" not in volumes.get(next((n for n, m in mounts.items() if m == "/tmp"), ""), {}):
         p("container: /tmp must be a writable emptyDir (the self-signed certificate is written there)")
     # The config: the ConfigMap mounted where --config points, checked by the adapter with the same flags.
-    args = adapter.get("args", [])
+    args = container_args(adapter, ns, p)
     config_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--config=")), None)
     metric_names = None
     if config_arg is None:
@@ -371,8 +423,7 @@ def check_deploy_render(ctx, source, objects):
         p("no Service with port 443 -> the HTTPS port 6443")
     # APIServices.
     apis = {o["metadata"]["name"]: o for o in find(objects, "APIService")}
-    for name in ("v1beta2.custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io",
-                 "v1beta1.external.metrics.k8s.io"):
+    for name in sorted(CUSTOM_METRICS_APIS):
         if name not in apis:
             p(f"no APIService {name}")
     for name, api in apis.items():
@@ -384,6 +435,17 @@ def check_deploy_render(ctx, source, objects):
             p(f"APIService {name}: service {svc} is not the adapter's HTTPS Service (port 443)")
         if s.get("insecureSkipTLSVerify") and s.get("caBundle"):
             p(f"APIService {name}: caBundle and insecureSkipTLSVerify are mutually exclusive")
+    check_tls(ctx, source, objects, ns, apis, https_services, args, mounts, volumes)
+    # Every namespaced object in the adapter's namespace, but the RoleBinding that must be in kube-system.
+    for o in objects:
+        if o.get("kind") in CLUSTER_SCOPED_KINDS:
+            continue
+        want = "kube-system" if (o["kind"], o["metadata"]["name"]) == ("RoleBinding", AUTH_READER_BINDING) else ns
+        if o["metadata"].get("namespace") != want:
+            p(f"{obj_id(o)}: must be in namespace {want}")
+    for o in find(objects, "Namespace"):
+        if o["metadata"]["name"] != ns:
+            p(f"Namespace {o['metadata']['name']}: the adapter runs in {ns}")
     # RBAC: what the issue lists, bound to the adapter's ServiceAccount.
     def bound(kind, role, binding_kind, binding_ns=None):
         for b in find(objects, binding_kind, namespace=binding_ns):
@@ -408,11 +470,83 @@ def check_deploy_render(ctx, source, objects):
     return metric_names, grpc_addresses
 
 
+def check_tls(ctx, source, objects, ns, apis, https_services, args, mounts, volumes):
+    """How the API aggregator verifies the adapter: either every APIService skips verification
+    (insecureSkipTLSVerify) of the certificate each pod generates, whose --tls_san names the HTTPS Services; or
+    every APIService has cert-manager.io/inject-ca-from naming a Certificate of the render that covers the
+    Services' names, was issued by an Issuer of the render, and whose Secret the Deployment mounts and serves
+    (--tls_cert_file/--tls_key_file)."""
+    p = lambda msg: ctx.problem(source, msg)  # noqa: E731
+    names = {f"{svc}.{ns}.svc" for svc in https_services}
+    injected = {n: (a["metadata"].get("annotations") or {}).get(INJECT_CA) for n, a in apis.items()}
+    cert_file, key_file = flag_value(args, "--tls_cert_file"), flag_value(args, "--tls_key_file")
+    if not any(injected.values()):
+        for n, a in apis.items():
+            if not a["spec"].get("insecureSkipTLSVerify") and not a["spec"].get("caBundle"):
+                p(f"APIService {n}: neither insecureSkipTLSVerify nor caBundle nor {INJECT_CA}")
+        if cert_file is None:
+            sans = set((flag_value(args, "--tls_san") or "").split(","))
+            for name in sorted(names - sans):
+                p(f"container: --tls_san does not name the HTTPS Service {name} (the generated certificate's names)")
+        return
+    for n, value in sorted(injected.items()):
+        if not value:
+            p(f"APIService {n}: no {INJECT_CA} while the other APIServices use cert-manager (list the "
+              "cert-manager component after the components that add APIServices)")
+            continue
+        if apis[n]["spec"].get("insecureSkipTLSVerify"):
+            p(f"APIService {n}: insecureSkipTLSVerify together with {INJECT_CA} (the caBundle is refused)")
+        cert_ns, _, cert_name = value.partition("/")
+        certs = find(objects, "Certificate", cert_name, cert_ns)
+        if cert_ns != ns or not certs:
+            p(f"APIService {n}: {INJECT_CA} {value!r} is not a Certificate of the render in {ns}")
+            continue
+        cert = certs[0]["spec"]
+        for name in sorted(names - set(cert.get("dnsNames") or [])):
+            p(f"Certificate {cert_name}: no dnsName {name} (the HTTPS Service the aggregator dials)")
+        check_issuer(ctx, source, objects, ns, cert_name, cert)
+        secret = cert.get("secretName")
+        mount = next((mounts[v] for v in mounts if (volumes.get(v, {}).get("secret") or {}).get("secretName")
+                      == secret), None)
+        if mount is None:
+            p(f"Certificate {cert_name}: the Deployment mounts no volume of its Secret {secret}")
+        elif (cert_file, key_file) != (mount.rstrip("/") + "/tls.crt", mount.rstrip("/") + "/tls.key"):
+            p(f"container: --tls_cert_file/--tls_key_file ({cert_file}, {key_file}) are not tls.crt/tls.key of "
+              f"the Secret {secret} mounted at {mount}")
+
+
+def check_issuer(ctx, source, objects, ns, cert_name, cert):
+    """The Certificate's issuerRef is an Issuer of the render (or a ClusterIssuer, outside it); a CA Issuer's
+    secret is that of a CA Certificate of the render, itself issued by an Issuer of the render."""
+    p = lambda msg: ctx.problem(source, msg)  # noqa: E731
+    seen = set()
+    while cert is not None and cert_name not in seen:
+        seen.add(cert_name)
+        ref = cert.get("issuerRef") or {}
+        if ref.get("kind", "Issuer") == "ClusterIssuer" or ref.get("group", "cert-manager.io") != "cert-manager.io":
+            return
+        issuers = find(objects, "Issuer", ref.get("name"), ns)
+        if not issuers:
+            p(f"Certificate {cert_name}: issuerRef {ref} is not an Issuer of the render in {ns}")
+            return
+        ca_secret = (issuers[0]["spec"].get("ca") or {}).get("secretName")
+        if ca_secret is None:
+            return
+        ca = [c for c in find(objects, "Certificate", namespace=ns) if c["spec"].get("secretName") == ca_secret]
+        if not ca or not ca[0]["spec"].get("isCA"):
+            p(f"Issuer {ref.get('name')}: its CA secret {ca_secret} is not that of a Certificate with isCA: true")
+            return
+        cert_name, cert = ca[0]["metadata"]["name"], ca[0]["spec"]
+
+
 def check_adapter_runs(ctx, source, args, config_text, container, ns, objects):
     """Starts the adapter with the Deployment's args on loopback and probes it as the kubelet would."""
     p = lambda msg: ctx.problem(source, "adapter started with the Deployment's args: " + msg)  # noqa: E731
+    # A mounted certificate (cert-manager) is not here: the adapter generates one, whose names are not checked
+    # (check_tls checks the Certificate's).
+    mounted_cert = flag_value(args, "--tls_cert_file") is not None
     moved = {"--https_listen", "--http_listen", "--grpc_listen", "--config", "--prometheus_url",
-             "--authentication", "--authorization"}
+             "--authentication", "--authorization", "--tls_cert_file", "--tls_key_file"}
     argv = [a for a in args if a.split("=", 1)[0] not in moved]
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "config.yaml")
@@ -457,7 +591,7 @@ def check_adapter_runs(ctx, source, args, config_text, container, ns, objects):
             https_port = container["livenessProbe"]["httpGet"]["port"]
             https_names = {https_port} | {pt.get("name") for pt in container.get("ports", [])
                                           if pt.get("containerPort") == https_port}
-            for svc in find(objects, "Service", namespace=ns):
+            for svc in find(objects, "Service", namespace=ns) if not mounted_cert else []:
                 if not any(pt.get("targetPort") in https_names for pt in svc["spec"]["ports"]):
                     continue  # not the HTTPS port
                 dns = f"{svc['metadata']['name']}.{ns}.svc"
@@ -519,23 +653,18 @@ def render(ctx, path):
 def mode_check(ctx):
     sources = []  # names, for the summary
     deploy = os.path.join(ctx.root, "deploy")
-    renders = [("deploy/ (kubectl kustomize deploy/)", deploy),
-               ("deploy/overlays/resource-metrics (base + components/resource-metrics)",
-                os.path.join(deploy, "overlays", "resource-metrics"))]
+    # The overlays and components of deploy/ are checked by the `overlays` mode.
+    name = "deploy/ (kubectl kustomize deploy/)"
     metric_names = grpc_addresses = None
     entries = []
-    for name, path in renders:
-        objects = render(ctx, path)
-        sources.append(name)
-        if not objects:
-            ctx.problem(name, "renders nothing")
-            continue
+    objects = render(ctx, deploy)
+    sources.append(name)
+    if not objects:
+        ctx.problem(name, "renders nothing")
+    else:
         entries += [(name, o) for o in objects]
-        m, g = check_deploy_render(ctx, name, objects)
-        if path == deploy:
-            metric_names, grpc_addresses = m, g
-        elif not find(objects, "APIService", "v1beta1.metrics.k8s.io"):
-            ctx.problem(name, "no APIService v1beta1.metrics.k8s.io")
+        metric_names, grpc_addresses = check_deploy_render(ctx, name, objects)
+        check_variant(ctx, name, objects, "autoscale-adapter", set(), False)
     example_files = sorted(glob.glob(os.path.join(ctx.root, "examples", "*.yaml")))
     example_objects = []
     for path in example_files:
@@ -562,6 +691,98 @@ def mode_check(ctx):
     for name in sources:
         objs = sum(1 for s, _ in entries if s == name)
         print(f"  {name}: {objs} objects")
+    return sources
+
+
+# deploy/overlays/<name>: (namespace, APIServices besides custom.metrics', cert-manager TLS). Every overlay must
+# be listed here.
+OVERLAYS = {
+    "resource-metrics": ("autoscale-adapter", {RESOURCE_METRICS_API}, False),
+    "external-metrics": ("autoscale-adapter", {EXTERNAL_METRICS_API}, False),
+    "cert-manager": ("autoscale-adapter", {EXTERNAL_METRICS_API}, True),
+    "namespace-example": ("monitoring", set(), True),
+}
+# deploy/components/<name>: the APIServices it adds. cert-manager is listed last in a combination (it patches the
+# APIServices present when it runs).
+COMPONENTS = {"external-metrics": {EXTERNAL_METRICS_API}, "resource-metrics": {RESOURCE_METRICS_API},
+              "cert-manager": set()}
+
+
+def check_variant(ctx, source, objects, ns, extra_apis, cert_manager):
+    """What a render of deploy/ with these options must hold beyond check_deploy_render's invariants."""
+    p = lambda msg: ctx.problem(source, msg)  # noqa: E731
+    deps = find(objects, "Deployment")
+    if deps and deps[0]["metadata"].get("namespace") != ns:
+        p(f"the Deployment is in {deps[0]['metadata'].get('namespace')}, expected {ns}")
+    apis = {o["metadata"]["name"]: o for o in find(objects, "APIService")}
+    want = CUSTOM_METRICS_APIS | extra_apis
+    if set(apis) != want:
+        p(f"APIServices {sorted(apis)}, expected {sorted(want)} (external.metrics.k8s.io and metrics.k8s.io are "
+          "opt-in components)")
+    for name, api in sorted(apis.items()):
+        has = INJECT_CA in (api["metadata"].get("annotations") or {})
+        if has != cert_manager or bool(api["spec"].get("insecureSkipTLSVerify")) == cert_manager:
+            p(f"APIService {name}: expected " + (f"{INJECT_CA} and no insecureSkipTLSVerify" if cert_manager
+                                                 else f"insecureSkipTLSVerify and no {INJECT_CA}"))
+    if bool(find(objects, "Certificate")) != cert_manager:
+        p("expected cert-manager Certificates" if cert_manager else "unexpected cert-manager Certificates")
+    rb = find(objects, "RoleBinding", AUTH_READER_BINDING, "kube-system")
+    if not rb or rb[0].get("subjects") != [{"kind": "ServiceAccount", "name": "autoscale-adapter", "namespace": ns}]:
+        p(f"RoleBinding kube-system/{AUTH_READER_BINDING}: subjects must be the ServiceAccount "
+          f"{ns}/autoscale-adapter, got {rb[0].get('subjects') if rb else 'no such RoleBinding'}")
+    hpa = find(objects, "ClusterRoleBinding", "autoscale-adapter:hpa-controller")
+    if not hpa or hpa[0].get("subjects") != [
+            {"kind": "ServiceAccount", "name": "horizontal-pod-autoscaler", "namespace": "kube-system"}]:
+        p("ClusterRoleBinding autoscale-adapter:hpa-controller: must bind kube-system/horizontal-pod-autoscaler")
+
+
+def mode_overlays(ctx):
+    """Every overlay of deploy/overlays, and every combination of the components of deploy/components in the
+    default namespace and in another one (an overlay with `namespace:` and transformers/namespace)."""
+    deploy = os.path.join(ctx.root, "deploy")
+    sources, entries = [], []
+
+    def one(name, path, ns, extra_apis, cert_manager, run_adapter):
+        sources.append(name)
+        objects = render(ctx, path)
+        if not objects:
+            ctx.problem(name, "renders nothing")
+            return
+        entries.extend((name, o) for o in objects)
+        ctx.run_adapter = run_adapter
+        check_deploy_render(ctx, name, objects)
+        check_variant(ctx, name, objects, ns, extra_apis, cert_manager)
+
+    for d in sorted(glob.glob(os.path.join(deploy, "overlays", "*", "kustomization.yaml"))):
+        overlay = os.path.basename(os.path.dirname(d))
+        if overlay not in OVERLAYS:
+            ctx.problem(f"deploy/overlays/{overlay}", "not checked: add it to OVERLAYS in validate_manifests.py")
+            continue
+        one(f"deploy/overlays/{overlay}", os.path.dirname(d), *OVERLAYS[overlay], False)
+    for d in sorted(glob.glob(os.path.join(deploy, "components", "*", "kustomization.yaml"))):
+        if os.path.basename(os.path.dirname(d)) not in COMPONENTS:
+            ctx.problem(f"deploy/components/{os.path.basename(os.path.dirname(d))}",
+                        "not checked: add it to COMPONENTS in validate_manifests.py")
+    names = sorted(COMPONENTS, key=lambda c: c == "cert-manager")
+    with tempfile.TemporaryDirectory() as tmp:
+        for ns in ("autoscale-adapter", "monitoring"):
+            for n in range(len(names) + 1):
+                for combo in itertools.combinations(names, n):
+                    overlay = os.path.join(tmp, f"{ns}-{'-'.join(combo) or 'base'}")
+                    os.mkdir(overlay)
+                    rel = os.path.relpath(deploy, overlay)
+                    k = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                         "resources": [f"{rel}/base"], "components": [f"{rel}/components/{c}" for c in combo]}
+                    if ns != "autoscale-adapter":
+                        k.update(namespace=ns, transformers=[f"{rel}/transformers/namespace"])
+                    with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
+                        yaml.safe_dump(k, f)
+                    extra = set().union(*(COMPONENTS[c] for c in combo))
+                    one(f"namespace {ns}, components [{', '.join(combo)}]", overlay, ns, extra,
+                        "cert-manager" in combo, not combo)
+    validate_schemas(ctx, entries)
+    for name in sources:
+        print(f"  {name}: {sum(1 for s, _ in entries if s == name)} objects")
     return sources
 
 
@@ -635,7 +856,8 @@ def check_tutorial_examples(ctx):
 
 
 def mode_expect_failures(ctx, directory):
-    files = sorted(glob.glob(os.path.join(directory, "*.yaml")))
+    files = sorted(glob.glob(os.path.join(directory, "*.yaml")) +
+                   glob.glob(os.path.join(directory, "*", "kustomization.yaml")))
     if not files:
         raise SystemExit(f"no cases in {directory}")
     ctx.run_adapter = False  # the real deploy/ is run by `check`
@@ -654,7 +876,10 @@ def mode_expect_failures(ctx, directory):
             failures.append(f"{name}: no '# expect:' line")
             continue
         ctx.problems = []
-        docs = load_docs(text, name, ctx)
+        if os.path.basename(path) == "kustomization.yaml":  # an overlay of deploy/: its render
+            docs = render(ctx, os.path.dirname(path))
+        else:
+            docs = load_docs(text, name, ctx)
         if docs and "scrape_configs" in docs[0]:  # a Prometheus config
             check_scrape_config(ctx, path)
         else:
@@ -674,7 +899,7 @@ def mode_expect_failures(ctx, directory):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["check", "expect-failures"])
+    ap.add_argument("mode", choices=["check", "overlays", "expect-failures"])
     ap.add_argument("directory", nargs="?")
     ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     ap.add_argument("--adapter", required=True, help="the built autoscale-adapter binary")
@@ -685,7 +910,18 @@ def main():
     ap.add_argument("--node", default="node")
     args = ap.parse_args()
     ctx = Context(args)
-    if not os.path.isdir(ctx.schemas_dir):
+    if args.mode == "overlays":
+        # Needs no CRD schemas (the optional components' custom resources are validated against theirs when
+        # the folder has them): always runs.
+        sources = mode_overlays(ctx)
+        for note in sorted(ctx.notes):
+            print(f"note: {note}")
+        failed = {ps for ps, _ in ctx.problems}
+        for source, message in ctx.problems:
+            print(f"FAIL {source}: {message}")
+        print(f"{len(set(sources) - failed)} passed, {len(failed)} failed")
+        return 1 if ctx.problems else 0
+    if not ctx.have_schemas():
         # The CRDs are data beside the repository, never copied into it: a checkout without them cannot
         # run this check. CTest reports it as skipped (SKIP_RETURN_CODE 77), not as passed.
         print(f"SKIPPED: no CRD schema folder at {ctx.schemas_dir} (../shared/schemas beside the repository, "
