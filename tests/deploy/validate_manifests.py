@@ -436,6 +436,7 @@ def check_deploy_render(ctx, source, objects):
         if s.get("insecureSkipTLSVerify") and s.get("caBundle"):
             p(f"APIService {name}: caBundle and insecureSkipTLSVerify are mutually exclusive")
     check_tls(ctx, source, objects, ns, apis, https_services, args, mounts, volumes)
+    check_monitors(ctx, source, objects, ns, pod_labels, ports, args)
     # Every namespaced object in the adapter's namespace, but the RoleBinding that must be in kube-system.
     for o in objects:
         if o.get("kind") in CLUSTER_SCOPED_KINDS:
@@ -513,6 +514,35 @@ def check_tls(ctx, source, objects, ns, apis, https_services, args, mounts, volu
         elif (cert_file, key_file) != (mount.rstrip("/") + "/tls.crt", mount.rstrip("/") + "/tls.key"):
             p(f"container: --tls_cert_file/--tls_key_file ({cert_file}, {key_file}) are not tls.crt/tls.key of "
               f"the Secret {secret} mounted at {mount}")
+
+
+def check_monitors(ctx, source, objects, ns, pod_labels, ports, args):
+    """Prometheus Operator ServiceMonitors and PodMonitors scrape /metrics on the adapter's plain-HTTP port: a
+    ServiceMonitor selects a Service of the render whose named port targets it, a PodMonitor the pods and the
+    container port's name; both in the adapter's namespace (their default namespaceSelector)."""
+    p = lambda msg: ctx.problem(source, msg)  # noqa: E731
+    http_port = int((flag_value(args, "--http_listen") or ":8080").rsplit(":", 1)[1])
+    http_names = {n for n, port in ports.items() if port == http_port}
+    for kind, endpoints_key in (("ServiceMonitor", "endpoints"), ("PodMonitor", "podMetricsEndpoints")):
+        for m in find(objects, kind):
+            spec = m.get("spec") or {}
+            if m["metadata"].get("namespace") != ns or spec.get("namespaceSelector"):
+                p(f"{obj_id(m)}: must be in {ns} without a namespaceSelector (it selects its own namespace)")
+            selector = (spec.get("selector") or {}).get("matchLabels")
+            if kind == "ServiceMonitor":
+                services = [svc for svc in find(objects, "Service", namespace=ns)
+                            if selector_matches(selector, (svc["metadata"].get("labels") or {}))]
+                named = {pt.get("name") for svc in services for pt in svc["spec"]["ports"]
+                         if pt.get("targetPort") in http_names or pt.get("targetPort") == http_port}
+            else:
+                named = http_names if selector_matches(selector, pod_labels) else set()
+            endpoints = spec.get(endpoints_key) or []
+            if not endpoints:
+                p(f"{obj_id(m)}: no {endpoints_key}")
+            for e in endpoints:
+                if e.get("port") not in named or e.get("path", "/metrics") != "/metrics":
+                    p(f"{obj_id(m)}: endpoint {e} is not /metrics on the adapter's plain-HTTP port "
+                      f"(selected port names: {sorted(n for n in named if n)})")
 
 
 def check_issuer(ctx, source, objects, ns, cert_name, cert):
@@ -705,7 +735,10 @@ OVERLAYS = {
 # deploy/components/<name>: the APIServices it adds. cert-manager is listed last in a combination (it patches the
 # APIServices present when it runs).
 COMPONENTS = {"external-metrics": {EXTERNAL_METRICS_API}, "resource-metrics": {RESOURCE_METRICS_API},
-              "cert-manager": set()}
+              "service-monitor": set(), "pod-monitor": set(), "cert-manager": set()}
+# Independent of the others (they add an object and change none): rendered alone and with all the others, not
+# in every combination. Alternatives to each other (both would scrape the adapter twice).
+MONITORS = ("service-monitor", "pod-monitor")
 
 
 def check_variant(ctx, source, objects, ns, extra_apis, cert_manager):
@@ -763,23 +796,25 @@ def mode_overlays(ctx):
         if os.path.basename(os.path.dirname(d)) not in COMPONENTS:
             ctx.problem(f"deploy/components/{os.path.basename(os.path.dirname(d))}",
                         "not checked: add it to COMPONENTS in validate_manifests.py")
-    names = sorted(COMPONENTS, key=lambda c: c == "cert-manager")
+    # cert-manager last: it patches the APIServices present when it runs.
+    names = sorted((c for c in COMPONENTS if c not in MONITORS), key=lambda c: c == "cert-manager")
+    combos = [c for n in range(len(names) + 1) for c in itertools.combinations(names, n)]
+    combos += [c for m in MONITORS for c in ((m,), (*names[:-1], m, names[-1]))]
     with tempfile.TemporaryDirectory() as tmp:
         for ns in ("autoscale-adapter", "monitoring"):
-            for n in range(len(names) + 1):
-                for combo in itertools.combinations(names, n):
-                    overlay = os.path.join(tmp, f"{ns}-{'-'.join(combo) or 'base'}")
-                    os.mkdir(overlay)
-                    rel = os.path.relpath(deploy, overlay)
-                    k = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                         "resources": [f"{rel}/base"], "components": [f"{rel}/components/{c}" for c in combo]}
-                    if ns != "autoscale-adapter":
-                        k.update(namespace=ns, transformers=[f"{rel}/transformers/namespace"])
-                    with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
-                        yaml.safe_dump(k, f)
-                    extra = set().union(*(COMPONENTS[c] for c in combo))
-                    one(f"namespace {ns}, components [{', '.join(combo)}]", overlay, ns, extra,
-                        "cert-manager" in combo, not combo)
+            for combo in combos:
+                overlay = os.path.join(tmp, f"{ns}-{'-'.join(combo) or 'base'}")
+                os.mkdir(overlay)
+                rel = os.path.relpath(deploy, overlay)
+                k = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                     "resources": [f"{rel}/base"], "components": [f"{rel}/components/{c}" for c in combo]}
+                if ns != "autoscale-adapter":
+                    k.update(namespace=ns, transformers=[f"{rel}/transformers/namespace"])
+                with open(os.path.join(overlay, "kustomization.yaml"), "w", encoding="utf-8") as f:
+                    yaml.safe_dump(k, f)
+                extra = set().union(*(COMPONENTS[c] for c in combo))
+                one(f"namespace {ns}, components [{', '.join(combo)}]", overlay, ns, extra,
+                    "cert-manager" in combo, not combo)
     validate_schemas(ctx, entries)
     for name in sources:
         print(f"  {name}: {sum(1 for s, _ in entries if s == name)} objects")
