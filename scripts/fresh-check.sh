@@ -46,6 +46,8 @@ debootstrap --variant=minbase --include=git,sudo,ca-certificates bookworm "$sysr
 echo "fresh-check: debootstrap took $(( $(date +%s) - t0 )) s" >&2
 
 cp /etc/resolv.conf "$sysroot/etc/resolv.conf"
+cp /etc/hosts "$sysroot/etc/hosts"  # sudo looks up the host's own name
+hostname >"$sysroot/etc/hostname"
 # The same apt sources as the machine (the security suite too), not only debootstrap's single line.
 if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
   rm -f "$sysroot/etc/apt/sources.list"
