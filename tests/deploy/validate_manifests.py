@@ -207,6 +207,11 @@ def validate_schemas(ctx, entries):
             node_input.append({"source": source, "object": o, "metadataOnly": True})
         else:
             node_input.append({"source": source, "object": o, "metadataOnly": False})
+    run_validate_k8s(ctx, node_input)
+
+
+def run_validate_k8s(ctx, node_input):
+    """validate_k8s.js over [{"source", "object", "metadataOnly"}]; its problems go to ctx."""
     if not node_input:
         return
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -232,7 +237,7 @@ def check_adapter_config(ctx, source, config_text, extra_args=()):
         f.write(config_text)
         path = f.name
     try:
-        args = [a for a in extra_args if not re.match(r"--config(=|$)", a)]
+        args = [a for a in extra_args if flag_name(a) != "--config"]
         r = run([ctx.adapter, *args, f"--config={path}", "--check_config"], timeout=60)
     finally:
         os.unlink(path)
@@ -303,16 +308,25 @@ def container_args(container, namespace, problem):
     return [re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", sub, a) for a in container.get("args", [])]
 
 
+def flag_name(arg):
+    """"--grpc-listen" for "--grpc_listen=:9500" or "--grpc-listen=:9500" (the adapter accepts both spellings)."""
+    return arg.split("=", 1)[0].replace("_", "-") if arg.startswith("--") else arg
+
+
 def flag_value(args, flag):
-    return next((a.split("=", 1)[1] for a in args if a.startswith(flag + "=")), None)
+    """The value of the last --flag=VALUE in args (as the adapter reads them), in either spelling; or None."""
+    values = [a.split("=", 1)[1] for a in args if "=" in a and flag_name(a) == flag_name(flag)]
+    return values[-1] if values else None
 
 
 def selector_matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def check_deploy_render(ctx, source, objects):
-    """Cross references and the hardening of the rendered deploy/. Returns (metric names, gRPC addresses)."""
+def check_deploy_render(ctx, source, objects, apiservices=CUSTOM_METRICS_APIS, namespace_object=True):
+    """Cross references and the hardening of the rendered deploy/ (or Helm chart): `apiservices` are the
+    APIService names that must be there, `namespace_object` whether the render creates its Namespace.
+    Returns (metric names, gRPC addresses)."""
     p = lambda msg: ctx.problem(source, msg)  # noqa: E731
     deployments = find(objects, "Deployment")
     if len(deployments) != 1:
@@ -320,7 +334,7 @@ def check_deploy_render(ctx, source, objects):
         return None, None
     dep = deployments[0]
     ns = dep["metadata"]["namespace"]
-    if not find(objects, "Namespace", ns):
+    if namespace_object and not find(objects, "Namespace", ns):
         p(f"no Namespace {ns}")
     spec = dep["spec"]
     pod = spec["template"]
@@ -374,7 +388,7 @@ def check_deploy_render(ctx, source, objects):
         p("container: /tmp must be a writable emptyDir (the self-signed certificate is written there)")
     # The config: the ConfigMap mounted where --config points, checked by the adapter with the same flags.
     args = container_args(adapter, ns, p)
-    config_arg = next((a.split("=", 1)[1] for a in args if a.startswith("--config=")), None)
+    config_arg = flag_value(args, "--config")
     metric_names = None
     if config_arg is None:
         p("container: no --config=FILE argument")
@@ -401,6 +415,8 @@ def check_deploy_render(ctx, source, objects):
     services = find(objects, "Service", namespace=ns)
     grpc_addresses = set()
     https_services = set()
+    listen_port = lambda flag, default: int((flag_value(args, flag) or f":{default}").rpartition(":")[2])  # noqa: E731
+    grpc_port, https_port = listen_port("--grpc-listen", 9500), listen_port("--https-listen", 6443)
     for svc in services:
         if not selector_matches(svc["spec"].get("selector"), pod_labels):
             p(f"{obj_id(svc)}: its selector does not select the adapter's pods")
@@ -410,20 +426,20 @@ def check_deploy_render(ctx, source, objects):
             if target is None:
                 p(f"{obj_id(svc)}: targetPort {tp!r} is not a container port")
                 continue
-            if target == 9500 and re.search(r"(^| )--grpc_listen=:?9500( |$)", " ".join(args)) is None:
-                p(f"{obj_id(svc)}: targets 9500 but the adapter is not told --grpc_listen=:9500")
-            if target == 9500:
+            if port.get("name") == "grpc" and target != grpc_port:
+                p(f"{obj_id(svc)}: port grpc targets {target} but the adapter is told --grpc-listen=:{grpc_port}")
+            if target == grpc_port:
                 name = svc["metadata"]["name"]
                 grpc_addresses |= {f"{name}.{ns}.svc:{port['port']}", f"{name}.{ns}.svc.cluster.local:{port['port']}"}
-            if target == 6443 and port["port"] == 443:
+            if target == https_port and port["port"] == 443:
                 https_services.add(svc["metadata"]["name"])
     if not grpc_addresses:
-        p("no Service for the gRPC port 9500")
+        p(f"no Service for the gRPC port {grpc_port}")
     if not https_services:
-        p("no Service with port 443 -> the HTTPS port 6443")
+        p(f"no Service with port 443 -> the HTTPS port {https_port}")
     # APIServices.
     apis = {o["metadata"]["name"]: o for o in find(objects, "APIService")}
-    for name in sorted(CUSTOM_METRICS_APIS):
+    for name in sorted(apiservices):
         if name not in apis:
             p(f"no APIService {name}")
     for name, api in apis.items():
@@ -441,7 +457,10 @@ def check_deploy_render(ctx, source, objects):
     for o in objects:
         if o.get("kind") in CLUSTER_SCOPED_KINDS:
             continue
-        want = "kube-system" if (o["kind"], o["metadata"]["name"]) == ("RoleBinding", AUTH_READER_BINDING) else ns
+        auth_reader = o["kind"] == "RoleBinding" and o["roleRef"]["name"] == "extension-apiserver-authentication-reader"
+        want = "kube-system" if auth_reader else ns
+        if o["kind"] in ("ServiceMonitor", "PodMonitor") and monitor_selects_namespace(o, ns):
+            continue
         if o["metadata"].get("namespace") != want:
             p(f"{obj_id(o)}: must be in namespace {want}")
     for o in find(objects, "Namespace"):
@@ -526,8 +545,9 @@ def check_monitors(ctx, source, objects, ns, pod_labels, ports, args):
     for kind, endpoints_key in (("ServiceMonitor", "endpoints"), ("PodMonitor", "podMetricsEndpoints")):
         for m in find(objects, kind):
             spec = m.get("spec") or {}
-            if m["metadata"].get("namespace") != ns or spec.get("namespaceSelector"):
-                p(f"{obj_id(m)}: must be in {ns} without a namespaceSelector (it selects its own namespace)")
+            if not monitor_selects_namespace(m, ns):
+                p(f"{obj_id(m)}: must be in {ns} without a namespaceSelector (it selects its own namespace), or "
+                  f"name {ns} in namespaceSelector.matchNames")
             selector = (spec.get("selector") or {}).get("matchLabels")
             if kind == "ServiceMonitor":
                 services = [svc for svc in find(objects, "Service", namespace=ns)
@@ -543,6 +563,14 @@ def check_monitors(ctx, source, objects, ns, pod_labels, ports, args):
                 if e.get("port") not in named or e.get("path", "/metrics") != "/metrics":
                     p(f"{obj_id(m)}: endpoint {e} is not /metrics on the adapter's plain-HTTP port "
                       f"(selected port names: {sorted(n for n in named if n)})")
+
+
+def monitor_selects_namespace(m, ns):
+    """Whether a ServiceMonitor/PodMonitor looks for targets in namespace `ns`."""
+    selector = (m.get("spec") or {}).get("namespaceSelector")
+    if not selector:
+        return m["metadata"].get("namespace") == ns
+    return set(selector) == {"matchNames"} and ns in selector["matchNames"]
 
 
 def check_issuer(ctx, source, objects, ns, cert_name, cert):
@@ -575,9 +603,9 @@ def check_adapter_runs(ctx, source, args, config_text, container, ns, objects):
     # A mounted certificate (cert-manager) is not here: the adapter generates one, whose names are not checked
     # (check_tls checks the Certificate's).
     mounted_cert = flag_value(args, "--tls_cert_file") is not None
-    moved = {"--https_listen", "--http_listen", "--grpc_listen", "--config", "--prometheus_url",
-             "--authentication", "--authorization", "--tls_cert_file", "--tls_key_file"}
-    argv = [a for a in args if a.split("=", 1)[0] not in moved]
+    moved = {"--https-listen", "--http-listen", "--grpc-listen", "--config", "--prometheus-url",
+             "--authentication", "--authorization", "--tls-cert-file", "--tls-key-file"}
+    argv = [a for a in args if flag_name(a) not in moved]
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "config.yaml")
         with open(config, "w", encoding="utf-8") as f:
@@ -932,6 +960,18 @@ def mode_expect_failures(ctx, directory):
     return files, failures
 
 
+def report(ctx, sources):
+    """Prints every problem and "N passed, N failed" over `sources` (problems name their source as a prefix);
+    returns the exit code."""
+    failed = {s for s in sources if any(ps.startswith(s) for ps, _ in ctx.problems)}
+    if ctx.problems and not failed:
+        failed = {"(other)"}
+    for source, message in ctx.problems:
+        print(f"FAIL {source}: {message}")
+    print(f"{len(set(sources) - failed)} passed, {len(failed)} failed")
+    return 1 if ctx.problems else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["check", "overlays", "expect-failures"])
@@ -963,14 +1003,7 @@ def main():
               "or --schemas)")
         return 77
     if args.mode == "check":
-        sources = mode_check(ctx)
-        failed = {s for s in sources if any(ps.startswith(s) for ps, _ in ctx.problems)}
-        if ctx.problems and not failed:
-            failed = {"(other)"}
-        for source, message in ctx.problems:
-            print(f"FAIL {source}: {message}")
-        print(f"{len(set(sources) - failed)} passed, {len(failed)} failed")
-        return 1 if ctx.problems else 0
+        return report(ctx, mode_check(ctx))
     if not args.directory:
         ap.error("expect-failures needs a DIR")
     files, failures = mode_expect_failures(ctx, args.directory)
