@@ -501,6 +501,122 @@ int32_t ScaleDownLimit(int32_t current, const std::vector<ScaleEvent>& scale_up_
   return PolicyLimit(/*scale_up=*/false, current, scale_up_events, scale_down_events, rules, now);
 }
 
+// ----- normalization -----
+
+namespace {
+
+// Records `desired` at `now`: in the slot of `old_index` when `found_old`, else appended.
+void RecordRecommendation(int32_t desired, absl::Time now, bool found_old, size_t old_index,
+                          std::vector<Recommendation>* recommendations) {
+  if (found_old) {
+    (*recommendations)[old_index] = {desired, now};
+  } else {
+    recommendations->push_back({desired, now});
+  }
+}
+
+}  // namespace
+
+int32_t StabilizeRecommendation(int32_t desired, absl::Duration window, absl::Time now,
+                                std::vector<Recommendation>* recommendations) {
+  int32_t max_recommendation = desired;
+  bool found_old = false;
+  size_t old_index = 0;
+  const absl::Time cutoff = now - window;
+  for (size_t i = 0; i < recommendations->size(); ++i) {
+    const Recommendation& r = (*recommendations)[i];
+    if (r.time < cutoff) {
+      found_old = true;
+      old_index = i;
+    } else if (r.replicas > max_recommendation) {
+      max_recommendation = r.replicas;
+    }
+  }
+  RecordRecommendation(desired, now, found_old, old_index, recommendations);
+  return max_recommendation;
+}
+
+int32_t CalculateScaleUpLimit(int32_t current) {
+  return static_cast<int32_t>(std::max(2.0 * static_cast<double>(current), 4.0));
+}
+
+ReasonedReplicas ConvertDesiredReplicasWithRules(int32_t current, int32_t desired,
+                                                 int32_t min_replicas, int32_t max_replicas) {
+  // Not more than CalculateScaleUpLimit at once: upstream's guard against a bogus usage report
+  // multiplying the replicas.
+  const int32_t scale_up_limit = CalculateScaleUpLimit(current);
+  int32_t maximum = max_replicas;
+  std::string_view limit_reason = "TooManyReplicas";
+  if (max_replicas > scale_up_limit) {
+    maximum = scale_up_limit;
+    limit_reason = "ScaleUpLimit";
+  }
+  if (desired < min_replicas) return {min_replicas, "TooFewReplicas"};
+  if (desired > maximum) return {maximum, limit_reason};
+  return {desired, "DesiredWithinRange"};
+}
+
+ReasonedReplicas StabilizeRecommendationWithBehaviors(
+    const NormalizationArg& arg, const Behavior& behavior, absl::Time now,
+    std::vector<Recommendation>* recommendations) {
+  int32_t up_recommendation = arg.desired_replicas;
+  int32_t down_recommendation = arg.desired_replicas;
+  const absl::Time up_cutoff = now - absl::Seconds(behavior.scale_up.stabilization_window_seconds);
+  const absl::Time down_cutoff =
+      now - absl::Seconds(behavior.scale_down.stabilization_window_seconds);
+  bool found_old = false;
+  size_t old_index = 0;
+  for (size_t i = 0; i < recommendations->size(); ++i) {
+    const Recommendation& r = (*recommendations)[i];
+    if (r.time > up_cutoff) up_recommendation = std::min(r.replicas, up_recommendation);
+    if (r.time > down_cutoff) down_recommendation = std::max(r.replicas, down_recommendation);
+    if (r.time < up_cutoff && r.time < down_cutoff) {
+      found_old = true;
+      old_index = i;
+    }
+  }
+  // The current count, brought within [lowest recent up, highest recent down].
+  int32_t stabilized = arg.current_replicas;
+  if (stabilized < up_recommendation) stabilized = up_recommendation;
+  if (stabilized > down_recommendation) stabilized = down_recommendation;
+  RecordRecommendation(arg.desired_replicas, now, found_old, old_index, recommendations);
+  return {stabilized, arg.desired_replicas >= arg.current_replicas ? "ScaleUpStabilized"
+                                                                   : "ScaleDownStabilized"};
+}
+
+ReasonedReplicas ConvertDesiredReplicasWithBehaviorRate(
+    const NormalizationArg& arg, const Behavior& behavior,
+    const std::vector<ScaleEvent>& scale_up_events,
+    const std::vector<ScaleEvent>& scale_down_events, absl::Time now) {
+  const int32_t current = arg.current_replicas;
+  const int32_t desired = arg.desired_replicas;
+  if (desired > current) {
+    int32_t limit =
+        ScaleUpLimit(current, scale_up_events, scale_down_events, behavior.scale_up, now);
+    // Below current while earlier scale-ups still count: no further scale-up until they age out.
+    if (limit < current) limit = current;
+    int32_t maximum = arg.max_replicas;
+    std::string_view reason = "TooManyReplicas";
+    if (maximum > limit) {
+      maximum = limit;
+      reason = "ScaleUpLimit";
+    }
+    if (desired > maximum) return {maximum, reason};
+  } else if (desired < current) {
+    int32_t limit =
+        ScaleDownLimit(current, scale_up_events, scale_down_events, behavior.scale_down, now);
+    if (limit > current) limit = current;
+    int32_t minimum = arg.min_replicas;
+    std::string_view reason = "TooFewReplicas";
+    if (minimum < limit) {
+      minimum = limit;
+      reason = "ScaleDownLimit";
+    }
+    if (desired < minimum) return {minimum, reason};
+  }
+  return {desired, "DesiredWithinRange"};
+}
+
 // ----- the controller -----
 
 namespace {
@@ -636,8 +752,7 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
                                   const HpaObservations& obs,
                                   std::vector<Recommendation>* recommendations) const {
   HpaDecision d;
-  const int32_t min_replicas = spec_.min_replicas;
-  if (current_replicas == 0 && min_replicas != 0) {
+  if (current_replicas == 0 && spec_.min_replicas != 0) {
     d.desired_replicas = 0;
     d.scaling_disabled_reason = "ScalingDisabled";
     return d;
@@ -648,31 +763,52 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
     d.rescale = true;
     return d;
   }
-  if (current_replicas < min_replicas) {
+  if (current_replicas < spec_.min_replicas) {
     d.reason = "Current number of replicas below Spec.MinReplicas";
-    d.desired_replicas = min_replicas;
+    d.desired_replicas = spec_.min_replicas;
     d.rescale = true;
     return d;
   }
 
-  // computeReplicasForMetrics.
+  const std::optional<int32_t> metric_desired =
+      ComputeReplicasForMetrics(now, current_replicas, obs, &d);
+  if (!metric_desired) {
+    d.desired_replicas = current_replicas;
+    d.scaling_disabled_reason = "FailedComputeMetricsReplicas";
+    return d;
+  }
+  d.metric_desired_replicas = *metric_desired;
+
+  int32_t desired = 0;
+  std::string rescale_metric;
+  if (*metric_desired > desired) {
+    desired = *metric_desired;
+    rescale_metric = d.metric;
+  }
+  if (desired > current_replicas) d.reason = absl::StrCat(rescale_metric, " above target");
+  if (desired < current_replicas) d.reason = "All metrics below target";
+  desired = behavior_
+                ? NormalizeDesiredReplicasWithBehaviors(now, current_replicas, desired,
+                                                        recommendations, &d)
+                : NormalizeDesiredReplicas(now, current_replicas, desired, recommendations, &d);
+  d.rescale = desired != current_replicas;
+  d.desired_replicas = d.rescale ? desired : current_replicas;
+  return d;
+}
+
+std::optional<int32_t> HpaController::ComputeReplicasForMetrics(absl::Time now,
+                                                                int32_t current_replicas,
+                                                                const HpaObservations& obs,
+                                                                HpaDecision* d) const {
   const int32_t spec_replicas = current_replicas;
   const int32_t status_replicas = obs.status_replicas.value_or(current_replicas);
-  const ReplicaCalculatorOptions calc{options_.cpu_initialization_period,
-                                      options_.delay_of_initial_readiness_status};
   int32_t replicas = 0;
   int invalid = 0;
   absl::Status first_error;
-  d.metrics.resize(spec_.metrics.size());
+  d->metrics.resize(spec_.metrics.size());
   for (size_t i = 0; i < spec_.metrics.size(); ++i) {
     const MetricSpec& m = spec_.metrics[i];
-    MetricOutcome& out = d.metrics[i];
-    // Per-direction tolerance from behavior (1.33+), else the controller's.
-    Tolerances tol{options_.tolerance, options_.tolerance};
-    if (behavior_) {
-      tol.scale_up = behavior_->scale_up.tolerance.value_or(options_.tolerance);
-      tol.scale_down = behavior_->scale_down.tolerance.value_or(options_.tolerance);
-    }
+    MetricOutcome& out = d->metrics[i];
     absl::StatusOr<MetricProposal> proposal;
     if (i >= obs.metrics.size()) {
       proposal = absl::FailedPreconditionError(
@@ -680,42 +816,8 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
     } else if (!obs.metrics[i].status.ok()) {
       proposal = obs.metrics[i].status;
     } else {
-      const MetricObservation& o = obs.metrics[i];
-      switch (m.source) {
-        case MetricSourceType::kResource:
-        case MetricSourceType::kContainerResource: {
-          // Both branches are string_views: a std::string/"" ternary would make a temporary.
-          const std::string_view container = m.source == MetricSourceType::kContainerResource
-                                                 ? std::string_view(m.container)
-                                                 : std::string_view();
-          if (m.target_type == MetricTargetType::kUtilization) {
-            proposal =
-                ResourceUtilizationReplicas(spec_replicas, m.target_utilization_percent, m.name,
-                                            container, obs.pods, o.pod_samples, tol, calc, now);
-          } else {
-            proposal = ResourceAverageValueReplicas(spec_replicas, m.target_milli, m.name, obs.pods,
-                                                    o.pod_samples, tol, calc, now);
-          }
-          break;
-        }
-        case MetricSourceType::kPods:
-          proposal =
-              PodsMetricReplicas(spec_replicas, m.target_milli, obs.pods, o.pod_samples, tol);
-          break;
-        case MetricSourceType::kObject:
-        case MetricSourceType::kExternal: {
-          // An External metric counts as one Object value: the sum of its series (upstream too).
-          const int64_t value = m.source == MetricSourceType::kObject
-                                    ? o.object_value_milli
-                                    : Sum(o.external_values_milli);
-          if (m.target_type == MetricTargetType::kValue) {
-            proposal = ObjectValueReplicas(spec_replicas, m.target_milli, value, obs.pods, tol);
-          } else {
-            proposal = ObjectAverageValueReplicas(status_replicas, m.target_milli, value, tol);
-          }
-          break;
-        }
-      }
+      proposal = ComputeReplicasForMetric(now, m, obs.metrics[i], spec_replicas, status_replicas,
+                                          obs.pods);
     }
     if (!proposal.ok()) {
       out.status = proposal.status();
@@ -726,144 +828,92 @@ HpaDecision HpaController::Decide(absl::Time now, int32_t current_replicas,
     out.proposal = *proposal;
     if (replicas == 0 || proposal->replicas > replicas) {
       replicas = proposal->replicas;
-      d.metric = MetricLabel(m);
+      d->metric = MetricLabel(m);
     }
   }
   if (invalid > 0) {
-    d.error =
+    d->error =
         absl::Status(first_error.code(),
                      absl::StrFormat("invalid metrics (%d invalid out of %d), first error is: %s",
                                      invalid, spec_.metrics.size(), first_error.message()));
   }
   if (invalid >= static_cast<int>(spec_.metrics.size()) ||
       (invalid > 0 && replicas < spec_replicas)) {
-    d.metric_desired_replicas = -1;
-    d.metric.clear();
-    d.desired_replicas = current_replicas;
-    d.scaling_disabled_reason = "FailedComputeMetricsReplicas";
-    return d;
+    d->metric.clear();
+    return std::nullopt;
   }
-  d.metric_desired_replicas = replicas;
+  return replicas;
+}
 
-  int32_t desired = 0;
-  std::string rescale_metric;
-  if (replicas > desired) {
-    desired = replicas;
-    rescale_metric = d.metric;
+absl::StatusOr<MetricProposal> HpaController::ComputeReplicasForMetric(
+    absl::Time now, const MetricSpec& m, const MetricObservation& o, int32_t spec_replicas,
+    int32_t status_replicas, const std::vector<Pod>& pods) const {
+  // Per-direction tolerance from behavior (1.33+), else the controller's.
+  Tolerances tol{options_.tolerance, options_.tolerance};
+  if (behavior_) {
+    tol.scale_up = behavior_->scale_up.tolerance.value_or(options_.tolerance);
+    tol.scale_down = behavior_->scale_down.tolerance.value_or(options_.tolerance);
   }
-  if (desired > current_replicas) d.reason = absl::StrCat(rescale_metric, " above target");
-  if (desired < current_replicas) d.reason = "All metrics below target";
-
-  if (!behavior_) {
-    // normalizeDesiredReplicas: scale-down stabilization (max over the window), then the legacy
-    // scale-up limit max(2 * current, 4) and min/max.
-    int32_t stabilized = desired;
-    bool found_old = false;
-    size_t old_index = 0;
-    absl::Time cutoff = now - options_.downscale_stabilization_window;
-    for (size_t i = 0; i < recommendations->size(); ++i) {
-      const Recommendation& r = (*recommendations)[i];
-      if (r.time < cutoff) {
-        found_old = true;
-        old_index = i;
-      } else if (r.replicas > stabilized) {
-        stabilized = r.replicas;
+  const ReplicaCalculatorOptions calc{options_.cpu_initialization_period,
+                                      options_.delay_of_initial_readiness_status};
+  switch (m.source) {
+    case MetricSourceType::kResource:
+    case MetricSourceType::kContainerResource: {
+      // Both branches are string_views: a std::string/"" ternary would make a temporary.
+      const std::string_view container = m.source == MetricSourceType::kContainerResource
+                                             ? std::string_view(m.container)
+                                             : std::string_view();
+      if (m.target_type == MetricTargetType::kUtilization) {
+        return ResourceUtilizationReplicas(spec_replicas, m.target_utilization_percent, m.name,
+                                           container, pods, o.pod_samples, tol, calc, now);
       }
+      return ResourceAverageValueReplicas(spec_replicas, m.target_milli, m.name, pods,
+                                          o.pod_samples, tol, calc, now);
     }
-    if (found_old) {
-      (*recommendations)[old_index] = {desired, now};
-    } else {
-      recommendations->push_back({desired, now});
-    }
-    d.able_to_scale_reason = stabilized != desired ? "ScaleDownStabilized" : "ReadyForNewScale";
-    int32_t scale_up_limit =
-        static_cast<int32_t>(std::max(2.0 * static_cast<double>(current_replicas), 4.0));
-    int32_t maximum = spec_.max_replicas;
-    std::string limit_reason = "TooManyReplicas";
-    if (spec_.max_replicas > scale_up_limit) {
-      maximum = scale_up_limit;
-      limit_reason = "ScaleUpLimit";
-    }
-    if (stabilized < min_replicas) {
-      desired = min_replicas;
-      d.scaling_limited_reason = "TooFewReplicas";
-    } else if (stabilized > maximum) {
-      desired = maximum;
-      d.scaling_limited_reason = limit_reason;
-    } else {
-      desired = stabilized;
-      d.scaling_limited_reason = "DesiredWithinRange";
-    }
-  } else {
-    // normalizeDesiredReplicasWithBehaviors: stabilization, then the policies' rate limits.
-    const Behavior& b = *behavior_;
-    int32_t up_recommendation = desired;
-    int32_t down_recommendation = desired;
-    absl::Time up_cutoff = now - absl::Seconds(b.scale_up.stabilization_window_seconds);
-    absl::Time down_cutoff = now - absl::Seconds(b.scale_down.stabilization_window_seconds);
-    bool found_old = false;
-    size_t old_index = 0;
-    for (size_t i = 0; i < recommendations->size(); ++i) {
-      const Recommendation& r = (*recommendations)[i];
-      if (r.time > up_cutoff) up_recommendation = std::min(r.replicas, up_recommendation);
-      if (r.time > down_cutoff) down_recommendation = std::max(r.replicas, down_recommendation);
-      if (r.time < up_cutoff && r.time < down_cutoff) {
-        found_old = true;
-        old_index = i;
+    case MetricSourceType::kPods:
+      return PodsMetricReplicas(spec_replicas, m.target_milli, pods, o.pod_samples, tol);
+    case MetricSourceType::kObject:
+    case MetricSourceType::kExternal: {
+      // An External metric counts as one Object value: the sum of its series (upstream too).
+      const int64_t value = m.source == MetricSourceType::kObject ? o.object_value_milli
+                                                                  : Sum(o.external_values_milli);
+      if (m.target_type == MetricTargetType::kValue) {
+        return ObjectValueReplicas(spec_replicas, m.target_milli, value, pods, tol);
       }
+      return ObjectAverageValueReplicas(status_replicas, m.target_milli, value, tol);
     }
-    int32_t stabilized = current_replicas;
-    if (stabilized < up_recommendation) stabilized = up_recommendation;
-    if (stabilized > down_recommendation) stabilized = down_recommendation;
-    if (found_old) {
-      (*recommendations)[old_index] = {desired, now};
-    } else {
-      recommendations->push_back({desired, now});
-    }
-    if (stabilized != desired) {
-      d.able_to_scale_reason =
-          desired >= current_replicas ? "ScaleUpStabilized" : "ScaleDownStabilized";
-    } else {
-      d.able_to_scale_reason = "ReadyForNewScale";
-    }
-
-    // convertDesiredReplicasWithBehaviorRate.
-    int32_t result = stabilized;
-    d.scaling_limited_reason = "DesiredWithinRange";
-    if (stabilized > current_replicas) {
-      int32_t limit =
-          ScaleUpLimit(current_replicas, scale_up_events_, scale_down_events_, b.scale_up, now);
-      if (limit < current_replicas) limit = current_replicas;
-      int32_t maximum = spec_.max_replicas;
-      std::string reason = "TooManyReplicas";
-      if (maximum > limit) {
-        maximum = limit;
-        reason = "ScaleUpLimit";
-      }
-      if (stabilized > maximum) {
-        result = maximum;
-        d.scaling_limited_reason = reason;
-      }
-    } else if (stabilized < current_replicas) {
-      int32_t limit =
-          ScaleDownLimit(current_replicas, scale_up_events_, scale_down_events_, b.scale_down, now);
-      if (limit > current_replicas) limit = current_replicas;
-      int32_t minimum = min_replicas;
-      std::string reason = "TooFewReplicas";
-      if (minimum < limit) {
-        minimum = limit;
-        reason = "ScaleDownLimit";
-      }
-      if (stabilized < minimum) {
-        result = minimum;
-        d.scaling_limited_reason = reason;
-      }
-    }
-    desired = result;
   }
-  d.rescale = desired != current_replicas;
-  d.desired_replicas = d.rescale ? desired : current_replicas;
-  return d;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown metric source type %d", static_cast<int>(m.source)));
+}
+
+int32_t HpaController::NormalizeDesiredReplicas(absl::Time now, int32_t current_replicas,
+                                                int32_t prenormalized,
+                                                std::vector<Recommendation>* recommendations,
+                                                HpaDecision* d) const {
+  const int32_t stabilized = StabilizeRecommendation(
+      prenormalized, options_.downscale_stabilization_window, now, recommendations);
+  d->able_to_scale_reason =
+      stabilized != prenormalized ? "ScaleDownStabilized" : "ReadyForNewScale";
+  const ReasonedReplicas limited = ConvertDesiredReplicasWithRules(
+      current_replicas, stabilized, spec_.min_replicas, spec_.max_replicas);
+  d->scaling_limited_reason = limited.reason;
+  return limited.replicas;
+}
+
+int32_t HpaController::NormalizeDesiredReplicasWithBehaviors(
+    absl::Time now, int32_t current_replicas, int32_t prenormalized,
+    std::vector<Recommendation>* recommendations, HpaDecision* d) const {
+  NormalizationArg arg{spec_.min_replicas, spec_.max_replicas, current_replicas, prenormalized};
+  const ReasonedReplicas stabilized =
+      StabilizeRecommendationWithBehaviors(arg, *behavior_, now, recommendations);
+  d->able_to_scale_reason =
+      stabilized.replicas != prenormalized ? stabilized.reason : "ReadyForNewScale";
+  arg.desired_replicas = stabilized.replicas;
+  const ReasonedReplicas limited = ConvertDesiredReplicasWithBehaviorRate(
+      arg, *behavior_, scale_up_events_, scale_down_events_, now);
+  d->scaling_limited_reason = limited.reason;
+  return limited.replicas;
 }
 
 void HpaController::StoreScaleEvent(absl::Time now, int32_t previous, int32_t next) {

@@ -3,15 +3,19 @@
 // (pkg/controller/podautoscaler: replica_calculator.go and horizontal.go) so the project can
 // predict and emulate what an HPA does with the numbers the adapter serves.
 //
-// Two layers:
-// - Pure functions, one per metric source (Resource Utilization / AverageValue, Pods, Object Value
-// /
-//   AverageValue, External Value / AverageValue), returning the replica proposal of one metric, and
-//   the behavior helpers (defaults, scale-up/down limits). No state, thread-safe.
+// Three layers, named after upstream so a reader can hold them against the Go:
+// - Pure functions, one per metric source (Resource Utilization / AverageValue, Pods, Object
+//   Value / AverageValue, External Value / AverageValue), returning the replica proposal of one
+//   metric, and the behavior helpers (defaults, scale-up/down limits). No state, thread-safe.
+// - The normalization steps of horizontal.go (stabilizeRecommendation[WithBehaviors],
+//   convertDesiredReplicasWithRules, convertDesiredReplicasWithBehaviorRate): pure functions too,
+//   given the history (recommendations, scale events) they read or update.
 // - HpaController: the stateful part of one HPA (recommendation history for the stabilization
 //   windows, scale events for the policies). Sync(now, current replicas, observations) is one
-//   reconcile of the upstream controller. Not thread-safe (one owner calls it); time only comes
-//   from the `now` arguments, so tests and simulations step it freely.
+//   reconcile of the upstream controller, in upstream's steps: computeReplicasForMetrics, then
+//   normalizeDesiredReplicas (no behavior) or normalizeDesiredReplicasWithBehaviors. Not
+//   thread-safe (one owner calls it); time only comes from the `now` arguments, so tests and
+//   simulations step it freely.
 //
 // Units: metric values and targets are integer milli-units, as the controller computes them
 // (Quantity.MilliValue(); use MilliValue() below to convert a double). Utilization targets and
@@ -203,6 +207,64 @@ int32_t ScaleDownLimit(int32_t current, const std::vector<ScaleEvent>& scale_up_
                        const std::vector<ScaleEvent>& scale_down_events, const ScalingRules& rules,
                        absl::Time now);
 
+// ----- normalization: the steps of upstream's horizontal.go after the metrics -----
+
+// A recommendation (the metrics' desired count before stabilization) made at `time` (upstream
+// timestampedRecommendation).
+struct Recommendation {
+  int32_t replicas = 0;
+  absl::Time time;
+};
+
+// A replica count and the condition reason that explains it.
+struct ReasonedReplicas {
+  int32_t replicas = 0;
+  std::string_view reason;  // a literal: one of the reasons listed at HpaDecision
+};
+
+// What the normalization steps are given (upstream NormalizationArg).
+struct NormalizationArg {
+  int32_t min_replicas = 0;
+  int32_t max_replicas = 0;
+  int32_t current_replicas = 0;
+  int32_t desired_replicas = 0;  // the recommendation being normalized
+};
+
+// Upstream stabilizeRecommendation (no behavior): the highest of `desired` and the
+// recommendations not older than `now - window`. Records `desired` at `now` in `recommendations`,
+// in the slot of one older than the window if there is one (the last such), else appended.
+int32_t StabilizeRecommendation(int32_t desired, absl::Duration window, absl::Time now,
+                                std::vector<Recommendation>* recommendations);
+
+// Upstream calculateScaleUpLimit (no behavior): max(2 * current, 4).
+int32_t CalculateScaleUpLimit(int32_t current);
+
+// Upstream convertDesiredReplicasWithRules (no behavior): `desired` clamped to [min, the lower of
+// max and CalculateScaleUpLimit(current)]. Reason "TooFewReplicas", "ScaleUpLimit",
+// "TooManyReplicas" when clamped, else "DesiredWithinRange".
+ReasonedReplicas ConvertDesiredReplicasWithRules(int32_t current, int32_t desired,
+                                                 int32_t min_replicas, int32_t max_replicas);
+
+// Upstream stabilizeRecommendationWithBehaviors: the lowest recommendation inside the scale-up
+// window and the highest inside the scale-down window (each counting `arg.desired_replicas`)
+// bound the current count from below and above. Records `arg.desired_replicas` at `now`, in the
+// slot of one older than both windows if there is one (the last such), else appended. Reason
+// "ScaleUpStabilized" when desired >= current, else "ScaleDownStabilized" (it only explains a
+// result that differs from desired).
+ReasonedReplicas StabilizeRecommendationWithBehaviors(const NormalizationArg& arg,
+                                                      const Behavior& behavior, absl::Time now,
+                                                      std::vector<Recommendation>* recommendations);
+
+// Upstream convertDesiredReplicasWithBehaviorRate: scaling up, `arg.desired_replicas` is capped at
+// the lower of max and the scale-up policies' limit (never below current); scaling down, raised to
+// the higher of min and the scale-down policies' limit (never above current). Reason
+// "ScaleUpLimit", "TooManyReplicas", "ScaleDownLimit" or "TooFewReplicas" when capped, else
+// "DesiredWithinRange".
+ReasonedReplicas ConvertDesiredReplicasWithBehaviorRate(
+    const NormalizationArg& arg, const Behavior& behavior,
+    const std::vector<ScaleEvent>& scale_up_events,
+    const std::vector<ScaleEvent>& scale_down_events, absl::Time now);
+
 // ----- the controller -----
 
 enum class MetricSourceType { kResource, kContainerResource, kPods, kObject, kExternal };
@@ -304,18 +366,38 @@ class HpaController {
   // The defaulted behavior; nullptr on the legacy path.
   const Behavior* behavior() const { return behavior_ ? &*behavior_ : nullptr; }
 
-  struct Recommendation {
-    int32_t replicas = 0;
-    absl::Time time;
-  };
+  using Recommendation = scaling::Recommendation;
   const std::vector<Recommendation>& recommendations() const { return recommendations_; }
   const std::vector<ScaleEvent>& scale_up_events() const { return scale_up_events_; }
   const std::vector<ScaleEvent>& scale_down_events() const { return scale_down_events_; }
 
  private:
   HpaController(HpaSpec spec, HpaControllerOptions options);
+  // The decision part of upstream reconcileAutoscaler: the min/max and scaling-disabled checks,
+  // then the metrics' proposal normalized; `recommendations` is the history it reads and updates.
   HpaDecision Decide(absl::Time now, int32_t current_replicas, const HpaObservations& observations,
                      std::vector<Recommendation>* recommendations) const;
+  // Upstream computeReplicasForMetrics: every metric's outcome into `d->metrics`, the first error
+  // into `d->error`, and the highest proposal (its metric into `d->metric`); nullopt when all
+  // metrics are invalid, or some are and the rest would scale down.
+  std::optional<int32_t> ComputeReplicasForMetrics(absl::Time now, int32_t current_replicas,
+                                                   const HpaObservations& observations,
+                                                   HpaDecision* d) const;
+  // Upstream computeReplicasForMetric: the proposal of spec metric `m` from its observation.
+  absl::StatusOr<MetricProposal> ComputeReplicasForMetric(absl::Time now, const MetricSpec& m,
+                                                          const MetricObservation& observation,
+                                                          int32_t spec_replicas,
+                                                          int32_t status_replicas,
+                                                          const std::vector<Pod>& pods) const;
+  // Upstream normalizeDesiredReplicas (no behavior) and normalizeDesiredReplicasWithBehaviors:
+  // the normalized count of `prenormalized`; set the AbleToScale and ScalingLimited reasons of `d`.
+  int32_t NormalizeDesiredReplicas(absl::Time now, int32_t current_replicas, int32_t prenormalized,
+                                   std::vector<Recommendation>* recommendations,
+                                   HpaDecision* d) const;
+  int32_t NormalizeDesiredReplicasWithBehaviors(absl::Time now, int32_t current_replicas,
+                                                int32_t prenormalized,
+                                                std::vector<Recommendation>* recommendations,
+                                                HpaDecision* d) const;
   void StoreScaleEvent(absl::Time now, int32_t previous, int32_t next);
 
   HpaSpec spec_;
