@@ -8,7 +8,9 @@ FROM debian:bookworm AS build
 COPY scripts/deps.sh /src/scripts/deps.sh
 RUN /src/scripts/deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . /src
-RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAA_BENCH=OFF \
+# .git stays out of the build context: pass the revision, e.g. --build-arg REVISION=$(git rev-parse --short=12 HEAD)
+ARG REVISION=unknown
+RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAA_BENCH=OFF -DAA_REVISION="$REVISION" \
  && ninja -C /build -j"$(nproc)" autoscale-adapter \
  && strip --strip-debug -o /autoscale-adapter /build/bin/autoscale-adapter
 

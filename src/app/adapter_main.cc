@@ -27,7 +27,10 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/status_macros.h"
+#include "common/strings.h"
+#include "common/version.h"
 #include "config/config.h"
+#include "http/process_metrics.h"
 #include "http/query_api.h"
 #include "http/server.h"
 #include "keda/server.h"
@@ -58,24 +61,23 @@ ABSL_FLAG(bool, prometheus_insecure_skip_verify, false,
           "Skip TLS verification of Prometheus (explicit opt-in; logged as a warning)");
 ABSL_FLAG(std::string, http_listen, ":8080",
           "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
-          "free one");
+          "free one, \"off\" or \"\" disables it");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
-ABSL_FLAG(
-    std::string, grpc_listen, "",
-    "KEDA external scaler gRPC address, host:port (port 0 picks a free one), \"off\" disables it; "
-    "default: keda.listen from the config (:9500)");
+ABSL_FLAG(std::string, grpc_listen, "",
+          "KEDA external scaler gRPC address, host:port (port 0 picks a free one), \"off\" or \"\" "
+          "disables it; not given: keda.listen from the config (:9500)");
 ABSL_FLAG(std::string, grpc_tls_cert_file, "",
           "PEM certificate chain for the gRPC port (TLS); overrides keda.tls");
-ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc_tls_cert_file");
+ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc-tls-cert-file");
 ABSL_FLAG(std::string, grpc_client_ca_file, "",
           "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
 ABSL_FLAG(std::string, https_listen, ":6443",
           "Address of the HTTPS port serving the Kubernetes metrics APIs (custom, external, "
-          "metrics.k8s.io); host:port, port 0 picks a free one, \"off\" disables it");
+          "metrics.k8s.io); host:port, port 0 picks a free one, \"off\" or \"\" disables it");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain of the HTTPS port; empty: a self-signed certificate is generated "
-          "at start (ECDSA P-256; SANs localhost, 127.0.0.1 and --tls_san)");
-ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+          "at start (ECDSA P-256; SANs localhost, 127.0.0.1 and --tls-san)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file");
 ABSL_FLAG(std::vector<std::string>, tls_san, {},
           "Extra subjectAltNames of the generated self-signed certificate (comma-separated DNS "
           "names or IPs, e.g. the Service's DNS name)");
@@ -108,7 +110,7 @@ ABSL_FLAG(std::vector<std::string>, requestheader_extra_headers_prefix, {},
           "ConfigMap's, else X-Remote-Extra-");
 ABSL_FLAG(std::string, kubeconfig, "",
           "kubeconfig file to reach the Kubernetes API from outside a cluster (current-context, or "
-          "--kube_context); empty: the pod's service account when running in a cluster");
+          "--kube-context); empty: the pod's service account when running in a cluster");
 ABSL_FLAG(std::string, kube_context, "", "Context of --kubeconfig to use; empty: current-context");
 ABSL_FLAG(std::string, pod_source, "auto",
           "Where pods and their labels (for labelSelector) come from: kubernetes (list+watch pods "
@@ -123,6 +125,9 @@ ABSL_FLAG(std::string, log_format, "json", "Log format: json (one object a line)
 
 namespace aa {
 namespace {
+
+// An explicitly empty listen address disables the listener, as "off" does.
+bool ListenerOff(const std::string& listen) { return listen.empty() || listen == "off"; }
 
 int Fail(const absl::Status& status) {
   LogError("fatal", {{"error", status}});
@@ -143,11 +148,11 @@ absl::Status ApplyFlagOverrides(config::Config& config) {
     return absl::OkStatus();
   };
   AA_RETURN_IF_ERROR(
-      duration(FLAGS_sampling_interval, "sampling_interval", &config.sampling.interval));
-  AA_RETURN_IF_ERROR(duration(FLAGS_max_age, "max_age", &config.sampling.max_age));
-  AA_RETURN_IF_ERROR(duration(FLAGS_demand_ttl, "demand_ttl", &config.sampling.demand_ttl));
+      duration(FLAGS_sampling_interval, "sampling-interval", &config.sampling.interval));
+  AA_RETURN_IF_ERROR(duration(FLAGS_max_age, "max-age", &config.sampling.max_age));
+  AA_RETURN_IF_ERROR(duration(FLAGS_demand_ttl, "demand-ttl", &config.sampling.demand_ttl));
   AA_RETURN_IF_ERROR(
-      duration(FLAGS_prometheus_timeout, "prometheus_timeout", &config.prometheus.timeout));
+      duration(FLAGS_prometheus_timeout, "prometheus-timeout", &config.prometheus.timeout));
   if (config.sampling.interval < absl::Seconds(1) ||
       config.sampling.max_age < config.sampling.interval) {
     return absl::InvalidArgumentError("sampling interval must be >= 1s and maxAge >= interval");
@@ -205,9 +210,13 @@ int Main(int argc, char** argv) {
       argc, argv,
       "serves Prometheus metrics to Kubernetes autoscalers.\n"
       "Usage: autoscale-adapter [--config FILE] [--prometheus-url URL] [flags]; --helpfull lists "
-      "every flag");
+      "every flag, --version prints the version",
+      absl::StrCat("autoscale-adapter version ", ToAbsl(Version()), ", revision ",
+                   ToAbsl(Revision()), "\n"));
   if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) return Fail(s);
   if (auto s = SetLogFormat(absl::GetFlag(FLAGS_log_format)); !s.ok()) return Fail(s);
+  // The first record says what runs.
+  LogInfo("autoscale-adapter", {{"version", Version()}, {"revision", Revision()}});
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
   auto config = config_path.empty()
@@ -228,6 +237,7 @@ int Main(int argc, char** argv) {
   }
 
   auto registry = std::make_shared<prometheus::Registry>();
+  http::RegisterBuildInfo(*registry, Version(), Revision());
   prom::ClientOptions client_options = config->prometheus;
   client_options.registry = registry.get();
   auto client = prom::NewHttpClient(client_options);
@@ -252,11 +262,11 @@ int Main(int argc, char** argv) {
   const std::string pod_source = absl::GetFlag(FLAGS_pod_source);
   if (pod_source != "auto" && pod_source != "kubernetes" && pod_source != "prometheus") {
     return Fail(absl::InvalidArgumentError(
-        absl::StrCat("--pod_source=", pod_source, ": want auto, kubernetes or prometheus")));
+        absl::StrCat("--pod-source=", pod_source, ": want auto, kubernetes or prometheus")));
   }
   if (pod_source == "kubernetes" && !kube_client) {
     return Fail(absl::FailedPreconditionError(
-        "--pod_source=kubernetes needs the Kubernetes API: run in a cluster or give --kubeconfig"));
+        "--pod-source=kubernetes needs the Kubernetes API: run in a cluster or give --kubeconfig"));
   }
   std::unique_ptr<kube::PodWatch> pod_watch;
   std::unique_ptr<kube::WatchedPodLabels> watched_pod_labels;
@@ -285,16 +295,20 @@ int Main(int argc, char** argv) {
   http::AddSamplerCheck(sampler, readiness);
   if (pod_watch) readiness.Add("pod-watch", [&pod_watch] { return pod_watch->SyncStatus(); });
   http::QueryApi query_api(sampler, *registry, RealClock::Get(), &readiness);
-  http::HttpServerOptions http_options;
-  http_options.listen = absl::GetFlag(FLAGS_http_listen);
-  http_options.threads = absl::GetFlag(FLAGS_http_threads);
-  http_options.registry = registry.get();
-  http_options.error_response = [](int code, std::string message) {
-    return http::ErrorResponse(code, std::move(message));
-  };
-  auto http_server = http::StartHttpServer(
-      http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
-  if (!http_server.ok()) return Fail(http_server.status());
+  std::unique_ptr<http::HttpServer> http_server;
+  if (std::string listen = absl::GetFlag(FLAGS_http_listen); !ListenerOff(listen)) {
+    http::HttpServerOptions http_options;
+    http_options.listen = listen;
+    http_options.threads = absl::GetFlag(FLAGS_http_threads);
+    http_options.registry = registry.get();
+    http_options.error_response = [](int code, std::string message) {
+      return http::ErrorResponse(code, std::move(message));
+    };
+    auto started = http::StartHttpServer(
+        http_options, [&query_api](const http::HttpRequest& r) { return query_api.Handle(r); });
+    if (!started.ok()) return Fail(started.status());
+    http_server = *std::move(started);
+  }
 
   // The Kubernetes metrics APIs on HTTPS.
   std::unique_ptr<TempDir> tls_dir;
@@ -314,7 +328,7 @@ int Main(int argc, char** argv) {
                                                                       config->sampling.interval);
   }
   apiserver::MetricsApi metrics_api(sampler, RealClock::Get(), object_source.get(), &readiness);
-  if (std::string listen = absl::GetFlag(FLAGS_https_listen); listen != "off") {
+  if (std::string listen = absl::GetFlag(FLAGS_https_listen); !ListenerOff(listen)) {
     auto authentication = OnOffFlag(FLAGS_authentication, "authentication");
     if (!authentication.ok()) return Fail(authentication.status());
     auto authorization = OnOffFlag(FLAGS_authorization, "authorization");
@@ -364,7 +378,7 @@ int Main(int argc, char** argv) {
     std::string cert_file = absl::GetFlag(FLAGS_tls_cert_file);
     std::string key_file = absl::GetFlag(FLAGS_tls_key_file);
     if (cert_file.empty() != key_file.empty()) {
-      return Fail(absl::InvalidArgumentError("--tls_cert_file and --tls_key_file go together"));
+      return Fail(absl::InvalidArgumentError("--tls-cert-file and --tls-key-file go together"));
     }
     if (cert_file.empty()) {
       auto dir = TempDir::Create();
@@ -397,8 +411,9 @@ int Main(int argc, char** argv) {
 
   std::unique_ptr<keda::Server> grpc_server;
   config::KedaConfig grpc = config->keda;
-  if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty())
-    grpc.listen = f == "off" ? "" : f;
+  // An explicitly empty --grpc-listen disables the port like "off"; not given: the config's.
+  if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty() || FlagGiven("grpc_listen"))
+    grpc.listen = ListenerOff(f) ? "" : f;
   if (std::string f = absl::GetFlag(FLAGS_grpc_tls_cert_file); !f.empty()) grpc.tls_cert_file = f;
   if (std::string f = absl::GetFlag(FLAGS_grpc_tls_key_file); !f.empty()) grpc.tls_key_file = f;
   if (std::string f = absl::GetFlag(FLAGS_grpc_client_ca_file); !f.empty()) grpc.client_ca_file = f;
@@ -415,13 +430,16 @@ int Main(int argc, char** argv) {
     grpc_server = *std::move(started);
   }
 
+  LogInfo("started", {{"http", http_server != nullptr},
+                      {"https", https_server != nullptr},
+                      {"grpc", grpc_server != nullptr}});
   int signal = 0;
   sigwait(&signals, &signal);
   LogInfo("shutting down", {{"signal", SignalName(signal)}});
   if (grpc_server) grpc_server->Shutdown(absl::Seconds(5));
   if (https_server) https_server->Stop();
   if (auth_configmap) auth_configmap->Stop();
-  (*http_server)->Stop();
+  if (http_server) http_server->Stop();
   discoverer.Stop();
   sampler.Stop();
   if (pod_watch) pod_watch->Stop();

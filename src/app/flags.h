@@ -1,43 +1,64 @@
 #pragma once
-// Command-line setup shared by the programs in src/app/: --help lists the program's own flags with
-// their defaults, and flag names accept '-' as well as '_' (--prometheus-url = --prometheus_url;
-// Abseil names cannot contain '-').
+// Command-line setup shared by the programs in src/app/: flag names are written with dashes, as
+// Kubernetes tools write them (--prometheus-url), and the underscore forms Abseil declares them
+// with (--prometheus_url) keep working (common/flag_names.h); --help lists the program's own flags
+// with their defaults in dash form, --helpfull every flag.
 
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/flag_names.h"
 
 namespace aa {
 
-// Parses the command line (exits on unknown flags or --help) and returns the positional arguments.
-inline std::vector<char*> ParseProgramFlags(int argc, char** argv, absl::string_view usage) {
-  absl::FlagsUsageConfig config;
-  config.contains_help_flags = [](absl::string_view path) {
-    return absl::StrContains(path, "src/app/");
+// The underscore names of the flags the command line named (see RewrittenCommandLine::given).
+inline std::set<std::string, std::less<>>& GivenFlags() {
+  static std::set<std::string, std::less<>> given;
+  return given;
+}
+// True when the command line named flag `name` (underscore form), even with an empty value: tells
+// `--grpc-listen ""` (explicitly empty) from a flag left at its default "".
+inline bool FlagGiven(std::string_view name) { return GivenFlags().contains(name); }
+
+// Parses the command line (exits on unknown flags, on --help with 1 and on --version with 0, as
+// Abseil does) and returns the positional arguments. `version_line`, when not empty, is what
+// --version prints.
+inline std::vector<char*> ParseProgramFlags(int argc, char** argv, absl::string_view usage,
+                                            std::string version_line = "") {
+  // Called with absl::string_view by Abseil and std::string_view by FlagsHelp.
+  auto is_program_flag = [](auto path) {
+    return std::string_view(path.data(), path.size()).find("src/app/") != std::string_view::npos;
   };
-  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = is_program_flag;
+  config.contains_helpshort_flags = is_program_flag;
+  if (!version_line.empty()) config.version_string = [version_line] { return version_line; };
   absl::SetFlagsUsageConfig(config);
   absl::SetProgramUsageMessage(usage);
   static std::vector<std::string> storage;  // argv strings must outlive parsing
-  storage.assign(argv, argv + argc);
-  std::vector<char*> args;
-  bool done = false;
-  for (size_t i = 0; i < storage.size(); ++i) {
-    std::string& a = storage[i];
-    if (i > 0 && a == "--") done = true;
-    if (i > 0 && !done && a.size() > 1 && a[0] == '-') {
-      const size_t end = std::min(a.find('='), a.size());
-      for (size_t j = a.find_first_not_of('-'); j != std::string::npos && j < end; ++j) {
-        if (a[j] == '-') a[j] = '_';
-      }
-    }
-    args.push_back(a.data());
+  RewrittenCommandLine command_line =
+      RewriteDashedFlags(std::vector<std::string>(argv, argv + argc), RegisteredFlags());
+  storage = std::move(command_line.args);
+  GivenFlags() = std::move(command_line.given);
+  if (HelpRequest help = FindHelpRequest(storage); help != HelpRequest::kNone) {
+    std::string program = storage.empty() ? "" : storage[0].substr(storage[0].rfind('/') + 1);
+    std::function<bool(std::string_view)> include;  // --helpfull: every flag
+    if (help == HelpRequest::kProgram) include = is_program_flag;
+    std::fputs(FlagsHelp(absl::StrCat(program, ": ", usage), include).c_str(), stdout);
+    std::exit(1);
   }
+  std::vector<char*> args;
+  for (std::string& a : storage) args.push_back(a.data());
   return absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 }
 

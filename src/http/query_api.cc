@@ -12,6 +12,7 @@
 #include "common/http_status.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "http/process_metrics.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/pod_select.h"
 #include "pipeline/workload.h"
@@ -456,7 +457,9 @@ HttpResponse QueryApi::SelfMetrics() const {
   sampler_.UpdateGauges();
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = prometheus::TextSerializer().Serialize(registry_.Collect());
+  std::vector<prometheus::MetricFamily> families = registry_.Collect();
+  for (auto& family : CollectProcessMetrics()) families.push_back(std::move(family));
+  r.body = prometheus::TextSerializer().Serialize(families);
   r.route = "/metrics";
   return r;
 }

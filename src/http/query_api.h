@@ -19,7 +19,8 @@
 //       metric has them).
 //       ?currentReplicas=N     default: the pods with a value; ?minReplicas= / ?maxReplicas=
 //       override
-//   GET /metrics   self-metrics (Prometheus text format)
+//   GET /metrics   self-metrics (Prometheus text format): the registry's and the process_* ones
+//                  (http/process_metrics.h)
 //   GET /healthz, /livez   200 while the process serves; GET /readyz (?verbose, /readyz/<check>)
 //   200 once every readiness check passes (http/readiness.h), else 503 listing them with reasons
 // Errors are JSON {"error":{"code":N,"reason":"...","message":"..."}}: 400 bad parameter, 404

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -624,8 +625,8 @@ void Sampler::UpdateGauges() {
     }
   }
   for (const auto& [metric, entry] : per_metric) {
-    double age =
-        entry.first == absl::InfiniteFuture() ? -1 : absl::ToDoubleSeconds(now - entry.first);
+    std::optional<double> age;
+    if (entry.first != absl::InfiniteFuture()) age = absl::ToDoubleSeconds(now - entry.first);
     metrics_->SetGauges(metric, age, entry.second);
   }
 }

@@ -12,7 +12,7 @@ class NoMetrics final : public SamplerMetrics {
  public:
   void Query(const std::string&, bool) override {}
   void DroppedValue(const std::string&, const std::string&) override {}
-  void SetGauges(const std::string&, double, int64_t) override {}
+  void SetGauges(const std::string&, std::optional<double>, int64_t) override {}
 };
 
 class RegistryMetrics final : public SamplerMetrics {
@@ -28,7 +28,7 @@ class RegistryMetrics final : public SamplerMetrics {
                      .Register(registry)),
         age_(prometheus::BuildGauge()
                  .Name("autoscale_adapter_snapshot_age_seconds")
-                 .Help("Age of the oldest good sample held per metric (-1: none yet).")
+                 .Help("Age of the oldest good sample held per metric (absent: none yet).")
                  .Register(registry)),
         series_(prometheus::BuildGauge()
                     .Name("autoscale_adapter_series_held")
@@ -42,8 +42,14 @@ class RegistryMetrics final : public SamplerMetrics {
   void DroppedValue(const std::string& metric, const std::string& reason) override {
     dropped_.Add({{"metric", metric}, {"reason", reason}}).Increment();
   }
-  void SetGauges(const std::string& metric, double age_seconds, int64_t series) override {
-    age_.Add({{"metric", metric}}).Set(age_seconds);
+  void SetGauges(const std::string& metric, std::optional<double> age_seconds,
+                 int64_t series) override {
+    const prometheus::Labels labels = {{"metric", metric}};
+    if (age_seconds.has_value()) {
+      age_.Add(labels).Set(*age_seconds);
+    } else if (age_.Has(labels)) {
+      age_.Remove(&age_.Add(labels));  // -1 or a stale age would read as a value
+    }
     series_.Add({{"metric", metric}}).Set(static_cast<double>(series));
   }
 

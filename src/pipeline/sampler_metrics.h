@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace prometheus {
@@ -21,9 +22,10 @@ class SamplerMetrics {
   virtual void Query(const std::string& metric, bool ok) = 0;
   // autoscale_adapter_sampler_dropped_values_total{metric,reason="nan|inf|duplicate"}
   virtual void DroppedValue(const std::string& metric, const std::string& reason) = 0;
-  // autoscale_adapter_snapshot_age_seconds{metric} (-1: no good sample) and
-  // autoscale_adapter_series_held{metric}
-  virtual void SetGauges(const std::string& metric, double age_seconds, int64_t series) = 0;
+  // autoscale_adapter_snapshot_age_seconds{metric}, absent while the metric has no good sample
+  // (`age_seconds` nullopt), and autoscale_adapter_series_held{metric}
+  virtual void SetGauges(const std::string& metric, std::optional<double> age_seconds,
+                         int64_t series) = 0;
 };
 
 }  // namespace aa::pipeline

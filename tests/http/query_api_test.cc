@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "http/process_metrics.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
@@ -282,6 +283,19 @@ TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
       HasSubstr(
           "autoscale_adapter_sampler_queries_total{metric=\"concurrency\",outcome=\"success\"}"));
   EXPECT_THAT(r.body, HasSubstr("autoscale_adapter_series_held{metric=\"concurrency\"} 3"));
+}
+
+TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
+  RegisterBuildInfo(registry_, "9.9.9", "abcdef012345");
+  HttpResponse r = Get("/metrics");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_THAT(r.body, HasSubstr("autoscale_adapter_build_info{revision=\"abcdef012345\",version="
+                                "\"9.9.9\"} 1"));
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                           "process_virtual_memory_bytes ", "process_open_fds ", "process_max_fds ",
+                           "process_start_time_seconds "}) {
+    EXPECT_THAT(r.body, HasSubstr(std::string("\n") + name)) << name;
+  }
 }
 
 TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {

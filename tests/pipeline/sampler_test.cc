@@ -18,6 +18,7 @@ namespace {
 using ::aa::testing::FakePrometheus;
 using ::aa::testing::VectorOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using ::aa::testing::kSamplerWait;
 
@@ -182,6 +183,29 @@ TEST_F(SamplerTest, FirstSampleFailureIsUnavailableNotEmpty) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(read.status().message()), HasSubstr("connection refused"));
+}
+
+TEST_F(SamplerTest, SnapshotAgeIsAbsentUntilTheFirstGoodSample) {
+  SetError(absl::UnavailableError("connection refused"));
+  prometheus::Registry registry;
+  Sampler s(TestConfig(), prom_, clock_, &registry);
+  s.Start();
+  auto gauges = [&] {
+    s.UpdateGauges();
+    return prometheus::TextSerializer().Serialize(registry.Collect());
+  };
+  // Neither before any round nor after failed ones: no -1 or 0 that reads as a value.
+  EXPECT_THAT(gauges(), Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{")));
+  ASSERT_FALSE(s.Read("concurrency", "a").ok());
+  std::string text = gauges();
+  EXPECT_THAT(text, Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{")));
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_series_held{metric=\"concurrency\"} 0"));
+  SetError(absl::OkStatus());
+  NextRound(s);
+  clock_.Advance(absl::Seconds(2));
+  text = gauges();
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_snapshot_age_seconds{metric=\"concurrency\"} 2"));
+  EXPECT_THAT(text, Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{metric=\"cpu\"}")));
 }
 
 TEST_F(SamplerTest, UnknownMetricAndBadNamespace) {

@@ -87,11 +87,11 @@ class Child {
   std::string buf_, all_;
 };
 
-TEST(SimMain, HelpListsFlagsWithDefaults) {
+TEST(SimMain, HelpListsFlagsWithDefaultsInDashForm) {
   Child c({"--help"});
   c.Wait();
   for (const char* s : {"--listen", "default: \"127.0.0.1:0\"", "--scenario", "--seed", "--tick",
-                        "default: 100ms", "--log_level", "--log_format"}) {
+                        "default: 100ms", "--log-level (", "--log-format ("}) {
     EXPECT_THAT(c.output(), HasSubstr(s));
   }
 }

@@ -1,0 +1,7 @@
+#include "common/version.h"
+
+namespace aa {
+
+std::string_view Version() { return AA_VERSION; }
+
+}  // namespace aa

@@ -1,0 +1,155 @@
+// The adapter binary's command line: --version, the first log line, flags written with dashes (and
+// still with underscores), an explicitly empty listen flag turning its listener off, and the
+// process and build self-metrics on /metrics. No Prometheus: the adapter starts without one.
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "nlohmann/json.hpp"
+#include "proc/subprocess.h"
+#include "testutil/temp_dir.h"
+
+namespace aa {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::Not;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+class AdapterCli : public ::testing::Test {
+ protected:
+  // Starts the adapter with `args` (after a Prometheus URL nothing listens on).
+  void Start(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {AA_BIN_DIR "/autoscale-adapter", "--prometheus-url", "http://127.0.0.1:1",
+                 "--authentication=off", "--authorization=off"});
+    auto p = proc::Subprocess::Start({args, dir_.File("adapter.log"), ""});
+    ASSERT_TRUE(p.ok()) << p.status();
+    adapter_ = *std::move(p);
+  }
+
+  // The log records (JSON lines) written so far.
+  std::vector<json> Records() const {
+    std::vector<json> out;
+    for (absl::string_view line :
+         absl::StrSplit(testutil::ReadFileOrEmpty(dir_.File("adapter.log")), '\n')) {
+      json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+      if (j.is_object()) out.push_back(std::move(j));
+    }
+    return out;
+  }
+
+  // Waits for the record with "msg" `msg`; null when it did not come.
+  json WaitForRecord(const std::string& msg) {
+    json found;
+    proc::PollUntil(
+        [&] {
+          for (json& r : Records()) {
+            if (r.value("msg", "") == msg) {
+              found = std::move(r);
+              return true;
+            }
+          }
+          return !adapter_->Running();
+        },
+        kWait);
+    return found;
+  }
+
+  // The servers the adapter logged as listening.
+  std::vector<std::string> Listening() const {
+    std::vector<std::string> out;
+    for (const json& r : Records()) {
+      if (r.value("msg", "") == "listening") out.push_back(r.value("server", ""));
+    }
+    return out;
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<proc::Subprocess> adapter_;
+};
+
+TEST_F(AdapterCli, VersionPrintsVersionAndRevisionAndExitsZero) {
+  Start({"--version"});
+  ASSERT_TRUE(proc::PollUntil([&] { return !adapter_->Running(); }, kWait));
+  EXPECT_EQ(adapter_->Stop(), 0);
+  const std::string out = testutil::ReadFileOrEmpty(dir_.File("adapter.log"));
+  // 12 hex digits (maybe -dirty) from git, or "unknown" when built without git metadata.
+  EXPECT_THAT(out, MatchesRegex("autoscale-adapter version " AA_VERSION
+                                ", revision ([0-9a-f]{12}(-dirty)?|unknown)\n"));
+}
+
+TEST_F(AdapterCli, DashedFlagsAndTheFirstLogLineAndSelfMetrics) {
+  // --https-listen "" (explicitly empty): no HTTPS port.
+  Start({"--http-listen=127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--https-listen", "",
+         "--log-format=json", "--sampling-interval=1s"});
+  auto http_port = adapter_->WaitForListeningPort("http", kWait);
+  ASSERT_TRUE(http_port.ok()) << http_port.status();
+  ASSERT_TRUE(adapter_->WaitForListeningPort("grpc", kWait).ok());
+  json started = WaitForRecord("started");
+  ASSERT_TRUE(started.is_object()) << adapter_->LogTail();
+  EXPECT_EQ(started["https"], false);
+  EXPECT_THAT(Listening(), Not(::testing::Contains("https")));
+
+  std::vector<json> records = Records();
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records[0]["msg"], "autoscale-adapter");
+  EXPECT_EQ(records[0]["version"], AA_VERSION);
+  EXPECT_THAT(records[0].value("revision", ""), MatchesRegex("[0-9a-f]{12}(-dirty)?|unknown"));
+
+  httplib::Client client("127.0.0.1", *http_port);
+  client.set_read_timeout(10, 0);
+  auto r = client.Get("/metrics");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  ASSERT_EQ(r->status, 200);
+  EXPECT_THAT(r->body,
+              HasSubstr("autoscale_adapter_build_info{revision=\"" +
+                        records[0].value("revision", "") + "\",version=\"" AA_VERSION "\"} 1"));
+  double rss = 0, start = 0, fds = 0;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    if (absl::ConsumePrefix(&line, "process_resident_memory_bytes "))
+      (void)absl::SimpleAtod(line, &rss);
+    if (absl::ConsumePrefix(&line, "process_start_time_seconds "))
+      (void)absl::SimpleAtod(line, &start);
+    if (absl::ConsumePrefix(&line, "process_open_fds ")) (void)absl::SimpleAtod(line, &fds);
+  }
+  EXPECT_GT(rss, 1 << 20);
+  EXPECT_GT(fds, 3);
+  const double now = absl::ToUnixMillis(absl::Now()) / 1000.0;
+  EXPECT_LE(start, now + 1);
+  EXPECT_GT(start, now - 60);
+  // Prometheus is down: no sample, so no snapshot age (not -1).
+  EXPECT_THAT(r->body, Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{")));
+}
+
+TEST_F(AdapterCli, EmptyGrpcListenTurnsTheKedaPortOff) {
+  // Without the flag the config's keda.listen (:9500) applies; an explicitly empty one is "off".
+  Start({"--http-listen=127.0.0.1:0", "--grpc-listen", "", "--https-listen=off"});
+  json started = WaitForRecord("started");
+  ASSERT_TRUE(started.is_object()) << adapter_->LogTail();
+  EXPECT_EQ(started["grpc"], false);
+  EXPECT_EQ(started["http"], true);
+  EXPECT_THAT(Listening(), ::testing::ElementsAre("http"));
+}
+
+TEST_F(AdapterCli, UnderscoreFormsStillWork) {
+  Start({"--http_listen=", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0"});
+  json started = WaitForRecord("started");
+  ASSERT_TRUE(started.is_object()) << adapter_->LogTail();
+  EXPECT_EQ(started["http"], false);
+  EXPECT_THAT(Listening(), ::testing::UnorderedElementsAre("https", "grpc"));
+}
+
+}  // namespace
+}  // namespace aa
