@@ -37,8 +37,8 @@ ABSL_FLAG(
 ABSL_FLAG(uint64_t, seed, 1,
           "random seed: the same seed, scenario and API calls give the same run");
 ABSL_FLAG(absl::Duration, tick, absl::Milliseconds(100), "simulation step, advanced in real time");
-ABSL_FLAG(std::string, log_level, "info", "log level: debug, info, warn, error (also --log-level)");
-ABSL_FLAG(std::string, log_format, "json", "log format: json or logfmt (also --log-format)");
+ABSL_FLAG(std::string, log_level, "info", "log level: debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "json", "log format: json or logfmt");
 
 namespace {
 

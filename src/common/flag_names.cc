@@ -77,14 +77,17 @@ std::string_view ShortFile(std::string_view file) {
   return top == std::string_view::npos ? file : file.substr(top + 1);
 }
 
-// Appends `text` indented by `first_indent`, wrapped at 80 columns, continuation lines indented by
-// `rest_indent`, and a newline.
-void AppendWrapped(std::string& out, std::string_view text, size_t first_indent,
-                   size_t rest_indent) {
+// Appends the words of `text` and then `last` (kept whole: "default: \"a b\";") indented by
+// `first_indent`, wrapped at 80 columns, continuation lines indented by `rest_indent`, and a
+// newline.
+void AppendWrapped(std::string& out, std::string_view text, std::string_view last,
+                   size_t first_indent, size_t rest_indent) {
+  std::vector<absl::string_view> words = absl::StrSplit(ToAbsl(text), ' ', absl::SkipEmpty());
+  words.push_back(ToAbsl(last));
   out.append(first_indent, ' ');
   size_t column = first_indent;
   bool line_empty = true;
-  for (absl::string_view word : absl::StrSplit(ToAbsl(text), ' ', absl::SkipEmpty())) {
+  for (absl::string_view word : words) {
     if (!line_empty && column + 1 + word.size() > 80) {
       out.append("\n").append(rest_indent, ' ');
       column = rest_indent;
@@ -120,8 +123,8 @@ std::string FlagsHelp(std::string_view usage,
       const std::string def = flag->IsOfType<std::string>()
                                   ? absl::StrCat("\"", flag->DefaultValue(), "\"")
                                   : flag->DefaultValue();
-      std::string entry = absl::StrCat("--", dashed, " (", flag->Help(), "); default: ", def, ";");
-      AppendWrapped(out, entry, 4, 6);
+      AppendWrapped(out, absl::StrCat("--", dashed, " (", flag->Help(), ");"),
+                    absl::StrCat("default: ", def, ";"), 4, 6);
     }
   }
   return out;
