@@ -4,13 +4,11 @@
 // Prometheus) in its own process, so its resident memory can be measured alone; this process is the
 // client (gRPC callback API).
 //  1. GetMetrics with 100 concurrent clients (closed loop, 4 channels), the tutorial's KServe
-//  trigger
-//     (InferenceService selector + containerConcurrency/targetUtilizationPercentage): calls/s and
-//     latency.
+//     trigger (InferenceService selector + containerConcurrency/targetUtilizationPercentage):
+//     calls/s and latency.
 //  2. 1,000 open StreamIsActive streams (10 channels): server RSS before and after opening them,
-//  then activity
-//     toggled 20 times: latency from the `tick` command (one sampling round + snapshot publication)
-//     until each stream received the new state.
+//     then activity toggled 20 times: latency from the `tick` command (one sampling round +
+//     snapshot publication) until each stream received the new state.
 //
 //   keda_bench [--server PATH] [--seconds N]
 

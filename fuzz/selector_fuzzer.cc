@@ -2,16 +2,15 @@
 // Properties checked (abort on violation):
 //  - Parse never fails with anything but InvalidArgument;
 //  - accepted selectors round-trip: Parse(String()) succeeds, is equal, and prints the same
-//  String();
-//  - structural invariants: requirements sorted by key, values sorted and unique, value counts per
-//  operator;
+//    String();
+//  - structural invariants: requirements sorted by key, values sorted and unique, value counts
+//    per operator;
 //  - Selector::Matches agrees with the conjunction of Requirement::Matches, for map and lookup
-//  forms;
+//    forms;
 //  - every PromQL matcher produced is `name op "literal"` with a valid label name and a literal
-//  that
-//    Prometheus' lexer accepts (balanced quotes, no raw newline or invalid UTF-8);
+//    that Prometheus' lexer accepts (balanced quotes, no raw newline or invalid UTF-8);
 //  - on the raw input: PromQLStringLiteral and QuoteRegex output unquotes back to exactly the
-//  input.
+//    input.
 // Seed corpus: tests/testdata/selector/corpus/, dictionary: tests/testdata/selector/selector.dict.
 
 #include <cstddef>

@@ -180,8 +180,8 @@ class ServerImpl final : public HttpServer {
     int threads = options_.threads;
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     server_->set_keep_alive_max_count(100000);
-    server_->set_tcp_nodelay(
-        true);  // headers and body go out in separate writes: no 40 ms Nagle stall
+    // Headers and body go out in separate writes: no 40 ms Nagle stall.
+    server_->set_tcp_nodelay(true);
     server_->set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
     server_->set_read_timeout(10, 0);
     server_->set_write_timeout(10, 0);

@@ -1,7 +1,7 @@
 #pragma once
 // A small HTTP(S) server: one handler for every request, a bounded worker pool, keep-alive, port 0,
-// graceful stop. The only place the project's servers touch cpp-httplib (its header stays inside
-// server.cc).
+// graceful stop. The adapter's servers touch cpp-httplib only here (its header stays inside
+// server.cc); the simulator's own HTTP face (sim/server.cc) uses it directly.
 
 #include <functional>
 #include <map>

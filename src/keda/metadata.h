@@ -32,22 +32,22 @@
 //                                flight, or 0.25 cores). Excludes containerConcurrency and
 //                                targetUtilizationPercentage. Required for rule metrics (rules
 //                                define no target).
-//   containerConcurrency: 100    KServe's way, integer >= 1: per-pod target = containerConcurrency
-//   * targetUtilizationPercentage: 70   targetUtilizationPercentage / 100 (percentage in (0, 100],
-//   default 70),
-//                                so 100 and 70 give 70.
-//   targetUtilizationPercentage: 50   alone, for metrics with a baseline (the cpu preset: the pod's
-//   CPU request):
-//                                per-pod target = 50 % of the selected pods' average baseline, in
-//                                the metric's unit (cores). Then KEDA's AverageValue computes
-//                                ceil(total usage / (request * 50 %)) replicas, which is the HPA's
-//                                CPU utilization formula. Percentage in (0, 1000]. None of the
-//                                target keys: the metric definition's own target (its `target`, or
-//                                its `targetUtilization` for metrics with a baseline); none there
-//                                either is an error.
+//   containerConcurrency: 100    KServe's way, integer >= 1, with
+//   targetUtilizationPercentage: 70
+//                                per-pod target = containerConcurrency *
+//                                targetUtilizationPercentage / 100 (percentage in (0, 100],
+//                                default 70), so 100 and 70 give 70.
+//   targetUtilizationPercentage: 50
+//                                alone, for metrics with a baseline (the cpu preset: the pod's CPU
+//                                request): per-pod target = 50 % of the selected pods' average
+//                                baseline, in the metric's unit (cores). Then KEDA's AverageValue
+//                                computes ceil(total usage / (request * 50 %)) replicas, which is
+//                                the HPA's CPU utilization formula. Percentage in (0, 1000]. None
+//                                of the target keys: the metric definition's own target (its
+//                                `target`, or its `targetUtilization` for metrics with a baseline);
+//                                none there either is an error.
 //   activationThreshold: 0       finite number >= 0, default 0: IsActive / StreamIsActive report
-//   true when the
-//                                workload total is above it.
+//                                true when the workload total is above it.
 //
 // Keys KEDA itself puts into the map (scalerAddress, enableTLS, unsafeSsl, tlsCertFile, caCert,
 // tlsClientCert, tlsClientKey) are ignored silently; other keys are reported in

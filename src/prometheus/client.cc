@@ -1,4 +1,5 @@
-// The one translation unit of the project that includes httplib.h.
+// cpp-httplib stays inside .cc files (here, http/server.cc, http/client.cc, kube/client.cc and
+// sim/server.cc): no header of the project includes httplib.h.
 #include "prometheus/client.h"
 
 #include <httplib.h>

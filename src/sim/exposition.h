@@ -7,20 +7,18 @@
 //
 // Exposed families (pods of a deleted pod disappear with it; counters never decrease while a pod
 // lives):
-//   revision_request_latencies (histogram, ms; queue wait + service time), revision_request_count
-//   (counter)
+//   revision_request_latencies (histogram, ms; queue wait + service time),
+//   revision_request_count (counter)
 //     {namespace_name, configuration_name=<svc>-predictor, revision_name=<svc>-predictor-00001,
-//     pod_name,
-//      container_name="queue-proxy", response_code="200", response_code_class="2xx"}
+//      pod_name, container_name="queue-proxy", response_code="200", response_code_class="2xx"}
 //   request_predict_seconds (histogram, service time) {namespace, pod, model_name}
 //   vllm:num_requests_running, vllm:num_requests_waiting (gauges) {namespace, pod, model_name};
-//   waiting is the
-//     pod's share of the service queue (shared out evenly over the serving pods, remainder to the
-//     oldest)
+//     waiting is the pod's share of the service queue (shared out evenly over the serving pods,
+//     remainder to the oldest)
 //   container_cpu_usage_seconds_total (counter) {namespace, pod, container, node}:
-//   container="kserve-container", plus the
-//     pause container "POD" (constant 0.001 core) and the pod cgroup container="" (their sum), as
-//     cAdvisor does; and per node the root cgroup {id="/", node} (the node's total, see model.h)
+//     container="kserve-container", plus the pause container "POD" (constant 0.001 core) and the
+//     pod cgroup container="" (their sum), as cAdvisor does; and per node the root cgroup
+//     {id="/", node} (the node's total, see model.h)
 //   container_memory_working_set_bytes (gauge) {namespace, pod, container, node} (same three
 //     containers) and {id="/", node}
 //   node_cpu_usage_seconds_total (counter), node_memory_working_set_bytes (gauge) {node}: the
@@ -29,21 +27,20 @@
 //     label_kubernetes_io_hostname, label_kubernetes_io_os}, kube_node_status_capacity and
 //     kube_node_status_allocatable {node, resource=cpu|memory, unit=core|byte}
 //   kube_pod_container_resource_requests {namespace, pod, container="kserve-container", node,
-//   resource=cpu|memory,
-//     unit=core|byte}
+//     resource=cpu|memory, unit=core|byte}
 //   kube_pod_labels {namespace, pod, label_serving_kserve_io_inferenceservice, label_app,
-//   label_component} kube_pod_status_ready {namespace, pod, condition=true|false|unknown},
-//   kube_pod_start_time, kube_pod_deletion_timestamp (draining pods only)
+//     label_component}
+//   kube_pod_status_ready {namespace, pod, condition=true|false|unknown}, kube_pod_start_time,
+//     kube_pod_deletion_timestamp (draining pods only)
 //   kube_deployment_labels {namespace, deployment=<svc>-predictor, label_* as the pods'},
 //   kube_deployment_status_replicas {namespace, deployment} (pods not draining),
 //   kube_service_labels {namespace, service=<svc>, label_* as the pods'}
-//   sim_* ground truth per
-//   service {namespace, service}: sim_service_replicas, sim_service_ready_replicas,
-//     sim_service_arrival_rate, sim_service_queue_length, sim_service_in_flight,
-//     sim_requests_arrived_total, sim_requests_completed_total, sim_requests_queued_total,
-//     sim_requests_dropped_total, sim_service_concurrency_seconds_total (integral of in flight +
-//     queued: its rate is the true mean concurrency), sim_request_latency_seconds_sum_total; and
-//     sim_time_seconds.
+//   sim_* ground truth per service {namespace, service}: sim_service_replicas,
+//     sim_service_ready_replicas, sim_service_arrival_rate, sim_service_queue_length,
+//     sim_service_in_flight, sim_requests_arrived_total, sim_requests_completed_total,
+//     sim_requests_queued_total, sim_requests_dropped_total, sim_service_concurrency_seconds_total
+//     (integral of in flight + queued: its rate is the true mean concurrency),
+//     sim_request_latency_seconds_sum_total; and sim_time_seconds.
 
 #include <string>
 

@@ -1,11 +1,14 @@
 #pragma once
 // The HTTP face of autoscale-sim (cpp-httplib stays inside server.cc):
-//   GET  /metrics                                        Prometheus text exposition (see
-//   exposition.h) GET  /healthz                                        "ok" GET  /api/v1/services
-//   JSON: every service with its pods GET  /api/v1/services/{namespace}/{name}             JSON:
-//   one service PUT  /api/v1/services/{namespace}/{name}/replicas    body {"replicas": N}, N
-//   integer in 0..1000 PUT  /api/v1/services/{namespace}/{name}/load        body {"rps": X} (X >=
-//   0) or {"rps": null} (back to profile)
+//   GET  /metrics                             Prometheus text exposition (see exposition.h)
+//   GET  /healthz                             "ok"
+//   GET  /api/v1/services                     JSON: every service with its pods
+//   GET  /api/v1/services/{namespace}/{name}  JSON: one service
+//   PUT  /api/v1/services/{namespace}/{name}/replicas
+//                                             body {"replicas": N}, N integer in 0..1000
+//   PUT  /api/v1/services/{namespace}/{name}/load
+//                                             body {"rps": X} (X >= 0) or {"rps": null} (back to
+//                                             profile)
 // Errors are JSON {"error": "...", "code": N}: 400 for a bad body or value, 404 for an unknown
 // service. A successful PUT answers 200 with the service's JSON state.
 

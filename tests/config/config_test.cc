@@ -879,8 +879,8 @@ TEST(EmbeddedDefaultTest, ParsesAsDocumented) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->source, "<embedded>");
   EXPECT_EQ(c->prometheus.url, "");
-  EXPECT_EQ(ValidateForRun(*c).code(),
-            absl::StatusCode::kInvalidArgument);  // the demo passes --prometheus-url
+  // The demo passes --prometheus-url.
+  EXPECT_EQ(ValidateForRun(*c).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c->sampling.interval, absl::Seconds(2));
   EXPECT_EQ(c->sampling.max_age, absl::Seconds(30));
   EXPECT_EQ(c->sampling.warm_namespaces, std::vector<std::string>{"kserve-test"});

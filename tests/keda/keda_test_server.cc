@@ -7,12 +7,15 @@
 // Listens on 127.0.0.1, port chosen by the kernel, and prints "PORT <n>" on stdout. Then reads
 // commands, one a line, from stdin and answers each with one line, "ok ..." or "error <why>":
 //   set <token> <namespace> <pod> <value>   a series value (tokens: conc, cpu_usage, cpu_request,
-//   plain) erase <token> <namespace> <pod> labels <namespace> <pod> <k=v>[,<k=v>...] Kubernetes
-//   labels of a pod (kube_pod_labels) down <0|1>                               the fake Prometheus
-//   refuses queries tick                                     5 s later: one sampling round
-//   published and pushed to streams streams                                  "ok <open
-//   StreamIsActive streams>" quit                                     graceful shutdown (also on
-//   end of input); exit status 0
+//                                           plain)
+//   erase <token> <namespace> <pod>
+//   labels <namespace> <pod> <k=v>[,<k=v>...]
+//                                           Kubernetes labels of a pod (kube_pod_labels)
+//   down <0|1>                              the fake Prometheus refuses queries
+//   tick                                    5 s later: one sampling round published and pushed to
+//                                           streams
+//   streams                                 "ok <open StreamIsActive streams>"
+//   quit                                    graceful shutdown (also on end of input); exit status 0
 // Metric definitions: concurrency (target 70), cpu (baseline, targetUtilization 50), plain (no
 // target).
 

@@ -36,8 +36,8 @@ using testing::FakeProm;
 using ::testing::HasSubstr;
 
 constexpr char kNs[] = "t1";
-constexpr absl::Duration kWait =
-    absl::Seconds(20);  // generous real-time bound for waits that should be instant
+// A generous real-time bound for waits that should be instant.
+constexpr absl::Duration kWait = absl::Seconds(20);
 
 ScaledObjectRef Ref(const std::map<std::string, std::string>& md, const std::string& ns = kNs) {
   ScaledObjectRef ref;

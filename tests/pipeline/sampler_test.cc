@@ -309,8 +309,8 @@ TEST_F(SamplerTest, DemandExpiresAndTheSlotIsDropped) {
   EXPECT_EQ(s.snapshot()->FindSlot("concurrency", "a"), nullptr);
   size_t before = prom_.query_count();
   NextRound(s);
-  EXPECT_EQ(prom_.query_count(),
-            before);  // nothing demanded, nothing queried (probe already succeeded)
+  // Nothing demanded, nothing queried (probe already succeeded).
+  EXPECT_EQ(prom_.query_count(), before);
 }
 
 TEST_F(SamplerTest, ReadyAfterEveryWarmMetricSampled) {

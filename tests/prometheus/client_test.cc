@@ -36,8 +36,8 @@ class TestServer {
  public:
   explicit TestServer(std::unique_ptr<httplib::Server> server = std::make_unique<httplib::Server>())
       : server_(std::move(server)) {
-    server_->set_tcp_nodelay(
-        true);  // as Go servers do; without it keep-alive answers stall on delayed ACKs
+    // As Go servers do; without it keep-alive answers stall on delayed ACKs.
+    server_->set_tcp_nodelay(true);
   }
   ~TestServer() { Stop(); }
 
@@ -205,8 +205,8 @@ TEST(HttpClient, PostWhenQueryIsLongOrMethodSaysSo) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen.at(0).method, "POST");
   EXPECT_EQ(seen.at(0).get_header_value("Content-Type"), "application/x-www-form-urlencoded");
-  EXPECT_EQ(seen.at(0).get_param_value("query"),
-            long_query);  // httplib decodes the form body into params
+  // httplib decodes the form body into params.
+  EXPECT_EQ(seen.at(0).get_param_value("query"), long_query);
   EXPECT_EQ(seen.at(1).method, "GET");
 
   o.method = "POST";

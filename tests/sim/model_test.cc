@@ -180,8 +180,8 @@ TEST(Simulator, ScaleDownDrainsInFlightRequests) {
   }
   EXPECT_TRUE(gone);
   EXPECT_NE(s.pods[0].name, newest);
-  EXPECT_GE(drained,
-            static_cast<uint64_t>(in_flight) - 5);  // nearly all finished before the last tick
+  // Nearly all finished before the last tick.
+  EXPECT_GE(drained, static_cast<uint64_t>(in_flight) - 5);
   EXPECT_EQ(s.arrived, s.completed + static_cast<uint64_t>(s.in_flight + s.queue_length));
 }
 

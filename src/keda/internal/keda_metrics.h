@@ -1,8 +1,9 @@
 #pragma once
 // The KEDA scaler's self-metrics, declared in one place and built once from the registry:
-//   autoscale_adapter_keda_requests_total{method,code}  counter: finished RPCs by method and gRPC
-//   code name autoscale_adapter_keda_streams                      gauge: open StreamIsActive
-//   streams
+//   autoscale_adapter_keda_requests_total{method,code}
+//       counter: finished RPCs by method and gRPC code name
+//   autoscale_adapter_keda_streams
+//       gauge: open StreamIsActive streams
 // Thread-safe; cheap on the request path (one atomic load after the first request of a (method,
 // code)).
 
