@@ -47,6 +47,13 @@ echo "fresh-check: debootstrap took $(( $(date +%s) - t0 )) s" >&2
 
 cp /etc/resolv.conf "$sysroot/etc/resolv.conf"
 cp /etc/hosts "$sysroot/etc/hosts"  # sudo looks up the host's own name
+# The network's trust, not the machine's tools: a CA this machine added for a TLS-inspecting egress (npm's
+# registry answers through it here) is trusted in the chroot too; a machine without one copies nothing.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$sysroot/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$sysroot/usr/local/share/ca-certificates/"
+  chroot "$sysroot" update-ca-certificates >/dev/null 2>&1
+fi
 hostname >"$sysroot/etc/hostname"
 # The same apt sources as the machine (the security suite too), not only debootstrap's single line.
 if ls /etc/apt/sources.list.d/*.sources >/dev/null 2>&1; then
