@@ -8,7 +8,6 @@
 // cpu/memory, prometheus-adapter rules for services, deployments, nodes and an external metric)
 // that is warmed up for namespace "ns" and then stopped: a fixed snapshot, no threads while
 // fuzzing. Seed corpus: tests/testdata/apiserver/corpus/.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,23 +21,18 @@
 #include "config/config.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/discovery.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
+#include "testutil/fake_prometheus.h"
 
 namespace {
 
 using aa::testing::FakePrometheus;
-using aa::testing::VectorOf;
+using aa::testing::PodLabelsRows;
+using aa::testing::SeriesOf;
 using nlohmann::json;
 
 void Check(bool condition) {
   if (!condition) __builtin_trap();
-}
-
-aa::prom::Labels Series(std::string name, aa::prom::Labels labels) {
-  labels.emplace_back("__name__", std::move(name));
-  std::sort(labels.begin(), labels.end());
-  return labels;
 }
 
 aa::config::Config FuzzConfig() {
@@ -87,59 +81,34 @@ aa::config::Config FuzzConfig() {
 }
 
 void SetUpPrometheus(FakePrometheus& prom) {
+  prom.AnswerSeries("node_load", {SeriesOf("node_load", {{"node", "n1"}})});
+  prom.AnswerSeries("queue_depth",
+                    {SeriesOf("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})});
   prom.SetSeriesHandler(
-      [](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<aa::prom::Labels>> {
-        if (m[0] == "node_load") {
-          return std::vector<aa::prom::Labels>{Series("node_load", {{"node", "n1"}})};
-        }
-        if (m[0] == "queue_depth") {
-          return std::vector<aa::prom::Labels>{
-              Series("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
-        }
-        return std::vector<aa::prom::Labels>{Series(
+      [](const std::vector<std::string>&) -> absl::StatusOr<std::vector<aa::prom::Labels>> {
+        return std::vector<aa::prom::Labels>{SeriesOf(
             "http_requests_total",
             {{"namespace", "ns"}, {"pod", "a-1"}, {"service", "web"}, {"deployment", "web"}})};
       });
-  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<aa::prom::QueryResult> {
-    if (absl::StartsWith(q, "kube_pod_labels")) {
-      return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
-    }
-    if (absl::StartsWith(q, "conc")) {
-      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
-                       {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
-                       {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
-                      at);
-    }
-    if (absl::StartsWith(q, "usage")) {
-      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
-                       {{{"namespace", "ns"}, {"pod", "b-1"}}, -1.5}},
-                      at);
-    }
-    if (absl::StartsWith(q, "mem")) {
-      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
-                       {{{"namespace", "ns"}, {"pod", "b-1"}}, 1e300}},
-                      at);
-    }
-    if (absl::StartsWith(q, "sum(queue_depth")) {
-      return VectorOf({{{{"queue", "jobs"}}, 12000}, {{{"queue", "mail\xff\""}}, 0.5}}, at);
-    }
-    if (absl::StartsWith(q, "max(node_load")) {
-      return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
-    }
-    if (absl::StrContains(q, "by (namespace, service)")) {
-      return VectorOf({{{{"namespace", "ns"}, {"service", "web"}}, 12.5}}, at);
-    }
-    if (absl::StrContains(q, "by (namespace, deployment)")) {
-      return VectorOf({{{{"namespace", "ns"}, {"deployment", "web"}}, 20}}, at);
-    }
-    if (absl::StrContains(q, "by (namespace, pod)")) {
-      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 3}}, at);
-    }
-    if (absl::StrContains(q, "by (namespace)")) {
-      return VectorOf({{{{"namespace", "ns"}}, 21}}, at);
-    }
-    return VectorOf({}, at);
-  });
+  prom.AnswerPrefix("kube_pod_labels",
+                    PodLabelsRows("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}));
+  prom.AnswerPrefix("conc", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}});
+  prom.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                              {{{"namespace", "ns"}, {"pod", "b-1"}}, -1.5}});
+  prom.AnswerPrefix("mem", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
+                            {{{"namespace", "ns"}, {"pod", "b-1"}}, 1e300}});
+  prom.AnswerPrefix("sum(queue_depth",
+                    {{{{"queue", "jobs"}}, 12000}, {{{"queue", "mail\xff\""}}, 0.5}});
+  prom.AnswerPrefix("max(node_load", {{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}});
+  prom.AnswerContaining("by (namespace, service)",
+                        {{{{"namespace", "ns"}, {"service", "web"}}, 12.5}});
+  prom.AnswerContaining("by (namespace, deployment)",
+                        {{{{"namespace", "ns"}, {"deployment", "web"}}, 20}});
+  prom.AnswerContaining("by (namespace, pod)", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 3}});
+  prom.AnswerContaining("by (namespace)", {{{{"namespace", "ns"}}, 21}});
+  prom.AnswerOtherwise({});
 }
 
 // The paths whose tables the warm-up samples before the sampler stops.

@@ -11,8 +11,8 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/discovery.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::apiserver {
 namespace {
@@ -85,14 +85,11 @@ class RulesApiTest : public ::testing::Test {
     external.resources.overrides["namespace"] = {"", "namespace"};
     external.metrics_query = "sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)";
     c.rules = {rule, nodes, external};
+    prom_.AnswerSeries("node_load", {SeriesOf("node_load", {{"node", "n1"}})});
+    prom_.AnswerSeries("queue_depth",
+                       {SeriesOf("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})});
     prom_.SetSeriesHandler(
-        [this](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
-          if (m[0] == "node_load")
-            return std::vector<prom::Labels>{SeriesOf("node_load", {{"node", "n1"}})};
-          if (m[0] == "queue_depth") {
-            return std::vector<prom::Labels>{
-                SeriesOf("queue_depth", {{"namespace", "ns"}, {"queue", "jobs"}})};
-          }
+        [this](const std::vector<std::string>&) -> absl::StatusOr<std::vector<prom::Labels>> {
           std::vector<prom::Labels> out = {SeriesOf(
               "http_requests_total",
               {{"namespace", "ns"}, {"pod", "p"}, {"service", "web"}, {"deployment", "web"}})};
@@ -101,29 +98,21 @@ class RulesApiTest : public ::testing::Test {
           }
           return out;
         });
+    prom_.AnswerPrefix("max(node_load", {{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}});
+    prom_.AnswerContaining("by (namespace, service)",
+                           {{{{"namespace", "ns"}, {"service", "web"}}, 12.5}});
+    prom_.AnswerContaining("by (namespace, deployment)",
+                           {{{{"namespace", "ns"}, {"deployment", "web"}}, 20}});
+    prom_.AnswerContaining("by (namespace, pod)", {{{{"namespace", "ns"}, {"pod", "p"}}, 3}});
+    prom_.AnswerContaining("by (namespace)", {{{{"namespace", "ns"}}, 21}});
+    // The external metric's series, filtered by the queue matchers in the query.
     prom_.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      std::vector<std::pair<prom::Labels, double>> rows;
       if (absl::StartsWith(q, "sum(queue_depth")) {
-        std::vector<std::pair<prom::Labels, double>> rows;
         if (!absl::StrContains(q, "queue=\"mail\"")) rows.push_back({{{"queue", "jobs"}}, 12000});
         if (!absl::StrContains(q, "queue=\"jobs\"")) rows.push_back({{{"queue", "mail"}}, 0.5});
-        return VectorOf(rows, at);
       }
-      if (absl::StartsWith(q, "max(node_load")) {
-        return VectorOf({{{{"node", "n1"}}, 0.5}, {{{"node", "n2"}}, 1.25}}, at);
-      }
-      if (absl::StrContains(q, "by (namespace, service)")) {
-        return VectorOf({{{{"namespace", "ns"}, {"service", "web"}}, 12.5}}, at);
-      }
-      if (absl::StrContains(q, "by (namespace, deployment)")) {
-        return VectorOf({{{{"namespace", "ns"}, {"deployment", "web"}}, 20}}, at);
-      }
-      if (absl::StrContains(q, "by (namespace, pod)")) {
-        return VectorOf({{{{"namespace", "ns"}, {"pod", "p"}}, 3}}, at);
-      }
-      if (absl::StrContains(q, "by (namespace)")) {
-        return VectorOf({{{{"namespace", "ns"}}, 21}}, at);
-      }
-      return VectorOf({}, at);
+      return VectorOf(rows, at);
     });
     sampler_ = std::make_unique<pipeline::Sampler>(c, prom_, clock_, nullptr);
     discoverer_ = std::make_unique<pipeline::Discoverer>(*sampler_, prom_, clock_);

@@ -15,15 +15,16 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
+#include "testutil/fake_prometheus.h"
 #include "testutil/temp_dir.h"
 
 namespace aa::apiserver {
 namespace {
 
 using ::aa::testing::FakePrometheus;
+using ::aa::testing::PodLabelsRows;
 using ::aa::testing::VectorOf;
 using http::HttpRequest;
 using http::HttpResponse;
@@ -59,30 +60,16 @@ config::Config TestConfig() {
 class MetricsApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prom_.SetHandler(
-        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-          if (down_) return absl::UnavailableError("connection refused");
-          if (absl::StartsWith(q, "kube_pod_labels")) {
-            return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
-          }
-          if (absl::StartsWith(q, "conc")) {
-            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
-                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
-                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
-                            at);
-          }
-          if (absl::StartsWith(q, "usage")) {
-            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
-                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 1.5}},
-                            at);
-          }
-          if (absl::StartsWith(q, "mem")) {
-            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
-                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025}},
-                            at);
-          }
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}}, at);
-        });
+    prom_.AnswerPrefix("kube_pod_labels",
+                       PodLabelsRows("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}));
+    prom_.AnswerPrefix("conc", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                                {{{"namespace", "ns"}, {"pod", "a-2"}}, 105.5},
+                                {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}});
+    prom_.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                                 {{{"namespace", "ns"}, {"pod", "b-1"}}, 1.5}});
+    prom_.AnswerPrefix("mem", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 2.0 * 1024 * 1024 * 1024},
+                               {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025}});
+    prom_.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}});
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
     api_ = std::make_unique<MetricsApi>(*sampler_, clock_);
     sampler_->Start();
@@ -111,7 +98,6 @@ class MetricsApiTest : public ::testing::Test {
     return j;
   }
 
-  std::atomic<bool> down_{false};
   FakePrometheus prom_;
   SimulatedClock clock_;
   prometheus::Registry registry_;
@@ -177,7 +163,7 @@ TEST_F(MetricsApiTest, DiscoveryListsGroupsVersionsAndExactlyTheMetrics) {
 }
 
 TEST_F(MetricsApiTest, DiscoveryNeverAnswers503EvenWhenDataIsStale) {
-  down_ = true;
+  prom_.SetDown(true);
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   }

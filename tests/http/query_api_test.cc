@@ -10,15 +10,15 @@
 #include "gtest/gtest.h"
 #include "http/process_metrics.h"
 #include "nlohmann/json.hpp"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
 #include "prometheus/registry.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::http {
 namespace {
 
 using ::aa::testing::FakePrometheus;
-using ::aa::testing::VectorOf;
+using ::aa::testing::PodLabelsRows;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -45,22 +45,13 @@ config::Config TestConfig() {
 class QueryApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prom_.SetHandler(
-        [this](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-          if (down_) return absl::UnavailableError("connection refused");
-          if (absl::StartsWith(q, "kube_pod_labels")) {
-            return aa::testing::PodLabelsOf("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}, at);
-          }
-          if (absl::StartsWith(q, "conc")) {
-            return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
-                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 105},
-                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}},
-                            at);
-          }
-          if (absl::StartsWith(q, "usage"))
-            return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 0.25}}, at);
-          return VectorOf({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}}, at);
-        });
+    prom_.AnswerPrefix("kube_pod_labels",
+                       PodLabelsRows("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}));
+    prom_.AnswerPrefix("conc", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                                {{{"namespace", "ns"}, {"pod", "a-2"}}, 105},
+                                {{{"namespace", "ns"}, {"pod", "b-1"}}, 7}});
+    prom_.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "b-1"}}, 0.25}});
+    prom_.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}});
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
     api_ = std::make_unique<QueryApi>(*sampler_, registry_, clock_);
     sampler_->Start();
@@ -76,7 +67,6 @@ class QueryApiTest : public ::testing::Test {
     return api_->Handle(r);
   }
 
-  std::atomic<bool> down_{false};
   FakePrometheus prom_;
   SimulatedClock clock_;
   prometheus::Registry registry_;
@@ -154,7 +144,7 @@ TEST_F(QueryApiTest, UnknownMetricPathOrPodIs404AndWrongMethod405) {
 }
 
 TEST_F(QueryApiTest, StaleDataIs503WithTheReason) {
-  down_ = true;
+  prom_.SetDown(true);
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   }

@@ -1,6 +1,5 @@
 #include "http/readiness.h"
 
-#include <atomic>
 #include <memory>
 #include <string>
 
@@ -10,15 +9,14 @@
 #include "http/query_api.h"
 #include "kube/fake_apiserver.h"
 #include "kube/pod_watch.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
 #include "prometheus/registry.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::http {
 namespace {
 
 using ::aa::testing::FakePrometheus;
-using ::aa::testing::VectorOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -49,11 +47,7 @@ HttpResponse Get(const QueryApi& api, const std::string& path, bool verbose = fa
 class ReadinessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    prom_.SetHandler(
-        [this](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
-          if (prom_down_) return absl::UnavailableError("connection refused");
-          return VectorOf({}, at);  // reachable, but no series (the workload has no data yet)
-        });
+    prom_.AnswerOtherwise({});  // reachable, but no series (the workload has no data yet)
     auto server = kube::testing::FakeApiServer::Start();
     ASSERT_TRUE(server.ok()) << server.status();
     apiserver_ = *std::move(server);
@@ -91,7 +85,6 @@ class ReadinessTest : public ::testing::Test {
     ASSERT_TRUE(sampler_->WaitForGeneration(gen + 1, kWait));
   }
 
-  std::atomic<bool> prom_down_{false};
   FakePrometheus prom_;
   SimulatedClock clock_;
   prometheus::Registry registry_;
@@ -104,7 +97,7 @@ class ReadinessTest : public ::testing::Test {
 };
 
 TEST_F(ReadinessTest, NotReadyUntilPrometheusAnsweredAndThePodWatchListed) {
-  prom_down_ = true;
+  prom_.SetDown(true);
   apiserver_->FailNext("GET", "/api/v1/pods", 503);  // the first list fails, then a 1 h backoff
   StartAll(TestConfig());
   ASSERT_TRUE(sampler_->WaitForGeneration(1, kWait));
@@ -126,7 +119,7 @@ TEST_F(ReadinessTest, NotReadyUntilPrometheusAnsweredAndThePodWatchListed) {
   EXPECT_FALSE(readiness_.Status().ok());
 
   // Prometheus answers (with no series at all: that is the workload's state, not ours).
-  prom_down_ = false;
+  prom_.SetDown(false);
   NextSamplerRound();
   r = Get(*api_, "/readyz");
   EXPECT_EQ(r.status, 503);
@@ -162,7 +155,7 @@ TEST_F(ReadinessTest, WarmMetricsWithoutSeriesAreReady) {
 }
 
 TEST_F(ReadinessTest, WarmMetricNotYetQueriedNamesTheMetric) {
-  prom_down_ = true;
+  prom_.SetDown(true);
   config::Config config = TestConfig();
   config.sampling.warm_namespaces = {"ns"};
   StartAll(std::move(config));

@@ -9,16 +9,18 @@
 // sampler keeps the ones it asked for. Thread-safe.
 
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "config/config.h"
 #include "prometheus/client.h"
 #include "selector/selector.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::keda::testing {
 
@@ -51,79 +53,56 @@ inline config::Config KedaTestConfig() {
   return *std::move(c);
 }
 
-class FakeProm final : public prom::Client {
+// The shared fake Prometheus (testutil/fake_prometheus.h) holding per-token values: each Set or
+// Erase replaces the canned answer of queries containing `<token>{`.
+class FakeProm final : public aa::testing::FakePrometheus {
  public:
+  FakeProm() {
+    AnswerContaining("vector(1)", {{{}, 1}});  // the sampler's reachability probe
+    AnswerContaining("kube_pod_labels{", {});
+    AnswerOtherwise({});  // a series nobody set: an empty vector
+  }
+
   void Set(const std::string& token, const std::string& ns, const std::string& pod, double value) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     data_[token][ns][pod] = value;
+    AnswerContaining(token + "{", RowsOf(token));
   }
   void Erase(const std::string& token, const std::string& ns, const std::string& pod) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     data_[token][ns].erase(pod);
+    AnswerContaining(token + "{", RowsOf(token));
   }
   // Kubernetes labels of a pod, e.g. {{"serving.kserve.io/inferenceservice", "isvc-a"}}.
   void SetLabels(const std::string& ns, const std::string& pod,
                  const std::map<std::string, std::string>& labels) {
-    std::lock_guard lock(mu_);
-    prom::Labels out;
+    absl::MutexLock lock(&mu_);
+    prom::Labels out = {{"namespace", ns}, {"pod", pod}};
     for (const auto& [k, v] : labels) out.emplace_back(selector::KubeStateMetricsLabelName(k), v);
     labels_[ns][pod] = std::move(out);
-  }
-  void SetDown(bool down) {
-    std::lock_guard lock(mu_);
-    down_ = down;
-  }
-  int queries() const {
-    std::lock_guard lock(mu_);
-    return queries_;
-  }
-
-  absl::StatusOr<prom::QueryResult> Query(std::string_view promql, absl::Time at) override {
-    std::lock_guard lock(mu_);
-    ++queries_;
-    if (down_) return absl::UnavailableError("fake prometheus: connection refused");
-    prom::QueryResult r;
-    r.type = prom::ResultType::kVector;
-    int64_t ts = absl::ToUnixMillis(at);
-    if (promql.find("vector(1)") != std::string_view::npos) {
-      r.samples.push_back(prom::Sample{{}, 1, ts});
-      return r;
+    aa::testing::Rows rows;
+    for (const auto& [n, pods] : labels_) {
+      for (const auto& [p, l] : pods) rows.push_back({l, 1});
     }
-    if (promql.find("kube_pod_labels{") != std::string_view::npos) {
-      for (const auto& [ns, pods] : labels_) {
-        for (const auto& [pod, labels] : pods) {
-          prom::Labels l = labels;
-          l.emplace_back("namespace", ns);
-          l.emplace_back("pod", pod);
-          std::sort(l.begin(), l.end());
-          r.samples.push_back(prom::Sample{std::move(l), 1, ts});
-        }
-      }
-      return r;
-    }
-    for (const auto& [token, by_ns] : data_) {
-      if (promql.find(token + "{") == std::string_view::npos) continue;
-      for (const auto& [ns, pods] : by_ns) {
-        for (const auto& [pod, value] : pods) {
-          r.samples.push_back(prom::Sample{{{"namespace", ns}, {"pod", pod}}, value, ts});
-        }
-      }
-      return r;
-    }
-    return r;  // a series nobody set: an empty vector
+    AnswerContaining("kube_pod_labels{", std::move(rows));
   }
-
-  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>&, absl::Time,
-                                                   absl::Time) override {
-    return std::vector<prom::Labels>{};
-  }
+  void SetDown(bool down) { FakePrometheus::SetDown(down, "fake prometheus: connection refused"); }
+  int queries() const { return static_cast<int>(query_count()); }
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, std::map<std::string, double>>> data_;
-  std::map<std::string, std::map<std::string, prom::Labels>> labels_;
-  bool down_ = false;
-  int queries_ = 0;
+  aa::testing::Rows RowsOf(const std::string& token) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    aa::testing::Rows rows;
+    for (const auto& [ns, pods] : data_.at(token)) {
+      for (const auto& [pod, value] : pods)
+        rows.push_back({{{"namespace", ns}, {"pod", pod}}, value});
+    }
+    return rows;
+  }
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::map<std::string, std::map<std::string, double>>> data_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<std::string, prom::Labels>> labels_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::keda::testing

@@ -19,8 +19,8 @@
 #include "keda/scaler.h"
 #include "keda/server.h"
 #include "pipeline/discovery.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::keda {
 namespace {

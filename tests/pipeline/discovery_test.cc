@@ -6,9 +6,9 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler.h"
 #include "pipeline/sampler_fixture.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::pipeline {
 namespace {

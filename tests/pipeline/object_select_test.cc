@@ -6,8 +6,8 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/pod_select.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::pipeline {
 namespace {

@@ -6,11 +6,11 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "pipeline/fake_prometheus.h"
 #include "pipeline/sampler_fixture.h"
 #include "pipeline/workload.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "testutil/fake_prometheus.h"
 
 namespace aa::pipeline {
 namespace {

@@ -1,0 +1,192 @@
+#pragma once
+// The in-memory Prometheus of the unit tests, fuzzers and the KEDA test server: a prom::Client that
+// answers from canned rows or from a handler the test sets, and records the queries.
+//
+// Query() answers, in this order:
+// 1. Unavailable(message) while SetDown(true, message) holds;
+// 2. the first canned answer, in the order they were added, whose pattern the query has
+//    (AnswerPrefix: the query starts with it; AnswerContaining: the query contains it), as a vector
+//    of its rows timestamped at the evaluation time;
+// 3. the handler set with SetHandler, if any;
+// 4. the rows of AnswerOtherwise, if set;
+// 5. else Unavailable("fake prometheus: no handler").
+// Series() answers the canned series of AnswerSeries whose first matcher equals match[0], else the
+// series handler, else no series. Thread-safe; handlers run without the fake's lock held.
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "prometheus/client.h"
+
+namespace aa::testing {
+
+// Rows of a vector answer: one sample per (labels, value).
+using Rows = std::vector<std::pair<prom::Labels, double>>;
+
+// Builds a vector answer: one sample per (labels, value), labels sorted, timestamped `at`.
+inline prom::QueryResult VectorOf(Rows rows, absl::Time at) {
+  prom::QueryResult r;
+  r.type = prom::ResultType::kVector;
+  for (auto& [labels, value] : rows) {
+    std::sort(labels.begin(), labels.end());
+    r.samples.push_back(prom::Sample{labels, value, absl::ToUnixMillis(at)});
+  }
+  return r;
+}
+
+// A series' label set as /api/v1/series returns it: `labels` and __name__ `name`, sorted.
+inline prom::Labels SeriesOf(std::string name, prom::Labels labels) {
+  labels.emplace_back("__name__", std::move(name));
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+// kube_pod_labels rows: pods of namespace `ns`, each labelled with its InferenceService
+// (label_serving_kserve_io_inferenceservice), as kube-state-metrics exports them.
+inline Rows PodLabelsRows(const std::string& ns,
+                          const std::vector<std::pair<std::string, std::string>>& pod_to_isvc) {
+  Rows rows;
+  for (const auto& [pod, isvc] : pod_to_isvc) {
+    rows.push_back(
+        {{{"namespace", ns}, {"pod", pod}, {"label_serving_kserve_io_inferenceservice", isvc}}, 1});
+  }
+  return rows;
+}
+
+// The same rows as a vector answer timestamped `at`.
+inline prom::QueryResult PodLabelsOf(
+    const std::string& ns, const std::vector<std::pair<std::string, std::string>>& pod_to_isvc,
+    absl::Time at) {
+  return VectorOf(PodLabelsRows(ns, pod_to_isvc), at);
+}
+
+class FakePrometheus : public prom::Client {
+ public:
+  using Handler =
+      std::function<absl::StatusOr<prom::QueryResult>(const std::string& query, absl::Time at)>;
+  // Receives the match[] selectors.
+  using SeriesHandler = std::function<absl::StatusOr<std::vector<prom::Labels>>(
+      const std::vector<std::string>& matchers)>;
+
+  // Canned answers (see the top of the file). Adding a pattern again replaces its rows in place.
+  void AnswerPrefix(std::string prefix, Rows rows) {
+    Put(Canned{std::move(prefix), true, std::move(rows)});
+  }
+  void AnswerContaining(std::string text, Rows rows) {
+    Put(Canned{std::move(text), false, std::move(rows)});
+  }
+  void AnswerOtherwise(Rows rows) {
+    absl::MutexLock lock(&mu_);
+    otherwise_ = std::move(rows);
+  }
+  void SetHandler(Handler h) {
+    absl::MutexLock lock(&mu_);
+    handler_ = std::move(h);
+  }
+  // While down, every query fails with Unavailable(message).
+  void SetDown(bool down, std::string message = "connection refused") {
+    absl::MutexLock lock(&mu_);
+    down_ = down;
+    down_message_ = std::move(message);
+  }
+
+  // Series() whose first match[] selector is `first_matcher` answers `series` (replaced if set).
+  void AnswerSeries(std::string first_matcher, std::vector<prom::Labels> series) {
+    absl::MutexLock lock(&mu_);
+    for (auto& [m, s] : series_) {
+      if (m == first_matcher) {
+        s = std::move(series);
+        return;
+      }
+    }
+    series_.emplace_back(std::move(first_matcher), std::move(series));
+  }
+  void SetSeriesHandler(SeriesHandler h) {
+    absl::MutexLock lock(&mu_);
+    series_handler_ = std::move(h);
+  }
+
+  std::vector<std::string> queries() const {
+    absl::MutexLock lock(&mu_);
+    return queries_;
+  }
+  size_t query_count() const {
+    absl::MutexLock lock(&mu_);
+    return queries_.size();
+  }
+  size_t series_count() const {
+    absl::MutexLock lock(&mu_);
+    return series_calls_;
+  }
+
+  absl::StatusOr<prom::QueryResult> Query(std::string_view promql, absl::Time at) override {
+    Handler h;
+    {
+      absl::MutexLock lock(&mu_);
+      queries_.emplace_back(promql);
+      if (down_) return absl::UnavailableError(down_message_);
+      for (const Canned& c : canned_) {
+        if (c.prefix ? promql.starts_with(c.pattern)
+                     : promql.find(c.pattern) != std::string_view::npos) {
+          return VectorOf(c.rows, at);
+        }
+      }
+      if (!handler_ && otherwise_) return VectorOf(*otherwise_, at);
+      h = handler_;
+    }
+    if (!h) return absl::UnavailableError("fake prometheus: no handler");
+    return h(std::string(promql), at);
+  }
+
+  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>& matchers,
+                                                   absl::Time, absl::Time) override {
+    SeriesHandler h;
+    {
+      absl::MutexLock lock(&mu_);
+      ++series_calls_;
+      for (const auto& [m, s] : series_) {
+        if (!matchers.empty() && matchers[0] == m) return s;
+      }
+      h = series_handler_;
+    }
+    if (!h) return std::vector<prom::Labels>{};
+    return h(matchers);
+  }
+
+ private:
+  struct Canned {
+    std::string pattern;
+    bool prefix;
+    Rows rows;
+  };
+  void Put(Canned c) {
+    absl::MutexLock lock(&mu_);
+    for (Canned& have : canned_) {
+      if (have.pattern == c.pattern && have.prefix == c.prefix) {
+        have.rows = std::move(c.rows);
+        return;
+      }
+    }
+    canned_.push_back(std::move(c));
+  }
+
+  mutable absl::Mutex mu_;
+  bool down_ ABSL_GUARDED_BY(mu_) = false;
+  std::string down_message_ ABSL_GUARDED_BY(mu_);
+  std::vector<Canned> canned_ ABSL_GUARDED_BY(mu_);
+  Handler handler_ ABSL_GUARDED_BY(mu_);
+  std::optional<Rows> otherwise_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, std::vector<prom::Labels>>> series_ ABSL_GUARDED_BY(mu_);
+  SeriesHandler series_handler_ ABSL_GUARDED_BY(mu_);
+  size_t series_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace aa::testing
