@@ -643,9 +643,10 @@ absl::Status ReadDiscovery(const Errors& errors, const YAML::Node& node, Config*
 
 absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std::string& path,
                         MetricDefinition* def) {
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               {"type", "source", "window", "metric", "unit",
-                                                "namespaceLabel", "podLabel"}));
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, path,
+                                    {"type", "source", "window", "metric", "unit", "namespaceLabel",
+                                     "podLabel", "sourceMatchers", "baselineMatchers"}));
   internal::PresetSpec spec;
   AA_RETURN_IF_ERROR(m.String("type", &spec.type));
   AA_RETURN_IF_ERROR(m.String("source", &spec.source));
@@ -654,6 +655,19 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
   AA_RETURN_IF_ERROR(m.String("unit", &spec.unit));
   AA_RETURN_IF_ERROR(m.String("namespaceLabel", &spec.namespace_label));
   AA_RETURN_IF_ERROR(m.String("podLabel", &spec.pod_label));
+  for (auto [key, list] : {std::pair<std::string_view, std::vector<std::string>*>{
+                               "sourceMatchers", &spec.source_matchers},
+                           {"baselineMatchers", &spec.baseline_matchers}}) {
+    AA_RETURN_IF_ERROR(m.StringList(key, list));
+    for (size_t i = 0; i < list->size(); ++i) {
+      std::string normalized;
+      std::string problem = internal::LabelMatcherProblem((*list)[i], &normalized);
+      if (!problem.empty()) {
+        return errors.AtValue(absl::StrCat(m.Path(key), "[", i, "]"), problem, (*list)[i]);
+      }
+      (*list)[i] = std::move(normalized);
+    }
+  }
 
   // Rejects a key this type/source does not read, naming who does.
   auto forbid = [&](std::string_view key, std::string_view who_reads_it) -> absl::Status {
@@ -668,6 +682,7 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     AA_RETURN_IF_ERROR(forbid("namespaceLabel", "type concurrency"));
     AA_RETURN_IF_ERROR(forbid("podLabel", "type concurrency"));
   } else if (spec.type == "concurrency") {
+    AA_RETURN_IF_ERROR(forbid("baselineMatchers", "type cpu (concurrency has no baseline)"));
     static constexpr std::string_view kSources =
         "knative-queue-proxy, kserve, vllm, histogram or gauge";
     if (!m.Has("source"))
@@ -970,7 +985,10 @@ void AddDefaultContainerMetrics(Config* config) {
   // A copy: push_back below may move the definitions, `cpu` with them.
   const absl::Duration cpu_window = cpu->preset.window;
   const std::string window = internal::FormatPromDuration(cpu_window);
-  const std::string filter = "container!=\"\",container!=\"POD\",<<.LabelMatchers>>";
+  // The same cAdvisor series as the preset: the same restriction (preset.sourceMatchers).
+  const std::string extra = internal::MatcherPrefix(cpu->preset.source_matchers);
+  const std::string filter =
+      absl::StrCat("container!=\"\",container!=\"POD\",", extra, "<<.LabelMatchers>>");
   for (auto [name, query] : {std::pair<const char*, std::string>{
                                  "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
                                                      "container_cpu_usage_seconds_total{",
@@ -989,7 +1007,7 @@ void AddDefaultContainerMetrics(Config* config) {
   }
   // Per node: cAdvisor's root cgroup (id="/"), the whole machine, with the node label the kubelet
   // scrape target adds (deploy/prometheus/scrape-config.yaml); what metrics-server reports too.
-  const std::string node_filter = "id=\"/\",<<.LabelMatchers>>";
+  const std::string node_filter = absl::StrCat("id=\"/\",", extra, "<<.LabelMatchers>>");
   for (auto [name, query] : {std::pair<const char*, std::string>{
                                  "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
                                                      "container_cpu_usage_seconds_total{",

@@ -63,6 +63,15 @@
 //     unit                    histogram source only, required there: s | ms (the histogram's unit).
 //     namespaceLabel          concurrency only: overrides the source's namespace label.
 //     podLabel                concurrency only: overrides the source's pod label.
+//     sourceMatchers          list of PromQL label matchers, default []: each `label op "value"` (op
+//                             = != =~ !~), added to the selector of the series the preset reads
+//                             (cpu: the cAdvisor usage, also in the metrics.k8s.io cpu and memory it
+//                             derives). For series that two scrape jobs collect, or every sum doubles:
+//                             e.g. deploy/prometheus/scrape-config.yaml added to kube-prometheus-stack,
+//                             which scrapes cAdvisor (job "kubelet") and kube-state-metrics too. Then
+//                             ['job="kubelet-cadvisor"'] keeps one job's series.
+//     baselineMatchers        cpu only, list of matchers, default []: the same for the CPU requests
+//                             (kube-state-metrics), e.g. ['job="kube-state-metrics"'].
 //   query                     template (below).
 //   baselineQuery             template, with query only: per-pod baseline (e.g. CPU request).
 //   namespaceLabel            with query only, default "namespace": the series' namespace label.
@@ -132,7 +141,9 @@
 //     sum by (<<.GroupBy>>) (kube_pod_container_resource_requests{resource="cpu",unit="core",
 //       <<.LabelMatchers>>})                                         (one line, no break)
 // Histogram concurrency is Little's law: rate(<latency>_sum[W]) in seconds is the mean number of
-// requests in flight over W.
+// requests in flight over W. sourceMatchers go into the series' braces after the preset's own
+// matchers, before <<.LabelMatchers>> (cpu with ['job="kubelet"']:
+// container!="",container!="POD",job="kubelet",<<.LabelMatchers>>); baselineMatchers likewise.
 //
 // Errors are InvalidArgument "<source>: <field path>: <problem>", followed by (got "<value>") when
 // a value is at fault, e.g.
@@ -163,6 +174,9 @@ struct PresetInfo {
   absl::Duration window = absl::ZeroDuration();  // the preset's window; zero when written as PromQL
   std::string metric;  // the Prometheus metric the preset reads, e.g. "revision_request_latencies"
   std::string unit;    // histogram sources: "s" or "ms"; otherwise empty
+  // preset.sourceMatchers / baselineMatchers, normalized (job="kubelet"); empty when not set.
+  std::vector<std::string> source_matchers;
+  std::vector<std::string> baseline_matchers;
 };
 
 // The panic-aware option of a concurrency definition: the pipeline keeps each pod's recent samples

@@ -88,12 +88,15 @@ absl::Status Stack::Init() {
   if (!port.ok()) return port.status();
   prometheus_port_ = *port;
   std::string interval = FormatGoDuration(options_.scrape_interval);
-  absl::Status written = WriteFile(
-      work_dir_ + "/prometheus.yml",
-      absl::StrCat("global:\n  scrape_interval: ", interval, "\n  evaluation_interval: ", interval,
-                   "\nscrape_configs:\n- job_name: kserve-sim\n  static_configs:\n"
-                   "  - targets: ['127.0.0.1:",
-                   sim_port_, "']\n"));
+  std::string config = absl::StrCat("global:\n  scrape_interval: ", interval,
+                                    "\n  evaluation_interval: ", interval, "\nscrape_configs:\n");
+  std::vector<std::string> jobs = {"kserve-sim"};
+  jobs.insert(jobs.end(), options_.extra_scrape_jobs.begin(), options_.extra_scrape_jobs.end());
+  for (const std::string& job : jobs) {
+    absl::StrAppend(&config, "- job_name: ", job,
+                    "\n  static_configs:\n  - targets: ['127.0.0.1:", sim_port_, "']\n");
+  }
+  absl::Status written = WriteFile(work_dir_ + "/prometheus.yml", config);
   if (!written.ok()) return written;
   absl::Status prom = StartPrometheus();
   if (!prom.ok()) return prom;

@@ -20,6 +20,10 @@ struct StackOptions {
   // stack stops.
   std::string work_dir;
   absl::Duration scrape_interval = absl::Seconds(1);
+  // Names of more Prometheus scrape jobs of the same simulator target besides `kserve-sim`: every
+  // series is then stored once per job, differing only in the `job` label (as when two scrape
+  // configs collect the same exporter).
+  std::vector<std::string> extra_scrape_jobs;
   // Adapter config text; empty: the adapter's embedded default. --prometheus-url is always passed.
   std::string adapter_config_yaml;
   // Simulator scenario YAML (src/sim/scenario.h); empty: the simulator's built-in scenario.

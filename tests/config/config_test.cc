@@ -329,7 +329,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "
-                  "unit, namespaceLabel, podLabel"},
+                  "unit, namespaceLabel, podLabel, sourceMatchers, baselineMatchers"},
         ErrorCase{"SnakeCaseIsUnknown", Sm("max_age: 5s"),
                   "t.yaml: sampling.max_age: unknown field; expected one of: interval, maxAge, "
                   "demandTTL, "
@@ -563,6 +563,37 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml: metrics[0].preset.source: only for type concurrency (got \"kserve\")"},
         ErrorCase{"CpuWithLabel", Preset("type: cpu, podLabel: p"),
                   "t.yaml: metrics[0].preset.podLabel: only for type concurrency (got \"p\")"},
+        ErrorCase{"MatcherUnquoted", Preset("type: cpu, sourceMatchers: ['job=kubelet']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: the value must be one "
+                  "double-quoted string, e.g. job=\"kubelet\" (got \"job=kubelet\")"},
+        ErrorCase{"MatcherTwoInOne", Preset("type: cpu, sourceMatchers: ['job=\"a\",pod=\"b\"']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: the value must be one "
+                  "double-quoted string, e.g. job=\"kubelet\" (got \"job=\\\"a\\\","
+                  "pod=\\\"b\\\"\")"},
+        ErrorCase{"MatcherNoLabel", Preset("type: cpu, sourceMatchers: ['=\"a\"']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: must start with a label name "
+                  "([a-zA-Z_][a-zA-Z0-9_]*), e.g. job=\"kubelet\" (got \"=\\\"a\\\"\")"},
+        ErrorCase{"MatcherNoOperator", Preset("type: cpu, sourceMatchers: ['job']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: expected =, !=, =~ or !~ after "
+                  "the label name (got \"job\")"},
+        ErrorCase{"MatcherBadRegex",
+                  Preset("type: concurrency, source: kserve, sourceMatchers: ['job=~\"(a\"']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: invalid regular expression: "
+                  "missing ): (a (got \"job=~\\\"(a\\\"\")"},
+        ErrorCase{"MatcherBadEscape", Preset("type: cpu, baselineMatchers: ['job=\"a\\q\"']"),
+                  "t.yaml: metrics[0].preset.baselineMatchers[0]: invalid escape in the value: "
+                  "Unknown escape sequence: \\q (got \"job=\\\"a\\\\q\\\"\")"},
+        ErrorCase{"MatcherTemplateSyntax",
+                  Preset("type: cpu, sourceMatchers: ['job=\"<<.GroupBy>>\"']"),
+                  "t.yaml: metrics[0].preset.sourceMatchers[0]: must not contain \"<<\" (the "
+                  "queries' template syntax) (got \"job=\\\"<<.GroupBy>>\\\"\")"},
+        ErrorCase{"MatchersNotAList", Preset("type: cpu, sourceMatchers: 'job=\"a\"'"),
+                  "t.yaml: metrics[0].preset.sourceMatchers: expected a list of strings (got "
+                  "\"job=\\\"a\\\"\")"},
+        ErrorCase{"BaselineMatchersForConcurrency",
+                  Preset("type: concurrency, source: kserve, baselineMatchers: ['job=\"a\"']"),
+                  "t.yaml: metrics[0].preset.baselineMatchers: only for type cpu (concurrency has "
+                  "no baseline) (got a list)"},
         ErrorCase{"WindowBelow1s", Preset("type: cpu, window: 500ms"),
                   "t.yaml: metrics[0].preset.window: must be at least 1s (got \"500ms\")"},
         ErrorCase{"WindowZero", Preset("type: cpu, window: 0"),

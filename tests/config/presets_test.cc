@@ -130,6 +130,47 @@ TEST(PresetTest, Cpu) {
   EXPECT_FALSE(m.target.has_value());
 }
 
+TEST(PresetTest, SourceMatchersRestrictTheSeries) {
+  MetricDefinition m = FromYaml(
+      "preset: {type: concurrency, source: kserve, sourceMatchers: ['job=\"kserve-model-server\"', "
+      "' instance =~ \"a|b\" ']}");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) (rate(request_predict_seconds_sum{job=\"kserve-model-server\","
+            "instance=~\"a|b\",<<.LabelMatchers>>}[1m]))");
+  EXPECT_THAT(m.preset.source_matchers,
+              ::testing::ElementsAre("job=\"kserve-model-server\"", "instance=~\"a|b\""));
+  EXPECT_THAT(m.preset.baseline_matchers, ::testing::IsEmpty());
+  MetricDefinition g = FromYaml(
+      "preset: {type: concurrency, source: gauge, metric: g, sourceMatchers: ['job!=\"x\"']}");
+  EXPECT_EQ(g.query, "sum by (<<.GroupBy>>) (avg_over_time(g{job!=\"x\",<<.LabelMatchers>>}[1m]))");
+}
+
+// cpu: sourceMatchers on the cAdvisor usage (and the metrics.k8s.io definitions derived from it),
+// baselineMatchers on kube-state-metrics' requests.
+TEST(PresetTest, CpuMatchers) {
+  absl::StatusOr<Config> c = ParseConfig(
+      "metrics:\n- name: cpu\n  preset: {type: cpu, sourceMatchers: ['job=\"kubelet\"'], "
+      "baselineMatchers: ['job=\"kube-state-metrics\"', 'service!~\"x.*\"']}\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const MetricDefinition* cpu = c->FindMetric("cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->query,
+            "sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!=\"\","
+            "container!=\"POD\",job=\"kubelet\",<<.LabelMatchers>>}[1m]))");
+  EXPECT_EQ(cpu->baseline_query,
+            "sum by (<<.GroupBy>>) (kube_pod_container_resource_requests{resource=\"cpu\","
+            "unit=\"core\",job=\"kube-state-metrics\",service!~\"x.*\",<<.LabelMatchers>>})");
+  int derived = 0;
+  for (const MetricDefinition& def : c->metrics) {
+    if (def.resource != "containers" && def.resource != "nodemetrics") continue;
+    ++derived;
+    EXPECT_THAT(def.query, ::testing::HasSubstr("job=\"kubelet\",<<.LabelMatchers>>"))
+        << def.resource << "/" << def.name;
+  }
+  EXPECT_EQ(derived, 4);  // cpu and memory, per container and per node
+}
+
 TEST(PresetTest, UserDescriptionWins) {
   MetricDefinition m = FromYaml("description: mine\n  preset: {type: cpu}");
   EXPECT_EQ(m.description, "mine");
@@ -182,6 +223,10 @@ TEST(PresetPromqlTest, EveryPresetRendersToValidPromql) {
       "namespaceLabel: n}",
       "preset: {type: concurrency, source: gauge, metric: 'a:b', window: 90s}",
       "preset: {type: cpu, window: 5m}",
+      "preset: {type: cpu, sourceMatchers: ['job=\"kubelet\"', "
+      "'metrics_path=~\"/metrics/cad.*\"'], "
+      "baselineMatchers: ['job=\"kube-state-metrics\"', 'x!=\"a\\\"b\\\\\"']}",
+      "preset: {type: concurrency, source: knative-queue-proxy, sourceMatchers: ['job!~\"a|b\"']}",
   };
   std::vector<MetricDefinition> defs;
   for (const std::string& body : bodies) defs.push_back(FromYaml(body));

@@ -1,6 +1,7 @@
 #include "config/internal/presets.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/duration.h"
 #include "config/internal/syntax.h"
 
@@ -16,22 +17,29 @@ std::string SumOverWindow(const std::string& fn, const std::string& metric,
 
 // Mean requests in flight from a latency histogram (Little's law): rate(<base>_sum[w]) is in the
 // histogram's unit.
-std::string LittlesLaw(const std::string& base, const std::string& unit,
+std::string LittlesLaw(const std::string& base, const std::string& unit, const std::string& extra,
                        const std::string& window) {
-  std::string q = SumOverWindow("rate", base + "_sum", "", window);
+  std::string q = SumOverWindow("rate", base + "_sum", extra, window);
   if (unit == "ms") q += " / 1000";
   return q;
 }
 
 }  // namespace
 
+std::string MatcherPrefix(const std::vector<std::string>& matchers) {
+  return matchers.empty() ? "" : absl::StrCat(absl::StrJoin(matchers, ","), ",");
+}
+
 void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
   const std::string w = FormatPromDuration(spec.window);
+  const std::string extra = MatcherPrefix(spec.source_matchers);
   const std::string w_go = FormatGoDuration(spec.window);
   PresetInfo info;
   info.type = spec.type;
   info.source = spec.source;
   info.window = spec.window;
+  info.source_matchers = spec.source_matchers;
+  info.baseline_matchers = spec.baseline_matchers;
   std::string ns_label = "namespace";
   std::string pod_label = "pod";
   std::string description;
@@ -39,11 +47,12 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
 
   if (spec.type == "cpu") {
     info.metric = "container_cpu_usage_seconds_total";
-    def->query = SumOverWindow("rate", info.metric, "container!=\"\",container!=\"POD\",", w);
-    def->baseline_query =
+    def->query =
+        SumOverWindow("rate", info.metric, "container!=\"\",container!=\"POD\"," + extra, w);
+    def->baseline_query = absl::StrCat(
         "sum by (<<.GroupBy>>) "
-        "(kube_pod_container_resource_requests{resource=\"cpu\",unit=\"core\","
-        "<<.LabelMatchers>>})";
+        "(kube_pod_container_resource_requests{resource=\"cpu\",unit=\"core\",",
+        MatcherPrefix(spec.baseline_matchers), "<<.LabelMatchers>>})");
     description = absl::StrCat("CPU usage per pod in cores, rate over ", w_go,
                                " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
   } else {  // concurrency
@@ -52,30 +61,30 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
       info.unit = "ms";
       ns_label = "namespace_name";
       pod_label = "pod_name";
-      def->query = LittlesLaw(info.metric, info.unit, w);
+      def->query = LittlesLaw(info.metric, info.unit, extra, w);
       description =
           absl::StrCat("Mean requests in flight per pod over ", w_go,
                        " (Little's law on Knative queue-proxy revision_request_latencies)");
     } else if (spec.source == "kserve") {
       info.metric = "request_predict_seconds";
       info.unit = "s";
-      def->query = LittlesLaw(info.metric, info.unit, w);
+      def->query = LittlesLaw(info.metric, info.unit, extra, w);
       description = absl::StrCat("Mean predict requests in flight per pod over ", w_go,
                                  " (Little's law on KServe request_predict_seconds)");
     } else if (spec.source == "vllm") {
       info.metric = "vllm:num_requests_running";
-      def->query = SumOverWindow("avg_over_time", info.metric, "", w);
+      def->query = SumOverWindow("avg_over_time", info.metric, extra, w);
       description =
           absl::StrCat("Mean requests running per pod over ", w_go, " (vLLM num_requests_running)");
     } else if (spec.source == "histogram") {
       info.metric = spec.metric;
       info.unit = spec.unit;
-      def->query = LittlesLaw(info.metric, info.unit, w);
+      def->query = LittlesLaw(info.metric, info.unit, extra, w);
       description = absl::StrCat("Mean requests in flight per pod over ", w_go,
                                  " (Little's law on ", spec.metric, ", in ", spec.unit, ")");
     } else {  // gauge
       info.metric = spec.metric;
-      def->query = SumOverWindow("avg_over_time", info.metric, "", w);
+      def->query = SumOverWindow("avg_over_time", info.metric, extra, w);
       description = absl::StrCat("Mean of gauge ", spec.metric, " per pod over ", w_go);
     }
   }

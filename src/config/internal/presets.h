@@ -3,6 +3,7 @@
 // Pure functions; thread-safe.
 
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "config/config.h"
@@ -12,7 +13,8 @@ namespace aa::config::internal {
 // A preset as written in YAML, already checked by the loader: `type` is "concurrency" or "cpu";
 // `source` is set for concurrency only; `metric` for the histogram and gauge sources, `unit` ("s"
 // or "ms") for histogram; `window` is a positive whole number of milliseconds. Empty label
-// overrides mean the source's defaults.
+// overrides mean the source's defaults. The matchers are valid PromQL label matchers
+// (LabelMatcherProblem's normalized form); baseline_matchers only for cpu.
 struct PresetSpec {
   std::string type;
   std::string source;
@@ -21,7 +23,13 @@ struct PresetSpec {
   std::string unit;
   std::string namespace_label;
   std::string pod_label;
+  std::vector<std::string> source_matchers;    // added to the selector of the series it reads
+  std::vector<std::string> baseline_matchers;  // cpu: added to the CPU requests' selector
 };
+
+// The extra matchers a selector starts with: "" when there are none, else the matchers joined by
+// "," and followed by "," (so that "<<.LabelMatchers>>" can follow).
+std::string MatcherPrefix(const std::vector<std::string>& matchers);
 
 // Sets def->query, baseline_query, namespace_label, pod_label and preset, and def->description when
 // it is empty. Leaves name, resource and the targets alone.

@@ -1,8 +1,11 @@
 #include "config/internal/syntax.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "re2/re2.h"
 
 namespace aa::config::internal {
 namespace {
@@ -55,6 +58,57 @@ bool IsHttpToken(std::string_view s) {
     }
   }
   return true;
+}
+
+std::string LabelMatcherProblem(std::string_view matcher, std::string* normalized) {
+  // absl's string functions take absl::string_view (not std::string_view on Debian's Abseil).
+  absl::string_view rest = absl::StripAsciiWhitespace(ToAbsl(matcher));
+  size_t name_end = 0;
+  while (name_end < rest.size() && (IsAsciiLetter(rest[name_end]) ||
+                                    IsAsciiDigit(rest[name_end]) || rest[name_end] == '_')) {
+    ++name_end;
+  }
+  const absl::string_view name = rest.substr(0, name_end);
+  if (!IsPromLabelName(FromAbsl(name))) {
+    return "must start with a label name ([a-zA-Z_][a-zA-Z0-9_]*), e.g. job=\"kubelet\"";
+  }
+  rest = absl::StripLeadingAsciiWhitespace(rest.substr(name_end));
+  absl::string_view op;
+  for (absl::string_view candidate : {"=~", "!~", "!=", "="}) {
+    if (absl::StartsWith(rest, candidate)) {
+      op = candidate;
+      break;
+    }
+  }
+  if (op.empty()) return "expected =, !=, =~ or !~ after the label name";
+  const absl::string_view quoted = absl::StripLeadingAsciiWhitespace(rest.substr(op.size()));
+  // The closing quote: the first unescaped '"' after the opening one, which must end the matcher.
+  size_t close = absl::string_view::npos;
+  for (size_t i = 1; quoted.size() > 1 && quoted.front() == '"' && i < quoted.size(); ++i) {
+    if (quoted[i] == '\\') {
+      ++i;
+    } else if (quoted[i] == '"') {
+      close = i;
+      break;
+    }
+  }
+  if (close == absl::string_view::npos || close + 1 != quoted.size()) {
+    return "the value must be one double-quoted string, e.g. job=\"kubelet\"";
+  }
+  std::string value;
+  std::string error;
+  if (!absl::CUnescape(quoted.substr(1, close - 1), &value, &error)) {
+    return absl::StrCat("invalid escape in the value: ", error);
+  }
+  if (absl::StrContains(quoted, "<<")) {
+    return "must not contain \"<<\" (the queries' template syntax)";
+  }
+  if (op == "=~" || op == "!~") {
+    RE2 re(value, RE2::Quiet);
+    if (!re.ok()) return absl::StrCat("invalid regular expression: ", re.error());
+  }
+  *normalized = absl::StrCat(name, op, quoted);
+  return "";
 }
 
 std::string TemplateProblem(std::string_view tmpl) {

@@ -21,6 +21,13 @@ bool IsNamespaceName(std::string_view s);
 // An HTTP header field name (RFC 9110 token).
 bool IsHttpToken(std::string_view s);
 
+// Returns "" when `matcher` is one PromQL label matcher, `<label><op>"<value>"` with op one of = !=
+// =~
+// !~ and the value a double-quoted string with valid escapes (a valid RE2 regular expression for
+// =~ and !~), spaces allowed around the parts; then sets *normalized to it without those spaces.
+// Else returns the problem in words.
+std::string LabelMatcherProblem(std::string_view matcher, std::string* normalized);
+
 // Returns "" when `tmpl` is a valid query template (contains <<.LabelMatchers>>, and no `<< >>`
 // construct other than <<.LabelMatchers>> and <<.GroupBy>>), else the problem in words.
 std::string TemplateProblem(std::string_view tmpl);
