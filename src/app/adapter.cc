@@ -1,0 +1,305 @@
+#include "app/adapter.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "apiserver/internal/self_signed.h"
+#include "apiserver/server.h"
+#include "auth/kube_backends.h"
+#include "auth/secure_serving.h"
+#include "auth/serving_tls.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "common/version.h"
+#include "http/process_metrics.h"
+#include "http/query_api.h"
+#include "http/server.h"
+#include "keda/server.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/object_list.h"
+#include "kube/pod_watch.h"
+#include "kube/watched_pod_labels.h"
+#include "pipeline/discovery.h"
+#include "pipeline/sampler.h"
+#include "prometheus/client.h"
+#include "prometheus/registry.h"
+
+namespace aa::app {
+namespace {
+
+// A temporary directory removed (with the files in it) when this goes out of scope.
+class TempDir {
+ public:
+  static absl::StatusOr<std::unique_ptr<TempDir>> Create() {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/autoscale-adapter-tls.XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot create a temporary directory ", pattern));
+    }
+    return std::unique_ptr<TempDir>(new TempDir(pattern));
+  }
+  ~TempDir() {
+    for (const char* f : {"/tls.crt", "/tls.key"}) unlink((path_ + f).c_str());
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
+
+}  // namespace
+
+bool ListenerOff(std::string_view listen) { return listen.empty() || listen == "off"; }
+
+// Declared in start order; Stop() stops them in reverse, and destruction runs in reverse too, so
+// nothing outlives what it points at.
+struct Adapter::Parts {
+  std::shared_ptr<prometheus::Registry> registry;
+  std::unique_ptr<prom::Client> own_prometheus;
+  prom::Client* prometheus = nullptr;  // own_prometheus or AdapterOptions::prometheus
+  std::unique_ptr<kube::Client> kube_client;
+  std::unique_ptr<kube::PodWatch> pod_watch;
+  std::unique_ptr<kube::WatchedPodLabels> watched_pod_labels;
+  std::unique_ptr<pipeline::Sampler> sampler;
+  std::unique_ptr<pipeline::Discoverer> discoverer;
+  http::Readiness readiness;
+  std::unique_ptr<http::QueryApi> query_api;
+  std::unique_ptr<http::HttpServer> http_server;
+  // labelSelector on objects other than pods.
+  std::unique_ptr<pipeline::ObjectSource> object_source;
+  std::unique_ptr<apiserver::MetricsApi> metrics_api;
+  std::unique_ptr<auth::KubeTokenReviewer> token_reviewer;
+  std::unique_ptr<auth::KubeAuthorizer> access_reviewer;
+  std::unique_ptr<auth::SecureServing> secure;
+  std::unique_ptr<auth::AuthConfigMapWatcher> auth_configmap;
+  std::unique_ptr<TempDir> tls_dir;
+  std::unique_ptr<auth::ServingCertificate> serving_cert;
+  std::unique_ptr<http::HttpServer> https_server;
+  std::unique_ptr<keda::Server> grpc_server;
+};
+
+Adapter::Adapter(AdapterOptions options) : options_(std::move(options)) {}
+
+Adapter::~Adapter() { Stop(); }
+
+int Adapter::http_port() const {
+  return parts_ && parts_->http_server ? parts_->http_server->port() : 0;
+}
+int Adapter::https_port() const {
+  return parts_ && parts_->https_server ? parts_->https_server->port() : 0;
+}
+int Adapter::grpc_port() const {
+  return parts_ && parts_->grpc_server ? parts_->grpc_server->port() : 0;
+}
+
+absl::Status Adapter::Start() {
+  if (parts_) return absl::FailedPreconditionError("the adapter is running already");
+  if (!ListenerOff(options_.https_listen) &&
+      options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert-file and --tls-key-file go together");
+  }
+  parts_ = std::make_unique<Parts>();
+  absl::Status s = StartParts();
+  if (!s.ok()) {
+    Stop();
+    return s;
+  }
+  LogInfo("started", {{"http", parts_->http_server != nullptr},
+                      {"https", parts_->https_server != nullptr},
+                      {"grpc", parts_->grpc_server != nullptr}});
+  return absl::OkStatus();
+}
+
+absl::Status Adapter::StartParts() {
+  Parts& p = *parts_;
+  const config::Config& config = options_.config;
+  p.registry = std::make_shared<prometheus::Registry>();
+  http::RegisterBuildInfo(*p.registry, Version(), Revision());
+  if (options_.prometheus != nullptr) {
+    p.prometheus = options_.prometheus;
+  } else {
+    prom::ClientOptions client_options = config.prometheus;
+    client_options.registry = p.registry.get();
+    AA_ASSIGN_OR_RETURN(p.own_prometheus, prom::NewHttpClient(client_options));
+    p.prometheus = p.own_prometheus.get();
+  }
+
+  LogInfo("starting", {{"config", config.source},
+                       {"metrics", static_cast<int64_t>(config.metrics.size())},
+                       {"interval", absl::FormatDuration(config.sampling.interval)},
+                       {"max_age", absl::FormatDuration(config.sampling.max_age)}});
+  // The Kubernetes API (in a cluster, or with a kubeconfig): the pod watch, and authentication.
+  AA_ASSIGN_OR_RETURN(std::optional<kube::ClientConfig> kube_config,
+                      kube::ResolveClientConfig(options_.kubeconfig, options_.kube_context));
+  if (kube_config.has_value()) {
+    AA_ASSIGN_OR_RETURN(p.kube_client, kube::Client::Create(*kube_config));
+    LogInfo("kubernetes API", {{"server", kube_config->server}, {"config", kube_config->source}});
+  }
+  if (options_.pod_source == PodSource::kKubernetes && !p.kube_client) {
+    return absl::FailedPreconditionError(
+        "--pod-source=kubernetes needs the Kubernetes API: run in a cluster or give --kubeconfig");
+  }
+  const bool pods_from_kubernetes = p.kube_client && options_.pod_source != PodSource::kPrometheus;
+  if (pods_from_kubernetes) {
+    kube::PodWatchOptions watch_options;
+    watch_options.ns = options_.pod_watch_namespace;
+    p.pod_watch = std::make_unique<kube::PodWatch>(*p.kube_client, RealClock::Get(), watch_options);
+    p.watched_pod_labels = std::make_unique<kube::WatchedPodLabels>(*p.pod_watch, RealClock::Get());
+    LogInfo("pod index: Kubernetes pod watch",
+            {{"namespace", watch_options.ns.empty() ? "(all)" : watch_options.ns}});
+  } else {
+    LogInfo("pod index: kube_pod_labels from Prometheus", {{"enabled", config.pod_labels.enabled}});
+  }
+
+  p.sampler = std::make_unique<pipeline::Sampler>(config, *p.prometheus, RealClock::Get(),
+                                                  p.registry.get());
+  if (p.watched_pod_labels) p.sampler->SetPodLabelSource(p.watched_pod_labels.get());
+  if (p.pod_watch) p.pod_watch->Start();
+  p.sampler->Start();
+  // prometheus-adapter rules: discovery on its own thread (nothing without rules).
+  p.discoverer =
+      std::make_unique<pipeline::Discoverer>(*p.sampler, *p.prometheus, RealClock::Get());
+  p.discoverer->Start();
+
+  // /readyz on both servers: Prometheus answered once, and the pod watch (when used) has listed.
+  http::AddSamplerCheck(*p.sampler, p.readiness);
+  if (p.pod_watch) {
+    kube::PodWatch* watch = p.pod_watch.get();
+    p.readiness.Add("pod-watch", [watch] { return watch->SyncStatus(); });
+  }
+  p.query_api =
+      std::make_unique<http::QueryApi>(*p.sampler, *p.registry, RealClock::Get(), &p.readiness);
+  if (!ListenerOff(options_.http_listen)) {
+    http::HttpServerOptions http_options;
+    http_options.listen = options_.http_listen;
+    http_options.threads = options_.http_threads;
+    http_options.registry = p.registry.get();
+    http_options.error_response = [](int code, std::string message) {
+      return http::ErrorResponse(code, std::move(message));
+    };
+    http::QueryApi* query_api = p.query_api.get();
+    AA_ASSIGN_OR_RETURN(
+        p.http_server, http::StartHttpServer(http_options, [query_api](const http::HttpRequest& r) {
+          return query_api->Handle(r);
+        }));
+  }
+
+  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
+  // kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
+  if (pods_from_kubernetes) {
+    p.object_source = std::make_unique<kube::ApiObjectLister>(*p.kube_client, RealClock::Get());
+  } else {
+    p.object_source = std::make_unique<pipeline::KubeStateObjectSource>(
+        *p.prometheus, RealClock::Get(), config.sampling.interval);
+  }
+  p.metrics_api = std::make_unique<apiserver::MetricsApi>(*p.sampler, RealClock::Get(),
+                                                          p.object_source.get(), &p.readiness);
+  if (!ListenerOff(options_.https_listen)) AA_RETURN_IF_ERROR(StartHttps());
+  return StartGrpc();
+}
+
+// The Kubernetes metrics APIs on HTTPS, behind authentication and authorization.
+absl::Status Adapter::StartHttps() {
+  Parts& p = *parts_;
+  AA_ASSIGN_OR_RETURN(auth::TrustConfig trust, auth::BuildTrustConfig(options_.trust, nullptr));
+  auth::SecureServingOptions secure_options;
+  secure_options.authentication = options_.authentication;
+  secure_options.authorization = options_.authorization;
+  secure_options.trust = std::move(trust);
+  secure_options.clock = &RealClock::Get();
+  secure_options.registry = p.registry.get();
+  if (p.kube_client) {
+    // Bearer tokens through TokenReview, callers through SubjectAccessReview.
+    p.token_reviewer = std::make_unique<auth::KubeTokenReviewer>(*p.kube_client);
+    p.access_reviewer = std::make_unique<auth::KubeAuthorizer>(*p.kube_client);
+    secure_options.token_reviewer = p.token_reviewer.get();
+    secure_options.authorizer = p.access_reviewer.get();
+  }
+  AA_ASSIGN_OR_RETURN(p.secure, auth::SecureServing::Create(secure_options));
+  if (p.kube_client && options_.authentication && !auth::FlagsCoverEverything(options_.trust)) {
+    // The CAs the flags leave open come from kube-system/extension-apiserver-authentication,
+    // followed while running. A failed first read is logged and retried in the background.
+    p.auth_configmap = std::make_unique<auth::AuthConfigMapWatcher>(*p.kube_client, options_.trust,
+                                                                    p.secure->trust());
+    (void)p.auth_configmap->Start();
+  }
+
+  http::HttpServerOptions https_options;
+  https_options.listen = options_.https_listen;
+  https_options.name = "https";
+  https_options.threads = options_.http_threads;
+  https_options.registry = p.registry.get();
+  // What the server refuses by itself (oversized URI or headers) is a metav1.Status too.
+  https_options.error_response = apiserver::StatusResponse;
+  std::string cert_file = options_.tls_cert_file;
+  std::string key_file = options_.tls_key_file;
+  if (cert_file.empty()) {
+    AA_ASSIGN_OR_RETURN(p.tls_dir, TempDir::Create());
+    std::vector<std::string> sans = {"localhost", "127.0.0.1"};
+    for (const std::string& san : options_.tls_san) {
+      if (!san.empty()) sans.push_back(san);
+    }
+    AA_ASSIGN_OR_RETURN(
+        apiserver::CertificateFiles files,
+        apiserver::WriteSelfSignedCertificate(p.tls_dir->path(), sans, absl::Now()));
+    cert_file = files.cert_file;
+    key_file = files.key_file;
+    LogInfo("generated a self-signed serving certificate",
+            {{"cert", files.cert_file}, {"sans", absl::StrJoin(sans, ",")}});
+  }
+  // Reloaded when the files change (checked at most once a second, on new handshakes).
+  AA_ASSIGN_OR_RETURN(p.serving_cert,
+                      auth::ServingCertificate::Load(cert_file, key_file, RealClock::Get()));
+  auth::ServingCertificate* serving_cert = p.serving_cert.get();
+  https_options.tls_setup = [serving_cert](ssl_ctx_st* ctx) {
+    return serving_cert->ConfigureContext(ctx);
+  };
+  apiserver::MetricsApi* metrics_api = p.metrics_api.get();
+  AA_ASSIGN_OR_RETURN(p.https_server,
+                      http::StartHttpServer(
+                          https_options, p.secure->Wrap([metrics_api](const http::HttpRequest& r) {
+                            return metrics_api->Handle(r);
+                          })));
+  return absl::OkStatus();
+}
+
+// The KEDA external scaler on gRPC.
+absl::Status Adapter::StartGrpc() {
+  Parts& p = *parts_;
+  const config::KedaConfig& grpc = options_.config.keda;
+  if (grpc.listen.empty()) return absl::OkStatus();
+  keda::ServerOptions grpc_options;
+  grpc_options.listen_address = grpc.listen.front() == ':' ? "0.0.0.0" + grpc.listen : grpc.listen;
+  grpc_options.tls_cert_file = grpc.tls_cert_file;
+  grpc_options.tls_key_file = grpc.tls_key_file;
+  grpc_options.client_ca_file = grpc.client_ca_file;
+  grpc_options.registry = p.registry.get();
+  AA_ASSIGN_OR_RETURN(p.grpc_server, keda::Server::Start(grpc_options, *p.sampler));
+  return absl::OkStatus();
+}
+
+void Adapter::Stop() {
+  if (!parts_) return;
+  Parts& p = *parts_;
+  if (p.grpc_server) p.grpc_server->Shutdown(absl::Seconds(5));
+  if (p.https_server) p.https_server->Stop();
+  if (p.auth_configmap) p.auth_configmap->Stop();
+  if (p.http_server) p.http_server->Stop();
+  if (p.discoverer) p.discoverer->Stop();
+  if (p.sampler) p.sampler->Stop();
+  if (p.pod_watch) p.pod_watch->Stop();
+  parts_.reset();
+}
+
+}  // namespace aa::app

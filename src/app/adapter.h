@@ -1,0 +1,115 @@
+#pragma once
+// The adapter as a library: everything autoscale-adapter runs (Prometheus client, sampler and
+// rule discovery, the pod watch when the pods come from the Kubernetes API, the plain-HTTP port
+// with the query API, the HTTPS port with the Kubernetes metrics APIs behind authentication and
+// authorization, the KEDA gRPC port), wired from one AdapterOptions. main() parses flags into
+// AdapterOptions, calls Start, waits for a signal and calls Stop; tests do the same in process,
+// with ports 0 and a Prometheus of their own.
+//
+//   app::Adapter adapter(std::move(options));
+//   if (absl::Status s = adapter.Start(); !s.ok()) ...;
+//   ... adapter.http_port() ...
+//   adapter.Stop();
+//
+// Not thread-safe: one owner calls Start and Stop (the servers run their own threads).
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "auth/trust_config.h"
+#include "config/config.h"
+
+namespace aa::prom {
+class Client;
+}
+
+namespace aa::app {
+
+// Whether a listen address turns its port off: "off", or explicitly empty.
+bool ListenerOff(std::string_view listen);
+
+enum class PodSource {
+  kAuto,        // kKubernetes when the Kubernetes API is configured, else kPrometheus
+  kKubernetes,  // list+watch pods through the Kubernetes API (needs it)
+  kPrometheus,  // kube_pod_labels from kube-state-metrics
+};
+
+struct AdapterOptions {
+  // The effective configuration: parsed, flag overrides applied, config::ValidateForRun passed.
+  // config.keda.listen empty: no KEDA gRPC port; ":port" listens on every IPv4 address.
+  // /metrics also reports autoscale_adapter_build_info (common/version.h) and process_*.
+  config::Config config;
+
+  // The plain-HTTP port (query API, /metrics, health): "host:port", port 0 picks a free one;
+  // "off" or "" disables it.
+  std::string http_listen = ":8080";
+  // Worker threads of the plain-HTTP port and of the HTTPS port.
+  int http_threads = 64;
+
+  // The HTTPS port of the Kubernetes metrics APIs (custom, external, metrics.k8s.io):
+  // "host:port", port 0 picks a free one; "off" or "" disables it.
+  std::string https_listen = ":6443";
+  // PEM certificate chain and key of the HTTPS port (both or neither); neither: a self-signed
+  // certificate is generated at Start (ECDSA P-256; SANs localhost, 127.0.0.1 and `tls_san`).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::vector<std::string> tls_san;
+  // false: no credentials needed / every authenticated caller may read everything (local use).
+  bool authentication = true;
+  bool authorization = true;
+  // Client and front-proxy CAs and headers; what they leave open comes from the ConfigMap
+  // kube-system/extension-apiserver-authentication when the Kubernetes API is reachable.
+  auth::TrustFlags trust;
+
+  // The Kubernetes API: a kubeconfig file (and its context; empty: current-context), else the
+  // pod's service account in a cluster, else none.
+  std::string kubeconfig;
+  std::string kube_context;
+  PodSource pod_source = PodSource::kAuto;
+  // Watch the pods of this namespace only; empty: all namespaces.
+  std::string pod_watch_namespace;
+
+  // Optional: the Prometheus to read instead of an HTTP client built from config.prometheus (not
+  // owned; must outlive the Adapter). For tests.
+  prom::Client* prometheus = nullptr;
+};
+
+class Adapter {
+ public:
+  explicit Adapter(AdapterOptions options);
+  // Stops what is still running.
+  ~Adapter();
+  Adapter(const Adapter&) = delete;
+  Adapter& operator=(const Adapter&) = delete;
+
+  // Builds every component and starts the threads and servers. On an error (an invalid option:
+  // InvalidArgument or FailedPrecondition naming it; a port in use; an unreadable certificate or
+  // kubeconfig) whatever had started is stopped again and the error returned.
+  // FailedPrecondition while running (Start after Stop starts afresh).
+  absl::Status Start();
+
+  // Stops the servers (KEDA with a 5 s grace period, then HTTPS, then HTTP), then the background
+  // work (ConfigMap watch, discovery, sampler, pod watch), and frees every component. Idempotent.
+  void Stop();
+
+  // The bound ports after a successful Start (the chosen ones for port 0); 0 when that port is
+  // off or not started.
+  int http_port() const;
+  int https_port() const;
+  int grpc_port() const;
+
+ private:
+  struct Parts;  // the running components, in start order
+
+  absl::Status StartParts();  // all but the HTTPS and gRPC ports
+  absl::Status StartHttps();
+  absl::Status StartGrpc();
+
+  AdapterOptions options_;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace aa::app

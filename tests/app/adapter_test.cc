@@ -1,0 +1,122 @@
+// The adapter started in process, as main() starts it: ports 0, a fake Prometheus, no Kubernetes
+// API. It serves a sampled value on its plain-HTTP port, answers on its HTTPS and gRPC ports, stops
+// cleanly, and refuses options it cannot run with before starting anything.
+#include "app/adapter.h"
+
+#include <httplib.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/sampler_fixture.h"
+#include "testutil/fake_prometheus.h"
+
+namespace aa::app {
+namespace {
+
+using ::aa::testing::FakePrometheus;
+using ::aa::testing::VectorOf;
+using ::testing::HasSubstr;
+
+AdapterOptions TestOptions(prom::Client& prometheus) {
+  AdapterOptions o;
+  o.config = ::aa::testing::SamplingTestConfig();
+  o.config.sampling.warm_namespaces = {"ns"};
+  config::MetricDefinition conc;
+  conc.name = "concurrency";
+  conc.query = "conc{<<.LabelMatchers>>}";
+  conc.target = 70;
+  o.config.metrics = {conc};
+  o.config.keda.listen = "127.0.0.1:0";
+  o.http_listen = "127.0.0.1:0";
+  o.https_listen = "127.0.0.1:0";
+  o.http_threads = 4;
+  o.authentication = false;
+  o.authorization = false;
+  o.prometheus = &prometheus;
+  return o;
+}
+
+class AdapterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    prom_.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      if (absl::StartsWith(q, "conc")) {
+        return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                         {{{"namespace", "ns"}, {"pod", "a-2"}}, 105}},
+                        at);
+      }
+      return VectorOf({}, at);
+    });
+  }
+
+  FakePrometheus prom_;
+};
+
+TEST_F(AdapterTest, ServesASampledValueAndStops) {
+  Adapter adapter(TestOptions(prom_));
+  ASSERT_TRUE(adapter.Start().ok());
+  ASSERT_GT(adapter.http_port(), 0);
+  EXPECT_GT(adapter.https_port(), 0);
+  EXPECT_GT(adapter.grpc_port(), 0);
+  const int http_port = adapter.http_port();
+
+  httplib::Client client("127.0.0.1", http_port);
+  auto res = client.Get("/api/v1/namespaces/ns/metrics/concurrency");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  nlohmann::json body = nlohmann::json::parse(res->body);
+  EXPECT_EQ(body["total"], 140);
+  EXPECT_EQ(body["podCount"], 2);
+
+  // The HTTPS port serves the Kubernetes API (authentication off here).
+  httplib::SSLClient secure("127.0.0.1", adapter.https_port());
+  secure.enable_server_certificate_verification(false);
+  auto discovery = secure.Get("/apis/custom.metrics.k8s.io/v1beta2");
+  ASSERT_TRUE(discovery);
+  EXPECT_EQ(discovery->status, 200) << discovery->body;
+
+  adapter.Stop();
+  EXPECT_EQ(adapter.http_port(), 0);
+  EXPECT_EQ(adapter.https_port(), 0);
+  EXPECT_EQ(adapter.grpc_port(), 0);
+  httplib::Client after("127.0.0.1", http_port);
+  after.set_connection_timeout(absl::ToChronoSeconds(absl::Seconds(2)));
+  EXPECT_FALSE(after.Get("/healthz"));  // nobody listens any more
+  adapter.Stop();                       // idempotent
+}
+
+TEST_F(AdapterTest, CertificateWithoutKeyIsRefusedBeforeStarting) {
+  AdapterOptions options = TestOptions(prom_);
+  options.tls_cert_file = "/nonexistent/tls.crt";
+  Adapter adapter(std::move(options));
+  absl::Status s = adapter.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("--tls-cert-file and --tls-key-file go together"));
+  EXPECT_EQ(adapter.http_port(), 0);
+  EXPECT_EQ(prom_.query_count(), 0u);  // nothing sampled
+}
+
+TEST_F(AdapterTest, APortInUseFailsTheStartAndStopsWhatHadStarted) {
+  Adapter first(TestOptions(prom_));
+  ASSERT_TRUE(first.Start().ok());
+  AdapterOptions options = TestOptions(prom_);
+  // The KEDA port starts last (the HTTP(S) ports would share a taken port: SO_REUSEPORT).
+  options.config.keda.listen = "127.0.0.1:" + std::to_string(first.grpc_port());
+  Adapter second(std::move(options));
+  EXPECT_FALSE(second.Start().ok());
+  // Its HTTP and HTTPS ports, started before, are closed again.
+  EXPECT_EQ(second.http_port(), 0);
+  EXPECT_EQ(second.https_port(), 0);
+  // The first one is unaffected.
+  httplib::Client client("127.0.0.1", first.http_port());
+  auto res = client.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+}  // namespace
+}  // namespace aa::app
