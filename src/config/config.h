@@ -1,6 +1,10 @@
 #pragma once
 // The adapter's configuration: one YAML file, validated whole at load time.
 //
+// The YAML reference below is the source of truth. docs/configuration.md presents it for users (types,
+// defaults, units, examples); a test (tests/config/check_config_doc.py) fails when a key the loader
+// accepts is missing from either, so change both together.
+//
 // clang-format off
 // YAML reference. Keys are camelCase; every key is optional unless marked "required". Unknown keys,
 // duplicate keys and values of the wrong type are errors. `key:` or `key: null` means "not set",
@@ -44,7 +48,7 @@
 // podLabels:                  Pod labels index from kube-state-metrics.
 //   enabled                   bool, default true.
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
-// keda:                       The KEDA external scaler gRPC port (flags --grpc_* override).
+// keda:                       The KEDA external scaler gRPC port (flags --grpc-* override).
 //   listen                    string, default ":9500"; "" turns it off; port 0 picks a free one.
 //   tls:                      default none (plaintext).
 //     certFile, keyFile       strings (paths), together: TLS.
@@ -265,7 +269,7 @@ struct PodLabelsConfig {
   std::string query = "kube_pod_labels{<<.LabelMatchers>>}";
 };
 
-// The KEDA external scaler's gRPC port. The adapter's --grpc_* flags override these when given.
+// The KEDA external scaler's gRPC port. The adapter's --grpc-* flags override these when given.
 struct KedaConfig {
   std::string listen = ":9500";  // host:port; port 0 picks a free one; "" turns the port off
   std::string tls_cert_file;     // PEM chain; with tls_key_file: TLS
