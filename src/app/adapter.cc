@@ -143,7 +143,7 @@ absl::Status Adapter::StartParts() {
   AA_ASSIGN_OR_RETURN(std::optional<kube::ClientConfig> kube_config,
                       kube::ResolveClientConfig(options_.kubeconfig, options_.kube_context));
   if (kube_config.has_value()) {
-    AA_ASSIGN_OR_RETURN(p.kube_client, kube::Client::Create(*kube_config));
+    AA_ASSIGN_OR_RETURN(p.kube_client, kube::Client::Create(*kube_config, p.registry.get()));
     LogInfo("kubernetes API", {{"server", kube_config->server}, {"config", kube_config->source}});
   }
   if (options_.pod_source == PodSource::kKubernetes && !p.kube_client) {
@@ -168,8 +168,8 @@ absl::Status Adapter::StartParts() {
   if (p.pod_watch) p.pod_watch->Start();
   p.sampler->Start();
   // prometheus-adapter rules: discovery on its own thread (nothing without rules).
-  p.discoverer =
-      std::make_unique<pipeline::Discoverer>(*p.sampler, *p.prometheus, RealClock::Get());
+  p.discoverer = std::make_unique<pipeline::Discoverer>(*p.sampler, *p.prometheus, RealClock::Get(),
+                                                        p.registry.get());
   p.discoverer->Start();
 
   // /readyz on both servers: Prometheus answered once, and the pod watch (when used) has listed.

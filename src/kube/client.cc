@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "kube/client_metrics.h"
 
 namespace aa::kube {
 namespace {
@@ -611,7 +612,8 @@ class Client::Impl {
   std::vector<std::unique_ptr<httplib::ClientImpl>> pool_;
 };
 
-absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientConfig config) {
+absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientConfig config,
+                                                       prometheus::Registry* registry) {
   AA_ASSIGN_OR_RETURN(ParsedUrl url, ParseServer(config.server));
   TlsMaterial tls;
   auto pem_of = [](const std::string& inline_pem, const std::string& file,
@@ -661,6 +663,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientConfig config) {
   }
   auto client = std::unique_ptr<Client>(new Client(std::move(config), nullptr));
   client->impl_ = std::make_unique<Impl>(client->config_, std::move(url), std::move(tls));
+  client->metrics_ = ClientMetrics::Create(registry);
   return client;
 }
 
@@ -669,12 +672,18 @@ Client::Client(ClientConfig config, std::unique_ptr<Impl> impl)
 Client::~Client() = default;
 
 absl::StatusOr<nlohmann::json> Client::GetJson(std::string_view path, std::string_view accept) {
-  return impl_->Call("GET", path, nullptr, accept);
+  const absl::Time start = absl::Now();
+  auto answer = impl_->Call("GET", path, nullptr, accept);
+  metrics_->Observe("GET", path, answer.status(), absl::Now() - start);
+  return answer;
 }
 
 absl::StatusOr<nlohmann::json> Client::PostJson(std::string_view path, const nlohmann::json& body) {
   std::string text = body.dump();
-  return impl_->Call("POST", path, &text);
+  const absl::Time start = absl::Now();
+  auto answer = impl_->Call("POST", path, &text);
+  metrics_->Observe("POST", path, answer.status(), absl::Now() - start);
+  return answer;
 }
 
 absl::Status Client::Watch(std::string_view path,

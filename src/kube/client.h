@@ -16,7 +16,13 @@
 #include "kube/config.h"
 #include "nlohmann/json.hpp"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace aa::kube {
+
+class ClientMetrics;
 
 // Errors returned by the client carry the HTTP status, when there was one, in a payload. Mapping of
 // HTTP answers to codes: 400/422 InvalidArgument, 401 Unauthenticated, 403 PermissionDenied,
@@ -70,8 +76,10 @@ class WatchCancel {
 class Client {
  public:
   // Validates the config (URL scheme http/https, PEM data and files load, cert with key) and builds
-  // the client. InvalidArgument names the offending field; no request is made.
-  static absl::StatusOr<std::unique_ptr<Client>> Create(ClientConfig config);
+  // the client. InvalidArgument names the offending field; no request is made. `registry` (may be
+  // null) receives the client's self-metrics (kube/client_metrics.h).
+  static absl::StatusOr<std::unique_ptr<Client>> Create(ClientConfig config,
+                                                        prometheus::Registry* registry = nullptr);
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -105,6 +113,7 @@ class Client {
   explicit Client(ClientConfig config, std::unique_ptr<Impl> impl);
   ClientConfig config_;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ClientMetrics> metrics_;
 };
 
 // The absl::Status of a watch ERROR event's object (a metav1.Status): IsGone() for code 410.

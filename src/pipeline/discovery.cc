@@ -12,6 +12,7 @@
 #include "common/strings.h"
 #include "config/go_template.h"
 #include "pipeline/sampler.h"
+#include "pipeline/sampler_metrics.h"
 #include "re2/re2.h"
 
 namespace aa::pipeline {
@@ -246,8 +247,11 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
   return out;
 }
 
-Discoverer::Discoverer(Sampler& sampler, prom::Client& client, Clock& clock)
+Discoverer::Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
+                       prometheus::Registry* registry)
     : sampler_(sampler),
+      clock_(clock),
+      metrics_(DiscoveryMetrics::Create(registry)),
       discovery_(sampler.config(), client, clock),
       interval_(sampler.config().discovery_interval) {}
 
@@ -281,7 +285,9 @@ void Discoverer::Stop() {
 
 void Discoverer::RunOnce() {
   std::lock_guard lock(run_mu_);
+  const absl::Time start = clock_.Now();
   std::vector<config::MetricDefinition> defs = discovery_.Run();
+  metrics_->Run(clock_.Now() - start, discovery_.last_errors().empty());
   {
     std::lock_guard state(mu_);
     healthy_ = !defs.empty() && discovery_.last_errors().empty();

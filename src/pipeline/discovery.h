@@ -18,6 +18,10 @@
 #include "config/config.h"
 #include "prometheus/client.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace aa::pipeline {
 
 // A Kubernetes resource a series label can stand for. The table is built in: the adapter does not
@@ -72,6 +76,7 @@ class RuleDiscovery {
 };
 
 class Sampler;
+class DiscoveryMetrics;
 
 // Runs RuleDiscovery now and then every `config.discovery_interval` on its own thread, handing the
 // definitions to the sampler (which publishes them to the APIs). While a pass finds nothing or has
@@ -80,7 +85,9 @@ class Sampler;
 class Discoverer {
  public:
   // `sampler`, `client` and `clock` must outlive this object; the config is the sampler's.
-  Discoverer(Sampler& sampler, prom::Client& client, Clock& clock);
+  // `registry` (may be null) receives autoscale_adapter_discovery_duration_seconds.
+  Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
+             prometheus::Registry* registry = nullptr);
   ~Discoverer();
   Discoverer(const Discoverer&) = delete;
   Discoverer& operator=(const Discoverer&) = delete;
@@ -92,6 +99,8 @@ class Discoverer {
 
  private:
   Sampler& sampler_;
+  Clock& clock_;
+  std::unique_ptr<DiscoveryMetrics> metrics_;
   RuleDiscovery discovery_;
   absl::Duration interval_;
   std::mutex run_mu_;  // one pass at a time

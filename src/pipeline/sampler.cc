@@ -295,7 +295,8 @@ void Sampler::RunRound(bool periodic) {
     if (!probe.ok()) last_query_error_ = probe;
     if (!probe.ok()) LogWarn("prometheus probe failed", {{"error", probe}});
   }
-  panic_windows_->Apply(next.get());  // panic-aware metrics: windowed values, before anyone reads
+  panic_windows_->Apply(next.get());    // panic-aware metrics: windowed values, before anyone reads
+  metrics_->Round(clock_.Now() - now);  // before Publish: whoever sees the snapshot sees this
   Publish(std::move(next));
 }
 

@@ -3,16 +3,23 @@
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace aa::pipeline {
 namespace {
+
+// Rounds and passes run queries with timeouts and retries: from milliseconds to tens of seconds.
+prometheus::Histogram::BucketBoundaries RunBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
 
 class NoMetrics final : public SamplerMetrics {
  public:
   void Query(const std::string&, bool) override {}
   void DroppedValue(const std::string&, const std::string&) override {}
   void SetGauges(const std::string&, std::optional<double>, int64_t) override {}
+  void Round(absl::Duration) override {}
 };
 
 class RegistryMetrics final : public SamplerMetrics {
@@ -33,7 +40,13 @@ class RegistryMetrics final : public SamplerMetrics {
         series_(prometheus::BuildGauge()
                     .Name("autoscale_adapter_series_held")
                     .Help("Pod values held in the snapshot per metric.")
-                    .Register(registry)) {}
+                    .Register(registry)),
+        round_(prometheus::BuildHistogram()
+                   .Name("autoscale_adapter_sampler_round_duration_seconds")
+                   .Help("Duration of one sampling round: its Prometheus queries and the "
+                         "making of its snapshot.")
+                   .Register(registry)
+                   .Add({}, RunBuckets())) {}
 
   // prometheus-cpp families are thread-safe; Add() finds or creates the labelled child.
   void Query(const std::string& metric, bool ok) override {
@@ -42,6 +55,7 @@ class RegistryMetrics final : public SamplerMetrics {
   void DroppedValue(const std::string& metric, const std::string& reason) override {
     dropped_.Add({{"metric", metric}, {"reason", reason}}).Increment();
   }
+  void Round(absl::Duration elapsed) override { round_.Observe(absl::ToDoubleSeconds(elapsed)); }
   void SetGauges(const std::string& metric, std::optional<double> age_seconds,
                  int64_t series) override {
     const prometheus::Labels labels = {{"metric", metric}};
@@ -58,6 +72,29 @@ class RegistryMetrics final : public SamplerMetrics {
   prometheus::Family<prometheus::Counter>& dropped_;
   prometheus::Family<prometheus::Gauge>& age_;
   prometheus::Family<prometheus::Gauge>& series_;
+  prometheus::Histogram& round_;
+};
+
+class NoDiscoveryMetrics final : public DiscoveryMetrics {
+ public:
+  void Run(absl::Duration, bool) override {}
+};
+
+class RegistryDiscoveryMetrics final : public DiscoveryMetrics {
+ public:
+  explicit RegistryDiscoveryMetrics(prometheus::Registry& registry)
+      : runs_(prometheus::BuildHistogram()
+                  .Name("autoscale_adapter_discovery_duration_seconds")
+                  .Help("Duration of one rule discovery pass (series calls to Prometheus), by "
+                        "outcome.")
+                  .Register(registry)) {}
+  void Run(absl::Duration elapsed, bool ok) override {
+    runs_.Add({{"outcome", ok ? "success" : "error"}}, RunBuckets())
+        .Observe(absl::ToDoubleSeconds(elapsed));
+  }
+
+ private:
+  prometheus::Family<prometheus::Histogram>& runs_;
 };
 
 }  // namespace
@@ -65,6 +102,11 @@ class RegistryMetrics final : public SamplerMetrics {
 std::unique_ptr<SamplerMetrics> SamplerMetrics::Create(prometheus::Registry* registry) {
   if (registry == nullptr) return std::make_unique<NoMetrics>();
   return std::make_unique<RegistryMetrics>(*registry);
+}
+
+std::unique_ptr<DiscoveryMetrics> DiscoveryMetrics::Create(prometheus::Registry* registry) {
+  if (registry == nullptr) return std::make_unique<NoDiscoveryMetrics>();
+  return std::make_unique<RegistryDiscoveryMetrics>(*registry);
 }
 
 }  // namespace aa::pipeline

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace prometheus {
 class Registry;
 }
@@ -26,6 +28,20 @@ class SamplerMetrics {
   // (`age_seconds` nullopt), and autoscale_adapter_series_held{metric}
   virtual void SetGauges(const std::string& metric, std::optional<double> age_seconds,
                          int64_t series) = 0;
+  // autoscale_adapter_sampler_round_duration_seconds: one sampling round, its queries and the
+  // publication of its snapshot (by the sampler's clock).
+  virtual void Round(absl::Duration elapsed) = 0;
+};
+
+// The rule discoverer's self-metric.
+class DiscoveryMetrics {
+ public:
+  // `registry` may be null: then Run is a no-op.
+  static std::unique_ptr<DiscoveryMetrics> Create(prometheus::Registry* registry);
+  virtual ~DiscoveryMetrics() = default;
+  // autoscale_adapter_discovery_duration_seconds{outcome="success|error"}: one rule discovery pass
+  // (error: some seriesQuery failed).
+  virtual void Run(absl::Duration elapsed, bool ok) = 0;
 };
 
 }  // namespace aa::pipeline

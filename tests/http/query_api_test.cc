@@ -286,6 +286,8 @@ TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
                            "process_start_time_seconds "}) {
     EXPECT_THAT(r.body, HasSubstr(std::string("\n") + name)) << name;
   }
+  // The first round (SetUp waited for it) is timed.
+  EXPECT_THAT(r.body, HasSubstr("\nautoscale_adapter_sampler_round_duration_seconds_count "));
 }
 
 TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {

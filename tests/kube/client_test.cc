@@ -8,7 +8,10 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kube/client_metrics.h"
 #include "kube/fake_apiserver.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -81,6 +84,43 @@ TEST(ClientTest, ErrorsCarryTheKubernetesStatusMessageAndCode) {
   server->FailNext("GET", "/api/v1/pods", 410);
   EXPECT_TRUE(IsGone(client->GetJson("/api/v1/pods").status()));
   EXPECT_TRUE(client->GetJson("/api/v1/pods").ok());
+}
+
+TEST(ClientMetrics, ClassifiesRequestsByVerbAndResource) {
+  auto labels = [](std::string_view method, std::string_view path) {
+    RequestLabels l = ClassifyRequest(method, path);
+    return l.verb + " " + l.resource;
+  };
+  EXPECT_EQ(labels("GET", "/api/v1/pods?limit=500"), "list pods");
+  EXPECT_EQ(labels("GET", "/api/v1/namespaces/ns/pods"), "list pods");
+  EXPECT_EQ(labels("GET", "/api/v1/namespaces/kube-system/configmaps/x"), "get configmaps");
+  EXPECT_EQ(labels("GET", "/api/v1/namespaces"), "list namespaces");
+  EXPECT_EQ(labels("GET", "/api/v1/namespaces/ns"), "get namespaces");
+  EXPECT_EQ(labels("GET", "/apis/apps/v1/namespaces/ns/deployments/d/scale"),
+            "get deployments/scale");
+  EXPECT_EQ(labels("POST", "/apis/authentication.k8s.io/v1/tokenreviews"), "create tokenreviews");
+  EXPECT_EQ(labels("GET", "/version"), "get other");
+}
+
+TEST(ClientMetrics, EveryCallIsTimedByVerbResourceAndAnswerClass) {
+  auto server = StartServer();
+  prometheus::Registry registry;
+  auto created = Client::Create(server->ClientConfigFor(""), &registry);
+  ASSERT_TRUE(created.ok()) << created.status();
+  Client& client = **created;
+  ASSERT_TRUE(client.GetJson("/api/v1/namespaces/ns/pods").ok());
+  ASSERT_TRUE(client.GetJson("/api/v1/pods").ok());
+  EXPECT_EQ(HttpStatusOf(client.GetJson(testing::kAuthConfigMapPath).status()), 404);
+  server->FailNext("GET", "/api/v1/pods", 503);
+  EXPECT_FALSE(client.GetJson("/api/v1/pods").ok());
+  server.reset();  // nothing answers any more
+  EXPECT_FALSE(client.GetJson("/api/v1/pods").ok());
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  const std::string name = "autoscale_adapter_kube_request_duration_seconds_count";
+  EXPECT_THAT(text, HasSubstr(name + "{code=\"2xx\",resource=\"pods\",verb=\"list\"} 2"));
+  EXPECT_THAT(text, HasSubstr(name + "{code=\"4xx\",resource=\"configmaps\",verb=\"get\"} 1"));
+  EXPECT_THAT(text, HasSubstr(name + "{code=\"5xx\",resource=\"pods\",verb=\"list\"} 1"));
+  EXPECT_THAT(text, HasSubstr(name + "{code=\"error\",resource=\"pods\",verb=\"list\"} 1"));
 }
 
 TEST(ClientTest, PostJsonSendsTheBodyAndReturnsTheAnswer) {

@@ -8,6 +8,8 @@
 #include "gtest/gtest.h"
 #include "pipeline/sampler.h"
 #include "pipeline/sampler_fixture.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "testutil/fake_prometheus.h"
 
 namespace aa::pipeline {
@@ -199,6 +201,33 @@ TEST(RuleDiscoveryTest, OneFailingSeriesQueryKeepsItsLastGoodResultAndHidesNothi
   EXPECT_THAT(keys(discovery.Run()), ::testing::UnorderedElementsAreArray(want));
   ASSERT_EQ(discovery.last_errors().size(), 1u);
   EXPECT_THAT(discovery.last_errors().begin()->second.message(), HasSubstr("connection refused"));
+}
+
+TEST(RuleDiscoveryTest, DiscovererTimesEachPassByOutcome) {
+  config::Config config = RulesConfig();
+  FakePrometheus prom;
+  SimulatedClock clock;
+  bool fail = false;
+  prom.SetSeriesHandler(
+      [&](const std::vector<std::string>&) -> absl::StatusOr<std::vector<prom::Labels>> {
+        clock.Advance(absl::Milliseconds(100));
+        if (fail) return absl::UnavailableError("connection refused");
+        return std::vector<prom::Labels>{};
+      });
+  prometheus::Registry registry;
+  Sampler sampler(config, prom, clock, nullptr);
+  Discoverer discoverer(sampler, prom, clock, &registry);
+  discoverer.RunOnce();
+  fail = true;
+  discoverer.RunOnce();
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  // Two distinct seriesQuery calls of 100 ms each per pass.
+  EXPECT_THAT(
+      text, HasSubstr("autoscale_adapter_discovery_duration_seconds_count{outcome=\"success\"} 1"));
+  EXPECT_THAT(
+      text, HasSubstr("autoscale_adapter_discovery_duration_seconds_sum{outcome=\"success\"} 0.2"));
+  EXPECT_THAT(text,
+              HasSubstr("autoscale_adapter_discovery_duration_seconds_count{outcome=\"error\"} 1"));
 }
 
 TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {

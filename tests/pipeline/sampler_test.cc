@@ -4,6 +4,9 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pipeline/sampler_fixture.h"
@@ -206,6 +209,38 @@ TEST_F(SamplerTest, SnapshotAgeIsAbsentUntilTheFirstGoodSample) {
   text = gauges();
   EXPECT_THAT(text, HasSubstr("autoscale_adapter_snapshot_age_seconds{metric=\"concurrency\"} 2"));
   EXPECT_THAT(text, Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{metric=\"cpu\"}")));
+}
+
+// The value of the sample `name` (with its labels, if any) in a text exposition; -1 when absent.
+double SampleValue(const std::string& text, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, name + " ")) continue;
+    double v;
+    if (absl::SimpleAtod(line, &v)) return v;
+  }
+  return -1;
+}
+
+TEST_F(SamplerTest, RoundsAreTimedByTheSamplersClock) {
+  // Every query takes 250 ms of the injected clock.
+  prom_.SetHandler([&](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    clock_.Advance(absl::Milliseconds(250));
+    return VectorOf({{{{"namespace_name", "a"}, {"pod_name", "x"}}, 1}}, at);
+  });
+  prometheus::Registry registry;
+  Sampler s(TestConfig(), prom_, clock_, &registry);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  NextRound(s);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  const double count = SampleValue(text, "autoscale_adapter_sampler_round_duration_seconds_count");
+  EXPECT_GE(count, 2);  // the first request's round and the periodic one
+  // Each round's duration is its queries' time; together every query's.
+  EXPECT_DOUBLE_EQ(SampleValue(text, "autoscale_adapter_sampler_round_duration_seconds_sum"),
+                   0.25 * static_cast<double>(prom_.queries().size()));
+  EXPECT_EQ(
+      SampleValue(text, "autoscale_adapter_sampler_round_duration_seconds_bucket{le=\"0.1\"}"),
+      SampleValue(text, "autoscale_adapter_sampler_round_duration_seconds_bucket{le=\"0.01\"}"));
 }
 
 TEST_F(SamplerTest, UnknownMetricAndBadNamespace) {
