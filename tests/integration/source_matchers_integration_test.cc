@@ -4,6 +4,7 @@
 // preset.sourceMatchers/baselineMatchers the adapter's sums are the doubled sums Prometheus gives;
 // with them they equal one job's.
 
+#include <cmath>
 #include <map>
 #include <string>
 
@@ -123,39 +124,54 @@ class SourceMatchersIntegrationTest : public ::testing::Test {
     }
     return out;
   }
-  // `served` (per pod) is the sum of both jobs' values (each positive) when `doubled`, else the
-  // value of job kserve-sim alone.
-  static void ExpectJobs(const std::map<std::string, double>& served,
-                         const std::map<std::string, std::map<std::string, double>>& per_job,
-                         bool doubled) {
+  // Whether `served` (per pod) is the sum of both jobs' values (each positive) when `doubled`, else
+  // the value of job kserve-sim alone, with at least one pod busy in both jobs; `why` says what
+  // differed.
+  static bool JobsMatch(const std::map<std::string, double>& served,
+                        const std::map<std::string, std::map<std::string, double>>& per_job,
+                        bool doubled, std::string* why) {
     int busy = 0;
     for (const auto& [pod, value] : served) {
       auto it = per_job.find(pod);
-      ASSERT_TRUE(it != per_job.end()) << pod;
-      const std::map<std::string, double>& jobs = it->second;
-      ASSERT_EQ(jobs.size(), 2u) << pod << ": expected the series of both scrape jobs";
-      const double one = jobs.at("kserve-sim");
-      const double other = jobs.at("kserve-sim-again");
+      if (it == per_job.end() || it->second.size() != 2) {
+        *why = absl::StrCat(pod, ": expected the series of both scrape jobs");
+        return false;
+      }
+      const double one = it->second.at("kserve-sim");
+      const double other = it->second.at("kserve-sim-again");
       if (one <= 0 || other <= 0) continue;  // an idle pod: 0 either way
       ++busy;
-      EXPECT_NEAR(value, doubled ? one + other : one, 1e-9 * (one + other)) << pod;
+      const double want = doubled ? one + other : one;
+      if (std::abs(value - want) > 1e-9 * (one + other)) {
+        *why = absl::StrFormat("%s: served %.17g, want %.17g (jobs %.17g + %.17g, doubled=%d)", pod,
+                               value, want, one, other, doubled);
+        return false;
+      }
     }
-    EXPECT_GT(busy, 0) << "no pod had a value from both jobs: the comparison shows nothing";
+    if (busy == 0) *why = "no pod had a value from both jobs: the comparison shows nothing";
+    return busy > 0;
   }
 
   // Polls (bounded) for a sample of `metric` whose values equal Prometheus' answer to `query` at
-  // the sample's evaluation time (a scrape committed late can change that answer once: see
-  // pipeline_integration_test), and returns it; a test failure when none does within 60 s.
-  static Sample ConfirmedSample(const std::string& metric, const std::string& query) {
+  // the sample's evaluation time, and whose per-job split (`by_job_query`) is as `doubled` says,
+  // and returns it; a test failure when none is within 60 s. Polled because a scrape committed late
+  // can change Prometheus' answer for a past time once (see pipeline_integration_test).
+  static Sample ConfirmedSample(const std::string& metric, const std::string& query,
+                                const std::string& by_job_query, bool doubled) {
     Sample last;
     std::map<std::string, double> expected;
+    std::string why;
     bool ok = proc::PollUntil(
         [&] {
           Sample s = Get(metric);
           if (s.values.empty() || s.at == last.at) return false;
           last = std::move(s);
           expected = Prometheus(query, last.at);
-          return last.values == expected;
+          if (last.values != expected) {
+            why = "the adapter's values differ from Prometheus'";
+            return false;
+          }
+          return JobsMatch(last.values, PerJob(by_job_query, last.at), doubled, &why);
         },
         absl::Seconds(60));
     auto dump = [](const std::map<std::string, double>& m) {
@@ -163,8 +179,8 @@ class SourceMatchersIntegrationTest : public ::testing::Test {
       for (const auto& [pod, v] : m) absl::StrAppendFormat(&out, "%s=%.17g ", pod, v);
       return out;
     };
-    EXPECT_TRUE(ok) << metric << " never equalled " << query << ": adapter " << dump(last.values)
-                    << "; prometheus " << dump(expected);
+    EXPECT_TRUE(ok) << metric << ": " << why << "; adapter " << dump(last.values) << "; prometheus "
+                    << query << " " << dump(expected);
     return last;
   }
 
@@ -176,9 +192,9 @@ demo::Stack* SourceMatchersIntegrationTest::stack_ = nullptr;
 // Without matchers the adapter serves the sum over both jobs' series: each pod counted twice. This
 // is the problem the setting solves; the test must see it.
 TEST_F(SourceMatchersIntegrationTest, WithoutMatchersTheSumsDouble) {
-  Sample cpu = ConfirmedSample("cpu_both_jobs", CpuQuery(""));
+  Sample cpu =
+      ConfirmedSample("cpu_both_jobs", CpuQuery(""), CpuQuery("", kByJob), /*doubled=*/true);
   ASSERT_FALSE(cpu.values.empty());
-  ExpectJobs(cpu.values, PerJob(CpuQuery("", kByJob), cpu.at), /*doubled=*/true);
   // The CPU requests are constant gauges: exactly twice one job's.
   std::map<std::string, double> requests_one_job = Prometheus(CpuRequestsQuery(kOneJob), cpu.at);
   for (const auto& [pod, value] : cpu.values) {
@@ -186,17 +202,16 @@ TEST_F(SourceMatchersIntegrationTest, WithoutMatchersTheSumsDouble) {
     EXPECT_GT(requests_one_job[pod], 0) << pod;
     EXPECT_EQ(cpu.baselines[pod], 2 * requests_one_job[pod]) << pod;
   }
-  Sample concurrency = ConfirmedSample("concurrency_both_jobs", ConcurrencyQuery(""));
+  Sample concurrency = ConfirmedSample("concurrency_both_jobs", ConcurrencyQuery(""),
+                                       ConcurrencyQuery("", kByJob), /*doubled=*/true);
   ASSERT_FALSE(concurrency.values.empty());
-  ExpectJobs(concurrency.values, PerJob(ConcurrencyQuery("", kByJob), concurrency.at),
-             /*doubled=*/true);
 }
 
 // With sourceMatchers (and baselineMatchers for the CPU requests) the values are one job's.
 TEST_F(SourceMatchersIntegrationTest, WithMatchersTheValuesAreOneJobs) {
-  Sample cpu = ConfirmedSample("cpu_one_job", CpuQuery(kOneJob));
+  Sample cpu =
+      ConfirmedSample("cpu_one_job", CpuQuery(kOneJob), CpuQuery("", kByJob), /*doubled=*/false);
   ASSERT_FALSE(cpu.values.empty());
-  ExpectJobs(cpu.values, PerJob(CpuQuery("", kByJob), cpu.at), /*doubled=*/false);
   std::map<std::string, double> requests_one_job = Prometheus(CpuRequestsQuery(kOneJob), cpu.at);
   std::map<std::string, double> requests_both = Prometheus(CpuRequestsQuery(""), cpu.at);
   EXPECT_EQ(cpu.baselines.size(), cpu.values.size());
@@ -205,10 +220,9 @@ TEST_F(SourceMatchersIntegrationTest, WithMatchersTheValuesAreOneJobs) {
     EXPECT_EQ(baseline, requests_one_job[pod]) << pod;
     EXPECT_EQ(2 * baseline, requests_both[pod]) << pod;  // the other job's series exist
   }
-  Sample concurrency = ConfirmedSample("concurrency_one_job", ConcurrencyQuery(kOneJob));
+  Sample concurrency = ConfirmedSample("concurrency_one_job", ConcurrencyQuery(kOneJob),
+                                       ConcurrencyQuery("", kByJob), /*doubled=*/false);
   ASSERT_FALSE(concurrency.values.empty());
-  ExpectJobs(concurrency.values, PerJob(ConcurrencyQuery("", kByJob), concurrency.at),
-             /*doubled=*/false);
 }
 
 }  // namespace
