@@ -1,9 +1,9 @@
 #pragma once
 // The adapter's configuration: one YAML file, validated whole at load time.
 //
-// The YAML reference below is the source of truth. docs/configuration.md presents it for users (types,
-// defaults, units, examples); a test (tests/config/check_config_doc.py) fails when a key the loader
-// accepts is missing from either, so change both together.
+// The YAML reference below is the source of truth. docs/configuration.md presents it for users
+// (types, defaults, units, examples); a test (tests/config/check_config_doc.py) fails when a key
+// the loader accepts is missing from either, so change both together.
 //
 // clang-format off
 // YAML reference. Keys are camelCase; every key is optional unless marked "required". Unknown keys,

@@ -64,8 +64,8 @@ std::string LabelMatcherProblem(std::string_view matcher, std::string* normalize
   // absl's string functions take absl::string_view (not std::string_view on Debian's Abseil).
   absl::string_view rest = absl::StripAsciiWhitespace(ToAbsl(matcher));
   size_t name_end = 0;
-  while (name_end < rest.size() && (IsAsciiLetter(rest[name_end]) ||
-                                    IsAsciiDigit(rest[name_end]) || rest[name_end] == '_')) {
+  while (name_end < rest.size() &&
+         (IsAsciiLetter(rest[name_end]) || IsAsciiDigit(rest[name_end]) || rest[name_end] == '_')) {
     ++name_end;
   }
   const absl::string_view name = rest.substr(0, name_end);
