@@ -324,7 +324,7 @@ struct AdapterResourceRules {
 
 struct Config {
   std::string source;              // the file it came from ("<embedded>" for strings), for messages
-  prom::ClientOptions prometheus;  // the `registry` and `sleep` members are not read from YAML
+  prom::ClientOptions prometheus;  // `registry`, `sleep` and `proxy` are not read from YAML
   SamplingConfig sampling;
   PodLabelsConfig pod_labels;
   KedaConfig keda;

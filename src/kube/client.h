@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kube/config.h"
+#include "net/client.h"
 #include "nlohmann/json.hpp"
 
 namespace prometheus {
@@ -50,16 +51,18 @@ struct WatchEvent {
 // returns Cancelled. Cancel before the watch starts makes it return at once. Thread-safe.
 class WatchCancel {
  public:
-  void Cancel();
-  bool cancelled() const { return cancelled_.load(); }
+  void Cancel() { cancellation_.Cancel(); }
+  bool cancelled() const { return cancellation_.cancelled(); }
 
  private:
   friend class Client;
-  std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::function<void()> stop_;  // closes the running watch's connection
+  net::Cancellation cancellation_;
 };
 
+// Transport: net::Client (net/client.h): connection pool, TLS, timeouts, and the proxy variables
+// HTTPS_PROXY/HTTP_PROXY/NO_PROXY (from ClientConfig::proxy, else the process environment, as
+// kubectl reads them).
+//
 // Thread-safe: calls may run concurrently (each request uses its own connection; idle ones are
 // kept alive and reused). The token file is stat()ed before every request and re-read when its
 // inode, size or mtime changed, or after a 401 (then the request is retried once with the new

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "net/proxy.h"
 
 namespace aa::kube {
 
@@ -40,6 +41,9 @@ struct ClientConfig {
   absl::Duration timeout = absl::Seconds(10);
   // Where this came from, for logs: "in-cluster" or "kubeconfig /path (context ctx)".
   std::string source;
+  // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (net/proxy.h); nullopt: the process environment, as
+  // kubectl. Not read from a kubeconfig.
+  std::optional<net::ProxyEnvironment> proxy;
 };
 
 // Where a pod finds its service account. Defaults are the standard mount paths.

@@ -1,11 +1,4 @@
-// cpp-httplib stays inside .cc files (here, http/server.cc, http/client.cc, kube/client.cc and
-// sim/server.cc): no header of the project includes httplib.h.
 #include "prometheus/client.h"
-
-#include <httplib.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
 #include <algorithm>
 #include <array>
@@ -26,6 +19,8 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
+#include "net/client.h"
+#include "net/url.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -72,95 +67,15 @@ struct ClientMetrics {
   std::array<prometheus::Histogram*, kEndpointNames.size()> duration_seconds{};
 };
 
-struct ParsedUrl {
-  bool https = false;
-  std::string host;  // without brackets for IPv6
-  int port = 0;
-  std::string prefix;  // "" or "/a/b", no trailing slash
-  std::string username;
-  std::string password;
-  std::string redacted;  // scheme://host:port/prefix, no credentials
-};
-
-absl::StatusOr<ParsedUrl> ParseUrl(const std::string& url) {
-  ParsedUrl out;
-  auto bad = [&](std::string_view why) {
-    // The URL may carry credentials: name it only up to the scheme.
-    return absl::InvalidArgumentError(absl::StrCat("option url: ", ToAbsl(why)));
-  };
-  size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return bad("must start with http:// or https://");
-  std::string scheme = absl::AsciiStrToLower(url.substr(0, scheme_end));
-  if (scheme != "http" && scheme != "https")
-    return bad(absl::StrCat("unsupported scheme \"", scheme, "\""));
-  out.https = scheme == "https";
-  std::string rest = url.substr(scheme_end + 3);
-  if (rest.find_first_of("?#") != std::string::npos)
-    return bad("must not have a query or fragment");
-  size_t slash = rest.find('/');
-  std::string authority = rest.substr(0, slash);
-  std::string path = slash == std::string::npos ? "" : rest.substr(slash);
-  if (size_t at = authority.rfind('@'); at != std::string::npos) {
-    std::string userinfo = authority.substr(0, at);
-    authority = authority.substr(at + 1);
-    size_t colon = userinfo.find(':');
-    out.username = userinfo.substr(0, colon);
-    if (colon != std::string::npos) out.password = userinfo.substr(colon + 1);
-  }
-  std::string port_text;
-  if (!authority.empty() && authority[0] == '[') {
-    size_t close = authority.find(']');
-    if (close == std::string::npos) return bad("unterminated IPv6 address");
-    out.host = authority.substr(1, close - 1);
-    std::string after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after[0] != ':') return bad("junk after IPv6 address");
-      port_text = after.substr(1);
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    out.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port_text = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) return bad("missing host");
-  if (out.host.find_first_of(" \t\r\n/") != std::string::npos) return bad("invalid host");
-  out.port = out.https ? 443 : 80;
-  if (!port_text.empty() &&
-      (!absl::SimpleAtoi(port_text, &out.port) || out.port <= 0 || out.port > 65535)) {
-    return bad(absl::StrCat("invalid port \"", port_text, "\""));
-  }
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  out.prefix = path;
-  bool v6 = out.host.find(':') != std::string::npos;
-  out.redacted = absl::StrCat(scheme, "://", v6 ? "[" : "", out.host, v6 ? "]" : "", ":", out.port,
-                              out.prefix);
-  return out;
-}
-
-// Percent-encoding of everything but RFC 3986 unreserved characters; valid both in a query string
-// and in an application/x-www-form-urlencoded body.
-void AppendEncoded(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out->push_back(static_cast<char>(c));
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    }
-  }
-}
-
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 std::string EncodeParams(const Params& params) {
   std::string out;
   for (const auto& [k, v] : params) {
     if (!out.empty()) out.push_back('&');
-    AppendEncoded(&out, k);
+    net::AppendUrlEncoded(&out, k);
     out.push_back('=');
-    AppendEncoded(&out, v);
+    net::AppendUrlEncoded(&out, v);
   }
   return out;
 }
@@ -208,22 +123,6 @@ bool IsTransientHttpStatus(int status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
 }
 
-// Resolves `host` to one numeric address, for httplib's address map (used when tls.server_name
-// differs from the URL's host: the connection goes to the URL's host, TLS checks server_name).
-std::string ResolveNumeric(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return host;
-  char buf[NI_MAXHOST];
-  std::string out = host;
-  if (getnameinfo(res->ai_addr, res->ai_addrlen, buf, sizeof buf, nullptr, 0, NI_NUMERICHOST) == 0)
-    out = buf;
-  freeaddrinfo(res);
-  return out;
-}
-
 struct AttemptResult {
   absl::Status status;
   Outcome outcome = Outcome::kSuccess;
@@ -233,61 +132,15 @@ struct AttemptResult {
 
 class HttpClient final : public Client {
  public:
-  HttpClient(ClientOptions options, ParsedUrl url, std::unique_ptr<ClientMetrics> metrics)
-      : options_(std::move(options)), url_(std::move(url)), metrics_(std::move(metrics)) {
+  HttpClient(ClientOptions options, std::unique_ptr<net::Client> http,
+             std::unique_ptr<ClientMetrics> metrics, std::string username, std::string password)
+      : options_(std::move(options)),
+        http_(std::move(http)),
+        metrics_(std::move(metrics)),
+        username_(std::move(username)),
+        password_(std::move(password)) {
     if (!options_.sleep) options_.sleep = [](absl::Duration d) { absl::SleepFor(d); };
     method_ = absl::AsciiStrToUpper(options_.method);
-    if (url_.https && !options_.tls.server_name.empty() && options_.tls.server_name != url_.host) {
-      connect_host_ = options_.tls.server_name;
-    } else {
-      connect_host_ = url_.host;
-    }
-  }
-
-  // Builds one httplib client; NewHttpClient uses it to check the TLS files once.
-  absl::StatusOr<std::unique_ptr<httplib::Client>> MakeHttp() const {
-    bool v6 = connect_host_.find(':') != std::string::npos;
-    std::string base = absl::StrCat(url_.https ? "https://" : "http://", v6 ? "[" : "",
-                                    connect_host_, v6 ? "]" : "", ":", url_.port);
-    std::unique_ptr<httplib::Client> cli;
-    try {
-      cli = std::make_unique<httplib::Client>(base, options_.tls.cert_file, options_.tls.key_file);
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("option url: ", e.what()));
-    }
-    if (!cli->is_valid()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("options tls.cert_file/tls.key_file: cannot load ", options_.tls.cert_file,
-                       " and ", options_.tls.key_file));
-    }
-    auto t = absl::ToChronoMicroseconds(options_.timeout);
-    cli->set_connection_timeout(t);
-    cli->set_read_timeout(t);
-    cli->set_write_timeout(t);
-    cli->set_keep_alive(true);
-    // The request line and headers, and a form body, go out in separate writes: no Nagle delay
-    // between them.
-    cli->set_tcp_nodelay(true);
-    cli->set_url_encode(false);  // paths are encoded here
-    cli->set_follow_location(false);
-    if (url_.https) {
-      if (!options_.tls.ca_file.empty()) cli->set_ca_cert_path(options_.tls.ca_file);
-      cli->enable_server_certificate_verification(!options_.tls.insecure_skip_verify);
-    }
-    if (connect_host_ != url_.host) {
-      cli->set_hostname_addr_map({{connect_host_, ResolveNumeric(url_.host)}});
-    }
-    return cli;
-  }
-
-  void SetBasicAuth(std::string username, std::string password) {
-    username_ = std::move(username);
-    password_ = std::move(password);
-  }
-
-  void AddToPool(std::unique_ptr<httplib::Client> cli) {
-    std::lock_guard lock(pool_mu_);
-    if (pool_.size() < kMaxIdle) pool_.push_back(std::move(cli));
   }
 
   absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) override {
@@ -309,39 +162,29 @@ class HttpClient final : public Client {
   }
 
  private:
-  static constexpr size_t kMaxIdle = 8;
+  using Headers = std::vector<std::pair<std::string, std::string>>;
 
-  absl::StatusOr<std::unique_ptr<httplib::Client>> Acquire() {
-    {
-      std::lock_guard lock(pool_mu_);
-      if (!pool_.empty()) {
-        auto cli = std::move(pool_.back());
-        pool_.pop_back();
-        return cli;
-      }
+  static bool HasHeader(const Headers& headers, std::string_view name) {
+    for (const auto& [k, v] : headers) {
+      if (absl::EqualsIgnoreCase(k, ToAbsl(name))) return true;
     }
-    return MakeHttp();
+    return false;
   }
 
   // Re-read per call: tokens and passwords rotate.
-  absl::StatusOr<httplib::Headers> BuildHeaders() const {
-    httplib::Headers headers;
-    for (const auto& [k, v] : options_.headers) headers.emplace(k, v);
-    // httplib::Headers compares names case-insensitively.
-    if (headers.find("Accept") == headers.end()) headers.emplace("Accept", "application/json");
-    if (headers.find("User-Agent") == headers.end()) {
-      headers.emplace("User-Agent", "autoscale-adapter");
+  absl::StatusOr<Headers> BuildHeaders() const {
+    Headers headers;
+    bool own_auth = !options_.bearer_token_file.empty() || !username_.empty();
+    for (const auto& [k, v] : options_.headers) {
+      if (own_auth && absl::EqualsIgnoreCase(k, "Authorization")) continue;
+      headers.emplace_back(k, v);
     }
-    if (!options_.bearer_token_file.empty() || !username_.empty()) headers.erase("Authorization");
-    if (connect_host_ != url_.host) {
-      bool v6 = url_.host.find(':') != std::string::npos;
-      headers.emplace("Host",
-                      absl::StrCat(v6 ? "[" : "", url_.host, v6 ? "]" : "", ":", url_.port));
-    }
+    if (!HasHeader(headers, "Accept")) headers.emplace_back("Accept", "application/json");
+    if (!HasHeader(headers, "User-Agent")) headers.emplace_back("User-Agent", "autoscale-adapter");
     if (!options_.bearer_token_file.empty()) {
       auto token = ReadSecretFile("bearer_token_file", options_.bearer_token_file);
       if (!token.ok()) return token.status();
-      headers.emplace("Authorization", absl::StrCat("Bearer ", *token));
+      headers.emplace_back("Authorization", absl::StrCat("Bearer ", *token));
     } else if (!username_.empty()) {
       std::string password = password_;
       if (!options_.basic_auth_password_file.empty()) {
@@ -349,7 +192,7 @@ class HttpClient final : public Client {
         if (!p.ok()) return p.status();
         password = *std::move(p);
       }
-      headers.emplace(
+      headers.emplace_back(
           "Authorization",
           absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(username_, ":", password))));
     }
@@ -382,15 +225,26 @@ class HttpClient final : public Client {
     std::string encoded = EncodeParams(params);
     bool post =
         method_ == "POST" || (method_ == "AUTO" && encoded.size() > options_.post_threshold_bytes);
-    std::string path = absl::StrCat(url_.prefix, ToAbsl(api_path));
-    std::string where = absl::StrCat(url_.redacted, ToAbsl(api_path));
+    std::string where = absl::StrCat(http_->url().Redacted(), ToAbsl(api_path));
+    net::Request req;
+    req.headers = *std::move(headers);
+    req.max_body_bytes = options_.max_response_bytes;
+    if (post) {
+      req.method = "POST";
+      req.target = std::string(api_path);
+      req.body = encoded;
+      req.content_type = "application/x-www-form-urlencoded";
+    } else {
+      req.target =
+          encoded.empty() ? std::string(api_path) : absl::StrCat(ToAbsl(api_path), "?", encoded);
+    }
     absl::Status last;
     int attempts = 0;
     for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
       if (attempt > 0) options_.sleep(Backoff(attempt - 1));
       ++attempts;
       absl::Time start = absl::Now();
-      AttemptResult r = Attempt(*headers, path, where, post, encoded, start);
+      AttemptResult r = Attempt(req, where, start);
       if (r.status.ok()) {
         absl::StatusOr<T> parsed = parse(r.body);
         if (parsed.ok()) {
@@ -418,123 +272,65 @@ class HttpClient final : public Client {
     return last;
   }
 
-  AttemptResult Attempt(const httplib::Headers& headers, const std::string& path,
-                        const std::string& where, bool post, const std::string& encoded,
-                        absl::Time start) {
+  // One HTTP attempt (the transport itself sends a request again once when it met a stale
+  // kept-alive connection: that is still one attempt here).
+  AttemptResult Attempt(net::Request req, const std::string& where, absl::Time start) {
     AttemptResult out;
-    auto cli_or = Acquire();
-    if (!cli_or.ok()) {
-      out.status = cli_or.status();
-      out.outcome = Outcome::kNetwork;
-      return out;
-    }
-    std::unique_ptr<httplib::Client> cli = *std::move(cli_or);
-    httplib::Request req;
-    req.headers = headers;
-    if (post) {
-      req.method = "POST";
-      req.path = path;
-      req.body = encoded;
-      req.set_header("Content-Type", "application/x-www-form-urlencoded");
-    } else {
-      req.method = "GET";
-      req.path = encoded.empty() ? path : absl::StrCat(path, "?", encoded);
-    }
-    const size_t max = options_.max_response_bytes;
-    const absl::Time deadline = start + options_.timeout;
-    bool too_large = false;
-    bool deadline_hit = false;
-    uint64_t declared = 0;
-    std::string body;
-    req.response_handler = [&](const httplib::Response& res) {
-      if (res.has_header("Content-Length") &&
-          absl::SimpleAtoi(res.get_header_value("Content-Length"), &declared)) {
-        if (declared > max) {
-          too_large = true;
-          return false;
-        }
-        body.reserve(declared);
-      }
-      return true;
-    };
-    req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-      if (body.size() + len > max) {
-        too_large = true;
-        return false;
-      }
-      if (absl::Now() > deadline) {
-        deadline_hit = true;
-        return false;
-      }
-      body.append(data, len);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    bool sent = false;
-    try {
-      sent = cli->send(req, res, err);
-    } catch (const std::exception& e) {
-      err = httplib::Error::Unknown;
-    }
-    absl::Duration elapsed = absl::Now() - start;
-    if (!sent) {
-      if (too_large) {
-        out.status = absl::ResourceExhaustedError(
-            absl::StrCat(where, ": answer larger than max_response_bytes (", max, " bytes)",
-                         declared > max ? absl::StrCat("; Content-Length ", declared) : ""));
+    req.deadline = start + options_.timeout;
+    net::Result result = http_->Send(req);
+    switch (result.failure) {
+      case net::Failure::kNone:
+        break;
+      case net::Failure::kTooLarge:
+        out.status = absl::ResourceExhaustedError(absl::StrCat(
+            where, ": answer larger than max_response_bytes (", options_.max_response_bytes,
+            " bytes)", result.detail.empty() ? "" : absl::StrCat("; ", result.detail)));
         out.outcome = Outcome::kTooLarge;
         return out;
-      }
-      bool timed_out = deadline_hit || err == httplib::Error::ConnectionTimeout ||
-                       ((err == httplib::Error::Read || err == httplib::Error::Write) &&
-                        elapsed >= options_.timeout * 0.9);
-      if (timed_out) {
+      case net::Failure::kTimeout:
         out.status = absl::DeadlineExceededError(
             absl::StrCat(where, ": no answer within ", absl::FormatDuration(options_.timeout)));
         out.outcome = Outcome::kTimeout;
         out.retryable = true;
         return out;
-      }
-      std::string detail = httplib::to_string(err);
-      if (err == httplib::Error::SSLServerVerification) {
-        long v = cli->get_openssl_verify_result();
-        detail = absl::StrCat("TLS server certificate verification failed",
-                              v != 0 ? absl::StrCat(": ", X509_verify_cert_error_string(v)) : "");
-      }
-      out.status = absl::UnavailableError(absl::StrCat(where, ": request failed: ", detail));
-      out.outcome = Outcome::kNetwork;
-      out.retryable =
-          err != httplib::Error::SSLServerVerification && err != httplib::Error::SSLLoadingCerts;
-      return out;
+      case net::Failure::kTlsVerification:
+        out.status = absl::UnavailableError(absl::StrCat(
+            where,
+            ": request failed: TLS server certificate verification failed: ", result.detail));
+        out.outcome = Outcome::kNetwork;
+        return out;
+      default:
+        out.status =
+            absl::UnavailableError(absl::StrCat(where, ": request failed: ", result.detail));
+        out.outcome = Outcome::kNetwork;
+        out.retryable = true;
+        return out;
     }
-    AddToPool(std::move(cli));
-    if (res.status >= 200 && res.status < 300) {
+    const int status = result.response.status;
+    std::string& body = result.response.body;
+    if (status >= 200 && status < 300) {
       out.body = std::move(body);
       return out;
     }
-    out.retryable = IsTransientHttpStatus(res.status);
+    out.retryable = IsTransientHttpStatus(status);
     if (auto api = ExtractApiError(body); api.has_value()) {
-      out.status = absl::Status(api->code(),
-                                absl::StrCat(where, ": HTTP ", res.status, ": ", api->message()));
+      out.status =
+          absl::Status(api->code(), absl::StrCat(where, ": HTTP ", status, ": ", api->message()));
       out.outcome = Outcome::kQuery;
       return out;
     }
     out.status =
-        absl::UnavailableError(absl::StrCat(where, ": HTTP ", res.status, ": ", BodySnippet(body)));
+        absl::UnavailableError(absl::StrCat(where, ": HTTP ", status, ": ", BodySnippet(body)));
     out.outcome = Outcome::kHttp;
     return out;
   }
 
   ClientOptions options_;
-  ParsedUrl url_;
+  std::unique_ptr<net::Client> http_;
   std::unique_ptr<ClientMetrics> metrics_;
   std::string method_;
-  std::string connect_host_;
-  std::string username_;
-  std::string password_;
-  std::mutex pool_mu_;
-  std::vector<std::unique_ptr<httplib::Client>> pool_;
+  const std::string username_;
+  const std::string password_;
   std::mutex rng_mu_;
   absl::BitGen rng_;
 };
@@ -542,8 +338,11 @@ class HttpClient final : public Client {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options) {
-  auto url = ParseUrl(options.url);
-  if (!url.ok()) return url.status();
+  auto url = net::ParseUrl(options.url);
+  if (!url.ok()) {
+    // The URL may carry credentials: the message names the fault, not the URL.
+    return absl::InvalidArgumentError(absl::StrCat("option url: ", url.status().message()));
+  }
   std::string method = absl::AsciiStrToUpper(options.method);
   if (method != "GET" && method != "POST" && method != "AUTO") {
     return absl::InvalidArgumentError(
@@ -587,11 +386,31 @@ absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options) {
     if (auto s = CheckReadable("tls.ca_file", tls.ca_file); !s.ok()) return s;
   }
   if (!url->https && (!tls.ca_file.empty() || !tls.cert_file.empty() || tls.insecure_skip_verify)) {
-    LogWarn("prometheus: TLS options are ignored for an http:// URL", {{"url", url->redacted}});
+    LogWarn("prometheus: TLS options are ignored for an http:// URL", {{"url", url->Redacted()}});
   }
   if (url->https && tls.insecure_skip_verify) {
     LogWarn("prometheus: TLS certificate verification is disabled (insecure_skip_verify)",
-            {{"url", url->redacted}});
+            {{"url", url->Redacted()}});
+  }
+  net::ClientOptions transport;
+  transport.url = options.url;
+  transport.timeout = options.timeout;
+  transport.max_idle_connections = 8;
+  transport.name = "prometheus";
+  transport.proxy = options.proxy;
+  transport.tls.ca_file = tls.ca_file;
+  transport.tls.cert_file = tls.cert_file;
+  transport.tls.key_file = tls.key_file;
+  transport.tls.server_name = tls.server_name;
+  transport.tls.insecure_skip_verify = tls.insecure_skip_verify;
+  auto http = net::Client::Create(std::move(transport));
+  if (!http.ok()) {
+    std::string_view why = FromAbsl(http.status().message());
+    if (absl::StartsWith(ToAbsl(why), "tls: ")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "options tls.ca_file/tls.cert_file/tls.key_file: cannot load ", ToAbsl(why.substr(5))));
+    }
+    return absl::InvalidArgumentError(absl::StrCat("option ", http.status().message()));
   }
   std::unique_ptr<ClientMetrics> metrics;
   if (options.registry != nullptr) {
@@ -606,14 +425,8 @@ absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options) {
       options.basic_auth_username.empty() ? url->username : options.basic_auth_username;
   std::string password =
       options.basic_auth_username.empty() ? url->password : options.basic_auth_password;
-  auto client =
-      std::make_unique<HttpClient>(std::move(options), *std::move(url), std::move(metrics));
-  client->SetBasicAuth(std::move(username), std::move(password));
-  // One connection object up front checks the client certificate and key.
-  auto http = client->MakeHttp();
-  if (!http.ok()) return http.status();
-  client->AddToPool(*std::move(http));
-  return client;
+  return std::make_unique<HttpClient>(std::move(options), *std::move(http), std::move(metrics),
+                                      std::move(username), std::move(password));
 }
 
 }  // namespace aa::prom

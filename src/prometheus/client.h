@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "net/proxy.h"
 #include "prometheus/types.h"
 
 namespace prometheus {
@@ -60,15 +62,19 @@ struct ClientOptions {
   std::function<void(absl::Duration)> sleep;
   // Self-metrics registry (queries by endpoint and outcome, latency). May be null.
   prometheus::Registry* registry = nullptr;
+  // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (net/proxy.h); nullopt: the process environment.
+  std::optional<net::ProxyEnvironment> proxy;
 };
 
 // Thread-safe; calls may run concurrently, each on its own keep-alive connection from a small pool
-// (idle connections are kept, at most 8). GET with url-encoded parameters, or an
-// application/x-www-form-urlencoded POST (see ClientOptions::method). Secret files are re-read on
-// every call (once per call, shared by its retries). With tls.server_name set, the connection goes
-// to the URL's host while SNI and certificate verification use server_name; the Host header stays
-// the URL's. Self-metrics (when options.registry is set), one observation per HTTP attempt, so
-// retries show:
+// (idle connections are kept, at most 8) of net::Client (net/client.h), which also reads the proxy
+// variables (ClientOptions::proxy) and sends a request once more on a new connection, at once,
+// when a reused kept-alive connection turns out closed before any answer (not counted as a retry).
+// GET with url-encoded parameters, or an application/x-www-form-urlencoded POST (see
+// ClientOptions::method). Secret files are re-read on every call (once per call, shared by its
+// retries). With tls.server_name set, the connection goes to the URL's host while SNI and
+// certificate verification use server_name; the Host header stays the URL's. Self-metrics (when
+// options.registry is set), one observation per HTTP attempt, so retries show:
 //   autoscale_adapter_prometheus_requests_total{endpoint="query|series",outcome="success|error_http|
 //     error_network|error_timeout|error_parse|error_query|error_too_large"}
 //   autoscale_adapter_prometheus_request_duration_seconds{endpoint} (histogram, includes parsing)

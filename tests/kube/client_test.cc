@@ -12,6 +12,7 @@
 #include "kube/fake_apiserver.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "testutil/loopback_http.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -405,6 +406,40 @@ TEST(ClientTest, WatchStreamsEventsUntilTheHandlerStops) {
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_THAT(Names(events), ElementsAre("ADDED b", "MODIFIED a", "BOOKMARK ", "DELETED b"));
   EXPECT_EQ(events[2].object["metadata"]["resourceVersion"], absl::StrCat(rv + 2));
+}
+
+// HTTPS_PROXY: requests and watches tunnel through the proxy (CONNECT), TLS end to end with the
+// API server.
+TEST(ClientTest, RequestsAndWatchesTunnelThroughHttpsProxy) {
+  auto server = StartServer();
+  int64_t rv = server->Upsert("pods", MakePod({.ns = "ns", .name = "a"}));
+  testutil::ConnectProxy proxy(
+      {{"kube.example:6443",
+        absl::StrCat("127.0.0.1:", server->url().substr(server->url().rfind(':') + 1))}});
+  ClientConfig config = server->ClientConfigFor("");
+  config.server = "https://kube.example:6443";
+  config.tls_server_name = "localhost";  // the fake's certificate names localhost, not kube.example
+  config.proxy =
+      net::ProxyEnvironment{.http_proxy = "", .https_proxy = proxy.Url(), .no_proxy = ""};
+  auto client = NewClient(config);
+  auto list = client->GetJson(kPods);
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ((*list)["kind"], "PodList");
+  std::vector<WatchEvent> events;
+  std::thread writer([&] {
+    ASSERT_TRUE(server->WaitForOpenWatches("pods", 1));
+    server->Upsert("pods", MakePod({.ns = "ns", .name = "b"}));
+  });
+  absl::Status s =
+      client->Watch(absl::StrCat(kPods, "?watch=1&resourceVersion=", rv), [&](const WatchEvent& e) {
+        events.push_back(e);
+        return false;
+      });
+  writer.join();
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_THAT(Names(events), ElementsAre("ADDED b"));
+  ASSERT_EQ(proxy.Requests().size(), 2u);  // the kept-alive tunnel, and the watch's own
+  EXPECT_THAT(proxy.Requests()[0], ::testing::StartsWith("CONNECT kube.example:6443 HTTP/1.1"));
 }
 
 TEST(ClientTest, WatchEndsOkWhenTheServerClosesAndGoneOtherwise) {

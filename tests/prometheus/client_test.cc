@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "testutil/loopback_http.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -516,6 +517,50 @@ TEST(HttpClient, ReusesKeepAliveConnections) {
   // Same client-side port: one TCP connection served all three.
   EXPECT_EQ(seen.at(0).remote_port, seen.at(1).remote_port);
   EXPECT_EQ(seen.at(1).remote_port, seen.at(2).remote_port);
+}
+
+// The server closes a kept-alive connection just as the client reuses it: the transport sends the
+// query once more on a new connection at once, without the client's backoff (no sleep) and as one
+// attempt.
+TEST(HttpClient, QueryOnAConnectionClosedAsItIsReusedIsSentAgainOnANewOne) {
+  testutil::DroppingServer server(kVectorAnswer);
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.max_retries = 0;
+  auto client = MustClient(o);
+  ASSERT_TRUE(client->Query("up", absl::InfinitePast()).ok());
+  server.DropNext(1);
+  auto r = client->Query("up", absl::InfinitePast());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples.size(), 1u);
+  EXPECT_THAT(server.Connections(), ElementsAre(1, 1, 2));
+  EXPECT_TRUE(sleeps.waits.empty());
+  // Dropped on a new connection too: an ordinary network failure (no transport retry).
+  server.DropNext(2);
+  EXPECT_EQ(client->Query("up", absl::InfinitePast()).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_THAT(server.Connections(), ElementsAre(1, 1, 2, 2, 3));
+}
+
+// HTTP_PROXY: the query goes to the proxy in absolute form; NO_PROXY sends the same URL direct.
+TEST(HttpClient, HttpProxyFromTheProxyVariables) {
+  testutil::DroppingServer server(kVectorAnswer);
+  testutil::ConnectProxy proxy(
+      {{"prometheus.example:9090", "127.0.0.1:" + std::to_string(server.port())}});
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions("http://prometheus.example:9090/prefix", &sleeps);
+  o.max_retries = 0;
+  o.proxy = net::ProxyEnvironment{.http_proxy = proxy.Url(), .https_proxy = "", .no_proxy = ""};
+  auto r = MustClient(o)->Query("up", absl::InfinitePast());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(proxy.Requests().size(), 1u);
+  EXPECT_THAT(proxy.Requests()[0],
+              ::testing::StartsWith("GET http://prometheus.example:9090/prefix/api/v1/query?"));
+  // Loopback targets never go through the proxy.
+  o.url = server.Url();
+  ASSERT_TRUE(MustClient(o)->Query("up", absl::InfinitePast()).ok());
+  EXPECT_EQ(proxy.Requests().size(), 1u);
+  EXPECT_THAT(server.Connections(), ElementsAre(1, 2));
 }
 
 TEST(HttpClient, ConcurrentCallsShareTheClient) {
