@@ -7,22 +7,18 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/log.h"
 
 namespace aa::auth {
 namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto text = aa::ReadFile(path);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat("cannot read ", what, " ", path));
+  return text;
 }
 
 // inode, size and modification/change times of both files; "" parts for missing files.

@@ -7,10 +7,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/strings.h"
 
 namespace aa::auth {
@@ -133,11 +131,9 @@ absl::StatusOr<std::shared_ptr<const CaPool>> CaPool::FromPem(std::string_view p
 }
 
 absl::StatusOr<std::shared_ptr<const CaPool>> CaPool::FromFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read CA file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return FromPem(ss.str(), path);
+  auto pem = ReadFile(path);
+  if (!pem.ok()) return absl::NotFoundError(absl::StrCat("cannot read CA file ", path));
+  return FromPem(*pem, path);
 }
 
 absl::StatusOr<CertIdentity> CaPool::VerifyPeer(const ssl_st* ssl, absl::Time now) const {

@@ -4,12 +4,11 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -372,11 +371,9 @@ absl::StatusOr<Scenario> ParseScenario(std::string_view text, std::string_view f
 }
 
 absl::StatusOr<Scenario> LoadScenarioFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read scenario file ", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseScenario(ss.str(), path);
+  auto text = ReadFile(path);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read scenario file ", path));
+  return ParseScenario(*text, path);
 }
 
 }  // namespace aa::closedloop

@@ -3,28 +3,19 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/file.h"
 #include "common/strings.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 
 namespace aa::http {
 namespace {
-
-std::optional<std::string> ReadText(const char* path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 prometheus::MetricFamily Family(std::string name, std::string help, prometheus::MetricType type,
                                 double value) {
@@ -77,9 +68,9 @@ absl::StatusOr<ProcessStats> ParseProcStat(std::string_view stat, double boot_ti
 }
 
 absl::StatusOr<ProcessStats> ReadProcessStats() {
-  std::optional<std::string> stat = ReadText("/proc/self/stat");
-  std::optional<std::string> kernel = ReadText("/proc/stat");
-  if (!stat.has_value() || !kernel.has_value()) {
+  absl::StatusOr<std::string> stat = ReadFile("/proc/self/stat");
+  absl::StatusOr<std::string> kernel = ReadFile("/proc/stat");
+  if (!stat.ok() || !kernel.ok()) {
     return absl::UnavailableError("cannot read /proc/self/stat or /proc/stat");
   }
   double boot_time = 0;
@@ -104,7 +95,7 @@ absl::StatusOr<ProcessStats> ReadProcessStats() {
     stats->open_fds = count;
   }
   // "Max open files            1048576              1048576              files"
-  if (std::optional<std::string> limits = ReadText("/proc/self/limits")) {
+  if (absl::StatusOr<std::string> limits = ReadFile("/proc/self/limits"); limits.ok()) {
     for (absl::string_view line : absl::StrSplit(*limits, '\n')) {
       if (!absl::ConsumePrefix(&line, "Max open files")) continue;
       std::vector<absl::string_view> cols = absl::StrSplit(line, ' ', absl::SkipWhitespace());

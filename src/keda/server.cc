@@ -11,11 +11,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "keda/internal/keda_metrics.h"
 #include "keda/internal/service.h"
@@ -26,16 +25,14 @@ namespace {
 constexpr char kServiceName[] = "externalscaler.ExternalScaler";
 
 absl::StatusOr<std::string> ReadPem(const std::string& path, std::string_view option) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
+  auto text = ReadFile(path);
+  if (!text.ok()) {
     std::string what = absl::StrCat("keda server: ", std::string(option), ": cannot read \"", path,
-                                    "\": ", std::strerror(err));
-    return err == EACCES ? absl::PermissionDeniedError(what) : absl::NotFoundError(what);
+                                    "\": ", text.status().message());
+    return absl::IsPermissionDenied(text.status()) ? absl::PermissionDeniedError(what)
+                                                   : absl::NotFoundError(what);
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string pem = buf.str();
+  std::string pem = *std::move(text);
   if (pem.find("-----BEGIN") == std::string::npos) {
     return absl::InvalidArgumentError(
         absl::StrCat("keda server: ", std::string(option), ": \"", path, "\" holds no PEM block"));

@@ -3,8 +3,6 @@
 #include <sys/stat.h>
 
 #include <exception>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -14,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -26,15 +25,6 @@ namespace {
 constexpr char kHttpStatusPayload[] = "aa.kube/http-status";
 constexpr size_t kMaxBodyBytes = 64 << 20;
 constexpr size_t kMaxWatchLineBytes = 16 << 20;
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return out.str();
-}
 
 std::string Snippet(std::string_view body) {
   std::string s(body.substr(0, 200));
@@ -105,7 +95,7 @@ class TokenSource {
                    st.st_mtim.tv_sec != mtime_.tv_sec || st.st_mtim.tv_nsec != mtime_.tv_nsec;
     if (changed || force) {
       auto text = ReadFile(file_);
-      if (!text.has_value()) {
+      if (!text.ok()) {
         if (loaded_) return token_;
         return absl::FailedPreconditionError(absl::StrCat("token file ", file_, " cannot be read"));
       }
@@ -341,7 +331,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientConfig config,
     if (!inline_pem.empty()) return inline_pem;
     if (file.empty()) return std::string();
     auto text = ReadFile(file);
-    if (!text.has_value()) {
+    if (!text.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(ToAbsl(field), ": cannot read ", file));
     }
     return *text;
@@ -384,7 +374,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientConfig config,
       return absl::InvalidArgumentError("client-key does not match client-certificate");
     }
   }
-  if (!config.token_file.empty() && !ReadFile(config.token_file).has_value()) {
+  if (!config.token_file.empty() && !ReadFile(config.token_file).ok()) {
     return absl::InvalidArgumentError(absl::StrCat("tokenFile: cannot read ", config.token_file));
   }
   if (config.insecure_skip_tls_verify && url->https) {

@@ -5,27 +5,18 @@
 #include <cstdlib>
 #include <exception>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
 namespace aa::kube {
 namespace {
-
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return out.str();
-}
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
@@ -188,7 +179,7 @@ absl::StatusOr<ClientConfig> InClusterConfig(const InClusterPaths& paths, const 
           absl::StrCat("KUBERNETES_SERVICE_HOST: not a host: \"", *host, "\""));
     }
   }
-  if (!ReadFile(paths.token_file).has_value()) {
+  if (!ReadFile(paths.token_file).ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "in-cluster config: cannot read the service account token ", paths.token_file));
   }
@@ -197,7 +188,7 @@ absl::StatusOr<ClientConfig> InClusterConfig(const InClusterPaths& paths, const 
   config.server = absl::StrCat("https://", v6 ? "[" : "", *host, v6 ? "]" : "", ":", port_number);
   config.token_file = paths.token_file;
   if (FileExists(paths.ca_file)) config.ca_file = paths.ca_file;
-  if (auto ns = ReadFile(paths.namespace_file); ns.has_value()) {
+  if (auto ns = ReadFile(paths.namespace_file); ns.ok()) {
     std::string trimmed(absl::StripAsciiWhitespace(*ns));
     if (!trimmed.empty()) config.default_namespace = trimmed;
   }
@@ -225,7 +216,7 @@ absl::StatusOr<ClientConfig> ParseKubeconfig(std::string_view text, std::string_
 absl::StatusOr<ClientConfig> LoadKubeconfig(std::string_view path, std::string_view context) {
   std::string p(path);
   auto text = ReadFile(p);
-  if (!text.has_value()) {
+  if (!text.ok()) {
     return absl::NotFoundError(absl::StrCat("kubeconfig: cannot read ", p));
   }
   std::string dir;

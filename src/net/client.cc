@@ -13,13 +13,12 @@
 #include <sys/stat.h>
 
 #include <exception>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -57,15 +56,6 @@ KeyPtr ParseKey(std::string_view pem) {
   return key;
 }
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return out.str();
-}
-
 struct TlsMaterial {
   std::vector<X509Ptr> ca;     // empty: the system trust store
   std::vector<X509Ptr> chain;  // client certificate first, then intermediates
@@ -78,7 +68,7 @@ absl::StatusOr<std::string> PemOf(const std::string& pem, const std::string& fil
   if (!pem.empty()) return pem;
   if (file.empty()) return std::string();
   auto text = ReadFile(file);
-  if (!text.has_value()) {
+  if (!text.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("tls: ", ToAbsl(what), ": cannot read ", file));
   }
   return *std::move(text);

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <sstream>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -16,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
@@ -88,14 +88,12 @@ std::string TimeParam(absl::Time t) {
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& option, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = ReadFile(path);
+  if (!text.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("option ", option, ": cannot read ", path, ": ", std::strerror(errno)));
+        absl::StrCat("option ", option, ": cannot read ", path, ": ", text.status().message()));
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
+  std::string s = *std::move(text);
   // Secrets are usually written with a trailing newline.
   absl::StripAsciiWhitespace(&s);
   return s;

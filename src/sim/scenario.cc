@@ -2,12 +2,11 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/strings.h"
 #include "yaml-cpp/yaml.h"
 
@@ -350,11 +349,9 @@ absl::StatusOr<std::vector<ServiceSpec>> ParseScenario(std::string_view text,
 }
 
 absl::StatusOr<std::vector<ServiceSpec>> LoadScenarioFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read scenario file ", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return ParseScenario(buf.str(), path);
+  auto text = ReadFile(path);
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("cannot read scenario file ", path));
+  return ParseScenario(*text, path);
 }
 
 }  // namespace aa::sim

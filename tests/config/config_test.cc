@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -821,11 +822,6 @@ TEST(ValidateForRunTest, AcceptsTheFileUrl) {
 // ---- files
 // ----------------------------------------------------------------------------------------------
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 TEST(LoadConfigFileTest, MissingFileIsNotFound) {
   absl::StatusOr<Config> c =
       LoadConfigFile(absl::StrCat(::testing::TempDir(), "/does-not-exist.yaml"));
@@ -889,7 +885,7 @@ TEST(ExamplesTest, SeedCorpusParsesOrFailsCleanly) {
   int valid = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(AA_SOURCE_DIR "/tests/testdata/config/corpus")) {
-    std::string text = ReadFile(entry.path().string());
+    std::string text = ReadFile(entry.path().string()).value_or("");
     absl::StatusOr<Config> c = ParseConfig(text, entry.path().filename().string());
     ++files;
     if (c.ok()) {

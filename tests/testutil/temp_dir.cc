@@ -8,8 +8,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <vector>
+
+#include "common/file.h"
 
 namespace aa::testutil {
 
@@ -47,12 +48,6 @@ std::string TempDir::WriteFile(std::string_view name, std::string_view contents)
   return p;
 }
 
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ReadFileOrEmpty(const std::string& path) { return ReadFile(path).value_or(""); }
 
 }  // namespace aa::testutil
