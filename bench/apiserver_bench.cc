@@ -22,7 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "http/client.h"
+#include "net/call.h"
 #include "proc/subprocess.h"
 
 ABSL_FLAG(int, requests, 200, "Timed requests per path");
@@ -128,7 +128,7 @@ int Main() {
   }
   bool ready = proc::PollUntil(
       [&] {
-        auto r = http::HttpCall("GET", "127.0.0.1", *http_port, "/readyz");
+        auto r = net::HttpCall("GET", "127.0.0.1", *http_port, "/readyz");
         return r.ok() && r->status == 200;
       },
       absl::Seconds(30));

@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "demo/stack.h"
-#include "http/client.h"
+#include "net/call.h"
 #include "proc/subprocess.h"
 
 ABSL_FLAG(int, namespaces, 100, "Namespaces");
@@ -102,14 +102,14 @@ int Main() {
   int ok = 0;
   for (int n = 0; n < namespaces; ++n) {
     for (const char* metric : {"concurrency", "cpu", "requests_running"}) {
-      auto r = http::HttpCall("GET", "127.0.0.1", *port,
-                              absl::StrCat("/api/v1/namespaces/ns-", n, "/metrics/", metric));
+      auto r = net::HttpCall("GET", "127.0.0.1", *port,
+                             absl::StrCat("/api/v1/namespaces/ns-", n, "/metrics/", metric));
       ok += r.ok() && r->status == 200;
     }
   }
   // Let a few periodic rounds replace the first tables (old snapshots are freed as readers let go).
   absl::SleepFor(absl::Seconds(7));
-  auto metrics = http::HttpCall("GET", "127.0.0.1", *port, "/metrics");
+  auto metrics = net::HttpCall("GET", "127.0.0.1", *port, "/metrics");
   std::string held;
   for (absl::string_view line : absl::StrSplit(metrics.ok() ? metrics->body : "", '\n')) {
     if (absl::StartsWith(line, "autoscale_adapter_series_held{"))

@@ -19,7 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "demo/stack.h"
-#include "http/client.h"
+#include "net/call.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(int, clients, 1000, "Polling clients");
@@ -34,7 +34,7 @@ using nlohmann::json;
 // Prometheus' own count of instant queries served, read from its /metrics (it does not scrape
 // itself here).
 double PrometheusQueryCount(int port) {
-  auto r = http::HttpCall("GET", "127.0.0.1", port, "/metrics");
+  auto r = net::HttpCall("GET", "127.0.0.1", port, "/metrics");
   if (!r.ok() || r->status != 200) return -1;
   double total = 0;
   for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
@@ -85,8 +85,8 @@ metrics:
       [&] {
         for (int n = 0; n < 10; ++n) {
           for (const char* m : {"cpu", "concurrency"}) {
-            auto r = http::HttpCall("GET", "127.0.0.1", s.adapter_port(),
-                                    absl::StrCat("/api/v1/namespaces/team-", n, "/metrics/", m));
+            auto r = net::HttpCall("GET", "127.0.0.1", s.adapter_port(),
+                                   absl::StrCat("/api/v1/namespaces/team-", n, "/metrics/", m));
             if (!r.ok() || r->status != 200) return false;
           }
         }
@@ -113,7 +113,7 @@ metrics:
           absl::SleepFor(due - absl::Now());
           std::string path = absl::StrCat("/api/v1/namespaces/team-", c % 10, "/metrics/",
                                           c % 2 ? "cpu" : "concurrency");
-          auto r = http::HttpCall("GET", "127.0.0.1", s.adapter_port(), path);
+          auto r = net::HttpCall("GET", "127.0.0.1", s.adapter_port(), path);
           ++requests;
           if (r.ok() && r->status == 200) ++ok;
         }

@@ -13,7 +13,8 @@
 #include "absl/strings/str_replace.h"
 #include "bench/load_client.h"
 #include "demo/stack.h"
-#include "http/client.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(int, seconds, 10, "Duration of each load phase");
@@ -37,9 +38,9 @@ int Main() {
     return 1;
   }
   demo::Stack& s = **stack;
-  auto put = http::HttpCall("PUT", "127.0.0.1", s.sim_port(),
-                            "/api/v1/services/kserve-test/concurrency-model/replicas",
-                            absl::StrCat("{\"replicas\":", pods, "}"));
+  auto put = net::HttpCall("PUT", "127.0.0.1", s.sim_port(),
+                           "/api/v1/services/kserve-test/concurrency-model/replicas",
+                           absl::StrCat("{\"replicas\":", pods, "}"));
   if (!put.ok() || put->status != 200) {
     std::fprintf(stderr, "cannot scale the simulator\n");
     return 1;
@@ -50,7 +51,7 @@ int Main() {
   std::fflush(stdout);
   bool ready = proc::PollUntil(
       [&] {
-        auto r = http::HttpCall("GET", "127.0.0.1", s.adapter_port(), path);
+        auto r = net::HttpCall("GET", "127.0.0.1", s.adapter_port(), path);
         if (!r.ok() || r->status != 200) return false;
         json j = json::parse(r->body, nullptr, false);
         return !j.is_discarded() && j["podCount"].get<int>() >= pods;
@@ -63,14 +64,14 @@ int Main() {
   // The query a pass-through adapter would send for this request (same rendered PromQL as the
   // sampler's).
   auto defs =
-      json::parse(http::HttpCall("GET", "127.0.0.1", s.adapter_port(), "/api/v1/metrics")->body);
+      json::parse(net::HttpCall("GET", "127.0.0.1", s.adapter_port(), "/api/v1/metrics")->body);
   std::string query;
   for (const auto& d : defs["metrics"]) {
     if (d["name"] == "concurrency") query = d["query"].get<std::string>();
   }
   query = absl::StrReplaceAll(query, {{"<<.LabelMatchers>>", "namespace_name=\"kserve-test\""},
                                       {"<<.GroupBy>>", "namespace_name, pod_name"}});
-  const std::string prom_path = "/api/v1/query?query=" + http::UrlEncode(query);
+  const std::string prom_path = "/api/v1/query?query=" + net::UrlEncode(query);
 
   const int connections = absl::GetFlag(FLAGS_connections);
   const auto duration = std::chrono::seconds(absl::GetFlag(FLAGS_seconds));

@@ -25,7 +25,6 @@
 #include "common/log.h"
 #include "common/signals.h"
 #include "demo/stack.h"
-#include "http/client.h"
 #include "nlohmann/json.hpp"
 
 ABSL_FLAG(std::string, scenario, "",

@@ -10,7 +10,8 @@
 #include "absl/time/clock.h"
 #include "common/strings.h"
 #include "externalscaler.grpc.pb.h"
-#include "http/client.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "nlohmann/json.hpp"
 #include "proc/subprocess.h"
 
@@ -51,7 +52,7 @@ absl::Status SimError(int http_status, std::string message) {
 }  // namespace
 
 absl::StatusOr<SimState> SimClient::State() const {
-  auto r = http::HttpCall("GET", "127.0.0.1", port_, "/api/v1/services");
+  auto r = net::HttpCall("GET", "127.0.0.1", port_, "/api/v1/services");
   if (!r.ok()) return r.status();
   if (r->status != 200) {
     return absl::UnavailableError(absl::StrCat("simulator answered HTTP ", r->status));
@@ -97,9 +98,9 @@ absl::StatusOr<SimState> SimClient::State() const {
 }
 
 absl::Status SimClient::SetLoad(const std::string& service, double rps) const {
-  auto r = http::HttpCall("PUT", "127.0.0.1", port_,
-                          absl::StrCat("/api/v1/services/", ns_, "/", service, "/load"),
-                          json{{"rps", rps}}.dump());
+  auto r = net::HttpCall("PUT", "127.0.0.1", port_,
+                         absl::StrCat("/api/v1/services/", ns_, "/", service, "/load"),
+                         json{{"rps", rps}}.dump());
   if (!r.ok()) return r.status();
   if (r->status != 200) {
     return SimError(r->status, absl::StrCat("simulator: PUT load of ", ns_, "/", service, ": HTTP ",
@@ -109,9 +110,9 @@ absl::Status SimClient::SetLoad(const std::string& service, double rps) const {
 }
 
 absl::Status SimClient::SetReplicas(const std::string& service, int replicas) const {
-  auto r = http::HttpCall("PUT", "127.0.0.1", port_,
-                          absl::StrCat("/api/v1/services/", ns_, "/", service, "/replicas"),
-                          json{{"replicas", replicas}}.dump());
+  auto r = net::HttpCall("PUT", "127.0.0.1", port_,
+                         absl::StrCat("/api/v1/services/", ns_, "/", service, "/replicas"),
+                         json{{"replicas", replicas}}.dump());
   if (!r.ok()) return r.status();
   if (r->status != 200) {
     return SimError(r->status, absl::StrCat("simulator: PUT replicas of ", ns_, "/", service,
@@ -125,8 +126,8 @@ absl::Status WaitForAdapterData(int adapter_port, const std::string& ns, const s
   std::string last = "no answer";
   const bool ok = proc::PollUntil(
       [&] {
-        auto r = http::HttpCall("GET", "127.0.0.1", adapter_port,
-                                absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric));
+        auto r = net::HttpCall("GET", "127.0.0.1", adapter_port,
+                               absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric));
         if (!r.ok()) {
           last = std::string(r.status().message());
           return false;
@@ -216,7 +217,7 @@ absl::StatusOr<int64_t> ParseQuantityMilli(std::string_view q) {
 }
 
 absl::StatusOr<std::string> KubeMetricsClient::Get(const std::string& path) const {
-  auto r = http::HttpsGetInsecure("127.0.0.1", port_, path, token_);
+  auto r = net::HttpsGetInsecure("127.0.0.1", port_, path, token_);
   if (!r.ok()) return r.status();
   if (r->status != 200) {
     // metav1.Status: keep its message, as the HPA's condition would.
@@ -251,7 +252,7 @@ absl::Time ParseRfc3339(const json& j) {
 absl::StatusOr<std::vector<PodSample>> KubeMetricsClient::PodsMetric(
     const std::string& ns, const std::string& metric, const std::string& label_selector) const {
   auto body = Get(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", ns, "/pods/*/",
-                               metric, "?labelSelector=", http::UrlEncode(label_selector)));
+                               metric, "?labelSelector=", net::UrlEncode(label_selector)));
   if (!body.ok()) return body.status();
   auto j = ParseJson(*body, "custom.metrics answer");
   if (!j.ok()) return j.status();
@@ -272,7 +273,7 @@ absl::StatusOr<std::vector<PodSample>> KubeMetricsClient::PodsMetric(
 absl::StatusOr<std::vector<PodSample>> KubeMetricsClient::PodCpu(
     const std::string& ns, const std::string& label_selector) const {
   auto body = Get(absl::StrCat("/apis/metrics.k8s.io/v1beta1/namespaces/", ns,
-                               "/pods?labelSelector=", http::UrlEncode(label_selector)));
+                               "/pods?labelSelector=", net::UrlEncode(label_selector)));
   if (!body.ok()) return body.status();
   auto j = ParseJson(*body, "metrics.k8s.io answer");
   if (!j.ok()) return j.status();

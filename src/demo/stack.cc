@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/duration.h"
 #include "common/log.h"
-#include "http/client.h"
+#include "net/call.h"
 
 namespace aa::demo {
 namespace {
@@ -29,7 +29,7 @@ absl::Status WaitForHttp(int port, const std::string& path, int want_status,
   std::string last_error = "no answer";
   bool ok = proc::PollUntil(
       [&] {
-        auto r = http::HttpCall("GET", "127.0.0.1", port, path, "", absl::Seconds(2));
+        auto r = net::HttpCall("GET", "127.0.0.1", port, path, "", absl::Seconds(2));
         if (!r.ok()) {
           last_error = std::string(r.status().message());
           return false;

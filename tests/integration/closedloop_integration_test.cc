@@ -25,7 +25,6 @@
 #include "closedloop/scenario.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
 #include "proc/subprocess.h"
 #include "testutil/temp_dir.h"

@@ -20,11 +20,11 @@ json KubectlJson(const std::string& kubeconfig, const std::string& path, int* ex
 
 absl::Time SampledAt(int adapter_port, const std::string& ns, const std::string& metric,
                      const std::string& resource, const std::string& metric_selector) {
-  json j =
-      GetJson(adapter_port,
-              absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric, "?resource=", resource,
-                           metric_selector.empty() ? "" : "&metricLabelSelector=",
-                           http::UrlEncode(metric_selector)));
+  json j = GetJson(
+      adapter_port,
+      absl::StrCat(
+          "/api/v1/namespaces/", ns, "/metrics/", metric, "?resource=", resource,
+          metric_selector.empty() ? "" : "&metricLabelSelector=", net::UrlEncode(metric_selector)));
   absl::Time t = absl::InfinitePast();
   std::string err;
   if (!j.contains("sampledAt") ||

@@ -19,7 +19,8 @@
 #include "absl/strings/str_replace.h"
 #include "demo/stack.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "nlohmann/json.hpp"
 
 namespace aa::integration {
@@ -40,7 +41,7 @@ inline demo::StackOptions StackOptionsFor(const std::string& adapter_config) {
 // GET http://127.0.0.1:port/path as JSON; `status` receives the HTTP code. A transport error fails
 // the test.
 inline json GetJson(int port, const std::string& path, int* status = nullptr) {
-  auto r = http::HttpCall("GET", "127.0.0.1", port, path);
+  auto r = net::HttpCall("GET", "127.0.0.1", port, path);
   if (!r.ok()) {
     ADD_FAILURE() << r.status();
     return json();
@@ -53,7 +54,7 @@ inline json GetJson(int port, const std::string& path, int* status = nullptr) {
 
 // Prometheus' own answer to an instant query evaluated at `unix_ms`.
 inline json PrometheusQueryAt(int prometheus_port, const std::string& query, int64_t unix_ms) {
-  return GetJson(prometheus_port, absl::StrCat("/api/v1/query?query=", http::UrlEncode(query),
+  return GetJson(prometheus_port, absl::StrCat("/api/v1/query?query=", net::UrlEncode(query),
                                                "&time=", unix_ms / 1000, ".",
                                                absl::StrFormat("%03d", unix_ms % 1000)));
 }

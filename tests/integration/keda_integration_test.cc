@@ -19,8 +19,9 @@
 #include "externalscaler.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "nlohmann/json.hpp"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
@@ -88,9 +89,9 @@ class KedaIntegrationTest : public ::testing::Test {
 
   static std::pair<double, int64_t> AdapterTotal(const std::string& metric,
                                                  const std::string& isvc) {
-    auto r = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(),
-                            absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric,
-                                         "?inferenceService=", isvc));
+    auto r = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(),
+                           absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric,
+                                        "?inferenceService=", isvc));
     if (!r.ok() || r->status != 200) return {-1, 0};
     json j = json::parse(r->body);
     absl::Time t;
@@ -154,7 +155,7 @@ TEST_F(KedaIntegrationTest, ErrorsAreRealGrpcCodes) {
 
 TEST_F(KedaIntegrationTest, StreamIsActiveTurnsTrueWithinOneIntervalPlusOneScrapeOfLoadArriving) {
   const std::string load = "/api/v1/services/kserve-test/concurrency-model/load";
-  ASSERT_TRUE(http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":0})").ok());
+  ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":0})").ok());
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
                                      grpc::InsecureChannelCredentials());
   auto stub = externalscaler::ExternalScaler::NewStub(channel);
@@ -178,7 +179,7 @@ TEST_F(KedaIntegrationTest, StreamIsActiveTurnsTrueWithinOneIntervalPlusOneScrap
   ASSERT_TRUE(stream->Read(&msg));  // the current state, at once
   EXPECT_FALSE(msg.result());
   absl::Time load_at = absl::Now();
-  ASSERT_TRUE(http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":100})").ok());
+  ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":100})").ok());
   ASSERT_TRUE(stream->Read(&msg));
   absl::Duration took = absl::Now() - load_at;
   EXPECT_TRUE(msg.result());
@@ -188,7 +189,7 @@ TEST_F(KedaIntegrationTest, StreamIsActiveTurnsTrueWithinOneIntervalPlusOneScrap
   std::printf("StreamIsActive reported true %s after the load arrived\n",
               absl::FormatDuration(took).c_str());
   ctx.TryCancel();
-  ASSERT_TRUE(http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":null})").ok());
+  ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":null})").ok());
 }
 
 }  // namespace
@@ -293,11 +294,11 @@ class KedaRulesIntegrationTest : public ::testing::Test {
   // query API; InfinitePast when it has none.
   static absl::Time SampledAt(const std::string& metric, const std::string& resource,
                               const std::string& series_selector) {
-    auto r = http::HttpCall(
+    auto r = net::HttpCall(
         "GET", "127.0.0.1", stack_->adapter_port(),
         absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric, "?resource=", resource,
                      series_selector.empty() ? "" : "&metricLabelSelector=",
-                     http::UrlEncode(series_selector)));
+                     net::UrlEncode(series_selector)));
     absl::Time t = absl::InfinitePast();
     if (!r.ok() || r->status != 200) return t;
     json j = json::parse(r->body, nullptr, false);

@@ -16,10 +16,11 @@
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
 #include "kube/client.h"
 #include "kube/fake_apiserver.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "nlohmann/json.hpp"
 #include "testutil/temp_dir.h"
 
@@ -92,8 +93,8 @@ class KubeIntegrationTest : public ::testing::Test {
     for (int i = 0; i < 60 && pods_.empty(); ++i) {
       json j = GetJson(stack_->prometheus_port(),
                        absl::StrCat("/api/v1/query?query=",
-                                    http::UrlEncode(absl::StrCat("kube_pod_labels{namespace=\"",
-                                                                 kNamespace, "\"}"))));
+                                    net::UrlEncode(absl::StrCat("kube_pod_labels{namespace=\"",
+                                                                kNamespace, "\"}"))));
       for (const auto& s : j["data"]["result"]) {
         pods_[s["metric"]["pod"].get<std::string>()] =
             s["metric"]["label_serving_kserve_io_inferenceservice"].get<std::string>();
@@ -142,7 +143,7 @@ class KubeIntegrationTest : public ::testing::Test {
   static absl::StatusOr<json> CpuFor(const std::string& selector) {
     return client_->GetJson(absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/",
                                          kNamespace,
-                                         "/pods/*/cpu?labelSelector=", http::UrlEncode(selector)));
+                                         "/pods/*/cpu?labelSelector=", net::UrlEncode(selector)));
   }
 
   static std::set<std::string> Names(const json& list) {
@@ -221,11 +222,11 @@ TEST_F(KubeIntegrationTest, TheAdapterListsAndWatchesPodsWithItsCredentials) {
 TEST_F(KubeIntegrationTest, ReadyzChecksThePodWatchAndPrometheus) {
   // Polls (bounded): ready once Prometheus answered and the pod watch listed.
   ASSERT_TRUE(demo::WaitForHttp(stack_->adapter_port(), "/readyz", 200, absl::Seconds(60)).ok());
-  auto verbose = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz?verbose");
+  auto verbose = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz?verbose");
   ASSERT_TRUE(verbose.ok()) << verbose.status();
   EXPECT_EQ(verbose->status, 200);
   EXPECT_EQ(verbose->body, "[+]prometheus ok\n[+]pod-watch ok\nreadyz check passed\n");
-  auto one = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz/pod-watch");
+  auto one = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/readyz/pod-watch");
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->status, 200);
 }

@@ -21,9 +21,10 @@
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
 #include "kube/fake_apiserver.h"
+#include "net/call.h"
+#include "net/url.h"
 #include "selector/selector.h"
 
 namespace aa {
@@ -119,10 +120,10 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
       std::string target = req.path;
       char sep = '?';
       for (const auto& [k, v] : req.params) {
-        absl::StrAppend(&target, std::string(1, sep), k, "=", http::UrlEncode(v));
+        absl::StrAppend(&target, std::string(1, sep), k, "=", net::UrlEncode(v));
         sep = '&';
       }
-      auto r = http::HttpsGetInsecure("127.0.0.1", adapter, target, "integration-test-token");
+      auto r = net::HttpsGetInsecure("127.0.0.1", adapter, target, "integration-test-token");
       if (!r.ok()) return FakeResponse::Status(502, "BadGateway", r.status().ToString());
       json body = json::parse(r->body, nullptr, false);
       if (body.is_discarded()) return FakeResponse::Status(502, "BadGateway", r->body);

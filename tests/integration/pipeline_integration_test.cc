@@ -13,8 +13,8 @@
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
+#include "net/call.h"
 #include "nlohmann/json.hpp"
 
 namespace aa {
@@ -150,10 +150,10 @@ TEST_F(PipelineIntegrationTest, ValuesEqualPrometheusForEveryMetric) {
 
 TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
   const std::string svc = absl::StrCat("/api/v1/services/", kNamespace, "/concurrency-model");
-  auto r = http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/replicas",
-                          R"({"replicas":3})");
+  auto r =
+      net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/replicas", R"({"replicas":3})");
   ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
-  r = http::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/load", R"({"rps":150})");
+  r = net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), svc + "/load", R"({"rps":150})");
   ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
   const std::string path = absl::StrCat("/api/v1/namespaces/", kNamespace,
                                         "/metrics/concurrency?inferenceService=concurrency-model");
@@ -190,7 +190,7 @@ TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRest
   EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("stale"));
   EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("last good sample at"));
   // The outage is visible in the adapter's own metrics.
-  auto metrics = http::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/metrics");
+  auto metrics = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/metrics");
   ASSERT_TRUE(metrics.ok());
   EXPECT_THAT(
       metrics->body,
@@ -232,7 +232,7 @@ TEST(AdapterProcess, UnreachablePrometheusAtStartIsNotReadyAndRefusesClearly) {
   ASSERT_TRUE(stack.ok()) << stack.status();
   int port = (*stack)->adapter_port();
   int status = 0;
-  auto ready = http::HttpCall("GET", "127.0.0.1", port, "/readyz");
+  auto ready = net::HttpCall("GET", "127.0.0.1", port, "/readyz");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503);
   json err = GetJson(port, absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency"),

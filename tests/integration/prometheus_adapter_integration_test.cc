@@ -14,7 +14,6 @@
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/client.h"
 #include "integration/integration_util.h"
 
 namespace aa {
