@@ -15,7 +15,7 @@
 #include "auth/filter.h"
 #include "auth/serving_tls.h"
 #include "common/log.h"
-#include "http/server.h"
+#include "net/server.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -94,12 +94,12 @@ int Run() {
   for (const Mode& m : modes) {
     auth::AuthFilter filter(
         {m.secured ? &authenticator : nullptr, m.secured ? &cached_allow : nullptr, nullptr});
-    http::HttpServerOptions options;
+    net::HttpServerOptions options;
     options.name = "https";
     options.threads = 4;
     options.tls_setup = [&](ssl_ctx_st* ctx) { return (*cert)->ConfigureContext(ctx); };
-    auto server = http::StartHttpServer(options, filter.Wrap([](const http::HttpRequest&) {
-      http::HttpResponse r;
+    auto server = net::StartHttpServer(options, filter.Wrap([](const net::HttpRequest&) {
+      net::HttpResponse r;
       r.body = "{}";
       return r;
     }));

@@ -136,7 +136,7 @@ struct World {
     sampler->Start();
     Check(sampler->WaitForGeneration(1, absl::Seconds(30)));
     for (const char* path : kWarmPaths) {
-      aa::http::HttpRequest r;
+      aa::net::HttpRequest r;
       r.method = "GET";
       r.path = path;
       api->Handle(r);
@@ -173,7 +173,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World* world = new World();  // never destroyed: no sampler thread outlives main
   std::string_view input(reinterpret_cast<const char*>(data), size);
   std::vector<std::string_view> lines = Split(input, '\n');
-  aa::http::HttpRequest req;
+  aa::net::HttpRequest req;
   req.method = lines.size() > 0 && !lines[0].empty() ? std::string(lines[0]) : "GET";
   req.path = lines.size() > 1 ? std::string(lines[1]) : "/";
   if (lines.size() > 2) {
@@ -190,7 +190,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     req.headers.emplace_back(std::string(lines[i].substr(0, colon)), std::string(value));
   }
 
-  aa::http::HttpResponse res = world->api->Handle(req);
+  aa::net::HttpResponse res = world->api->Handle(req);
   Check(res.status >= 200 && res.status <= 599);
   Check(!res.route.empty());
   if (absl::StartsWith(res.content_type, "text/plain")) {

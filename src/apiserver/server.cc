@@ -23,8 +23,8 @@
 namespace aa::apiserver {
 namespace {
 
-using http::HttpRequest;
-using http::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 
 constexpr std::string_view kCustomGroup = "custom.metrics.k8s.io";
 constexpr std::string_view kExternalGroup = "external.metrics.k8s.io";

@@ -58,7 +58,7 @@
 
 #include "common/clock.h"
 #include "http/readiness.h"
-#include "http/server.h"
+#include "net/server.h"
 #include "pipeline/object_select.h"
 #include "pipeline/sampler.h"
 #include "selector/selector.h"
@@ -68,7 +68,7 @@ namespace aa::apiserver {
 // A metav1.Status error response (StatusJson): for HttpServerOptions::error_response, so what the
 // HTTPS server refuses by itself (414 URI too long, 431 header too large, 400 malformed request)
 // is answered in the same shape as every other error. Thread-safe.
-http::HttpResponse StatusResponse(int status, std::string message);
+net::HttpResponse StatusResponse(int status, std::string message);
 
 class MetricsApi {
  public:
@@ -81,7 +81,7 @@ class MetricsApi {
              const http::Readiness* readiness = nullptr);
 
   // Thread-safe.
-  http::HttpResponse Handle(const http::HttpRequest& request) const;
+  net::HttpResponse Handle(const net::HttpRequest& request) const;
 
  private:
   std::string GroupListJson() const;
@@ -90,32 +90,32 @@ class MetricsApi {
                                std::string_view version) const;
   // APIResourceList bodies by "group/version" for the sampler's current metric set.
   std::shared_ptr<const std::map<std::string, std::string, std::less<>>> ResourceLists() const;
-  http::HttpResponse CustomObject(const http::HttpRequest& req, std::string_view version,
-                                  std::optional<std::string_view> ns, std::string_view resource,
-                                  std::string_view name, std::string_view metric,
+  net::HttpResponse CustomObject(const net::HttpRequest& req, std::string_view version,
+                                 std::optional<std::string_view> ns, std::string_view resource,
+                                 std::string_view name, std::string_view metric,
+                                 std::string route) const;
+  net::HttpResponse CustomPods(const net::HttpRequest& req, std::string_view version,
+                               std::string_view ns, std::string_view name, std::string_view metric,
+                               std::string route) const;
+  net::HttpResponse CustomNamespace(const net::HttpRequest& req, std::string_view version,
+                                    std::string_view ns, std::string_view metric,
+                                    std::string route) const;
+  net::HttpResponse External(const net::HttpRequest& req, std::string_view ns,
+                             std::string_view metric, std::string route) const;
+  net::HttpResponse ResourceNodes(const net::HttpRequest& req, std::optional<std::string_view> name,
                                   std::string route) const;
-  http::HttpResponse CustomPods(const http::HttpRequest& req, std::string_view version,
-                                std::string_view ns, std::string_view name, std::string_view metric,
-                                std::string route) const;
-  http::HttpResponse CustomNamespace(const http::HttpRequest& req, std::string_view version,
-                                     std::string_view ns, std::string_view metric,
-                                     std::string route) const;
-  http::HttpResponse External(const http::HttpRequest& req, std::string_view ns,
-                              std::string_view metric, std::string route) const;
-  http::HttpResponse ResourceNodes(const http::HttpRequest& req,
-                                   std::optional<std::string_view> name, std::string route) const;
-  http::HttpResponse ExternalRule(const http::HttpRequest& req, std::string_view ns,
-                                  std::string_view metric, std::string route) const;
-  http::HttpResponse ResourcePods(const http::HttpRequest& req, std::optional<std::string_view> ns,
-                                  std::optional<std::string_view> name, std::string route) const;
+  net::HttpResponse ExternalRule(const net::HttpRequest& req, std::string_view ns,
+                                 std::string_view metric, std::string route) const;
+  net::HttpResponse ResourcePods(const net::HttpRequest& req, std::optional<std::string_view> ns,
+                                 std::optional<std::string_view> name, std::string route) const;
 
   // namespaces/*/{metric}?labelSelector=: one row per selected namespace.
-  http::HttpResponse CustomNamespacesSelected(const http::HttpRequest& req,
-                                              std::string_view version, std::string_view metric,
-                                              std::string_view label_selector,
-                                              const selector::Selector& selector,
-                                              std::string_view series_matchers,
-                                              std::string route) const;
+  net::HttpResponse CustomNamespacesSelected(const net::HttpRequest& req, std::string_view version,
+                                             std::string_view metric,
+                                             std::string_view label_selector,
+                                             const selector::Selector& selector,
+                                             std::string_view series_matchers,
+                                             std::string route) const;
 
   pipeline::Sampler& sampler_;
   // Not read yet; [[maybe_unused]] keeps clang's -Wunused-private-field (-Werror) quiet.

@@ -21,13 +21,13 @@
 #include "common/version.h"
 #include "http/process_metrics.h"
 #include "http/query_api.h"
-#include "http/server.h"
 #include "keda/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/object_list.h"
 #include "kube/pod_watch.h"
 #include "kube/watched_pod_labels.h"
+#include "net/server.h"
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
 #include "prometheus/client.h"
@@ -75,7 +75,7 @@ struct Adapter::Parts {
   std::unique_ptr<pipeline::Discoverer> discoverer;
   http::Readiness readiness;
   std::unique_ptr<http::QueryApi> query_api;
-  std::unique_ptr<http::HttpServer> http_server;
+  std::unique_ptr<net::HttpServer> http_server;
   // labelSelector on objects other than pods.
   std::unique_ptr<pipeline::ObjectSource> object_source;
   std::unique_ptr<apiserver::MetricsApi> metrics_api;
@@ -85,7 +85,7 @@ struct Adapter::Parts {
   std::unique_ptr<auth::AuthConfigMapWatcher> auth_configmap;
   std::unique_ptr<TempDir> tls_dir;
   std::unique_ptr<auth::ServingCertificate> serving_cert;
-  std::unique_ptr<http::HttpServer> https_server;
+  std::unique_ptr<net::HttpServer> https_server;
   std::unique_ptr<keda::Server> grpc_server;
 };
 
@@ -181,7 +181,7 @@ absl::Status Adapter::StartParts() {
   p.query_api =
       std::make_unique<http::QueryApi>(*p.sampler, *p.registry, RealClock::Get(), &p.readiness);
   if (!ListenerOff(options_.http_listen)) {
-    http::HttpServerOptions http_options;
+    net::HttpServerOptions http_options;
     http_options.listen = options_.http_listen;
     http_options.threads = options_.http_threads;
     http_options.registry = p.registry.get();
@@ -189,10 +189,10 @@ absl::Status Adapter::StartParts() {
       return http::ErrorResponse(code, std::move(message));
     };
     http::QueryApi* query_api = p.query_api.get();
-    AA_ASSIGN_OR_RETURN(
-        p.http_server, http::StartHttpServer(http_options, [query_api](const http::HttpRequest& r) {
-          return query_api->Handle(r);
-        }));
+    AA_ASSIGN_OR_RETURN(p.http_server,
+                        net::StartHttpServer(http_options, [query_api](const net::HttpRequest& r) {
+                          return query_api->Handle(r);
+                        }));
   }
 
   // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
@@ -235,7 +235,7 @@ absl::Status Adapter::StartHttps() {
     (void)p.auth_configmap->Start();
   }
 
-  http::HttpServerOptions https_options;
+  net::HttpServerOptions https_options;
   https_options.listen = options_.https_listen;
   https_options.name = "https";
   https_options.threads = options_.http_threads;
@@ -266,11 +266,11 @@ absl::Status Adapter::StartHttps() {
     return serving_cert->ConfigureContext(ctx);
   };
   apiserver::MetricsApi* metrics_api = p.metrics_api.get();
-  AA_ASSIGN_OR_RETURN(p.https_server,
-                      http::StartHttpServer(
-                          https_options, p.secure->Wrap([metrics_api](const http::HttpRequest& r) {
-                            return metrics_api->Handle(r);
-                          })));
+  AA_ASSIGN_OR_RETURN(
+      p.https_server,
+      net::StartHttpServer(https_options, p.secure->Wrap([metrics_api](const net::HttpRequest& r) {
+        return metrics_api->Handle(r);
+      })));
   return absl::OkStatus();
 }
 

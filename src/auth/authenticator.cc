@@ -48,7 +48,7 @@ std::string PathUnescape(std::string_view s) {
 }
 
 // Every value of the headers named (case-insensitively) in `names`, header by header, in order.
-std::vector<std::string> HeaderValues(const http::HttpRequest& req,
+std::vector<std::string> HeaderValues(const net::HttpRequest& req,
                                       const std::vector<std::string>& names) {
   std::vector<std::string> out;
   for (const std::string& name : names) {
@@ -61,7 +61,7 @@ std::vector<std::string> HeaderValues(const http::HttpRequest& req,
 
 // NotFound: this method does not apply (no certificate, no user header); other errors: it applied
 // and failed.
-absl::StatusOr<UserInfo> FrontProxy(const http::HttpRequest& req, const RequestHeaderConfig& rh,
+absl::StatusOr<UserInfo> FrontProxy(const net::HttpRequest& req, const RequestHeaderConfig& rh,
                                     absl::Time now) {
   auto id = rh.client_ca->VerifyPeer(req.ssl, now);
   if (!id.ok()) {
@@ -96,7 +96,7 @@ absl::StatusOr<UserInfo> FrontProxy(const http::HttpRequest& req, const RequestH
   return user;
 }
 
-absl::StatusOr<UserInfo> ClientCertificate(const http::HttpRequest& req, const CaPool& ca,
+absl::StatusOr<UserInfo> ClientCertificate(const net::HttpRequest& req, const CaPool& ca,
                                            absl::Time now) {
   auto id = ca.VerifyPeer(req.ssl, now);
   if (!id.ok()) {
@@ -115,7 +115,7 @@ absl::StatusOr<UserInfo> ClientCertificate(const http::HttpRequest& req, const C
 
 }  // namespace
 
-std::string BearerToken(const http::HttpRequest& request) {
+std::string BearerToken(const net::HttpRequest& request) {
   const std::string* auth = request.Header("Authorization");
   if (auth == nullptr) return "";
   std::string_view v = *auth;
@@ -140,7 +140,7 @@ absl::StatusOr<TokenReviewResult> CachingTokenReviewer::Review(const std::string
 
 Authenticator::Authenticator(AuthenticatorOptions options) : options_(options) {}
 
-absl::StatusOr<Authenticated> Authenticator::Authenticate(const http::HttpRequest& request) const {
+absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest& request) const {
   std::vector<std::string> reasons;
   const absl::Time now = options_.clock->Now();
   std::shared_ptr<const TrustConfig> trust = options_.trust->Get();

@@ -24,7 +24,7 @@
 #include "auth/internal/ttl_cache.h"
 #include "auth/x509.h"
 #include "common/clock.h"
-#include "http/server.h"
+#include "net/server.h"
 
 namespace aa::auth {
 
@@ -121,7 +121,7 @@ class Authenticator {
   // The caller, or Unauthenticated with the reasons each method failed (no secrets in the text);
   // Unavailable when only the token reviewer's failure kept the request from being authenticated.
   // Thread-safe.
-  absl::StatusOr<Authenticated> Authenticate(const http::HttpRequest& request) const;
+  absl::StatusOr<Authenticated> Authenticate(const net::HttpRequest& request) const;
 
  private:
   AuthenticatorOptions options_;
@@ -129,6 +129,6 @@ class Authenticator {
 
 // The bearer token of an "Authorization: Bearer <token>" header, or "" (as Kubernetes parses it:
 // scheme case-insensitive, the token up to the next space).
-std::string BearerToken(const http::HttpRequest& request);
+std::string BearerToken(const net::HttpRequest& request);
 
 }  // namespace aa::auth

@@ -46,7 +46,7 @@ std::string CacheKey(const Attributes& a) {
 
 }  // namespace
 
-Attributes AttributesFor(const http::HttpRequest& request, const UserInfo& user) {
+Attributes AttributesFor(const net::HttpRequest& request, const UserInfo& user) {
   Attributes a;
   a.user = user;
   a.path = request.path;

@@ -17,7 +17,7 @@
 #include "auth/authenticator.h"
 #include "auth/internal/ttl_cache.h"
 #include "common/clock.h"
-#include "http/server.h"
+#include "net/server.h"
 
 namespace aa::auth {
 
@@ -40,7 +40,7 @@ struct Attributes {
 
 // Kubernetes' RequestInfoFactory (apiserver/pkg/endpoints/request/requestinfo.go) with API
 // prefixes "api" (groupless) and "apis", for `request` made by `user`.
-Attributes AttributesFor(const http::HttpRequest& request, const UserInfo& user);
+Attributes AttributesFor(const net::HttpRequest& request, const UserInfo& user);
 
 enum class Decision { kAllow, kDeny, kNoOpinion };
 

@@ -12,8 +12,8 @@
 namespace aa::auth {
 namespace {
 
-http::HttpResponse Reject(int code, std::string_view message, std::string route) {
-  http::HttpResponse r;
+net::HttpResponse Reject(int code, std::string_view message, std::string route) {
+  net::HttpResponse r;
   r.status = code;
   r.body = apiserver::StatusJson(code, message);
   r.route = std::move(route);
@@ -57,7 +57,7 @@ AuthFilter::AuthFilter(AuthFilterOptions options) : options_(options) {
 }
 AuthFilter::~AuthFilter() = default;
 
-std::optional<http::HttpResponse> AuthFilter::Check(const http::HttpRequest& request) const {
+std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& request) const {
   auto count = [this](std::string_view result) {
     if (metrics_) metrics_->Count(result);
   };
@@ -96,8 +96,8 @@ std::optional<http::HttpResponse> AuthFilter::Check(const http::HttpRequest& req
   return Reject(403, message, "forbidden");
 }
 
-http::HttpHandler AuthFilter::Wrap(http::HttpHandler next) const {
-  return [this, next = std::move(next)](const http::HttpRequest& request) {
+net::HttpHandler AuthFilter::Wrap(net::HttpHandler next) const {
+  return [this, next = std::move(next)](const net::HttpRequest& request) {
     if (auto rejected = Check(request)) return *std::move(rejected);
     return next(request);
   };

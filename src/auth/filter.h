@@ -2,7 +2,7 @@
 // The authentication and authorization step in front of the Kubernetes metrics APIs handler:
 //
 //   auth::AuthFilter filter(options);            // options' pointers must outlive the filter
-//   http::HttpHandler secured = filter.Wrap(handler);
+//   net::HttpHandler secured = filter.Wrap(handler);
 //
 // Order per request: health paths (/healthz, /livez, /readyz and below) go straight through;
 // otherwise the caller is authenticated (none: 401 metav1.Status "Unauthorized"), then, unless a
@@ -16,7 +16,7 @@
 
 #include "auth/authenticator.h"
 #include "auth/authorizer.h"
-#include "http/server.h"
+#include "net/server.h"
 
 namespace prometheus {
 class Registry;
@@ -40,9 +40,9 @@ class AuthFilter {
   explicit AuthFilter(AuthFilterOptions options);
   ~AuthFilter();
   // A handler that runs the checks, then `next`. The returned handler refers to this filter.
-  http::HttpHandler Wrap(http::HttpHandler next) const;
+  net::HttpHandler Wrap(net::HttpHandler next) const;
   // The checks alone: nullopt when the request may go on, else the rejection.
-  std::optional<http::HttpResponse> Check(const http::HttpRequest& request) const;
+  std::optional<net::HttpResponse> Check(const net::HttpRequest& request) const;
 
  private:
   struct Metrics;

@@ -4,7 +4,7 @@
 // the filter; logs at start what is enforced (loudly, at warn level, what is switched off).
 //
 //   auto secure = auth::SecureServing::Create(options);
-//   http::HttpHandler handler = (*secure)->Wrap(metrics_handler);
+//   net::HttpHandler handler = (*secure)->Wrap(metrics_handler);
 //   (*secure)->trust().Set(...);   // e.g. from the watched ConfigMap
 //
 // Thread-safe after Create.
@@ -17,7 +17,7 @@
 #include "auth/filter.h"
 #include "auth/trust_config.h"
 #include "common/clock.h"
-#include "http/server.h"
+#include "net/server.h"
 
 namespace aa::auth {
 
@@ -40,7 +40,7 @@ class SecureServing {
   // authentication off.
   static absl::StatusOr<std::unique_ptr<SecureServing>> Create(SecureServingOptions options);
 
-  http::HttpHandler Wrap(http::HttpHandler next) const { return filter_->Wrap(std::move(next)); }
+  net::HttpHandler Wrap(net::HttpHandler next) const { return filter_->Wrap(std::move(next)); }
   TrustStore& trust() { return trust_; }
 
  private:

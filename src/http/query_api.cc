@@ -27,15 +27,15 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse Json(const json& body, std::string route) {
-  HttpResponse r;
+net::HttpResponse Json(const json& body, std::string route) {
+  net::HttpResponse r;
   r.body = body.dump();
   r.route = std::move(route);
   return r;
 }
 
-HttpResponse Text(int status, std::string body, std::string route) {
-  HttpResponse r;
+net::HttpResponse Text(int status, std::string body, std::string route) {
+  net::HttpResponse r;
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
   r.body = std::move(body);
@@ -44,7 +44,8 @@ HttpResponse Text(int status, std::string body, std::string route) {
 }
 
 // Parses an optional positive finite number parameter.
-absl::StatusOr<std::optional<double>> PositiveParam(const HttpRequest& req, std::string_view name) {
+absl::StatusOr<std::optional<double>> PositiveParam(const net::HttpRequest& req,
+                                                    std::string_view name) {
   const std::string* text = req.Param(name);
   if (text == nullptr) return std::optional<double>();
   double v;
@@ -58,7 +59,7 @@ absl::StatusOr<std::optional<double>> PositiveParam(const HttpRequest& req, std:
 json OptionalNumber(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 
 // Parses an optional integer parameter in [min, max].
-absl::StatusOr<std::optional<int32_t>> IntParam(const HttpRequest& req, std::string_view name,
+absl::StatusOr<std::optional<int32_t>> IntParam(const net::HttpRequest& req, std::string_view name,
                                                 int32_t min, int32_t max) {
   const std::string* text = req.Param(name);
   if (text == nullptr) return std::optional<int32_t>();
@@ -105,12 +106,12 @@ json PanicJson(const pipeline::WindowedValues& windows, const std::set<size_t>& 
 
 }  // namespace
 
-HttpResponse ErrorResponse(const absl::Status& status) {
+net::HttpResponse ErrorResponse(const absl::Status& status) {
   return ErrorResponse(HttpStatusFor(status.code()), std::string(status.message()));
 }
 
-HttpResponse ErrorResponse(int code, std::string message) {
-  HttpResponse r;
+net::HttpResponse ErrorResponse(int code, std::string message) {
+  net::HttpResponse r;
   r.status = code;
   r.body = json{{"error",
                  {{"code", code},
@@ -120,7 +121,7 @@ HttpResponse ErrorResponse(int code, std::string message) {
   return r;
 }
 
-HttpResponse QueryApi::Handle(const HttpRequest& req) const {
+net::HttpResponse QueryApi::Handle(const net::HttpRequest& req) const {
   std::vector<absl::string_view> parts = absl::StrSplit(req.path, '/', absl::SkipEmpty());
   auto route = [&]() -> std::string {
     if (req.path == "/healthz" || req.path == "/livez" || req.path == "/metrics") return req.path;
@@ -137,7 +138,7 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
     return "";
   }();
   if (route.empty()) {
-    HttpResponse r = ErrorResponse(absl::NotFoundError(
+    net::HttpResponse r = ErrorResponse(absl::NotFoundError(
         absl::StrCat("no such path: ", req.path,
                      " (try /api/v1/metrics, /api/v1/namespaces/{ns}/metrics/{metric} or "
                      "/api/v1/namespaces/{ns}/metrics/{metric}/scaling)")));
@@ -145,7 +146,7 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
     return r;
   }
   if (req.method != "GET" && req.method != "HEAD") {
-    HttpResponse r = ErrorResponse(absl::UnimplementedError(
+    net::HttpResponse r = ErrorResponse(absl::UnimplementedError(
         absl::StrCat("method ", req.method, " is not allowed on ", req.path, ": only GET")));
     r.headers.emplace_back("Allow", "GET, HEAD");
     r.route = route;
@@ -155,13 +156,13 @@ HttpResponse QueryApi::Handle(const HttpRequest& req) const {
   if (route == "/readyz") return readiness_->Handle(req);
   if (route == "/metrics") return SelfMetrics();
   if (route == "/api/v1/metrics") return ListMetrics();
-  HttpResponse r = parts.size() == 7 ? GetScaling(req, FromAbsl(parts[3]), FromAbsl(parts[5]))
-                                     : GetMetric(req, FromAbsl(parts[3]), FromAbsl(parts[5]));
+  net::HttpResponse r = parts.size() == 7 ? GetScaling(req, FromAbsl(parts[3]), FromAbsl(parts[5]))
+                                          : GetMetric(req, FromAbsl(parts[3]), FromAbsl(parts[5]));
   r.route = route;
   return r;
 }
 
-HttpResponse QueryApi::ListMetrics() const {
+net::HttpResponse QueryApi::ListMetrics() const {
   json items = json::array();
   // The per-pod metrics this API reads by default (configured and discovered from rules).
   for (const auto& def : sampler_.metrics()->definitions) {
@@ -181,7 +182,7 @@ HttpResponse QueryApi::ListMetrics() const {
 }
 
 absl::StatusOr<QueryApi::Selection> QueryApi::Select(
-    const HttpRequest& req, std::string_view ns, std::string_view metric,
+    const net::HttpRequest& req, std::string_view ns, std::string_view metric,
     const std::set<std::string, std::less<>>& known_params) const {
   for (const auto& [name, value] : req.params) {
     if (!known_params.contains(name)) {
@@ -241,8 +242,8 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
   return sel;
 }
 
-HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
-                                 std::string_view metric) const {
+net::HttpResponse QueryApi::GetMetric(const net::HttpRequest& req, std::string_view ns,
+                                      std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
       "pod",      "inferenceService",   "labelSelector", "target", "targetUtilization",
       "resource", "metricLabelSelector"};
@@ -300,8 +301,8 @@ HttpResponse QueryApi::GetMetric(const HttpRequest& req, std::string_view ns,
   return Json(body, "");
 }
 
-HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
-                                  std::string_view metric) const {
+net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_view ns,
+                                       std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
       "inferenceService", "labelSelector", "target",     "targetUtilization",
       "currentReplicas",  "minReplicas",   "maxReplicas"};
@@ -453,9 +454,9 @@ HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
   return Json(body, "");
 }
 
-HttpResponse QueryApi::SelfMetrics() const {
+net::HttpResponse QueryApi::SelfMetrics() const {
   sampler_.UpdateGauges();
-  HttpResponse r;
+  net::HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::vector<prometheus::MetricFamily> families = registry_.Collect();
   for (auto& family : CollectProcessMetrics()) families.push_back(std::move(family));

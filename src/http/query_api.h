@@ -35,7 +35,7 @@
 
 #include "common/clock.h"
 #include "http/readiness.h"
-#include "http/server.h"
+#include "net/server.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/sampler.h"
 #include "pipeline/workload.h"
@@ -59,7 +59,7 @@ class QueryApi {
         readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {}
 
   // Thread-safe.
-  HttpResponse Handle(const HttpRequest& request) const;
+  net::HttpResponse Handle(const net::HttpRequest& request) const;
 
  private:
   // The pods a request selects and their aggregate.
@@ -71,15 +71,15 @@ class QueryApi {
     std::optional<double> target_utilization;
     pipeline::WorkloadStats stats;
   };
-  absl::StatusOr<Selection> Select(const HttpRequest& req, std::string_view ns,
+  absl::StatusOr<Selection> Select(const net::HttpRequest& req, std::string_view ns,
                                    std::string_view metric,
                                    const std::set<std::string, std::less<>>& known_params) const;
-  HttpResponse GetScaling(const HttpRequest& request, std::string_view ns,
-                          std::string_view metric) const;
-  HttpResponse ListMetrics() const;
-  HttpResponse GetMetric(const HttpRequest& request, std::string_view ns,
-                         std::string_view metric) const;
-  HttpResponse SelfMetrics() const;
+  net::HttpResponse GetScaling(const net::HttpRequest& request, std::string_view ns,
+                               std::string_view metric) const;
+  net::HttpResponse ListMetrics() const;
+  net::HttpResponse GetMetric(const net::HttpRequest& request, std::string_view ns,
+                              std::string_view metric) const;
+  net::HttpResponse SelfMetrics() const;
 
   pipeline::Sampler& sampler_;
   prometheus::Registry& registry_;
@@ -90,8 +90,8 @@ class QueryApi {
 
 // A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,
 // 500...).
-HttpResponse ErrorResponse(const absl::Status& status);
-// The same for an HTTP code and message (for HttpServerOptions::error_response).
-HttpResponse ErrorResponse(int code, std::string message);
+net::HttpResponse ErrorResponse(const absl::Status& status);
+// The same for an HTTP code and message (for net::HttpServerOptions::error_response).
+net::HttpResponse ErrorResponse(int code, std::string message);
 
 }  // namespace aa::http

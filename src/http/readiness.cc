@@ -8,8 +8,8 @@
 namespace aa::http {
 namespace {
 
-HttpResponse Text(int status, std::string body) {
-  HttpResponse r;
+net::HttpResponse Text(int status, std::string body) {
+  net::HttpResponse r;
   r.status = status;
   r.content_type = "text/plain; charset=utf-8";
   r.body = std::move(body);
@@ -40,7 +40,7 @@ bool Readiness::IsReadyzPath(std::string_view path) {
   return path == "/readyz" || absl::StartsWith(ToAbsl(path), "/readyz/");
 }
 
-HttpResponse Readiness::Handle(const HttpRequest& request) const {
+net::HttpResponse Readiness::Handle(const net::HttpRequest& request) const {
   std::string_view path = request.path;
   if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
   if (path != "/readyz") {

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "http/server.h"
+#include "net/server.h"
 
 namespace aa::pipeline {
 class Sampler;
@@ -41,7 +41,7 @@ class Readiness {
   absl::Status Status() const;
 
   // Answers /readyz and /readyz/<name> (see above); route "/readyz".
-  HttpResponse Handle(const HttpRequest& request) const;
+  net::HttpResponse Handle(const net::HttpRequest& request) const;
 
   // A Readiness with the sampler's check alone (AddSamplerCheck).
   static std::unique_ptr<Readiness> ForSampler(const pipeline::Sampler& sampler);

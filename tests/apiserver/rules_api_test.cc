@@ -20,8 +20,8 @@ namespace {
 using ::aa::testing::FakePrometheus;
 using ::aa::testing::SeriesOf;
 using ::aa::testing::VectorOf;
-using http::HttpRequest;
-using http::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using nlohmann::json;
 using ::testing::HasSubstr;
 

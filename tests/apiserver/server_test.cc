@@ -26,8 +26,8 @@ namespace {
 using ::aa::testing::FakePrometheus;
 using ::aa::testing::PodLabelsRows;
 using ::aa::testing::VectorOf;
-using http::HttpRequest;
-using http::HttpResponse;
+using net::HttpRequest;
+using net::HttpResponse;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -410,9 +410,9 @@ TEST_F(MetricsApiTest, ReadyzAnswersFromTheAdaptersReadinessChecks) {
 // Through the real HttpServer: the wildcard and the selector arrive percent-encoded, as the
 // aggregator sends them.
 TEST_F(MetricsApiTest, PercentEncodedWildcardAndPlusThroughTheServer) {
-  http::HttpServerOptions options;
+  net::HttpServerOptions options;
   auto server =
-      http::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
+      net::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
   ASSERT_TRUE(server.ok()) << server.status();
   httplib::Client client("127.0.0.1", (*server)->port());
   client.set_url_encode(false);
@@ -440,14 +440,14 @@ TEST_F(MetricsApiTest, OversizedRequestsAndBadMethodsGetAStatusOverTls) {
   testutil::TempDir dir;
   auto files = WriteSelfSignedCertificate(dir.path(), {"127.0.0.1"}, absl::Now());
   ASSERT_TRUE(files.ok()) << files.status();
-  http::HttpServerOptions options;
+  net::HttpServerOptions options;
   options.name = "https";
   options.tls_cert_file = files->cert_file;
   options.tls_key_file = files->key_file;
   options.error_response = StatusResponse;
   options.registry = &registry_;
   auto server =
-      http::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
+      net::StartHttpServer(options, [this](const HttpRequest& r) { return api_->Handle(r); });
   ASSERT_TRUE(server.ok()) << server.status();
   httplib::SSLClient client("127.0.0.1", (*server)->port());
   client.enable_server_certificate_verification(false);
@@ -554,11 +554,11 @@ TEST(SelfSignedCertificate, ServesHttpsWithTheSans) {
   ASSERT_EQ(stat(files->key_file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  http::HttpServerOptions options;
+  net::HttpServerOptions options;
   options.name = "https";
   options.tls_cert_file = files->cert_file;
   options.tls_key_file = files->key_file;
-  auto server = http::StartHttpServer(options, [](const HttpRequest& r) {
+  auto server = net::StartHttpServer(options, [](const HttpRequest& r) {
     HttpResponse out;
     out.body = r.path;
     return out;

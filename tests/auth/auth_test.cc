@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/server.h"
+#include "net/server.h"
 #include "nlohmann/json.hpp"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
@@ -115,12 +115,12 @@ class AuthTest : public ::testing::Test {
         std::make_unique<Authenticator>(AuthenticatorOptions{&trust_, &tokens_cached_, &clock_});
     filter_ = std::make_unique<AuthFilter>(AuthFilterOptions{
         authn ? authenticator_.get() : nullptr, authz ? &authz_cached_ : nullptr, nullptr});
-    http::HttpServerOptions options;
+    net::HttpServerOptions options;
     options.name = "https";
     options.threads = 4;
     options.tls_setup = [this](ssl_ctx_st* ctx) { return serving_->ConfigureContext(ctx); };
-    auto handler = filter_->Wrap([this](const http::HttpRequest& req) {
-      http::HttpResponse r;
+    auto handler = filter_->Wrap([this](const net::HttpRequest& req) {
+      net::HttpResponse r;
       json body = {{"path", req.path}};
       if (auto who = authenticator_->Authenticate(req); who.ok()) {
         body["user"] = who->user.name;
@@ -131,7 +131,7 @@ class AuthTest : public ::testing::Test {
       r.body = body.dump();
       return r;
     });
-    auto server = http::StartHttpServer(options, handler);
+    auto server = net::StartHttpServer(options, handler);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
   }
@@ -170,7 +170,7 @@ class AuthTest : public ::testing::Test {
   CachingAuthorizer authz_cached_{authz_, clock_};
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<AuthFilter> filter_;
-  std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 TEST_F(AuthTest, NoCredentialsIs401StatusButHealthIsOpen) {
@@ -489,7 +489,7 @@ TEST(AttributesTest, LikeKubernetesRequestInfo) {
        "custom.metrics.k8s.io", "v1beta2", "pods", "", "x"},
   };
   for (const auto& c : cases) {
-    http::HttpRequest req;
+    net::HttpRequest req;
     req.method = c.method;
     req.path = c.path;
     if (!c.query.empty()) {
@@ -526,7 +526,7 @@ TEST(AttributesTest, ForbiddenMessages) {
 }
 
 TEST(BearerTokenTest, ParsesLikeKubernetes) {
-  http::HttpRequest r;
+  net::HttpRequest r;
   EXPECT_EQ(BearerToken(r), "");
   r.headers = {{"authorization", "BeArEr abc"}};
   EXPECT_EQ(BearerToken(r), "abc");

@@ -105,7 +105,7 @@ TEST_F(KubeBackendsTest, SubjectAccessReviewBodiesAndDecisions) {
     return FakeResponse{201, review};
   });
   KubeAuthorizer authorizer(*client_);
-  http::HttpRequest req;
+  net::HttpRequest req;
   req.method = "GET";
   req.path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency";
   UserInfo alice;

@@ -11,7 +11,7 @@
 #include "common/log.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/server.h"
+#include "net/server.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -45,12 +45,12 @@ class ServingTlsTest : public ::testing::Test {
     auto cert = ServingCertificate::Load(cert_file_, key_file_, clock_, absl::Seconds(1));
     ASSERT_TRUE(cert.ok()) << cert.status();
     cert_ = *std::move(cert);
-    http::HttpServerOptions options;
+    net::HttpServerOptions options;
     options.name = "https";
     options.threads = 2;
     options.tls_setup = [this](ssl_ctx_st* ctx) { return cert_->ConfigureContext(ctx); };
-    auto server = http::StartHttpServer(options, [](const http::HttpRequest&) {
-      http::HttpResponse r;
+    auto server = net::StartHttpServer(options, [](const net::HttpRequest&) {
+      net::HttpResponse r;
       r.content_type = "text/plain";
       r.body = "ok";
       return r;
@@ -84,7 +84,7 @@ class ServingTlsTest : public ::testing::Test {
   testutil::CertFiles cert_a_, cert_b_;
   std::string cert_file_, key_file_;
   std::unique_ptr<ServingCertificate> cert_;
-  std::unique_ptr<http::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 TEST_F(ServingTlsTest, RotatedFilesServedToNewHandshakesWithoutRestart) {

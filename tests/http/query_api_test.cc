@@ -1,9 +1,5 @@
 #include "http/query_api.h"
 
-#include <httplib.h>
-
-#include <atomic>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -58,9 +54,10 @@ class QueryApiTest : public ::testing::Test {
     ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
   }
 
-  HttpResponse Get(const std::string& path, std::multimap<std::string, std::string> params = {},
-                   const std::string& method = "GET") {
-    HttpRequest r;
+  net::HttpResponse Get(const std::string& path,
+                        std::multimap<std::string, std::string> params = {},
+                        const std::string& method = "GET") {
+    net::HttpRequest r;
     r.method = method;
     r.path = path;
     r.params = std::move(params);
@@ -75,7 +72,7 @@ class QueryApiTest : public ::testing::Test {
 };
 
 TEST_F(QueryApiTest, PerPodValuesTotalsAndUtilization) {
-  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
+  net::HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["metric"], "concurrency");
@@ -122,7 +119,7 @@ TEST_F(QueryApiTest, BadParametersAre400) {
                                                             {{"labelSelector", "x=a||y=b"}},
                                                             {{"inferenceService", "bad name!"}},
                                                             {{"bogus", "1"}}}) {
-    HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency", params);
+    net::HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency", params);
     EXPECT_EQ(r.status, 400) << params.begin()->first << " " << r.body;
     json j = json::parse(r.body);
     EXPECT_EQ(j["error"]["reason"], "BadRequest");
@@ -132,7 +129,7 @@ TEST_F(QueryApiTest, BadParametersAre400) {
 }
 
 TEST_F(QueryApiTest, UnknownMetricPathOrPodIs404AndWrongMethod405) {
-  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/nope");
+  net::HttpResponse r = Get("/api/v1/namespaces/ns/metrics/nope");
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(r.body, HasSubstr("unknown metric"));
   EXPECT_EQ(Get("/api/v2/whatever").status, 404);
@@ -148,7 +145,7 @@ TEST_F(QueryApiTest, StaleDataIs503WithTheReason) {
   for (int i = 0; i < 7; ++i) {
     ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   }
-  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
+  net::HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency");
   EXPECT_EQ(r.status, 503);
   json j = json::parse(r.body);
   EXPECT_EQ(j["error"]["reason"], "ServiceUnavailable");
@@ -166,7 +163,7 @@ TEST_F(QueryApiTest, ListsDefinitionsAndHealth) {
 }
 
 TEST_F(QueryApiTest, PanicAwareMetricShowsItsWindows) {
-  HttpResponse r =
+  net::HttpResponse r =
       Get("/api/v1/namespaces/ns/metrics/concurrency_panic", {{"inferenceService", "a"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
@@ -190,7 +187,7 @@ TEST_F(QueryApiTest, ScalingPredictsHpaAndKpa) {
   const std::string path = "/api/v1/namespaces/ns/metrics/concurrency/scaling";
   // InferenceService a: 2 pods averaging 70 against a target of 20 -> 3.5 x 2 = 7. The HPA's next
   // sync may add 4 (KServe's default policies), it settles at 7; the KPA panics (7 / 2 >= 2).
-  HttpResponse r = Get(path, {{"inferenceService", "a"}, {"target", "20"}});
+  net::HttpResponse r = Get(path, {{"inferenceService", "a"}, {"target", "20"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["workload"]["inferenceService"], "a");
@@ -238,7 +235,8 @@ TEST_F(QueryApiTest, ScalingPredictsHpaAndKpa) {
 }
 
 TEST_F(QueryApiTest, ScalingForCpuUsesTheResourcePath) {
-  HttpResponse r = Get("/api/v1/namespaces/ns/metrics/cpu/scaling", {{"inferenceService", "b"}});
+  net::HttpResponse r =
+      Get("/api/v1/namespaces/ns/metrics/cpu/scaling", {{"inferenceService", "b"}});
   ASSERT_EQ(r.status, 200) << r.body;
   json j = json::parse(r.body);
   EXPECT_EQ(j["hpa"]["metricSource"], "Resource");
@@ -256,7 +254,7 @@ TEST_F(QueryApiTest, ScalingForCpuUsesTheResourcePath) {
 TEST_F(QueryApiTest, ScalingBadParameters) {
   const std::string path = "/api/v1/namespaces/ns/metrics/concurrency/scaling";
   EXPECT_EQ(Get(path, {{"pod", "a-1"}}).status, 400);
-  HttpResponse r = Get(path, {{"currentReplicas", "0"}});
+  net::HttpResponse r = Get(path, {{"currentReplicas", "0"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_THAT(r.body, HasSubstr("currentReplicas"));
   EXPECT_EQ(Get(path, {{"maxReplicas", "x"}}).status, 400);
@@ -266,7 +264,7 @@ TEST_F(QueryApiTest, ScalingBadParameters) {
 }
 
 TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
-  HttpResponse r = Get("/metrics");
+  net::HttpResponse r = Get("/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(
       r.body,
@@ -277,7 +275,7 @@ TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
 
 TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
   RegisterBuildInfo(registry_, "9.9.9", "abcdef012345");
-  HttpResponse r = Get("/metrics");
+  net::HttpResponse r = Get("/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("autoscale_adapter_build_info{revision=\"abcdef012345\",version="
                                 "\"9.9.9\"} 1"));
@@ -288,100 +286,6 @@ TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
   }
   // The first round (SetUp waited for it) is timed.
   EXPECT_THAT(r.body, HasSubstr("\nautoscale_adapter_sampler_round_duration_seconds_count "));
-}
-
-TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {
-  prometheus::Registry registry;
-  HttpServerOptions options;
-  options.registry = &registry;
-  auto server = StartHttpServer(options, [](const HttpRequest& r) {
-    HttpResponse out;
-    out.body = r.path + "|" + (r.Param("q") ? *r.Param("q") : "") + "|" +
-               (r.Header("x-test") ? *r.Header("x-test") : "");
-    out.route = "/echo";
-    return out;
-  });
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_GT((*server)->port(), 0);
-  httplib::Client client("127.0.0.1", (*server)->port());
-  client.set_keep_alive(true);
-  client.set_url_encode(false);  // send the query exactly as the aggregator does
-  for (int i = 0; i < 3; ++i) {
-    auto res = client.Get("/pods/%2A/x?q=app+in+%28a%2Cb%29", {{"X-Test", "v"}});
-    ASSERT_TRUE(res) << httplib::to_string(res.error());
-    EXPECT_EQ(res->body, "/pods/*/x|app in (a,b)|v");
-  }
-  auto res = client.Get(("/" + std::string(10000, 'a')).c_str());
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 414);
-  client.stop();
-  (*server)->Stop();
-  EXPECT_FALSE(client.Get("/x"));  // stopped: refused
-}
-
-// What cpp-httplib refused by itself, told apart from what it parsed of the request line.
-TEST(HttpServer, ExplainsTheLibrarysOwnErrors) {
-  EXPECT_EQ(ExplainLibraryError(414, "", "", "", "").status, 414);
-  EXPECT_THAT(ExplainLibraryError(414, "", "", "", "").message, HasSubstr("8192-byte limit"));
-  // Request line parsed (path set, at most one '?'): the headers failed.
-  LibraryError e = ExplainLibraryError(400, "GET", "/a?b=c", "HTTP/1.1", "/a");
-  EXPECT_EQ(e.status, 431);
-  EXPECT_THAT(e.message, HasSubstr("request headers exceed the 8192-byte limit"));
-  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a?b?c", "HTTP/1.1", "/a").status, 400);
-  // Not parsed: an unknown method on an otherwise fine line is 405, anything else 400.
-  e = ExplainLibraryError(400, "FOO", "/a", "HTTP/1.1", "");
-  EXPECT_EQ(e.status, 405);
-  EXPECT_THAT(e.message, HasSubstr("FOO"));
-  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a", "HTTP/2.0", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(400, "", "", "", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(400, "FOO", "a", "HTTP/1.1", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(416, "GET", "/a", "HTTP/1.1", "/a").status, 416);
-}
-
-// The server's own refusals go through error_response; the handler never sees them.
-TEST(HttpServer, OwnRefusalsAreRenderedByErrorResponse) {
-  HttpServerOptions options;
-  options.max_uri_bytes = 100;
-  options.error_response = [](int status, std::string message) {
-    HttpResponse r;
-    r.body = absl::StrCat("{\"code\":", status, ",\"message\":\"", message, "\"}");
-    return r;
-  };
-  std::atomic<int> calls{0};
-  auto server = StartHttpServer(options, [&](const HttpRequest&) {
-    ++calls;
-    return HttpResponse{};
-  });
-  ASSERT_TRUE(server.ok()) << server.status();
-  httplib::Client client("127.0.0.1", (*server)->port());
-  auto res = client.Get(("/" + std::string(200, 'a')).c_str());
-  ASSERT_TRUE(res) << httplib::to_string(res.error());
-  EXPECT_EQ(res->status, 414);
-  EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
-  EXPECT_THAT(res->body, HasSubstr("201 bytes, over the 100-byte limit"));
-  res = client.Get("/", {{"X-Big", std::string(9000, 'x')}});
-  ASSERT_TRUE(res) << httplib::to_string(res.error());
-  EXPECT_EQ(res->status, 431);
-  EXPECT_THAT(res->body, HasSubstr("\"code\":431"));
-  EXPECT_EQ(calls.load(), 0);
-  res = client.Get("/ok");
-  ASSERT_TRUE(res) << httplib::to_string(res.error());
-  EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(calls.load(), 1);
-  (*server)->Stop();
-}
-
-TEST(HttpServer, RejectsBadListenAddresses) {
-  for (const char* bad : {"nope", "1.2.3.4:99999", "::1:80", "host:-1"}) {
-    HttpServerOptions options;
-    options.listen = bad;
-    EXPECT_EQ(StartHttpServer(options, nullptr).status().code(), absl::StatusCode::kInvalidArgument)
-        << bad;
-  }
-  auto ok = ParseListenAddress(":8080");
-  ASSERT_TRUE(ok.ok());
-  EXPECT_EQ(ok->first, "0.0.0.0");
-  EXPECT_EQ(ParseListenAddress("[::1]:0")->first, "::1");
 }
 
 }  // namespace

@@ -35,8 +35,8 @@ config::Config TestConfig() {
   return c;
 }
 
-HttpResponse Get(const QueryApi& api, const std::string& path, bool verbose = false) {
-  HttpRequest r;
+net::HttpResponse Get(const QueryApi& api, const std::string& path, bool verbose = false) {
+  net::HttpRequest r;
   r.method = "GET";
   r.path = path;
   if (verbose) r.params.emplace("verbose", "");
@@ -104,7 +104,7 @@ TEST_F(ReadinessTest, NotReadyUntilPrometheusAnsweredAndThePodWatchListed) {
   ASSERT_TRUE(
       pod_watch_->WaitFor([](const kube::PodWatch::Stats& s) { return s.list_failures == 1; }));
 
-  HttpResponse r = Get(*api_, "/readyz");
+  net::HttpResponse r = Get(*api_, "/readyz");
   EXPECT_EQ(r.status, 503);
   EXPECT_THAT(r.body, HasSubstr("[-]prometheus failed: waiting for the first successful query to "
                                 "Prometheus (last error: connection refused)\n"));
@@ -149,7 +149,7 @@ TEST_F(ReadinessTest, WarmMetricsWithoutSeriesAreReady) {
   StartAll(std::move(config));
   ASSERT_TRUE(sampler_->WaitForGeneration(1, kWait));
   ASSERT_TRUE(pod_watch_->WaitFor([](const kube::PodWatch::Stats& s) { return s.lists == 1; }));
-  HttpResponse r = Get(*api_, "/readyz", /*verbose=*/true);
+  net::HttpResponse r = Get(*api_, "/readyz", /*verbose=*/true);
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_THAT(r.body, Not(HasSubstr("[-]")));
 }
@@ -160,7 +160,7 @@ TEST_F(ReadinessTest, WarmMetricNotYetQueriedNamesTheMetric) {
   config.sampling.warm_namespaces = {"ns"};
   StartAll(std::move(config));
   ASSERT_TRUE(sampler_->WaitForGeneration(1, kWait));
-  HttpResponse r = Get(*api_, "/readyz/prometheus");
+  net::HttpResponse r = Get(*api_, "/readyz/prometheus");
   EXPECT_EQ(r.status, 503);
   EXPECT_THAT(r.body, HasSubstr("waiting for the first successful query of metric concurrency"));
 }

@@ -21,7 +21,7 @@ class Registry;
 struct ssl_st;
 struct ssl_ctx_st;
 
-namespace aa::http {
+namespace aa::net {
 
 // Header and parameter names are kept as received; header lookups ignore case.
 struct HttpRequest {
@@ -115,4 +115,4 @@ LibraryError ExplainLibraryError(int status, std::string_view method, std::strin
 // Splits "host:port" / "[v6]:port" / ":port". InvalidArgument naming the text when malformed.
 absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view address);
 
-}  // namespace aa::http
+}  // namespace aa::net

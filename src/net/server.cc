@@ -1,4 +1,4 @@
-#include "http/server.h"
+#include "net/server.h"
 
 #include <httplib.h>
 
@@ -17,7 +17,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
-namespace aa::http {
+namespace aa::net {
 namespace {
 
 struct ServerMetrics {
@@ -360,4 +360,4 @@ absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(HttpServerOptions op
   return std::unique_ptr<HttpServer>(std::move(server));
 }
 
-}  // namespace aa::http
+}  // namespace aa::net
