@@ -4,26 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "net/url.h"
 
 namespace aa::kube {
 namespace {
-
-// Percent-encodes a query parameter value (RFC 3986 unreserved characters pass).
-std::string QueryEscape(std::string_view v) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : v) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
 
 constexpr char kMetadataOnly[] =
     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
@@ -65,9 +49,10 @@ absl::StatusOr<std::vector<std::string>> ApiObjectLister::Select(
                                  absl::FormatDuration(options_.timeout), " (", page, " pages, ",
                                  names.size(), " objects so far)"));
     }
-    std::string path = absl::StrCat(collection, "?labelSelector=", QueryEscape(selector.String()),
-                                    "&limit=", options_.page_size);
-    if (!cont.empty()) absl::StrAppend(&path, "&continue=", QueryEscape(cont));
+    std::string path =
+        absl::StrCat(collection, "?labelSelector=", net::UrlEncode(selector.String()),
+                     "&limit=", options_.page_size);
+    if (!cont.empty()) absl::StrAppend(&path, "&continue=", net::UrlEncode(cont));
     auto list = client_.GetJson(path, kMetadataOnly);
     if (!list.ok()) {
       if (HttpStatusOf(list.status()) == 404) {

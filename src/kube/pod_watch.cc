@@ -6,32 +6,16 @@
 #include <utility>
 
 #include "absl/random/random.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "net/url.h"
 
 namespace aa::kube {
 namespace {
 
 std::string PodsPath(const std::string& ns) {
   return ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods");
-}
-
-// Continue tokens are opaque base64 ("=" and "/" need encoding in a query).
-std::string EncodeQueryValue(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
 }
 
 std::string MetadataString(const nlohmann::json& obj, const char* key) {
@@ -199,7 +183,7 @@ absl::StatusOr<std::string> PodWatch::List() {
   std::string rv;
   do {
     std::string path = absl::StrCat(PodsPath(options_.ns), "?limit=", options_.list_page_size);
-    if (!cont.empty()) absl::StrAppend(&path, "&continue=", EncodeQueryValue(cont));
+    if (!cont.empty()) absl::StrAppend(&path, "&continue=", net::UrlEncode(cont));
     auto page = client_.GetJson(path);
     if (!page.ok()) return page.status();
     if (!page->is_object() || !page->contains("items") || !(*page)["items"].is_array()) {
@@ -238,7 +222,7 @@ absl::StatusOr<std::string> PodWatch::List() {
 absl::Status PodWatch::WatchOnce(const std::string& rv, bool* got_events) {
   std::string path = absl::StrCat(
       PodsPath(options_.ns),
-      "?watch=1&allowWatchBookmarks=true&resourceVersion=", EncodeQueryValue(rv),
+      "?watch=1&allowWatchBookmarks=true&resourceVersion=", net::UrlEncode(rv),
       "&timeoutSeconds=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.watch_timeout)));
   {
     std::lock_guard lock(mu_);
