@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/enum_names.h"
 #include "common/strings.h"
 
 namespace aa {
@@ -18,19 +19,12 @@ std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<LogFormat> g_format{LogFormat::kJson};
 std::mutex g_write_mu;
 
-std::string_view LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "info";
-}
+constexpr EnumName<LogLevel> kLevelNames[] = {{LogLevel::kDebug, "debug"},
+                                              {LogLevel::kInfo, "info"},
+                                              {LogLevel::kWarn, "warn"},
+                                              {LogLevel::kError, "error"}};
+
+std::string_view LevelName(LogLevel level) { return NameOf(level, kLevelNames, "info"); }
 
 bool NeedsLogfmtQuotes(std::string_view v) {
   if (v.empty()) return true;
@@ -107,9 +101,9 @@ std::string JsonEscape(std::string_view s) {
 }
 
 absl::Status SetLogLevel(std::string_view level) {
-  for (LogLevel l : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
-    if (LevelName(l) == level) {
-      g_level = l;
+  for (const EnumName<LogLevel>& row : kLevelNames) {
+    if (row.name == level) {
+      g_level = row.value;
       return absl::OkStatus();
     }
   }

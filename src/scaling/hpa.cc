@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/enum_names.h"
 
 namespace aa::scaling {
 namespace {
@@ -621,21 +622,14 @@ ReasonedReplicas ConvertDesiredReplicasWithBehaviorRate(
 
 namespace {
 
-std::string_view SourceName(MetricSourceType t) {
-  switch (t) {
-    case MetricSourceType::kResource:
-      return "resource";
-    case MetricSourceType::kContainerResource:
-      return "container resource";
-    case MetricSourceType::kPods:
-      return "pods metric";
-    case MetricSourceType::kObject:
-      return "object metric";
-    case MetricSourceType::kExternal:
-      return "external metric";
-  }
-  return "metric";
-}
+constexpr EnumName<MetricSourceType> kSourceNames[] = {
+    {MetricSourceType::kResource, "resource"},
+    {MetricSourceType::kContainerResource, "container resource"},
+    {MetricSourceType::kPods, "pods metric"},
+    {MetricSourceType::kObject, "object metric"},
+    {MetricSourceType::kExternal, "external metric"}};
+
+std::string_view SourceName(MetricSourceType t) { return NameOf(t, kSourceNames, "metric"); }
 
 std::string MetricLabel(const MetricSpec& m) {
   std::string label = absl::StrCat(std::string(SourceName(m.source)), " ", m.name);

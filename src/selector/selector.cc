@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 
@@ -321,27 +322,11 @@ bool HasValue(const Requirement& r, std::string_view v) {
 }  // namespace
 
 std::string_view OpName(Op op) {
-  switch (op) {
-    case Op::kEquals:
-      return "=";
-    case Op::kDoubleEquals:
-      return "==";
-    case Op::kNotEquals:
-      return "!=";
-    case Op::kIn:
-      return "in";
-    case Op::kNotIn:
-      return "notin";
-    case Op::kExists:
-      return "";
-    case Op::kDoesNotExist:
-      return "!";
-    case Op::kGreaterThan:
-      return ">";
-    case Op::kLessThan:
-      return "<";
-  }
-  return "?";
+  static constexpr EnumName<Op> kNames[] = {
+      {Op::kEquals, "="},       {Op::kDoubleEquals, "=="}, {Op::kNotEquals, "!="},
+      {Op::kIn, "in"},          {Op::kNotIn, "notin"},     {Op::kExists, ""},
+      {Op::kDoesNotExist, "!"}, {Op::kGreaterThan, ">"},   {Op::kLessThan, "<"}};
+  return NameOf(op, kNames, "?");
 }
 
 absl::Status ValidateLabelKey(std::string_view key) {

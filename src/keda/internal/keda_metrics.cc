@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "common/enum_names.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -10,19 +11,12 @@
 namespace aa::keda {
 namespace {
 
-const char* MethodName(Method m) {
-  switch (m) {
-    case Method::kIsActive:
-      return "IsActive";
-    case Method::kStreamIsActive:
-      return "StreamIsActive";
-    case Method::kGetMetricSpec:
-      return "GetMetricSpec";
-    case Method::kGetMetrics:
-      return "GetMetrics";
-  }
-  return "unknown";
-}
+constexpr EnumName<Method> kMethodNames[] = {{Method::kIsActive, "IsActive"},
+                                             {Method::kStreamIsActive, "StreamIsActive"},
+                                             {Method::kGetMetricSpec, "GetMetricSpec"},
+                                             {Method::kGetMetrics, "GetMetrics"}};
+
+std::string MethodName(Method m) { return std::string(NameOf(m, kMethodNames, "unknown")); }
 
 }  // namespace
 
