@@ -8,6 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "apiserver/quantity.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/http_status.h"
 #include "common/strings.h"
 
@@ -32,47 +33,19 @@ void AppendString(std::string* out, std::string_view s) {
       continue;
     }
     if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out->append("\\\"");
-          break;
-        case '\\':
-          out->append("\\\\");
-          break;
-        case '\n':
-          out->append("\\n");
-          break;
-        case '\r':
-          out->append("\\r");
-          break;
-        case '\t':
-          out->append("\\t");
-          break;
-        default:
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 0xf]);
+      if (const char* e = ShortEscape(c)) {
+        out->append(e);
+      } else {
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
       }
       ++i;
       continue;
     }
-    // Multi-byte UTF-8: validate (no overlong forms, no surrogates, <= U+10FFFF).
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    }
-    bool valid = len != 0 && i + len <= n && p[i + 1] >= lo && p[i + 1] <= hi;
-    for (size_t k = 2; valid && k < len; ++k) valid = p[i + k] >= 0x80 && p[i + k] <= 0xBF;
-    if (valid) {
+    // Multi-byte UTF-8 (no overlong forms, no surrogates, <= U+10FFFF).
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len != 0) {
       out->append(s.data() + i, len);
       i += len;
     } else {

@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/escape.h"
 #include "common/strings.h"
 #include "selector/promql_escape.h"
 #include "selector/selector.h"
@@ -18,35 +19,6 @@ void AppendHexByte(std::string* out, unsigned char c) {
   out->append("\\x");
   out->push_back(kHex[c >> 4]);
   out->push_back(kHex[c & 0xf]);
-}
-
-bool IsContinuation(unsigned char c) { return (c & 0xc0) == 0x80; }
-
-// Length of the well-formed UTF-8 sequence (2..4 bytes) starting at s[i], or 0 when there is none.
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  size_t len = 0;
-  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    if (c == 0xe0) lo = 0xa0;
-    if (c == 0xed) hi = 0x9f;  // no surrogates
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    if (c == 0xf0) lo = 0x90;
-    if (c == 0xf4) hi = 0x8f;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  if (b(1) < lo || b(1) > hi) return 0;
-  for (size_t k = 2; k < len; ++k) {
-    if (!IsContinuation(b(k))) return 0;
-  }
-  return len;
 }
 
 bool IsRegexMeta(char c) {
@@ -88,28 +60,12 @@ std::string EscapePromQLString(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      switch (c) {
-        case '\\':
-          out += "\\\\";
-          break;
-        case '"':
-          out += "\\\"";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (c < 0x20 || c == 0x7f) {
-            AppendHexByte(&out, c);
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
+      if (const char* e = ShortEscape(c)) {
+        out += e;
+      } else if (c < 0x20 || c == 0x7f) {
+        AppendHexByte(&out, c);
+      } else {
+        out.push_back(static_cast<char>(c));
       }
       ++i;
       continue;
