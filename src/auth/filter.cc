@@ -4,10 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "apiserver/wire.h"
 #include "common/log.h"
+#include "common/metric_families.h"
 #include "common/strings.h"
-#include "prometheus/counter.h"
-#include "prometheus/family.h"
-#include "prometheus/registry.h"
 
 namespace aa::auth {
 namespace {
@@ -31,11 +29,9 @@ bool IsMaster(const UserInfo& user) {
 
 struct AuthFilter::Metrics {
   explicit Metrics(prometheus::Registry& registry)
-      : family(prometheus::BuildCounter()
-                   .Name("autoscale_adapter_auth_requests_total")
-                   .Help("Requests to the Kubernetes metrics APIs by authentication and "
-                         "authorization outcome.")
-                   .Register(registry)) {}
+      : family(CounterFamily(registry, "autoscale_adapter_auth_requests_total",
+                             "Requests to the Kubernetes metrics APIs by authentication and "
+                             "authorization outcome.")) {}
   prometheus::Family<prometheus::Counter>& family;
   void Count(std::string_view result) { family.Add({{"result", std::string(result)}}).Increment(); }
 };

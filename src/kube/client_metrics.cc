@@ -4,11 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/metric_families.h"
 #include "common/strings.h"
 #include "kube/client.h"
-#include "prometheus/family.h"
-#include "prometheus/histogram.h"
-#include "prometheus/registry.h"
 
 namespace aa::kube {
 
@@ -47,20 +45,17 @@ class NoMetrics final : public ClientMetrics {
 class RegistryMetrics final : public ClientMetrics {
  public:
   explicit RegistryMetrics(prometheus::Registry& registry)
-      : duration_(prometheus::BuildHistogram()
-                      .Name("autoscale_adapter_kube_request_duration_seconds")
-                      .Help("Duration of Kubernetes API calls (TokenReview, SubjectAccessReview, "
-                            "lists), by verb, resource and answer class (2xx, 4xx, 5xx, error).")
-                      .Register(registry)) {}
+      : duration_(HistogramFamily(
+            registry, "autoscale_adapter_kube_request_duration_seconds",
+            "Duration of Kubernetes API calls (TokenReview, SubjectAccessReview, lists), by verb, "
+            "resource and answer class (2xx, 4xx, 5xx, error).")) {}
 
   void Observe(std::string_view method, std::string_view path, const absl::Status& status,
                absl::Duration elapsed) override {
     RequestLabels labels = ClassifyRequest(method, path);
-    // prometheus-cpp families are thread-safe; Add() finds or creates the labelled child.
     duration_
         .Add({{"verb", labels.verb}, {"resource", labels.resource}, {"code", CodeClass(status)}},
-             prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
-                                                     2.5, 5, 10})
+             DurationBuckets(10))
         .Observe(absl::ToDoubleSeconds(elapsed));
   }
 

@@ -1,18 +1,12 @@
 #include "pipeline/sampler_metrics.h"
 
-#include "prometheus/counter.h"
-#include "prometheus/family.h"
-#include "prometheus/gauge.h"
-#include "prometheus/histogram.h"
-#include "prometheus/registry.h"
+#include "common/metric_families.h"
 
 namespace aa::pipeline {
 namespace {
 
 // Rounds and passes run queries with timeouts and retries: from milliseconds to tens of seconds.
-prometheus::Histogram::BucketBoundaries RunBuckets() {
-  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
-}
+prometheus::Histogram::BucketBoundaries RunBuckets() { return DurationBuckets(60); }
 
 class NoMetrics final : public SamplerMetrics {
  public:
@@ -25,27 +19,18 @@ class NoMetrics final : public SamplerMetrics {
 class RegistryMetrics final : public SamplerMetrics {
  public:
   explicit RegistryMetrics(prometheus::Registry& registry)
-      : queries_(prometheus::BuildCounter()
-                     .Name("autoscale_adapter_sampler_queries_total")
-                     .Help("Sampler queries to Prometheus by metric definition and outcome.")
-                     .Register(registry)),
-        dropped_(prometheus::BuildCounter()
-                     .Name("autoscale_adapter_sampler_dropped_values_total")
-                     .Help("Series left out of the snapshot: NaN or Inf values, duplicate pods.")
-                     .Register(registry)),
-        age_(prometheus::BuildGauge()
-                 .Name("autoscale_adapter_snapshot_age_seconds")
-                 .Help("Age of the oldest good sample held per metric (absent: none yet).")
-                 .Register(registry)),
-        series_(prometheus::BuildGauge()
-                    .Name("autoscale_adapter_series_held")
-                    .Help("Pod values held in the snapshot per metric.")
-                    .Register(registry)),
-        round_(prometheus::BuildHistogram()
-                   .Name("autoscale_adapter_sampler_round_duration_seconds")
-                   .Help("Duration of one sampling round: its Prometheus queries and the "
-                         "making of its snapshot.")
-                   .Register(registry)
+      : queries_(CounterFamily(registry, "autoscale_adapter_sampler_queries_total",
+                               "Sampler queries to Prometheus by metric definition and outcome.")),
+        dropped_(
+            CounterFamily(registry, "autoscale_adapter_sampler_dropped_values_total",
+                          "Series left out of the snapshot: NaN or Inf values, duplicate pods.")),
+        age_(GaugeFamily(registry, "autoscale_adapter_snapshot_age_seconds",
+                         "Age of the oldest good sample held per metric (absent: none yet).")),
+        series_(GaugeFamily(registry, "autoscale_adapter_series_held",
+                            "Pod values held in the snapshot per metric.")),
+        round_(HistogramFamily(registry, "autoscale_adapter_sampler_round_duration_seconds",
+                               "Duration of one sampling round: its Prometheus queries and the "
+                               "making of its snapshot.")
                    .Add({}, RunBuckets())) {}
 
   // prometheus-cpp families are thread-safe; Add() finds or creates the labelled child.
@@ -83,11 +68,9 @@ class NoDiscoveryMetrics final : public DiscoveryMetrics {
 class RegistryDiscoveryMetrics final : public DiscoveryMetrics {
  public:
   explicit RegistryDiscoveryMetrics(prometheus::Registry& registry)
-      : runs_(prometheus::BuildHistogram()
-                  .Name("autoscale_adapter_discovery_duration_seconds")
-                  .Help("Duration of one rule discovery pass (series calls to Prometheus), by "
-                        "outcome.")
-                  .Register(registry)) {}
+      : runs_(HistogramFamily(
+            registry, "autoscale_adapter_discovery_duration_seconds",
+            "Duration of one rule discovery pass (series calls to Prometheus), by outcome.")) {}
   void Run(absl::Duration elapsed, bool ok) override {
     runs_.Add({{"outcome", ok ? "success" : "error"}}, RunBuckets())
         .Observe(absl::ToDoubleSeconds(elapsed));
