@@ -976,6 +976,17 @@ std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
   return fallback;
 }
 
+// The cAdvisor queries of the built-in metrics.k8s.io source over the series `filter` selects (it
+// ends in <<.LabelMatchers>>): {"cpu", usage in cores as a rate over `window`}, {"memory",
+// working set in bytes}.
+std::vector<std::pair<std::string, std::string>> CadvisorQueries(const std::string& filter,
+                                                                 const std::string& window) {
+  return {{"cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{",
+                               filter, "}[", window, "]))")},
+          {"memory", absl::StrCat("sum by (<<.GroupBy>>) (container_memory_working_set_bytes{",
+                                  filter, "})")}};
+}
+
 // The built-in metrics.k8s.io source when no resourceRules are given and `cpu` is the cAdvisor
 // preset: per-container cAdvisor usage (cores) and working set (bytes), and per node the same of
 // cAdvisor's root cgroup, as metrics-server reports them.
@@ -989,13 +1000,7 @@ void AddDefaultContainerMetrics(Config* config) {
   const std::string extra = internal::MatcherPrefix(cpu->preset.source_matchers);
   const std::string filter =
       absl::StrCat("container!=\"\",container!=\"POD\",", extra, "<<.LabelMatchers>>");
-  for (auto [name, query] : {std::pair<const char*, std::string>{
-                                 "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
-                                                     "container_cpu_usage_seconds_total{",
-                                                     filter, "}[", window, "]))")},
-                             {"memory", absl::StrCat("sum by (<<.GroupBy>>) ("
-                                                     "container_memory_working_set_bytes{",
-                                                     filter, "})")}}) {
+  for (const auto& [name, query] : CadvisorQueries(filter, window)) {
     MetricDefinition def;
     def.name = name;
     def.resource = "containers";
@@ -1008,13 +1013,7 @@ void AddDefaultContainerMetrics(Config* config) {
   // Per node: cAdvisor's root cgroup (id="/"), the whole machine, with the node label the kubelet
   // scrape target adds (deploy/prometheus/scrape-config.yaml); what metrics-server reports too.
   const std::string node_filter = absl::StrCat("id=\"/\",", extra, "<<.LabelMatchers>>");
-  for (auto [name, query] : {std::pair<const char*, std::string>{
-                                 "cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate("
-                                                     "container_cpu_usage_seconds_total{",
-                                                     node_filter, "}[", window, "]))")},
-                             {"memory", absl::StrCat("sum by (<<.GroupBy>>) ("
-                                                     "container_memory_working_set_bytes{",
-                                                     node_filter, "})")}}) {
+  for (const auto& [name, query] : CadvisorQueries(node_filter, window)) {
     MetricDefinition def;
     def.name = name;
     def.resource = "nodemetrics";
