@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -45,40 +46,25 @@ absl::StatusOr<double> ParseQuantity(std::string_view text) {
   double number = 0;
   if (!absl::SimpleAtod(ToAbsl(s.substr(0, i)), &number)) return bad();
   std::string_view suffix = s.substr(i);
-  double scale = 1;
-  if (suffix.empty()) {
-    scale = 1;
-  } else if (suffix == "n") {
-    scale = 1e-9;
-  } else if (suffix == "u") {
-    scale = 1e-6;
-  } else if (suffix == "m") {
-    scale = 1e-3;
-  } else if (suffix == "k") {
-    scale = 1e3;
-  } else if (suffix == "M") {
-    scale = 1e6;
-  } else if (suffix == "G") {
-    scale = 1e9;
-  } else if (suffix == "T") {
-    scale = 1e12;
-  } else if (suffix == "P") {
-    scale = 1e15;
-  } else if (suffix == "E") {
-    scale = 1e18;
-  } else if (suffix.size() == 2 && suffix[1] == 'i') {
+  // Decimal SI suffixes; "E" alone is exa, "E" or "e" with digits an exponent.
+  static constexpr std::pair<std::string_view, double> kDecimal[] = {
+      {"", 1},    {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3},
+      {"M", 1e6}, {"G", 1e9},  {"T", 1e12}, {"P", 1e15}, {"E", 1e18}};
+  for (const auto& [name, scale] : kDecimal) {
+    if (suffix == name) return number * scale;
+  }
+  if (suffix.size() == 2 && suffix[1] == 'i') {
     static constexpr std::string_view kBinary = "KMGTPE";
     size_t pos = kBinary.find(suffix[0]);
     if (pos == std::string_view::npos) return bad();
-    scale = std::ldexp(1.0, 10 * static_cast<int>(pos + 1));
-  } else if (suffix[0] == 'e' || suffix[0] == 'E') {
+    return number * std::ldexp(1.0, 10 * static_cast<int>(pos + 1));
+  }
+  if (suffix[0] == 'e' || suffix[0] == 'E') {
     int exp = 0;
     if (!absl::SimpleAtoi(ToAbsl(suffix.substr(1)), &exp) || exp < -30 || exp > 30) return bad();
-    scale = std::pow(10.0, exp);
-  } else {
-    return bad();
+    return number * std::pow(10.0, exp);
   }
-  return number * scale;
+  return bad();
 }
 
 absl::StatusOr<absl::Time> ParseKubeTime(std::string_view text) {
