@@ -14,6 +14,7 @@
 #include "app/flags.h"
 #include "auth/trust_config.h"
 #include "common/duration.h"
+#include "common/enum_names.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/status_macros.h"
@@ -103,6 +104,10 @@ ABSL_FLAG(std::string, log_format, "json", "Log format: json (one object a line)
 namespace aa {
 namespace {
 
+constexpr EnumName<app::PodSource> kPodSources[] = {{app::PodSource::kAuto, "auto"},
+                                                    {app::PodSource::kKubernetes, "kubernetes"},
+                                                    {app::PodSource::kPrometheus, "prometheus"}};
+
 int Fail(const absl::Status& status) {
   LogError("fatal", {{"error", status}});
   return 1;
@@ -191,16 +196,12 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   o.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
   o.kube_context = absl::GetFlag(FLAGS_kube_context);
   const std::string pod_source = absl::GetFlag(FLAGS_pod_source);
-  if (pod_source == "auto") {
-    o.pod_source = app::PodSource::kAuto;
-  } else if (pod_source == "kubernetes") {
-    o.pod_source = app::PodSource::kKubernetes;
-  } else if (pod_source == "prometheus") {
-    o.pod_source = app::PodSource::kPrometheus;
-  } else {
+  std::optional<app::PodSource> source = ValueOf(pod_source, kPodSources);
+  if (!source.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--pod-source=", pod_source, ": want auto, kubernetes or prometheus"));
   }
+  o.pod_source = *source;
   o.pod_watch_namespace = absl::GetFlag(FLAGS_pod_watch_namespace);
 
   config::KedaConfig& grpc = o.config.keda;

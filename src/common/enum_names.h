@@ -3,6 +3,7 @@
 // Pure constexpr functions, thread-safe.
 
 #include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace aa {
@@ -21,6 +22,15 @@ constexpr std::string_view NameOf(E value, const EnumName<E> (&table)[N],
     if (row.value == value) return row.name;
   }
   return unknown;
+}
+
+// The value of the first row of `table` named `name`, or nullopt when no row has that name.
+template <typename E, size_t N>
+constexpr std::optional<E> ValueOf(std::string_view name, const EnumName<E> (&table)[N]) {
+  for (const EnumName<E>& row : table) {
+    if (row.name == name) return row.value;
+  }
+  return std::nullopt;
 }
 
 }  // namespace aa

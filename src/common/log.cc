@@ -86,11 +86,9 @@ std::string JsonEscape(std::string_view s) {
 }
 
 absl::Status SetLogLevel(std::string_view level) {
-  for (const EnumName<LogLevel>& row : kLevelNames) {
-    if (row.name == level) {
-      g_level = row.value;
-      return absl::OkStatus();
-    }
+  if (std::optional<LogLevel> l = ValueOf(level, kLevelNames)) {
+    g_level = *l;
+    return absl::OkStatus();
   }
   return absl::InvalidArgumentError(
       absl::StrCat("invalid log level \"", ToAbsl(level), "\": want debug, info, warn or error"));

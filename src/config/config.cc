@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
+#include "common/enum_names.h"
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "config/go_template.h"
@@ -764,12 +765,12 @@ absl::Status ReadScalingRules(const Errors& errors, const YAML::Node& node, cons
   if (m.Has("selectPolicy")) {
     std::string policy;
     AA_RETURN_IF_ERROR(m.String("selectPolicy", &policy));
-    if (policy == "Max") {
-      rules.select_policy = scaling::SelectPolicy::kMax;
-    } else if (policy == "Min") {
-      rules.select_policy = scaling::SelectPolicy::kMin;
-    } else if (policy == "Disabled") {
-      rules.select_policy = scaling::SelectPolicy::kDisabled;
+    static constexpr EnumName<scaling::SelectPolicy> kPolicies[] = {
+        {scaling::SelectPolicy::kMax, "Max"},
+        {scaling::SelectPolicy::kMin, "Min"},
+        {scaling::SelectPolicy::kDisabled, "Disabled"}};
+    if (std::optional<scaling::SelectPolicy> select = ValueOf(policy, kPolicies)) {
+      rules.select_policy = *select;
     } else {
       return errors.AtValue(m.Path("selectPolicy"), "must be Max, Min or Disabled", policy);
     }
