@@ -169,7 +169,19 @@ bool DirectionFlips(double old_ratio, double new_ratio) {
   return (old_ratio < 1.0 && new_ratio > 1.0) || (old_ratio > 1.0 && new_ratio < 1.0);
 }
 
-int32_t FinalCount(int32_t current, double new_ratio, size_t entries) {
+// The count when no pod is missing and no unready pod holds a scale-up back: `current` within the
+// tolerance, else `ratio` times the ready pods, rounded up.
+int32_t ReplicasFromReadyPods(const Tolerances& tolerances, double ratio, int32_t current,
+                              int ready) {
+  return tolerances.IsWithin(ratio) ? current : CeilToInt32(ratio * static_cast<double>(ready));
+}
+
+// The count after missing and unready pods were filled in (`entries` samples, `new_ratio` from
+// them): `current` when the new ratio is within the tolerance, turns the direction of the first
+// `ratio` round, or would move the count the other way than the new ratio says.
+int32_t RebalancedCount(const Tolerances& tolerances, int32_t current, double ratio,
+                        double new_ratio, size_t entries) {
+  if (tolerances.IsWithin(new_ratio) || DirectionFlips(ratio, new_ratio)) return current;
   int32_t n = CeilToInt32(new_ratio * static_cast<double>(entries));
   if ((new_ratio < 1.0 && n > current) || (new_ratio > 1.0 && n < current)) return current;
   return n;
@@ -191,9 +203,7 @@ absl::StatusOr<MetricProposal> PlainMetricReplicas(PodSamples samples, int32_t c
   p.usage_milli = usage;
   bool scale_up_with_unready = !g->unready.empty() && ratio > 1.0;
   if (!scale_up_with_unready && g->missing.empty()) {
-    p.replicas = tolerances.IsWithin(ratio)
-                     ? current
-                     : CeilToInt32(ratio * static_cast<double>(g->ready_count));
+    p.replicas = ReplicasFromReadyPods(tolerances, ratio, current, g->ready_count);
     return p;
   }
   for (const std::string& name : g->missing) {
@@ -203,11 +213,7 @@ absl::StatusOr<MetricProposal> PlainMetricReplicas(PodSamples samples, int32_t c
     for (const std::string& name : g->unready) samples[name] = PodSample{0, now, absl::Minutes(1)};
   }
   double new_ratio = UsageRatio(samples, target).first;
-  if (tolerances.IsWithin(new_ratio) || DirectionFlips(ratio, new_ratio)) {
-    p.replicas = current;
-    return p;
-  }
-  p.replicas = FinalCount(current, new_ratio, samples.size());
+  p.replicas = RebalancedCount(tolerances, current, ratio, new_ratio, samples.size());
   return p;
 }
 
@@ -291,9 +297,7 @@ absl::StatusOr<MetricProposal> ResourceUtilizationReplicas(
   const double ratio = first->ratio;
   bool scale_up_with_unready = !g->unready.empty() && ratio > 1.0;
   if (!scale_up_with_unready && g->missing.empty()) {
-    p.replicas = tolerances.IsWithin(ratio)
-                     ? current_replicas
-                     : CeilToInt32(ratio * static_cast<double>(g->ready_count));
+    p.replicas = ReplicasFromReadyPods(tolerances, ratio, current_replicas, g->ready_count);
     return p;
   }
   if (!g->missing.empty()) {
@@ -315,11 +319,7 @@ absl::StatusOr<MetricProposal> ResourceUtilizationReplicas(
   absl::StatusOr<UtilizationRatio> second =
       ResourceUtilizationRatio(samples, *requests, target_utilization_percent);
   if (!second.ok()) return second.status();
-  if (tolerances.IsWithin(second->ratio) || DirectionFlips(ratio, second->ratio)) {
-    p.replicas = current_replicas;
-    return p;
-  }
-  p.replicas = FinalCount(current_replicas, second->ratio, samples.size());
+  p.replicas = RebalancedCount(tolerances, current_replicas, ratio, second->ratio, samples.size());
   return p;
 }
 
