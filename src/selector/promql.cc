@@ -22,25 +22,8 @@ void AppendHexByte(std::string* out, unsigned char c) {
 }
 
 bool IsRegexMeta(char c) {
-  switch (c) {
-    case '\\':
-    case '.':
-    case '+':
-    case '*':
-    case '?':
-    case '(':
-    case ')':
-    case '|':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '^':
-    case '$':
-      return true;
-    default:
-      return false;
-  }
+  static constexpr std::string_view kMeta = "\\.+*?()|[]{}^$";
+  return kMeta.find(c) != std::string_view::npos;
 }
 
 std::string RegexAlternation(const std::vector<std::string>& values) {
@@ -152,36 +135,12 @@ absl::StatusOr<std::string> UnquotePromQLString(std::string_view literal) {
     if (i + 1 >= body.size()) return UnquoteError(offset, "escape sequence not terminated");
     const char e = body[i + 1];
     i += 2;
-    switch (e) {
-      case 'a':
-        out.push_back('\a');
-        continue;
-      case 'b':
-        out.push_back('\b');
-        continue;
-      case 'f':
-        out.push_back('\f');
-        continue;
-      case 'n':
-        out.push_back('\n');
-        continue;
-      case 'r':
-        out.push_back('\r');
-        continue;
-      case 't':
-        out.push_back('\t');
-        continue;
-      case 'v':
-        out.push_back('\v');
-        continue;
-      case '\\':
-        out.push_back('\\');
-        continue;
-      case '"':
-        out.push_back('"');
-        continue;
-      default:
-        break;
+    // One-character escapes: kEscaped[k] stands for kMeaning[k].
+    static constexpr std::string_view kEscaped = "abfnrtv\\\"";
+    static constexpr std::string_view kMeaning = "\a\b\f\n\r\t\v\\\"";
+    if (size_t k = kEscaped.find(e); k != std::string_view::npos) {
+      out.push_back(kMeaning[k]);
+      continue;
     }
     size_t digits = 0;
     int base = 16;
