@@ -212,18 +212,28 @@ void AppendListHeader(std::string* out, std::string_view kind, std::string_view 
 
 constexpr std::string_view kMetricsApiVersion = "metrics.k8s.io/v1beta1";
 
-// Closes a metrics.k8s.io object's metadata (after name, namespace, creationTimestamp) with its
-// labels, then writes the sample's timestamp and window.
-void AppendLabelsTimestampWindow(std::string* out, const std::map<std::string, std::string>& labels,
-                                 absl::Time timestamp, absl::Duration window, TimeWriter* times) {
-  if (!labels.empty()) {
+// A metrics.k8s.io object's metadata (name, namespace unless `ns` is null, creationTimestamp,
+// labels unless empty), then the sample's timestamp and window. `Item` is PodMetricsItem or
+// NodeMetricsItem.
+template <typename Item>
+void AppendMetadataTimestampWindow(std::string* out, const Item& item, const std::string* ns,
+                                   TimeWriter* times) {
+  out->append("\"metadata\":{\"name\":");
+  AppendString(out, item.name);
+  if (ns != nullptr) {
+    out->append(",\"namespace\":");
+    AppendString(out, *ns);
+  }
+  out->append(",\"creationTimestamp\":");
+  times->AppendCreation(out, item.creation);
+  if (!item.labels.empty()) {
     out->append(",\"labels\":");
-    AppendLabels(out, labels);
+    AppendLabels(out, item.labels);
   }
   out->append("},\"timestamp\":");
-  times->Append(out, timestamp);
+  times->Append(out, item.timestamp);
   out->append(",\"window\":");
-  times->AppendWindow(out, window);
+  times->AppendWindow(out, item.window);
 }
 
 // {"cpu":"<nanocores>"[,"memory":"<bytes>"]}
@@ -239,13 +249,7 @@ void AppendUsage(std::string* out, double cpu_cores, std::optional<double> memor
 
 // The body of a PodMetrics after the opening brace (and kind/apiVersion if any).
 void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWriter* times) {
-  out->append("\"metadata\":{\"name\":");
-  AppendString(out, item.name);
-  out->append(",\"namespace\":");
-  AppendString(out, item.ns);
-  out->append(",\"creationTimestamp\":");
-  times->AppendCreation(out, item.creation);
-  AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
+  AppendMetadataTimestampWindow(out, item, &item.ns, times);
   out->append(",\"containers\":[");
   for (size_t i = 0; i < item.containers.size(); ++i) {
     const ContainerUsage& c = item.containers[i];
@@ -260,11 +264,7 @@ void AppendPodMetricsBody(std::string* out, const PodMetricsItem& item, TimeWrit
 }
 
 void AppendNodeMetricsBody(std::string* out, const NodeMetricsItem& item, TimeWriter* times) {
-  out->append("\"metadata\":{\"name\":");
-  AppendString(out, item.name);
-  out->append(",\"creationTimestamp\":");
-  times->AppendCreation(out, item.creation);
-  AppendLabelsTimestampWindow(out, item.labels, item.timestamp, item.window, times);
+  AppendMetadataTimestampWindow(out, item, /*ns=*/nullptr, times);
   out->append(",\"usage\":");
   AppendUsage(out, item.cpu_cores, item.memory_bytes);
   out->push_back('}');
