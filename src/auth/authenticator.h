@@ -13,13 +13,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auth/internal/ttl_cache.h"
 #include "auth/x509.h"
@@ -56,18 +57,18 @@ class TrustStore {
  public:
   explicit TrustStore(TrustConfig initial = {}) : config_(std::make_shared<TrustConfig>(initial)) {}
   std::shared_ptr<const TrustConfig> Get() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return config_;
   }
   void Set(TrustConfig config) {
     auto next = std::make_shared<const TrustConfig>(std::move(config));
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     config_ = std::move(next);
   }
 
  private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const TrustConfig> config_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const TrustConfig> config_ ABSL_GUARDED_BY(mu_);
 };
 
 struct TokenReviewResult {

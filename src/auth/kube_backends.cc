@@ -103,13 +103,14 @@ AuthConfigMapWatcher::AuthConfigMapWatcher(kube::Client& client, TrustFlags flag
 AuthConfigMapWatcher::~AuthConfigMapWatcher() { Stop(); }
 
 int AuthConfigMapWatcher::applied() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return applied_;
 }
 
 bool AuthConfigMapWatcher::WaitForApplied(int n, absl::Duration timeout) const {
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout), [&] { return applied_ >= n; });
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return applied_ >= n; };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
 
 void AuthConfigMapWatcher::Apply(const nlohmann::json& configmap) {
@@ -122,8 +123,7 @@ void AuthConfigMapWatcher::Apply(const nlohmann::json& configmap) {
   std::string key;
   for (const auto& [k, v] : data) absl::StrAppend(&key, k.size(), ":", k, v.size(), ":", v);
   auto trust = BuildTrustConfig(flags_, &data);
-  std::lock_guard lock(mu_);
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
   ++applied_;
   if (!trust.ok()) {
     LogWarn(
@@ -167,10 +167,9 @@ absl::Status AuthConfigMapWatcher::Start() {
 
 void AuthConfigMapWatcher::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
   cancel_.Cancel();
   if (thread_.joinable()) thread_.join();
 }
@@ -179,7 +178,7 @@ void AuthConfigMapWatcher::Run(std::string resource_version, bool need_list) {
   absl::Duration backoff = absl::Seconds(1);
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     absl::Status status;
@@ -227,8 +226,8 @@ void AuthConfigMapWatcher::Run(std::string resource_version, bool need_list) {
       LogWarn("reading ConfigMap kube-system/extension-apiserver-authentication failed; retrying",
               {{"error", status}, {"backoff", absl::FormatDuration(backoff)}});
     }
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoSeconds(backoff), [this] { return stopping_; });
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
     if (stopping_) return;
     backoff = std::min(backoff * 2, absl::Seconds(30));
   }

@@ -7,14 +7,14 @@
 // RBAC the adapter's ServiceAccount needs: ClusterRole system:auth-delegator (token and access
 // reviews) and, in kube-system, Role extension-apiserver-authentication-reader.
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "auth/authenticator.h"
 #include "auth/authorizer.h"
@@ -75,11 +75,11 @@ class AuthConfigMapWatcher {
   TrustStore& store_;
   kube::WatchCancel cancel_;
   std::thread thread_;
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  int applied_ = 0;        // guarded by mu_
-  std::string last_data_;  // guarded by mu_: the data applied last, to log only real changes
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int applied_ ABSL_GUARDED_BY(mu_) = 0;
+  // The data applied last, to log only real changes.
+  std::string last_data_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::auth

@@ -121,14 +121,17 @@ absl::StatusOr<std::unique_ptr<ServingCertificate>> ServingCertificate::Load(
   std::string identity = FilesIdentity(c->cert_file_, c->key_file_);
   auto pair = Pair::Read(c->cert_file_, c->key_file_);
   if (!pair.ok()) return pair.status();
-  c->pair_ = *std::move(pair);
-  c->files_identity_ = identity;
-  c->last_check_ = clock.Now();
+  {
+    absl::MutexLock lock(&c->mu_);
+    c->pair_ = *std::move(pair);
+    c->files_identity_ = identity;
+    c->last_check_ = clock.Now();
+  }
   return c;
 }
 
 absl::StatusOr<bool> ServingCertificate::ReloadIfChanged() {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   last_check_ = clock_.Now();
   std::string identity = FilesIdentity(cert_file_, key_file_);
   if (identity == files_identity_) return false;
@@ -152,21 +155,21 @@ absl::StatusOr<bool> ServingCertificate::ReloadIfChanged() {
 
 std::shared_ptr<const ServingCertificate::Pair> ServingCertificate::Current() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (clock_.Now() - last_check_ < check_interval_) return pair_;
   }
   (void)ReloadIfChanged();  // errors are logged once per changed file state
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return pair_;
 }
 
 std::string ServingCertificate::Fingerprint() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return pair_->fingerprint;
 }
 
 int ServingCertificate::reloads() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return reloads_;
 }
 

@@ -14,10 +14,11 @@
 // (a rotation caught halfway). Established connections keep the certificate they negotiated.
 
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -60,12 +61,14 @@ class ServingCertificate {
   const std::string key_file_;
   Clock& clock_;
   const absl::Duration check_interval_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Pair> pair_;  // guarded by mu_
-  absl::Time last_check_;             // guarded by mu_
-  std::string files_identity_;        // guarded by mu_: inode/size/mtime of both files
-  std::string failed_identity_;       // guarded by mu_: last identity that failed to load
-  int reloads_ = 0;                   // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Pair> pair_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_check_ ABSL_GUARDED_BY(mu_);
+  // inode/size/mtime of both files.
+  std::string files_identity_ ABSL_GUARDED_BY(mu_);
+  // The last identity that failed to load.
+  std::string failed_identity_ ABSL_GUARDED_BY(mu_);
+  int reloads_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace aa::auth

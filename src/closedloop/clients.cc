@@ -5,8 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/strings.h"
 #include "externalscaler.grpc.pb.h"
@@ -301,9 +303,9 @@ struct KedaClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<externalscaler::ExternalScaler::Stub> stub;
   externalscaler::ScaledObjectRef ref;
-  std::mutex mu;
-  std::unique_ptr<grpc::ClientContext> stream_ctx;
-  std::thread stream_thread;
+  absl::Mutex mu;
+  std::unique_ptr<grpc::ClientContext> stream_ctx ABSL_GUARDED_BY(mu);
+  std::thread stream_thread;  // started under mu
 };
 
 KedaClient::KedaClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -323,7 +325,7 @@ absl::StatusOr<std::unique_ptr<KedaClient>> KedaClient::Create(
 
 KedaClient::~KedaClient() {
   {
-    std::lock_guard lock(impl_->mu);
+    absl::MutexLock lock(&impl_->mu);
     if (impl_->stream_ctx) impl_->stream_ctx->TryCancel();
   }
   if (impl_->stream_thread.joinable()) impl_->stream_thread.join();
@@ -375,7 +377,7 @@ absl::StatusOr<double> KedaClient::Metric(const std::string& metric_name) {
 }
 
 void KedaClient::StartStream() {
-  std::lock_guard lock(impl_->mu);
+  absl::MutexLock lock(&impl_->mu);
   if (impl_->stream_ctx) return;
   impl_->stream_ctx = std::make_unique<grpc::ClientContext>();
   grpc::ClientContext* ctx = impl_->stream_ctx.get();

@@ -3,10 +3,12 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <mutex>
 
+#include "absl/base/attributes.h"
+#include "absl/base/const_init.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/enum_names.h"
@@ -18,7 +20,8 @@ namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::atomic<LogFormat> g_format{LogFormat::kJson};
-std::mutex g_write_mu;
+// Serializes whole lines on stderr.
+ABSL_CONST_INIT absl::Mutex g_write_mu(absl::kConstInit);
 
 constexpr EnumName<LogLevel> kLevelNames[] = {{LogLevel::kDebug, "debug"},
                                               {LogLevel::kInfo, "info"},
@@ -132,7 +135,7 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
   std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line = FormatLogRecord(g_format.load(), level, ts, msg, fields);
   line.push_back('\n');
-  std::lock_guard lock(g_write_mu);
+  absl::MutexLock lock(&g_write_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

@@ -1,7 +1,6 @@
 #include "kube/pod_watch.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -38,21 +37,20 @@ void PodWatch::Start() {
 
 void PodWatch::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
   cancel_.Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
 bool PodWatch::Synced() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return synced_;
 }
 
 absl::Status PodWatch::SyncStatus() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (synced_) return absl::OkStatus();
   std::string what = options_.ns.empty() ? "pods" : absl::StrCat("pods of namespace ", options_.ns);
   return absl::UnavailableError(absl::StrCat(
@@ -64,7 +62,7 @@ absl::Status PodWatch::SyncStatus() const {
 std::shared_ptr<const NamespacePods> PodWatch::Pods(std::string_view ns) const {
   static const auto* const kEmpty =
       new std::shared_ptr<const NamespacePods>(std::make_shared<const NamespacePods>());
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!synced_) return nullptr;
   auto it = pods_.find(ns);
   if (it == pods_.end()) return *kEmpty;
@@ -72,7 +70,7 @@ std::shared_ptr<const NamespacePods> PodWatch::Pods(std::string_view ns) const {
 }
 
 std::optional<PodInfo> PodWatch::Find(std::string_view ns, std::string_view name) const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = pods_.find(ns);
   if (it == pods_.end()) return std::nullopt;
   auto p = it->second->pods.find(name);
@@ -81,32 +79,30 @@ std::optional<PodInfo> PodWatch::Find(std::string_view ns, std::string_view name
 }
 
 size_t PodWatch::size() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& [ns, table] : pods_) n += table->pods.size();
   return n;
 }
 
 PodWatch::Stats PodWatch::stats() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stats_;
 }
 
 void PodWatch::Wake() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     wake_ = true;
   }
-  cv_.notify_all();
 }
 
 bool PodWatch::WaitFor(const std::function<bool(const Stats&)>& pred,
                        absl::Duration timeout) const {
-  std::unique_lock lock(mu_);
-  return cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout), [&] { return pred(stats_); });
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pred(stats_); };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
 }
-
-void PodWatch::Changed() { cv_.notify_all(); }
 
 void PodWatch::Run() {
   std::string rv;
@@ -115,19 +111,18 @@ void PodWatch::Run() {
   int empty_ends = 0;
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
     if (need_list) {
       auto listed = List();
       if (!listed.ok()) {
         {
-          std::lock_guard lock(mu_);
+          absl::MutexLock lock(&mu_);
           if (stopping_) return;
           ++stats_.list_failures;
           stats_.last_error = listed.status();
         }
-        Changed();
         LogWarn("pod watch: list failed; retrying after a backoff",
                 {{"namespace", options_.ns.empty() ? "(all)" : options_.ns},
                  {"error", listed.status()}});
@@ -142,17 +137,16 @@ void PodWatch::Run() {
     bool got_events = false;
     absl::Status s = WatchOnce(rv, &got_events);
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (stopping_) return;
       rv = stats_.resource_version;
     }
     if (IsGone(s)) {
       {
-        std::lock_guard lock(mu_);
+        absl::MutexLock lock(&mu_);
         ++stats_.gone;
         stats_.last_error = s;
       }
-      Changed();
       LogInfo("pod watch: resourceVersion expired (410 Gone); listing again",
               {{"resource_version", rv}});
       need_list = true;
@@ -167,11 +161,10 @@ void PodWatch::Run() {
       continue;
     }
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++stats_.watch_failures;
       stats_.last_error = s;
     }
-    Changed();
     LogWarn("pod watch: watch failed; retrying after a backoff", {{"error", s}});
     if (!Backoff(++failures)) return;
   }
@@ -207,13 +200,12 @@ absl::StatusOr<std::string> PodWatch::List() {
   size_t count = 0;
   for (const auto& [ns, t] : fresh) count += t->pods.size();
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     pods_ = std::move(fresh);
     synced_ = true;
     ++stats_.lists;
     stats_.resource_version = rv;
   }
-  Changed();
   LogInfo("pod watch: listed pods",
           {{"pods", static_cast<int64_t>(count)}, {"resource_version", rv}});
   return rv;
@@ -225,10 +217,9 @@ absl::Status PodWatch::WatchOnce(const std::string& rv, bool* got_events) {
       "?watch=1&allowWatchBookmarks=true&resourceVersion=", net::UrlEncode(rv),
       "&timeoutSeconds=", std::max<int64_t>(1, absl::ToInt64Seconds(options_.watch_timeout)));
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++stats_.watches;
   }
-  Changed();
   absl::Status event_error;
   absl::Status s = client_.Watch(
       path,
@@ -250,11 +241,10 @@ void PodWatch::Apply(const WatchEvent& event) {
   std::string version = MetadataString(event.object, "resourceVersion");
   if (event.type == "BOOKMARK") {
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++stats_.bookmarks;
       if (!version.empty()) stats_.resource_version = version;
     }
-    Changed();
     return;
   }
   if (event.type != "ADDED" && event.type != "MODIFIED" && event.type != "DELETED") {
@@ -263,7 +253,7 @@ void PodWatch::Apply(const WatchEvent& event) {
   }
   auto pod = ParsePod(event.object);
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!version.empty()) stats_.resource_version = version;
     ++stats_.events;
     if (pod.ok()) {
@@ -282,7 +272,6 @@ void PodWatch::Apply(const WatchEvent& event) {
     }
   }
   if (!pod.ok()) LogWarn("pod watch: skipping an event", {{"error", pod.status()}});
-  Changed();
 }
 
 bool PodWatch::Backoff(int failures) {
@@ -293,21 +282,19 @@ bool PodWatch::Backoff(int failures) {
     static thread_local absl::BitGen gen;
     d *= 1.0 - absl::Uniform(gen, 0.0, std::min(options_.jitter, 1.0));
   }
-  std::unique_lock lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::Time until = clock_.Now() + d;
   stats_.backoff_until = until;
-  cv_.notify_all();
+  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || wake_; };
+  // The clock may be simulated: look at it again at least once a (real) second.
   while (!stopping_) {
     absl::Time now = clock_.Now();
     if (now >= until) break;
     wake_ = false;
-    cv_.wait_for(lock,
-                 absl::ToChronoMilliseconds(std::min(until - now, absl::Seconds(1))) +
-                     std::chrono::milliseconds(1),
-                 [this] { return stopping_ || wake_; });
+    mu_.AwaitWithTimeout(absl::Condition(&woken),
+                         std::min(until - now, absl::Seconds(1)) + absl::Milliseconds(1));
   }
   stats_.backoff_until = absl::InfinitePast();
-  cv_.notify_all();
   return !stopping_;
 }
 

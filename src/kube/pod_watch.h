@@ -16,17 +16,17 @@
 // Thread-safe: reads take a short lock and return immutable per-namespace tables (shared_ptr),
 // rebuilt lazily after a change.
 
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "kube/client.h"
@@ -111,7 +111,6 @@ class PodWatch {
   // Waits out the backoff for `failures` consecutive failures; false when stopping.
   bool Backoff(int failures);
   void Apply(const WatchEvent& event);
-  void Changed();  // notifies waiters; mu_ must not be held
 
   Client& client_;
   Clock& clock_;
@@ -119,15 +118,15 @@ class PodWatch {
   WatchCancel cancel_;
   std::thread thread_;
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  bool stopping_ = false;
-  bool wake_ = false;
-  bool synced_ = false;
-  Stats stats_;
+  // Waiters (WaitFor, Backoff) wait on mu_ with a condition, re-checked whenever mu_ is released.
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  bool synced_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
   // ns -> name -> pod. A namespace's table is copied before a change when a reader holds it
   // (use_count() > 1; readers only take references under mu_).
-  std::map<std::string, std::shared_ptr<NamespacePods>, std::less<>> pods_;
+  std::map<std::string, std::shared_ptr<NamespacePods>, std::less<>> pods_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::kube

@@ -7,7 +7,7 @@ namespace aa::kube {
 std::shared_ptr<const pipeline::PodLabelsTable> WatchedPodLabels::PodLabels(std::string_view ns) {
   std::shared_ptr<const NamespacePods> pods = watch_.Pods(ns);
   if (!pods) return nullptr;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = cache_.find(ns);
   if (it != cache_.end() && it->second.source == pods) {
     return it->second.table;

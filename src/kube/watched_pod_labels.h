@@ -4,10 +4,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "kube/pod_watch.h"
 #include "pipeline/pod_source.h"
@@ -32,8 +33,8 @@ class WatchedPodLabels final : public pipeline::PodLabelSource {
   };
   const PodWatch& watch_;
   Clock& clock_;
-  std::mutex mu_;
-  std::map<std::string, Cached, std::less<>> cache_;
+  absl::Mutex mu_;
+  std::map<std::string, Cached, std::less<>> cache_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::kube

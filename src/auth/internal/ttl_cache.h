@@ -5,12 +5,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -28,7 +29,7 @@ class TtlCache {
 
   // The value for `key` while it has not expired, counting a hit; else nullopt, counting a miss.
   std::optional<V> Get(const std::string& key) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end()) {
       if (clock_.Now() < it->second.expires) {
@@ -43,7 +44,7 @@ class TtlCache {
 
   // Keeps `value` for `key` until Now() + ttl, replacing any value the key had.
   void Put(const std::string& key, V value, absl::Duration ttl) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     if (entries_.size() >= max_entries_) {
       // Drop the expired entries; if that frees nothing, the oldest one.
@@ -65,16 +66,16 @@ class TtlCache {
   }
 
   uint64_t hits() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return hits_;
   }
   uint64_t misses() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return misses_;
   }
   // Entries held, expired ones not yet dropped included.
   size_t size() const {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return entries_.size();
   }
 
@@ -86,9 +87,11 @@ class TtlCache {
   };
   Clock& clock_;
   const size_t max_entries_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
-  uint64_t seq_ = 0, hits_ = 0, misses_ = 0;         // guarded by mu_
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hits_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t misses_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace aa::auth::internal
