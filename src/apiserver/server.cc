@@ -144,7 +144,7 @@ void SetSelector(const SeriesSelector& s, CustomMetricItem* item) {
 
 }  // namespace
 
-HttpResponse StatusResponse(int status, std::string message) {
+HttpResponse StatusResponse(int status, const std::string& message) {
   HttpResponse r;
   r.status = status;
   r.body = StatusJson(status, message);

@@ -68,7 +68,7 @@ namespace aa::apiserver {
 // A metav1.Status error response (StatusJson): for HttpServerOptions::error_response, so what the
 // HTTPS server refuses by itself (414 URI too long, 431 header too large, 400 malformed request)
 // is answered in the same shape as every other error. Thread-safe.
-net::HttpResponse StatusResponse(int status, std::string message);
+net::HttpResponse StatusResponse(int status, const std::string& message);
 
 class MetricsApi {
  public:

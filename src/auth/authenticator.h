@@ -55,7 +55,8 @@ struct TrustConfig {
 // Holds the current TrustConfig; replaced at run time (ConfigMap watch, files). Thread-safe.
 class TrustStore {
  public:
-  explicit TrustStore(TrustConfig initial = {}) : config_(std::make_shared<TrustConfig>(initial)) {}
+  explicit TrustStore(const TrustConfig& initial = {})
+      : config_(std::make_shared<TrustConfig>(initial)) {}
   std::shared_ptr<const TrustConfig> Get() const {
     absl::MutexLock lock(&mu_);
     return config_;

@@ -35,13 +35,13 @@ const std::string* Get(const std::map<std::string, std::string>* m, const std::s
 }  // namespace
 
 absl::StatusOr<TrustConfig> BuildTrustConfig(const TrustFlags& flags,
-                                             const std::map<std::string, std::string>* cm) {
+                                             const std::map<std::string, std::string>* configmap) {
   TrustConfig trust;
   if (!flags.client_ca_file.empty()) {
     auto pool = CaPool::FromFile(flags.client_ca_file);
     if (!pool.ok()) return pool.status();
     trust.client_ca = *pool;
-  } else if (const std::string* pem = Get(cm, "client-ca-file")) {
+  } else if (const std::string* pem = Get(configmap, "client-ca-file")) {
     auto pool = CaPool::FromPem(*pem, absl::StrCat(kConfigMapName, " key client-ca-file"));
     if (!pool.ok()) return pool.status();
     trust.client_ca = *pool;
@@ -55,7 +55,7 @@ absl::StatusOr<TrustConfig> BuildTrustConfig(const TrustFlags& flags,
       return absl::OkStatus();
     }
     if (flags.requestheader_client_ca_file.empty()) {
-      if (const std::string* text = Get(cm, key)) {
+      if (const std::string* text = Get(configmap, key)) {
         auto parsed = JsonList(*text, key);
         if (!parsed.ok()) return parsed.status();
         if (!parsed->empty()) *out = *parsed;
@@ -68,7 +68,7 @@ absl::StatusOr<TrustConfig> BuildTrustConfig(const TrustFlags& flags,
     if (!pool.ok()) return pool.status();
     rh.client_ca = *pool;
     rh.allowed_names = flags.requestheader_allowed_names;
-  } else if (const std::string* pem = Get(cm, "requestheader-client-ca-file")) {
+  } else if (const std::string* pem = Get(configmap, "requestheader-client-ca-file")) {
     auto pool =
         CaPool::FromPem(*pem, absl::StrCat(kConfigMapName, " key requestheader-client-ca-file"));
     if (!pool.ok()) return pool.status();

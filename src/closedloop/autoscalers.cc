@@ -36,7 +36,7 @@ std::vector<scaling::Pod> PodsOf(const SimService& s, const std::set<std::string
     const bool started = p.ready || p.draining;
     pod.phase = started ? scaling::PodPhase::kRunning : scaling::PodPhase::kPending;
     pod.ready = started;
-    const bool old = initial.count(p.name) > 0;
+    const bool old = initial.contains(p.name);
     pod.ready_transition = old ? now - absl::Hours(1) : started ? p.ready_at : p.created;
     pod.start_time = old ? now - absl::Hours(1) : p.created;
     pod.containers.push_back({"kserve-container", {{"cpu", scaling::MilliValue(s.cpu_request)}}});
@@ -269,8 +269,8 @@ class KpaReference final : public Autoscaler {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
-                                                           const AutoscalerContext& ctx) {
-  const Scenario& sc = *ctx.scenario;
+                                                           const AutoscalerContext& context) {
+  const Scenario& sc = *context.scenario;
   scaling::HpaControllerOptions options;
   options.downscale_stabilization_window = sc.autoscaling.scale_down_stabilization;
   switch (mode.scaler) {
@@ -289,7 +289,7 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
       }
       auto hpa = scaling::HpaController::Create(SpecWith(sc, std::move(metric)), options);
       if (!hpa.ok()) return hpa.status();
-      return std::unique_ptr<Autoscaler>(new HpaEmulator(mode, ctx, *std::move(hpa)));
+      return std::unique_ptr<Autoscaler>(new HpaEmulator(mode, context, *std::move(hpa)));
     }
     case ScalerKind::kKeda: {
       // The trigger metadata of examples/keda-{concurrency,cpu}.yaml.
@@ -301,7 +301,7 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
         metadata["containerConcurrency"] = "100";
         metadata["targetUtilizationPercentage"] = "70";
       }
-      auto keda = KedaClient::Create(ctx.grpc_port, mode.name, ctx.ns, metadata);
+      auto keda = KedaClient::Create(context.grpc_port, mode.name, context.ns, metadata);
       if (!keda.ok()) return keda.status();
       scaling::MetricSpec metric;
       metric.source = scaling::MetricSourceType::kExternal;
@@ -312,7 +312,7 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
       // Checks the spec now; the target comes from GetMetricSpec during the run.
       if (auto hpa = scaling::HpaController::Create(spec, options); !hpa.ok()) return hpa.status();
       return std::unique_ptr<Autoscaler>(
-          new KedaEmulator(mode, ctx, *std::move(keda), std::move(spec), options));
+          new KedaEmulator(mode, context, *std::move(keda), std::move(spec), options));
     }
     case ScalerKind::kKpa: {
       scaling::KpaOptions o;
@@ -324,7 +324,7 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
       o.min_scale = sc.autoscaling.min_replicas;
       o.max_scale = sc.autoscaling.max_replicas;
       if (absl::Status s = scaling::ValidateKpaOptions(o); !s.ok()) return s;
-      return std::unique_ptr<Autoscaler>(new KpaReference(ctx, o));
+      return std::unique_ptr<Autoscaler>(new KpaReference(context, o));
     }
   }
   return absl::InvalidArgumentError("unknown scaler");

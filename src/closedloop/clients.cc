@@ -44,7 +44,7 @@ T JsonGet(const json& j, const char* key, T fallback) {
   }
 }
 
-absl::Status SimError(int http_status, std::string message) {
+absl::Status SimError(int http_status, const std::string& message) {
   return absl::Status(http_status == 404   ? absl::StatusCode::kNotFound
                       : http_status == 400 ? absl::StatusCode::kInvalidArgument
                                            : absl::StatusCode::kInternal,
@@ -312,7 +312,7 @@ KedaClient::KedaClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 absl::StatusOr<std::unique_ptr<KedaClient>> KedaClient::Create(
     int grpc_port, std::string scaled_object, std::string ns,
-    std::map<std::string, std::string> metadata) {
+    const std::map<std::string, std::string>& metadata) {
   auto impl = std::make_unique<Impl>();
   impl->channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
                                       grpc::InsecureChannelCredentials());

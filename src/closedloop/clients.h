@@ -118,7 +118,7 @@ class KedaClient {
   // `metadata` is the trigger's metadata (metric, inferenceService, target ...).
   static absl::StatusOr<std::unique_ptr<KedaClient>> Create(
       int grpc_port, std::string scaled_object, std::string ns,
-      std::map<std::string, std::string> metadata);
+      const std::map<std::string, std::string>& metadata);
   ~KedaClient();  // cancels the stream and joins its thread
 
   // GetMetricSpec: the metric name and per-pod target (targetSizeFloat).

@@ -16,9 +16,12 @@
 
 // `lhs` = value of `rexpr` (an absl::StatusOr<T>), or returns its status from the enclosing
 // function.
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration or an lvalue and `tmp` a name;
+// parentheses would not compile.
 #define AA_ASSIGN_OR_RETURN(lhs, rexpr) \
   AA_ASSIGN_OR_RETURN_IMPL_(AA_CONCAT_(aa_statusor_, __LINE__), lhs, rexpr)
 #define AA_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, rexpr) \
   auto tmp = (rexpr);                              \
   if (!tmp.ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

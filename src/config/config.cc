@@ -241,7 +241,7 @@ class MapView {
       if (!key_node.IsScalar()) {
         return errors_->AtNode(Path(key), "map keys must be strings", key_node);
       }
-      const std::string k = key_node.Scalar();
+      const std::string& k = key_node.Scalar();
       std::string item_path = JoinPath(Path(key), QuoteForMessage(k));
       // Values may be secrets (custom auth headers): never echo them.
       if (!value_node.IsScalar()) return errors_->At(item_path, "expected a string");

@@ -76,7 +76,8 @@ std::string CheckDns1123Subdomain(std::string_view s) {
   size_t start = 0;
   while (true) {
     size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? s.npos : dot - start);
+    std::string_view label =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
     if (!MatchesDnsLabel(label)) {
       return "must be a lowercase RFC 1123 subdomain: lowercase alphanumeric characters, '-' or "
              "'.', "

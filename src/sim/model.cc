@@ -109,26 +109,27 @@ double LoadProfile::MaxRate(absl::Duration from, absl::Duration to) const {
   return m;
 }
 
-absl::Status ValidateNodeSpec(const NodeSpec& n) {
+absl::Status ValidateNodeSpec(const NodeSpec& spec) {
   auto bad = [](std::string_view field, const auto& value, std::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat("nodes: ", ToAbsl(field), " = ", value, ": ", ToAbsl(why)));
   };
-  if (n.count < 1 || n.count > kMaxNodes)
-    return bad("count", n.count, absl::StrCat("must be in 1..", kMaxNodes));
-  if (!IsDnsLabel(absl::StrCat(n.name_prefix, n.count), 63))
-    return bad("name_prefix", n.name_prefix, "the node names must be DNS labels");
-  if (!std::isfinite(n.cpu_capacity) || n.cpu_capacity <= 0)
-    return bad("cpu_capacity", n.cpu_capacity, "must be > 0");
-  if (!std::isfinite(n.memory_capacity) || n.memory_capacity <= 0)
-    return bad("memory_capacity", n.memory_capacity, "must be > 0");
-  if (!FiniteNonNegative(n.cpu_allocatable) || n.cpu_allocatable > n.cpu_capacity)
-    return bad("cpu_allocatable", n.cpu_allocatable, "must be in 0..cpu_capacity");
-  if (!FiniteNonNegative(n.memory_allocatable) || n.memory_allocatable > n.memory_capacity)
-    return bad("memory_allocatable", n.memory_allocatable, "must be in 0..memory_capacity");
-  if (!FiniteNonNegative(n.system_cpu)) return bad("system_cpu", n.system_cpu, "must be >= 0");
-  if (!FiniteNonNegative(n.system_memory))
-    return bad("system_memory", n.system_memory, "must be >= 0");
+  if (spec.count < 1 || spec.count > kMaxNodes)
+    return bad("count", spec.count, absl::StrCat("must be in 1..", kMaxNodes));
+  if (!IsDnsLabel(absl::StrCat(spec.name_prefix, spec.count), 63))
+    return bad("name_prefix", spec.name_prefix, "the node names must be DNS labels");
+  if (!std::isfinite(spec.cpu_capacity) || spec.cpu_capacity <= 0)
+    return bad("cpu_capacity", spec.cpu_capacity, "must be > 0");
+  if (!std::isfinite(spec.memory_capacity) || spec.memory_capacity <= 0)
+    return bad("memory_capacity", spec.memory_capacity, "must be > 0");
+  if (!FiniteNonNegative(spec.cpu_allocatable) || spec.cpu_allocatable > spec.cpu_capacity)
+    return bad("cpu_allocatable", spec.cpu_allocatable, "must be in 0..cpu_capacity");
+  if (!FiniteNonNegative(spec.memory_allocatable) || spec.memory_allocatable > spec.memory_capacity)
+    return bad("memory_allocatable", spec.memory_allocatable, "must be in 0..memory_capacity");
+  if (!FiniteNonNegative(spec.system_cpu))
+    return bad("system_cpu", spec.system_cpu, "must be >= 0");
+  if (!FiniteNonNegative(spec.system_memory))
+    return bad("system_memory", spec.system_memory, "must be >= 0");
   return absl::OkStatus();
 }
 

@@ -239,7 +239,7 @@ class Parser {
   {                                 \
     auto r = (expr);                \
     if (!r.ok()) return r.status(); \
-    target = *r;                    \
+    (target) = *r;                  \
   }
     for (const auto& kv : n) {
       const std::string key = kv.first.Scalar();

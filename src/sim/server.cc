@@ -112,7 +112,7 @@ struct SimHttpServer::Impl {
         std::lock_guard lock(*mu);
         text = RenderMetrics(*sim);
       }
-      res.set_content(std::move(text), kExpositionContentType);
+      res.set_content(text, kExpositionContentType);
     });
     server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("ok", "text/plain");
@@ -171,8 +171,10 @@ struct SimHttpServer::Impl {
           {{"namespace", ns}, {"service", name}, {"rps", rps ? absl::StrCat(*rps) : "profile"}});
       Reply(ns, name, res);
     });
-    server.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                    std::exception_ptr) { SendError(res, 500, "internal error"); });
+    server.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
+          SendError(res, 500, "internal error");
+        });
   }
 };
 
