@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/escape.h"
 #include "common/strings.h"
 
 namespace aa::auth {
@@ -25,13 +26,6 @@ bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
          absl::EqualsIgnoreCase(ToAbsl(s.substr(0, prefix.size())), ToAbsl(prefix));
 }
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Go's url.PathUnescape; the text unchanged when it has a malformed escape (as Kubernetes does).
 std::string PathUnescape(std::string_view s) {
   std::string out;
@@ -40,8 +34,9 @@ std::string PathUnescape(std::string_view s) {
       out.push_back(s[i]);
       continue;
     }
-    if (i + 2 >= s.size() || Hex(s[i + 1]) < 0 || Hex(s[i + 2]) < 0) return std::string(s);
-    out.push_back(static_cast<char>(Hex(s[i + 1]) * 16 + Hex(s[i + 2])));
+    if (i + 2 >= s.size() || HexDigitValue(s[i + 1]) < 0 || HexDigitValue(s[i + 2]) < 0)
+      return std::string(s);
+    out.push_back(static_cast<char>(HexDigitValue(s[i + 1]) * 16 + HexDigitValue(s[i + 2])));
     i += 2;
   }
   return out;

@@ -74,13 +74,6 @@ std::string PromQLStringLiteral(std::string_view s) {
 
 namespace {
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 void AppendUtf8(std::string* out, uint32_t r) {
   if (r < 0x80) {
     out->push_back(static_cast<char>(r));
@@ -163,7 +156,7 @@ absl::StatusOr<std::string> UnquotePromQLString(std::string_view literal) {
     if (i + digits > body.size()) return UnquoteError(offset, "escape sequence not terminated");
     uint32_t v = 0;
     for (size_t k = 0; k < digits; ++k) {
-      const int d = HexDigit(body[i + k]);
+      const int d = HexDigitValue(body[i + k]);
       if (d < 0 || d >= base) return UnquoteError(offset, "illegal character in escape sequence");
       v = v * static_cast<uint32_t>(base) + static_cast<uint32_t>(d);
     }
