@@ -20,7 +20,6 @@
 #include "common/status_macros.h"
 #include "common/version.h"
 #include "http/process_metrics.h"
-#include "http/query_api.h"
 #include "keda/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -32,6 +31,7 @@
 #include "pipeline/sampler.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
+#include "queryapi/query_api.h"
 
 namespace aa::app {
 namespace {
@@ -74,7 +74,7 @@ struct Adapter::Parts {
   std::unique_ptr<pipeline::Sampler> sampler;
   std::unique_ptr<pipeline::Discoverer> discoverer;
   http::Readiness readiness;
-  std::unique_ptr<http::QueryApi> query_api;
+  std::unique_ptr<queryapi::QueryApi> query_api;
   std::unique_ptr<net::HttpServer> http_server;
   // labelSelector on objects other than pods.
   std::unique_ptr<pipeline::ObjectSource> object_source;
@@ -179,16 +179,16 @@ absl::Status Adapter::StartParts() {
     p.readiness.Add("pod-watch", [watch] { return watch->SyncStatus(); });
   }
   p.query_api =
-      std::make_unique<http::QueryApi>(*p.sampler, *p.registry, RealClock::Get(), &p.readiness);
+      std::make_unique<queryapi::QueryApi>(*p.sampler, *p.registry, RealClock::Get(), &p.readiness);
   if (!ListenerOff(options_.http_listen)) {
     net::HttpServerOptions http_options;
     http_options.listen = options_.http_listen;
     http_options.threads = options_.http_threads;
     http_options.registry = p.registry.get();
     http_options.error_response = [](int code, std::string message) {
-      return http::ErrorResponse(code, std::move(message));
+      return queryapi::ErrorResponse(code, std::move(message));
     };
-    http::QueryApi* query_api = p.query_api.get();
+    queryapi::QueryApi* query_api = p.query_api.get();
     AA_ASSIGN_OR_RETURN(p.http_server,
                         net::StartHttpServer(http_options, [query_api](const net::HttpRequest& r) {
                           return query_api->Handle(r);

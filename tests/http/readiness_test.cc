@@ -6,7 +6,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "http/query_api.h"
+#include "queryapi/query_api.h"
 #include "kube/fake_apiserver.h"
 #include "kube/pod_watch.h"
 #include "pipeline/sampler.h"
@@ -19,6 +19,7 @@ namespace {
 using ::aa::testing::FakePrometheus;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using queryapi::QueryApi;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 

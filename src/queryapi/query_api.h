@@ -44,18 +44,18 @@ namespace prometheus {
 class Registry;
 }
 
-namespace aa::http {
+namespace aa::queryapi {
 
 class QueryApi {
  public:
   // `sampler`, `registry`, `clock` and `readiness` must outlive this object. /readyz answers from
   // `readiness` (null: the sampler's check alone).
   QueryApi(pipeline::Sampler& sampler, prometheus::Registry& registry, Clock& clock,
-           const Readiness* readiness = nullptr)
+           const http::Readiness* readiness = nullptr)
       : sampler_(sampler),
         registry_(registry),
         clock_(clock),
-        own_readiness_(readiness == nullptr ? Readiness::ForSampler(sampler) : nullptr),
+        own_readiness_(readiness == nullptr ? http::Readiness::ForSampler(sampler) : nullptr),
         readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {}
 
   // Thread-safe.
@@ -84,8 +84,8 @@ class QueryApi {
   pipeline::Sampler& sampler_;
   prometheus::Registry& registry_;
   Clock& clock_;
-  std::unique_ptr<Readiness> own_readiness_;  // when none was given
-  const Readiness* readiness_;
+  std::unique_ptr<http::Readiness> own_readiness_;  // when none was given
+  const http::Readiness* readiness_;
 };
 
 // A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,
@@ -94,4 +94,4 @@ net::HttpResponse ErrorResponse(const absl::Status& status);
 // The same for an HTTP code and message (for net::HttpServerOptions::error_response).
 net::HttpResponse ErrorResponse(int code, std::string message);
 
-}  // namespace aa::http
+}  // namespace aa::queryapi

@@ -1,4 +1,4 @@
-#include "http/query_api.h"
+#include "queryapi/query_api.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -10,7 +10,10 @@
 #include "prometheus/registry.h"
 #include "testutil/fake_prometheus.h"
 
-namespace aa::http {
+namespace aa::queryapi {
+
+using net::HttpRequest;
+using net::HttpResponse;
 namespace {
 
 using ::aa::testing::FakePrometheus;
@@ -274,7 +277,7 @@ TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
 }
 
 TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
-  RegisterBuildInfo(registry_, "9.9.9", "abcdef012345");
+  http::RegisterBuildInfo(registry_, "9.9.9", "abcdef012345");
   net::HttpResponse r = Get("/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_THAT(r.body, HasSubstr("autoscale_adapter_build_info{revision=\"abcdef012345\",version="
@@ -289,4 +292,4 @@ TEST_F(QueryApiTest, SelfMetricsIncludeTheProcessAndBuildInfo) {
 }
 
 }  // namespace
-}  // namespace aa::http
+}  // namespace aa::queryapi

@@ -1,4 +1,4 @@
-#include "http/query_api.h"
+#include "queryapi/query_api.h"
 
 #include <algorithm>
 #include <cmath>
@@ -22,7 +22,11 @@
 #include "scaling/kpa.h"
 #include "selector/selector.h"
 
-namespace aa::http {
+namespace aa::queryapi {
+
+using http::Readiness;
+using net::HttpRequest;
+using net::HttpResponse;
 namespace {
 
 using nlohmann::json;
@@ -459,10 +463,10 @@ net::HttpResponse QueryApi::SelfMetrics() const {
   net::HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::vector<prometheus::MetricFamily> families = registry_.Collect();
-  for (auto& family : CollectProcessMetrics()) families.push_back(std::move(family));
+  for (auto& family : http::CollectProcessMetrics()) families.push_back(std::move(family));
   r.body = prometheus::TextSerializer().Serialize(families);
   r.route = "/metrics";
   return r;
 }
 
-}  // namespace aa::http
+}  // namespace aa::queryapi
