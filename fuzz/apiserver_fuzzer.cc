@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "testutil/fake_prometheus.h"
 
 namespace {
@@ -132,7 +133,7 @@ struct World {
     sampler = std::make_unique<aa::pipeline::Sampler>(FuzzConfig(), prom, clock, nullptr);
     aa::pipeline::Discoverer discoverer(*sampler, prom, clock);
     discoverer.RunOnce();
-    api = std::make_unique<aa::apiserver::MetricsApi>(*sampler, clock);
+    api = std::make_unique<aa::apiserver::MetricsApi>(aa::pipeline::View(*sampler), clock);
     sampler->Start();
     Check(sampler->WaitForGeneration(1, absl::Seconds(30)));
     for (const char* path : kWarmPaths) {

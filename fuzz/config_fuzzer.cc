@@ -47,11 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // (name, resource) is unique; FindMetric finds the per-pod ones (the embedded default also
     // adds per-container cpu and memory for metrics.k8s.io).
     Check(names.insert(m.Key()).second);
-    Check(!m.name.empty() && !m.resource.empty());
-    if (m.resource == "pods") Check(c.FindMetric(m.name) == &m);
+    Check(!m.name.empty() && !m.resource.name().empty());
+    if (m.resource.is(aa::config::MetricResource::Kind::kPods)) Check(c.FindMetric(m.name) == &m);
     Check(Contains(m.query, "<<.LabelMatchers>>"));
     if (!m.baseline_query.empty()) Check(Contains(m.baseline_query, "<<.LabelMatchers>>"));
-    if (m.resource == "pods") Check(!m.namespace_label.empty() && !m.pod_label.empty());
+    if (m.resource.is(aa::config::MetricResource::Kind::kPods))
+      Check(!m.namespace_label.empty() && !m.pod_label.empty());
     if (m.target) Check(std::isfinite(*m.target) && *m.target > 0);
     if (m.target_utilization) {
       Check(std::isfinite(*m.target_utilization) && *m.target_utilization > 0);

@@ -15,6 +15,7 @@
 #include "apiserver/wire.h"
 #include "common/strings.h"
 #include "pipeline/discovery.h"
+#include "pipeline/object_select.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/validation.h"
 #include "pipeline/workload.h"
@@ -25,6 +26,7 @@ namespace {
 
 using net::HttpRequest;
 using net::HttpResponse;
+using Kind = config::MetricResource::Kind;
 
 constexpr std::string_view kCustomGroup = "custom.metrics.k8s.io";
 constexpr std::string_view kExternalGroup = "external.metrics.k8s.io";
@@ -79,6 +81,12 @@ absl::Status LabelSelectorError(const absl::Status& s) {
   return absl::InvalidArgumentError(absl::StrCat("labelSelector: ", s.message()));
 }
 
+// The error of a question about pods whose namespace was checked: a bad question is then the
+// labelSelector.
+absl::Status PodsQuestionError(const absl::Status& s) {
+  return pipeline::WhyOf(s) == pipeline::Why::kBadQuestion ? LabelSelectorError(s) : s;
+}
+
 absl::Status CheckNamespace(std::string_view ns) { return pipeline::ValidateNamespace(ns); }
 
 // A metric name as the config allows it: [a-zA-Z_:][a-zA-Z0-9_:.-]*. Anything else cannot exist.
@@ -96,14 +104,6 @@ absl::Status CheckMetricName(std::string_view metric) {
                                                  ToAbsl(metric.substr(0, 80)),
                                                  "\": must match [a-zA-Z_:][a-zA-Z0-9_:.-]*"));
 }
-
-// A selector over a metric's own series labels (metricLabelSelector, or an external metric's
-// labelSelector): PromQL matchers for the sampler, and the LabelSelector items echo.
-struct SeriesSelector {
-  std::string matchers;  // comma-joined PromQL matchers; "" selects every series
-  std::map<std::string, std::string> match_labels;
-  std::vector<SelectorExpression> expressions;
-};
 
 absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req, std::string_view param) {
   auto parsed = selector::ParseSeriesSelector(Param(req, param), param);
@@ -137,9 +137,30 @@ absl::StatusOr<SeriesSelector> ParseSeriesSelector(const HttpRequest& req, std::
   return out;
 }
 
-void SetSelector(const SeriesSelector& s, CustomMetricItem* item) {
-  item->selector = s.match_labels;
-  item->selector_expressions = s.expressions;
+// One custom metrics item: `value` of `def` for `object`, sampled at `at`, echoing `series`.
+CustomMetricItem CustomItem(const config::MetricDefinition& def, absl::Time at,
+                            DescribedObject object, double value, const SeriesSelector& series) {
+  CustomMetricItem item;
+  item.object = std::move(object);
+  item.metric = def.name;
+  item.selector = series.match_labels;
+  item.selector_expressions = series.expressions;
+  item.timestamp = at;
+  item.window_seconds = WindowSeconds(def);
+  item.value = value;
+  return item;
+}
+
+// One external metrics item: `value` of `def` with `labels`, sampled at `at`.
+ExternalMetricItem ExternalItem(const config::MetricDefinition& def, absl::Time at,
+                                std::map<std::string, std::string> labels, double value) {
+  ExternalMetricItem item;
+  item.metric = def.name;
+  item.labels = std::move(labels);
+  item.timestamp = at;
+  item.window_seconds = WindowSeconds(def);
+  item.value = value;
+  return item;
 }
 
 }  // namespace
@@ -260,19 +281,27 @@ HttpResponse MetricsApi::Handle(const HttpRequest& req) const {
                route + "/unknown");
 }
 
-MetricsApi::MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects,
-                       const http::Readiness* readiness)
-    : sampler_(sampler),
+MetricsApi::MetricsApi(pipeline::View view, Clock& clock, const http::Readiness* readiness)
+    : view_(view),
       clock_(clock),
-      objects_(objects),
-      own_readiness_(readiness == nullptr ? http::Readiness::ForSampler(sampler) : nullptr),
+      own_readiness_(readiness == nullptr ? http::Readiness::ForView(view_) : nullptr),
       readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {
   ResourceLists();
 }
 
+absl::StatusOr<pipeline::Selection> MetricsApi::ReadAll(std::string_view metric,
+                                                        const config::MetricResource& resource,
+                                                        std::string_view ns) const {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.resource = resource;
+  q.ns = std::string(ns);
+  return view_.Select(q);
+}
+
 std::shared_ptr<const std::map<std::string, std::string, std::less<>>> MetricsApi::ResourceLists()
     const {
-  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  std::shared_ptr<const pipeline::MetricSet> set = view_.metrics();
   std::lock_guard lock(lists_mu_);
   if (resource_lists_ && lists_version_ == set->version) return resource_lists_;
   auto lists = std::make_shared<std::map<std::string, std::string, std::less<>>>();
@@ -313,26 +342,26 @@ std::string MetricsApi::ResourceListJson(const pipeline::MetricSet& set, std::st
     resources.reserve(metrics.size() * 2);
     // `metrics:` entries describe pods and, summed, their namespace.
     for (const auto& def : metrics) {
-      if (def.rule.empty() && def.resource == "pods") {
+      if (def.rule.empty() && def.resource.is(Kind::kPods)) {
         add(absl::StrCat("pods/", def.name), true, "MetricValueList");
       }
     }
     for (const auto& def : metrics) {
-      if (def.rule.empty() && def.resource == "pods") {
+      if (def.rule.empty() && def.resource.is(Kind::kPods)) {
         add(absl::StrCat("namespaces/", def.name), false, "MetricValueList");
       }
     }
     // Rule metrics: one entry per resource their labels map to.
     for (const auto& def : metrics) {
-      if (def.rule.empty() || def.resource == "external" || resource_rule(def)) continue;
-      const pipeline::KubeResource* r = pipeline::FindKubeResource(def.resource);
+      if (def.rule.empty() || def.resource.is(Kind::kExternal) || resource_rule(def)) continue;
+      const pipeline::KubeResource* r = pipeline::FindKubeResource(def.resource.name());
       bool namespaced = r ? r->namespaced : !def.namespace_label.empty();
-      add(absl::StrCat(def.resource, "/", def.name), namespaced, "MetricValueList");
+      add(absl::StrCat(def.resource.name(), "/", def.name), namespaced, "MetricValueList");
     }
   } else if (group == kExternalGroup) {
     resources.reserve(metrics.size());
     for (const auto& def : metrics) {
-      if ((def.rule.empty() && def.resource == "pods") || def.resource == "external") {
+      if ((def.rule.empty() && def.resource.is(Kind::kPods)) || def.resource.is(Kind::kExternal)) {
         add(def.name, true, "ExternalMetricValueList");
       }
     }
@@ -353,6 +382,7 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
   const pipeline::KubeResource* kr = pipeline::FindKubeResource(resource);
   std::string group_resource = kr ? kr->GroupResource() : std::string(resource);
+  const config::MetricResource typed = config::MetricResource::FromName(group_resource);
   if (kr != nullptr && kr->namespaced != ns.has_value()) {
     return Error(absl::NotFoundError(absl::StrCat(
                      "the server could not find the requested resource: ", ToAbsl(resource),
@@ -376,7 +406,7 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                      pipeline::KnownResourceNames(), ")")),
                  route);
   }
-  if (by_labels && objects_ == nullptr) {
+  if (by_labels && view_.objects() == nullptr) {
     return Error(absl::InvalidArgumentError(absl::StrCat(
                      "labelSelector: selecting ", ToAbsl(group_resource),
                      " by their labels is not supported without an object source (the Kubernetes "
@@ -386,11 +416,10 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
   auto series = ParseSeriesSelector(req, "metricLabelSelector");
   if (!series.ok()) return Error(series.status(), route);
   // A namespace's own metric is sampled in the namespace's batch, like its pods' metrics.
-  const bool is_namespace = group_resource == "namespaces";
+  const bool is_namespace = typed.is(Kind::kNamespaces);
   if (is_namespace && wildcard) {
     if (by_labels) {
-      return CustomNamespacesSelected(req, version, metric, label_selector, *parsed,
-                                      series->matchers, std::move(route));
+      return CustomNamespacesSelected(version, metric, label_selector, *series, std::move(route));
     }
     return Error(absl::InvalidArgumentError(absl::StrCat(
                      "namespaces/*/", ToAbsl(metric), ": name the namespace (namespaces/{name}/",
@@ -399,66 +428,45 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                      "namespace asked for")),
                  route);
   }
-  auto read = sampler_.Read(metric, is_namespace ? name : ns.value_or(""), group_resource,
-                            series->matchers);
-  if (!read.ok()) {
-    if (read.status().code() == absl::StatusCode::kNotFound) {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.resource = typed;
+  q.ns = std::string(is_namespace ? name : ns.value_or(""));
+  if (!wildcard) q.name = std::string(name);
+  q.label_selector = by_labels ? label_selector : "";
+  q.series_matchers = series->matchers;
+  auto sel = view_.Select(q);
+  if (!sel.ok()) {
+    if (pipeline::WhyOf(sel.status()) == pipeline::Why::kUnknownMetric) {
       return Error(
           absl::NotFoundError(absl::StrCat("the server could not find the metric ", ToAbsl(metric),
                                            " for ", ToAbsl(group_resource))),
           route);
     }
-    return Error(read.status(), route);
+    return Error(sel.status(), route);
   }
   const std::string where = ns ? absl::StrCat(" in namespace ", ToAbsl(*ns)) : std::string();
-  // labelSelector: the objects it picks, by their Kubernetes labels (not the series' labels).
-  std::optional<std::set<std::string, std::less<>>> selected;
-  if (by_labels) {
-    auto names = objects_->Select(*kr, kr->namespaced ? ns.value_or("") : "", *parsed);
-    if (!names.ok()) return Error(names.status(), route);
-    if (names->empty()) {
-      return Error(
-          absl::NotFoundError(absl::StrCat("no metrics returned: no ", ToAbsl(group_resource),
-                                           " match labelSelector \"", label_selector, "\"", where,
-                                           " (object labels from ", objects_->Describe(*kr), ")")),
-          route);
+  const config::MetricDefinition& def = sel->def();
+  if (sel->rows.empty()) {
+    // labelSelector picks the objects by their Kubernetes labels (not the series' labels).
+    if (sel->objects && sel->objects->empty()) {
+      return Error(absl::NotFoundError(
+                       absl::StrCat("no metrics returned: no ", ToAbsl(group_resource),
+                                    " match labelSelector \"", label_selector, "\"", where,
+                                    " (object labels from ", view_.objects()->Describe(*kr), ")")),
+                   route);
     }
-    selected.emplace(names->begin(), names->end());
-  }
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  std::vector<CustomMetricItem> items;
-  auto add = [&](const pipeline::PodValue& v) {
-    CustomMetricItem item;
-    item.object = {kr ? kr->kind : std::string(resource), v.pod,
-                   kr == nullptr || kr->namespaced ? std::string(ns.value_or("")) : "",
-                   kr ? kr->api_version : "v1"};
-    item.metric = def.name;
-    SetSelector(*series, &item);
-    item.timestamp = table.sampled_at;
-    item.window_seconds = WindowSeconds(def);
-    item.value = v.value;
-    items.push_back(std::move(item));
-  };
-  if (wildcard) {
-    for (const pipeline::PodValue& v : table.pods) {
-      if (!selected || selected->contains(v.pod)) add(v);
-    }
-  } else if (const pipeline::PodValue* v = table.Find(name);
-             v != nullptr && (!selected || selected->contains(name))) {
-    add(*v);
-  }
-  if (items.empty()) {
-    if (selected && wildcard) {
+    if (sel->objects && wildcard) {
+      const size_t n = sel->objects->size();
       return Error(
           absl::NotFoundError(absl::StrCat(
-              "no metrics returned: ", selected->size(), " ", ToAbsl(group_resource),
-              " match labelSelector \"", label_selector, "\"", where, " but ",
-              selected->size() == 1 ? "it has no" : "none has a", " value of metric ", def.name,
-              " (Prometheus returned ", table.pods.size(), " ", ToAbsl(group_resource), ")")),
+              "no metrics returned: ", n, " ", ToAbsl(group_resource), " match labelSelector \"",
+              label_selector, "\"", where, " but ", n == 1 ? "it has no" : "none has a",
+              " value of metric ", def.name, " (Prometheus returned ", sel->table->pods.size(), " ",
+              ToAbsl(group_resource), ")")),
           route);
     }
-    if (selected && !selected->contains(name)) {
+    if (sel->why_empty == pipeline::Why::kNoSuchObject) {
       return Error(absl::NotFoundError(absl::StrCat(
                        "no metrics returned: ", ToAbsl(group_resource), " ", ToAbsl(name),
                        " does not match labelSelector \"", label_selector, "\"", where)),
@@ -470,23 +478,33 @@ HttpResponse MetricsApi::CustomObject(const HttpRequest& req, std::string_view v
                      wildcard ? "" : " ", wildcard ? "" : ToAbsl(name), where)),
                  route);
   }
+  std::vector<CustomMetricItem> items;
+  items.reserve(sel->rows.size());
+  for (size_t i = 0; i < sel->rows.size(); ++i) {
+    const pipeline::PodValue& v = sel->row(i);
+    items.push_back(CustomItem(def, sel->sampled_at(),
+                               {kr ? kr->kind : std::string(resource), v.pod,
+                                kr == nullptr || kr->namespaced ? std::string(ns.value_or("")) : "",
+                                kr ? kr->api_version : "v1"},
+                               v.value, *series));
+  }
   return Body(CustomMetricValueList(version, items), std::move(route));
 }
 
-HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::string_view version,
-                                                  std::string_view metric,
+HttpResponse MetricsApi::CustomNamespacesSelected(std::string_view version, std::string_view metric,
                                                   std::string_view label_selector,
-                                                  const selector::Selector& selector,
-                                                  std::string_view series_matchers,
+                                                  const SeriesSelector& series,
                                                   std::string route) const {
   const pipeline::KubeResource& kr = *pipeline::FindKubeResource("namespaces");
-  auto names = objects_->Select(kr, "", selector);
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) return Error(LabelSelectorError(parsed.status()), route);
+  auto names = view_.objects()->Select(kr, "", *parsed);
   if (!names.ok()) return Error(names.status(), route);
   if (names->empty()) {
     return Error(
         absl::NotFoundError(absl::StrCat(
             "no metrics returned: no namespaces match labelSelector \"", ToAbsl(label_selector),
-            "\" (object labels from ", objects_->Describe(kr), ")")),
+            "\" (object labels from ", view_.objects()->Describe(kr), ")")),
         route);
   }
   // Each namespace is its own sample (metrics are sampled per namespace asked for): bound them.
@@ -498,41 +516,30 @@ HttpResponse MetricsApi::CustomNamespacesSelected(const HttpRequest& req, std::s
             " namespaces; at most ", kMaxNamespaces, " can be read at once: narrow the selector")),
         route);
   }
-  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
-  const bool rule = set->Find("namespaces", metric) != nullptr;
+  const bool rule = view_.metrics()->Find(config::MetricResource::Namespaces(), metric) != nullptr;
   std::vector<CustomMetricItem> items;
   for (const std::string& n : *names) {
     // A namespaces rule metric (grouped by the namespace label), or the sum over the namespace's
     // pods of a `metrics:` definition, as for one named namespace.
-    auto read = sampler_.Read(metric, n, rule ? "namespaces" : "pods", series_matchers);
-    if (!read.ok()) {
-      if (read.status().code() == absl::StatusCode::kNotFound) {
+    pipeline::Question q;
+    q.metric = std::string(metric);
+    q.resource = rule ? config::MetricResource::Namespaces() : config::MetricResource::Pods();
+    q.ns = n;
+    if (rule) q.name = n;
+    q.series_matchers = series.matchers;
+    auto sel = view_.Select(q);
+    if (!sel.ok()) {
+      if (pipeline::WhyOf(sel.status()) == pipeline::Why::kUnknownMetric) {
         return Error(absl::NotFoundError(absl::StrCat("the server could not find the metric ",
                                                       ToAbsl(metric), " for namespaces")),
                      route);
       }
-      return Error(read.status(), route);
+      return Error(sel.status(), route);
     }
-    const config::MetricDefinition& def = *read->definition;
-    const pipeline::MetricTable& table = *read->table;
-    CustomMetricItem item;
-    if (rule) {
-      const pipeline::PodValue* v = table.Find(n);
-      if (v == nullptr) continue;
-      item.value = v->value;
-    } else {
-      if (table.pods.empty()) continue;
-      item.value = pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt).total;
-    }
-    item.object = {"Namespace", n, "", "v1"};
-    item.metric = def.name;
-    item.timestamp = table.sampled_at;
-    item.window_seconds = WindowSeconds(def);
-    items.push_back(std::move(item));
+    if (sel->rows.empty()) continue;
+    items.push_back(CustomItem(sel->def(), sel->sampled_at(), {"Namespace", n, "", "v1"},
+                               sel->Stats().total, series));
   }
-  auto series = ParseSeriesSelector(req, "metricLabelSelector");
-  if (!series.ok()) return Error(series.status(), route);
-  for (CustomMetricItem& item : items) SetSelector(*series, &item);
   if (items.empty()) {
     return Error(
         absl::NotFoundError(absl::StrCat(
@@ -552,36 +559,17 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
   auto series = ParseSeriesSelector(req, "metricLabelSelector");
   if (!series.ok()) return Error(series.status(), route);
   const bool wildcard = name == "*";
-  std::string label_selector = Param(req, "labelSelector");
-  auto read = sampler_.Read(metric, ns, "pods", series->matchers);
-  if (!read.ok()) return Error(read.status(), route);
-  auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
-  if (!select.ok()) {
-    return Error(LabelSelectorError(select.status()), route);
-  }
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  std::vector<CustomMetricItem> items;
-  auto add = [&](const pipeline::PodValue& pod) {
-    CustomMetricItem item;
-    item.object = {"Pod", pod.pod, std::string(ns), "v1"};
-    item.metric = def.name;
-    SetSelector(*series, &item);
-    item.timestamp = table.sampled_at;
-    item.window_seconds = WindowSeconds(def);
-    item.value = pod.value;
-    items.push_back(std::move(item));
-  };
-  if (wildcard) {
-    items.reserve(table.pods.size());
-    for (const pipeline::PodValue& pod : table.pods) {
-      if (!*select || (*select)(pod)) add(pod);
-    }
-  } else if (const pipeline::PodValue* pod = table.Find(name);
-             pod != nullptr && (!*select || (*select)(*pod))) {
-    add(*pod);
-  }
-  if (items.empty()) {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.ns = std::string(ns);
+  if (!wildcard) q.name = std::string(name);
+  q.label_selector = Param(req, "labelSelector");
+  q.series_matchers = series->matchers;
+  auto sel = view_.Select(q);
+  if (!sel.ok()) return Error(PodsQuestionError(sel.status()), route);
+  const config::MetricDefinition& def = sel->def();
+  if (sel->rows.empty()) {
+    const std::string& label_selector = q.label_selector;
     std::string what =
         wildcard ? (label_selector.empty() ? std::string("any pod")
                                            : absl::StrCat("pods matching \"", label_selector, "\""))
@@ -589,20 +577,25 @@ HttpResponse MetricsApi::CustomPods(const HttpRequest& req, std::string_view ver
     // With the Kubernetes pod watch we know whether such pods exist: pods without a sample yet are
     // left out of answers (the HPA counts them as missing), never given a made-up value.
     std::string existing;
-    if (auto n = wildcard ? pipeline::CountIndexedPods(*read->snapshot, ns, label_selector)
-                          : std::nullopt;
-        n.has_value()) {
+    if (auto n = sel->existing_pods; n.has_value()) {
       existing = *n == 0   ? std::string("; no such pod exists")
                  : *n == 1 ? std::string("; 1 such pod exists but has no sample yet")
                            : absl::StrCat("; ", *n, " such pods exist, none has a sample yet");
-    } else if (!wildcard && read->snapshot->FindPodLabels(ns, name) != nullptr) {
+    } else if (sel->named_pod_exists) {
       existing = "; the pod exists but has no sample yet";
     }
     return Error(
         absl::NotFoundError(absl::StrCat(
             "no metrics returned: metric ", def.name, " has no value for ", what, " in namespace ",
-            ToAbsl(ns), " (Prometheus returned ", table.pods.size(), " pods", existing, ")")),
+            ToAbsl(ns), " (Prometheus returned ", sel->table->pods.size(), " pods", existing, ")")),
         route);
+  }
+  std::vector<CustomMetricItem> items;
+  items.reserve(sel->rows.size());
+  for (size_t i = 0; i < sel->rows.size(); ++i) {
+    const pipeline::PodValue& pod = sel->row(i);
+    items.push_back(CustomItem(def, sel->sampled_at(), {"Pod", pod.pod, std::string(ns), "v1"},
+                               pod.value, *series));
   }
   return Body(CustomMetricValueList(version, items), std::move(route));
 }
@@ -612,38 +605,35 @@ HttpResponse MetricsApi::CustomNamespace(const HttpRequest& req, std::string_vie
                                          std::string route) const {
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
-  if (sampler_.metrics()->Find("namespaces", metric) != nullptr) {
+  if (view_.metrics()->Find(config::MetricResource::Namespaces(), metric) != nullptr) {
     // A rule metric of the namespace itself (grouped by the namespace label).
     return CustomObject(req, version, std::nullopt, "namespaces", ns, metric, std::move(route));
   }
   auto series = ParseSeriesSelector(req, "metricLabelSelector");
   if (!series.ok()) return Error(series.status(), route);
-  auto read = sampler_.Read(metric, ns, "pods", series->matchers);
-  if (!read.ok()) return Error(read.status(), route);
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  if (table.pods.empty()) {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.ns = std::string(ns);
+  q.series_matchers = series->matchers;
+  auto sel = view_.Select(q);
+  if (!sel.ok()) return Error(sel.status(), route);
+  if (sel->rows.empty()) {
     return Error(
-        absl::NotFoundError(absl::StrCat("no metrics returned: metric ", def.name,
+        absl::NotFoundError(absl::StrCat("no metrics returned: metric ", sel->def().name,
                                          " has no value for any pod in namespace ", ToAbsl(ns))),
         route);
   }
-  pipeline::WorkloadStats stats = pipeline::Aggregate(def, table, {}, std::nullopt, std::nullopt);
-  CustomMetricItem item;
-  item.object = {"Namespace", std::string(ns), "", "v1"};
-  item.metric = def.name;
-  SetSelector(*series, &item);
-  item.timestamp = table.sampled_at;
-  item.window_seconds = WindowSeconds(def);
-  item.value = stats.total;
-  return Body(CustomMetricValueList(version, {item}), std::move(route));
+  return Body(CustomMetricValueList(version, {CustomItem(sel->def(), sel->sampled_at(),
+                                                         {"Namespace", std::string(ns), "", "v1"},
+                                                         sel->Stats().total, *series)}),
+              std::move(route));
 }
 
 HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
                                   std::string_view metric, std::string route) const {
   if (auto s = CheckNamespace(ns); !s.ok()) return Error(s, route);
   if (auto s = CheckMetricName(metric); !s.ok()) return Error(s, route);
-  if (sampler_.metrics()->Find("external", metric) != nullptr) {
+  if (view_.metrics()->Find(config::MetricResource::External(), metric) != nullptr) {
     return ExternalRule(req, ns, metric, std::move(route));
   }
   std::string label_selector = Param(req, "labelSelector");
@@ -651,17 +641,14 @@ HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
   if (!parsed.ok()) {
     return Error(LabelSelectorError(parsed.status()), route);
   }
-  auto read = sampler_.Read(metric, ns);
-  if (!read.ok()) return Error(read.status(), route);
-  auto select = pipeline::PodSelector(*read->snapshot, ns, label_selector);
-  if (!select.ok()) {
-    return Error(LabelSelectorError(select.status()), route);
-  }
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  pipeline::WorkloadStats stats =
-      pipeline::Aggregate(def, table, *select, std::nullopt, std::nullopt);
-  if (stats.pods == 0) {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.ns = std::string(ns);
+  q.label_selector = label_selector;
+  auto sel = view_.Select(q);
+  if (!sel.ok()) return Error(PodsQuestionError(sel.status()), route);
+  const config::MetricDefinition& def = sel->def();
+  if (sel->rows.empty()) {
     return Error(
         absl::NotFoundError(absl::StrCat(
             "no metrics returned: external metric ", def.name, " has no value for ",
@@ -670,19 +657,17 @@ HttpResponse MetricsApi::External(const HttpRequest& req, std::string_view ns,
             " in namespace ", ToAbsl(ns))),
         route);
   }
-  ExternalMetricItem item;
-  item.metric = def.name;
+  std::map<std::string, std::string> labels;
   for (const selector::Requirement& r : parsed->requirements()) {
     if ((r.op == selector::Op::kEquals || r.op == selector::Op::kDoubleEquals ||
          (r.op == selector::Op::kIn && r.values.size() == 1)) &&
         r.values.size() == 1) {
-      item.labels[r.key] = r.values[0];
+      labels[r.key] = r.values[0];
     }
   }
-  item.timestamp = table.sampled_at;
-  item.window_seconds = WindowSeconds(def);
-  item.value = stats.total;
-  return Body(ExternalMetricValueList({item}), std::move(route));
+  return Body(ExternalMetricValueList(
+                  {ExternalItem(def, sel->sampled_at(), std::move(labels), sel->Stats().total)}),
+              std::move(route));
 }
 
 HttpResponse MetricsApi::ExternalRule(const HttpRequest& req, std::string_view ns,
@@ -691,22 +676,15 @@ HttpResponse MetricsApi::ExternalRule(const HttpRequest& req, std::string_view n
   // is one item carrying its labels.
   auto series = ParseSeriesSelector(req, "labelSelector");
   if (!series.ok()) return Error(series.status(), route);
-  auto read = sampler_.Read(metric, ns, "external", series->matchers);
-  if (!read.ok()) return Error(read.status(), route);
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
-  std::vector<ExternalMetricItem> items;
-  items.reserve(table.pods.size());
-  for (const pipeline::PodValue& v : table.pods) {
-    ExternalMetricItem item;
-    item.metric = def.name;
-    for (const auto& [k, value] : v.labels) item.labels[k] = value;
-    item.timestamp = table.sampled_at;
-    item.window_seconds = WindowSeconds(def);
-    item.value = v.value;
-    items.push_back(std::move(item));
-  }
-  if (items.empty()) {
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.resource = config::MetricResource::External();
+  q.ns = std::string(ns);
+  q.series_matchers = series->matchers;
+  auto sel = view_.Select(q);
+  if (!sel.ok()) return Error(sel.status(), route);
+  const config::MetricDefinition& def = sel->def();
+  if (sel->rows.empty()) {
     std::string selector = Param(req, "labelSelector");
     return Error(
         absl::NotFoundError(absl::StrCat(
@@ -714,6 +692,14 @@ HttpResponse MetricsApi::ExternalRule(const HttpRequest& req, std::string_view n
             selector.empty() ? std::string() : absl::StrCat(" matching \"", selector, "\""),
             " in namespace ", ToAbsl(ns))),
         route);
+  }
+  std::vector<ExternalMetricItem> items;
+  items.reserve(sel->rows.size());
+  for (size_t i = 0; i < sel->rows.size(); ++i) {
+    const pipeline::PodValue& v = sel->row(i);
+    std::map<std::string, std::string> labels;
+    for (const auto& [k, value] : v.labels) labels[k] = value;
+    items.push_back(ExternalItem(def, sel->sampled_at(), std::move(labels), v.value));
   }
   return Body(ExternalMetricValueList(items), std::move(route));
 }
@@ -728,11 +714,12 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
     return Error(LabelSelectorError(parsed.status()), route);
   }
-  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
+  std::shared_ptr<const pipeline::MetricSet> set = view_.metrics();
   // Per container when the config has container definitions (resourceRules or the cAdvisor
   // default), else one container per pod with the pod's totals.
-  const bool per_container = set->Find("containers", "cpu") != nullptr;
-  const std::string_view resource = per_container ? "containers" : "pods";
+  const bool per_container = set->Find(config::MetricResource::Containers(), "cpu") != nullptr;
+  const config::MetricResource resource =
+      per_container ? config::MetricResource::Containers() : config::MetricResource::Pods();
   const config::MetricDefinition* cpu_def = set->Find(resource, "cpu");
   if (cpu_def == nullptr) {
     return Error(absl::NotFoundError("metrics.k8s.io needs a metric named \"cpu\" (cores) in the "
@@ -740,33 +727,26 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
                  route);
   }
   const bool has_memory = set->Find(resource, "memory") != nullptr;
-  const std::string slot_prefix = cpu_def->Key() + '\0';
   std::vector<std::string> namespaces;
   if (ns) {
     namespaces.emplace_back(*ns);
   } else {
     // All namespaces: the ones the pipeline already samples cpu for.
-    std::shared_ptr<const pipeline::Snapshot> snap = sampler_.snapshot();
-    for (const auto& [key, slot] : snap->slots) {
-      if (absl::StartsWith(key, slot_prefix)) namespaces.push_back(key.substr(slot_prefix.size()));
-    }
-    for (const std::string& w : sampler_.config().sampling.warm_namespaces) namespaces.push_back(w);
-    std::sort(namespaces.begin(), namespaces.end());
-    namespaces.erase(std::unique(namespaces.begin(), namespaces.end()), namespaces.end());
+    namespaces = view_.Namespaces(*cpu_def);
   }
   std::vector<PodMetricsItem> items;
   const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
   bool named_without_memory = false;
   const absl::Time now = clock_.Now();
   for (const std::string& n : namespaces) {
-    auto cpu = sampler_.Read("cpu", n, resource);
+    auto cpu = ReadAll("cpu", resource, n);
     if (!cpu.ok()) {
       if (!ns && cpu.status().code() != absl::StatusCode::kUnavailable) continue;
       return Error(cpu.status(), route);
     }
-    std::optional<pipeline::MetricRead> memory;
+    std::optional<pipeline::Selection> memory;
     if (has_memory) {
-      auto m = sampler_.Read("memory", n, resource);
+      auto m = ReadAll("memory", resource, n);
       if (!m.ok()) return Error(m.status(), route);
       memory = *std::move(m);
     }
@@ -842,8 +822,8 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   if (!parsed.ok()) {
     return Error(LabelSelectorError(parsed.status()), route);
   }
-  std::shared_ptr<const pipeline::MetricSet> set = sampler_.metrics();
-  const config::MetricDefinition* cpu_def = set->Find("nodemetrics", "cpu");
+  std::shared_ptr<const pipeline::MetricSet> set = view_.metrics();
+  const config::MetricDefinition* cpu_def = set->Find(config::MetricResource::NodeMetrics(), "cpu");
   if (cpu_def == nullptr) {
     if (name) {
       return Error(absl::NotFoundError(absl::StrCat(
@@ -857,22 +837,22 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   // API or kube_node_labels), as metrics-server does through kube-apiserver.
   std::optional<std::set<std::string, std::less<>>> selected;
   if (!parsed->Empty()) {
-    if (objects_ == nullptr) {
+    if (view_.objects() == nullptr) {
       return Error(absl::InvalidArgumentError(
                        "labelSelector: selecting nodes by their labels is not supported without "
                        "an object source (the Kubernetes API or kube-state-metrics)"),
                    route);
     }
     const pipeline::KubeResource& kr = *pipeline::FindKubeResource("nodes");
-    auto names = objects_->Select(kr, "", *parsed);
+    auto names = view_.objects()->Select(kr, "", *parsed);
     if (!names.ok()) return Error(names.status(), route);
     selected.emplace(names->begin(), names->end());
   }
-  auto cpu = sampler_.Read("cpu", "", "nodemetrics");
+  auto cpu = ReadAll("cpu", config::MetricResource::NodeMetrics(), "");
   if (!cpu.ok()) return Error(cpu.status(), route);
-  std::optional<pipeline::MetricRead> memory;
-  if (set->Find("nodemetrics", "memory") != nullptr) {
-    auto m = sampler_.Read("memory", "", "nodemetrics");
+  std::optional<pipeline::Selection> memory;
+  if (set->Find(config::MetricResource::NodeMetrics(), "memory") != nullptr) {
+    auto m = ReadAll("memory", config::MetricResource::NodeMetrics(), "");
     if (!m.ok()) return Error(m.status(), route);
     memory = *std::move(m);
   }

@@ -55,13 +55,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/status/statusor.h"
+#include "apiserver/wire.h"
 #include "common/clock.h"
 #include "http/readiness.h"
 #include "net/server.h"
-#include "pipeline/object_select.h"
-#include "pipeline/sampler.h"
-#include "selector/selector.h"
+#include "pipeline/view.h"
 
 namespace aa::apiserver {
 
@@ -70,15 +71,22 @@ namespace aa::apiserver {
 // is answered in the same shape as every other error. Thread-safe.
 net::HttpResponse StatusResponse(int status, const std::string& message);
 
+// A selector over a metric's own series labels (metricLabelSelector, or an external metric's
+// labelSelector): PromQL matchers for the pipeline, and the LabelSelector items echo.
+struct SeriesSelector {
+  std::string matchers;  // comma-joined PromQL matchers; "" selects every series
+  std::map<std::string, std::string> match_labels;
+  std::vector<SelectorExpression> expressions;
+};
+
 class MetricsApi {
  public:
-  // `sampler`, `clock`, `objects` (may be null: no labelSelector for objects other than pods) and
-  // `readiness` must outlive this object. /readyz answers from `readiness` (null: the sampler's
-  // check alone).
-  // The discovery documents are built on first use and rebuilt when the sampler's metric set
+  // What `view` reads (the pipeline, and its object source: without one, no labelSelector for
+  // objects other than pods), `clock` and `readiness` must outlive this object. /readyz answers
+  // from `readiness` (null: the pipeline's check alone).
+  // The discovery documents are built on first use and rebuilt when the pipeline's metric set
   // changes (rule discovery), so they always list the metrics that exist.
-  MetricsApi(pipeline::Sampler& sampler, Clock& clock, pipeline::ObjectSource* objects = nullptr,
-             const http::Readiness* readiness = nullptr);
+  MetricsApi(pipeline::View view, Clock& clock, const http::Readiness* readiness = nullptr);
 
   // Thread-safe.
   net::HttpResponse Handle(const net::HttpRequest& request) const;
@@ -110,17 +118,16 @@ class MetricsApi {
                                  std::optional<std::string_view> name, std::string route) const;
 
   // namespaces/*/{metric}?labelSelector=: one row per selected namespace.
-  net::HttpResponse CustomNamespacesSelected(const net::HttpRequest& req, std::string_view version,
-                                             std::string_view metric,
+  net::HttpResponse CustomNamespacesSelected(std::string_view version, std::string_view metric,
                                              std::string_view label_selector,
-                                             const selector::Selector& selector,
-                                             std::string_view series_matchers,
-                                             std::string route) const;
+                                             const SeriesSelector& series, std::string route) const;
+  // Every row of `metric` for `resource` in `ns`.
+  absl::StatusOr<pipeline::Selection> ReadAll(std::string_view metric,
+                                              const config::MetricResource& resource,
+                                              std::string_view ns) const;
 
-  pipeline::Sampler& sampler_;
-  // Not read yet; [[maybe_unused]] keeps clang's -Wunused-private-field (-Werror) quiet.
-  [[maybe_unused]] Clock& clock_;
-  pipeline::ObjectSource* objects_;
+  const pipeline::View view_;
+  Clock& clock_;  // creationTimestamp of PodMetrics and NodeMetrics
   std::unique_ptr<http::Readiness> own_readiness_;  // when none was given
   const http::Readiness* readiness_;
   mutable std::mutex lists_mu_;

@@ -29,6 +29,7 @@
 #include "net/server.h"
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
 #include "queryapi/query_api.h"
@@ -74,10 +75,10 @@ struct Adapter::Parts {
   std::unique_ptr<pipeline::Sampler> sampler;
   std::unique_ptr<pipeline::Discoverer> discoverer;
   http::Readiness readiness;
-  std::unique_ptr<queryapi::QueryApi> query_api;
-  std::unique_ptr<net::HttpServer> http_server;
   // labelSelector on objects other than pods.
   std::unique_ptr<pipeline::ObjectSource> object_source;
+  std::unique_ptr<queryapi::QueryApi> query_api;
+  std::unique_ptr<net::HttpServer> http_server;
   std::unique_ptr<apiserver::MetricsApi> metrics_api;
   std::unique_ptr<auth::KubeTokenReviewer> token_reviewer;
   std::unique_ptr<auth::KubeAuthorizer> access_reviewer;
@@ -178,8 +179,18 @@ absl::Status Adapter::StartParts() {
     kube::PodWatch* watch = p.pod_watch.get();
     p.readiness.Add("pod-watch", [watch] { return watch->SyncStatus(); });
   }
+  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
+  // kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
+  if (pods_from_kubernetes) {
+    p.object_source = std::make_unique<kube::ApiObjectLister>(*p.kube_client, RealClock::Get());
+  } else {
+    p.object_source = std::make_unique<pipeline::KubeStateObjectSource>(
+        *p.prometheus, RealClock::Get(), config.sampling.interval);
+  }
+  // The one read path of the three frontends.
+  const pipeline::View view(*p.sampler, p.object_source.get());
   p.query_api =
-      std::make_unique<queryapi::QueryApi>(*p.sampler, *p.registry, RealClock::Get(), &p.readiness);
+      std::make_unique<queryapi::QueryApi>(view, *p.registry, RealClock::Get(), &p.readiness);
   if (!ListenerOff(options_.http_listen)) {
     net::HttpServerOptions http_options;
     http_options.listen = options_.http_listen;
@@ -195,16 +206,7 @@ absl::Status Adapter::StartParts() {
                         }));
   }
 
-  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
-  // kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
-  if (pods_from_kubernetes) {
-    p.object_source = std::make_unique<kube::ApiObjectLister>(*p.kube_client, RealClock::Get());
-  } else {
-    p.object_source = std::make_unique<pipeline::KubeStateObjectSource>(
-        *p.prometheus, RealClock::Get(), config.sampling.interval);
-  }
-  p.metrics_api = std::make_unique<apiserver::MetricsApi>(*p.sampler, RealClock::Get(),
-                                                          p.object_source.get(), &p.readiness);
+  p.metrics_api = std::make_unique<apiserver::MetricsApi>(view, RealClock::Get(), &p.readiness);
   if (!ListenerOff(options_.https_listen)) AA_RETURN_IF_ERROR(StartHttps());
   return StartGrpc();
 }
@@ -285,7 +287,9 @@ absl::Status Adapter::StartGrpc() {
   grpc_options.tls_key_file = grpc.tls_key_file;
   grpc_options.client_ca_file = grpc.client_ca_file;
   grpc_options.registry = p.registry.get();
-  AA_ASSIGN_OR_RETURN(p.grpc_server, keda::Server::Start(grpc_options, *p.sampler));
+  AA_ASSIGN_OR_RETURN(
+      p.grpc_server,
+      keda::Server::Start(grpc_options, pipeline::View(*p.sampler, p.object_source.get())));
   return absl::OkStatus();
 }
 

@@ -896,9 +896,9 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
                           def->name);
   }
   AA_RETURN_IF_ERROR(m.String("description", &def->description));
-  AA_RETURN_IF_ERROR(m.String("resource", &def->resource));
-  if (def->resource != "pods")
-    return errors.AtValue(m.Path("resource"), "must be pods", def->resource);
+  std::string resource = "pods";
+  AA_RETURN_IF_ERROR(m.String("resource", &resource));
+  if (resource != "pods") return errors.AtValue(m.Path("resource"), "must be pods", resource);
 
   const bool has_preset = m.Has("preset");
   const bool has_query = m.Has("query");
@@ -1004,7 +1004,7 @@ void AddDefaultContainerMetrics(Config* config) {
   for (const auto& [name, query] : CadvisorQueries(filter, window)) {
     MetricDefinition def;
     def.name = name;
-    def.resource = "containers";
+    def.resource = MetricResource::Containers();
     def.description = absl::StrCat("per-container ", name, " (cAdvisor) for metrics.k8s.io");
     def.query = query;
     def.container_label = "container";
@@ -1017,7 +1017,7 @@ void AddDefaultContainerMetrics(Config* config) {
   for (const auto& [name, query] : CadvisorQueries(node_filter, window)) {
     MetricDefinition def;
     def.name = name;
-    def.resource = "nodemetrics";
+    def.resource = MetricResource::NodeMetrics();
     def.description = absl::StrCat("per-node ", name, " (cAdvisor root cgroup) for metrics.k8s.io");
     def.query = query;
     def.namespace_label = "";
@@ -1041,7 +1041,7 @@ void AddResourceRuleMetrics(Config* config) {
     auto container = GoTemplate::Parse(rule->container_query, kResourceQueryFields);
     MetricDefinition def;
     def.name = name;
-    def.resource = "containers";
+    def.resource = MetricResource::Containers();
     def.rule = absl::StrCat("resourceRules.", name);
     def.description = absl::StrCat("from resourceRules.", name, ".containerQuery");
     def.query = container.ok() ? container->Render({}) : rule->container_query;
@@ -1052,7 +1052,7 @@ void AddResourceRuleMetrics(Config* config) {
     config->metrics.push_back(def);
     if (!rule->node_query.empty()) {
       auto node = GoTemplate::Parse(rule->node_query, kResourceQueryFields);
-      def.resource = "nodemetrics";
+      def.resource = MetricResource::NodeMetrics();
       def.description = absl::StrCat("from resourceRules.", name, ".nodeQuery");
       def.query = node.ok() ? node->Render({}) : rule->node_query;
       def.namespace_label = "";
@@ -1230,7 +1230,7 @@ metrics:
 
 const MetricDefinition* Config::FindMetric(std::string_view name) const {
   for (const MetricDefinition& def : metrics) {
-    if (def.name == name && def.resource == "pods") return &def;
+    if (def.name == name && def.resource.is(MetricResource::Kind::kPods)) return &def;
   }
   return nullptr;
 }

@@ -166,6 +166,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "config/resource.h"
 #include "prometheus/client.h"
 #include "scaling/hpa.h"
 
@@ -205,13 +206,13 @@ struct ScalingConfig {
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
 struct MetricDefinition {
   std::string name;  // served name, e.g. "concurrency"; unique; [a-zA-Z_:][a-zA-Z0-9_:.-]*
-  // The Kubernetes resource one value describes: "pods" for `metrics:` entries; definitions
-  // discovered from prometheus-adapter rules also use "namespaces", "services",
-  // "deployments.apps", "nodes"... (plural, with the group), and "external" for externalRules.
-  // metrics.k8s.io reads "containers" (per container) and "nodemetrics" (per node) definitions
+  // The Kubernetes resource one value describes: pods for `metrics:` entries; definitions
+  // discovered from prometheus-adapter rules also describe namespaces, services,
+  // deployments.apps, nodes... (named plural, with the group), and external for externalRules.
+  // metrics.k8s.io reads containers (per container) and nodemetrics (per node) definitions
   // named cpu and memory, which the loader adds (resourceRules, or the cAdvisor default).
   // (name, resource) is unique; the pipeline keys it as Key().
-  std::string resource = "pods";
+  MetricResource resource;
   // Discovered definitions: the rule they came from ("rules[2]"); "" for `metrics:` entries.
   std::string rule;
   std::string description;
@@ -244,7 +245,9 @@ struct MetricDefinition {
   ScalingConfig scaling;
 
   // The pipeline's key: `name` for pods, "<resource>/<name>" otherwise.
-  std::string Key() const { return resource == "pods" ? name : resource + "/" + name; }
+  std::string Key() const {
+    return resource.is(MetricResource::Kind::kPods) ? name : resource.name() + "/" + name;
+  }
 };
 
 struct SamplingConfig {

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 
 namespace aa::http {
 namespace {
@@ -64,9 +65,9 @@ net::HttpResponse Readiness::Handle(const net::HttpRequest& request) const {
   return Text(200, "ok");
 }
 
-std::unique_ptr<Readiness> Readiness::ForSampler(const pipeline::Sampler& sampler) {
+std::unique_ptr<Readiness> Readiness::ForView(const pipeline::View& view) {
   auto readiness = std::make_unique<Readiness>();
-  AddSamplerCheck(sampler, *readiness);
+  readiness->Add("prometheus", [view] { return view.ReadyStatus(); });
   return readiness;
 }
 

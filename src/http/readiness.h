@@ -25,7 +25,8 @@
 
 namespace aa::pipeline {
 class Sampler;
-}
+class View;
+}  // namespace aa::pipeline
 
 namespace aa::http {
 
@@ -43,8 +44,9 @@ class Readiness {
   // Answers /readyz and /readyz/<name> (see above); route "/readyz".
   net::HttpResponse Handle(const net::HttpRequest& request) const;
 
-  // A Readiness with the sampler's check alone (AddSamplerCheck).
-  static std::unique_ptr<Readiness> ForSampler(const pipeline::Sampler& sampler);
+  // A Readiness with the pipeline's check alone ("prometheus": View::ReadyStatus()). `view` is
+  // copied (a view is a handle).
+  static std::unique_ptr<Readiness> ForView(const pipeline::View& view);
 
   // Whether `path` is /readyz or below it.
   static bool IsReadyzPath(std::string_view path);

@@ -262,7 +262,7 @@ absl::StatusOr<TargetRule> ResolveTargetRule(const Trigger& trigger,
   }
   if (!def.rule.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "scalerMetadata.target: required for metric \"", def.name, "\" (", def.resource,
+        "scalerMetadata.target: required for metric \"", def.name, "\" (", def.resource.name(),
         ", discovered from ", def.rule,
         "): prometheus-adapter rules define no target; set target, the value per replica "
         "(KEDA's default AverageValue gives ceil(value / target) replicas)"));

@@ -6,18 +6,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/strings.h"
-#include "pipeline/pod_select.h"
 #include "selector/selector.h"
 
 namespace aa::keda {
 namespace {
 
 constexpr size_t kMaxListedNames = 50;
+using Kind = config::MetricResource::Kind;
 
 // Definitions KEDA triggers may name: the metrics.k8s.io internals (per-container and per-node cpu
 // and memory) are not metrics of a workload.
 bool ServedToKeda(const config::MetricDefinition& def) {
-  return def.resource != "containers" && def.resource != "nodemetrics";
+  return !def.resource.is(Kind::kContainers) && !def.resource.is(Kind::kNodeMetrics);
 }
 
 std::vector<const config::MetricDefinition*> Candidates(const pipeline::MetricSet& set,
@@ -32,7 +32,7 @@ std::vector<const config::MetricDefinition*> Candidates(const pipeline::MetricSe
 std::string Resources(const std::vector<const config::MetricDefinition*>& defs) {
   std::vector<std::string> names;
   names.reserve(defs.size());
-  for (const config::MetricDefinition* def : defs) names.push_back(def->resource);
+  for (const config::MetricDefinition* def : defs) names.push_back(def->resource.name());
   return absl::StrJoin(names, ", ");
 }
 
@@ -44,7 +44,7 @@ std::string ServedNames(const pipeline::MetricSet& set) {
     auto defs = Candidates(set, name);
     if (defs.empty()) continue;
     if (++total > kMaxListedNames) continue;
-    if (defs.size() == 1 && defs[0]->resource == "pods") {
+    if (defs.size() == 1 && defs[0]->resource.is(Kind::kPods)) {
       out.push_back(name);
     } else {
       out.push_back(absl::StrCat(name, " (", Resources(defs), ")"));
@@ -69,7 +69,7 @@ absl::Status Scaler::UnknownMetric(const Trigger& trigger, const pipeline::Metri
         "scalerMetadata.metric: metric \"", trigger.metric, "\" (", gone,
         ") is no longer served: the latest rule discovery found no series for it (discovery runs "
         "every ",
-        absl::FormatDuration(sampler_.config().discovery_interval),
+        absl::FormatDuration(view_.discovery_interval()),
         "; the metric comes back when its series do); this adapter serves: ", ServedNames(set)));
   }
   return absl::NotFoundError(absl::StrCat("scalerMetadata.metric: unknown metric \"",
@@ -79,13 +79,14 @@ absl::Status Scaler::UnknownMetric(const Trigger& trigger, const pipeline::Metri
 
 absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
   ResolvedMetric out;
-  out.metrics = sampler_.metrics();
+  out.metrics = view_.metrics();
   const pipeline::MetricSet& set = *out.metrics;
   std::vector<const config::MetricDefinition*> defs = Candidates(set, trigger.metric);
   if (defs.empty()) return UnknownMetric(trigger, set);
   if (!trigger.resource.empty()) {
+    const config::MetricResource wanted = config::MetricResource::FromName(trigger.resource);
     for (const config::MetricDefinition* def : defs) {
-      if (def->resource == trigger.resource) out.definition = def;
+      if (def->resource == wanted) out.definition = def;
     }
     if (out.definition == nullptr) {
       return absl::NotFoundError(absl::StrCat("scalerMetadata.resource: metric \"", trigger.metric,
@@ -94,7 +95,7 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
     }
   } else {
     for (const config::MetricDefinition* def : defs) {
-      if (def->resource == "pods") out.definition = def;
+      if (def->resource.is(Kind::kPods)) out.definition = def;
     }
     if (out.definition == nullptr && defs.size() == 1) out.definition = defs[0];
     if (out.definition == nullptr) {
@@ -105,15 +106,15 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
     }
   }
   const config::MetricDefinition& def = *out.definition;
-  if (def.resource == "pods") {
+  if (def.resource.is(Kind::kPods)) {
     out.pod_selector = trigger.label_selector;
   } else if (!trigger.inference_service.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "scalerMetadata.inferenceService: selects pods, but metric \"", def.name, "\" is ",
-        def.resource == "external" ? std::string("an external metric: use labelSelector to filter "
-                                                 "its series")
-                                   : absl::StrCat("a metric of ", def.resource)));
-  } else if (def.resource == "external") {
+        def.resource.is(Kind::kExternal)
+            ? std::string("an external metric: use labelSelector to filter its series")
+            : absl::StrCat("a metric of ", def.resource.name())));
+  } else if (def.resource.is(Kind::kExternal)) {
     // As external.metrics.k8s.io serves externalRules: the selector filters the series in the
     // query.
     auto series =
@@ -122,82 +123,110 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
     out.extra_matchers = std::move(series->matchers);
   } else if (!trigger.label_selector.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "scalerMetadata.labelSelector: selecting ", def.resource,
+        "scalerMetadata.labelSelector: selecting ", def.resource.name(),
         " by their labels is not supported (this adapter knows pods' labels only); without it the "
         "value is ",
-        def.resource == "namespaces"
+        def.resource.is(Kind::kNamespaces)
             ? std::string("the namespace's own")
-            : absl::StrCat("the sum over the namespace's ", def.resource)));
+            : absl::StrCat("the sum over the namespace's ", def.resource.name())));
   }
   if (!def.rule.empty()) {
     std::lock_guard lock(seen_mu_);
     if (seen_discovered_.size() < kMaxRemembered || seen_discovered_.contains(def.name)) {
-      seen_discovered_[def.name] = absl::StrCat(def.resource, ", from ", def.rule);
+      seen_discovered_[def.name] = absl::StrCat(def.resource.name(), ", from ", def.rule);
     }
   }
   return out;
 }
 
-bool Scaler::WouldWait(const Trigger& trigger) const {
-  auto metric = Resolve(trigger);
-  return metric.ok() && !sampler_.HasSlot(trigger.metric, trigger.ns, metric->definition->resource,
-                                          metric->extra_matchers);
+pipeline::Question Scaler::QuestionFor(const Trigger& trigger, const ResolvedMetric& metric) {
+  pipeline::Question q;
+  q.metric = trigger.metric;
+  q.resource = metric.definition->resource;
+  q.ns = trigger.ns;
+  q.label_selector = metric.pod_selector;
+  q.series_matchers = metric.extra_matchers;
+  return q;
 }
 
-absl::StatusOr<Observation> Scaler::StatsFor(const Trigger& trigger,
-                                             const ResolvedMetric& metric) const {
-  auto read =
-      sampler_.Read(trigger.metric, trigger.ns, metric.definition->resource, metric.extra_matchers);
-  if (!read.ok()) {
-    // The metric may have disappeared between Resolve() and Read().
-    if (read.status().code() == absl::StatusCode::kNotFound) {
+bool Scaler::WouldWait(const Trigger& trigger) const {
+  auto metric = Resolve(trigger);
+  return metric.ok() && !view_.Sampled(QuestionFor(trigger, *metric));
+}
+
+absl::StatusOr<Observation> Scaler::Observe(const Trigger& trigger,
+                                            absl::StatusOr<pipeline::Selection> sel) const {
+  if (!sel.ok()) {
+    // The metric may have disappeared between Resolve() and the read.
+    if (pipeline::WhyOf(sel.status()) == pipeline::Why::kUnknownMetric) {
       auto again = Resolve(trigger);
       if (!again.ok()) return again.status();
     }
-    return read.status();
-  }
-  pipeline::PodPredicate include;
-  if (!metric.pod_selector.empty()) {
-    auto selected = pipeline::PodSelector(*read->snapshot, trigger.ns, metric.pod_selector);
-    if (!selected.ok()) return selected.status();
-    include = *std::move(selected);
+    return sel.status();
   }
   Observation obs;
-  obs.metrics = read->metrics;
-  obs.definition = read->definition;
-  obs.generation = read->snapshot->generation;
-  obs.stats =
-      pipeline::Aggregate(*read->definition, *read->table, include, std::nullopt, std::nullopt);
+  obs.metrics = sel->metrics;
+  obs.definition = sel->definition;
+  obs.generation = sel->snapshot->generation;
+  obs.stats = sel->Stats();
   return obs;
 }
 
 absl::StatusOr<Observation> Scaler::Stats(const Trigger& trigger) const {
   auto metric = Resolve(trigger);
   if (!metric.ok()) return metric.status();
-  return StatsFor(trigger, *metric);
+  return Observe(trigger, view_.Select(QuestionFor(trigger, *metric)));
 }
 
 absl::StatusOr<Observation> Scaler::StatsIfSampled(const Trigger& trigger) const {
   auto metric = Resolve(trigger);
   if (!metric.ok()) return metric.status();
-  if (!sampler_.HasSlot(trigger.metric, trigger.ns, metric->definition->resource,
-                        metric->extra_matchers)) {
+  pipeline::Question q = QuestionFor(trigger, *metric);
+  if (!view_.Sampled(q)) {
     return absl::FailedPreconditionError(
         absl::StrCat("metric ", trigger.metric, " in namespace ", trigger.ns, ": not sampled yet"));
   }
-  return StatsFor(trigger, *metric);
+  return Observe(trigger, view_.Select(q));
+}
+
+void Scaler::StatsWhenSampled(const Trigger& trigger, ObservationDone done) const {
+  auto metric = Resolve(trigger);
+  if (!metric.ok()) return done(metric.status());
+  view_.SelectWhenSampled(QuestionFor(trigger, *metric),
+                          [this, alive = alive_, trigger,
+                           done = std::move(done)](absl::StatusOr<pipeline::Selection> sel) {
+                            std::lock_guard lock(alive->mu);
+                            if (!alive->alive) return;  // this scaler is gone
+                            done(Observe(trigger, std::move(sel)));
+                          });
+}
+
+void Scaler::Stop() {
+  std::lock_guard lock(alive_->mu);
+  alive_->alive = false;
+}
+
+bool Scaler::SpecReads(const Trigger& trigger) const {
+  auto metric = Resolve(trigger);
+  if (!metric.ok()) return false;
+  auto rule = ResolveTargetRule(trigger, *metric->definition);
+  return rule.ok() && rule->kind == TargetRule::Kind::kBaselinePercent;
 }
 
 absl::StatusOr<MetricSpecResult> Scaler::MetricSpec(const Trigger& trigger) const {
+  return MetricSpec(trigger, SpecReads(trigger) ? Stats(trigger) : absl::StatusOr<Observation>());
+}
+
+absl::StatusOr<MetricSpecResult> Scaler::MetricSpec(
+    const Trigger& trigger, const absl::StatusOr<Observation>& observed) const {
   auto metric = Resolve(trigger);
   if (!metric.ok()) return metric.status();
   auto rule = ResolveTargetRule(trigger, *metric->definition);
   if (!rule.ok()) return rule.status();
   pipeline::WorkloadStats stats;
   if (rule->kind == TargetRule::Kind::kBaselinePercent) {
-    auto obs = StatsFor(trigger, *metric);
-    if (!obs.ok()) return obs.status();
-    stats = obs->stats;
+    if (!observed.ok()) return observed.status();
+    stats = observed->stats;
   }
   auto target = PerPodTarget(*rule, stats, trigger.metric);
   if (!target.ok()) return target.status();
@@ -205,14 +234,22 @@ absl::StatusOr<MetricSpecResult> Scaler::MetricSpec(const Trigger& trigger) cons
 }
 
 absl::StatusOr<MetricValueResult> Scaler::Metrics(const Trigger& trigger) const {
-  auto obs = Stats(trigger);
+  return Metrics(trigger, Stats(trigger));
+}
+
+absl::StatusOr<MetricValueResult> Scaler::Metrics(const Trigger& trigger,
+                                                  const absl::StatusOr<Observation>& obs) const {
   if (!obs.ok()) return obs.status();
   return MetricValueResult{trigger.MetricName(), obs->stats.total, RoundForKeda(obs->stats.total),
                            obs->stats.pods};
 }
 
 absl::StatusOr<bool> Scaler::IsActive(const Trigger& trigger) const {
-  auto obs = Stats(trigger);
+  return IsActive(trigger, Stats(trigger));
+}
+
+absl::StatusOr<bool> Scaler::IsActive(const Trigger& trigger,
+                                      const absl::StatusOr<Observation>& obs) const {
   if (!obs.ok()) return obs.status();
   return obs->stats.total > trigger.activation_threshold;
 }

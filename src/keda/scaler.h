@@ -8,10 +8,12 @@
 //   the ones discovered from prometheus-adapter rules, so a metric discovered later is usable
 //   without a restart): the trigger's `resource`, else pods when the name has a pods metric, else
 //   the name's only resource.
-// - Stats(): Sampler::Read(metric, namespace, resource, series matchers) (a first request for a new
-//   key waits for one sample, as the pipeline does), then pipeline::Aggregate over the pods chosen
-//   by the trigger's selector (pods), or over every row of the table (external: the series the
-//   labelSelector's matchers kept; other resources: the namespace's objects).
+// - Stats(): asks the pipeline's view (metric, resource, namespace, the trigger's selector over
+// pods,
+//   the labelSelector's matchers over an external metric's series) and totals the rows selected
+//   (pods; external: the series the matchers kept; other resources: the namespace's objects). A
+//   first request for a new key waits for one sample, as the pipeline does; StatsWhenSampled()
+//   calls back instead of waiting.
 // - MetricSpec(): the per-pod target; reads no data unless the target is a percentage of a baseline
 //   (cpu). Rule metrics have no target of their own: the trigger must give one.
 // - Metrics(): the workload TOTAL over the selected pods (or series, or objects), so KEDA's
@@ -22,10 +24,11 @@
 // is not served for; InvalidArgument for a bad namespace or selector, a name served for several
 // resources none of which is pods without `resource`, a selector the resource cannot take, or when
 // no target can be determined; Unavailable when the data is older than maxAge, Prometheus is down
-// or the first sample did not arrive in time (never a made-up zero). Thread-safe; `sampler` must
-// outlive the Scaler.
+// or the first sample did not arrive in time (never a made-up zero). Thread-safe; what the view
+// reads must outlive the Scaler.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,7 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "keda/metadata.h"
-#include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "pipeline/workload.h"
 
 namespace aa::keda {
@@ -71,7 +74,10 @@ struct MetricValueResult {
 
 class Scaler {
  public:
-  explicit Scaler(pipeline::Sampler& sampler) : sampler_(sampler) {}
+  explicit Scaler(pipeline::View view) : view_(view), alive_(std::make_shared<Alive>()) {}
+  ~Scaler() { Stop(); }
+  Scaler(const Scaler&) = delete;
+  Scaler& operator=(const Scaler&) = delete;
 
   // The trigger's metric and how to read it; errors as above (NotFound, InvalidArgument).
   absl::StatusOr<ResolvedMetric> Resolve(const Trigger& trigger) const;
@@ -80,24 +86,50 @@ class Scaler {
   bool WouldWait(const Trigger& trigger) const;
 
   absl::StatusOr<Observation> Stats(const Trigger& trigger) const;
-  // As Stats, but never waits: FailedPrecondition when the sampler has no slot for (metric,
+  // As Stats, but never waits: FailedPrecondition when the pipeline has no table for (metric,
   // namespace) yet.
   absl::StatusOr<Observation> StatsIfSampled(const Trigger& trigger) const;
+  // Calls `done` with Stats()'s answer without waiting: at once when it is ready (or the trigger
+  // does not resolve), else on the sampling thread once the first sample is published (or timed
+  // out). `done` must be quick. Calls that arrive after Stop() are dropped; answers on the
+  // sampling thread run one at a time.
+  using ObservationDone = std::function<void(absl::StatusOr<Observation>)>;
+  void StatsWhenSampled(const Trigger& trigger, ObservationDone done) const;
+  // Drops the answers of StatsWhenSampled() that have not arrived yet; returns once none runs.
+  // Idempotent; the destructor calls it.
+  void Stop();
 
+  // The answers; each reads Stats() (MetricSpec only for a percentage of a baseline), or takes
+  // what StatsWhenSampled() observed.
   absl::StatusOr<MetricSpecResult> MetricSpec(const Trigger& trigger) const;
+  absl::StatusOr<MetricSpecResult> MetricSpec(const Trigger& trigger,
+                                              const absl::StatusOr<Observation>& obs) const;
+  // Whether MetricSpec() reads data (the target is a percentage of a baseline).
+  bool SpecReads(const Trigger& trigger) const;
   absl::StatusOr<MetricValueResult> Metrics(const Trigger& trigger) const;
+  absl::StatusOr<MetricValueResult> Metrics(const Trigger& trigger,
+                                            const absl::StatusOr<Observation>& obs) const;
   absl::StatusOr<bool> IsActive(const Trigger& trigger) const;
+  absl::StatusOr<bool> IsActive(const Trigger& trigger,
+                                const absl::StatusOr<Observation>& obs) const;
 
-  pipeline::Sampler& sampler() const { return sampler_; }
+  const pipeline::View& view() const { return view_; }
 
   // At most this many discovered metrics are remembered to tell "no longer served" from "unknown".
   static constexpr size_t kMaxRemembered = 4096;
 
  private:
-  absl::StatusOr<Observation> StatsFor(const Trigger& trigger, const ResolvedMetric& metric) const;
+  static pipeline::Question QuestionFor(const Trigger& trigger, const ResolvedMetric& metric);
+  absl::StatusOr<Observation> Observe(const Trigger& trigger,
+                                      absl::StatusOr<pipeline::Selection> sel) const;
   absl::Status UnknownMetric(const Trigger& trigger, const pipeline::MetricSet& set) const;
 
-  pipeline::Sampler& sampler_;
+  const pipeline::View view_;
+  struct Alive {
+    std::mutex mu;
+    bool alive = true;
+  };
+  const std::shared_ptr<Alive> alive_;  // shared with answers pending on the sampling thread
   // Discovered metrics this scaler resolved once, "<name>" -> "<resource>, from <rule>": an unknown
   // name found here disappeared from discovery.
   mutable std::mutex seen_mu_;

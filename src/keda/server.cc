@@ -83,8 +83,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const Serve
 }  // namespace
 
 struct Server::Impl {
-  Impl(const ServerOptions& options, pipeline::Sampler& sampler)
-      : metrics(options.registry), service(sampler, metrics, options.max_streams) {}
+  Impl(const ServerOptions& options, pipeline::View view)
+      : metrics(options.registry), service(view, metrics, options.max_streams) {}
 
   KedaMetrics metrics;
   ExternalScalerService service;
@@ -95,7 +95,7 @@ struct Server::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
-                                                      pipeline::Sampler& sampler) {
+                                                      pipeline::View view) {
   if (options.listen_address.empty())
     return absl::InvalidArgumentError("keda server: empty listen address");
   if (options.max_streams == 0)
@@ -110,7 +110,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   });
 
-  auto impl = std::make_unique<Impl>(options, sampler);
+  auto impl = std::make_unique<Impl>(options, view);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *creds, &impl->port);
   builder.RegisterService(&impl->service);

@@ -7,7 +7,7 @@
 //   keda::ServerOptions options;
 //   options.listen_address = "0.0.0.0:9500";
 //   options.registry = &registry;
-//   auto server = keda::Server::Start(options, sampler);   // sampler must outlive the server
+//   auto server = keda::Server::Start(options, pipeline::View(sampler));  // sampler outlives it
 //   ... server->port() ...
 //   server->Shutdown(absl::Seconds(5));
 //
@@ -19,7 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "pipeline/sampler.h"
+#include "pipeline/view.h"
 
 namespace prometheus {
 class Registry;
@@ -56,10 +56,10 @@ class Server {
  public:
   // Builds and starts the server. Errors: InvalidArgument for inconsistent options (key without
   // certificate, client CA without TLS, empty address); NotFound / PermissionDenied when a TLS file
-  // cannot be read; Unavailable when the address cannot be bound. `sampler` must outlive the
-  // server.
+  // cannot be read; Unavailable when the address cannot be bound. What `view` reads must
+  // outlive the server.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
-                                                       pipeline::Sampler& sampler);
+                                                       pipeline::View view);
 
   // Shuts down with a 5 s grace period if Shutdown() was not called.
   ~Server();

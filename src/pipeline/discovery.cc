@@ -183,7 +183,7 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
     if (rule.external) {
       config::MetricDefinition def;
       def.name = name;
-      def.resource = "external";
+      def.resource = config::MetricResource::External();
       def.namespace_label = rule.resources.namespaced ? ns_label : "";
       def.pod_label = "";
       add(std::move(def));
@@ -192,7 +192,7 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
     for (const auto& [label, r] : mapped) {
       config::MetricDefinition def;
       def.name = name;
-      def.resource = r.GroupResource();
+      def.resource = config::MetricResource::FromName(r.GroupResource());
       if (r.plural == "namespaces" && r.group.empty()) {
         def.namespace_label = label;
       } else if (r.namespaced) {

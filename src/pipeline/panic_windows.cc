@@ -18,7 +18,8 @@ std::string WorkloadName(const Snapshot& snapshot, std::string_view ns, std::str
 
 PanicWindows::PanicWindows(const config::Config& config) {
   for (const config::MetricDefinition& def : config.metrics) {
-    if (def.panic.has_value() && def.target.has_value() && def.resource == "pods") {
+    if (def.panic.has_value() && def.target.has_value() &&
+        def.resource.is(config::MetricResource::Kind::kPods)) {
       definitions_[def.Key()] = &def;
     }
   }
@@ -29,16 +30,11 @@ void PanicWindows::Apply(Snapshot* snapshot) {
   std::lock_guard lock(mu_);
   for (auto& [key, slot] : snapshot->slots) {
     if (!slot.table || slot.table->windows) continue;
-    size_t nul = key.find('\0');
-    if (nul == std::string::npos) continue;
-    // Selector variants ("<Key()>\x01<matchers>") are windowed like their definition, each with
-    // its own history (their values differ).
-    std::string_view metric_key = std::string_view(key).substr(0, nul);
-    metric_key = metric_key.substr(0, metric_key.find('\x01'));
-    auto def = definitions_.find(std::string(metric_key));
+    // Selector variants are windowed like their definition, each with its own history (their
+    // values differ).
+    auto def = definitions_.find(key.metric);
     if (def == definitions_.end()) continue;
-    std::string_view ns = std::string_view(key).substr(nul + 1);
-    slot.table = Window(*def->second, ns, *slot.table, *snapshot, states_[key]);
+    slot.table = Window(*def->second, key.ns, *slot.table, *snapshot, states_[key]);
   }
 }
 

@@ -60,7 +60,7 @@ class PanicWindows {
 
   std::map<std::string, const config::MetricDefinition*> definitions_;  // by Key()
   std::mutex mu_;
-  std::map<std::string, SlotState> states_;  // by SlotKey
+  std::map<SlotKey, SlotState> states_;
 };
 
 }  // namespace aa::pipeline

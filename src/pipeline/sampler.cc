@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -29,20 +28,6 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) {
   if (d < absl::ZeroDuration()) return std::chrono::nanoseconds(0);
   if (d > absl::Hours(1)) d = absl::Hours(1);
   return absl::ToChronoNanoseconds(d);
-}
-
-// Splits SlotKey back into (metric, namespace).
-std::pair<std::string, std::string> SplitKey(const std::string& key) {
-  size_t nul = key.find('\0');
-  return {key.substr(0, nul), key.substr(nul + 1)};
-}
-
-// A metric key with a selector variant: "<Key()>\x01<extra matchers>". Splits it into the two.
-constexpr char kVariantSeparator = '\x01';
-std::pair<std::string, std::string> SplitVariant(const std::string& metric_key) {
-  size_t sep = metric_key.find(kVariantSeparator);
-  if (sep == std::string::npos) return {metric_key, ""};
-  return {metric_key.substr(0, sep), metric_key.substr(sep + 1)};
 }
 
 // A stable name for one series of an external metric: its labels, {a="x",b="y"} without the name.
@@ -76,36 +61,6 @@ std::shared_ptr<const MetricSet> MakeSet(const std::vector<config::MetricDefinit
 
 }  // namespace
 
-const config::MetricDefinition* MetricSet::Find(std::string_view resource,
-                                                std::string_view name) const {
-  auto it = resource == "pods" ? by_key.find(name)
-                               : by_key.find(absl::StrCat(ToAbsl(resource), "/", ToAbsl(name)));
-  return it == by_key.end() ? nullptr : &definitions[it->second];
-}
-
-std::vector<const config::MetricDefinition*> MetricSet::FindAll(std::string_view name) const {
-  std::vector<const config::MetricDefinition*> out;
-  auto it = by_name.find(name);
-  if (it == by_name.end()) return out;
-  out.reserve(it->second.size());
-  for (size_t i : it->second) out.push_back(&definitions[i]);
-  return out;
-}
-
-namespace {
-
-// The slot metric key of a definition's table: Key(), or Key() + separator + matchers for a
-// selector variant.
-std::string VariantKey(const config::MetricDefinition& def, std::string_view extra_matchers) {
-  std::string key = def.Key();
-  if (!extra_matchers.empty()) {
-    absl::StrAppend(&key, std::string(1, kVariantSeparator), ToAbsl(extra_matchers));
-  }
-  return key;
-}
-
-}  // namespace
-
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
     : config_(std::move(config)),
@@ -117,7 +72,7 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
       metric_set_(MakeSet(config_.metrics, {}, 1)) {
   absl::Time now = clock_.Now();
   for (const auto& ns : config_.sampling.warm_namespaces) {
-    for (const auto& def : config_.metrics) demand_[SlotKey(def.Key(), ns)] = now;
+    for (const auto& def : config_.metrics) demand_[SlotKey{def.Key(), "", ns}] = now;
   }
 }
 
@@ -148,6 +103,7 @@ void Sampler::Stop() {
   cv_.notify_all();
   published_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  FireWaiters();  // stopping: every waiter gets its answer now
 }
 
 void Sampler::Wake() {
@@ -175,9 +131,19 @@ void Sampler::Run() {
       if (periodic) next_round_ = now + config_.sampling.interval;
       continue;
     }
-    cv_.wait_for(lock, ToChrono(next_round_ - now),
-                 [this] { return stopping_ || wake_ || !urgent_.empty(); });
+    std::chrono::nanoseconds wait = ToChrono(next_round_ - now);
+    for (const Waiter& w : waiters_) {
+      wait = std::min(wait, std::max(std::chrono::nanoseconds(0),
+                                     std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                         w.deadline - std::chrono::steady_clock::now())));
+    }
+    cv_.wait_for(lock, wait, [this] { return stopping_ || wake_ || !urgent_.empty(); });
     wake_ = false;
+    if (!waiters_.empty()) {
+      lock.unlock();
+      FireWaiters();  // the ones whose first sample did not come in time
+      lock.lock();
+    }
   }
 }
 
@@ -210,8 +176,9 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
 
 void Sampler::RunRound(bool periodic) {
   absl::Time now = clock_.Now();
-  std::map<std::string, std::vector<std::string>> work;  // metric -> namespaces
-  std::vector<std::string> pruned;
+  // (metric key, selector variant's matchers) -> namespaces
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> work;
+  std::vector<SlotKey> pruned;
   std::set<std::string> namespaces;
   std::shared_ptr<const Snapshot> current;
   std::shared_ptr<const MetricSet> set;
@@ -220,12 +187,12 @@ void Sampler::RunRound(bool periodic) {
     current = snapshot_;
     set = metric_set_;
     for (auto it = demand_.begin(); it != demand_.end();) {
-      auto [metric, ns] = SplitKey(it->first);
+      const SlotKey& key = it->first;
       bool warm = std::find(config_.sampling.warm_namespaces.begin(),
                             config_.sampling.warm_namespaces.end(),
-                            ns) != config_.sampling.warm_namespaces.end();
+                            key.ns) != config_.sampling.warm_namespaces.end();
       // A discovered metric that disappeared.
-      bool gone = !set->by_key.contains(SplitVariant(metric).first);
+      bool gone = !set->by_key.contains(key.metric);
       if (gone ||
           (!warm && now - it->second > config_.sampling.demand_ttl && !urgent_.count(it->first))) {
         pruned.push_back(it->first);
@@ -233,8 +200,8 @@ void Sampler::RunRound(bool periodic) {
         continue;
       }
       if (periodic || urgent_.count(it->first)) {
-        work[metric].push_back(ns);
-        if (!ns.empty()) namespaces.insert(ns);
+        work[{key.metric, key.matchers}].push_back(key.ns);
+        if (!key.ns.empty()) namespaces.insert(key.ns);
       }
       ++it;
     }
@@ -246,7 +213,7 @@ void Sampler::RunRound(bool periodic) {
   if (!pruned.empty()) {
     // Drop pod labels of namespaces nobody asks for any more.
     std::set<std::string> live;
-    for (const auto& [key, slot] : next->slots) live.insert(SplitKey(key).second);
+    for (const auto& [key, slot] : next->slots) live.insert(key.ns);
     for (auto it = next->pod_labels.begin(); it != next->pod_labels.end();) {
       if (!live.count(it->first)) {
         next->pod_labels.erase(it++);
@@ -256,12 +223,12 @@ void Sampler::RunRound(bool periodic) {
     }
   }
 
-  for (const auto& [metric, nss] : work) {
-    auto [base, extra] = SplitVariant(metric);
-    auto it = set->by_key.find(base);
+  for (const auto& [variant, nss] : work) {
+    const auto& [metric, extra] = variant;
+    auto it = set->by_key.find(metric);
     if (it == set->by_key.end()) continue;
     const config::MetricDefinition& def = set->definitions[it->second];
-    if (def.resource == "external") {
+    if (def.resource.is(config::MetricResource::Kind::kExternal)) {
       // External series carry no object label to split a batch by: one query per namespace.
       for (const auto& ns : nss) SampleMetric(def, {ns}, extra, next.get());
     } else {
@@ -306,9 +273,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   absl::Time at = clock_.Now();
   const std::string key = def.Key();
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
-  const std::string slot_key =
-      extra_matchers.empty() ? key
-                             : absl::StrCat(key, std::string(1, kVariantSeparator), extra_matchers);
+  const std::pair<std::string, std::string> variant{key, extra_matchers};
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
@@ -320,7 +285,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       return absl::InvalidArgumentError(
           "the query must return an instant vector grouped by namespace and pod");
     }
-    const bool external = def.resource == "external";
+    const bool external = def.resource.is(config::MetricResource::Kind::kExternal);
     for (prom::Sample& s : result->samples) {
       std::string_view ns = def.namespace_label.empty() || external
                                 ? std::string_view(namespaces[0])
@@ -395,11 +360,11 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       table->pods = std::move(pods);
       table->sampled_at = at;
       table->dropped_non_finite = dropped[ns];
-      next->slots[SlotKey(slot_key, ns)] = Slot{std::move(table), absl::OkStatus(), at};
+      next->slots[SlotKey{key, extra_matchers, ns}] = Slot{std::move(table), absl::OkStatus(), at};
     }
   } else {
     for (const auto& ns : namespaces) {
-      Slot& slot = next->slots[SlotKey(slot_key, ns)];
+      Slot& slot = next->slots[SlotKey{key, extra_matchers, ns}];
       slot.last_error = status;
       slot.last_attempt = at;
     }
@@ -407,12 +372,12 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   bool changed;
   {
     std::lock_guard lock(mu_);
-    changed = failing_.count(slot_key) != static_cast<size_t>(!status.ok());
+    changed = failing_.count(variant) != static_cast<size_t>(!status.ok());
     if (status.ok()) {
       ever_succeeded_.insert(key);
-      failing_.erase(slot_key);
+      failing_.erase(variant);
     } else {
-      failing_.insert(slot_key);
+      failing_.insert(variant);
       last_query_error_ = status;
     }
   }
@@ -459,6 +424,7 @@ void Sampler::Publish(std::shared_ptr<Snapshot> next) {
     for (auto& [id, listener] : listeners_) listener(published);
   }
   published_cv_.notify_all();
+  FireWaiters();
 }
 
 std::shared_ptr<const Snapshot> Sampler::snapshot() const {
@@ -513,29 +479,53 @@ absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string
                                 const Slot* slot, absl::Time now) const {
   std::string where = absl::StrCat("metric ", def.name, " in namespace ", ToAbsl(ns));
   if (slot == nullptr) {
-    return absl::UnavailableError(
-        absl::StrCat(where, ": no sample yet: the first query did not finish within ",
-                     absl::FormatDuration(config_.sampling.first_sample_timeout)));
+    return WithWhy(absl::UnavailableError(absl::StrCat(
+                       where, ": no sample yet: the first query did not finish within ",
+                       absl::FormatDuration(config_.sampling.first_sample_timeout))),
+                   Why::kNotSampledYet);
   }
   std::string error = slot->last_error.ok() ? "none" : std::string(slot->last_error.message());
   if (!slot->table) {
-    return absl::UnavailableError(
-        absl::StrCat(where, ": no good sample yet; Prometheus error: ", error));
+    return WithWhy(absl::UnavailableError(
+                       absl::StrCat(where, ": no good sample yet; Prometheus error: ", error)),
+                   Why::kBackendFailed);
   }
   absl::Duration age = now - slot->table->sampled_at;
   if (age > config_.sampling.max_age) {
-    return absl::UnavailableError(absl::StrCat(
-        where, ": data is stale: last good sample at ",
-        FormatRfc3339Millis(slot->table->sampled_at), " (",
-        absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))), " ago, older than maxAge ",
-        absl::FormatDuration(config_.sampling.max_age), "); Prometheus error: ", error));
+    return WithWhy(absl::UnavailableError(absl::StrCat(
+                       where, ": data is stale: last good sample at ",
+                       FormatRfc3339Millis(slot->table->sampled_at), " (",
+                       absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))),
+                       " ago, older than maxAge ", absl::FormatDuration(config_.sampling.max_age),
+                       "); Prometheus error: ", error)),
+                   Why::kStale);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_view ns,
-                                         std::string_view resource,
+                                         const config::MetricResource& resource,
                                          std::string_view extra_matchers) {
+  return ReadImpl(metric, ns, resource, extra_matchers, ReadMode::kWait, nullptr);
+}
+
+absl::StatusOr<MetricRead> Sampler::ReadNow(std::string_view metric, std::string_view ns,
+                                            const config::MetricResource& resource,
+                                            std::string_view extra_matchers) {
+  return ReadImpl(metric, ns, resource, extra_matchers, ReadMode::kNow, nullptr);
+}
+
+void Sampler::ReadWhenSampled(std::string_view metric, std::string_view ns,
+                              const config::MetricResource& resource,
+                              std::string_view extra_matchers, ReadDone done) {
+  auto answer = ReadImpl(metric, ns, resource, extra_matchers, ReadMode::kNotify, &done);
+  if (done) done(std::move(answer));  // not taken by a waiter: the answer did not have to wait
+}
+
+absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::string_view ns,
+                                             const config::MetricResource& resource,
+                                             std::string_view extra_matchers, ReadMode mode,
+                                             ReadDone* done) {
   std::shared_ptr<const MetricSet> set = metrics();
   const config::MetricDefinition* def = set->Find(resource, metric);
   if (def == nullptr) {
@@ -547,57 +537,101 @@ absl::StatusOr<MetricRead> Sampler::Read(std::string_view metric, std::string_vi
         break;
       }
     }
-    return absl::NotFoundError(absl::StrCat(
-        "unknown metric \"", ToAbsl(metric), "\" for ", ToAbsl(resource),
-        "; this adapter serves: ", names.empty() ? "none" : absl::StrJoin(names, ", ")));
+    return WithWhy(
+        absl::NotFoundError(absl::StrCat(
+            "unknown metric \"", ToAbsl(metric), "\" for ", resource.name(),
+            "; this adapter serves: ", names.empty() ? "none" : absl::StrJoin(names, ", "))),
+        Why::kUnknownMetric);
   }
   if (def->namespace_label.empty()) {
     ns = "";  // cluster-scoped: one table for every namespace
   } else {
     absl::Status ns_ok = ValidateNamespace(ns);
-    if (!ns_ok.ok()) return ns_ok;
+    if (!ns_ok.ok()) return WithWhy(ns_ok, Why::kBadQuestion);
   }
-  std::string metric_key = VariantKey(*def, extra_matchers);
-  metric = metric_key;
-  std::string key = SlotKey(metric, ns);
+  const SlotKey key{def->Key(), std::string(extra_matchers), std::string(ns)};
   absl::Time now = clock_.Now();
   std::shared_ptr<const Snapshot> snap;
   {
     std::unique_lock lock(mu_);
     if (!extra_matchers.empty() && !demand_.contains(key)) {
-      // Selector variants are demanded by clients: bound how many one definition may have.
-      const std::string prefix = def->Key() + kVariantSeparator;
+      // Selector variants are demanded by clients: bound how many (variant, namespace) pairs one
+      // definition may have.
       size_t variants = 0;
-      for (auto it = demand_.lower_bound(prefix);
-           it != demand_.end() && absl::StartsWith(it->first, prefix); ++it) {
-        ++variants;
+      for (auto it = demand_.lower_bound(SlotKey{key.metric, "", ""});
+           it != demand_.end() && it->first.metric == key.metric; ++it) {
+        variants += !it->first.matchers.empty();
       }
       if (variants >= kMaxSelectorVariants) {
-        return absl::UnavailableError(absl::StrCat(
-            "metric ", def->name, " already has ", kMaxSelectorVariants,
-            " (selector, namespace) variants in use; a new one can be sampled once an unused one "
-            "expires after demandTTL (",
-            absl::FormatDuration(config_.sampling.demand_ttl), ")"));
+        return WithWhy(
+            absl::UnavailableError(absl::StrCat(
+                "metric ", def->name, " already has ", kMaxSelectorVariants,
+                " (selector, namespace) variants in use; a new one can be sampled once an unused "
+                "one expires after demandTTL (",
+                absl::FormatDuration(config_.sampling.demand_ttl), ")")),
+            Why::kTooManyVariants);
       }
     }
     demand_[key] = now;
-    if (snapshot_->FindSlot(metric, ns) == nullptr && !stopping_) {
+    if (snapshot_->FindSlot(key) == nullptr && !stopping_) {
       urgent_.insert(key);
       cv_.notify_all();
-      published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout), [&] {
-        return stopping_ || snapshot_->FindSlot(metric, ns) != nullptr;
-      });
+      switch (mode) {
+        case ReadMode::kWait:
+          published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout),
+                                 [&] { return stopping_ || snapshot_->FindSlot(key) != nullptr; });
+          break;
+        case ReadMode::kNow:
+          return WithWhy(absl::UnavailableError(
+                             absl::StrCat("metric ", def->name, " in namespace ", ToAbsl(ns),
+                                          ": not sampled yet; its first sample is on its way")),
+                         Why::kNotSampledYet);
+        case ReadMode::kNotify:
+          waiters_.push_back(Waiter{
+              key, std::string(metric), resource,
+              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout),
+              Freshness(*def, ns, nullptr, now), std::move(*done)});
+          *done = nullptr;
+          return WithWhy(absl::UnavailableError("waiting for the first sample"),
+                         Why::kNotSampledYet);
+      }
     }
     snap = snapshot_;
   }
   now = clock_.Now();  // after a first-sample wait, the sample may be younger than the request
-  const Slot* slot = snap->FindSlot(metric, ns);
+  const Slot* slot = snap->FindSlot(key);
   absl::Status fresh = Freshness(*def, ns, slot, now);
   if (!fresh.ok()) return fresh;
   return MetricRead{set, def, snap, slot->table.get(), now - slot->table->sampled_at};
 }
 
-bool Sampler::HasSlot(std::string_view metric, std::string_view ns, std::string_view resource,
+void Sampler::FireWaiters() {
+  std::vector<Waiter> ready;
+  std::vector<Waiter> expired;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = waiters_.begin(); it != waiters_.end();) {
+      if (snapshot_->FindSlot(it->key) != nullptr) {
+        ready.push_back(std::move(*it));
+      } else if (stopping_ || it->deadline <= now) {
+        expired.push_back(std::move(*it));
+      } else {
+        ++it;
+        continue;
+      }
+      it = waiters_.erase(it);
+    }
+  }
+  // Outside the lock. The slot is published now, so this read does not wait.
+  for (Waiter& w : ready) {
+    w.done(ReadImpl(w.metric, w.key.ns, w.resource, w.key.matchers, ReadMode::kNow, nullptr));
+  }
+  for (Waiter& w : expired) w.done(w.timeout_error);
+}
+
+bool Sampler::HasSlot(std::string_view metric, std::string_view ns,
+                      const config::MetricResource& resource,
                       std::string_view extra_matchers) const {
   std::shared_ptr<const MetricSet> set = metrics();
   const config::MetricDefinition* def = set->Find(resource, metric);
@@ -607,7 +641,8 @@ bool Sampler::HasSlot(std::string_view metric, std::string_view ns, std::string_
   } else if (!ValidateNamespace(ns).ok()) {
     return false;
   }
-  return snapshot()->FindSlot(VariantKey(*def, extra_matchers), ns) != nullptr;
+  return snapshot()->FindSlot(SlotKey{def->Key(), std::string(extra_matchers), std::string(ns)}) !=
+         nullptr;
 }
 
 void Sampler::UpdateGauges() {
@@ -619,7 +654,7 @@ void Sampler::UpdateGauges() {
     per_metric[def.Key()] = {absl::InfiniteFuture(), 0};
   }
   for (const auto& [key, slot] : snap->slots) {
-    auto& entry = per_metric[SplitVariant(SplitKey(key).first).first];
+    auto& entry = per_metric[key.metric];
     if (slot.table) {
       entry.first = std::min(entry.first, slot.table->sampled_at);
       entry.second += static_cast<int64_t>(slot.table->pods.size());

@@ -16,6 +16,7 @@
 // - One failing metric never stops the others.
 // Thread-safe. Start() runs the sampling thread; Stop() (or the destructor) ends it.
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -31,7 +32,9 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "pipeline/metric_set.h"
 #include "pipeline/snapshot.h"
+#include "pipeline/why.h"
 #include "prometheus/client.h"
 
 namespace prometheus {
@@ -43,22 +46,6 @@ namespace aa::pipeline {
 class SamplerMetrics;
 class PanicWindows;
 class PodLabelSource;
-
-// The metric definitions the sampler serves: the config's `metrics:` entries, then the ones
-// discovered from prometheus-adapter rules. Immutable once published; replaced as a whole.
-struct MetricSet {
-  uint64_t version = 0;  // grows with every replacement
-  std::vector<config::MetricDefinition> definitions;
-  std::map<std::string, size_t, std::less<>> by_key;  // MetricDefinition::Key() -> index
-  // name -> indexes of the definitions by_key serves under that name, one per resource, in
-  // definition order.
-  std::map<std::string, std::vector<size_t>, std::less<>> by_name;
-
-  // The definition of `name` for `resource` ("pods", "services", "external"...), or nullptr.
-  const config::MetricDefinition* Find(std::string_view resource, std::string_view name) const;
-  // Every definition served under `name` (one per resource), in definition order.
-  std::vector<const config::MetricDefinition*> FindAll(std::string_view name) const;
-};
 
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
 struct MetricRead {
@@ -99,15 +86,30 @@ class Sampler {
   // (the message gives the last good sample time and the last Prometheus error) or the first sample
   // did not arrive in time, or a new variant would exceed the bound.
   absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns,
-                                  std::string_view resource = "pods",
+                                  const config::MetricResource& resource = {},
                                   std::string_view extra_matchers = "");
   static constexpr size_t kMaxSelectorVariants = 64;
+
+  // As Read(), but never waits: without a slot for the key yet, demands its first sample and
+  // returns Unavailable (Why kNotSampledYet) at once.
+  absl::StatusOr<MetricRead> ReadNow(std::string_view metric, std::string_view ns,
+                                     const config::MetricResource& resource = {},
+                                     std::string_view extra_matchers = "");
+  // As Read(), but instead of waiting calls `done` with Read()'s answer: at once (on the caller's
+  // thread) when Read() would not wait, else on the sampling thread after the publication that
+  // holds the slot, or with Read()'s timeout error once `first_sample_timeout` of real time passed
+  // or the sampler stopped. `done` must be quick and must not call Read().
+  using ReadDone = std::function<void(absl::StatusOr<MetricRead>)>;
+  void ReadWhenSampled(std::string_view metric, std::string_view ns,
+                       const config::MetricResource& resource, std::string_view extra_matchers,
+                       ReadDone done);
 
   // Whether the latest snapshot holds a slot (a table or an error) for what Read() with the same
   // arguments would return, i.e. whether that Read() answers without waiting for a first sample.
   // Records no demand. False for an unknown metric or an invalid namespace (Read() answers those at
   // once too, with an error).
-  bool HasSlot(std::string_view metric, std::string_view ns, std::string_view resource = "pods",
+  bool HasSlot(std::string_view metric, std::string_view ns,
+               const config::MetricResource& resource = {},
                std::string_view extra_matchers = "") const;
 
   // The definitions served now (never null).
@@ -148,6 +150,23 @@ class Sampler {
 
  private:
   struct Demand;
+  enum class ReadMode { kWait, kNow, kNotify };
+  // A ReadWhenSampled() caller waiting for the first sample of `key`.
+  struct Waiter {
+    SlotKey key;
+    std::string metric;  // as asked for
+    config::MetricResource resource;
+    std::chrono::steady_clock::time_point deadline;
+    absl::Status timeout_error;
+    ReadDone done;
+  };
+  // kNotify takes `*done` (leaving it empty) when the answer has to wait.
+  absl::StatusOr<MetricRead> ReadImpl(std::string_view metric, std::string_view ns,
+                                      const config::MetricResource& resource,
+                                      std::string_view extra_matchers, ReadMode mode,
+                                      ReadDone* done);
+  // Answers the waiters whose slot is published, or whose time is up (all once stopping).
+  void FireWaiters();
   void Run();
   // One round: urgent keys first, then (if due) every demanded metric. Publishes one snapshot if
   // anything ran.
@@ -175,11 +194,13 @@ class Sampler {
   std::condition_variable published_cv_;  // wakes readers waiting for a publication
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<const MetricSet> metric_set_;
-  bool discovered_ = false;                   // SetDiscoveredMetrics ran once
-  std::map<std::string, absl::Time> demand_;  // SlotKey -> last time somebody asked
-  std::set<std::string> urgent_;              // SlotKeys waiting for their first sample
-  std::set<std::string> ever_succeeded_;      // metric names with at least one successful query
-  std::set<std::string> failing_;  // metric names whose last query failed (logged on change only)
+  bool discovered_ = false;               // SetDiscoveredMetrics ran once
+  std::map<SlotKey, absl::Time> demand_;  // last time somebody asked
+  std::set<SlotKey> urgent_;              // waiting for their first sample
+  std::vector<Waiter> waiters_;           // ReadWhenSampled() callers
+  std::set<std::string> ever_succeeded_;  // metric keys with at least one successful query
+  // (metric key, variant matchers) whose last query failed (logged on change only).
+  std::set<std::pair<std::string, std::string>> failing_;
   bool probe_succeeded_ = false;
   absl::Status last_query_error_;  // the last failed query to Prometheus (for ReadyStatus)
   bool wake_ = false;

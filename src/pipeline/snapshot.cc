@@ -10,18 +10,19 @@ const PodValue* MetricTable::Find(std::string_view pod) const {
   return it != pods.end() && it->pod == pod ? &*it : nullptr;
 }
 
-std::string SlotKey(std::string_view metric, std::string_view ns) {
-  std::string key;
-  key.reserve(metric.size() + ns.size() + 1);
-  key.append(metric);
-  key.push_back('\0');  // neither metric names nor namespaces contain NUL
-  key.append(ns);
-  return key;
+const Slot* Snapshot::FindSlot(const SlotKey& key) const {
+  auto it = slots.find(key);
+  return it == slots.end() ? nullptr : &it->second;
 }
 
-const Slot* Snapshot::FindSlot(std::string_view metric, std::string_view ns) const {
-  auto it = slots.find(SlotKey(metric, ns));
-  return it == slots.end() ? nullptr : &it->second;
+std::vector<std::string> Snapshot::Namespaces(std::string_view metric_key) const {
+  std::vector<std::string> out;
+  for (const auto& [key, slot] : slots) {
+    if (key.metric == metric_key && key.matchers.empty()) out.push_back(key.ns);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 const prom::Labels* Snapshot::FindPodLabels(std::string_view ns, std::string_view pod) const {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -91,19 +92,39 @@ struct Slot {
   absl::Time last_attempt = absl::InfinitePast();
 };
 
-// One published state of the pipeline. Keys are SlotKey(metric, namespace).
+// What one slot is about: one metric definition, or one selector variant of it, in one namespace.
+struct SlotKey {
+  std::string metric;    // config::MetricDefinition::Key()
+  std::string matchers;  // a selector variant's PromQL matchers (Sampler::Read's extra_matchers);
+                         // "" for the definition itself
+  std::string ns;        // "" for a cluster-scoped definition
+
+  friend bool operator==(const SlotKey& a, const SlotKey& b) {
+    return a.metric == b.metric && a.matchers == b.matchers && a.ns == b.ns;
+  }
+  friend bool operator<(const SlotKey& a, const SlotKey& b) {
+    return std::tie(a.metric, a.matchers, a.ns) < std::tie(b.metric, b.matchers, b.ns);
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const SlotKey& k) {
+    return H::combine(std::move(h), k.metric, k.matchers, k.ns);
+  }
+};
+
+// One published state of the pipeline.
 struct Snapshot {
   uint64_t generation = 0;
   absl::Time published_at = absl::InfinitePast();
-  absl::flat_hash_map<std::string, Slot> slots;
+  absl::flat_hash_map<SlotKey, Slot> slots;
   absl::flat_hash_map<std::string, std::shared_ptr<const PodLabelsTable>>
       pod_labels;  // by namespace
 
-  const Slot* FindSlot(std::string_view metric, std::string_view ns) const;
+  const Slot* FindSlot(const SlotKey& key) const;
+  // The namespaces (sorted, unique) that hold a slot of the definition keyed `metric_key`
+  // (MetricDefinition::Key()) itself, not of its selector variants. O(slots).
+  std::vector<std::string> Namespaces(std::string_view metric_key) const;
   // Labels of one pod, or nullptr when the index has none for it.
   const prom::Labels* FindPodLabels(std::string_view ns, std::string_view pod) const;
 };
-
-std::string SlotKey(std::string_view metric, std::string_view ns);
 
 }  // namespace aa::pipeline

@@ -169,10 +169,10 @@ net::HttpResponse QueryApi::Handle(const net::HttpRequest& req) const {
 net::HttpResponse QueryApi::ListMetrics() const {
   json items = json::array();
   // The per-pod metrics this API reads by default (configured and discovered from rules).
-  for (const auto& def : sampler_.metrics()->definitions) {
-    if (def.resource != "pods") continue;
+  for (const auto& def : view_.metrics()->definitions) {
+    if (!def.resource.is(config::MetricResource::Kind::kPods)) continue;
     json item = {{"name", def.name},
-                 {"resource", def.resource},
+                 {"resource", def.resource.name()},
                  {"description", def.description},
                  {"query", def.query},
                  {"target", OptionalNumber(def.target)},
@@ -217,22 +217,20 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
     if (!parsed.ok()) return parsed.status();
     extra_matchers = std::move(parsed->matchers);
   }
-  auto read =
-      sampler_.Read(metric, ns, resource ? std::string_view(*resource) : "pods", extra_matchers);
-  if (!read.ok()) return read.status();
-  sel.read = *std::move(read);
-  auto select = pipeline::PodSelector(*sel.read.snapshot, ns, sel.selector);
-  if (!select.ok()) return select.status();
-  sel.include = *std::move(select);
-  if (const std::string* pod = req.Param("pod")) {
-    pipeline::PodPredicate by_labels = sel.include;
-    sel.include = [pod = *pod, by_labels](const pipeline::PodValue& v) {
-      return v.pod == pod && (!by_labels || by_labels(v));
-    };
-  }
-  const config::MetricDefinition& def = *sel.read.definition;
-  const pipeline::MetricTable& table = *sel.read.table;
-  sel.stats = pipeline::Aggregate(def, table, sel.include, sel.target, sel.target_utilization);
+  pipeline::Question q;
+  q.metric = std::string(metric);
+  q.resource =
+      resource ? config::MetricResource::FromName(*resource) : config::MetricResource::Pods();
+  q.ns = std::string(ns);
+  if (const std::string* pod = req.Param("pod")) q.name = *pod;
+  q.label_selector = sel.selector;
+  q.series_matchers = std::move(extra_matchers);
+  auto selected = view_.Select(q);
+  if (!selected.ok()) return selected.status();
+  sel.answer = *std::move(selected);
+  const config::MetricDefinition& def = sel.answer.def();
+  const pipeline::MetricTable& table = *sel.answer.table;
+  sel.stats = sel.answer.Stats(sel.target, sel.target_utilization);
   if (sel.stats.pods == 0) {
     std::string what =
         req.Param("pod")
@@ -254,20 +252,17 @@ net::HttpResponse QueryApi::GetMetric(const net::HttpRequest& req, std::string_v
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;
-  const pipeline::MetricRead* read = &sel.read;
-  const pipeline::PodPredicate& include = sel.include;
   const std::optional<double>* target = &sel.target;
-  const config::MetricDefinition& def = *read->definition;
-  const pipeline::MetricTable& table = *read->table;
+  const config::MetricDefinition& def = sel.answer.def();
+  const pipeline::MetricTable& table = *sel.answer.table;
   const pipeline::WorkloadStats& stats = sel.stats;
   json pods = json::array();
   int64_t formatted_ms = -1;  // pods of one query share a timestamp: format it once
   std::string formatted;
   const pipeline::WindowedValues* windows = table.windows.get();
   std::set<size_t> workloads_shown;
-  for (size_t i = 0; i < table.pods.size(); ++i) {
+  for (size_t i : sel.answer.rows) {
     const pipeline::PodValue& pod = table.pods[i];
-    if (include && !include(pod)) continue;
     if (pod.timestamp_ms != formatted_ms) {
       formatted_ms = pod.timestamp_ms;
       formatted = FormatRfc3339Millis(absl::FromUnixMillis(pod.timestamp_ms));
@@ -291,7 +286,7 @@ net::HttpResponse QueryApi::GetMetric(const net::HttpRequest& req, std::string_v
   json body = {{"metric", def.name},
                {"namespace", std::string(ns)},
                {"sampledAt", FormatRfc3339Millis(table.sampled_at)},
-               {"ageSeconds", absl::ToDoubleSeconds(read->age)},
+               {"ageSeconds", absl::ToDoubleSeconds(sel.answer.age)},
                {"pods", std::move(pods)},
                {"podCount", stats.pods},
                {"total", stats.total},
@@ -313,8 +308,8 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;
-  const config::MetricDefinition& def = *sel.read.definition;
-  const pipeline::MetricTable& table = *sel.read.table;
+  const config::MetricDefinition& def = sel.answer.def();
+  const pipeline::MetricTable& table = *sel.answer.table;
   const pipeline::WorkloadStats& stats = sel.stats;
   const config::ScalingConfig& cfg = def.scaling;
   auto current_param = IntParam(req, "currentReplicas", 1, 1'000'000);
@@ -356,8 +351,8 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
     m.target_milli = std::max<int64_t>(1, scaling::MilliValue(*stats.target));
   }
   spec.metrics = {m};
-  for (const pipeline::PodValue& pod : table.pods) {
-    if (sel.include && !sel.include(pod)) continue;
+  for (size_t i : sel.answer.rows) {
+    const pipeline::PodValue& pod = table.pods[i];
     scaling::Pod p;
     p.name = pod.pod;
     p.start_time = now - absl::Hours(1);  // long running and ready: no CPU initialization rules
@@ -416,8 +411,7 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
     bool windowed_panic = false;
     if (const pipeline::WindowedValues* w = table.windows.get()) {
       stable_total = panic_total = 0;
-      for (size_t i = 0; i < table.pods.size(); ++i) {
-        if (sel.include && !sel.include(table.pods[i])) continue;
+      for (size_t i : sel.answer.rows) {
         stable_total += w->pods[i].stable;
         panic_total += w->pods[i].panic;
         windowed_panic = windowed_panic || w->workloads[w->pods[i].workload].in_panic;
@@ -445,7 +439,7 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
                {"namespace", std::string(ns)},
                {"workload", std::move(workload)},
                {"sampledAt", FormatRfc3339Millis(table.sampled_at)},
-               {"ageSeconds", absl::ToDoubleSeconds(sel.read.age)},
+               {"ageSeconds", absl::ToDoubleSeconds(sel.answer.age)},
                {"podCount", stats.pods},
                {"currentReplicas", current},
                {"total", stats.total},
@@ -458,9 +452,9 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
   return Json(body, "");
 }
 
-net::HttpResponse QueryApi::SelfMetrics() const {
-  sampler_.UpdateGauges();
-  net::HttpResponse r;
+HttpResponse QueryApi::SelfMetrics() const {
+  view_.UpdateGauges();
+  HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   std::vector<prometheus::MetricFamily> families = registry_.Collect();
   for (auto& family : http::CollectProcessMetrics()) families.push_back(std::move(family));

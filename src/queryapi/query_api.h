@@ -36,8 +36,7 @@
 #include "common/clock.h"
 #include "http/readiness.h"
 #include "net/server.h"
-#include "pipeline/pod_select.h"
-#include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "pipeline/workload.h"
 
 namespace prometheus {
@@ -48,14 +47,14 @@ namespace aa::queryapi {
 
 class QueryApi {
  public:
-  // `sampler`, `registry`, `clock` and `readiness` must outlive this object. /readyz answers from
-  // `readiness` (null: the sampler's check alone).
-  QueryApi(pipeline::Sampler& sampler, prometheus::Registry& registry, Clock& clock,
+  // What `view` reads, `registry`, `clock` and `readiness` must outlive this object. /readyz
+  // answers from `readiness` (null: the pipeline's check alone).
+  QueryApi(pipeline::View view, prometheus::Registry& registry, Clock& clock,
            const http::Readiness* readiness = nullptr)
-      : sampler_(sampler),
+      : view_(view),
         registry_(registry),
         clock_(clock),
-        own_readiness_(readiness == nullptr ? http::Readiness::ForSampler(sampler) : nullptr),
+        own_readiness_(readiness == nullptr ? http::Readiness::ForView(view_) : nullptr),
         readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {}
 
   // Thread-safe.
@@ -64,8 +63,7 @@ class QueryApi {
  private:
   // The pods a request selects and their aggregate.
   struct Selection {
-    pipeline::MetricRead read;
-    pipeline::PodPredicate include;
+    pipeline::Selection answer;  // the rows selected
     std::string selector;
     std::optional<double> target;
     std::optional<double> target_utilization;
@@ -81,7 +79,7 @@ class QueryApi {
                               std::string_view metric) const;
   net::HttpResponse SelfMetrics() const;
 
-  pipeline::Sampler& sampler_;
+  const pipeline::View view_;
   prometheus::Registry& registry_;
   Clock& clock_;
   std::unique_ptr<http::Readiness> own_readiness_;  // when none was given

@@ -11,7 +11,10 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/discovery.h"
+#include "pipeline/object_select.h"
 #include "pipeline/sampler_fixture.h"
+#include "pipeline/view.h"
+#include "selector/selector.h"
 #include "testutil/fake_prometheus.h"
 
 namespace aa::apiserver {
@@ -121,7 +124,7 @@ class RulesApiTest : public ::testing::Test {
     objects_.objects[{"services", "ns"}] = {{"web", {{"app", "web"}}}};
     objects_.objects[{"nodes", ""}] = {{"n1", {{"pool", "cpu"}}}, {"n2", {{"pool", "gpu"}}}};
     objects_.objects[{"namespaces", ""}] = {{"ns", {{"team", "a"}}}, {"empty", {{"team", "a"}}}};
-    api_ = std::make_unique<MetricsApi>(*sampler_, clock_, &objects_);
+    api_ = std::make_unique<MetricsApi>(pipeline::View(*sampler_, &objects_), clock_);
     discoverer_->RunOnce();
     sampler_->Start();
   }
@@ -225,7 +228,7 @@ TEST_F(RulesApiTest, NamespacedObjectsByResourceInBothVersions) {
           .status,
       404);
   // Without an object source, labelSelector on other objects is refused.
-  MetricsApi no_source(*sampler_, clock_);
+  MetricsApi no_source(pipeline::View(*sampler_), clock_);
   HttpRequest sel;
   sel.method = "GET";
   sel.path = std::string(kCustom2) + "/namespaces/ns/services/*/http_requests_per_second";
@@ -437,7 +440,7 @@ resourceRules:
   });
   SimulatedClock clock;
   pipeline::Sampler sampler(*config, prom, clock, nullptr);
-  MetricsApi api(sampler, clock);
+  MetricsApi api(pipeline::View(sampler), clock);
   sampler.Start();
   auto get = [&](const std::string& path) {
     HttpRequest r;
@@ -528,8 +531,8 @@ metrics:
   pipeline::Sampler sampler(*config, prom, clock, nullptr);
   FakeObjects objects;
   objects.objects[{"nodes", ""}] = {{"node-a", {{"pool", "gpu"}}}, {"node-b", {{"pool", "cpu"}}}};
-  MetricsApi api(sampler, clock, &objects);
-  MetricsApi api_without_objects(sampler, clock);
+  MetricsApi api(pipeline::View(sampler, &objects), clock);
+  MetricsApi api_without_objects(pipeline::View(sampler), clock);
   sampler.Start();
   HttpRequest req;
   req.method = "GET";

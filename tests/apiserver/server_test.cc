@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/sampler_fixture.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
 #include "testutil/fake_prometheus.h"
 #include "testutil/temp_dir.h"
@@ -71,7 +72,7 @@ class MetricsApiTest : public ::testing::Test {
                                {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025}});
     prom_.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}});
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
-    api_ = std::make_unique<MetricsApi>(*sampler_, clock_);
+    api_ = std::make_unique<MetricsApi>(pipeline::View(*sampler_), clock_);
     sampler_->Start();
     ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
   }
@@ -394,7 +395,7 @@ TEST_F(MetricsApiTest, ReadyzAnswersFromTheAdaptersReadinessChecks) {
   http::Readiness readiness;
   http::AddSamplerCheck(*sampler_, readiness);
   readiness.Add("pod-watch", [] { return absl::UnavailableError("waiting for the first list"); });
-  MetricsApi api(*sampler_, clock_, /*objects=*/nullptr, &readiness);
+  MetricsApi api(pipeline::View(*sampler_), clock_, &readiness);
   HttpRequest r;
   r.method = "GET";
   r.path = "/readyz";
@@ -608,7 +609,7 @@ TEST(PanicAwareMetricsApiTest, CustomAndExternalServeThePanicValueDuringABurst) 
   SimulatedClock clock;
   prometheus::Registry registry;
   pipeline::Sampler sampler(c, prom, clock, &registry);
-  MetricsApi api(sampler, clock);
+  MetricsApi api(pipeline::View(sampler), clock);
   sampler.Start();
   ASSERT_TRUE(sampler.WaitForGeneration(1, absl::Seconds(10)));
   auto round = [&] {

@@ -120,7 +120,7 @@ metrics:
   const MetricDefinition& m = c.metrics[0];
   EXPECT_EQ(m.name, "my_metric");
   EXPECT_EQ(m.description, "custom one");
-  EXPECT_EQ(m.resource, "pods");
+  EXPECT_EQ(m.resource.name(), "pods");
   EXPECT_EQ(m.query, "sum by (<<.GroupBy>>) (rate(foo_total{<<.LabelMatchers>>}[1m]))");
   EXPECT_EQ(m.baseline_query, "sum by (<<.GroupBy>>) (foo_capacity{<<.LabelMatchers>>})");
   EXPECT_EQ(m.namespace_label, "kubernetes_namespace");
@@ -152,7 +152,7 @@ TEST(ParseConfigTest, DefaultsWhenOnlyMetricsAreGiven) {
   EXPECT_TRUE(c.pod_labels.enabled);
   EXPECT_EQ(c.pod_labels.query, "kube_pod_labels{<<.LabelMatchers>>}");
   ASSERT_EQ(c.metrics.size(), 1u);
-  EXPECT_EQ(c.metrics[0].resource, "pods");
+  EXPECT_EQ(c.metrics[0].resource.name(), "pods");
   EXPECT_EQ(c.metrics[0].namespace_label, "namespace");
   EXPECT_EQ(c.metrics[0].pod_label, "pod");
   EXPECT_EQ(c.metrics[0].baseline_query, "");

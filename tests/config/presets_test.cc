@@ -163,10 +163,13 @@ TEST(PresetTest, CpuMatchers) {
             "unit=\"core\",job=\"kube-state-metrics\",service!~\"x.*\",<<.LabelMatchers>>})");
   int derived = 0;
   for (const MetricDefinition& def : c->metrics) {
-    if (def.resource != "containers" && def.resource != "nodemetrics") continue;
+    if (!def.resource.is(MetricResource::Kind::kContainers) &&
+        !def.resource.is(MetricResource::Kind::kNodeMetrics)) {
+      continue;
+    }
     ++derived;
     EXPECT_THAT(def.query, ::testing::HasSubstr("job=\"kubelet\",<<.LabelMatchers>>"))
-        << def.resource << "/" << def.name;
+        << def.resource.name() << "/" << def.name;
   }
   EXPECT_EQ(derived, 4);  // cpu and memory, per container and per node
 }

@@ -6,20 +6,21 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "queryapi/query_api.h"
 #include "kube/fake_apiserver.h"
 #include "kube/pod_watch.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
+#include "queryapi/query_api.h"
 #include "testutil/fake_prometheus.h"
 
 namespace aa::http {
 namespace {
 
 using ::aa::testing::FakePrometheus;
+using queryapi::QueryApi;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using queryapi::QueryApi;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
 
@@ -69,7 +70,7 @@ class ReadinessTest : public ::testing::Test {
     sampler_->SetPodLabelSource(nullptr);
     AddSamplerCheck(*sampler_, readiness_);
     readiness_.Add("pod-watch", [this] { return pod_watch_->SyncStatus(); });
-    api_ = std::make_unique<QueryApi>(*sampler_, registry_, clock_, &readiness_);
+    api_ = std::make_unique<QueryApi>(pipeline::View(*sampler_), registry_, clock_, &readiness_);
     pod_watch_->Start();
     sampler_->Start();
   }

@@ -30,6 +30,7 @@
 #include "keda/fake_prom.h"
 #include "keda/server.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
 
 namespace {
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
   options.registry = &registry;
   aa::pipeline::Sampler sampler(aa::keda::testing::KedaTestConfig(), prom, clock, &registry);
   sampler.Start();
-  auto server = aa::keda::Server::Start(options, sampler);
+  auto server = aa::keda::Server::Start(options, aa::pipeline::View(sampler));
   if (!server.ok()) {
     std::cerr << "keda_test_server: " << server.status() << "\n";
     return 1;

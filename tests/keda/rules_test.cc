@@ -20,6 +20,7 @@
 #include "keda/server.h"
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "testutil/fake_prometheus.h"
 
 namespace aa::keda {
@@ -131,7 +132,7 @@ class KedaRulesTest : public ::testing::Test {
     discoverer_ = std::make_unique<pipeline::Discoverer>(*sampler_, prom_, clock_);
     discoverer_->RunOnce();
     sampler_->Start();
-    scaler_ = std::make_unique<Scaler>(*sampler_);
+    scaler_ = std::make_unique<Scaler>(pipeline::View(*sampler_));
   }
 
   void TearDown() override {
@@ -170,7 +171,7 @@ class KedaRulesTest : public ::testing::Test {
   void StartServer() {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
-    auto server = Server::Start(options, *sampler_);
+    auto server = Server::Start(options, pipeline::View(*sampler_));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(

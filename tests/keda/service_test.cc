@@ -19,6 +19,7 @@
 #include "keda/fake_prom.h"
 #include "keda/server.h"
 #include "pipeline/sampler.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
@@ -89,7 +90,7 @@ class KedaServiceTest : public ::testing::Test {
   void StartServer(ServerOptions options = {}) {
     options.listen_address = "127.0.0.1:0";
     options.registry = &registry_;
-    auto server = Server::Start(options, *sampler_);
+    auto server = Server::Start(options, pipeline::View(*sampler_));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ASSERT_GT(server_->port(), 0);
@@ -513,19 +514,22 @@ TEST_F(KedaServiceTest, StreamLimit) {
 TEST_F(KedaServiceTest, StartErrors) {
   ServerOptions o;
   o.tls_key_file = "/nonexistent.key";
-  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
   o = ServerOptions{};
   o.client_ca_file = "/ca.pem";
-  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
   o = ServerOptions{};
   o.tls_cert_file = "/nonexistent/cert.pem";
   o.tls_key_file = "/nonexistent/key.pem";
-  EXPECT_EQ(Server::Start(o, *sampler_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
+            absl::StatusCode::kNotFound);
 
   StartServer();
   o = ServerOptions{};
   o.listen_address = Address();  // taken
-  auto taken = Server::Start(o, *sampler_);
+  auto taken = Server::Start(o, pipeline::View(*sampler_));
   EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable) << taken.status();
 }
 

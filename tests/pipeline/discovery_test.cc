@@ -74,7 +74,7 @@ TEST(DefinitionsForRuleTest, TemplateMapsLabelsToResources) {
                   "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
                   "services/http_requests_total ns=namespace obj=service: "
                   "sum(rate(http_requests_total{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)"));
-  EXPECT_EQ(defs[2].resource, "pods");
+  EXPECT_EQ(defs[2].resource.name(), "pods");
   EXPECT_EQ(defs[2].rule, "rules[0]");
 }
 
@@ -116,7 +116,7 @@ TEST(DefinitionsForRuleTest, FiltersAndNameMapping) {
   auto names = [](const std::vector<config::MetricDefinition>& defs) {
     std::vector<std::string> out;
     for (const auto& d : defs) {
-      if (d.resource == "pods") out.push_back(d.name);
+      if (d.resource.name() == "pods") out.push_back(d.name);
     }
     return out;
   };
@@ -258,29 +258,31 @@ TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
   uint64_t version = sampler.metrics()->version;
   discoverer.RunOnce();
   EXPECT_GT(sampler.metrics()->version, version);
-  ASSERT_NE(sampler.metrics()->Find("pods", "requests"), nullptr);
-  EXPECT_EQ(sampler.metrics()->Find("pods", "requests")->rule, "");  // `metrics:` wins
-  ASSERT_NE(sampler.metrics()->Find("nodes", "requests"), nullptr);
+  ASSERT_NE(sampler.metrics()->Find(config::MetricResource::Pods(), "requests"), nullptr);
+  EXPECT_EQ(sampler.metrics()->Find(config::MetricResource::Pods(), "requests")->rule,
+            "");  // `metrics:` wins
+  ASSERT_NE(sampler.metrics()->Find(config::MetricResource::FromName("nodes"), "requests"),
+            nullptr);
   sampler.Start();
   // Demand in two namespaces, then one periodic round samples both with one query.
-  ASSERT_TRUE(sampler.Read("requests", "x", "namespaces").ok());
-  ASSERT_TRUE(sampler.Read("requests", "y", "namespaces").ok());
+  ASSERT_TRUE(sampler.Read("requests", "x", config::MetricResource::Namespaces()).ok());
+  ASSERT_TRUE(sampler.Read("requests", "y", config::MetricResource::Namespaces()).ok());
   size_t before = prom.query_count();
   ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
   std::vector<std::string> queries = prom.queries();
   std::vector<std::string> round(queries.begin() + before, queries.end());
   EXPECT_THAT(round, ElementsAre("sum(rate(a_requests_total{namespace=~\"x|y\"}[2m])) by "
                                  "(namespace)"));
-  auto y = sampler.Read("requests", "y", "namespaces");
+  auto y = sampler.Read("requests", "y", config::MetricResource::Namespaces());
   ASSERT_TRUE(y.ok()) << y.status();
   ASSERT_NE(y->table->Find("y"), nullptr);
   EXPECT_EQ(y->table->Find("y")->value, 5);
   // Cluster-scoped: no namespace matcher, grouped by the object label only.
-  auto node = sampler.Read("requests", "ignored", "nodes");
+  auto node = sampler.Read("requests", "ignored", config::MetricResource::FromName("nodes"));
   ASSERT_TRUE(node.ok()) << node.status();
   EXPECT_EQ(node->table->Find("n1")->value, 7);
   EXPECT_EQ(prom.queries().back(), "sum(rate(a_requests_total{node!=\"\"}[2m])) by (node)");
-  auto missing = sampler.Read("nope", "x", "services");
+  auto missing = sampler.Read("nope", "x", config::MetricResource::FromName("services"));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 

@@ -170,34 +170,35 @@ TEST(PanicWindowsTest, FirstSampleAndForgetting) {
     return table;
   };
   Snapshot snap;
-  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"a", 500}}), {}, t};
-  snap.slots[SlotKey("concurrency", "ns")] = Slot{table_at(t, {{"a", 500}}), {}, t};
+  snap.slots[SlotKey{"concurrency_panic", "", "ns"}] = Slot{table_at(t, {{"a", 500}}), {}, t};
+  snap.slots[SlotKey{"concurrency", "", "ns"}] = Slot{table_at(t, {{"a", 500}}), {}, t};
   windows.Apply(&snap);
-  const MetricTable& first = *snap.FindSlot("concurrency_panic", "ns")->table;
+  const MetricTable& first = *snap.FindSlot({"concurrency_panic", "", "ns"})->table;
   ASSERT_NE(first.windows, nullptr);
   // One sample: both windows hold it; 500 for one pod against 70 is a panic, served 500.
   EXPECT_TRUE(first.windows->workloads[0].in_panic);
   EXPECT_EQ(first.windows->workloads[0].name, "");
   EXPECT_DOUBLE_EQ(first.pods[0].value, 500);
-  EXPECT_EQ(snap.FindSlot("concurrency", "ns")->table->windows, nullptr);  // not panic-aware
+  EXPECT_EQ(snap.FindSlot({"concurrency", "", "ns"})->table->windows, nullptr);  // not panic-aware
   // A metricLabelSelector variant of the panic-aware definition is windowed too.
-  const std::string variant = std::string("concurrency_panic\x01") + "code=\"200\"";
-  snap.slots[SlotKey(variant, "ns")] = Slot{table_at(t, {{"a", 3}}), {}, t};
+  const SlotKey variant{"concurrency_panic", "code=\"200\"", "ns"};
+  snap.slots[variant] = Slot{table_at(t, {{"a", 3}}), {}, t};
   windows.Apply(&snap);
-  ASSERT_NE(snap.FindSlot(variant, "ns")->table->windows, nullptr);
-  EXPECT_DOUBLE_EQ(snap.FindSlot(variant, "ns")->table->windows->pods[0].stable, 3);
+  ASSERT_NE(snap.FindSlot(variant)->table->windows, nullptr);
+  EXPECT_DOUBLE_EQ(snap.FindSlot(variant)->table->windows->pods[0].stable, 3);
   // Applying again (no new sample) changes nothing.
-  auto before = snap.FindSlot("concurrency_panic", "ns")->table;
+  auto before = snap.FindSlot({"concurrency_panic", "", "ns"})->table;
   windows.Apply(&snap);
-  EXPECT_EQ(snap.FindSlot("concurrency_panic", "ns")->table, before);
+  EXPECT_EQ(snap.FindSlot({"concurrency_panic", "", "ns"})->table, before);
   // A pod gone for more than a stable window is forgotten: a new sample starts its history anew.
   t += absl::Seconds(61);
-  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"b", 1}}), {}, t};
+  snap.slots[SlotKey{"concurrency_panic", "", "ns"}] = Slot{table_at(t, {{"b", 1}}), {}, t};
   windows.Apply(&snap);
   t += absl::Seconds(2);
-  snap.slots[SlotKey("concurrency_panic", "ns")] = Slot{table_at(t, {{"a", 7}, {"b", 1}}), {}, t};
+  snap.slots[SlotKey{"concurrency_panic", "", "ns"}] =
+      Slot{table_at(t, {{"a", 7}, {"b", 1}}), {}, t};
   windows.Apply(&snap);
-  const MetricTable& later = *snap.FindSlot("concurrency_panic", "ns")->table;
+  const MetricTable& later = *snap.FindSlot({"concurrency_panic", "", "ns"})->table;
   EXPECT_EQ(later.windows->pods[0].stable_samples, 1);
   EXPECT_DOUBLE_EQ(later.windows->pods[0].stable, 7);
   EXPECT_FALSE(later.windows->workloads[0].in_panic);  // the workload's panic state expired too

@@ -128,7 +128,7 @@ TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
     ASSERT_TRUE(
         ::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)))
         << mode;
-    const Slot* slot = sampler.snapshot()->FindSlot("m", "ns");
+    const Slot* slot = sampler.snapshot()->FindSlot({"m", "", "ns"});
     ASSERT_NE(slot, nullptr);
     EXPECT_FALSE(slot->last_error.ok()) << mode;
     EXPECT_FALSE(slot->last_error.message().empty()) << mode;

@@ -341,7 +341,7 @@ TEST_F(SamplerTest, DemandExpiresAndTheSlotIsDropped) {
   s.Start();
   ASSERT_TRUE(s.Read("concurrency", "a").ok());
   for (int i = 0; i < 5; ++i) NextRound(s);  // 25 s without a read
-  EXPECT_EQ(s.snapshot()->FindSlot("concurrency", "a"), nullptr);
+  EXPECT_EQ(s.snapshot()->FindSlot({"concurrency", "", "a"}), nullptr);
   size_t before = prom_.query_count();
   NextRound(s);
   // Nothing demanded, nothing queried (probe already succeeded).
@@ -356,7 +356,7 @@ TEST_F(SamplerTest, ReadyAfterEveryWarmMetricSampled) {
   s.Start();
   ASSERT_TRUE(s.WaitForGeneration(1, kSamplerWait));
   EXPECT_TRUE(s.Ready());
-  EXPECT_NE(s.snapshot()->FindSlot("cpu", "a"), nullptr);
+  EXPECT_NE(s.snapshot()->FindSlot({"cpu", "", "a"}), nullptr);
 }
 
 TEST_F(SamplerTest, NotReadyWhilePrometheusIsDown) {

@@ -7,6 +7,7 @@
 #include "http/process_metrics.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/sampler_fixture.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
 #include "testutil/fake_prometheus.h"
 
@@ -52,7 +53,7 @@ class QueryApiTest : public ::testing::Test {
     prom_.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "b-1"}}, 0.25}});
     prom_.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}});
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
-    api_ = std::make_unique<QueryApi>(*sampler_, registry_, clock_);
+    api_ = std::make_unique<QueryApi>(pipeline::View(*sampler_), registry_, clock_);
     sampler_->Start();
     ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
   }

@@ -46,8 +46,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
 
   const Trigger& trigger() const { return trigger_; }
 
-  // Guarded by the service's mu_: the stream waits in the opener's queue; its first evaluation
-  // finished.
+  // Guarded by the service's mu_: an evaluation of the stream as new is pending; its first
+  // evaluation finished.
   bool queued = true;
   bool evaluated_once = false;
 
@@ -58,7 +58,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
 
   // Records the activity computed from snapshot `generation` and writes it when it differs from the
   // last state written. States from an older generation than one already recorded are ignored, so
-  // the opener and the pusher may race. At most one write is in flight; a newer state replaces one
+  // evaluations of the stream may race. At most one write is in flight; a newer state replaces one
   // not yet written.
   void Push(bool active, uint64_t generation) {
     std::lock_guard lock(mu_);
@@ -142,9 +142,9 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
   externalscaler::IsActiveResponse response_;  // must stay unchanged while a write is in flight
 };
 
-ExternalScalerService::ExternalScalerService(pipeline::Sampler& sampler, KedaMetrics& metrics,
+ExternalScalerService::ExternalScalerService(pipeline::View view, KedaMetrics& metrics,
                                              size_t max_streams)
-    : scaler_(sampler), sampler_(sampler), metrics_(metrics), max_streams_(max_streams) {}
+    : scaler_(view), view_(view), metrics_(metrics), max_streams_(max_streams) {}
 
 ExternalScalerService::~ExternalScalerService() {
   BeginShutdown();
@@ -152,7 +152,7 @@ ExternalScalerService::~ExternalScalerService() {
 }
 
 void ExternalScalerService::Start() {
-  listener_id_ = sampler_.Subscribe([this](const std::shared_ptr<const pipeline::Snapshot>&) {
+  listener_id_ = view_.Subscribe([this](const std::shared_ptr<const pipeline::Snapshot>&) {
     // On the sampling thread: only flag and signal.
     {
       std::lock_guard lock(mu_);
@@ -160,9 +160,7 @@ void ExternalScalerService::Start() {
     }
     pusher_cv_.notify_one();
   });
-  opener_ = std::thread([this] { OpenerLoop(); });
   pusher_ = std::thread([this] { PusherLoop(); });
-  for (auto& t : slow_threads_) t = std::thread([this] { SlowLoop(); });
 }
 
 void ExternalScalerService::BeginShutdown() {
@@ -175,24 +173,14 @@ void ExternalScalerService::BeginShutdown() {
     stopping_ = true;
     listener = listener_id_;
     for (auto& [id, s] : streams_) open.push_back(s);
-    to_open_.clear();
   }
-  opener_cv_.notify_all();
   pusher_cv_.notify_all();
-  if (listener != 0) sampler_.Unsubscribe(listener);
+  if (listener != 0) view_.Unsubscribe(listener);
   for (auto& s : open) s->Close(grpc::Status::OK);
 }
 
 void ExternalScalerService::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    slow_stopping_ = true;
-  }
-  slow_cv_.notify_all();
-  for (auto& t : slow_threads_) {
-    if (t.joinable()) t.join();
-  }
-  if (opener_.joinable()) opener_.join();
+  scaler_.Stop();  // answers of first samples that arrive later are dropped
   if (pusher_.joinable()) pusher_.join();
 }
 
@@ -252,8 +240,7 @@ bool ExternalScalerService::WouldWait(const Trigger& trigger) const {
 }
 
 void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method method,
-                                   const absl::StatusOr<Trigger>& trigger, bool reads,
-                                   std::function<absl::Status(const Trigger&)> work) {
+                                   const absl::StatusOr<Trigger>& trigger, bool reads, Work work) {
   auto finish = [this, reactor, method](const absl::Status& status) {
     metrics_.Request(method, status.code());
     if (!status.ok())
@@ -261,30 +248,41 @@ void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method met
     reactor->Finish(ToGrpc(status));
   };
   if (!trigger.ok()) return finish(trigger.status());
-  if (!reads || !WouldWait(*trigger)) return finish(work(*trigger));
-  // The first request of a (metric, namespace) waits for its sample: not on a gRPC thread.
+  if (!reads) {
+    return finish(work(*trigger, absl::FailedPreconditionError("the answer reads no data")));
+  }
+  if (!WouldWait(*trigger)) return finish(work(*trigger, scaler_.Stats(*trigger)));
+  // The first request of a (metric, namespace) is answered when its sample is published: no
+  // thread waits for it.
   {
     std::lock_guard lock(mu_);
-    if (slow_.size() < kMaxWaitingRequests && !slow_stopping_) {
-      slow_.push_back([finish, work = std::move(work), t = *trigger] { finish(work(t)); });
-      slow_cv_.notify_one();
-      return;
+    if (waiting_ >= kMaxWaitingRequests) {
+      return finish(absl::ResourceExhaustedError("too many requests waiting for a first sample"));
     }
+    ++waiting_;
   }
-  finish(absl::ResourceExhaustedError("too many requests waiting for a first sample"));
+  scaler_.StatsWhenSampled(*trigger, [this, finish, work = std::move(work),
+                                      t = *trigger](absl::StatusOr<Observation> obs) {
+    {
+      std::lock_guard lock(mu_);
+      --waiting_;
+    }
+    finish(work(t, obs));
+  });
 }
 
 grpc::ServerUnaryReactor* ExternalScalerService::IsActive(
     grpc::CallbackServerContext* ctx, const externalscaler::ScaledObjectRef* request,
     externalscaler::IsActiveResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Answer(reactor, Method::kIsActive, ParseRef(*request), /*reads=*/true,
-         [this, response](const Trigger& t) -> absl::Status {
-           auto active = scaler_.IsActive(t);
-           if (!active.ok()) return active.status();
-           response->set_result(*active);
-           return absl::OkStatus();
-         });
+  Answer(
+      reactor, Method::kIsActive, ParseRef(*request), /*reads=*/true,
+      [this, response](const Trigger& t, const absl::StatusOr<Observation>& obs) -> absl::Status {
+        auto active = scaler_.IsActive(t, obs);
+        if (!active.ok()) return active.status();
+        response->set_result(*active);
+        return absl::OkStatus();
+      });
   return reactor;
 }
 
@@ -299,19 +297,20 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
     auto metric = scaler_.Resolve(*trigger);
     reads = metric.ok() && !metric->definition->baseline_query.empty();
   }
-  Answer(reactor, Method::kGetMetricSpec, trigger, reads,
-         [this, response](const Trigger& t) -> absl::Status {
-           auto spec = scaler_.MetricSpec(t);
-           if (!spec.ok()) return spec.status();
-           externalscaler::MetricSpec* out = response->add_metricspecs();
-           out->set_metricname(spec->metric_name);
-           out->set_targetsizefloat(spec->target);
+  Answer(
+      reactor, Method::kGetMetricSpec, trigger, reads,
+      [this, response](const Trigger& t, const absl::StatusOr<Observation>& obs) -> absl::Status {
+        auto spec = scaler_.MetricSpec(t, obs);
+        if (!spec.ok()) return spec.status();
+        externalscaler::MetricSpec* out = response->add_metricspecs();
+        out->set_metricname(spec->metric_name);
+        out->set_targetsizefloat(spec->target);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-           out->set_targetsize(spec->target_size);
+        out->set_targetsize(spec->target_size);
 #pragma GCC diagnostic pop
-           return absl::OkStatus();
-         });
+        return absl::OkStatus();
+      });
   return reactor;
 }
 
@@ -319,33 +318,21 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
     grpc::CallbackServerContext* ctx, const externalscaler::GetMetricsRequest* request,
     externalscaler::GetMetricsResponse* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  Answer(reactor, Method::kGetMetrics, ParseRef(request->scaledobjectref()), /*reads=*/true,
-         [this, response](const Trigger& t) -> absl::Status {
-           auto value = scaler_.Metrics(t);
-           if (!value.ok()) return value.status();
-           externalscaler::MetricValue* out = response->add_metricvalues();
-           out->set_metricname(value->metric_name);
-           out->set_metricvaluefloat(value->total);
+  Answer(
+      reactor, Method::kGetMetrics, ParseRef(request->scaledobjectref()), /*reads=*/true,
+      [this, response](const Trigger& t, const absl::StatusOr<Observation>& obs) -> absl::Status {
+        auto value = scaler_.Metrics(t, obs);
+        if (!value.ok()) return value.status();
+        externalscaler::MetricValue* out = response->add_metricvalues();
+        out->set_metricname(value->metric_name);
+        out->set_metricvaluefloat(value->total);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-           out->set_metricvalue(value->rounded);
+        out->set_metricvalue(value->rounded);
 #pragma GCC diagnostic pop
-           return absl::OkStatus();
-         });
+        return absl::OkStatus();
+      });
   return reactor;
-}
-
-void ExternalScalerService::SlowLoop() {
-  std::unique_lock lock(mu_);
-  while (true) {
-    slow_cv_.wait(lock, [this] { return slow_stopping_ || !slow_.empty(); });
-    if (slow_.empty()) return;  // stopping, and every accepted request was answered
-    std::function<void()> job = std::move(slow_.front());
-    slow_.pop_front();
-    lock.unlock();
-    job();
-    lock.lock();
-  }
 }
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerService::StreamIsActive(
@@ -372,7 +359,6 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
       uint64_t id = next_stream_id_++;
       stream = std::make_shared<StreamReactor>(this, id, *std::move(trigger));
       streams_.emplace(id, stream);
-      to_open_.push_back(stream);
       metrics_.StreamOpened();
     }
   }
@@ -381,7 +367,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
     metrics_.Request(Method::kStreamIsActive, refused.code());
     return new RejectReactor(ToGrpc(refused));
   }
-  opener_cv_.notify_one();
+  Open(stream);
   return stream.get();
 }
 
@@ -399,33 +385,30 @@ void ExternalScalerService::Remove(uint64_t id) {
   // `gone` may be the last reference: the reactor is destroyed here, outside the lock.
 }
 
-void ExternalScalerService::OpenerLoop() {
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    if (to_open_.empty()) {
-      opener_cv_.wait(lock, [this] { return stopping_ || !to_open_.empty(); });
-      continue;
-    }
-    std::shared_ptr<StreamReactor> stream = std::move(to_open_.front());
-    to_open_.pop_front();
-    stream->queued = false;
-    const bool first = !stream->evaluated_once;
+void ExternalScalerService::Open(std::shared_ptr<StreamReactor> stream) {
+  bool first;
+  {
+    std::lock_guard lock(mu_);
+    first = !stream->evaluated_once;
     stream->evaluated_once = true;
-    lock.unlock();
-    if (!stream->closed()) {
-      auto obs = scaler_.Stats(stream->trigger());  // may wait for a first sample
-      if (!obs.ok() && !first) {
-        LogDebug("keda: StreamIsActive re-evaluation failed", {{"error", obs.status()}});
-      } else if (!obs.ok()) {
-        LogDebug("keda: StreamIsActive first evaluation failed", {{"error", obs.status()}});
-        stream->Close(ToGrpc(obs.status()));
-      } else {
-        stream->Push(obs->stats.total > stream->trigger().activation_threshold, obs->generation);
-      }
-    }
-    stream.reset();
-    lock.lock();
   }
+  // At once when sampled, else when the first sample is published (its reading demands it).
+  const Trigger& trigger = stream->trigger();
+  scaler_.StatsWhenSampled(trigger, [this, stream, first](absl::StatusOr<Observation> obs) {
+    {
+      std::lock_guard lock(mu_);
+      stream->queued = false;
+    }
+    if (stream->closed()) return;
+    if (!obs.ok() && !first) {
+      LogDebug("keda: StreamIsActive re-evaluation failed", {{"error", obs.status()}});
+    } else if (!obs.ok()) {
+      LogDebug("keda: StreamIsActive first evaluation failed", {{"error", obs.status()}});
+      stream->Close(ToGrpc(obs.status()));
+    } else {
+      stream->Push(obs->stats.total > stream->trigger().activation_threshold, obs->generation);
+    }
+  });
 }
 
 void ExternalScalerService::PusherLoop() {
@@ -439,7 +422,7 @@ void ExternalScalerService::PusherLoop() {
     uint64_t generation = PushPass(&handed_back);
     lock.lock();
     ++push_passes_;
-    // A stream handed back to the opener was not evaluated against this generation: the opener's
+    // A stream handed back to be evaluated as new was not evaluated against this generation: its
     // read demands its (metric, namespace) again, and the pass after that sample counts.
     if (!handed_back) pushed_generation_ = std::max(pushed_generation_, generation);
     progress_cv_.notify_all();
@@ -447,7 +430,7 @@ void ExternalScalerService::PusherLoop() {
 }
 
 uint64_t ExternalScalerService::PushPass(bool* handed_back) {
-  const uint64_t generation = sampler_.snapshot()->generation;
+  const uint64_t generation = view_.snapshot()->generation;
   std::vector<std::shared_ptr<StreamReactor>> open;
   {
     std::lock_guard lock(mu_);
@@ -466,23 +449,19 @@ uint64_t ExternalScalerService::PushPass(bool* handed_back) {
     if (it->second.ok()) {
       s->Push(it->second->stats.total > t.activation_threshold, it->second->generation);
     } else if (it->second.status().code() == absl::StatusCode::kFailedPrecondition) {
-      // The sampler dropped (or never had) this (metric, namespace): demand it again through the
-      // opener, which may wait for the sample.
+      // The pipeline dropped (or never had) this (metric, namespace): demand it again, and
+      // evaluate the stream once it is sampled.
       requeue.push_back(s);
     }
   }
   *handed_back = !requeue.empty();
-  if (!requeue.empty()) {
+  for (auto& s : requeue) {
     {
       std::lock_guard lock(mu_);
-      for (auto& s : requeue) {
-        if (!s->queued && !stopping_) {
-          s->queued = true;
-          to_open_.push_back(std::move(s));
-        }
-      }
+      if (s->queued || stopping_) continue;
+      s->queued = true;
     }
-    opener_cv_.notify_one();
+    Open(std::move(s));
   }
   return generation;
 }

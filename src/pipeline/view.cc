@@ -1,0 +1,163 @@
+#include "pipeline/view.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "pipeline/discovery.h"
+#include "pipeline/object_select.h"
+#include "pipeline/pod_select.h"
+#include "pipeline/sampler.h"
+#include "selector/selector.h"
+
+namespace aa::pipeline {
+namespace {
+
+using Kind = config::MetricResource::Kind;
+
+}  // namespace
+
+bool Selection::Selected(size_t table_index) const {
+  return std::binary_search(rows.begin(), rows.end(), table_index);
+}
+
+WorkloadStats Selection::Stats(std::optional<double> target,
+                               std::optional<double> target_utilization) const {
+  const PodValue* first = table->pods.data();
+  return Aggregate(
+      *definition, *table,
+      [&](const PodValue& pod) { return Selected(static_cast<size_t>(&pod - first)); }, target,
+      target_utilization);
+}
+
+namespace {
+
+// The rows of `read` that `q` selects.
+absl::StatusOr<Selection> Answer(ObjectSource* objects, const Question& q,
+                                 absl::StatusOr<MetricRead> read) {
+  if (!read.ok()) return read.status();
+  Selection sel;
+  sel.metrics = std::move(read->metrics);
+  sel.definition = read->definition;
+  sel.snapshot = std::move(read->snapshot);
+  sel.table = read->table;
+  sel.age = read->age;
+  const config::MetricDefinition& def = *sel.definition;
+  const std::vector<PodValue>& rows = sel.table->pods;
+  auto named = [&](const PodValue& v) { return !q.name || v.pod == *q.name; };
+
+  if (def.resource.is(Kind::kPods)) {
+    auto include = PodSelector(*sel.snapshot, q.ns, q.label_selector);
+    if (!include.ok()) return WithWhy(include.status(), Why::kBadQuestion);
+    if (q.name) {
+      if (const PodValue* v = sel.table->Find(*q.name);
+          v != nullptr && (!*include || (*include)(*v))) {
+        sel.rows.push_back(static_cast<size_t>(v - rows.data()));
+      }
+    } else {
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (!*include || (*include)(rows[i])) sel.rows.push_back(i);
+      }
+    }
+    if (sel.rows.empty()) {
+      if (!q.name) sel.existing_pods = CountIndexedPods(*sel.snapshot, q.ns, q.label_selector);
+      sel.named_pod_exists = q.name && sel.snapshot->FindPodLabels(q.ns, *q.name) != nullptr;
+      sel.why_empty = sel.existing_pods == size_t{0} ? Why::kNoSuchObject : Why::kNoValue;
+    }
+    return sel;
+  }
+
+  if (!q.label_selector.empty()) {
+    // Objects other than pods, by their Kubernetes labels (not the series' labels).
+    auto parsed = selector::Selector::Parse(q.label_selector);
+    if (!parsed.ok()) return WithWhy(parsed.status(), Why::kBadQuestion);
+    if (!parsed->Empty()) {
+      const KubeResource* kr = FindKubeResource(def.resource.name());
+      if (kr == nullptr) {
+        return WithWhy(absl::NotFoundError(absl::StrCat(
+                           "labelSelector: unknown resource \"", def.resource.name(),
+                           "\": objects are selected by their labels for the resources this "
+                           "adapter knows (",
+                           KnownResourceNames(), ")")),
+                       Why::kBadQuestion);
+      }
+      if (objects == nullptr) {
+        return WithWhy(absl::InvalidArgumentError(absl::StrCat(
+                           "labelSelector: selecting ", def.resource.name(),
+                           " by their labels is not supported without an object source (the "
+                           "Kubernetes API or kube-state-metrics); name the object instead")),
+                       Why::kBadQuestion);
+      }
+      auto names = objects->Select(*kr, kr->namespaced ? std::string_view(q.ns) : "", *parsed);
+      if (!names.ok()) return WithWhy(names.status(), Why::kBackendFailed);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (named(rows[i]) && std::binary_search(names->begin(), names->end(), rows[i].pod)) {
+          sel.rows.push_back(i);
+        }
+      }
+      if (sel.rows.empty()) {
+        const bool picked = !names->empty() &&
+                            (!q.name || std::binary_search(names->begin(), names->end(), *q.name));
+        sel.why_empty = picked ? Why::kNoValue : Why::kNoSuchObject;
+      }
+      sel.objects = *std::move(names);
+      return sel;
+    }
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (named(rows[i])) sel.rows.push_back(i);
+  }
+  if (sel.rows.empty()) sel.why_empty = Why::kNoValue;
+  return sel;
+}
+
+}  // namespace
+
+View::View(Sampler& sampler, ObjectSource* objects) : sampler_(sampler), objects_(objects) {}
+
+std::shared_ptr<const MetricSet> View::metrics() const { return sampler_.metrics(); }
+
+std::shared_ptr<const Snapshot> View::snapshot() const { return sampler_.snapshot(); }
+
+std::vector<std::string> View::Namespaces(const config::MetricDefinition& def) const {
+  std::vector<std::string> out = sampler_.snapshot()->Namespaces(def.Key());
+  for (const std::string& w : sampler_.config().sampling.warm_namespaces) out.push_back(w);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+absl::Duration View::discovery_interval() const { return sampler_.config().discovery_interval; }
+
+absl::StatusOr<Selection> View::Select(const Question& q) const {
+  return Answer(objects_, q, sampler_.Read(q.metric, q.ns, q.resource, q.series_matchers));
+}
+
+absl::StatusOr<Selection> View::SelectNow(const Question& q) const {
+  return Answer(objects_, q, sampler_.ReadNow(q.metric, q.ns, q.resource, q.series_matchers));
+}
+
+bool View::Sampled(const Question& q) const {
+  return sampler_.HasSlot(q.metric, q.ns, q.resource, q.series_matchers);
+}
+
+void View::SelectWhenSampled(Question q, Done done) const {
+  const std::string metric = q.metric, ns = q.ns, matchers = q.series_matchers;
+  const config::MetricResource resource = q.resource;
+  sampler_.ReadWhenSampled(
+      metric, ns, resource, matchers,
+      [objects = objects_, q = std::move(q), done = std::move(done)](
+          absl::StatusOr<MetricRead> read) { done(Answer(objects, q, std::move(read))); });
+}
+
+absl::Status View::ReadyStatus() const { return sampler_.ReadyStatus(); }
+
+void View::UpdateGauges() const { sampler_.UpdateGauges(); }
+
+uint64_t View::Subscribe(Listener listener) const {
+  return sampler_.Subscribe(std::move(listener));
+}
+
+void View::Unsubscribe(uint64_t id) const { sampler_.Unsubscribe(id); }
+
+}  // namespace aa::pipeline

@@ -1,0 +1,144 @@
+#pragma once
+// The one read path of the pipeline: the frontends (apiserver/, keda/, queryapi/) ask the view a
+// typed question and get a typed answer; they never see the sampler. Each frontend only maps its
+// wire format to a Question and the Selection (or the error) to its wire format.
+//
+// A Question names a metric, the resource one value describes, a namespace, and which objects: one
+// by name, or every object a Kubernetes label selector picks (pods by the pod-label index in the
+// snapshot; other resources by their labels from the ObjectSource), optionally narrowed by PromQL
+// matchers over the metric's own series (a metricLabelSelector; sampled as its own variant).
+//
+// The answer is a Selection: the table read (definition, snapshot, sample time, panic windows),
+// the rows selected, and their totals. An empty selection is an answer, not an error (KEDA serves
+// its total, 0; the Kubernetes APIs and the query API answer 404, each in its own words):
+// Selection::why_empty says why nothing matched (kNoSuchObject or kNoValue). Errors carry a Why
+// (WhyOf) besides their code:
+//   kUnknownMetric   NotFound         the metric is not served for the resource
+//   kBadQuestion     InvalidArgument  malformed namespace or label selector, or a selection the
+//                                     resource cannot take (no object source, unknown resource)
+//   kStale           Unavailable      the last good value is older than maxAge (the message gives
+//                                     the last sample time and Prometheus' last error)
+//   kNotSampledYet   Unavailable      no sample yet (the first sample did not arrive in time, or
+//                                     SelectNow() before it)
+//   kBackendFailed   Unavailable      Prometheus never answered this table, or the object source
+//                                     failed (NotFound when it does not serve the resource)
+//   kTooManyVariants Unavailable      a new series-matchers variant would exceed the bound
+//
+// Reading never blocks a caller that does not want to: Select() may wait for a first sample (as
+// Sampler::Read), SelectNow() never does, and SelectWhenSampled() calls back once the answer can
+// be given without waiting, so frontends need no threads of their own for first reads.
+//
+// Thread-safe. The sampler and the object source must outlive the view.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "config/config.h"
+#include "pipeline/metric_set.h"
+#include "pipeline/snapshot.h"
+#include "pipeline/why.h"
+#include "pipeline/workload.h"
+
+namespace aa::pipeline {
+
+class Sampler;
+class ObjectSource;
+
+struct Question {
+  std::string metric;               // the served name
+  config::MetricResource resource;  // what one value describes; default pods
+  std::string ns;                   // ignored for cluster-scoped definitions
+  std::optional<std::string> name;  // one object by name; unset: every selected object
+  // Kubernetes label selector over the objects ("" = every object): pods by the pod-label index,
+  // other resources by the ObjectSource (only for resources FindKubeResource knows).
+  std::string label_selector;
+  // Comma-joined PromQL matchers over the metric's own series, built safely (e.g.
+  // selector::ParseSeriesSelector); "" = every series. Sampled and cached as its own variant.
+  std::string series_matchers;
+};
+
+struct Selection {
+  std::shared_ptr<const MetricSet> metrics;              // keeps `definition` alive
+  const config::MetricDefinition* definition = nullptr;  // owned by `metrics`
+  std::shared_ptr<const Snapshot> snapshot;              // keeps `table` alive
+  const MetricTable* table = nullptr;                    // never null
+  absl::Duration age;                                    // now - table->sampled_at
+  // The selected rows: indexes into table->pods (and table->windows->pods), ascending.
+  std::vector<size_t> rows;
+  // Empty `rows` only: kNoSuchObject (nothing has the name or matches the selector) or kNoValue.
+  Why why_empty = Why::kOther;
+  // Label selection of objects other than pods: the names the object source picked (sorted).
+  std::optional<std::vector<std::string>> objects;
+  // Pods only: how many pods that exist match the selector (known only with the Kubernetes pod
+  // watch as the pod-label source), and whether a named pod exists (the pod-label index has it).
+  std::optional<size_t> existing_pods;
+  bool named_pod_exists = false;
+
+  const config::MetricDefinition& def() const { return *definition; }
+  absl::Time sampled_at() const { return table->sampled_at; }
+  const PodValue& row(size_t i) const { return table->pods[rows[i]]; }
+  bool Selected(size_t table_index) const;
+  // Totals over the rows; `target` / `target_utilization` override the definition's.
+  WorkloadStats Stats(std::optional<double> target = std::nullopt,
+                      std::optional<double> target_utilization = std::nullopt) const;
+};
+
+class View {
+ public:
+  // `sampler` and `objects` (may be null: no label selection of objects other than pods) must
+  // outlive the view.
+  explicit View(Sampler& sampler, ObjectSource* objects = nullptr);
+
+  // The metrics served now (never null).
+  std::shared_ptr<const MetricSet> metrics() const;
+  // The latest snapshot (never null).
+  std::shared_ptr<const Snapshot> snapshot() const;
+  // The namespaces the pipeline holds a table of `def` for, with the warm namespaces; sorted.
+  std::vector<std::string> Namespaces(const config::MetricDefinition& def) const;
+  // How often rule discovery runs (for messages about metrics that disappeared).
+  absl::Duration discovery_interval() const;
+  // Whether label selection of objects other than pods is possible, and where the labels come
+  // from (for messages).
+  ObjectSource* objects() const { return objects_; }
+
+  // The answer; the first question about a (metric, namespace, series matchers) the pipeline does
+  // not hold yet waits for its first sample (up to sampling.firstSampleTimeout).
+  absl::StatusOr<Selection> Select(const Question& q) const;
+  // The answer from the latest snapshot, never waiting: kNotSampledYet (Unavailable) when the
+  // pipeline holds nothing for the question yet, which then is sampled at once.
+  absl::StatusOr<Selection> SelectNow(const Question& q) const;
+  // Whether SelectNow() would answer kNotSampledYet. Records no demand.
+  bool Sampled(const Question& q) const;
+  // Calls `done` once with Select()'s answer, without waiting: at once (on the caller's thread)
+  // when the answer is ready, else on the sampling thread after the publication that holds it (or
+  // once the first sample timed out, or the sampler stops). `done` must be quick; questions that
+  // select objects other than pods by labels ask the object source there, so ask those with
+  // Select() instead.
+  using Done = std::function<void(absl::StatusOr<Selection>)>;
+  void SelectWhenSampled(Question q, Done done) const;
+
+  // OK once the pipeline can answer (Sampler::ReadyStatus), else Unavailable saying what it waits
+  // for.
+  absl::Status ReadyStatus() const;
+  // Refreshes the pipeline's self-metric gauges (before /metrics is served).
+  void UpdateGauges() const;
+
+  // Called after every publication, on the sampling thread (Sampler::Subscribe).
+  using Listener = std::function<void(const std::shared_ptr<const Snapshot>&)>;
+  uint64_t Subscribe(Listener listener) const;
+  void Unsubscribe(uint64_t id) const;
+
+ private:
+  Sampler& sampler_;
+  ObjectSource* objects_;
+};
+
+}  // namespace aa::pipeline
