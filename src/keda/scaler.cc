@@ -107,7 +107,7 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
   }
   const config::MetricDefinition& def = *out.definition;
   if (def.resource.is(Kind::kPods)) {
-    out.pod_selector = trigger.label_selector;
+    out.object_selector = trigger.label_selector;
   } else if (!trigger.inference_service.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "scalerMetadata.inferenceService: selects pods, but metric \"", def.name, "\" is ",
@@ -121,14 +121,15 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
         selector::ParseSeriesSelector(trigger.label_selector, "scalerMetadata.labelSelector");
     if (!series.ok()) return series.status();
     out.extra_matchers = std::move(series->matchers);
+  } else if (def.resource.is(Kind::kNamespaces) && !trigger.label_selector.empty()) {
+    return absl::InvalidArgumentError(
+        "scalerMetadata.labelSelector: a namespaces metric is the trigger's namespace's own value; "
+        "there is nothing to select");
   } else if (!trigger.label_selector.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scalerMetadata.labelSelector: selecting ", def.resource.name(),
-        " by their labels is not supported (this adapter knows pods' labels only); without it the "
-        "value is ",
-        def.resource.is(Kind::kNamespaces)
-            ? std::string("the namespace's own")
-            : absl::StrCat("the sum over the namespace's ", def.resource.name())));
+    // As custom.metrics.k8s.io serves {resource}/*/{metric}?labelSelector=: the view asks the
+    // object source which objects the selector picks (it refuses resources it cannot list).
+    out.object_selector = trigger.label_selector;
+    out.asks_object_source = true;
   }
   if (!def.rule.empty()) {
     std::lock_guard lock(seen_mu_);
@@ -144,7 +145,7 @@ pipeline::Question Scaler::QuestionFor(const Trigger& trigger, const ResolvedMet
   q.metric = trigger.metric;
   q.resource = metric.definition->resource;
   q.ns = trigger.ns;
-  q.label_selector = metric.pod_selector;
+  q.label_selector = metric.object_selector;
   q.series_matchers = metric.extra_matchers;
   return q;
 }
@@ -152,6 +153,21 @@ pipeline::Question Scaler::QuestionFor(const Trigger& trigger, const ResolvedMet
 bool Scaler::WouldWait(const Trigger& trigger) const {
   auto metric = Resolve(trigger);
   return metric.ok() && !view_.Sampled(QuestionFor(trigger, *metric));
+}
+
+bool Scaler::AsksObjectSource(const Trigger& trigger) const {
+  auto metric = Resolve(trigger);
+  return metric.ok() && metric->asks_object_source;
+}
+
+void Scaler::Demand(const Trigger& trigger) const {
+  auto metric = Resolve(trigger);
+  if (!metric.ok()) return;
+  // What is sampled is (metric, namespace, matchers); which objects are picked does not matter, so
+  // the object source is not asked.
+  pipeline::Question q = QuestionFor(trigger, *metric);
+  q.label_selector.clear();
+  (void)view_.SelectNow(q);
 }
 
 absl::StatusOr<Observation> Scaler::Observe(const Trigger& trigger,
@@ -192,6 +208,11 @@ absl::StatusOr<Observation> Scaler::StatsIfSampled(const Trigger& trigger) const
 void Scaler::StatsWhenSampled(const Trigger& trigger, ObservationDone done) const {
   auto metric = Resolve(trigger);
   if (!metric.ok()) return done(metric.status());
+  if (metric->asks_object_source) {
+    return done(absl::FailedPreconditionError(
+        "internal: a trigger that selects objects by labels is read with Stats(), not on the "
+        "sampling thread"));
+  }
   view_.SelectWhenSampled(QuestionFor(trigger, *metric),
                           [this, alive = alive_, trigger,
                            done = std::move(done)](absl::StatusOr<pipeline::Selection> sel) {

@@ -8,12 +8,11 @@
 //   the ones discovered from prometheus-adapter rules, so a metric discovered later is usable
 //   without a restart): the trigger's `resource`, else pods when the name has a pods metric, else
 //   the name's only resource.
-// - Stats(): asks the pipeline's view (metric, resource, namespace, the trigger's selector over
-// pods,
-//   the labelSelector's matchers over an external metric's series) and totals the rows selected
-//   (pods; external: the series the matchers kept; other resources: the namespace's objects). A
-//   first request for a new key waits for one sample, as the pipeline does; StatsWhenSampled()
-//   calls back instead of waiting.
+// - Stats(): asks the pipeline's view (metric, resource, namespace, the trigger's labelSelector
+//   over the Kubernetes labels of pods or other objects, or as matchers over an external metric's
+//   series) and totals the rows selected (the pods, objects or series picked; without a selector
+//   every one in the namespace). A first request for a new key waits for one sample, as the
+//   pipeline does; StatsWhenSampled() calls back instead of waiting.
 // - MetricSpec(): the per-pod target; reads no data unless the target is a percentage of a baseline
 //   (cpu). Rule metrics have no target of their own: the trigger must give one.
 // - Metrics(): the workload TOTAL over the selected pods (or series, or objects), so KEDA's
@@ -47,8 +46,13 @@ struct ResolvedMetric {
   const config::MetricDefinition* definition = nullptr;
   // External metrics: the labelSelector as PromQL matchers over the metric's series ("" = all).
   std::string extra_matchers;
-  // Pods metrics: the selector over pods' Kubernetes labels ("" = every pod).
-  std::string pod_selector;
+  // Pods and other objects (not external): the selector over their Kubernetes labels ("" = every
+  // one). Objects other than pods are picked by the view's object source (the Kubernetes API or
+  // kube-state-metrics), as the custom metrics API picks them.
+  std::string object_selector;
+  // Whether reading asks the object source (objects other than pods selected by labels): such
+  // reads may block for the source's time bound, so they run where blocking is bounded.
+  bool asks_object_source = false;
 };
 
 // The aggregate of one trigger's pods, with where it came from.
@@ -84,6 +88,12 @@ class Scaler {
   // Whether Stats() would wait for a first sample: the metric resolves, but the latest snapshot has
   // no slot for its (metric, namespace, selector) yet.
   bool WouldWait(const Trigger& trigger) const;
+  // Whether reading `trigger` asks the object source (ResolvedMetric::asks_object_source); false
+  // when it does not resolve.
+  bool AsksObjectSource(const Trigger& trigger) const;
+  // Makes the pipeline sample the trigger's (metric, namespace, matchers) if it holds nothing for
+  // it yet, without waiting for it (View::SelectNow).
+  void Demand(const Trigger& trigger) const;
 
   absl::StatusOr<Observation> Stats(const Trigger& trigger) const;
   // As Stats, but never waits: FailedPrecondition when the pipeline has no table for (metric,
@@ -91,8 +101,9 @@ class Scaler {
   absl::StatusOr<Observation> StatsIfSampled(const Trigger& trigger) const;
   // Calls `done` with Stats()'s answer without waiting: at once when it is ready (or the trigger
   // does not resolve), else on the sampling thread once the first sample is published (or timed
-  // out). `done` must be quick. Calls that arrive after Stop() are dropped; answers on the
-  // sampling thread run one at a time.
+  // out). `done` must be quick. Not for triggers that ask the object source (the answer would
+  // ask it on the sampling thread): those get FailedPrecondition. Calls that arrive after Stop()
+  // are dropped; answers on the sampling thread run one at a time.
   using ObservationDone = std::function<void(absl::StatusOr<Observation>)>;
   void StatsWhenSampled(const Trigger& trigger, ObservationDone done) const;
   // Drops the answers of StatsWhenSampled() that have not arrived yet; returns once none runs.

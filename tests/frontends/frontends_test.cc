@@ -12,11 +12,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "apiserver/server.h"
 #include "common/http_status.h"
 #include "externalscaler.grpc.pb.h"
@@ -41,11 +43,19 @@ using nlohmann::json;
 constexpr char kNs[] = "ns";
 
 // Deployments d1 (app=a) and d2 (app=b), by their Kubernetes labels.
+// While held, every Select() waits for Release() (a slow Kubernetes API).
 class FakeObjects final : public pipeline::ObjectSource {
  public:
   absl::StatusOr<std::vector<std::string>> Select(const pipeline::KubeResource& resource,
                                                   std::string_view ns,
                                                   const selector::Selector& sel) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++waiting_;
+      mu_.Await(absl::Condition(
+          +[](bool* held) { return !*held; }, &held_));
+      --waiting_;
+    }
     std::vector<std::string> out;
     const std::vector<std::pair<std::string, std::string>> deployments = {{"d1", "a"}, {"d2", "b"}};
     for (const auto& [name, app] : deployments) {
@@ -60,6 +70,26 @@ class FakeObjects final : public pipeline::ObjectSource {
     return out;
   }
   std::string Describe(const pipeline::KubeResource&) const override { return "the test"; }
+
+  void Hold() {
+    absl::MutexLock lock(&mu_);
+    held_ = true;
+  }
+  void Release() {
+    absl::MutexLock lock(&mu_);
+    held_ = false;
+  }
+  // Whether `n` calls are waiting within `timeout`.
+  bool AwaitWaiting(int n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return waiting_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool held_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 config::MetricDefinition Rule(std::string name, config::MetricResource resource, std::string query,
@@ -309,26 +339,89 @@ TEST_F(FrontendsTest, SameQuestionsSameAnswers) {
   }
 }
 
+Question DeploymentsOfAppA() {
+  return {"objects by selector",
+          "requests",
+          "custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/*/requests",
+          {{"labelSelector", "app=a"}},
+          {{"resource", "deployments.apps"}, {"labelSelector", "app=a"}},
+          {{"resource", "deployments.apps"}, {"labelSelector", "app=a"}}};
+}
+
 TEST_F(FrontendsTest, ObjectsBySelector) {
-  Question q{"objects by selector",
-             "requests",
-             "custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/*/requests",
-             {{"labelSelector", "app=a"}},
-             {{"resource", "deployments.apps"}, {"labelSelector", "app=a"}},
-             {{"resource", "deployments.apps"}, {"labelSelector", "app=a"}}};
-  Answer api = AskApiserver(q);
-  EXPECT_EQ(api.code, absl::StatusCode::kOk);
-  EXPECT_DOUBLE_EQ(api.value, 3);
-  Answer query = AskQueryApi(q);
-  EXPECT_EQ(query.code, absl::StatusCode::kOk);
-  EXPECT_DOUBLE_EQ(query.value, 3);
-  // KEDA does not select objects other than pods by their labels (yet): it says so.
-  EXPECT_EQ(AskKeda(q).code, absl::StatusCode::kInvalidArgument);
+  Question q = DeploymentsOfAppA();
+  ExpectSame(q, {absl::StatusCode::kOk, 3});
   // Without the selector, every frontend serves the namespace's deployments: 3 + 4.
   q.apiserver_params.clear();
   q.query_params = {{"resource", "deployments.apps"}};
   q.keda_metadata = {{"resource", "deployments.apps"}};
   ExpectSame(q, {absl::StatusCode::kOk, 7});
+}
+
+// KEDA asks a slow object source on two reader threads of its own, with at most eight reads
+// waiting or running: of twelve requests four are refused at once, gRPC's threads stay free for
+// other reads, and the eight held ones answer once the source recovers.
+TEST_F(FrontendsTest, KedaBoundsReadsThatAskASlowObjectSource) {
+  const Question q = DeploymentsOfAppA();
+  ExpectSame(q, {absl::StatusCode::kOk, 3});  // sampled
+  objects_.Hold();
+  std::vector<Answer> answers(12);
+  absl::Mutex mu;
+  int refused = 0;
+  std::vector<std::thread> askers;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    askers.emplace_back([&, i] {
+      Answer a = AskKeda(q);
+      absl::MutexLock lock(&mu);
+      answers[i] = a;
+      if (a.code == absl::StatusCode::kResourceExhausted) ++refused;
+    });
+  }
+  ASSERT_TRUE(objects_.AwaitWaiting(2, absl::Seconds(20)));
+  {
+    absl::MutexLock lock(&mu);
+    auto four = [&refused]() { return refused == 4; };
+    EXPECT_TRUE(mu.AwaitWithTimeout(absl::Condition(&four), absl::Seconds(20)));
+  }
+  // Reads that do not ask the object source are answered meanwhile.
+  Question pods{"every pod", "concurrency", "", {}, {}, {}};
+  Answer free = AskKeda(pods);
+  EXPECT_EQ(free.code, absl::StatusCode::kOk);
+  EXPECT_DOUBLE_EQ(free.value, 147);
+  objects_.Release();
+  for (std::thread& t : askers) t.join();
+  int served = 0;
+  for (const Answer& a : answers) {
+    if (a.code != absl::StatusCode::kOk) continue;
+    ++served;
+    EXPECT_DOUBLE_EQ(a.value, 3);
+  }
+  EXPECT_EQ(served, 8);
+  EXPECT_EQ(refused, 4);
+}
+
+// A StreamIsActive stream over deployments picked by labels is evaluated (by the push pass) and
+// sends the objects' state: 3 > 2 is active, 3 > 5 is not.
+TEST_F(FrontendsTest, KedaStreamsOverObjectsPickedByLabels) {
+  for (const auto& [threshold, want] :
+       std::vector<std::pair<std::string, bool>>{{"2", true}, {"5", false}}) {
+    externalscaler::ScaledObjectRef ref;
+    ref.set_name("so");
+    ref.set_namespace_(kNs);
+    (*ref.mutable_scalermetadata())["metric"] = "requests";
+    (*ref.mutable_scalermetadata())["resource"] = "deployments.apps";
+    (*ref.mutable_scalermetadata())["labelSelector"] = "app=a";
+    (*ref.mutable_scalermetadata())["activationThreshold"] = threshold;
+    (*ref.mutable_scalermetadata())["target"] = "1";
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto reader = stub_->StreamIsActive(&ctx, ref);
+    externalscaler::IsActiveResponse res;
+    ASSERT_TRUE(reader->Read(&res)) << threshold;
+    EXPECT_EQ(res.result(), want) << threshold;
+    ctx.TryCancel();
+    (void)reader->Finish();
+  }
 }
 
 TEST_F(FrontendsTest, StaleDataIsUnavailableEverywhere) {

@@ -15,6 +15,10 @@ namespace {
 
 constexpr size_t kMaxWarnedKeys = 256;
 constexpr size_t kMaxWaitingRequests = 10000;
+// Unary requests that select objects other than pods by labels: how many threads read them (each
+// read may block for the object source's time bound), and how many may wait or run at once.
+constexpr int kObjectReaders = 2;
+constexpr size_t kMaxObjectReads = 8;
 
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
@@ -161,6 +165,32 @@ void ExternalScalerService::Start() {
     pusher_cv_.notify_one();
   });
   pusher_ = std::thread([this] { PusherLoop(); });
+  for (int i = 0; i < kObjectReaders; ++i) {
+    object_readers_.emplace_back([this] { ObjectReaderLoop(); });
+  }
+}
+
+void ExternalScalerService::ObjectReaderLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    object_cv_.wait(lock, [this] { return stopping_ || !object_reads_.empty(); });
+    if (stopping_) {
+      // Reads not started yet are answered UNAVAILABLE, so grpc::Server::Shutdown() need not wait
+      // for them.
+      std::deque<ObjectRead> left = std::move(object_reads_);
+      object_reads_.clear();
+      lock.unlock();
+      for (ObjectRead& read : left) read(false);
+      return;
+    }
+    ObjectRead read = std::move(object_reads_.front());
+    object_reads_.pop_front();
+    ++object_reads_running_;
+    lock.unlock();
+    read(true);
+    lock.lock();
+    --object_reads_running_;
+  }
 }
 
 void ExternalScalerService::BeginShutdown() {
@@ -175,6 +205,7 @@ void ExternalScalerService::BeginShutdown() {
     for (auto& [id, s] : streams_) open.push_back(s);
   }
   pusher_cv_.notify_all();
+  object_cv_.notify_all();
   if (listener != 0) view_.Unsubscribe(listener);
   for (auto& s : open) s->Close(grpc::Status::OK);
 }
@@ -182,6 +213,8 @@ void ExternalScalerService::BeginShutdown() {
 void ExternalScalerService::Stop() {
   scaler_.Stop();  // answers of first samples that arrive later are dropped
   if (pusher_.joinable()) pusher_.join();
+  for (std::thread& reader : object_readers_) reader.join();
+  object_readers_.clear();
 }
 
 size_t ExternalScalerService::open_streams() const {
@@ -250,6 +283,25 @@ void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method met
   if (!trigger.ok()) return finish(trigger.status());
   if (!reads) {
     return finish(work(*trigger, absl::FailedPreconditionError("the answer reads no data")));
+  }
+  if (scaler_.AsksObjectSource(*trigger)) {
+    // Objects picked by labels: the object source may block, so the read runs on an object reader,
+    // never on a gRPC thread; at most kMaxObjectReads wait or run at once.
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return finish(absl::UnavailableError("the adapter is shutting down"));
+      if (object_reads_.size() + object_reads_running_ >= kMaxObjectReads) {
+        return finish(absl::ResourceExhaustedError(
+            absl::StrCat("too many requests selecting objects by labels at once (limit ",
+                         kMaxObjectReads, "); retry")));
+      }
+      object_reads_.push_back([this, finish, work = std::move(work), t = *trigger](bool run) {
+        finish(run ? work(t, scaler_.Stats(t))
+                   : absl::UnavailableError("the adapter is shutting down"));
+      });
+    }
+    object_cv_.notify_one();
+    return;
   }
   if (!WouldWait(*trigger)) return finish(work(*trigger, scaler_.Stats(*trigger)));
   // The first request of a (metric, namespace) is answered when its sample is published: no
@@ -394,6 +446,19 @@ void ExternalScalerService::Open(std::shared_ptr<StreamReactor> stream) {
   }
   // At once when sampled, else when the first sample is published (its reading demands it).
   const Trigger& trigger = stream->trigger();
+  if (scaler_.AsksObjectSource(trigger)) {
+    // Objects picked by labels: evaluated by the push pass on the pusher thread (which may ask the
+    // object source), at once when sampled, else after the publication that samples it.
+    const bool sampled = !scaler_.WouldWait(trigger);
+    if (!sampled) scaler_.Demand(trigger);
+    {
+      std::lock_guard lock(mu_);
+      stream->queued = false;
+      if (sampled) push_wanted_ = true;
+    }
+    if (sampled) pusher_cv_.notify_all();
+    return;
+  }
   scaler_.StatsWhenSampled(trigger, [this, stream, first](absl::StatusOr<Observation> obs) {
     {
       std::lock_guard lock(mu_);

@@ -25,17 +25,24 @@
 // silent (the unary RPCs report them to KEDA, and the stream resumes when data returns). Streams
 // beyond `max_streams` are refused with RESOURCE_EXHAUSTED.
 //
+// Triggers that select objects other than pods by labels ask the view's object source, which may
+// block for its time bound: unary requests are read by two object reader threads, at most 8
+// waiting or running at once (more: RESOURCE_EXHAUSTED), so gRPC's threads never block on it;
+// streams are evaluated by the push pass on the pusher thread; neither runs on the sampling thread.
+//
 // Thread-safe. Lifecycle: construct, Start(), register with a grpc::ServerBuilder, serve; then
 // BeginShutdown() before grpc::Server::Shutdown(), and Stop() after it.
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
@@ -105,6 +112,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   // that fails finishes the stream).
   void Open(std::shared_ptr<StreamReactor> stream);
   void PusherLoop();
+  void ObjectReaderLoop();
   // Returns the snapshot generation the pass started from; sets `handed_back` when some stream's
   // (metric, namespace) was no longer sampled and the stream went back to be evaluated as new.
   uint64_t PushPass(bool* handed_back);
@@ -120,6 +128,13 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
       progress_cv_;  // the set of open streams changed, or a push pass completed
   absl::flat_hash_map<uint64_t, std::shared_ptr<StreamReactor>> streams_;
   size_t waiting_ = 0;  // unary requests waiting for a first sample
+  // Unary requests that ask the object source, waiting for an object reader; called with false when
+  // the service stops first.
+  using ObjectRead = std::function<void(bool run)>;
+  std::deque<ObjectRead> object_reads_;
+  size_t object_reads_running_ = 0;
+  std::condition_variable object_cv_;
+  std::vector<std::thread> object_readers_;
   uint64_t next_stream_id_ = 1;
   bool push_wanted_ = false;
   bool shutting_down_ = false;
