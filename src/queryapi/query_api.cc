@@ -300,8 +300,144 @@ net::HttpResponse QueryApi::GetMetric(const net::HttpRequest& req, std::string_v
   return Json(body, "");
 }
 
-net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_view ns,
-                                       std::string_view metric) const {
+namespace {
+
+// The HPA's view of the workload, as its spec: a Resource Utilization metric for metrics with a
+// baseline (as for CPU), else a Pods metric with the per-pod target as AverageValue; replica
+// bounds from the request, else the metric's scaling config. InvalidArgument without a target.
+absl::StatusOr<scaling::HpaSpec> HpaSpecFor(const config::MetricDefinition& def,
+                                            const pipeline::WorkloadStats& stats,
+                                            std::optional<int32_t> min_replicas,
+                                            std::optional<int32_t> max_replicas) {
+  scaling::HpaSpec spec;
+  spec.min_replicas = min_replicas.value_or(def.scaling.min_replicas);
+  spec.max_replicas = max_replicas.value_or(def.scaling.max_replicas);
+  spec.behavior = def.scaling.behavior;
+  scaling::MetricSpec m;
+  m.name = def.name;
+  if (!def.baseline_query.empty()) {
+    if (!stats.target_utilization) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metric ", def.name, " has no target utilization: pass ?targetUtilization=P"));
+    }
+    m.source = scaling::MetricSourceType::kResource;
+    m.target_type = scaling::MetricTargetType::kUtilization;
+    m.target_utilization_percent =
+        std::max<int32_t>(1, static_cast<int32_t>(std::lround(*stats.target_utilization)));
+  } else {
+    if (!stats.target) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric ", def.name, " has no per-pod target: pass ?target=X"));
+    }
+    m.source = scaling::MetricSourceType::kPods;
+    m.target_type = scaling::MetricTargetType::kAverageValue;
+    m.target_milli = std::max<int64_t>(1, scaling::MilliValue(*stats.target));
+  }
+  spec.metrics = {m};
+  return spec;
+}
+
+// What the HPA's metrics client would report for the selected pods: each one long running and
+// ready (no CPU initialization rules), with its value and, for the resource path, its request (the
+// resource name is the metric's).
+scaling::HpaObservations HpaObservationsOf(const pipeline::Selection& sel, absl::Time now) {
+  scaling::HpaObservations obs;
+  scaling::MetricObservation observed;
+  for (size_t i : sel.rows) {
+    const pipeline::PodValue& pod = sel.table->pods[i];
+    scaling::Pod p;
+    p.name = pod.pod;
+    p.start_time = now - absl::Hours(1);
+    p.ready_transition = *p.start_time;
+    scaling::Container c;
+    c.name = "main";
+    if (pod.has_baseline) c.requests_milli[sel.def().name] = scaling::MilliValue(pod.baseline);
+    p.containers.push_back(std::move(c));
+    obs.pods.push_back(std::move(p));
+    observed.pod_samples[pod.pod] = scaling::PodSample{scaling::MilliValue(pod.value), now};
+  }
+  obs.metrics.push_back(std::move(observed));
+  return obs;
+}
+
+// The HPA's next sync from a steady state (it has been recommending `current`, so scale-down waits
+// for its stabilization window), and where it settles if the load stays.
+absl::StatusOr<json> HpaPrediction(const scaling::HpaSpec& spec,
+                                   const scaling::HpaObservations& obs, int32_t current,
+                                   absl::Time now) {
+  auto hpa = scaling::HpaController::Create(spec);
+  if (!hpa.ok()) return hpa.status();
+  hpa->SeedRecommendation(now - absl::Seconds(1), current);
+  scaling::HpaDecision next = hpa->Sync(now, current, obs);
+  const bool resource = spec.metrics[0].source == scaling::MetricSourceType::kResource;
+  json out = {{"metricSource", resource ? "Resource" : "Pods"},
+              {"minReplicas", spec.min_replicas},
+              {"maxReplicas", spec.max_replicas},
+              {"behavior",
+               {{"scaleUp", RulesJson(hpa->behavior()->scale_up)},
+                {"scaleDown", RulesJson(hpa->behavior()->scale_down)}}}};
+  if (next.metric_desired_replicas < 0) {
+    out["error"] = std::string(next.error.message());
+    out["desiredReplicas"] = current;
+    return out;
+  }
+  out["metricDesiredReplicas"] = next.metric_desired_replicas;
+  out["desiredReplicas"] = next.desired_replicas;
+  out["settledReplicas"] =
+      std::clamp(next.metric_desired_replicas, spec.min_replicas, spec.max_replicas);
+  out["reason"] = next.reason;
+  out["ableToScale"] = next.able_to_scale_reason;
+  out["scalingLimited"] = next.scaling_limited_reason;
+  if (next.metrics[0].proposal.utilization_percent) {
+    out["utilizationPercent"] = *next.metrics[0].proposal.utilization_percent;
+  }
+  return out;
+}
+
+// Knative's KPA (concurrency-like metrics, with a per-pod target): its Scale() over the stable and
+// panic totals from the panic-aware windows when the metric has them, else the sampled total
+// stands for both.
+json KpaPrediction(const pipeline::Selection& sel, const pipeline::WorkloadStats& stats,
+                   const scaling::HpaSpec& spec, int32_t current, absl::Time now) {
+  const config::MetricDefinition& def = sel.def();
+  scaling::KpaOptions options;
+  options.target = std::max(0.01, *stats.target);
+  if (def.panic) {
+    options.stable_window = def.panic->stable_window;
+    options.panic_window_percentage = def.panic->panic_window_percentage;
+    options.panic_threshold_percentage = def.panic->panic_threshold_percentage;
+  }
+  options.min_scale = spec.min_replicas;
+  options.max_scale = spec.max_replicas;
+  double stable_total = stats.total, panic_total = stats.total;
+  bool windowed_panic = false;
+  if (const pipeline::WindowedValues* w = sel.table->windows.get()) {
+    stable_total = panic_total = 0;
+    for (size_t i : sel.rows) {
+      stable_total += w->pods[i].stable;
+      panic_total += w->pods[i].panic;
+      windowed_panic = windowed_panic || w->workloads[w->pods[i].workload].in_panic;
+    }
+  }
+  scaling::KpaDecider decider(options);
+  scaling::KpaDecision d = decider.Scale(now, current, stable_total, panic_total);
+  bool in_panic = d.in_panic || windowed_panic;
+  int32_t desired = in_panic ? std::max(d.desired_stable, d.desired_panic) : d.desired_stable;
+  desired = std::clamp(desired, options.min_scale, options.max_scale);
+  return {{"target", options.target},
+          {"stableTotal", stable_total},
+          {"panicTotal", panic_total},
+          {"windowed", sel.table->windows != nullptr},
+          {"desiredStable", d.desired_stable},
+          {"desiredPanic", d.desired_panic},
+          {"inPanic", in_panic},
+          {"desiredReplicas", desired}};
+}
+
+}  // namespace
+
+HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
+                                  std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
       "inferenceService", "labelSelector", "target",     "targetUtilization",
       "currentReplicas",  "minReplicas",   "maxReplicas"};
@@ -309,9 +445,7 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;
   const config::MetricDefinition& def = sel.answer.def();
-  const pipeline::MetricTable& table = *sel.answer.table;
   const pipeline::WorkloadStats& stats = sel.stats;
-  const config::ScalingConfig& cfg = def.scaling;
   auto current_param = IntParam(req, "currentReplicas", 1, 1'000'000);
   if (!current_param.ok()) return ErrorResponse(current_param.status());
   auto min_param = IntParam(req, "minReplicas", 1, 1'000'000);
@@ -321,116 +455,12 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
   const int32_t current = current_param->value_or(stats.pods);
   const absl::Time now = clock_.Now();
 
-  // The HPA: Resource Utilization for metrics with a baseline (as for CPU), else a Pods metric
-  // with the per-pod target as AverageValue.
-  scaling::HpaSpec spec;
-  spec.min_replicas = min_param->value_or(cfg.min_replicas);
-  spec.max_replicas = max_param->value_or(cfg.max_replicas);
-  spec.behavior = cfg.behavior;
-  scaling::HpaObservations obs;
-  scaling::MetricObservation observed;
-  const bool resource = !def.baseline_query.empty();
-  scaling::MetricSpec m;
-  m.name = def.name;
-  if (resource) {
-    if (!stats.target_utilization) {
-      return ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
-          "metric ", def.name, " has no target utilization: pass ?targetUtilization=P")));
-    }
-    m.source = scaling::MetricSourceType::kResource;
-    m.target_type = scaling::MetricTargetType::kUtilization;
-    m.target_utilization_percent = static_cast<int32_t>(std::lround(*stats.target_utilization));
-    if (m.target_utilization_percent < 1) m.target_utilization_percent = 1;
-  } else {
-    if (!stats.target) {
-      return ErrorResponse(absl::InvalidArgumentError(
-          absl::StrCat("metric ", def.name, " has no per-pod target: pass ?target=X")));
-    }
-    m.source = scaling::MetricSourceType::kPods;
-    m.target_type = scaling::MetricTargetType::kAverageValue;
-    m.target_milli = std::max<int64_t>(1, scaling::MilliValue(*stats.target));
-  }
-  spec.metrics = {m};
-  for (size_t i : sel.answer.rows) {
-    const pipeline::PodValue& pod = table.pods[i];
-    scaling::Pod p;
-    p.name = pod.pod;
-    p.start_time = now - absl::Hours(1);  // long running and ready: no CPU initialization rules
-    p.ready_transition = *p.start_time;
-    scaling::Container c;
-    c.name = "main";
-    // The HPA's resource path needs the request: for the metric, the resource name is the metric's.
-    if (pod.has_baseline) c.requests_milli[def.name] = scaling::MilliValue(pod.baseline);
-    p.containers.push_back(std::move(c));
-    obs.pods.push_back(std::move(p));
-    observed.pod_samples[pod.pod] = scaling::PodSample{scaling::MilliValue(pod.value), now};
-  }
-  obs.metrics.push_back(std::move(observed));
-  auto hpa = scaling::HpaController::Create(spec);
+  auto spec = HpaSpecFor(def, stats, *min_param, *max_param);
+  if (!spec.ok()) return ErrorResponse(spec.status());
+  auto hpa = HpaPrediction(*spec, HpaObservationsOf(sel.answer, now), current, now);
   if (!hpa.ok()) return ErrorResponse(hpa.status());
-  // Steady state: the HPA has been recommending the current count, so scale-down waits for its
-  // stabilization window.
-  hpa->SeedRecommendation(now - absl::Seconds(1), current);
-  scaling::HpaDecision next = hpa->Sync(now, current, obs);
-  json hpa_json = {{"metricSource", resource ? "Resource" : "Pods"},
-                   {"minReplicas", spec.min_replicas},
-                   {"maxReplicas", spec.max_replicas},
-                   {"behavior",
-                    {{"scaleUp", RulesJson(hpa->behavior()->scale_up)},
-                     {"scaleDown", RulesJson(hpa->behavior()->scale_down)}}}};
-  if (next.metric_desired_replicas < 0) {
-    hpa_json["error"] = std::string(next.error.message());
-    hpa_json["desiredReplicas"] = current;
-  } else {
-    hpa_json["metricDesiredReplicas"] = next.metric_desired_replicas;
-    hpa_json["desiredReplicas"] = next.desired_replicas;
-    hpa_json["settledReplicas"] =
-        std::clamp(next.metric_desired_replicas, spec.min_replicas, spec.max_replicas);
-    hpa_json["reason"] = next.reason;
-    hpa_json["ableToScale"] = next.able_to_scale_reason;
-    hpa_json["scalingLimited"] = next.scaling_limited_reason;
-    if (next.metrics[0].proposal.utilization_percent) {
-      hpa_json["utilizationPercent"] = *next.metrics[0].proposal.utilization_percent;
-    }
-  }
-
-  // The KPA (concurrency-like metrics only): stable and panic totals from the panic-aware windows
-  // when the metric has them, else the sampled total stands for both.
-  json kpa_json = nullptr;
-  if (!resource) {
-    scaling::KpaOptions options;
-    options.target = std::max(0.01, *stats.target);
-    if (def.panic) {
-      options.stable_window = def.panic->stable_window;
-      options.panic_window_percentage = def.panic->panic_window_percentage;
-      options.panic_threshold_percentage = def.panic->panic_threshold_percentage;
-    }
-    options.min_scale = spec.min_replicas;
-    options.max_scale = spec.max_replicas;
-    double stable_total = stats.total, panic_total = stats.total;
-    bool windowed_panic = false;
-    if (const pipeline::WindowedValues* w = table.windows.get()) {
-      stable_total = panic_total = 0;
-      for (size_t i : sel.answer.rows) {
-        stable_total += w->pods[i].stable;
-        panic_total += w->pods[i].panic;
-        windowed_panic = windowed_panic || w->workloads[w->pods[i].workload].in_panic;
-      }
-    }
-    scaling::KpaDecider decider(options);
-    scaling::KpaDecision d = decider.Scale(now, current, stable_total, panic_total);
-    bool in_panic = d.in_panic || windowed_panic;
-    int32_t desired = in_panic ? std::max(d.desired_stable, d.desired_panic) : d.desired_stable;
-    desired = std::clamp(desired, options.min_scale, options.max_scale);
-    kpa_json = {{"target", options.target},
-                {"stableTotal", stable_total},
-                {"panicTotal", panic_total},
-                {"windowed", table.windows != nullptr},
-                {"desiredStable", d.desired_stable},
-                {"desiredPanic", d.desired_panic},
-                {"inPanic", in_panic},
-                {"desiredReplicas", desired}};
-  }
+  const bool resource = !def.baseline_query.empty();
+  json kpa = resource ? json(nullptr) : KpaPrediction(sel.answer, stats, *spec, current, now);
 
   json workload = json::object();
   if (const std::string* isvc = req.Param("inferenceService")) workload["inferenceService"] = *isvc;
@@ -438,7 +468,7 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
   json body = {{"metric", def.name},
                {"namespace", std::string(ns)},
                {"workload", std::move(workload)},
-               {"sampledAt", FormatRfc3339Millis(table.sampled_at)},
+               {"sampledAt", FormatRfc3339Millis(sel.answer.sampled_at())},
                {"ageSeconds", absl::ToDoubleSeconds(sel.answer.age)},
                {"podCount", stats.pods},
                {"currentReplicas", current},
@@ -447,8 +477,8 @@ net::HttpResponse QueryApi::GetScaling(const net::HttpRequest& req, std::string_
                {"target", OptionalNumber(stats.target)},
                {"targetUtilization", OptionalNumber(stats.target_utilization)},
                {"utilizationPercent", OptionalNumber(stats.utilization_percent)},
-               {"hpa", std::move(hpa_json)},
-               {"kpa", std::move(kpa_json)}};
+               {"hpa", *std::move(hpa)},
+               {"kpa", std::move(kpa)}};
   return Json(body, "");
 }
 
