@@ -22,8 +22,8 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "demo/proc/subprocess.h"
 #include "net/call.h"
-#include "proc/subprocess.h"
 
 ABSL_FLAG(int, requests, 200, "Timed requests per path");
 

@@ -17,9 +17,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "demo/proc/subprocess.h"
 #include "demo/stack.h"
 #include "net/call.h"
-#include "proc/subprocess.h"
 
 ABSL_FLAG(int, namespaces, 100, "Namespaces");
 ABSL_FLAG(int, pods, 100, "Pods per namespace");

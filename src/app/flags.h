@@ -1,8 +1,8 @@
 #pragma once
-// Command-line setup shared by the programs in src/app/: flag names are written with dashes, as
-// Kubernetes tools write them (--prometheus-url), and the underscore forms Abseil declares them
-// with (--prometheus_url) keep working (common/flag_names.h); --help lists the program's own flags
-// with their defaults in dash form, --helpfull every flag.
+// Command-line setup shared by the programs (adapter, demo, simulator): flag names are written with
+// dashes, as Kubernetes tools write them (--prometheus-url), and the underscore forms Abseil
+// declares them with (--prometheus_url) keep working (common/flag_names.h); --help lists the
+// program's own flags with their defaults in dash form, --helpfull every flag.
 
 #include <cstdio>
 #include <cstdlib>
@@ -35,9 +35,11 @@ inline bool FlagGiven(std::string_view name) { return GivenFlags().contains(name
 // --version prints.
 inline std::vector<char*> ParseProgramFlags(int argc, char** argv, absl::string_view usage,
                                             std::string version_line = "") {
-  // Called with absl::string_view by Abseil and std::string_view by FlagsHelp.
+  // A program's own flags are those its main file (src/app/adapter_main.cc,
+  // src/demo/demo_main.cc, src/demo/sim/sim_main.cc) defines. Called with absl::string_view by
+  // Abseil and std::string_view by FlagsHelp.
   auto is_program_flag = [](auto path) {
-    return std::string_view(path.data(), path.size()).find("src/app/") != std::string_view::npos;
+    return std::string_view(path.data(), path.size()).ends_with("_main.cc");
   };
   absl::FlagsUsageConfig config;
   config.contains_help_flags = is_program_flag;

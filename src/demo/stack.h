@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proc/subprocess.h"
+#include "demo/proc/subprocess.h"
 
 namespace aa::demo {
 

@@ -1,4 +1,4 @@
-#include "closedloop/clients.h"
+#include "demo/closedloop/clients.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,16 +1,16 @@
 // The loop against an in-process simulator, driven step by step: the test advances the simulator by
 // one step between loop steps, so nothing waits on a wall clock. The KPA mode needs no adapter.
 
-#include "closedloop/loop.h"
+#include "demo/closedloop/loop.h"
 
 #include <filesystem>
 #include <mutex>
 
-#include "closedloop/report.h"
+#include "demo/closedloop/report.h"
+#include "demo/sim/scenario.h"
+#include "demo/sim/server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sim/scenario.h"
-#include "sim/server.h"
 #include "testutil/temp_dir.h"
 
 namespace aa::closedloop {

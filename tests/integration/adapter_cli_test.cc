@@ -10,11 +10,11 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "demo/proc/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
-#include "proc/subprocess.h"
 #include "testutil/temp_dir.h"
 
 namespace aa {

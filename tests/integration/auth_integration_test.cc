@@ -14,12 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "demo/proc/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/integration_util.h"
 #include "kube/fake_apiserver.h"
 #include "nlohmann/json.hpp"
-#include "proc/subprocess.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 

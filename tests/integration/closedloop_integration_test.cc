@@ -22,11 +22,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "closedloop/scenario.h"
+#include "demo/closedloop/scenario.h"
+#include "demo/proc/subprocess.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/integration_util.h"
-#include "proc/subprocess.h"
 #include "testutil/temp_dir.h"
 
 namespace aa {

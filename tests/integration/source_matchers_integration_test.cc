@@ -10,12 +10,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "demo/proc/subprocess.h"
 #include "demo/stack.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/integration_util.h"
 #include "nlohmann/json.hpp"
-#include "proc/subprocess.h"
 
 namespace aa {
 namespace {

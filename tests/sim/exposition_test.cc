@@ -1,13 +1,13 @@
-#include "sim/exposition.h"
+#include "demo/sim/exposition.h"
 
 #include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "demo/sim/scenario.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sim/scenario.h"
 
 namespace aa::sim {
 namespace {

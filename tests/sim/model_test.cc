@@ -1,13 +1,13 @@
-#include "sim/model.h"
+#include "demo/sim/model.h"
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 
+#include "demo/sim/scenario.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sim/scenario.h"
 
 namespace aa::sim {
 namespace {

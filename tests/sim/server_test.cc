@@ -1,11 +1,11 @@
-#include "sim/server.h"
+#include "demo/sim/server.h"
 
 #include <mutex>
 
+#include "demo/sim/scenario.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
-#include "sim/scenario.h"
 
 namespace aa::sim {
 namespace {

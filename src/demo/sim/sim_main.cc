@@ -25,9 +25,9 @@
 #include "app/flags.h"
 #include "common/log.h"
 #include "common/signals.h"
-#include "sim/model.h"
-#include "sim/scenario.h"
-#include "sim/server.h"
+#include "demo/sim/model.h"
+#include "demo/sim/scenario.h"
+#include "demo/sim/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
           "HTTP listen address host:port; port 0 picks a free port");

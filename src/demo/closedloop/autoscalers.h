@@ -19,8 +19,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "closedloop/clients.h"
-#include "closedloop/scenario.h"
+#include "demo/closedloop/clients.h"
+#include "demo/closedloop/scenario.h"
 
 namespace aa::closedloop {
 

@@ -1,4 +1,4 @@
-#include "closedloop/autoscalers.h"
+#include "demo/closedloop/autoscalers.h"
 
 #include <cmath>
 #include <limits>

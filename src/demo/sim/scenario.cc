@@ -1,4 +1,4 @@
-#include "sim/scenario.h"
+#include "demo/sim/scenario.h"
 
 #include <cmath>
 #include <cstdlib>

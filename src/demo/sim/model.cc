@@ -1,4 +1,4 @@
-#include "sim/model.h"
+#include "demo/sim/model.h"
 
 #include <algorithm>
 #include <cmath>

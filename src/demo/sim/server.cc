@@ -1,4 +1,4 @@
-#include "sim/server.h"
+#include "demo/sim/server.h"
 
 #include <chrono>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "demo/sim/exposition.h"
 #include "httplib.h"
-#include "sim/exposition.h"
 
 namespace aa::sim {
 namespace {

@@ -11,9 +11,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "closedloop/autoscalers.h"
-#include "closedloop/clients.h"
-#include "closedloop/scenario.h"
+#include "demo/closedloop/autoscalers.h"
+#include "demo/closedloop/clients.h"
+#include "demo/closedloop/scenario.h"
 
 namespace aa::closedloop {
 

@@ -1,4 +1,4 @@
-#include "closedloop/report.h"
+#include "demo/closedloop/report.h"
 
 #include <cmath>
 #include <filesystem>
@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
-#include "proc/subprocess.h"
+#include "demo/proc/subprocess.h"
 
 namespace aa::closedloop {
 namespace {

@@ -1,4 +1,4 @@
-#include "proc/subprocess.h"
+#include "demo/proc/subprocess.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

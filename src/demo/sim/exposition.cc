@@ -1,4 +1,4 @@
-#include "sim/exposition.h"
+#include "demo/sim/exposition.h"
 
 #include <charconv>
 #include <cmath>

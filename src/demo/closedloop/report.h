@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "closedloop/loop.h"
+#include "demo/closedloop/loop.h"
 
 namespace aa::closedloop {
 

@@ -18,8 +18,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "demo/sim/model.h"
 #include "nlohmann/json.hpp"
-#include "sim/model.h"
 
 namespace aa::sim {
 

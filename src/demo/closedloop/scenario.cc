@@ -1,4 +1,4 @@
-#include "closedloop/scenario.h"
+#include "demo/closedloop/scenario.h"
 
 #include <yaml-cpp/yaml.h>
 

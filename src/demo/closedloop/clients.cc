@@ -1,4 +1,4 @@
-#include "closedloop/clients.h"
+#include "demo/closedloop/clients.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -11,11 +11,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/strings.h"
+#include "demo/proc/subprocess.h"
 #include "externalscaler.grpc.pb.h"
 #include "net/call.h"
 #include "net/url.h"
 #include "nlohmann/json.hpp"
-#include "proc/subprocess.h"
 
 namespace aa::closedloop {
 

@@ -44,7 +44,7 @@
 
 #include <string>
 
-#include "sim/model.h"
+#include "demo/sim/model.h"
 
 namespace aa::sim {
 

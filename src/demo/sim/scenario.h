@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "sim/model.h"
+#include "demo/sim/model.h"
 
 namespace aa::sim {
 

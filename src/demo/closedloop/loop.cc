@@ -1,4 +1,4 @@
-#include "closedloop/loop.h"
+#include "demo/closedloop/loop.h"
 
 #include <cmath>
 #include <limits>
