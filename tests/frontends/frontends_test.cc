@@ -60,7 +60,7 @@ class FakeObjects final : public pipeline::ObjectSource {
     const std::vector<std::pair<std::string, std::string>> deployments = {{"d1", "a"}, {"d2", "b"}};
     for (const auto& [name, app] : deployments) {
       if (resource.plural == "deployments" && ns == kNs &&
-          sel.Matches([&](std::string_view key) -> std::optional<std::string_view> {
+          sel.Matches([&app = app](std::string_view key) -> std::optional<std::string_view> {
             if (key == "app") return std::string_view(app);
             return std::nullopt;
           })) {
