@@ -6,9 +6,12 @@
 // "external") are mapped to and from at the edges (config, discovery, request paths, KEDA
 // metadata) with FromName() and name().
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "common/enum_names.h"
 
 namespace aa::config {
 
@@ -36,11 +39,8 @@ class MetricResource {
   // as given (group resources are lower-case "plural.group" by convention, e.g.
   // "deployments.apps").
   static MetricResource FromName(std::string_view name) {
-    for (Kind k : {Kind::kPods, Kind::kNamespaces, Kind::kNodes, Kind::kContainers,
-                   Kind::kNodeMetrics, Kind::kExternal}) {
-      if (name == WellKnownName(k)) return MetricResource(k, std::string(name));
-    }
-    return MetricResource(Kind::kOther, std::string(name));
+    std::optional<Kind> kind = ValueOf(name, kWellKnown);
+    return MetricResource(kind.value_or(Kind::kOther), std::string(name));
   }
 
   Kind kind() const { return kind_; }
@@ -55,25 +55,13 @@ class MetricResource {
 
  private:
   MetricResource(Kind kind, std::string name) : kind_(kind), name_(std::move(name)) {}
-  static std::string_view WellKnownName(Kind kind) {
-    switch (kind) {
-      case Kind::kPods:
-        return "pods";
-      case Kind::kNamespaces:
-        return "namespaces";
-      case Kind::kNodes:
-        return "nodes";
-      case Kind::kContainers:
-        return "containers";
-      case Kind::kNodeMetrics:
-        return "nodemetrics";
-      case Kind::kExternal:
-        return "external";
-      case Kind::kOther:
-        break;
-    }
-    return "";
-  }
+  // The wire names of the well-known kinds (kOther has none).
+  static constexpr EnumName<Kind> kWellKnown[] = {{Kind::kPods, "pods"},
+                                                  {Kind::kNamespaces, "namespaces"},
+                                                  {Kind::kNodes, "nodes"},
+                                                  {Kind::kContainers, "containers"},
+                                                  {Kind::kNodeMetrics, "nodemetrics"},
+                                                  {Kind::kExternal, "external"}};
 
   Kind kind_ = Kind::kPods;
   std::string name_ = "pods";

@@ -34,6 +34,22 @@ class RejectReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
   void OnDone() override { delete this; }
 };
 
+// The answers in KEDA's messages. KEDA reads the float field when it is > 0, else the integer one
+// (deprecated in its proto): both are set.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+void Fill(const MetricSpecResult& spec, externalscaler::MetricSpec* out) {
+  out->set_metricname(spec.metric_name);
+  out->set_targetsizefloat(spec.target);
+  out->set_targetsize(spec.target_size);
+}
+void Fill(const MetricValueResult& value, externalscaler::MetricValue* out) {
+  out->set_metricname(value.metric_name);
+  out->set_metricvaluefloat(value.total);
+  out->set_metricvalue(value.rounded);
+}
+#pragma GCC diagnostic pop
+
 // Streams sharing this key share one evaluation in a push pass.
 std::string EvalKey(const Trigger& t) {
   return absl::StrCat(t.metric, "\n", t.resource, "\n", t.ns, "\n", t.label_selector);
@@ -354,13 +370,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
       [this, response](const Trigger& t, const absl::StatusOr<Observation>& obs) -> absl::Status {
         auto spec = scaler_.MetricSpec(t, obs);
         if (!spec.ok()) return spec.status();
-        externalscaler::MetricSpec* out = response->add_metricspecs();
-        out->set_metricname(spec->metric_name);
-        out->set_targetsizefloat(spec->target);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-        out->set_targetsize(spec->target_size);
-#pragma GCC diagnostic pop
+        Fill(*spec, response->add_metricspecs());
         return absl::OkStatus();
       });
   return reactor;
@@ -375,13 +385,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
       [this, response](const Trigger& t, const absl::StatusOr<Observation>& obs) -> absl::Status {
         auto value = scaler_.Metrics(t, obs);
         if (!value.ok()) return value.status();
-        externalscaler::MetricValue* out = response->add_metricvalues();
-        out->set_metricname(value->metric_name);
-        out->set_metricvaluefloat(value->total);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-        out->set_metricvalue(value->rounded);
-#pragma GCC diagnostic pop
+        Fill(*value, response->add_metricvalues());
         return absl::OkStatus();
       });
   return reactor;
