@@ -2,8 +2,8 @@
 // Time source seam: production code asks a Clock for the time, tests inject a SimulatedClock and
 // never sleep.
 
-#include <mutex>
-
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -28,21 +28,21 @@ class SimulatedClock final : public Clock {
  public:
   explicit SimulatedClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000)) : now_(start) {}
   absl::Time Now() const override {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return now_;
   }
   void Advance(absl::Duration d) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ += d;
   }
   void Set(absl::Time t) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     now_ = t;
   }
 
  private:
-  mutable std::mutex mu_;
-  absl::Time now_;
+  mutable absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa

@@ -6,12 +6,14 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -84,9 +86,9 @@ class TokenSource {
 
   // The token to send; re-reads the file when it changed (or when `force`).
   absl::StatusOr<std::string> Get(bool force = false) {
+    absl::MutexLock lock(&mu_);
     if (file_.empty()) return token_;
     struct stat st {};
-    std::lock_guard lock(mu_);
     if (::stat(file_.c_str(), &st) != 0) {
       if (loaded_) return token_;  // keep the last token while the file is being swapped
       return absl::FailedPreconditionError(absl::StrCat("token file ", file_, " cannot be read"));
@@ -114,13 +116,13 @@ class TokenSource {
   bool from_file() const { return !file_.empty(); }
 
  private:
-  std::mutex mu_;
-  std::string token_;
+  absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
   const std::string file_;
-  bool loaded_ = false;
-  ino_t ino_ = 0;
-  off_t size_ = 0;
-  timespec mtime_{};
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  ino_t ino_ ABSL_GUARDED_BY(mu_) = 0;
+  off_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  timespec mtime_ ABSL_GUARDED_BY(mu_){};
 };
 
 }  // namespace

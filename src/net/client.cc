@@ -137,7 +137,7 @@ class TlsSource {
         identity_(FilesIdentity(tls_)) {}
 
   std::shared_ptr<const TlsMaterial> Get() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::string identity = FilesIdentity(tls_);
     if (identity == identity_ || identity == failed_identity_) return material_;
     auto fresh = LoadTls(tls_);
@@ -159,10 +159,10 @@ class TlsSource {
  private:
   const ClientTls tls_;
   const std::string name_;
-  std::mutex mu_;
-  std::shared_ptr<const TlsMaterial> material_;  // guarded by mu_
-  std::string identity_;                         // guarded by mu_
-  std::string failed_identity_;                  // guarded by mu_
+  absl::Mutex mu_;
+  std::shared_ptr<const TlsMaterial> material_ ABSL_GUARDED_BY(mu_);
+  std::string identity_ ABSL_GUARDED_BY(mu_);
+  std::string failed_identity_ ABSL_GUARDED_BY(mu_);
 };
 
 // The reason of the last failed verification on this thread (the handshake runs on the thread that
@@ -216,7 +216,7 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 
 void Cancellation::Cancel() {
   cancelled_ = true;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (stop_) stop_();
 }
 
@@ -358,7 +358,7 @@ class Client::Impl {
     while (true) {
       std::shared_ptr<httplib::ClientImpl> cli;
       {
-        std::lock_guard lock(pool_mu_);
+        absl::MutexLock lock(&pool_mu_);
         if (pool_.empty()) break;
         cli = std::move(pool_.back());
         pool_.pop_back();
@@ -374,7 +374,7 @@ class Client::Impl {
   }
 
   void Release(std::shared_ptr<httplib::ClientImpl> cli) {
-    std::lock_guard lock(pool_mu_);
+    absl::MutexLock lock(&pool_mu_);
     if (pool_.size() < options_.max_idle_connections) pool_.push_back(std::move(cli));
   }
 
@@ -386,14 +386,14 @@ class Client::Impl {
     cli.set_read_timeout(absl::ToChronoMicroseconds(read_timeout));
     Cancellation* cancel = request.cancel;
     if (cancel != nullptr) {
-      std::lock_guard lock(cancel->mu_);
+      absl::MutexLock lock(&cancel->mu_);
       cancel->stop_ = [&cli] { cli.stop(); };
     }
     struct Unregister {
       Cancellation* cancel;
       ~Unregister() {
         if (cancel == nullptr) return;
-        std::lock_guard lock(cancel->mu_);
+        absl::MutexLock lock(&cancel->mu_);
         cancel->stop_ = nullptr;
       }
     } unregister{cancel};
@@ -506,8 +506,8 @@ class Client::Impl {
   const Url url_;
   const std::optional<Url> proxy_;
   TlsSource tls_;
-  std::mutex pool_mu_;
-  std::vector<std::shared_ptr<httplib::ClientImpl>> pool_;  // guarded by pool_mu_
+  absl::Mutex pool_mu_;
+  std::vector<std::shared_ptr<httplib::ClientImpl>> pool_ ABSL_GUARDED_BY(pool_mu_);
 };
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {

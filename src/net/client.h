@@ -39,14 +39,15 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "net/proxy.h"
 #include "net/url.h"
@@ -89,8 +90,9 @@ class Cancellation {
  private:
   friend class Client;
   std::atomic<bool> cancelled_{false};
-  std::mutex mu_;
-  std::function<void()> stop_;  // closes the running request's connection
+  absl::Mutex mu_;
+  // Closes the running request's connection.
+  std::function<void()> stop_ ABSL_GUARDED_BY(mu_);
 };
 
 struct Response {

@@ -260,36 +260,37 @@ Discoverer::~Discoverer() { Stop(); }
 void Discoverer::Start() {
   if (sampler_.config().rules.empty() || thread_.joinable()) return;
   thread_ = std::thread([this] {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+      }
       RunOnce();
-      lock.lock();
+      absl::MutexLock lock(&mu_);
       // Until discovery finds something without errors (Prometheus may not have scraped yet when
       // the adapter starts), retry every 10 s rather than waiting a whole interval.
       absl::Duration wait = interval_;
       if (!healthy_) wait = std::min(wait, absl::Seconds(10));
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(wait), [this] { return stopping_; });
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
     }
   });
 }
 
 void Discoverer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void Discoverer::RunOnce() {
-  std::lock_guard lock(run_mu_);
+  absl::MutexLock lock(&run_mu_);
   const absl::Time start = clock_.Now();
   std::vector<config::MetricDefinition> defs = discovery_.Run();
   metrics_->Run(clock_.Now() - start, discovery_.last_errors().empty());
   {
-    std::lock_guard state(mu_);
+    absl::MutexLock state(&mu_);
     healthy_ = !defs.empty() && discovery_.last_errors().empty();
   }
   size_t count = defs.size();

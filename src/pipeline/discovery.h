@@ -4,16 +4,16 @@
 // applying each rule's seriesFilters, name mapping (matches/as) and resource mapping (overrides and
 // template). The definitions feed the sampler like `metrics:` entries do.
 
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "prometheus/client.h"
@@ -101,13 +101,13 @@ class Discoverer {
   Sampler& sampler_;
   Clock& clock_;
   std::unique_ptr<DiscoveryMetrics> metrics_;
-  RuleDiscovery discovery_;
+  absl::Mutex run_mu_;  // one pass at a time
+  RuleDiscovery discovery_ ABSL_GUARDED_BY(run_mu_);
   absl::Duration interval_;
-  std::mutex run_mu_;  // one pass at a time
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  bool healthy_ = false;  // the last pass found definitions and had no errors
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The last pass found definitions and had no errors.
+  bool healthy_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -31,7 +31,7 @@ absl::StatusOr<std::shared_ptr<const KubeStateObjectSource::Objects>> KubeStateO
   std::string key = absl::StrCat(resource.GroupResource(), std::string(1, '\0'), ToAbsl(ns));
   const absl::Time now = clock_.Now();
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && now - it->second.fetched < cache_ttl_) return it->second.objects;
   }
@@ -53,7 +53,7 @@ absl::StatusOr<std::shared_ptr<const KubeStateObjectSource::Objects>> KubeStateO
     if (name.empty()) continue;
     (*objects)[std::move(name)] = KubeStateLabels(std::move(s.labels));
   }
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (cache_.size() >= kMaxCached) {
     for (auto it = cache_.begin(); it != cache_.end();) {
       it = now - it->second.fetched >= cache_ttl_ ? cache_.erase(it) : std::next(it);

@@ -8,13 +8,14 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "pipeline/discovery.h"
@@ -74,8 +75,9 @@ class KubeStateObjectSource final : public ObjectSource {
   prom::Client& client_;
   Clock& clock_;
   const absl::Duration cache_ttl_;
-  std::mutex mu_;
-  std::map<std::string, Cached, std::less<>> cache_;  // "<group resource>\0<ns>"
+  absl::Mutex mu_;
+  std::map<std::string, Cached, std::less<>> cache_
+      ABSL_GUARDED_BY(mu_);  // "<group resource>\0<ns>"
 };
 
 }  // namespace aa::pipeline

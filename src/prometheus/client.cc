@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -203,7 +204,7 @@ class HttpClient final : public Client {
     // "Equal jitter": half fixed, half random, so concurrent retries spread out but never wait ~0.
     double r;
     {
-      std::lock_guard lock(rng_mu_);
+      absl::MutexLock lock(&rng_mu_);
       r = absl::Uniform(rng_, 0.0, 1.0);
     }
     return d / 2 + (d / 2) * r;
@@ -329,8 +330,8 @@ class HttpClient final : public Client {
   std::string method_;
   const std::string username_;
   const std::string password_;
-  std::mutex rng_mu_;
-  absl::BitGen rng_;
+  absl::Mutex rng_mu_;
+  absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
 };
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include "demo/closedloop/loop.h"
 
 #include <filesystem>
-#include <mutex>
 
+#include "absl/synchronization/mutex.h"
 #include "demo/closedloop/report.h"
 #include "demo/sim/scenario.h"
 #include "demo/sim/server.h"
@@ -57,12 +57,12 @@ class LoopTest : public ::testing::Test {
   void RunAll() {
     for (int i = 0; i < loop_->steps(); ++i) {
       ASSERT_TRUE(loop_->Step(i, kEpoch + loop_->scenario().step * i).ok());
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       sim_->Advance(loop_->scenario().step);
     }
   }
 
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::unique_ptr<sim::Simulator> sim_;
   std::unique_ptr<sim::SimHttpServer> server_;
   std::unique_ptr<ClosedLoop> loop_;

@@ -1,7 +1,6 @@
 #include "demo/sim/server.h"
 
-#include <mutex>
-
+#include "absl/synchronization/mutex.h"
 #include "demo/sim/scenario.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -27,7 +26,7 @@ class SimServerTest : public ::testing::Test {
   }
 
   void Advance(absl::Duration d) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     sim_->Advance(d);
   }
 
@@ -38,7 +37,7 @@ class SimServerTest : public ::testing::Test {
     return nlohmann::json::parse(r->body);
   }
 
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::unique_ptr<Simulator> sim_;
   std::unique_ptr<SimHttpServer> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -86,7 +85,7 @@ TEST_F(SimServerTest, ChangesReplicas) {
   EXPECT_EQ(j["desired_replicas"], 4);
   EXPECT_EQ(j["pods"].size(), 4u);
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     EXPECT_EQ(sim_->Services()[0].desired_replicas, 4);
     EXPECT_EQ(sim_->Services()[1].desired_replicas, 1);
   }
@@ -113,7 +112,7 @@ TEST_F(SimServerTest, ReplicasErrors) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
   EXPECT_THAT(Json(r)["error"].get<std::string>(), HasSubstr("kserve-test/missing"));
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   EXPECT_EQ(sim_->Services()[0].desired_replicas, 1);
 }
 
@@ -127,7 +126,7 @@ TEST_F(SimServerTest, OverridesAndRestoresLoad) {
   EXPECT_EQ(j["rps_override"], 123.5);
   Advance(absl::Seconds(10));
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     EXPECT_NEAR(static_cast<double>(sim_->Services()[1].arrived) / 10, 123.5, 15);
   }
   j = Json(client_->Put(path, R"({"rps":null})", "application/json"));
@@ -146,7 +145,7 @@ TEST_F(SimServerTest, OverridesAndRestoresLoad) {
 TEST(SimServer, RejectsBadListenAddresses) {
   auto sim = Simulator::Create(DefaultScenario(), 1, absl::UnixEpoch());
   ASSERT_TRUE(sim.ok());
-  std::mutex mu;
+  absl::Mutex mu;
   EXPECT_EQ(SimHttpServer::Start("nocolon", sim->get(), &mu).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(SimHttpServer::Start("127.0.0.1:99999", sim->get(), &mu).status().code(),

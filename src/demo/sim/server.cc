@@ -5,6 +5,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -86,8 +87,8 @@ nlohmann::json ServicesJson(const Simulator& sim) {
 struct SimHttpServer::Impl {
   httplib::Server server;
   std::thread thread;
-  Simulator* sim = nullptr;
-  std::mutex* mu = nullptr;
+  absl::Mutex* mu = nullptr;
+  Simulator* sim ABSL_PT_GUARDED_BY(mu) = nullptr;
 
   // Parses a JSON object body or answers 400.
   bool ParseBody(const httplib::Request& req, httplib::Response& res, nlohmann::json* body) {
@@ -99,7 +100,8 @@ struct SimHttpServer::Impl {
     return true;
   }
 
-  void Reply(const std::string& ns, const std::string& name, httplib::Response& res) {
+  void Reply(const std::string& ns, const std::string& name, httplib::Response& res)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     absl::StatusOr<ServiceView> v = sim->Service(ns, name);
     if (!v.ok()) return SendStatus(res, v.status());
     res.set_content(ServiceJson(*v).dump(), kJson);
@@ -109,7 +111,7 @@ struct SimHttpServer::Impl {
     server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::string text;
       {
-        std::lock_guard lock(*mu);
+        absl::MutexLock lock(mu);
         text = RenderMetrics(*sim);
       }
       res.set_content(text, kExpositionContentType);
@@ -118,12 +120,12 @@ struct SimHttpServer::Impl {
       res.set_content("ok", "text/plain");
     });
     server.Get("/api/v1/services", [this](const httplib::Request&, httplib::Response& res) {
-      std::lock_guard lock(*mu);
+      absl::MutexLock lock(mu);
       res.set_content(ServicesJson(*sim).dump(), kJson);
     });
     server.Get(R"(/api/v1/services/([^/]+)/([^/]+))",
                [this](const httplib::Request& req, httplib::Response& res) {
-                 std::lock_guard lock(*mu);
+                 absl::MutexLock lock(mu);
                  Reply(req.matches[1], req.matches[2], res);
                });
     server.Put(R"(/api/v1/services/([^/]+)/([^/]+)/replicas)", [this](const httplib::Request& req,
@@ -140,7 +142,7 @@ struct SimHttpServer::Impl {
             res, 400,
             absl::StrCat("replicas = ", r.dump(), ": must be an integer in 0..", kMaxReplicas));
       }
-      std::lock_guard lock(*mu);
+      absl::MutexLock lock(mu);
       if (absl::Status st = sim->SetReplicas(ns, name, static_cast<int>(value)); !st.ok()) {
         return SendStatus(res, st);
       }
@@ -163,7 +165,7 @@ struct SimHttpServer::Impl {
         return SendError(res, 400,
                          absl::StrCat("rps = ", it->dump(), ": must be a number >= 0 or null"));
       }
-      std::lock_guard lock(*mu);
+      absl::MutexLock lock(mu);
       if (absl::Status st = sim->SetLoadOverride(ns, name, rps); !st.ok())
         return SendStatus(res, st);
       LogInfo(
@@ -189,7 +191,7 @@ std::string SimHttpServer::address() const {
 
 absl::StatusOr<std::unique_ptr<SimHttpServer>> SimHttpServer::Start(std::string_view listen,
                                                                     Simulator* sim,
-                                                                    std::mutex* mu) {
+                                                                    absl::Mutex* mu) {
   const size_t colon = listen.rfind(':');
   int port = -1;
   if (colon == std::string_view::npos ||
@@ -203,8 +205,8 @@ absl::StatusOr<std::unique_ptr<SimHttpServer>> SimHttpServer::Start(std::string_
   if (host.empty()) host = "0.0.0.0";
 
   auto impl = std::make_unique<Impl>();
-  impl->sim = sim;
   impl->mu = mu;
+  impl->sim = sim;
   impl->Register();
   // httplib's default also sets SO_REUSEPORT, which would let a second simulator bind the same port
   // silently.

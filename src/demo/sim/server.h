@@ -13,11 +13,11 @@
 // service. A successful PUT answers 200 with the service's JSON state.
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "demo/sim/model.h"
 #include "nlohmann/json.hpp"
 
@@ -34,7 +34,7 @@ class SimHttpServer {
   // holds `mu` whenever it touches `sim`. InvalidArgument for a malformed address, Unavailable if
   // the bind fails.
   static absl::StatusOr<std::unique_ptr<SimHttpServer>> Start(std::string_view listen,
-                                                              Simulator* sim, std::mutex* mu);
+                                                              Simulator* sim, absl::Mutex* mu);
   ~SimHttpServer();  // Stop()s.
   SimHttpServer(const SimHttpServer&) = delete;
   SimHttpServer& operator=(const SimHttpServer&) = delete;

@@ -7,19 +7,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "app/flags.h"
@@ -42,9 +42,8 @@ ABSL_FLAG(std::string, log_format, "json", "log format: json or logfmt");
 
 namespace {
 
-std::mutex g_stop_mu;
-std::condition_variable g_stop_cv;
-bool g_stop = false;
+ABSL_CONST_INIT absl::Mutex g_stop_mu(absl::kConstInit);
+bool g_stop ABSL_GUARDED_BY(g_stop_mu) = false;
 
 }  // namespace
 
@@ -96,12 +95,11 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     aa::LogInfo("stopping", {{"signal", aa::SignalName(sig)}});
-    std::lock_guard lock(g_stop_mu);
+    absl::MutexLock lock(&g_stop_mu);
     g_stop = true;
-    g_stop_cv.notify_all();
   });
 
-  std::mutex sim_mu;
+  absl::Mutex sim_mu;
   auto server = aa::sim::SimHttpServer::Start(absl::GetFlag(FLAGS_listen), sim->get(), &sim_mu);
   if (!server.ok()) {
     aa::LogError("cannot listen",
@@ -111,7 +109,7 @@ int main(int argc, char** argv) {
   aa::LogInfo("listening",
               {{"server", "http"}, {"address", (*server)->address()}, {"port", (*server)->port()}});
   {
-    std::lock_guard lock(sim_mu);
+    absl::MutexLock lock(&sim_mu);
     int pods = 0;
     for (const auto& s : (*sim)->Services()) pods += static_cast<int>(s.pods.size());
     aa::LogInfo("simulating", {{"services", static_cast<int>((*sim)->Services().size())},
@@ -126,14 +124,15 @@ int main(int argc, char** argv) {
   auto deadline = std::chrono::steady_clock::now() + tick_chrono;
   for (;;) {
     {
-      std::unique_lock lock(g_stop_mu);
-      if (g_stop_cv.wait_until(lock, deadline, [] { return g_stop; })) break;
+      absl::MutexLock lock(&g_stop_mu);
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (g_stop_mu.AwaitWithTimeout(absl::Condition(&g_stop), absl::FromChrono(left))) break;
     }
     int steps = 0;
     const auto now = std::chrono::steady_clock::now();
     while (deadline <= now && steps < 50) {
       {
-        std::lock_guard lock(sim_mu);
+        absl::MutexLock lock(&sim_mu);
         (*sim)->Advance(tick);
       }
       deadline += tick_chrono;

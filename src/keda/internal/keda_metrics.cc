@@ -40,7 +40,7 @@ void KedaMetrics::Request(Method method, absl::StatusCode code) {
   auto& slot = counters_[static_cast<int>(method)][c];
   prometheus::Counter* counter = slot.load(std::memory_order_acquire);
   if (counter == nullptr) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     counter = slot.load(std::memory_order_relaxed);
     if (counter == nullptr) {
       counter =

@@ -10,9 +10,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 namespace prometheus {
 class Registry;
@@ -43,7 +43,9 @@ class KedaMetrics {
   static constexpr int kCodes = 17;  // gRPC / absl canonical codes 0..16
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Gauge* streams_gauge_ = nullptr;
-  std::mutex mu_;  // serializes creation of counters
+  // Serializes the creation of counters (double-checked: the slots are atomics read without it),
+  // so it guards no field of its own.
+  absl::Mutex mu_;
   std::array<std::array<std::atomic<prometheus::Counter*>, kCodes>, kMethodCount> counters_{};
   std::atomic<int64_t> streams_{0};
 };
