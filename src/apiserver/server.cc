@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "apiserver/wire.h"
 #include "common/strings.h"
 #include "pipeline/discovery.h"
@@ -302,7 +303,7 @@ absl::StatusOr<pipeline::Selection> MetricsApi::ReadAll(std::string_view metric,
 std::shared_ptr<const std::map<std::string, std::string, std::less<>>> MetricsApi::ResourceLists()
     const {
   std::shared_ptr<const pipeline::MetricSet> set = view_.metrics();
-  std::lock_guard lock(lists_mu_);
+  absl::MutexLock lock(&lists_mu_);
   if (resource_lists_ && lists_version_ == set->version) return resource_lists_;
   auto lists = std::make_shared<std::map<std::string, std::string, std::less<>>>();
   for (auto [group, version] :

@@ -51,13 +51,13 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "apiserver/wire.h"
 #include "common/clock.h"
 #include "http/readiness.h"
@@ -130,9 +130,11 @@ class MetricsApi {
   Clock& clock_;  // creationTimestamp of PodMetrics and NodeMetrics
   std::unique_ptr<http::Readiness> own_readiness_;  // when none was given
   const http::Readiness* readiness_;
-  mutable std::mutex lists_mu_;
-  mutable uint64_t lists_version_ = 0;  // the MetricSet version resource_lists_ was built from
-  mutable std::shared_ptr<const std::map<std::string, std::string, std::less<>>> resource_lists_;
+  mutable absl::Mutex lists_mu_;
+  // The MetricSet version resource_lists_ was built from.
+  mutable uint64_t lists_version_ ABSL_GUARDED_BY(lists_mu_) = 0;
+  mutable std::shared_ptr<const std::map<std::string, std::string, std::less<>>> resource_lists_
+      ABSL_GUARDED_BY(lists_mu_);
 };
 
 }  // namespace aa::apiserver

@@ -59,7 +59,7 @@ std::string ServedNames(const pipeline::MetricSet& set) {
 absl::Status Scaler::UnknownMetric(const Trigger& trigger, const pipeline::MetricSet& set) const {
   std::string gone;
   {
-    std::lock_guard lock(seen_mu_);
+    absl::MutexLock lock(&seen_mu_);
     if (auto it = seen_discovered_.find(trigger.metric); it != seen_discovered_.end()) {
       gone = it->second;
     }
@@ -132,7 +132,7 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
     out.asks_object_source = true;
   }
   if (!def.rule.empty()) {
-    std::lock_guard lock(seen_mu_);
+    absl::MutexLock lock(&seen_mu_);
     if (seen_discovered_.size() < kMaxRemembered || seen_discovered_.contains(def.name)) {
       seen_discovered_[def.name] = absl::StrCat(def.resource.name(), ", from ", def.rule);
     }
@@ -216,14 +216,14 @@ void Scaler::StatsWhenSampled(const Trigger& trigger, ObservationDone done) cons
   view_.SelectWhenSampled(QuestionFor(trigger, *metric),
                           [this, alive = alive_, trigger,
                            done = std::move(done)](absl::StatusOr<pipeline::Selection> sel) {
-                            std::lock_guard lock(alive->mu);
+                            absl::MutexLock lock(&alive->mu);
                             if (!alive->alive) return;  // this scaler is gone
                             done(Observe(trigger, std::move(sel)));
                           });
 }
 
 void Scaler::Stop() {
-  std::lock_guard lock(alive_->mu);
+  absl::MutexLock lock(&alive_->mu);
   alive_->alive = false;
 }
 

@@ -30,10 +30,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "keda/metadata.h"
 #include "pipeline/view.h"
 #include "pipeline/workload.h"
@@ -137,14 +137,15 @@ class Scaler {
 
   const pipeline::View view_;
   struct Alive {
-    std::mutex mu;
-    bool alive = true;
+    absl::Mutex mu;
+    bool alive ABSL_GUARDED_BY(mu) = true;
   };
   const std::shared_ptr<Alive> alive_;  // shared with answers pending on the sampling thread
   // Discovered metrics this scaler resolved once, "<name>" -> "<resource>, from <rule>": an unknown
   // name found here disappeared from discovery.
-  mutable std::mutex seen_mu_;
-  mutable std::map<std::string, std::string, std::less<>> seen_discovered_;
+  mutable absl::Mutex seen_mu_;
+  mutable std::map<std::string, std::string, std::less<>> seen_discovered_
+      ABSL_GUARDED_BY(seen_mu_);
 };
 
 }  // namespace aa::keda

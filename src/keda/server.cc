@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "keda/internal/keda_metrics.h"
@@ -90,8 +91,8 @@ struct Server::Impl {
   ExternalScalerService service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  std::mutex shutdown_mu;
-  bool shut_down = false;
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 };
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
@@ -159,7 +160,7 @@ bool Server::WaitForPushed(uint64_t generation, absl::Duration timeout) const {
 uint64_t Server::push_passes() const { return impl_->service.push_passes(); }
 
 void Server::Shutdown(absl::Duration grace) {
-  std::lock_guard lock(impl_->shutdown_mu);
+  absl::MutexLock lock(&impl_->shutdown_mu);
   if (impl_->shut_down) return;
   impl_->shut_down = true;
   if (grpc::HealthCheckServiceInterface* health = impl_->server->GetHealthCheckService()) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "absl/synchronization/mutex.h"
+
 namespace aa::pipeline {
 namespace {
 
@@ -27,7 +29,7 @@ PanicWindows::PanicWindows(const config::Config& config) {
 
 void PanicWindows::Apply(Snapshot* snapshot) {
   if (definitions_.empty()) return;
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (auto& [key, slot] : snapshot->slots) {
     if (!slot.table || slot.table->windows) continue;
     // Selector variants are windowed like their definition, each with its own history (their

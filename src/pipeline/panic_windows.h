@@ -15,11 +15,11 @@
 
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "config/config.h"
 #include "pipeline/snapshot.h"
@@ -59,8 +59,8 @@ class PanicWindows {
                                             const Snapshot& snapshot, SlotState& state);
 
   std::map<std::string, const config::MetricDefinition*> definitions_;  // by Key()
-  std::mutex mu_;
-  std::map<SlotKey, SlotState> states_;
+  absl::Mutex mu_;
+  std::map<SlotKey, SlotState> states_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::pipeline
