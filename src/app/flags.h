@@ -34,7 +34,7 @@ inline bool FlagGiven(std::string_view name) { return GivenFlags().contains(name
 // Abseil does) and returns the positional arguments. `version_line`, when not empty, is what
 // --version prints.
 inline std::vector<char*> ParseProgramFlags(int argc, char** argv, absl::string_view usage,
-                                            std::string version_line = "") {
+                                            const std::string& version_line = "") {
   // A program's own flags are those its main file (src/app/adapter_main.cc,
   // src/demo/demo_main.cc, src/demo/sim/sim_main.cc) defines. Called with absl::string_view by
   // Abseil and std::string_view by FlagsHelp.

@@ -261,7 +261,7 @@ class Client::Impl {
     };
     req.on_body = [&](std::string_view data) {
       if (status < 200 || status >= 300) {
-        if (error_body.size() < 64 * 1024) error_body.append(data);
+        if (error_body.size() < size_t{64} * 1024) error_body.append(data);
         return true;
       }
       buffer.append(data);

@@ -42,6 +42,8 @@ bool IsGone(const absl::Status& status);
 absl::Status StatusFromHttp(int http_status, std::string_view body, std::string_view what);
 
 // One decoded line of a watch stream: {"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{}}.
+// The implicit special members copy nlohmann::json, which clang-tidy cannot prove noexcept.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct WatchEvent {
   std::string type;
   nlohmann::json object;

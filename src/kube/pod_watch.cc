@@ -252,6 +252,7 @@ void PodWatch::Apply(const WatchEvent& event) {
     return;
   }
   auto pod = ParsePod(event.object);
+  if (!pod.ok()) LogWarn("pod watch: skipping an event", {{"error", pod.status()}});
   {
     absl::MutexLock lock(&mu_);
     if (!version.empty()) stats_.resource_version = version;
@@ -271,7 +272,6 @@ void PodWatch::Apply(const WatchEvent& event) {
       }
     }
   }
-  if (!pod.ok()) LogWarn("pod watch: skipping an event", {{"error", pod.status()}});
 }
 
 bool PodWatch::Backoff(int failures) {

@@ -247,8 +247,8 @@ class ServerImpl final : public HttpServer {
       out.body = std::move(message);
     }
     res.status = status;
-    for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
-    res.set_content(std::move(out.body), out.content_type.c_str());
+    for (const auto& [k, v] : out.headers) res.set_header(k, v);
+    res.set_content(out.body, out.content_type);
     if (metrics_) {
       metrics_->requests
           .Add({{"server", options_.name}, {"route", route}, {"code", absl::StrCat(status)}})
@@ -284,8 +284,8 @@ class ServerImpl final : public HttpServer {
       res.set_header("Connection", "close");
     }
     res.status = out.status;
-    for (const auto& [k, v] : out.headers) res.set_header(k.c_str(), v);
-    res.set_content(std::move(out.body), out.content_type.c_str());
+    for (const auto& [k, v] : out.headers) res.set_header(k, v);
+    res.set_content(out.body, out.content_type);
     if (metrics_) {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -225,7 +225,7 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
                .first;
       if (!it->second.ok()) {
         errors[rule.series_query] = it->second.status();
-        if (!last_errors_.count(rule.series_query)) {
+        if (!last_errors_.contains(rule.series_query)) {
           LogWarn("rule discovery failed; keeping the rule's last good metrics",
                   {{"rule", rule.path},
                    {"seriesQuery", rule.series_query},

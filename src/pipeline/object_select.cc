@@ -51,7 +51,7 @@ absl::StatusOr<std::shared_ptr<const KubeStateObjectSource::Objects>> KubeStateO
   for (prom::Sample& s : result->samples) {
     std::string name(prom::LabelValue(s.labels, name_label));
     if (name.empty()) continue;
-    (*objects)[std::move(name)] = KubeStateLabels(std::move(s.labels));
+    (*objects)[std::move(name)] = KubeStateLabels(s.labels);
   }
   absl::MutexLock lock(&mu_);
   if (cache_.size() >= kMaxCached) {

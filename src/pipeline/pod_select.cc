@@ -59,12 +59,12 @@ LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, boo
   };
 }
 
-prom::Labels KubeStateLabels(prom::Labels series) {
+prom::Labels KubeStateLabels(const prom::Labels& series) {
   constexpr std::string_view kPrefix = "label_";
   prom::Labels labels;
-  for (auto& [name, value] : series) {
+  for (const auto& [name, value] : series) {
     if (std::string_view(name).substr(0, kPrefix.size()) == kPrefix) {
-      labels.emplace_back(name.substr(kPrefix.size()), std::move(value));
+      labels.emplace_back(name.substr(kPrefix.size()), value);
     }
   }
   return labels;

@@ -31,7 +31,7 @@ LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, boo
 // The Kubernetes labels of one kube-state-metrics kube_<object>_labels series: its "label_*"
 // labels with the prefix removed (sanitized keys, e.g. serving_kserve_io_inferenceservice), in the
 // series' (sorted) order.
-prom::Labels KubeStateLabels(prom::Labels series);
+prom::Labels KubeStateLabels(const prom::Labels& series);
 
 // The label KServe puts on every pod of an InferenceService.
 inline constexpr std::string_view kInferenceServiceLabel = "serving.kserve.io/inferenceservice";

@@ -193,13 +193,13 @@ void Sampler::RunRound(bool periodic) {
                             key.ns) != config_.sampling.warm_namespaces.end();
       // A discovered metric that disappeared.
       bool gone = !set->by_key.contains(key.metric);
-      if (gone ||
-          (!warm && now - it->second > config_.sampling.demand_ttl && !urgent_.count(it->first))) {
+      if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
+                   !urgent_.contains(it->first))) {
         pruned.push_back(it->first);
         it = demand_.erase(it);
         continue;
       }
-      if (periodic || urgent_.count(it->first)) {
+      if (periodic || urgent_.contains(it->first)) {
         work[{key.metric, key.matchers}].push_back(key.ns);
         if (!key.ns.empty()) namespaces.insert(key.ns);
       }
@@ -215,7 +215,7 @@ void Sampler::RunRound(bool periodic) {
     std::set<std::string> live;
     for (const auto& [key, slot] : next->slots) live.insert(key.ns);
     for (auto it = next->pod_labels.begin(); it != next->pod_labels.end();) {
-      if (!live.count(it->first)) {
+      if (!live.contains(it->first)) {
         next->pod_labels.erase(it++);
       } else {
         ++it;
@@ -264,7 +264,7 @@ void Sampler::RunRound(bool periodic) {
   }
   panic_windows_->Apply(next.get());    // panic-aware metrics: windowed values, before anyone reads
   metrics_->Round(clock_.Now() - now);  // before Publish: whoever sees the snapshot sees this
-  Publish(std::move(next));
+  Publish(next);
 }
 
 void Sampler::SampleMetric(const config::MetricDefinition& def,
@@ -403,12 +403,12 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
     auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
     std::string pod(prom::LabelValue(s.labels, "pod"));
     if (it == tables.end() || pod.empty()) continue;
-    it->second->pods[std::move(pod)] = KubeStateLabels(std::move(s.labels));
+    it->second->pods[std::move(pod)] = KubeStateLabels(s.labels);
   }
   for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
 }
 
-void Sampler::Publish(std::shared_ptr<Snapshot> next) {
+void Sampler::Publish(const std::shared_ptr<Snapshot>& next) {
   next->published_at = clock_.Now();
   std::shared_ptr<const Snapshot> published;
   {
@@ -466,7 +466,7 @@ absl::Status Sampler::ReadyStatus() const {
         absl::StrCat("waiting for the first successful query to Prometheus", last_error));
   }
   for (const auto& def : config_.metrics) {
-    if (!ever_succeeded_.count(def.Key())) {
+    if (!ever_succeeded_.contains(def.Key())) {
       return absl::UnavailableError(
           absl::StrCat("waiting for the first successful query of metric ", def.Key(),
                        " (warm namespaces)", last_error));
@@ -533,7 +533,7 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
     for (const auto& d : set->definitions) {
       if (d.resource == resource) names.push_back(d.name);
       if (names.size() == 50) {
-        names.push_back("...");
+        names.emplace_back("...");
         break;
       }
     }

@@ -175,7 +175,7 @@ class Sampler {
   void SampleMetric(const config::MetricDefinition& def, const std::vector<std::string>& namespaces,
                     const std::string& extra_matchers, Snapshot* next);
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
-  void Publish(std::shared_ptr<Snapshot> next);
+  void Publish(const std::shared_ptr<Snapshot>& next);
   std::string RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
                           const std::vector<std::string>& namespaces,
                           const std::string& extra_matchers) const;

@@ -90,7 +90,7 @@ absl::Status ParsePoint(od::value v, const WhereFn& where, int64_t* ts_ms, doubl
   size_t n = 0;
   for (auto elem : arr) {
     od::value ev;
-    if (error_code e = std::move(elem).get(ev)) return BadJson(where(), e);
+    if (error_code e = elem.get(ev)) return BadJson(where(), e);
     if (n == 0) {
       double ts;
       if (error_code e = ev.get_double().get(ts)) {
@@ -203,7 +203,7 @@ absl::Status ParseResultElement(od::object obj, size_t i, std::vector<Sample>* s
       size_t j = 0;
       for (auto elem : arr) {
         od::value ev;
-        if (error_code e = std::move(elem).get(ev)) return BadJson(prefix, e);
+        if (error_code e = elem.get(ev)) return BadJson(prefix, e);
         std::pair<int64_t, double> p;
         auto where = [&prefix, j] { return absl::StrCat(prefix, "[", j, "]"); };
         if (auto s = ParsePoint(ev, where, &p.first, &p.second); !s.ok()) return s;
@@ -269,7 +269,7 @@ absl::Status ParseQueryData(od::value v, QueryResult* out) {
       }
       for (auto elem : arr) {
         od::value ev;
-        if (error_code e = std::move(elem).get(ev))
+        if (error_code e = elem.get(ev))
           return BadJson(absl::StrCat("data.result[", n_elems, "]"), e);
         od::json_type jt;
         if (error_code e = ev.type().get(jt))
@@ -344,7 +344,7 @@ absl::Status ParseSeriesData(od::value v, std::vector<Labels>* out) {
   size_t i = 0;
   for (auto elem : arr) {
     od::value ev;
-    if (error_code e = std::move(elem).get(ev)) return BadJson(absl::StrCat("data[", i, "]"), e);
+    if (error_code e = elem.get(ev)) return BadJson(absl::StrCat("data[", i, "]"), e);
     Labels labels;
     if (auto s = ParseLabels(ev, &labels, &SeriesWhere, i); !s.ok()) return s;
     out->push_back(std::move(labels));

@@ -311,7 +311,7 @@ void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method met
             absl::StrCat("too many requests selecting objects by labels at once (limit ",
                          kMaxObjectReads, "); retry")));
       }
-      object_reads_.push_back([this, finish, work = std::move(work), t = *trigger](bool run) {
+      object_reads_.emplace_back([this, finish, work = std::move(work), t = *trigger](bool run) {
         finish(run ? work(t, scaler_.Stats(t))
                    : absl::UnavailableError("the adapter is shutting down"));
       });
@@ -330,7 +330,7 @@ void ExternalScalerService::Answer(grpc::ServerUnaryReactor* reactor, Method met
     ++waiting_;
   }
   scaler_.StatsWhenSampled(*trigger, [this, finish, work = std::move(work),
-                                      t = *trigger](absl::StatusOr<Observation> obs) {
+                                      t = *trigger](const absl::StatusOr<Observation>& obs) {
     {
       std::lock_guard lock(mu_);
       --waiting_;
@@ -441,7 +441,7 @@ void ExternalScalerService::Remove(uint64_t id) {
   // `gone` may be the last reference: the reactor is destroyed here, outside the lock.
 }
 
-void ExternalScalerService::Open(std::shared_ptr<StreamReactor> stream) {
+void ExternalScalerService::Open(const std::shared_ptr<StreamReactor>& stream) {
   bool first;
   {
     std::lock_guard lock(mu_);
@@ -530,7 +530,7 @@ uint64_t ExternalScalerService::PushPass(bool* handed_back) {
       if (s->queued || stopping_) continue;
       s->queued = true;
     }
-    Open(std::move(s));
+    Open(s);
   }
   return generation;
 }

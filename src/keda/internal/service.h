@@ -59,13 +59,13 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   ExternalScalerService(pipeline::View view, KedaMetrics& metrics, size_t max_streams);
   ~ExternalScalerService() override;
 
-  grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const externalscaler::ScaledObjectRef* request,
                                      externalscaler::IsActiveResponse* response) override;
-  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* ctx,
                                           const externalscaler::ScaledObjectRef* request,
                                           externalscaler::GetMetricSpecResponse* response) override;
-  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
                                        const externalscaler::GetMetricsRequest* request,
                                        externalscaler::GetMetricsResponse* response) override;
   grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* StreamIsActive(
@@ -110,7 +110,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   void Remove(uint64_t id);  // from StreamReactor::OnDone
   // Evaluates `stream` once it can be without waiting, and sends its state (a first evaluation
   // that fails finishes the stream).
-  void Open(std::shared_ptr<StreamReactor> stream);
+  void Open(const std::shared_ptr<StreamReactor>& stream);
   void PusherLoop();
   void ObjectReaderLoop();
   // Returns the snapshot generation the pass started from; sets `handed_back` when some stream's
