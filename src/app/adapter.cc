@@ -218,6 +218,8 @@ absl::Status Adapter::StartHttps() {
   auth::SecureServingOptions secure_options;
   secure_options.authentication = options_.authentication;
   secure_options.authorization = options_.authorization;
+  secure_options.token_review_budget = options_.token_review_budget;
+  secure_options.access_review_budget = options_.access_review_budget;
   secure_options.trust = std::move(trust);
   secure_options.clock = &RealClock::Get();
   secure_options.registry = p.registry.get();

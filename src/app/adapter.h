@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "auth/internal/review_budget.h"
 #include "auth/trust_config.h"
 #include "config/config.h"
 
@@ -60,6 +61,12 @@ struct AdapterOptions {
   // false: no credentials needed / every authenticated caller may read everything (local use).
   bool authentication = true;
   bool authorization = true;
+  // What uncached TokenReviews and SubjectAccessReviews may cost the Kubernetes API
+  // (auth::SecureServingOptions).
+  auth::internal::ReviewBudgetOptions token_review_budget{
+      .per_second = 20, .burst = 40, .max_in_flight = 8};
+  auth::internal::ReviewBudgetOptions access_review_budget{
+      .per_second = 20, .burst = 40, .max_in_flight = 8};
   // Client and front-proxy CAs and headers; what they leave open comes from the ConfigMap
   // kube-system/extension-apiserver-authentication when the Kubernetes API is reachable.
   auth::TrustFlags trust;

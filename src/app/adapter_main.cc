@@ -66,6 +66,15 @@ ABSL_FLAG(std::string, authentication, "on",
 ABSL_FLAG(std::string, authorization, "on",
           "on: callers are authorized with SubjectAccessReview (needs the Kubernetes API); off: "
           "every authenticated caller may read everything (local use only, logged as a warning)");
+ABSL_FLAG(double, token_reviews_per_second, 20,
+          "TokenReviews per second (burst twice that) for bearer tokens that never authenticated, "
+          "over all clients; more get 429 without asking the Kubernetes API (tokens that "
+          "authenticated in the last hour are always reviewed)");
+ABSL_FLAG(double, access_reviews_per_second, 20,
+          "SubjectAccessReviews per second per user (burst twice that) for requests the cache "
+          "does not answer; more get 429 without asking the Kubernetes API");
+ABSL_FLAG(int32_t, reviews_in_flight, 8,
+          "TokenReviews, and separately SubjectAccessReviews, running at once; more get 429");
 ABSL_FLAG(std::string, client_ca_file, "",
           "PEM CA bundle for direct clients' certificates on the Kubernetes API port (user = CN, "
           "groups = O); default: client-ca-file of ConfigMap "
@@ -181,6 +190,19 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   if (!app::ListenerOff(o.https_listen)) {
     AA_ASSIGN_OR_RETURN(o.authentication, OnOffFlag(FLAGS_authentication, "authentication"));
     AA_ASSIGN_OR_RETURN(o.authorization, OnOffFlag(FLAGS_authorization, "authorization"));
+  }
+  {
+    const double tokens = absl::GetFlag(FLAGS_token_reviews_per_second);
+    const double access = absl::GetFlag(FLAGS_access_reviews_per_second);
+    const int in_flight = absl::GetFlag(FLAGS_reviews_in_flight);
+    if (!(tokens > 0) || !(access > 0) || in_flight < 1) {
+      return absl::InvalidArgumentError(
+          "--token-reviews-per-second and --access-reviews-per-second must be > 0, "
+          "--reviews-in-flight >= 1");
+    }
+    o.token_review_budget = {.per_second = tokens, .burst = 2 * tokens, .max_in_flight = in_flight};
+    o.access_review_budget = {
+        .per_second = access, .burst = 2 * access, .max_in_flight = in_flight};
   }
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);

@@ -133,6 +133,32 @@ absl::StatusOr<TokenReviewResult> CachingTokenReviewer::Review(const std::string
   return result;
 }
 
+BoundedTokenReviewer::BoundedTokenReviewer(TokenReviewer& backend, Clock& clock,
+                                           internal::ReviewBudgetOptions budget,
+                                           absl::Duration remember, size_t max_remembered)
+    : backend_(backend),
+      remember_(remember),
+      budget_(clock, budget),
+      known_(clock, max_remembered) {}
+
+absl::StatusOr<TokenReviewResult> BoundedTokenReviewer::Review(const std::string& token) {
+  const std::string key = Sha256(token);
+  if (known_.Get(key)) {
+    auto result = backend_.Review(token);
+    if (result.ok() && result->authenticated) known_.Put(key, true, remember_);
+    return result;
+  }
+  if (!budget_.TryAcquire()) {
+    refused_.fetch_add(1);
+    return absl::ResourceExhaustedError(
+        "too many new bearer tokens to review at once; try again in a second");
+  }
+  auto result = backend_.Review(token);
+  budget_.Release();
+  if (result.ok() && result->authenticated) known_.Put(key, true, remember_);
+  return result;
+}
+
 Authenticator::Authenticator(AuthenticatorOptions options) : options_(options) {}
 
 absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest& request) const {
@@ -150,6 +176,7 @@ absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest
     if (!absl::IsNotFound(user.status())) reasons.emplace_back(user.status().message());
   }
   bool reviewer_failed = false;
+  bool reviewer_busy = false;
   if (std::string token = BearerToken(request); !token.empty()) {
     if (options_.token_reviewer == nullptr) {
       reasons.emplace_back("token: bearer tokens are not accepted (no TokenReview access)");
@@ -157,6 +184,7 @@ absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest
       auto review = options_.token_reviewer->Review(token);
       if (!review.ok()) {
         reviewer_failed = true;
+        reviewer_busy = absl::IsResourceExhausted(review.status());
         reasons.push_back(absl::StrCat("token: review failed: ", review.status().message()));
       } else if (review->authenticated) {
         return Authenticated{review->user, "token"};
@@ -168,7 +196,9 @@ absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest
   }
   if (reasons.empty()) reasons.emplace_back("no credentials");
   std::string text = absl::StrJoin(reasons, "; ");
-  if (reviewer_failed && reasons.size() == 1) return absl::UnavailableError(text);
+  if (reviewer_failed && reasons.size() == 1) {
+    return reviewer_busy ? absl::ResourceExhaustedError(text) : absl::UnavailableError(text);
+  }
   return absl::UnauthenticatedError(text);
 }
 

@@ -10,6 +10,7 @@
 //   3. "Authorization: Bearer <token>" through a TokenReviewer (TokenReview API).
 // None succeeding: Unauthenticated (the caller answers 401).
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "auth/internal/review_budget.h"
 #include "auth/internal/ttl_cache.h"
 #include "auth/x509.h"
 #include "common/clock.h"
@@ -105,6 +107,27 @@ class CachingTokenReviewer final : public TokenReviewer {
   internal::TtlCache<TokenReviewResult> cache_;
 };
 
+// Guards the TokenReview backend (the Kubernetes API) against floods of invented tokens: a token
+// that authenticated before (remembered by its SHA-256 for `remember`, at most `max_remembered`) is
+// always reviewed; any other one only within one ReviewBudget shared by all of them. Over the
+// budget the backend is not asked and the answer is ResourceExhausted (the filter answers 429).
+// Sits between CachingTokenReviewer and the backend. Thread-safe.
+class BoundedTokenReviewer final : public TokenReviewer {
+ public:
+  // `backend` and `clock` must outlive this object.
+  BoundedTokenReviewer(TokenReviewer& backend, Clock& clock, internal::ReviewBudgetOptions budget,
+                       absl::Duration remember = absl::Hours(1), size_t max_remembered = 4096);
+  absl::StatusOr<TokenReviewResult> Review(const std::string& token) override;
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  TokenReviewer& backend_;
+  const absl::Duration remember_;
+  internal::ReviewBudget budget_;
+  internal::TtlCache<bool> known_;  // tokens that authenticated, by SHA-256
+  std::atomic<uint64_t> refused_{0};
+};
+
 struct AuthenticatorOptions {
   TrustStore* trust = nullptr;              // required; must outlive the authenticator
   TokenReviewer* token_reviewer = nullptr;  // null: bearer tokens are not accepted
@@ -121,7 +144,8 @@ class Authenticator {
  public:
   explicit Authenticator(AuthenticatorOptions options);
   // The caller, or Unauthenticated with the reasons each method failed (no secrets in the text);
-  // Unavailable when only the token reviewer's failure kept the request from being authenticated.
+  // Unavailable when only the token reviewer's failure kept the request from being authenticated,
+  // ResourceExhausted when only the review budget did (BoundedTokenReviewer).
   // Thread-safe.
   absl::StatusOr<Authenticated> Authenticate(const net::HttpRequest& request) const;
 

@@ -96,6 +96,18 @@ Attributes AttributesFor(const net::HttpRequest& request, const UserInfo& user) 
   return a;
 }
 
+absl::StatusOr<AuthorizationResult> BoundedAuthorizer::Authorize(const Attributes& attributes) {
+  if (!budget_.TryAcquire(attributes.user.name)) {
+    refused_.fetch_add(1);
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many access reviews for user \"", attributes.user.name,
+        "\" (reads of different namespaces or metrics) at once; try again in a second"));
+  }
+  auto result = backend_.Authorize(attributes);
+  budget_.Release();
+  return result;
+}
+
 std::string ForbiddenMessage(const Attributes& a, const std::string& reason) {
   std::string msg;
   if (!a.resource_request) {

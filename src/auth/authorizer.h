@@ -8,6 +8,7 @@
 //   /apis/metrics.k8s.io/v1beta1/namespaces/ns/pods (list) and .../pods/name (get), /nodes
 //   /apis, /apis/{group}, /apis/{group}/{version}, /api, /openapi/...: non-resource (path, verb)
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "auth/authenticator.h"
+#include "auth/internal/review_budget.h"
 #include "auth/internal/ttl_cache.h"
 #include "common/clock.h"
 #include "net/server.h"
@@ -74,6 +76,25 @@ class CachingAuthorizer final : public Authorizer {
   const absl::Duration allow_ttl_;
   const absl::Duration deny_ttl_;
   internal::TtlCache<AuthorizationResult> cache_;
+};
+
+// Guards the SubjectAccessReview backend (the Kubernetes API): each user's uncached reviews within
+// a ReviewBudget keyed by the user's name, so one user's flood of invented namespaces neither
+// floods the Kubernetes API nor delays another user's reviews. Over the budget the backend is not
+// asked and the answer is ResourceExhausted (the filter answers 429). Sits between
+// CachingAuthorizer and the backend. Thread-safe.
+class BoundedAuthorizer final : public Authorizer {
+ public:
+  // `backend` and `clock` must outlive this object.
+  BoundedAuthorizer(Authorizer& backend, Clock& clock, internal::ReviewBudgetOptions budget)
+      : backend_(backend), budget_(clock, budget) {}
+  absl::StatusOr<AuthorizationResult> Authorize(const Attributes& attributes) override;
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  Authorizer& backend_;
+  internal::ReviewBudget budget_;
+  std::atomic<uint64_t> refused_{0};
 };
 
 // The message of a 403, as Kubernetes words it: `User "u" cannot get resource "pods/m" in API

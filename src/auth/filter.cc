@@ -18,6 +18,13 @@ net::HttpResponse Reject(int code, std::string_view message, std::string route) 
   return r;
 }
 
+// 429 with Retry-After, as Kubernetes answers a request its flow control rejects.
+net::HttpResponse Throttled(const std::string& why) {
+  net::HttpResponse r = Reject(429, absl::StrCat("Too many requests: ", why), "throttled");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 bool IsMaster(const UserInfo& user) {
   for (const auto& g : user.groups) {
     if (g == "system:masters") return true;
@@ -62,6 +69,10 @@ std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& reque
     return std::nullopt;
   }
   auto who = options_.authenticator->Authenticate(request);
+  if (!who.ok() && absl::IsResourceExhausted(who.status())) {
+    count("throttled");
+    return Throttled(std::string(who.status().message()));
+  }
   if (!who.ok()) {
     count("unauthorized");
     LogDebug("unauthorized request", {{"path", request.path},
@@ -78,6 +89,10 @@ std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& reque
   if (decision.ok() && decision->decision == Decision::kAllow) {
     count(who->method);
     return std::nullopt;
+  }
+  if (!decision.ok() && absl::IsResourceExhausted(decision.status())) {
+    count("throttled");
+    return Throttled(std::string(decision.status().message()));
   }
   if (!decision.ok()) {
     count("error");

@@ -20,11 +20,15 @@ absl::StatusOr<std::unique_ptr<SecureServing>> SecureServing::Create(SecureServi
   std::unique_ptr<SecureServing> s(new SecureServing(std::move(options)));
   const SecureServingOptions& o = s->options_;
   if (o.token_reviewer) {
-    s->tokens_ = std::make_unique<CachingTokenReviewer>(*o.token_reviewer, *o.clock, o.cache_ttl);
+    s->bounded_tokens_ =
+        std::make_unique<BoundedTokenReviewer>(*o.token_reviewer, *o.clock, o.token_review_budget);
+    s->tokens_ = std::make_unique<CachingTokenReviewer>(*s->bounded_tokens_, *o.clock, o.cache_ttl);
   }
   if (o.authorization) {
-    s->authorizer_ =
-        std::make_unique<CachingAuthorizer>(*o.authorizer, *o.clock, o.cache_ttl, o.cache_ttl);
+    s->bounded_authorizer_ =
+        std::make_unique<BoundedAuthorizer>(*o.authorizer, *o.clock, o.access_review_budget);
+    s->authorizer_ = std::make_unique<CachingAuthorizer>(*s->bounded_authorizer_, *o.clock,
+                                                         o.cache_ttl, o.cache_ttl);
   }
   if (o.authentication) {
     s->authenticator_ = std::make_unique<Authenticator>(

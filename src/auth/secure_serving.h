@@ -1,7 +1,8 @@
 #pragma once
 // Assembles the HTTPS port's request checks from the adapter's settings: the trust store (client
-// CA and front proxy), cached TokenReview and SubjectAccessReview backends, the authenticator and
-// the filter; logs at start what is enforced (loudly, at warn level, what is switched off).
+// CA and front proxy), cached and budgeted TokenReview and SubjectAccessReview backends, the
+// authenticator and the filter; logs at start what is enforced (loudly, at warn level, what is
+// switched off).
 //
 //   auto secure = auth::SecureServing::Create(options);
 //   net::HttpHandler handler = (*secure)->Wrap(metrics_handler);
@@ -30,8 +31,14 @@ struct SecureServingOptions {
   // The SubjectAccessReview backend; required when authorization is on. Must outlive the object.
   Authorizer* authorizer = nullptr;
   absl::Duration cache_ttl = absl::Seconds(10);  // TokenReview and SAR answers (allow and deny)
-  Clock* clock = nullptr;                        // required
-  prometheus::Registry* registry = nullptr;      // may be null
+  // Uncached TokenReviews of tokens that never authenticated, over all clients (one bucket).
+  internal::ReviewBudgetOptions token_review_budget{
+      .per_second = 20, .burst = 40, .max_in_flight = 8};
+  // Uncached SubjectAccessReviews, a bucket per user; the in-flight cap is over all users.
+  internal::ReviewBudgetOptions access_review_budget{
+      .per_second = 20, .burst = 40, .max_in_flight = 8};
+  Clock* clock = nullptr;                    // required
+  prometheus::Registry* registry = nullptr;  // may be null
 };
 
 class SecureServing {
@@ -47,7 +54,9 @@ class SecureServing {
   explicit SecureServing(SecureServingOptions options);
   SecureServingOptions options_;
   TrustStore trust_;
+  std::unique_ptr<BoundedTokenReviewer> bounded_tokens_;
   std::unique_ptr<CachingTokenReviewer> tokens_;
+  std::unique_ptr<BoundedAuthorizer> bounded_authorizer_;
   std::unique_ptr<CachingAuthorizer> authorizer_;
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<AuthFilter> filter_;

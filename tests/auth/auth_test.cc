@@ -25,6 +25,7 @@ namespace aa::auth {
 namespace {
 
 using nlohmann::json;
+using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -595,6 +596,153 @@ TEST_F(AuthTest, NoSecretInTheLog) {
   EXPECT_THAT(log, Not(HasSubstr("s3cr3t")));
   EXPECT_THAT(log, Not(HasSubstr("PRIVATE KEY")));
   EXPECT_THAT(log, Not(HasSubstr("BEGIN CERTIFICATE")));
+}
+
+// ---- what reviews may cost the Kubernetes API
+
+TEST(ReviewBudgetTest, RatePerKeyWithBurstAndRefill) {
+  SimulatedClock clock;
+  internal::ReviewBudget budget(clock, {.per_second = 2, .burst = 4, .max_in_flight = 0});
+  int granted = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (budget.TryAcquire("a")) {
+      ++granted;
+      budget.Release();
+    }
+  }
+  EXPECT_EQ(granted, 4);                // the burst
+  EXPECT_TRUE(budget.TryAcquire("b"));  // another key has its own bucket
+  budget.Release();
+  EXPECT_FALSE(budget.TryAcquire("a"));
+  clock.Advance(absl::Milliseconds(500));  // one more at 2 per second
+  EXPECT_TRUE(budget.TryAcquire("a"));
+  budget.Release();
+  EXPECT_FALSE(budget.TryAcquire("a"));
+  clock.Advance(absl::Hours(1));  // refills to the burst, not beyond
+  granted = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (budget.TryAcquire("a")) {
+      ++granted;
+      budget.Release();
+    }
+  }
+  EXPECT_EQ(granted, 4);
+}
+
+TEST(ReviewBudgetTest, InFlightCapOverAllKeys) {
+  SimulatedClock clock;
+  internal::ReviewBudget budget(clock, {.per_second = 0, .burst = 1, .max_in_flight = 2});
+  EXPECT_TRUE(budget.TryAcquire("a"));
+  EXPECT_TRUE(budget.TryAcquire("b"));
+  EXPECT_FALSE(budget.TryAcquire("c"));
+  budget.Release();
+  EXPECT_TRUE(budget.TryAcquire("c"));
+}
+
+TEST(ReviewBudgetTest, KeysAreBounded) {
+  SimulatedClock clock;
+  internal::ReviewBudget budget(clock,
+                                {.per_second = 1, .burst = 1, .max_in_flight = 0, .max_keys = 2});
+  ASSERT_TRUE(budget.TryAcquire("a"));
+  budget.Release();
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(budget.TryAcquire("b"));
+  budget.Release();
+  EXPECT_FALSE(budget.TryAcquire("a"));  // empty bucket, remembered
+  clock.Advance(absl::Milliseconds(1));
+  ASSERT_TRUE(budget.TryAcquire("c"));  // drops the bucket used longest ago ("a"'s)
+  budget.Release();
+  EXPECT_TRUE(budget.TryAcquire("a"));  // a new, full bucket
+}
+
+TEST(BoundedTokenReviewerTest, InventedTokensCannotFloodTheApiOrLockOutKnownOnes) {
+  SimulatedClock clock;
+  FakeTokenReviewer backend;
+  backend.users = {{"real", User("alice")}};
+  BoundedTokenReviewer bounded(backend, clock, {.per_second = 10, .burst = 20, .max_in_flight = 4});
+  ASSERT_TRUE(bounded.Review("real").value().authenticated);  // remembered from now on
+  int refused = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = bounded.Review(absl::StrCat("invented-", i));
+    if (!r.ok()) {
+      EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+      ++refused;
+    } else {
+      EXPECT_FALSE(r->authenticated);
+    }
+  }
+  EXPECT_EQ(refused, 1000 - 19);     // the burst, less the one "real" took
+  EXPECT_EQ(backend.calls, 1 + 19);  // the refused ones never reached the Kubernetes API
+  EXPECT_EQ(bounded.refused(), 981u);
+  // The budget is empty, but a token that authenticated before is still reviewed.
+  auto again = bounded.Review("real");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->authenticated);
+  clock.Advance(absl::Seconds(1));
+  int granted = 0;
+  for (int i = 0; i < 100; ++i) granted += bounded.Review(absl::StrCat("later-", i)).ok() ? 1 : 0;
+  EXPECT_EQ(granted, 10);
+}
+
+TEST(BoundedAuthorizerTest, OneUsersFloodLeavesOthersAlone) {
+  SimulatedClock clock;
+  FakeAuthorizer backend;
+  BoundedAuthorizer bounded(backend, clock, {.per_second = 5, .burst = 10, .max_in_flight = 4});
+  Attributes a;
+  a.user.name = "tenant";
+  a.verb = "get";
+  a.resource_request = true;
+  a.resource = "pods";
+  int refused = 0;
+  for (int i = 0; i < 500; ++i) {
+    a.namespace_ = absl::StrCat("invented-", i);
+    auto r = bounded.Authorize(a);
+    if (!r.ok()) {
+      EXPECT_TRUE(absl::IsResourceExhausted(r.status()));
+      EXPECT_THAT(std::string(r.status().message()), HasSubstr("tenant"));
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 490);
+  EXPECT_EQ(backend.calls, 10);
+  Attributes hpa = a;
+  hpa.user.name = "hpa";
+  EXPECT_TRUE(bounded.Authorize(hpa).ok());
+}
+
+TEST(AuthFilterTest, OverTheReviewBudgetIs429WithRetryAfter) {
+  SimulatedClock clock;
+  TrustStore trust;
+  FakeTokenReviewer tokens;
+  tokens.users = {{"real", User("alice")}};
+  BoundedTokenReviewer bounded_tokens(tokens, clock, {.per_second = 1, .burst = 1});
+  FakeAuthorizer authz;
+  BoundedAuthorizer bounded_authz(authz, clock, {.per_second = 1, .burst = 1});
+  Authenticator authenticator({&trust, &bounded_tokens, &clock});
+  AuthFilter filter({&authenticator, &bounded_authz, nullptr});
+  auto request = [](const std::string& token, const std::string& ns) {
+    net::HttpRequest r;
+    r.method = "GET";
+    r.path = absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", ns, "/pods/*/m");
+    r.headers = {{"Authorization", absl::StrCat("Bearer ", token)}};
+    return r;
+  };
+  EXPECT_EQ(filter.Check(request("real", "a")), std::nullopt);
+  // The token budget is spent: an unknown token is 429, not 401, and nothing was asked.
+  auto throttled = filter.Check(request("invented", "a"));
+  ASSERT_TRUE(throttled.has_value());
+  EXPECT_EQ(throttled->status, 429);
+  json status = json::parse(throttled->body);
+  EXPECT_EQ(status["code"], 429);
+  EXPECT_THAT(status["message"].get<std::string>(), HasSubstr("Too many requests"));
+  EXPECT_THAT(throttled->headers,
+              Contains(std::pair<std::string, std::string>("Retry-After", "1")));
+  EXPECT_EQ(tokens.calls, 1);
+  // alice's access-review budget is spent too: another namespace is 429.
+  auto second = filter.Check(request("real", "b"));
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 429);
+  EXPECT_EQ(authz.calls, 1);
 }
 
 }  // namespace
