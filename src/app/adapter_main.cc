@@ -2,6 +2,7 @@
 // pipeline. This file turns flags into app::AdapterOptions; app/adapter.h does the rest.
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <string>
@@ -236,6 +237,20 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   return o;
 }
 
+// Raises the soft limit of open descriptors to the hard one, as Go programs do at start: each
+// port's connection cap (and the sockets to Prometheus and the Kubernetes API) must fit under it,
+// and a soft limit of 1024 (systemd's default) would fail accept() first.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    LogDebug("open file limit raised", {{"from", static_cast<int64_t>(before)},
+                                        {"to", static_cast<int64_t>(limit.rlim_cur)}});
+  }
+}
+
 int Main(int argc, char** argv) {
   // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
   // main thread receives them with sigwait.
@@ -252,6 +267,7 @@ int Main(int argc, char** argv) {
   if (auto s = SetLogFormat(absl::GetFlag(FLAGS_log_format)); !s.ok()) return Fail(s);
   // The first record says what runs.
   LogInfo("autoscale-adapter", {{"version", Version()}, {"revision", Revision()}});
+  RaiseOpenFileLimit();
 
   absl::StatusOr<config::Config> config = ConfigFromFlags();
   if (!config.ok()) return Fail(config.status());

@@ -151,5 +151,31 @@ TEST_F(AdapterCli, UnderscoreFormsStillWork) {
   EXPECT_THAT(Listening(), ::testing::UnorderedElementsAre("https", "grpc"));
 }
 
+TEST_F(AdapterCli, RaisesTheOpenFileLimitToTheHardLimit) {
+  // Each port's connection cap must fit under the descriptor limit: started with a soft limit of
+  // 256 (prlimit execs the adapter in its own process), the adapter raises it to the hard limit.
+  auto p = proc::Subprocess::Start(
+      {{"/usr/bin/prlimit", "--nofile=256:", AA_BIN_DIR "/autoscale-adapter", "--prometheus-url",
+        "http://127.0.0.1:1", "--authentication=off", "--authorization=off",
+        "--http-listen=127.0.0.1:0", "--grpc-listen=off", "--https-listen=off"},
+       dir_.File("adapter.log"),
+       ""});
+  ASSERT_TRUE(p.ok()) << p.status();
+  adapter_ = *std::move(p);
+  ASSERT_TRUE(WaitForRecord("started").is_object()) << adapter_->LogTail();
+  std::string limits =
+      testutil::ReadFileOrEmpty(absl::StrCat("/proc/", adapter_->pid(), "/limits"));
+  std::string soft, hard;
+  for (absl::string_view line : absl::StrSplit(limits, '\n')) {
+    if (!absl::StartsWith(line, "Max open files")) continue;
+    std::vector<std::string> f = absl::StrSplit(line.substr(14), ' ', absl::SkipEmpty());
+    ASSERT_GE(f.size(), 2u) << line;
+    soft = f[0];
+    hard = f[1];
+  }
+  EXPECT_NE(soft, "256");
+  EXPECT_EQ(soft, hard) << limits;
+}
+
 }  // namespace
 }  // namespace aa
