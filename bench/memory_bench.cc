@@ -88,7 +88,8 @@ int Main() {
   auto adapter = proc::Subprocess::Start(
       {{AA_BIN_DIR "/autoscale-adapter", "--config=" + dir + "/adapter.yaml",
         absl::StrCat("--prometheus_url=http://127.0.0.1:", prom_port), "--http_listen=127.0.0.1:0",
-        "--authentication=off", "--authorization=off", "--log_level=info"},
+        "--https_listen=127.0.0.1:0", "--authentication=off", "--authorization=off",
+        "--log_level=info"},
        dir + "/adapter.log",
        ""});
   if (!adapter.ok()) return 1;
@@ -97,13 +98,19 @@ int Main() {
     std::fprintf(stderr, "%s\n", std::string(port.status().message()).c_str());
     return 1;
   }
+  // The query API is on the HTTPS port (authentication off here), /metrics on the plain one.
+  auto https_port = (*adapter)->WaitForListeningPort("https", absl::Seconds(20));
+  if (!https_port.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(https_port.status().message()).c_str());
+    return 1;
+  }
   pid_t pid = (*adapter)->pid();
   std::string idle_rss = Status(pid, "VmRSS");
   int ok = 0;
   for (int n = 0; n < namespaces; ++n) {
     for (const char* metric : {"concurrency", "cpu", "requests_running"}) {
-      auto r = net::HttpCall("GET", "127.0.0.1", *port,
-                             absl::StrCat("/api/v1/namespaces/ns-", n, "/metrics/", metric));
+      auto r = net::HttpsGetInsecure(
+          "127.0.0.1", *https_port, absl::StrCat("/api/v1/namespaces/ns-", n, "/metrics/", metric));
       ok += r.ok() && r->status == 200;
     }
   }

@@ -85,8 +85,9 @@ metrics:
       [&] {
         for (int n = 0; n < 10; ++n) {
           for (const char* m : {"cpu", "concurrency"}) {
-            auto r = net::HttpCall("GET", "127.0.0.1", s.adapter_port(),
-                                   absl::StrCat("/api/v1/namespaces/team-", n, "/metrics/", m));
+            auto r =
+                net::HttpsGetInsecure("127.0.0.1", s.adapter_https_port(),
+                                      absl::StrCat("/api/v1/namespaces/team-", n, "/metrics/", m));
             if (!r.ok() || r->status != 200) return false;
           }
         }
@@ -113,7 +114,7 @@ metrics:
           absl::SleepFor(due - absl::Now());
           std::string path = absl::StrCat("/api/v1/namespaces/team-", c % 10, "/metrics/",
                                           c % 2 ? "cpu" : "concurrency");
-          auto r = net::HttpCall("GET", "127.0.0.1", s.adapter_port(), path);
+          auto r = net::HttpsGetInsecure("127.0.0.1", s.adapter_https_port(), path);
           ++requests;
           if (r.ok() && r->status == 200) ++ok;
         }

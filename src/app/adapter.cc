@@ -32,6 +32,7 @@
 #include "pipeline/view.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
+#include "queryapi/authorization.h"
 #include "queryapi/query_api.h"
 
 namespace aa::app {
@@ -199,19 +200,25 @@ absl::Status Adapter::StartParts() {
     http_options.error_response = [](int code, std::string message) {
       return queryapi::ErrorResponse(code, std::move(message));
     };
+    // Only /metrics and health: the query API answers on the HTTPS port, with credentials.
     queryapi::QueryApi* query_api = p.query_api.get();
     AA_ASSIGN_OR_RETURN(p.http_server,
                         net::StartHttpServer(http_options, [query_api](const net::HttpRequest& r) {
-                          return query_api->Handle(r);
+                          return query_api->HandleOperational(r);
                         }));
   }
 
   p.metrics_api = std::make_unique<apiserver::MetricsApi>(view, RealClock::Get(), &p.readiness);
-  if (!ListenerOff(options_.https_listen)) AA_RETURN_IF_ERROR(StartHttps());
+  if (!ListenerOff(options_.https_listen)) {
+    AA_RETURN_IF_ERROR(StartHttps());
+  } else {
+    LogInfo("HTTPS port off: neither the Kubernetes metrics APIs nor the query API are served");
+  }
   return StartGrpc();
 }
 
-// The Kubernetes metrics APIs on HTTPS, behind authentication and authorization.
+// The Kubernetes metrics APIs and the query API on HTTPS, behind authentication and authorization
+// (the query API's requests authorized as the metrics API requests that read the same values).
 absl::Status Adapter::StartHttps() {
   Parts& p = *parts_;
   AA_ASSIGN_OR_RETURN(auth::TrustConfig trust, auth::BuildTrustConfig(options_.trust, nullptr));
@@ -270,11 +277,17 @@ absl::Status Adapter::StartHttps() {
     return serving_cert->ConfigureContext(ctx);
   };
   apiserver::MetricsApi* metrics_api = p.metrics_api.get();
+  queryapi::QueryApi* query_api = p.query_api.get();
+  net::HttpHandler kube_apis =
+      p.secure->Wrap([metrics_api](const net::HttpRequest& r) { return metrics_api->Handle(r); });
+  net::HttpHandler query_apis =
+      p.secure->Wrap([query_api](const net::HttpRequest& r) { return query_api->Handle(r); },
+                     queryapi::AuthorizationAttributes);
   AA_ASSIGN_OR_RETURN(
       p.https_server,
-      net::StartHttpServer(https_options, p.secure->Wrap([metrics_api](const net::HttpRequest& r) {
-        return metrics_api->Handle(r);
-      })));
+      net::StartHttpServer(https_options, [kube_apis, query_apis](const net::HttpRequest& r) {
+        return queryapi::ParseQueryPath(r.path).has_value() ? query_apis(r) : kube_apis(r);
+      }));
   return absl::OkStatus();
 }
 

@@ -1,10 +1,10 @@
 #pragma once
 // The adapter as a library: everything autoscale-adapter runs (Prometheus client, sampler and
 // rule discovery, the pod watch when the pods come from the Kubernetes API, the plain-HTTP port
-// with the query API, the HTTPS port with the Kubernetes metrics APIs behind authentication and
-// authorization, the KEDA gRPC port), wired from one AdapterOptions. main() parses flags into
-// AdapterOptions, calls Start, waits for a signal and calls Stop; tests do the same in process,
-// with ports 0 and a Prometheus of their own.
+// with /metrics and health, the HTTPS port with the Kubernetes metrics APIs and the query API
+// behind authentication and authorization, the KEDA gRPC port), wired from one AdapterOptions.
+// main() parses flags into AdapterOptions, calls Start, waits for a signal and calls Stop; tests do
+// the same in process, with ports 0 and a Prometheus of their own.
 //
 //   app::Adapter adapter(std::move(options));
 //   if (absl::Status s = adapter.Start(); !s.ok()) ...;
@@ -44,21 +44,22 @@ struct AdapterOptions {
   // /metrics also reports autoscale_adapter_build_info (common/version.h) and process_*.
   config::Config config;
 
-  // The plain-HTTP port (query API, /metrics, health): "host:port", port 0 picks a free one;
-  // "off" or "" disables it.
+  // The plain-HTTP port (/metrics, health; nothing else): "host:port" (":port": every IPv4
+  // address), port 0 picks a free one; "off" or "" disables it.
   std::string http_listen = ":8080";
   // Worker threads of the plain-HTTP port and of the HTTPS port.
   int http_threads = 64;
 
-  // The HTTPS port of the Kubernetes metrics APIs (custom, external, metrics.k8s.io):
-  // "host:port", port 0 picks a free one; "off" or "" disables it.
+  // The HTTPS port of the Kubernetes metrics APIs (custom, external, metrics.k8s.io) and of the
+  // query API (queryapi/): "host:port", port 0 picks a free one; "off" or "" disables it.
   std::string https_listen = ":6443";
   // PEM certificate chain and key of the HTTPS port (both or neither); neither: a self-signed
   // certificate is generated at Start (ECDSA P-256; SANs localhost, 127.0.0.1 and `tls_san`).
   std::string tls_cert_file;
   std::string tls_key_file;
   std::vector<std::string> tls_san;
-  // false: no credentials needed / every authenticated caller may read everything (local use).
+  // false: no credentials needed / every authenticated caller may read everything (local use;
+  // both the Kubernetes metrics APIs and the query API).
   bool authentication = true;
   bool authorization = true;
   // What uncached TokenReviews and SubjectAccessReviews may cost the Kubernetes API

@@ -39,8 +39,9 @@ ABSL_FLAG(std::string, prometheus_ca_file, "", "Overrides prometheus.tls.caFile"
 ABSL_FLAG(bool, prometheus_insecure_skip_verify, false,
           "Skip TLS verification of Prometheus (explicit opt-in; logged as a warning)");
 ABSL_FLAG(std::string, http_listen, ":8080",
-          "Address of the plain-HTTP port (query API, /metrics, health); host:port, port 0 picks a "
-          "free one, \"off\" or \"\" disables it");
+          "Address of the plain-HTTP port (/metrics, /healthz, /livez, /readyz only; no "
+          "credentials); host:port (:port: every IPv4 address), port 0 picks a free one, \"off\" "
+          "or \"\" disables it");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
 ABSL_FLAG(std::string, grpc_listen, "",
           "KEDA external scaler gRPC address, host:port (port 0 picks a free one), \"off\" or \"\" "
@@ -52,7 +53,8 @@ ABSL_FLAG(std::string, grpc_client_ca_file, "",
           "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
 ABSL_FLAG(std::string, https_listen, ":6443",
           "Address of the HTTPS port serving the Kubernetes metrics APIs (custom, external, "
-          "metrics.k8s.io); host:port, port 0 picks a free one, \"off\" or \"\" disables it");
+          "metrics.k8s.io) and the query API (/api/v1/...), behind --authentication and "
+          "--authorization; host:port, port 0 picks a free one, \"off\" or \"\" disables it");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain of the HTTPS port; empty: a self-signed certificate is generated "
           "at start (ECDSA P-256; SANs localhost, 127.0.0.1 and --tls-san)");
@@ -61,12 +63,14 @@ ABSL_FLAG(std::vector<std::string>, tls_san, {},
           "Extra subjectAltNames of the generated self-signed certificate (comma-separated DNS "
           "names or IPs, e.g. the Service's DNS name)");
 ABSL_FLAG(std::string, authentication, "on",
-          "on: the Kubernetes API port asks every caller for credentials (front-proxy or client "
+          "on: the HTTPS port (Kubernetes metrics APIs, query API) asks every caller for "
+          "credentials (front-proxy or client "
           "certificate, bearer token via TokenReview) and answers 401 without; off: no "
           "credentials needed (local use only, logged as a warning)");
 ABSL_FLAG(std::string, authorization, "on",
           "on: callers are authorized with SubjectAccessReview (needs the Kubernetes API); off: "
-          "every authenticated caller may read everything (local use only, logged as a warning)");
+          "every authenticated caller may read everything (local use only, logged as a warning; "
+          "without the Kubernetes API, e.g. the demo, it must be off explicitly)");
 ABSL_FLAG(double, token_reviews_per_second, 20,
           "TokenReviews per second (burst twice that) for bearer tokens that never authenticated, "
           "over all clients; more get 429 without asking the Kubernetes API (tokens that "

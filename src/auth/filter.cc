@@ -36,9 +36,10 @@ bool IsMaster(const UserInfo& user) {
 
 struct AuthFilter::Metrics {
   explicit Metrics(prometheus::Registry& registry)
-      : family(CounterFamily(registry, "autoscale_adapter_auth_requests_total",
-                             "Requests to the Kubernetes metrics APIs by authentication and "
-                             "authorization outcome.")) {}
+      : family(CounterFamily(
+            registry, "autoscale_adapter_auth_requests_total",
+            "Requests to the HTTPS port (Kubernetes metrics APIs, query API) by authentication and "
+            "authorization outcome.")) {}
   prometheus::Family<prometheus::Counter>& family;
   void Count(std::string_view result) { family.Add({{"result", std::string(result)}}).Increment(); }
 };
@@ -60,7 +61,8 @@ AuthFilter::AuthFilter(AuthFilterOptions options) : options_(options) {
 }
 AuthFilter::~AuthFilter() = default;
 
-std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& request) const {
+std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& request,
+                                                   const AttributesFn& attributes_fn) const {
   auto count = [this](std::string_view result) {
     if (metrics_) metrics_->Count(result);
   };
@@ -84,7 +86,13 @@ std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& reque
     count(who->method);
     return std::nullopt;
   }
-  Attributes attributes = AttributesFor(request, who->user);
+  absl::StatusOr<Attributes> derived =
+      attributes_fn ? attributes_fn(request, who->user) : AttributesFor(request, who->user);
+  if (!derived.ok()) {
+    count("bad_request");
+    return Reject(400, FromAbsl(derived.status().message()), "bad_request");
+  }
+  const Attributes& attributes = *derived;
   auto decision = options_.authorizer->Authorize(attributes);
   if (decision.ok() && decision->decision == Decision::kAllow) {
     count(who->method);
@@ -107,9 +115,10 @@ std::optional<net::HttpResponse> AuthFilter::Check(const net::HttpRequest& reque
   return Reject(403, message, "forbidden");
 }
 
-net::HttpHandler AuthFilter::Wrap(net::HttpHandler next) const {
-  return [this, next = std::move(next)](const net::HttpRequest& request) {
-    if (auto rejected = Check(request)) return *std::move(rejected);
+net::HttpHandler AuthFilter::Wrap(net::HttpHandler next, AttributesFn attributes) const {
+  return [this, next = std::move(next),
+          attributes = std::move(attributes)](const net::HttpRequest& request) {
+    if (auto rejected = Check(request, attributes)) return *std::move(rejected);
     return next(request);
   };
 }

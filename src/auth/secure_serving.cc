@@ -39,16 +39,16 @@ absl::StatusOr<std::unique_ptr<SecureServing>> SecureServing::Create(SecureServi
 
   if (!o.authentication) {
     LogWarn(
-        "AUTHENTICATION IS OFF on the Kubernetes API port: anyone who can reach it reads every "
-        "metric (--authentication=off; for local use only)");
+        "AUTHENTICATION IS OFF on the HTTPS port (Kubernetes metrics APIs and query API): anyone "
+        "who can reach it reads every metric (--authentication=off; for local use only)");
   } else {
     LogInfo("authentication on",
             {{"trust", DescribeTrust(o.trust)}, {"bearer_tokens", o.token_reviewer != nullptr}});
   }
   if (!o.authorization) {
     LogWarn(
-        "AUTHORIZATION IS OFF on the Kubernetes API port: every authenticated caller reads "
-        "every metric (--authorization=off; for local use only)");
+        "AUTHORIZATION IS OFF on the HTTPS port (Kubernetes metrics APIs and query API): every "
+        "authenticated caller reads every metric (--authorization=off; for local use only)");
   } else {
     LogInfo("authorization on (SubjectAccessReview; system:masters skip it)");
   }

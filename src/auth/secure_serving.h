@@ -47,7 +47,10 @@ class SecureServing {
   // authentication off.
   static absl::StatusOr<std::unique_ptr<SecureServing>> Create(SecureServingOptions options);
 
-  net::HttpHandler Wrap(net::HttpHandler next) const { return filter_->Wrap(std::move(next)); }
+  // `attributes` null: Kubernetes' attributes of the request path (auth/filter.h).
+  net::HttpHandler Wrap(net::HttpHandler next, AttributesFn attributes = nullptr) const {
+    return filter_->Wrap(std::move(next), std::move(attributes));
+  }
   TrustStore& trust() { return trust_; }
 
  private:

@@ -129,9 +129,10 @@ int Main(int argc, char** argv) {
   std::printf("simulator   http://127.0.0.1:%d/api/v1/services\n", s.sim_port());
   std::printf("prometheus  %s  (logs in %s)\n", s.prometheus_url().c_str(), s.work_dir().c_str());
   std::printf(
-      "adapter     http://127.0.0.1:%d/api/v1/metrics  https://127.0.0.1:%d/apis  gRPC "
+      "adapter     https://127.0.0.1:%d/api/v1/metrics (query API) and /apis (Kubernetes APIs), "
+      "no authentication (--authentication=off, local demo)  http://127.0.0.1:%d/metrics  gRPC "
       "127.0.0.1:%d\n",
-      s.adapter_port(), s.adapter_https_port(), s.adapter_grpc_port());
+      s.adapter_https_port(), s.adapter_port(), s.adapter_grpc_port());
   std::fflush(stdout);
   if (absl::Status ready = demo::WaitForHttp(s.adapter_port(), "/readyz", 200, absl::Seconds(30));
       !ready.ok()) {
@@ -145,7 +146,7 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
   for (const char* metric : {"concurrency", "cpu"}) {
     if (absl::Status data = closedloop::WaitForAdapterData(
-            s.adapter_port(), "kserve-test", metric,
+            s.adapter_https_port(), "kserve-test", metric,
             static_cast<int>(modes->size()) * scenario.autoscaling.min_replicas, absl::Seconds(60));
         !data.ok()) {
       return Fail(data.message(), 1);

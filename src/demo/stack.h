@@ -44,9 +44,11 @@ class Stack {
 
   int sim_port() const { return sim_port_; }
   int prometheus_port() const { return prometheus_port_; }
-  int adapter_port() const { return adapter_port_; }            // plain HTTP: query API, health
+  int adapter_port() const { return adapter_port_; }            // plain HTTP: /metrics, health
   int adapter_grpc_port() const { return adapter_grpc_port_; }  // KEDA external scaler (plaintext)
-  // Kubernetes metrics APIs (HTTPS, self-signed certificate); 0 with --https_listen=off.
+  // Kubernetes metrics APIs and the query API (HTTPS, self-signed certificate; no credentials
+  // needed: the stack passes --authentication=off --authorization=off unless adapter_args turn
+  // them on); 0 with --https_listen=off.
   int adapter_https_port() const { return adapter_https_port_; }
   std::string prometheus_url() const;
   const std::string& work_dir() const { return work_dir_; }

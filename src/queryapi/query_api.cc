@@ -125,19 +125,49 @@ net::HttpResponse ErrorResponse(int code, std::string message) {
   return r;
 }
 
+std::optional<QueryPath> ParseQueryPath(std::string_view path) {
+  if (path == "/api/v1/metrics") return QueryPath{};
+  std::vector<absl::string_view> parts = absl::StrSplit(ToAbsl(path), '/', absl::SkipEmpty());
+  if (parts.size() < 6 || parts.size() > 7 || parts[0] != "api" || parts[1] != "v1" ||
+      parts[2] != "namespaces" || parts[4] != "metrics" ||
+      (parts.size() == 7 && parts[6] != "scaling")) {
+    return std::nullopt;
+  }
+  return QueryPath{parts.size() == 7 ? QueryPath::Kind::kScaling : QueryPath::Kind::kMetric,
+                   std::string(parts[3]), std::string(parts[5])};
+}
+
+bool IsOperationalPath(std::string_view path) {
+  return path == "/healthz" || path == "/livez" || path == "/metrics" ||
+         Readiness::IsReadyzPath(path);
+}
+
+net::HttpResponse QueryApi::HandleOperational(const net::HttpRequest& req) const {
+  if (IsOperationalPath(req.path)) return Handle(req);
+  const bool query_api = ParseQueryPath(req.path).has_value();
+  net::HttpResponse r = ErrorResponse(absl::NotFoundError(absl::StrCat(
+      query_api ? "the query API is not served on this port: " : "no such path: ", req.path,
+      " (this plain-HTTP port serves /metrics, /healthz, /livez and /readyz only; the query API "
+      "(/api/v1/metrics, /api/v1/namespaces/{ns}/metrics/{metric}[/scaling]) is on the HTTPS "
+      "port (--https-listen, default :6443), for callers Kubernetes authenticates and authorizes "
+      "to read that metric)")));
+  r.route = query_api ? "moved" : "unknown";
+  return r;
+}
+
 net::HttpResponse QueryApi::Handle(const net::HttpRequest& req) const {
-  std::vector<absl::string_view> parts = absl::StrSplit(req.path, '/', absl::SkipEmpty());
+  const std::optional<QueryPath> query = ParseQueryPath(req.path);
   auto route = [&]() -> std::string {
     if (req.path == "/healthz" || req.path == "/livez" || req.path == "/metrics") return req.path;
     if (Readiness::IsReadyzPath(req.path)) return std::string("/readyz");
-    if (req.path == "/api/v1/metrics") return req.path;
-    if (parts.size() == 6 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" &&
-        parts[4] == "metrics") {
-      return "/api/v1/namespaces/{ns}/metrics/{metric}";
-    }
-    if (parts.size() == 7 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" &&
-        parts[4] == "metrics" && parts[6] == "scaling") {
-      return "/api/v1/namespaces/{ns}/metrics/{metric}/scaling";
+    if (!query.has_value()) return "";
+    switch (query->kind) {
+      case QueryPath::Kind::kList:
+        return "/api/v1/metrics";
+      case QueryPath::Kind::kMetric:
+        return "/api/v1/namespaces/{ns}/metrics/{metric}";
+      case QueryPath::Kind::kScaling:
+        return "/api/v1/namespaces/{ns}/metrics/{metric}/scaling";
     }
     return "";
   }();
@@ -159,9 +189,10 @@ net::HttpResponse QueryApi::Handle(const net::HttpRequest& req) const {
   if (route == "/healthz" || route == "/livez") return Text(200, "ok", route);
   if (route == "/readyz") return readiness_->Handle(req);
   if (route == "/metrics") return SelfMetrics();
-  if (route == "/api/v1/metrics") return ListMetrics();
-  net::HttpResponse r = parts.size() == 7 ? GetScaling(req, FromAbsl(parts[3]), FromAbsl(parts[5]))
-                                          : GetMetric(req, FromAbsl(parts[3]), FromAbsl(parts[5]));
+  if (query->kind == QueryPath::Kind::kList) return ListMetrics();
+  net::HttpResponse r = query->kind == QueryPath::Kind::kScaling
+                            ? GetScaling(req, query->ns, query->metric)
+                            : GetMetric(req, query->ns, query->metric);
   r.route = route;
   return r;
 }
@@ -189,7 +220,9 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
     const net::HttpRequest& req, std::string_view ns, std::string_view metric,
     const std::set<std::string, std::less<>>& known_params) const {
   for (const auto& [name, value] : req.params) {
-    if (!known_params.contains(name)) {
+    // Kubernetes clients (kubectl --request-timeout) add ?timeout= to every request: accepted and
+    // ignored, as the Kubernetes APIs on the same port do (answers come from snapshots).
+    if (!known_params.contains(name) && name != "timeout") {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown parameter \"", name, "\"; known: ", absl::StrJoin(known_params, ", ")));
     }

@@ -1,5 +1,8 @@
 #pragma once
-// The plain-HTTP API for people and scripts, plus the adapter's own /metrics and health endpoints.
+// The query API for people and scripts, plus the adapter's own /metrics and health endpoints.
+// The adapter serves the query API (/api/v1/...) on the HTTPS port behind authentication and
+// authorization (queryapi/authorization.h), and only /metrics and health on the plain-HTTP port
+// (HandleOperational).
 //
 //   GET /api/v1/metrics                                   the metric definitions
 //   GET /api/v1/namespaces/{ns}/metrics/{metric}          per-pod values, workload total/average,
@@ -23,8 +26,9 @@
 //                  (http/process_metrics.h)
 //   GET /healthz, /livez   200 while the process serves; GET /readyz (?verbose, /readyz/<check>)
 //   200 once every readiness check passes (http/readiness.h), else 503 listing them with reasons
-// Errors are JSON {"error":{"code":N,"reason":"...","message":"..."}}: 400 bad parameter, 404
-// unknown metric or path or no such pod/series, 405 wrong method, 503 stale data or Prometheus
+// `timeout` (which Kubernetes clients add) is accepted and ignored; any other unknown parameter
+// is a 400. Errors are JSON {"error":{"code":N,"reason":"...","message":"..."}}: 400 bad parameter,
+// 404 unknown metric or path or no such pod/series, 405 wrong method, 503 stale data or Prometheus
 // down. Handlers only read snapshots (the first request for a new (metric, namespace) waits for its
 // first sample).
 
@@ -57,8 +61,11 @@ class QueryApi {
         own_readiness_(readiness == nullptr ? http::Readiness::ForView(view_) : nullptr),
         readiness_(readiness == nullptr ? own_readiness_.get() : readiness) {}
 
-  // Thread-safe.
+  // Every path above. Thread-safe.
   net::HttpResponse Handle(const net::HttpRequest& request) const;
+  // The plain-HTTP port: /metrics and health as Handle; any other path 404, saying that the query
+  // API is served on the HTTPS port with credentials. Thread-safe.
+  net::HttpResponse HandleOperational(const net::HttpRequest& request) const;
 
  private:
   // The pods a request selects and their aggregate.
@@ -85,6 +92,22 @@ class QueryApi {
   std::unique_ptr<http::Readiness> own_readiness_;  // when none was given
   const http::Readiness* readiness_;
 };
+
+// A query API path (split on '/', empty segments skipped, as Handle reads it).
+struct QueryPath {
+  enum class Kind {
+    kList,     // /api/v1/metrics
+    kMetric,   // /api/v1/namespaces/{ns}/metrics/{metric}
+    kScaling,  // /api/v1/namespaces/{ns}/metrics/{metric}/scaling
+  };
+  Kind kind = Kind::kList;
+  std::string ns;      // empty for kList
+  std::string metric;  // empty for kList
+};
+// nullopt when `path` is none of the three (e.g. /metrics, health, anything else).
+std::optional<QueryPath> ParseQueryPath(std::string_view path);
+// /metrics, /healthz, /livez, /readyz and /readyz/<check>: what the plain-HTTP port serves.
+bool IsOperationalPath(std::string_view path);
 
 // A JSON error body with the HTTP code that matches `status` (common/http_status.h: 400, 404, 503,
 // 500...).

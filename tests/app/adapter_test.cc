@@ -64,20 +64,41 @@ TEST_F(AdapterTest, ServesASampledValueAndStops) {
   EXPECT_GT(adapter.grpc_port(), 0);
   const int http_port = adapter.http_port();
 
-  httplib::Client client("127.0.0.1", http_port);
-  auto res = client.Get("/api/v1/namespaces/ns/metrics/concurrency");
+  // The query API is on the HTTPS port (authentication off here), beside the Kubernetes API.
+  httplib::SSLClient secure("127.0.0.1", adapter.https_port());
+  secure.enable_server_certificate_verification(false);
+  auto res = secure.Get("/api/v1/namespaces/ns/metrics/concurrency");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   nlohmann::json body = nlohmann::json::parse(res->body);
   EXPECT_EQ(body["total"], 140);
   EXPECT_EQ(body["podCount"], 2);
-
-  // The HTTPS port serves the Kubernetes API (authentication off here).
-  httplib::SSLClient secure("127.0.0.1", adapter.https_port());
-  secure.enable_server_certificate_verification(false);
+  auto scaling = secure.Get("/api/v1/namespaces/ns/metrics/concurrency/scaling");
+  ASSERT_TRUE(scaling);
+  EXPECT_EQ(scaling->status, 200) << scaling->body;
   auto discovery = secure.Get("/apis/custom.metrics.k8s.io/v1beta2");
   ASSERT_TRUE(discovery);
   EXPECT_EQ(discovery->status, 200) << discovery->body;
+
+  // The plain-HTTP port keeps /metrics and health only, and says where the query API went.
+  httplib::Client client("127.0.0.1", http_port);
+  for (const char* path :
+       {"/api/v1/namespaces/ns/metrics/concurrency",
+        "/api/v1/namespaces/ns/metrics/concurrency/scaling", "/api/v1/metrics"}) {
+    auto moved = client.Get(path);
+    ASSERT_TRUE(moved);
+    EXPECT_EQ(moved->status, 404) << path;
+    EXPECT_THAT(moved->body, HasSubstr("the query API is not served on this port")) << path;
+    EXPECT_THAT(moved->body, HasSubstr("HTTPS port (--https-listen")) << path;
+  }
+  auto other = client.Get("/apis/custom.metrics.k8s.io/v1beta2");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+  for (const char* path : {"/metrics", "/healthz", "/livez", "/readyz"}) {
+    auto ok = client.Get(path);
+    ASSERT_TRUE(ok);
+    EXPECT_NE(ok->status, 404) << path << ": " << ok->body;  // /readyz may still be 503
+  }
 
   adapter.Stop();
   EXPECT_EQ(adapter.http_port(), 0);

@@ -388,6 +388,14 @@ def check_deploy_render(ctx, source, objects, apiservices=CUSTOM_METRICS_APIS, n
         p("container: /tmp must be a writable emptyDir (the self-signed certificate is written there)")
     # The config: the ConfigMap mounted where --config points, checked by the adapter with the same flags.
     args = container_args(adapter, ns, p)
+    # The HTTPS port (Kubernetes metrics APIs and the query API) never runs open in a cluster.
+    for flag in ("--authentication", "--authorization", "--https_listen"):
+        if flag_value(args, flag) in ("off", ""):
+            p(f"container: {flag}={flag_value(args, flag)} opens or drops the authenticated HTTPS port")
+    readers = [r for r in find(objects, "ClusterRole") if r["metadata"]["name"].endswith(":query-api-reader")]
+    if not any(any("custom.metrics.k8s.io" in rule.get("apiGroups", []) and "get" in rule.get("verbs", [])
+                   for rule in r.get("rules", [])) for r in readers):
+        p("no ClusterRole *:query-api-reader (get on custom.metrics.k8s.io) for people to read the query API")
     config_arg = flag_value(args, "--config")
     metric_names = None
     if config_arg is None:

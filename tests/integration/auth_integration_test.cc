@@ -1,7 +1,7 @@
-// End to end security of the adapter binary's Kubernetes API port: the fake kube-apiserver (in
-// this process) answers TokenReview and SubjectAccessReview and serves ConfigMap
-// kube-system/extension-apiserver-authentication; curl and kubectl are the clients. No Prometheus
-// is needed: every check here is decided before the metrics handler, or is discovery.
+// End to end security of the adapter binary's HTTPS port (Kubernetes metrics APIs and the query
+// API): the fake kube-apiserver (in this process) answers TokenReview and SubjectAccessReview and
+// serves ConfigMap kube-system/extension-apiserver-authentication; curl and kubectl are the
+// clients. A second fake server stands in for Prometheus (one series, for the query API's 200s).
 
 #include <sys/stat.h>
 
@@ -30,6 +30,7 @@ using integration::RunCommand;
 using kube::testing::FakeApiServer;
 using kube::testing::FakeRequest;
 using kube::testing::FakeResponse;
+using kube::testing::Responder;
 using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -38,9 +39,21 @@ constexpr char kAdapterToken[] = "adapter-sa-token-one";
 constexpr char kAdapterToken2[] = "adapter-sa-token-two";
 constexpr char kHpaToken[] = "hpa-client-token";
 constexpr char kSecondToken[] = "second-client-token";
+constexpr char kReaderToken[] = "reader-token";  // may read custom metrics of namespace ns only
+constexpr char kNobodyToken[] = "nobody-token";  // authenticated, no rights at all
+constexpr char kQueryPath[] = "/api/v1/namespaces/ns/metrics/concurrency";
+constexpr char kScalingPath[] = "/api/v1/namespaces/ns/metrics/concurrency/scaling";
 constexpr char kHpaUser[] = "system:serviceaccount:kube-system:horizontal-pod-autoscaler";
 constexpr char kPodsPath[] = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency";
 constexpr char kExternalPath[] = "/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/queue";
+
+// The SubjectAccessReview resourceAttributes of reading pods' concurrency in namespace ns through
+// custom.metrics.k8s.io (and through the query API, which asks the same).
+json PodsConcurrencyReview() {
+  return {{"namespace", "ns"},    {"verb", "get"},      {"group", "custom.metrics.k8s.io"},
+          {"version", "v1beta2"}, {"resource", "pods"}, {"subresource", "concurrency"},
+          {"name", "*"}};
+}
 
 struct Curl {
   int status = 0;
@@ -69,18 +82,23 @@ class AuthIntegrationTest : public ::testing::Test {
     fake_->Handle("POST", kube::testing::kTokenReviewPath, [](const FakeRequest& req) {
       json review = req.Json();
       std::string token = review["spec"]["token"];
-      if (token == kHpaToken || token == kSecondToken) {
-        review["status"] = {{"authenticated", true},
-                            {"user",
-                             {{"username", token == kHpaToken ? kHpaUser : "second"},
-                              {"groups", {"system:serviceaccounts", "system:authenticated"}}}}};
+      const std::string user = token == kHpaToken      ? kHpaUser
+                               : token == kSecondToken ? "second"
+                               : token == kReaderToken ? "reader"
+                               : token == kNobodyToken ? "nobody"
+                                                       : "";
+      if (!user.empty()) {
+        review["status"] = {
+            {"authenticated", true},
+            {"user",
+             {{"username", user}, {"groups", {"system:serviceaccounts", "system:authenticated"}}}}};
       } else {
         review["status"] = {{"authenticated", false}, {"error", "invalid bearer token"}};
       }
       return FakeResponse{201, review};
     });
     // RBAC of the fake cluster: the HPA's user and "second" may read custom metrics of pods and
-    // discovery; nothing else is allowed.
+    // discovery; "reader" the same in namespace ns only (a RoleBinding); nothing else is allowed.
     fake_->Handle("POST", kube::testing::kSubjectAccessReviewPath, [](const FakeRequest& req) {
       json review = req.Json();
       {
@@ -89,12 +107,13 @@ class AuthIntegrationTest : public ::testing::Test {
       }
       const json& spec = review["spec"];
       std::string user = spec.value("user", "");
-      bool known = user == kHpaUser || user == "second";
+      bool known = user == kHpaUser || user == "second" || user == "reader";
       bool allowed = false;
       if (spec.contains("resourceAttributes")) {
         const json& ra = spec["resourceAttributes"];
         allowed = known && ra.value("group", "") == "custom.metrics.k8s.io" &&
-                  ra.value("resource", "") == "pods" && ra.value("verb", "") == "get";
+                  ra.value("resource", "") == "pods" && ra.value("verb", "") == "get" &&
+                  (user != "reader" || ra.value("namespace", "") == "ns");
       } else {
         allowed =
             known && absl::StartsWith(spec["nonResourceAttributes"].value("path", ""), "/apis");
@@ -104,6 +123,27 @@ class AuthIntegrationTest : public ::testing::Test {
       return FakeResponse{201, review};
     });
     PutConfigMap({"front-proxy-client"});
+
+    // Prometheus: one series of `c` in namespace ns, stamped now.
+    auto prom = FakeApiServer::Start();
+    ASSERT_TRUE(prom.ok()) << prom.status();
+    prom_ = prom->release();
+    Responder vector = [](const FakeRequest&) {
+      const double now = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
+      return FakeResponse{
+          200,
+          {{"status", "success"},
+           {"data",
+            {{"resultType", "vector"},
+             {"result",
+              {{{"metric", {{"namespace", "ns"}, {"pod", "a-1"}}}, {"value", {now, "35"}}}}}}}}};
+    };
+    prom_->Handle("GET", "/api/v1/query", vector);
+    prom_->Handle("POST", "/api/v1/query", vector);
+    std::string config = dir_->WriteFile(
+        "adapter.yaml",
+        "metrics:\n- {name: concurrency, query: 'sum by (<<.GroupBy>>) (c{<<.LabelMatchers>>})', "
+        "target: 70}\n");
 
     // The adapter reads its own token from a file (rotated below), as in a pod.
     token_file_ = dir_->WriteFile("sa/token", kAdapterToken);
@@ -120,7 +160,8 @@ class AuthIntegrationTest : public ::testing::Test {
     key_file_ = dir_->WriteFile("tls/tls.key", serving->key_pem);
 
     auto adapter = proc::Subprocess::Start(
-        {{AA_BIN_DIR "/autoscale-adapter", "--prometheus_url=http://127.0.0.1:1",
+        {{AA_BIN_DIR "/autoscale-adapter", "--prometheus_url=" + prom_->url(),
+          "--prometheus_ca_file=" + prom_->ca_file(), "--config=" + config,
           "--http_listen=127.0.0.1:0", "--grpc_listen=off", "--https_listen=127.0.0.1:0",
           "--kubeconfig=" + kubeconfig_file, "--pod_source=prometheus",
           "--tls_cert_file=" + cert_file_, "--tls_key_file=" + key_file_, "--log_level=debug"},
@@ -131,6 +172,9 @@ class AuthIntegrationTest : public ::testing::Test {
     auto port = adapter_->WaitForListeningPort("https", absl::Seconds(30));
     ASSERT_TRUE(port.ok()) << port.status() << adapter_->LogTail();
     port_ = *port;
+    auto http_port = adapter_->WaitForListeningPort("http", absl::Seconds(30));
+    ASSERT_TRUE(http_port.ok()) << http_port.status() << adapter_->LogTail();
+    http_port_ = *http_port;
   }
 
   static void TearDownTestSuite() {
@@ -140,6 +184,7 @@ class AuthIntegrationTest : public ::testing::Test {
     }
     delete adapter_;
     delete fake_;
+    delete prom_;
     for (auto* ca : {front_ca_, client_ca_, other_ca_, serving_ca_, serving_ca2_}) delete ca;
     delete dir_;
   }
@@ -190,8 +235,10 @@ class AuthIntegrationTest : public ::testing::Test {
                                  *serving_ca_ = nullptr, *serving_ca2_ = nullptr;
   static inline const testutil::TestCa* current_ca_ = nullptr;  // of the served certificate
   static inline FakeApiServer* fake_ = nullptr;
+  static inline FakeApiServer* prom_ = nullptr;  // stands in for Prometheus
   static inline proc::Subprocess* adapter_ = nullptr;
-  static inline int port_ = 0;
+  static inline int port_ = 0;       // HTTPS
+  static inline int http_port_ = 0;  // plain HTTP
   static inline std::string token_file_, cert_file_, key_file_;
   static inline std::mutex mu_;
   static inline std::vector<json> reviews_;
@@ -253,16 +300,122 @@ TEST_F(AuthIntegrationTest, KubectlWithTokensThroughTokenReviewAndSar) {
         spec["resourceAttributes"].value("resource", "") == "pods") {
       seen = true;
       EXPECT_EQ(spec["user"], kHpaUser);
-      EXPECT_EQ(spec["resourceAttributes"], json({{"namespace", "ns"},
-                                                  {"verb", "get"},
-                                                  {"group", "custom.metrics.k8s.io"},
-                                                  {"version", "v1beta2"},
-                                                  {"resource", "pods"},
-                                                  {"subresource", "concurrency"},
-                                                  {"name", "*"}}));
+      EXPECT_EQ(spec["resourceAttributes"], PodsConcurrencyReview());
     }
   }
   EXPECT_TRUE(seen);
+}
+
+// The query API and /scaling answer on the HTTPS port only to callers allowed to read the same
+// metric through custom.metrics.k8s.io: 401 without credentials, 403 without that right, 200 with
+// it.
+TEST_F(AuthIntegrationTest, QueryApiNeedsTheCustomMetricsRightWithCurl) {
+  auto bearer = [](const char* token) {
+    return std::vector<std::string>{"-H", absl::StrCat("Authorization: Bearer ", token)};
+  };
+  for (const char* path : {kQueryPath, kScalingPath, "/api/v1/metrics"}) {
+    Curl c = Get(path);
+    EXPECT_EQ(c.status, 401) << path;
+    EXPECT_EQ(json::parse(c.body, nullptr, false).value("reason", ""), "Unauthorized") << c.body;
+    EXPECT_EQ(Get(path, bearer("not-a-token")).status, 401) << path;
+  }
+  for (const char* path : {kQueryPath, kScalingPath}) {
+    Curl c = Get(path, bearer(kNobodyToken));
+    EXPECT_EQ(c.status, 403) << path;
+    json status = json::parse(c.body, nullptr, false);
+    EXPECT_EQ(status.value("reason", ""), "Forbidden") << c.body;
+    EXPECT_THAT(status.value("message", ""),
+                HasSubstr("User \"nobody\" cannot get resource \"pods/concurrency\" in API group "
+                          "\"custom.metrics.k8s.io\" in the namespace \"ns\""));
+  }
+  // reader's RoleBinding is for namespace ns: other namespaces are forbidden.
+  EXPECT_EQ(Get("/api/v1/namespaces/other/metrics/concurrency", bearer(kReaderToken)).status, 403);
+  // A parameter that would change the authorized resource is refused before any review.
+  EXPECT_EQ(Get(std::string(kQueryPath) + "?resource=pods%2Fx", bearer(kReaderToken)).status, 400);
+
+  Curl value;
+  ASSERT_TRUE(proc::PollUntil(
+      [&] {
+        value = Get(kQueryPath, bearer(kReaderToken));
+        return value.status == 200;
+      },
+      absl::Seconds(20)))
+      << value.status << " " << value.body;
+  EXPECT_EQ(json::parse(value.body)["total"], 35);
+  Curl scaling = Get(kScalingPath, bearer(kReaderToken));
+  EXPECT_EQ(scaling.status, 200) << scaling.body;
+  EXPECT_EQ(Get(std::string(kQueryPath) + "?pod=a-1", bearer(kReaderToken)).status, 200);
+  // The metric definitions: whoever may read the custom metrics API's discovery.
+  Curl defs = Get("/api/v1/metrics", bearer(kReaderToken));
+  EXPECT_EQ(defs.status, 200) << defs.body;
+  EXPECT_EQ(Get("/api/v1/metrics", bearer(kNobodyToken)).status, 403);
+
+  // The review the adapter asked for is the one custom.metrics.k8s.io would ask for.
+  bool seen = false;
+  for (const json& r : Reviews()) {
+    const json& spec = r["spec"];
+    if (spec["user"] != "reader" || !spec.contains("resourceAttributes") ||
+        spec["resourceAttributes"].value("namespace", "") != "ns" ||
+        spec["resourceAttributes"].value("name", "") != "*") {
+      continue;
+    }
+    seen = true;
+    EXPECT_EQ(spec["resourceAttributes"], PodsConcurrencyReview());
+  }
+  EXPECT_TRUE(seen);
+
+  // The plain-HTTP port serves no query API, to anyone, and says where it went.
+  for (const char* path : {kQueryPath, kScalingPath, "/api/v1/metrics"}) {
+    auto plain = net::HttpCall("GET", "127.0.0.1", http_port_, path);
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(plain->status, 404) << path;
+    EXPECT_THAT(plain->body, HasSubstr("HTTPS port")) << path;
+  }
+  auto metrics = net::HttpCall("GET", "127.0.0.1", http_port_, "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body, HasSubstr("autoscale_adapter_auth_requests_total"));
+}
+
+// kubectl with a token that has the right, one without, and one TokenReview refuses (kubectl asks
+// for a password instead when it has no credentials at all: curl covers that case above).
+TEST_F(AuthIntegrationTest, QueryApiWithKubectl) {
+  std::string kubeconfig = dir_->File("kubectl-query.yaml");
+  {
+    std::ofstream out(kubeconfig);
+    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: adapter\n  cluster:\n"
+        << "    server: https://127.0.0.1:" << port_ << "\n"
+        << "    certificate-authority: " << current_ca_->cert_file() << "\n"
+        << "users:\n- name: reader\n  user:\n    token: " << kReaderToken << "\n"
+        << "- name: nobody\n  user:\n    token: " << kNobodyToken << "\n"
+        << "- name: bad\n  user:\n    token: not-a-valid-token\n"
+        << "contexts:\n- name: reader\n  context: {cluster: adapter, user: reader}\n"
+        << "- name: nobody\n  context: {cluster: adapter, user: nobody}\n"
+        << "- name: bad\n  context: {cluster: adapter, user: bad}\n"
+        << "current-context: reader\n";
+  }
+  for (const char* path : {kQueryPath, kScalingPath}) {
+    int code = -1;
+    std::string out;
+    ASSERT_TRUE(proc::PollUntil(
+        [&] {
+          out = integration::RunKubectl(kubeconfig, {"get", "--raw", path}, &code);
+          return code == 0;
+        },
+        absl::Seconds(20)))
+        << path << ": " << out;
+    json j = json::parse(out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << out;
+    if (path == std::string(kQueryPath)) {
+      EXPECT_EQ(j["total"], 35);
+    }
+    out = integration::RunKubectl(kubeconfig, {"--context=nobody", "get", "--raw", path}, &code);
+    EXPECT_NE(code, 0);
+    EXPECT_THAT(out, HasSubstr("Forbidden")) << path;
+    out = integration::RunKubectl(kubeconfig, {"--context=bad", "get", "--raw", path}, &code);
+    EXPECT_NE(code, 0);
+    EXPECT_THAT(out, HasSubstr("Unauthorized")) << path;
+  }
 }
 
 TEST_F(AuthIntegrationTest, FrontProxyAndClientCertificates) {
@@ -342,8 +495,8 @@ TEST_F(AuthIntegrationTest, NoSecretInTheLog) {
   std::string log = testutil::ReadFileOrEmpty(adapter_->log_file());
   ASSERT_THAT(log, HasSubstr("unauthorized request"));
   ASSERT_THAT(log, HasSubstr("authentication trust from ConfigMap"));
-  for (const char* secret : {kAdapterToken, kAdapterToken2, kHpaToken, kSecondToken, "wrong-token",
-                             "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
+  for (const char* secret : {kAdapterToken, kAdapterToken2, kHpaToken, kSecondToken, kReaderToken,
+                             kNobodyToken, "wrong-token", "PRIVATE KEY", "BEGIN CERTIFICATE"}) {
     EXPECT_THAT(log, Not(HasSubstr(secret))) << secret;
   }
 }

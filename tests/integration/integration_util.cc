@@ -18,10 +18,10 @@ json KubectlJson(const std::string& kubeconfig, const std::string& path, int* ex
   return j;
 }
 
-absl::Time SampledAt(int adapter_port, const std::string& ns, const std::string& metric,
+absl::Time SampledAt(int adapter_https_port, const std::string& ns, const std::string& metric,
                      const std::string& resource, const std::string& metric_selector) {
-  json j = GetJson(
-      adapter_port,
+  json j = QueryJson(
+      adapter_https_port,
       absl::StrCat(
           "/api/v1/namespaces/", ns, "/metrics/", metric, "?resource=", resource,
           metric_selector.empty() ? "" : "&metricLabelSelector=", net::UrlEncode(metric_selector)));

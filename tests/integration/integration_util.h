@@ -38,10 +38,8 @@ inline demo::StackOptions StackOptionsFor(const std::string& adapter_config) {
   return options;
 }
 
-// GET http://127.0.0.1:port/path as JSON; `status` receives the HTTP code. A transport error fails
-// the test.
-inline json GetJson(int port, const std::string& path, int* status = nullptr) {
-  auto r = net::HttpCall("GET", "127.0.0.1", port, path);
+// An HTTP answer as JSON; `status` receives the HTTP code. A transport error fails the test.
+inline json AnswerJson(const absl::StatusOr<net::HttpResult>& r, int* status) {
   if (!r.ok()) {
     ADD_FAILURE() << r.status();
     return json();
@@ -50,6 +48,17 @@ inline json GetJson(int port, const std::string& path, int* status = nullptr) {
   json j = json::parse(r->body, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r->body;
   return j;
+}
+
+// GET http://127.0.0.1:port/path as JSON (Prometheus, the adapter's /metrics port).
+inline json GetJson(int port, const std::string& path, int* status = nullptr) {
+  return AnswerJson(net::HttpCall("GET", "127.0.0.1", port, path), status);
+}
+
+// GET on the adapter's query API: https://127.0.0.1:https_port/path (the stack's self-signed
+// certificate not verified; no credentials: the stack runs with --authentication=off).
+inline json QueryJson(int https_port, const std::string& path, int* status = nullptr) {
+  return AnswerJson(net::HttpsGetInsecure("127.0.0.1", https_port, path), status);
 }
 
 // Prometheus' own answer to an instant query evaluated at `unix_ms`.
@@ -65,9 +74,9 @@ struct RenderedQuery {
   std::string query;
   std::string pod_label;
 };
-inline RenderedQuery RenderQuery(int adapter_port, const std::string& metric,
+inline RenderedQuery RenderQuery(int adapter_https_port, const std::string& metric,
                                  const std::string& ns) {
-  json defs = GetJson(adapter_port, "/api/v1/metrics");
+  json defs = QueryJson(adapter_https_port, "/api/v1/metrics");
   for (const auto& d : defs["metrics"]) {
     if (d["name"] != metric) continue;
     const std::string tmpl = d["query"].get<std::string>();
@@ -86,10 +95,10 @@ inline RenderedQuery RenderQuery(int adapter_port, const std::string& metric,
 
 // Per-pod finite values Prometheus answers for the rendered query of `metric` at `unix_ms` (the
 // adapter never serves NaN or Inf, so they are left out here too).
-inline std::map<std::string, double> PrometheusValues(int adapter_port, int prometheus_port,
+inline std::map<std::string, double> PrometheusValues(int adapter_https_port, int prometheus_port,
                                                       const std::string& metric,
                                                       const std::string& ns, int64_t unix_ms) {
-  RenderedQuery q = RenderQuery(adapter_port, metric, ns);
+  RenderedQuery q = RenderQuery(adapter_https_port, metric, ns);
   json j = PrometheusQueryAt(prometheus_port, q.query, unix_ms);
   std::map<std::string, double> out;
   for (const auto& s : j["data"]["result"]) {
@@ -168,10 +177,10 @@ inline std::string RunKubectl(const std::string& kubeconfig, const std::vector<s
 json KubectlJson(const std::string& kubeconfig, const std::string& path, int* exit_code = nullptr);
 
 // The evaluation time of the adapter's current table of `metric` for `resource` in namespace `ns`
-// (of the `metric_selector` variant when not empty), from the plain-HTTP query API, which has it
+// (of the `metric_selector` variant when not empty), from the query API (HTTPS port), which has it
 // to the millisecond (the metrics APIs print it truncated to seconds). InfinitePast and a test
 // failure when it is missing.
-absl::Time SampledAt(int adapter_port, const std::string& ns, const std::string& metric,
+absl::Time SampledAt(int adapter_https_port, const std::string& ns, const std::string& metric,
                      const std::string& resource, const std::string& metric_selector = "");
 
 // `t` as the metrics APIs print timestamps: RFC 3339 in UTC, whole seconds.

@@ -89,9 +89,9 @@ class KedaIntegrationTest : public ::testing::Test {
 
   static std::pair<double, int64_t> AdapterTotal(const std::string& metric,
                                                  const std::string& isvc) {
-    auto r = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(),
-                           absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric,
-                                        "?inferenceService=", isvc));
+    auto r = net::HttpsGetInsecure("127.0.0.1", stack_->adapter_https_port(),
+                                   absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric,
+                                                "?inferenceService=", isvc));
     if (!r.ok() || r->status != 200) return {-1, 0};
     json j = json::parse(r->body);
     absl::Time t;
@@ -294,8 +294,8 @@ class KedaRulesIntegrationTest : public ::testing::Test {
   // query API; InfinitePast when it has none.
   static absl::Time SampledAt(const std::string& metric, const std::string& resource,
                               const std::string& series_selector) {
-    auto r = net::HttpCall(
-        "GET", "127.0.0.1", stack_->adapter_port(),
+    auto r = net::HttpsGetInsecure(
+        "127.0.0.1", stack_->adapter_https_port(),
         absl::StrCat("/api/v1/namespaces/kserve-test/metrics/", metric, "?resource=", resource,
                      series_selector.empty() ? "" : "&metricLabelSelector=",
                      net::UrlEncode(series_selector)));

@@ -85,14 +85,14 @@ class KubectlIntegrationTest : public ::testing::Test {
   }
 
   static std::map<std::string, double> PrometheusValues(const std::string& metric, absl::Time at) {
-    return integration::PrometheusValues(stack_->adapter_port(), stack_->prometheus_port(), metric,
-                                         kNamespace, absl::ToUnixMillis(at));
+    return integration::PrometheusValues(stack_->adapter_https_port(), stack_->prometheus_port(),
+                                         metric, kNamespace, absl::ToUnixMillis(at));
   }
 
   // The evaluation time of the adapter's current table of `metric` (the metrics APIs print it
   // truncated to seconds).
   static absl::Time SampledAt(const std::string& metric, const std::string& resource = "pods") {
-    return integration::SampledAt(stack_->adapter_port(), kNamespace, metric, resource);
+    return integration::SampledAt(stack_->adapter_https_port(), kNamespace, metric, resource);
   }
 
   // Prometheus' answer at `at`, by "<pod>/<container>".

@@ -99,7 +99,7 @@ class NodeMetricsIntegrationTest : public ::testing::Test {
 
   // The evaluation time of the adapter's current node table of `metric` (query API, ms).
   static absl::Time SampledAt(const std::string& metric) {
-    return integration::SampledAt(stack_->adapter_port(), "default", metric, "nodemetrics");
+    return integration::SampledAt(stack_->adapter_https_port(), "default", metric, "nodemetrics");
   }
 
   // Prometheus' answer to `query` at `at`, by the value of `label`.

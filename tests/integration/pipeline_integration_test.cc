@@ -20,7 +20,7 @@
 namespace aa {
 namespace {
 
-using integration::GetJson;
+using integration::QueryJson;
 using nlohmann::json;
 using ::testing::HasSubstr;
 
@@ -70,8 +70,9 @@ class PipelineIntegrationTest : public ::testing::Test {
   static Comparison CompareWithPrometheus(const std::string& metric) {
     Comparison c;
     int status = 0;
-    json a = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
+    json a =
+        QueryJson(stack_->adapter_https_port(),
+                  absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
     if (status != 200 || !a.contains("pods") || a["pods"].empty()) return c;
     for (const auto& p : a["pods"]) {
       c.adapter[p["pod"].get<std::string>()] = p["value"].get<double>();
@@ -82,8 +83,8 @@ class PipelineIntegrationTest : public ::testing::Test {
       c.ts_ms = absl::ToUnixMillis(t);
     }
     c.answered = true;
-    c.prometheus = integration::PrometheusValues(stack_->adapter_port(), stack_->prometheus_port(),
-                                                 metric, kNamespace, c.ts_ms);
+    c.prometheus = integration::PrometheusValues(
+        stack_->adapter_https_port(), stack_->prometheus_port(), metric, kNamespace, c.ts_ms);
     return c;
   }
 
@@ -122,7 +123,7 @@ demo::Stack* PipelineIntegrationTest::stack_ = nullptr;
 
 TEST_F(PipelineIntegrationTest, BecomesReadyAndListsDefinitions) {
   ASSERT_TRUE(demo::WaitForHttp(stack_->adapter_port(), "/readyz", 200, absl::Seconds(30)).ok());
-  json defs = GetJson(stack_->adapter_port(), "/api/v1/metrics");
+  json defs = QueryJson(stack_->adapter_https_port(), "/api/v1/metrics");
   ASSERT_EQ(defs["metrics"].size(), 3u);
   EXPECT_EQ(defs["metrics"][0]["target"], 70.0);
 }
@@ -131,17 +132,17 @@ TEST_F(PipelineIntegrationTest, ValuesEqualPrometheusForEveryMetric) {
   // Wait until the rate windows hold traffic.
   ASSERT_TRUE(proc::PollUntil(
       [] {
-        json a = GetJson(stack_->adapter_port(),
-                         absl::StrCat("/api/v1/namespaces/", kNamespace,
-                                      "/metrics/concurrency?inferenceService=concurrency-model"));
+        json a = QueryJson(stack_->adapter_https_port(),
+                           absl::StrCat("/api/v1/namespaces/", kNamespace,
+                                        "/metrics/concurrency?inferenceService=concurrency-model"));
         return a.contains("total") && a["total"].get<double>() > 1;
       },
       absl::Seconds(60)));
   ExpectEqualToPrometheus("concurrency");
   ExpectEqualToPrometheus("concurrency_kserve");
   ExpectEqualToPrometheus("cpu");
-  json cpu = GetJson(
-      stack_->adapter_port(),
+  json cpu = QueryJson(
+      stack_->adapter_https_port(),
       absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/cpu?inferenceService=cpu-model"));
   EXPECT_EQ(cpu["podCount"], 1);
   EXPECT_GT(cpu["baselineTotal"].get<double>(), 0);
@@ -160,7 +161,7 @@ TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
   // Three pods, each serving: the new pods show up with non-zero concurrency.
   bool three = proc::PollUntil(
       [&] {
-        json a = GetJson(stack_->adapter_port(), path);
+        json a = QueryJson(stack_->adapter_https_port(), path);
         if (!a.contains("pods") || a["pods"].size() != 3) return false;
         for (const auto& p : a["pods"]) {
           if (p["value"].get<double>() <= 0) return false;
@@ -168,20 +169,20 @@ TEST_F(PipelineIntegrationTest, FollowsReplicaAndLoadChanges) {
         return true;
       },
       absl::Seconds(90));
-  EXPECT_TRUE(three) << GetJson(stack_->adapter_port(), path).dump();
+  EXPECT_TRUE(three) << QueryJson(stack_->adapter_https_port(), path).dump();
   ExpectEqualToPrometheus("concurrency");
 }
 
 TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRestart) {
   const std::string path = absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency");
   int status = 0;
-  GetJson(stack_->adapter_port(), path, &status);
+  QueryJson(stack_->adapter_https_port(), path, &status);
   ASSERT_EQ(status, 200);
   stack_->StopPrometheus();
   json err;
   bool stale = proc::PollUntil(
       [&] {
-        err = GetJson(stack_->adapter_port(), path, &status);
+        err = QueryJson(stack_->adapter_https_port(), path, &status);
         return status == 503;
       },
       absl::Seconds(30));
@@ -201,7 +202,7 @@ TEST_F(PipelineIntegrationTest, PrometheusOutageGoesStaleThenRecoversWithoutRest
   ASSERT_TRUE(stack_->StartPrometheus().ok());
   bool back = proc::PollUntil(
       [&] {
-        GetJson(stack_->adapter_port(), path, &status);
+        QueryJson(stack_->adapter_https_port(), path, &status);
         return status == 200;
       },
       absl::Seconds(30));
@@ -235,8 +236,9 @@ TEST(AdapterProcess, UnreachablePrometheusAtStartIsNotReadyAndRefusesClearly) {
   auto ready = net::HttpCall("GET", "127.0.0.1", port, "/readyz");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503);
-  json err = GetJson(port, absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency"),
-                     &status);
+  json err =
+      QueryJson((*stack)->adapter_https_port(),
+                absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/concurrency"), &status);
   EXPECT_EQ(status, 503);
   EXPECT_THAT(err["error"]["message"].get<std::string>(), HasSubstr("127.0.0.1:1"));
   // It shuts down cleanly on SIGTERM.

@@ -78,7 +78,7 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
   // Kubernetes APIs print it truncated to seconds).
   static absl::Time SampledAt(const std::string& metric, const std::string& resource,
                               const std::string& metric_selector = "") {
-    return integration::SampledAt(stack_->adapter_port(), kNamespace, metric, resource,
+    return integration::SampledAt(stack_->adapter_https_port(), kNamespace, metric, resource,
                                   metric_selector);
   }
 

@@ -20,7 +20,7 @@
 namespace aa {
 namespace {
 
-using integration::GetJson;
+using integration::QueryJson;
 using nlohmann::json;
 
 constexpr char kNamespace[] = "kserve-test";
@@ -95,8 +95,9 @@ class SourceMatchersIntegrationTest : public ::testing::Test {
   static Sample Get(const std::string& metric) {
     Sample s;
     int status = 0;
-    json j = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
+    json j =
+        QueryJson(stack_->adapter_https_port(),
+                  absl::StrCat("/api/v1/namespaces/", kNamespace, "/metrics/", metric), &status);
     if (status != 200 || !j.contains("pods") || j["pods"].empty()) return s;
     std::string err;
     if (!absl::ParseTime(absl::RFC3339_full, j["sampledAt"].get<std::string>(), &s.at, &err)) {

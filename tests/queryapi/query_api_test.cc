@@ -267,6 +267,34 @@ TEST_F(QueryApiTest, ScalingBadParameters) {
   EXPECT_EQ(Get(path, {}, "POST").status, 405);
 }
 
+// The plain-HTTP port's handler: /metrics and health as Handle, the query API nowhere.
+TEST_F(QueryApiTest, OperationalHandlerServesNoQueryApi) {
+  auto get = [this](const std::string& path) {
+    net::HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    return api_->HandleOperational(r);
+  };
+  for (const char* path : {"/metrics", "/healthz", "/livez", "/readyz"}) {
+    EXPECT_EQ(get(path).status, 200) << path;
+  }
+  for (const char* path : {"/api/v1/metrics", "/api/v1/namespaces/ns/metrics/concurrency",
+                           "/api/v1/namespaces/ns/metrics/concurrency/scaling"}) {
+    net::HttpResponse r = get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.route, "moved");
+    json j = json::parse(r.body);
+    EXPECT_EQ(j["error"]["reason"], "NotFound");
+    EXPECT_THAT(j["error"]["message"].get<std::string>(),
+                HasSubstr("the query API is not served on this port"));
+    EXPECT_THAT(j["error"]["message"].get<std::string>(), HasSubstr("HTTPS port (--https-listen"));
+  }
+  net::HttpResponse other = get("/nothing");
+  EXPECT_EQ(other.status, 404);
+  EXPECT_EQ(other.route, "unknown");
+  EXPECT_THAT(other.body, HasSubstr("no such path: /nothing"));
+}
+
 TEST_F(QueryApiTest, SelfMetricsExposeSamplerState) {
   net::HttpResponse r = Get("/metrics");
   EXPECT_EQ(r.status, 200);

@@ -123,13 +123,14 @@ absl::Status SimClient::SetReplicas(const std::string& service, int replicas) co
   return absl::OkStatus();
 }
 
-absl::Status WaitForAdapterData(int adapter_port, const std::string& ns, const std::string& metric,
-                                int pods, absl::Duration timeout) {
+absl::Status WaitForAdapterData(int adapter_https_port, const std::string& ns,
+                                const std::string& metric, int pods, absl::Duration timeout) {
   std::string last = "no answer";
   const bool ok = proc::PollUntil(
       [&] {
-        auto r = net::HttpCall("GET", "127.0.0.1", adapter_port,
-                               absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric));
+        auto r =
+            net::HttpsGetInsecure("127.0.0.1", adapter_https_port,
+                                  absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric));
         if (!r.ok()) {
           last = std::string(r.status().message());
           return false;

@@ -72,11 +72,12 @@ class SimClient {
   std::string ns_;
 };
 
-// Waits until the adapter's query API (plain HTTP port) serves `metric` in `ns` for at least `pods`
-// pods (Prometheus needs two scrapes before a rate has a value). DeadlineExceeded after `timeout`
-// with the last answer.
-absl::Status WaitForAdapterData(int adapter_port, const std::string& ns, const std::string& metric,
-                                int pods, absl::Duration timeout);
+// Waits until the adapter's query API (HTTPS port, the self-signed certificate not verified, no
+// credentials: the demo stack runs with --authentication=off) serves `metric` in `ns` for at least
+// `pods` pods (Prometheus needs two scrapes before a rate has a value). DeadlineExceeded after
+// `timeout` with the last answer.
+absl::Status WaitForAdapterData(int adapter_https_port, const std::string& ns,
+                                const std::string& metric, int pods, absl::Duration timeout);
 
 // One value of a Kubernetes metrics API item, in milli-units as the HPA reads it
 // (Quantity.MilliValue(): rounded up).
