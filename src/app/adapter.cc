@@ -15,6 +15,7 @@
 #include "auth/kube_backends.h"
 #include "auth/secure_serving.h"
 #include "auth/serving_tls.h"
+#include "auth/tls_policy.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -110,6 +111,11 @@ absl::Status Adapter::Start() {
   if (!ListenerOff(options_.https_listen) &&
       options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
     return absl::InvalidArgumentError("--tls-cert-file and --tls-key-file go together");
+  }
+  if (!ListenerOff(options_.https_listen)) {
+    // Refused before anything starts.
+    AA_RETURN_IF_ERROR(
+        auth::ParseTlsPolicy(options_.tls_cipher_suites, options_.tls_min_version).status());
   }
   parts_ = std::make_unique<Parts>();
   absl::Status s = StartParts();
@@ -273,8 +279,15 @@ absl::Status Adapter::StartHttps() {
   AA_ASSIGN_OR_RETURN(p.serving_cert,
                       auth::ServingCertificate::Load(cert_file, key_file, RealClock::Get()));
   auth::ServingCertificate* serving_cert = p.serving_cert.get();
-  https_options.tls_setup = [serving_cert](ssl_ctx_st* ctx) {
-    return serving_cert->ConfigureContext(ctx);
+  AA_ASSIGN_OR_RETURN(auth::TlsPolicy tls_policy,
+                      auth::ParseTlsPolicy(options_.tls_cipher_suites, options_.tls_min_version));
+  LogInfo("HTTPS TLS policy",
+          {{"min_version",
+            options_.tls_min_version.empty() ? "VersionTLS12" : options_.tls_min_version},
+           {"cipher_suites", absl::StrJoin(tls_policy.names, ",")}});
+  https_options.tls_setup = [serving_cert, tls_policy](ssl_ctx_st* ctx) -> absl::Status {
+    AA_RETURN_IF_ERROR(serving_cert->ConfigureContext(ctx));
+    return auth::ApplyTlsPolicy(tls_policy, ctx);
   };
   apiserver::MetricsApi* metrics_api = p.metrics_api.get();
   queryapi::QueryApi* query_api = p.query_api.get();

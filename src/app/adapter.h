@@ -58,6 +58,12 @@ struct AdapterOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::vector<std::string> tls_san;
+  // The HTTPS port's cipher suites (IANA names as Kubernetes spells them; empty: Kubernetes'
+  // default forward-secret AEAD list and OpenSSL's TLS 1.3 suites) and lowest version
+  // ("VersionTLS12" or "VersionTLS13"); see auth/tls_policy.h. Anything else is an InvalidArgument
+  // at Start.
+  std::vector<std::string> tls_cipher_suites;
+  std::string tls_min_version = "VersionTLS12";
   // false: no credentials needed / every authenticated caller may read everything (local use;
   // both the Kubernetes metrics APIs and the query API).
   bool authentication = true;

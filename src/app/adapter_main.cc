@@ -62,6 +62,15 @@ ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls-cert-file");
 ABSL_FLAG(std::vector<std::string>, tls_san, {},
           "Extra subjectAltNames of the generated self-signed certificate (comma-separated DNS "
           "names or IPs, e.g. the Service's DNS name)");
+ABSL_FLAG(std::vector<std::string>, tls_cipher_suites, {},
+          "Cipher suites of the HTTPS port, comma-separated IANA names as Kubernetes accepts them "
+          "(e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); only forward-secret AEAD suites (ECDHE "
+          "with AES-GCM or CHACHA20-POLY1305, and TLS 1.3's); an unknown or insecure name is a "
+          "start error. Empty: Kubernetes' default TLS 1.2 list (the six ECDHE ECDSA/RSA AES-GCM "
+          "and CHACHA20-POLY1305 suites) and OpenSSL's three TLS 1.3 suites");
+ABSL_FLAG(std::string, tls_min_version, "VersionTLS12",
+          "Lowest TLS version of the HTTPS port: VersionTLS12 or VersionTLS13 (Kubernetes' "
+          "spelling); older versions are refused");
 ABSL_FLAG(std::string, authentication, "on",
           "on: the HTTPS port (Kubernetes metrics APIs, query API) asks every caller for "
           "credentials (front-proxy or client "
@@ -212,6 +221,8 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   o.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   o.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   o.tls_san = absl::GetFlag(FLAGS_tls_san);
+  o.tls_cipher_suites = absl::GetFlag(FLAGS_tls_cipher_suites);
+  o.tls_min_version = absl::GetFlag(FLAGS_tls_min_version);
   o.trust.client_ca_file = absl::GetFlag(FLAGS_client_ca_file);
   o.trust.requestheader_client_ca_file = absl::GetFlag(FLAGS_requestheader_client_ca_file);
   o.trust.requestheader_allowed_names = absl::GetFlag(FLAGS_requestheader_allowed_names);
