@@ -53,7 +53,12 @@ class ServerProcess {
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addclose(&fa, in[1]);
     posix_spawn_file_actions_addclose(&fa, out[0]);
-    char* argv[] = {const_cast<char*>(binary.c_str()), nullptr};
+    // Plaintext, and room for the 1,000 streams of one client (the per-client default is 1,000).
+    char insecure[] = "--insecure";
+    char per_client_flag[] = "--max-streams-per-client";
+    char per_client[] = "10000";
+    char* argv[] = {const_cast<char*>(binary.c_str()), insecure, per_client_flag, per_client,
+                    nullptr};
     if (posix_spawn(&pid_, binary.c_str(), &fa, nullptr, argv, environ) != 0) {
       std::cerr << "cannot start " << binary << "\n";
       std::exit(1);

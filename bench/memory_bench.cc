@@ -89,7 +89,7 @@ int Main() {
       {{AA_BIN_DIR "/autoscale-adapter", "--config=" + dir + "/adapter.yaml",
         absl::StrCat("--prometheus_url=http://127.0.0.1:", prom_port), "--http_listen=127.0.0.1:0",
         "--https_listen=127.0.0.1:0", "--authentication=off", "--authorization=off",
-        "--log_level=info"},
+        "--grpc_insecure", "--log_level=info"},
        dir + "/adapter.log",
        ""});
   if (!adapter.ok()) return 1;

@@ -314,6 +314,18 @@ absl::Status Adapter::StartGrpc() {
   grpc_options.tls_cert_file = grpc.tls_cert_file;
   grpc_options.tls_key_file = grpc.tls_key_file;
   grpc_options.client_ca_file = grpc.client_ca_file;
+  grpc_options.client_names = grpc.client_names;
+  grpc_options.allow_plaintext = grpc.insecure;
+  grpc_options.max_streams = static_cast<size_t>(grpc.max_streams);
+  grpc_options.max_streams_per_client = static_cast<size_t>(grpc.max_streams_per_client);
+  grpc_options.max_concurrent_streams_per_connection =
+      static_cast<int>(grpc.max_concurrent_streams_per_connection);
+  grpc_options.max_receive_message_bytes = static_cast<int>(grpc.max_receive_message_bytes);
+  grpc_options.min_ping_interval = grpc.min_ping_interval;
+  grpc_options.max_ping_strikes = static_cast<int>(grpc.max_ping_strikes);
+  grpc_options.max_connection_idle = grpc.max_connection_idle;
+  grpc_options.max_connection_age = grpc.max_connection_age;
+  grpc_options.max_connection_age_grace = grpc.max_connection_age_grace;
   grpc_options.registry = p.registry.get();
   AA_ASSIGN_OR_RETURN(
       p.grpc_server,

@@ -5,12 +5,15 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <limits>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "app/adapter.h"
 #include "app/flags.h"
 #include "auth/trust_config.h"
@@ -51,6 +54,32 @@ ABSL_FLAG(std::string, grpc_tls_cert_file, "",
 ABSL_FLAG(std::string, grpc_tls_key_file, "", "PEM private key of --grpc-tls-cert-file");
 ABSL_FLAG(std::string, grpc_client_ca_file, "",
           "PEM CA bundle for client certificates on the gRPC port: mutual TLS (needs TLS)");
+ABSL_FLAG(std::vector<std::string>, grpc_client_names, {},
+          "Client certificate names allowed on the gRPC port (comma-separated; each matches the "
+          "subject CN or a DNS SAN); others get PERMISSION_DENIED. Needs --grpc-client-ca-file. "
+          "Empty: any certificate the client CA signed; overrides keda.tls.clientNames");
+ABSL_FLAG(bool, grpc_insecure, false,
+          "Serve the gRPC port in plaintext when it has no TLS settings (logged as a warning); "
+          "without TLS settings and without this flag the adapter refuses to start");
+ABSL_FLAG(int64_t, grpc_max_streams, 10000,
+          "Open StreamIsActive streams in total; more get RESOURCE_EXHAUSTED (keda.limits)");
+ABSL_FLAG(int64_t, grpc_max_streams_per_client, 1000,
+          "Open StreamIsActive streams of one client (certificate name with mutual TLS, else peer "
+          "IP); more get RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, grpc_max_concurrent_streams, 1000,
+          "HTTP/2 streams (calls) open at once on one gRPC connection");
+ABSL_FLAG(int64_t, grpc_max_receive_message_bytes, 16384,
+          "Largest gRPC request accepted, in bytes");
+ABSL_FLAG(std::string, grpc_min_ping_interval, "30s",
+          "Client keepalive pings closer than this while no data flows are strikes (Go duration)");
+ABSL_FLAG(int64_t, grpc_max_ping_strikes, 2,
+          "Ping strikes after which the gRPC connection is closed (GOAWAY ENHANCE_YOUR_CALM)");
+ABSL_FLAG(std::string, grpc_max_connection_idle, "5m",
+          "A gRPC connection without calls for this long is closed");
+ABSL_FLAG(std::string, grpc_max_connection_age, "1h",
+          "A gRPC connection gets GOAWAY at this age (KEDA reconnects)");
+ABSL_FLAG(std::string, grpc_max_connection_age_grace, "1m",
+          "Calls still open this long after the age GOAWAY are cut");
 ABSL_FLAG(std::string, https_listen, ":6443",
           "Address of the HTTPS port serving the Kubernetes metrics APIs (custom, external, "
           "metrics.k8s.io) and the query API (/api/v1/...), behind --authentication and "
@@ -249,6 +278,43 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   if (std::string f = absl::GetFlag(FLAGS_grpc_tls_cert_file); !f.empty()) grpc.tls_cert_file = f;
   if (std::string f = absl::GetFlag(FLAGS_grpc_tls_key_file); !f.empty()) grpc.tls_key_file = f;
   if (std::string f = absl::GetFlag(FLAGS_grpc_client_ca_file); !f.empty()) grpc.client_ca_file = f;
+  if (FlagGiven("grpc_client_names")) grpc.client_names = absl::GetFlag(FLAGS_grpc_client_names);
+  if (absl::GetFlag(FLAGS_grpc_insecure)) grpc.insecure = true;
+  // Limits: a flag given wins over keda.limits.
+  for (auto [name, flag, out] :
+       {std::tuple<const char*, const absl::Flag<int64_t>*, int64_t*>{
+            "grpc_max_streams", &FLAGS_grpc_max_streams, &grpc.max_streams},
+        {"grpc_max_streams_per_client", &FLAGS_grpc_max_streams_per_client,
+         &grpc.max_streams_per_client},
+        {"grpc_max_concurrent_streams", &FLAGS_grpc_max_concurrent_streams,
+         &grpc.max_concurrent_streams_per_connection},
+        {"grpc_max_receive_message_bytes", &FLAGS_grpc_max_receive_message_bytes,
+         &grpc.max_receive_message_bytes},
+        {"grpc_max_ping_strikes", &FLAGS_grpc_max_ping_strikes, &grpc.max_ping_strikes}}) {
+    if (!FlagGiven(name)) continue;
+    const int64_t v = absl::GetFlag(*flag);
+    if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
+                                                     "=", v, ": want 1..2147483647"));
+    }
+    *out = v;
+  }
+  for (auto [name, flag, out] :
+       {std::tuple<const char*, const absl::Flag<std::string>*, absl::Duration*>{
+            "grpc_min_ping_interval", &FLAGS_grpc_min_ping_interval, &grpc.min_ping_interval},
+        {"grpc_max_connection_idle", &FLAGS_grpc_max_connection_idle, &grpc.max_connection_idle},
+        {"grpc_max_connection_age", &FLAGS_grpc_max_connection_age, &grpc.max_connection_age},
+        {"grpc_max_connection_age_grace", &FLAGS_grpc_max_connection_age_grace,
+         &grpc.max_connection_age_grace}}) {
+    if (!FlagGiven(name)) continue;
+    absl::StatusOr<absl::Duration> d = ParseGoDuration(absl::GetFlag(*flag));
+    if (!d.ok() || *d < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
+                                                     "=", absl::GetFlag(*flag),
+                                                     ": want a duration of at least 1ms"));
+    }
+    *out = *d;
+  }
   return o;
 }
 

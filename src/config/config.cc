@@ -10,6 +10,7 @@
 #include <exception>
 #include <fstream>
 #include <initializer_list>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -427,13 +428,48 @@ absl::Status CheckTemplate(const Errors& errors, const std::string& path, const 
 }
 
 absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* k) {
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "keda", {"listen", "tls"}));
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, "keda", {"listen", "insecure", "tls", "limits"}));
   AA_RETURN_IF_ERROR(m.String("listen", &k->listen));
-  AA_ASSIGN_OR_RETURN(MapView t, MapView::Open(errors, m.Get("tls"), m.Path("tls"),
-                                               {"certFile", "keyFile", "clientCAFile"}));
+  AA_RETURN_IF_ERROR(m.Bool("insecure", &k->insecure));
+  AA_ASSIGN_OR_RETURN(MapView t,
+                      MapView::Open(errors, m.Get("tls"), m.Path("tls"),
+                                    {"certFile", "keyFile", "clientCAFile", "clientNames"}));
   AA_RETURN_IF_ERROR(t.String("certFile", &k->tls_cert_file));
   AA_RETURN_IF_ERROR(t.String("keyFile", &k->tls_key_file));
   AA_RETURN_IF_ERROR(t.String("clientCAFile", &k->client_ca_file));
+  AA_RETURN_IF_ERROR(t.StringList("clientNames", &k->client_names));
+  AA_ASSIGN_OR_RETURN(
+      MapView l,
+      MapView::Open(errors, m.Get("limits"), m.Path("limits"),
+                    {"maxStreams", "maxStreamsPerClient", "maxConcurrentStreamsPerConnection",
+                     "maxReceiveMessageBytes", "minPingInterval", "maxPingStrikes",
+                     "maxConnectionIdle", "maxConnectionAge", "maxConnectionAgeGrace"}));
+  constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
+  AA_RETURN_IF_ERROR(l.Int("maxStreams", 1, kIntMax, &k->max_streams));
+  AA_RETURN_IF_ERROR(l.Int("maxStreamsPerClient", 1, kIntMax, &k->max_streams_per_client));
+  AA_RETURN_IF_ERROR(l.Int("maxConcurrentStreamsPerConnection", 1, kIntMax,
+                           &k->max_concurrent_streams_per_connection));
+  AA_RETURN_IF_ERROR(l.Int("maxReceiveMessageBytes", 256, 4 << 20, &k->max_receive_message_bytes));
+  AA_RETURN_IF_ERROR(l.Int("maxPingStrikes", 1, kIntMax, &k->max_ping_strikes));
+  for (auto [key, out] :
+       {std::pair<std::string_view, absl::Duration*>{"minPingInterval", &k->min_ping_interval},
+        {"maxConnectionIdle", &k->max_connection_idle},
+        {"maxConnectionAge", &k->max_connection_age},
+        {"maxConnectionAgeGrace", &k->max_connection_age_grace}}) {
+    AA_RETURN_IF_ERROR(l.Duration(key, out));
+    if (*out < absl::Milliseconds(1)) {
+      return l.ErrorAt(key, "must be at least 1ms", FormatGoDuration(*out));
+    }
+  }
+  for (size_t i = 0; i < k->client_names.size(); ++i) {
+    if (k->client_names[i].empty()) {
+      return errors.At(absl::StrCat(t.Path("clientNames"), "[", i, "]"), "empty name");
+    }
+  }
+  if (!k->client_names.empty() && k->client_ca_file.empty()) {
+    return errors.At(t.Path("clientNames"), "allowed client names need clientCAFile (mutual TLS)");
+  }
   if (k->tls_cert_file.empty() != k->tls_key_file.empty()) {
     return errors.At(t.Path(k->tls_cert_file.empty() ? "certFile" : "keyFile"),
                      "certFile and keyFile go together");

@@ -50,9 +50,26 @@
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
 // keda:                       The KEDA external scaler gRPC port (flags --grpc-* override).
 //   listen                    string, default ":9500"; "" turns it off; port 0 picks a free one.
-//   tls:                      default none (plaintext).
+//   insecure                  bool, default false: without tls, serve plaintext (a warning is
+//                             logged); without tls and without it the adapter refuses to start.
+//   tls:                      default none: the port needs tls, or insecure.
 //     certFile, keyFile       strings (paths), together: TLS.
 //     clientCAFile            string (path): mutual TLS, needs certFile and keyFile.
+//     clientNames             list of strings, default []: with clientCAFile only, a client
+//                             certificate must carry one of them as subject CN or DNS SAN (else
+//                             PERMISSION_DENIED); []: any certificate the client CA signed.
+//   limits:                   bounds of the port (defaults in parentheses).
+//     maxStreams              integer >= 1 (10000): open StreamIsActive streams in total.
+//     maxStreamsPerClient     integer >= 1 (1000): ... of one client (certificate name with
+//                             mutual TLS, else peer IP); more get RESOURCE_EXHAUSTED.
+//     maxConcurrentStreamsPerConnection  integer >= 1 (1000): HTTP/2 calls open on a connection.
+//     maxReceiveMessageBytes  integer 256..4194304 (16384): largest request.
+//     minPingInterval         duration >= 1ms (30s): client pings closer than this without data
+//                             are strikes;
+//     maxPingStrikes          integer >= 1 (2): more strikes close the connection.
+//     maxConnectionIdle       duration >= 1ms (5m): a connection without calls is closed.
+//     maxConnectionAge        duration >= 1ms (1h): then GOAWAY, and after
+//     maxConnectionAgeGrace   duration >= 1ms (1m) the connection is closed.
 // metrics:                    required (unless prometheus-adapter rules are given), at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   description               string, default: generated for presets, else "".
@@ -275,9 +292,21 @@ struct PodLabelsConfig {
 // The KEDA external scaler's gRPC port. The adapter's --grpc-* flags override these when given.
 struct KedaConfig {
   std::string listen = ":9500";  // host:port; port 0 picks a free one; "" turns the port off
+  bool insecure = false;         // plaintext allowed (no TLS files); else TLS is required
   std::string tls_cert_file;     // PEM chain; with tls_key_file: TLS
   std::string tls_key_file;
   std::string client_ca_file;  // PEM CA bundle: clients must present a certificate it signed (mTLS)
+  std::vector<std::string> client_names;  // allowed client certificate CN / DNS SAN; empty: any
+  // Limits (keda::ServerOptions documents each).
+  int64_t max_streams = 10000;
+  int64_t max_streams_per_client = 1000;
+  int64_t max_concurrent_streams_per_connection = 1000;
+  int64_t max_receive_message_bytes = 16 << 10;
+  absl::Duration min_ping_interval = absl::Seconds(30);
+  int64_t max_ping_strikes = 2;
+  absl::Duration max_connection_idle = absl::Minutes(5);
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
 };
 
 // A Kubernetes group and resource as prometheus-adapter's `resources.overrides` name them.

@@ -129,6 +129,9 @@ absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   std::vector<std::string> argv = {
       options_.bin_dir + "/autoscale-adapter", "--prometheus_url=" + prometheus_url(),
       "--http_listen=127.0.0.1:0", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0",
+      // Plaintext gRPC on loopback unless the config gives keda.tls (the demo's emulated KEDA
+      // dials it so).
+      "--grpc_insecure",
       // A laptop demo has no Kubernetes API to ask (TokenReview, SubjectAccessReview); tests that
       // exercise the security pass --authentication=on/--authorization=on in adapter_args (the
       // last occurrence of a flag wins).

@@ -2,10 +2,23 @@
 // The KEDA external scaler gRPC server: service `externalscaler.ExternalScaler` (keda/metadata.h
 // documents the trigger metadata), the gRPC health service (grpc.health.v1: "" and
 // "externalscaler.ExternalScaler" report SERVING until shutdown) and server reflection
-// (grpc.reflection.v1alpha), over plaintext, TLS or mutual TLS. No gRPC types in this header.
+// (grpc.reflection.v1alpha), over mutual TLS, TLS, or (only when asked for explicitly) plaintext.
+// No gRPC types in this header.
+//
+// Who may connect: with client_ca_file, only clients whose certificate that CA signed complete the
+// handshake; with client_names too, every call (health and reflection included) of a client whose
+// certificate carries none of those names (subject CN or DNS SAN) fails with PERMISSION_DENIED
+// before anything is read. Without TLS files the server starts only with allow_plaintext (and logs
+// a warning).
+//
+// Bounds (each an option below): HTTP/2 streams per connection, keepalive ping enforcement,
+// connection idle time and age, request size, open StreamIsActive streams in total and per client
+// (client = certificate name with mutual TLS, else peer IP address). A stream keeps its parsed
+// trigger (bounded by the request size) and one response: memory per stream is bounded.
 //
 //   keda::ServerOptions options;
 //   options.listen_address = "0.0.0.0:9500";
+//   options.tls_cert_file = ...; options.tls_key_file = ...; options.client_ca_file = ...;
 //   options.registry = &registry;
 //   auto server = keda::Server::Start(options, pipeline::View(sampler));  // sampler outlives it
 //   ... server->port() ...
@@ -16,6 +29,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -43,10 +57,36 @@ struct ServerOptions {
   // bundle applies to new connections without a restart (cert-manager rotation). Whole seconds,
   // at least 1 s. Default 10 s.
   absl::Duration tls_reload_interval = absl::Seconds(10);
+  // Names a client certificate must carry (its subject CN or one of its DNS SANs, exact match),
+  // any one of them. Needs client_ca_file. Empty (default): any certificate the client CA signed.
+  // Other clients get PERMISSION_DENIED on every call.
+  std::vector<std::string> client_names;
+  // No TLS files: plaintext is served only when this is true (a warning is logged); otherwise
+  // Start fails with FailedPrecondition saying what to set. Default false.
+  bool allow_plaintext = false;
   // Open StreamIsActive streams beyond this are refused with RESOURCE_EXHAUSTED. Default 10,000.
   size_t max_streams = 10000;
-  // Largest request accepted, in bytes. Default 1 MiB (KEDA's requests are a few hundred bytes).
-  int max_receive_message_bytes = 1 << 20;
+  // Open StreamIsActive streams of one client (certificate name with mutual TLS, else peer IP
+  // address) beyond this are refused with RESOURCE_EXHAUSTED. Default 1,000.
+  size_t max_streams_per_client = 1000;
+  // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: calls open at once on one connection; the client
+  // queues more. Default 1,000.
+  int max_concurrent_streams_per_connection = 1000;
+  // Largest request accepted, in bytes; larger ones fail with RESOURCE_EXHAUSTED. Default 16 KiB
+  // (KEDA's requests are a few hundred bytes; 64 metadata keys of 256 bytes fit).
+  int max_receive_message_bytes = 16 << 10;
+  // Keepalive enforcement: a client ping less than this after the previous one, while no data
+  // flows, is a strike; more than max_ping_strikes strikes close the connection (GOAWAY
+  // ENHANCE_YOUR_CALM). Defaults 30 s and 2.
+  absl::Duration min_ping_interval = absl::Seconds(30);
+  int max_ping_strikes = 2;
+  // A connection without calls for this long is closed (GOAWAY). Default 5 min. Whole ms.
+  absl::Duration max_connection_idle = absl::Minutes(5);
+  // A connection is asked to go away (GOAWAY) after this age, and closed max_connection_age_grace
+  // later with whatever is still open (KEDA re-opens its stream on a new connection). Defaults
+  // 1 h and 1 min. absl::InfiniteDuration(): no limit.
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
   // Receives autoscale_adapter_keda_requests_total{method,code} and autoscale_adapter_keda_streams.
   // May be null.
   prometheus::Registry* registry = nullptr;
@@ -55,9 +95,10 @@ struct ServerOptions {
 class Server {
  public:
   // Builds and starts the server. Errors: InvalidArgument for inconsistent options (key without
-  // certificate, client CA without TLS, empty address); NotFound / PermissionDenied when a TLS file
-  // cannot be read; Unavailable when the address cannot be bound. What `view` reads must
-  // outlive the server.
+  // certificate, client CA without TLS, client names without client CA, a limit out of range,
+  // empty address); FailedPrecondition for no TLS without allow_plaintext; NotFound /
+  // PermissionDenied when a TLS file cannot be read; Unavailable when the address cannot be bound.
+  // What `view` reads must outlive the server.
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                        pipeline::View view);
 

@@ -31,6 +31,7 @@ AdapterOptions TestOptions(prom::Client& prometheus) {
   conc.target = 70;
   o.config.metrics = {conc};
   o.config.keda.listen = "127.0.0.1:0";
+  o.config.keda.insecure = true;
   o.http_listen = "127.0.0.1:0";
   o.https_listen = "127.0.0.1:0";
   o.http_threads = 4;

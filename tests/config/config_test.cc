@@ -985,6 +985,41 @@ TEST(KedaSectionTest, Errors) {
   EXPECT_THAT(ErrorOf("keda: {tls: {clientCAFile: ca}}\n" + std::string(kOneMetric)),
               HasSubstr("keda.tls.clientCAFile: mutual TLS needs certFile and keyFile"));
   EXPECT_THAT(ErrorOf("keda: {port: 1}\n" + std::string(kOneMetric)), HasSubstr("keda.port"));
+  EXPECT_THAT(ErrorOf("keda: {tls: {certFile: a, keyFile: b, clientNames: [keda]}}\n" +
+                      std::string(kOneMetric)),
+              HasSubstr("keda.tls.clientNames: allowed client names need clientCAFile"));
+  EXPECT_THAT(ErrorOf("keda: {limits: {maxStreamsPerClient: 0}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.limits.maxStreamsPerClient: must be between 1 and"));
+  EXPECT_THAT(ErrorOf("keda: {limits: {maxConnectionAge: 0s}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.limits.maxConnectionAge: must be at least 1ms"));
+  EXPECT_THAT(ErrorOf("keda: {limits: {maxStream: 1}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.limits.maxStream"));
+}
+
+TEST(KedaSectionTest, InsecureClientNamesAndLimits) {
+  Config c = ParseOk(
+      "keda:\n  insecure: true\n  tls: {certFile: s.crt, keyFile: s.key, clientCAFile: ca.crt, "
+      "clientNames: [keda, keda.keda.svc]}\n  limits: {maxStreams: 50, maxStreamsPerClient: 5, "
+      "maxConcurrentStreamsPerConnection: 7, maxReceiveMessageBytes: 4096, minPingInterval: 10s, "
+      "maxPingStrikes: 3, maxConnectionIdle: 1m, maxConnectionAge: 2h, maxConnectionAgeGrace: "
+      "30s}\n" +
+      std::string(kOneMetric));
+  EXPECT_TRUE(c.keda.insecure);
+  EXPECT_THAT(c.keda.client_names, ::testing::ElementsAre("keda", "keda.keda.svc"));
+  EXPECT_EQ(c.keda.max_streams, 50);
+  EXPECT_EQ(c.keda.max_streams_per_client, 5);
+  EXPECT_EQ(c.keda.max_concurrent_streams_per_connection, 7);
+  EXPECT_EQ(c.keda.max_receive_message_bytes, 4096);
+  EXPECT_EQ(c.keda.min_ping_interval, absl::Seconds(10));
+  EXPECT_EQ(c.keda.max_ping_strikes, 3);
+  EXPECT_EQ(c.keda.max_connection_idle, absl::Minutes(1));
+  EXPECT_EQ(c.keda.max_connection_age, absl::Hours(2));
+  EXPECT_EQ(c.keda.max_connection_age_grace, absl::Seconds(30));
+  Config d = ParseOk(kOneMetric);
+  EXPECT_FALSE(d.keda.insecure);
+  EXPECT_TRUE(d.keda.client_names.empty());
+  EXPECT_EQ(d.keda.max_streams_per_client, 1000);
+  EXPECT_EQ(d.keda.max_receive_message_bytes, 16384);
 }
 
 }  // namespace

@@ -124,12 +124,18 @@ def check_chart_render(ctx, source, objects, values, ns):
             p(f"APIService {name}: {vm.INJECT_CA} must be there exactly when certManager.enabled")
     tls_cert = vm.flag_value(args, "--tls-cert-file")
     if cert_manager:
+        # The serving certificate covers both Services; the gRPC one (when cert-manager issues it) the gRPC Service
+        # KEDA dials. Client certificates (KEDA's) name no Service.
         services = [s["metadata"]["name"] for s in vm.find(objects, "Service", namespace=ns)]
         for c in vm.find(objects, "Certificate", namespace=ns):
-            missing = [f"{svc}.{ns}.svc" for svc in services if not c["spec"].get("isCA")
-                       and f"{svc}.{ns}.svc" not in c["spec"].get("dnsNames", [])]
+            usages = c["spec"].get("usages") or []
+            if c["spec"].get("isCA") or "server auth" not in usages:
+                continue
+            wanted = services if c["metadata"]["name"].endswith("-serving") else \
+                [svc for svc in services if not svc.endswith("-api")]
+            missing = [f"{svc}.{ns}.svc" for svc in wanted if f"{svc}.{ns}.svc" not in c["spec"].get("dnsNames", [])]
             if missing:
-                p(f"Certificate {c['metadata']['name']}: no dnsNames {missing} (KEDA dials the gRPC Service)")
+                p(f"Certificate {c['metadata']['name']}: no dnsNames {missing}")
 
     # The config's files: each in a mounted Secret or ConfigMap; gRPC TLS serves the serving certificate.
     cms = vm.find(objects, "ConfigMap", namespace=ns)
@@ -158,8 +164,25 @@ def check_chart_render(ctx, source, objects, values, ns):
         source_name = v and ((v.get("secret") or {}).get("secretName") or (v.get("configMap") or {}).get("name"))
         if source_name != secret or name != file:
             p(f"config {key}: {files[key]} is not key {file} of {secret}")
-    if values["grpc"]["tls"]["enabled"] and files["keda.tls.certFile"] != tls_cert:
-        p(f"keda.tls.certFile {files['keda.tls.certFile']} is not the serving certificate {tls_cert}")
+    # gRPC: mutual TLS from the Secret grpc.tls.secretName (default <fullname>-grpc-tls), which cert-manager issues
+    # with certManager.enabled; the client CA from grpc.tls.clientCA when set; the allowlist from grpc.clientNames.
+    gv = values["grpc"]
+    if not gv["insecure"]:
+        fullname = dep["metadata"]["name"]
+        secret = gv["tls"]["secretName"] or f"{fullname}-grpc-tls"
+        for flag, want in (("--grpc-tls-cert-file", (secret, "tls.crt")), ("--grpc-tls-key-file", (secret, "tls.key")),
+                           ("--grpc-client-ca-file", (gv["tls"]["clientCA"]["secretName"] or secret,
+                                                      gv["tls"]["clientCA"]["key"] if gv["tls"]["clientCA"]["secretName"]
+                                                      else "ca.crt"))):
+            v, name = volume_of(vm.flag_value(args, flag) or "")
+            if not v or ((v.get("secret") or {}).get("secretName"), name) != want:
+                p(f"{flag}={vm.flag_value(args, flag)} is not key {want[1]} of Secret {want[0]}")
+        names = vm.flag_value(args, "--grpc-client-names")
+        if (names.split(",") if names else []) != gv["clientNames"]:
+            p(f"--grpc-client-names={names} is not grpc.clientNames {gv['clientNames']}")
+        issued = [c for c in vm.find(objects, "Certificate", namespace=ns) if c["spec"].get("secretName") == secret]
+        if cert_manager and not gv["tls"]["secretName"] and not issued:
+            p(f"certManager.enabled: no Certificate issues the gRPC Secret {secret}")
 
     # Prometheus Operator monitors (check_monitors checks what they scrape): as many as enabled, with their labels.
     for kind, key in (("ServiceMonitor", "serviceMonitor"), ("PodMonitor", "podMonitor")):

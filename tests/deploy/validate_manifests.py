@@ -248,8 +248,16 @@ def check_adapter_config(ctx, source, config_text, extra_args=()):
     return {line.split("\t")[0] for line in r.stdout.splitlines() if "\t" in line and " (" not in line.split("\t")[0]}
 
 
-def check_scalers(ctx, source, objects, metric_names, grpc_addresses):
-    """HPAs and ScaledObjects that go through the adapter name metrics and keys it knows."""
+def trigger_auths(objects):
+    """{(namespace, name): parameters its secretTargetRef gives} of the TriggerAuthentications in objects."""
+    return {(o["metadata"].get("namespace"), o["metadata"].get("name")):
+            {r.get("parameter") for r in (o.get("spec") or {}).get("secretTargetRef") or []}
+            for o in objects if o.get("kind") == "TriggerAuthentication"}
+
+
+def check_scalers(ctx, source, objects, metric_names, grpc_addresses, auths=None):
+    """HPAs and ScaledObjects that go through the adapter name metrics and keys it knows; with `auths`
+    (trigger_auths), their triggers authenticate with a client certificate."""
     for o in objects:
         kind = o.get("kind")
         spec = o.get("spec") or {}
@@ -275,6 +283,12 @@ def check_scalers(ctx, source, objects, metric_names, grpc_addresses):
                 elif metric_names is not None and md["metric"] not in metric_names:
                     ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.metric {md['metric']!r} is not a "
                                 f"metric of the adapter's config ({sorted(metric_names)})")
+                auth = (trig.get("authenticationRef") or {}).get("name")
+                params = auths.get((o["metadata"].get("namespace"), auth)) if auths is not None else None
+                if auths is not None and not {"caCert", "tlsClientCert", "tlsClientKey"} <= (params or set()):
+                    ctx.problem(source, f"{obj_id(o)}: triggers[{i}].authenticationRef {auth!r}: not a "
+                                "TriggerAuthentication of its namespace giving caCert, tlsClientCert and tlsClientKey "
+                                "(the adapter's gRPC port serves mutual TLS)")
                 if grpc_addresses is not None and md.get("scalerAddress") not in grpc_addresses:
                     ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.scalerAddress "
                                 f"{md.get('scalerAddress')!r} is not the adapter's gRPC Service "
@@ -419,6 +433,7 @@ def check_deploy_render(ctx, source, objects, apiservices=CUSTOM_METRICS_APIS, n
             metric_names = check_adapter_config(ctx, source + " ConfigMap", cm_text, args)
             if metric_names is not None and ctx.run_adapter:
                 check_adapter_runs(ctx, source, args, cm_text, adapter, ns, objects)
+    check_grpc_tls(p, args, cm_text if config_arg is not None else None, mounts, volumes)
     # Services: select the pods, name container ports.
     services = find(objects, "Service", namespace=ns)
     grpc_addresses = set()
@@ -496,6 +511,32 @@ def check_deploy_render(ctx, source, objects, apiservices=CUSTOM_METRICS_APIS, n
         if ref["name"].startswith("autoscale-adapter") and not find(objects, ref["kind"], ref["name"]):
             p(f"{obj_id(b)}: roleRef {ref['kind']} {ref['name']} is not in the render")
     return metric_names, grpc_addresses
+
+
+GRPC_TLS_FLAGS = {"--grpc-tls-cert-file": "certFile", "--grpc-tls-key-file": "keyFile",
+                  "--grpc-client-ca-file": "clientCAFile"}
+
+
+def check_grpc_tls(p, args, config_text, mounts, volumes):
+    """KEDA's gRPC port serves mutual TLS: its certificate, key and client CA (flags, else the config's keda.tls)
+    are files of a mounted Secret, and no --grpc-insecure."""
+    if flag_value(args, "--grpc-listen") in ("", "off"):
+        return
+    if any(flag_name(a) == "--grpc-insecure" and not a.endswith("=false") for a in args):
+        p("container: --grpc-insecure: the gRPC port must serve mutual TLS")
+    try:
+        tls = ((yaml.safe_load(config_text or "") or {}).get("keda") or {}).get("tls") or {}
+    except yaml.YAMLError:
+        tls = {}
+    for flag, key in GRPC_TLS_FLAGS.items():
+        path = flag_value(args, flag) or tls.get(key)
+        if not path:
+            p(f"container: the gRPC port needs {flag} (or keda.tls.{key}): mutual TLS is the default")
+            continue
+        d = path.rpartition("/")[0]
+        volume = next((volumes.get(n) for n, m in mounts.items() if m.rstrip("/") == d), None)
+        if not volume or "secret" not in volume:
+            p(f"container: {flag}={path} is not a file of a mounted Secret")
 
 
 def check_tls(ctx, source, objects, ns, apis, https_services, args, mounts, volumes):
@@ -612,9 +653,17 @@ def check_adapter_runs(ctx, source, args, config_text, container, ns, objects):
     # (check_tls checks the Certificate's).
     mounted_cert = flag_value(args, "--tls_cert_file") is not None
     moved = {"--https-listen", "--http-listen", "--grpc-listen", "--config", "--prometheus-url",
-             "--authentication", "--authorization", "--tls-cert-file", "--tls-key-file"}
+             "--authentication", "--authorization", "--tls-cert-file", "--tls-key-file", *GRPC_TLS_FLAGS}
     argv = [a for a in args if flag_name(a) not in moved]
     with tempfile.TemporaryDirectory() as tmp:
+        # The gRPC port's Secret, as scripts/grpc-certs.sh makes it.
+        certs = os.path.join(tmp, "grpc")
+        r = run([os.path.join(ctx.root, "scripts", "grpc-certs.sh"), "--out", certs])
+        if r.returncode != 0:
+            p(f"scripts/grpc-certs.sh failed: {r.stderr.strip()}")
+            return
+        argv += [f"--grpc_tls_cert_file={certs}/server.crt", f"--grpc_tls_key_file={certs}/server.key",
+                 f"--grpc_client_ca_file={certs}/ca.crt"]
         config = os.path.join(tmp, "config.yaml")
         with open(config, "w", encoding="utf-8") as f:
             f.write(config_text)
@@ -733,6 +782,11 @@ def mode_check(ctx):
         check_variant(ctx, name, objects, "autoscale-adapter", set(), False)
     example_files = sorted(glob.glob(os.path.join(ctx.root, "examples", "*.yaml")))
     example_objects = []
+    auths = {}
+    for path in example_files:
+        if not os.path.basename(path).startswith("config-"):
+            with open(path, encoding="utf-8") as f:
+                auths.update(trigger_auths([d for d in yaml.safe_load_all(f.read()) if isinstance(d, dict)]))
     for path in example_files:
         name = os.path.relpath(path, ctx.root)
         sources.append(name)
@@ -747,7 +801,7 @@ def mode_check(ctx):
             ctx.problem(name, "no objects")
         entries += [(name, o) for o in docs]
         example_objects += [(name, o) for o in docs]
-        check_scalers(ctx, name, docs, metric_names, grpc_addresses)
+        check_scalers(ctx, name, docs, metric_names, grpc_addresses, auths)
     check_scale_targets(ctx, example_objects)
     check_tutorial_examples(ctx)
     scrape = os.path.join(deploy, "prometheus", "scrape-config.yaml")
@@ -955,7 +1009,7 @@ def mode_expect_failures(ctx, directory):
             check_scrape_config(ctx, path)
         else:
             validate_schemas(ctx, [(name, d) for d in docs])
-            check_scalers(ctx, name, docs, metric_names, grpc_addresses)
+            check_scalers(ctx, name, docs, metric_names, grpc_addresses, trigger_auths(docs))
             if any(d.get("kind") == "Deployment" for d in docs):
                 check_deploy_render(ctx, name, docs)
         reported = "\n".join(m for _, m in ctx.problems)

@@ -203,6 +203,7 @@ class FrontendsTest : public ::testing::Test {
     query_api_ = std::make_unique<queryapi::QueryApi>(view, registry_, clock_);
     keda::ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.allow_plaintext = true;
     auto server = keda::Server::Start(options, view);
     ASSERT_TRUE(server.ok()) << server.status();
     keda_ = *std::move(server);

@@ -92,8 +92,8 @@ TEST_F(AdapterCli, VersionPrintsVersionAndRevisionAndExitsZero) {
 
 TEST_F(AdapterCli, DashedFlagsAndTheFirstLogLineAndSelfMetrics) {
   // --https-listen "" (explicitly empty): no HTTPS port.
-  Start({"--http-listen=127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--https-listen", "",
-         "--log-format=json", "--sampling-interval=1s"});
+  Start({"--http-listen=127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--grpc-insecure",
+         "--https-listen", "", "--log-format=json", "--sampling-interval=1s"});
   auto http_port = adapter_->WaitForListeningPort("http", kWait);
   ASSERT_TRUE(http_port.ok()) << http_port.status();
   ASSERT_TRUE(adapter_->WaitForListeningPort("grpc", kWait).ok());
@@ -133,6 +133,26 @@ TEST_F(AdapterCli, DashedFlagsAndTheFirstLogLineAndSelfMetrics) {
   EXPECT_THAT(r->body, Not(HasSubstr("autoscale_adapter_snapshot_age_seconds{")));
 }
 
+// The gRPC port without TLS files: the adapter refuses to start and says what to set; with
+// --grpc-insecure it serves plaintext and logs a warning.
+TEST_F(AdapterCli, PlaintextGrpcOnlyWithTheInsecureFlag) {
+  Start({"--http-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0", "--https-listen=off"});
+  ASSERT_TRUE(proc::PollUntil([&] { return !adapter_->Running(); }, kWait));
+  EXPECT_EQ(adapter_->Stop(), 1);
+  json fatal = WaitForRecord("fatal");
+  ASSERT_TRUE(fatal.is_object()) << adapter_->LogTail();
+  EXPECT_THAT(fatal.value("error", ""), HasSubstr("--grpc-tls-cert-file"));
+  EXPECT_THAT(fatal.value("error", ""), HasSubstr("--grpc-insecure"));
+  EXPECT_THAT(Listening(), Not(::testing::Contains("grpc")));
+
+  Start({"--http-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0", "--https-listen=off",
+         "--grpc-insecure"});
+  json warning = WaitForRecord("keda server: PLAINTEXT gRPC port (--grpc-insecure)");
+  ASSERT_TRUE(warning.is_object()) << adapter_->LogTail();
+  EXPECT_EQ(warning["level"], "warn");
+  ASSERT_TRUE(adapter_->WaitForListeningPort("grpc", kWait).ok());
+}
+
 TEST_F(AdapterCli, EmptyGrpcListenTurnsTheKedaPortOff) {
   // Without the flag the config's keda.listen (:9500) applies; an explicitly empty one is "off".
   Start({"--http-listen=127.0.0.1:0", "--grpc-listen", "", "--https-listen=off"});
@@ -144,7 +164,8 @@ TEST_F(AdapterCli, EmptyGrpcListenTurnsTheKedaPortOff) {
 }
 
 TEST_F(AdapterCli, UnderscoreFormsStillWork) {
-  Start({"--http_listen=", "--grpc_listen=127.0.0.1:0", "--https_listen=127.0.0.1:0"});
+  Start({"--http_listen=", "--grpc_listen=127.0.0.1:0", "--grpc_insecure",
+         "--https_listen=127.0.0.1:0"});
   json started = WaitForRecord("started");
   ASSERT_TRUE(started.is_object()) << adapter_->LogTail();
   EXPECT_EQ(started["http"], false);

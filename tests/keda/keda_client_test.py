@@ -7,9 +7,13 @@ bytes, so no extra Python packages are needed.
 
 Modes:
   selftest --server-binary PATH [--proto FILE]
-      Starts keda_test_server (fake Prometheus, driven over its stdin) over plaintext, TLS and mutual TLS (certs
-      made with the openssl CLI in a temporary directory) and checks every RPC, error codes, StreamIsActive pushes,
-      health and reflection. Exit status 0 when everything passed.
+      Starts keda_test_server (fake Prometheus, driven over its stdin) over plaintext (--insecure; without it the
+      server refuses to start), TLS and mutual TLS with an allowlist of client names (certs made with the openssl
+      CLI in a temporary directory) and checks every RPC, error codes, StreamIsActive pushes, health and
+      reflection; that a client without a certificate, with one from another CA, or with one the CA signed for a
+      name not on the allowlist is refused; and the bounds: streams beyond the per-client limit get
+      RESOURCE_EXHAUSTED while another client's stream still gets pushes, an oversized request is refused. Exit
+      status 0 when everything passed.
   call --address HOST:PORT [--namespace NS] [--ca FILE [--cert FILE --key FILE] [--server-name NAME]]
        [--stream-messages N] [--timeout S] [--proto FILE] key=value...
       Calls GetMetricSpec, GetMetrics, IsActive, and StreamIsActive (first N messages, default 1) with the given
@@ -171,6 +175,10 @@ def make_certs(d):
     leaf("server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
     leaf("client", "keda-operator", "extendedKeyUsage=clientAuth\n")
     leaf("stranger", "stranger", "extendedKeyUsage=clientAuth\n", ca="other-ca")
+    # Signed by the right CA, but not on the server's allowlist (--client-names).
+    leaf("intruder", "intruder", "extendedKeyUsage=clientAuth\n")
+    # A second allowed client, named by a DNS SAN only.
+    leaf("client-b", "not-listed", "subjectAltName=DNS:keda-b.keda.svc\nextendedKeyUsage=clientAuth\n")
 
 
 class Checker:
@@ -296,18 +304,71 @@ def selftest_mode(pb2, pb2_grpc, server, channel, check, mode):
     check.eq(f"[{mode}] stream ends at shutdown", (rest, last.code().name), ([], "OK"))
 
 
+def selftest_limits(pb2, pb2_grpc, binary, certs, check):
+    """Bounds: one client's streams beyond --max-streams-per-client get RESOURCE_EXHAUSTED (over mutual TLS: the
+    client is its certificate name, whatever connection it uses) while another client's stream still gets pushes;
+    an oversized request is refused."""
+    ns = "limits"
+    server = TestServer(binary, ["--tls-cert", f"{certs}/server.crt", "--tls-key", f"{certs}/server.key",
+                                 "--client-ca", f"{certs}/ca.crt", "--max-streams-per-client", "3",
+                                 "--max-receive-message-bytes", "4096"])
+    try:
+        server.cmd(f"set conc {ns} pod-1 0")
+        channel = lambda name: make_channel(server.address, ca=f"{certs}/ca.crt",  # noqa: E731
+                                            cert=f"{certs}/{name}.crt", key=f"{certs}/{name}.key")
+        a1, a2, b = channel("client"), channel("client"), channel("client-b")
+        stub = lambda ch: pb2_grpc.ExternalScalerStub(ch)  # noqa: E731
+        r = ref(pb2, ns, {"metric": "concurrency"})
+        held = []
+        for i in range(3):
+            s = stub(a1 if i % 2 else a2).StreamIsActive(r, timeout=30)
+            box = []
+            read_next(s, box)
+            held.append(s)
+            check.eq(f"[limits] client A stream {i + 1} opens", box, [False])
+        refused = []
+        for i in range(20):
+            s = stub(a1 if i % 2 else a2).StreamIsActive(r, timeout=30)
+            box = []
+            read_next(s, box)
+            refused.append(box[0].code().name if isinstance(box[0], grpc.RpcError) else box[0])
+        check.eq("[limits] client A's 20 extra streams refused", set(refused), {"RESOURCE_EXHAUSTED"})
+        check.eq("[limits] open streams", server.cmd("streams"), "ok 3")
+        other = stub(b).StreamIsActive(r, timeout=30)
+        box = []
+        read_next(other, box)
+        check.eq("[limits] client B's stream opens", box, [False])
+        server.cmd(f"set conc {ns} pod-1 5")
+        server.cmd("tick")
+        box = []
+        read_next(other, box)
+        check.eq("[limits] client B's stream gets a push", box, [True])
+        big = call_all(pb2, pb2_grpc, a1, ns, {"metric": "concurrency", "padding": "x" * 5000}, timeout=10)
+        check.eq("[limits] oversized request refused", big["GetMetrics"].get("code"), "RESOURCE_EXHAUSTED")
+        for s in held + [other]:
+            s.cancel()
+        server.cmd("waitstreams 0")
+    finally:
+        server.quit()
+
+
 def selftest(args):
     pb2, pb2_grpc = load_stubs(args.proto)
     check = Checker()
     certs = tempfile.mkdtemp(prefix="keda-certs-")
     try:
         make_certs(certs)
+        # Without TLS files and without --insecure the server refuses to start.
+        refused = subprocess.run([args.server_binary], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                 timeout=60)
+        check.true("plaintext without --insecure refused", refused.returncode != 0 and "--grpc-insecure"
+                   in refused.stderr, refused.stderr.strip())
         for mode in ("plain", "tls", "mtls"):
-            server_args = []
+            server_args = ["--insecure"] if mode == "plain" else []
             if mode != "plain":
                 server_args += ["--tls-cert", f"{certs}/server.crt", "--tls-key", f"{certs}/server.key"]
             if mode == "mtls":
-                server_args += ["--client-ca", f"{certs}/ca.crt"]
+                server_args += ["--client-ca", f"{certs}/ca.crt", "--client-names", "keda-operator,keda-b.keda.svc"]
             server = TestServer(args.server_binary, server_args)
             try:
                 if mode == "plain":
@@ -320,17 +381,27 @@ def selftest(args):
                 else:
                     channel = make_channel(server.address, ca=f"{certs}/ca.crt", cert=f"{certs}/client.crt",
                                            key=f"{certs}/client.key")
-                    for who, extra in (("no client certificate", {}),
-                                       ("certificate from another CA", {"cert": f"{certs}/stranger.crt",
-                                                                        "key": f"{certs}/stranger.key"})):
+                    for who, extra, code in (
+                            ("no client certificate", {}, "UNAVAILABLE"),
+                            ("certificate from another CA", {"cert": f"{certs}/stranger.crt",
+                                                             "key": f"{certs}/stranger.key"}, "UNAVAILABLE"),
+                            ("right CA, name not allowed", {"cert": f"{certs}/intruder.crt",
+                                                            "key": f"{certs}/intruder.key"}, "PERMISSION_DENIED")):
                         other = make_channel(server.address, ca=f"{certs}/ca.crt", **extra)
                         res = call_all(pb2, pb2_grpc, other, "ns", {"metric": "concurrency"}, timeout=5)
-                        check.eq(f"[mtls] {who} refused", res["GetMetrics"].get("code"), "UNAVAILABLE")
+                        for rpc in ("GetMetricSpec", "GetMetrics", "IsActive", "StreamIsActive"):
+                            got = res[rpc].get("code") if isinstance(res[rpc], dict) else res[rpc]
+                            check.eq(f"[mtls] {who}: {rpc} refused", got, code)
+                    by_san = make_channel(server.address, ca=f"{certs}/ca.crt", cert=f"{certs}/client-b.crt",
+                                          key=f"{certs}/client-b.key")
+                    res = call_all(pb2, pb2_grpc, by_san, "ns", {"metric": "concurrency"}, timeout=10)
+                    check.true("[mtls] allowed by DNS SAN", isinstance(res["GetMetricSpec"], list), res)
                 selftest_mode(pb2, pb2_grpc, server, channel, check, mode)
             finally:
                 if server.proc.poll() is None:
                     server.proc.kill()
                     server.proc.wait()
+        selftest_limits(pb2, pb2_grpc, args.server_binary, certs, check)
     finally:
         shutil.rmtree(certs, ignore_errors=True)
     print("%d failure(s)" % check.failures)

@@ -2,10 +2,16 @@
 // in-memory fake Prometheus (tests/keda/fake_prom.h) on a simulated clock, for out-of-process
 // clients (keda_client_test.py).
 //
-//   keda_test_server [--tls-cert FILE --tls-key FILE [--client-ca FILE]] [--max-streams N]
+//   keda_test_server [--insecure | --tls-cert FILE --tls-key FILE [--client-ca FILE
+//                    [--client-names A,B]]] [--max-streams N] [--max-streams-per-client N]
+//                    [--max-receive-message-bytes N] [--max-concurrent-streams N]
+//                    [--min-ping-interval-ms N] [--max-connection-idle-ms N]
+//                    [--max-connection-age-ms N] [--max-connection-age-grace-ms N]
 //
-// Listens on 127.0.0.1, port chosen by the kernel, and prints "PORT <n>" on stdout. Then reads
-// commands, one a line, from stdin and answers each with one line, "ok ..." or "error <why>":
+// --insecure: plaintext (keda::ServerOptions::allow_plaintext). The limits are
+// keda::ServerOptions'. Listens on 127.0.0.1, port chosen by the kernel, and prints "PORT <n>" on
+// stdout. Then reads commands, one a line, from stdin and answers each with one line, "ok ..." or
+// "error <why>":
 //   set <token> <namespace> <pod> <value>   a series value (tokens: conc, cpu_usage, cpu_request,
 //                                           plain)
 //   erase <token> <namespace> <pod>
@@ -36,8 +42,9 @@
 namespace {
 
 int Usage() {
-  std::cerr << "usage: keda_test_server [--tls-cert FILE --tls-key FILE [--client-ca FILE]] "
-               "[--max-streams N]\n";
+  std::cerr << "usage: keda_test_server [--insecure | --tls-cert FILE --tls-key FILE "
+               "[--client-ca FILE [--client-names A,B]]] [--max-streams N] [limits: see the "
+               "header comment]\n";
   return 2;
 }
 
@@ -48,6 +55,10 @@ int main(int argc, char** argv) {
   options.listen_address = "127.0.0.1:0";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--insecure") {
+      options.allow_plaintext = true;
+      continue;
+    }
     if (i + 1 >= argc) return Usage();
     std::string value = argv[++i];
     if (arg == "--tls-cert") {
@@ -58,6 +69,22 @@ int main(int argc, char** argv) {
       options.client_ca_file = value;
     } else if (arg == "--max-streams") {
       options.max_streams = std::stoul(value);
+    } else if (arg == "--max-streams-per-client") {
+      options.max_streams_per_client = std::stoul(value);
+    } else if (arg == "--client-names") {
+      options.client_names = absl::StrSplit(value, ',', absl::SkipEmpty());
+    } else if (arg == "--max-receive-message-bytes") {
+      options.max_receive_message_bytes = std::stoi(value);
+    } else if (arg == "--max-concurrent-streams") {
+      options.max_concurrent_streams_per_connection = std::stoi(value);
+    } else if (arg == "--min-ping-interval-ms") {
+      options.min_ping_interval = absl::Milliseconds(std::stoi(value));
+    } else if (arg == "--max-connection-idle-ms") {
+      options.max_connection_idle = absl::Milliseconds(std::stoi(value));
+    } else if (arg == "--max-connection-age-ms") {
+      options.max_connection_age = absl::Milliseconds(std::stoi(value));
+    } else if (arg == "--max-connection-age-grace-ms") {
+      options.max_connection_age_grace = absl::Milliseconds(std::stoi(value));
     } else {
       return Usage();
     }

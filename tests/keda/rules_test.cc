@@ -171,6 +171,7 @@ class KedaRulesTest : public ::testing::Test {
   void StartServer() {
     ServerOptions options;
     options.listen_address = "127.0.0.1:0";
+    options.allow_plaintext = true;
     auto server = Server::Start(options, pipeline::View(*sampler_));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

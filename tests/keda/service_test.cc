@@ -90,6 +90,7 @@ class KedaServiceTest : public ::testing::Test {
   void StartServer(ServerOptions options = {}) {
     options.listen_address = "127.0.0.1:0";
     options.registry = &registry_;
+    if (options.tls_cert_file.empty()) options.allow_plaintext = true;
     auto server = Server::Start(options, pipeline::View(*sampler_));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -511,6 +512,125 @@ TEST_F(KedaServiceTest, StreamLimit) {
   EXPECT_EQ(c.reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// Without certificates a client is its peer IP address: every connection from 127.0.0.1 counts
+// against one limit.
+TEST_F(KedaServiceTest, StreamsPerClientByAddress) {
+  ServerOptions options;
+  options.max_streams_per_client = 2;
+  StartServer(options);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  auto second = ExternalScaler::NewStub(
+      grpc::CreateCustomChannel(Address(), grpc::InsecureChannelCredentials(), args));
+  StreamCall a(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(a.Next(), false);
+  StreamCall b(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(b.Next(), false);
+  StreamCall c(*second, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(c.Next(), std::nullopt);
+  EXPECT_EQ(c.reader->Finish().error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// A request larger than max_receive_message_bytes is refused before it is parsed.
+TEST_F(KedaServiceTest, LargeRequestRefused) {
+  ServerOptions options;
+  options.max_receive_message_bytes = 4096;
+  StartServer(options);
+  GetMetricsResponse resp;
+  EXPECT_TRUE(GetMetrics(Ref({{"metric", "concurrency"}}), &resp).ok());
+  grpc::Status s =
+      GetMetrics(Ref({{"metric", "concurrency"}, {"padding", std::string(5000, 'x')}}), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+// HTTP/2 MAX_CONCURRENT_STREAMS: a connection holding its limit of calls gets no more (the
+// client queues them until its deadline); another connection still works.
+TEST_F(KedaServiceTest, ConcurrentStreamsPerConnection) {
+  ServerOptions options;
+  options.max_concurrent_streams_per_connection = 2;
+  StartServer(options);
+  StreamCall a(*stub_, Ref({{"metric", "concurrency"}}));
+  StreamCall b(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(a.Next(), false);
+  EXPECT_EQ(b.Next(), false);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+    GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = Ref({{"metric", "concurrency"}});
+    GetMetricsResponse resp;
+    EXPECT_EQ(stub_->GetMetrics(&ctx, req, &resp).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto other = ExternalScaler::NewStub(
+      grpc::CreateCustomChannel(Address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  GetMetricsRequest req;
+  *req.mutable_scaledobjectref() = Ref({{"metric", "concurrency"}});
+  GetMetricsResponse resp;
+  EXPECT_TRUE(other->GetMetrics(&ctx, req, &resp).ok());
+}
+
+// Keepalive enforcement: a client that pings much more often than min_ping_interval while no data
+// flows is disconnected (GOAWAY ENHANCE_YOUR_CALM): its open stream ends UNAVAILABLE.
+TEST_F(KedaServiceTest, PingFloodDisconnected) {
+  ServerOptions options;
+  options.min_ping_interval = absl::Minutes(1);
+  options.max_ping_strikes = 1;
+  StartServer(options);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 50);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  auto flooder = ExternalScaler::NewStub(
+      grpc::CreateCustomChannel(Address(), grpc::InsecureChannelCredentials(), args));
+  StreamCall s(*flooder, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(s.Next(), false);
+  EXPECT_EQ(s.Next(), std::nullopt);  // bounded by the call's deadline
+  EXPECT_EQ(s.reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  // A well-behaved client is unaffected.
+  GetMetricsResponse resp;
+  EXPECT_TRUE(GetMetrics(Ref({{"metric", "concurrency"}}), &resp).ok());
+}
+
+// Connection age: an open stream is cut max_connection_age + grace after its connection opened
+// (UNAVAILABLE; KEDA re-opens it on a new connection), and a new one opens at once.
+TEST_F(KedaServiceTest, ConnectionAgeEndsStreams) {
+  ServerOptions options;
+  options.max_connection_age = absl::Milliseconds(300);
+  options.max_connection_age_grace = absl::Milliseconds(300);
+  StartServer(options);
+  StreamCall s(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(s.Next(), false);
+  EXPECT_EQ(s.Next(), std::nullopt);  // bounded by the call's deadline
+  EXPECT_EQ(s.reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  StreamCall again(*stub_, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(again.Next(), false);
+}
+
+// Connection idle: a connection without calls is closed by the server (the channel leaves READY).
+TEST_F(KedaServiceTest, IdleConnectionClosed) {
+  ServerOptions options;
+  options.max_connection_idle = absl::Milliseconds(200);
+  StartServer(options);
+  auto channel = grpc::CreateChannel(Address(), grpc::InsecureChannelCredentials());
+  auto stub = ExternalScaler::NewStub(channel);
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  GetMetricsRequest req;
+  *req.mutable_scaledobjectref() = Ref({{"metric", "concurrency"}});
+  GetMetricsResponse resp;
+  ASSERT_TRUE(stub->GetMetrics(&ctx, req, &resp).ok());
+  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+  EXPECT_TRUE(channel->WaitForStateChange(
+      GRPC_CHANNEL_READY, std::chrono::system_clock::now() + std::chrono::seconds(20)));
+  EXPECT_NE(channel->GetState(false), GRPC_CHANNEL_READY);
+}
+
 TEST_F(KedaServiceTest, StartErrors) {
   ServerOptions o;
   o.tls_key_file = "/nonexistent.key";
@@ -526,8 +646,24 @@ TEST_F(KedaServiceTest, StartErrors) {
   EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
             absl::StatusCode::kNotFound);
 
+  o = ServerOptions{};
+  o.listen_address = "127.0.0.1:0";
+  auto plain = Server::Start(o, pipeline::View(*sampler_));
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(plain.status().message()), HasSubstr("--grpc-insecure"));
+  o.allow_plaintext = true;
+  o.client_names = {"keda"};  // names need mutual TLS
+  EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  o = ServerOptions{};
+  o.allow_plaintext = true;
+  o.max_streams_per_client = 0;
+  EXPECT_EQ(Server::Start(o, pipeline::View(*sampler_)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
   StartServer();
   o = ServerOptions{};
+  o.allow_plaintext = true;
   o.listen_address = Address();  // taken
   auto taken = Server::Start(o, pipeline::View(*sampler_));
   EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable) << taken.status();
@@ -610,6 +746,87 @@ TEST_F(KedaTlsTest, MutualTls) {
   EXPECT_EQ(Call(*anonymous).error_code(), grpc::StatusCode::UNAVAILABLE);
   auto stranger = TlsStub(&stranger_files_);
   EXPECT_EQ(Call(*stranger).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// The allowlist of client certificate names: the subject CN or a DNS SAN must be on it; a
+// certificate the client CA signed with another name gets PERMISSION_DENIED on every call.
+TEST_F(KedaTlsTest, ClientNamesAllowlist) {
+  auto ca = testutil::TestCa::Create(dir_.path(), "ca-names");
+  ASSERT_TRUE(ca.ok());
+  auto server = ca->IssueServer(dir_.path(), "server");
+  auto keda = ca->IssueClient(dir_.path(), "keda", "keda");
+  testutil::CertSpec by_san;
+  by_san.common_name = "something-else";
+  by_san.dns_names = {"keda-operator.keda.svc"};
+  by_san.client_auth = true;
+  auto san = ca->Issue(dir_.path(), "san", by_san);
+  auto other_name = ca->IssueClient(dir_.path(), "other-name", "keda-operator");
+  ASSERT_TRUE(server.ok() && keda.ok() && san.ok() && other_name.ok());
+  ca_pem_ = ca->cert_pem();
+  ServerOptions o;
+  o.tls_cert_file = server->cert_file;
+  o.tls_key_file = server->key_file;
+  o.client_ca_file = ca->cert_file();
+  o.client_names = {"keda", "keda-operator.keda.svc"};
+  StartServer(o);
+  EXPECT_TRUE(Call(*TlsStub(&*keda)).ok());
+  EXPECT_TRUE(Call(*TlsStub(&*san)).ok());
+  grpc::Status denied = Call(*TlsStub(&*other_name));
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(denied.error_message(), HasSubstr("keda-operator"));
+  EXPECT_EQ(Call(*TlsStub(nullptr)).error_code(), grpc::StatusCode::UNAVAILABLE);
+  // A refused client's stream is refused too, before it is counted.
+  auto refused_stub = TlsStub(&*other_name);
+  StreamCall refused(*refused_stub, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(refused.Next(), std::nullopt);
+  EXPECT_EQ(refused.reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(server_->open_streams(), 0u);
+}
+
+// One client (certificate name) cannot hold more than max_streams_per_client streams, whatever
+// connections it uses; another client's stream still opens and gets pushes.
+TEST_F(KedaTlsTest, StreamsPerClient) {
+  auto ca = testutil::TestCa::Create(dir_.path(), "ca2");
+  ASSERT_TRUE(ca.ok());
+  auto server = ca->IssueServer(dir_.path(), "server2");
+  auto a = ca->IssueClient(dir_.path(), "a", "client-a");
+  auto b = ca->IssueClient(dir_.path(), "b", "client-b");
+  ASSERT_TRUE(server.ok() && a.ok() && b.ok());
+  ca_pem_ = ca->cert_pem();
+  ServerOptions o;
+  o.tls_cert_file = server->cert_file;
+  o.tls_key_file = server->key_file;
+  o.client_ca_file = ca->cert_file();
+  o.max_streams_per_client = 3;
+  StartServer(o);
+  auto a1 = TlsStub(&*a);
+  auto a2 = TlsStub(&*a);  // a second connection of the same client
+  std::vector<std::unique_ptr<StreamCall>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(
+        std::make_unique<StreamCall>(i % 2 ? *a2 : *a1, Ref({{"metric", "concurrency"}})));
+    EXPECT_EQ(held.back()->Next(), false);
+  }
+  for (auto* stub : {a1.get(), a2.get()}) {
+    StreamCall extra(*stub, Ref({{"metric", "concurrency"}}));
+    EXPECT_EQ(extra.Next(), std::nullopt);
+    grpc::Status s = extra.reader->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(s.error_message(), HasSubstr("per client"));
+  }
+  EXPECT_EQ(server_->open_streams(), 3u);
+  auto b1 = TlsStub(&*b);
+  StreamCall other(*b1, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(other.Next(), false);
+  prom_.Set("conc", kNs, "pod-a", 10);
+  Tick();
+  EXPECT_EQ(other.Next(), true);
+  // A stream closed gives its slot back.
+  held.back()->ctx.TryCancel();
+  held.pop_back();
+  ASSERT_TRUE(server_->WaitForOpenStreams(3, kWait));
+  StreamCall again(*a1, Ref({{"metric", "concurrency"}}));
+  EXPECT_EQ(again.Next(), true);
 }
 
 TEST_F(KedaTlsTest, RotatedCertificateAndCaAreUsedWithoutRestart) {

@@ -1,5 +1,7 @@
 #include "keda/internal/service.h"
 
+#include <grpc/grpc_security_constants.h>
+
 #include <algorithm>
 #include <atomic>
 #include <functional>
@@ -57,12 +59,39 @@ std::string EvalKey(const Trigger& t) {
 
 }  // namespace
 
+std::vector<std::string> CertificateNames(const grpc::AuthContext& context) {
+  std::vector<std::string> names;
+  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_PEER_DNS_PROPERTY_NAME}) {
+    for (const grpc::string_ref& value : context.FindPropertyValues(property)) {
+      names.emplace_back(value.data(), value.size());
+    }
+  }
+  return names;
+}
+
+std::string ClientKey(const grpc::CallbackServerContext& context) {
+  if (std::shared_ptr<const grpc::AuthContext> auth = context.auth_context()) {
+    std::vector<std::string> names = CertificateNames(*auth);
+    if (!names.empty()) return absl::StrCat("cert:", names.front());
+  }
+  // "ipv4:127.0.0.1:5000", "ipv6:[::1]:5000": the address without the port.
+  std::string peer = context.peer();
+  std::string_view address = peer;
+  if (size_t colon = address.find(':'); colon != std::string_view::npos) {
+    address.remove_prefix(colon + 1);
+    if (size_t port = address.rfind(':'); port != std::string_view::npos && port > 0) {
+      address = address.substr(0, port);
+    }
+  }
+  return absl::StrCat("ip:", std::string(address));
+}
+
 // One open StreamIsActive call. Owned by the service's registry (shared with the workers while they
 // use it); removed from the registry in OnDone, after which gRPC never touches it again.
 class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsActiveResponse> {
  public:
-  StreamReactor(ExternalScalerService* service, uint64_t id, Trigger trigger)
-      : service_(service), id_(id), trigger_(std::move(trigger)) {}
+  StreamReactor(ExternalScalerService* service, uint64_t id, std::string client, Trigger trigger)
+      : service_(service), id_(id), client_(std::move(client)), trigger_(std::move(trigger)) {}
 
   const Trigger& trigger() const { return trigger_; }
 
@@ -126,7 +155,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
       code = final_code_;
     }
     service_->metrics_.Request(Method::kStreamIsActive, code);
-    service_->Remove(id_);  // may destroy this object: nothing may follow
+    service_->Remove(id_, client_);  // may destroy this object: nothing may follow
   }
 
  private:
@@ -149,6 +178,7 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
 
   ExternalScalerService* const service_;
   const uint64_t id_;
+  const std::string client_;  // ClientKey of the caller
   const Trigger trigger_;
 
   std::mutex mu_;
@@ -163,8 +193,8 @@ class StreamReactor final : public grpc::ServerWriteReactor<externalscaler::IsAc
 };
 
 ExternalScalerService::ExternalScalerService(pipeline::View view, KedaMetrics& metrics,
-                                             size_t max_streams)
-    : scaler_(view), view_(view), metrics_(metrics), max_streams_(max_streams) {}
+                                             StreamLimits limits)
+    : scaler_(view), view_(view), metrics_(metrics), limits_(limits) {}
 
 ExternalScalerService::~ExternalScalerService() {
   BeginShutdown();
@@ -392,7 +422,7 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetrics(
 }
 
 grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerService::StreamIsActive(
-    grpc::CallbackServerContext*, const externalscaler::ScaledObjectRef* request) {
+    grpc::CallbackServerContext* context, const externalscaler::ScaledObjectRef* request) {
   absl::StatusOr<Trigger> trigger = ParseRef(*request);
   if (trigger.ok()) {
     // An unknown metric fails at once; other problems surface at the first evaluation.
@@ -402,18 +432,25 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
     metrics_.Request(Method::kStreamIsActive, trigger.status().code());
     return new RejectReactor(ToGrpc(trigger.status()));
   }
+  std::string client = ClientKey(*context);
   std::shared_ptr<StreamReactor> stream;
   absl::Status refused;
   {
     std::lock_guard lock(mu_);
+    auto of_client = client_streams_.find(client);
     if (shutting_down_) {
       refused = absl::UnavailableError("the adapter is shutting down");
-    } else if (streams_.size() >= max_streams_) {
+    } else if (streams_.size() >= limits_.total) {
       refused = absl::ResourceExhaustedError(
-          absl::StrCat("too many open StreamIsActive streams (limit ", max_streams_, ")"));
+          absl::StrCat("too many open StreamIsActive streams (limit ", limits_.total, ")"));
+    } else if (of_client != client_streams_.end() && of_client->second >= limits_.per_client) {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("too many open StreamIsActive streams of this client (limit ",
+                       limits_.per_client, " per client)"));
     } else {
       uint64_t id = next_stream_id_++;
-      stream = std::make_shared<StreamReactor>(this, id, *std::move(trigger));
+      ++client_streams_[client];
+      stream = std::make_shared<StreamReactor>(this, id, client, *std::move(trigger));
       streams_.emplace(id, stream);
       metrics_.StreamOpened();
     }
@@ -427,7 +464,7 @@ grpc::ServerWriteReactor<externalscaler::IsActiveResponse>* ExternalScalerServic
   return stream.get();
 }
 
-void ExternalScalerService::Remove(uint64_t id) {
+void ExternalScalerService::Remove(uint64_t id, const std::string& client) {
   std::shared_ptr<StreamReactor> gone;
   {
     std::lock_guard lock(mu_);
@@ -435,6 +472,9 @@ void ExternalScalerService::Remove(uint64_t id) {
     if (it == streams_.end()) return;
     gone = std::move(it->second);
     streams_.erase(it);
+    if (auto c = client_streams_.find(client); c != client_streams_.end() && --c->second == 0) {
+      client_streams_.erase(c);
+    }
   }
   metrics_.StreamClosed();
   progress_cv_.notify_all();

@@ -23,7 +23,8 @@
 // amount of memory. A stream that fails its first evaluation is finished with that error
 // (INVALID_ARGUMENT / NOT_FOUND / UNAVAILABLE); later evaluation failures keep the stream open and
 // silent (the unary RPCs report them to KEDA, and the stream resumes when data returns). Streams
-// beyond `max_streams` are refused with RESOURCE_EXHAUSTED.
+// beyond `limits.total`, or beyond `limits.per_client` for one client (ClientKey), are refused with
+// RESOURCE_EXHAUSTED.
 //
 // Triggers that select objects other than pods by labels ask the view's object source, which may
 // block for its time bound: unary requests are read by two object reader threads, at most 8
@@ -54,9 +55,22 @@ namespace aa::keda {
 
 class StreamReactor;
 
+// The names of the peer's certificate the allowlist matches: subject CN and DNS SANs. Empty for a
+// peer without a certificate.
+std::vector<std::string> CertificateNames(const grpc::AuthContext& context);
+// Who a call comes from, for the per-client stream limit: "cert:<name>" (the certificate's CN, else
+// its first DNS SAN) when the peer presented a certificate, else "ip:<address>" (the peer's IP
+// address without port; the whole peer string when it has no IP).
+std::string ClientKey(const grpc::CallbackServerContext& context);
+
+struct StreamLimits {
+  size_t total = 10000;      // open StreamIsActive streams
+  size_t per_client = 1000;  // ... of one ClientKey
+};
+
 class ExternalScalerService final : public externalscaler::ExternalScaler::CallbackService {
  public:
-  ExternalScalerService(pipeline::View view, KedaMetrics& metrics, size_t max_streams);
+  ExternalScalerService(pipeline::View view, KedaMetrics& metrics, StreamLimits limits);
   ~ExternalScalerService() override;
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
@@ -107,7 +121,7 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
               const absl::StatusOr<Trigger>& trigger, bool reads, Work work);
   absl::StatusOr<Trigger> ParseRef(const externalscaler::ScaledObjectRef& ref);
   void WarnUnknownKeys(const Trigger& trigger);
-  void Remove(uint64_t id);  // from StreamReactor::OnDone
+  void Remove(uint64_t id, const std::string& client);  // from StreamReactor::OnDone
   // Evaluates `stream` once it can be without waiting, and sends its state (a first evaluation
   // that fails finishes the stream).
   void Open(const std::shared_ptr<StreamReactor>& stream);
@@ -120,13 +134,14 @@ class ExternalScalerService final : public externalscaler::ExternalScaler::Callb
   Scaler scaler_;
   const pipeline::View view_;
   KedaMetrics& metrics_;
-  const size_t max_streams_;
+  const StreamLimits limits_;
 
   mutable std::mutex mu_;
   std::condition_variable pusher_cv_;
   std::condition_variable
       progress_cv_;  // the set of open streams changed, or a push pass completed
   absl::flat_hash_map<uint64_t, std::shared_ptr<StreamReactor>> streams_;
+  absl::flat_hash_map<std::string, size_t> client_streams_;  // open streams per ClientKey (> 0)
   size_t waiting_ = 0;  // unary requests waiting for a first sample
   // Unary requests that ask the object source, waiting for an object reader; called with false when
   // the service stops first.

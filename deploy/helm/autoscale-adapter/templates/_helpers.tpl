@@ -37,6 +37,10 @@ the names deploy/ uses), else <release>-<chart>. */}}
 {{- printf "%s-serving-cert" (include "aa.fullname" .) -}}
 {{- end -}}
 
+{{- define "aa.grpcSecretName" -}}
+{{- default (printf "%s-grpc-tls" (include "aa.fullname" .)) .Values.grpc.tls.secretName -}}
+{{- end -}}
+
 {{/* Labels: Helm's standard ones plus part-of (as deploy/ sets on every object). */}}
 {{- define "aa.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "aa.name" . }}
@@ -120,17 +124,8 @@ the namespace as $(POD_NAMESPACE), as deploy/ writes it), the serving Certificat
 {{- range $k := list "sampling" "podLabels" "discovery" -}}
 {{- if get $v.config $k -}}{{- $_ := set $config $k (get $v.config $k) -}}{{- end -}}
 {{- end -}}
-{{- if $v.grpc.tls.enabled -}}
-{{- if not $v.certManager.enabled -}}
-{{- fail "grpc.tls.enabled: the gRPC port serves certManager's certificate; set certManager.enabled too" -}}
-{{- end -}}
-{{- $ktls := dict "certFile" (printf "%s/tls/tls.crt" $dir) "keyFile" (printf "%s/tls/tls.key" $dir) -}}
-{{- if $v.grpc.tls.clientCA.secretName -}}
-{{- $_ := set $ktls "clientCAFile" (printf "%s/grpc-client-ca/%s" $dir $v.grpc.tls.clientCA.key) -}}
-{{- end -}}
-{{- $_ := set $config "keda" (dict "tls" $ktls) -}}
-{{- else if $v.grpc.tls.clientCA.secretName -}}
-{{- fail "grpc.tls.clientCA: mutual TLS needs grpc.tls.enabled" -}}
+{{- if and $v.grpc.insecure (or $v.grpc.tls.secretName $v.grpc.tls.clientCA.secretName $v.grpc.clientNames) -}}
+{{- fail "grpc.insecure: plaintext has no certificates; unset grpc.tls.secretName, grpc.tls.clientCA and grpc.clientNames (clientNames: [])" -}}
 {{- end -}}
 {{- range $k := list "metrics" "rules" "externalRules" "resourceRules" -}}
 {{- if get $v $k -}}{{- $_ := set $config $k (get $v $k) -}}{{- end -}}
