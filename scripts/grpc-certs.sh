@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --client-name) client_name=$2; shift 2 ;;
     --days) days=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | cut -c3-; exit 0 ;;
     *) echo "grpc-certs.sh: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
 done

@@ -326,6 +326,7 @@ absl::Status Adapter::StartGrpc() {
   grpc_options.max_connection_idle = grpc.max_connection_idle;
   grpc_options.max_connection_age = grpc.max_connection_age;
   grpc_options.max_connection_age_grace = grpc.max_connection_age_grace;
+  grpc_options.handshake_timeout = grpc.handshake_timeout;
   grpc_options.registry = p.registry.get();
   AA_ASSIGN_OR_RETURN(
       p.grpc_server,

@@ -80,6 +80,8 @@ ABSL_FLAG(std::string, grpc_max_connection_age, "1h",
           "A gRPC connection gets GOAWAY at this age (KEDA reconnects)");
 ABSL_FLAG(std::string, grpc_max_connection_age_grace, "1m",
           "Calls still open this long after the age GOAWAY are cut");
+ABSL_FLAG(std::string, grpc_handshake_timeout, "10s",
+          "A gRPC connection not through its TLS and HTTP/2 handshake by then is closed");
 ABSL_FLAG(std::string, https_listen, ":6443",
           "Address of the HTTPS port serving the Kubernetes metrics APIs (custom, external, "
           "metrics.k8s.io) and the query API (/api/v1/...), behind --authentication and "
@@ -305,7 +307,8 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
         {"grpc_max_connection_idle", &FLAGS_grpc_max_connection_idle, &grpc.max_connection_idle},
         {"grpc_max_connection_age", &FLAGS_grpc_max_connection_age, &grpc.max_connection_age},
         {"grpc_max_connection_age_grace", &FLAGS_grpc_max_connection_age_grace,
-         &grpc.max_connection_age_grace}}) {
+         &grpc.max_connection_age_grace},
+        {"grpc_handshake_timeout", &FLAGS_grpc_handshake_timeout, &grpc.handshake_timeout}}) {
     if (!FlagGiven(name)) continue;
     absl::StatusOr<absl::Duration> d = ParseGoDuration(absl::GetFlag(*flag));
     if (!d.ok() || *d < absl::Milliseconds(1)) {

@@ -440,11 +440,11 @@ absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* 
   AA_RETURN_IF_ERROR(t.String("clientCAFile", &k->client_ca_file));
   AA_RETURN_IF_ERROR(t.StringList("clientNames", &k->client_names));
   AA_ASSIGN_OR_RETURN(
-      MapView l,
-      MapView::Open(errors, m.Get("limits"), m.Path("limits"),
-                    {"maxStreams", "maxStreamsPerClient", "maxConcurrentStreamsPerConnection",
-                     "maxReceiveMessageBytes", "minPingInterval", "maxPingStrikes",
-                     "maxConnectionIdle", "maxConnectionAge", "maxConnectionAgeGrace"}));
+      MapView l, MapView::Open(errors, m.Get("limits"), m.Path("limits"),
+                               {"maxStreams", "maxStreamsPerClient",
+                                "maxConcurrentStreamsPerConnection", "maxReceiveMessageBytes",
+                                "minPingInterval", "maxPingStrikes", "maxConnectionIdle",
+                                "maxConnectionAge", "maxConnectionAgeGrace", "handshakeTimeout"}));
   constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
   AA_RETURN_IF_ERROR(l.Int("maxStreams", 1, kIntMax, &k->max_streams));
   AA_RETURN_IF_ERROR(l.Int("maxStreamsPerClient", 1, kIntMax, &k->max_streams_per_client));
@@ -456,7 +456,8 @@ absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* 
        {std::pair<std::string_view, absl::Duration*>{"minPingInterval", &k->min_ping_interval},
         {"maxConnectionIdle", &k->max_connection_idle},
         {"maxConnectionAge", &k->max_connection_age},
-        {"maxConnectionAgeGrace", &k->max_connection_age_grace}}) {
+        {"maxConnectionAgeGrace", &k->max_connection_age_grace},
+        {"handshakeTimeout", &k->handshake_timeout}}) {
     AA_RETURN_IF_ERROR(l.Duration(key, out));
     if (*out < absl::Milliseconds(1)) {
       return l.ErrorAt(key, "must be at least 1ms", FormatGoDuration(*out));

@@ -70,6 +70,8 @@
 //     maxConnectionIdle       duration >= 1ms (5m): a connection without calls is closed.
 //     maxConnectionAge        duration >= 1ms (1h): then GOAWAY, and after
 //     maxConnectionAgeGrace   duration >= 1ms (1m) the connection is closed.
+//     handshakeTimeout        duration >= 1ms (10s): a connection not through its TLS and HTTP/2
+//                             handshake by then is closed.
 // metrics:                    required (unless prometheus-adapter rules are given), at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   description               string, default: generated for presets, else "".
@@ -307,6 +309,7 @@ struct KedaConfig {
   absl::Duration max_connection_idle = absl::Minutes(5);
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
+  absl::Duration handshake_timeout = absl::Seconds(10);
 };
 
 // A Kubernetes group and resource as prometheus-adapter's `resources.overrides` name them.

@@ -152,7 +152,8 @@ absl::Status CheckLimits(const ServerOptions& o) {
        {std::pair<std::string_view, absl::Duration>{"min_ping_interval", o.min_ping_interval},
         {"max_connection_idle", o.max_connection_idle},
         {"max_connection_age", o.max_connection_age},
-        {"max_connection_age_grace", o.max_connection_age_grace}}) {
+        {"max_connection_age_grace", o.max_connection_age_grace},
+        {"handshake_timeout", o.handshake_timeout}}) {
     if (d < absl::Milliseconds(1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("keda server: ", std::string(name), " must be at least 1ms"));
@@ -205,6 +206,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, Millis(options.max_connection_age));
   builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                              Millis(options.max_connection_age_grace));
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             Millis(options.handshake_timeout));
   // gRPC sets SO_REUSEPORT by default: a second server on a taken port would then share it
   // silently.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);

@@ -12,9 +12,9 @@
 // a warning).
 //
 // Bounds (each an option below): HTTP/2 streams per connection, keepalive ping enforcement,
-// connection idle time and age, request size, open StreamIsActive streams in total and per client
-// (client = certificate name with mutual TLS, else peer IP address). A stream keeps its parsed
-// trigger (bounded by the request size) and one response: memory per stream is bounded.
+// handshake time, connection idle time and age, request size, open StreamIsActive streams in total
+// and per client (client = certificate name with mutual TLS, else peer IP address). A stream keeps
+// its parsed trigger (bounded by the request size) and one response: memory per stream is bounded.
 //
 //   keda::ServerOptions options;
 //   options.listen_address = "0.0.0.0:9500";
@@ -87,6 +87,9 @@ struct ServerOptions {
   // 1 h and 1 min. absl::InfiniteDuration(): no limit.
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
+  // A connection that has not completed its TLS and HTTP/2 handshake this long after it was
+  // accepted is closed (slow or silent clients hold no connection for long). Default 10 s.
+  absl::Duration handshake_timeout = absl::Seconds(10);
   // Receives autoscale_adapter_keda_requests_total{method,code} and autoscale_adapter_keda_streams.
   // May be null.
   prometheus::Registry* registry = nullptr;

@@ -1002,7 +1002,7 @@ TEST(KedaSectionTest, InsecureClientNamesAndLimits) {
       "clientNames: [keda, keda.keda.svc]}\n  limits: {maxStreams: 50, maxStreamsPerClient: 5, "
       "maxConcurrentStreamsPerConnection: 7, maxReceiveMessageBytes: 4096, minPingInterval: 10s, "
       "maxPingStrikes: 3, maxConnectionIdle: 1m, maxConnectionAge: 2h, maxConnectionAgeGrace: "
-      "30s}\n" +
+      "30s, handshakeTimeout: 3s}\n" +
       std::string(kOneMetric));
   EXPECT_TRUE(c.keda.insecure);
   EXPECT_THAT(c.keda.client_names, ::testing::ElementsAre("keda", "keda.keda.svc"));
@@ -1015,6 +1015,7 @@ TEST(KedaSectionTest, InsecureClientNamesAndLimits) {
   EXPECT_EQ(c.keda.max_connection_idle, absl::Minutes(1));
   EXPECT_EQ(c.keda.max_connection_age, absl::Hours(2));
   EXPECT_EQ(c.keda.max_connection_age_grace, absl::Seconds(30));
+  EXPECT_EQ(c.keda.handshake_timeout, absl::Seconds(3));
   Config d = ParseOk(kOneMetric);
   EXPECT_FALSE(d.keda.insecure);
   EXPECT_TRUE(d.keda.client_names.empty());

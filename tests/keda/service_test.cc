@@ -3,7 +3,12 @@
 // SimulatedClock and is driven with Wake/WaitForGeneration; stream reads wait for messages (with
 // deadlines), never for time.
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -827,6 +832,33 @@ TEST_F(KedaTlsTest, StreamsPerClient) {
   ASSERT_TRUE(server_->WaitForOpenStreams(3, kWait));
   StreamCall again(*a1, Ref({{"metric", "concurrency"}}));
   EXPECT_EQ(again.Next(), true);
+}
+
+// A connection that never completes its TLS handshake (a silent or slow-loris client) is closed
+// after handshake_timeout: the server ends the socket, bounded here by a 20 s poll.
+TEST_F(KedaTlsTest, SilentConnectionClosedAfterHandshakeTimeout) {
+  MakeCerts();
+  ServerOptions o;
+  o.tls_cert_file = server_files_.cert_file;
+  o.tls_key_file = server_files_.key_file;
+  o.client_ca_file = dir_.File("ca.crt");
+  o.handshake_timeout = absl::Milliseconds(300);
+  StartServer(o);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(send(fd, "\x16\x03", 2, 0), 2);  // the first bytes of a ClientHello, then nothing
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 20000), 1) << "the server kept the silent connection";
+  char buf[64];
+  EXPECT_LE(recv(fd, buf, sizeof(buf), 0), 0);  // closed (0) or reset (-1)
+  close(fd);
+  // A real client still connects.
+  EXPECT_TRUE(Call(*TlsStub(&client_files_)).ok());
 }
 
 TEST_F(KedaTlsTest, RotatedCertificateAndCaAreUsedWithoutRestart) {
