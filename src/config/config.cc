@@ -326,7 +326,7 @@ absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::
       MapView m, MapView::Open(errors, node, "prometheus",
                                {"url", "headers", "bearerTokenFile", "basicAuth", "tls", "timeout",
                                 "maxRetries", "retryBackoff", "method", "postThresholdBytes",
-                                "maxResponseBytes"}));
+                                "maxResponseBytes", "acceptWarnings"}));
   AA_RETURN_IF_ERROR(m.String("url", &o->url));
   AA_RETURN_IF_ERROR(m.StringMap("headers", &o->headers));
   AA_RETURN_IF_ERROR(m.String("bearerTokenFile", &o->bearer_token_file));
@@ -376,6 +376,7 @@ absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::
   int64_t max_response = static_cast<int64_t>(o->max_response_bytes);
   AA_RETURN_IF_ERROR(m.Int("maxResponseBytes", 1, int64_t{1} << 40, &max_response));
   o->max_response_bytes = static_cast<size_t>(max_response);
+  AA_RETURN_IF_ERROR(m.Bool("acceptWarnings", &o->accept_warnings));
   return ValidatePrometheus(errors, *o, /*require_url=*/false);
 }
 

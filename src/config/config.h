@@ -36,6 +36,8 @@
 //   method                    auto | GET | POST (any case), default auto.
 //   postThresholdBytes        integer >= 0, default 2048: `auto` POSTs longer queries.
 //   maxResponseBytes          integer >= 1, default 67108864 (64 MiB): larger answers refused.
+//   acceptWarnings            bool, default false: answers with "warnings" (partial responses)
+//                             are refused like failed queries; true uses them.
 // sampling:
 //   interval                  duration >= 1s, default 5s: one query per demanded metric per
 //                             interval.

@@ -34,10 +34,22 @@ namespace {
 enum class Endpoint { kQuery = 0, kSeries = 1 };
 constexpr std::array<const char*, 2> kEndpointNames = {"query", "series"};
 
-enum class Outcome { kSuccess = 0, kHttp, kNetwork, kTimeout, kParse, kQuery, kTooLarge };
-constexpr std::array<const char*, 7> kOutcomeNames = {
-    "success",     "error_http",  "error_network",  "error_timeout",
-    "error_parse", "error_query", "error_too_large"};
+enum class Outcome {
+  kSuccess = 0,
+  kHttp,
+  kNetwork,
+  kTimeout,
+  kParse,
+  kQuery,
+  kTooLarge,
+  kWarnings
+};
+constexpr std::array<const char*, 8> kOutcomeNames = {
+    "success",     "error_http",  "error_network",   "error_timeout",
+    "error_parse", "error_query", "error_too_large", "error_warnings"};
+
+// What became of a success answer with warnings.
+constexpr std::array<const char*, 2> kWarningActionNames = {"rejected", "accepted"};
 
 // Self-metrics, one struct built once per client from the registry. Counted per HTTP attempt, so
 // retries show.
@@ -52,7 +64,18 @@ struct ClientMetrics {
                          .Name("autoscale_adapter_prometheus_request_duration_seconds")
                          .Help("Duration of one HTTP request to Prometheus, by API endpoint.")
                          .Register(registry);
+    auto& warnings =
+        prometheus::BuildCounter()
+            .Name("autoscale_adapter_prometheus_warnings_total")
+            .Help(
+                "Prometheus success answers that carried warnings (a partial response), by API "
+                "endpoint and whether they were rejected or accepted (prometheus.acceptWarnings).")
+            .Register(registry);
     for (size_t e = 0; e < kEndpointNames.size(); ++e) {
+      for (size_t a = 0; a < kWarningActionNames.size(); ++a) {
+        warnings_total[e][a] =
+            &warnings.Add({{"endpoint", kEndpointNames[e]}, {"action", kWarningActionNames[a]}});
+      }
       for (size_t o = 0; o < kOutcomeNames.size(); ++o) {
         requests_total[e][o] =
             &requests.Add({{"endpoint", kEndpointNames[e]}, {"outcome", kOutcomeNames[o]}});
@@ -66,6 +89,8 @@ struct ClientMetrics {
   std::array<std::array<prometheus::Counter*, kOutcomeNames.size()>, kEndpointNames.size()>
       requests_total{};
   std::array<prometheus::Histogram*, kEndpointNames.size()> duration_seconds{};
+  std::array<std::array<prometheus::Counter*, kWarningActionNames.size()>, kEndpointNames.size()>
+      warnings_total{};
 };
 
 using Params = std::vector<std::pair<std::string, std::string>>;
@@ -118,6 +143,25 @@ std::string BodySnippet(const std::string& body) {
   return out;
 }
 
+// The refusal of a partial answer: its first warnings, each shortened, in one message.
+absl::Status PartialAnswerError(const std::string& where,
+                                const std::vector<std::string>& warnings) {
+  constexpr size_t kMaxWarnings = 3;
+  constexpr size_t kMaxWarningBytes = 200;
+  std::string text;
+  for (size_t i = 0; i < warnings.size() && i < kMaxWarnings; ++i) {
+    absl::StrAppend(&text, i > 0 ? "; " : "", BodySnippet(warnings[i].substr(0, kMaxWarningBytes)));
+  }
+  if (warnings.size() > kMaxWarnings) {
+    absl::StrAppend(&text, "; and ", warnings.size() - kMaxWarnings, " more");
+  }
+  return absl::UnavailableError(absl::StrCat(
+      where,
+      ": partial answer: Prometheus answered with warnings (prometheus.acceptWarnings is "
+      "false): ",
+      text));
+}
+
 bool IsTransientHttpStatus(int status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
 }
@@ -145,7 +189,12 @@ class HttpClient final : public Client {
   absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) override {
     Params params = {{"query", std::string(promql)}};
     if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
-    return Do<QueryResult>(Endpoint::kQuery, "/api/v1/query", params, &ParseQueryResponse);
+    return Do<QueryResult>(Endpoint::kQuery, "/api/v1/query", params,
+                           [](std::string_view body, std::vector<std::string>* warnings) {
+                             auto result = ParseQueryResponse(body);
+                             if (result.ok()) *warnings = result->warnings;
+                             return result;
+                           });
   }
 
   absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
@@ -157,7 +206,9 @@ class HttpClient final : public Client {
     if (start != absl::InfinitePast()) params.emplace_back("start", TimeParam(start));
     if (end != absl::InfiniteFuture()) params.emplace_back("end", TimeParam(end));
     return Do<std::vector<Labels>>(Endpoint::kSeries, "/api/v1/series", params,
-                                   &ParseSeriesResponse);
+                                   [](std::string_view body, std::vector<std::string>* warnings) {
+                                     return ParseSeriesResponse(body, warnings);
+                                   });
   }
 
  private:
@@ -210,6 +261,11 @@ class HttpClient final : public Client {
     return d / 2 + (d / 2) * r;
   }
 
+  void RecordWarnings(Endpoint ep, bool accepted) {
+    if (metrics_ == nullptr) return;
+    metrics_->warnings_total[static_cast<size_t>(ep)][accepted ? 1 : 0]->Increment();
+  }
+
   void Record(Endpoint ep, Outcome outcome, absl::Duration elapsed) {
     if (metrics_ == nullptr) return;
     metrics_->requests_total[static_cast<size_t>(ep)][static_cast<size_t>(outcome)]->Increment();
@@ -218,7 +274,8 @@ class HttpClient final : public Client {
 
   template <typename T>
   absl::StatusOr<T> Do(Endpoint ep, std::string_view api_path, const Params& params,
-                       absl::StatusOr<T> (*parse)(std::string_view)) {
+                       absl::StatusOr<T> (*parse)(std::string_view,
+                                                  std::vector<std::string>* warnings)) {
     auto headers = BuildHeaders();
     if (!headers.ok()) return headers.status();
     std::string encoded = EncodeParams(params);
@@ -245,7 +302,15 @@ class HttpClient final : public Client {
       absl::Time start = absl::Now();
       AttemptResult r = Attempt(req, where, start);
       if (r.status.ok()) {
-        absl::StatusOr<T> parsed = parse(r.body);
+        std::vector<std::string> warnings;
+        absl::StatusOr<T> parsed = parse(r.body, &warnings);
+        if (parsed.ok() && !warnings.empty()) {
+          RecordWarnings(ep, options_.accept_warnings);
+          if (!options_.accept_warnings) {
+            Record(ep, Outcome::kWarnings, absl::Now() - start);
+            return PartialAnswerError(where, warnings);
+          }
+        }
         if (parsed.ok()) {
           Record(ep, Outcome::kSuccess, absl::Now() - start);
           return parsed;

@@ -58,6 +58,11 @@ struct ClientOptions {
   size_t post_threshold_bytes = 2048;
   // Answers larger than this are refused (ResourceExhausted) without being parsed. Default 64 MiB.
   size_t max_response_bytes = 64 << 20;
+  // A success answer with "warnings" (Thanos' or Mimir's partial response: some stores did not
+  // answer) is incomplete. false (default): it is refused, Unavailable naming the warnings, so a
+  // partial value is never served as if complete; true: it is returned, with
+  // QueryResult::warnings. Counted either way (autoscale_adapter_prometheus_warnings_total).
+  bool accept_warnings = false;
   // How retries wait; tests replace it so they never sleep. Default absl::SleepFor.
   std::function<void(absl::Duration)> sleep;
   // Self-metrics registry (queries by endpoint and outcome, latency). May be null.
@@ -76,15 +81,20 @@ struct ClientOptions {
 // certificate verification use server_name; the Host header stays the URL's. Self-metrics (when
 // options.registry is set), one observation per HTTP attempt, so retries show:
 //   autoscale_adapter_prometheus_requests_total{endpoint="query|series",outcome="success|error_http|
-//     error_network|error_timeout|error_parse|error_query|error_too_large"}
+//     error_network|error_timeout|error_parse|error_query|error_too_large|error_warnings"}
 //   autoscale_adapter_prometheus_request_duration_seconds{endpoint} (histogram, includes parsing)
+//   autoscale_adapter_prometheus_warnings_total{endpoint,action="rejected|accepted"}: success
+//     answers that carried warnings (a partial response), refused or returned (accept_warnings)
 // error_query: a Prometheus error answer (JSON errorType/error) whatever the HTTP status;
-// error_http: any other non-2xx; error_parse: a 2xx that is not a Prometheus answer. Errors:
+// error_http: any other non-2xx; error_parse: a 2xx that is not a Prometheus answer;
+// error_warnings: a success answer with warnings, refused (accept_warnings false). Errors:
 // - Unavailable: the server is down or unreachable, answered 5xx or something that is not a
 // Prometheus answer
 //   (HTML, truncated or invalid JSON), after retries; the message names the URL (without
 //   credentials) and cause.
 // - DeadlineExceeded: no answer within `timeout` on the last attempt.
+// - Unavailable also: a success answer with warnings while accept_warnings is false (not retried;
+//   the message says "partial answer" and quotes the first warnings).
 // - InvalidArgument: Prometheus rejected the query (bad_data), message includes its error text.
 // - ResourceExhausted: the answer exceeded max_response_bytes (checked on Content-Length and while
 // streaming;

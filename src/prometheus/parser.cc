@@ -358,7 +358,7 @@ enum class Kind { kQuery, kSeries };
 // The envelope shared by every API answer: status, data, errorType, error, warnings. Fields in any
 // order.
 absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
-                           std::vector<Labels>* series) {
+                           std::vector<Labels>* series, std::vector<std::string>* series_warnings) {
   if (body.empty()) return absl::InvalidArgumentError("malformed Prometheus answer: empty body");
   simdjson::padded_string padded(body.data(), body.size());
   od::document doc;
@@ -421,6 +421,7 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
     return Bad("status", absl::StrCat("unknown status \"", status.substr(0, 64), "\""));
   if (!have_data) return Bad("body", "missing \"data\"");
   if (query != nullptr) query->warnings = std::move(warnings);
+  if (series_warnings != nullptr) *series_warnings = std::move(warnings);
   return absl::OkStatus();
 }
 
@@ -466,13 +467,14 @@ bool ParseSampleValue(std::string_view text, double* value) {
 
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body) {
   QueryResult result;
-  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr); !s.ok()) return s;
+  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr, nullptr); !s.ok()) return s;
   return result;
 }
 
-absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body) {
+absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body,
+                                                        std::vector<std::string>* warnings) {
   std::vector<Labels> result;
-  if (auto s = ParseEnvelope(body, Kind::kSeries, nullptr, &result); !s.ok()) return s;
+  if (auto s = ParseEnvelope(body, Kind::kSeries, nullptr, &result, warnings); !s.ok()) return s;
   return result;
 }
 

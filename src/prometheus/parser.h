@@ -4,6 +4,7 @@
 // throw.
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,7 +27,9 @@ namespace aa::prom {
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
 
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
-absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body);
+// The answer's "warnings", if any, go to `*warnings` when it is not null.
+absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(
+    std::string_view body, std::vector<std::string>* warnings = nullptr);
 
 // For HTTP clients: when `body` is a well-formed Prometheus error answer (`{"status":"error",...}`,
 // whatever the HTTP status it came with), returns the status ParseQueryResponse would return for it

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
@@ -138,6 +139,62 @@ TEST_F(AdapterTest, APortInUseFailsTheStartAndStopsWhatHadStarted) {
   auto res = client.Get("/healthz");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+}
+
+// A Prometheus (here an HTTP stand-in for Thanos) whose answers carry warnings: a partial
+// response. By default the adapter serves no value from it (503 naming the warning) and counts it;
+// with prometheus.acceptWarnings it serves the value.
+TEST(AdapterPartialAnswers, WarningsAreAnErrorUnlessAccepted) {
+  httplib::Server thanos;
+  thanos.Get("/api/v1/query", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        R"({"status":"success","warnings":["partial response: store eu-1 unreachable"],)"
+        R"("data":{"resultType":"vector","result":[)"
+        R"({"metric":{"namespace":"ns","pod":"a-1"},"value":[1800000000,"35"]}]}})",
+        "application/json");
+  });
+  const int port = thanos.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { thanos.listen_after_bind(); });
+  FakePrometheus unused;
+  for (bool accept : {false, true}) {
+    AdapterOptions options = TestOptions(unused);
+    options.prometheus = nullptr;
+    options.config.prometheus.url = "http://127.0.0.1:" + std::to_string(port);
+    options.config.prometheus.accept_warnings = accept;
+    Adapter adapter(std::move(options));
+    ASSERT_TRUE(adapter.Start().ok());
+    httplib::SSLClient secure("127.0.0.1", adapter.https_port());
+    secure.enable_server_certificate_verification(false);
+    auto res = secure.Get("/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency");
+    ASSERT_TRUE(res);
+    httplib::Client http("127.0.0.1", adapter.http_port());
+    auto metrics = http.Get("/metrics");
+    ASSERT_TRUE(metrics);
+    if (!accept) {
+      EXPECT_EQ(res->status, 503) << res->body;
+      nlohmann::json status = nlohmann::json::parse(res->body);
+      EXPECT_EQ(status["kind"], "Status");
+      EXPECT_EQ(status["reason"], "ServiceUnavailable");
+      EXPECT_THAT(status["message"].get<std::string>(),
+                  HasSubstr("partial answer: Prometheus answered with warnings"));
+      EXPECT_THAT(status["message"].get<std::string>(), HasSubstr("store eu-1 unreachable"));
+      EXPECT_THAT(metrics->body,
+                  HasSubstr("autoscale_adapter_prometheus_warnings_total{action=\"rejected\","
+                            "endpoint=\"query\"}"));
+    } else {
+      EXPECT_EQ(res->status, 200) << res->body;
+      nlohmann::json list = nlohmann::json::parse(res->body);
+      ASSERT_EQ(list["items"].size(), 1u);
+      EXPECT_EQ(list["items"][0]["value"], "35");
+      EXPECT_THAT(metrics->body,
+                  HasSubstr("autoscale_adapter_prometheus_warnings_total{action=\"accepted\","
+                            "endpoint=\"query\"}"));
+    }
+    adapter.Stop();
+  }
+  thanos.stop();
+  serving.join();
 }
 
 }  // namespace

@@ -66,6 +66,7 @@ prometheus:
   method: post
   postThresholdBytes: 100
   maxResponseBytes: 1048576
+  acceptWarnings: true
 sampling:
   interval: 10s
   maxAge: 2m
@@ -107,6 +108,7 @@ metrics:
   EXPECT_EQ(p.method, "POST");
   EXPECT_EQ(p.post_threshold_bytes, 100u);
   EXPECT_EQ(p.max_response_bytes, 1048576u);
+  EXPECT_TRUE(p.accept_warnings);
   const SamplingConfig& s = c.sampling;
   EXPECT_EQ(s.interval, absl::Seconds(10));
   EXPECT_EQ(s.max_age, absl::Minutes(2));
@@ -143,6 +145,7 @@ TEST(ParseConfigTest, DefaultsWhenOnlyMetricsAreGiven) {
   EXPECT_EQ(c.prometheus.post_threshold_bytes, defaults.post_threshold_bytes);
   EXPECT_EQ(c.prometheus.max_response_bytes, size_t{64} << 20);
   EXPECT_FALSE(c.prometheus.tls.insecure_skip_verify);
+  EXPECT_FALSE(c.prometheus.accept_warnings);
   EXPECT_EQ(c.sampling.interval, absl::Seconds(5));
   EXPECT_EQ(c.sampling.max_age, absl::Seconds(60));
   EXPECT_EQ(c.sampling.demand_ttl, absl::Minutes(5));
@@ -306,7 +309,8 @@ INSTANTIATE_TEST_SUITE_P(
             "UnknownPrometheus", Pm("uri: x"),
             "t.yaml: prometheus.uri: unknown field; expected one of: url, headers, "
             "bearerTokenFile, basicAuth, "
-            "tls, timeout, maxRetries, retryBackoff, method, postThresholdBytes, maxResponseBytes"},
+            "tls, timeout, maxRetries, retryBackoff, method, postThresholdBytes, maxResponseBytes, "
+            "acceptWarnings"},
         ErrorCase{"UnknownBasicAuth", Pm("basicAuth: {username: u, user: v}"),
                   "t.yaml: prometheus.basicAuth.user: unknown field; expected one of: username, "
                   "password, "

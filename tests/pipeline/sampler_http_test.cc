@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "pipeline/sampler.h"
 #include "pipeline/sampler_fixture.h"
+#include "pipeline/view.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -55,6 +56,11 @@ class MisbehavingPrometheus {
             R"({"metric":{"namespace":"ns","pod":"p1","code":"1"},"value":[1800000000,"1"]},)"
             R"({"metric":{"namespace":"ns","pod":"p1","code":"2"},"value":[1800000000,"2"]}]}})",
             "application/json");
+      } else if (mode == "warnings") {
+        res.set_content(R"({"status":"success","warnings":["partial response: store a down"],)"
+                        R"("data":{"resultType":"vector","result":[)"
+                        R"({"metric":{"namespace":"ns","pod":"p1"},"value":[1800000000,"99"]}]}})",
+                        "application/json");
       } else if (mode == "empty") {
         res.set_content(R"({"status":"success","data":{"resultType":"vector","result":[]}})",
                         "application/json");
@@ -92,20 +98,21 @@ class MisbehavingPrometheus {
   int port_ = 0;
 };
 
-TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
-  MisbehavingPrometheus prom;
-  prom.Set("good");
-  prometheus::Registry registry;
+// The real HTTP client towards `prom`: no retries, 1 MiB answers at most, never sleeping.
+prom::ClientOptions ClientOptionsFor(const MisbehavingPrometheus& prom,
+                                     prometheus::Registry* registry) {
   prom::ClientOptions options;
   options.url = absl::StrCat("http://127.0.0.1:", prom.port());
   options.max_retries = 0;
   options.timeout = absl::Seconds(5);
   options.max_response_bytes = 1 << 20;
   options.sleep = [](absl::Duration) {};
-  options.registry = &registry;
-  auto client = prom::NewHttpClient(options);
-  ASSERT_TRUE(client.ok()) << client.status();
+  options.registry = registry;
+  return options;
+}
 
+// One metric "m" sampled every 5 s, served for 5 min, without kube_pod_labels.
+config::Config OneMetricConfig() {
   config::Config cfg;
   cfg.sampling.interval = absl::Seconds(5);
   cfg.sampling.max_age = absl::Seconds(300);
@@ -114,8 +121,18 @@ TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
   def.name = "m";
   def.query = "sum by (<<.GroupBy>>) (x{<<.LabelMatchers>>})";
   cfg.metrics = {def};
+  return cfg;
+}
+
+TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
+  MisbehavingPrometheus prom;
+  prom.Set("good");
+  prometheus::Registry registry;
+  auto client = prom::NewHttpClient(ClientOptionsFor(prom, &registry));
+  ASSERT_TRUE(client.ok()) << client.status();
+
   SimulatedClock clock;
-  Sampler sampler(cfg, **client, clock, &registry);
+  Sampler sampler(OneMetricConfig(), **client, clock, &registry);
   sampler.Start();
   auto read = sampler.Read("m", "ns");
   ASSERT_TRUE(read.ok()) << read.status();
@@ -162,6 +179,41 @@ TEST(SamplerWithHttpClient, BadAnswersKeepLastGoodDataAndAreCounted) {
       text,
       HasSubstr(
           "autoscale_adapter_sampler_dropped_values_total{metric=\"m\",reason=\"duplicate\"} 1"));
+}
+
+// A partial answer (success with warnings) is a failed query: never a value. Without an earlier
+// good table the view answers "backend failed" naming the warning; with one, that table stays
+// served (until maxAge) as for any failed query.
+TEST(SamplerWithHttpClient, PartialAnswersAreFailedQueries) {
+  MisbehavingPrometheus prom;
+  prom.Set("warnings");
+  auto client = prom::NewHttpClient(ClientOptionsFor(prom, nullptr));
+  ASSERT_TRUE(client.ok()) << client.status();
+  SimulatedClock clock;
+  Sampler sampler(OneMetricConfig(), **client, clock, nullptr);
+  sampler.Start();
+  const View view(sampler);
+  Question q;
+  q.metric = "m";
+  q.ns = "ns";
+  auto sel = view.Select(q);
+  ASSERT_EQ(sel.status().code(), absl::StatusCode::kUnavailable) << sel.status();
+  EXPECT_EQ(WhyOf(sel.status()), Why::kBackendFailed);
+  EXPECT_THAT(sel.status().message(), HasSubstr("partial response: store a down"));
+
+  prom.Set("good");
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
+  sel = view.Select(q);
+  ASSERT_TRUE(sel.ok()) << sel.status();
+  EXPECT_EQ(sel->Stats().total, 12.5);
+  prom.Set("warnings");
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
+  sel = view.Select(q);
+  ASSERT_TRUE(sel.ok()) << sel.status();
+  EXPECT_EQ(sel->Stats().total, 12.5);  // never the partial 99
+  const Slot* slot = sampler.snapshot()->FindSlot({"m", "", "ns"});
+  ASSERT_NE(slot, nullptr);
+  EXPECT_THAT(slot->last_error.message(), HasSubstr("partial answer"));
 }
 
 }  // namespace

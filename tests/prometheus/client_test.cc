@@ -115,20 +115,35 @@ std::unique_ptr<Client> MustClient(ClientOptions o) {
   return c.ok() ? *std::move(c) : nullptr;
 }
 
-double CounterValue(prometheus::Registry& registry, const std::string& endpoint,
-                    const std::string& outcome) {
+// The value of the counter of `family` whose labels `name` and `endpoint` have these values; -1
+// when there is none.
+double LabeledCounter(prometheus::Registry& registry, const std::string& family_name,
+                      const std::string& endpoint, const std::string& name,
+                      const std::string& value) {
   for (const auto& family : registry.Collect()) {
-    if (family.name != "autoscale_adapter_prometheus_requests_total") continue;
+    if (family.name != family_name) continue;
     for (const auto& m : family.metric) {
-      std::string e, o;
+      std::string e, v;
       for (const auto& l : m.label) {
         if (l.name == "endpoint") e = l.value;
-        if (l.name == "outcome") o = l.value;
+        if (l.name == name) v = l.value;
       }
-      if (e == endpoint && o == outcome) return m.counter.value;
+      if (e == endpoint && v == value) return m.counter.value;
     }
   }
   return -1;
+}
+
+double CounterValue(prometheus::Registry& registry, const std::string& endpoint,
+                    const std::string& outcome) {
+  return LabeledCounter(registry, "autoscale_adapter_prometheus_requests_total", endpoint,
+                        "outcome", outcome);
+}
+
+double WarningsValue(prometheus::Registry& registry, const std::string& endpoint,
+                     const std::string& action) {
+  return LabeledCounter(registry, "autoscale_adapter_prometheus_warnings_total", endpoint, "action",
+                        action);
 }
 
 uint64_t HistogramCount(prometheus::Registry& registry, const std::string& endpoint) {
@@ -360,6 +375,63 @@ TEST(HttpClient, NoRetryOnBadDataOrExecutionErrors) {
   EXPECT_EQ(attempts.load(), 2);
   EXPECT_TRUE(sleeps.waits.empty());
   EXPECT_EQ(CounterValue(registry, "query", "error_query"), 2);
+}
+
+// Thanos and Mimir answer "success" with warnings when some stores did not answer: a partial
+// value, refused unless accept_warnings.
+TEST(HttpClient, AnswersWithWarningsAreRefusedUnlessAccepted) {
+  TestServer server;
+  std::atomic<int> attempts{0};
+  server.http().Get("/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+    ++attempts;
+    res.set_content(
+        R"({"status":"success","warnings":["partial response: store 10.0.0.7:10901 did not answer"],)"
+        R"("data":{"resultType":"vector","result":[{"metric":{"pod":"p1","namespace":"ns"},"value":[1700000000,"3"]}]}})",
+        "application/json");
+  });
+  server.http().Get("/api/v1/series", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        R"({"status":"success","data":[{"__name__":"up"}],"warnings":["w1","w2","w3","w4"]})",
+        "application/json");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  prometheus::Registry registry;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.registry = &registry;
+  auto strict = MustClient(o);
+  auto r = strict->Query("up", absl::InfinitePast());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(Msg(r.status()), HasSubstr("partial answer"));
+  EXPECT_THAT(Msg(r.status()), HasSubstr("store 10.0.0.7:10901 did not answer"));
+  EXPECT_THAT(Msg(r.status()), HasSubstr("prometheus.acceptWarnings"));
+  EXPECT_EQ(attempts.load(), 1);  // not retried
+  EXPECT_TRUE(sleeps.waits.empty());
+  auto series = strict->Series({"up"}, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_EQ(series.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(series.status()), HasSubstr("w1; w2; w3; and 1 more"));
+  EXPECT_EQ(CounterValue(registry, "query", "error_warnings"), 1);
+  EXPECT_EQ(CounterValue(registry, "query", "success"), 0);
+  EXPECT_EQ(WarningsValue(registry, "query", "rejected"), 1);
+  EXPECT_EQ(WarningsValue(registry, "series", "rejected"), 1);
+  EXPECT_EQ(WarningsValue(registry, "query", "accepted"), 0);
+
+  prometheus::Registry accepting_registry;
+  o.registry = &accepting_registry;
+  o.accept_warnings = true;
+  auto accepting = MustClient(o);
+  r = accepting->Query("up", absl::InfinitePast());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->samples.size(), 1u);
+  EXPECT_EQ(r->samples[0].value, 3);
+  EXPECT_THAT(r->warnings, ElementsAre("partial response: store 10.0.0.7:10901 did not answer"));
+  series = accepting->Series({"up"}, absl::InfinitePast(), absl::InfiniteFuture());
+  ASSERT_TRUE(series.ok()) << series.status();
+  EXPECT_EQ(series->size(), 1u);
+  EXPECT_EQ(CounterValue(accepting_registry, "query", "success"), 1);
+  EXPECT_EQ(WarningsValue(accepting_registry, "query", "accepted"), 1);
+  EXPECT_EQ(WarningsValue(accepting_registry, "series", "accepted"), 1);
+  EXPECT_EQ(WarningsValue(accepting_registry, "query", "rejected"), 0);
 }
 
 TEST(HttpClient, TimeoutIsDeadlineExceeded) {
