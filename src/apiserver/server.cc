@@ -712,9 +712,8 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     if (auto s = CheckNamespace(*ns); !s.ok()) return Error(s, route);
   }
   std::string label_selector = Param(req, "labelSelector");
-  if (auto parsed = selector::Selector::Parse(label_selector); !parsed.ok()) {
-    return Error(LabelSelectorError(parsed.status()), route);
-  }
+  auto parsed = selector::Selector::Parse(label_selector);
+  if (!parsed.ok()) return Error(LabelSelectorError(parsed.status()), route);
   std::shared_ptr<const pipeline::MetricSet> set = view_.metrics();
   // Per container when the config has container definitions (resourceRules or the cAdvisor
   // default), else one container per pod with the pod's totals.
@@ -728,6 +727,10 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
                  route);
   }
   const bool has_memory = set->Find(resource, "memory") != nullptr;
+  if (!parsed->Empty()) {
+    // Pods picked by their labels need a current pod-label index.
+    if (absl::Status s = view_.PodIndexStatus(); !s.ok()) return Error(s, route);
+  }
   std::vector<std::string> namespaces;
   if (ns) {
     namespaces.emplace_back(*ns);

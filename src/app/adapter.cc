@@ -162,6 +162,7 @@ absl::Status Adapter::StartParts() {
   if (pods_from_kubernetes) {
     kube::PodWatchOptions watch_options;
     watch_options.ns = options_.pod_watch_namespace;
+    watch_options.max_staleness = options_.pod_watch_max_staleness;
     p.pod_watch = std::make_unique<kube::PodWatch>(*p.kube_client, RealClock::Get(), watch_options);
     p.watched_pod_labels = std::make_unique<kube::WatchedPodLabels>(*p.pod_watch, RealClock::Get());
     LogInfo("pod index: Kubernetes pod watch",

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "auth/internal/review_budget.h"
 #include "auth/trust_config.h"
 #include "config/config.h"
@@ -85,6 +86,9 @@ struct AdapterOptions {
   PodSource pod_source = PodSource::kAuto;
   // Watch the pods of this namespace only; empty: all namespaces.
   std::string pod_watch_namespace;
+  // After this long without a successful list or an open watch, the pod index is stale: /readyz
+  // fails and answers that select pods by labels are 503 (kube::PodWatchOptions::max_staleness).
+  absl::Duration pod_watch_max_staleness = absl::Minutes(2);
 
   // Optional: the Prometheus to read instead of an HTTP client built from config.prometheus (not
   // owned; must outlive the Adapter). For tests.

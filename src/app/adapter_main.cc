@@ -150,6 +150,10 @@ ABSL_FLAG(std::string, pod_source, "auto",
           "auto (kubernetes when running in a cluster or with --kubeconfig, else prometheus)");
 ABSL_FLAG(std::string, pod_watch_namespace, "",
           "Watch pods of this namespace only (a namespaced Role suffices); empty: all namespaces");
+ABSL_FLAG(std::string, pod_watch_max_staleness, "2m",
+          "How long the pod watch may go without a successful list or an open watch before its "
+          "index counts as stale: /readyz fails (check pod-watch) and answers that select pods by "
+          "labels become 503 until it recovers (Go duration > 0)");
 ABSL_FLAG(bool, check_config, false,
           "Validate the config, print the effective metric queries and exit");
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
@@ -272,6 +276,16 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   }
   o.pod_source = *source;
   o.pod_watch_namespace = absl::GetFlag(FLAGS_pod_watch_namespace);
+  {
+    const std::string text = absl::GetFlag(FLAGS_pod_watch_max_staleness);
+    auto staleness = ParseGoDuration(text);
+    if (!staleness.ok() || *staleness <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--pod-watch-max-staleness=", text, ": ",
+                       staleness.ok() ? "must be positive" : staleness.status().message()));
+    }
+    o.pod_watch_max_staleness = *staleness;
+  }
 
   config::KedaConfig& grpc = o.config.keda;
   // An explicitly empty --grpc-listen disables the port like "off"; not given: the config's.

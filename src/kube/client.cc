@@ -241,7 +241,8 @@ class Client::Impl {
   }
 
   absl::Status Watch(std::string_view path, const std::function<bool(const WatchEvent&)>& on_event,
-                     WatchCancel* cancel, absl::Duration idle_timeout) {
+                     WatchCancel* cancel, absl::Duration idle_timeout,
+                     const std::function<void()>& on_open) {
     std::string what = absl::StrCat("watch ", ToAbsl(path));
     if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError(what);
     net::Request req;
@@ -257,6 +258,7 @@ class Client::Impl {
     bool handler_stopped = false;
     req.on_head = [&](const net::Response& res) {
       status = res.status;
+      if (status >= 200 && status < 300 && on_open) on_open();
       return true;
     };
     req.on_body = [&](std::string_view data) {
@@ -413,8 +415,9 @@ absl::StatusOr<nlohmann::json> Client::PostJson(std::string_view path, const nlo
 
 absl::Status Client::Watch(std::string_view path,
                            const std::function<bool(const WatchEvent&)>& on_event,
-                           WatchCancel* cancel, absl::Duration idle_timeout) {
-  return impl_->Watch(path, on_event, cancel, idle_timeout);
+                           WatchCancel* cancel, absl::Duration idle_timeout,
+                           const std::function<void()>& on_open) {
+  return impl_->Watch(path, on_event, cancel, idle_timeout, on_open);
 }
 
 absl::StatusOr<std::string> Client::CurrentToken() { return impl_->token().Get(); }

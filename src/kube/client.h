@@ -104,8 +104,11 @@ class Client {
   // when nothing (not even a bookmark) arrived for `idle_timeout`, an HTTP error (IsGone for 410)
   // when the watch is refused, Internal for a line that is not a watch event. ERROR events are
   // passed to `on_event` like the others (the caller decides; see StatusFromWatchError).
+  // `on_open` (may be empty) is called once when the server accepted the watch (a 2xx answer's
+  // head arrived), before any event, on the calling thread.
   absl::Status Watch(std::string_view path, const std::function<bool(const WatchEvent&)>& on_event,
-                     WatchCancel* cancel = nullptr, absl::Duration idle_timeout = absl::Minutes(5));
+                     WatchCancel* cancel = nullptr, absl::Duration idle_timeout = absl::Minutes(5),
+                     const std::function<void()>& on_open = nullptr);
 
   const ClientConfig& config() const { return config_; }
 

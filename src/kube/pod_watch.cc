@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/time_format.h"
 #include "net/url.h"
 
 namespace aa::kube {
@@ -49,9 +50,26 @@ bool PodWatch::Synced() const {
   return synced_;
 }
 
+absl::Status PodWatch::StaleLocked(absl::Time now) const {
+  if (!synced_ || watching_ || now - last_good_ <= options_.max_staleness) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "the pod index is stale: no successful list or watch of pods from the Kubernetes API since ",
+      FormatRfc3339Millis(last_good_), " (",
+      absl::FormatDuration(absl::Trunc(now - last_good_, absl::Seconds(1))),
+      ", longer than --pod-watch-max-staleness ", absl::FormatDuration(options_.max_staleness), ")",
+      stats_.last_error.ok() ? "" : absl::StrCat("; last error: ", stats_.last_error.message())));
+}
+
+absl::Status PodWatch::StaleStatus() const {
+  absl::MutexLock lock(&mu_);
+  return StaleLocked(clock_.Now());
+}
+
 absl::Status PodWatch::SyncStatus() const {
   absl::MutexLock lock(&mu_);
-  if (synced_) return absl::OkStatus();
+  if (synced_) return StaleLocked(clock_.Now());
   std::string what = options_.ns.empty() ? "pods" : absl::StrCat("pods of namespace ", options_.ns);
   return absl::UnavailableError(absl::StrCat(
       "waiting for the first list of ", what, " from the Kubernetes API",
@@ -203,6 +221,7 @@ absl::StatusOr<std::string> PodWatch::List() {
     absl::MutexLock lock(&mu_);
     pods_ = std::move(fresh);
     synced_ = true;
+    last_good_ = clock_.Now();
     ++stats_.lists;
     stats_.resource_version = rv;
   }
@@ -232,7 +251,17 @@ absl::Status PodWatch::WatchOnce(const std::string& rv, bool* got_events) {
         Apply(event);
         return true;
       },
-      &cancel_, options_.watch_timeout + absl::Minutes(1));
+      &cancel_, options_.watch_timeout + absl::Minutes(1),
+      [this] {
+        absl::MutexLock lock(&mu_);
+        watching_ = true;
+      });
+  {
+    // The index was current until this watch ended, whatever ended it.
+    absl::MutexLock lock(&mu_);
+    if (watching_) last_good_ = clock_.Now();
+    watching_ = false;
+  }
   if (!event_error.ok()) return event_error;
   return s;
 }

@@ -11,6 +11,10 @@
 // - Other errors (connection refused, 5xx, 401/403, a broken stream) are retried after a backoff
 //   (initial_backoff doubled per consecutive failure up to max_backoff, with jitter), measured on
 //   the injected Clock: tests advance a SimulatedClock and call Wake(), they never sleep.
+// - Staleness: after the first list the index keeps serving its last state while lists and
+//   watches fail, but once no list succeeded and no watch was open for longer than
+//   `max_staleness` (on the injected Clock) SyncStatus() reports it stale (readiness fails and the
+//   answers that select pods by labels become 503), until a list succeeds or a watch is accepted.
 // - Only what the adapter needs is kept (PodInfo: name, namespace, labels, phase, readiness, start
 //   time, CPU requests).
 // Thread-safe: reads take a short lock and return immutable per-namespace tables (shared_ptr),
@@ -53,6 +57,11 @@ struct PodWatchOptions {
   absl::Duration max_backoff = absl::Seconds(30);
   // Each backoff is multiplied by a random factor in [1 - jitter, 1]. Default 0.2; tests use 0.
   double jitter = 0.2;
+  // How long the index may go without a successful list or an open watch before it is stale
+  // (SyncStatus() not OK). Measured from the end of the last good list or watch. A watch that
+  // goes silent without failing counts as open until its idle timeout (watch_timeout + 1 min).
+  // Default 2 min (--pod-watch-max-staleness).
+  absl::Duration max_staleness = absl::Minutes(2);
 };
 
 class PodWatch {
@@ -70,9 +79,13 @@ class PodWatch {
 
   // True once the first list succeeded (and from then on, also while relisting).
   bool Synced() const;
-  // OK once Synced(), else Unavailable saying it waits for the first list (with the last error):
-  // the adapter's readiness check "pod-watch".
+  // OK once Synced() while the index is fresh; else Unavailable saying it waits for the first list,
+  // or that the index is stale (no successful list or open watch for longer than max_staleness,
+  // since when, and the last error): the adapter's readiness check "pod-watch".
   absl::Status SyncStatus() const;
+  // OK unless the index is stale (as SyncStatus(), but OK before the first list: callers that
+  // fall back to another source until then).
+  absl::Status StaleStatus() const;
   // The pods of `ns`: null until synced (callers then fall back to another source); an empty table
   // when the namespace has none (or is outside the watched namespace).
   std::shared_ptr<const NamespacePods> Pods(std::string_view ns) const;
@@ -124,6 +137,12 @@ class PodWatch {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  // A watch is open (its request was accepted and has not ended).
+  bool watching_ ABSL_GUARDED_BY(mu_) = false;
+  // When the index was last known current: the end of the last successful list or open watch.
+  absl::Time last_good_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Unavailable when stale, at `now` (see StaleStatus).
+  absl::Status StaleLocked(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ns -> name -> pod. A namespace's table is copied before a change when a reader holds it
   // (use_count() > 1; readers only take references under mu_).
   std::map<std::string, std::shared_ptr<NamespacePods>, std::less<>> pods_ ABSL_GUARDED_BY(mu_);

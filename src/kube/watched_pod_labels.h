@@ -25,6 +25,8 @@ class WatchedPodLabels final : public pipeline::PodLabelSource {
   // Null until the watch has synced. Terminating pods (deletionTimestamp set) and pods that ended
   // (Succeeded, Failed) are left out: the HPA ignores them, so selectors should not count them.
   std::shared_ptr<const pipeline::PodLabelsTable> PodLabels(std::string_view ns) override;
+  // The watch's staleness (PodWatch::StaleStatus).
+  absl::Status IndexStatus() const override { return watch_.StaleStatus(); }
 
  private:
   struct Cached {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "pipeline/snapshot.h"
 
 namespace aa::pipeline {
@@ -17,6 +18,11 @@ class PodLabelSource {
   // kube_pod_labels, when enabled. Called on the sampling thread once per namespace per round; must
   // be quick and thread-safe. The table is immutable once returned.
   virtual std::shared_ptr<const PodLabelsTable> PodLabels(std::string_view ns) = 0;
+  // OK unless the index the source answers from is stale (its watch has failed for too long):
+  // then Unavailable saying why, and the view answers questions that select pods by labels with
+  // that error instead of selecting from an index that may be wrong. Quick and thread-safe.
+  // Default: never stale.
+  virtual absl::Status IndexStatus() const { return absl::OkStatus(); }
 };
 
 }  // namespace aa::pipeline

@@ -71,6 +71,8 @@ class Sampler {
   // still covers the rounds before the source has synced). `source` must outlive the sampler. Call
   // before Start().
   void SetPodLabelSource(PodLabelSource* source) { pod_source_ = source; }
+  // The source set above, or null.
+  PodLabelSource* pod_label_source() const { return pod_source_; }
 
   void Start();
   // Stops the sampling thread; pending first reads fail with Unavailable. Idempotent.

@@ -7,6 +7,7 @@
 #include "pipeline/discovery.h"
 #include "pipeline/object_select.h"
 #include "pipeline/pod_select.h"
+#include "pipeline/pod_source.h"
 #include "pipeline/sampler.h"
 #include "selector/selector.h"
 
@@ -32,9 +33,20 @@ WorkloadStats Selection::Stats(std::optional<double> target,
 
 namespace {
 
+// The error for questions that select pods by labels while the pod-label index is stale.
+absl::Status PodIndexError(const PodLabelSource* pods) {
+  if (pods == nullptr) return absl::OkStatus();
+  absl::Status s = pods->IndexStatus();
+  if (s.ok()) return s;
+  return WithWhy(
+      absl::UnavailableError(absl::StrCat(
+          "pods are selected by their labels from the Kubernetes pod watch: ", s.message())),
+      Why::kBackendFailed);
+}
+
 // The rows of `read` that `q` selects.
-absl::StatusOr<Selection> Answer(ObjectSource* objects, const Question& q,
-                                 absl::StatusOr<MetricRead> read) {
+absl::StatusOr<Selection> Answer(ObjectSource* objects, const PodLabelSource* pods,
+                                 const Question& q, absl::StatusOr<MetricRead> read) {
   if (!read.ok()) return read.status();
   Selection sel;
   sel.metrics = std::move(read->metrics);
@@ -49,6 +61,12 @@ absl::StatusOr<Selection> Answer(ObjectSource* objects, const Question& q,
   if (def.resource.is(Kind::kPods)) {
     auto include = PodSelector(*sel.snapshot, q.ns, q.label_selector);
     if (!include.ok()) return WithWhy(include.status(), Why::kBadQuestion);
+    if (*include) {
+      if (absl::Status s = PodIndexError(pods); !s.ok()) {
+        return absl::Status(
+            s.code(), absl::StrCat("metric ", def.name, " in namespace ", q.ns, ": ", s.message()));
+      }
+    }
     if (q.name) {
       if (const PodValue* v = sel.table->Find(*q.name);
           v != nullptr && (!*include || (*include)(*v))) {
@@ -130,12 +148,16 @@ std::vector<std::string> View::Namespaces(const config::MetricDefinition& def) c
 absl::Duration View::discovery_interval() const { return sampler_.config().discovery_interval; }
 
 absl::StatusOr<Selection> View::Select(const Question& q) const {
-  return Answer(objects_, q, sampler_.Read(q.metric, q.ns, q.resource, q.series_matchers));
+  return Answer(objects_, sampler_.pod_label_source(), q,
+                sampler_.Read(q.metric, q.ns, q.resource, q.series_matchers));
 }
 
 absl::StatusOr<Selection> View::SelectNow(const Question& q) const {
-  return Answer(objects_, q, sampler_.ReadNow(q.metric, q.ns, q.resource, q.series_matchers));
+  return Answer(objects_, sampler_.pod_label_source(), q,
+                sampler_.ReadNow(q.metric, q.ns, q.resource, q.series_matchers));
 }
+
+absl::Status View::PodIndexStatus() const { return PodIndexError(sampler_.pod_label_source()); }
 
 bool View::Sampled(const Question& q) const {
   return sampler_.HasSlot(q.metric, q.ns, q.resource, q.series_matchers);
@@ -146,8 +168,10 @@ void View::SelectWhenSampled(Question q, Done done) const {
   const config::MetricResource resource = q.resource;
   sampler_.ReadWhenSampled(
       metric, ns, resource, matchers,
-      [objects = objects_, q = std::move(q), done = std::move(done)](
-          absl::StatusOr<MetricRead> read) { done(Answer(objects, q, std::move(read))); });
+      [objects = objects_, pods = sampler_.pod_label_source(), q = std::move(q),
+       done = std::move(done)](absl::StatusOr<MetricRead> read) {
+        done(Answer(objects, pods, q, std::move(read)));
+      });
 }
 
 absl::Status View::ReadyStatus() const { return sampler_.ReadyStatus(); }

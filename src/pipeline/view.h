@@ -21,7 +21,9 @@
 //   kNotSampledYet   Unavailable      no sample yet (the first sample did not arrive in time, or
 //                                     SelectNow() before it)
 //   kBackendFailed   Unavailable      Prometheus never answered this table, or the object source
-//                                     failed (NotFound when it does not serve the resource)
+//                                     failed (NotFound when it does not serve the resource), or
+//                                     pods are selected by labels while the pod-label source's
+//                                     index is stale (PodLabelSource::IndexStatus)
 //   kTooManyVariants Unavailable      a new series-matchers variant would exceed the bound
 //
 // Reading never blocks a caller that does not want to: Select() may wait for a first sample (as
@@ -128,6 +130,10 @@ class View {
   // OK once the pipeline can answer (Sampler::ReadyStatus), else Unavailable saying what it waits
   // for.
   absl::Status ReadyStatus() const;
+  // OK unless the pod-label source (the Kubernetes pod watch) reports its index stale: then
+  // Unavailable (kBackendFailed) saying why. Select() answers questions that pick pods by labels
+  // with it; callers that pick pods by labels from a snapshot themselves check it first.
+  absl::Status PodIndexStatus() const;
   // Refreshes the pipeline's self-metric gauges (before /metrics is served).
   void UpdateGauges() const;
 

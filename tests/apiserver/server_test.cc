@@ -72,6 +72,7 @@ class MetricsApiTest : public ::testing::Test {
                                {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025}});
     prom_.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 1}});
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
+    sampler_->SetPodLabelSource(&pod_index_);
     api_ = std::make_unique<MetricsApi>(pipeline::View(*sampler_), clock_);
     sampler_->Start();
     ASSERT_TRUE(sampler_->WaitForGeneration(1, absl::Seconds(10)));
@@ -102,6 +103,7 @@ class MetricsApiTest : public ::testing::Test {
   FakePrometheus prom_;
   SimulatedClock clock_;
   prometheus::Registry registry_;
+  ::aa::testing::StalablePodIndex pod_index_;
   std::unique_ptr<pipeline::Sampler> sampler_;
   std::unique_ptr<MetricsApi> api_;
 };
@@ -322,6 +324,30 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   j = json::parse(Get(std::string(kResource) + "/nodes").body);
   EXPECT_EQ(j["kind"], "NodeMetricsList");
   EXPECT_EQ(j["items"].size(), 0u);
+}
+
+// A stale pod index (the pod watch failed for too long): what picks pods by labels is 503 with the
+// reason; what does not is served.
+TEST_F(MetricsApiTest, StalePodIndexMakesLabelSelectionsOfPodsUnavailable) {
+  const std::multimap<std::string, std::string> by_labels = {
+      {"labelSelector", "serving.kserve.io/inferenceservice=b"}};
+  ASSERT_EQ(Get(std::string(kResource) + "/namespaces/ns/pods", by_labels).status, 200);
+  pod_index_.Set(absl::UnavailableError("the pod index is stale: since T"));
+  for (const std::string& path :
+       {std::string(kResource) + "/namespaces/ns/pods", std::string(kResource) + "/pods",
+        std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency",
+        std::string(kExternal) + "/namespaces/ns/concurrency"}) {
+    json j = ExpectStatus(Get(path, by_labels), 503, "ServiceUnavailable");
+    EXPECT_THAT(j["message"].get<std::string>(),
+                HasSubstr("pods are selected by their labels from the Kubernetes pod watch: the "
+                          "pod index is stale: since T"))
+        << path;
+  }
+  EXPECT_EQ(Get(std::string(kResource) + "/namespaces/ns/pods").status, 200);
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/pods/*/concurrency").status, 200);
+  EXPECT_EQ(Get(std::string(kCustom2) + "/namespaces/ns/pods/a-1/concurrency").status, 200);
+  pod_index_.Set(absl::OkStatus());
+  EXPECT_EQ(Get(std::string(kResource) + "/namespaces/ns/pods", by_labels).status, 200);
 }
 
 TEST_F(MetricsApiTest, MetricLabelSelectorFiltersSeriesInTheQueryWithItsOwnCachedSlot) {

@@ -191,6 +191,7 @@ class FrontendsTest : public ::testing::Test {
           return VectorOf({}, at);
         });
     sampler_ = std::make_unique<pipeline::Sampler>(TestConfig(), prom_, clock_, &registry_);
+    sampler_->SetPodLabelSource(&pod_source_);
     config::MetricDefinition queue =
         Rule("queue_depth", config::MetricResource::External(), "queue{<<.LabelMatchers>>}", "");
     sampler_->SetDiscoveredMetrics(
@@ -272,6 +273,7 @@ class FrontendsTest : public ::testing::Test {
   SimulatedClock clock_;
   prometheus::Registry registry_;
   FakeObjects objects_;
+  ::aa::testing::StalablePodIndex pod_source_;
   std::unique_ptr<pipeline::Sampler> sampler_;
   std::unique_ptr<apiserver::MetricsApi> metrics_api_;
   std::unique_ptr<queryapi::QueryApi> query_api_;
@@ -433,6 +435,42 @@ TEST_F(FrontendsTest, StaleDataIsUnavailableEverywhere) {
   down_ = true;
   for (int i = 0; i < 7; ++i) ASSERT_TRUE(::aa::testing::NextSamplerRound(*sampler_, clock_));
   ExpectSame(q, {absl::StatusCode::kUnavailable, 0});
+}
+
+// While the pod index is stale, every question that picks pods by their labels is Unavailable
+// (503 with the reason on the Kubernetes APIs); the others are answered as before.
+TEST_F(FrontendsTest, StalePodIndexIsUnavailableForPodsPickedByLabels) {
+  const std::string external = "external.metrics.k8s.io/v1beta1/namespaces/ns/";
+  Question by_labels{"pods by selector",
+                     "concurrency",
+                     external + "concurrency",
+                     {{"labelSelector", "serving.kserve.io/inferenceservice=a"}},
+                     {{"labelSelector", "serving.kserve.io/inferenceservice=a"}},
+                     {{"labelSelector", "serving.kserve.io/inferenceservice=a"}}};
+  Question every_pod{"every pod",
+                     "concurrency",
+                     "custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency",
+                     {},
+                     {},
+                     {}};
+  ExpectSame(by_labels, {absl::StatusCode::kOk, 140});
+  pod_source_.Set(absl::UnavailableError("the pod index is stale: no successful list since X"));
+  ExpectSame(by_labels, {absl::StatusCode::kUnavailable, 0});
+  ExpectSame(every_pod, {absl::StatusCode::kOk, 147});
+  net::HttpRequest r;
+  r.method = "GET";
+  r.path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/concurrency";
+  r.params = {{"labelSelector", "serving.kserve.io/inferenceservice=a"}};
+  net::HttpResponse res = metrics_api_->Handle(r);
+  EXPECT_EQ(res.status, 503) << res.body;
+  json status = json::parse(res.body);
+  EXPECT_EQ(status["kind"], "Status");
+  EXPECT_EQ(status["reason"], "ServiceUnavailable");
+  EXPECT_EQ(status["message"],
+            "metric concurrency in namespace ns: pods are selected by their labels from the "
+            "Kubernetes pod watch: the pod index is stale: no successful list since X");
+  pod_source_.Set(absl::OkStatus());
+  ExpectSame(by_labels, {absl::StatusCode::kOk, 140});
 }
 
 }  // namespace

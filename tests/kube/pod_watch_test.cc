@@ -215,5 +215,68 @@ TEST_F(PodWatchTest, PagedList) {
   EXPECT_EQ(server_->CountRequests("GET", "/api/v1/pods", FakeApiServer::Kind::kNonWatch), 3);
 }
 
+// After its first list the index keeps serving while the watch fails, but once it went without a
+// successful list or an open watch for longer than max_staleness it reports itself stale, until a
+// watch is accepted again.
+TEST_F(PodWatchTest, StaleAfterFailingLongerThanMaxStaleness) {
+  server_->Upsert("pods", MakePod({.ns = "a", .name = "a-1"}));
+  auto watch = StartWatch({.initial_backoff = absl::Seconds(1),
+                           .max_backoff = absl::Seconds(1),
+                           .max_staleness = absl::Minutes(2)});
+  ASSERT_TRUE(server_->WaitForOpenWatches("pods", 1));
+  server_->Upsert("pods", MakePod({.ns = "b", .name = "b-1"}));
+  ASSERT_TRUE(watch->WaitFor([](const Stats& s) { return s.events == 1; }));
+  clock_.Advance(absl::Minutes(10));  // an open watch is current however long it runs
+  EXPECT_TRUE(watch->SyncStatus().ok()) << watch->SyncStatus();
+  // The stream ends (at t0) and the next three watches are refused.
+  const absl::Time t0 = clock_.Now();
+  server_->FailNext("GET", "/api/v1/pods", 503, 3, /*watch_only=*/true);
+  server_->CloseWatches("pods");
+  // Each step waits until the backoff has read the clock before moving it.
+  auto backing_off = [&](int failures, absl::Time until) {
+    return watch->WaitFor(
+        [&](const Stats& s) { return s.watch_failures == failures && s.backoff_until == until; });
+  };
+  ASSERT_TRUE(backing_off(1, t0 + absl::Seconds(1)));
+  clock_.Advance(absl::Seconds(1));
+  watch->Wake();
+  ASSERT_TRUE(backing_off(2, t0 + absl::Seconds(2)));
+  EXPECT_TRUE(watch->SyncStatus().ok()) << watch->SyncStatus();  // failing for 1 s only
+  EXPECT_TRUE(watch->StaleStatus().ok());
+  clock_.Advance(absl::Minutes(2));
+  watch->Wake();
+  ASSERT_TRUE(backing_off(3, t0 + absl::Minutes(2) + absl::Seconds(2)));
+  absl::Status stale = watch->SyncStatus();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(stale.message()),
+              ::testing::HasSubstr("the pod index is stale: no successful list or watch"));
+  EXPECT_THAT(std::string(stale.message()), ::testing::HasSubstr("2m1s"));
+  EXPECT_THAT(std::string(stale.message()), ::testing::HasSubstr("--pod-watch-max-staleness 2m"));
+  EXPECT_THAT(std::string(stale.message()), ::testing::HasSubstr("HTTP 503"));
+  EXPECT_EQ(watch->StaleStatus().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(clock_.Now() - t0, absl::Minutes(2) + absl::Seconds(1));
+  EXPECT_THAT(Names(*watch, "a"), ElementsAre("a-1"));  // still there for who does not mind
+  // The next watch is accepted: current again.
+  clock_.Advance(absl::Seconds(1));
+  watch->Wake();
+  ASSERT_TRUE(server_->WaitForOpenWatches("pods", 1));
+  server_->Upsert("pods", MakePod({.ns = "a", .name = "a-2"}));
+  ASSERT_TRUE(watch->WaitFor([](const Stats& s) { return s.events == 2; }));
+  EXPECT_EQ(watch->stats().watches, 5);
+  EXPECT_TRUE(watch->SyncStatus().ok()) << watch->SyncStatus();
+}
+
+// Before the first list there is no index to be stale: SyncStatus waits, StaleStatus is OK (the
+// sampler falls back to kube_pod_labels meanwhile).
+TEST_F(PodWatchTest, NotStaleBeforeTheFirstList) {
+  server_->FailNext("GET", "/api/v1/pods", 500, 100);
+  auto watch = StartWatch({.max_staleness = absl::Seconds(1)});
+  ASSERT_TRUE(watch->WaitFor([](const Stats& s) { return s.list_failures == 1; }));
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_THAT(std::string(watch->SyncStatus().message()),
+              ::testing::HasSubstr("waiting for the first list"));
+  EXPECT_TRUE(watch->StaleStatus().ok());
+}
+
 }  // namespace
 }  // namespace aa::kube

@@ -3,10 +3,17 @@
 // and stepping the sampler one round on a SimulatedClock.
 
 #include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "pipeline/pod_source.h"
 #include "pipeline/sampler.h"
 
 namespace aa::testing {
@@ -34,5 +41,26 @@ inline config::Config SamplingTestConfig(absl::Duration interval = absl::Seconds
   sampler.Wake();
   return sampler.WaitForGeneration(generation + 1, wait);
 }
+
+// A pod-label source that never has tables (the sampler falls back to kube_pod_labels) and whose
+// index is stale when a test says so: a Kubernetes pod watch that has failed for too long.
+class StalablePodIndex final : public pipeline::PodLabelSource {
+ public:
+  std::shared_ptr<const pipeline::PodLabelsTable> PodLabels(std::string_view) override {
+    return nullptr;
+  }
+  absl::Status IndexStatus() const override {
+    absl::MutexLock lock(&mu_);
+    return status_;
+  }
+  void Set(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    status_ = std::move(status);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
 
 }  // namespace aa::testing
