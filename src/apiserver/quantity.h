@@ -6,8 +6,9 @@
 // move into e, then e is lowered to a multiple of 3 and printed as its suffix (n u m "" k M G T P
 // E) or, past E, as "e<e>" ("1e21"). Zero is "0"; negatives carry a leading '-'.
 //
-// Non-finite inputs (NaN, +-Inf) never reach these functions: callers refuse such samples before.
-// Should one arrive anyway, every function returns "0" rather than an unparsable string.
+// Non-finite inputs (NaN, +-Inf) never reach these functions: the sampler drops such samples and
+// the view refuses a selection whose total is not finite (pipeline/view.h). Should one arrive
+// anyway, every function returns "0" rather than an unparsable string.
 //
 // All functions are pure and thread-safe.
 

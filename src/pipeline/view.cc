@@ -1,6 +1,7 @@
 #include "pipeline/view.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,8 +46,8 @@ absl::Status PodIndexError(const PodLabelSource* pods) {
 }
 
 // The rows of `read` that `q` selects.
-absl::StatusOr<Selection> Answer(ObjectSource* objects, const PodLabelSource* pods,
-                                 const Question& q, absl::StatusOr<MetricRead> read) {
+absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource* pods,
+                                     const Question& q, absl::StatusOr<MetricRead> read) {
   if (!read.ok()) return read.status();
   Selection sel;
   sel.metrics = std::move(read->metrics);
@@ -126,6 +127,31 @@ absl::StatusOr<Selection> Answer(ObjectSource* objects, const PodLabelSource* po
     if (named(rows[i])) sel.rows.push_back(i);
   }
   if (sel.rows.empty()) sel.why_empty = Why::kNoValue;
+  return sel;
+}
+
+// Values are finite one by one (the sampler drops NaN and Inf samples), but their sum, or a
+// windowed average, may still overflow: such a total is an error, never a quantity.
+absl::Status CheckFinite(const Selection& sel, const Question& q) {
+  if (sel.rows.empty()) return absl::OkStatus();
+  const WorkloadStats stats = sel.Stats();
+  const bool total_bad = !std::isfinite(stats.total);
+  const double bad = total_bad ? stats.total : stats.baseline_total;
+  if (std::isfinite(bad)) return absl::OkStatus();
+  return WithWhy(absl::UnavailableError(absl::StrCat(
+                     "metric ", sel.def().name, q.ns.empty() ? "" : " in namespace ", q.ns,
+                     ": the ", total_bad ? "total" : "baseline total", " of the ", sel.rows.size(),
+                     " selected values is ", std::isnan(bad) ? "NaN" : (bad > 0 ? "+Inf" : "-Inf"),
+                     " (the values overflow a double): not served")),
+                 Why::kBackendFailed);
+}
+
+absl::StatusOr<Selection> Answer(ObjectSource* objects, const PodLabelSource* pods,
+                                 const Question& q, absl::StatusOr<MetricRead> read) {
+  absl::StatusOr<Selection> sel = SelectRows(objects, pods, q, std::move(read));
+  if (sel.ok()) {
+    if (absl::Status s = CheckFinite(*sel, q); !s.ok()) return s;
+  }
   return sel;
 }
 

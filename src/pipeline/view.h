@@ -25,6 +25,9 @@
 //                                     pods are selected by labels while the pod-label source's
 //                                     index is stale (PodLabelSource::IndexStatus)
 //   kTooManyVariants Unavailable      a new series-matchers variant would exceed the bound
+// A selection whose total (or baseline total) is not finite (the values overflow a double when
+// summed) is never returned: it is an Unavailable kBackendFailed error saying so, so no frontend
+// ever turns NaN or Inf into a quantity, a KEDA value or a JSON number.
 //
 // Reading never blocks a caller that does not want to: Select() may wait for a first sample (as
 // Sampler::Read), SelectNow() never does, and SelectWhenSampled() calls back once the answer can

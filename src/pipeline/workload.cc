@@ -1,5 +1,7 @@
 #include "pipeline/workload.h"
 
+#include <cmath>
+
 namespace aa::pipeline {
 
 WorkloadStats Aggregate(const config::MetricDefinition& def, const MetricTable& table,
@@ -24,18 +26,23 @@ WorkloadStats Aggregate(const config::MetricDefinition& def, const MetricTable& 
   } else if (!with_baseline && stats.target && *stats.target > 0 && stats.pods > 0) {
     stats.utilization_percent = 100.0 * stats.average / *stats.target;
   }
+  // A tiny baseline or target can overflow the ratio: unknown rather than Inf.
+  if (stats.utilization_percent && !std::isfinite(*stats.utilization_percent)) {
+    stats.utilization_percent.reset();
+  }
   return stats;
 }
 
 std::optional<double> PodUtilizationPercent(const config::MetricDefinition& def,
                                             const PodValue& pod, std::optional<double> target) {
+  std::optional<double> percent;
   if (!def.baseline_query.empty()) {
-    if (!pod.has_baseline) return std::nullopt;
-    return 100.0 * pod.value / pod.baseline;
+    if (pod.has_baseline) percent = 100.0 * pod.value / pod.baseline;
+  } else if (std::optional<double> t = target ? target : def.target; t && *t > 0) {
+    percent = 100.0 * pod.value / *t;
   }
-  std::optional<double> t = target ? target : def.target;
-  if (!t || *t <= 0) return std::nullopt;
-  return 100.0 * pod.value / *t;
+  if (percent && !std::isfinite(*percent)) return std::nullopt;
+  return percent;
 }
 
 }  // namespace aa::pipeline

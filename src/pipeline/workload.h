@@ -19,7 +19,8 @@ struct WorkloadStats {
   double baseline_total = 0;  // sum of the baselines of pods that have one
   int pods_with_baseline = 0;
   // Utilization in percent: 100 * total / baseline_total for metrics with a baseline (as the HPA
-  // computes CPU utilization), else 100 * average / target. Unset when neither is known.
+  // computes CPU utilization), else 100 * average / target. Unset when neither is known, or when
+  // the ratio is not finite.
   std::optional<double> utilization_percent;
   std::optional<double> target;  // per-pod target value used (metrics without baseline)
   std::optional<double>
@@ -33,7 +34,7 @@ WorkloadStats Aggregate(const config::MetricDefinition& def, const MetricTable& 
                         const std::function<bool(const PodValue&)>& include,
                         std::optional<double> target, std::optional<double> target_utilization);
 
-// Per-pod utilization in percent (baseline or target based), unset when unknown.
+// Per-pod utilization in percent (baseline or target based), unset when unknown or not finite.
 std::optional<double> PodUtilizationPercent(const config::MetricDefinition& def,
                                             const PodValue& pod, std::optional<double> target);
 

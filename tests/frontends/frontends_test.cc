@@ -113,7 +113,10 @@ config::Config TestConfig() {
   config::MetricDefinition panic = conc;
   panic.name = "concurrency_panic";
   panic.panic = config::PanicConfig{};
-  c.metrics = {conc, panic};
+  config::MetricDefinition huge = conc;
+  huge.name = "huge";
+  huge.query = "huge{<<.LabelMatchers>>}";
+  c.metrics = {conc, panic, huge};
   return c;
 }
 
@@ -175,6 +178,12 @@ class FrontendsTest : public ::testing::Test {
             return VectorOf({{{{"namespace", kNs}, {"pod", "a-1"}}, 35},
                              {{{"namespace", kNs}, {"pod", "a-2"}}, 105},
                              {{{"namespace", kNs}, {"pod", "b-1"}}, 7}},
+                            at);
+          }
+          if (absl::StartsWith(q, "huge")) {
+            // Each value finite, their sum not.
+            return VectorOf({{{{"namespace", kNs}, {"pod", "a-1"}}, 1e308},
+                             {{{"namespace", kNs}, {"pod", "a-2"}}, 1e308}},
                             at);
           }
           if (absl::StartsWith(q, "deploy_requests")) {
@@ -471,6 +480,29 @@ TEST_F(FrontendsTest, StalePodIndexIsUnavailableForPodsPickedByLabels) {
             "Kubernetes pod watch: the pod index is stale: no successful list since X");
   pod_source_.Set(absl::OkStatus());
   ExpectSame(by_labels, {absl::StatusCode::kOk, 140});
+}
+
+// A total that overflows a double is an error in every frontend, never a quantity ("0" before)
+// or a number; the Kubernetes APIs say why.
+TEST_F(FrontendsTest, NonFiniteTotalsAreErrorsEverywhere) {
+  Question q{"huge", "huge", "external.metrics.k8s.io/v1beta1/namespaces/ns/huge", {}, {}, {}};
+  ExpectSame(q, {absl::StatusCode::kUnavailable, 0});
+  for (const char* path : {"/apis/external.metrics.k8s.io/v1beta1/namespaces/ns/huge",
+                           "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/metrics/huge"}) {
+    net::HttpRequest r;
+    r.method = "GET";
+    r.path = path;
+    net::HttpResponse res = metrics_api_->Handle(r);
+    EXPECT_EQ(res.status, 503) << path << ": " << res.body;
+    EXPECT_TRUE(absl::StrContains(
+        res.body, "metric huge in namespace ns: the total of the 2 selected values is +Inf"))
+        << path << ": " << res.body;
+  }
+  // One pod's value alone is finite and served.
+  Question one{
+      "one pod", "huge",           "custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/a-1/huge",
+      {},        {{"pod", "a-1"}}, {}};
+  EXPECT_EQ(AskApiserver(one).code, absl::StatusCode::kOk);
 }
 
 }  // namespace
