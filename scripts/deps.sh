@@ -11,7 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev libfuzzer-14-dev clang-format clang-tidy
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev
-  libsimdjson-dev nlohmann-json3-dev libssl-dev zlib1g-dev
+  libsimdjson-dev nlohmann-json3-dev libssl-dev zlib1g-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   prometheus python3 python3-grpcio wrk gnuplot-nox
   python3-yaml python3-jsonschema

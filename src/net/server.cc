@@ -1,24 +1,48 @@
 #include "net/server.h"
 
-#include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 #include <cctype>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <list>
+#include <optional>
 #include <thread>
+#include <unordered_set>
 
-#include "absl/strings/match.h"
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
 namespace aa::net {
 namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+using boost::system::error_code;
 
 struct ServerMetrics {
   explicit ServerMetrics(prometheus::Registry& registry)
@@ -29,9 +53,32 @@ struct ServerMetrics {
         latency(prometheus::BuildHistogram()
                     .Name("autoscale_adapter_http_request_duration_seconds")
                     .Help("Time to answer an HTTP request, by server and route.")
-                    .Register(registry)) {}
+                    .Register(registry)),
+        open(prometheus::BuildGauge()
+                 .Name("autoscale_adapter_http_open_connections")
+                 .Help("Open HTTP connections, by server.")
+                 .Register(registry)),
+        refused(prometheus::BuildCounter()
+                    .Name("autoscale_adapter_http_connections_refused_total")
+                    .Help("HTTP connections closed (or answered 503) as they came in, by server "
+                          "and reason (max_connections: every connection busy in a handler).")
+                    .Register(registry)),
+        evicted(prometheus::BuildCounter()
+                    .Name("autoscale_adapter_http_connections_evicted_total")
+                    .Help("HTTP connections closed at the connection limit to make room for a new "
+                          "one: the one waiting longest without a complete request, by server.")
+                    .Register(registry)),
+        timed_out(prometheus::BuildCounter()
+                      .Name("autoscale_adapter_http_connections_timed_out_total")
+                      .Help("HTTP connections closed at a deadline, by server and reason "
+                            "(tls_handshake, header, body, idle, write).")
+                      .Register(registry)) {}
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Histogram>& latency;
+  prometheus::Family<prometheus::Gauge>& open;
+  prometheus::Family<prometheus::Counter>& refused;
+  prometheus::Family<prometheus::Counter>& evicted;
+  prometheus::Family<prometheus::Counter>& timed_out;
 };
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
@@ -47,13 +94,13 @@ int HexValue(char c) {
   return -1;
 }
 
-// Decodes %XX escapes and, in query strings, '+' as a space (form encoding, as the aggregator
-// sends).
-std::string Unescape(std::string_view s) {
+// Decodes %XX escapes and, in query strings (`plus_is_space`), '+' as a space (form encoding, as
+// the aggregator sends).
+std::string Unescape(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
+    if (s[i] == '+' && plus_is_space) {
       out.push_back(' ');
     } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
                HexValue(s[i + 2]) >= 0) {
@@ -77,236 +124,12 @@ std::multimap<std::string, std::string> ParseQuery(std::string_view target) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
-    params.emplace(Unescape(pair.substr(0, eq)),
-                   eq == std::string_view::npos ? std::string() : Unescape(pair.substr(eq + 1)));
+    params.emplace(Unescape(pair.substr(0, eq), true), eq == std::string_view::npos
+                                                           ? std::string()
+                                                           : Unescape(pair.substr(eq + 1), true));
   }
   return params;
 }
-
-// cpp-httplib's limits (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH and CPPHTTPLIB_HEADER_MAX_LENGTH), fixed
-// when Debian compiled libcpp-httplib.so: the request line, and each header line.
-constexpr size_t kLibraryLineLimit = 8192;
-
-bool IsLibraryMethod(std::string_view m) {
-  // The methods cpp-httplib 0.11 parses; with any other the request line does not parse.
-  for (std::string_view known :
-       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"}) {
-    if (m == known) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
-LibraryError ExplainLibraryError(int status, std::string_view method, std::string_view target,
-                                 std::string_view version, std::string_view path) {
-  // cpp-httplib reports only a status. 414: the request line is over its limit (nothing of it
-  // kept). 400: the request line did not parse, or a header line is over its limit (or the
-  // connection ended inside the headers). It sets `path` only after the method, the version and
-  // the number of tokens check out, and then fails only on a second '?' in the target: so with a
-  // path and at most one '?' the request line was fine and the headers were not.
-  const size_t questions = std::count(target.begin(), target.end(), '?');
-  switch (status) {
-    case 414:
-      return {414, absl::StrCat("request URI too long: the request line (method, path and query "
-                                "string) exceeds the ",
-                                kLibraryLineLimit, "-byte limit; shorten the query string")};
-    case 400:
-      if (!path.empty() && questions <= 1) {
-        return {431, absl::StrCat("request headers exceed the ", kLibraryLineLimit,
-                                  "-byte limit of one header field; shorten or drop it")};
-      }
-      if (!path.empty()) {
-        return {400, "malformed request target: more than one '?' (encode it as %3F)"};
-      }
-      if (!method.empty() && !IsLibraryMethod(method) && !target.empty() && target[0] == '/' &&
-          (version == "HTTP/1.1" || version == "HTTP/1.0")) {
-        return {405, absl::StrCat("method ", ToAbsl(method.substr(0, 32)),
-                                  " is not allowed: the server answers GET (and HEAD)")};
-      }
-      return {400,
-              "malformed HTTP request: want a request line \"GET /path HTTP/1.1\" and "
-              "header lines \"Name: value\""};
-    case 416:
-      return {416, "invalid Range header: want bytes=<first>-<last>"};
-    default:
-      return {status, absl::StrCat("the HTTP request was refused (status ", status, ")")};
-  }
-}
-
-namespace {
-
-class ServerImpl final : public HttpServer {
- public:
-  ServerImpl(HttpServerOptions options, HttpHandler handler)
-      : options_(std::move(options)), handler_(std::move(handler)) {
-    if (options_.registry) metrics_ = std::make_unique<ServerMetrics>(*options_.registry);
-  }
-  ~ServerImpl() override { Stop(); }
-
-  absl::StatusOr<int> Init() {
-    auto addr = ParseListenAddress(options_.listen);
-    if (!addr.ok()) return addr.status();
-    bool tls =
-        options_.tls_setup || !options_.tls_cert_file.empty() || !options_.tls_key_file.empty();
-    if (options_.tls_setup) {
-      absl::Status setup_status;
-      auto ssl = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
-        setup_status = options_.tls_setup(&ctx);
-        return setup_status.ok();
-      });
-      if (!ssl->is_valid()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(options_.name, ": TLS setup failed: ",
-                         setup_status.ok() ? "no SSL context" : setup_status.ToString()));
-      }
-      server_ = std::move(ssl);
-    } else if (tls) {
-      if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(options_.name, ": TLS needs both a certificate and a key"));
-      }
-      auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
-                                                      options_.tls_key_file.c_str());
-      if (!ssl->is_valid()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(options_.name, ": cannot load TLS certificate ", options_.tls_cert_file,
-                         " and key ", options_.tls_key_file));
-      }
-      server_ = std::move(ssl);
-    } else {
-      server_ = std::make_unique<httplib::Server>();
-    }
-    int threads = options_.threads;
-    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    server_->set_keep_alive_max_count(100000);
-    // Headers and body go out in separate writes: no 40 ms Nagle stall.
-    server_->set_tcp_nodelay(true);
-    server_->set_keep_alive_timeout(absl::ToInt64Seconds(options_.keep_alive_timeout));
-    server_->set_read_timeout(10, 0);
-    server_->set_write_timeout(10, 0);
-    server_->set_payload_max_length(1 << 20);
-    server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      Serve(req, res);
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    // Called for every answer >= 400; the handler's own answers carry a Content-Type, what the
-    // library refused by itself (before Serve) does not.
-    server_->set_error_handler(httplib::Server::HandlerWithResponse(
-        [this](const httplib::Request& req, httplib::Response& res) {
-          if (res.has_header("Content-Type")) return httplib::Server::HandlerResponse::Unhandled;
-          LibraryError e =
-              ExplainLibraryError(res.status, req.method, req.target, req.version, req.path);
-          // The rest of a refused request (headers after an over-long one) may still be
-          // unread: the connection cannot be reused.
-          res.set_header("Connection", "close");
-          Render(e.status, std::move(e.message), "rejected", res);
-          return httplib::Server::HandlerResponse::Handled;
-        }));
-    int port = addr->second;
-    if (port == 0) {
-      port = server_->bind_to_any_port(addr->first);
-    } else if (!server_->bind_to_port(addr->first, port)) {
-      port = -1;
-    }
-    if (port <= 0) {
-      return absl::UnavailableError(
-          absl::StrCat(options_.name, ": cannot listen on ", options_.listen));
-    }
-    port_ = port;
-    thread_ = std::thread([this] {
-      server_->listen_after_bind();
-      listen_returned_ = true;
-    });
-    // httplib's stop() does nothing until the accept loop runs: a Stop() right after the start
-    // would otherwise leave the loop blocked in accept() forever.
-    while (!server_->is_running() && !listen_returned_) std::this_thread::yield();
-    LogInfo("listening", {{"server", options_.name},
-                          {"address", absl::StrCat(addr->first, ":", port)},
-                          {"port", port},
-                          {"tls", tls}});
-    return port;
-  }
-
-  int port() const override { return port_; }
-
-  void Stop() override {
-    if (stopped_.exchange(true)) return;
-    if (server_) server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  // Sends an error the server answers by itself, rendered by options_.error_response.
-  void Render(int status, std::string message, const char* route, httplib::Response& res) {
-    HttpResponse out;
-    if (options_.error_response) {
-      out = options_.error_response(status, std::move(message));
-    } else {
-      out.content_type = "text/plain; charset=utf-8";
-      out.body = std::move(message);
-    }
-    res.status = status;
-    for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    res.set_content(out.body, out.content_type);
-    if (metrics_) {
-      metrics_->requests
-          .Add({{"server", options_.name}, {"route", route}, {"code", absl::StrCat(status)}})
-          .Increment();
-    }
-  }
-
-  void Serve(const httplib::Request& req, httplib::Response& res) {
-    auto start = std::chrono::steady_clock::now();
-    if (req.target.size() > options_.max_uri_bytes) {
-      Render(414,
-             absl::StrCat("request URI too long: the path and query string are ", req.target.size(),
-                          " bytes, over the ", options_.max_uri_bytes,
-                          "-byte limit; shorten the query string"),
-             "too_long", res);
-      return;
-    }
-    HttpRequest in;
-    in.method = req.method;
-    in.path = req.path;
-    in.remote_addr = req.remote_addr;
-    in.ssl = req.ssl;
-    in.params = ParseQuery(req.target);
-    for (const auto& [k, v] : req.headers) in.headers.emplace_back(k, v);
-    HttpResponse out = handler_(in);
-    // Answers are whole documents: a Range header must not cut them (cpp-httplib would slice the
-    // body and still say 200). The request object is the library's own non-const one.
-    const_cast<httplib::Request&>(req).ranges.clear();
-    // The handler ran before cpp-httplib read any body: it is still in the connection, which
-    // therefore cannot carry another request.
-    if (req.has_header("Transfer-Encoding") ||
-        (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
-      res.set_header("Connection", "close");
-    }
-    res.status = out.status;
-    for (const auto& [k, v] : out.headers) res.set_header(k, v);
-    res.set_content(out.body, out.content_type);
-    if (metrics_) {
-      double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      metrics_->requests
-          .Add(
-              {{"server", options_.name}, {"route", out.route}, {"code", absl::StrCat(out.status)}})
-          .Increment();
-      metrics_->latency.Add({{"server", options_.name}, {"route", out.route}}, LatencyBuckets())
-          .Observe(seconds);
-    }
-  }
-
-  HttpServerOptions options_;
-  HttpHandler handler_;
-  std::unique_ptr<ServerMetrics> metrics_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::atomic<bool> stopped_{false};
-  std::atomic<bool> listen_returned_{false};
-};
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -317,6 +140,718 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
+}
+
+std::string_view View(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+// One header field's limit (name, ": " and value), as nginx's default large_client_header_buffers.
+constexpr size_t kMaxFieldBytes = 8192;
+// Bytes read from a socket at a time.
+constexpr size_t kReadChunk = 4096;
+// What a body's framing (a chunk header) may leave buffered unparsed.
+constexpr size_t kMaxBodyBuffered = 64 << 10;
+// After a refusal: how long, and how many bytes, the server reads and drops before it closes.
+constexpr absl::Duration kLingerTime = absl::Seconds(2);
+constexpr size_t kMaxLingerBytes = 1 << 20;
+
+bool IsKnownMethod(std::string_view m) {
+  for (std::string_view known :
+       {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}) {
+    if (m == known) return true;
+  }
+  return false;
+}
+
+// The request line and header fields of one request, checked as they are parsed; the body is
+// counted and dropped. A refusal sets `status`/`message` and fails the parse.
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  explicit RequestParser(const HttpServerOptions& o) : o_(o) {
+    header_limit(static_cast<std::uint32_t>(std::min<size_t>(o.max_header_bytes, UINT32_MAX)));
+    body_limit(o.max_body_bytes);
+    eager(true);
+  }
+
+  HttpRequest request;
+  bool request_line_done = false;
+  int status = 0;  // set when refused
+  std::string message;
+  const char* route = "rejected";
+
+ private:
+  void Refuse(int code, std::string why, error_code& ec) {
+    status = code;
+    message = std::move(why);
+    ec = http::error::bad_value;
+  }
+
+  void on_request_impl(http::verb /*verb*/, boost::beast::string_view method_sv,
+                       boost::beast::string_view target_sv, int version, error_code& ec) override {
+    request_line_done = true;
+    std::string_view method = View(method_sv), target = View(target_sv);
+    if ((version != 10 && version != 11) || target.empty() || target[0] != '/') {
+      return Refuse(400,
+                    "malformed HTTP request: want a request line \"GET /path HTTP/1.1\" and "
+                    "header lines \"Name: value\"",
+                    ec);
+    }
+    if (!IsKnownMethod(method)) {
+      return Refuse(405,
+                    absl::StrCat("method ", ToAbsl(method.substr(0, 32)),
+                                 " is not allowed: the server answers GET (and HEAD)"),
+                    ec);
+    }
+    if (target.size() > o_.max_uri_bytes) {
+      route = "too_long";
+      return Refuse(414,
+                    absl::StrCat("request URI too long: the path and query string are ",
+                                 target.size(), " bytes, over the ", o_.max_uri_bytes,
+                                 "-byte limit; shorten the query string"),
+                    ec);
+    }
+    if (std::count(target.begin(), target.end(), '?') > 1) {
+      return Refuse(400, "malformed request target: more than one '?' (encode it as %3F)", ec);
+    }
+    request.method = std::string(method);
+    request.path = Unescape(target.substr(0, target.find('?')), false);
+    request.params = ParseQuery(target);
+  }
+
+  void on_response_impl(int /*code*/, boost::beast::string_view /*reason*/, int /*version*/,
+                        error_code& ec) override {
+    ec = http::error::bad_method;  // never called for a request parser
+  }
+
+  void on_field_impl(http::field /*f*/, boost::beast::string_view name,
+                     boost::beast::string_view value, error_code& ec) override {
+    if (request.headers.size() >= static_cast<size_t>(o_.max_header_count)) {
+      return Refuse(431,
+                    absl::StrCat("too many request header fields: over the limit of ",
+                                 o_.max_header_count, "; send fewer"),
+                    ec);
+    }
+    if (name.size() + 2 + value.size() > kMaxFieldBytes) {
+      return Refuse(431,
+                    absl::StrCat("request headers exceed the ", kMaxFieldBytes,
+                                 "-byte limit of one header field; shorten or drop it"),
+                    ec);
+    }
+    request.headers.emplace_back(std::string(View(name)), std::string(View(value)));
+  }
+
+  void on_header_impl(error_code& /*ec*/) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& /*length*/,
+                         error_code& /*ec*/) override {}
+  size_t on_body_impl(boost::beast::string_view body, error_code& /*ec*/) override {
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t /*size*/, boost::beast::string_view /*extensions*/,
+                            error_code& /*ec*/) override {}
+  size_t on_chunk_body_impl(std::uint64_t /*remain*/, boost::beast::string_view body,
+                            error_code& /*ec*/) override {
+    return body.size();
+  }
+  void on_finish_impl(error_code& /*ec*/) override {}
+
+  const HttpServerOptions& o_;
+};
+
+// Handlers run here: `threads` workers, at most `max_queued` tasks waiting.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
+    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~WorkerPool() { Stop(); }
+
+  // False when the queue is full (or the pool stopped): the task was not taken.
+  bool TrySubmit(std::function<void()> task) {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || queue_.size() >= max_queued_ + idle_) return false;
+    queue_.push_back(std::move(task));
+    return true;
+  }
+
+  // Runs no more tasks; drops the queued ones; joins.
+  void Stop() {
+    std::deque<std::function<void()>> dropped;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      dropped.swap(queue_);
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        absl::MutexLock lock(&mu_);
+        ++idle_;
+        mu_.Await(absl::Condition(this, &WorkerPool::HasWork));
+        --idle_;
+        if (stopping_) return;
+        task = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      task();
+    }
+  }
+
+  bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
+
+  const size_t max_queued_;
+  mutable absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;  // workers waiting for a task
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return std::chrono::hours(24 * 365);
+  return absl::ToChronoNanoseconds(d);
+}
+
+class Connection;
+
+class ServerImpl final : public HttpServer {
+ public:
+  ServerImpl(HttpServerOptions options, HttpHandler handler)
+      : options_(std::move(options)), handler_(std::move(handler)) {
+    if (options_.registry) metrics_ = std::make_unique<ServerMetrics>(*options_.registry);
+  }
+  ~ServerImpl() override { Stop(); }
+
+  absl::StatusOr<int> Init();
+  int port() const override { return port_; }
+  void Stop() override;
+
+  // What connections use; all on the I/O thread unless said otherwise.
+  const HttpServerOptions& options() const { return options_; }
+  asio::io_context& io() { return io_; }
+  asio::ssl::context* tls() { return tls_.get(); }
+  WorkerPool& pool() { return *pool_; }
+  bool stopping() const { return stopping_; }
+  // Connections without a complete request, longest waiting first.
+  std::list<Connection*>& waiting() { return waiting_; }
+  void Closed(Connection* c);
+  void CountTimeout(const char* reason);
+  // An answer the server gives by itself, rendered by options_.error_response. Any thread.
+  HttpResponse Render(int status, std::string message, const char* route);
+  // Runs the handler (on a worker) and counts the answer.
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  void Accept();
+  void Admit(tcp::socket socket);
+  bool AllClosed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_count_ == 0; }
+
+  HttpServerOptions options_;
+  HttpHandler handler_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  std::unique_ptr<WorkerPool> pool_;
+  // Declared after what its pending handlers own (connections hold the TLS context), so it is
+  // destroyed (and destroys them) first.
+  asio::io_context io_{1};
+  tcp::acceptor acceptor_{io_};
+  asio::steady_timer accept_retry_{io_};
+  std::thread io_thread_;
+  int port_ = 0;
+  std::atomic<bool> stopped_{false};
+  bool stopping_ = false;
+  std::list<Connection*> waiting_;
+  std::unordered_set<Connection*> open_;
+  mutable absl::Mutex mu_;
+  size_t open_count_ ABSL_GUARDED_BY(mu_) = 0;  // open_.size(), for Stop()
+};
+
+// One connection, driven on the I/O thread. Phases: TLS handshake, reading a request (headers,
+// then body), in the handler (a worker), writing the answer, then again from reading.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(ServerImpl& server, tcp::socket socket)
+      : s_(server), socket_(std::move(socket)), timer_(server.io()) {
+    error_code ec;
+    auto peer = socket_.remote_endpoint(ec);
+    if (!ec) remote_addr_ = peer.address().to_string();
+    socket_.set_option(tcp::no_delay(true), ec);  // headers and body in one write anyway
+  }
+
+  void Start() {
+    waiting_ = s_.waiting().insert(s_.waiting().end(), this);
+    if (s_.tls() != nullptr) {
+      tls_.emplace(std::move(socket_), *s_.tls());
+      SetDeadline(s_.options().tls_handshake_timeout, "tls_handshake");
+      tls_->async_handshake(asio::ssl::stream_base::server,
+                            [self = shared_from_this()](const error_code& ec) {
+                              if (self->closed_) return;
+                              if (ec) return self->Close();
+                              self->BeginRequest(true);
+                            });
+    } else {
+      BeginRequest(true);
+    }
+  }
+
+  // Closes the socket at once; pending operations end with operation_aborted.
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    StopWaiting();
+    timer_.cancel();
+    error_code ec;
+    Socket().shutdown(tcp::socket::shutdown_both, ec);
+    Socket().close(ec);
+    s_.Closed(this);
+  }
+
+  bool Busy() const { return phase_ == Phase::kHandler || phase_ == Phase::kWrite; }
+
+ private:
+  enum class Phase { kIdle, kHeader, kBody, kHandler, kWrite };
+
+  tcp::socket& Socket() { return tls_ ? tls_->next_layer() : socket_; }
+
+  template <typename Buffers, typename Done>
+  void ReadSome(const Buffers& buffers, Done&& done) {
+    if (tls_) {
+      tls_->async_read_some(buffers, std::forward<Done>(done));
+    } else {
+      socket_.async_read_some(buffers, std::forward<Done>(done));
+    }
+  }
+
+  // Arms the connection's one deadline; passing it closes the connection, counted by `reason`
+  // (unless null).
+  void SetDeadline(absl::Duration d, const char* reason) {
+    uint64_t generation = ++deadline_generation_;
+    timer_.expires_after(ToChrono(d));
+    timer_.async_wait([self = shared_from_this(), generation, reason](const error_code& ec) {
+      if (ec || self->closed_ || generation != self->deadline_generation_) return;
+      if (reason != nullptr) self->s_.CountTimeout(reason);
+      self->Close();
+    });
+  }
+  void ClearDeadline() {
+    ++deadline_generation_;
+    timer_.cancel();
+  }
+
+  void StopWaiting() {
+    if (waiting_) s_.waiting().erase(*waiting_);
+    waiting_.reset();
+  }
+
+  // A new request: its header deadline starts now for a connection's first request (or bytes
+  // already buffered), else at its first byte (until then the connection is idle).
+  void BeginRequest(bool first) {
+    parser_.emplace(s_.options());
+    header_bytes_ = 0;
+    if (first || buffer_.size() > 0) {
+      phase_ = Phase::kHeader;
+      SetDeadline(s_.options().request_header_timeout, "header");
+    } else {
+      phase_ = Phase::kIdle;
+      SetDeadline(s_.options().keep_alive_timeout, "idle");
+    }
+    Parse();
+  }
+
+  void Parse() {
+    const HttpServerOptions& o = s_.options();
+    while (!parser_->is_done()) {
+      if (buffer_.size() == 0) return Read();
+      const bool header_done = parser_->is_header_done();
+      error_code ec;
+      size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (!header_done) header_bytes_ += used;
+      if (ec == http::error::need_more) {
+        if (!parser_->is_header_done() && header_bytes_ + buffer_.size() >= o.max_header_bytes) {
+          ec = http::error::header_limit;
+        } else if (parser_->is_header_done() && buffer_.size() > kMaxBodyBuffered) {
+          ec = http::error::bad_chunk;
+        } else {
+          return Read();
+        }
+      }
+      if (ec) return Refuse(ec);
+      if (parser_->is_header_done() && phase_ == Phase::kHeader && !parser_->is_done()) {
+        phase_ = Phase::kBody;
+        SetDeadline(o.body_timeout, "body");
+      }
+    }
+    Dispatch();
+  }
+
+  void Read() {
+    size_t chunk = kReadChunk;
+    if (!parser_->is_header_done()) {
+      // Never buffer past the header limit: one byte over it is enough to refuse.
+      size_t held = header_bytes_ + buffer_.size();
+      chunk = std::min(
+          chunk, s_.options().max_header_bytes + 1 - std::min(held, s_.options().max_header_bytes));
+    }
+    ReadSome(buffer_.prepare(chunk), [self = shared_from_this()](const error_code& ec, size_t n) {
+      if (self->closed_) return;
+      if (ec) return self->Close();  // the client went away (or the connection broke)
+      self->buffer_.commit(n);
+      if (self->phase_ == Phase::kIdle) {
+        self->phase_ = Phase::kHeader;
+        self->SetDeadline(self->s_.options().request_header_timeout, "header");
+      }
+      self->Parse();
+    });
+  }
+
+  // The request cannot be read on: answers why and closes.
+  void Refuse(const error_code& ec) {
+    int status = parser_->status;
+    std::string message = std::move(parser_->message);
+    const char* route = parser_->route;
+    if (status == 0) {
+      const HttpServerOptions& o = s_.options();
+      if (ec == http::error::header_limit && !parser_->request_line_done) {
+        status = 414;
+        route = "too_long";
+        message = absl::StrCat(
+            "request URI too long: the request line (method, path and query string) exceeds the ",
+            o.max_header_bytes, "-byte limit of the request headers; shorten the query string");
+      } else if (ec == http::error::header_limit) {
+        status = 431;
+        message = absl::StrCat("request headers exceed the ", o.max_header_bytes,
+                               "-byte limit of all header fields together; send fewer or "
+                               "shorter ones");
+      } else if (ec == http::error::body_limit) {
+        status = 413;
+        message = absl::StrCat("request body too large: over the ", o.max_body_bytes,
+                               "-byte limit (the server reads no request bodies)");
+      } else {
+        status = 400;
+        message = absl::StrCat(
+            "malformed HTTP request (", ec.message(),
+            "): want a request line \"GET /path HTTP/1.1\" and header lines \"Name: value\"");
+      }
+    }
+    StopWaiting();
+    keep_alive_ = false;
+    refused_ = true;
+    head_ = false;
+    Write(s_.Render(status, std::move(message), route));
+  }
+
+  // A complete request: to a worker, or 503 when the queue is full.
+  void Dispatch() {
+    StopWaiting();
+    ClearDeadline();
+    phase_ = Phase::kHandler;
+    keep_alive_ = parser_->keep_alive() && !s_.stopping();
+    head_ = parser_->request.method == "HEAD";
+    HttpRequest request = std::move(parser_->request);
+    parser_.reset();
+    request.remote_addr = remote_addr_;
+    request.ssl = tls_ ? tls_->native_handle() : nullptr;
+    auto self = shared_from_this();
+    bool taken = s_.pool().TrySubmit([self, request = std::move(request)]() {
+      HttpResponse out = self->s_.Handle(request);
+      asio::post(self->s_.io(), [self, out = std::move(out)]() {
+        if (!self->closed_) self->Write(out);
+      });
+    });
+    if (!taken) {
+      Write(s_.Render(
+          503,
+          absl::StrCat("server busy: every worker is answering and ",
+                       s_.options().max_queued_requests, " requests wait for one; retry shortly"),
+          "overloaded"));
+    }
+  }
+
+  void Write(const HttpResponse& out) {
+    phase_ = Phase::kWrite;
+    if (s_.stopping()) keep_alive_ = false;
+    Serialize(out);
+    SetDeadline(s_.options().write_timeout, "write");
+    auto done = [self = shared_from_this()](const error_code& ec, size_t /*n*/) {
+      if (self->closed_) return;
+      if (ec || self->s_.stopping()) return self->Close();
+      if (!self->keep_alive_) return self->refused_ ? self->Linger() : self->Close();
+      self->out_.clear();
+      self->out_.shrink_to_fit();
+      self->waiting_ = self->s_.waiting().insert(self->s_.waiting().end(), self.get());
+      self->BeginRequest(false);
+    };
+    if (tls_) {
+      asio::async_write(*tls_, asio::buffer(out_), std::move(done));
+    } else {
+      asio::async_write(socket_, asio::buffer(out_), std::move(done));
+    }
+  }
+
+  // After a refusal the client may still be sending (the rest of a huge header): closing now
+  // would reset the connection and lose the answer. So stop sending, read and drop what comes for
+  // a short while (bounded in bytes and time, evictable), then close.
+  void Linger() {
+    error_code ec;
+    Socket().shutdown(tcp::socket::shutdown_send, ec);
+    waiting_ = s_.waiting().insert(s_.waiting().end(), this);
+    SetDeadline(kLingerTime, nullptr);
+    Discard();
+  }
+  void Discard() {
+    buffer_.clear();
+    Socket().async_read_some(buffer_.prepare(kReadChunk),
+                             [self = shared_from_this()](const error_code& ec, size_t n) {
+                               if (self->closed_) return;
+                               self->lingered_ += n;
+                               if (ec || self->lingered_ > kMaxLingerBytes) return self->Close();
+                               self->Discard();
+                             });
+  }
+
+  void Serialize(const HttpResponse& out) {
+    auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(out.status)));
+    out_ = absl::StrCat("HTTP/1.1 ", out.status, " ", ToAbsl(View(reason)), "\r\n");
+    bool has_type = false;
+    for (const auto& [k, v] : out.headers) {
+      if (EqualsIgnoreCase(k, "Content-Length") || EqualsIgnoreCase(k, "Connection") ||
+          k.find_first_of("\r\n:") != std::string::npos ||
+          v.find_first_of("\r\n") != std::string::npos) {
+        continue;  // ours to set, or would split the answer
+      }
+      has_type = has_type || EqualsIgnoreCase(k, "Content-Type");
+      absl::StrAppend(&out_, k, ": ", v, "\r\n");
+    }
+    if (!has_type && !out.content_type.empty()) {
+      absl::StrAppend(&out_, "Content-Type: ", out.content_type, "\r\n");
+    }
+    absl::StrAppend(&out_, "Content-Length: ", out.body.size(), "\r\n",
+                    keep_alive_ ? "Connection: keep-alive\r\n" : "Connection: close\r\n", "\r\n");
+    if (!head_) out_.append(out.body);
+  }
+
+  ServerImpl& s_;
+  tcp::socket socket_;  // moved into tls_ for TLS
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
+  asio::steady_timer timer_;
+  uint64_t deadline_generation_ = 0;
+  std::string remote_addr_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<RequestParser> parser_;
+  size_t header_bytes_ = 0;  // of the current request, parsed so far
+  Phase phase_ = Phase::kIdle;
+  bool closed_ = false;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool refused_ = false;  // the server refused the request: linger before closing
+  size_t lingered_ = 0;   // bytes dropped while lingering
+  std::string out_;
+  std::optional<std::list<Connection*>::iterator> waiting_;  // in s_.waiting()
+};
+
+absl::StatusOr<int> ServerImpl::Init() {
+  auto addr = ParseListenAddress(options_.listen);
+  if (!addr.ok()) return addr.status();
+  bool tls =
+      options_.tls_setup || !options_.tls_cert_file.empty() || !options_.tls_key_file.empty();
+  if (tls) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(options_.name, ": no SSL context"));
+    }
+    tls_ = std::make_unique<asio::ssl::context>(ctx);  // owns it
+    if (options_.tls_setup) {
+      absl::Status setup = options_.tls_setup(ctx);
+      if (!setup.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(options_.name, ": TLS setup failed: ", setup.ToString()));
+      }
+    } else {
+      if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(options_.name, ": TLS needs both a certificate and a key"));
+      }
+      SSL_CTX_set_options(ctx,
+                          SSL_OP_NO_COMPRESSION | SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+      if (SSL_CTX_use_certificate_chain_file(ctx, options_.tls_cert_file.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(ctx, options_.tls_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+          SSL_CTX_check_private_key(ctx) != 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(options_.name, ": cannot load TLS certificate ", options_.tls_cert_file,
+                         " and key ", options_.tls_key_file));
+      }
+    }
+  }
+  error_code ec;
+  tcp::resolver resolver(io_);
+  auto endpoints = resolver.resolve(addr->first, absl::StrCat(addr->second),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  auto unavailable = [&](const error_code& why) {
+    return absl::UnavailableError(
+        absl::StrCat(options_.name, ": cannot listen on ", options_.listen, ": ", why.message()));
+  };
+  if (ec) return unavailable(ec);
+  for (const auto& entry : endpoints) {
+    acceptor_.close(ec);
+    if (acceptor_.open(entry.endpoint().protocol(), ec)) continue;
+    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (acceptor_.bind(entry.endpoint(), ec) || acceptor_.listen(SOMAXCONN, ec)) continue;
+    break;
+  }
+  if (ec || !acceptor_.is_open()) return unavailable(ec);
+  port_ = acceptor_.local_endpoint(ec).port();
+  if (ec) return unavailable(ec);
+  pool_ = std::make_unique<WorkerPool>(
+      options_.threads, static_cast<size_t>(std::max(0, options_.max_queued_requests)));
+  Accept();
+  io_thread_ = std::thread([this] { io_.run(); });
+  LogInfo("listening", {{"server", options_.name},
+                        {"address", absl::StrCat(addr->first, ":", port_)},
+                        {"port", port_},
+                        {"tls", tls}});
+  return port_;
+}
+
+void ServerImpl::Accept() {
+  acceptor_.async_accept([this](const error_code& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (ec) {
+      // Out of descriptors (or a connection reset before it was accepted): retry shortly rather
+      // than spin.
+      LogWarn("accept failed", {{"server", options_.name}, {"error", ec.message()}});
+      accept_retry_.expires_after(std::chrono::milliseconds(50));
+      accept_retry_.async_wait([this](const error_code& e) {
+        if (!e && !stopping_) Accept();
+      });
+      return;
+    }
+    Admit(std::move(socket));
+    Accept();
+  });
+}
+
+void ServerImpl::Admit(tcp::socket socket) {
+  if (open_.size() >= static_cast<size_t>(std::max(1, options_.max_connections))) {
+    if (waiting_.empty()) {
+      // Every connection is busy in a handler: nothing to make room with. Told at once.
+      if (metrics_) {
+        metrics_->refused.Add({{"server", options_.name}, {"reason", "max_connections"}})
+            .Increment();
+      }
+      error_code ec;
+      if (!tls_) {
+        HttpResponse busy =
+            Render(503,
+                   absl::StrCat("too many connections: all ", options_.max_connections,
+                                " are busy answering; retry shortly"),
+                   "overloaded");
+        std::string text = absl::StrCat(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: ", busy.content_type,
+            "\r\nContent-Length: ", busy.body.size(), "\r\nConnection: close\r\n\r\n", busy.body);
+        // A fresh socket's send buffer is empty: this small write does not block.
+        asio::write(socket, asio::buffer(text), ec);
+      }
+      socket.shutdown(tcp::socket::shutdown_both, ec);
+      socket.close(ec);
+      return;
+    }
+    if (metrics_) metrics_->evicted.Add({{"server", options_.name}}).Increment();
+    waiting_.front()->Close();
+  }
+  auto c = std::make_shared<Connection>(*this, std::move(socket));
+  open_.insert(c.get());
+  {
+    absl::MutexLock lock(&mu_);
+    ++open_count_;
+  }
+  if (metrics_) metrics_->open.Add({{"server", options_.name}}).Increment();
+  c->Start();
+}
+
+void ServerImpl::Closed(Connection* c) {
+  open_.erase(c);
+  {
+    absl::MutexLock lock(&mu_);
+    --open_count_;
+  }
+  if (metrics_) metrics_->open.Add({{"server", options_.name}}).Decrement();
+}
+
+void ServerImpl::CountTimeout(const char* reason) {
+  if (metrics_) {
+    metrics_->timed_out.Add({{"server", options_.name}, {"reason", reason}}).Increment();
+  }
+}
+
+HttpResponse ServerImpl::Render(int status, std::string message, const char* route) {
+  HttpResponse out;
+  if (options_.error_response) {
+    out = options_.error_response(status, std::move(message));
+  } else {
+    out.content_type = "text/plain; charset=utf-8";
+    out.body = std::move(message);
+  }
+  out.status = status;
+  if (metrics_) {
+    metrics_->requests
+        .Add({{"server", options_.name}, {"route", route}, {"code", absl::StrCat(status)}})
+        .Increment();
+  }
+  return out;
+}
+
+HttpResponse ServerImpl::Handle(const HttpRequest& request) {
+  auto start = std::chrono::steady_clock::now();
+  HttpResponse out;
+  try {
+    out = handler_(request);
+  } catch (const std::exception& e) {
+    LogError("HTTP handler threw", {{"server", options_.name}, {"error", e.what()}});
+    return Render(500, "internal error: the request handler failed", "error");
+  } catch (...) {
+    LogError("HTTP handler threw", {{"server", options_.name}});
+    return Render(500, "internal error: the request handler failed", "error");
+  }
+  if (metrics_) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_->requests
+        .Add({{"server", options_.name}, {"route", out.route}, {"code", absl::StrCat(out.status)}})
+        .Increment();
+    metrics_->latency.Add({{"server", options_.name}, {"route", out.route}}, LatencyBuckets())
+        .Observe(seconds);
+  }
+  return out;
+}
+
+void ServerImpl::Stop() {
+  if (stopped_.exchange(true) || !io_thread_.joinable()) return;
+  asio::post(io_, [this] {
+    stopping_ = true;
+    error_code ec;
+    acceptor_.close(ec);
+    accept_retry_.cancel();
+    std::vector<Connection*> idle;
+    for (Connection* c : open_) {
+      if (!c->Busy()) idle.push_back(c);
+    }
+    for (Connection* c : idle) c->Close();
+  });
+  {
+    // Answers in progress go out; a handler that never returns is not waited for forever.
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &ServerImpl::AllClosed),
+                         options_.write_timeout + absl::Seconds(5));
+  }
+  io_.stop();
+  io_thread_.join();
+  pool_->Stop();
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #pragma once
-// A small HTTP(S) server: one handler for every request, a bounded worker pool, keep-alive, port 0,
-// graceful stop. The adapter's servers touch cpp-httplib only here (its header stays inside
-// server.cc); the simulator's own HTTP face (sim/server.cc) uses it directly.
+// A small HTTP/1.1 server (plain or TLS): one handler for every request, port 0, graceful stop, and
+// bounds that no client can get around. Connections are handled asynchronously on one I/O thread
+// (Boost.Asio, requests parsed by Boost.Beast's incremental parser, TLS through OpenSSL): an idle
+// or slow connection costs a socket and a small buffer, never a thread. Complete requests run on a
+// bounded worker pool with a bounded queue. Every limit is checked while reading, so what a client
+// sends never makes memory grow past them. Boost stays inside server.cc.
 
 #include <functional>
 #include <map>
@@ -57,21 +60,45 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";
   // Name in logs and self-metrics ("http", "https").
   std::string name = "http";
-  // Worker threads; each open keep-alive connection holds one while it waits. Default 64.
+  // Worker threads running the handler (which may block). Default 64.
   int threads = 64;
-  // Idle keep-alive connections are closed after this long; Stop() may wait this long for them.
-  // Default 5 s.
-  absl::Duration keep_alive_timeout = absl::Seconds(5);
+  // Complete requests waiting for a worker beyond this are answered 503 at once. Default 256.
+  int max_queued_requests = 256;
+
+  // Limits, each per server. At `max_connections` open connections, a new connection evicts the
+  // one that has waited longest without a complete request (idle keep-alive, TLS handshake, headers
+  // or body still arriving); when every connection is busy in a handler or writing its answer, the
+  // new one is answered 503 (plain HTTP) or closed (TLS) at once. Default 1024.
+  int max_connections = 1024;
+  // Request line and header fields together, counted while reading: over this the request is
+  // answered 431 (414 when the request line alone is over it). Default 32 KiB. Each header field
+  // is also limited to 8192 bytes (431), as nginx does by default.
+  size_t max_header_bytes = 32 << 10;
+  // Header fields in one request: over this, 431. Default 100.
+  int max_header_count = 100;
   // Requests whose path + query exceed this are answered 414 without calling the handler.
-  // Default 8 KiB. cpp-httplib itself limits the request line (method, target and version) to
-  // 8192 bytes (414) and each header line to 8192 bytes: the server answers those 414 and 431
-  // (Request Header Fields Too Large), through `error_response` like its other own errors.
+  // Default 8 KiB.
   size_t max_uri_bytes = 8192;
-  // Renders the errors the server answers by itself, without calling the handler: 400 (request
-  // line unparsable), 405 (a method HTTP/1.1 does not know), 413 (body over 1 MiB), 414, 431 and
-  // any other status cpp-httplib answers on its own. Gets the status and a message a person can
-  // act on; what it returns is sent with that status (its `status` is ignored). Default: the
-  // message as text/plain. Called on worker threads, concurrently.
+  // Request body (read and discarded: handlers get none), by Content-Length or chunked: over
+  // this, 413. Default 1 MiB.
+  size_t max_body_bytes = 1 << 20;
+  // From a request's first byte (or the connection's start) to the end of its headers: a client
+  // that trickles bytes is dropped when it passes. Default 10 s.
+  absl::Duration request_header_timeout = absl::Seconds(10);
+  // From the end of the headers to the end of the body. Default 10 s.
+  absl::Duration body_timeout = absl::Seconds(10);
+  // An idle keep-alive connection (no byte of a next request) is closed after this. Default 60 s.
+  absl::Duration keep_alive_timeout = absl::Seconds(60);
+  // TLS handshake, done on the I/O thread (never in a worker). Default 10 s.
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  // Writing one answer. Default 10 s.
+  absl::Duration write_timeout = absl::Seconds(10);
+
+  // Renders the errors the server answers by itself, without calling the handler: 400 (malformed
+  // request), 405 (a method HTTP/1.1 does not know), 413, 414, 431, 500 (the handler threw) and
+  // 503 (overloaded). Gets the status and a message a person can act on; what it returns is sent
+  // with that status (its `status` is ignored). Default: the message as text/plain. Called on the
+  // server's threads, possibly concurrently.
   std::function<HttpResponse(int status, std::string message)> error_response;
   // TLS: both set -> HTTPS. PEM files.
   std::string tls_cert_file;
@@ -81,8 +108,13 @@ struct HttpServerOptions {
   // rotation), protocol versions and client-certificate requests. An error fails the start
   // (InvalidArgument). The context outlives neither the server nor what the callback captured.
   std::function<absl::Status(ssl_ctx_st*)> tls_setup;
-  // Self-metrics: autoscale_adapter_http_requests_total{server,route,code} and
-  // autoscale_adapter_http_request_duration_seconds{server,route}. May be null.
+  // Self-metrics: autoscale_adapter_http_requests_total{server,route,code},
+  // autoscale_adapter_http_request_duration_seconds{server,route},
+  // autoscale_adapter_http_open_connections{server},
+  // autoscale_adapter_http_connections_refused_total{server,reason="max_connections"},
+  // autoscale_adapter_http_connections_evicted_total{server} and
+  // autoscale_adapter_http_connections_timed_out_total{server,reason} (reason: tls_handshake,
+  // header, body, idle, write). May be null.
   prometheus::Registry* registry = nullptr;
 };
 
@@ -91,7 +123,9 @@ class HttpServer {
  public:
   virtual ~HttpServer() = default;
   virtual int port() const = 0;
-  // Stops accepting, lets in-flight requests finish, joins the workers. Idempotent.
+  // Stops accepting, closes the connections waiting for a request, lets requests in handlers
+  // finish and their answers go out (waiting at most write_timeout after the last handler), joins
+  // the threads. Idempotent.
   virtual void Stop() = 0;
 };
 
@@ -99,18 +133,6 @@ class HttpServer {
 // Unavailable when the address cannot be bound.
 absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpServer(HttpServerOptions options,
                                                             HttpHandler handler);
-
-// What an answer cpp-httplib gave on its own (before the handler ran) means, from the status it
-// chose and what it parsed of the request line: 414 request line over 8192 bytes; 400 split into
-// 431 (a header line over 8192 bytes, or the connection ended inside the headers: the library
-// does not tell these apart, and only the first gets an answer read), 405 (a method it does not
-// know) and 400 (malformed request line or target); 416 bad Range header. Exposed for tests.
-struct LibraryError {
-  int status;
-  std::string message;
-};
-LibraryError ExplainLibraryError(int status, std::string_view method, std::string_view target,
-                                 std::string_view version, std::string_view path);
 
 // Splits "host:port" / "[v6]:port" / ":port". InvalidArgument naming the text when malformed.
 absl::StatusOr<std::pair<std::string, int>> ParseListenAddress(std::string_view address);

@@ -518,12 +518,17 @@ TEST_F(MetricsApiTest, OversizedRequestsAndBadMethodsGetAStatusOverTls) {
   big_first.headers.emplace("A-Big", std::string(9000, 'h'));
   expect_status(client.send(big_first), 431, "BadRequest");
   expect_serving();
-  // Many header fields each under the limit are fine.
+  // Many header fields each under the limit are fine, within the limit of all fields together
+  // (32 KiB); past it, 431.
   httplib::Headers many;
-  for (int i = 0; i < 20; ++i) many.emplace("X-H" + std::to_string(i), std::string(4000, 'h'));
+  for (int i = 0; i < 20; ++i) many.emplace("X-H" + std::to_string(i), std::string(1000, 'h'));
   auto res = client.Get(pods.c_str(), many);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
+  for (int i = 20; i < 40; ++i) many.emplace("X-H" + std::to_string(i), std::string(1000, 'h'));
+  j = expect_status(client.Get(pods.c_str(), many), 431, "BadRequest");
+  EXPECT_THAT(j.value("message", ""), HasSubstr("32768-byte limit of all header fields together"));
+  expect_serving();
 
   // Methods: only GET and HEAD.
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO"}) {

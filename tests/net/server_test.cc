@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "net/raw_socket.h"
 #include "prometheus/registry.h"
 
 namespace aa::net {
@@ -44,23 +45,37 @@ TEST(HttpServer, ServesOverKeepAliveOnPortZeroAndCountsRequests) {
   EXPECT_FALSE(client.Get("/x"));  // stopped: refused
 }
 
-// What cpp-httplib refused by itself, told apart from what it parsed of the request line.
-TEST(HttpServer, ExplainsTheLibrarysOwnErrors) {
-  EXPECT_EQ(ExplainLibraryError(414, "", "", "", "").status, 414);
-  EXPECT_THAT(ExplainLibraryError(414, "", "", "", "").message, HasSubstr("8192-byte limit"));
-  // Request line parsed (path set, at most one '?'): the headers failed.
-  LibraryError e = ExplainLibraryError(400, "GET", "/a?b=c", "HTTP/1.1", "/a");
-  EXPECT_EQ(e.status, 431);
-  EXPECT_THAT(e.message, HasSubstr("request headers exceed the 8192-byte limit"));
-  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a?b?c", "HTTP/1.1", "/a").status, 400);
-  // Not parsed: an unknown method on an otherwise fine line is 405, anything else 400.
-  e = ExplainLibraryError(400, "FOO", "/a", "HTTP/1.1", "");
-  EXPECT_EQ(e.status, 405);
-  EXPECT_THAT(e.message, HasSubstr("FOO"));
-  EXPECT_EQ(ExplainLibraryError(400, "GET", "/a", "HTTP/2.0", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(400, "", "", "", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(400, "FOO", "a", "HTTP/1.1", "").status, 400);
-  EXPECT_EQ(ExplainLibraryError(416, "GET", "/a", "HTTP/1.1", "/a").status, 416);
+// What the server refuses by itself, over the wire: each status with a message that says why.
+TEST(HttpServer, ExplainsItsOwnRefusals) {
+  auto server = StartHttpServer({}, [](const HttpRequest&) { return HttpResponse{}; });
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto refusal = [&](const std::string& request) {
+    testing::RawSocket s((*server)->port());
+    EXPECT_TRUE(s.Send(request));
+    return s.ReadResponse();
+  };
+  // A request line longer than all headers may be: 414, though nothing of it was kept.
+  std::string r = refusal("GET /" + std::string(40000, 'a') + " HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(testing::StatusOf(r), 414) << r;
+  EXPECT_THAT(r, HasSubstr("request URI too long"));
+  r = refusal("GET /a?b=c HTTP/1.1\r\nX-Big: " + std::string(9000, 'x') + "\r\n\r\n");
+  EXPECT_EQ(testing::StatusOf(r), 431) << r;
+  EXPECT_THAT(r, HasSubstr("request headers exceed the 8192-byte limit of one header field"));
+  r = refusal("GET /a?b?c HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(testing::StatusOf(r), 400) << r;
+  EXPECT_THAT(r, HasSubstr("more than one '?'"));
+  // An unknown method on an otherwise fine line is 405, anything else malformed 400.
+  r = refusal("FOO /a HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(testing::StatusOf(r), 405) << r;
+  EXPECT_THAT(r, HasSubstr("method FOO is not allowed"));
+  EXPECT_EQ(testing::StatusOf(refusal("GET /a HTTP/2.0\r\n\r\n")), 400);
+  EXPECT_EQ(testing::StatusOf(refusal("FOO a HTTP/1.1\r\n\r\n")), 400);
+  EXPECT_EQ(testing::StatusOf(refusal("nonsense\r\n\r\n")), 400);
+  EXPECT_EQ(testing::StatusOf(refusal("GET /a HTTP/1.1\r\nNo colon here\r\n\r\n")), 400);
+  // A body over the limit: 413 before any of it is read.
+  r = refusal("POST /a HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n");
+  EXPECT_EQ(testing::StatusOf(r), 413) << r;
+  EXPECT_THAT(r, HasSubstr("1048576-byte limit"));
 }
 
 // The server's own refusals go through error_response; the handler never sees them.
