@@ -200,7 +200,7 @@ absl::Status Adapter::StartParts() {
   p.query_api =
       std::make_unique<queryapi::QueryApi>(view, *p.registry, RealClock::Get(), &p.readiness);
   if (!ListenerOff(options_.http_listen)) {
-    net::HttpServerOptions http_options;
+    net::HttpServerOptions http_options = options_.http_limits;
     http_options.listen = options_.http_listen;
     http_options.threads = options_.http_threads;
     http_options.registry = p.registry.get();
@@ -253,7 +253,7 @@ absl::Status Adapter::StartHttps() {
     (void)p.auth_configmap->Start();
   }
 
-  net::HttpServerOptions https_options;
+  net::HttpServerOptions https_options = options_.http_limits;
   https_options.listen = options_.https_listen;
   https_options.name = "https";
   https_options.threads = options_.http_threads;

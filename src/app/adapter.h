@@ -23,6 +23,7 @@
 #include "auth/internal/review_budget.h"
 #include "auth/trust_config.h"
 #include "config/config.h"
+#include "net/server.h"
 
 namespace aa::prom {
 class Client;
@@ -50,6 +51,10 @@ struct AdapterOptions {
   std::string http_listen = ":8080";
   // Worker threads of the plain-HTTP port and of the HTTPS port.
   int http_threads = 64;
+  // The limits of the plain-HTTP and of the HTTPS port (each its own): connections, header, URI
+  // and body bytes, header count, deadlines, queued requests. Only those fields are read; listen
+  // address, name, TLS, threads, handler and self-metrics are set per port.
+  net::HttpServerOptions http_limits;
 
   // The HTTPS port of the Kubernetes metrics APIs (custom, external, metrics.k8s.io) and of the
   // query API (queryapi/): "host:port", port 0 picks a free one; "off" or "" disables it.

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 #include <string>
@@ -25,6 +26,7 @@
 #include "common/strings.h"
 #include "common/version.h"
 #include "config/config.h"
+#include "net/server.h"
 
 ABSL_FLAG(std::string, config, "",
           "Path to the YAML config file; empty: the embedded default (the simulator demo)");
@@ -46,6 +48,25 @@ ABSL_FLAG(std::string, http_listen, ":8080",
           "credentials); host:port (:port: every IPv4 address), port 0 picks a free one, \"off\" "
           "or \"\" disables it");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
+// Limits of each HTTP port (plain HTTP and HTTPS, each its own); net::HttpServerOptions says more.
+ABSL_FLAG(int, max_connections, 1024,
+          "Open connections per HTTP port; at the limit a new one evicts the connection waiting "
+          "longest without a complete request (or gets 503 when all are busy)");
+ABSL_FLAG(int, max_queued_requests, 256,
+          "Requests waiting for a worker per HTTP port; beyond, 503 at once");
+ABSL_FLAG(int64_t, max_header_bytes, 32 << 10,
+          "Request line and headers together, bytes (over: 431, or 414 for the request line)");
+ABSL_FLAG(int, max_header_count, 100, "Header fields in one request (over: 431)");
+ABSL_FLAG(int64_t, max_uri_bytes, 8192, "Path and query string, bytes (over: 414)");
+ABSL_FLAG(int64_t, max_body_bytes, 1 << 20, "Request body, bytes (over: 413)");
+ABSL_FLAG(std::string, request_header_timeout, "10s",
+          "Deadline for a request's line and headers as a whole (Go duration)");
+ABSL_FLAG(std::string, body_timeout, "10s", "Deadline for a request's body (Go duration)");
+ABSL_FLAG(std::string, idle_timeout, "60s",
+          "Idle keep-alive connections are closed after this (Go duration)");
+ABSL_FLAG(std::string, tls_handshake_timeout, "10s",
+          "Deadline for the TLS handshake of the HTTPS port (Go duration)");
+ABSL_FLAG(std::string, write_timeout, "10s", "Deadline for writing one answer (Go duration)");
 ABSL_FLAG(std::string, grpc_listen, "",
           "KEDA external scaler gRPC address, host:port (port 0 picks a free one), \"off\" or \"\" "
           "disables it; not given: keda.listen from the config (:9500)");
@@ -166,6 +187,49 @@ constexpr EnumName<app::PodSource> kPodSources[] = {{app::PodSource::kAuto, "aut
                                                     {app::PodSource::kKubernetes, "kubernetes"},
                                                     {app::PodSource::kPrometheus, "prometheus"}};
 
+// The limits of both HTTP ports; InvalidArgument naming the flag that is wrong.
+absl::StatusOr<net::HttpServerOptions> HttpLimitsFromFlags() {
+  net::HttpServerOptions o;
+  auto positive = [](int64_t v, const char* name) -> absl::Status {
+    if (v > 0) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat("--", name, "=", v, ": want a positive number"));
+  };
+  auto duration = [](const absl::Flag<std::string>& flag, const char* name,
+                     absl::Duration* out) -> absl::Status {
+    auto d = ParseGoDuration(absl::GetFlag(flag));
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", d.status().message()));
+    }
+    if (*d <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": want a positive duration"));
+    }
+    *out = *d;
+    return absl::OkStatus();
+  };
+  AA_RETURN_IF_ERROR(positive(absl::GetFlag(FLAGS_max_connections), "max-connections"));
+  AA_RETURN_IF_ERROR(positive(absl::GetFlag(FLAGS_max_header_bytes), "max-header-bytes"));
+  AA_RETURN_IF_ERROR(positive(absl::GetFlag(FLAGS_max_header_count), "max-header-count"));
+  AA_RETURN_IF_ERROR(positive(absl::GetFlag(FLAGS_max_uri_bytes), "max-uri-bytes"));
+  AA_RETURN_IF_ERROR(positive(absl::GetFlag(FLAGS_max_body_bytes), "max-body-bytes"));
+  if (absl::GetFlag(FLAGS_max_queued_requests) < 0) {
+    return absl::InvalidArgumentError("--max-queued-requests: want 0 or more");
+  }
+  o.max_connections = absl::GetFlag(FLAGS_max_connections);
+  o.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  o.max_header_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_header_bytes));
+  o.max_header_count = absl::GetFlag(FLAGS_max_header_count);
+  o.max_uri_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_uri_bytes));
+  o.max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_body_bytes));
+  AA_RETURN_IF_ERROR(
+      duration(FLAGS_request_header_timeout, "request-header-timeout", &o.request_header_timeout));
+  AA_RETURN_IF_ERROR(duration(FLAGS_body_timeout, "body-timeout", &o.body_timeout));
+  AA_RETURN_IF_ERROR(duration(FLAGS_idle_timeout, "idle-timeout", &o.keep_alive_timeout));
+  AA_RETURN_IF_ERROR(
+      duration(FLAGS_tls_handshake_timeout, "tls-handshake-timeout", &o.tls_handshake_timeout));
+  AA_RETURN_IF_ERROR(duration(FLAGS_write_timeout, "write-timeout", &o.write_timeout));
+  return o;
+}
+
 int Fail(const absl::Status& status) {
   LogError("fatal", {{"error", status}});
   return 1;
@@ -235,6 +299,7 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
 
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.http_threads = absl::GetFlag(FLAGS_http_threads);
+  AA_ASSIGN_OR_RETURN(o.http_limits, HttpLimitsFromFlags());
   o.https_listen = absl::GetFlag(FLAGS_https_listen);
   if (!app::ListenerOff(o.https_listen)) {
     AA_ASSIGN_OR_RETURN(o.authentication, OnOffFlag(FLAGS_authentication, "authentication"));
