@@ -403,11 +403,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     StopWaiting();
+    s_.Closed(this);  // counted before the client can see the close
     timer_.cancel();
     error_code ec;
     Socket().shutdown(tcp::socket::shutdown_both, ec);
     Socket().close(ec);
-    s_.Closed(this);
   }
 
   bool Busy() const { return phase_ == Phase::kHandler || phase_ == Phase::kWrite; }
