@@ -36,7 +36,7 @@ class RawSocket {
   ~RawSocket() { Close(); }
   RawSocket(const RawSocket&) = delete;
   RawSocket& operator=(const RawSocket&) = delete;
-  RawSocket(RawSocket&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  RawSocket(RawSocket&& o) noexcept : fd_(o.fd_), pending_(std::move(o.pending_)) { o.fd_ = -1; }
 
   bool ok() const { return fd_ >= 0; }
   int fd() const { return fd_; }
@@ -56,9 +56,11 @@ class RawSocket {
   }
 
   // Reads one answer: its headers, then Content-Length bytes of body (or until the connection
-  // ends). Empty when nothing came before the connection ended or the timeout.
+  // ends). Empty when nothing came before the connection ended or the timeout. What came after it
+  // (a pipelined next answer) is kept for the next call.
   std::string ReadResponse() {
-    std::string in;
+    std::string in = std::move(pending_);
+    pending_.clear();
     size_t header_end;
     while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
       if (!ReadMore(in)) return in;
@@ -67,8 +69,10 @@ class RawSocket {
     size_t at = in.find("Content-Length: ");
     if (at != std::string::npos && at < header_end) length = std::stoul(in.substr(at + 16));
     while (in.size() < header_end + 4 + length) {
-      if (!ReadMore(in)) break;
+      if (!ReadMore(in)) return in;
     }
+    pending_ = in.substr(header_end + 4 + length);
+    in.resize(header_end + 4 + length);
     return in;
   }
 
@@ -94,6 +98,7 @@ class RawSocket {
   }
 
   int fd_ = -1;
+  std::string pending_;  // read past the last answer
 };
 
 // The status code of an answer read by ReadResponse ("HTTP/1.1 431 ..."), or 0.

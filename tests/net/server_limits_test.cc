@@ -108,7 +108,8 @@ TEST_F(ServerLimits, SlowLorisSocketsDoNotStarveALegitimateClient) {
   }
   // Twenty answers while 300 connections hang: well under the 5 s one slow answer would take.
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
-  EXPECT_EQ(Metric("autoscale_adapter_http_open_connections", {{"server", "http"}}), 300);
+  // The 300 (the last probe's connection may not be closed yet).
+  EXPECT_GE(Metric("autoscale_adapter_http_open_connections", {{"server", "http"}}), 300);
 }
 
 // A header line that never ends: the server reads no more than its header limit and closes; the
