@@ -26,6 +26,7 @@
 #include "pipeline/sampler.h"
 #include "pipeline/view.h"
 #include "prometheus/registry.h"
+#include "testutil/metric_value.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -57,25 +58,7 @@ void SetDeadline(grpc::ClientContext* ctx) {
   ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
 }
 
-// Value of a sample of `family` whose labels include all of `labels`; -1 when absent.
-double MetricValue(prometheus::Registry& registry, const std::string& family,
-                   const std::map<std::string, std::string>& labels = {}) {
-  for (const auto& f : registry.Collect()) {
-    if (f.name != family) continue;
-    for (const auto& m : f.metric) {
-      bool match = true;
-      for (const auto& [k, v] : labels) {
-        bool found = false;
-        for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
-        match = match && found;
-      }
-      if (!match) continue;
-      if (f.type == prometheus::MetricType::Counter) return m.counter.value;
-      return m.gauge.value;
-    }
-  }
-  return -1;
-}
+using testutil::MetricValue;
 
 class KedaServiceTest : public ::testing::Test {
  protected:

@@ -17,6 +17,7 @@
 #include "net/raw_socket.h"
 #include "net/server.h"
 #include "prometheus/registry.h"
+#include "testutil/metric_value.h"
 #include "testutil/temp_dir.h"
 #include "testutil/tls_certs.h"
 
@@ -27,26 +28,6 @@ using ::testing::HasSubstr;
 using testing::RawSocket;
 using testing::StatusOf;
 using Clock = std::chrono::steady_clock;
-
-// Value of a sample of `family` whose labels include all of `labels`; 0 when absent.
-double MetricValue(prometheus::Registry& registry, const std::string& family,
-                   const std::map<std::string, std::string>& labels = {}) {
-  for (const auto& f : registry.Collect()) {
-    if (f.name != family) continue;
-    for (const auto& m : f.metric) {
-      bool match = true;
-      for (const auto& [k, v] : labels) {
-        bool found = false;
-        for (const auto& l : m.label) found = found || (l.name == k && l.value == v);
-        match = match && found;
-      }
-      if (!match) continue;
-      if (f.type == prometheus::MetricType::Counter) return m.counter.value;
-      return m.gauge.value;
-    }
-  }
-  return 0;
-}
 
 // Resident memory of this process, bytes.
 size_t ResidentBytes() {
@@ -71,6 +52,14 @@ class ServerLimits : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
+  // A server whose handler waits for release_ (counting the calls in in_handler_).
+  void StartBlocking(HttpServerOptions options) {
+    Start(std::move(options), [this](const HttpRequest& r) {
+      ++in_handler_;
+      release_.WaitForNotification();
+      return Ok(r);
+    });
+  }
   int port() const { return server_->port(); }
   // One GET on a fresh connection, with a client that gives up after 5 s.
   httplib::Result Get(const std::string& path = "/healthz") {
@@ -80,11 +69,13 @@ class ServerLimits : public ::testing::Test {
     return client.Get(path.c_str());
   }
   double Metric(const std::string& family, const std::map<std::string, std::string>& labels) {
-    return MetricValue(registry_, family, labels);
+    return testutil::MetricValue(registry_, family, labels);
   }
 
   prometheus::Registry registry_;
-  std::unique_ptr<HttpServer> server_;
+  absl::Notification release_;
+  std::atomic<int> in_handler_{0};
+  std::unique_ptr<HttpServer> server_;  // stopped (and joined) before what its handler uses goes
 };
 
 // 300 connections that each sent one byte and wait hold no worker: a legitimate client still gets
@@ -212,17 +203,11 @@ TEST_F(ServerLimits, IdleConnectionsAreEvictedAtTheCap) {
 TEST_F(ServerLimits, AtTheCapWithEveryConnectionBusyNewOnesGet503AtOnce) {
   HttpServerOptions options;
   options.max_connections = 2;
-  absl::Notification release;
-  std::atomic<int> in_handler{0};
-  Start(options, [&](const HttpRequest& r) {
-    ++in_handler;
-    release.WaitForNotification();
-    return Ok(r);
-  });
+  StartBlocking(options);
   RawSocket a(port()), b(port());
   ASSERT_TRUE(a.Send("GET /a HTTP/1.1\r\n\r\n"));
   ASSERT_TRUE(b.Send("GET /b HTTP/1.1\r\n\r\n"));
-  while (in_handler.load() < 2) std::this_thread::yield();
+  while (in_handler_.load() < 2) std::this_thread::yield();
   RawSocket c(port());
   std::string r = c.ReadResponse();
   EXPECT_EQ(StatusOf(r), 503) << r;
@@ -230,7 +215,7 @@ TEST_F(ServerLimits, AtTheCapWithEveryConnectionBusyNewOnesGet503AtOnce) {
   EXPECT_EQ(
       Metric("autoscale_adapter_http_connections_refused_total", {{"reason", "max_connections"}}),
       1);
-  release.Notify();
+  release_.Notify();
   EXPECT_EQ(StatusOf(a.ReadResponse()), 200);
   EXPECT_EQ(StatusOf(b.ReadResponse()), 200);
 }
@@ -240,16 +225,10 @@ TEST_F(ServerLimits, FullWorkerQueueAnswers503) {
   HttpServerOptions options;
   options.threads = 1;
   options.max_queued_requests = 1;
-  absl::Notification release;
-  std::atomic<int> in_handler{0};
-  Start(options, [&](const HttpRequest& r) {
-    ++in_handler;
-    release.WaitForNotification();
-    return Ok(r);
-  });
+  StartBlocking(options);
   RawSocket a(port()), b(port()), c(port());
   ASSERT_TRUE(a.Send("GET /a HTTP/1.1\r\n\r\n"));
-  while (in_handler.load() < 1) std::this_thread::yield();
+  while (in_handler_.load() < 1) std::this_thread::yield();
   // One worker busy, room for one more request in the queue: of the next two, one waits and the
   // other is refused at once (which one depends on the order the server reads them).
   ASSERT_TRUE(b.Send("GET /b HTTP/1.1\r\n\r\n"));
@@ -261,7 +240,7 @@ TEST_F(ServerLimits, FullWorkerQueueAnswers503) {
   std::string r = refused.ReadResponse();
   EXPECT_EQ(StatusOf(r), 503) << r;
   EXPECT_THAT(r, HasSubstr("server busy"));
-  release.Notify();
+  release_.Notify();
   EXPECT_EQ(StatusOf(a.ReadResponse()), 200);
   EXPECT_EQ(StatusOf(waiting.ReadResponse()), 200);
 }
