@@ -580,7 +580,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto done = [self = shared_from_this()](const error_code& ec, size_t /*n*/) {
       if (self->closed_) return;
       if (ec || self->s_.stopping()) return self->Close();
-      if (!self->keep_alive_) return self->refused_ ? self->Linger() : self->Close();
+      if (!self->keep_alive_) return self->Finish();
       self->out_.clear();
       self->out_.shrink_to_fit();
       self->waiting_ = self->s_.waiting().insert(self->s_.waiting().end(), self.get());
@@ -591,6 +591,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     } else {
       asio::async_write(socket_, asio::buffer(out_), std::move(done));
     }
+  }
+
+  // Ends a connection after its last answer. TLS: close_notify first (a client such as openssl
+  // s_client takes a close without it for a truncation attack), bounded in time.
+  void Finish() {
+    if (!tls_) return refused_ ? Linger() : Close();
+    SetDeadline(kLingerTime, nullptr);
+    tls_->async_shutdown([self = shared_from_this()](const error_code& /*ec*/) { self->Close(); });
   }
 
   // After a refusal the client may still be sending (the rest of a huge header): closing now
