@@ -420,8 +420,11 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
   if (status != "success")
     return Bad("status", absl::StrCat("unknown status \"", status.substr(0, 64), "\""));
   if (!have_data) return Bad("body", "missing \"data\"");
-  if (query != nullptr) query->warnings = std::move(warnings);
-  if (series_warnings != nullptr) *series_warnings = std::move(warnings);
+  if (query != nullptr) {
+    query->warnings = std::move(warnings);
+  } else if (series_warnings != nullptr) {
+    *series_warnings = std::move(warnings);
+  }
   return absl::OkStatus();
 }
 
