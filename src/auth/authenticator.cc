@@ -110,6 +110,13 @@ absl::StatusOr<UserInfo> ClientCertificate(const net::HttpRequest& req, const Ca
 
 }  // namespace
 
+bool IsTokenText(std::string_view token) {
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 std::string BearerToken(const net::HttpRequest& request) {
   const std::string* auth = request.Header("Authorization");
   if (auth == nullptr) return "";
@@ -180,6 +187,9 @@ absl::StatusOr<Authenticated> Authenticator::Authenticate(const net::HttpRequest
   if (std::string token = BearerToken(request); !token.empty()) {
     if (options_.token_reviewer == nullptr) {
       reasons.emplace_back("token: bearer tokens are not accepted (no TokenReview access)");
+    } else if (!IsTokenText(token)) {
+      // No Kubernetes token has such bytes: refused without asking the Kubernetes API.
+      reasons.emplace_back("token: not a bearer token (bytes outside printable ASCII)");
     } else {
       auto review = options_.token_reviewer->Review(token);
       if (!review.ok()) {

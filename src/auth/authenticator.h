@@ -156,5 +156,8 @@ class Authenticator {
 // The bearer token of an "Authorization: Bearer <token>" header, or "" (as Kubernetes parses it:
 // scheme case-insensitive, the token up to the next space).
 std::string BearerToken(const net::HttpRequest& request);
+// Whether `token` is made of printable ASCII only (0x21-0x7e), as every Kubernetes bearer token
+// is; the authenticator refuses others (invalid UTF-8, controls) without a TokenReview.
+bool IsTokenText(std::string_view token);
 
 }  // namespace aa::auth

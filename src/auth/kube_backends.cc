@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "kube/json_fields.h"
 
 namespace aa::auth {
 namespace {
@@ -16,21 +17,60 @@ constexpr char kConfigMapWatchPath[] =
     "/api/v1/namespaces/kube-system/configmaps?watch=1&allowWatchBookmarks=true&fieldSelector="
     "metadata.name%3Dextension-apiserver-authentication&resourceVersion=";
 
-std::string StringOr(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::vector<std::string> Strings(const nlohmann::json& j) {
-  std::vector<std::string> out;
-  if (!j.is_array()) return out;
-  for (const auto& v : j) {
-    if (v.is_string()) out.push_back(v.get<std::string>());
-  }
-  return out;
-}
+using kube::JsonBool;
+using kube::JsonField;
+using kube::JsonObject;
+using kube::JsonString;
+using kube::JsonStrings;
 
 }  // namespace
+
+absl::StatusOr<TokenReviewResult> ParseTokenReview(const nlohmann::json& answer) {
+  const nlohmann::json& status = JsonObject(answer, "status");
+  TokenReviewResult result;
+  result.authenticated = JsonBool(status, "authenticated");
+  result.error = JsonString(status, "error");
+  if (result.authenticated) {
+    const nlohmann::json& user = JsonObject(status, "user");
+    result.user.name = JsonString(user, "username");
+    result.user.uid = JsonString(user, "uid");
+    if (const nlohmann::json* groups = JsonField(user, "groups")) {
+      result.user.groups = JsonStrings(*groups);
+    }
+    for (const auto& [k, v] : JsonObject(user, "extra").items()) {
+      result.user.extra[k] = JsonStrings(v);
+    }
+    if (result.user.name.empty()) {
+      return absl::InternalError("TokenReview: authenticated without status.user.username");
+    }
+  }
+  return result;
+}
+
+AuthorizationResult ParseSubjectAccessReview(const nlohmann::json& answer) {
+  const nlohmann::json& status = JsonObject(answer, "status");
+  AuthorizationResult result;
+  result.reason = JsonString(status, "reason");
+  if (JsonBool(status, "allowed")) {
+    result.decision = Decision::kAllow;
+  } else if (JsonBool(status, "denied")) {
+    result.decision = Decision::kDeny;
+  } else {
+    result.decision = Decision::kNoOpinion;
+  }
+  if (result.decision != Decision::kAllow && result.reason.empty()) {
+    result.reason = JsonString(status, "evaluationError");
+  }
+  return result;
+}
+
+std::map<std::string, std::string> ConfigMapData(const nlohmann::json& configmap) {
+  std::map<std::string, std::string> data;
+  for (const auto& [k, v] : JsonObject(configmap, "data").items()) {
+    if (v.is_string()) data[k] = v.get<std::string>();
+  }
+  return data;
+}
 
 absl::StatusOr<TokenReviewResult> KubeTokenReviewer::Review(const std::string& token) {
   nlohmann::json body = {{"apiVersion", "authentication.k8s.io/v1"},
@@ -38,23 +78,7 @@ absl::StatusOr<TokenReviewResult> KubeTokenReviewer::Review(const std::string& t
                          {"spec", {{"token", token}}}};
   auto answer = client_.PostJson(kTokenReviews, body);
   if (!answer.ok()) return answer.status();
-  const nlohmann::json status = answer->value("status", nlohmann::json::object());
-  TokenReviewResult result;
-  result.authenticated = status.value("authenticated", false);
-  result.error = StringOr(status, "error");
-  if (result.authenticated) {
-    const nlohmann::json user = status.value("user", nlohmann::json::object());
-    result.user.name = StringOr(user, "username");
-    result.user.uid = StringOr(user, "uid");
-    result.user.groups = Strings(user.value("groups", nlohmann::json::array()));
-    if (auto extra = user.find("extra"); extra != user.end() && extra->is_object()) {
-      for (const auto& [k, v] : extra->items()) result.user.extra[k] = Strings(v);
-    }
-    if (result.user.name.empty()) {
-      return absl::InternalError("TokenReview: authenticated without status.user.username");
-    }
-  }
-  return result;
+  return ParseTokenReview(*answer);
 }
 
 nlohmann::json SubjectAccessReviewFor(const Attributes& a) {
@@ -80,20 +104,7 @@ nlohmann::json SubjectAccessReviewFor(const Attributes& a) {
 absl::StatusOr<AuthorizationResult> KubeAuthorizer::Authorize(const Attributes& attributes) {
   auto answer = client_.PostJson(kAccessReviews, SubjectAccessReviewFor(attributes));
   if (!answer.ok()) return answer.status();
-  const nlohmann::json status = answer->value("status", nlohmann::json::object());
-  AuthorizationResult result;
-  result.reason = StringOr(status, "reason");
-  if (status.value("allowed", false)) {
-    result.decision = Decision::kAllow;
-  } else if (status.value("denied", false)) {
-    result.decision = Decision::kDeny;
-  } else {
-    result.decision = Decision::kNoOpinion;
-  }
-  if (result.decision != Decision::kAllow && result.reason.empty()) {
-    result.reason = StringOr(status, "evaluationError");
-  }
-  return result;
+  return ParseSubjectAccessReview(*answer);
 }
 
 AuthConfigMapWatcher::AuthConfigMapWatcher(kube::Client& client, TrustFlags flags,
@@ -114,12 +125,7 @@ bool AuthConfigMapWatcher::WaitForApplied(int n, absl::Duration timeout) const {
 }
 
 void AuthConfigMapWatcher::Apply(const nlohmann::json& configmap) {
-  std::map<std::string, std::string> data;
-  if (auto d = configmap.find("data"); d != configmap.end() && d->is_object()) {
-    for (const auto& [k, v] : d->items()) {
-      if (v.is_string()) data[k] = v.get<std::string>();
-    }
-  }
+  std::map<std::string, std::string> data = ConfigMapData(configmap);
   std::string key;
   for (const auto& [k, v] : data) absl::StrAppend(&key, k.size(), ":", k, v.size(), ":", v);
   auto trust = BuildTrustConfig(flags_, &data);
@@ -148,7 +154,7 @@ absl::StatusOr<std::string> AuthConfigMapWatcher::List() {
     return std::string();
   }
   Apply(*cm);
-  return cm->value("metadata", nlohmann::json::object()).value("resourceVersion", "");
+  return kube::MetadataString(*cm, "resourceVersion");
 }
 
 absl::Status AuthConfigMapWatcher::Start() {
@@ -199,8 +205,7 @@ void AuthConfigMapWatcher::Run(std::string resource_version, bool need_list) {
               event_error = kube::StatusFromWatchError(e.object);
               return false;
             }
-            const nlohmann::json meta = e.object.value("metadata", nlohmann::json::object());
-            if (std::string rv = meta.value("resourceVersion", ""); !rv.empty()) {
+            if (std::string rv = kube::MetadataString(e.object, "resourceVersion"); !rv.empty()) {
               resource_version = rv;
             }
             if (e.type == "ADDED" || e.type == "MODIFIED") {

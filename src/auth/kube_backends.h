@@ -46,6 +46,16 @@ class KubeAuthorizer final : public Authorizer {
 // The SubjectAccessReview request body for `attributes` (exposed for tests).
 nlohmann::json SubjectAccessReviewFor(const Attributes& attributes);
 
+// Readers of the Kubernetes API's answers (exposed for tests and the fuzzer). Never throw: a
+// missing field, a field of another type or an answer that is not an object reads as absent.
+// A TokenReview: authenticated and the user, or not and the error; Internal for authenticated
+// without a user name.
+absl::StatusOr<TokenReviewResult> ParseTokenReview(const nlohmann::json& answer);
+// A SubjectAccessReview: allowed -> kAllow, denied -> kDeny, else kNoOpinion, with the reason.
+AuthorizationResult ParseSubjectAccessReview(const nlohmann::json& answer);
+// The string entries of a ConfigMap's data (others skipped).
+std::map<std::string, std::string> ConfigMapData(const nlohmann::json& configmap);
+
 // Keeps `store` equal to BuildTrustConfig(flags, ConfigMap data): reads the ConfigMap once in
 // Start() (a missing ConfigMap counts as empty; a failed read is logged and retried by the watch),
 // then watches it on a thread (relist on 410 Gone and on errors, with backoff from 1 s to 30 s).

@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "common/strings.h"
 #include "kube/client_metrics.h"
+#include "kube/json_fields.h"
 #include "net/url.h"
 
 namespace aa::kube {
@@ -71,10 +72,10 @@ absl::Status WithHttpStatus(absl::Status status, int http) {
 // The message of a metav1.Status body, or nullopt.
 std::optional<std::string> StatusMessage(std::string_view body) {
   nlohmann::json j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || j.value("kind", "") != "Status") return std::nullopt;
-  auto it = j.find("message");
-  if (it == j.end() || !it->is_string()) return std::string(j.value("reason", ""));
-  return it->get<std::string>();
+  if (JsonString(j, "kind") != "Status") return std::nullopt;
+  const nlohmann::json* message = JsonField(j, "message");
+  if (message == nullptr || !message->is_string()) return JsonString(j, "reason");
+  return message->get<std::string>();
 }
 
 // ---- token -----------------------------------------------------------------------------------
@@ -147,6 +148,17 @@ absl::Status StatusFromHttp(int http_status, std::string_view body, std::string_
       absl::Status(CodeForHttp(http_status), absl::StrCat(ToAbsl(what), ": HTTP ", http_status,
                                                           detail.empty() ? "" : ": ", detail)),
       http_status);
+}
+
+absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line) {
+  nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  WatchEvent event;
+  event.type = JsonString(j, "type");
+  if (event.type.empty()) {
+    return absl::InternalError(absl::StrCat("not a watch event: ", Snippet(line)));
+  }
+  if (auto it = j.find("object"); it != j.end()) event.object = std::move(*it);
+  return event;
 }
 
 absl::Status StatusFromWatchError(const nlohmann::json& object) {
@@ -271,18 +283,12 @@ class Client::Impl {
       for (size_t nl; (nl = buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
         std::string_view line(buffer.data() + start, nl - start);
         if (absl::StripAsciiWhitespace(ToAbsl(line)).empty()) continue;
-        nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-        WatchEvent event;
-        if (j.is_object() && j.contains("type") && j["type"].is_string()) {
-          event.type = j["type"].get<std::string>();
-          if (auto it = j.find("object"); it != j.end()) event.object = std::move(*it);
-        }
-        if (event.type.empty()) {
-          stream_error =
-              absl::InternalError(absl::StrCat(what, ": not a watch event: ", Snippet(line)));
+        absl::StatusOr<WatchEvent> event = ParseWatchEvent(line);
+        if (!event.ok()) {
+          stream_error = absl::InternalError(absl::StrCat(what, ": ", event.status().message()));
           return false;
         }
-        if (!on_event(event)) {
+        if (!on_event(*event)) {
           handler_stopped = true;
           return false;
         }
@@ -406,7 +412,7 @@ absl::StatusOr<nlohmann::json> Client::GetJson(std::string_view path, std::strin
 }
 
 absl::StatusOr<nlohmann::json> Client::PostJson(std::string_view path, const nlohmann::json& body) {
-  std::string text = body.dump();
+  std::string text = SafeDump(body);
   const absl::Time start = absl::Now();
   auto answer = impl_->Call("POST", path, &text);
   metrics_->Observe("POST", path, answer.status(), absl::Now() - start);

@@ -96,6 +96,7 @@ class Client {
   absl::StatusOr<nlohmann::json> GetJson(std::string_view path,
                                          std::string_view accept = "application/json");
   // POST `body` as application/json to `path` and parse the JSON answer (2xx). Same errors.
+  // Invalid UTF-8 in `body`'s strings (e.g. from a client's request) is sent as U+FFFD.
   absl::StatusOr<nlohmann::json> PostJson(std::string_view path, const nlohmann::json& body);
 
   // Streams a watch (`path` must carry watch=1 or watch=true). Calls `on_event` for every event as
@@ -126,5 +127,9 @@ class Client {
 
 // The absl::Status of a watch ERROR event's object (a metav1.Status): IsGone() for code 410.
 absl::Status StatusFromWatchError(const nlohmann::json& object);
+
+// Decodes one line of a watch stream. Internal, quoting the start of the line, when it is not a
+// JSON object with a string "type" (the object is null when the line has none). Never throws.
+absl::StatusOr<WatchEvent> ParseWatchEvent(std::string_view line);
 
 }  // namespace aa::kube

@@ -9,19 +9,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/strings.h"
+#include "kube/json_fields.h"
 
 namespace aa::kube {
 namespace {
 
-std::string Str(const nlohmann::json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
-}
+std::string Str(const nlohmann::json& obj, const char* key) { return JsonString(obj, key); }
 
 const nlohmann::json* Child(const nlohmann::json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
+  return JsonField(obj, key);
 }
 
 }  // namespace

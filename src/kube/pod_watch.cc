@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "kube/json_fields.h"
 #include "net/url.h"
 
 namespace aa::kube {
@@ -16,13 +17,6 @@ namespace {
 
 std::string PodsPath(const std::string& ns) {
   return ns.empty() ? "/api/v1/pods" : absl::StrCat("/api/v1/namespaces/", ns, "/pods");
-}
-
-std::string MetadataString(const nlohmann::json& obj, const char* key) {
-  auto md = obj.find("metadata");
-  if (md == obj.end() || !md->is_object()) return "";
-  auto it = md->find(key);
-  return it != md->end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace

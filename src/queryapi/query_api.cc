@@ -33,7 +33,8 @@ using nlohmann::json;
 
 net::HttpResponse Json(const json& body, std::string route) {
   net::HttpResponse r;
-  r.body = body.dump();
+  // Invalid UTF-8 (a client's parameter echoed back) becomes U+FFFD instead of throwing.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   r.route = std::move(route);
   return r;
 }

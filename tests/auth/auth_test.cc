@@ -415,6 +415,30 @@ TEST_F(AuthTest, AuthenticationAndAuthorizationOff) {
   EXPECT_EQ(authz_.calls, 0);
 }
 
+// A "token" with bytes no Kubernetes token has (invalid UTF-8, controls) is refused without a
+// TokenReview: it could not authenticate, and its JSON would need replacing anyway.
+TEST(AuthenticatorTest, TokensOutsidePrintableAsciiAreNotReviewed) {
+  TrustStore trust;
+  SimulatedClock clock;
+  FakeTokenReviewer tokens;
+  tokens.users["good"] = UserInfo{"alice", "uid-1", {}, {}};
+  Authenticator authenticator({.trust = &trust, .token_reviewer = &tokens, .clock = &clock});
+  for (const char* token : {"\xff\xfe", "ab\xc3\x28", "tab\there"}) {
+    net::HttpRequest r;
+    r.headers.emplace_back("Authorization", std::string("Bearer ") + token);
+    auto who = authenticator.Authenticate(r);
+    EXPECT_EQ(who.status().code(), absl::StatusCode::kUnauthenticated) << token;
+    EXPECT_THAT(std::string(who.status().message()), HasSubstr("outside printable ASCII"));
+  }
+  EXPECT_EQ(tokens.calls, 0);
+  net::HttpRequest good;
+  good.headers.emplace_back("Authorization", "Bearer good");
+  EXPECT_TRUE(authenticator.Authenticate(good).ok());
+  EXPECT_EQ(tokens.calls, 1);
+  EXPECT_FALSE(IsTokenText("caf\xc3\xa9"));
+  EXPECT_TRUE(IsTokenText("eyJhbGciOiJSUzI1NiJ9.e30.sig-_~+/="));
+}
+
 TEST(CacheTest, TokenCacheIsBounded) {
   SimulatedClock clock;
   FakeTokenReviewer backend;

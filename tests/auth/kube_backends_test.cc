@@ -163,6 +163,64 @@ TEST_F(KubeBackendsTest, SubjectAccessReviewBodiesAndDecisions) {
   EXPECT_FALSE(authorizer.Authorize(AttributesFor(req, nobody)).ok());
 }
 
+// Answers the adapter does not control never throw: wrong types, non-objects, missing fields.
+TEST(KubeAnswers, WrongShapesReadAsAbsent) {
+  for (const char* text : {R"([1,2])", R"("x")", R"(null)", R"({"status":"yes"})",
+                           R"({"status":{"authenticated":"true","user":[]}})",
+                           R"({"status":{"allowed":1,"denied":"no","reason":7}})"}) {
+    json j = json::parse(text);
+    auto review = ParseTokenReview(j);
+    ASSERT_TRUE(review.ok()) << text;
+    EXPECT_FALSE(review->authenticated) << text;
+    EXPECT_EQ(ParseSubjectAccessReview(j).decision, Decision::kNoOpinion) << text;
+    EXPECT_TRUE(ConfigMapData(j).empty()) << text;
+  }
+  json no_name = json::parse(R"({"status":{"authenticated":true,"user":{"username":5}}})");
+  EXPECT_EQ(ParseTokenReview(no_name).status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(ConfigMapData(json::parse(R"({"data":{"a":"x","b":1,"c":null}})")),
+              ElementsAre(::testing::Pair("a", "x")));
+}
+
+// A path and a user name with invalid UTF-8 (from a client) reach the SubjectAccessReview as
+// U+FFFD instead of making the JSON writer throw.
+TEST_F(KubeBackendsTest, InvalidUtf8InAReviewIsReplacedNotThrown) {
+  std::mutex mu;
+  json seen;
+  fake_->Handle("POST", kube::testing::kSubjectAccessReviewPath, [&](const FakeRequest& req) {
+    json review = req.Json();
+    {
+      std::lock_guard lock(mu);
+      seen = review;
+    }
+    review["status"] = {{"allowed", false}};
+    return FakeResponse{201, review};
+  });
+  KubeAuthorizer authorizer(*client_);
+  Attributes a;
+  a.user.name = "bob\xff";
+  a.verb = "get";
+  a.path = "/apis/\xc3\x28";
+  auto decision = authorizer.Authorize(a);
+  ASSERT_TRUE(decision.ok()) << decision.status();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen["spec"]["user"], "bob\xef\xbf\xbd");
+  EXPECT_EQ(seen["spec"]["nonResourceAttributes"]["path"], "/apis/\xef\xbf\xbd(");
+}
+
+// An answer of the wrong shape (here a list instead of the ConfigMap, then a watch event without
+// an object) is read as an empty ConfigMap; it used to abort the process.
+TEST_F(KubeBackendsTest, NonObjectConfigMapAnswerDoesNotAbort) {
+  fake_->Handle("GET", kube::testing::kAuthConfigMapPath, [](const FakeRequest&) {
+    return FakeResponse{200, json::array({1, 2})};
+  });
+  TrustStore store;
+  AuthConfigMapWatcher watcher(*client_, TrustFlags{}, store);
+  EXPECT_TRUE(watcher.Start().ok());
+  EXPECT_EQ(watcher.applied(), 1);
+  EXPECT_FALSE(store.Get()->request_header.has_value());
+  watcher.Stop();
+}
+
 class ConfigMapWatchTest : public KubeBackendsTest {
  protected:
   void SetUp() override {

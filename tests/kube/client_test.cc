@@ -10,6 +10,8 @@
 #include "gtest/gtest.h"
 #include "kube/client_metrics.h"
 #include "kube/fake_apiserver.h"
+#include "kube/json_fields.h"
+#include "kube/pod.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "testutil/loopback_http.h"
@@ -85,6 +87,26 @@ TEST(ClientTest, ErrorsCarryTheKubernetesStatusMessageAndCode) {
   server->FailNext("GET", "/api/v1/pods", 410);
   EXPECT_TRUE(IsGone(client->GetJson("/api/v1/pods").status()));
   EXPECT_TRUE(client->GetJson("/api/v1/pods").ok());
+}
+
+// Answers of any shape are read without exceptions: a Status whose fields have other types, watch
+// lines that are not events, events without an object.
+TEST(ClientTest, AnswersOfTheWrongShapeNeverThrow) {
+  absl::Status s = StatusFromHttp(500, R"({"kind":1,"message":["x"],"reason":2})", "GET /x");
+  EXPECT_EQ(HttpStatusOf(s), 500);
+  s = StatusFromHttp(403, R"({"kind":"Status","message":7,"reason":"Forbidden"})", "GET /x");
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("HTTP 403: Forbidden"));
+  for (const char* line : {"[]", R"({"type":1})", "\xff", R"({"type":["ADDED"]})"}) {
+    auto e = ParseWatchEvent(line);
+    EXPECT_EQ(e.status().code(), absl::StatusCode::kInternal) << line;
+  }
+  auto e = ParseWatchEvent(R"({"type":"ADDED"})");
+  ASSERT_TRUE(e.ok());
+  EXPECT_TRUE(e->object.is_null());
+  EXPECT_FALSE(ParsePod(e->object).ok());
+  EXPECT_EQ(MetadataString(e->object, "resourceVersion"), "");
+  EXPECT_EQ(MetadataString(nlohmann::json::parse(R"({"metadata":[1]})"), "name"), "");
+  EXPECT_EQ(SafeDump(nlohmann::json("a\xff")), "\"a\xef\xbf\xbd\"");
 }
 
 TEST(ClientMetrics, ClassifiesRequestsByVerbAndResource) {
