@@ -3,7 +3,7 @@
 # Usage: bench/run.sh [--quick]   (--quick shortens the Prometheus load run to 30 s)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench auth_bench >/dev/null
+"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench auth_bench http_server_bench >/dev/null
 cd "$root/build"
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "== Prometheus answer parsing (10,000 series)"
@@ -24,3 +24,5 @@ echo "== KEDA gRPC"
 ./bench/keda_bench 2>/dev/null | grep -v '^{'
 echo "== HTTPS authentication and authorization per request (cached reviews)"
 ./bench/auth_bench 2>/dev/null | grep -v '^{'
+echo "== HTTP server under slow, idle and oversized clients: cpp-httplib 0.11.4 vs net::HttpServer"
+./bench/http_server_bench 2>/dev/null | grep -v '^{'
