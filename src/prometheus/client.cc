@@ -31,8 +31,8 @@
 namespace aa::prom {
 namespace {
 
-enum class Endpoint { kQuery = 0, kSeries = 1 };
-constexpr std::array<const char*, 2> kEndpointNames = {"query", "series"};
+enum class Endpoint { kQuery = 0, kSeries = 1, kLabelValues = 2 };
+constexpr std::array<const char*, 3> kEndpointNames = {"query", "series", "label_values"};
 
 enum class Outcome {
   kSuccess = 0,
@@ -209,6 +209,32 @@ class HttpClient final : public Client {
                                    [](std::string_view body, std::vector<std::string>* warnings) {
                                      return ParseSeriesResponse(body, warnings);
                                    });
+  }
+
+  absl::StatusOr<std::vector<std::string>> LabelValues(const std::string& label, absl::Time start,
+                                                       absl::Time end) override {
+    // A label name is [a-zA-Z_][a-zA-Z0-9_]*: nothing to escape in the path.
+    if (label.empty() || !std::all_of(label.begin(), label.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_';
+        })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("label values: invalid label name \"", absl::CHexEscape(label), "\""));
+    }
+    Params params;
+    if (start != absl::InfinitePast()) params.emplace_back("start", TimeParam(start));
+    if (end != absl::InfiniteFuture()) params.emplace_back("end", TimeParam(end));
+    auto values = Do<std::vector<std::string>>(
+        Endpoint::kLabelValues, absl::StrCat("/api/v1/label/", label, "/values"), params,
+        [](std::string_view body, std::vector<std::string>* warnings) {
+          return ParseLabelValuesResponse(body, warnings);
+        });
+    // Prometheus answers an unknown label with no values; a plain 404 is a server without this
+    // endpoint.
+    if (!values.ok() && values.status().code() == absl::StatusCode::kUnavailable &&
+        absl::StrContains(values.status().message(), ": HTTP 404: ")) {
+      return absl::UnimplementedError(values.status().message());
+    }
+    return values;
   }
 
  private:

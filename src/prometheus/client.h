@@ -113,6 +113,15 @@ class Client {
   // Series metadata (`/api/v1/series`) for the given match[] selectors within [start, end].
   virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
                                                      absl::Time start, absl::Time end) = 0;
+  // The values label `label` takes in series within [start, end]
+  // (`/api/v1/label/<label>/values`). Unimplemented by default (a client that cannot ask:
+  // callers then do without), and from the HTTP client when the server answers a plain 404 (no
+  // such endpoint); other errors as Query().
+  virtual absl::StatusOr<std::vector<std::string>> LabelValues(const std::string& label,
+                                                               absl::Time start, absl::Time end) {
+    (void)label, (void)start, (void)end;
+    return absl::UnimplementedError("label values are not supported by this client");
+  }
 };
 
 // Validates the options (URL scheme http/https, readable files, key with cert) and builds the HTTP

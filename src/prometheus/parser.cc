@@ -353,12 +353,28 @@ absl::Status ParseSeriesData(od::value v, std::vector<Labels>* out) {
   return absl::OkStatus();
 }
 
-enum class Kind { kQuery, kSeries };
+absl::Status ParseLabelValuesData(od::value v, std::vector<std::string>* out) {
+  od::array arr;
+  if (error_code e = v.get_array().get(arr)) {
+    return Bad("data", absl::StrCat("expected an array of strings: ", simdjson::error_message(e)));
+  }
+  size_t i = 0;
+  for (auto elem : arr) {
+    std::string_view s;
+    if (error_code e = elem.get_string().get(s)) return BadJson(absl::StrCat("data[", i, "]"), e);
+    out->emplace_back(s);
+    ++i;
+  }
+  return absl::OkStatus();
+}
+
+enum class Kind { kQuery, kSeries, kLabelValues };
 
 // The envelope shared by every API answer: status, data, errorType, error, warnings. Fields in any
-// order.
+// order. `series` receives label sets (kSeries), `values` strings (kLabelValues).
 absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
-                           std::vector<Labels>* series, std::vector<std::string>* series_warnings) {
+                           std::vector<Labels>* series, std::vector<std::string>* series_warnings,
+                           std::vector<std::string>* values = nullptr) {
   if (body.empty()) return absl::InvalidArgumentError("malformed Prometheus answer: empty body");
   simdjson::padded_string padded(body.data(), body.size());
   od::document doc;
@@ -390,8 +406,9 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
       // An error answer may carry data too; only a success answer's data must be well formed, and
       // the status may come after it, so a bad data is reported only if the answer turns out to be
       // a success.
-      absl::Status s = kind == Kind::kQuery ? ParseQueryData(field.value(), query)
-                                            : ParseSeriesData(field.value(), series);
+      absl::Status s = kind == Kind::kQuery    ? ParseQueryData(field.value(), query)
+                       : kind == Kind::kSeries ? ParseSeriesData(field.value(), series)
+                                               : ParseLabelValuesData(field.value(), values);
       if (!s.ok()) return s;
     } else if (key == "errorType" || key == "error") {
       std::string_view s;
@@ -478,6 +495,16 @@ absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body,
                                                         std::vector<std::string>* warnings) {
   std::vector<Labels> result;
   if (auto s = ParseEnvelope(body, Kind::kSeries, nullptr, &result, warnings); !s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseLabelValuesResponse(
+    std::string_view body, std::vector<std::string>* warnings) {
+  std::vector<std::string> result;
+  if (auto s = ParseEnvelope(body, Kind::kLabelValues, nullptr, nullptr, warnings, &result);
+      !s.ok()) {
+    return s;
+  }
   return result;
 }
 

@@ -31,6 +31,11 @@ absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
 absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(
     std::string_view body, std::vector<std::string>* warnings = nullptr);
 
+// Parses the body of a `/api/v1/label/<name>/values` answer (errors as ParseQueryResponse; warnings
+// as ParseSeriesResponse).
+absl::StatusOr<std::vector<std::string>> ParseLabelValuesResponse(
+    std::string_view body, std::vector<std::string>* warnings = nullptr);
+
 // For HTTP clients: when `body` is a well-formed Prometheus error answer (`{"status":"error",...}`,
 // whatever the HTTP status it came with), returns the status ParseQueryResponse would return for it
 // (InvalidArgument for bad_data, Unavailable otherwise); std::nullopt when the body is anything

@@ -574,6 +574,38 @@ TEST(HttpClient, SeriesSendsMatchersAndRange) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(HttpClient, LabelValuesAsksTheLabelsPathAndA404IsUnimplemented) {
+  TestServer server;
+  Seen seen;
+  server.http().Get(
+      "/api/v1/label/namespace/values", [&](const httplib::Request& req, httplib::Response& res) {
+        seen.Add(req);
+        res.set_content(R"({"status":"success","data":["a","b"]})", "application/json");
+      });
+  server.Start();
+  SleepRecorder sleeps;
+  prometheus::Registry registry;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.registry = &registry;
+  auto client = MustClient(o);
+  auto r =
+      client->LabelValues("namespace", absl::FromUnixSeconds(1000), absl::FromUnixSeconds(2000));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre("a", "b"));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen.at(0).get_param_value("start"), "1000.000");
+  EXPECT_EQ(seen.at(0).get_param_value("end"), "2000.000");
+  EXPECT_EQ(CounterValue(registry, "label_values", "success"), 1);
+  // A server without the endpoint: Unimplemented, so callers do without.
+  EXPECT_EQ(
+      client->LabelValues("other", absl::InfinitePast(), absl::InfiniteFuture()).status().code(),
+      absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(client->LabelValues("bad/label", absl::InfinitePast(), absl::InfiniteFuture())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(HttpClient, ReusesKeepAliveConnections) {
   TestServer server;
   Seen seen;

@@ -252,6 +252,20 @@ TEST(ParseSeriesResponse, LabelSetsSorted) {
                                    Pair("job", "node")));
 }
 
+TEST(ParseLabelValuesResponse, ValuesAndErrors) {
+  auto r = ParseLabelValuesResponse(
+      R"({"status":"success","data":["default","kserve-test"],"warnings":[]})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre("default", "kserve-test"));
+  EXPECT_TRUE(ParseLabelValuesResponse(R"({"status":"success","data":[]})")->empty());
+  EXPECT_EQ(ParseLabelValuesResponse(TestData("error_timeout.json")).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ParseLabelValuesResponse(R"({"status":"success","data":["a",1]})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseLabelValuesResponse(R"({"status":"success","data":{}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ParseSeriesResponse, ErrorsAndGarbage) {
   EXPECT_EQ(ParseSeriesResponse(TestData("error_bad_data.json")).status().code(),
             absl::StatusCode::kInvalidArgument);

@@ -11,10 +11,13 @@
 // 4. the rows of AnswerOtherwise, if set;
 // 5. else Unavailable("fake prometheus: no handler").
 // Series() answers the canned series of AnswerSeries whose first matcher equals match[0], else the
-// series handler, else no series. Thread-safe; handlers run without the fake's lock held.
+// series handler, else no series. LabelValues() is Unimplemented (as prom::Client's default) until
+// SetLabelValues gives a label its values; then it answers them (Unavailable while down).
+// Thread-safe; handlers run without the fake's lock held.
 
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +116,16 @@ class FakePrometheus : public prom::Client {
     series_handler_ = std::move(h);
   }
 
+  // LabelValues(label) answers `values` from now on (other labels: no values).
+  void SetLabelValues(std::string label, std::vector<std::string> values) {
+    absl::MutexLock lock(&mu_);
+    label_values_[std::move(label)] = std::move(values);
+  }
+  size_t label_values_count() const {
+    absl::MutexLock lock(&mu_);
+    return label_values_calls_;
+  }
+
   std::vector<std::string> queries() const {
     absl::MutexLock lock(&mu_);
     return queries_;
@@ -160,6 +173,17 @@ class FakePrometheus : public prom::Client {
     return h(matchers);
   }
 
+  absl::StatusOr<std::vector<std::string>> LabelValues(const std::string& label, absl::Time start,
+                                                       absl::Time end) override {
+    absl::MutexLock lock(&mu_);
+    if (label_values_.empty()) return prom::Client::LabelValues(label, start, end);
+    ++label_values_calls_;
+    if (down_) return absl::UnavailableError(down_message_);
+    auto it = label_values_.find(label);
+    if (it == label_values_.end()) return std::vector<std::string>{};
+    return it->second;
+  }
+
  private:
   struct Canned {
     std::string pattern;
@@ -186,6 +210,8 @@ class FakePrometheus : public prom::Client {
   std::vector<std::pair<std::string, std::vector<prom::Labels>>> series_ ABSL_GUARDED_BY(mu_);
   SeriesHandler series_handler_ ABSL_GUARDED_BY(mu_);
   size_t series_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, std::vector<std::string>> label_values_ ABSL_GUARDED_BY(mu_);
+  size_t label_values_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
 };
 
