@@ -381,16 +381,32 @@ absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::
 }
 
 absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, SamplingConfig* s) {
-  AA_ASSIGN_OR_RETURN(MapView m,
-                      MapView::Open(errors, node, "sampling",
-                                    {"interval", "maxAge", "demandTTL", "firstSampleTimeout",
-                                     "waitForFirstSample", "warmNamespaces"}));
+  AA_ASSIGN_OR_RETURN(
+      MapView m,
+      MapView::Open(errors, node, "sampling",
+                    {"interval", "maxAge", "demandTTL", "firstSampleTimeout", "waitForFirstSample",
+                     "warmNamespaces", "checkNamespaces", "namespaceCheckInterval", "maxNamespaces",
+                     "newNamespacesPerSecond", "newNamespaceBurst", "maxNamespacesPerQuery",
+                     "maxMatcherBytes", "wholeClusterPercent"}));
   AA_RETURN_IF_ERROR(m.Duration("interval", &s->interval));
   AA_RETURN_IF_ERROR(m.Duration("maxAge", &s->max_age));
   AA_RETURN_IF_ERROR(m.Duration("demandTTL", &s->demand_ttl));
   AA_RETURN_IF_ERROR(m.Duration("firstSampleTimeout", &s->first_sample_timeout));
   AA_RETURN_IF_ERROR(m.Bool("waitForFirstSample", &s->wait_for_first_sample));
   AA_RETURN_IF_ERROR(m.StringList("warmNamespaces", &s->warm_namespaces));
+  AA_RETURN_IF_ERROR(m.Bool("checkNamespaces", &s->check_namespaces));
+  AA_RETURN_IF_ERROR(m.Duration("namespaceCheckInterval", &s->namespace_check_interval));
+  constexpr int64_t kMaxInt = int64_t{1} << 30;
+  AA_RETURN_IF_ERROR(m.Int("maxNamespaces", 1, kMaxInt, &s->max_namespaces));
+  AA_RETURN_IF_ERROR(m.Int("newNamespacesPerSecond", 1, kMaxInt, &s->new_namespaces_per_second));
+  AA_RETURN_IF_ERROR(m.Int("newNamespaceBurst", 1, kMaxInt, &s->new_namespace_burst));
+  AA_RETURN_IF_ERROR(m.Int("maxNamespacesPerQuery", 1, kMaxInt, &s->max_namespaces_per_query));
+  AA_RETURN_IF_ERROR(m.Int("maxMatcherBytes", 64, kMaxInt, &s->max_matcher_bytes));
+  AA_RETURN_IF_ERROR(m.Int("wholeClusterPercent", 0, 100, &s->whole_cluster_percent));
+  if (s->namespace_check_interval < absl::Seconds(1)) {
+    return m.ErrorAt("namespaceCheckInterval", "must be at least 1s",
+                     FormatGoDuration(s->namespace_check_interval));
+  }
   if (s->interval < absl::Seconds(1)) {
     return m.ErrorAt("interval", "must be at least 1s", FormatGoDuration(s->interval));
   }

@@ -47,6 +47,16 @@
 //   firstSampleTimeout        duration > 0, default 5s: how long a first request waits.
 //   waitForFirstSample        bool, default true: readiness waits for one sample of every metric.
 //   warmNamespaces            list of namespace names (DNS-1123 labels, unique), default [].
+//   checkNamespaces           bool, default true: only existing namespaces become demand.
+//   namespaceCheckInterval    duration >= 1s, default 30s: Prometheus' namespace list re-read at
+//                             most this often.
+//   maxNamespaces             integer >= 1, default 1000: namespaces demanded at once.
+//   newNamespacesPerSecond    integer >= 1, default 10: new namespaces admitted per second.
+//   newNamespaceBurst         integer >= 1, default 100: token bucket size of the above.
+//   maxNamespacesPerQuery     integer >= 1, default 100: namespaces named by one query.
+//   maxMatcherBytes           integer >= 64, default 4096: bytes of one query's namespace regex.
+//   wholeClusterPercent       integer 0..100, default 50: one query without a namespace matcher
+//                             when that share of the known namespaces is demanded (0: never).
 // podLabels:                  Pod labels index from kube-state-metrics.
 //   enabled                   bool, default true.
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
@@ -284,6 +294,30 @@ struct SamplingConfig {
   bool wait_for_first_sample = true;
   // Namespaces sampled from start, before anybody asks (readiness checks these). Empty: none.
   std::vector<std::string> warm_namespaces;
+
+  // Bounded demand: what clients can make the sampler query.
+  // A namespace nobody demands yet becomes demand only if it exists: the Kubernetes pod watch has
+  // pods in it, or Prometheus has series with it as namespace label (its label values, re-read at
+  // most once per `namespace_check_interval` when a namespace is not in them). Other namespaces
+  // are answered as empty (no value) without a query. False: every valid namespace is demanded.
+  bool check_namespaces = true;
+  // How long Prometheus' namespace list answers "no" for a namespace. At least 1s.
+  absl::Duration namespace_check_interval = absl::Seconds(30);
+  // At most this many namespaces are demanded at once (warm namespaces included); at the ceiling
+  // new ones are refused (503) until one expires after demandTTL. At least 1.
+  int64_t max_namespaces = 1000;
+  // New namespaces admitted per second (token bucket, refilled by the sampler's clock) and the
+  // bucket's size; beyond them a new namespace is refused (503) and admitted on a later try.
+  int64_t new_namespaces_per_second = 10;
+  int64_t new_namespace_burst = 100;
+  // Each metric's query names at most this many namespaces, and its namespace regex at most
+  // `max_matcher_bytes` bytes: more namespaces are split over several queries (chunks). At least 1.
+  int64_t max_namespaces_per_query = 100;
+  int64_t max_matcher_bytes = 4096;
+  // When a metric would need more than one chunk and its demanded namespaces are at least this
+  // percentage of the namespaces Prometheus knows for its label, it is queried once without a
+  // namespace matcher instead. 0..100; 0 turns it off.
+  int64_t whole_cluster_percent = 50;
 };
 
 // Pod labels index from kube-state-metrics (kube_pod_labels), used to select pods by their

@@ -30,4 +30,19 @@ std::shared_ptr<const pipeline::PodLabelsTable> WatchedPodLabels::PodLabels(std:
   return out;
 }
 
+bool WatchedPodLabels::HasPods(std::string_view ns) {
+  std::shared_ptr<const NamespacePods> pods = watch_.Pods(ns);
+  return pods != nullptr && !pods->pods.empty();
+}
+
+void WatchedPodLabels::Forget(std::string_view ns) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = cache_.find(ns); it != cache_.end()) cache_.erase(it);
+}
+
+size_t WatchedPodLabels::cached_namespaces() {
+  absl::MutexLock lock(&mu_);
+  return cache_.size();
+}
+
 }  // namespace aa::kube

@@ -27,6 +27,12 @@ class WatchedPodLabels final : public pipeline::PodLabelSource {
   std::shared_ptr<const pipeline::PodLabelsTable> PodLabels(std::string_view ns) override;
   // The watch's staleness (PodWatch::StaleStatus).
   absl::Status IndexStatus() const override { return watch_.StaleStatus(); }
+  // Whether the synced watch has pods in `ns` (any phase). Caches nothing.
+  bool HasPods(std::string_view ns) override;
+  // Drops the converted table of `ns`.
+  void Forget(std::string_view ns) override;
+  // Namespaces with a converted table cached (for tests).
+  size_t cached_namespaces();
 
  private:
   struct Cached {

@@ -23,6 +23,14 @@ class PodLabelSource {
   // that error instead of selecting from an index that may be wrong. Quick and thread-safe.
   // Default: never stale.
   virtual absl::Status IndexStatus() const { return absl::OkStatus(); }
+  // Whether namespace `ns` has pods now (false when the source cannot answer yet). Called from
+  // request threads for namespaces nobody demands yet, so it must not cache anything per `ns`.
+  virtual bool HasPods(std::string_view ns) {
+    (void)ns;
+    return false;
+  }
+  // Nobody demands `ns` any more: drop whatever is cached for it. Called on the sampling thread.
+  virtual void Forget(std::string_view ns) { (void)ns; }
 };
 
 }  // namespace aa::pipeline

@@ -59,6 +59,27 @@ std::shared_ptr<const MetricSet> MakeSet(const std::vector<config::MetricDefinit
   return set;
 }
 
+// Splits sorted `namespaces` into runs of at most `max_count` whose regex ("a|b|c") has at most
+// `max_bytes` bytes (a namespace name, at most 63 bytes, always fits: max_bytes >= 64).
+std::vector<std::vector<std::string>> ChunkNamespaces(const std::vector<std::string>& namespaces,
+                                                      size_t max_count, size_t max_bytes) {
+  std::vector<std::vector<std::string>> chunks;
+  size_t bytes = 0;
+  for (const auto& ns : namespaces) {
+    if (chunks.empty() || chunks.back().size() >= max_count || bytes + 1 + ns.size() > max_bytes) {
+      chunks.emplace_back();
+      bytes = ns.size();
+    } else {
+      bytes += 1 + ns.size();
+    }
+    chunks.back().push_back(ns);
+  }
+  return chunks;
+}
+
+// Prometheus' namespace list covers series seen within this long.
+constexpr absl::Duration kNamespaceLookback = absl::Hours(1);
+
 }  // namespace
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
@@ -71,9 +92,33 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
       snapshot_(std::make_shared<Snapshot>()),
       metric_set_(MakeSet(config_.metrics, {}, 1)) {
   absl::Time now = clock_.Now();
+  tokens_ = static_cast<double>(config_.sampling.new_namespace_burst);
+  tokens_at_ = now;
   for (const auto& ns : config_.sampling.warm_namespaces) {
-    for (const auto& def : config_.metrics) demand_[SlotKey{def.Key(), "", ns}] = now;
+    for (const auto& def : config_.metrics) AddDemand(SlotKey{def.Key(), "", ns}, now);
   }
+}
+
+void Sampler::AddDemand(const SlotKey& key, absl::Time now) {
+  auto [it, inserted] = demand_.insert_or_assign(key, now);
+  if (inserted && !key.ns.empty()) ++ns_demand_[key.ns];
+}
+
+std::map<SlotKey, absl::Time>::iterator Sampler::EraseDemand(
+    std::map<SlotKey, absl::Time>::iterator it) {
+  if (!it->first.ns.empty()) {
+    auto n = ns_demand_.find(it->first.ns);
+    if (n != ns_demand_.end() && --n->second == 0) {
+      forgotten_.push_back(n->first);
+      ns_demand_.erase(n);
+    }
+  }
+  return demand_.erase(it);
+}
+
+size_t Sampler::demanded_namespaces() const {
+  std::lock_guard lock(mu_);
+  return ns_demand_.size();
 }
 
 std::shared_ptr<const MetricSet> Sampler::metrics() const {
@@ -119,7 +164,7 @@ void Sampler::Run() {
   while (!stopping_) {
     absl::Time now = clock_.Now();
     bool periodic = now >= next_round_;
-    if (periodic || !urgent_.empty()) {
+    if (periodic || !urgent_.empty() || check_wanted_) {
       wake_ = false;
       lock.unlock();
       RunRound(periodic);
@@ -137,7 +182,8 @@ void Sampler::Run() {
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(
                                          w.deadline - std::chrono::steady_clock::now())));
     }
-    cv_.wait_for(lock, wait, [this] { return stopping_ || wake_ || !urgent_.empty(); });
+    cv_.wait_for(lock, wait,
+                 [this] { return stopping_ || wake_ || !urgent_.empty() || check_wanted_; });
     wake_ = false;
     if (!waiters_.empty()) {
       lock.unlock();
@@ -149,12 +195,14 @@ void Sampler::Run() {
 
 std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
                                  const std::vector<std::string>& namespaces,
-                                 const std::string& extra_matchers) const {
+                                 const std::string& extra_matchers, bool all_namespaces) const {
   const std::string ns_label = def ? def->namespace_label : "namespace";
   const std::string pod_label = def ? def->pod_label : "pod";
   // Namespaces are validated DNS labels, so they need no regex or string escaping.
   std::string matchers;
-  if (!ns_label.empty()) {
+  if (!ns_label.empty() && all_namespaces) {
+    matchers = absl::StrCat(ns_label, "!=\"\"");
+  } else if (!ns_label.empty()) {
     matchers = namespaces.size() == 1
                    ? absl::StrCat(ns_label, "=\"", namespaces[0], "\"")
                    : absl::StrCat(ns_label, "=~\"", absl::StrJoin(namespaces, "|"), "\"");
@@ -182,10 +230,41 @@ void Sampler::RunRound(bool periodic) {
   std::set<std::string> namespaces;
   std::shared_ptr<const Snapshot> current;
   std::shared_ptr<const MetricSet> set;
+  std::vector<std::string> forgotten;
+  round_queries_ = 0;
+  round_chunks_ = 0;
+  bool check;
+  {
+    std::lock_guard lock(mu_);
+    set = metric_set_;
+    check = check_wanted_;
+  }
+  if (check) CheckNamespaces(*set);
   {
     std::lock_guard lock(mu_);
     current = snapshot_;
     set = metric_set_;
+    // First requests that waited for this check: admitted now (and sampled in this round) or
+    // dropped (their callers ask again and get the answer for a namespace that does not exist, or
+    // the refusal).
+    for (const auto& [key, at] : candidates_) {
+      const config::MetricDefinition* def = nullptr;
+      if (auto d = set->by_key.find(key.metric); d != set->by_key.end()) {
+        def = &set->definitions[d->second];
+      }
+      if (def == nullptr) continue;
+      if (ns_demand_.contains(key.ns) ||
+          (NamespaceExists(def->namespace_label, key.ns, false, now) == Exists::kYes &&
+           AdmitNamespace(*def, key.ns, now).ok())) {
+        if (!demand_.contains(key)) urgent_.insert(key);
+        AddDemand(key, at);
+      }
+    }
+    candidates_.clear();
+    for (const SlotKey& key : evicted_) {
+      if (!demand_.contains(key)) pruned.push_back(key);
+    }
+    evicted_.clear();
     for (auto it = demand_.begin(); it != demand_.end();) {
       const SlotKey& key = it->first;
       bool warm = std::find(config_.sampling.warm_namespaces.begin(),
@@ -196,7 +275,7 @@ void Sampler::RunRound(bool periodic) {
       if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
                    !urgent_.contains(it->first))) {
         pruned.push_back(it->first);
-        it = demand_.erase(it);
+        it = EraseDemand(it);
         continue;
       }
       if (periodic || urgent_.contains(it->first)) {
@@ -206,6 +285,10 @@ void Sampler::RunRound(bool periodic) {
       ++it;
     }
     urgent_.clear();
+    forgotten.swap(forgotten_);
+  }
+  if (pod_source_ != nullptr) {
+    for (const auto& ns : forgotten) pod_source_->Forget(ns);
   }
 
   auto next = std::make_shared<Snapshot>(*current);
@@ -256,6 +339,7 @@ void Sampler::RunRound(bool periodic) {
     probe_needed = periodic && work.empty() && !probe_succeeded_;
   }
   if (probe_needed) {
+    ++round_queries_;
     absl::Status probe = client_.Query("vector(1)", now).status();
     std::lock_guard lock(mu_);
     probe_succeeded_ = probe.ok();
@@ -264,22 +348,75 @@ void Sampler::RunRound(bool periodic) {
   }
   panic_windows_->Apply(next.get());    // panic-aware metrics: windowed values, before anyone reads
   metrics_->Round(clock_.Now() - now);  // before Publish: whoever sees the snapshot sees this
+  if (periodic) metrics_->RoundWork(round_queries_, round_chunks_);
   Publish(next);
 }
 
 void Sampler::SampleMetric(const config::MetricDefinition& def,
                            const std::vector<std::string>& namespaces,
                            const std::string& extra_matchers, Snapshot* next) {
-  absl::Time at = clock_.Now();
+  // Every chunk is evaluated at the same time, so the values are those of one query.
+  const absl::Time at = clock_.Now();
   const std::string key = def.Key();
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
   const std::pair<std::string, std::string> variant{key, extra_matchers};
+  std::vector<std::vector<std::string>> chunks;
+  if (def.namespace_label.empty()) {
+    chunks.push_back(namespaces);
+  } else {
+    chunks =
+        ChunkNamespaces(namespaces, static_cast<size_t>(config_.sampling.max_namespaces_per_query),
+                        static_cast<size_t>(config_.sampling.max_matcher_bytes));
+  }
+  bool all_namespaces = false;
+  if (chunks.size() > 1 && config_.sampling.whole_cluster_percent > 0) {
+    std::lock_guard lock(mu_);
+    auto known = known_ns_.find(def.namespace_label);
+    all_namespaces =
+        check_error_.ok() && known != known_ns_.end() && !known->second.empty() &&
+        namespaces.size() * 100 >=
+            known->second.size() * static_cast<size_t>(config_.sampling.whole_cluster_percent);
+  }
+  absl::Status status;
+  if (all_namespaces) {
+    status = SampleChunk(def, namespaces, extra_matchers, true, at, next);
+  } else {
+    for (const auto& chunk : chunks) {
+      absl::Status s = SampleChunk(def, chunk, extra_matchers, false, at, next);
+      if (status.ok()) status = s;
+    }
+  }
+  bool changed;
+  {
+    std::lock_guard lock(mu_);
+    changed = failing_.count(variant) != static_cast<size_t>(!status.ok());
+    if (status.ok()) {
+      ever_succeeded_.insert(key);
+      failing_.erase(variant);
+    } else {
+      failing_.insert(variant);
+      last_query_error_ = status;
+    }
+  }
+  if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", key}});
+  if (changed && !status.ok())
+    LogWarn("metric sampling failed", {{"metric", key}, {"error", status}});
+}
+
+absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
+                                  const std::vector<std::string>& namespaces,
+                                  const std::string& extra_matchers, bool all_namespaces,
+                                  absl::Time at, Snapshot* next) {
+  const std::string key = def.Key();
+  ++round_chunks_;
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
 
   auto run = [&]() -> absl::Status {
-    auto result = client_.Query(RenderQuery(def.query, &def, namespaces, extra_matchers), at);
+    ++round_queries_;
+    auto result =
+        client_.Query(RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces), at);
     if (!result.ok()) return result.status();
     if (result->type != prom::ResultType::kVector) {
       return absl::InvalidArgumentError(
@@ -331,8 +468,9 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       }
     }
     if (def.baseline_query.empty()) return absl::OkStatus();
-    auto baseline =
-        client_.Query(RenderQuery(def.baseline_query, &def, namespaces, extra_matchers), at);
+    ++round_queries_;
+    auto baseline = client_.Query(
+        RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces), at);
     if (!baseline.ok()) {
       return absl::Status(baseline.status().code(),
                           absl::StrCat("baseline query: ", baseline.status().message()));
@@ -369,25 +507,128 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       slot.last_attempt = at;
     }
   }
+  return status;
+}
+
+void Sampler::CheckNamespaces(const MetricSet& set) {
+  std::set<std::string> labels;
+  for (const auto& def : set.definitions) {
+    if (!def.namespace_label.empty()) labels.insert(def.namespace_label);
+  }
+  const absl::Time now = clock_.Now();
+  std::map<std::string, std::set<std::string>> known;
+  absl::Status status;
+  for (const auto& label : labels) {
+    ++round_queries_;
+    auto values = client_.LabelValues(label, now - kNamespaceLookback, now);
+    if (!values.ok()) {
+      status = values.status();
+      break;
+    }
+    known[label] = std::set<std::string>(values->begin(), values->end());
+  }
+  metrics_->NamespaceCheck(status.ok()                                         ? "success"
+                           : status.code() == absl::StatusCode::kUnimplemented ? "unsupported"
+                                                                               : "error");
   bool changed;
   {
     std::lock_guard lock(mu_);
-    changed = failing_.count(variant) != static_cast<size_t>(!status.ok());
-    if (status.ok()) {
-      ever_succeeded_.insert(key);
-      failing_.erase(variant);
-    } else {
-      failing_.insert(variant);
-      last_query_error_ = status;
-    }
+    changed = status.code() != check_error_.code() || checks_ == 0;
+    checked_at_ = now;
+    check_error_ = status;
+    if (status.ok()) known_ns_ = std::move(known);
+    ++checks_;
+    check_wanted_ = false;
   }
-  if (changed && status.ok()) LogInfo("metric sampling recovered", {{"metric", key}});
-  if (changed && !status.ok())
-    LogWarn("metric sampling failed", {{"metric", key}, {"error", status}});
+  published_cv_.notify_all();
+  if (changed && status.code() == absl::StatusCode::kUnimplemented) {
+    LogInfo("namespace check unsupported: every valid namespace asked for is sampled",
+            {{"error", status}});
+  } else if (changed && !status.ok()) {
+    LogWarn("namespace check failed: new namespaces are refused until it succeeds",
+            {{"error", status}});
+  }
+}
+
+Sampler::Exists Sampler::NamespaceExists(const std::string& label, const std::string& ns,
+                                         bool has_pods, absl::Time now) const {
+  if (!config_.sampling.check_namespaces || has_pods) return Exists::kYes;
+  // A client that cannot list label values: do without the check (demand stays bounded by the
+  // ceiling and the token bucket).
+  if (checks_ > 0 && check_error_.code() == absl::StatusCode::kUnimplemented) return Exists::kYes;
+  auto known = known_ns_.find(label);
+  if (known != known_ns_.end() && known->second.contains(ns)) return Exists::kYes;
+  if (checks_ == 0 || now - checked_at_ >= config_.sampling.namespace_check_interval) {
+    return Exists::kCheck;
+  }
+  if (!check_error_.ok()) return Exists::kFailed;
+  return known == known_ns_.end() ? Exists::kCheck : Exists::kNo;
+}
+
+absl::Status Sampler::AdmitNamespace(const config::MetricDefinition& def, std::string_view ns,
+                                     absl::Time now) {
+  const auto& s = config_.sampling;
+  if (ns_demand_.size() >= static_cast<size_t>(s.max_namespaces)) {
+    metrics_->Rejected("ceiling");
+    return WithWhy(absl::UnavailableError(absl::StrCat(
+                       "metric ", def.name, " in namespace ", ToAbsl(ns),
+                       ": not sampled: the demand ceiling is reached (", ns_demand_.size(),
+                       " namespaces demanded, sampling.maxNamespaces ", s.max_namespaces,
+                       "); they keep being served, and a new namespace is admitted once one is "
+                       "not asked for during demandTTL (",
+                       absl::FormatDuration(s.demand_ttl), ")")),
+                   Why::kDemandLimit);
+  }
+  if (now > tokens_at_) {
+    tokens_ = std::min(static_cast<double>(s.new_namespace_burst),
+                       tokens_ + absl::ToDoubleSeconds(now - tokens_at_) *
+                                     static_cast<double>(s.new_namespaces_per_second));
+    tokens_at_ = now;
+  }
+  if (tokens_ < 1) {
+    metrics_->Rejected("rate_limited");
+    return WithWhy(
+        absl::UnavailableError(absl::StrCat(
+            "metric ", def.name, " in namespace ", ToAbsl(ns),
+            ": not sampled yet: too many new namespaces at once (at most ", s.new_namespace_burst,
+            " at once and ", s.new_namespaces_per_second,
+            " per second: sampling.newNamespaceBurst, sampling.newNamespacesPerSecond); ask "
+            "again in a second")),
+        Why::kDemandLimit);
+  }
+  tokens_ -= 1;
+  return absl::OkStatus();
+}
+
+MetricRead Sampler::AbsentRead(std::shared_ptr<const MetricSet> set,
+                               const config::MetricDefinition* def, std::string_view ns,
+                               absl::Time now) const {
+  const absl::Time checked = std::min(checked_at_, now);
+  auto snap = std::make_shared<Snapshot>();
+  snap->generation = snapshot_->generation;
+  snap->published_at = snapshot_->published_at;
+  if (pod_source_ != nullptr) {
+    // The pod watch has no pod there either: nothing to select.
+    auto pods = std::make_shared<PodLabelsTable>();
+    pods->from_kubernetes = true;
+    pods->sampled_at = checked;
+    snap->pod_labels[std::string(ns)] = std::move(pods);
+  }
+  auto table = std::make_shared<MetricTable>();
+  table->sampled_at = checked;
+  MetricRead read;
+  read.metrics = std::move(set);
+  read.definition = def;
+  read.snapshot = std::move(snap);
+  read.table = table.get();
+  read.own_table = std::move(table);
+  read.age = now - checked;
+  return read;
 }
 
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
   absl::Time at = clock_.Now();
+  ++round_queries_;
   auto result = client_.Query(RenderQuery(config_.pod_labels.query, nullptr, namespaces, ""), at);
   metrics_->Query("pod_labels", result.ok());
   if (!result.ok()) {
@@ -551,28 +792,103 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
   }
   const SlotKey key{def->Key(), std::string(extra_matchers), std::string(ns)};
   absl::Time now = clock_.Now();
+  const bool namespaced = !def->namespace_label.empty();
+  bool has_pods = false;
+  if (namespaced && pod_source_ != nullptr && config_.sampling.check_namespaces) {
+    bool demanded;
+    {
+      std::lock_guard lock(mu_);
+      demanded = ns_demand_.contains(key.ns);
+    }
+    if (!demanded) has_pods = pod_source_->HasPods(ns);  // outside mu_: it takes the watch's lock
+  }
   std::shared_ptr<const Snapshot> snap;
   {
     std::unique_lock lock(mu_);
+    // A namespace nobody demands yet: it must exist and be admitted.
+    while (namespaced && !ns_demand_.contains(key.ns)) {
+      Exists exists = NamespaceExists(def->namespace_label, key.ns, has_pods, now);
+      if (exists == Exists::kYes) {
+        absl::Status admitted = AdmitNamespace(*def, ns, now);
+        if (!admitted.ok()) return admitted;
+        break;
+      }
+      if (exists == Exists::kNo) {
+        metrics_->Rejected("unknown_namespace");
+        return AbsentRead(set, def, ns, now);
+      }
+      if (exists == Exists::kFailed) {
+        metrics_->Rejected("check_failed");
+        return WithWhy(
+            absl::UnavailableError(absl::StrCat(
+                "metric ", def->name, " in namespace ", ToAbsl(ns),
+                ": cannot check whether the namespace exists: ", check_error_.message())),
+            Why::kBackendFailed);
+      }
+      // kCheck: wait for the next namespace check (one for every namespace that waits).
+      if (!candidates_.contains(key) &&
+          candidates_.size() >= static_cast<size_t>(config_.sampling.new_namespace_burst)) {
+        metrics_->Rejected("rate_limited");
+        return WithWhy(absl::UnavailableError(absl::StrCat(
+                           "metric ", def->name, " in namespace ", ToAbsl(ns),
+                           ": not sampled yet: too many new namespaces wait for their check "
+                           "(sampling.newNamespaceBurst ",
+                           config_.sampling.new_namespace_burst, "); ask again in a second")),
+                       Why::kDemandLimit);
+      }
+      candidates_.emplace(key, now);
+      check_wanted_ = true;
+      cv_.notify_all();
+      const uint64_t seen = checks_;
+      if (stopping_) return Freshness(*def, ns, nullptr, now);
+      switch (mode) {
+        case ReadMode::kWait:
+          published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout),
+                                 [&] { return stopping_ || checks_ > seen; });
+          if (checks_ == seen) return Freshness(*def, ns, nullptr, now);
+          now = clock_.Now();
+          continue;  // the check's round admitted it, or it now answers at once
+        case ReadMode::kNow:
+          return WithWhy(absl::UnavailableError(absl::StrCat(
+                             "metric ", def->name, " in namespace ", ToAbsl(ns),
+                             ": not sampled yet; checking whether the namespace exists")),
+                         Why::kNotSampledYet);
+        case ReadMode::kNotify: {
+          Waiter w;
+          w.key = key;
+          w.checks_seen = seen;
+          w.metric = std::string(metric);
+          w.resource = resource;
+          w.deadline =
+              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
+          w.timeout_error = Freshness(*def, ns, nullptr, now);
+          w.done = std::move(*done);
+          waiters_.push_back(std::move(w));
+          *done = nullptr;
+          return WithWhy(absl::UnavailableError("waiting for the namespace check"),
+                         Why::kNotSampledYet);
+        }
+      }
+    }
     if (!extra_matchers.empty() && !demand_.contains(key)) {
-      // Selector variants are demanded by clients: bound how many (variant, namespace) pairs one
-      // definition may have.
+      // Selector variants are demanded by clients: at most kMaxSelectorVariants (variant,
+      // namespace) pairs per definition; a new one evicts the least recently asked for.
+      auto oldest = demand_.end();
       size_t variants = 0;
       for (auto it = demand_.lower_bound(SlotKey{key.metric, "", ""});
            it != demand_.end() && it->first.metric == key.metric; ++it) {
-        variants += !it->first.matchers.empty();
+        if (it->first.matchers.empty()) continue;
+        ++variants;
+        if (oldest == demand_.end() || it->second < oldest->second) oldest = it;
       }
-      if (variants >= kMaxSelectorVariants) {
-        return WithWhy(
-            absl::UnavailableError(absl::StrCat(
-                "metric ", def->name, " already has ", kMaxSelectorVariants,
-                " (selector, namespace) variants in use; a new one can be sampled once an unused "
-                "one expires after demandTTL (",
-                absl::FormatDuration(config_.sampling.demand_ttl), ")")),
-            Why::kTooManyVariants);
+      if (variants >= kMaxSelectorVariants && oldest != demand_.end()) {
+        evicted_.insert(oldest->first);
+        urgent_.erase(oldest->first);
+        EraseDemand(oldest);
+        metrics_->VariantEvicted();
       }
     }
-    demand_[key] = now;
+    AddDemand(key, now);
     if (snapshot_->FindSlot(key) == nullptr && !stopping_) {
       urgent_.insert(key);
       cv_.notify_all();
@@ -586,14 +902,20 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
                              absl::StrCat("metric ", def->name, " in namespace ", ToAbsl(ns),
                                           ": not sampled yet; its first sample is on its way")),
                          Why::kNotSampledYet);
-        case ReadMode::kNotify:
-          waiters_.push_back(Waiter{
-              key, std::string(metric), resource,
-              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout),
-              Freshness(*def, ns, nullptr, now), std::move(*done)});
+        case ReadMode::kNotify: {
+          Waiter w;
+          w.key = key;
+          w.metric = std::string(metric);
+          w.resource = resource;
+          w.deadline =
+              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
+          w.timeout_error = Freshness(*def, ns, nullptr, now);
+          w.done = std::move(*done);
+          waiters_.push_back(std::move(w));
           *done = nullptr;
           return WithWhy(absl::UnavailableError("waiting for the first sample"),
                          Why::kNotSampledYet);
+        }
       }
     }
     snap = snapshot_;
@@ -602,11 +924,12 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
   const Slot* slot = snap->FindSlot(key);
   absl::Status fresh = Freshness(*def, ns, slot, now);
   if (!fresh.ok()) return fresh;
-  return MetricRead{set, def, snap, slot->table.get(), now - slot->table->sampled_at};
+  return MetricRead{set, def, snap, slot->table.get(), now - slot->table->sampled_at, nullptr};
 }
 
 void Sampler::FireWaiters() {
   std::vector<Waiter> ready;
+  std::vector<Waiter> checked;
   std::vector<Waiter> expired;
   {
     std::lock_guard lock(mu_);
@@ -614,6 +937,8 @@ void Sampler::FireWaiters() {
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (snapshot_->FindSlot(it->key) != nullptr) {
         ready.push_back(std::move(*it));
+      } else if (!stopping_ && it->checks_seen != Waiter::kNoCheck && checks_ > it->checks_seen) {
+        checked.push_back(std::move(*it));
       } else if (stopping_ || it->deadline <= now) {
         expired.push_back(std::move(*it));
       } else {
@@ -626,6 +951,10 @@ void Sampler::FireWaiters() {
   // Outside the lock. The slot is published now, so this read does not wait.
   for (Waiter& w : ready) {
     w.done(ReadImpl(w.metric, w.key.ns, w.resource, w.key.matchers, ReadMode::kNow, nullptr));
+  }
+  // Their namespace check is done: ask again (answers at once, or waits for the first sample).
+  for (Waiter& w : checked) {
+    ReadWhenSampled(w.metric, w.key.ns, w.resource, w.key.matchers, std::move(w.done));
   }
   for (Waiter& w : expired) w.done(w.timeout_error);
 }
@@ -665,6 +994,7 @@ void Sampler::UpdateGauges() {
     if (entry.first != absl::InfiniteFuture()) age = absl::ToDoubleSeconds(now - entry.first);
     metrics_->SetGauges(metric, age, entry.second);
   }
+  metrics_->SetDemand(static_cast<int64_t>(demanded_namespaces()));
 }
 
 }  // namespace aa::pipeline

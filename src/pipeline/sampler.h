@@ -14,6 +14,17 @@
 // - A failed query keeps the last good table; values older than `max_age` are refused by Read(),
 // never served.
 // - One failing metric never stops the others.
+// - Demand is bounded (sampling.* in config.h): a namespace nobody demands yet becomes demand only
+//   if it exists (the pod source has pods in it, or it is among the values Prometheus has for the
+//   metric's namespace label, re-read at most once per `namespace_check_interval`); a namespace
+//   that does not exist reads as an empty table without any query. New namespaces take a token
+//   from a bucket (`new_namespaces_per_second`, `new_namespace_burst`) and at most
+//   `max_namespaces` are demanded at once; beyond either a new namespace is refused (Unavailable,
+//   Why kDemandLimit) while demanded ones keep being served. Each metric's query names at most
+//   `max_namespaces_per_query` namespaces in at most `max_matcher_bytes` of regex (more are split
+//   over several queries evaluated at the same time), or has no namespace matcher when most of
+//   the known namespaces are demanded. Selector variants beyond kMaxSelectorVariants per
+//   definition evict the least recently asked for one.
 // Thread-safe. Start() runs the sampling thread; Stop() (or the destructor) ends it.
 
 #include <chrono>
@@ -54,6 +65,8 @@ struct MetricRead {
   std::shared_ptr<const Snapshot> snapshot;
   const MetricTable* table = nullptr;  // never null in a successful read
   absl::Duration age;                  // now - table->sampled_at
+  // Set when `table` is not in `snapshot` (the empty table of a namespace that does not exist).
+  std::shared_ptr<const MetricTable> own_table;
 };
 
 class Sampler {
@@ -83,10 +96,13 @@ class Sampler {
   // `extra_matchers` (comma-joined PromQL label matchers the caller built safely, e.g. from a
   // metricLabelSelector with selector::ToPromQLMatchers) selects a variant of the metric: sampled
   // and cached on its own, with the matchers put first in <<.LabelMatchers>>; at most
-  // kMaxSelectorVariants live variants per definition.
+  // kMaxSelectorVariants live variants per definition (a new one evicts the least recently asked
+  // for).
+  // A namespace that does not exist (see the contract above) reads as an empty table.
   // Errors: NotFound for an unknown metric; Unavailable when there is no value younger than max_age
   // (the message gives the last good sample time and the last Prometheus error) or the first sample
-  // did not arrive in time, or a new variant would exceed the bound.
+  // did not arrive in time, or the namespace is new and refused (Why kDemandLimit), or whether it
+  // exists could not be checked (Why kBackendFailed).
   absl::StatusOr<MetricRead> Read(std::string_view metric, std::string_view ns,
                                   const config::MetricResource& resource = {},
                                   std::string_view extra_matchers = "");
@@ -146,16 +162,22 @@ class Sampler {
   void Wake();
   bool WaitForGeneration(uint64_t generation, absl::Duration timeout);
 
-  // Refreshes the self-metric gauges (snapshot age per metric, series held); called before /metrics
-  // is served.
+  // Refreshes the self-metric gauges (snapshot age per metric, series held, demanded namespaces);
+  // called before /metrics is served.
   void UpdateGauges();
+
+  // Namespaces demanded now (warm ones included).
+  size_t demanded_namespaces() const;
 
  private:
   struct Demand;
   enum class ReadMode { kWait, kNow, kNotify };
   // A ReadWhenSampled() caller waiting for the first sample of `key`.
   struct Waiter {
+    static constexpr uint64_t kNoCheck = ~uint64_t{0};
     SlotKey key;
+    // Not kNoCheck: waits for the namespace check after this many (then asks again).
+    uint64_t checks_seen = kNoCheck;
     std::string metric;  // as asked for
     config::MetricResource resource;
     std::chrono::steady_clock::time_point deadline;
@@ -173,14 +195,38 @@ class Sampler {
   // One round: urgent keys first, then (if due) every demanded metric. Publishes one snapshot if
   // anything ran.
   void RunRound(bool periodic);
-  // Queries `def` for `namespaces` and folds the outcome into `next`.
+  // Queries `def` for `namespaces` (in chunks, or once without a namespace matcher) and folds the
+  // outcome into `next`.
   void SampleMetric(const config::MetricDefinition& def, const std::vector<std::string>& namespaces,
                     const std::string& extra_matchers, Snapshot* next);
+  // One query (and its baseline) for `namespaces` at `at`; `all_namespaces` leaves the namespace
+  // matcher out.
+  absl::Status SampleChunk(const config::MetricDefinition& def,
+                           const std::vector<std::string>& namespaces,
+                           const std::string& extra_matchers, bool all_namespaces, absl::Time at,
+                           Snapshot* next);
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
   void Publish(const std::shared_ptr<Snapshot>& next);
+  // `all_namespaces`: `ns_label!=""` instead of naming `namespaces`.
   std::string RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
                           const std::vector<std::string>& namespaces,
-                          const std::string& extra_matchers) const;
+                          const std::string& extra_matchers, bool all_namespaces = false) const;
+  // Re-reads the namespaces Prometheus has for every namespace label in use (sampling thread).
+  void CheckNamespaces(const MetricSet& set);
+  enum class Exists { kYes, kNo, kCheck, kFailed };
+  // Whether `ns` exists for namespace label `label`; `has_pods` from the pod source. Needs mu_.
+  Exists NamespaceExists(const std::string& label, const std::string& ns, bool has_pods,
+                         absl::Time now) const;
+  // Admits new namespace `ns` (ceiling, token bucket) or says why not. Needs mu_.
+  absl::Status AdmitNamespace(const config::MetricDefinition& def, std::string_view ns,
+                              absl::Time now);
+  // demand_ changes, keeping ns_demand_ in step. Need mu_. EraseDemand appends a namespace nobody
+  // demands any more to forgotten_.
+  void AddDemand(const SlotKey& key, absl::Time now);
+  std::map<SlotKey, absl::Time>::iterator EraseDemand(std::map<SlotKey, absl::Time>::iterator it);
+  // The read of namespace `ns` that does not exist: an empty table as of the last check. Needs mu_.
+  MetricRead AbsentRead(std::shared_ptr<const MetricSet> set, const config::MetricDefinition* def,
+                        std::string_view ns, absl::Time now) const;
   absl::Status Freshness(const config::MetricDefinition& def, std::string_view ns, const Slot* slot,
                          absl::Time now) const;
 
@@ -203,6 +249,23 @@ class Sampler {
   std::set<std::string> ever_succeeded_;  // metric keys with at least one successful query
   // (metric key, variant matchers) whose last query failed (logged on change only).
   std::set<std::pair<std::string, std::string>> failing_;
+  // Bounded demand (guarded by mu_).
+  std::map<std::string, size_t> ns_demand_;  // namespace -> demand_ keys naming it
+  double tokens_ = 0;                        // new-namespace token bucket
+  absl::Time tokens_at_;
+  std::map<std::string, std::set<std::string>> known_ns_;  // namespace label -> Prometheus' values
+  absl::Time checked_at_ = absl::InfinitePast();           // the last namespace check
+  absl::Status check_error_;                               // its outcome
+  uint64_t checks_ = 0;                                    // namespace checks so far
+  bool check_wanted_ = false;
+  std::set<SlotKey> evicted_;  // selector variants evicted, whose slots go at the next round
+  std::vector<std::string> forgotten_;  // namespaces nobody demands any more (for pod_source_)
+  // First requests of namespaces waiting for the next namespace check (at most
+  // new_namespace_burst): admitted or dropped by the round that checks.
+  std::map<SlotKey, absl::Time> candidates_;
+  // Sampling thread only: queries and chunks of the current round.
+  int round_queries_ = 0;
+  int round_chunks_ = 0;
   bool probe_succeeded_ = false;
   absl::Status last_query_error_;  // the last failed query to Prometheus (for ReadyStatus)
   bool wake_ = false;

@@ -14,6 +14,11 @@ class NoMetrics final : public SamplerMetrics {
   void DroppedValue(const std::string&, const std::string&) override {}
   void SetGauges(const std::string&, std::optional<double>, int64_t) override {}
   void Round(absl::Duration) override {}
+  void RoundWork(int, int) override {}
+  void SetDemand(int64_t) override {}
+  void Rejected(const std::string&) override {}
+  void VariantEvicted() override {}
+  void NamespaceCheck(const std::string&) override {}
 };
 
 class RegistryMetrics final : public SamplerMetrics {
@@ -31,7 +36,27 @@ class RegistryMetrics final : public SamplerMetrics {
         round_(HistogramFamily(registry, "autoscale_adapter_sampler_round_duration_seconds",
                                "Duration of one sampling round: its Prometheus queries and the "
                                "making of its snapshot.")
-                   .Add({}, RunBuckets())) {}
+                   .Add({}, RunBuckets())),
+        round_queries_(
+            GaugeFamily(registry, "autoscale_adapter_sampler_round_queries",
+                        "Queries sent to Prometheus by the last periodic sampling round.")
+                .Add({})),
+        round_chunks_(GaugeFamily(registry, "autoscale_adapter_sampler_round_chunks",
+                                  "Metric query chunks (bounded namespace lists) of the last "
+                                  "periodic sampling round.")
+                          .Add({})),
+        demanded_(GaugeFamily(registry, "autoscale_adapter_sampler_demanded_namespaces",
+                              "Namespaces demanded (sampled) now.")
+                      .Add({})),
+        rejections_(CounterFamily(registry, "autoscale_adapter_sampler_demand_rejections_total",
+                                  "First requests of a namespace that did not become demand, by "
+                                  "reason.")),
+        evicted_(CounterFamily(registry, "autoscale_adapter_sampler_variants_evicted_total",
+                               "Selector variants evicted (least recently asked for) for a new "
+                               "one.")
+                     .Add({})),
+        checks_(CounterFamily(registry, "autoscale_adapter_sampler_namespace_checks_total",
+                              "Reads of the namespaces Prometheus has, by outcome.")) {}
 
   // prometheus-cpp families are thread-safe; Add() finds or creates the labelled child.
   void Query(const std::string& metric, bool ok) override {
@@ -41,6 +66,18 @@ class RegistryMetrics final : public SamplerMetrics {
     dropped_.Add({{"metric", metric}, {"reason", reason}}).Increment();
   }
   void Round(absl::Duration elapsed) override { round_.Observe(absl::ToDoubleSeconds(elapsed)); }
+  void RoundWork(int queries, int chunks) override {
+    round_queries_.Set(queries);
+    round_chunks_.Set(chunks);
+  }
+  void SetDemand(int64_t namespaces) override { demanded_.Set(static_cast<double>(namespaces)); }
+  void Rejected(const std::string& reason) override {
+    rejections_.Add({{"reason", reason}}).Increment();
+  }
+  void VariantEvicted() override { evicted_.Increment(); }
+  void NamespaceCheck(const std::string& outcome) override {
+    checks_.Add({{"outcome", outcome}}).Increment();
+  }
   void SetGauges(const std::string& metric, std::optional<double> age_seconds,
                  int64_t series) override {
     const prometheus::Labels labels = {{"metric", metric}};
@@ -58,6 +95,12 @@ class RegistryMetrics final : public SamplerMetrics {
   prometheus::Family<prometheus::Gauge>& age_;
   prometheus::Family<prometheus::Gauge>& series_;
   prometheus::Histogram& round_;
+  prometheus::Gauge& round_queries_;
+  prometheus::Gauge& round_chunks_;
+  prometheus::Gauge& demanded_;
+  prometheus::Family<prometheus::Counter>& rejections_;
+  prometheus::Counter& evicted_;
+  prometheus::Family<prometheus::Counter>& checks_;
 };
 
 class NoDiscoveryMetrics final : public DiscoveryMetrics {

@@ -31,6 +31,19 @@ class SamplerMetrics {
   // autoscale_adapter_sampler_round_duration_seconds: one sampling round, its queries and the
   // publication of its snapshot (by the sampler's clock).
   virtual void Round(absl::Duration elapsed) = 0;
+  // autoscale_adapter_sampler_round_queries and autoscale_adapter_sampler_round_chunks (gauges):
+  // queries sent to Prometheus, and metric query chunks among them, by the last periodic round.
+  virtual void RoundWork(int queries, int chunks) = 0;
+  // autoscale_adapter_sampler_demanded_namespaces (gauge)
+  virtual void SetDemand(int64_t namespaces) = 0;
+  // autoscale_adapter_sampler_demand_rejections_total{reason="unknown_namespace|check_failed|
+  // rate_limited|ceiling"}: first requests of a namespace that did not become demand.
+  virtual void Rejected(const std::string& reason) = 0;
+  // autoscale_adapter_sampler_variants_evicted_total: selector variants evicted (least recently
+  // asked for) to make room for a new one.
+  virtual void VariantEvicted() = 0;
+  // autoscale_adapter_sampler_namespace_checks_total{outcome="success|error|unsupported"}
+  virtual void NamespaceCheck(const std::string& outcome) = 0;
 };
 
 // The rule discoverer's self-metric.

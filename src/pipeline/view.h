@@ -24,7 +24,11 @@
 //                                     failed (NotFound when it does not serve the resource), or
 //                                     pods are selected by labels while the pod-label source's
 //                                     index is stale (PodLabelSource::IndexStatus)
-//   kTooManyVariants Unavailable      a new series-matchers variant would exceed the bound
+//   kTooManyVariants Unavailable      not returned any more (a new variant evicts the least
+//                                     recently used one)
+//   kDemandLimit     Unavailable      a new namespace is refused: more new namespaces at once than
+//                                     the token bucket allows, or the ceiling of demanded ones
+// A namespace that does not exist (sampling.checkNamespaces) reads as an empty table: no error.
 // A selection whose total (or baseline total) is not finite (the values overflow a double when
 // summed) is never returned: it is an Unavailable kBackendFailed error saying so, so no frontend
 // ever turns NaN or Inf into a quantity, a KEDA value or a JSON number.

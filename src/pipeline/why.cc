@@ -31,8 +31,8 @@ absl::Status WithWhy(absl::Status status, Why why) {
 std::string_view WhyName(Why why) {
   // In the order of the enum.
   static constexpr std::string_view kNames[] = {
-      "other", "unknown metric",  "bad question",   "no such object",   "no value",
-      "stale", "not sampled yet", "backend failed", "too many variants"};
+      "other", "unknown metric",  "bad question",   "no such object",    "no value",
+      "stale", "not sampled yet", "backend failed", "too many variants", "demand limit"};
   const size_t i = static_cast<size_t>(why);
   return i < std::size(kNames) ? kNames[i] : kNames[0];
 }

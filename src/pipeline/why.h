@@ -20,6 +20,7 @@ enum class Why {
   kNotSampledYet,
   kBackendFailed,
   kTooManyVariants,
+  kDemandLimit,  // a new namespace refused: too many new ones at once, or the demand ceiling
 };
 // The Why an error of the view carries (kOther for any other status).
 Why WhyOf(const absl::Status& status);

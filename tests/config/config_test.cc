@@ -322,7 +322,12 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownSampling", Sm("intervall: 5s"),
                   "t.yaml: sampling.intervall: unknown field; expected one of: interval, maxAge, "
                   "demandTTL, "
-                  "firstSampleTimeout, waitForFirstSample, warmNamespaces"},
+                  "firstSampleTimeout, waitForFirstSample, warmNamespaces, checkNamespaces, "
+                  "namespaceCheckInterval, maxNamespaces, newNamespacesPerSecond, "
+                  "newNamespaceBurst, maxNamespacesPerQuery, maxMatcherBytes, "
+                  "wholeClusterPercent"},
+        ErrorCase{"MaxNamespacesZero", Sm("maxNamespaces: 0"),
+                  "t.yaml: sampling.maxNamespaces: must be between 1 and 1073741824 (got \"0\")"},
         ErrorCase{"UnknownPodLabels", WithMetric("podLabels: {enable: true}"),
                   "t.yaml: podLabels.enable: unknown field; expected one of: enabled, query"},
         ErrorCase{
@@ -338,7 +343,14 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"SnakeCaseIsUnknown", Sm("max_age: 5s"),
                   "t.yaml: sampling.max_age: unknown field; expected one of: interval, maxAge, "
                   "demandTTL, "
-                  "firstSampleTimeout, waitForFirstSample, warmNamespaces"},
+                  "firstSampleTimeout, waitForFirstSample, warmNamespaces, checkNamespaces, "
+                  "namespaceCheckInterval, maxNamespaces, newNamespacesPerSecond, "
+                  "newNamespaceBurst, maxNamespacesPerQuery, maxMatcherBytes, "
+                  "wholeClusterPercent"},
+        ErrorCase{"WholeClusterPercentOver100", Sm("wholeClusterPercent: 101"),
+                  "t.yaml: sampling.wholeClusterPercent: must be between 0 and 100 (got \"101\")"},
+        ErrorCase{"NamespaceCheckIntervalShort", Sm("namespaceCheckInterval: 100ms"),
+                  "t.yaml: sampling.namespaceCheckInterval: must be at least 1s (got \"100ms\")"},
         // types
         ErrorCase{"SectionNotMap", WithMetric("sampling: [1]"),
                   "t.yaml: sampling: expected a map (got a list)"},

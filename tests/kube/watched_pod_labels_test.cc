@@ -59,5 +59,30 @@ TEST(WatchedPodLabelsTest, RealKeysExistingPodsOnlyAndCachedUntilChanged) {
   watch.Stop();
 }
 
+TEST(WatchedPodLabelsTest, HasPodsCachesNothingAndForgetDropsTheTable) {
+  auto server = FakeApiServer::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto client = Client::Create((*server)->ClientConfigFor(""));
+  ASSERT_TRUE(client.ok()) << client.status();
+  SimulatedClock clock;
+  PodWatch watch(**client, clock, {.jitter = 0});
+  WatchedPodLabels source(watch, clock);
+  EXPECT_FALSE(source.HasPods("a"));  // not synced
+  (*server)->Upsert("pods", MakePod({.ns = "a", .name = "web-1"}));
+  watch.Start();
+  ASSERT_TRUE(watch.WaitFor([](const Stats& s) { return s.lists == 1; }));
+  EXPECT_TRUE(source.HasPods("a"));
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(source.HasPods("invented-" + std::to_string(i)));
+  EXPECT_EQ(source.cached_namespaces(), 0u);
+  ASSERT_NE(source.PodLabels("a"), nullptr);
+  ASSERT_NE(source.PodLabels("b"), nullptr);
+  EXPECT_EQ(source.cached_namespaces(), 2u);
+  source.Forget("b");
+  source.Forget("never-cached");
+  EXPECT_EQ(source.cached_namespaces(), 1u);
+  EXPECT_EQ(source.PodLabels("a")->pods.size(), 1u);
+  watch.Stop();
+}
+
 }  // namespace
 }  // namespace aa::kube
