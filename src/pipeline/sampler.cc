@@ -802,6 +802,21 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
     }
     if (!demanded) has_pods = pod_source_->HasPods(ns);  // outside mu_: it takes the watch's lock
   }
+  // kNotify, with mu_ held: hands `*done` to a waiter for the slot of `key` (or, unless
+  // `checks_seen` is kNoCheck, for the namespace check after that many) and says so.
+  auto park = [&](uint64_t checks_seen, std::string_view what) -> absl::Status {
+    Waiter w;
+    w.key = key;
+    w.checks_seen = checks_seen;
+    w.metric = std::string(metric);
+    w.resource = resource;
+    w.deadline = std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
+    w.timeout_error = Freshness(*def, ns, nullptr, now);
+    w.done = std::move(*done);
+    waiters_.push_back(std::move(w));
+    *done = nullptr;
+    return WithWhy(absl::UnavailableError(ToAbsl(what)), Why::kNotSampledYet);
+  };
   std::shared_ptr<const Snapshot> snap;
   {
     std::unique_lock lock(mu_);
@@ -853,21 +868,8 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
                              "metric ", def->name, " in namespace ", ToAbsl(ns),
                              ": not sampled yet; checking whether the namespace exists")),
                          Why::kNotSampledYet);
-        case ReadMode::kNotify: {
-          Waiter w;
-          w.key = key;
-          w.checks_seen = seen;
-          w.metric = std::string(metric);
-          w.resource = resource;
-          w.deadline =
-              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
-          w.timeout_error = Freshness(*def, ns, nullptr, now);
-          w.done = std::move(*done);
-          waiters_.push_back(std::move(w));
-          *done = nullptr;
-          return WithWhy(absl::UnavailableError("waiting for the namespace check"),
-                         Why::kNotSampledYet);
-        }
+        case ReadMode::kNotify:
+          return park(seen, "waiting for the namespace check");
       }
     }
     if (!extra_matchers.empty() && !demand_.contains(key)) {
@@ -902,20 +904,8 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
                              absl::StrCat("metric ", def->name, " in namespace ", ToAbsl(ns),
                                           ": not sampled yet; its first sample is on its way")),
                          Why::kNotSampledYet);
-        case ReadMode::kNotify: {
-          Waiter w;
-          w.key = key;
-          w.metric = std::string(metric);
-          w.resource = resource;
-          w.deadline =
-              std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
-          w.timeout_error = Freshness(*def, ns, nullptr, now);
-          w.done = std::move(*done);
-          waiters_.push_back(std::move(w));
-          *done = nullptr;
-          return WithWhy(absl::UnavailableError("waiting for the first sample"),
-                         Why::kNotSampledYet);
-        }
+        case ReadMode::kNotify:
+          return park(Waiter::kNoCheck, "waiting for the first sample");
       }
     }
     snap = snapshot_;

@@ -148,19 +148,23 @@ class DemandIntegrationTest : public ::testing::Test {
     return true;
   }
 
+  // ChunkedEqualsSingle within 60 s: the tables of one round are read one namespace at a time, so
+  // it is retried until all six come from one round (and, at the start, until they are sampled).
+  static bool EventuallyChunkedEqualsSingle(std::string* why) {
+    for (int attempt = 0; attempt < 120; ++attempt) {
+      if (ChunkedEqualsSingle(why)) return true;
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+    return false;
+  }
+
   static demo::Stack* stack_;
 };
 demo::Stack* DemandIntegrationTest::stack_ = nullptr;
 
 TEST_F(DemandIntegrationTest, ChunkedQueriesServeTheValuesOfTheSingleQuery) {
   std::string why;
-  bool equal = false;
-  // Tables of one round are read one namespace at a time: retry until all six come from one.
-  for (int attempt = 0; attempt < 120 && !equal; ++attempt) {
-    equal = ChunkedEqualsSingle(&why);
-    if (!equal) absl::SleepFor(absl::Milliseconds(500));
-  }
-  EXPECT_TRUE(equal) << why;
+  EXPECT_TRUE(EventuallyChunkedEqualsSingle(&why)) << why;
   const std::string metrics = Scrape(stack_->adapter_port());
   EXPECT_EQ(ScrapeValue(metrics, "autoscale_adapter_sampler_round_chunks", {}), 3) << metrics;
   EXPECT_EQ(ScrapeValue(metrics, "autoscale_adapter_sampler_demanded_namespaces", {}), 6);
@@ -222,12 +226,7 @@ TEST_F(DemandIntegrationTest, InventedNamespacesCostABoundedNumberOfQueries) {
   EXPECT_EQ(ScrapeValue(after, "autoscale_adapter_sampler_demanded_namespaces", {}), 6);
   // The real namespaces keep their correct values.
   std::string why;
-  bool equal = false;
-  for (int attempt = 0; attempt < 120 && !equal; ++attempt) {
-    equal = ChunkedEqualsSingle(&why);
-    if (!equal) absl::SleepFor(absl::Milliseconds(500));
-  }
-  EXPECT_TRUE(equal) << why;
+  EXPECT_TRUE(EventuallyChunkedEqualsSingle(&why)) << why;
 }
 
 }  // namespace

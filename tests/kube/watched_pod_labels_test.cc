@@ -62,13 +62,13 @@ TEST(WatchedPodLabelsTest, RealKeysExistingPodsOnlyAndCachedUntilChanged) {
 TEST(WatchedPodLabelsTest, HasPodsCachesNothingAndForgetDropsTheTable) {
   auto server = FakeApiServer::Start();
   ASSERT_TRUE(server.ok()) << server.status();
+  (*server)->Upsert("pods", MakePod({.ns = "a", .name = "web-1"}));
   auto client = Client::Create((*server)->ClientConfigFor(""));
   ASSERT_TRUE(client.ok()) << client.status();
   SimulatedClock clock;
   PodWatch watch(**client, clock, {.jitter = 0});
   WatchedPodLabels source(watch, clock);
   EXPECT_FALSE(source.HasPods("a"));  // not synced
-  (*server)->Upsert("pods", MakePod({.ns = "a", .name = "web-1"}));
   watch.Start();
   ASSERT_TRUE(watch.WaitFor([](const Stats& s) { return s.lists == 1; }));
   EXPECT_TRUE(source.HasPods("a"));
