@@ -18,12 +18,13 @@
 #include "gtest/gtest.h"
 #include "integration/integration_util.h"
 #include "net/call.h"
+#include "net/client.h"
 #include "nlohmann/json.hpp"
 
 namespace aa {
 namespace {
 
-using integration::GetJson;
+using integration::QueryJson;
 using nlohmann::json;
 
 constexpr int kNamespaces = 6;
@@ -106,8 +107,8 @@ class DemandIntegrationTest : public ::testing::Test {
   // empty unless it answers 200 with pods.
   static std::map<std::string, double> Served(const std::string& ns, absl::Time* at) {
     int status = 0;
-    json j = GetJson(stack_->adapter_port(),
-                     absl::StrCat("/api/v1/namespaces/", ns, "/metrics/memory"), &status);
+    json j = QueryJson(stack_->adapter_https_port(),
+                       absl::StrCat("/api/v1/namespaces/", ns, "/metrics/memory"), &status);
     std::map<std::string, double> out;
     if (status != 200 || !j.contains("pods") || j["pods"].empty()) return out;
     std::string err;
@@ -178,18 +179,24 @@ TEST_F(DemandIntegrationTest, InventedNamespacesCostABoundedNumberOfQueries) {
     if (!served) absl::SleepFor(absl::Milliseconds(500));
   }
   ASSERT_TRUE(served);
+  // The query API over HTTPS, on kept-alive connections (no credentials: the stack runs with
+  // --authentication=off).
+  auto client =
+      net::Client::Create({.url = absl::StrCat("https://127.0.0.1:", stack_->adapter_https_port()),
+                           .tls = {.insecure_skip_verify = true}});
+  ASSERT_TRUE(client.ok()) << client.status();
   const std::string before = Scrape(stack_->adapter_port());
   const std::string prom_before = Scrape(stack_->prometheus_port());
   const absl::Time start = absl::Now();
   constexpr int kRequests = 10000;
   int not_found = 0;
   for (int i = 0; i < kRequests; ++i) {
-    auto r = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(),
-                           absl::StrCat("/api/v1/namespaces/ns-", i, "/metrics/memory"));
-    ASSERT_TRUE(r.ok()) << r.status();
-    not_found += r->status == 404;
+    net::Result r =
+        (*client)->Send({.target = absl::StrCat("/api/v1/namespaces/ns-", i, "/metrics/memory")});
+    ASSERT_TRUE(r.ok()) << r.detail;
+    not_found += r.response.status == 404;
     if (i == 0) {
-      EXPECT_THAT(r->body, ::testing::HasSubstr("has no value")) << r->body;
+      EXPECT_THAT(r.response.body, ::testing::HasSubstr("has no value")) << r.response.body;
     }
   }
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
