@@ -2,7 +2,7 @@
 # CI's extra checks: builds with clang, AddressSanitizer and UndefinedBehaviorSanitizer (any report fails), runs
 # the unit tests under them, then runs each libFuzzer target for a bounded time on a copy of its seed corpus,
 # then builds the unit tests that run threads with ThreadSanitizer (build-tsan/) and runs them (any report
-# fails; nothing is suppressed).
+# fails; scripts/tsan.supp lists what is suppressed and why).
 # Usage: scripts/sanitize.sh [seconds per fuzzer, default 30]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,7 +55,7 @@ if [ ! -f "$tsan_build/build.ninja" ]; then
     -DCMAKE_CXX_COMPILER=clang++ -DAA_TSAN=ON -DAA_BENCH=OFF "${launcher[@]}" >/dev/null
 fi
 ninja -C "$tsan_build" "${tsan_tests[@]}"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/scripts/tsan.supp"
 for t in "${tsan_tests[@]}"; do
   bin=$(find "$tsan_build/tests" -name "$t" -type f -perm -u+x | head -n 1)
   echo "ThreadSanitizer: $t"
