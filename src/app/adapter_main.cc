@@ -49,7 +49,7 @@ ABSL_FLAG(std::string, http_listen, ":8080",
           "or \"\" disables it");
 ABSL_FLAG(int, http_threads, 64, "Worker threads of the plain-HTTP port");
 // Limits of each HTTP port (plain HTTP and HTTPS, each its own); net::HttpServerOptions says more.
-ABSL_FLAG(int, max_connections, 1024,
+ABSL_FLAG(int, max_connections, 512,
           "Open connections per HTTP port; at the limit a new one evicts the connection waiting "
           "longest without a complete request (or gets 503 when all are busy)");
 ABSL_FLAG(int, max_queued_requests, 256,

@@ -68,8 +68,10 @@ struct HttpServerOptions {
   // Limits, each per server. At `max_connections` open connections, a new connection evicts the
   // one that has waited longest without a complete request (idle keep-alive, TLS handshake, headers
   // or body still arriving); when every connection is busy in a handler or writing its answer, the
-  // new one is answered 503 (plain HTTP) or closed (TLS) at once. Default 1024.
-  int max_connections = 1024;
+  // new one is answered 503 (plain HTTP) or closed (TLS) at once. Default 512 (nginx's default
+  // worker_connections): a TLS connection costs about 84 KiB (Asio's and OpenSSL's record
+  // buffers), so 512 keep an HTTPS port under about 45 MiB of connection state.
+  int max_connections = 512;
   // Request line and header fields together, counted while reading: over this the request is
   // answered 431 (414 when the request line alone is over it). Default 32 KiB. Each header field
   // is also limited to 8192 bytes (431), as nginx does by default.
