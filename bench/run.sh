@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every benchmark, printing each one's figures. Run it on an otherwise idle machine.
-# Usage: bench/run.sh [--quick]   (--quick shortens the Prometheus load run to 30 s)
+# Usage: bench/run.sh [--quick]   (--quick shortens the Prometheus load run to 30 s and the soak to 2 min)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench auth_bench http_server_bench >/dev/null
+"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench auth_bench http_server_bench soak_bench >/dev/null
 cd "$root/build"
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "== Prometheus answer parsing (10,000 series)"
@@ -26,3 +26,9 @@ echo "== HTTPS authentication and authorization per request (cached reviews)"
 ./bench/auth_bench 2>/dev/null | grep -v '^{'
 echo "== HTTP server under slow, idle and oversized clients: cpp-httplib 0.11.4 vs net::HttpServer"
 ./bench/http_server_bench 2>/dev/null | grep -v '^{'
+echo "== soak: 1,000 requests/s across every API, Prometheus restarted every 2 minutes"
+if [ "${1:-}" = "--quick" ]; then
+  ./bench/soak_bench --duration=2m --restart_every=40s 2>/dev/null | grep -v '^{'
+else
+  ./bench/soak_bench 2>/dev/null | grep -v '^{'
+fi
