@@ -506,8 +506,10 @@ absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, PodLabe
 }
 
 // A Go template field list for messages and parsing.
-const std::vector<std::string_view> kRuleQueryFields = {"Series", "LabelMatchers", "GroupBy"};
-const std::vector<std::string_view> kResourceQueryFields = {"LabelMatchers", "GroupBy"};
+const std::vector<std::string_view> kRuleQueryFields = {"Series", "LabelMatchers", "GroupBy",
+                                                        "GroupBySlice", "LabelValuesByName"};
+const std::vector<std::string_view> kResourceQueryFields = {"LabelMatchers", "GroupBy",
+                                                            "GroupBySlice", "LabelValuesByName"};
 const std::vector<std::string_view> kResourceTemplateFields = {"Group", "Resource"};
 
 // Reads a prometheus-adapter template at `key`: parsed with `fields`, and (when
@@ -636,7 +638,9 @@ absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const
     }
   }
   if (!m.Has("metricsQuery")) return errors.At(m.Path("metricsQuery"), "required");
-  return ReadAdapterTemplate(errors, m, "metricsQuery", kRuleQueryFields, /*need_matchers=*/true,
+  // Without <<.LabelMatchers>> the query is not restricted to the objects asked for: the sampler
+  // runs it once for the whole cluster and maps its series to objects by their labels.
+  return ReadAdapterTemplate(errors, m, "metricsQuery", kRuleQueryFields, /*need_matchers=*/false,
                              &rule->metrics_query);
 }
 

@@ -149,9 +149,14 @@
 //   resources:                overrides: {<label>: {group, resource (required)}}, template
 //                             (<<.Group>>, <<.Resource>>); externalRules also namespaced (bool).
 //   name:                     matches (RE2, default .*), as (default $0, or $1 with one group).
-//   metricsQuery              required: Go template with <<.Series>>, <<.LabelMatchers>>
-//                             (required), <<.GroupBy>>; any other construct is an error naming
-//                             the line.
+//   metricsQuery              required: Go template (<< >> delimiters) with <<.Series>>,
+//                             <<.LabelMatchers>>, <<.GroupBy>>, <<.GroupBySlice>> (list),
+//                             <<.LabelValuesByName>> (map: label -> values joined by "|"); if,
+//                             else, with, range, $variables, index, len, not, and, or, eq, ne,
+//                             lt, le, gt, ge (config/go_template.h); anything else is an error
+//                             naming the line. Without <<.LabelMatchers>> (and
+//                             <<.LabelValuesByName>>) it is sampled once per round for the whole
+//                             cluster and its series go to the objects their labels name.
 // resourceRules:              cpu and memory (both required): {containerQuery (required),
 //                             nodeQuery, resources, containerLabel}; window (default 1m). Adds the
 //                             per-pod definitions "cpu" and "memory" unless metrics: has them.
@@ -246,10 +251,21 @@ struct MetricDefinition {
   MetricResource resource;
   // Discovered definitions: the rule they came from ("rules[2]"); "" for `metrics:` entries.
   std::string rule;
+  // Discovered definitions: the series name the rule matched (<<.Series>>); "" otherwise.
+  std::string series;
+  // A rule's metricsQuery that uses neither <<.LabelMatchers>> nor <<.LabelValuesByName>>: it
+  // cannot be restricted to namespaces, so the sampler runs it once per round for all demanded
+  // namespaces together, and each object gets the value of the series whose `pod_label` names it,
+  // as prometheus-adapter matches series to objects (a series that also carries
+  // `namespace_label` counts only in that namespace; series without `pod_label` match nothing).
+  bool whole_cluster_query = false;
   std::string description;
   // PromQL with placeholders, rendered by the sampler:
   //   <<.LabelMatchers>>  matchers restricting the namespaces, e.g. namespace=~"a|b" (never empty)
   //   <<.GroupBy>>        the grouping labels, e.g. namespace, pod
+  // Definitions from prometheus-adapter rules (`rule` set) are Go templates (config/go_template.h)
+  // that may also use <<.Series>>, <<.GroupBySlice>> (the grouping labels as a list) and
+  // <<.LabelValuesByName>> (label -> values joined by "|"), with range, if and index.
   // Each result series must carry namespace_label and pod_label.
   std::string query;
   // Optional PromQL (same placeholders) giving each pod's baseline, e.g. its CPU request in cores:

@@ -137,9 +137,10 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
   RE2 matches(rule.name_matches);
   std::string as = rule.name_as;
   if (as.empty()) as = matches.NumberOfCapturingGroups() == 1 ? "$1" : "$0";
-  auto query =
-      config::GoTemplate::Parse(rule.metrics_query, {"Series", "LabelMatchers", "GroupBy"});
+  auto query = config::GoTemplate::Parse(rule.metrics_query, {"Series", "LabelMatchers", "GroupBy",
+                                                              "GroupBySlice", "LabelValuesByName"});
   if (!query.ok() || !matches.ok()) return out;  // validated at load: cannot happen
+  const bool whole_cluster = !query->Uses("LabelMatchers") && !query->Uses("LabelValuesByName");
   std::optional<config::GoTemplate> label_template;
   if (!rule.resources.label_template.empty()) {
     auto t = config::GoTemplate::Parse(rule.resources.label_template, {"Group", "Resource"});
@@ -176,6 +177,8 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
       if (!keys.insert(def.Key()).second) return;
       def.name = name;
       def.rule = rule.path;
+      def.series = series_name;
+      def.whole_cluster_query = whole_cluster;
       def.query = rendered;
       def.description = absl::StrCat("from ", rule.path, " (series ", series_name, ")");
       out.push_back(std::move(def));

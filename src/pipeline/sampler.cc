@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time_format.h"
+#include "config/go_template.h"
 #include "pipeline/panic_windows.h"
 #include "pipeline/pod_select.h"
 #include "pipeline/pod_source.h"
@@ -39,6 +40,31 @@ std::string SeriesKey(const prom::Labels& labels) {
     absl::StrAppend(&out, name, "=\"", absl::CHexEscape(value), "\"");
   }
   out += '}';
+  return out;
+}
+
+// Label -> value of comma-joined PromQL matchers `a="x",b=~"y|z"` (as selector::ToPromQLMatchers
+// writes them: quoted values, escaped as PromQL strings), for prometheus-adapter's
+// LabelValuesByName. Anything else is skipped.
+std::map<std::string, std::string> MatcherValues(std::string_view matchers) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i < matchers.size()) {
+    size_t op = matchers.find_first_of("=!", i);
+    size_t quote = matchers.find('"', i);
+    if (op == std::string_view::npos || quote == std::string_view::npos) break;
+    std::string name(matchers.substr(i, op - i));
+    std::string value;
+    size_t j = quote + 1;
+    for (; j < matchers.size() && matchers[j] != '"'; ++j) {
+      if (matchers[j] == '\\' && j + 1 < matchers.size()) ++j;
+      value.push_back(matchers[j]);
+    }
+    out[std::move(name)] = std::move(value);
+    i = matchers.find(',', j);
+    if (i == std::string_view::npos) break;
+    ++i;
+  }
   return out;
 }
 
@@ -193,9 +219,11 @@ void Sampler::Run() {
   }
 }
 
-std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
-                                 const std::vector<std::string>& namespaces,
-                                 const std::string& extra_matchers, bool all_namespaces) const {
+absl::StatusOr<std::string> Sampler::RenderQuery(const std::string& tmpl,
+                                                 const config::MetricDefinition* def,
+                                                 const std::vector<std::string>& namespaces,
+                                                 const std::string& extra_matchers,
+                                                 bool all_namespaces) const {
   const std::string ns_label = def ? def->namespace_label : "namespace";
   const std::string pod_label = def ? def->pod_label : "pod";
   // Namespaces are validated DNS labels, so they need no regex or string escaping.
@@ -218,8 +246,32 @@ std::string Sampler::RenderQuery(const std::string& tmpl, const config::MetricDe
   if (!ns_label.empty()) group_by.push_back(ns_label);
   if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
   if (def && !def->container_label.empty()) group_by.push_back(def->container_label);
-  return absl::StrReplaceAll(
-      tmpl, {{"<<.LabelMatchers>>", matchers}, {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
+  if (def == nullptr || def->rule.empty()) {
+    return absl::StrReplaceAll(
+        tmpl, {{"<<.LabelMatchers>>", matchers}, {"<<.GroupBy>>", absl::StrJoin(group_by, ", ")}});
+  }
+  // prometheus-adapter's template: the same values, also as a list and a map (label -> values
+  // joined by "|", as prometheus-adapter's LabelValuesByName: the selector's labels, the
+  // namespace label, and ".+" for labels the query matches as `label!=""`).
+  auto t = config::GoTemplate::Parse(
+      tmpl, {"Series", "LabelMatchers", "GroupBy", "GroupBySlice", "LabelValuesByName"});
+  if (!t.ok()) return t.status();
+  std::map<std::string, std::string> by_name = MatcherValues(extra_matchers);
+  if (!ns_label.empty()) {
+    by_name[ns_label] = all_namespaces ? ".+" : absl::StrJoin(namespaces, "|");
+  } else if (!pod_label.empty()) {
+    by_name[pod_label] = ".+";
+  }
+  auto query = t->Execute({{"Series", def->series},
+                           {"LabelMatchers", matchers},
+                           {"GroupBy", absl::StrJoin(group_by, ", ")},
+                           {"GroupBySlice", config::TemplateValue::List(group_by)},
+                           {"LabelValuesByName", config::TemplateValue::Map(std::move(by_name))}});
+  if (!query.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(def->rule, ".metricsQuery: ", query.status().message()));
+  }
+  return query;
 }
 
 void Sampler::RunRound(bool periodic) {
@@ -311,7 +363,7 @@ void Sampler::RunRound(bool periodic) {
     auto it = set->by_key.find(metric);
     if (it == set->by_key.end()) continue;
     const config::MetricDefinition& def = set->definitions[it->second];
-    if (def.resource.is(config::MetricResource::Kind::kExternal)) {
+    if (def.resource.is(config::MetricResource::Kind::kExternal) && !def.whole_cluster_query) {
       // External series carry no object label to split a batch by: one query per namespace.
       for (const auto& ns : nss) SampleMetric(def, {ns}, extra, next.get());
     } else {
@@ -361,7 +413,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
   const std::pair<std::string, std::string> variant{key, extra_matchers};
   std::vector<std::vector<std::string>> chunks;
-  if (def.namespace_label.empty()) {
+  if (def.namespace_label.empty() || def.whole_cluster_query) {
     chunks.push_back(namespaces);
   } else {
     chunks =
@@ -415,21 +467,28 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
 
   auto run = [&]() -> absl::Status {
     ++round_queries_;
-    auto result =
-        client_.Query(RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces), at);
+    auto query = RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces);
+    if (!query.ok()) return query.status();
+    auto result = client_.Query(*query, at);
     if (!result.ok()) return result.status();
     if (result->type != prom::ResultType::kVector) {
       return absl::InvalidArgumentError(
           "the query must return an instant vector grouped by namespace and pod");
     }
     const bool external = def.resource.is(config::MetricResource::Kind::kExternal);
+    // A query not restricted to namespaces (prometheus-adapter's metricsQuery without
+    // <<.LabelMatchers>>): a series counts in its own namespace when it has the label, else in
+    // every namespace asked for; one without the object label matches no object.
+    const bool unrestricted = def.whole_cluster_query && !def.namespace_label.empty();
     for (prom::Sample& s : result->samples) {
       std::string_view ns = def.namespace_label.empty() || external
                                 ? std::string_view(namespaces[0])
                                 : prom::LabelValue(s.labels, def.namespace_label);
       std::string pod =
           external ? SeriesKey(s.labels) : std::string(prom::LabelValue(s.labels, def.pod_label));
-      if ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external)) {
+      if (unrestricted && pod.empty()) continue;
+      if (!unrestricted &&
+          ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external))) {
         return absl::InvalidArgumentError(absl::StrCat(
             "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
             "\": aggregate the query by (<<.GroupBy>>)"));
@@ -440,10 +499,13 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         if (container.empty()) continue;  // the pod's cgroup total, not a container
         absl::StrAppend(&pod, "/", ToAbsl(container));
       }
-      auto it = by_ns.find(std::string(ns));
+      const bool everywhere = unrestricted && (external || ns.empty());
+      auto it = everywhere ? by_ns.begin() : by_ns.find(std::string(ns));
       if (it == by_ns.end()) continue;  // a namespace we did not ask for
       if (!std::isfinite(s.value)) {
-        ++dropped[it->first];
+        for (auto& [name, pods] : by_ns) {
+          if (everywhere || name == it->first) ++dropped[name];
+        }
         metrics_->DroppedValue(key, std::isnan(s.value) ? "nan" : "inf");
         continue;
       }
@@ -453,7 +515,25 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
           if (name != "__name__") v.labels.emplace_back(name, std::move(value));
         }
       }
-      it->second.push_back(std::move(v));
+      if (everywhere) {
+        for (auto& [name, pods] : by_ns) pods.push_back(v);
+      } else {
+        it->second.push_back(std::move(v));
+      }
+    }
+    if (unrestricted) {
+      // prometheus-adapter keeps the last series of each object name.
+      for (auto& [ns, pods] : by_ns) {
+        std::stable_sort(pods.begin(), pods.end(),
+                         [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
+        std::vector<PodValue> last;
+        for (size_t i = 0; i < pods.size(); ++i) {
+          if (i + 1 == pods.size() || pods[i + 1].pod != pods[i].pod) {
+            last.push_back(std::move(pods[i]));
+          }
+        }
+        pods = std::move(last);
+      }
     }
     for (auto& [ns, pods] : by_ns) {
       std::sort(pods.begin(), pods.end(),
@@ -469,8 +549,10 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
     }
     if (def.baseline_query.empty()) return absl::OkStatus();
     ++round_queries_;
-    auto baseline = client_.Query(
-        RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces), at);
+    auto baseline_query =
+        RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
+    if (!baseline_query.ok()) return baseline_query.status();
+    auto baseline = client_.Query(*baseline_query, at);
     if (!baseline.ok()) {
       return absl::Status(baseline.status().code(),
                           absl::StrCat("baseline query: ", baseline.status().message()));
@@ -629,7 +711,8 @@ MetricRead Sampler::AbsentRead(std::shared_ptr<const MetricSet> set,
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
   absl::Time at = clock_.Now();
   ++round_queries_;
-  auto result = client_.Query(RenderQuery(config_.pod_labels.query, nullptr, namespaces, ""), at);
+  // Without a definition the query is rendered by replacement, which cannot fail.
+  auto result = client_.Query(*RenderQuery(config_.pod_labels.query, nullptr, namespaces, ""), at);
   metrics_->Query("pod_labels", result.ok());
   if (!result.ok()) {
     LogDebug("pod labels query failed", {{"error", result.status()}});

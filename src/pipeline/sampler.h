@@ -208,9 +208,13 @@ class Sampler {
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
   void Publish(const std::shared_ptr<Snapshot>& next);
   // `all_namespaces`: `ns_label!=""` instead of naming `namespaces`.
-  std::string RenderQuery(const std::string& tmpl, const config::MetricDefinition* def,
-                          const std::vector<std::string>& namespaces,
-                          const std::string& extra_matchers, bool all_namespaces = false) const;
+  // Definitions from prometheus-adapter rules run their Go template (which can fail: index out of
+  // range...: InvalidArgument naming the rule); the others are rendered by replacement.
+  absl::StatusOr<std::string> RenderQuery(const std::string& tmpl,
+                                          const config::MetricDefinition* def,
+                                          const std::vector<std::string>& namespaces,
+                                          const std::string& extra_matchers,
+                                          bool all_namespaces = false) const;
   // Re-reads the namespaces Prometheus has for every namespace label in use (sampling thread).
   void CheckNamespaces(const MetricSet& set);
   enum class Exists { kYes, kNo, kCheck, kFailed };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +59,11 @@ absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource
   const config::MetricDefinition& def = *sel.definition;
   const std::vector<PodValue>& rows = sel.table->pods;
   auto named = [&](const PodValue& v) { return !q.name || v.pod == *q.name; };
+  // A query not restricted to namespaces (whole_cluster_query) can put objects of other namespaces
+  // in this namespace's table (series without the namespace label count everywhere): a list keeps
+  // the objects that exist here, as prometheus-adapter lists the namespace's objects first. A named
+  // object is answered as asked (prometheus-adapter does not check that it exists either).
+  const bool list_existing = def.whole_cluster_query && !q.name && !def.namespace_label.empty();
 
   if (def.resource.is(Kind::kPods)) {
     auto include = PodSelector(*sel.snapshot, q.ns, q.label_selector);
@@ -74,7 +80,11 @@ absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource
         sel.rows.push_back(static_cast<size_t>(v - rows.data()));
       }
     } else {
+      const bool indexed = sel.snapshot->pod_labels.contains(q.ns);
       for (size_t i = 0; i < rows.size(); ++i) {
+        if (list_existing && indexed && sel.snapshot->FindPodLabels(q.ns, rows[i].pod) == nullptr) {
+          continue;
+        }
         if (!*include || (*include)(rows[i])) sel.rows.push_back(i);
       }
     }
@@ -123,7 +133,14 @@ absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource
       return sel;
     }
   }
+  std::optional<std::vector<std::string>> existing;
+  if (const KubeResource* kr = FindKubeResource(def.resource.name());
+      list_existing && objects != nullptr && kr != nullptr && kr->namespaced) {
+    auto names = objects->Select(*kr, q.ns, selector::Selector());
+    if (names.ok()) existing = *std::move(names);
+  }
   for (size_t i = 0; i < rows.size(); ++i) {
+    if (existing && !std::binary_search(existing->begin(), existing->end(), rows[i].pod)) continue;
     if (named(rows[i])) sel.rows.push_back(i);
   }
   if (sel.rows.empty()) sel.why_empty = Why::kNoValue;

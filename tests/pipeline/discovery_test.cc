@@ -286,5 +286,109 @@ TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
+// prometheus-adapter's template fields beyond Series/LabelMatchers/GroupBy: GroupBySlice joined by
+// range, and LabelValuesByName by index, rendered with the batch's namespaces.
+TEST(RuleDiscoveryTest, GroupBySliceAndLabelValuesByNameRenderPerBatch) {
+  config::Config config = ::aa::testing::SamplingTestConfig();
+  config.pod_labels.enabled = false;
+  config.metrics.clear();
+  config::AdapterRule a =
+      Rule("{__name__=\"a_total\"}",
+           "sum by (<<range $i, $l := .GroupBySlice>><<if $i>>,<<end>><<$l>><<end>>) "
+           "(rate(<<.Series>>{namespace=~\"<<index .LabelValuesByName \"namespace\">>\"}[1m]))");
+  a.resources.label_template.clear();
+  a.resources.overrides = {{"namespace", {"", "namespace"}}, {"pod", {"", "pod"}}};
+  config.rules = {a};
+  FakePrometheus prom;
+  SimulatedClock clock;
+  prom.SetSeriesHandler(
+      [&](const std::vector<std::string>&) -> absl::StatusOr<std::vector<prom::Labels>> {
+        return std::vector<prom::Labels>{SeriesOf("a_total", {{"namespace", "x"}, {"pod", "p"}})};
+      });
+  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    return VectorOf(
+        {{{{"namespace", "x"}, {"pod", "p1"}}, 1.5}, {{{"namespace", "y"}, {"pod", "p2"}}, 2.5}},
+        at);
+  });
+  Sampler sampler(config, prom, clock, nullptr);
+  Discoverer discoverer(sampler, prom, clock);
+  discoverer.RunOnce();
+  const config::MetricDefinition* def =
+      sampler.metrics()->Find(config::MetricResource::Pods(), "a_total");
+  ASSERT_NE(def, nullptr);
+  EXPECT_FALSE(def->whole_cluster_query);  // LabelValuesByName restricts the namespaces
+  sampler.Start();
+  ASSERT_TRUE(sampler.Read("a_total", "x").ok());
+  ASSERT_TRUE(sampler.Read("a_total", "y").ok());
+  size_t before = prom.query_count();
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
+  std::vector<std::string> queries = prom.queries();
+  EXPECT_THAT(std::vector<std::string>(queries.begin() + before, queries.end()),
+              ElementsAre("sum by (namespace,pod) (rate(a_total{namespace=~\"x|y\"}[1m]))"));
+  EXPECT_EQ(sampler.Read("a_total", "y")->table->Find("p2")->value, 2.5);
+}
+
+// A metricsQuery without <<.LabelMatchers>>: one query per round however many namespaces ask, and
+// each object gets the series that names it (prometheus-adapter's matching by the object label);
+// series with the namespace label count in their namespace only; series without the object label
+// match nothing.
+TEST(RuleDiscoveryTest, QueryWithoutLabelMatchersRunsOnceAndMapsSeriesByObject) {
+  config::Config config = ::aa::testing::SamplingTestConfig();
+  config.pod_labels.enabled = false;
+  config.metrics.clear();
+  config::AdapterRule a = Rule("{__name__=\"mem\"}", "sum(<<.Series>>) by (pod)");
+  a.resources.label_template.clear();
+  a.resources.overrides = {{"namespace", {"", "namespace"}}, {"pod", {"", "pod"}}};
+  config::AdapterRule b = Rule("{__name__=\"cpu\"}", "sum(<<.Series>>) by (<<.GroupBy>>)");
+  b.path = "rules[1]";
+  b.resources = a.resources;
+  config.rules = {a, b};
+  FakePrometheus prom;
+  SimulatedClock clock;
+  prom.SetSeriesHandler(
+      [&](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
+        std::string name = absl::StrContains(m[0], "mem") ? "mem" : "cpu";
+        return std::vector<prom::Labels>{SeriesOf(name, {{"namespace", "x"}, {"pod", "p"}})};
+      });
+  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (q == "sum(mem) by (pod)") {
+      return VectorOf({{{{"pod", "p1"}}, 10},
+                       {{{"pod", "p2"}}, 20},
+                       {{{"pod", "p1"}}, 11},
+                       {{{"job", "no-pod"}}, 99}},
+                      at);
+    }
+    return VectorOf(
+        {{{{"namespace", "x"}, {"pod", "p1"}}, 1}, {{{"namespace", "y"}, {"pod", "p1"}}, 2}}, at);
+  });
+  Sampler sampler(config, prom, clock, nullptr);
+  Discoverer discoverer(sampler, prom, clock);
+  discoverer.RunOnce();
+  const config::MetricDefinition* mem =
+      sampler.metrics()->Find(config::MetricResource::Pods(), "mem");
+  ASSERT_NE(mem, nullptr);
+  EXPECT_TRUE(mem->whole_cluster_query);
+  EXPECT_EQ(mem->series, "mem");
+  sampler.Start();
+  for (const char* ns : {"x", "y"}) {
+    ASSERT_TRUE(sampler.Read("mem", ns).ok());
+    ASSERT_TRUE(sampler.Read("cpu", ns).ok());
+  }
+  size_t before = prom.query_count();
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
+  std::vector<std::string> queries = prom.queries();
+  EXPECT_THAT(std::vector<std::string>(queries.begin() + before, queries.end()),
+              ::testing::UnorderedElementsAre("sum(mem) by (pod)", "sum(cpu) by (namespace, pod)"));
+  for (const char* ns : {"x", "y"}) {
+    auto read = sampler.Read("mem", ns);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->table->pods.size(), 2u) << ns;  // the "no-pod" series matches nothing
+    EXPECT_EQ(read->table->Find("p1")->value, 11);  // the last series of a name, as upstream
+    EXPECT_EQ(read->table->Find("p2")->value, 20);
+  }
+  EXPECT_EQ(sampler.Read("cpu", "x")->table->Find("p1")->value, 1);
+  EXPECT_EQ(sampler.Read("cpu", "y")->table->Find("p1")->value, 2);
+}
+
 }  // namespace
 }  // namespace aa::pipeline
