@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -30,6 +31,17 @@ inline std::set<std::string, std::less<>>& GivenFlags() {
 // `--grpc-listen ""` (explicitly empty) from a flag left at its default "".
 inline bool FlagGiven(std::string_view name) { return GivenFlags().contains(name); }
 
+// Every value the command line gave flag `name` (underscore form), in order: a repeatable flag's
+// occurrences (Abseil's own value is the last one). Values set through --flagfile are not in it.
+inline std::map<std::string, std::vector<std::string>, std::less<>>& GivenFlagValues() {
+  static std::map<std::string, std::vector<std::string>, std::less<>> values;
+  return values;
+}
+inline std::vector<std::string> FlagValues(std::string_view name) {
+  auto it = GivenFlagValues().find(name);
+  return it == GivenFlagValues().end() ? std::vector<std::string>{} : it->second;
+}
+
 // Parses the command line (exits on unknown flags, on --help with 1 and on --version with 0, as
 // Abseil does) and returns the positional arguments. `version_line`, when not empty, is what
 // --version prints.
@@ -52,6 +64,7 @@ inline std::vector<char*> ParseProgramFlags(int argc, char** argv, absl::string_
       RewriteDashedFlags(std::vector<std::string>(argv, argv + argc), RegisteredFlags());
   storage = std::move(command_line.args);
   GivenFlags() = std::move(command_line.given);
+  GivenFlagValues() = std::move(command_line.values);
   if (HelpRequest help = FindHelpRequest(storage); help != HelpRequest::kNone) {
     std::string program = storage.empty() ? "" : storage[0].substr(storage[0].rfind('/') + 1);
     std::function<bool(std::string_view)> include;  // --helpfull: every flag

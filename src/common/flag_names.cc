@@ -49,7 +49,12 @@ RewrittenCommandLine RewriteDashedFlags(const std::vector<std::string>& args,
     }
     if (!kind.has_value()) continue;
     out.given.insert(flag_name);
-    if (!has_value && !kind->is_bool) ++i;  // the next argument is the value
+    if (kind->is_bool) continue;
+    if (has_value) {
+      out.values[flag_name].push_back(arg.substr(arg.find('=') + 1));
+    } else if (i + 1 < out.args.size()) {
+      out.values[flag_name].push_back(out.args[++i]);  // the next argument is the value
+    }
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // rewritten before Abseil parses it, and --help prints the dash forms. Library aa_flag_names.
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -28,6 +29,9 @@ struct RewrittenCommandLine {
   // including an explicitly empty one (--grpc-listen "" or --grpc-listen=). Flags set through
   // --flagfile or --fromenv are not in it.
   std::set<std::string, std::less<>> given;
+  // Every value each non-bool flag was given, in command-line order (Abseil keeps the last one
+  // only): what a repeatable flag such as --prometheus-header=A=1 --prometheus-header=B=2 reads.
+  std::map<std::string, std::vector<std::string>, std::less<>> values;
 };
 
 // Rewrites each `--a-b[=v]` (or `-a-b[=v]`, which Abseil accepts too) to `--a_b[=v]` when `a_b`

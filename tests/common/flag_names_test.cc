@@ -74,6 +74,19 @@ TEST(RewriteDashedFlags, RecordsGivenFlagsIncludingEmptyValues) {
   EXPECT_TRUE(RewriteDashedFlags({"prog"}, FakeFlags()).given.empty());
 }
 
+TEST(RewriteDashedFlags, RecordsEveryValueOfARepeatedFlagInOrder) {
+  RewrittenCommandLine r =
+      RewriteDashedFlags({"prog", "--tls-san=a=1", "--insecure-skip-verify", "--tls_san", "b=2,c",
+                          "-tls-san=", "--grpc-listen", "--tls-san=x", "--", "--tls-san=after"},
+                         FakeFlags());
+  EXPECT_THAT(r.values["tls_san"], ElementsAre("a=1", "b=2,c", ""));
+  // A non-bool flag without '=' takes the next argument as its value, whatever it looks like.
+  EXPECT_THAT(r.values["grpc_listen"], ElementsAre("--tls-san=x"));
+  EXPECT_FALSE(r.values.contains("insecure_skip_verify"));
+  // A value-taking flag at the very end has no value to record.
+  EXPECT_TRUE(RewriteDashedFlags({"prog", "--tls-san"}, FakeFlags()).values.empty());
+}
+
 TEST(RewriteDashedFlags, FindsAbseilFlags) {
   RewrittenCommandLine r = RewriteDashedFlags(
       {"prog", "--flag-names-test-listen=:2", "--flag-names-test-verbose"}, RegisteredFlags());
