@@ -1,8 +1,11 @@
 #include "app/adapter.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <utility>
@@ -17,6 +20,7 @@
 #include "auth/serving_tls.h"
 #include "auth/tls_policy.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -37,31 +41,7 @@
 #include "queryapi/query_api.h"
 
 namespace aa::app {
-namespace {
-
-// A temporary directory removed (with the files in it) when this goes out of scope.
-class TempDir {
- public:
-  static absl::StatusOr<std::unique_ptr<TempDir>> Create() {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/autoscale-adapter-tls.XXXXXX");
-    if (mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat("cannot create a temporary directory ", pattern));
-    }
-    return std::unique_ptr<TempDir>(new TempDir(pattern));
-  }
-  ~TempDir() {
-    for (const char* f : {"/tls.crt", "/tls.key"}) unlink((path_ + f).c_str());
-    rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  explicit TempDir(std::string path) : path_(std::move(path)) {}
-  std::string path_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 bool ListenerOff(std::string_view listen) { return listen.empty() || listen == "off"; }
 
@@ -86,7 +66,7 @@ struct Adapter::Parts {
   std::unique_ptr<auth::KubeAuthorizer> access_reviewer;
   std::unique_ptr<auth::SecureServing> secure;
   std::unique_ptr<auth::AuthConfigMapWatcher> auth_configmap;
-  std::unique_ptr<TempDir> tls_dir;
+  std::unique_ptr<PrivateTempDir> tls_dir;
   std::unique_ptr<auth::ServingCertificate> serving_cert;
   std::unique_ptr<net::HttpServer> https_server;
   std::unique_ptr<keda::Server> grpc_server;
@@ -263,18 +243,37 @@ absl::Status Adapter::StartHttps() {
   std::string cert_file = options_.tls_cert_file;
   std::string key_file = options_.tls_key_file;
   if (cert_file.empty()) {
-    AA_ASSIGN_OR_RETURN(p.tls_dir, TempDir::Create());
     std::vector<std::string> sans = {"localhost", "127.0.0.1"};
     for (const std::string& san : options_.tls_san) {
       if (!san.empty()) sans.push_back(san);
     }
-    AA_ASSIGN_OR_RETURN(
-        apiserver::CertificateFiles files,
-        apiserver::WriteSelfSignedCertificate(p.tls_dir->path(), sans, absl::Now()));
-    cert_file = files.cert_file;
-    key_file = files.key_file;
-    LogInfo("generated a self-signed serving certificate",
-            {{"cert", files.cert_file}, {"sans", absl::StrJoin(sans, ",")}});
+    if (options_.cert_dir.empty()) {
+      AA_ASSIGN_OR_RETURN(p.tls_dir, PrivateTempDir::Create("autoscale-adapter-tls"));
+    }
+    const std::string dir = options_.cert_dir.empty() ? p.tls_dir->path() : options_.cert_dir;
+    const std::string pair = options_.cert_dir.empty() ? "tls" : "apiserver";
+    cert_file = absl::StrCat(dir, "/", pair, ".crt");
+    key_file = absl::StrCat(dir, "/", pair, ".key");
+    if (!options_.cert_dir.empty() && access(cert_file.c_str(), F_OK) == 0 &&
+        access(key_file.c_str(), F_OK) == 0) {
+      LogInfo("serving the certificate of --cert-dir", {{"cert", cert_file}});
+    } else {
+      // Created with its parents, as Kubernetes does; the directory itself private.
+      for (size_t slash = dir.find('/', 1); !options_.cert_dir.empty();
+           slash = dir.find('/', slash + 1)) {
+        const bool last = slash == std::string::npos;
+        const std::string part = last ? dir : dir.substr(0, slash);
+        if (mkdir(part.c_str(), last ? 0700 : 0755) != 0 && errno != EEXIST) {
+          return absl::InvalidArgumentError(absl::StrCat("--cert-dir ", dir, ": cannot create ",
+                                                         part, ": ", std::strerror(errno)));
+        }
+        if (last) break;
+      }
+      AA_ASSIGN_OR_RETURN(apiserver::CertificateFiles files,
+                          apiserver::WriteSelfSignedCertificate(dir, sans, absl::Now(), pair));
+      LogInfo("generated a self-signed serving certificate",
+              {{"cert", files.cert_file}, {"sans", absl::StrJoin(sans, ",")}});
+    }
   }
   // Reloaded when the files change (checked at most once a second, on new handshakes).
   AA_ASSIGN_OR_RETURN(p.serving_cert,

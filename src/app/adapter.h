@@ -64,6 +64,11 @@ struct AdapterOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::vector<std::string> tls_san;
+  // Without tls_cert_file: a directory holding the self-signed pair as Kubernetes' --cert-dir does,
+  // apiserver.crt and apiserver.key (key mode 0600), reused when both exist (and then loaded as
+  // they are), else generated there (the directory is created, mode 0700, when missing). Empty:
+  // generated into a private temporary directory removed at Stop.
+  std::string cert_dir;
   // The HTTPS port's cipher suites (IANA names as Kubernetes spells them; empty: Kubernetes'
   // default forward-secret AEAD list and OpenSSL's TLS 1.3 suites) and lowest version
   // ("VersionTLS12" or "VersionTLS13"); see auth/tls_policy.h. Anything else is an InvalidArgument

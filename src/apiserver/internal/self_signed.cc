@@ -1,18 +1,21 @@
 #include "apiserver/internal/self_signed.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/strings.h"
 
 namespace aa::apiserver {
 namespace {
@@ -52,9 +55,15 @@ absl::Status WritePem(const std::string& path, mode_t mode, bool key, EVP_PKEY* 
   if (ok != 1) return OpenSslError("PEM encoding");
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return absl::InternalError(absl::StrCat("cannot write ", path));
-  chmod(path.c_str(), mode);
+  // Created with its mode (never readable by others, not even for a moment: --cert-dir may be a
+  // shared directory), and chmod for a file that existed before.
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  FILE* f = fd < 0 ? nullptr : fdopen(fd, "wb");
+  if (f == nullptr) {
+    if (fd >= 0) close(fd);
+    return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  fchmod(fd, mode);
   bool written = std::fwrite(data, 1, static_cast<size_t>(len), f) == static_cast<size_t>(len);
   written = std::fclose(f) == 0 && written;
   if (!written) return absl::InternalError(absl::StrCat("cannot write ", path));
@@ -65,7 +74,8 @@ absl::Status WritePem(const std::string& path, mode_t mode, bool key, EVP_PKEY* 
 
 absl::StatusOr<CertificateFiles> WriteSelfSignedCertificate(const std::string& dir,
                                                             const std::vector<std::string>& sans,
-                                                            absl::Time now) {
+                                                            absl::Time now,
+                                                            std::string_view base_name) {
   if (sans.empty()) return absl::InvalidArgumentError("self-signed certificate: no SANs");
   Ptr<EVP_PKEY> pkey(EVP_EC_gen("P-256"));
   if (!pkey) return OpenSslError("EVP_EC_gen(P-256)");
@@ -107,7 +117,8 @@ absl::StatusOr<CertificateFiles> WriteSelfSignedCertificate(const std::string& d
   if (auto s = AddExtension(cert.get(), NID_ext_key_usage, "serverAuth"); !s.ok()) return s;
   if (X509_sign(cert.get(), pkey.get(), EVP_sha256()) <= 0) return OpenSslError("X509_sign");
 
-  CertificateFiles files{absl::StrCat(dir, "/tls.crt"), absl::StrCat(dir, "/tls.key")};
+  CertificateFiles files{absl::StrCat(dir, "/", ToAbsl(base_name), ".crt"),
+                         absl::StrCat(dir, "/", ToAbsl(base_name), ".key")};
   if (auto s = WritePem(files.key_file, 0600, true, pkey.get(), nullptr); !s.ok()) return s;
   if (auto s = WritePem(files.cert_file, 0644, false, nullptr, cert.get()); !s.ok()) return s;
   return files;

@@ -4,6 +4,7 @@
 // certificate as caBundle).
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,10 +19,12 @@ struct CertificateFiles {
 
 // Generates an ECDSA P-256 key and a self-signed X.509 v3 certificate (CN = first SAN, valid from
 // `now` - 1 h for one year, serverAuth) whose subjectAltNames are `sans` (IPv4/IPv6 literals become
-// IP entries, everything else DNS), and writes them to `dir`/tls.crt and `dir`/tls.key.
+// IP entries, everything else DNS), and writes them to `dir`/`base_name`.crt and
+// `dir`/`base_name`.key (Kubernetes' --cert-dir names them apiserver.crt and apiserver.key).
 // InvalidArgument for no SANs; Internal when OpenSSL fails or the files cannot be written.
 absl::StatusOr<CertificateFiles> WriteSelfSignedCertificate(const std::string& dir,
                                                             const std::vector<std::string>& sans,
-                                                            absl::Time now);
+                                                            absl::Time now,
+                                                            std::string_view base_name = "tls");
 
 }  // namespace aa::apiserver
