@@ -95,6 +95,11 @@ void AddOnce(std::string* list, std::string_view item) {
 
 }  // namespace
 
+std::string_view InsecureCipherSuiteReason(std::string_view name) {
+  const Suite* suite = Find(name);
+  return suite == nullptr || suite->refused == nullptr ? "" : suite->refused;
+}
+
 absl::StatusOr<TlsPolicy> ParseTlsPolicy(const std::vector<std::string>& cipher_suites,
                                          std::string_view min_version) {
   TlsPolicy policy;

@@ -38,6 +38,12 @@ struct TlsPolicy {
 absl::StatusOr<TlsPolicy> ParseTlsPolicy(const std::vector<std::string>& cipher_suites,
                                          std::string_view min_version);
 
+// Why ParseTlsPolicy refuses `name` when it is a suite Kubernetes knows but this port never offers
+// (e.g. "CBC mode, not an AEAD cipher"); "" for an accepted suite and for an unknown name. Lets a
+// caller drop such names from an inherited list (prometheus-adapter's Deployment passes CBC and RSA
+// key-exchange suites) with a warning instead of refusing to start.
+std::string_view InsecureCipherSuiteReason(std::string_view name);
+
 // Sets the minimum version and both cipher lists on `ctx` (after ServingCertificate's setup, which
 // it tightens). Internal error when OpenSSL refuses them.
 absl::Status ApplyTlsPolicy(const TlsPolicy& policy, ssl_ctx_st* ctx);

@@ -105,6 +105,9 @@ absl::StatusOr<ClientConfig> ParseKubeconfigNode(const YAML::Node& root, std::st
   AA_ASSIGN_OR_RETURN(std::string ca_file, Str(cluster, "certificate-authority", cl_where));
   config.ca_file = JoinPath(dir, ca_file);
   AA_ASSIGN_OR_RETURN(config.tls_server_name, Str(cluster, "tls-server-name", cl_where));
+  if (YAML::Node proxy = cluster["proxy-url"]; proxy && !proxy.IsNull()) {
+    config.unapplied_fields.push_back(absl::StrCat(cl_where, ".proxy-url"));
+  }
   if (YAML::Node skip = cluster["insecure-skip-tls-verify"]; skip && !skip.IsNull()) {
     std::string v = skip.IsScalar() ? absl::AsciiStrToLower(skip.as<std::string>()) : "";
     if (v == "true") {
@@ -127,6 +130,14 @@ absl::StatusOr<ClientConfig> ParseKubeconfigNode(const YAML::Node& root, std::st
     AA_ASSIGN_OR_RETURN(config.token, Str(user, "token", u_where));
     AA_ASSIGN_OR_RETURN(std::string token_file, Str(user, "tokenFile", u_where));
     config.token_file = JoinPath(dir, token_file);
+    AA_ASSIGN_OR_RETURN(config.username, Str(user, "username", u_where));
+    AA_ASSIGN_OR_RETURN(config.password, Str(user, "password", u_where));
+    for (const char* key :
+         {"exec", "auth-provider", "as", "as-uid", "as-groups", "as-user-extra"}) {
+      if (YAML::Node n = user[key]; n && !n.IsNull()) {
+        config.unapplied_fields.push_back(absl::StrCat(u_where, ".", key));
+      }
+    }
     bool has_cert = !config.client_cert_pem.empty() || !config.client_cert_file.empty();
     bool has_key = !config.client_key_pem.empty() || !config.client_key_file.empty();
     if (has_cert != has_key) {

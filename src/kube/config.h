@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,6 +31,15 @@ struct ClientConfig {
   // tokens). token_file wins when both are set.
   std::string token;
   std::string token_file;
+  // The kubeconfig user's username and password (HTTP basic auth). Not used by kube::Client (the
+  // Kubernetes API dropped basic auth); read by --prometheus-auth-config.
+  std::string username;
+  std::string password;
+  // Fields of the context's cluster and user that are set but not applied by the loader, as paths
+  // ("users[name=u].user.exec", "...as", "clusters[name=c].cluster.proxy-url"): exec and
+  // auth-provider plugins, impersonation (as, as-uid, as-groups, as-user-extra), proxy-url. Callers
+  // that must honour every credential (--prometheus-auth-config) refuse a file with any.
+  std::vector<std::string> unapplied_fields;
   // Skip verification of the server certificate (kubeconfig insecure-skip-tls-verify). Logged.
   bool insecure_skip_tls_verify = false;
   // Name expected in the server certificate (kubeconfig tls-server-name); default: the URL's host.
@@ -71,7 +81,8 @@ absl::StatusOr<ClientConfig> InClusterConfig(const InClusterPaths& paths = {},
 
 // Loads a kubeconfig file (YAML or JSON) and resolves `context` (empty: current-context):
 // cluster server, certificate-authority(-data), insecure-skip-tls-verify, tls-server-name; user
-// client-certificate(-data), client-key(-data), token, tokenFile; context namespace. Relative file
+// client-certificate(-data), client-key(-data), token, tokenFile, username, password; context
+// namespace; what else is set and not applied goes to unapplied_fields. Relative file
 // paths are relative to the kubeconfig's directory, as in kubectl. Errors: NotFound when the file
 // cannot be read; InvalidArgument naming the field for a malformed file, a missing context, cluster
 // or user, bad base64, or a user with only exec/auth-provider credentials (not supported).

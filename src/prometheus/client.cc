@@ -305,8 +305,11 @@ class HttpClient final : public Client {
     auto headers = BuildHeaders();
     if (!headers.ok()) return headers.status();
     std::string encoded = EncodeParams(params);
-    bool post =
-        method_ == "POST" || (method_ == "AUTO" && encoded.size() > options_.post_threshold_bytes);
+    // Prometheus serves /api/v1/label/<name>/values on GET only (POST: 405); its parameters
+    // (start, end) are short, so method POST applies to query and series.
+    bool post = ep != Endpoint::kLabelValues &&
+                (method_ == "POST" ||
+                 (method_ == "AUTO" && encoded.size() > options_.post_threshold_bytes));
     std::string where = absl::StrCat(http_->url().Redacted(), ToAbsl(api_path));
     net::Request req;
     req.headers = *std::move(headers);

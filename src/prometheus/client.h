@@ -53,7 +53,7 @@ struct ClientOptions {
   // Delay before the first retry, doubled each time, with jitter. Default 200 ms.
   absl::Duration retry_backoff = absl::Milliseconds(200);
   // "GET", "POST", or "auto": GET unless the encoded query is longer than post_threshold_bytes.
-  // Default auto.
+  // Default auto. Label values are always asked with GET (Prometheus has no POST form of them).
   std::string method = "auto";
   size_t post_threshold_bytes = 2048;
   // Answers larger than this are refused (ResourceExhausted) without being parsed. Default 64 MiB.

@@ -84,6 +84,14 @@ TEST(TlsPolicy, UnknownAndInsecureNamesAreRefusedByName) {
   }
 }
 
+TEST(TlsPolicy, InsecureCipherSuiteReasonNamesWhatParseRefusesForKnownSuitesOnly) {
+  EXPECT_THAT(InsecureCipherSuiteReason("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"), HasSubstr("CBC"));
+  EXPECT_THAT(InsecureCipherSuiteReason("TLS_RSA_WITH_AES_128_GCM_SHA256"),
+              HasSubstr("no forward secrecy"));
+  EXPECT_EQ(InsecureCipherSuiteReason("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "");
+  EXPECT_EQ(InsecureCipherSuiteReason("TLS_NOT_A_SUITE"), "");
+}
+
 TEST(TlsPolicy, VersionsBelowTls12AndUnknownSpellingsAreRefused) {
   for (const char* v : {"VersionTLS10", "VersionTLS11", "TLS12", "1.2", "VersionSSL30"}) {
     auto policy = ParseTlsPolicy({}, v);

@@ -173,6 +173,34 @@ users: [{name: u, user: {token: t}}]
   EXPECT_EQ(config->token, "t");
 }
 
+TEST(KubeconfigTest, BasicAuthAndTheFieldsLeftUnapplied) {
+  auto config = ParseKubeconfig(R"(
+current-context: c
+clusters: [{name: k, cluster: {server: "https://h:1", proxy-url: "http://proxy:3128"}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+users: [{name: u, user: {username: admin, password: pw, as: someone, token: t,
+                         auth-provider: {name: oidc}}}]
+)",
+                                "", "", "kc");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->username, "admin");
+  EXPECT_EQ(config->password, "pw");
+  EXPECT_THAT(
+      config->unapplied_fields,
+      ::testing::ElementsAre("kc: clusters[name=k].cluster.proxy-url",
+                             "kc: users[name=u].user.auth-provider", "kc: users[name=u].user.as"));
+  auto plain = ParseKubeconfig(R"(
+current-context: c
+clusters: [{name: k, cluster: {server: "https://h:1"}}]
+contexts: [{name: c, context: {cluster: k, user: u}}]
+users: [{name: u, user: {token: t}}]
+)",
+                               "");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_TRUE(plain->unapplied_fields.empty());
+  EXPECT_EQ(plain->username, "");
+}
+
 TEST(KubeconfigTest, ErrorsNameTheField) {
   struct Case {
     const char* text;
