@@ -7,19 +7,25 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "app/adapter.h"
 #include "app/flags.h"
+#include "app/prometheus_adapter_flags.h"
 #include "auth/trust_config.h"
 #include "common/duration.h"
 #include "common/enum_names.h"
+#include "common/file.h"
+#include "common/flag_names.h"
 #include "common/log.h"
 #include "common/signals.h"
 #include "common/status_macros.h"
@@ -180,6 +186,65 @@ ABSL_FLAG(bool, check_config, false,
 ABSL_FLAG(std::string, log_level, "info", "Log level: debug, info, warn, error");
 ABSL_FLAG(std::string, log_format, "json", "Log format: json (one object a line) or logfmt");
 
+// prometheus-adapter's flags (its own and the Kubernetes API server's it inherits), so its
+// Deployment's and Helm chart's arguments start this adapter unchanged;
+// app/prometheus_adapter_flags.h. Its flags without a meaning here (klog's --logtostderr,
+// --audit-*...) are dropped with a warning.
+ABSL_FLAG(int, secure_port, 6443,
+          "prometheus-adapter's (Kubernetes') HTTPS port: given, it sets the port of "
+          "--https-listen (0 picks a free one), and the KEDA gRPC port stays off unless keda.tls, "
+          "--grpc-tls-cert-file, --grpc-insecure or --grpc-listen configure it (prometheus-adapter "
+          "serves HTTPS only)");
+ABSL_FLAG(std::string, bind_address, "",
+          "prometheus-adapter's (Kubernetes') address of the HTTPS port: the host of "
+          "--https-listen (0.0.0.0 or empty: every IPv4 address; :: and IPv6 addresses too)");
+ABSL_FLAG(std::string, cert_dir, "",
+          "Without --tls-cert-file: the directory of the self-signed serving pair, as Kubernetes' "
+          "--cert-dir: apiserver.crt and apiserver.key reused when present, else generated there "
+          "(key mode 0600)");
+ABSL_FLAG(std::string, tls_private_key_file, "",
+          "prometheus-adapter's (Kubernetes') name of --tls-key-file");
+ABSL_FLAG(std::string, prometheus_auth_config, "",
+          "prometheus-adapter's kubeconfig for Prometheus: its current context's TLS "
+          "(certificate-authority(-data), insecure-skip-tls-verify, tls-server-name, "
+          "client-certificate/key(-data)) and credentials (token, tokenFile, username/password) "
+          "are used towards --prometheus-url (its server is not); exec, auth-provider, "
+          "impersonation and proxy-url are refused. Inline data is kept in a private directory "
+          "(mode 0700, files 0600) removed at exit");
+ABSL_FLAG(bool, prometheus_auth_incluster, false,
+          "Authenticate to Prometheus with the pod's service account token (re-read when it "
+          "rotates) and CA, as prometheus-adapter's flag of that name");
+ABSL_FLAG(
+    std::string, prometheus_token_file, "",
+    "prometheus-adapter's name of --prometheus-bearer-token-file (prometheus.bearerTokenFile)");
+ABSL_FLAG(std::string, prometheus_header, "",
+          "Name=Value: a header on every request to Prometheus (prometheus.headers); repeat the "
+          "flag for more headers, as prometheus-adapter's");
+ABSL_FLAG(std::string, prometheus_verb, "",
+          "GET or POST: the HTTP method of queries to Prometheus (prometheus.method; default auto: "
+          "GET, POST for long queries)");
+ABSL_FLAG(std::string, prometheus_client_tls_cert_file, "",
+          "PEM client certificate towards Prometheus (prometheus.tls.certFile), mutual TLS");
+ABSL_FLAG(std::string, prometheus_client_tls_key_file, "",
+          "PEM private key of --prometheus-client-tls-cert-file (prometheus.tls.keyFile)");
+ABSL_FLAG(std::string, metrics_relist_interval, "",
+          "prometheus-adapter's relist interval: overrides discovery.interval, how often the "
+          "rules' seriesQuery discovery re-runs (Go duration >= 10s)");
+ABSL_FLAG(std::string, metrics_max_age, "",
+          "prometheus-adapter's max age: how far back the rules' seriesQuery discovery looks for "
+          "series (/api/v1/series start); default: the discovery interval; at least it. It does "
+          "not bound served values: --max-age (sampling.maxAge) does");
+ABSL_FLAG(int, v, 0,
+          "klog's verbosity, as prometheus-adapter's: 0-3 sets --log-level info, 4 and more debug "
+          "(--log-level, when given, wins)");
+ABSL_FLAG(std::string, authentication_kubeconfig, "",
+          "prometheus-adapter's (Kubernetes') kubeconfig for TokenReviews: here one kubeconfig "
+          "serves everything, so it sets --kubeconfig (all these flags must name the same file)");
+ABSL_FLAG(std::string, authorization_kubeconfig, "",
+          "As --authentication-kubeconfig, for SubjectAccessReviews: sets --kubeconfig");
+ABSL_FLAG(std::string, lister_kubeconfig, "",
+          "As --authentication-kubeconfig, for listing objects: sets --kubeconfig");
+
 namespace aa {
 namespace {
 
@@ -280,6 +345,148 @@ absl::StatusOr<bool> OnOffFlag(const absl::Flag<std::string>& flag, const char* 
   return absl::InvalidArgumentError(absl::StrCat("--", name, "=", v, ": want on or off"));
 }
 
+// A string flag given under two names (ours and prometheus-adapter's): the one given, or
+// InvalidArgument when both are, with different values.
+absl::StatusOr<std::string> EitherFlag(const absl::Flag<std::string>& ours, const char* our_name,
+                                       const absl::Flag<std::string>& theirs,
+                                       const char* their_name) {
+  const std::string a = absl::GetFlag(ours), b = absl::GetFlag(theirs);
+  if (!a.empty() && !b.empty() && a != b) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", our_name, " and --", their_name, " name the same setting; give one"));
+  }
+  return a.empty() ? b : a;
+}
+
+// The Prometheus and discovery settings of prometheus-adapter's flags, over the config file's.
+absl::Status ApplyPrometheusAdapterFlags(config::Config& config) {
+  prom::ClientOptions& prometheus = config.prometheus;
+  const std::string auth_config = absl::GetFlag(FLAGS_prometheus_auth_config);
+  if (!auth_config.empty() && absl::GetFlag(FLAGS_prometheus_auth_incluster)) {
+    return absl::InvalidArgumentError(
+        "--prometheus-auth-config and --prometheus-auth-incluster: give one");
+  }
+  if (!auth_config.empty()) {
+    // Inline credentials of the kubeconfig live here until the process exits.
+    static std::unique_ptr<PrivateTempDir> secrets;
+    if (!secrets) {
+      AA_ASSIGN_OR_RETURN(secrets, PrivateTempDir::Create("autoscale-adapter-prometheus-auth"));
+    }
+    AA_RETURN_IF_ERROR(app::ApplyPrometheusAuthConfig(auth_config, *secrets, &prometheus));
+  } else if (absl::GetFlag(FLAGS_prometheus_auth_incluster)) {
+    AA_RETURN_IF_ERROR(app::ApplyInClusterPrometheusAuth({}, &prometheus));
+  }
+  AA_ASSIGN_OR_RETURN(std::string token_file,
+                      EitherFlag(FLAGS_prometheus_bearer_token_file, "prometheus-bearer-token-file",
+                                 FLAGS_prometheus_token_file, "prometheus-token-file"));
+  if (!token_file.empty()) prometheus.bearer_token_file = token_file;
+  if (std::string f = absl::GetFlag(FLAGS_prometheus_client_tls_cert_file); !f.empty()) {
+    prometheus.tls.cert_file = f;
+  }
+  if (std::string f = absl::GetFlag(FLAGS_prometheus_client_tls_key_file); !f.empty()) {
+    prometheus.tls.key_file = f;
+  }
+  AA_ASSIGN_OR_RETURN(auto headers, app::ParsePrometheusHeaders(FlagValues("prometheus_header")));
+  for (auto& [name, value] : headers) {
+    std::erase_if(prometheus.headers,
+                  [&](const auto& h) { return absl::EqualsIgnoreCase(h.first, name); });
+    prometheus.headers[name] = value;
+  }
+  if (std::string verb = absl::GetFlag(FLAGS_prometheus_verb); !verb.empty()) {
+    if (verb != "GET" && verb != "POST") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--prometheus-verb=", verb, ": want GET or POST"));
+    }
+    prometheus.method = verb;
+  }
+  for (auto [flag, name, out] :
+       {std::tuple<const absl::Flag<std::string>*, const char*, absl::Duration*>{
+            &FLAGS_metrics_relist_interval, "metrics-relist-interval", &config.discovery_interval},
+        {&FLAGS_metrics_max_age, "metrics-max-age", &config.discovery_max_age}}) {
+    const std::string text = absl::GetFlag(*flag);
+    if (text.empty()) continue;
+    absl::StatusOr<absl::Duration> d = ParseGoDuration(text);
+    if (!d.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": ", d.status().message()));
+    }
+    *out = *d;
+  }
+  if (config.discovery_interval < absl::Seconds(10)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-relist-interval (discovery.interval) must be at least 10s (got ",
+                     FormatGoDuration(config.discovery_interval), ")"));
+  }
+  if (config.discovery_max_age > absl::ZeroDuration() &&
+      config.discovery_max_age < config.discovery_interval) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metrics-max-age (", FormatGoDuration(config.discovery_max_age),
+                     ") must not be less than --metrics-relist-interval (discovery.interval, ",
+                     FormatGoDuration(config.discovery_interval), "), as in prometheus-adapter"));
+  }
+  return absl::OkStatus();
+}
+
+// The serving settings of prometheus-adapter's flags: the HTTPS port, its certificate, its
+// cipher suites, the kubeconfig; and, under --secure-port, the KEDA port off unless configured.
+absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
+  if (FlagGiven("secure_port") || FlagGiven("bind_address")) {
+    if (FlagGiven("https_listen")) {
+      return absl::InvalidArgumentError(
+          "--https-listen and --secure-port/--bind-address set the same port; give one");
+    }
+    int port = absl::GetFlag(FLAGS_secure_port);
+    if (!FlagGiven("secure_port")) {
+      AA_ASSIGN_OR_RETURN(auto host_port, net::ParseListenAddress(o.https_listen));
+      port = host_port.second;
+    }
+    AA_ASSIGN_OR_RETURN(o.https_listen,
+                        app::SecurePortListen(absl::GetFlag(FLAGS_bind_address), port));
+  }
+  o.cert_dir = absl::GetFlag(FLAGS_cert_dir);
+  AA_ASSIGN_OR_RETURN(o.tls_key_file,
+                      EitherFlag(FLAGS_tls_key_file, "tls-key-file", FLAGS_tls_private_key_file,
+                                 "tls-private-key-file"));
+  app::CipherSuites suites = app::DropInsecureCipherSuites(o.tls_cipher_suites);
+  if (!suites.dropped.empty()) {
+    LogWarn("--tls-cipher-suites: suites this port never offers left out",
+            {{"dropped", absl::StrJoin(suites.dropped, ", ")},
+             {"kept", absl::StrJoin(suites.kept, ",")}});
+    if (suites.kept.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls-cipher-suites: no suite left after leaving out the insecure ones; name ECDHE "
+          "AES-GCM or CHACHA20-POLY1305 suites, or none for the default");
+    }
+    o.tls_cipher_suites = suites.kept;
+  }
+  std::string kubeconfig = o.kubeconfig;
+  for (auto [flag, name] :
+       {std::pair{&FLAGS_authentication_kubeconfig, "authentication-kubeconfig"},
+        {&FLAGS_authorization_kubeconfig, "authorization-kubeconfig"},
+        {&FLAGS_lister_kubeconfig, "lister-kubeconfig"}}) {
+    const std::string f = absl::GetFlag(*flag);
+    if (f.empty()) continue;
+    if (!kubeconfig.empty() && kubeconfig != f) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--", name, "=", f, ": one kubeconfig serves everything here, and another flag names ",
+          kubeconfig,
+          " (--kubeconfig, --authentication-kubeconfig, --authorization-kubeconfig "
+          "and --lister-kubeconfig must agree)"));
+    }
+    kubeconfig = f;
+  }
+  o.kubeconfig = kubeconfig;
+  config::KedaConfig& keda = o.config.keda;
+  if (FlagGiven("secure_port") && !FlagGiven("grpc_listen") && !keda.listen.empty() &&
+      keda.tls_cert_file.empty() && !keda.insecure) {
+    LogInfo(
+        "KEDA gRPC port off: --secure-port (prometheus-adapter's command line) and no KEDA "
+        "TLS settings; keda.tls, --grpc-tls-cert-file, --grpc-insecure or --grpc-listen turn it "
+        "on");
+    keda.listen.clear();
+  }
+  return absl::OkStatus();
+}
+
 // The config file (or the embedded default) with the flags' overrides, validated for a run.
 absl::StatusOr<config::Config> ConfigFromFlags() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
@@ -288,6 +495,7 @@ absl::StatusOr<config::Config> ConfigFromFlags() {
                                                                 "<embedded default>")
                                           : config::LoadConfigFile(config_path));
   AA_RETURN_IF_ERROR(ApplyFlagOverrides(config));
+  AA_RETURN_IF_ERROR(ApplyPrometheusAdapterFlags(config));
   AA_RETURN_IF_ERROR(config::ValidateForRun(config));
   return config;
 }
@@ -397,6 +605,7 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
     }
     *out = *d;
   }
+  AA_RETURN_IF_ERROR(ApplyPrometheusAdapterServing(o));
   return o;
 }
 
@@ -419,17 +628,42 @@ int Main(int argc, char** argv) {
   // main thread receives them with sigwait.
   const sigset_t signals = BlockShutdownSignals();
 
-  ParseProgramFlags(
-      argc, argv,
+  // prometheus-adapter's flags that mean nothing here are taken out first, and warned about once
+  // logging is set up.
+  app::CommandLineWithoutIgnored command_line =
+      app::DropIgnoredFlags(std::vector<std::string>(argv, argv + argc), RegisteredFlags());
+  std::vector<char*> args;
+  for (std::string& a : command_line.args) args.push_back(a.data());
+  std::vector<char*> positional = ParseProgramFlags(
+      static_cast<int>(args.size()), args.data(),
       "serves Prometheus metrics to Kubernetes autoscalers.\n"
       "Usage: autoscale-adapter [--config FILE] [--prometheus-url URL] [flags]; --helpfull lists "
       "every flag, --version prints the version",
       absl::StrCat("autoscale-adapter version ", ToAbsl(Version()), ", revision ",
                    ToAbsl(Revision()), "\n"));
-  if (auto s = SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) return Fail(s);
+  std::string log_level = absl::GetFlag(FLAGS_log_level);
+  absl::Status verbosity_error;
+  if (FlagGiven("v") && !FlagGiven("log_level")) {
+    absl::StatusOr<std::string> level = app::LogLevelForVerbosity(absl::GetFlag(FLAGS_v));
+    if (level.ok()) log_level = *level;
+    verbosity_error = level.status();
+  }
   if (auto s = SetLogFormat(absl::GetFlag(FLAGS_log_format)); !s.ok()) return Fail(s);
+  if (!verbosity_error.ok()) return Fail(verbosity_error);
+  if (auto s = SetLogLevel(log_level); !s.ok()) return Fail(s);
   // The first record says what runs.
   LogInfo("autoscale-adapter", {{"version", Version()}, {"revision", Revision()}});
+  if (FlagGiven("v") && !FlagGiven("log_level")) {
+    LogInfo("log level from --v", {{"v", static_cast<int64_t>(absl::GetFlag(FLAGS_v))},
+                                   {"log_level", log_level}});
+  }
+  for (const app::DroppedFlag& d : command_line.dropped) {
+    LogWarn("flag has no effect here", {{"flag", d.flag}, {"instead", d.instead}});
+  }
+  for (size_t i = 1; i < positional.size(); ++i) {
+    // prometheus-adapter's chart passes its program name, /adapter, as the first argument.
+    LogWarn("positional argument ignored", {{"arg", std::string(positional[i])}});
+  }
   RaiseOpenFileLimit();
 
   absl::StatusOr<config::Config> config = ConfigFromFlags();

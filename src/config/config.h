@@ -422,6 +422,9 @@ struct Config {
   // How often the rules' seriesQuery discovery re-runs (`discovery.interval`; default 10m, like
   // prometheus-adapter's --metrics-relist-interval). At least 10s.
   absl::Duration discovery_interval = absl::Minutes(10);
+  // How far back discovery's /api/v1/series looks for series; zero: discovery_interval. Set by
+  // --metrics-max-age (prometheus-adapter's flag of that meaning), not read from YAML.
+  absl::Duration discovery_max_age = absl::ZeroDuration();
 
   // Returns the pods definition named `name`, or nullptr.
   const MetricDefinition* FindMetric(std::string_view name) const;

@@ -216,6 +216,9 @@ RuleDiscovery::RuleDiscovery(const config::Config& config, prom::Client& client,
 
 std::vector<config::MetricDefinition> RuleDiscovery::Run() {
   absl::Time now = clock_.Now();
+  const absl::Duration lookback = config_.discovery_max_age > absl::ZeroDuration()
+                                      ? config_.discovery_max_age
+                                      : config_.discovery_interval;
   std::map<std::string, absl::StatusOr<std::vector<prom::Labels>>> answers;
   std::map<std::string, absl::Status> errors;
   for (size_t i = 0; i < config_.rules.size(); ++i) {
@@ -223,8 +226,7 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
     auto it = answers.find(rule.series_query);
     if (it == answers.end()) {
       it = answers
-               .emplace(rule.series_query,
-                        client_.Series({rule.series_query}, now - config_.discovery_interval, now))
+               .emplace(rule.series_query, client_.Series({rule.series_query}, now - lookback, now))
                .first;
       if (!it->second.ok()) {
         errors[rule.series_query] = it->second.status();

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -196,6 +197,41 @@ TEST_F(AdapterCli, RaisesTheOpenFileLimitToTheHardLimit) {
   }
   EXPECT_NE(soft, "256");
   EXPECT_EQ(soft, hard) << limits;
+}
+
+// prometheus-adapter's flags with values that make no sense here: the adapter refuses to start,
+// naming the flag (and a setting given under two names must agree).
+TEST(AdapterCliPrometheusAdapterFlags, BadValuesAreStartErrorsNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string want;
+  } cases[] = {
+      {{"--prometheus-verb=PUT"}, "--prometheus-verb=PUT: want GET or POST"},
+      {{"--prometheus-header=NoValue"}, "--prometheus-header=NoValue: want Name=Value"},
+      {{"--tls-key-file=/a.key", "--tls-private-key-file=/b.key"}, "give one"},
+      {{"--metrics-relist-interval=1m", "--metrics-max-age=30s"}, "must not be less than"},
+      {{"--metrics-relist-interval=5s"}, "must be at least 10s"},
+      {{"--lister-kubeconfig=/a", "--authentication-kubeconfig=/b"}, "must agree"},
+      {{"--secure-port=6443", "--https-listen=:7443"}, "give one"},
+      {{"--secure-port=70000"}, "--secure-port=70000"},
+      {{"--v=-1"}, "--v=-1: want 0 or more"},
+      {{"--prometheus-auth-config=/nonexistent/kubeconfig"},
+       "--prometheus-auth-config: kubeconfig: cannot read /nonexistent/kubeconfig"},
+  };
+  testutil::TempDir dir;
+  int n = 0;
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {AA_BIN_DIR "/autoscale-adapter", "--prometheus-url",
+                                     "http://127.0.0.1:1", "--http-listen=off",
+                                     "--grpc-listen=off"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const std::string log = dir.File(absl::StrCat("adapter-", ++n, ".log"));
+    auto p = proc::Subprocess::Start({args, log, ""});
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_TRUE(proc::PollUntil([&] { return !(*p)->Running(); }, kWait)) << c.want;
+    EXPECT_EQ((*p)->Stop(), 1) << c.want;
+    EXPECT_THAT(testutil::ReadFileOrEmpty(log), HasSubstr(c.want));
+  }
 }
 
 }  // namespace

@@ -203,6 +203,33 @@ TEST(RuleDiscoveryTest, OneFailingSeriesQueryKeepsItsLastGoodResultAndHidesNothi
   EXPECT_THAT(discovery.last_errors().begin()->second.message(), HasSubstr("connection refused"));
 }
 
+// Records how far back each /api/v1/series call looks.
+class SeriesWindowRecorder : public prom::Client {
+ public:
+  absl::StatusOr<prom::QueryResult> Query(std::string_view, absl::Time) override {
+    return absl::UnavailableError("not asked here");
+  }
+  absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>&,
+                                                   absl::Time start, absl::Time end) override {
+    windows.push_back(end - start);
+    return std::vector<prom::Labels>{};
+  }
+  std::vector<absl::Duration> windows;
+};
+
+TEST(RuleDiscoveryTest, SeriesLookBackTheMaxAgeElseTheInterval) {
+  config::Config config = RulesConfig();
+  config.discovery_interval = absl::Minutes(1);
+  SimulatedClock clock;
+  SeriesWindowRecorder prom;
+  RuleDiscovery(config, prom, clock).Run();
+  // --metrics-max-age (discovery_max_age) sets it; without it, the interval.
+  config.discovery_max_age = absl::Minutes(5);
+  RuleDiscovery(config, prom, clock).Run();
+  EXPECT_THAT(prom.windows, ElementsAre(absl::Minutes(1), absl::Minutes(1), absl::Minutes(5),
+                                        absl::Minutes(5)));
+}
+
 TEST(RuleDiscoveryTest, DiscovererTimesEachPassByOutcome) {
   config::Config config = RulesConfig();
   FakePrometheus prom;
