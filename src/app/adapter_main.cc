@@ -376,6 +376,10 @@ absl::Status ApplyPrometheusAdapterFlags(config::Config& config) {
   } else if (absl::GetFlag(FLAGS_prometheus_auth_incluster)) {
     AA_RETURN_IF_ERROR(app::ApplyInClusterPrometheusAuth({}, &prometheus));
   }
+  // Flags win over the kubeconfig, as over the config file.
+  if (std::string f = absl::GetFlag(FLAGS_prometheus_ca_file); !f.empty()) {
+    prometheus.tls.ca_file = f;
+  }
   AA_ASSIGN_OR_RETURN(std::string token_file,
                       EitherFlag(FLAGS_prometheus_bearer_token_file, "prometheus-bearer-token-file",
                                  FLAGS_prometheus_token_file, "prometheus-token-file"));
@@ -654,8 +658,8 @@ int Main(int argc, char** argv) {
   // The first record says what runs.
   LogInfo("autoscale-adapter", {{"version", Version()}, {"revision", Revision()}});
   if (FlagGiven("v") && !FlagGiven("log_level")) {
-    LogInfo("log level from --v", {{"v", static_cast<int64_t>(absl::GetFlag(FLAGS_v))},
-                                   {"log_level", log_level}});
+    LogInfo("log level from --v",
+            {{"v", static_cast<int64_t>(absl::GetFlag(FLAGS_v))}, {"log_level", log_level}});
   }
   for (const app::DroppedFlag& d : command_line.dropped) {
     LogWarn("flag has no effect here", {{"flag", d.flag}, {"instead", d.instead}});

@@ -229,17 +229,21 @@ absl::Status ApplyPrometheusAuthConfig(const std::string& path, PrivateTempDir& 
         absl::StrCat("--prometheus-auth-config: ", path,
                      ": the user has both a token and username/password; keep one"));
   }
-  // Inline secrets go to files only this process's user can read.
-  auto inline_file = [&](const std::string& data, std::string_view name,
-                         const std::string& file) -> absl::StatusOr<std::string> {
-    if (data.empty()) return file;
-    return secrets.WriteFile(name, data);
+  // Inline secrets go to files only this process's user can read; what the kubeconfig does not
+  // set keeps the value it had (the config file's).
+  auto apply = [&](const std::string& data, std::string_view name, const std::string& file,
+                   std::string* out) -> absl::Status {
+    if (!data.empty()) {
+      AA_ASSIGN_OR_RETURN(*out, secrets.WriteFile(name, data));
+    } else if (!file.empty()) {
+      *out = file;
+    }
+    return absl::OkStatus();
   };
   prom::TlsOptions& tls = options->tls;
-  AA_ASSIGN_OR_RETURN(tls.ca_file, inline_file(k.ca_pem, "ca.crt", k.ca_file));
-  AA_ASSIGN_OR_RETURN(tls.cert_file,
-                      inline_file(k.client_cert_pem, "client.crt", k.client_cert_file));
-  AA_ASSIGN_OR_RETURN(tls.key_file, inline_file(k.client_key_pem, "client.key", k.client_key_file));
+  AA_RETURN_IF_ERROR(apply(k.ca_pem, "ca.crt", k.ca_file, &tls.ca_file));
+  AA_RETURN_IF_ERROR(apply(k.client_cert_pem, "client.crt", k.client_cert_file, &tls.cert_file));
+  AA_RETURN_IF_ERROR(apply(k.client_key_pem, "client.key", k.client_key_file, &tls.key_file));
   if (!k.tls_server_name.empty()) tls.server_name = k.tls_server_name;
   if (k.insecure_skip_tls_verify) tls.insecure_skip_verify = true;
   // tokenFile wins over an inline token, as client-go reads them.

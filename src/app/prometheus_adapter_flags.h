@@ -77,7 +77,8 @@ CipherSuites DropInsecureCipherSuites(const std::vector<std::string>& names);
 // is not used: --prometheus-url says where Prometheus is): certificate-authority(-data) ->
 // tls.ca_file, insecure-skip-tls-verify, tls-server-name, client-certificate(-data) and
 // client-key(-data) -> tls.cert_file/key_file, token and tokenFile -> bearer_token_file (tokenFile
-// re-read on every request), username/password -> basic auth. Inline data (the -data keys, an
+// re-read on every request), username/password -> basic auth; what it does not set stays as it
+// was. Inline data (the -data keys, an
 // inline token) is written to `secrets` (a private directory, files mode 0600), never elsewhere.
 // Errors name the file and the field: InvalidArgument for what the kubeconfig loader refuses, for
 // fields it does not apply (exec, auth-provider, impersonation, proxy-url), and for a token

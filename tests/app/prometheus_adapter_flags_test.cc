@@ -180,6 +180,15 @@ TEST_F(PrometheusAuthConfigTest, FilesTokenFileBasicAuthAndInsecureSkipVerify) {
   EXPECT_EQ(o.tls.cert_file, "/c.crt");
   EXPECT_EQ(o.tls.key_file, "/c.key");
 
+  // What the kubeconfig does not set keeps its value (the config file's).
+  prom::ClientOptions kept;
+  kept.tls.ca_file = "/etc/prometheus-ca.crt";
+  ASSERT_TRUE(
+      ApplyPrometheusAuthConfig(Kubeconfig("{server: 'https://x'}", "{token: t}"), *secrets_, &kept)
+          .ok());
+  EXPECT_EQ(kept.tls.ca_file, "/etc/prometheus-ca.crt");
+  EXPECT_EQ(*ReadFile(kept.bearer_token_file), "t");
+
   prom::ClientOptions basic;
   ASSERT_TRUE(
       ApplyPrometheusAuthConfig(
