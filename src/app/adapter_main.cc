@@ -192,9 +192,10 @@ ABSL_FLAG(std::string, log_format, "json", "Log format: json (one object a line)
 // --audit-*...) are dropped with a warning.
 ABSL_FLAG(int, secure_port, 6443,
           "prometheus-adapter's (Kubernetes') HTTPS port: given, it sets the port of "
-          "--https-listen (0 picks a free one), and the KEDA gRPC port stays off unless keda.tls, "
+          "--https-listen (0 picks a free one), the KEDA gRPC port stays off unless keda.tls, "
           "--grpc-tls-cert-file, --grpc-insecure or --grpc-listen configure it (prometheus-adapter "
-          "serves HTTPS only)");
+          "serves HTTPS only), and insecure --tls-cipher-suites (its Deployment lists CBC and RSA "
+          "ones) are left out with a warning instead of being a start error");
 ABSL_FLAG(std::string, bind_address, "",
           "prometheus-adapter's (Kubernetes') address of the HTTPS port: the host of "
           "--https-listen (0.0.0.0 or empty: every IPv4 address; :: and IPv6 addresses too)");
@@ -430,8 +431,9 @@ absl::Status ApplyPrometheusAdapterFlags(config::Config& config) {
   return absl::OkStatus();
 }
 
-// The serving settings of prometheus-adapter's flags: the HTTPS port, its certificate, its
-// cipher suites, the kubeconfig; and, under --secure-port, the KEDA port off unless configured.
+// The serving settings of prometheus-adapter's flags: the HTTPS port, its certificate, the
+// kubeconfig; and, under --secure-port, insecure cipher suites left out and the KEDA port off
+// unless configured.
 absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
   if (FlagGiven("secure_port") || FlagGiven("bind_address")) {
     if (FlagGiven("https_listen")) {
@@ -450,8 +452,10 @@ absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
   AA_ASSIGN_OR_RETURN(o.tls_key_file,
                       EitherFlag(FLAGS_tls_key_file, "tls-key-file", FLAGS_tls_private_key_file,
                                  "tls-private-key-file"));
+  // prometheus-adapter's command line (--secure-port) brings its Deployment's list, with nine
+  // suites this port never offers: left out with a warning. Elsewhere they stay start errors.
   app::CipherSuites suites = app::DropInsecureCipherSuites(o.tls_cipher_suites);
-  if (!suites.dropped.empty()) {
+  if (FlagGiven("secure_port") && !suites.dropped.empty()) {
     LogWarn("--tls-cipher-suites: suites this port never offers left out",
             {{"dropped", absl::StrJoin(suites.dropped, ", ")},
              {"kept", absl::StrJoin(suites.kept, ",")}});
