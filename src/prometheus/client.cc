@@ -162,6 +162,14 @@ absl::Status PartialAnswerError(const std::string& where,
       text));
 }
 
+// RFC 9110 token: the characters of a header name.
+bool IsHttpToken(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  });
+}
+
 bool IsTransientHttpStatus(int status) {
   return status == 429 || status == 502 || status == 503 || status == 504;
 }
@@ -186,15 +194,20 @@ class HttpClient final : public Client {
     method_ = absl::AsciiStrToUpper(options_.method);
   }
 
-  absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) override {
+  absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at,
+                                    const QueryOptions& options) override {
+    if (absl::Status s = CheckQueryOptions(options); !s.ok()) return s;
     Params params = {{"query", std::string(promql)}};
     if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
-    return Do<QueryResult>(Endpoint::kQuery, "/api/v1/query", params,
-                           [](std::string_view body, std::vector<std::string>* warnings) {
-                             auto result = ParseQueryResponse(body);
-                             if (result.ok()) *warnings = result->warnings;
-                             return result;
-                           });
+    params.insert(params.end(), options.params.begin(), options.params.end());
+    return Do<QueryResult>(
+        Endpoint::kQuery, "/api/v1/query", params,
+        [](std::string_view body, std::vector<std::string>* warnings) {
+          auto result = ParseQueryResponse(body);
+          if (result.ok()) *warnings = result->warnings;
+          return result;
+        },
+        options.headers, options.timeout);
   }
 
   absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
@@ -247,14 +260,34 @@ class HttpClient final : public Client {
     return false;
   }
 
-  // Re-read per call: tokens and passwords rotate.
-  absl::StatusOr<Headers> BuildHeaders() const {
+  bool OwnAuth() const { return !options_.bearer_token_file.empty() || !username_.empty(); }
+
+  // A query's options, against what this client sets itself.
+  absl::Status CheckQueryOptions(const QueryOptions& options) const {
+    if (absl::Status s = ValidateQueryOptions(options); !s.ok()) return s;
+    for (const auto& [name, value] : options.headers) {
+      bool configured = false;
+      for (const auto& [k, v] : options_.headers) configured |= absl::EqualsIgnoreCase(k, name);
+      if (configured || (OwnAuth() && absl::EqualsIgnoreCase(name, "Authorization"))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("header ", name,
+                         ": set by the backend's configuration; a query may add headers but not "
+                         "replace the backend's"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Re-read per call: tokens and passwords rotate. `extra` (checked by CheckQueryOptions) comes
+  // after the configured headers and before the defaults it may replace (Accept, User-Agent).
+  absl::StatusOr<Headers> BuildHeaders(const Headers& extra) const {
     Headers headers;
-    bool own_auth = !options_.bearer_token_file.empty() || !username_.empty();
+    bool own_auth = OwnAuth();
     for (const auto& [k, v] : options_.headers) {
       if (own_auth && absl::EqualsIgnoreCase(k, "Authorization")) continue;
       headers.emplace_back(k, v);
     }
+    headers.insert(headers.end(), extra.begin(), extra.end());
     if (!HasHeader(headers, "Accept")) headers.emplace_back("Accept", "application/json");
     if (!HasHeader(headers, "User-Agent")) headers.emplace_back("User-Agent", "autoscale-adapter");
     if (!options_.bearer_token_file.empty()) {
@@ -301,8 +334,11 @@ class HttpClient final : public Client {
   template <typename T>
   absl::StatusOr<T> Do(Endpoint ep, std::string_view api_path, const Params& params,
                        absl::StatusOr<T> (*parse)(std::string_view,
-                                                  std::vector<std::string>* warnings)) {
-    auto headers = BuildHeaders();
+                                                  std::vector<std::string>* warnings),
+                       const Headers& extra_headers = {},
+                       absl::Duration timeout = absl::ZeroDuration()) {
+    if (timeout <= absl::ZeroDuration()) timeout = options_.timeout;
+    auto headers = BuildHeaders(extra_headers);
     if (!headers.ok()) return headers.status();
     std::string encoded = EncodeParams(params);
     // Prometheus serves /api/v1/label/<name>/values on GET only (POST: 405); its parameters
@@ -329,7 +365,7 @@ class HttpClient final : public Client {
       if (attempt > 0) options_.sleep(Backoff(attempt - 1));
       ++attempts;
       absl::Time start = absl::Now();
-      AttemptResult r = Attempt(req, where, start);
+      AttemptResult r = Attempt(req, where, start, timeout);
       if (r.status.ok()) {
         std::vector<std::string> warnings;
         absl::StatusOr<T> parsed = parse(r.body, &warnings);
@@ -367,9 +403,11 @@ class HttpClient final : public Client {
 
   // One HTTP attempt (the transport itself sends a request again once when it met a stale
   // kept-alive connection: that is still one attempt here).
-  AttemptResult Attempt(net::Request req, const std::string& where, absl::Time start) {
+  AttemptResult Attempt(net::Request req, const std::string& where, absl::Time start,
+                        absl::Duration timeout) {
     AttemptResult out;
-    req.deadline = start + options_.timeout;
+    req.deadline = start + timeout;
+    req.read_timeout = timeout;  // the deadline is checked as bytes arrive; this bounds the wait
     net::Result result = http_->Send(req);
     switch (result.failure) {
       case net::Failure::kNone:
@@ -382,7 +420,7 @@ class HttpClient final : public Client {
         return out;
       case net::Failure::kTimeout:
         out.status = absl::DeadlineExceededError(
-            absl::StrCat(where, ": no answer within ", absl::FormatDuration(options_.timeout)));
+            absl::StrCat(where, ": no answer within ", absl::FormatDuration(timeout)));
         out.outcome = Outcome::kTimeout;
         out.retryable = true;
         return out;
@@ -429,6 +467,41 @@ class HttpClient final : public Client {
 };
 
 }  // namespace
+
+absl::Status ValidateQueryOptions(const QueryOptions& options) {
+  for (const auto& [name, value] : options.params) {
+    if (name.empty()) return absl::InvalidArgumentError("query parameter: empty name");
+    if (name == "query" || name == "time") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "query parameter ", name, ": set by the adapter itself (the query and its time)"));
+    }
+  }
+  // Headers that frame the request or belong to the transport, never a query's to set.
+  static constexpr std::string_view kReserved[] = {
+      "Host",       "Content-Length", "Content-Type",     "Transfer-Encoding",
+      "Connection", "Upgrade",        "Keep-Alive",       "TE",
+      "Trailer",    "Expect",         "Proxy-Connection", "Proxy-Authorization"};
+  for (const auto& [name, value] : options.headers) {
+    if (!IsHttpToken(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header \"", absl::CHexEscape(name), "\": not a valid HTTP header name"));
+    }
+    for (std::string_view r : kReserved) {
+      if (absl::EqualsIgnoreCase(name, ToAbsl(r))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("header ", name, ": reserved for the HTTP transport"));
+      }
+    }
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header ", name, ": the value contains CR, LF or NUL"));
+    }
+  }
+  if (options.timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("query timeout: must not be negative");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options) {
   auto url = net::ParseUrl(options.url);

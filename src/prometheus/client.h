@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -71,6 +72,32 @@ struct ClientOptions {
   std::optional<net::ProxyEnvironment> proxy;
 };
 
+// What one query adds to the client's configuration (KEDA's prometheus triggers carry these:
+// queryParameters, namespace, customHeaders, timeout). The default adds nothing.
+struct QueryOptions {
+  // Extra URL parameters, sent in this order after `query` and `time` (in the query string, or in
+  // the form body when the client POSTs). Names are non-empty and never "query" or "time" (the
+  // client's own); values are any text (URL-encoded on the wire).
+  std::vector<std::pair<std::string, std::string>> params;
+  // Extra request headers. Names are HTTP tokens, values have no CR, LF or NUL. A name the client
+  // itself sets (ClientOptions::headers, Authorization when the client authenticates) or one that
+  // frames the request (Host, Content-Length, Content-Type, Transfer-Encoding, Connection, ...) is
+  // refused: a query adds headers, it never replaces the backend's (a tenant header, the
+  // credentials).
+  std::vector<std::pair<std::string, std::string>> headers;
+  // Deadline of one HTTP attempt instead of ClientOptions::timeout; zero: the client's. Must not
+  // be negative.
+  absl::Duration timeout = absl::ZeroDuration();
+
+  bool empty() const {
+    return params.empty() && headers.empty() && timeout == absl::ZeroDuration();
+  }
+};
+
+// Checks `options` on its own (names, values, timeout), without a client's configured headers:
+// InvalidArgument naming the offending parameter or header (header values are never echoed).
+absl::Status ValidateQueryOptions(const QueryOptions& options);
+
 // Thread-safe; calls may run concurrently, each on its own keep-alive connection from a small pool
 // (idle connections are kept, at most 8) of net::Client (net/client.h), which also reads the proxy
 // variables (ClientOptions::proxy) and sends a request once more on a new connection, at once,
@@ -108,8 +135,15 @@ class Client {
  public:
   virtual ~Client() = default;
   // Instant query (`/api/v1/query`) evaluated at `at` (absl::InfinitePast() means "now", as the
-  // server sees it).
-  virtual absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) = 0;
+  // server sees it), with `options` added to the request. InvalidArgument, before anything is
+  // sent, for options ValidateQueryOptions() refuses or that would replace a header the client
+  // sets itself.
+  virtual absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at,
+                                            const QueryOptions& options) = 0;
+  // The same with no options.
+  absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) {
+    return Query(promql, at, QueryOptions{});
+  }
   // Series metadata (`/api/v1/series`) for the given match[] selectors within [start, end].
   virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
                                                      absl::Time start, absl::Time end) = 0;

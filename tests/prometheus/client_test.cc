@@ -233,6 +233,110 @@ TEST(HttpClient, PostWhenQueryIsLongOrMethodSaysSo) {
   EXPECT_EQ(seen.at(2).get_param_value("query"), "up");
 }
 
+TEST(HttpClient, QueryOptionsAddParametersAndHeaders) {
+  TestServer server;
+  Seen seen;
+  server.http().Get("/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.Add(req);
+    res.set_content(kVectorAnswer, "application/json");
+  });
+  server.http().Post("/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.Add(req);
+    res.set_content(kVectorAnswer, "application/json");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.headers = {{"X-Scope-OrgID", "tenant-a"}};
+  auto client = MustClient(o);
+  ASSERT_NE(client, nullptr);
+
+  QueryOptions q;
+  q.params = {{"namespace", "team a"}, {"dedup", "true"}};
+  q.headers = {{"X-Extra", "v=1, w"}, {"Accept", "application/json; q=1"}};
+  ASSERT_TRUE(client->Query("up", absl::FromUnixSeconds(1700000000), q).ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen.at(0).get_param_value("query"), "up");
+  EXPECT_EQ(seen.at(0).get_param_value("time"), "1700000000.000");
+  EXPECT_EQ(seen.at(0).get_param_value("namespace"), "team a");
+  EXPECT_EQ(seen.at(0).get_param_value("dedup"), "true");
+  EXPECT_EQ(seen.at(0).get_header_value("X-Extra"), "v=1, w");
+  EXPECT_EQ(seen.at(0).get_header_value("X-Scope-OrgID"), "tenant-a");
+  // A query's Accept replaces the default one (one header, not two).
+  EXPECT_EQ(seen.at(0).get_header_value_count("Accept"), 1u);
+  EXPECT_EQ(seen.at(0).get_header_value("Accept"), "application/json; q=1");
+
+  // Parameters go into the form body when the client POSTs.
+  o.method = "POST";
+  ASSERT_TRUE(MustClient(o)->Query("up", absl::InfinitePast(), q).ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen.at(1).method, "POST");
+  EXPECT_EQ(seen.at(1).get_param_value("namespace"), "team a");
+}
+
+TEST(HttpClient, QueryTimeoutReplacesTheClients) {
+  // Declared before the server: the handler still runs while the server shuts down.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  TestServer server;
+  server.http().Get("/api/v1/query", [&](const httplib::Request&, httplib::Response& res) {
+    std::unique_lock lock(mu);
+    // Held past the query's 100 ms timeout (the client's is 10 s) until the test releases it.
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return released; });
+    res.set_content(kVectorAnswer, "application/json");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.max_retries = 0;
+  QueryOptions quick;
+  quick.timeout = absl::Milliseconds(100);
+  auto r = MustClient(o)->Query("up", absl::InfinitePast(), quick);
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  EXPECT_THAT(Msg(r.status()), HasSubstr("100ms"));
+}
+
+TEST(HttpClient, BadQueryOptionsAreRefusedBeforeAnythingIsSent) {
+  TestServer server;
+  Seen seen;
+  server.http().Get("/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.Add(req);
+    res.set_content(kVectorAnswer, "application/json");
+  });
+  server.Start();
+  testutil::TempDir dir;
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.headers = {{"X-Scope-OrgID", "tenant-a"}};
+  o.bearer_token_file = dir.WriteFile("token", "t");
+  auto client = MustClient(o);
+  ASSERT_NE(client, nullptr);
+  auto refused = [&](QueryOptions q, std::string_view why) {
+    auto r = client->Query("up", absl::InfinitePast(), q);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << why;
+    EXPECT_THAT(Msg(r.status()), HasSubstr(why));
+  };
+  refused({{{"query", "other"}}, {}, {}}, "query parameter query");
+  refused({{{"time", "0"}}, {}, {}}, "query parameter time");
+  refused({{{"", "x"}}, {}, {}}, "empty name");
+  refused({{}, {{"Bad Name", "x"}}, {}}, "not a valid HTTP header name");
+  refused({{}, {{"X-A", "a\r\nX-Injected: 1"}}, {}}, "CR, LF or NUL");
+  refused({{}, {{"host", "evil"}}, {}}, "reserved");
+  refused({{}, {{"Content-Length", "0"}}, {}}, "reserved");
+  // The backend's own headers and credentials are never replaced by a query.
+  refused({{}, {{"x-scope-orgid", "tenant-b"}}, {}}, "set by the backend");
+  refused({{}, {{"Authorization", "Bearer mine"}}, {}}, "set by the backend");
+  refused({{}, {}, absl::Seconds(-1)}, "must not be negative");
+  EXPECT_EQ(seen.size(), 0u);
+  EXPECT_TRUE(ValidateQueryOptions({{{"namespace", "a"}}, {{"X-A", "b"}}, absl::Seconds(1)}).ok());
+}
+
 TEST(HttpClient, BasicAuthWithPasswordFileReRead) {
   TestServer server;
   Seen seen;

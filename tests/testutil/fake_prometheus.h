@@ -130,6 +130,11 @@ class FakePrometheus : public prom::Client {
     absl::MutexLock lock(&mu_);
     return queries_;
   }
+  // The options of each query, parallel to queries().
+  std::vector<prom::QueryOptions> query_options() const {
+    absl::MutexLock lock(&mu_);
+    return query_options_;
+  }
   size_t query_count() const {
     absl::MutexLock lock(&mu_);
     return queries_.size();
@@ -139,11 +144,14 @@ class FakePrometheus : public prom::Client {
     return series_calls_;
   }
 
-  absl::StatusOr<prom::QueryResult> Query(std::string_view promql, absl::Time at) override {
+  using prom::Client::Query;
+  absl::StatusOr<prom::QueryResult> Query(std::string_view promql, absl::Time at,
+                                          const prom::QueryOptions& options) override {
     Handler h;
     {
       absl::MutexLock lock(&mu_);
       queries_.emplace_back(promql);
+      query_options_.push_back(options);
       if (down_) return absl::UnavailableError(down_message_);
       for (const Canned& c : canned_) {
         if (c.prefix ? promql.starts_with(c.pattern)
@@ -213,6 +221,7 @@ class FakePrometheus : public prom::Client {
   std::map<std::string, std::vector<std::string>> label_values_ ABSL_GUARDED_BY(mu_);
   size_t label_values_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
+  std::vector<prom::QueryOptions> query_options_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::testing
