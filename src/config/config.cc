@@ -445,8 +445,9 @@ absl::Status CheckTemplate(const Errors& errors, const std::string& path, const 
 }
 
 absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* k) {
-  AA_ASSIGN_OR_RETURN(MapView m,
-                      MapView::Open(errors, node, "keda", {"listen", "insecure", "tls", "limits"}));
+  AA_ASSIGN_OR_RETURN(
+      MapView m,
+      MapView::Open(errors, node, "keda", {"listen", "insecure", "tls", "limits", "adhocQueries"}));
   AA_RETURN_IF_ERROR(m.String("listen", &k->listen));
   AA_RETURN_IF_ERROR(m.Bool("insecure", &k->insecure));
   AA_ASSIGN_OR_RETURN(MapView t,
@@ -478,6 +479,20 @@ absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* 
     AA_RETURN_IF_ERROR(l.Duration(key, out));
     if (*out < absl::Milliseconds(1)) {
       return l.ErrorAt(key, "must be at least 1ms", FormatGoDuration(*out));
+    }
+  }
+  AA_ASSIGN_OR_RETURN(MapView a,
+                      MapView::Open(errors, m.Get("adhocQueries"), m.Path("adhocQueries"),
+                                    {"enabled", "max", "allowlist"}));
+  AA_RETURN_IF_ERROR(a.Bool("enabled", &k->adhoc_queries.enabled));
+  AA_RETURN_IF_ERROR(a.Int("max", 1, kIntMax, &k->adhoc_queries.max));
+  AA_RETURN_IF_ERROR(a.StringList("allowlist", &k->adhoc_queries.allowlist));
+  for (size_t i = 0; i < k->adhoc_queries.allowlist.size(); ++i) {
+    const std::string& regex = k->adhoc_queries.allowlist[i];
+    RE2 re(regex, RE2::Quiet);
+    if (!re.ok()) {
+      return errors.AtValue(absl::StrCat(a.Path("allowlist"), "[", i, "]"),
+                            absl::StrCat("invalid RE2 regex: ", re.error()), regex);
     }
   }
   for (size_t i = 0; i < k->client_names.size(); ++i) {

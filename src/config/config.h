@@ -84,6 +84,14 @@
 //     maxConnectionAgeGrace   duration >= 1ms (1m) the connection is closed.
 //     handshakeTimeout        duration >= 1ms (10s): a connection not through its TLS and HTTP/2
 //                             handshake by then is closed.
+//   adhocQueries:             triggers that carry KEDA's prometheus scaler keys (query,
+//                             threshold...) instead of `metric:` (keda/metadata.h).
+//     enabled                 bool, default true; false refuses them (PERMISSION_DENIED).
+//     max                     integer >= 1, default 500: distinct ad-hoc queries sampled at once
+//                             (backend, query, parameters, headers); a new one beyond is refused
+//                             (RESOURCE_EXHAUSTED) until one is not asked for during demandTTL.
+//     allowlist               list of RE2 regexes, default [] (any query): when set, a query must
+//                             fully match one of them (else PERMISSION_DENIED).
 // metrics:                    required (unless prometheus-adapter rules are given), at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   description               string, default: generated for presets, else "".
@@ -290,6 +298,11 @@ struct MetricDefinition {
   // Panic-aware serving (KPA's rule), concurrency definitions only; unset: serve the sampled value.
   std::optional<PanicConfig> panic;
   ScalingConfig scaling;
+  // KEDA ad-hoc queries only (a trigger's own PromQL, never from the config file): `query` is sent
+  // as written, without placeholders, with these per-query options; the sampler keeps such
+  // definitions apart from the served ones (Sampler::DefineAdhoc).
+  bool adhoc = false;
+  prom::QueryOptions query_options;
 
   // The pipeline's key: `name` for pods, "<resource>/<name>" otherwise.
   std::string Key() const {
@@ -362,6 +375,14 @@ struct KedaConfig {
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Ad-hoc queries: triggers with KEDA's prometheus scaler keys (keda/metadata.h).
+  struct AdhocQueries {
+    bool enabled = true;
+    int64_t max = 500;  // distinct queries sampled at once; >= 1
+    // RE2 regexes (compiled at load time); a query must fully match one. Empty: any query.
+    std::vector<std::string> allowlist;
+  };
+  AdhocQueries adhoc_queries;
 };
 
 // A Kubernetes group and resource as prometheus-adapter's `resources.overrides` name them.

@@ -34,6 +34,9 @@ class MetricResource {
   static MetricResource Containers() { return MetricResource(Kind::kContainers, "containers"); }
   static MetricResource NodeMetrics() { return MetricResource(Kind::kNodeMetrics, "nodemetrics"); }
   static MetricResource External() { return MetricResource(Kind::kExternal, "external"); }
+  // KEDA ad-hoc queries (Sampler::DefineAdhoc): external-like series, named "keda-adhoc".
+  // FromName() never gives it (that name is kOther there), so no request path can reach them.
+  static MetricResource KedaAdhoc() { return MetricResource(Kind::kExternal, "keda-adhoc"); }
 
   // From its wire name: the well-known names give their kind, anything else is kOther with `name`
   // as given (group resources are lower-case "plural.group" by convention, e.g.

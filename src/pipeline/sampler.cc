@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -106,6 +107,26 @@ std::vector<std::vector<std::string>> ChunkNamespaces(const std::vector<std::str
 // Prometheus' namespace list covers series seen within this long.
 constexpr absl::Duration kNamespaceLookback = absl::Hours(1);
 
+// Ad-hoc definitions' keys (MetricDefinition::Key() of resource KedaAdhoc()) start with this, and
+// their self-metrics share one label value (one per query would grow without bound).
+constexpr char kAdhocKeyPrefix[] = "keda-adhoc/";
+constexpr char kAdhocMetricLabel[] = "keda_adhoc";
+
+bool IsAdhocKey(std::string_view key) { return key.starts_with(kAdhocKeyPrefix); }
+
+// What makes two ad-hoc definitions the same query: the query, its parameters and headers, in
+// order ("\0" cannot occur in headers, and separates unambiguously with the lengths).
+std::string AdhocIdentity(const config::MetricDefinition& def) {
+  std::string id = absl::StrCat(def.query.size(), ":", def.query);
+  for (const auto& [k, v] : def.query_options.params) {
+    absl::StrAppend(&id, "\0p", k.size(), ":", k, v.size(), ":", v);
+  }
+  for (const auto& [k, v] : def.query_options.headers) {
+    absl::StrAppend(&id, "\0h", k.size(), ":", k, v.size(), ":", v);
+  }
+  return id;
+}
+
 }  // namespace
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
@@ -116,7 +137,8 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
       metrics_(SamplerMetrics::Create(registry)),
       panic_windows_(std::make_unique<PanicWindows>(config_)),
       snapshot_(std::make_shared<Snapshot>()),
-      metric_set_(MakeSet(config_.metrics, {}, 1)) {
+      metric_set_(MakeSet(config_.metrics, {}, 1)),
+      adhoc_set_(MakeSet({}, {}, 1)) {
   absl::Time now = clock_.Now();
   tokens_ = static_cast<double>(config_.sampling.new_namespace_burst);
   tokens_at_ = now;
@@ -156,6 +178,77 @@ void Sampler::SetDiscoveredMetrics(std::vector<config::MetricDefinition> discove
   std::lock_guard lock(mu_);
   metric_set_ = MakeSet(config_.metrics, std::move(discovered), metric_set_->version + 1);
   discovered_ = true;
+}
+
+absl::StatusOr<std::string> Sampler::DefineAdhoc(config::MetricDefinition def) {
+  if (!def.adhoc) return absl::InvalidArgumentError("DefineAdhoc: not an ad-hoc definition");
+  std::string id = AdhocIdentity(def);
+  const absl::Time now = clock_.Now();
+  std::lock_guard lock(mu_);
+  if (auto it = adhoc_.find(id); it != adhoc_.end()) {
+    it->second.touched = now;
+    return it->second.name;
+  }
+  const size_t max = static_cast<size_t>(config_.keda.adhoc_queries.max);
+  if (adhoc_.size() >= max) {
+    metrics_->Rejected("adhoc_limit");
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many ad-hoc queries: ", adhoc_.size(), " distinct ones are sampled already (",
+        "keda.adhocQueries.max ", max, "); a new one is admitted once one is not asked for during ",
+        "demandTTL (", absl::FormatDuration(config_.sampling.demand_ttl), ")"));
+  }
+  def.name = absl::StrCat("adhoc-", ++next_adhoc_);
+  def.resource = config::MetricResource::KedaAdhoc();
+  def.namespace_label.clear();  // cluster-scoped: one table
+  def.pod_label.clear();
+  def.container_label.clear();
+  def.baseline_query.clear();
+  def.panic.reset();
+  std::string name = def.name;
+  std::vector<config::MetricDefinition> defs = adhoc_set_->definitions;
+  defs.push_back(std::move(def));
+  adhoc_set_ = MakeSet(defs, {}, adhoc_set_->version + 1);
+  adhoc_.emplace(std::move(id), Adhoc{name, now});
+  return name;
+}
+
+size_t Sampler::adhoc_queries() const {
+  std::lock_guard lock(mu_);
+  return adhoc_.size();
+}
+
+std::vector<std::string> Sampler::ExpireAdhoc(absl::Time now) {
+  std::vector<std::string> gone;
+  for (auto it = adhoc_.begin(); it != adhoc_.end();) {
+    const std::string key = absl::StrCat(kAdhocKeyPrefix, it->second.name);
+    if (now - it->second.touched > config_.sampling.demand_ttl &&
+        !demand_.contains(SlotKey{key, "", ""})) {
+      gone.push_back(key);
+      it = adhoc_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!gone.empty()) {
+    std::vector<config::MetricDefinition> defs;
+    for (const auto& def : adhoc_set_->definitions) {
+      if (std::find(gone.begin(), gone.end(), def.Key()) == gone.end()) defs.push_back(def);
+    }
+    adhoc_set_ = MakeSet(defs, {}, adhoc_set_->version + 1);
+    for (const auto& key : gone) failing_.erase({key, ""});
+  }
+  return gone;
+}
+
+std::pair<std::shared_ptr<const MetricSet>, const config::MetricDefinition*> Sampler::Lookup(
+    const config::MetricResource& resource, std::string_view metric) const {
+  std::shared_ptr<const MetricSet> set;
+  {
+    std::lock_guard lock(mu_);
+    set = resource == config::MetricResource::KedaAdhoc() ? adhoc_set_ : metric_set_;
+  }
+  const config::MetricDefinition* def = set->Find(resource, metric);
+  return {std::move(set), def};
 }
 
 Sampler::~Sampler() { Stop(); }
@@ -292,6 +385,7 @@ void Sampler::RunRound(bool periodic) {
     check = check_wanted_;
   }
   if (check) CheckNamespaces(*set);
+  std::shared_ptr<const MetricSet> adhoc;
   {
     std::lock_guard lock(mu_);
     current = snapshot_;
@@ -322,8 +416,9 @@ void Sampler::RunRound(bool periodic) {
       bool warm = std::find(config_.sampling.warm_namespaces.begin(),
                             config_.sampling.warm_namespaces.end(),
                             key.ns) != config_.sampling.warm_namespaces.end();
-      // A discovered metric that disappeared.
-      bool gone = !set->by_key.contains(key.metric);
+      // A discovered metric that disappeared, or an ad-hoc one that expired.
+      bool gone = IsAdhocKey(key.metric) ? !adhoc_set_->by_key.contains(key.metric)
+                                         : !set->by_key.contains(key.metric);
       if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
                    !urgent_.contains(it->first))) {
         pruned.push_back(it->first);
@@ -338,6 +433,8 @@ void Sampler::RunRound(bool periodic) {
     }
     urgent_.clear();
     forgotten.swap(forgotten_);
+    for (std::string& key : ExpireAdhoc(now)) pruned.push_back(SlotKey{std::move(key), "", ""});
+    adhoc = adhoc_set_;
   }
   if (pod_source_ != nullptr) {
     for (const auto& ns : forgotten) pod_source_->Forget(ns);
@@ -360,9 +457,10 @@ void Sampler::RunRound(bool periodic) {
 
   for (const auto& [variant, nss] : work) {
     const auto& [metric, extra] = variant;
-    auto it = set->by_key.find(metric);
-    if (it == set->by_key.end()) continue;
-    const config::MetricDefinition& def = set->definitions[it->second];
+    const MetricSet& from = IsAdhocKey(metric) ? *adhoc : *set;
+    auto it = from.by_key.find(metric);
+    if (it == from.by_key.end()) continue;
+    const config::MetricDefinition& def = from.definitions[it->second];
     if (def.resource.is(config::MetricResource::Kind::kExternal) && !def.whole_cluster_query) {
       // External series carry no object label to split a batch by: one query per namespace.
       for (const auto& ns : nss) SampleMetric(def, {ns}, extra, next.get());
@@ -443,7 +541,12 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
     std::lock_guard lock(mu_);
     changed = failing_.count(variant) != static_cast<size_t>(!status.ok());
     if (status.ok()) {
-      ever_succeeded_.insert(key);
+      // Ad-hoc queries come and go: a success counts as reaching Prometheus, not per key.
+      if (def.adhoc) {
+        probe_succeeded_ = true;
+      } else {
+        ever_succeeded_.insert(key);
+      }
       failing_.erase(variant);
     } else {
       failing_.insert(variant);
@@ -460,6 +563,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
                                   const std::string& extra_matchers, bool all_namespaces,
                                   absl::Time at, Snapshot* next) {
   const std::string key = def.Key();
+  const std::string metric_label = def.adhoc ? std::string(kAdhocMetricLabel) : key;
   ++round_chunks_;
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
@@ -467,10 +571,28 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
 
   auto run = [&]() -> absl::Status {
     ++round_queries_;
-    auto query = RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces);
+    // Ad-hoc queries are sent as written, with their own options.
+    absl::StatusOr<std::string> query =
+        def.adhoc ? absl::StatusOr<std::string>(def.query)
+                  : RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces);
     if (!query.ok()) return query.status();
-    auto result = client_.Query(*query, at);
+    auto result = client_.Query(*query, at, def.query_options);
     if (!result.ok()) return result.status();
+    if (def.adhoc && result->type == prom::ResultType::kMatrix) {
+      // As KEDA's prometheus scaler reads it: each series is an element without a value.
+      for (const prom::Series& series : result->series) {
+        prom::Sample none;
+        none.labels = series.labels;
+        none.value = std::numeric_limits<double>::quiet_NaN();
+        result->samples.push_back(std::move(none));
+      }
+      result->type = prom::ResultType::kVector;
+    }
+    if (def.adhoc && result->type != prom::ResultType::kVector) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the query returned a ", result->type == prom::ResultType::kScalar ? "scalar" : "string",
+          "; it must return an instant vector (e.g. vector(...) or sum(...))"));
+    }
     if (result->type != prom::ResultType::kVector) {
       return absl::InvalidArgumentError(
           "the query must return an instant vector grouped by namespace and pod");
@@ -506,7 +628,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         for (auto& [name, pods] : by_ns) {
           if (everywhere || name == it->first) ++dropped[name];
         }
-        metrics_->DroppedValue(key, std::isnan(s.value) ? "nan" : "inf");
+        metrics_->DroppedValue(metric_label, std::isnan(s.value) ? "nan" : "inf");
         continue;
       }
       PodValue v{std::move(pod), s.value, 0, false, s.timestamp_ms, {}};
@@ -540,7 +662,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
                 [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
       for (size_t i = 1; i < pods.size(); ++i) {
         if (pods[i].pod == pods[i - 1].pod) {
-          metrics_->DroppedValue(key, "duplicate");
+          metrics_->DroppedValue(metric_label, "duplicate");
           return absl::InvalidArgumentError(
               absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
                            " in namespace ", ns, ": aggregate it by (<<.GroupBy>>)"));
@@ -573,7 +695,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
   };
 
   absl::Status status = run();
-  metrics_->Query(key, status.ok());
+  metrics_->Query(metric_label, status.ok());
   if (status.ok()) {
     for (auto& [ns, pods] : by_ns) {
       auto table = std::make_shared<MetricTable>();
@@ -850,8 +972,12 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
                                              const config::MetricResource& resource,
                                              std::string_view extra_matchers, ReadMode mode,
                                              ReadDone* done) {
-  std::shared_ptr<const MetricSet> set = metrics();
-  const config::MetricDefinition* def = set->Find(resource, metric);
+  auto [set, def] = Lookup(resource, metric);
+  if (def == nullptr && resource == config::MetricResource::KedaAdhoc()) {
+    return WithWhy(absl::NotFoundError(absl::StrCat("ad-hoc query ", ToAbsl(metric),
+                                                    " is no longer sampled; ask again")),
+                   Why::kUnknownMetric);
+  }
   if (def == nullptr) {
     std::vector<std::string> names;
     for (const auto& d : set->definitions) {
@@ -1035,8 +1161,7 @@ void Sampler::FireWaiters() {
 bool Sampler::HasSlot(std::string_view metric, std::string_view ns,
                       const config::MetricResource& resource,
                       std::string_view extra_matchers) const {
-  std::shared_ptr<const MetricSet> set = metrics();
-  const config::MetricDefinition* def = set->Find(resource, metric);
+  auto [set, def] = Lookup(resource, metric);
   if (def == nullptr) return false;
   if (def->namespace_label.empty()) {
     ns = "";
@@ -1056,7 +1181,7 @@ void Sampler::UpdateGauges() {
     per_metric[def.Key()] = {absl::InfiniteFuture(), 0};
   }
   for (const auto& [key, slot] : snap->slots) {
-    auto& entry = per_metric[key.metric];
+    auto& entry = per_metric[IsAdhocKey(key.metric) ? std::string(kAdhocMetricLabel) : key.metric];
     if (slot.table) {
       entry.first = std::min(entry.first, slot.table->sampled_at);
       entry.second += static_cast<int64_t>(slot.table->pods.size());

@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -132,6 +133,19 @@ class Sampler {
 
   // The definitions served now (never null).
   std::shared_ptr<const MetricSet> metrics() const;
+
+  // KEDA ad-hoc queries: registers `def` (a trigger's own PromQL, `adhoc` set; its name, resource
+  // and labels are set here) and returns the name to read it by, with resource
+  // config::MetricResource::KedaAdhoc() and namespace "" (cluster-scoped). The same (backend,
+  // query, query_options.params, query_options.headers) gets the same name while it lives (the
+  // first registration's timeout stays); each is sampled once per round like any definition,
+  // with the query as written and its options. A definition nobody read or registered again
+  // within demand_ttl is dropped with its table. Ad-hoc definitions are kept apart from
+  // metrics(): no listing or other API sees them. ResourceExhausted (nothing is queried) when
+  // keda.adhocQueries.max of them live already. Thread-safe.
+  absl::StatusOr<std::string> DefineAdhoc(config::MetricDefinition def);
+  // Ad-hoc definitions live now.
+  size_t adhoc_queries() const;
 
   // Replaces the discovered definitions (from RuleDiscovery) and marks discovery as done once.
   // Tables of definitions that disappeared are dropped at the next round.
@@ -233,6 +247,13 @@ class Sampler {
                         std::string_view ns, absl::Time now) const;
   absl::Status Freshness(const config::MetricDefinition& def, std::string_view ns, const Slot* slot,
                          absl::Time now) const;
+  // The set holding `resource`'s definitions (the ad-hoc one for KedaAdhoc()), and `metric` in it
+  // (null when unknown).
+  std::pair<std::shared_ptr<const MetricSet>, const config::MetricDefinition*> Lookup(
+      const config::MetricResource& resource, std::string_view metric) const;
+  // Ad-hoc definitions nobody asked for within demand_ttl leave the ad-hoc set; returns their
+  // keys. Needs mu_.
+  std::vector<std::string> ExpireAdhoc(absl::Time now);
 
   const config::Config config_;
   prom::Client& client_;
@@ -246,7 +267,16 @@ class Sampler {
   std::condition_variable published_cv_;  // wakes readers waiting for a publication
   std::shared_ptr<const Snapshot> snapshot_;
   std::shared_ptr<const MetricSet> metric_set_;
-  bool discovered_ = false;               // SetDiscoveredMetrics ran once
+  bool discovered_ = false;  // SetDiscoveredMetrics ran once
+  // KEDA ad-hoc definitions (DefineAdhoc): their set, and per identity (backend, query,
+  // parameters, headers) the name and the last registration.
+  std::shared_ptr<const MetricSet> adhoc_set_;
+  struct Adhoc {
+    std::string name;
+    absl::Time touched;
+  };
+  std::map<std::string, Adhoc> adhoc_;
+  uint64_t next_adhoc_ = 0;
   std::map<SlotKey, absl::Time> demand_;  // last time somebody asked
   std::set<SlotKey> urgent_;              // waiting for their first sample
   std::vector<Waiter> waiters_;           // ReadWhenSampled() callers

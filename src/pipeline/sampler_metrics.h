@@ -37,7 +37,9 @@ class SamplerMetrics {
   // autoscale_adapter_sampler_demanded_namespaces (gauge)
   virtual void SetDemand(int64_t namespaces) = 0;
   // autoscale_adapter_sampler_demand_rejections_total{reason="unknown_namespace|check_failed|
-  // rate_limited|ceiling"}: first requests of a namespace that did not become demand.
+  // rate_limited|ceiling|adhoc_limit"}: first requests of a namespace (or of a KEDA ad-hoc query,
+  // adhoc_limit) that did not become demand. Ad-hoc queries' other self-metrics share the metric
+  // label "keda_adhoc".
   virtual void Rejected(const std::string& reason) = 0;
   // autoscale_adapter_sampler_variants_evicted_total: selector variants evicted (least recently
   // asked for) to make room for a new one.

@@ -217,6 +217,10 @@ void View::SelectWhenSampled(Question q, Done done) const {
       });
 }
 
+absl::StatusOr<std::string> View::DefineAdhoc(config::MetricDefinition def) const {
+  return sampler_.DefineAdhoc(std::move(def));
+}
+
 absl::Status View::ReadyStatus() const { return sampler_.ReadyStatus(); }
 
 void View::UpdateGauges() const { sampler_.UpdateGauges(); }

@@ -134,6 +134,12 @@ class View {
   using Done = std::function<void(absl::StatusOr<Selection>)>;
   void SelectWhenSampled(Question q, Done done) const;
 
+  // KEDA ad-hoc queries (a trigger's own PromQL): registers `def` with the pipeline
+  // (Sampler::DefineAdhoc: bounded, shared by every asker, expiring with its demand) and returns
+  // the name to ask for, in a Question with resource config::MetricResource::KedaAdhoc() and
+  // namespace "". ResourceExhausted beyond keda.adhocQueries.max.
+  absl::StatusOr<std::string> DefineAdhoc(config::MetricDefinition def) const;
+
   // OK once the pipeline can answer (Sampler::ReadyStatus), else Unavailable saying what it waits
   // for.
   absl::Status ReadyStatus() const;

@@ -1012,6 +1012,25 @@ TEST(KedaSectionTest, Errors) {
               HasSubstr("keda.limits.maxStream"));
 }
 
+TEST(KedaSectionTest, AdhocQueries) {
+  Config d = ParseOk(kOneMetric);
+  EXPECT_TRUE(d.keda.adhoc_queries.enabled);
+  EXPECT_EQ(d.keda.adhoc_queries.max, 500);
+  EXPECT_TRUE(d.keda.adhoc_queries.allowlist.empty());
+  Config c = ParseOk(
+      "keda:\n  adhocQueries: {enabled: false, max: 20, allowlist: ['sum\\(.*\\)', 'up']}\n" +
+      std::string(kOneMetric));
+  EXPECT_FALSE(c.keda.adhoc_queries.enabled);
+  EXPECT_EQ(c.keda.adhoc_queries.max, 20);
+  EXPECT_THAT(c.keda.adhoc_queries.allowlist, ::testing::ElementsAre("sum\\(.*\\)", "up"));
+  EXPECT_THAT(ErrorOf("keda: {adhocQueries: {max: 0}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.adhocQueries.max: must be between 1 and"));
+  EXPECT_THAT(ErrorOf("keda: {adhocQueries: {allowlist: ['sum(']}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.adhocQueries.allowlist[0]: invalid RE2 regex"));
+  EXPECT_THAT(ErrorOf("keda: {adhocQueries: {limit: 1}}\n" + std::string(kOneMetric)),
+              HasSubstr("keda.adhocQueries.limit"));
+}
+
 TEST(KedaSectionTest, InsecureClientNamesAndLimits) {
   Config c = ParseOk(
       "keda:\n  insecure: true\n  tls: {certFile: s.crt, keyFile: s.key, clientCAFile: ca.crt, "

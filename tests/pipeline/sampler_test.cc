@@ -348,6 +348,136 @@ TEST_F(SamplerTest, DemandExpiresAndTheSlotIsDropped) {
   EXPECT_EQ(prom_.query_count(), before);
 }
 
+config::MetricDefinition AdhocDef(std::string query, prom::QueryOptions options = {}) {
+  config::MetricDefinition def;
+  def.adhoc = true;
+  def.query = std::move(query);
+  def.query_options = std::move(options);
+  return def;
+}
+
+TEST_F(SamplerTest, AdhocQueriesAreSentAsWrittenOncePerRoundAndShared) {
+  prom_.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (q == "sum(x{a=\"b\"})") return VectorOf({{{}, 4}}, at);
+    return VectorOf({{{{"job", "j1"}}, 1}, {{{"job", "j2"}}, std::nan("")}}, at);
+  });
+  prometheus::Registry registry;
+  Sampler s(TestConfig(), prom_, clock_, &registry);
+  s.Start();
+  prom::QueryOptions opts;
+  opts.params = {{"namespace", "team-a"}};
+  opts.headers = {{"X-Scope-OrgID", "t1"}};
+  opts.timeout = absl::Seconds(3);
+  auto name = s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", opts));
+  ASSERT_TRUE(name.ok()) << name.status();
+  // The same query, parameters and headers: the same definition (whatever the timeout).
+  prom::QueryOptions same = opts;
+  same.timeout = absl::ZeroDuration();
+  EXPECT_EQ(*s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", same)), *name);
+  // Other headers, parameters or query: another one.
+  prom::QueryOptions other_tenant = opts;
+  other_tenant.headers = {{"X-Scope-OrgID", "t2"}};
+  auto other = s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", other_tenant));
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(*other, *name);
+  EXPECT_NE(*s.DefineAdhoc(AdhocDef("sum(x{a=\"c\"})", opts)), *name);
+  EXPECT_EQ(s.adhoc_queries(), 3u);
+  // Never listed with the served metrics, and no other resource reads it.
+  EXPECT_EQ(s.metrics()->definitions.size(), 2u);
+  EXPECT_EQ(s.Read(*name, "", config::MetricResource::External()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.Read(*name, "", config::MetricResource::FromName("keda-adhoc")).status().code(),
+            absl::StatusCode::kNotFound);
+
+  // Many readers, any namespace asked: one table, one query per round.
+  const config::MetricResource adhoc = config::MetricResource::KedaAdhoc();
+  auto read = s.Read(*name, "whatever", adhoc);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->table->pods.size(), 1u);
+  EXPECT_EQ(read->table->pods[0].value, 4);
+  ASSERT_EQ(prom_.query_count(), 1u);
+  EXPECT_EQ(prom_.queries()[0], "sum(x{a=\"b\"})");
+  const prom::QueryOptions sent = prom_.query_options()[0];
+  EXPECT_EQ(sent.params, opts.params);
+  EXPECT_EQ(sent.headers, opts.headers);
+  EXPECT_EQ(sent.timeout, absl::Seconds(3));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(s.Read(*name, "", adhoc).ok());
+  EXPECT_EQ(prom_.query_count(), 1u);
+  NextRound(s);
+  EXPECT_EQ(prom_.query_count(), 2u);  // the two others were never read: not sampled
+
+  // Non-finite values are counted, as for any external series, under one metric label.
+  auto two = s.DefineAdhoc(AdhocDef("two"));
+  ASSERT_TRUE(two.ok());
+  auto read_two = s.Read(*two, "", adhoc);
+  ASSERT_TRUE(read_two.ok());
+  EXPECT_EQ(read_two->table->pods.size(), 1u);
+  EXPECT_EQ(read_two->table->dropped_non_finite, 1);
+  std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_sampler_dropped_values_total{metric="
+                              "\"keda_adhoc\",reason=\"nan\"} 1"));
+  EXPECT_THAT(text, Not(HasSubstr("adhoc-1")));
+}
+
+TEST_F(SamplerTest, AdhocQueriesAreBoundedAndExpireWithTheirDemand) {
+  prom_.SetHandler([&](const std::string&, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    return VectorOf({{{}, 1}}, at);
+  });
+  auto cfg = TestConfig();
+  cfg.sampling.demand_ttl = absl::Seconds(20);
+  cfg.keda.adhoc_queries.max = 2;
+  Sampler s(cfg, prom_, clock_, nullptr);
+  s.Start();
+  const config::MetricResource adhoc = config::MetricResource::KedaAdhoc();
+  auto a = s.DefineAdhoc(AdhocDef("vector(1)"));
+  auto b = s.DefineAdhoc(AdhocDef("vector(2)"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(s.Read(*a, "", adhoc).ok());
+  const size_t queries = prom_.query_count();
+  auto c = s.DefineAdhoc(AdhocDef("vector(3)"));
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("keda.adhocQueries.max 2"));
+  EXPECT_EQ(prom_.query_count(), queries);  // nothing new queried
+  // Registered again, the live ones are still admitted.
+  EXPECT_EQ(*s.DefineAdhoc(AdhocDef("vector(1)")), *a);
+
+  // 25 s without a read or a registration: both expire with their tables, and room is made.
+  for (int i = 0; i < 5; ++i) NextRound(s);
+  EXPECT_EQ(s.adhoc_queries(), 0u);
+  EXPECT_EQ(s.snapshot()->FindSlot({"keda-adhoc/" + *a, "", ""}), nullptr);
+  EXPECT_EQ(s.Read(*a, "", adhoc).status().code(), absl::StatusCode::kNotFound);
+  const size_t before = prom_.query_count();
+  NextRound(s);
+  EXPECT_EQ(prom_.query_count(), before);
+  auto d = s.DefineAdhoc(AdhocDef("vector(3)"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_NE(*d, *a);  // names are never reused
+}
+
+TEST_F(SamplerTest, AdhocScalarIsAnErrorAndAMatrixHasNoValues) {
+  prom_.SetHandler([&](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    prom::QueryResult r;
+    if (q == "scalar(x)") {
+      r.type = prom::ResultType::kScalar;
+      r.samples.push_back({{}, 1, absl::ToUnixMillis(at)});
+    } else {
+      r.type = prom::ResultType::kMatrix;
+      r.series.push_back({{{"job", "a"}}, {{absl::ToUnixMillis(at), 1}}});
+    }
+    return r;
+  });
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  const config::MetricResource adhoc = config::MetricResource::KedaAdhoc();
+  auto scalar = s.Read(*s.DefineAdhoc(AdhocDef("scalar(x)")), "", adhoc);
+  EXPECT_EQ(scalar.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(scalar.status().message()), HasSubstr("returned a scalar"));
+  auto matrix = s.Read(*s.DefineAdhoc(AdhocDef("x[1m]")), "", adhoc);
+  ASSERT_TRUE(matrix.ok()) << matrix.status();
+  EXPECT_TRUE(matrix->table->pods.empty());
+  EXPECT_EQ(matrix->table->dropped_non_finite, 1);
+}
+
 TEST_F(SamplerTest, ReadyAfterEveryWarmMetricSampled) {
   auto cfg = TestConfig();
   cfg.sampling.warm_namespaces = {"a"};
