@@ -5,7 +5,10 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/duration.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "pipeline/discovery.h"
@@ -76,7 +79,164 @@ bool IsResourceName(std::string_view s) {
   });
 }
 
+// KEDA reads a float with encoding/json: a JSON number, nothing else ("+1", ".5", "NaN" and "1."
+// are refused).
+absl::StatusOr<double> ParseJsonNumber(std::string_view key, std::string_view t) {
+  size_t i = 0;
+  auto digits = [&] {
+    size_t start = i;
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+    return i - start;
+  };
+  if (i < t.size() && t[i] == '-') ++i;
+  bool ok = i < t.size() && (t[i] == '0' ? (++i, true) : digits() > 0);
+  if (ok && i < t.size() && t[i] == '.') ok = (++i, digits() > 0);
+  if (ok && i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    ok = digits() > 0;
+  }
+  double v = 0;
+  if (!ok || i != t.size() || std::from_chars(t.data(), t.data() + t.size(), v).ec != std::errc() ||
+      !std::isfinite(v)) {
+    return KeyError(key, "must be a number (JSON syntax, e.g. 70, 0.5, 1e3)", t);
+  }
+  return v;
+}
+
+// Go's strconv.ParseBool, as KEDA reads booleans.
+absl::StatusOr<bool> ParseGoBool(std::string_view key, std::string_view t) {
+  for (std::string_view yes : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (t == yes) return true;
+  }
+  for (std::string_view no : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (t == no) return false;
+  }
+  return KeyError(key, "must be a boolean (true or false)", t);
+}
+
+// KEDA's durations: a Go duration ("5s"), else whole milliseconds ("5000"); not negative.
+absl::StatusOr<absl::Duration> ParseKedaDuration(std::string_view key, std::string_view t) {
+  if (auto d = ParseGoDuration(t); d.ok()) return *d;
+  int64_t ms = 0;
+  auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), ms);
+  if (t.empty() || ec != std::errc() || end != t.data() + t.size() || ms < 0) {
+    return KeyError(key, "must be a duration (5s, 1m30s) or a number of milliseconds", t);
+  }
+  return absl::Milliseconds(ms);
+}
+
+// KEDA's maps: "k1=v1,k2=v2", each element trimmed and split at its only '='; a later key
+// replaces an earlier one. `secret` values (headers) are never echoed.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseKedaMap(std::string_view key,
+                                                                              std::string_view t,
+                                                                              bool secret) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t index = 0;
+  for (absl::string_view element : absl::StrSplit(ToAbsl(t), ',')) {
+    std::string_view e = TrimBlanks(FromAbsl(element));
+    std::vector<absl::string_view> kv = absl::StrSplit(ToAbsl(e), '=');
+    if (kv.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scalerMetadata.", ToAbsl(key), ": element ", index,
+          " is not one key=value pair (elements are separated by commas, and neither keys nor "
+          "values may contain '=' or ',')",
+          secret ? "" : absl::StrCat(" (got ", Quote(e), ")")));
+    }
+    std::string k(TrimBlanks(FromAbsl(kv[0])));
+    std::string v(TrimBlanks(FromAbsl(kv[1])));
+    auto same = std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == k; });
+    if (same != out.end()) {
+      same->second = std::move(v);
+    } else {
+      out.emplace_back(std::move(k), std::move(v));
+    }
+    ++index;
+  }
+  return out;
+}
+
+// The keys of a trigger with `query` (KEDA's prometheus scaler).
+absl::Status ParseAdhoc(const Metadata& metadata, Trigger* t) {
+  for (std::string_view only :
+       {kKeyMetric, kKeyResource, kKeyInferenceService, kKeyLabelSelector, kKeyTarget,
+        kKeyContainerConcurrency, kKeyTargetUtilizationPercentage}) {
+    if (metadata.contains(only)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scalerMetadata.", ToAbsl(only),
+          ": not with query: a trigger either names a served metric (metric, with its keys) or "
+          "carries its own query (KEDA's prometheus scaler keys: query, threshold, ...)"));
+    }
+  }
+  // As KEDA: trimmed, and an empty value is no value.
+  auto get = [&](std::string_view key, bool* present) {
+    std::string_view v = TrimBlanks(Lookup(metadata, key, present));
+    *present = *present && !v.empty();
+    return v;
+  };
+  bool present = false;
+  AdhocQuery a;
+  a.query = std::string(get(kKeyQuery, &present));
+  std::string_view threshold = get(kKeyThreshold, &present);
+  if (!present) {
+    return absl::InvalidArgumentError(
+        "scalerMetadata.threshold: required with query: the target value (per replica with KEDA's "
+        "default metricType AverageValue)");
+  }
+  auto th = ParseJsonNumber(kKeyThreshold, threshold);
+  if (!th.ok()) return th.status();
+  if (*th <= 0) return KeyError(kKeyThreshold, "must be greater than 0", threshold);
+  a.threshold = *th;
+  if (std::string_view v = get(kKeyActivationThreshold, &present); present) {
+    auto at = ParseJsonNumber(kKeyActivationThreshold, v);
+    if (!at.ok()) return at.status();
+    t->activation_threshold = *at;
+  }
+  if (std::string_view v = get(kKeyIgnoreNullValues, &present); present) {
+    auto b = ParseGoBool(kKeyIgnoreNullValues, v);
+    if (!b.ok()) return b.status();
+    a.ignore_null_values = *b;
+  }
+  a.server_address = std::string(get(kKeyServerAddress, &present));
+  if (std::string_view v = get(kKeyNamespace, &present); present) {
+    a.options.params.emplace_back("namespace", std::string(v));
+  }
+  if (std::string_view v = get(kKeyQueryParameters, &present); present) {
+    auto params = ParseKedaMap(kKeyQueryParameters, v, false);
+    if (!params.ok()) return params.status();
+    for (auto& p : *params) a.options.params.push_back(std::move(p));
+  }
+  if (std::string_view v = get(kKeyCustomHeaders, &present); present) {
+    auto headers = ParseKedaMap(kKeyCustomHeaders, v, true);
+    if (!headers.ok()) return headers.status();
+    a.options.headers = *std::move(headers);
+  }
+  if (std::string_view v = get(kKeyTimeout, &present); present) {
+    auto d = ParseKedaDuration(kKeyTimeout, v);
+    if (!d.ok()) return d.status();
+    a.options.timeout = *d;
+  }
+  if (absl::Status s = prom::ValidateQueryOptions(a.options); !s.ok()) {
+    const bool header = absl::StartsWith(s.message(), "header");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scalerMetadata.", header ? ToAbsl(kKeyCustomHeaders) : ToAbsl(kKeyQueryParameters), ": ",
+        s.message()));
+  }
+  t->adhoc = std::move(a);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string AdhocQuery::Identity() const {
+  std::string id = absl::StrCat(server_address.size(), ":", server_address, query.size(), ":",
+                                query, ignore_null_values ? "+" : "-");
+  for (const auto& [k, v] : options.params)
+    absl::StrAppend(&id, "p", k.size(), ":", k, v.size(), ":", v);
+  for (const auto& [k, v] : options.headers)
+    absl::StrAppend(&id, "h", k.size(), ":", k, v.size(), ":", v);
+  return id;
+}
 
 bool IsKedaKey(std::string_view key) {
   static constexpr std::string_view kKedaKeys[] = {"scalerAddress", "enableTLS", "unsafeSsl",
@@ -89,6 +249,7 @@ bool IsKedaKey(std::string_view key) {
 }
 
 std::string Trigger::MetricName() const {
+  if (adhoc) return "prometheus";
   if (inference_service.empty()) return metric;
   return absl::StrCat(metric, "-", inference_service);
 }
@@ -112,15 +273,22 @@ absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view 
     bool ours = key == kKeyMetric || key == kKeyResource || key == kKeyNamespace ||
                 key == kKeyInferenceService || key == kKeyLabelSelector || key == kKeyTarget ||
                 key == kKeyContainerConcurrency || key == kKeyTargetUtilizationPercentage ||
-                key == kKeyActivationThreshold;
+                key == kKeyActivationThreshold || key == kKeyQuery || key == kKeyThreshold ||
+                key == kKeyIgnoreNullValues || key == kKeyQueryParameters ||
+                key == kKeyCustomHeaders || key == kKeyTimeout || key == kKeyServerAddress;
     if (!ours && !IsKedaKey(key)) t.unknown_keys.emplace_back(key);
+  }
+  if (auto q = metadata.find(kKeyQuery); q != metadata.end() && !TrimBlanks(q->second).empty()) {
+    if (absl::Status s = ParseAdhoc(metadata, &t); !s.ok()) return s;
+    return t;
   }
 
   bool present = false;
   std::string_view metric = TrimBlanks(Lookup(metadata, kKeyMetric, &present));
   if (!present) {
     return absl::InvalidArgumentError(
-        "scalerMetadata.metric: required: the name of a metric this adapter serves");
+        "scalerMetadata.metric: required: the name of a metric this adapter serves (or, "
+        "instead, query and threshold, as KEDA's prometheus scaler reads them)");
   }
   if (metric.empty()) return KeyError(kKeyMetric, "must not be empty", metric);
   t.metric = std::string(metric);

@@ -49,6 +49,36 @@
 //   activationThreshold: 0       finite number >= 0, default 0: IsActive / StreamIsActive report
 //                                true when the workload total is above it.
 //
+// Or, instead of `metric`, the keys of KEDA's own prometheus scaler (an ad-hoc query: a trigger
+// that was `type: prometheus` works unchanged as `type: external`), read as KEDA reads them:
+// values are trimmed and an empty one counts as absent.
+//   query: sum(rate(x[1m]))      required: PromQL sent as written (no placeholders), once per
+//                                sampling interval however many triggers carry it. It must return
+//                                one element (see keda/scaler.h for empty, NaN and several).
+//   threshold: 70                required: a JSON number > 0, the target KEDA gives the HPA
+//                                (per replica with the trigger's metricType AverageValue, the
+//                                default, or the whole value with Value).
+//   activationThreshold: 0       a JSON number, default 0: active when the value is above it.
+//   ignoreNullValues: true       a Go boolean (true, false, 1, 0, t, f, TRUE...), default true:
+//                                an empty result or a NaN/Inf value reads as 0; false: an error.
+//   serverAddress: <backend>     which backend answers: a configured backend's name (`default`
+//                                is the `prometheus:` section) or its URL (compared without a
+//                                trailing slash, scheme and host in any case). Absent: default.
+//                                Any other address is InvalidArgument: the adapter never queries
+//                                an address a trigger names.
+//   namespace: team-a            sent as the URL parameter namespace= (Thanos/Mimir-style tenancy
+//                                proxies), not a label matcher; not "where the pods are" here.
+//   queryParameters: a=b,c=d     extra URL parameters; never query or time.
+//   customHeaders: X-Scope-OrgID=t1,X-B=v
+//                                extra request headers (HTTP token names, values without CR/LF);
+//                                never one the backend sets itself (its headers, credentials).
+//   timeout: 5s                  one attempt's HTTP timeout: a Go duration, or whole milliseconds
+//                                ("5000"); 0 or absent: the backend's.
+// Metric-only keys (resource, inferenceService, labelSelector, target, containerConcurrency,
+// targetUtilizationPercentage) are refused with `query`, and so is `metric`.
+// Maps (queryParameters, customHeaders) are `key=value` pairs separated by commas, each trimmed;
+// an element without exactly one '=' is an error, as in KEDA.
+//
 // Keys KEDA itself puts into the map (scalerAddress, enableTLS, unsafeSsl, tlsCertFile, caCert,
 // tlsClientCert, tlsClientKey) are ignored silently; other keys are reported in
 // Trigger::unknown_keys (the service logs each once) and otherwise ignored. Numbers are plain
@@ -72,6 +102,7 @@
 #include "absl/status/statusor.h"
 #include "config/config.h"
 #include "pipeline/workload.h"
+#include "prometheus/client.h"
 
 namespace aa::keda {
 
@@ -89,12 +120,34 @@ inline constexpr std::string_view kKeyTarget = "target";
 inline constexpr std::string_view kKeyContainerConcurrency = "containerConcurrency";
 inline constexpr std::string_view kKeyTargetUtilizationPercentage = "targetUtilizationPercentage";
 inline constexpr std::string_view kKeyActivationThreshold = "activationThreshold";
+// KEDA's prometheus scaler keys (ad-hoc queries).
+inline constexpr std::string_view kKeyQuery = "query";
+inline constexpr std::string_view kKeyThreshold = "threshold";
+inline constexpr std::string_view kKeyIgnoreNullValues = "ignoreNullValues";
+inline constexpr std::string_view kKeyServerAddress = "serverAddress";
+inline constexpr std::string_view kKeyQueryParameters = "queryParameters";
+inline constexpr std::string_view kKeyCustomHeaders = "customHeaders";
+inline constexpr std::string_view kKeyTimeout = "timeout";
 
 // Default targetUtilizationPercentage with containerConcurrency (KServe's and Knative's default).
 inline constexpr double kDefaultTargetUtilizationPercentage = 70;
 
 // scalerMetadata as views into the request (keys sorted, so errors come out in a stable order).
 using Metadata = std::map<std::string_view, std::string_view>;
+
+// A trigger with KEDA's prometheus scaler keys: its own query.
+struct AdhocQuery {
+  std::string query;
+  std::string server_address;  // as given, trimmed; "" = the default backend
+  double threshold = 0;        // > 0
+  bool ignore_null_values = true;
+  // namespace= first (when given), then queryParameters in the order given; customHeaders;
+  // timeout (zero: the backend's).
+  prom::QueryOptions options;
+
+  // Triggers with equal identities read the same value (or the same error).
+  std::string Identity() const;
+};
 
 // One parsed trigger.
 struct Trigger {
@@ -113,9 +166,13 @@ struct Trigger {
   std::optional<double> target_utilization_percentage;
   double activation_threshold = 0;
   std::vector<std::string> unknown_keys;  // keys neither read here nor set by KEDA, sorted
+  // Set when the trigger carries `query` (then `metric` is empty, `ns` is "" and only
+  // activation_threshold of the fields above applies).
+  std::optional<AdhocQuery> adhoc;
 
-  // The metric name reported to KEDA: "<metric>" or "<metric>-<inferenceService>". Stable for a
-  // trigger.
+  // The metric name reported to KEDA: "<metric>" or "<metric>-<inferenceService>"; "prometheus"
+  // for an ad-hoc query, as KEDA's prometheus scaler names it (KEDA shows "s<index>-prometheus").
+  // Stable for a trigger.
   std::string MetricName() const;
 };
 

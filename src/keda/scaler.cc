@@ -1,8 +1,10 @@
 #include "keda/scaler.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/strings.h"
@@ -54,7 +56,94 @@ std::string ServedNames(const pipeline::MetricSet& set) {
   return out.empty() ? std::string("none") : absl::StrJoin(out, ", ");
 }
 
+constexpr size_t kMaxQuotedQuery = 200;
+
+// The query as messages quote it.
+std::string QuotedQuery(const std::string& query) {
+  if (query.size() <= kMaxQuotedQuery) return absl::StrCat("\"", query, "\"");
+  return absl::StrCat("\"", query.substr(0, kMaxQuotedQuery), "...\"");
+}
+
+// A URL as backends are matched by it: scheme and host in lower case, no trailing slash.
+std::string NormalizeUrl(std::string_view url) {
+  std::string out(url);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  size_t scheme_end = out.find("://");
+  size_t host_end = scheme_end == std::string::npos ? out.size() : out.find('/', scheme_end + 3);
+  if (host_end == std::string::npos) host_end = out.size();
+  for (size_t i = 0; i < host_end; ++i)
+    out[i] = absl::ascii_tolower(static_cast<unsigned char>(out[i]));
+  return out;
+}
+
 }  // namespace
+
+Scaler::Scaler(pipeline::View view) : view_(view), alive_(std::make_shared<Alive>()) {
+  for (const std::string& regex : view_.config().keda.adhoc_queries.allowlist) {
+    allowlist_.push_back(std::make_unique<RE2>(regex, RE2::Quiet));
+  }
+}
+
+absl::StatusOr<std::string> Scaler::DefineAdhoc(const Trigger& trigger) const {
+  const config::Config& cfg = view_.config();
+  const AdhocQuery& a = *trigger.adhoc;
+  if (!cfg.keda.adhoc_queries.enabled) {
+    return absl::PermissionDeniedError(
+        "scalerMetadata.query: this adapter does not run queries of triggers "
+        "(keda.adhocQueries.enabled is false): name a metric it serves with `metric` instead");
+  }
+  if (!allowlist_.empty() &&
+      std::none_of(allowlist_.begin(), allowlist_.end(),
+                   [&](const auto& re) { return RE2::FullMatch(a.query, *re); })) {
+    return absl::PermissionDeniedError(absl::StrCat("scalerMetadata.query: ", QuotedQuery(a.query),
+                                                    " matches none of the ", allowlist_.size(),
+                                                    " regexes of keda.adhocQueries.allowlist"));
+  }
+  // The backends: `default` (the prometheus: section), by name or by its URL.
+  if (!a.server_address.empty() && a.server_address != "default" &&
+      (cfg.prometheus.url.empty() ||
+       NormalizeUrl(a.server_address) != NormalizeUrl(cfg.prometheus.url))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "scalerMetadata.serverAddress: \"", a.server_address.substr(0, 200),
+        "\" is not a backend of this adapter: give a backend's name (default) or its URL as "
+        "configured; the adapter queries no other address"));
+  }
+  config::MetricDefinition def;
+  def.adhoc = true;
+  def.query = a.query;
+  def.query_options = a.options;
+  return view_.DefineAdhoc(std::move(def));
+}
+
+absl::StatusOr<Observation> Scaler::AdhocObservation(const Trigger& trigger,
+                                                     const pipeline::Selection& sel) const {
+  const AdhocQuery& a = *trigger.adhoc;
+  const size_t elements = sel.rows.size() + static_cast<size_t>(sel.table->dropped_non_finite);
+  double value = 0;
+  if (elements > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("prometheus query ", QuotedQuery(a.query), " returned multiple elements (",
+                     elements, "): it must return one; aggregate it, e.g. sum(...)"));
+  }
+  if (elements == 0 && !a.ignore_null_values) {
+    return absl::UnavailableError(
+        absl::StrCat("prometheus query ", QuotedQuery(a.query),
+                     ": target may be lost, the result is empty (ignoreNullValues is false)"));
+  }
+  if (elements == 1 && sel.rows.empty() && !a.ignore_null_values) {
+    return absl::UnavailableError(
+        absl::StrCat("prometheus query ", QuotedQuery(a.query),
+                     ": the value is NaN, Inf or missing (ignoreNullValues is false)"));
+  }
+  if (!sel.rows.empty()) value = sel.row(0).value;
+  Observation obs;
+  obs.metrics = sel.metrics;
+  obs.definition = sel.definition;
+  obs.generation = sel.snapshot->generation;
+  obs.stats.total = value;
+  obs.stats.pods = static_cast<int>(elements);
+  return obs;
+}
 
 absl::Status Scaler::UnknownMetric(const Trigger& trigger, const pipeline::MetricSet& set) const {
   std::string gone;
@@ -79,6 +168,12 @@ absl::Status Scaler::UnknownMetric(const Trigger& trigger, const pipeline::Metri
 
 absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
   ResolvedMetric out;
+  if (trigger.adhoc) {
+    auto name = DefineAdhoc(trigger);
+    if (!name.ok()) return name.status();
+    out.adhoc_name = *std::move(name);
+    return out;
+  }
   out.metrics = view_.metrics();
   const pipeline::MetricSet& set = *out.metrics;
   std::vector<const config::MetricDefinition*> defs = Candidates(set, trigger.metric);
@@ -142,6 +237,11 @@ absl::StatusOr<ResolvedMetric> Scaler::Resolve(const Trigger& trigger) const {
 
 pipeline::Question Scaler::QuestionFor(const Trigger& trigger, const ResolvedMetric& metric) {
   pipeline::Question q;
+  if (!metric.adhoc_name.empty()) {
+    q.metric = metric.adhoc_name;
+    q.resource = config::MetricResource::KedaAdhoc();
+    return q;
+  }
   q.metric = trigger.metric;
   q.resource = metric.definition->resource;
   q.ns = trigger.ns;
@@ -180,6 +280,7 @@ absl::StatusOr<Observation> Scaler::Observe(const Trigger& trigger,
     }
     return sel.status();
   }
+  if (trigger.adhoc) return AdhocObservation(trigger, *sel);
   Observation obs;
   obs.metrics = sel->metrics;
   obs.definition = sel->definition;
@@ -228,6 +329,7 @@ void Scaler::Stop() {
 }
 
 bool Scaler::SpecReads(const Trigger& trigger) const {
+  if (trigger.adhoc) return false;
   auto metric = Resolve(trigger);
   if (!metric.ok()) return false;
   auto rule = ResolveTargetRule(trigger, *metric->definition);
@@ -242,6 +344,10 @@ absl::StatusOr<MetricSpecResult> Scaler::MetricSpec(
     const Trigger& trigger, const absl::StatusOr<Observation>& observed) const {
   auto metric = Resolve(trigger);
   if (!metric.ok()) return metric.status();
+  if (trigger.adhoc) {
+    const double threshold = trigger.adhoc->threshold;
+    return MetricSpecResult{trigger.MetricName(), threshold, TargetSize(threshold)};
+  }
   auto rule = ResolveTargetRule(trigger, *metric->definition);
   if (!rule.ok()) return rule.status();
   pipeline::WorkloadStats stats;

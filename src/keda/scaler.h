@@ -18,6 +18,20 @@
 // - Metrics(): the workload TOTAL over the selected pods (or series, or objects), so KEDA's
 //   AverageValue (value / replicas vs per-pod target) gives replicas = ceil(total / target).
 // - IsActive(): total > activationThreshold.
+// Ad-hoc queries (triggers with KEDA's prometheus scaler keys, Trigger::adhoc) give what KEDA's
+// prometheus scaler computes from the same answer, read from the pipeline's shared table of the
+// query (View::DefineAdhoc):
+//   no element: 0 with ignoreNullValues, else Unavailable ("target may be lost, the result is
+//     empty");
+//   one element: its value; NaN, +-Inf or no value (a range vector): 0 with ignoreNullValues,
+//     else Unavailable;
+//   more than one: InvalidArgument ("returned multiple elements": aggregate the query);
+//   a scalar or string result, or a query Prometheus refuses: Unavailable naming Prometheus'
+//     error (as any failed sample).
+// MetricSpec() is the threshold; IsActive(): value > activationThreshold. Before anything is
+// read: PermissionDenied when keda.adhocQueries.enabled is false or the query fully matches no
+// regex of keda.adhocQueries.allowlist; InvalidArgument when serverAddress names no backend;
+// ResourceExhausted beyond keda.adhocQueries.max distinct queries.
 // Errors: NotFound for an unknown metric (the message lists the served ones, configured and
 // discovered, and says when a discovered metric is no longer served), or for a resource the metric
 // is not served for; InvalidArgument for a bad namespace or selector, a name served for several
@@ -31,12 +45,14 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "keda/metadata.h"
 #include "pipeline/view.h"
 #include "pipeline/workload.h"
+#include "re2/re2.h"
 
 namespace aa::keda {
 
@@ -53,6 +69,8 @@ struct ResolvedMetric {
   // Whether reading asks the object source (objects other than pods selected by labels): such
   // reads may block for the source's time bound, so they run where blocking is bounded.
   bool asks_object_source = false;
+  // Ad-hoc queries: the name the pipeline reads it by (`metrics` and `definition` are null).
+  std::string adhoc_name;
 };
 
 // The aggregate of one trigger's pods, with where it came from.
@@ -78,7 +96,7 @@ struct MetricValueResult {
 
 class Scaler {
  public:
-  explicit Scaler(pipeline::View view) : view_(view), alive_(std::make_shared<Alive>()) {}
+  explicit Scaler(pipeline::View view);
   ~Scaler() { Stop(); }
   Scaler(const Scaler&) = delete;
   Scaler& operator=(const Scaler&) = delete;
@@ -134,8 +152,16 @@ class Scaler {
   absl::StatusOr<Observation> Observe(const Trigger& trigger,
                                       absl::StatusOr<pipeline::Selection> sel) const;
   absl::Status UnknownMetric(const Trigger& trigger, const pipeline::MetricSet& set) const;
+  // Checks an ad-hoc trigger against keda.adhocQueries and the backends, and registers its query
+  // with the pipeline; returns the name to read it by.
+  absl::StatusOr<std::string> DefineAdhoc(const Trigger& trigger) const;
+  // The value KEDA's prometheus scaler computes from the query's table.
+  absl::StatusOr<Observation> AdhocObservation(const Trigger& trigger,
+                                               const pipeline::Selection& sel) const;
 
   const pipeline::View view_;
+  // keda.adhocQueries.allowlist, compiled (checked at config load).
+  std::vector<std::unique_ptr<RE2>> allowlist_;
   struct Alive {
     absl::Mutex mu;
     bool alive ABSL_GUARDED_BY(mu) = true;

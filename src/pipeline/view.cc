@@ -188,6 +188,8 @@ std::vector<std::string> View::Namespaces(const config::MetricDefinition& def) c
   return out;
 }
 
+const config::Config& View::config() const { return sampler_.config(); }
+
 absl::Duration View::discovery_interval() const { return sampler_.config().discovery_interval; }
 
 absl::StatusOr<Selection> View::Select(const Question& q) const {

@@ -112,6 +112,8 @@ class View {
   std::shared_ptr<const Snapshot> snapshot() const;
   // The namespaces the pipeline holds a table of `def` for, with the warm namespaces; sorted.
   std::vector<std::string> Namespaces(const config::MetricDefinition& def) const;
+  // The pipeline's configuration.
+  const config::Config& config() const;
   // How often rule discovery runs (for messages about metrics that disappeared).
   absl::Duration discovery_interval() const;
   // Whether label selection of objects other than pods is possible, and where the labels come

@@ -300,5 +300,119 @@ TEST(IsKedaKey, KnownKeys) {
   EXPECT_FALSE(IsKedaKey("scaleraddress"));
 }
 
+// KEDA's prometheus scaler keys: what a `type: prometheus` trigger carries.
+TEST(ParseTrigger, PrometheusScalerKeysMakeAnAdhocQuery) {
+  auto t = Parse({{"serverAddress", "http://prometheus.monitoring:9090"},
+                  {"query", " sum(rate(http_requests_total{deployment=\"web\"}[2m])) "},
+                  {"threshold", "100.5"},
+                  {"activationThreshold", "5"},
+                  {"ignoreNullValues", "false"},
+                  {"namespace", "team-a"},
+                  {"queryParameters", "dedup=true, partial_response = false"},
+                  {"customHeaders", "X-Scope-OrgID=tenant-1,X-Other = v w"},
+                  {"timeout", "2500"},
+                  {"unsafeSsl", "false"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_TRUE(t->adhoc.has_value());
+  EXPECT_EQ(t->adhoc->query, "sum(rate(http_requests_total{deployment=\"web\"}[2m]))");
+  EXPECT_EQ(t->adhoc->server_address, "http://prometheus.monitoring:9090");
+  EXPECT_EQ(t->adhoc->threshold, 100.5);
+  EXPECT_EQ(t->activation_threshold, 5);
+  EXPECT_FALSE(t->adhoc->ignore_null_values);
+  // namespace is KEDA's URL parameter here, not where the pods are.
+  EXPECT_EQ(t->ns, "");
+  EXPECT_THAT(t->adhoc->options.params,
+              ElementsAre(std::pair<std::string, std::string>{"namespace", "team-a"},
+                          std::pair<std::string, std::string>{"dedup", "true"},
+                          std::pair<std::string, std::string>{"partial_response", "false"}));
+  EXPECT_THAT(t->adhoc->options.headers,
+              ElementsAre(std::pair<std::string, std::string>{"X-Scope-OrgID", "tenant-1"},
+                          std::pair<std::string, std::string>{"X-Other", "v w"}));
+  EXPECT_EQ(t->adhoc->options.timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(t->MetricName(), "prometheus");
+  EXPECT_TRUE(t->unknown_keys.empty());
+
+  // Defaults: ignoreNullValues true, activation 0, no options, the default backend.
+  auto d = Parse({{"query", "up"}, {"threshold", "1"}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->adhoc->ignore_null_values);
+  EXPECT_EQ(d->activation_threshold, 0);
+  EXPECT_TRUE(d->adhoc->options.empty());
+  EXPECT_EQ(d->adhoc->server_address, "");
+  // As KEDA: an empty value is no value.
+  auto e = Parse({{"query", "up"},
+                  {"threshold", "1"},
+                  {"ignoreNullValues", " "},
+                  {"namespace", ""},
+                  {"timeout", ""}});
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_TRUE(e->adhoc->ignore_null_values);
+  EXPECT_TRUE(e->adhoc->options.empty());
+  // A blank query is no query: the trigger names a metric or nothing.
+  EXPECT_THAT(ErrorOf({{"query", "  "}, {"threshold", "1"}}), HasSubstr("scalerMetadata.metric"));
+}
+
+TEST(ParseTrigger, PrometheusScalerValuesAreReadAsKedaReadsThem) {
+  auto with = [](std::string key, std::string value) {
+    Metadata md = {{"query", "up"}, {"threshold", "1"}};
+    md[key] = value;
+    return Parse(md);
+  };
+  // Booleans as Go's strconv.ParseBool.
+  for (const char* yes : {"1", "t", "T", "TRUE", "true", "True"}) {
+    EXPECT_TRUE(with("ignoreNullValues", yes)->adhoc->ignore_null_values) << yes;
+  }
+  for (const char* no : {"0", "f", "F", "FALSE", "false", "False"}) {
+    EXPECT_FALSE(with("ignoreNullValues", no)->adhoc->ignore_null_values) << no;
+  }
+  EXPECT_FALSE(with("ignoreNullValues", "yes").ok());
+  // Numbers as JSON.
+  EXPECT_EQ(with("threshold", "1e3")->adhoc->threshold, 1000);
+  EXPECT_EQ(with("activationThreshold", "-2.5")->activation_threshold, -2.5);
+  for (const char* bad : {"+1", ".5", "1.", "NaN", "Inf", "0x10", "01", "1e400", "500m"}) {
+    auto r = with("threshold", bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("scalerMetadata.threshold")) << bad;
+  }
+  EXPECT_THAT(std::string(with("threshold", "0").status().message()),
+              HasSubstr("must be greater than 0"));
+  // Durations: Go's, or whole milliseconds.
+  EXPECT_EQ(with("timeout", "1m30s")->adhoc->options.timeout, absl::Seconds(90));
+  EXPECT_EQ(with("timeout", "0")->adhoc->options.timeout, absl::ZeroDuration());
+  EXPECT_FALSE(with("timeout", "-5").ok());
+  EXPECT_FALSE(with("timeout", "soon").ok());
+  // Maps: key=value elements; a later key replaces an earlier one.
+  EXPECT_THAT(with("queryParameters", "a=1,a=2")->adhoc->options.params,
+              ElementsAre(std::pair<std::string, std::string>{"a", "2"}));
+  EXPECT_THAT(std::string(with("queryParameters", "a=1,b").status().message()),
+              HasSubstr("element 1 is not one key=value pair"));
+  EXPECT_FALSE(with("queryParameters", "a=1=2").ok());
+  EXPECT_FALSE(with("queryParameters", "a=1,").ok());
+}
+
+TEST(ParseTrigger, PrometheusScalerKeysErrors) {
+  EXPECT_THAT(ErrorOf({{"query", "up"}}), HasSubstr("scalerMetadata.threshold: required"));
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"metric", "concurrency"}}),
+              HasSubstr("scalerMetadata.metric: not with query"));
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"labelSelector", "a=b"}}),
+              HasSubstr("scalerMetadata.labelSelector: not with query"));
+  // Parameters the adapter sets itself, and headers that would forge the request.
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"queryParameters", "query=x"}}),
+              HasSubstr("scalerMetadata.queryParameters: query parameter query"));
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"queryParameters", "time=0"}}),
+              HasSubstr("query parameter time"));
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"customHeaders", "Host=evil"}}),
+              HasSubstr("scalerMetadata.customHeaders: header Host: reserved"));
+  EXPECT_THAT(ErrorOf({{"query", "up"}, {"threshold", "1"}, {"customHeaders", "Bad Name=x"}}),
+              HasSubstr("not a valid HTTP header name"));
+  std::string injected =
+      ErrorOf({{"query", "up"}, {"threshold", "1"}, {"customHeaders", "X-A=secret\nX-B: 1"}});
+  EXPECT_THAT(injected, HasSubstr("scalerMetadata.customHeaders"));
+  EXPECT_THAT(injected, ::testing::Not(HasSubstr("secret")));  // header values are never echoed
+  std::string malformed =
+      ErrorOf({{"query", "up"}, {"threshold", "1"}, {"customHeaders", "token"}});
+  EXPECT_THAT(malformed, ::testing::Not(HasSubstr("token\"")));
+}
+
 }  // namespace
 }  // namespace aa::keda

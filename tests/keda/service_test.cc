@@ -10,7 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -367,6 +370,173 @@ TEST_F(KedaServiceTest, StaleDataIsUnavailable) {
   s = GetMetrics(Ref({{"metric", "concurrency"}}), &values);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(values.metricvalues(0).metricvaluefloat(), 4);
+}
+
+// Triggers written for KEDA's prometheus scaler (type: prometheus -> type: external, same
+// metadata): each gets the value KEDA's own scaler computes from the same Prometheus answer.
+TEST_F(KedaServiceTest, PrometheusScalerTriggersGetKedasValue) {
+  prom_.AnswerContaining("adhoc_sum", {{{}, 12.5}});
+  prom_.AnswerContaining("adhoc_one", {{{{"job", "web"}, {"instance", "a"}}, 7}});
+  prom_.AnswerContaining("adhoc_empty", {});
+  prom_.AnswerContaining("adhoc_two", {{{{"job", "a"}}, 1}, {{{"job", "b"}}, 2}});
+  prom_.AnswerContaining("adhoc_nan", {{{}, std::nan("")}});
+  StartServer();
+  auto ref = [](std::string query, std::map<std::string, std::string> more = {}) {
+    more["query"] = std::move(query);
+    more["threshold"] = "10";
+    more["serverAddress"] = "default";
+    return Ref(more);
+  };
+  auto value = [&](const ScaledObjectRef& r) -> absl::StatusOr<double> {
+    GetMetricsResponse out;
+    grpc::Status s = GetMetrics(r, &out);
+    if (!s.ok())
+      return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    EXPECT_EQ(out.metricvalues_size(), 1);
+    EXPECT_EQ(out.metricvalues(0).metricname(), "prometheus");
+    return out.metricvalues(0).metricvaluefloat();
+  };
+  EXPECT_EQ(*value(ref("sum(adhoc_sum)")), 12.5);
+  EXPECT_EQ(*value(ref("adhoc_one{job=\"web\"}")), 7);
+  EXPECT_EQ(*value(ref("adhoc_empty")), 0);  // ignoreNullValues defaults to true
+  EXPECT_EQ(*value(ref("adhoc_nan")), 0);
+  auto empty = value(ref("adhoc_empty", {{"ignoreNullValues", "false"}}));
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(empty.status().message()), HasSubstr("the result is empty"));
+  auto nan = value(ref("adhoc_nan", {{"ignoreNullValues", "false"}}));
+  EXPECT_EQ(nan.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(nan.status().message()), HasSubstr("NaN"));
+  auto two = value(ref("adhoc_two"));
+  EXPECT_EQ(two.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(two.status().message()), HasSubstr("returned multiple elements (2)"));
+
+  // GetMetricSpec: the threshold; IsActive: value > activationThreshold.
+  GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(ref("sum(adhoc_sum)"), &spec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(spec.metricspecs_size(), 1);
+  EXPECT_EQ(spec.metricspecs(0).metricname(), "prometheus");
+  EXPECT_EQ(spec.metricspecs(0).targetsizefloat(), 10);
+  bool active = false;
+  ASSERT_TRUE(IsActive(ref("sum(adhoc_sum)", {{"activationThreshold", "12"}}), &active).ok());
+  EXPECT_TRUE(active);
+  ASSERT_TRUE(IsActive(ref("sum(adhoc_sum)", {{"activationThreshold", "12.5"}}), &active).ok());
+  EXPECT_FALSE(active);
+  EXPECT_EQ(IsActive(ref("adhoc_two"), &active).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The query's parameters, headers and timeout reach Prometheus.
+  ASSERT_TRUE(value(ref("sum(adhoc_sum) + 0", {{"namespace", "team-a"},
+                                               {"customHeaders", "X-Scope-OrgID=t1"},
+                                               {"timeout", "3s"}}))
+                  .ok());
+  auto queries = prom_.FakePrometheus::queries();
+  auto options = prom_.query_options();
+  auto it = std::find(queries.begin(), queries.end(), "sum(adhoc_sum) + 0");
+  ASSERT_NE(it, queries.end());
+  const prom::QueryOptions& sent = options[static_cast<size_t>(it - queries.begin())];
+  EXPECT_EQ(sent.params,
+            (std::vector<std::pair<std::string, std::string>>{{"namespace", "team-a"}}));
+  EXPECT_EQ(sent.headers,
+            (std::vector<std::pair<std::string, std::string>>{{"X-Scope-OrgID", "t1"}}));
+  EXPECT_EQ(sent.timeout, absl::Seconds(3));
+}
+
+TEST_F(KedaServiceTest, ThousandScaledObjectsWithOneQueryCostOneQueryPerInterval) {
+  prom_.AnswerContaining("shared_queue", {{{}, 42}});
+  StartServer();
+  auto count = [&] {
+    size_t n = 0;
+    for (const std::string& q : prom_.FakePrometheus::queries()) n += q == "sum(shared_queue)";
+    return n;
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 1000; ++i) {
+      ScaledObjectRef r =
+          Ref({{"query", "sum(shared_queue)"}, {"threshold", "5"}}, absl::StrCat("ns-", i % 50));
+      r.set_name(absl::StrCat("so-", i));
+      GetMetricsResponse out;
+      grpc::Status s = GetMetrics(r, &out);
+      ASSERT_TRUE(s.ok()) << s.error_message();
+      ASSERT_EQ(out.metricvalues(0).metricvaluefloat(), 42);
+    }
+    EXPECT_EQ(count(), static_cast<size_t>(round + 1));
+    Tick();
+    EXPECT_EQ(count(), static_cast<size_t>(round + 2));
+  }
+  EXPECT_EQ(sampler_->adhoc_queries(), 1u);
+}
+
+TEST_F(KedaServiceTest, PrometheusScalerStreamPushesActivity) {
+  prom_.AnswerContaining("stream_q", {{{}, 0}});
+  StartServer();
+  StreamCall call(
+      *stub_,
+      Ref({{"query", "sum(stream_q)"}, {"threshold", "1"}, {"activationThreshold", "0.5"}}));
+  EXPECT_EQ(call.Next(), false);
+  prom_.AnswerContaining("stream_q", {{{}, 3}});
+  Tick();
+  EXPECT_EQ(call.Next(), true);
+  server_->Shutdown(absl::Seconds(5));
+  EXPECT_EQ(call.Next(), std::nullopt);
+}
+
+TEST_F(KedaServiceTest, PrometheusScalerTriggersArePolicedBeforeAnythingIsQueried) {
+  auto restart = [&](std::function<void(config::Config&)> change) {
+    if (server_) server_->Shutdown(absl::Seconds(2));
+    server_.reset();
+    sampler_->Stop();
+    config::Config c = testing::KedaTestConfig();
+    c.prometheus.url = "http://Prometheus.Monitoring:9090/";
+    change(c);
+    sampler_ = std::make_unique<pipeline::Sampler>(c, prom_, clock_, nullptr);
+    sampler_->Start();
+    StartServer();
+  };
+  auto code = [&](std::map<std::string, std::string> md) {
+    md.emplace("threshold", "1");
+    GetMetricsResponse out;
+    grpc::Status s = GetMetrics(Ref(md), &out);
+    return std::make_pair(s.error_code(), s.error_message());
+  };
+  restart([](config::Config&) {});
+  // serverAddress: a backend by name or URL; nothing else.
+  EXPECT_EQ(
+      code({{"query", "vector(1)"}, {"serverAddress", "http://prometheus.monitoring:9090"}}).first,
+      grpc::StatusCode::OK);
+  EXPECT_EQ(code({{"query", "vector(1)"}, {"serverAddress", "default"}}).first,
+            grpc::StatusCode::OK);
+  // Refused triggers cost Prometheus nothing.
+  auto sent = [&](const std::string& query) {
+    auto queries = prom_.FakePrometheus::queries();
+    return std::count(queries.begin(), queries.end(), query);
+  };
+  auto other = code({{"query", "vector(1)"}, {"serverAddress", "http://169.254.169.254"}});
+  EXPECT_EQ(other.first, grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(other.second, HasSubstr("scalerMetadata.serverAddress"));
+  EXPECT_THAT(other.second, HasSubstr("not a backend of this adapter"));
+
+  restart([](config::Config& c) { c.keda.adhoc_queries.enabled = false; });
+  auto off = code({{"query", "vector(1)"}});
+  EXPECT_EQ(off.first, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(off.second, HasSubstr("keda.adhocQueries.enabled is false"));
+
+  restart([](config::Config& c) { c.keda.adhoc_queries.allowlist = {"sum\\(queue_.*\\)"}; });
+  auto listed = code({{"query", "up"}});
+  EXPECT_EQ(listed.first, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(listed.second, HasSubstr("keda.adhocQueries.allowlist"));
+  // Full match only.
+  EXPECT_EQ(code({{"query", "sum(queue_a) or up"}}).first, grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(sent("up"), 0);
+  EXPECT_EQ(sent("sum(queue_a) or up"), 0);
+  EXPECT_EQ(code({{"query", "sum(queue_a)"}}).first, grpc::StatusCode::OK);
+  EXPECT_EQ(sent("sum(queue_a)"), 1);
+
+  restart([](config::Config& c) { c.keda.adhoc_queries.max = 1; });
+  EXPECT_EQ(code({{"query", "vector(1) * 1"}}).first, grpc::StatusCode::OK);
+  auto full = code({{"query", "vector(1) * 2"}});
+  EXPECT_EQ(full.first, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(full.second, HasSubstr("keda.adhocQueries.max 1"));
+  EXPECT_EQ(sent("vector(1) * 2"), 0);
 }
 
 TEST_F(KedaServiceTest, StreamSendsStateAtOnceThenPushesChanges) {

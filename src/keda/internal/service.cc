@@ -54,6 +54,7 @@ void Fill(const MetricValueResult& value, externalscaler::MetricValue* out) {
 
 // Streams sharing this key share one evaluation in a push pass.
 std::string EvalKey(const Trigger& t) {
+  if (t.adhoc) return absl::StrCat("adhoc\n", t.adhoc->Identity());
   return absl::StrCat(t.metric, "\n", t.resource, "\n", t.ns, "\n", t.label_selector);
 }
 
@@ -393,7 +394,8 @@ grpc::ServerUnaryReactor* ExternalScalerService::GetMetricSpec(
   bool reads = false;
   if (trigger.ok()) {
     auto metric = scaler_.Resolve(*trigger);
-    reads = metric.ok() && !metric->definition->baseline_query.empty();
+    reads =
+        metric.ok() && metric->definition != nullptr && !metric->definition->baseline_query.empty();
   }
   Answer(
       reactor, Method::kGetMetricSpec, trigger, reads,
