@@ -295,7 +295,12 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
       // The trigger metadata of examples/keda-{concurrency,cpu}.yaml.
       std::map<std::string, std::string> metadata = {{"metric", mode.metric},
                                                      {"inferenceService", mode.name}};
-      if (mode.model == ModelKind::kCpu) {
+      if (!mode.keda_query.empty()) {
+        // A `type: prometheus` trigger's metadata, as it is.
+        metadata = {{"serverAddress", "default"},
+                    {"query", mode.keda_query},
+                    {"threshold", absl::StrCat(kConcurrencyTarget)}};
+      } else if (mode.model == ModelKind::kCpu) {
         metadata["targetUtilizationPercentage"] = absl::StrCat(kCpuTargetPercent);
       } else {
         metadata["containerConcurrency"] = "100";

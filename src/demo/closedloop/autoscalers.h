@@ -35,6 +35,9 @@ struct ModeSpec {
   ScalerKind scaler = ScalerKind::kHpa;
   std::string metric;  // the adapter's metric ("concurrency", "concurrency_panic", "cpu"); empty
                        // for the KPA
+  // KEDA only: the trigger a user migrating from KEDA's prometheus scaler keeps: this query with
+  // threshold kConcurrencyTarget (concurrency) instead of `metric` (keda/metadata.h).
+  std::string keda_query;
 };
 
 // Per-pod targets of the tutorial: 70 requests in flight (containerConcurrency 100 x 70 %), and

@@ -1,0 +1,281 @@
+// Triggers written for KEDA's prometheus scaler, served by the adapter binary fed by a real
+// Prometheus: the independent Python grpcio client sends the metadata of real `type: prometheus`
+// triggers (sum, a single series, empty with and without ignoreNullValues, two elements, NaN) and
+// gets what KEDA's own scaler computes from Prometheus' answer; 1,000 ScaledObjects with the same
+// query cost one Prometheus query per sampling interval (the adapter's self-metrics); and the
+// closed loop's KEDA emulator scales on such a trigger.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "demo/closedloop/autoscalers.h"
+#include "demo/closedloop/scenario.h"
+#include "demo/stack.h"
+#include "externalscaler.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integration/integration_util.h"
+#include "net/call.h"
+#include "net/url.h"
+#include "nlohmann/json.hpp"
+
+namespace aa {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+// No warm namespaces and no other definition in use: every query the sampler sends is the probe or
+// an ad-hoc query.
+constexpr char kConfig[] = R"(
+sampling:
+  interval: 1s
+  maxAge: 10s
+metrics:
+- name: concurrency
+  preset: {type: concurrency, source: knative-queue-proxy, window: 30s}
+  target: 70
+)";
+
+// Everything the sim's concurrency model has served so far, in seconds of latency (a counter: its
+// value changes with every scrape).
+constexpr char kCounterQuery[] =
+    "sum(revision_request_latencies_sum{namespace_name=\"kserve-test\"})";
+
+class KedaAdhocIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto stack = demo::Stack::Start(integration::StackOptionsFor(kConfig));
+    ASSERT_TRUE(stack.ok()) << stack.status();
+    stack_ = stack->release();
+    stub_ = externalscaler::ExternalScaler::NewStub(
+                grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
+                                    grpc::InsecureChannelCredentials()))
+                .release();
+    // Until the sim's series are in Prometheus.
+    ASSERT_TRUE(
+        proc::PollUntil([] { return !PrometheusNow(kCounterQuery).empty(); }, absl::Seconds(60)));
+  }
+  static void TearDownTestSuite() {
+    delete stub_;
+    stub_ = nullptr;
+    delete stack_;
+    stack_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(stack_, nullptr); }
+
+  // The Python client's report for a trigger with `metadata` (key=value each).
+  static json PythonCall(const std::vector<std::string>& metadata) {
+    std::string args;
+    for (const auto& m : metadata) absl::StrAppend(&args, " '", m, "'");
+    std::string out = integration::RunCommand(absl::StrCat(
+        "/usr/bin/python3 ", AA_SOURCE_DIR,
+        "/tests/keda/keda_client_test.py call --address 127.0.0.1:", stack_->adapter_grpc_port(),
+        " --proto ", AA_SOURCE_DIR, "/proto/externalscaler.proto --namespace shop", args));
+    json j = json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << args << ": " << out;
+    return j;
+  }
+
+  // Prometheus' own result (the `result` array) for `query`, now.
+  static json PrometheusNow(const std::string& query) {
+    json j = integration::PrometheusQueryAt(stack_->prometheus_port(), query,
+                                            absl::ToUnixMillis(absl::Now()));
+    if (!j.contains("data")) return json::array();
+    return j["data"]["result"];
+  }
+
+  // Every value Prometheus gives `query` at 50 ms steps over the last `span` (its value changes
+  // once per scrape, every second: no value is missed).
+  static std::set<double> PrometheusValuesOver(const std::string& query, absl::Duration span) {
+    const absl::Time end = absl::Now();
+    int status = 0;
+    json j =
+        integration::GetJson(stack_->prometheus_port(),
+                             absl::StrCat("/api/v1/query_range?query=", net::UrlEncode(query),
+                                          absl::StrFormat("&start=%.3f&end=%.3f&step=0.05",
+                                                          absl::ToUnixMillis(end - span) / 1000.0,
+                                                          absl::ToUnixMillis(end) / 1000.0)),
+                             &status);
+    std::set<double> out;
+    if (!j.contains("data")) return out;
+    for (const auto& series : j["data"]["result"]) {
+      for (const auto& point : series["values"]) {
+        out.insert(std::stod(point[1].get<std::string>()));
+      }
+    }
+    return out;
+  }
+
+  static double SelfMetric(const std::string& name, const std::string& labels_part) {
+    auto r = net::HttpCall("GET", "127.0.0.1", stack_->adapter_port(), "/metrics");
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return -1;
+    for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+      if (!absl::StartsWith(line, name) || !absl::StrContains(line, labels_part)) continue;
+      double v = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) return v;
+    }
+    return 0;
+  }
+
+  static demo::Stack* stack_;
+  static externalscaler::ExternalScaler::Stub* stub_;
+};
+
+demo::Stack* KedaAdhocIntegrationTest::stack_ = nullptr;
+externalscaler::ExternalScaler::Stub* KedaAdhocIntegrationTest::stub_ = nullptr;
+
+// First in the suite: no other ad-hoc query is live, so the adapter's keda_adhoc query count is
+// this one query's.
+TEST_F(KedaAdhocIntegrationTest, AThousandScaledObjectsWithOneQueryCostOneQueryPerInterval) {
+  auto queries = [] {
+    return SelfMetric("autoscale_adapter_sampler_queries_total", "metric=\"keda_adhoc\"");
+  };
+  auto rounds = [] {
+    return SelfMetric("autoscale_adapter_sampler_round_duration_seconds_count", "");
+  };
+  const double queries_before = queries();
+  const double rounds_before = rounds();
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < 1000; ++i) {
+    externalscaler::GetMetricsRequest req;
+    externalscaler::ScaledObjectRef* ref = req.mutable_scaledobjectref();
+    ref->set_name(absl::StrCat("worker-", i));
+    ref->set_namespace_(absl::StrCat("team-", i % 20));
+    (*ref->mutable_scalermetadata())["serverAddress"] = "default";
+    (*ref->mutable_scalermetadata())["query"] = "count(up) * 3";
+    (*ref->mutable_scalermetadata())["threshold"] = "2";
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    externalscaler::GetMetricsResponse resp;
+    grpc::Status s = stub_->GetMetrics(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << i << ": " << s.error_message();
+    ASSERT_EQ(resp.metricvalues(0).metricvaluefloat(), 3) << i;
+  }
+  const absl::Duration took = absl::Now() - start;
+  const double sent = queries() - queries_before;
+  const double ran = rounds() - rounds_before;
+  std::printf("1000 ScaledObjects, one query: %.0f Prometheus queries in %.0f rounds, %s\n", sent,
+              ran, absl::FormatDuration(took).c_str());
+  // At most one per sampling round (the first one included), and one per second of the run (plus
+  // the first sample and the round in progress): independent of the 1,000 ScaledObjects.
+  EXPECT_GE(sent, 1);
+  EXPECT_LE(sent, ran + 1);
+  EXPECT_LE(sent, absl::ToDoubleSeconds(took) + 2);
+}
+
+TEST_F(KedaAdhocIntegrationTest, PythonClientGetsWhatKedasPrometheusScalerComputes) {
+  const std::vector<std::string> common = {"scalerAddress=ignored:9500", "serverAddress=default",
+                                           "threshold=2", "activationThreshold=0.5"};
+  auto call = [&](std::vector<std::string> md) {
+    md.insert(md.end(), common.begin(), common.end());
+    return PythonCall(md);
+  };
+  // A sum: one element without labels; Prometheus answers the same.
+  json sum = call({"query=sum(up) * 2.5"});
+  json prom_sum = PrometheusNow("sum(up) * 2.5");
+  ASSERT_EQ(prom_sum.size(), 1u);
+  EXPECT_EQ(sum["GetMetrics"][0]["metricValueFloat"].get<double>(),
+            std::stod(prom_sum[0]["value"][1].get<std::string>()))
+      << sum.dump();
+  EXPECT_EQ(sum["GetMetrics"][0]["metricName"], "prometheus");
+  EXPECT_EQ(sum["GetMetricSpec"][0]["targetSizeFloat"], 2.0);
+  EXPECT_EQ(sum["GetMetricSpec"][0]["metricName"], "prometheus");
+  EXPECT_EQ(sum["IsActive"], true);
+  EXPECT_EQ(sum["StreamIsActive"], json::array({true}));
+
+  // A single series, not aggregated.
+  json single = call({"query=up{job=\"kserve-sim\"}"});
+  json prom_single = PrometheusNow("up{job=\"kserve-sim\"}");
+  ASSERT_EQ(prom_single.size(), 1u);
+  EXPECT_EQ(single["GetMetrics"][0]["metricValueFloat"].get<double>(),
+            std::stod(prom_single[0]["value"][1].get<std::string>()))
+      << single.dump();
+
+  // A value that changes with every scrape: one Prometheus gave at the adapter's evaluation time.
+  json counter = call({absl::StrCat("query=", kCounterQuery)});
+  const double value = counter["GetMetrics"][0]["metricValueFloat"].get<double>();
+  std::set<double> seen = PrometheusValuesOver(kCounterQuery, absl::Seconds(15));
+  EXPECT_TRUE(seen.contains(value)) << value << " not among " << seen.size() << " values";
+
+  // Empty: 0 with ignoreNullValues (KEDA's default), else UNAVAILABLE.
+  ASSERT_TRUE(PrometheusNow("up{job=\"nope\"}").empty());
+  json empty = call({"query=up{job=\"nope\"}"});
+  EXPECT_EQ(empty["GetMetrics"][0]["metricValueFloat"], 0.0) << empty.dump();
+  EXPECT_EQ(empty["IsActive"], false);
+  json empty_strict = call({"query=up{job=\"nope\"}", "ignoreNullValues=false"});
+  EXPECT_EQ(empty_strict["GetMetrics"]["code"], "UNAVAILABLE") << empty_strict.dump();
+  EXPECT_THAT(empty_strict["GetMetrics"]["message"].get<std::string>(),
+              HasSubstr("the result is empty"));
+  EXPECT_EQ(empty_strict["IsActive"]["code"], "UNAVAILABLE");
+
+  // Two elements: INVALID_ARGUMENT, as KEDA refuses them.
+  const std::string two_query = "up or label_replace(up, \"copy\", \"1\", \"\", \"\")";
+  ASSERT_EQ(PrometheusNow(two_query).size(), 2u);
+  json two = call({absl::StrCat("query=", two_query)});
+  EXPECT_EQ(two["GetMetrics"]["code"], "INVALID_ARGUMENT") << two.dump();
+  EXPECT_THAT(two["GetMetrics"]["message"].get<std::string>(),
+              HasSubstr("returned multiple elements (2)"));
+
+  // NaN: 0 with ignoreNullValues, else UNAVAILABLE.
+  json prom_nan = PrometheusNow("vector(NaN)");
+  ASSERT_EQ(prom_nan.size(), 1u);
+  ASSERT_EQ(prom_nan[0]["value"][1], "NaN");
+  json nan = call({"query=vector(NaN)"});
+  EXPECT_EQ(nan["GetMetrics"][0]["metricValueFloat"], 0.0) << nan.dump();
+  json nan_strict = call({"query=vector(NaN)", "ignoreNullValues=false"});
+  EXPECT_EQ(nan_strict["GetMetrics"]["code"], "UNAVAILABLE") << nan_strict.dump();
+
+  // An address the adapter does not know is never queried.
+  json elsewhere = call({"query=sum(up)", "serverAddress=http://10.0.0.1:9090"});
+  EXPECT_EQ(elsewhere["GetMetrics"]["code"], "INVALID_ARGUMENT") << elsewhere.dump();
+}
+
+// The closed loop's KEDA emulator (what KEDA does with GetMetricSpec and GetMetrics: an HPA on the
+// external metric) with a `type: prometheus` trigger's metadata as it is.
+TEST_F(KedaAdhocIntegrationTest, KedaEmulatorScalesOnAPrometheusScalerTrigger) {
+  closedloop::Scenario scenario;
+  scenario.autoscaling.keda_polling_interval = absl::Seconds(1);
+  scenario.autoscaling.sync_period = absl::Seconds(1);
+  closedloop::ModeSpec mode;
+  mode.name = "concurrency-model";
+  mode.model = closedloop::ModelKind::kConcurrency;
+  mode.scaler = closedloop::ScalerKind::kKeda;
+  // One scrape target: the query answers 350, and with the threshold of 70 per replica
+  // (AverageValue) KEDA's HPA wants ceil(350 / 70) = 5 replicas (within its first scale-up step).
+  mode.keda_query = "count(up) * 350";
+  closedloop::AutoscalerContext context;
+  context.scenario = &scenario;
+  context.grpc_port = stack_->adapter_grpc_port();
+  auto autoscaler = closedloop::MakeAutoscaler(mode, context);
+  ASSERT_TRUE(autoscaler.ok()) << autoscaler.status();
+  closedloop::SimService service;
+  service.name = mode.name;
+  service.desired_replicas = 1;
+  service.ready_replicas = 1;
+  const absl::Time now = absl::Now();
+  service.pods.push_back(
+      {"concurrency-model-1", true, false, now - absl::Minutes(5), now - absl::Minutes(5)});
+  closedloop::Action last;
+  for (int step = 0; step < 3; ++step) {
+    last = (*autoscaler)->Step(step, now + absl::Seconds(step), step, service);
+  }
+  ASSERT_TRUE(last.acted);
+  EXPECT_TRUE(last.ok) << last.note;
+  EXPECT_EQ(last.replicas, 5) << last.note;
+}
+
+}  // namespace
+}  // namespace aa
