@@ -37,7 +37,7 @@ struct ModeSpec {
                        // for the KPA
   // KEDA only: the trigger a user migrating from KEDA's prometheus scaler keeps: this query with
   // threshold kConcurrencyTarget (concurrency) instead of `metric` (keda/metadata.h).
-  std::string keda_query;
+  std::string keda_query{};
 };
 
 // Per-pod targets of the tutorial: 70 requests in flight (containerConcurrency 100 x 70 %), and
