@@ -206,7 +206,8 @@ TEST(RuleDiscoveryTest, OneFailingSeriesQueryKeepsItsLastGoodResultAndHidesNothi
 // Records how far back each /api/v1/series call looks.
 class SeriesWindowRecorder : public prom::Client {
  public:
-  absl::StatusOr<prom::QueryResult> Query(std::string_view, absl::Time) override {
+  absl::StatusOr<prom::QueryResult> Query(std::string_view, absl::Time,
+                                          const prom::QueryOptions&) override {
     return absl::UnavailableError("not asked here");
   }
   absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>&,
@@ -226,8 +227,8 @@ TEST(RuleDiscoveryTest, SeriesLookBackTheMaxAgeElseTheInterval) {
   // --metrics-max-age (discovery_max_age) sets it; without it, the interval.
   config.discovery_max_age = absl::Minutes(5);
   RuleDiscovery(config, prom, clock).Run();
-  EXPECT_THAT(prom.windows, ElementsAre(absl::Minutes(1), absl::Minutes(1), absl::Minutes(5),
-                                        absl::Minutes(5)));
+  EXPECT_THAT(prom.windows,
+              ElementsAre(absl::Minutes(1), absl::Minutes(1), absl::Minutes(5), absl::Minutes(5)));
 }
 
 TEST(RuleDiscoveryTest, DiscovererTimesEachPassByOutcome) {
