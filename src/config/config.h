@@ -269,7 +269,9 @@ struct MetricDefinition {
   bool whole_cluster_query = false;
   std::string description;
   // PromQL with placeholders, rendered by the sampler:
-  //   <<.LabelMatchers>>  matchers restricting the namespaces, e.g. namespace=~"a|b" (never empty)
+  //   <<.LabelMatchers>>  matchers restricting the namespaces, e.g. namespace=~"a|b" (never empty,
+  //                       but for an external metric without namespace label: empty, as
+  //                       prometheus-adapter renders `namespaced: false`)
   //   <<.GroupBy>>        the grouping labels, e.g. namespace, pod
   // Definitions from prometheus-adapter rules (`rule` set) are Go templates (config/go_template.h)
   // that may also use <<.Series>>, <<.GroupBySlice>> (the grouping labels as a list) and

@@ -327,14 +327,19 @@ absl::StatusOr<std::string> Sampler::RenderQuery(const std::string& tmpl,
     matchers = namespaces.size() == 1
                    ? absl::StrCat(ns_label, "=\"", namespaces[0], "\"")
                    : absl::StrCat(ns_label, "=~\"", absl::StrJoin(namespaces, "|"), "\"");
-  } else {
+  } else if (!pod_label.empty()) {
     // Cluster-scoped: every series that names an object (never an empty matcher list, which a
     // template like `x{<<.LabelMatchers>>,a="b"}` could not take).
-    matchers = absl::StrCat(pod_label.empty() ? "__name__" : pod_label, "!=\"\"");
+    matchers = absl::StrCat(pod_label, "!=\"\"");
   }
+  // else: an external metric without a namespace (`namespaced: false`): nothing to restrict, as
+  // prometheus-adapter renders it (`x{<<.LabelMatchers>>}` becomes `x{}`; a `__name__` matcher
+  // would be refused by Prometheus next to the metric name).
   // A metricLabelSelector's (or external labelSelector's) matchers come first, as in
   // prometheus-adapter.
-  if (!extra_matchers.empty()) matchers = absl::StrCat(extra_matchers, ",", matchers);
+  if (!extra_matchers.empty()) {
+    matchers = matchers.empty() ? extra_matchers : absl::StrCat(extra_matchers, ",", matchers);
+  }
   std::vector<std::string> group_by;
   if (!ns_label.empty()) group_by.push_back(ns_label);
   if (!pod_label.empty() && pod_label != ns_label) group_by.push_back(pod_label);
