@@ -20,6 +20,7 @@
 #include "pipeline/pod_select.h"
 #include "pipeline/validation.h"
 #include "pipeline/workload.h"
+#include "selector/field_selector.h"
 #include "selector/selector.h"
 
 namespace aa::apiserver {
@@ -89,6 +90,13 @@ absl::Status PodsQuestionError(const absl::Status& s) {
 }
 
 absl::Status CheckNamespace(std::string_view ns) { return pipeline::ValidateNamespace(ns); }
+
+// A fieldSelector as the generic apiserver checks it before anything else: 400 with upstream's
+// message when malformed or naming a field other than metadata.name and metadata.namespace (the
+// view applies it).
+absl::Status CheckFieldSelector(const HttpRequest& req) {
+  return selector::FieldSelector::Parse(Param(req, "fieldSelector")).status();
+}
 
 // A metric name as the config allows it: [a-zA-Z_:][a-zA-Z0-9_:.-]*. Anything else cannot exist.
 absl::Status CheckMetricName(std::string_view metric) {
@@ -292,11 +300,13 @@ MetricsApi::MetricsApi(pipeline::View view, Clock& clock, const http::Readiness*
 
 absl::StatusOr<pipeline::Selection> MetricsApi::ReadAll(std::string_view metric,
                                                         const config::MetricResource& resource,
-                                                        std::string_view ns) const {
+                                                        std::string_view ns,
+                                                        std::string_view field_selector) const {
   pipeline::Question q;
   q.metric = std::string(metric);
   q.resource = resource;
   q.ns = std::string(ns);
+  q.field_selector = std::string(field_selector);
   return view_.Select(q);
 }
 
@@ -711,6 +721,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   if (ns) {
     if (auto s = CheckNamespace(*ns); !s.ok()) return Error(s, route);
   }
+  if (auto s = CheckFieldSelector(req); !s.ok()) return Error(s, route);
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) return Error(LabelSelectorError(parsed.status()), route);
@@ -731,80 +742,68 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     // Pods picked by their labels need a current pod-label index.
     if (absl::Status s = view_.PodIndexStatus(); !s.ok()) return Error(s, route);
   }
-  std::vector<std::string> namespaces;
-  if (ns) {
-    namespaces.emplace_back(*ns);
-  } else {
-    // All namespaces: the ones the pipeline already samples cpu for.
-    namespaces = view_.Namespaces(*cpu_def);
+  // One read of each metric: one namespace, or every namespace at once (the sampler's
+  // whole-cluster table), with the pods the selectors and the name pick.
+  pipeline::Question q;
+  q.metric = "cpu";
+  q.resource = resource;
+  q.ns = ns ? std::string(*ns) : "";
+  q.all_namespaces = !ns;
+  if (name) q.name = std::string(*name);
+  q.label_selector = label_selector;
+  q.field_selector = Param(req, "fieldSelector");
+  auto cpu = view_.Select(q);
+  if (!cpu.ok()) return Error(cpu.status(), route);
+  std::optional<pipeline::Selection> memory;
+  if (has_memory) {
+    q.metric = "memory";
+    auto m = view_.Select(q);
+    if (!m.ok()) return Error(m.status(), route);
+    memory = *std::move(m);
+  }
+  // Containers by pod, ordered by namespace and name as metrics-server orders them.
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<ContainerUsage>> pods;
+  std::set<std::pair<std::string_view, std::string_view>> without_memory;
+  bool named_without_memory = false;
+  for (size_t i = 0; i < cpu->rows.size(); ++i) {
+    const pipeline::PodValue& v = cpu->row(i);
+    const pipeline::RowObject o = cpu->Object(i);
+    if (per_container && o.container.empty()) continue;
+    const std::pair<std::string_view, std::string_view> pod{o.ns, o.name};
+    std::optional<double> memory_bytes;
+    if (memory) {
+      // A container with cpu but no memory value leaves its pod out (as metrics-server does)
+      // rather than being served with a made-up 0.
+      const pipeline::PodValue* m = memory->table->Find(v.pod);
+      if (m == nullptr) {
+        without_memory.insert(pod);
+        named_without_memory = name.has_value();
+        continue;
+      }
+      memory_bytes = std::max(0.0, m->value);
+    }
+    // NaN never gets here; negatives (counter resets) are 0, as prometheus-adapter does.
+    pods[pod].push_back({per_container ? std::string(o.container) : std::string(kContainerName),
+                         std::max(0.0, v.value), memory_bytes});
   }
   std::vector<PodMetricsItem> items;
   const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
-  bool named_without_memory = false;
   const absl::Time now = clock_.Now();
-  for (const std::string& n : namespaces) {
-    auto cpu = ReadAll("cpu", resource, n);
-    if (!cpu.ok()) {
-      if (!ns && cpu.status().code() != absl::StatusCode::kUnavailable) continue;
-      return Error(cpu.status(), route);
+  for (auto& [pod, containers] : pods) {
+    if (without_memory.contains(pod)) continue;
+    PodMetricsItem item;
+    item.ns = std::string(pod.first);
+    item.name = std::string(pod.second);
+    if (const prom::Labels* labels = cpu->snapshot->FindPodLabels(pod.first, pod.second)) {
+      for (const auto& [k, v] : *labels) item.labels[k] = v;
     }
-    std::optional<pipeline::Selection> memory;
-    if (has_memory) {
-      auto m = ReadAll("memory", resource, n);
-      if (!m.ok()) return Error(m.status(), route);
-      memory = *std::move(m);
-    }
-    auto select = pipeline::PodSelector(*cpu->snapshot, n, label_selector);
-    if (!select.ok()) {
-      return Error(LabelSelectorError(select.status()), route);
-    }
-    // Containers by pod, in name order ("<pod>/<container>" keys, or one per pod).
-    std::map<std::string, std::vector<ContainerUsage>> pods;
-    std::set<std::string> without_memory;  // pods with a container lacking a memory value
-    for (const pipeline::PodValue& v : cpu->table->pods) {
-      std::string pod = v.pod;
-      std::string container(kContainerName);
-      if (per_container) {
-        size_t slash = v.pod.find('/');
-        if (slash == std::string::npos) continue;
-        pod = v.pod.substr(0, slash);
-        container = v.pod.substr(slash + 1);
-      }
-      if (name && pod != *name) continue;
-      std::optional<double> memory_bytes;
-      if (memory) {
-        // A container with cpu but no memory value leaves its pod out (as metrics-server does)
-        // rather than being served with a made-up 0.
-        const pipeline::PodValue* m = memory->table->Find(v.pod);
-        if (m == nullptr) {
-          without_memory.insert(pod);
-          named_without_memory = name.has_value();
-          continue;
-        }
-        memory_bytes = std::max(0.0, m->value);
-      }
-      // NaN never gets here; negatives (counter resets) are 0, as prometheus-adapter does.
-      pods[pod].push_back({container, std::max(0.0, v.value), memory_bytes});
-    }
-    for (auto& [pod, containers] : pods) {
-      if (without_memory.contains(pod)) continue;
-      pipeline::PodValue probe;
-      probe.pod = pod;
-      if (*select && !(*select)(probe)) continue;
-      PodMetricsItem item;
-      item.name = pod;
-      item.ns = n;
-      if (const prom::Labels* labels = cpu->snapshot->FindPodLabels(n, pod)) {
-        for (const auto& [k, v] : *labels) item.labels[k] = v;
-      }
-      item.timestamp = cpu->table->sampled_at;
-      item.creation = now;  // when the response is built, as metrics-server does
-      item.window = window;
-      std::sort(containers.begin(), containers.end(),
-                [](const ContainerUsage& a, const ContainerUsage& b) { return a.name < b.name; });
-      item.containers = std::move(containers);
-      items.push_back(std::move(item));
-    }
+    item.timestamp = cpu->table->sampled_at;
+    item.creation = now;  // when the response is built, as metrics-server does
+    item.window = window;
+    std::sort(containers.begin(), containers.end(),
+              [](const ContainerUsage& a, const ContainerUsage& b) { return a.name < b.name; });
+    item.containers = std::move(containers);
+    items.push_back(std::move(item));
   }
   if (name) {
     if (items.empty()) {
@@ -821,6 +820,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
 
 HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std::string_view> name,
                                        std::string route) const {
+  if (auto s = CheckFieldSelector(req); !s.ok()) return Error(s, route);
   std::string label_selector = Param(req, "labelSelector");
   auto parsed = selector::Selector::Parse(label_selector);
   if (!parsed.ok()) {
@@ -852,7 +852,9 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
     if (!names.ok()) return Error(names.status(), route);
     selected.emplace(names->begin(), names->end());
   }
-  auto cpu = ReadAll("cpu", config::MetricResource::NodeMetrics(), "");
+  // fieldSelector: metadata.name (and metadata.namespace, "" for nodes), as metrics-server.
+  const std::string field_selector = Param(req, "fieldSelector");
+  auto cpu = ReadAll("cpu", config::MetricResource::NodeMetrics(), "", field_selector);
   if (!cpu.ok()) return Error(cpu.status(), route);
   std::optional<pipeline::Selection> memory;
   if (set->Find(config::MetricResource::NodeMetrics(), "memory") != nullptr) {
@@ -863,7 +865,8 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
   std::vector<NodeMetricsItem> items;
   bool named_without_memory = false;
   const absl::Time now = clock_.Now();
-  for (const pipeline::PodValue& v : cpu->table->pods) {
+  for (size_t i = 0; i < cpu->rows.size(); ++i) {
+    const pipeline::PodValue& v = cpu->row(i);
     if (name && v.pod != *name) continue;
     if (selected && !selected->contains(v.pod)) continue;
     NodeMetricsItem item;

@@ -121,10 +121,11 @@ class MetricsApi {
   net::HttpResponse CustomNamespacesSelected(std::string_view version, std::string_view metric,
                                              std::string_view label_selector,
                                              const SeriesSelector& series, std::string route) const;
-  // Every row of `metric` for `resource` in `ns`.
+  // Every row of `metric` for `resource` in `ns` (that `field_selector` picks).
   absl::StatusOr<pipeline::Selection> ReadAll(std::string_view metric,
                                               const config::MetricResource& resource,
-                                              std::string_view ns) const;
+                                              std::string_view ns,
+                                              std::string_view field_selector = "") const;
 
   const pipeline::View view_;
   Clock& clock_;  // creationTimestamp of PodMetrics and NodeMetrics

@@ -104,6 +104,19 @@ std::vector<std::vector<std::string>> ChunkNamespaces(const std::vector<std::str
   return chunks;
 }
 
+// Adds the namespaces of the rows of `snapshot`'s whole-cluster tables (kAllNamespaces) to `out`.
+void AddWholeClusterNamespaces(const Snapshot& snapshot, std::set<std::string>* out) {
+  for (const auto& [key, slot] : snapshot.slots) {
+    if (key.ns != kAllNamespaces || !slot.table) continue;
+    std::string_view last;
+    for (const PodValue& v : slot.table->pods) {
+      std::string_view ns = std::string_view(v.pod).substr(0, v.pod.find('/'));
+      if (ns != last) out->emplace(ns);
+      last = ns;
+    }
+  }
+}
+
 // Prometheus' namespace list covers series seen within this long.
 constexpr absl::Duration kNamespaceLookback = absl::Hours(1);
 
@@ -149,12 +162,12 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
 
 void Sampler::AddDemand(const SlotKey& key, absl::Time now) {
   auto [it, inserted] = demand_.insert_or_assign(key, now);
-  if (inserted && !key.ns.empty()) ++ns_demand_[key.ns];
+  if (inserted && !key.ns.empty() && key.ns != kAllNamespaces) ++ns_demand_[key.ns];
 }
 
 std::map<SlotKey, absl::Time>::iterator Sampler::EraseDemand(
     std::map<SlotKey, absl::Time>::iterator it) {
-  if (!it->first.ns.empty()) {
+  if (!it->first.ns.empty() && it->first.ns != kAllNamespaces) {
     auto n = ns_demand_.find(it->first.ns);
     if (n != ns_demand_.end() && --n->second == 0) {
       forgotten_.push_back(n->first);
@@ -432,7 +445,7 @@ void Sampler::RunRound(bool periodic) {
       }
       if (periodic || urgent_.contains(it->first)) {
         work[{key.metric, key.matchers}].push_back(key.ns);
-        if (!key.ns.empty()) namespaces.insert(key.ns);
+        if (!key.ns.empty() && key.ns != kAllNamespaces) namespaces.insert(key.ns);
       }
       ++it;
     }
@@ -451,8 +464,14 @@ void Sampler::RunRound(bool periodic) {
     // Drop pod labels of namespaces nobody asks for any more.
     std::set<std::string> live;
     for (const auto& [key, slot] : next->slots) live.insert(key.ns);
+    AddWholeClusterNamespaces(*next, &live);
     for (auto it = next->pod_labels.begin(); it != next->pod_labels.end();) {
       if (!live.contains(it->first)) {
+        // Held for a whole-cluster table only: nobody demanded it, so it is not in `forgotten`.
+        if (pod_source_ != nullptr &&
+            std::find(forgotten.begin(), forgotten.end(), it->first) == forgotten.end()) {
+          pod_source_->Forget(it->first);
+        }
         next->pod_labels.erase(it++);
       } else {
         ++it;
@@ -473,6 +492,13 @@ void Sampler::RunRound(bool periodic) {
       SampleMetric(def, nss, extra, next.get());
     }
   }
+  // Every namespace with a row in a whole-cluster table has its pods' labels indexed too (from the
+  // pod source, else from one kube_pod_labels query without a namespace matcher).
+  bool whole = false;
+  for (const auto& [variant, nss] : work) {
+    if (std::find(nss.begin(), nss.end(), kAllNamespaces) != nss.end()) whole = true;
+  }
+  if (whole) AddWholeClusterNamespaces(*next, &namespaces);
   if ((pod_source_ != nullptr || config_.pod_labels.enabled) && !namespaces.empty()) {
     std::vector<std::string> wanted;
     for (const auto& ns : namespaces) {
@@ -486,7 +512,7 @@ void Sampler::RunRound(bool periodic) {
         wanted.push_back(ns);
       }
     }
-    if (!wanted.empty()) SamplePodLabels(wanted, next.get());
+    if (!wanted.empty()) SamplePodLabels(wanted, next.get(), whole && wanted.size() > 1);
   }
   bool probe_needed;
   {
@@ -515,6 +541,15 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   const std::string key = def.Key();
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
   const std::pair<std::string, std::string> variant{key, extra_matchers};
+  // Every namespace at once: one query without a namespace matcher, which also serves the
+  // namespaces demanded one by one.
+  if (auto all = std::find(namespaces.begin(), namespaces.end(), kAllNamespaces);
+      all != namespaces.end()) {
+    std::vector<std::string> rest = namespaces;
+    rest.erase(rest.begin() + (all - namespaces.begin()));
+    FinishMetric(variant, SampleChunk(def, rest, extra_matchers, true, at, next, true));
+    return;
+  }
   std::vector<std::vector<std::string>> chunks;
   if (def.namespace_label.empty() || def.whole_cluster_query) {
     chunks.push_back(namespaces);
@@ -541,6 +576,12 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       if (status.ok()) status = s;
     }
   }
+  FinishMetric(variant, status);
+}
+
+void Sampler::FinishMetric(const std::pair<std::string, std::string>& variant,
+                           const absl::Status& status) {
+  const std::string& key = variant.first;
   bool changed;
   {
     std::lock_guard lock(mu_);
@@ -566,13 +607,44 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
 absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
                                   const std::vector<std::string>& namespaces,
                                   const std::string& extra_matchers, bool all_namespaces,
-                                  absl::Time at, Snapshot* next) {
+                                  absl::Time at, Snapshot* next, bool whole) {
   const std::string key = def.Key();
   const std::string metric_label = def.adhoc ? std::string(kAdhocMetricLabel) : key;
   ++round_chunks_;
   std::map<std::string, std::vector<PodValue>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
+  // The whole cluster's table (`whole`): every series that has a namespace, its rows named
+  // "<namespace>/<pod>" (kept apart from by_ns, whose keys are namespaces).
+  std::vector<PodValue> everything;
+  int everything_dropped = 0;
+  // Sorts `pods`, keeping the last series of each name for an unrestricted query, or refuses two.
+  auto finish = [&](std::vector<PodValue>& pods, bool unrestricted,
+                    std::string_view ns) -> absl::Status {
+    if (unrestricted) {
+      // prometheus-adapter keeps the last series of each object name.
+      std::stable_sort(pods.begin(), pods.end(),
+                       [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
+      std::vector<PodValue> last;
+      for (size_t i = 0; i < pods.size(); ++i) {
+        if (i + 1 == pods.size() || pods[i + 1].pod != pods[i].pod) {
+          last.push_back(std::move(pods[i]));
+        }
+      }
+      pods = std::move(last);
+    }
+    std::sort(pods.begin(), pods.end(),
+              [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
+    for (size_t i = 1; i < pods.size(); ++i) {
+      if (pods[i].pod == pods[i - 1].pod) {
+        metrics_->DroppedValue(metric_label, "duplicate");
+        return absl::InvalidArgumentError(
+            absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
+                         " in namespace ", ToAbsl(ns), ": aggregate it by (<<.GroupBy>>)"));
+      }
+    }
+    return absl::OkStatus();
+  };
 
   auto run = [&]() -> absl::Status {
     ++round_queries_;
@@ -626,16 +698,24 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         if (container.empty()) continue;  // the pod's cgroup total, not a container
         absl::StrAppend(&pod, "/", ToAbsl(container));
       }
+      if (ns == kAllNamespaces) continue;  // not a namespace
       const bool everywhere = unrestricted && (external || ns.empty());
+      const bool in_whole = whole && !everywhere && !ns.empty();
       auto it = everywhere ? by_ns.begin() : by_ns.find(std::string(ns));
-      if (it == by_ns.end()) continue;  // a namespace we did not ask for
+      if (it == by_ns.end() && !in_whole) continue;  // a namespace we did not ask for
       if (!std::isfinite(s.value)) {
         for (auto& [name, pods] : by_ns) {
-          if (everywhere || name == it->first) ++dropped[name];
+          if (everywhere || (it != by_ns.end() && name == it->first)) ++dropped[name];
         }
+        if (in_whole) ++everything_dropped;
         metrics_->DroppedValue(metric_label, std::isnan(s.value) ? "nan" : "inf");
         continue;
       }
+      if (in_whole) {
+        everything.push_back(PodValue{
+            absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, s.timestamp_ms, {}});
+      }
+      if (it == by_ns.end()) continue;
       PodValue v{std::move(pod), s.value, 0, false, s.timestamp_ms, {}};
       if (external) {
         for (auto& [name, value] : s.labels) {
@@ -648,32 +728,10 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         it->second.push_back(std::move(v));
       }
     }
-    if (unrestricted) {
-      // prometheus-adapter keeps the last series of each object name.
-      for (auto& [ns, pods] : by_ns) {
-        std::stable_sort(pods.begin(), pods.end(),
-                         [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
-        std::vector<PodValue> last;
-        for (size_t i = 0; i < pods.size(); ++i) {
-          if (i + 1 == pods.size() || pods[i + 1].pod != pods[i].pod) {
-            last.push_back(std::move(pods[i]));
-          }
-        }
-        pods = std::move(last);
-      }
-    }
     for (auto& [ns, pods] : by_ns) {
-      std::sort(pods.begin(), pods.end(),
-                [](const PodValue& a, const PodValue& b) { return a.pod < b.pod; });
-      for (size_t i = 1; i < pods.size(); ++i) {
-        if (pods[i].pod == pods[i - 1].pod) {
-          metrics_->DroppedValue(metric_label, "duplicate");
-          return absl::InvalidArgumentError(
-              absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
-                           " in namespace ", ns, ": aggregate it by (<<.GroupBy>>)"));
-        }
-      }
+      if (absl::Status s = finish(pods, unrestricted, ns); !s.ok()) return s;
     }
+    if (absl::Status s = finish(everything, unrestricted, "(every namespace)"); !s.ok()) return s;
     if (def.baseline_query.empty()) return absl::OkStatus();
     ++round_queries_;
     auto baseline_query =
@@ -684,16 +742,22 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       return absl::Status(baseline.status().code(),
                           absl::StrCat("baseline query: ", baseline.status().message()));
     }
-    for (const prom::Sample& s : baseline->samples) {
-      auto it = by_ns.find(std::string(prom::LabelValue(s.labels, def.namespace_label)));
-      if (it == by_ns.end() || !std::isfinite(s.value) || s.value <= 0) continue;
-      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+    auto set_baseline = [](std::vector<PodValue>& pods, std::string_view pod, double value) {
       auto p =
-          std::lower_bound(it->second.begin(), it->second.end(), pod,
+          std::lower_bound(pods.begin(), pods.end(), pod,
                            [](const PodValue& v, std::string_view name) { return v.pod < name; });
-      if (p != it->second.end() && p->pod == pod) {
-        p->baseline = s.value;
+      if (p != pods.end() && p->pod == pod) {
+        p->baseline = value;
         p->has_baseline = true;
+      }
+    };
+    for (const prom::Sample& s : baseline->samples) {
+      if (!std::isfinite(s.value) || s.value <= 0) continue;
+      std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
+      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+      if (whole) set_baseline(everything, absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value);
+      if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
+        set_baseline(it->second, pod, s.value);
       }
     }
     return absl::OkStatus();
@@ -701,21 +765,21 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
 
   absl::Status status = run();
   metrics_->Query(metric_label, status.ok());
-  if (status.ok()) {
-    for (auto& [ns, pods] : by_ns) {
-      auto table = std::make_shared<MetricTable>();
-      table->pods = std::move(pods);
-      table->sampled_at = at;
-      table->dropped_non_finite = dropped[ns];
-      next->slots[SlotKey{key, extra_matchers, ns}] = Slot{std::move(table), absl::OkStatus(), at};
-    }
-  } else {
-    for (const auto& ns : namespaces) {
-      Slot& slot = next->slots[SlotKey{key, extra_matchers, ns}];
+  auto put = [&](const std::string& ns, std::vector<PodValue> pods, int dropped_non_finite) {
+    Slot& slot = next->slots[SlotKey{key, extra_matchers, ns}];
+    if (!status.ok()) {
       slot.last_error = status;
       slot.last_attempt = at;
+      return;
     }
-  }
+    auto table = std::make_shared<MetricTable>();
+    table->pods = std::move(pods);
+    table->sampled_at = at;
+    table->dropped_non_finite = dropped_non_finite;
+    slot = Slot{std::move(table), absl::OkStatus(), at};
+  };
+  for (auto& [ns, pods] : by_ns) put(ns, std::move(pods), dropped[ns]);
+  if (whole) put(std::string(kAllNamespaces), std::move(everything), everything_dropped);
   return status;
 }
 
@@ -835,11 +899,13 @@ MetricRead Sampler::AbsentRead(std::shared_ptr<const MetricSet> set,
   return read;
 }
 
-void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next) {
+void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
+                              bool all_namespaces) {
   absl::Time at = clock_.Now();
   ++round_queries_;
   // Without a definition the query is rendered by replacement, which cannot fail.
-  auto result = client_.Query(*RenderQuery(config_.pod_labels.query, nullptr, namespaces, ""), at);
+  auto result = client_.Query(
+      *RenderQuery(config_.pod_labels.query, nullptr, namespaces, "", all_namespaces), at);
   metrics_->Query("pod_labels", result.ok());
   if (!result.ok()) {
     LogDebug("pod labels query failed", {{"error", result.status()}});
@@ -928,7 +994,9 @@ absl::Status Sampler::ReadyStatus() const {
 
 absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string_view ns,
                                 const Slot* slot, absl::Time now) const {
-  std::string where = absl::StrCat("metric ", def.name, " in namespace ", ToAbsl(ns));
+  std::string where = ns == kAllNamespaces
+                          ? absl::StrCat("metric ", def.name, " in every namespace")
+                          : absl::StrCat("metric ", def.name, " in namespace ", ToAbsl(ns));
   if (slot == nullptr) {
     return WithWhy(absl::UnavailableError(absl::StrCat(
                        where, ": no sample yet: the first query did not finish within ",
@@ -1000,13 +1068,21 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
   }
   if (def->namespace_label.empty()) {
     ns = "";  // cluster-scoped: one table for every namespace
+  } else if (ns == kAllNamespaces) {
+    if (def->resource.is(config::MetricResource::Kind::kExternal)) {
+      return WithWhy(absl::InvalidArgumentError(absl::StrCat(
+                         "external metric ", def->name,
+                         " is read one namespace at a time, not for every namespace at once")),
+                     Why::kBadQuestion);
+    }
   } else {
     absl::Status ns_ok = ValidateNamespace(ns);
     if (!ns_ok.ok()) return WithWhy(ns_ok, Why::kBadQuestion);
   }
   const SlotKey key{def->Key(), std::string(extra_matchers), std::string(ns)};
   absl::Time now = clock_.Now();
-  const bool namespaced = !def->namespace_label.empty();
+  // Every namespace at once is one table: no namespace to check or admit.
+  const bool namespaced = !def->namespace_label.empty() && ns != kAllNamespaces;
   bool has_pods = false;
   if (namespaced && pod_source_ != nullptr && config_.sampling.check_namespaces) {
     bool demanded;
@@ -1170,7 +1246,7 @@ bool Sampler::HasSlot(std::string_view metric, std::string_view ns,
   if (def == nullptr) return false;
   if (def->namespace_label.empty()) {
     ns = "";
-  } else if (!ValidateNamespace(ns).ok()) {
+  } else if (ns != kAllNamespaces && !ValidateNamespace(ns).ok()) {
     return false;
   }
   return snapshot()->FindSlot(SlotKey{def->Key(), std::string(extra_matchers), std::string(ns)}) !=

@@ -100,6 +100,11 @@ class Sampler {
   // kMaxSelectorVariants live variants per definition (a new one evicts the least recently asked
   // for).
   // A namespace that does not exist (see the contract above) reads as an empty table.
+  // `ns` kAllNamespaces (namespaced definitions other than external ones) reads every namespace
+  // at once: one table (rows "<namespace>/<pod>", snapshot.h) from one query per round without a
+  // namespace matcher, which also serves the namespaces demanded one by one; it is one key of
+  // demand (expiring as any), not a namespace: it takes no namespace check, no token and no room
+  // under max_namespaces.
   // Errors: NotFound for an unknown metric; Unavailable when there is no value younger than max_age
   // (the message gives the last good sample time and the last Prometheus error) or the first sample
   // did not arrive in time, or the namespace is new and refused (Why kDemandLimit), or whether it
@@ -214,12 +219,16 @@ class Sampler {
   void SampleMetric(const config::MetricDefinition& def, const std::vector<std::string>& namespaces,
                     const std::string& extra_matchers, Snapshot* next);
   // One query (and its baseline) for `namespaces` at `at`; `all_namespaces` leaves the namespace
-  // matcher out.
+  // matcher out, and `whole` (with it) also makes the kAllNamespaces table of every series.
   absl::Status SampleChunk(const config::MetricDefinition& def,
                            const std::vector<std::string>& namespaces,
                            const std::string& extra_matchers, bool all_namespaces, absl::Time at,
-                           Snapshot* next);
-  void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next);
+                           Snapshot* next, bool whole = false);
+  // Records the outcome of one definition's (or variant's) round: readiness, failure logging.
+  void FinishMetric(const std::pair<std::string, std::string>& variant, const absl::Status& status);
+  // `all_namespaces`: one query without a namespace matcher (tables still only for `namespaces`).
+  void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
+                       bool all_namespaces = false);
   void Publish(const std::shared_ptr<Snapshot>& next);
   // `all_namespaces`: `ns_label!=""` instead of naming `namespaces`.
   // Definitions from prometheus-adapter rules run their Go template (which can fail: index out of

@@ -18,7 +18,9 @@ const Slot* Snapshot::FindSlot(const SlotKey& key) const {
 std::vector<std::string> Snapshot::Namespaces(std::string_view metric_key) const {
   std::vector<std::string> out;
   for (const auto& [key, slot] : slots) {
-    if (key.metric == metric_key && key.matchers.empty()) out.push_back(key.ns);
+    if (key.metric == metric_key && key.matchers.empty() && key.ns != kAllNamespaces) {
+      out.push_back(key.ns);
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());

@@ -92,12 +92,18 @@ struct Slot {
   absl::Time last_attempt = absl::InfinitePast();
 };
 
+// The namespace of the slot that holds every namespace of a namespaced definition at once (one
+// query without a namespace matcher; Sampler::Read): not a valid namespace name, so it never
+// collides with one. Its rows are named "<namespace>/<pod>" (per-container tables
+// "<namespace>/<pod>/<container>"), sorted and unique like any table's.
+inline constexpr std::string_view kAllNamespaces = "*";
+
 // What one slot is about: one metric definition, or one selector variant of it, in one namespace.
 struct SlotKey {
   std::string metric;    // config::MetricDefinition::Key()
   std::string matchers;  // a selector variant's PromQL matchers (Sampler::Read's extra_matchers);
                          // "" for the definition itself
-  std::string ns;        // "" for a cluster-scoped definition
+  std::string ns;        // "" for a cluster-scoped definition; kAllNamespaces for every namespace
 
   friend bool operator==(const SlotKey& a, const SlotKey& b) {
     return a.metric == b.metric && a.matchers == b.matchers && a.ns == b.ns;
@@ -121,7 +127,8 @@ struct Snapshot {
 
   const Slot* FindSlot(const SlotKey& key) const;
   // The namespaces (sorted, unique) that hold a slot of the definition keyed `metric_key`
-  // (MetricDefinition::Key()) itself, not of its selector variants. O(slots).
+  // (MetricDefinition::Key()) itself, not of its selector variants nor its whole-cluster table
+  // (kAllNamespaces). O(slots).
   std::vector<std::string> Namespaces(std::string_view metric_key) const;
   // Labels of one pod, or nullptr when the index has none for it.
   const prom::Labels* FindPodLabels(std::string_view ns, std::string_view pod) const;

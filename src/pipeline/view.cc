@@ -11,6 +11,7 @@
 #include "pipeline/pod_select.h"
 #include "pipeline/pod_source.h"
 #include "pipeline/sampler.h"
+#include "selector/field_selector.h"
 #include "selector/selector.h"
 
 namespace aa::pipeline {
@@ -19,6 +20,35 @@ namespace {
 using Kind = config::MetricResource::Kind;
 
 }  // namespace
+
+namespace {
+
+// What the row named `rest` describes (Selection::Object).
+RowObject SplitRow(const config::MetricDefinition& def, std::string_view ns, bool all_namespaces,
+                   std::string_view rest) {
+  RowObject o;
+  o.ns = ns;
+  if (all_namespaces) {  // "<namespace>/..."
+    const size_t slash = rest.find('/');
+    o.ns = rest.substr(0, slash);
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  if (!def.container_label.empty()) {  // "<pod>/<container>"
+    const size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) {
+      o.container = rest.substr(slash + 1);
+      rest = rest.substr(0, slash);
+    }
+  }
+  o.name = rest;
+  return o;
+}
+
+}  // namespace
+
+RowObject Selection::Object(size_t i) const {
+  return SplitRow(*definition, ns, all_namespaces, row(i).pod);
+}
 
 bool Selection::Selected(size_t table_index) const {
   return std::binary_search(rows.begin(), rows.end(), table_index);
@@ -46,6 +76,11 @@ absl::Status PodIndexError(const PodLabelSource* pods) {
       Why::kBackendFailed);
 }
 
+// The namespace the sampler reads for `q`.
+std::string_view SamplerNamespace(const Question& q) {
+  return q.all_namespaces ? kAllNamespaces : std::string_view(q.ns);
+}
+
 // The rows of `read` that `q` selects.
 absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource* pods,
                                      const Question& q, absl::StatusOr<MetricRead> read) {
@@ -58,39 +93,66 @@ absl::StatusOr<Selection> SelectRows(ObjectSource* objects, const PodLabelSource
   sel.age = read->age;
   const config::MetricDefinition& def = *sel.definition;
   const std::vector<PodValue>& rows = sel.table->pods;
-  auto named = [&](const PodValue& v) { return !q.name || v.pod == *q.name; };
+  const bool namespaced = !def.namespace_label.empty();
+  sel.ns = namespaced ? q.ns : "";
+  sel.all_namespaces = namespaced && q.all_namespaces;
+  if (sel.all_namespaces) sel.ns.clear();
+  const std::string where = sel.all_namespaces ? "every namespace" : "namespace ";
+  auto fields = selector::FieldSelector::Parse(q.field_selector);
+  if (!fields.ok()) return WithWhy(fields.status(), Why::kBadQuestion);
+  // Objects other than pods: by name, and by their fields (their namespace is the question's).
+  auto named = [&](const PodValue& v) {
+    return (!q.name || v.pod == *q.name) && fields->Matches({v.pod, sel.ns});
+  };
   // A query not restricted to namespaces (whole_cluster_query) can put objects of other namespaces
   // in this namespace's table (series without the namespace label count everywhere): a list keeps
   // the objects that exist here, as prometheus-adapter lists the namespace's objects first. A named
-  // object is answered as asked (prometheus-adapter does not check that it exists either).
-  const bool list_existing = def.whole_cluster_query && !q.name && !def.namespace_label.empty();
+  // object is answered as asked (prometheus-adapter does not check that it exists either). The
+  // whole-cluster table has only series with their own namespace.
+  const bool list_existing =
+      def.whole_cluster_query && !q.name && namespaced && !sel.all_namespaces;
 
-  if (def.resource.is(Kind::kPods)) {
-    auto include = PodSelector(*sel.snapshot, q.ns, q.label_selector);
+  if (def.resource.is(Kind::kPods) || def.resource.is(Kind::kContainers)) {
+    // Pods by their labels, from the index of their namespace (one predicate per namespace).
+    auto include = PodSelector(*sel.snapshot, sel.ns, q.label_selector);
     if (!include.ok()) return WithWhy(include.status(), Why::kBadQuestion);
     if (*include) {
       if (absl::Status s = PodIndexError(pods); !s.ok()) {
         return absl::Status(
-            s.code(), absl::StrCat("metric ", def.name, " in namespace ", q.ns, ": ", s.message()));
+            s.code(), absl::StrCat("metric ", def.name, " in ", where, sel.ns, ": ", s.message()));
       }
     }
-    if (q.name) {
-      if (const PodValue* v = sel.table->Find(*q.name);
-          v != nullptr && (!*include || (*include)(*v))) {
+    std::string_view include_ns = sel.ns;
+    PodValue probe;
+    const bool indexed = list_existing && sel.snapshot->pod_labels.contains(q.ns);
+    auto selected = [&](const PodValue& v) {
+      const RowObject o = SplitRow(def, sel.ns, sel.all_namespaces, v.pod);
+      if (q.name && o.name != *q.name) return false;
+      if (indexed && sel.snapshot->FindPodLabels(q.ns, o.name) == nullptr) return false;
+      if (!fields->Matches({o.name, o.ns})) return false;
+      if (!*include) return true;
+      if (o.ns != include_ns) {
+        include_ns = o.ns;
+        include = PodSelector(*sel.snapshot, o.ns, q.label_selector);
+      }
+      probe.pod = std::string(o.name);
+      return (*include)(probe);
+    };
+    if (q.name && def.resource.is(Kind::kPods) && !sel.all_namespaces) {
+      if (const PodValue* v = sel.table->Find(*q.name); v != nullptr && selected(*v)) {
         sel.rows.push_back(static_cast<size_t>(v - rows.data()));
       }
     } else {
-      const bool indexed = sel.snapshot->pod_labels.contains(q.ns);
       for (size_t i = 0; i < rows.size(); ++i) {
-        if (list_existing && indexed && sel.snapshot->FindPodLabels(q.ns, rows[i].pod) == nullptr) {
-          continue;
-        }
-        if (!*include || (*include)(rows[i])) sel.rows.push_back(i);
+        if (selected(rows[i])) sel.rows.push_back(i);
       }
     }
     if (sel.rows.empty()) {
-      if (!q.name) sel.existing_pods = CountIndexedPods(*sel.snapshot, q.ns, q.label_selector);
-      sel.named_pod_exists = q.name && sel.snapshot->FindPodLabels(q.ns, *q.name) != nullptr;
+      if (!q.name && !sel.all_namespaces && fields->Empty()) {
+        sel.existing_pods = CountIndexedPods(*sel.snapshot, q.ns, q.label_selector);
+      }
+      sel.named_pod_exists =
+          q.name && !sel.all_namespaces && sel.snapshot->FindPodLabels(q.ns, *q.name) != nullptr;
       sel.why_empty = sel.existing_pods == size_t{0} ? Why::kNoSuchObject : Why::kNoValue;
     }
     return sel;
@@ -194,22 +256,22 @@ absl::Duration View::discovery_interval() const { return sampler_.config().disco
 
 absl::StatusOr<Selection> View::Select(const Question& q) const {
   return Answer(objects_, sampler_.pod_label_source(), q,
-                sampler_.Read(q.metric, q.ns, q.resource, q.series_matchers));
+                sampler_.Read(q.metric, SamplerNamespace(q), q.resource, q.series_matchers));
 }
 
 absl::StatusOr<Selection> View::SelectNow(const Question& q) const {
   return Answer(objects_, sampler_.pod_label_source(), q,
-                sampler_.ReadNow(q.metric, q.ns, q.resource, q.series_matchers));
+                sampler_.ReadNow(q.metric, SamplerNamespace(q), q.resource, q.series_matchers));
 }
 
 absl::Status View::PodIndexStatus() const { return PodIndexError(sampler_.pod_label_source()); }
 
 bool View::Sampled(const Question& q) const {
-  return sampler_.HasSlot(q.metric, q.ns, q.resource, q.series_matchers);
+  return sampler_.HasSlot(q.metric, SamplerNamespace(q), q.resource, q.series_matchers);
 }
 
 void View::SelectWhenSampled(Question q, Done done) const {
-  const std::string metric = q.metric, ns = q.ns, matchers = q.series_matchers;
+  const std::string metric = q.metric, ns(SamplerNamespace(q)), matchers = q.series_matchers;
   const config::MetricResource resource = q.resource;
   sampler_.ReadWhenSampled(
       metric, ns, resource, matchers,

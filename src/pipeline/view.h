@@ -7,6 +7,11 @@
 // by name, or every object a Kubernetes label selector picks (pods by the pod-label index in the
 // snapshot; other resources by their labels from the ObjectSource), optionally narrowed by PromQL
 // matchers over the metric's own series (a metricLabelSelector; sampled as its own variant).
+// Pods and containers may also be picked by a Kubernetes field selector over their metadata
+// (metadata.name, metadata.namespace; selector/field_selector.h, as metrics-server), and read for
+// every namespace at once (Question::all_namespaces: the sampler's one whole-cluster table per
+// definition, not one read per namespace, so it costs one query per round however many
+// namespaces there are and takes nothing from the per-namespace demand bound).
 //
 // The answer is a Selection: the table read (definition, snapshot, sample time, panic windows),
 // the rows selected, and their totals. An empty selection is an answer, not an error (KEDA serves
@@ -72,6 +77,23 @@ struct Question {
   // Comma-joined PromQL matchers over the metric's own series, built safely (e.g.
   // selector::ParseSeriesSelector); "" = every series. Sampled and cached as its own variant.
   std::string series_matchers;
+  // A Kubernetes field selector over the objects' metadata (selector::FieldSelector:
+  // metadata.name, metadata.namespace, which is "" for cluster-scoped objects); "" = every object.
+  // A malformed one or another field is kBadQuestion with upstream's message.
+  std::string field_selector;
+  // Pods and containers of namespaced definitions other than external ones: every namespace at
+  // once (`ns` is ignored); the rows' namespaces are in their names (Selection::Object). Pods are
+  // picked by labels from the index of their own namespace.
+  bool all_namespaces = false;
+};
+
+// The object one row describes: its namespace (the question's, or its own in an all-namespaces
+// read; "" for cluster-scoped definitions), its name (pod or other object) and, in per-container
+// tables, its container ("" otherwise).
+struct RowObject {
+  std::string_view ns;
+  std::string_view name;
+  std::string_view container;
 };
 
 struct Selection {
@@ -90,10 +112,15 @@ struct Selection {
   // watch as the pod-label source), and whether a named pod exists (the pod-label index has it).
   std::optional<size_t> existing_pods;
   bool named_pod_exists = false;
+  // The question's namespace ("" for cluster-scoped definitions) and whether it read every one.
+  std::string ns;
+  bool all_namespaces = false;
 
   const config::MetricDefinition& def() const { return *definition; }
   absl::Time sampled_at() const { return table->sampled_at; }
   const PodValue& row(size_t i) const { return table->pods[rows[i]]; }
+  // What row(i) describes, split from its name; views into the table.
+  RowObject Object(size_t i) const;
   bool Selected(size_t table_index) const;
   // Totals over the rows; `target` / `target_utilization` override the definition's.
   WorkloadStats Stats(std::optional<double> target = std::nullopt,

@@ -258,6 +258,7 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
   q.ns = std::string(ns);
   if (const std::string* pod = req.Param("pod")) q.name = *pod;
   q.label_selector = sel.selector;
+  if (const std::string* fields = req.Param("fieldSelector")) q.field_selector = *fields;
   q.series_matchers = std::move(extra_matchers);
   auto selected = view_.Select(q);
   if (!selected.ok()) return selected.status();
@@ -270,6 +271,7 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
         req.Param("pod")
             ? absl::StrCat("pod ", *req.Param("pod"))
             : (sel.selector.empty() ? "any pod" : absl::StrCat("pods matching ", sel.selector));
+    if (!q.field_selector.empty()) absl::StrAppend(&what, " with fields ", q.field_selector);
     return absl::NotFoundError(absl::StrCat("metric ", def.name, " has no value for ", what,
                                             " in namespace ", ToAbsl(ns), " (Prometheus returned ",
                                             table.pods.size(), " pods at ",
@@ -281,8 +283,8 @@ absl::StatusOr<QueryApi::Selection> QueryApi::Select(
 net::HttpResponse QueryApi::GetMetric(const net::HttpRequest& req, std::string_view ns,
                                       std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "pod",      "inferenceService",   "labelSelector", "target", "targetUtilization",
-      "resource", "metricLabelSelector"};
+      "pod",      "inferenceService",    "labelSelector", "target", "targetUtilization",
+      "resource", "metricLabelSelector", "fieldSelector"};
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;
@@ -473,8 +475,8 @@ json KpaPrediction(const pipeline::Selection& sel, const pipeline::WorkloadStats
 HttpResponse QueryApi::GetScaling(const HttpRequest& req, std::string_view ns,
                                   std::string_view metric) const {
   static const std::set<std::string, std::less<>> kParams = {
-      "inferenceService", "labelSelector", "target",     "targetUtilization",
-      "currentReplicas",  "minReplicas",   "maxReplicas"};
+      "inferenceService", "labelSelector", "target",      "targetUtilization",
+      "currentReplicas",  "minReplicas",   "maxReplicas", "fieldSelector"};
   auto selected = Select(req, ns, metric, kParams);
   if (!selected.ok()) return ErrorResponse(selected.status());
   const Selection& sel = *selected;

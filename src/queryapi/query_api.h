@@ -10,7 +10,9 @@
 //       ?pod=NAME              only this pod
 //       ?inferenceService=NAME only the pods of this InferenceService (label
 //       serving.kserve.io/inferenceservice) ?labelSelector=SEL     only pods whose Kubernetes
-//       labels match (selector syntax) ?target=X              per-pod target value for utilization
+//       labels match (selector syntax) ?fieldSelector=SEL  only pods whose metadata.name and
+//       metadata.namespace match (Kubernetes field selector syntax, as metrics-server)
+//       ?target=X              per-pod target value for utilization
 //       (default: the definition's target) ?targetUtilization=P   target utilization percent, for
 //       metrics with a baseline (default: the definition's)
 //   GET /api/v1/namespaces/{ns}/metrics/{metric}/scaling   "what would happen now" for the selected

@@ -30,6 +30,7 @@ using ::aa::testing::VectorOf;
 using net::HttpRequest;
 using net::HttpResponse;
 using nlohmann::json;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr char kCustom2[] = "/apis/custom.metrics.k8s.io/v1beta2";
@@ -324,6 +325,61 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   j = json::parse(Get(std::string(kResource) + "/nodes").body);
   EXPECT_EQ(j["kind"], "NodeMetricsList");
   EXPECT_EQ(j["items"].size(), 0u);
+}
+
+// Every namespace (kubectl top pod -A) from one whole-cluster read, namespaces nobody asked for
+// included, ordered by namespace then name as metrics-server orders them; fieldSelector as
+// metrics-server answers it.
+TEST_F(MetricsApiTest, ResourcePodsOfEveryNamespaceAndFieldSelectors) {
+  // "ns-2/x-1" sorts before "ns/a-1" as a string; metrics-server's order puts ns first.
+  prom_.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                               {{{"namespace", "ns"}, {"pod", "b-1"}}, 1.5},
+                               {{{"namespace", "ns-2"}, {"pod", "x-1"}}, 0.5},
+                               {{{"namespace", "zz"}, {"pod", "z-1"}}, 2}});
+  prom_.AnswerPrefix("mem", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 1024},
+                             {{{"namespace", "ns"}, {"pod", "b-1"}}, 1025},
+                             {{{"namespace", "ns-2"}, {"pod", "x-1"}}, 2048},
+                             {{{"namespace", "zz"}, {"pod", "z-1"}}, 4096}});
+  auto names = [&](std::multimap<std::string, std::string> params) {
+    HttpResponse r = Get(std::string(kResource) + "/pods", std::move(params));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::vector<std::string> out;
+    const json list = json::parse(r.body);
+    for (const json& item : list["items"]) {
+      out.push_back(absl::StrCat(item["metadata"]["namespace"].get<std::string>(), "/",
+                                 item["metadata"]["name"].get<std::string>()));
+    }
+    return out;
+  };
+  EXPECT_THAT(names({}), ElementsAre("ns/a-1", "ns/b-1", "ns-2/x-1", "zz/z-1"));
+  // No namespace became demand beyond the warm one.
+  EXPECT_EQ(sampler_->demanded_namespaces(), 1u);
+  EXPECT_THAT(names({{"fieldSelector", "metadata.namespace=zz"}}), ElementsAre("zz/z-1"));
+  EXPECT_THAT(names({{"fieldSelector", "metadata.namespace!=ns"}}),
+              ElementsAre("ns-2/x-1", "zz/z-1"));
+  EXPECT_THAT(names({{"fieldSelector", "metadata.name==x-1"}}), ElementsAre("ns-2/x-1"));
+  EXPECT_THAT(names({{"fieldSelector", "metadata.name!=a-1,metadata.namespace=ns"}}),
+              ElementsAre("ns/b-1"));
+  EXPECT_THAT(names({{"labelSelector", "serving.kserve.io/inferenceservice=a"}}),
+              ElementsAre("ns/a-1"));
+  HttpResponse r =
+      Get(std::string(kResource) + "/namespaces/ns/pods", {{"fieldSelector", "metadata.name=b-1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(json::parse(r.body)["items"].size(), 1u);
+  EXPECT_EQ(json::parse(r.body)["items"][0]["containers"][0]["usage"]["cpu"], "1500m");
+
+  const std::string unknown =
+      R"("spec.nodeName" is not a known field selector: only "metadata.name", )"
+      R"("metadata.namespace")";
+  for (const std::string path : {"/pods", "/namespaces/ns/pods", "/nodes"}) {
+    json j =
+        ExpectStatus(Get(std::string(kResource) + path, {{"fieldSelector", "spec.nodeName=n"}}),
+                     400, "BadRequest");
+    EXPECT_EQ(j["message"], unknown) << path;
+    j = ExpectStatus(Get(std::string(kResource) + path, {{"fieldSelector", "metadata.name"}}), 400,
+                     "BadRequest");
+    EXPECT_EQ(j["message"], "invalid selector: 'metadata.name'; can't understand 'metadata.name'");
+  }
 }
 
 // A stale pod index (the pod watch failed for too long): what picks pods by labels is 503 with the

@@ -25,6 +25,8 @@ namespace aa {
 namespace {
 
 using integration::QueryJson;
+using integration::Scrape;
+using integration::ScrapeValue;
 using nlohmann::json;
 
 constexpr int kNamespaces = 6;
@@ -64,29 +66,6 @@ metrics:
 constexpr char kQuery[] =
     "sum by (namespace, pod) (container_memory_working_set_bytes{container=\"kserve-container\","
     "namespace=~\"team-0|team-1|team-2|team-3|team-4|team-5\"})";
-
-// The value of the counter or gauge `name{labels...}` in a Prometheus text exposition (summed over
-// the series whose label text contains every one of `labels`).
-double ScrapeValue(const std::string& text, const std::string& name,
-                   const std::vector<std::string>& labels) {
-  double sum = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, name) || line.empty() || (line[0] != '{' && line[0] != ' ')) {
-      continue;
-    }
-    bool all = true;
-    for (const auto& l : labels) all = all && line.find(l) != absl::string_view::npos;
-    double v = 0;
-    if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
-  }
-  return sum;
-}
-
-std::string Scrape(int port) {
-  auto r = net::HttpCall("GET", "127.0.0.1", port, "/metrics");
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? r->body : "";
-}
 
 class DemandIntegrationTest : public ::testing::Test {
  protected:

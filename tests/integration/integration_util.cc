@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace aa::integration {
 
@@ -51,6 +53,27 @@ std::map<std::string, double> PrometheusValuesBy(int prometheus_port, const std:
     out[absl::StrJoin(key, "/")] = v;
   }
   return out;
+}
+
+double ScrapeValue(const std::string& text, const std::string& name,
+                   const std::vector<std::string>& labels) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, name) || line.empty() || (line[0] != '{' && line[0] != ' ')) {
+      continue;
+    }
+    bool all = true;
+    for (const auto& l : labels) all = all && line.find(l) != absl::string_view::npos;
+    double v = 0;
+    if (all && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+std::string Scrape(int port) {
+  auto r = net::HttpCall("GET", "127.0.0.1", port, "/metrics");
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? r->body : "";
 }
 
 }  // namespace aa::integration

@@ -193,4 +193,12 @@ std::map<std::string, double> PrometheusValuesBy(int prometheus_port, const std:
                                                  const std::vector<std::string>& labels,
                                                  absl::Time at);
 
+// The value of the counter or gauge `name{labels...}` in a Prometheus text exposition (summed over
+// the series whose label text contains every one of `labels`; 0 when none).
+double ScrapeValue(const std::string& text, const std::string& name,
+                   const std::vector<std::string>& labels);
+
+// The adapter's /metrics from its plain-HTTP port (a test failure and "" when it does not answer).
+std::string Scrape(int port);
+
 }  // namespace aa::integration

@@ -170,5 +170,87 @@ TEST_F(ViewTest, NamespacesHoldingADefinitionIncludeTheWarmOnes) {
   EXPECT_THAT(view.snapshot()->Namespaces(def.Key()), ElementsAre("ns"));
 }
 
+// Every namespace at once: one query without a namespace matcher, rows named "<ns>/<pod>", no
+// namespace demanded, pods picked by labels from their own namespace's index and by fields.
+TEST(ViewAllNamespacesTest, OneWholeClusterQueryServesEveryNamespace) {
+  FakePrometheus prom;
+  prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+    if (!absl::StrContains(q, "namespace!=\"\"")) {
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35}}, at);
+    }
+    if (absl::StartsWith(q, "kube_pod_labels")) {
+      aa::testing::Rows rows = aa::testing::PodLabelsRows("ns", {{"a-1", "a"}, {"b-1", "b"}});
+      for (auto& row : aa::testing::PodLabelsRows("other", {{"x-1", "a"}})) rows.push_back(row);
+      return VectorOf(rows, at);
+    }
+    return VectorOf({{{{"namespace", "ns"}, {"pod", "a-1"}}, 35},
+                     {{{"namespace", "ns"}, {"pod", "b-1"}}, 7},
+                     {{{"namespace", "other"}, {"pod", "x-1"}}, 2},
+                     {{{"namespace", "zz"}, {"pod", "z-1"}}, 1}},
+                    at);
+  });
+  SimulatedClock clock;
+  Sampler sampler(TestConfig(), prom, clock, nullptr);
+  sampler.Start();
+  View view(sampler);
+  Question q;
+  q.metric = "concurrency";
+  q.all_namespaces = true;
+  auto all = view.Select(q);
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->rows.size(), 4u);
+  EXPECT_EQ(all->row(0).pod, "ns/a-1");
+  EXPECT_EQ(all->Object(2).ns, "other");
+  EXPECT_EQ(all->Object(2).name, "x-1");
+  EXPECT_DOUBLE_EQ(all->Stats().total, 45);
+  // One key of demand, not a namespace: the per-namespace bound is untouched.
+  EXPECT_EQ(sampler.demanded_namespaces(), 0u);
+  EXPECT_THAT(prom.queries(), ::testing::Contains("conc{namespace!=\"\"}"));
+
+  auto names = [](const Selection& sel) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < sel.rows.size(); ++i) out.push_back(sel.row(i).pod);
+    return out;
+  };
+  q.field_selector = "metadata.namespace=other";
+  EXPECT_THAT(names(*view.Select(q)), ElementsAre("other/x-1"));
+  q.field_selector = "metadata.namespace!=ns,metadata.name!=z-1";
+  EXPECT_THAT(names(*view.Select(q)), ElementsAre("other/x-1"));
+  q.field_selector = "metadata.name=a-1";
+  EXPECT_THAT(names(*view.Select(q)), ElementsAre("ns/a-1"));
+  q.field_selector = "";
+  // The label index of every namespace with a row: zz has none, so its pod never matches.
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
+  q.label_selector = kIsvcA;
+  EXPECT_THAT(names(*view.Select(q)), ElementsAre("ns/a-1", "other/x-1"));
+  q.label_selector = "";
+
+  q.field_selector = "spec.nodeName=node-1";
+  auto bad = view.Select(q);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(WhyOf(bad.status()), Why::kBadQuestion);
+  EXPECT_EQ(bad.status().message(),
+            "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", "
+            "\"metadata.namespace\"");
+
+  // A namespace asked for on its own is served by the same whole-cluster query.
+  Question one;
+  one.metric = "concurrency";
+  one.ns = "ns";
+  ASSERT_TRUE(view.Select(one).ok());
+  const size_t before = prom.queries().size();
+  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
+  std::vector<std::string> round = prom.queries();
+  round.erase(round.begin(), round.begin() + static_cast<long>(before));
+  EXPECT_EQ(std::count(round.begin(), round.end(), "conc{namespace!=\"\"}"), 1);
+  EXPECT_EQ(std::count_if(round.begin(), round.end(),
+                          [](const std::string& s) { return absl::StartsWith(s, "conc{"); }),
+            1);
+  auto ns = view.Select(one);
+  ASSERT_TRUE(ns.ok()) << ns.status();
+  EXPECT_THAT(names(*ns), ElementsAre("a-1", "b-1"));
+  EXPECT_EQ(ns->Object(1).ns, "ns");
+}
+
 }  // namespace
 }  // namespace aa::pipeline

@@ -107,6 +107,33 @@ TEST_F(QueryApiTest, WorkloadByInferenceServiceAndSelector) {
   EXPECT_DOUBLE_EQ(j["utilizationPercent"].get<double>(), 105.0);
 }
 
+// fieldSelector picks pods by metadata.name and metadata.namespace, as metrics.k8s.io does.
+TEST_F(QueryApiTest, FieldSelectorPicksPods) {
+  json j = json::parse(
+      Get("/api/v1/namespaces/ns/metrics/concurrency", {{"fieldSelector", "metadata.name!=a-2"}})
+          .body);
+  EXPECT_EQ(j["podCount"], 2);
+  EXPECT_EQ(j["total"], 42.0);
+  j = json::parse(
+      Get("/api/v1/namespaces/ns/metrics/concurrency",
+          {{"fieldSelector", "metadata.namespace=ns,metadata.name=b-1"}, {"inferenceService", "b"}})
+          .body);
+  EXPECT_EQ(j["podCount"], 1);
+  EXPECT_EQ(j["pods"][0]["pod"], "b-1");
+  net::HttpResponse r = Get("/api/v1/namespaces/ns/metrics/concurrency",
+                            {{"fieldSelector", "metadata.namespace=other"}});
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_THAT(r.body, HasSubstr("with fields metadata.namespace=other"));
+  r = Get("/api/v1/namespaces/ns/metrics/concurrency", {{"fieldSelector", "spec.nodeName=n"}});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["message"],
+            "\"spec.nodeName\" is not a known field selector: only \"metadata.name\", "
+            "\"metadata.namespace\"");
+  r = Get("/api/v1/namespaces/ns/metrics/concurrency/scaling",
+          {{"fieldSelector", "metadata.name=a-1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(QueryApiTest, BaselineUtilization) {
   json j = json::parse(Get("/api/v1/namespaces/ns/metrics/cpu").body);
   EXPECT_EQ(j["baselineTotal"], 1.0);
