@@ -547,7 +547,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       all != namespaces.end()) {
     std::vector<std::string> rest = namespaces;
     rest.erase(rest.begin() + (all - namespaces.begin()));
-    FinishMetric(variant, SampleChunk(def, rest, extra_matchers, true, at, next, true));
+    FinishMetric(def, variant, SampleChunk(def, rest, extra_matchers, true, at, next, true));
     return;
   }
   std::vector<std::vector<std::string>> chunks;
@@ -576,10 +576,11 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
       if (status.ok()) status = s;
     }
   }
-  FinishMetric(variant, status);
+  FinishMetric(def, variant, status);
 }
 
-void Sampler::FinishMetric(const std::pair<std::string, std::string>& variant,
+void Sampler::FinishMetric(const config::MetricDefinition& def,
+                           const std::pair<std::string, std::string>& variant,
                            const absl::Status& status) {
   const std::string& key = variant.first;
   bool changed;

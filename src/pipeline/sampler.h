@@ -225,7 +225,8 @@ class Sampler {
                            const std::string& extra_matchers, bool all_namespaces, absl::Time at,
                            Snapshot* next, bool whole = false);
   // Records the outcome of one definition's (or variant's) round: readiness, failure logging.
-  void FinishMetric(const std::pair<std::string, std::string>& variant, const absl::Status& status);
+  void FinishMetric(const config::MetricDefinition& def,
+                    const std::pair<std::string, std::string>& variant, const absl::Status& status);
   // `all_namespaces`: one query without a namespace matcher (tables still only for `namespaces`).
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
                        bool all_namespaces = false);
