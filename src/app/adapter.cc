@@ -35,6 +35,7 @@
 #include "pipeline/discovery.h"
 #include "pipeline/sampler.h"
 #include "pipeline/view.h"
+#include "prometheus/backends.h"
 #include "prometheus/client.h"
 #include "prometheus/registry.h"
 #include "queryapi/authorization.h"
@@ -49,8 +50,8 @@ bool ListenerOff(std::string_view listen) { return listen.empty() || listen == "
 // nothing outlives what it points at.
 struct Adapter::Parts {
   std::shared_ptr<prometheus::Registry> registry;
-  std::unique_ptr<prom::Client> own_prometheus;
-  prom::Client* prometheus = nullptr;  // own_prometheus or AdapterOptions::prometheus
+  // Every backend: HTTP clients built from the config, or AdapterOptions' test clients.
+  prom::Backends backends;
   std::unique_ptr<kube::Client> kube_client;
   std::unique_ptr<kube::PodWatch> pod_watch;
   std::unique_ptr<kube::WatchedPodLabels> watched_pod_labels;
@@ -114,13 +115,26 @@ absl::Status Adapter::StartParts() {
   const config::Config& config = options_.config;
   p.registry = std::make_shared<prometheus::Registry>();
   http::RegisterBuildInfo(*p.registry, Version(), Revision());
-  if (options_.prometheus != nullptr) {
-    p.prometheus = options_.prometheus;
-  } else {
-    prom::ClientOptions client_options = config.prometheus;
+  for (prom::ClientOptions client_options : config.BackendOptions()) {
+    prom::Client* injected = nullptr;
+    if (client_options.name == prom::Backends::kDefault) injected = options_.prometheus;
+    if (auto it = options_.prometheus_backends.find(client_options.name);
+        injected == nullptr && it != options_.prometheus_backends.end()) {
+      injected = it->second;
+    }
+    if (injected != nullptr) {
+      AA_RETURN_IF_ERROR(p.backends.AddUnowned(client_options.name, client_options.url, *injected));
+      continue;
+    }
     client_options.registry = p.registry.get();
-    AA_ASSIGN_OR_RETURN(p.own_prometheus, prom::NewHttpClient(client_options));
-    p.prometheus = p.own_prometheus.get();
+    absl::StatusOr<std::unique_ptr<prom::Client>> client = prom::NewHttpClient(client_options);
+    if (!client.ok() && client_options.name != prom::Backends::kDefault) {
+      return absl::Status(client.status().code(), absl::StrCat("backend ", client_options.name,
+                                                               ": ", client.status().message()));
+    }
+    if (!client.ok()) return client.status();
+    AA_RETURN_IF_ERROR(p.backends.Add(client_options.name, client_options.url,
+                                      std::shared_ptr<prom::Client>(*std::move(client))));
   }
 
   LogInfo("starting", {{"config", config.source},
@@ -151,18 +165,20 @@ absl::Status Adapter::StartParts() {
     LogInfo("pod index: kube_pod_labels from Prometheus", {{"enabled", config.pod_labels.enabled}});
   }
 
-  p.sampler = std::make_unique<pipeline::Sampler>(config, *p.prometheus, RealClock::Get(),
-                                                  p.registry.get());
+  p.sampler =
+      std::make_unique<pipeline::Sampler>(config, p.backends, RealClock::Get(), p.registry.get());
   if (p.watched_pod_labels) p.sampler->SetPodLabelSource(p.watched_pod_labels.get());
   if (p.pod_watch) p.pod_watch->Start();
   p.sampler->Start();
   // prometheus-adapter rules: discovery on its own thread (nothing without rules).
-  p.discoverer = std::make_unique<pipeline::Discoverer>(*p.sampler, *p.prometheus, RealClock::Get(),
+  p.discoverer = std::make_unique<pipeline::Discoverer>(*p.sampler, p.backends, RealClock::Get(),
                                                         p.registry.get());
   p.discoverer->Start();
 
   // /readyz on both servers: Prometheus answered once, and the pod watch (when used) has listed.
   http::AddSamplerCheck(*p.sampler, p.readiness);
+  // With several backends, one check each ("prometheus-<name>"), failing alone.
+  if (p.backends.size() > 1) http::AddBackendChecks(*p.sampler, p.readiness);
   if (p.pod_watch) {
     kube::PodWatch* watch = p.pod_watch.get();
     p.readiness.Add("pod-watch", [watch] { return watch->SyncStatus(); });
@@ -172,8 +188,14 @@ absl::Status Adapter::StartParts() {
   if (pods_from_kubernetes) {
     p.object_source = std::make_unique<kube::ApiObjectLister>(*p.kube_client, RealClock::Get());
   } else {
+    // kube-state-metrics' series, from the backend of its kube_pod_labels.
+    prom::Client* kube_state = p.backends.Find(config.pod_labels.backend);
+    if (kube_state == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("podLabels.backend: no backend named ", config.pod_labels.backend));
+    }
     p.object_source = std::make_unique<pipeline::KubeStateObjectSource>(
-        *p.prometheus, RealClock::Get(), config.sampling.interval);
+        *kube_state, RealClock::Get(), config.sampling.interval);
   }
   // The one read path of the three frontends.
   const pipeline::View view(*p.sampler, p.object_source.get());

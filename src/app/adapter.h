@@ -13,6 +13,7 @@
 //
 // Not thread-safe: one owner calls Start and Stop (the servers run their own threads).
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -101,8 +102,12 @@ struct AdapterOptions {
   absl::Duration pod_watch_max_staleness = absl::Minutes(2);
 
   // Optional: the Prometheus to read instead of an HTTP client built from config.prometheus (not
-  // owned; must outlive the Adapter). For tests.
+  // owned; must outlive the Adapter): the backend named default. For tests.
   prom::Client* prometheus = nullptr;
+  // Optional: clients for backends by name (not owned; must outlive the Adapter), used instead of
+  // HTTP clients built from the config for those names ("default" as `prometheus` above, which
+  // wins). Backends of config.backends not named here get HTTP clients. For tests.
+  std::map<std::string, prom::Client*> prometheus_backends;
 };
 
 class Adapter {

@@ -28,6 +28,7 @@
 #include "config/go_template.h"
 #include "config/internal/presets.h"
 #include "config/internal/syntax.h"
+#include "prometheus/backends.h"
 #include "re2/re2.h"
 
 namespace aa::config {
@@ -261,72 +262,105 @@ class MapView {
 };
 
 // Checks on prometheus options that hold whether they came from YAML or from flags.
-absl::Status ValidatePrometheus(const Errors& errors, const prom::ClientOptions& o,
-                                bool require_url) {
+// `path` is where they were written: "prometheus" or "backends[2]".
+absl::Status ValidatePrometheus(const Errors& errors, std::string_view path,
+                                const prom::ClientOptions& o, bool require_url) {
+  auto at = [path](std::string_view key) { return JoinPath(path, key); };
   if (o.url.empty()) {
     if (require_url) {
-      return errors.At("prometheus.url",
-                       "required: set it in the configuration or with --prometheus-url");
+      return errors.At(at("url"), "required: set it in the configuration or with --prometheus-url");
     }
   } else if (std::string problem = internal::UrlProblem(o.url); !problem.empty()) {
-    return errors.AtValue("prometheus.url", problem, o.url);
+    return errors.AtValue(at("url"), problem, o.url);
   }
   for (const auto& [name, value] : o.headers) {
-    std::string path = absl::StrCat("prometheus.headers.", QuoteForMessage(name));
-    if (!internal::IsHttpToken(name)) return errors.At(path, "not a valid HTTP header name");
+    std::string header_path = at(absl::StrCat("headers.", QuoteForMessage(name)));
+    if (!internal::IsHttpToken(name)) return errors.At(header_path, "not a valid HTTP header name");
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
-      return errors.At(path, "header values must not contain CR, LF or NUL");
+      return errors.At(header_path, "header values must not contain CR, LF or NUL");
     }
     if (absl::EqualsIgnoreCase(name, "Authorization") &&
         (!o.bearer_token_file.empty() || !o.basic_auth_username.empty())) {
-      return errors.At(path, "conflicts with bearerTokenFile/basicAuth, which set Authorization");
+      return errors.At(header_path,
+                       "conflicts with bearerTokenFile/basicAuth, which set Authorization");
     }
   }
   const bool has_basic = !o.basic_auth_username.empty() || !o.basic_auth_password.empty() ||
                          !o.basic_auth_password_file.empty();
   if (!o.bearer_token_file.empty() && has_basic) {
-    return errors.At("prometheus.bearerTokenFile",
-                     "set either bearerTokenFile or basicAuth, not both");
+    return errors.At(at("bearerTokenFile"), "set either bearerTokenFile or basicAuth, not both");
   }
   if (!o.basic_auth_password.empty() && !o.basic_auth_password_file.empty()) {
-    return errors.At("prometheus.basicAuth.passwordFile",
-                     "set either password or passwordFile, not both");
+    return errors.At(at("basicAuth.passwordFile"), "set either password or passwordFile, not both");
   }
   if (has_basic && o.basic_auth_username.empty()) {
-    return errors.At("prometheus.basicAuth.username", "required when basicAuth is set");
+    return errors.At(at("basicAuth.username"), "required when basicAuth is set");
   }
   if (!o.tls.key_file.empty() && o.tls.cert_file.empty()) {
-    return errors.AtValue("prometheus.tls.keyFile", "needs tls.certFile", o.tls.key_file);
+    return errors.AtValue(at("tls.keyFile"), "needs tls.certFile", o.tls.key_file);
   }
   if (!o.tls.cert_file.empty() && o.tls.key_file.empty()) {
-    return errors.AtValue("prometheus.tls.certFile", "needs tls.keyFile", o.tls.cert_file);
+    return errors.AtValue(at("tls.certFile"), "needs tls.keyFile", o.tls.cert_file);
   }
   if (o.timeout <= absl::ZeroDuration()) {
-    return errors.AtValue("prometheus.timeout", "must be positive", FormatGoDuration(o.timeout));
+    return errors.AtValue(at("timeout"), "must be positive", FormatGoDuration(o.timeout));
   }
   if (o.max_retries < 0 || o.max_retries > kMaxRetries) {
-    return errors.AtValue("prometheus.maxRetries",
-                          absl::StrCat("must be between 0 and ", kMaxRetries),
+    return errors.AtValue(at("maxRetries"), absl::StrCat("must be between 0 and ", kMaxRetries),
                           absl::StrCat(o.max_retries));
   }
   if (o.retry_backoff < absl::ZeroDuration()) {
-    return errors.AtValue("prometheus.retryBackoff", "must not be negative",
+    return errors.AtValue(at("retryBackoff"), "must not be negative",
                           FormatGoDuration(o.retry_backoff));
   }
   if (o.method != "auto" && o.method != "GET" && o.method != "POST") {
-    return errors.AtValue("prometheus.method", "must be auto, GET or POST", o.method);
+    return errors.AtValue(at("method"), "must be auto, GET or POST", o.method);
   }
   if (o.max_response_bytes < 1)
-    return errors.AtValue("prometheus.maxResponseBytes", "must be at least 1", "0");
+    return errors.AtValue(at("maxResponseBytes"), "must be at least 1", "0");
   return absl::OkStatus();
 }
 
-absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::ClientOptions* o) {
-  AA_ASSIGN_OR_RETURN(
-      MapView m, MapView::Open(errors, node, "prometheus",
-                               {"url", "headers", "bearerTokenFile", "basicAuth", "tls", "timeout",
-                                "maxRetries", "retryBackoff", "method", "postThresholdBytes",
-                                "maxResponseBytes", "acceptWarnings"}));
+// Reads the `prometheus:` section (`path` "prometheus", `name` null) or one `backends:` entry at
+// `path`: the same keys plus `name`, read into *name.
+absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, const std::string& path,
+                            std::string* name, prom::ClientOptions* o) {
+  std::initializer_list<std::string_view> keys_prometheus = {"url",
+                                                             "headers",
+                                                             "bearerTokenFile",
+                                                             "basicAuth",
+                                                             "tls",
+                                                             "timeout",
+                                                             "maxRetries",
+                                                             "retryBackoff",
+                                                             "method",
+                                                             "postThresholdBytes",
+                                                             "maxResponseBytes",
+                                                             "acceptWarnings"};
+  std::initializer_list<std::string_view> keys_backend = {"name",
+                                                          "url",
+                                                          "headers",
+                                                          "bearerTokenFile",
+                                                          "basicAuth",
+                                                          "tls",
+                                                          "timeout",
+                                                          "maxRetries",
+                                                          "retryBackoff",
+                                                          "method",
+                                                          "postThresholdBytes",
+                                                          "maxResponseBytes",
+                                                          "acceptWarnings"};
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               name != nullptr ? keys_backend : keys_prometheus));
+  if (name != nullptr) {
+    AA_RETURN_IF_ERROR(m.String("name", name));
+    if (!m.Has("name")) return errors.At(m.Path("name"), "required");
+    if (!internal::IsNamespaceName(*name)) {
+      return errors.AtValue(m.Path("name"),
+                            "must be a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)",
+                            *name);
+    }
+  }
   AA_RETURN_IF_ERROR(m.String("url", &o->url));
   AA_RETURN_IF_ERROR(m.StringMap("headers", &o->headers));
   AA_RETURN_IF_ERROR(m.String("bearerTokenFile", &o->bearer_token_file));
@@ -377,7 +411,64 @@ absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, prom::
   AA_RETURN_IF_ERROR(m.Int("maxResponseBytes", 1, int64_t{1} << 40, &max_response));
   o->max_response_bytes = static_cast<size_t>(max_response);
   AA_RETURN_IF_ERROR(m.Bool("acceptWarnings", &o->accept_warnings));
-  return ValidatePrometheus(errors, *o, /*require_url=*/false);
+  return ValidatePrometheus(errors, path, *o, /*require_url=*/false);
+}
+
+// `backends:`: named entries with the keys of `prometheus:`. An entry named default is the default
+// backend (only without a `prometheus:` section); the others go to config->backends.
+absl::Status ReadBackends(const Errors& errors, const YAML::Node& node, bool has_prometheus,
+                          Config* config) {
+  if (!IsSet(node)) return absl::OkStatus();
+  if (!node.IsSequence()) return errors.AtNode("backends", "expected a list of backends", node);
+  std::map<std::string, size_t> index_by_name;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = absl::StrCat("backends[", i, "]");
+    const YAML::Node entry = node[i];
+    if (!IsSet(entry)) return errors.At(path, "expected a backend (a map), got null");
+    prom::ClientOptions options;
+    std::string name;
+    AA_RETURN_IF_ERROR(ReadPrometheus(errors, entry, path, &name, &options));
+    const std::string name_path = JoinPath(path, "name");
+    auto [it, inserted] = index_by_name.emplace(name, i);
+    if (!inserted) {
+      return errors.AtValue(
+          name_path,
+          absl::StrCat("duplicate backend name, first defined at backends[", it->second, "]"),
+          name);
+    }
+    options.name = name;
+    if (name == prom::Backends::kDefault) {
+      if (has_prometheus) {
+        return errors.AtValue(name_path,
+                              "the prometheus: section is the backend named default; rename this "
+                              "one or move it there",
+                              name);
+      }
+      config->prometheus = std::move(options);
+      config->prometheus_path = path;
+      continue;
+    }
+    if (options.url.empty()) return errors.At(JoinPath(path, "url"), "required");
+    config->backends.push_back(BackendConfig{path, std::move(options)});
+  }
+  return absl::OkStatus();
+}
+
+// Reads `backend` of the map at `m` into *out ("default" when absent), checking that it names a
+// configured backend.
+absl::Status ReadBackendName(const Errors& errors, const MapView& m, const Config& config,
+                             std::string* out) {
+  std::string name(prom::Backends::kDefault);
+  AA_RETURN_IF_ERROR(m.String("backend", &name));
+  if (!config.HasBackend(name)) {
+    std::vector<std::string> names;
+    for (const prom::ClientOptions& o : config.BackendOptions()) names.push_back(o.name);
+    return errors.AtValue(m.Path("backend"),
+                          absl::StrCat("unknown backend; configured: ", absl::StrJoin(names, ", ")),
+                          name);
+  }
+  *out = std::move(name);
+  return absl::OkStatus();
 }
 
 absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, SamplingConfig* s) {
@@ -513,9 +604,12 @@ absl::Status ReadKeda(const Errors& errors, const YAML::Node& node, KedaConfig* 
   return absl::OkStatus();
 }
 
-absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, PodLabelsConfig* p) {
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "podLabels", {"enabled", "query"}));
+absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, const Config& config,
+                           PodLabelsConfig* p) {
+  AA_ASSIGN_OR_RETURN(MapView m,
+                      MapView::Open(errors, node, "podLabels", {"enabled", "query", "backend"}));
   AA_RETURN_IF_ERROR(m.Bool("enabled", &p->enabled));
+  AA_RETURN_IF_ERROR(ReadBackendName(errors, m, config, &p->backend));
   AA_RETURN_IF_ERROR(m.String("query", &p->query));
   return CheckTemplate(errors, m.Path("query"), p->query);
 }
@@ -604,14 +698,15 @@ absl::Status ReadResourceMapping(const Errors& errors, const YAML::Node& node,
 }
 
 absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const std::string& path,
-                             bool external, AdapterRule* rule) {
+                             bool external, const Config& config, AdapterRule* rule) {
   rule->path = path;
   rule->external = external;
   rule->line = errors.LineOf(node);
   if (!IsSet(node)) return errors.At(path, "expected a rule (a map), got null");
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
                                                {"seriesQuery", "seriesFilters", "resources", "name",
-                                                "metricsQuery"}));
+                                                "metricsQuery", "backend"}));
+  AA_RETURN_IF_ERROR(ReadBackendName(errors, m, config, &rule->backend));
   AA_RETURN_IF_ERROR(m.String("seriesQuery", &rule->series_query));
   if (rule->series_query.empty()) {
     return errors.At(m.Path("seriesQuery"),
@@ -660,24 +755,25 @@ absl::Status ReadAdapterRule(const Errors& errors, const YAML::Node& node, const
 }
 
 absl::Status ReadAdapterRules(const Errors& errors, const YAML::Node& node, std::string_view key,
-                              bool external, std::vector<AdapterRule>* out) {
+                              bool external, const Config& config, std::vector<AdapterRule>* out) {
   if (!IsSet(node)) return absl::OkStatus();
   if (!node.IsSequence()) return errors.AtNode(key, "expected a list of rules", node);
   for (size_t i = 0; i < node.size(); ++i) {
     AdapterRule rule;
-    AA_RETURN_IF_ERROR(
-        ReadAdapterRule(errors, node[i], absl::StrCat(ToAbsl(key), "[", i, "]"), external, &rule));
+    AA_RETURN_IF_ERROR(ReadAdapterRule(errors, node[i], absl::StrCat(ToAbsl(key), "[", i, "]"),
+                                       external, config, &rule));
     out->push_back(std::move(rule));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadResourceRules(const Errors& errors, const YAML::Node& node,
+absl::Status ReadResourceRules(const Errors& errors, const YAML::Node& node, const Config& config,
                                std::optional<AdapterResourceRules>* out) {
   if (!IsSet(node)) return absl::OkStatus();
-  AA_ASSIGN_OR_RETURN(MapView m,
-                      MapView::Open(errors, node, "resourceRules", {"cpu", "memory", "window"}));
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "resourceRules",
+                                               {"cpu", "memory", "window", "backend"}));
   AdapterResourceRules rules;
+  AA_RETURN_IF_ERROR(ReadBackendName(errors, m, config, &rules.backend));
   AA_RETURN_IF_ERROR(m.Duration("window", &rules.window));
   if (rules.window < absl::Seconds(1)) {
     return m.ErrorAt("window", "must be at least 1s", FormatGoDuration(rules.window));
@@ -953,14 +1049,14 @@ absl::Status ReadPanic(const Errors& errors, const MapView& metric, MetricDefini
 }
 
 absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std::string& path,
-                        MetricDefinition* def) {
+                        const Config& config, MetricDefinition* def) {
   if (!IsSet(node)) return errors.At(path, "expected a metric definition (a map), got null");
   AA_ASSIGN_OR_RETURN(
-      MapView m,
-      MapView::Open(errors, node, path,
-                    {"name", "description", "resource", "preset", "query", "baselineQuery",
-                     "namespaceLabel", "podLabel", "target", "targetUtilization",
-                     "containerConcurrency", "targetUtilizationPercentage", "panic", "scaling"}));
+      MapView m, MapView::Open(errors, node, path,
+                               {"name", "description", "resource", "preset", "query",
+                                "baselineQuery", "namespaceLabel", "podLabel", "target",
+                                "targetUtilization", "containerConcurrency",
+                                "targetUtilizationPercentage", "panic", "scaling", "backend"}));
   AA_RETURN_IF_ERROR(m.String("name", &def->name));
   if (!m.Has("name")) return errors.At(m.Path("name"), "required");
   if (!internal::IsServedMetricName(def->name)) {
@@ -968,6 +1064,7 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
                           "must match [a-zA-Z_:][a-zA-Z0-9_:.-]* (at most 253 characters)",
                           def->name);
   }
+  AA_RETURN_IF_ERROR(ReadBackendName(errors, m, config, &def->backend));
   AA_RETURN_IF_ERROR(m.String("description", &def->description));
   std::string resource = "pods";
   AA_RETURN_IF_ERROR(m.String("resource", &resource));
@@ -1069,6 +1166,7 @@ void AddDefaultContainerMetrics(Config* config) {
   if (cpu == nullptr || cpu->preset.type != "cpu") return;
   // A copy: push_back below may move the definitions, `cpu` with them.
   const absl::Duration cpu_window = cpu->preset.window;
+  const std::string backend = cpu->backend;
   const std::string window = internal::FormatPromDuration(cpu_window);
   // The same cAdvisor series as the preset: the same restriction (preset.sourceMatchers).
   const std::string extra = internal::MatcherPrefix(cpu->preset.source_matchers);
@@ -1082,6 +1180,7 @@ void AddDefaultContainerMetrics(Config* config) {
     def.query = query;
     def.container_label = "container";
     def.preset.window = cpu_window;
+    def.backend = backend;
     config->metrics.push_back(std::move(def));
   }
   // Per node: cAdvisor's root cgroup (id="/"), the whole machine, with the node label the kubelet
@@ -1096,6 +1195,7 @@ void AddDefaultContainerMetrics(Config* config) {
     def.namespace_label = "";
     def.pod_label = "node";
     def.preset.window = cpu_window;
+    def.backend = backend;
     config->metrics.push_back(std::move(def));
   }
 }
@@ -1116,6 +1216,7 @@ void AddResourceRuleMetrics(Config* config) {
     def.name = name;
     def.resource = MetricResource::Containers();
     def.rule = absl::StrCat("resourceRules.", name);
+    def.backend = rr.backend;
     def.description = absl::StrCat("from resourceRules.", name, ".containerQuery");
     def.query = container.ok() ? container->Render({}) : rule->container_query;
     def.namespace_label = LabelFor(rule->resources, "namespace", "namespace");
@@ -1140,6 +1241,7 @@ void AddResourceRuleMetrics(Config* config) {
     MetricDefinition def;
     def.name = name;
     def.rule = absl::StrCat("resourceRules.", name);
+    def.backend = rr.backend;
     def.description = absl::StrCat("from resourceRules.", name, ".containerQuery, summed per pod");
     // Canonical <<.X>> spelling for the sampler (the template was validated at load).
     auto t = GoTemplate::Parse(rule->container_query, kResourceQueryFields);
@@ -1154,20 +1256,24 @@ void AddResourceRuleMetrics(Config* config) {
 absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root) {
   Config config;
   config.source = errors.source();
-  AA_ASSIGN_OR_RETURN(MapView top,
-                      MapView::Open(errors, root, "",
-                                    {"prometheus", "sampling", "podLabels", "keda", "metrics",
-                                     "discovery", "rules", "externalRules", "resourceRules"}));
-  AA_RETURN_IF_ERROR(ReadPrometheus(errors, top.Get("prometheus"), &config.prometheus));
+  AA_ASSIGN_OR_RETURN(MapView top, MapView::Open(errors, root, "",
+                                                 {"prometheus", "backends", "sampling", "podLabels",
+                                                  "keda", "metrics", "discovery", "rules",
+                                                  "externalRules", "resourceRules"}));
+  AA_RETURN_IF_ERROR(
+      ReadPrometheus(errors, top.Get("prometheus"), "prometheus", nullptr, &config.prometheus));
+  AA_RETURN_IF_ERROR(ReadBackends(errors, top.Get("backends"), top.Has("prometheus"), &config));
   AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
-  AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), &config.pod_labels));
+  AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), config, &config.pod_labels));
   AA_RETURN_IF_ERROR(ReadKeda(errors, top.Get("keda"), &config.keda));
 
   AA_RETURN_IF_ERROR(ReadDiscovery(errors, top.Get("discovery"), &config));
-  AA_RETURN_IF_ERROR(ReadAdapterRules(errors, top.Get("rules"), "rules", false, &config.rules));
   AA_RETURN_IF_ERROR(
-      ReadAdapterRules(errors, top.Get("externalRules"), "externalRules", true, &config.rules));
-  AA_RETURN_IF_ERROR(ReadResourceRules(errors, top.Get("resourceRules"), &config.resource_rules));
+      ReadAdapterRules(errors, top.Get("rules"), "rules", false, config, &config.rules));
+  AA_RETURN_IF_ERROR(ReadAdapterRules(errors, top.Get("externalRules"), "externalRules", true,
+                                      config, &config.rules));
+  AA_RETURN_IF_ERROR(
+      ReadResourceRules(errors, top.Get("resourceRules"), config, &config.resource_rules));
   const bool has_adapter_rules = !config.rules.empty() || config.resource_rules.has_value();
 
   YAML::Node metrics = top.Get("metrics");
@@ -1188,7 +1294,7 @@ absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root)
   for (size_t i = 0; i < metrics.size(); ++i) {
     std::string path = absl::StrCat("metrics[", i, "]");
     MetricDefinition def;
-    AA_RETURN_IF_ERROR(ReadMetric(errors, metrics[i], path, &def));
+    AA_RETURN_IF_ERROR(ReadMetric(errors, metrics[i], path, config, &def));
     auto [it, inserted] = index_by_name.emplace(def.name, i);
     if (!inserted) {
       return errors.AtValue(
@@ -1301,6 +1407,21 @@ metrics:
 
 }  // namespace
 
+std::vector<prom::ClientOptions> Config::BackendOptions() const {
+  std::vector<prom::ClientOptions> all = {prometheus};
+  all.front().name = prom::Backends::kDefault;
+  for (const BackendConfig& b : backends) all.push_back(b.options);
+  return all;
+}
+
+bool Config::HasBackend(std::string_view name) const {
+  if (name.empty() || name == prom::Backends::kDefault) return true;
+  for (const BackendConfig& b : backends) {
+    if (b.options.name == name) return true;
+  }
+  return false;
+}
+
 const MetricDefinition* Config::FindMetric(std::string_view name) const {
   for (const MetricDefinition& def : metrics) {
     if (def.name == name && def.resource.is(MetricResource::Kind::kPods)) return &def;
@@ -1351,7 +1472,13 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
 }
 
 absl::Status ValidateForRun(const Config& config) {
-  return ValidatePrometheus(Errors(config.source), config.prometheus, /*require_url=*/true);
+  const Errors errors(config.source);
+  AA_RETURN_IF_ERROR(
+      ValidatePrometheus(errors, config.prometheus_path, config.prometheus, /*require_url=*/true));
+  for (const BackendConfig& b : config.backends) {
+    AA_RETURN_IF_ERROR(ValidatePrometheus(errors, b.path, b.options, /*require_url=*/true));
+  }
+  return absl::OkStatus();
 }
 
 std::string_view EmbeddedDefaultConfig() { return kEmbeddedDefault; }

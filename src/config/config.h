@@ -38,6 +38,15 @@
 //   maxResponseBytes          integer >= 1, default 67108864 (64 MiB): larger answers refused.
 //   acceptWarnings            bool, default false: answers with "warnings" (partial responses)
 //                             are refused like failed queries; true uses them.
+//                             `prometheus:` is the backend named default.
+// backends:                   list, default []: more Prometheus-API backends, each picked by name
+//                             with `backend:` (below). Each entry:
+// - name                      required, unique, a DNS-1123 label (a-z0-9 and '-', at most 63).
+//                             "default" only without a `prometheus:` section (it then is that).
+//   url, headers, bearerTokenFile, basicAuth, tls, timeout, maxRetries, retryBackoff, method,
+//   postThresholdBytes, maxResponseBytes, acceptWarnings: as under prometheus.
+// backend                     (on metrics entries, rules/externalRules entries, resourceRules and
+//                             podLabels) string, default "default": the backend queried, by name.
 // sampling:
 //   interval                  duration >= 1s, default 5s: one query per demanded metric per
 //                             interval.
@@ -59,6 +68,7 @@
 //                             when that share of the known namespaces is demanded (0: never).
 // podLabels:                  Pod labels index from kube-state-metrics.
 //   enabled                   bool, default true.
+//   backend                   backend name, default "default" (also kube_<object>_labels).
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
 // keda:                       The KEDA external scaler gRPC port (flags --grpc-* override).
 //   listen                    string, default ":9500"; "" turns it off; port 0 picks a free one.
@@ -94,6 +104,7 @@
 //                             fully match one of them (else PERMISSION_DENIED).
 // metrics:                    required (unless prometheus-adapter rules are given), at least one:
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
+//   backend                   backend name, default "default".
 //   description               string, default: generated for presets, else "".
 //   resource                  default pods (the only value for now).
 //   preset:                   exactly one of preset and query is required.
@@ -153,6 +164,7 @@
 //                             discovery re-runs (every 10s while it finds nothing).
 // rules, externalRules:       prometheus-adapter's format, read as it is (each a list):
 // - seriesQuery               required: series selector for /api/v1/series.
+//   backend                   backend name, default "default": discovery and queries.
 //   seriesFilters             list of {is: regex} or {isNot: regex} (RE2), all must pass.
 //   resources:                overrides: {<label>: {group, resource (required)}}, template
 //                             (<<.Group>>, <<.Resource>>); externalRules also namespaced (bool).
@@ -166,8 +178,9 @@
 //                             <<.LabelValuesByName>>) it is sampled once per round for the whole
 //                             cluster and its series go to the objects their labels name.
 // resourceRules:              cpu and memory (both required): {containerQuery (required),
-//                             nodeQuery, resources, containerLabel}; window (default 1m). Adds the
-//                             per-pod definitions "cpu" and "memory" unless metrics: has them.
+//                             nodeQuery, resources, containerLabel}; window (default 1m); backend
+//                             (default "default"). Adds the per-pod definitions "cpu" and "memory"
+//                             unless metrics: has them.
 // `metrics:` may be absent when rules or resourceRules are given.
 //
 // Templates are PromQL with two placeholders and no other `<< >>` construct: <<.LabelMatchers>>
@@ -267,6 +280,9 @@ struct MetricDefinition {
   // as prometheus-adapter matches series to objects (a series that also carries
   // `namespace_label` counts only in that namespace; series without `pod_label` match nothing).
   bool whole_cluster_query = false;
+  // The backend queried (prom::Backends): "" or "default" is the `prometheus:` section; discovered
+  // definitions carry their rule's, the cAdvisor ones the `cpu` definition's.
+  std::string backend;
   std::string description;
   // PromQL with placeholders, rendered by the sampler:
   //   <<.LabelMatchers>>  matchers restricting the namespaces, e.g. namespace=~"a|b" (never empty,
@@ -355,6 +371,7 @@ struct SamplingConfig {
 // Kubernetes labels.
 struct PodLabelsConfig {
   bool enabled = true;
+  std::string backend;  // "" or "default": the `prometheus:` section; also kube_<object>_labels
   std::string query = "kube_pod_labels{<<.LabelMatchers>>}";
 };
 
@@ -416,6 +433,7 @@ struct AdapterRule {
   std::string name_as;              // Go regexp expansion ($1, ${name}); "" means $0 or $1
   std::string metrics_query;        // Go template: <<.Series>> <<.LabelMatchers>> <<.GroupBy>>
   bool external = false;            // from externalRules
+  std::string backend;              // discovery and queries; "" or "default": `prometheus:`
 };
 
 // One of prometheus-adapter's `resourceRules` (cpu or memory).
@@ -430,11 +448,23 @@ struct AdapterResourceRules {
   AdapterResourceRule cpu;
   AdapterResourceRule memory;
   absl::Duration window = absl::Minutes(1);  // reported as the PodMetrics window
+  std::string backend;                       // "" or "default": `prometheus:`
+};
+
+// One entry of `backends:` other than `default`.
+struct BackendConfig {
+  std::string path;             // "backends[2]", for messages
+  prom::ClientOptions options;  // options.name is the backend's name
 };
 
 struct Config {
-  std::string source;              // the file it came from ("<embedded>" for strings), for messages
-  prom::ClientOptions prometheus;  // `registry`, `sleep` and `proxy` are not read from YAML
+  std::string source;  // the file it came from ("<embedded>" for strings), for messages
+  // The backend named default: the `prometheus:` section, or the `backends:` entry named default.
+  // `registry`, `sleep` and `proxy` are not read from YAML.
+  prom::ClientOptions prometheus;
+  std::string prometheus_path = "prometheus";  // where it was written, for messages
+  // The other `backends:` entries, in file order (names unique, none "default").
+  std::vector<BackendConfig> backends;
   SamplingConfig sampling;
   PodLabelsConfig pod_labels;
   KedaConfig keda;
@@ -451,6 +481,10 @@ struct Config {
 
   // Returns the pods definition named `name`, or nullptr.
   const MetricDefinition* FindMetric(std::string_view name) const;
+  // Every backend's client options: `prometheus` (named default) first, then `backends`.
+  std::vector<prom::ClientOptions> BackendOptions() const;
+  // Whether a backend is named `name` ("" is default).
+  bool HasBackend(std::string_view name) const;
 };
 
 // Parses and validates YAML text. `source` names it in errors. InvalidArgument with "<source>:
@@ -465,7 +499,8 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
 // Checks what a running adapter needs beyond what ParseConfig checks, after the caller applied its
 // flag overrides (e.g. --prometheus-url): prometheus.url is set and well formed, and the prometheus
-// options are still valid. InvalidArgument in the ParseConfig message shape, naming config.source.
+// options are still valid; likewise every url of `backends`. InvalidArgument in the ParseConfig
+// message shape, naming config.source.
 absl::Status ValidateForRun(const Config& config);
 
 // The built-in default for the simulator and demo (url empty: the demo passes --prometheus-url):

@@ -75,4 +75,11 @@ void AddSamplerCheck(const pipeline::Sampler& sampler, Readiness& readiness) {
   readiness.Add("prometheus", [&sampler] { return sampler.ReadyStatus(); });
 }
 
+void AddBackendChecks(const pipeline::Sampler& sampler, Readiness& readiness) {
+  for (const std::string& name : sampler.backends().Names()) {
+    readiness.Add(absl::StrCat("prometheus-", name),
+                  [&sampler, name] { return sampler.BackendReadyStatus(name); });
+  }
+}
+
 }  // namespace aa::http

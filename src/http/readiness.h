@@ -57,5 +57,8 @@ class Readiness {
 
 // The sampler's check, named "prometheus": Sampler::ReadyStatus().
 void AddSamplerCheck(const pipeline::Sampler& sampler, Readiness& readiness);
+// One check per backend of the sampler, named "prometheus-<backend>":
+// Sampler::BackendReadyStatus(), so a backend that never answered fails alone.
+void AddBackendChecks(const pipeline::Sampler& sampler, Readiness& readiness);
 
 }  // namespace aa::http

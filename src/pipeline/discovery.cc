@@ -179,6 +179,7 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
       def.rule = rule.path;
       def.series = series_name;
       def.whole_cluster_query = whole_cluster;
+      def.backend = rule.backend;
       def.query = rendered;
       def.description = absl::StrCat("from ", rule.path, " (series ", series_name, ")");
       out.push_back(std::move(def));
@@ -212,7 +213,13 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
 }
 
 RuleDiscovery::RuleDiscovery(const config::Config& config, prom::Client& client, Clock& clock)
-    : config_(config), client_(client), clock_(clock), last_good_(config.rules.size()) {}
+    : RuleDiscovery(config, prom::Backends::Single(client), clock) {}
+
+RuleDiscovery::RuleDiscovery(const config::Config& config, prom::Backends backends, Clock& clock)
+    : config_(config),
+      backends_(std::move(backends)),
+      clock_(clock),
+      last_good_(config.rules.size()) {}
 
 std::vector<config::MetricDefinition> RuleDiscovery::Run() {
   absl::Time now = clock_.Now();
@@ -223,16 +230,24 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
   std::map<std::string, absl::Status> errors;
   for (size_t i = 0; i < config_.rules.size(); ++i) {
     const config::AdapterRule& rule = config_.rules[i];
-    auto it = answers.find(rule.series_query);
+    const bool other_backend = !rule.backend.empty() && rule.backend != prom::Backends::kDefault;
+    const std::string key =
+        other_backend ? absl::StrCat(rule.backend, " ", rule.series_query) : rule.series_query;
+    auto it = answers.find(key);
     if (it == answers.end()) {
+      prom::Client* client = backends_.Find(rule.backend);
       it = answers
-               .emplace(rule.series_query, client_.Series({rule.series_query}, now - lookback, now))
+               .emplace(key, client == nullptr
+                                 ? absl::StatusOr<std::vector<prom::Labels>>(absl::NotFoundError(
+                                       absl::StrCat("no backend named ", rule.backend)))
+                                 : client->Series({rule.series_query}, now - lookback, now))
                .first;
       if (!it->second.ok()) {
-        errors[rule.series_query] = it->second.status();
-        if (!last_errors_.contains(rule.series_query)) {
+        errors[key] = it->second.status();
+        if (!last_errors_.contains(key)) {
           LogWarn("rule discovery failed; keeping the rule's last good metrics",
                   {{"rule", rule.path},
+                   {"backend", rule.backend.empty() ? "default" : rule.backend},
                    {"seriesQuery", rule.series_query},
                    {"error", it->second.status()}});
         }
@@ -254,10 +269,14 @@ std::vector<config::MetricDefinition> RuleDiscovery::Run() {
 
 Discoverer::Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
                        prometheus::Registry* registry)
+    : Discoverer(sampler, prom::Backends::Single(client), clock, registry) {}
+
+Discoverer::Discoverer(Sampler& sampler, prom::Backends backends, Clock& clock,
+                       prometheus::Registry* registry)
     : sampler_(sampler),
       clock_(clock),
       metrics_(DiscoveryMetrics::Create(registry)),
-      discovery_(sampler.config(), client, clock),
+      discovery_(sampler.config(), std::move(backends), clock),
       interval_(sampler.config().discovery_interval) {}
 
 Discoverer::~Discoverer() { Stop(); }

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "prometheus/backends.h"
 #include "prometheus/client.h"
 
 namespace prometheus {
@@ -55,21 +56,25 @@ std::vector<config::MetricDefinition> DefinitionsForRule(const config::AdapterRu
 // thread in the adapter).
 class RuleDiscovery {
  public:
-  // `config` and `client` must outlive this object.
+  // `config` and `client` must outlive this object. `client` is the backend named default.
   RuleDiscovery(const config::Config& config, prom::Client& client, Clock& clock);
+  // Each rule's series come from its backend (AdapterRule::backend) in `backends`.
+  RuleDiscovery(const config::Config& config, prom::Backends backends, Clock& clock);
 
-  // One pass: one /api/v1/series call per distinct seriesQuery over the last discovery interval.
+  // One pass: one /api/v1/series call per distinct (backend, seriesQuery) over the last discovery
+  // interval, through the rule's backend (a backend `backends` lacks is an error of that rule).
   // A failing call keeps the previous definitions of the rules that use it (and is logged), so one
   // failing rule never hides the others. Returns every rule's definitions; (name, resource) pairs
   // already defined by `metrics:` or an earlier rule are left out.
   std::vector<config::MetricDefinition> Run();
 
-  // The error of the last pass per seriesQuery that failed (empty when all succeeded).
+  // The error of the last pass per seriesQuery that failed (empty when all succeeded); keyed
+  // "<backend> <seriesQuery>" for rules of a backend other than default.
   std::map<std::string, absl::Status> last_errors() const { return last_errors_; }
 
  private:
   const config::Config& config_;
-  prom::Client& client_;
+  prom::Backends backends_;
   Clock& clock_;
   std::vector<std::vector<config::MetricDefinition>> last_good_;  // per rule
   std::map<std::string, absl::Status> last_errors_;
@@ -87,6 +92,9 @@ class Discoverer {
   // `sampler`, `client` and `clock` must outlive this object; the config is the sampler's.
   // `registry` (may be null) receives autoscale_adapter_discovery_duration_seconds.
   Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
+             prometheus::Registry* registry = nullptr);
+  // With every rule's backend (the clients must outlive this object).
+  Discoverer(Sampler& sampler, prom::Backends backends, Clock& clock,
              prometheus::Registry* registry = nullptr);
   ~Discoverer();
   Discoverer(const Discoverer&) = delete;

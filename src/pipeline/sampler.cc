@@ -140,12 +140,21 @@ std::string AdhocIdentity(const config::MetricDefinition& def) {
   return id;
 }
 
+// The canonical name of a backend: "" is the default one.
+std::string BackendName(std::string_view backend) {
+  return std::string(backend.empty() ? prom::Backends::kDefault : backend);
+}
+
 }  // namespace
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
+    : Sampler(std::move(config), prom::Backends::Single(client), clock, registry) {}
+
+Sampler::Sampler(config::Config config, prom::Backends backends, Clock& clock,
+                 prometheus::Registry* registry)
     : config_(std::move(config)),
-      client_(client),
+      backends_(std::move(backends)),
       clock_(clock),
       metrics_(SamplerMetrics::Create(registry)),
       panic_windows_(std::make_unique<PanicWindows>(config_)),
@@ -418,7 +427,7 @@ void Sampler::RunRound(bool periodic) {
       }
       if (def == nullptr) continue;
       if (ns_demand_.contains(key.ns) ||
-          (NamespaceExists(def->namespace_label, key.ns, false, now) == Exists::kYes &&
+          (NamespaceExists(*def, key.ns, false, now) == Exists::kYes &&
            AdmitNamespace(*def, key.ns, now).ok())) {
         if (!demand_.contains(key)) urgent_.insert(key);
         AddDemand(key, at);
@@ -521,11 +530,25 @@ void Sampler::RunRound(bool periodic) {
   }
   if (probe_needed) {
     ++round_queries_;
-    absl::Status probe = client_.Query("vector(1)", now).status();
+    absl::Status probe = QueryBackend(BackendName(""), "vector(1)", now).status();
     std::lock_guard lock(mu_);
     probe_succeeded_ = probe.ok();
     if (!probe.ok()) last_query_error_ = probe;
     if (!probe.ok()) LogWarn("prometheus probe failed", {{"error", probe}});
+  }
+  if (periodic && backends_.size() > 1) {
+    // Every backend that never answered is probed, for its readiness check.
+    for (const std::string& name : backends_.Names()) {
+      {
+        std::lock_guard lock(mu_);
+        if (backend_answered_.contains(name)) continue;
+      }
+      ++round_queries_;
+      absl::Status probe = QueryBackend(name, "vector(1)", now).status();
+      if (!probe.ok()) {
+        LogWarn("prometheus probe failed", {{"backend", name}, {"error", probe}});
+      }
+    }
   }
   panic_windows_->Apply(next.get());    // panic-aware metrics: windowed values, before anyone reads
   metrics_->Round(clock_.Now() - now);  // before Publish: whoever sees the snapshot sees this
@@ -561,9 +584,10 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   bool all_namespaces = false;
   if (chunks.size() > 1 && config_.sampling.whole_cluster_percent > 0) {
     std::lock_guard lock(mu_);
-    auto known = known_ns_.find(def.namespace_label);
+    const std::string backend = BackendName(def.backend);
+    auto known = known_ns_.find({backend, def.namespace_label});
     all_namespaces =
-        check_error_.ok() && known != known_ns_.end() && !known->second.empty() &&
+        CheckError(backend).ok() && known != known_ns_.end() && !known->second.empty() &&
         namespaces.size() * 100 >=
             known->second.size() * static_cast<size_t>(config_.sampling.whole_cluster_percent);
   }
@@ -654,7 +678,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         def.adhoc ? absl::StatusOr<std::string>(def.query)
                   : RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces);
     if (!query.ok()) return query.status();
-    auto result = client_.Query(*query, at, def.query_options);
+    auto result = QueryBackend(BackendName(def.backend), *query, at, def.query_options);
     if (!result.ok()) return result.status();
     if (def.adhoc && result->type == prom::ResultType::kMatrix) {
       // As KEDA's prometheus scaler reads it: each series is an element without a value.
@@ -738,7 +762,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
     auto baseline_query =
         RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
     if (!baseline_query.ok()) return baseline_query.status();
-    auto baseline = client_.Query(*baseline_query, at);
+    auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at);
     if (!baseline.ok()) {
       return absl::Status(baseline.status().code(),
                           absl::StrCat("baseline query: ", baseline.status().message()));
@@ -785,57 +809,127 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
 }
 
 void Sampler::CheckNamespaces(const MetricSet& set) {
-  std::set<std::string> labels;
+  // backend -> its namespace labels in use
+  std::map<std::string, std::set<std::string>> labels;
   for (const auto& def : set.definitions) {
-    if (!def.namespace_label.empty()) labels.insert(def.namespace_label);
+    if (!def.namespace_label.empty()) labels[BackendName(def.backend)].insert(def.namespace_label);
   }
   const absl::Time now = clock_.Now();
-  std::map<std::string, std::set<std::string>> known;
-  absl::Status status;
-  for (const auto& label : labels) {
-    ++round_queries_;
-    auto values = client_.LabelValues(label, now - kNamespaceLookback, now);
-    if (!values.ok()) {
-      status = values.status();
-      break;
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> known;
+  std::map<std::string, absl::Status> status;  // per backend
+  absl::Status first_error;
+  bool unsupported = false;
+  for (const auto& [backend, backend_labels] : labels) {
+    absl::Status& backend_status = status[backend];
+    for (const auto& label : backend_labels) {
+      ++round_queries_;
+      prom::Client* client = backends_.Find(backend);
+      auto values = client == nullptr
+                        ? absl::StatusOr<std::vector<std::string>>(
+                              absl::NotFoundError(absl::StrCat("no backend named ", backend)))
+                        : client->LabelValues(label, now - kNamespaceLookback, now);
+      if (values.status().code() != absl::StatusCode::kUnimplemented) {
+        NoteBackend(backend, values.status());
+      }
+      if (!values.ok()) {
+        backend_status = values.status();
+        break;
+      }
+      known[{backend, label}] = std::set<std::string>(values->begin(), values->end());
     }
-    known[label] = std::set<std::string>(values->begin(), values->end());
+    if (backend_status.code() == absl::StatusCode::kUnimplemented) {
+      unsupported = true;
+    } else if (!backend_status.ok() && first_error.ok()) {
+      first_error = backend_status;
+    }
   }
-  metrics_->NamespaceCheck(status.ok()                                         ? "success"
-                           : status.code() == absl::StatusCode::kUnimplemented ? "unsupported"
-                                                                               : "error");
-  bool changed;
+  metrics_->NamespaceCheck(!first_error.ok() ? "error" : unsupported ? "unsupported" : "success");
+  std::vector<std::pair<std::string, absl::Status>> changed;
   {
     std::lock_guard lock(mu_);
-    changed = status.code() != check_error_.code() || checks_ == 0;
+    for (const auto& [backend, backend_status] : status) {
+      if (backend_status.code() != CheckError(backend).code() || checks_ == 0) {
+        changed.emplace_back(backend, backend_status);
+      }
+      check_error_[backend] = backend_status;
+      if (!backend_status.ok()) continue;
+      // This backend's values replace its previous ones; a failed backend keeps its last good.
+      for (auto it = known_ns_.begin(); it != known_ns_.end();) {
+        it = it->first.first == backend ? known_ns_.erase(it) : std::next(it);
+      }
+    }
+    known_ns_.merge(known);
     checked_at_ = now;
-    check_error_ = status;
-    if (status.ok()) known_ns_ = std::move(known);
     ++checks_;
     check_wanted_ = false;
   }
   published_cv_.notify_all();
-  if (changed && status.code() == absl::StatusCode::kUnimplemented) {
-    LogInfo("namespace check unsupported: every valid namespace asked for is sampled",
-            {{"error", status}});
-  } else if (changed && !status.ok()) {
-    LogWarn("namespace check failed: new namespaces are refused until it succeeds",
-            {{"error", status}});
+  for (const auto& [backend, backend_status] : changed) {
+    if (backend_status.code() == absl::StatusCode::kUnimplemented) {
+      LogInfo("namespace check unsupported: every valid namespace asked for is sampled",
+              {{"backend", backend}, {"error", backend_status}});
+    } else if (!backend_status.ok()) {
+      LogWarn("namespace check failed: new namespaces are refused until it succeeds",
+              {{"backend", backend}, {"error", backend_status}});
+    }
   }
 }
 
-Sampler::Exists Sampler::NamespaceExists(const std::string& label, const std::string& ns,
+const absl::Status& Sampler::CheckError(const std::string& backend) const {
+  static const absl::Status* const kOk = new absl::Status();
+  auto it = check_error_.find(backend);
+  return it == check_error_.end() ? *kOk : it->second;
+}
+
+absl::StatusOr<prom::QueryResult> Sampler::QueryBackend(const std::string& backend,
+                                                        const std::string& promql, absl::Time at,
+                                                        const prom::QueryOptions& options) {
+  prom::Client* client = backends_.Find(backend);
+  absl::StatusOr<prom::QueryResult> result =
+      client == nullptr ? absl::NotFoundError(absl::StrCat("no backend named ", backend))
+                        : client->Query(promql, at, options);
+  NoteBackend(backend, result.status());
+  return result;
+}
+
+void Sampler::NoteBackend(const std::string& backend, const absl::Status& status) {
+  std::lock_guard lock(mu_);
+  if (status.ok()) {
+    backend_answered_.insert(backend);
+  } else {
+    backend_error_[backend] = status;
+  }
+}
+
+absl::Status Sampler::BackendReadyStatus(std::string_view backend) const {
+  const std::string name = BackendName(backend);
+  if (backends_.Find(name) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no backend named ", name));
+  }
+  std::lock_guard lock(mu_);
+  if (backend_answered_.contains(name)) return absl::OkStatus();
+  auto error = backend_error_.find(name);
+  return absl::UnavailableError(
+      absl::StrCat("waiting for the first successful query to backend ", name,
+                   error == backend_error_.end()
+                       ? ""
+                       : absl::StrCat(" (last error: ", error->second.message(), ")")));
+}
+
+Sampler::Exists Sampler::NamespaceExists(const config::MetricDefinition& def, const std::string& ns,
                                          bool has_pods, absl::Time now) const {
   if (!config_.sampling.check_namespaces || has_pods) return Exists::kYes;
+  const std::string backend = BackendName(def.backend);
+  const absl::Status& check_error = CheckError(backend);
   // A client that cannot list label values: do without the check (demand stays bounded by the
   // ceiling and the token bucket).
-  if (checks_ > 0 && check_error_.code() == absl::StatusCode::kUnimplemented) return Exists::kYes;
-  auto known = known_ns_.find(label);
+  if (checks_ > 0 && check_error.code() == absl::StatusCode::kUnimplemented) return Exists::kYes;
+  auto known = known_ns_.find({backend, def.namespace_label});
   if (known != known_ns_.end() && known->second.contains(ns)) return Exists::kYes;
   if (checks_ == 0 || now - checked_at_ >= config_.sampling.namespace_check_interval) {
     return Exists::kCheck;
   }
-  if (!check_error_.ok()) return Exists::kFailed;
+  if (!check_error.ok()) return Exists::kFailed;
   return known == known_ns_.end() ? Exists::kCheck : Exists::kNo;
 }
 
@@ -905,7 +999,8 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
   absl::Time at = clock_.Now();
   ++round_queries_;
   // Without a definition the query is rendered by replacement, which cannot fail.
-  auto result = client_.Query(
+  auto result = QueryBackend(
+      BackendName(config_.pod_labels.backend),
       *RenderQuery(config_.pod_labels.query, nullptr, namespaces, "", all_namespaces), at);
   metrics_->Query("pod_labels", result.ok());
   if (!result.ok()) {
@@ -1113,7 +1208,7 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
     std::unique_lock lock(mu_);
     // A namespace nobody demands yet: it must exist and be admitted.
     while (namespaced && !ns_demand_.contains(key.ns)) {
-      Exists exists = NamespaceExists(def->namespace_label, key.ns, has_pods, now);
+      Exists exists = NamespaceExists(*def, key.ns, has_pods, now);
       if (exists == Exists::kYes) {
         absl::Status admitted = AdmitNamespace(*def, ns, now);
         if (!admitted.ok()) return admitted;
@@ -1126,9 +1221,9 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
       if (exists == Exists::kFailed) {
         metrics_->Rejected("check_failed");
         return WithWhy(
-            absl::UnavailableError(absl::StrCat(
-                "metric ", def->name, " in namespace ", ToAbsl(ns),
-                ": cannot check whether the namespace exists: ", check_error_.message())),
+            absl::UnavailableError(absl::StrCat("metric ", def->name, " in namespace ", ToAbsl(ns),
+                                                ": cannot check whether the namespace exists: ",
+                                                CheckError(BackendName(def->backend)).message())),
             Why::kBackendFailed);
       }
       // kCheck: wait for the next namespace check (one for every namespace that waits).

@@ -47,6 +47,7 @@
 #include "pipeline/metric_set.h"
 #include "pipeline/snapshot.h"
 #include "pipeline/why.h"
+#include "prometheus/backends.h"
 #include "prometheus/client.h"
 
 namespace prometheus {
@@ -73,8 +74,14 @@ struct MetricRead {
 class Sampler {
  public:
   // `client` and `clock` must outlive the sampler. `registry` (may be null) receives the sampler's
-  // self-metrics.
+  // self-metrics. `client` is the backend named default (the only one).
   Sampler(config::Config config, prom::Client& client, Clock& clock,
+          prometheus::Registry* registry);
+  // Several backends: each definition is queried through its backend (MetricDefinition::backend),
+  // the pod labels through config.pod_labels.backend, and the namespace check asks each backend in
+  // use for its own namespace labels. A definition whose backend `backends` lacks fails its queries
+  // (NotFound). The clients must outlive the sampler.
+  Sampler(config::Config config, prom::Backends backends, Clock& clock,
           prometheus::Registry* registry);
   ~Sampler();
   Sampler(const Sampler&) = delete;
@@ -166,6 +173,13 @@ class Sampler {
   bool Ready() const { return ReadyStatus().ok(); }
   // OK when Ready(), else Unavailable saying what it waits for (and the last Prometheus error).
   absl::Status ReadyStatus() const;
+  // One backend's readiness: OK once it answered a query successfully; else Unavailable with its
+  // last error. With several backends, each one that has not answered yet is probed (vector(1))
+  // every round, so a backend nothing queries yet is checked too. NotFound for an unknown name.
+  absl::Status BackendReadyStatus(std::string_view backend) const;
+
+  // The backends (never empty).
+  const prom::Backends& backends() const { return backends_; }
 
   const config::Config& config() const { return config_; }
 
@@ -239,12 +253,21 @@ class Sampler {
                                           const std::vector<std::string>& namespaces,
                                           const std::string& extra_matchers,
                                           bool all_namespaces = false) const;
-  // Re-reads the namespaces Prometheus has for every namespace label in use (sampling thread).
+  // Re-reads the namespaces each backend has for every namespace label in use there (sampling
+  // thread).
   void CheckNamespaces(const MetricSet& set);
   enum class Exists { kYes, kNo, kCheck, kFailed };
-  // Whether `ns` exists for namespace label `label`; `has_pods` from the pod source. Needs mu_.
-  Exists NamespaceExists(const std::string& label, const std::string& ns, bool has_pods,
+  // Whether `ns` exists for `def`'s namespace label in its backend; `has_pods` from the pod
+  // source. Needs mu_.
+  Exists NamespaceExists(const config::MetricDefinition& def, const std::string& ns, bool has_pods,
                          absl::Time now) const;
+  // The last namespace check's outcome for `backend` (OK when none). Needs mu_.
+  const absl::Status& CheckError(const std::string& backend) const;
+  // Queries through `backend`'s client, noting the outcome for BackendReadyStatus().
+  absl::StatusOr<prom::QueryResult> QueryBackend(const std::string& backend,
+                                                 const std::string& promql, absl::Time at,
+                                                 const prom::QueryOptions& options = {});
+  void NoteBackend(const std::string& backend, const absl::Status& status);
   // Admits new namespace `ns` (ceiling, token bucket) or says why not. Needs mu_.
   absl::Status AdmitNamespace(const config::MetricDefinition& def, std::string_view ns,
                               absl::Time now);
@@ -266,7 +289,7 @@ class Sampler {
   std::vector<std::string> ExpireAdhoc(absl::Time now);
 
   const config::Config config_;
-  prom::Client& client_;
+  prom::Backends backends_;
   Clock& clock_;
   PodLabelSource* pod_source_ = nullptr;
   std::unique_ptr<SamplerMetrics> metrics_;
@@ -297,10 +320,14 @@ class Sampler {
   std::map<std::string, size_t> ns_demand_;  // namespace -> demand_ keys naming it
   double tokens_ = 0;                        // new-namespace token bucket
   absl::Time tokens_at_;
-  std::map<std::string, std::set<std::string>> known_ns_;  // namespace label -> Prometheus' values
-  absl::Time checked_at_ = absl::InfinitePast();           // the last namespace check
-  absl::Status check_error_;                               // its outcome
-  uint64_t checks_ = 0;                                    // namespace checks so far
+  // (backend, namespace label) -> that backend's values.
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> known_ns_;
+  absl::Time checked_at_ = absl::InfinitePast();     // the last namespace check
+  std::map<std::string, absl::Status> check_error_;  // its outcome per backend
+  // Per backend: answered a query once; the last failed query's error.
+  std::set<std::string> backend_answered_;
+  std::map<std::string, absl::Status> backend_error_;
+  uint64_t checks_ = 0;  // namespace checks so far
   bool check_wanted_ = false;
   std::set<SlotKey> evicted_;  // selector variants evicted, whose slots go at the next round
   std::vector<std::string> forgotten_;  // namespaces nobody demands any more (for pod_source_)

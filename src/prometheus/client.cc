@@ -54,7 +54,9 @@ constexpr std::array<const char*, 2> kWarningActionNames = {"rejected", "accepte
 // Self-metrics, one struct built once per client from the registry. Counted per HTTP attempt, so
 // retries show.
 struct ClientMetrics {
-  explicit ClientMetrics(prometheus::Registry& registry) {
+  // Several clients (backends) register the same families in one registry: prometheus-cpp hands
+  // back the existing family, and each client adds its own children, labelled backend=`backend`.
+  ClientMetrics(prometheus::Registry& registry, const std::string& backend) {
     auto& requests =
         prometheus::BuildCounter()
             .Name("autoscale_adapter_prometheus_requests_total")
@@ -73,15 +75,16 @@ struct ClientMetrics {
             .Register(registry);
     for (size_t e = 0; e < kEndpointNames.size(); ++e) {
       for (size_t a = 0; a < kWarningActionNames.size(); ++a) {
-        warnings_total[e][a] =
-            &warnings.Add({{"endpoint", kEndpointNames[e]}, {"action", kWarningActionNames[a]}});
+        warnings_total[e][a] = &warnings.Add({{"backend", backend},
+                                              {"endpoint", kEndpointNames[e]},
+                                              {"action", kWarningActionNames[a]}});
       }
       for (size_t o = 0; o < kOutcomeNames.size(); ++o) {
-        requests_total[e][o] =
-            &requests.Add({{"endpoint", kEndpointNames[e]}, {"outcome", kOutcomeNames[o]}});
+        requests_total[e][o] = &requests.Add(
+            {{"backend", backend}, {"endpoint", kEndpointNames[e]}, {"outcome", kOutcomeNames[o]}});
       }
       duration_seconds[e] =
-          &duration.Add({{"endpoint", kEndpointNames[e]}},
+          &duration.Add({{"backend", backend}, {"endpoint", kEndpointNames[e]}},
                         prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                 0.5, 1, 2.5, 5, 10, 30});
     }
@@ -581,7 +584,7 @@ absl::StatusOr<std::unique_ptr<Client>> NewHttpClient(ClientOptions options) {
   std::unique_ptr<ClientMetrics> metrics;
   if (options.registry != nullptr) {
     try {
-      metrics = std::make_unique<ClientMetrics>(*options.registry);
+      metrics = std::make_unique<ClientMetrics>(*options.registry, options.name);
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("option registry: cannot register metrics: ", e.what()));

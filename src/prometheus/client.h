@@ -33,6 +33,9 @@ struct TlsOptions {
 };
 
 struct ClientOptions {
+  // The backend's name (prom::Backends): the `backend` label of the self-metrics. Default
+  // "default", the `prometheus:` section.
+  std::string name = "default";
   // Base URL, with an optional path prefix: "http://prometheus:9090",
   // "https://thanos/query/prefix".
   // "/api/v1/..." is appended to it.
@@ -106,7 +109,8 @@ absl::Status ValidateQueryOptions(const QueryOptions& options);
 // ClientOptions::method). Secret files are re-read on every call (once per call, shared by its
 // retries). With tls.server_name set, the connection goes to the URL's host while SNI and
 // certificate verification use server_name; the Host header stays the URL's. Self-metrics (when
-// options.registry is set), one observation per HTTP attempt, so retries show:
+// options.registry is set), one observation per HTTP attempt, so retries show, each also labelled
+// backend="<options.name>" (several clients share the families of one registry):
 //   autoscale_adapter_prometheus_requests_total{endpoint="query|series",outcome="success|error_http|
 //     error_network|error_timeout|error_parse|error_query|error_too_large|error_warnings"}
 //   autoscale_adapter_prometheus_request_duration_seconds{endpoint} (histogram, includes parsing)

@@ -112,6 +112,73 @@ TEST_F(AdapterTest, ServesASampledValueAndStops) {
   adapter.Stop();                       // idempotent
 }
 
+// Several backends: each metric reads its own, /readyz has one check per backend that fails alone,
+// and a backend's client that cannot be built names the backend.
+TEST_F(AdapterTest, SeveralBackendsEachWithItsReadinessCheck) {
+  FakePrometheus zone_b;
+  zone_b.SetDown(true, "HTTP 401 Unauthorized from http://zone-b");
+  AdapterOptions options = TestOptions(prom_);
+  options.config.sampling.warm_namespaces.clear();
+  options.config.sampling.interval = absl::Seconds(1);  // the probe's round comes sooner
+  config::BackendConfig b;
+  b.path = "backends[0]";
+  b.options.name = "zone-b";
+  b.options.url = "http://zone-b:9090";
+  options.config.backends = {b};
+  config::MetricDefinition conc_b = options.config.metrics[0];
+  conc_b.name = "concurrency_b";
+  conc_b.backend = "zone-b";
+  options.config.metrics.push_back(conc_b);
+  options.prometheus_backends["zone-b"] = &zone_b;
+  Adapter adapter(std::move(options));
+  ASSERT_TRUE(adapter.Start().ok());
+  httplib::SSLClient secure("127.0.0.1", adapter.https_port());
+  secure.enable_server_certificate_verification(false);
+  auto a = secure.Get("/api/v1/namespaces/ns/metrics/concurrency");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, 200) << a->body;
+  auto b_read = secure.Get("/api/v1/namespaces/ns/metrics/concurrency_b");
+  ASSERT_TRUE(b_read);
+  EXPECT_EQ(b_read->status, 503) << b_read->body;
+  EXPECT_THAT(b_read->body, HasSubstr("401 Unauthorized"));
+  httplib::Client http("127.0.0.1", adapter.http_port());
+  auto ready = http.Get("/readyz?verbose");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  EXPECT_THAT(ready->body, HasSubstr("[+]prometheus-default ok\n"));
+  EXPECT_THAT(ready->body, HasSubstr("[-]prometheus-zone-b failed: waiting for the first "
+                                     "successful query to backend zone-b (last error: HTTP 401 "
+                                     "Unauthorized from http://zone-b)\n"));
+  auto one = http.Get("/readyz/prometheus-default");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200);
+  // Once zone-b answers (its probe runs every round), its check passes too.
+  zone_b.SetDown(false);
+  zone_b.AnswerOtherwise({{{{"namespace", "ns"}, {"pod", "b-1"}}, 7}});
+  bool passed = false;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(20); !passed && absl::Now() < deadline;) {
+    auto r = http.Get("/readyz/prometheus-zone-b");
+    passed = r && r->status == 200;
+    if (!passed) absl::SleepFor(absl::Milliseconds(50));  // polls the next real round
+  }
+  EXPECT_TRUE(passed);
+  adapter.Stop();
+
+  // A client that cannot be built is refused at Start, naming its backend.
+  AdapterOptions bad = TestOptions(prom_);
+  config::BackendConfig vm;
+  vm.path = "backends[0]";
+  vm.options.name = "vm";
+  vm.options.url = "http://vm:8428";
+  vm.options.tls.cert_file = "/nonexistent/c.pem";
+  vm.options.tls.key_file = "/nonexistent/k.pem";
+  bad.config.backends = {vm};
+  Adapter refused(std::move(bad));
+  absl::Status s = refused.Start();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("backend vm: "));
+}
+
 TEST_F(AdapterTest, CertificateWithoutKeyIsRefusedBeforeStarting) {
   AdapterOptions options = TestOptions(prom_);
   options.tls_cert_file = "/nonexistent/tls.crt";
@@ -181,7 +248,7 @@ TEST(AdapterPartialAnswers, WarningsAreAnErrorUnlessAccepted) {
       EXPECT_THAT(status["message"].get<std::string>(), HasSubstr("store eu-1 unreachable"));
       EXPECT_THAT(metrics->body,
                   HasSubstr("autoscale_adapter_prometheus_warnings_total{action=\"rejected\","
-                            "endpoint=\"query\"}"));
+                            "backend=\"default\",endpoint=\"query\"}"));
     } else {
       EXPECT_EQ(res->status, 200) << res->body;
       nlohmann::json list = nlohmann::json::parse(res->body);
@@ -189,7 +256,7 @@ TEST(AdapterPartialAnswers, WarningsAreAnErrorUnlessAccepted) {
       EXPECT_EQ(list["items"][0]["value"], "35");
       EXPECT_THAT(metrics->body,
                   HasSubstr("autoscale_adapter_prometheus_warnings_total{action=\"accepted\","
-                            "endpoint=\"query\"}"));
+                            "backend=\"default\",endpoint=\"query\"}"));
     }
     adapter.Stop();
   }

@@ -303,7 +303,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownTop",
                   WithMetric("prometh\xd0\xb5us: {}"),  // Cyrillic e: escaped in the message
                   "t.yaml: prometh\\xd0\\xb5us: unknown field; expected one of: prometheus, "
-                  "sampling, podLabels, keda, "
+                  "backends, sampling, podLabels, keda, "
                   "metrics, discovery, rules, externalRules, resourceRules"},
         ErrorCase{
             "UnknownPrometheus", Pm("uri: x"),
@@ -328,14 +328,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "wholeClusterPercent"},
         ErrorCase{"MaxNamespacesZero", Sm("maxNamespaces: 0"),
                   "t.yaml: sampling.maxNamespaces: must be between 1 and 1073741824 (got \"0\")"},
-        ErrorCase{"UnknownPodLabels", WithMetric("podLabels: {enable: true}"),
-                  "t.yaml: podLabels.enable: unknown field; expected one of: enabled, query"},
+        ErrorCase{
+            "UnknownPodLabels", WithMetric("podLabels: {enable: true}"),
+            "t.yaml: podLabels.enable: unknown field; expected one of: enabled, query, backend"},
         ErrorCase{
             "UnknownMetric", Metric("name: m\n  query: 'x{<<.LabelMatchers>>}'\n  targetValue: 3"),
             "t.yaml: metrics[0].targetValue: unknown field; expected one of: name, description, "
             "resource, "
             "preset, query, baselineQuery, namespaceLabel, podLabel, target, targetUtilization, "
-            "containerConcurrency, targetUtilizationPercentage, panic, scaling"},
+            "containerConcurrency, targetUtilizationPercentage, panic, scaling, backend"},
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "

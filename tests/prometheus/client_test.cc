@@ -150,7 +150,9 @@ uint64_t HistogramCount(prometheus::Registry& registry, const std::string& endpo
   for (const auto& family : registry.Collect()) {
     if (family.name != "autoscale_adapter_prometheus_request_duration_seconds") continue;
     for (const auto& m : family.metric) {
-      if (!m.label.empty() && m.label[0].value == endpoint) return m.histogram.sample_count;
+      for (const auto& l : m.label) {
+        if (l.name == "endpoint" && l.value == endpoint) return m.histogram.sample_count;
+      }
     }
   }
   return 0;
