@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -144,6 +145,31 @@ std::string BodySnippet(const std::string& body) {
     out.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
   if (body.size() > kMax) out += "...";
   return out;
+}
+
+// `text` (an error answer) without the credentials of `sent`: the Authorization header's value
+// and its credential part, and the values of `custom` headers (they may be secrets too). Some
+// servers echo what they refused (vmauth: `cannot find the provided auth token "Basic ..."`), and
+// error messages go to logs and API clients.
+std::string WithoutCredentials(std::string text,
+                               const std::vector<std::pair<std::string, std::string>>& sent,
+                               const std::map<std::string, std::string>& custom) {
+  std::vector<std::string> secrets;
+  for (const auto& [k, v] : sent) {
+    if (!absl::EqualsIgnoreCase(k, "Authorization")) continue;
+    secrets.push_back(v);
+    if (size_t space = v.find(' '); space != std::string::npos)
+      secrets.push_back(v.substr(space + 1));
+  }
+  for (const auto& [k, v] : custom) secrets.push_back(v);
+  // Longest first, so a credential's part does not break up the whole value's replacement.
+  std::sort(secrets.begin(), secrets.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 4) continue;  // too short to be a secret, and would mangle the message
+    absl::StrReplaceAll({{secret, "<redacted>"}}, &text);
+  }
+  return text;
 }
 
 // The refusal of a partial answer: its first warnings, each shortened, in one message.
@@ -447,6 +473,7 @@ class HttpClient final : public Client {
       return out;
     }
     out.retryable = IsTransientHttpStatus(status);
+    body = WithoutCredentials(std::move(body), req.headers, options_.headers);
     if (auto api = ExtractApiError(body); api.has_value()) {
       out.status =
           absl::Status(api->code(), absl::StrCat(where, ": HTTP ", status, ": ", api->message()));

@@ -158,6 +158,43 @@ uint64_t HistogramCount(prometheus::Registry& registry, const std::string& endpo
   return 0;
 }
 
+// A proxy that refuses a credential and echoes it (vmauth: `cannot find the provided auth token
+// "Basic ..."`): the error names the status and the refusal, never the credential.
+TEST(HttpClient, ErrorAnswersEchoingTheCredentialAreRedacted) {
+  TestServer server;
+  server.http().Get("/api/v1/query", [](const httplib::Request& req, httplib::Response& res) {
+    res.status = 400;
+    res.set_content(absl::StrCat("cannot find the provided auth token \"",
+                                 req.get_header_value("Authorization"), "\" in config; tenant ",
+                                 req.get_header_value("X-Api-Key")),
+                    "text/plain");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.basic_auth_username = "adapter";
+  o.basic_auth_password = "wrong-password";
+  o.headers = {{"X-Api-Key", "api-key-secret"}};
+  auto client = MustClient(o);
+  ASSERT_NE(client, nullptr);
+  auto r = client->Query("up", absl::InfinitePast());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  const std::string message(r.status().message());
+  EXPECT_THAT(message, HasSubstr("HTTP 400: cannot find the provided auth token \"<redacted>\""));
+  EXPECT_THAT(message, Not(HasSubstr(absl::Base64Escape("adapter:wrong-password"))));
+  EXPECT_THAT(message, Not(HasSubstr("api-key-secret")));
+  // A bearer token likewise, whole or as the credential part alone.
+  testutil::TempDir dir;
+  o.basic_auth_username.clear();
+  o.basic_auth_password.clear();
+  o.bearer_token_file = dir.WriteFile("token", "t0ken-value");
+  client = MustClient(o);
+  r = client->Query("up", absl::InfinitePast());
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), Not(HasSubstr("t0ken-value")));
+}
+
 TEST(HttpClient, GetWithPathPrefixHeadersAndRotatingBearerToken) {
   TestServer server;
   Seen seen;
