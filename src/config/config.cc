@@ -103,9 +103,12 @@ bool IsSet(const YAML::Node& node) { return node.IsDefined() && !node.IsNull(); 
 // untouched when the key is absent or null.
 class MapView {
  public:
+  // `first_key`, when not empty, is accepted too (listed first in messages): a map that has the
+  // keys of another plus one, as a `backends:` entry has those of `prometheus:` plus `name`.
   static absl::StatusOr<MapView> Open(const Errors& errors, const YAML::Node& node,
                                       std::string path,
-                                      std::initializer_list<std::string_view> known) {
+                                      std::initializer_list<std::string_view> known,
+                                      std::string_view first_key = {}) {
     MapView view(errors, std::move(path));
     if (!IsSet(node)) return view;
     if (!node.IsMap()) return errors.AtNode(view.path_, "expected a map", node);
@@ -117,10 +120,12 @@ class MapView {
         return errors.AtNode(view.path_, "map keys must be strings", key_node);
       std::string key = key_node.Scalar();
       std::string key_path = JoinPath(view.path_, QuoteForMessage(key));
-      bool is_known = false;
+      bool is_known = !first_key.empty() && first_key == key;
       for (std::string_view k : known) is_known = is_known || k == key;
       if (!is_known) {
-        std::vector<std::string> names(known.begin(), known.end());
+        std::vector<std::string> names;
+        if (!first_key.empty()) names.emplace_back(first_key);
+        names.insert(names.end(), known.begin(), known.end());
         return errors.At(
             key_path, absl::StrCat("unknown field; expected one of: ", absl::StrJoin(names, ", ")));
       }
@@ -325,33 +330,12 @@ absl::Status ValidatePrometheus(const Errors& errors, std::string_view path,
 // `path`: the same keys plus `name`, read into *name.
 absl::Status ReadPrometheus(const Errors& errors, const YAML::Node& node, const std::string& path,
                             std::string* name, prom::ClientOptions* o) {
-  std::initializer_list<std::string_view> keys_prometheus = {"url",
-                                                             "headers",
-                                                             "bearerTokenFile",
-                                                             "basicAuth",
-                                                             "tls",
-                                                             "timeout",
-                                                             "maxRetries",
-                                                             "retryBackoff",
-                                                             "method",
-                                                             "postThresholdBytes",
-                                                             "maxResponseBytes",
-                                                             "acceptWarnings"};
-  std::initializer_list<std::string_view> keys_backend = {"name",
-                                                          "url",
-                                                          "headers",
-                                                          "bearerTokenFile",
-                                                          "basicAuth",
-                                                          "tls",
-                                                          "timeout",
-                                                          "maxRetries",
-                                                          "retryBackoff",
-                                                          "method",
-                                                          "postThresholdBytes",
-                                                          "maxResponseBytes",
-                                                          "acceptWarnings"};
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               name != nullptr ? keys_backend : keys_prometheus));
+  AA_ASSIGN_OR_RETURN(
+      MapView m, MapView::Open(errors, node, path,
+                               {"url", "headers", "bearerTokenFile", "basicAuth", "tls", "timeout",
+                                "maxRetries", "retryBackoff", "method", "postThresholdBytes",
+                                "maxResponseBytes", "acceptWarnings"},
+                               name != nullptr ? "name" : ""));
   if (name != nullptr) {
     AA_RETURN_IF_ERROR(m.String("name", name));
     if (!m.Has("name")) return errors.At(m.Path("name"), "required");
