@@ -15,7 +15,9 @@ using ::testing::HasSubstr;
 
 class NullClient : public Client {
  public:
-  absl::StatusOr<QueryResult> Query(std::string_view, absl::Time) override { return QueryResult{}; }
+  absl::StatusOr<QueryResult> Query(std::string_view, absl::Time, const QueryOptions&) override {
+    return QueryResult{};
+  }
   absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>&, absl::Time,
                                              absl::Time) override {
     return std::vector<Labels>{};
