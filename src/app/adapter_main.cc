@@ -392,10 +392,11 @@ absl::Status ApplyPrometheusAdapterFlags(config::Config& config) {
     prometheus.tls.key_file = f;
   }
   AA_ASSIGN_OR_RETURN(auto headers, app::ParsePrometheusHeaders(FlagValues("prometheus_header")));
-  for (auto& [name, value] : headers) {
+  for (auto& header : headers) {
+    const std::string& name = header.first;
     std::erase_if(prometheus.headers,
                   [&](const auto& h) { return absl::EqualsIgnoreCase(h.first, name); });
-    prometheus.headers[name] = value;
+    prometheus.headers[name] = header.second;
   }
   if (std::string verb = absl::GetFlag(FLAGS_prometheus_verb); !verb.empty()) {
     if (verb != "GET" && verb != "POST") {

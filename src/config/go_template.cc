@@ -700,7 +700,7 @@ class Executor {
           return Error(n, absl::StrCat("range can't iterate over ", TypeName(*v)));
         }
         const size_t scope = vars_.size();
-        auto iteration = [&](Val key, Val elem) -> absl::Status {
+        auto iteration = [&](const Val& key, const Val& elem) -> absl::Status {
           if (++steps_ > GoTemplate::kMaxSteps) {
             return Error(
                 n, absl::StrCat("the template ran more than ", GoTemplate::kMaxSteps, " steps"));
@@ -708,7 +708,7 @@ class Executor {
           vars_.resize(scope);
           if (n.vars.size() == 1) Declare(n.vars[0], elem);
           if (n.vars.size() == 2) {
-            Declare(n.vars[0], std::move(key));
+            Declare(n.vars[0], key);
             Declare(n.vars[1], elem);
           }
           return Walk(n.body, elem);

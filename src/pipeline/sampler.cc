@@ -1141,7 +1141,9 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
                                              const config::MetricResource& resource,
                                              std::string_view extra_matchers, ReadMode mode,
                                              ReadDone* done) {
-  auto [set, def] = Lookup(resource, metric);
+  auto looked_up = Lookup(resource, metric);
+  std::shared_ptr<const MetricSet>& set = looked_up.first;
+  const config::MetricDefinition* def = looked_up.second;
   if (def == nullptr && resource == config::MetricResource::KedaAdhoc()) {
     return WithWhy(absl::NotFoundError(absl::StrCat("ad-hoc query ", ToAbsl(metric),
                                                     " is no longer sampled; ask again")),

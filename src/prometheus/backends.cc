@@ -16,9 +16,9 @@ absl::StatusOr<std::string> NormalizeBackendUrl(std::string_view url) {
                       parsed->port, parsed->path);
 }
 
-Backends Backends::Single(Client& client, std::string url) {
+Backends Backends::Single(Client& client, const std::string& url) {
   Backends backends;
-  (void)backends.AddUnowned(std::string(kDefault), std::move(url), client);
+  (void)backends.AddUnowned(std::string(kDefault), url, client);
   return backends;
 }
 
@@ -36,7 +36,8 @@ absl::StatusOr<Backends> Backends::Create(const std::vector<ClientOptions>& opti
   return backends;
 }
 
-absl::Status Backends::Add(std::string name, std::string url, std::shared_ptr<Client> client) {
+absl::Status Backends::Add(std::string name, const std::string& url,
+                           std::shared_ptr<Client> client) {
   if (name.empty()) return absl::InvalidArgumentError("a backend needs a name");
   if (client == nullptr)
     return absl::InvalidArgumentError(absl::StrCat("backend ", name, ": no client"));
@@ -49,8 +50,8 @@ absl::Status Backends::Add(std::string name, std::string url, std::shared_ptr<Cl
   return absl::OkStatus();
 }
 
-absl::Status Backends::AddUnowned(std::string name, std::string url, Client& client) {
-  return Add(std::move(name), std::move(url), std::shared_ptr<Client>(&client, [](Client*) {}));
+absl::Status Backends::AddUnowned(std::string name, const std::string& url, Client& client) {
+  return Add(std::move(name), url, std::shared_ptr<Client>(&client, [](Client*) {}));
 }
 
 Client* Backends::Find(std::string_view name) const {

@@ -27,7 +27,7 @@ class Backends {
 
   // One backend, `default`, with a client the caller owns (it must outlive every copy); `url` for
   // FindByUrl ("" matches nothing).
-  static Backends Single(Client& client, std::string url = "");
+  static Backends Single(Client& client, const std::string& url = "");
 
   // Builds an HTTP client (NewHttpClient) for each of `options`, named by its `name`. Errors as
   // NewHttpClient's, prefixed "backend <name>: "; InvalidArgument for a duplicate name.
@@ -35,9 +35,9 @@ class Backends {
 
   // Adds backend `name` at `url` (the configured base URL). InvalidArgument for a duplicate or
   // empty name, or a null client. Call before sharing the registry.
-  absl::Status Add(std::string name, std::string url, std::shared_ptr<Client> client);
+  absl::Status Add(std::string name, const std::string& url, std::shared_ptr<Client> client);
   // As Add(), with a client the caller owns (it must outlive every copy).
-  absl::Status AddUnowned(std::string name, std::string url, Client& client);
+  absl::Status AddUnowned(std::string name, const std::string& url, Client& client);
 
   // The client of backend `name` ("" means `default`), or nullptr when there is none.
   Client* Find(std::string_view name) const;
