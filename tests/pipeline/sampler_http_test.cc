@@ -201,18 +201,29 @@ TEST(SamplerWithHttpClient, PartialAnswersAreFailedQueries) {
   EXPECT_EQ(WhyOf(sel.status()), Why::kBackendFailed);
   EXPECT_THAT(sel.status().message(), HasSubstr("partial response: store a down"));
 
+  // A round already under way when the answers change may still publish the old outcome: wait
+  // for up to three rounds.
   prom.Set("good");
-  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
-  sel = view.Select(q);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(
+        ::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
+    sel = view.Select(q);
+    if (sel.ok()) break;
+  }
   ASSERT_TRUE(sel.ok()) << sel.status();
   EXPECT_EQ(sel->Stats().total, 12.5);
   prom.Set("warnings");
-  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
-  sel = view.Select(q);
-  ASSERT_TRUE(sel.ok()) << sel.status();
-  EXPECT_EQ(sel->Stats().total, 12.5);  // never the partial 99
-  const Slot* slot = sampler.snapshot()->FindSlot({"m", "", "ns"});
-  ASSERT_NE(slot, nullptr);
+  const Slot* slot = nullptr;
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(
+        ::aa::testing::NextSamplerRound(sampler, clock, absl::Seconds(5), absl::Seconds(20)));
+    sel = view.Select(q);
+    ASSERT_TRUE(sel.ok()) << sel.status();
+    EXPECT_EQ(sel->Stats().total, 12.5);  // never the partial 99
+    slot = sampler.snapshot()->FindSlot({"m", "", "ns"});
+    ASSERT_NE(slot, nullptr);
+    if (!slot->last_error.ok()) break;
+  }
   EXPECT_THAT(slot->last_error.message(), HasSubstr("partial answer"));
 }
 
