@@ -239,16 +239,22 @@ TEST(ViewAllNamespacesTest, OneWholeClusterQueryServesEveryNamespace) {
   one.ns = "ns";
   ASSERT_TRUE(view.Select(one).ok());
   const size_t before = prom.queries().size();
-  ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
-  std::vector<std::string> round = prom.queries();
-  round.erase(round.begin(), round.begin() + static_cast<long>(before));
-  EXPECT_EQ(std::count(round.begin(), round.end(), "conc{namespace!=\"\"}"), 1);
-  EXPECT_EQ(std::count_if(round.begin(), round.end(),
-                          [](const std::string& s) { return absl::StartsWith(s, "conc{"); }),
-            1);
+  // A round already under way may publish first: wait for up to four rounds.
   auto ns = view.Select(one);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(::aa::testing::NextSamplerRound(sampler, clock));
+    ns = view.Select(one);
+    if (ns.ok() && ns->rows.size() == 2) break;
+  }
+  std::vector<std::string> rounds = prom.queries();
+  rounds.erase(rounds.begin(), rounds.begin() + static_cast<long>(before));
+  // Every query of the metric since then is the whole-cluster one: none for the namespace alone.
+  EXPECT_GE(std::count(rounds.begin(), rounds.end(), "conc{namespace!=\"\"}"), 1);
+  EXPECT_EQ(std::count_if(rounds.begin(), rounds.end(),
+                          [](const std::string& s) { return absl::StartsWith(s, "conc{"); }),
+            std::count(rounds.begin(), rounds.end(), "conc{namespace!=\"\"}"));
   ASSERT_TRUE(ns.ok()) << ns.status();
-  EXPECT_THAT(names(*ns), ElementsAre("a-1", "b-1"));
+  ASSERT_THAT(names(*ns), ElementsAre("a-1", "b-1"));
   EXPECT_EQ(ns->Object(1).ns, "ns");
 }
 
