@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "apiserver/internal/self_signed.h"
 #include "apiserver/server.h"
+#include "app/config_reload.h"
 #include "auth/kube_backends.h"
 #include "auth/secure_serving.h"
 #include "auth/serving_tls.h"
@@ -57,6 +58,7 @@ struct Adapter::Parts {
   std::unique_ptr<kube::WatchedPodLabels> watched_pod_labels;
   std::unique_ptr<pipeline::Sampler> sampler;
   std::unique_ptr<pipeline::Discoverer> discoverer;
+  std::unique_ptr<ConfigReloader> reloader;
   http::Readiness readiness;
   // labelSelector on objects other than pods.
   std::unique_ptr<pipeline::ObjectSource> object_source;
@@ -174,6 +176,19 @@ absl::Status Adapter::StartParts() {
   p.discoverer = std::make_unique<pipeline::Discoverer>(*p.sampler, p.backends, RealClock::Get(),
                                                         p.registry.get());
   p.discoverer->Start();
+  if (!options_.config_file.empty()) {
+    if (!options_.reload_config) {
+      return absl::InvalidArgumentError("AdapterOptions: config_file needs reload_config");
+    }
+    ConfigReloaderOptions reload;
+    reload.path = options_.config_file;
+    reload.parse = options_.reload_config;
+    reload.apply = [this](const config::Config& next) { ApplyConfig(next); };
+    reload.check_interval = options_.config_check_interval;
+    reload.registry = p.registry.get();
+    p.reloader = std::make_unique<ConfigReloader>(std::move(reload));
+    p.reloader->Start();
+  }
 
   // /readyz on both servers: Prometheus answered once, and the pod watch (when used) has listed.
   http::AddSamplerCheck(*p.sampler, p.readiness);
@@ -356,9 +371,29 @@ absl::Status Adapter::StartGrpc() {
   return absl::OkStatus();
 }
 
+bool Adapter::ReloadConfig() {
+  if (!parts_ || !parts_->reloader) {
+    LogWarn("config reload: nothing to reload (no --config file)");
+    return false;
+  }
+  return parts_->reloader->Check() == ConfigReloader::Outcome::kApplied;
+}
+
+void Adapter::ApplyConfig(const config::Config& next) {
+  Parts& p = *parts_;
+  std::vector<std::string> restart = RestartOnlyChanges(options_.config, next);
+  if (!restart.empty()) {
+    LogWarn("config reload: changed fields that need a restart keep their running values",
+            {{"fields", absl::StrJoin(restart, ",")}});
+  }
+  p.sampler->Reload(next);
+  p.discoverer->Reload(next);
+}
+
 void Adapter::Stop() {
   if (!parts_) return;
   Parts& p = *parts_;
+  if (p.reloader) p.reloader->Stop();  // first: it changes the sampler and discovery
   if (p.grpc_server) p.grpc_server->Shutdown(absl::Seconds(5));
   if (p.https_server) p.https_server->Stop();
   if (p.auth_configmap) p.auth_configmap->Stop();

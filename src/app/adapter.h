@@ -3,8 +3,9 @@
 // rule discovery, the pod watch when the pods come from the Kubernetes API, the plain-HTTP port
 // with /metrics and health, the HTTPS port with the Kubernetes metrics APIs and the query API
 // behind authentication and authorization, the KEDA gRPC port), wired from one AdapterOptions.
-// main() parses flags into AdapterOptions, calls Start, waits for a signal and calls Stop; tests do
-// the same in process, with ports 0 and a Prometheus of their own.
+// main() parses flags into AdapterOptions, calls Start, waits for a signal and calls Stop (and
+// ReloadConfig on SIGHUP); tests do the same in process, with ports 0 and a Prometheus of their
+// own.
 //
 //   app::Adapter adapter(std::move(options));
 //   if (absl::Status s = adapter.Start(); !s.ok()) ...;
@@ -13,6 +14,7 @@
 //
 // Not thread-safe: one owner calls Start and Stop (the servers run their own threads).
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "auth/internal/review_budget.h"
 #include "auth/trust_config.h"
@@ -46,6 +49,14 @@ struct AdapterOptions {
   // config.keda.listen empty: no KEDA gRPC port; ":port" listens on every IPv4 address.
   // /metrics also reports autoscale_adapter_build_info (common/version.h) and process_*.
   config::Config config;
+
+  // Reloading the configuration while running (app/config_reload.h): the file `config` came from
+  // (empty: no reloads, e.g. the embedded default), how its text becomes the effective config (the
+  // same flag overrides and config::ValidateForRun as at start; required with config_file), and
+  // how often the file is checked for a change (<= 0: only ReloadConfig(), i.e. SIGHUP).
+  std::string config_file;
+  std::function<absl::StatusOr<config::Config>(std::string_view text)> reload_config;
+  absl::Duration config_check_interval = absl::Seconds(5);
 
   // The plain-HTTP port (/metrics, health; nothing else): "host:port" (":port": every IPv4
   // address), port 0 picks a free one; "off" or "" disables it.
@@ -134,12 +145,21 @@ class Adapter {
   int https_port() const;
   int grpc_port() const;
 
+  // Reads the config file now (SIGHUP) and applies it when its content changed: the metric
+  // definitions, the prometheus-adapter rules (discovered again at once) and the sampling
+  // durations, from the next sampling round; fields that need a restart keep their running values
+  // and are named in a warning (RestartOnlyChanges). An invalid file changes nothing (logged, and
+  // the gauge autoscale_adapter_config_last_reload_successful reads 0). Returns whether the file
+  // changed and was applied; false too when not running or without config_file.
+  bool ReloadConfig();
+
  private:
   struct Parts;  // the running components, in start order
 
   absl::Status StartParts();  // all but the HTTPS and gRPC ports
   absl::Status StartHttps();
   absl::Status StartGrpc();
+  void ApplyConfig(const config::Config& next);  // the reloader's apply
 
   AdapterOptions options_;
   std::unique_ptr<Parts> parts_;

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -339,6 +340,55 @@ absl::Status ApplyFlagOverrides(config::Config& config) {
   return absl::OkStatus();
 }
 
+// The --grpc-* flags given win over the config's keda section.
+absl::Status ApplyGrpcFlagOverrides(config::KedaConfig& grpc) {
+  // An explicitly empty --grpc-listen disables the port like "off"; not given: the config's.
+  if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty() || FlagGiven("grpc_listen"))
+    grpc.listen = app::ListenerOff(f) ? "" : f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_cert_file); !f.empty()) grpc.tls_cert_file = f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_key_file); !f.empty()) grpc.tls_key_file = f;
+  if (std::string f = absl::GetFlag(FLAGS_grpc_client_ca_file); !f.empty()) grpc.client_ca_file = f;
+  if (FlagGiven("grpc_client_names")) grpc.client_names = absl::GetFlag(FLAGS_grpc_client_names);
+  if (absl::GetFlag(FLAGS_grpc_insecure)) grpc.insecure = true;
+  // Limits: a flag given wins over keda.limits.
+  for (auto [name, flag, out] :
+       {std::tuple<const char*, const absl::Flag<int64_t>*, int64_t*>{
+            "grpc_max_streams", &FLAGS_grpc_max_streams, &grpc.max_streams},
+        {"grpc_max_streams_per_client", &FLAGS_grpc_max_streams_per_client,
+         &grpc.max_streams_per_client},
+        {"grpc_max_concurrent_streams", &FLAGS_grpc_max_concurrent_streams,
+         &grpc.max_concurrent_streams_per_connection},
+        {"grpc_max_receive_message_bytes", &FLAGS_grpc_max_receive_message_bytes,
+         &grpc.max_receive_message_bytes},
+        {"grpc_max_ping_strikes", &FLAGS_grpc_max_ping_strikes, &grpc.max_ping_strikes}}) {
+    if (!FlagGiven(name)) continue;
+    const int64_t v = absl::GetFlag(*flag);
+    if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
+                                                     "=", v, ": want 1..2147483647"));
+    }
+    *out = v;
+  }
+  for (auto [name, flag, out] :
+       {std::tuple<const char*, const absl::Flag<std::string>*, absl::Duration*>{
+            "grpc_min_ping_interval", &FLAGS_grpc_min_ping_interval, &grpc.min_ping_interval},
+        {"grpc_max_connection_idle", &FLAGS_grpc_max_connection_idle, &grpc.max_connection_idle},
+        {"grpc_max_connection_age", &FLAGS_grpc_max_connection_age, &grpc.max_connection_age},
+        {"grpc_max_connection_age_grace", &FLAGS_grpc_max_connection_age_grace,
+         &grpc.max_connection_age_grace},
+        {"grpc_handshake_timeout", &FLAGS_grpc_handshake_timeout, &grpc.handshake_timeout}}) {
+    if (!FlagGiven(name)) continue;
+    absl::StatusOr<absl::Duration> d = ParseGoDuration(absl::GetFlag(*flag));
+    if (!d.ok() || *d < absl::Milliseconds(1)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
+                                                     "=", absl::GetFlag(*flag),
+                                                     ": want a duration of at least 1ms"));
+    }
+    *out = *d;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> OnOffFlag(const absl::Flag<std::string>& flag, const char* name) {
   std::string v = absl::GetFlag(flag);
   if (v == "on" || v == "true") return true;
@@ -496,23 +546,37 @@ absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
   return absl::OkStatus();
 }
 
+// A config text with the flags' overrides, validated for a run: what the adapter starts with, and
+// what a reload of the file applies (app::AdapterOptions::reload_config).
+absl::StatusOr<config::Config> EffectiveConfig(std::string_view text, std::string_view source) {
+  AA_ASSIGN_OR_RETURN(config::Config config, config::ParseConfig(text, source));
+  AA_RETURN_IF_ERROR(ApplyFlagOverrides(config));
+  AA_RETURN_IF_ERROR(ApplyPrometheusAdapterFlags(config));
+  AA_RETURN_IF_ERROR(ApplyGrpcFlagOverrides(config.keda));
+  AA_RETURN_IF_ERROR(config::ValidateForRun(config));
+  return config;
+}
+
 // The config file (or the embedded default) with the flags' overrides, validated for a run.
 absl::StatusOr<config::Config> ConfigFromFlags() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
-  AA_ASSIGN_OR_RETURN(config::Config config,
-                      config_path.empty() ? config::ParseConfig(config::EmbeddedDefaultConfig(),
-                                                                "<embedded default>")
-                                          : config::LoadConfigFile(config_path));
-  AA_RETURN_IF_ERROR(ApplyFlagOverrides(config));
-  AA_RETURN_IF_ERROR(ApplyPrometheusAdapterFlags(config));
-  AA_RETURN_IF_ERROR(config::ValidateForRun(config));
-  return config;
+  if (config_path.empty()) {
+    return EffectiveConfig(config::EmbeddedDefaultConfig(), "<embedded default>");
+  }
+  AA_ASSIGN_OR_RETURN(std::string text, config::ReadConfigFile(config_path));
+  return EffectiveConfig(text, config_path);
 }
 
 // The options the flags describe around `config`; InvalidArgument naming the flag that is wrong.
 absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
   app::AdapterOptions o;
   o.config = std::move(config);
+  o.config_file = absl::GetFlag(FLAGS_config);
+  if (!o.config_file.empty()) {
+    o.reload_config = [path = o.config_file](std::string_view text) {
+      return EffectiveConfig(text, path);
+    };
+  }
 
   o.http_listen = absl::GetFlag(FLAGS_http_listen);
   o.http_threads = absl::GetFlag(FLAGS_http_threads);
@@ -569,51 +633,6 @@ absl::StatusOr<app::AdapterOptions> OptionsFromFlags(config::Config config) {
     o.pod_watch_max_staleness = *staleness;
   }
 
-  config::KedaConfig& grpc = o.config.keda;
-  // An explicitly empty --grpc-listen disables the port like "off"; not given: the config's.
-  if (std::string f = absl::GetFlag(FLAGS_grpc_listen); !f.empty() || FlagGiven("grpc_listen"))
-    grpc.listen = app::ListenerOff(f) ? "" : f;
-  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_cert_file); !f.empty()) grpc.tls_cert_file = f;
-  if (std::string f = absl::GetFlag(FLAGS_grpc_tls_key_file); !f.empty()) grpc.tls_key_file = f;
-  if (std::string f = absl::GetFlag(FLAGS_grpc_client_ca_file); !f.empty()) grpc.client_ca_file = f;
-  if (FlagGiven("grpc_client_names")) grpc.client_names = absl::GetFlag(FLAGS_grpc_client_names);
-  if (absl::GetFlag(FLAGS_grpc_insecure)) grpc.insecure = true;
-  // Limits: a flag given wins over keda.limits.
-  for (auto [name, flag, out] :
-       {std::tuple<const char*, const absl::Flag<int64_t>*, int64_t*>{
-            "grpc_max_streams", &FLAGS_grpc_max_streams, &grpc.max_streams},
-        {"grpc_max_streams_per_client", &FLAGS_grpc_max_streams_per_client,
-         &grpc.max_streams_per_client},
-        {"grpc_max_concurrent_streams", &FLAGS_grpc_max_concurrent_streams,
-         &grpc.max_concurrent_streams_per_connection},
-        {"grpc_max_receive_message_bytes", &FLAGS_grpc_max_receive_message_bytes,
-         &grpc.max_receive_message_bytes},
-        {"grpc_max_ping_strikes", &FLAGS_grpc_max_ping_strikes, &grpc.max_ping_strikes}}) {
-    if (!FlagGiven(name)) continue;
-    const int64_t v = absl::GetFlag(*flag);
-    if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
-                                                     "=", v, ": want 1..2147483647"));
-    }
-    *out = v;
-  }
-  for (auto [name, flag, out] :
-       {std::tuple<const char*, const absl::Flag<std::string>*, absl::Duration*>{
-            "grpc_min_ping_interval", &FLAGS_grpc_min_ping_interval, &grpc.min_ping_interval},
-        {"grpc_max_connection_idle", &FLAGS_grpc_max_connection_idle, &grpc.max_connection_idle},
-        {"grpc_max_connection_age", &FLAGS_grpc_max_connection_age, &grpc.max_connection_age},
-        {"grpc_max_connection_age_grace", &FLAGS_grpc_max_connection_age_grace,
-         &grpc.max_connection_age_grace},
-        {"grpc_handshake_timeout", &FLAGS_grpc_handshake_timeout, &grpc.handshake_timeout}}) {
-    if (!FlagGiven(name)) continue;
-    absl::StatusOr<absl::Duration> d = ParseGoDuration(absl::GetFlag(*flag));
-    if (!d.ok() || *d < absl::Milliseconds(1)) {
-      return absl::InvalidArgumentError(absl::StrCat("--", absl::StrReplaceAll(name, {{"_", "-"}}),
-                                                     "=", absl::GetFlag(*flag),
-                                                     ": want a duration of at least 1ms"));
-    }
-    *out = *d;
-  }
   AA_RETURN_IF_ERROR(ApplyPrometheusAdapterServing(o));
   return o;
 }
@@ -633,9 +652,10 @@ void RaiseOpenFileLimit() {
 }
 
 int Main(int argc, char** argv) {
-  // Block the shutdown signals before any thread starts, so every thread inherits the mask and the
-  // main thread receives them with sigwait.
-  const sigset_t signals = BlockShutdownSignals();
+  // Block the shutdown signals and SIGHUP (reload the config) before any thread starts, so every
+  // thread inherits the mask and the main thread receives them with sigwait.
+  sigset_t signals = BlockShutdownSignals();
+  BlockReloadSignal(&signals);
 
   // prometheus-adapter's flags that mean nothing here are taken out first, and warned about once
   // logging is set up.
@@ -692,7 +712,10 @@ int Main(int argc, char** argv) {
   app::Adapter adapter(*std::move(options));
   if (absl::Status s = adapter.Start(); !s.ok()) return Fail(s);
   int signal = 0;
-  sigwait(&signals, &signal);
+  while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+    LogInfo("SIGHUP: reloading the config file");
+    adapter.ReloadConfig();
+  }
   LogInfo("shutting down", {{"signal", SignalName(signal)}});
   adapter.Stop();
   LogInfo("stopped");

@@ -17,6 +17,15 @@ inline sigset_t BlockShutdownSignals() {
   return signals;
 }
 
-inline const char* SignalName(int sig) { return sig == SIGTERM ? "SIGTERM" : "SIGINT"; }
+// Adds SIGHUP (the adapter's "reload the config file") to `signals` and blocks it too; call it
+// right after BlockShutdownSignals(), before any thread starts.
+inline void BlockReloadSignal(sigset_t* signals) {
+  sigaddset(signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, signals, nullptr);
+}
+
+inline const char* SignalName(int sig) {
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT";
+}
 
 }  // namespace aa

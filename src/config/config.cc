@@ -1435,6 +1435,12 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view 
 }
 
 absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadConfigFile(path);
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
+}
+
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -1452,7 +1458,7 @@ absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
   }
   if (in.bad())
     return absl::InvalidArgumentError(absl::StrCat(path, ": read error (is it a directory?)"));
-  return ParseConfig(text, path);
+  return text;
 }
 
 absl::Status ValidateForRun(const Config& config) {

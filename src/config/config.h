@@ -206,6 +206,16 @@
 // matchers, before <<.LabelMatchers>> (cpu with ['job="kubelet"']:
 // container!="",container!="POD",job="kubelet",<<.LabelMatchers>>); baselineMatchers likewise.
 //
+// Reloading while running (app/config_reload.h): the adapter watches its --config file (a stat
+// every 5 s, following symlinks, so a ConfigMap volume's `..data` swap is seen) and reloads it on
+// SIGHUP, when its content changed. What reloads, from the next sampling round: metrics (unchanged
+// definitions keep their tables and panic windows, changed ones start afresh, removed ones are
+// gone from every API), rules, externalRules and resourceRules (discovered again at once), and
+// sampling.interval, maxAge, demandTTL and firstSampleTimeout. What needs a restart (a reload
+// keeps the running value and logs a warning naming the field): prometheus.*, the other sampling.*
+// keys, podLabels.*, keda.*, discovery.interval. An invalid file changes nothing: the error is
+// logged with file, line and field, and autoscale_adapter_config_last_reload_successful reads 0.
+//
 // Errors are InvalidArgument "<source>: <field path>: <problem>", followed by (got "<value>") when
 // a value is at fault, e.g.
 //   adapter.yaml: metrics[1].preset.window: must be at least 1s (got "500ms")
@@ -239,6 +249,7 @@ struct PresetInfo {
   // preset.sourceMatchers / baselineMatchers, normalized (job="kubelet"); empty when not set.
   std::vector<std::string> source_matchers;
   std::vector<std::string> baseline_matchers;
+  friend bool operator==(const PresetInfo&, const PresetInfo&) = default;
 };
 
 // The panic-aware option of a concurrency definition: the pipeline keeps each pod's recent samples
@@ -250,6 +261,7 @@ struct PanicConfig {
   double panic_window_percentage = 10;               // [1, 100] of stable_window: 6s by default
   double panic_threshold_percentage = 200;           // [110, 1000]
   absl::Duration panic_window() const { return stable_window * (panic_window_percentage / 100); }
+  friend bool operator==(const PanicConfig&, const PanicConfig&) = default;
 };
 
 // What the query API's scaling prediction (/api/v1/.../scaling) assumes about the HPA in front of
@@ -258,6 +270,7 @@ struct ScalingConfig {
   int32_t min_replicas = 1;        // 1..max_replicas
   int32_t max_replicas = 10;       // >= 1
   scaling::BehaviorSpec behavior;  // unset fields take the upstream defaults
+  friend bool operator==(const ScalingConfig&, const ScalingConfig&) = default;
 };
 
 // One metric the adapter serves. After loading, presets are expanded: `query` is always set.
@@ -326,6 +339,8 @@ struct MetricDefinition {
   std::string Key() const {
     return resource.is(MetricResource::Kind::kPods) ? name : resource.name() + "/" + name;
   }
+  // Same content, field by field (a reload keeps the tables of a definition that compares equal).
+  friend bool operator==(const MetricDefinition&, const MetricDefinition&) = default;
 };
 
 struct SamplingConfig {
@@ -496,6 +511,9 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml_text, std::string_view 
 
 // Reads and parses a file. NotFound / PermissionDenied when it cannot be read, else as ParseConfig.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+// Only reads it (following symlinks), with LoadConfigFile's errors; a text over 1 MiB is cut just
+// past the limit (ParseConfig refuses it).
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path);
 
 // Checks what a running adapter needs beyond what ParseConfig checks, after the caller applied its
 // flag overrides (e.g. --prometheus-url): prometheus.url is set and well formed, and the prometheus

@@ -274,15 +274,35 @@ Discoverer::Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
 Discoverer::Discoverer(Sampler& sampler, prom::Backends backends, Clock& clock,
                        prometheus::Registry* registry)
     : sampler_(sampler),
+      backends_(std::move(backends)),
       clock_(clock),
       metrics_(DiscoveryMetrics::Create(registry)),
-      discovery_(sampler.config(), std::move(backends), clock),
+      discovery_(std::make_unique<RuleDiscovery>(sampler.config(), backends_, clock)),
+      has_rules_(!sampler.config().rules.empty()),
       interval_(sampler.config().discovery_interval) {}
 
 Discoverer::~Discoverer() { Stop(); }
 
+void Discoverer::Reload(const config::Config& next) {
+  bool had_rules;
+  {
+    absl::MutexLock lock(&run_mu_);
+    auto config = std::make_unique<const config::Config>(next);
+    discovery_ = std::make_unique<RuleDiscovery>(*config, backends_, clock_);
+    reloaded_ = std::move(config);
+    had_rules = has_rules_;
+    has_rules_ = !next.rules.empty();
+  }
+  if (had_rules || !next.rules.empty()) RunOnce();  // without rules before or after: nothing to do
+  Start();
+}
+
 void Discoverer::Start() {
-  if (sampler_.config().rules.empty() || thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&run_mu_);
+    if (!has_rules_) return;
+  }
+  if (thread_.joinable()) return;
   thread_ = std::thread([this] {
     while (true) {
       {
@@ -311,14 +331,15 @@ void Discoverer::Stop() {
 void Discoverer::RunOnce() {
   absl::MutexLock lock(&run_mu_);
   const absl::Time start = clock_.Now();
-  std::vector<config::MetricDefinition> defs = discovery_.Run();
-  metrics_->Run(clock_.Now() - start, discovery_.last_errors().empty());
+  std::vector<config::MetricDefinition> defs = discovery_->Run();
+  metrics_->Run(clock_.Now() - start, discovery_->last_errors().empty());
   {
     absl::MutexLock state(&mu_);
-    healthy_ = !defs.empty() && discovery_.last_errors().empty();
+    healthy_ = !defs.empty() && discovery_->last_errors().empty();
   }
   size_t count = defs.size();
-  size_t before = sampler_.metrics()->definitions.size() - sampler_.config().metrics.size();
+  std::shared_ptr<const MetricSet> set = sampler_.metrics();
+  size_t before = set->definitions.size() - set->configured;
   sampler_.SetDiscoveredMetrics(std::move(defs));
   if (count != before) {
     LogInfo("rule discovery: metric set changed", {{"definitions", std::to_string(count)}});

@@ -89,8 +89,8 @@ class DiscoveryMetrics;
 // Start()/Stop() from one thread; Stop() (or the destructor) joins.
 class Discoverer {
  public:
-  // `sampler`, `client` and `clock` must outlive this object; the config is the sampler's.
-  // `registry` (may be null) receives autoscale_adapter_discovery_duration_seconds.
+  // `sampler`, `client` and `clock` must outlive this object; the rules are the sampler's config's
+  // until Reload(). `registry` (may be null) receives autoscale_adapter_discovery_duration_seconds.
   Discoverer(Sampler& sampler, prom::Client& client, Clock& clock,
              prometheus::Registry* registry = nullptr);
   // With every rule's backend (the clients must outlive this object).
@@ -104,13 +104,22 @@ class Discoverer {
   void Stop();
   // One discovery pass on the caller's thread (tests; the thread calls it too).
   void RunOnce();
+  // A reloaded configuration (after Sampler::Reload): discovers with `next`'s rules (and leaves
+  // out its `metrics:`) at once, on the caller's thread, then every discovery interval (the
+  // thread starts if it had no rules before; without rules the discovered definitions are gone).
+  // Call from the thread that calls Start and Stop.
+  void Reload(const config::Config& next);
 
  private:
   Sampler& sampler_;
+  prom::Backends backends_;  // every rule's backend, also for the rules of a reload
   Clock& clock_;
   std::unique_ptr<DiscoveryMetrics> metrics_;
   absl::Mutex run_mu_;  // one pass at a time
-  RuleDiscovery discovery_ ABSL_GUARDED_BY(run_mu_);
+  // The rules discovered with: the sampler's config, or the last Reload()'s.
+  std::unique_ptr<const config::Config> reloaded_ ABSL_GUARDED_BY(run_mu_);
+  std::unique_ptr<RuleDiscovery> discovery_ ABSL_GUARDED_BY(run_mu_);
+  bool has_rules_ ABSL_GUARDED_BY(run_mu_);
   absl::Duration interval_;
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

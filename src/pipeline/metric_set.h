@@ -18,6 +18,7 @@ namespace aa::pipeline {
 struct MetricSet {
   uint64_t version = 0;  // grows with every replacement
   std::vector<config::MetricDefinition> definitions;
+  size_t configured = 0;  // the first `configured` definitions are the config's `metrics:`
   std::map<std::string, size_t, std::less<>> by_key;  // MetricDefinition::Key() -> index
   // name -> indexes of the definitions by_key serves under that name, one per resource, in
   // definition order.

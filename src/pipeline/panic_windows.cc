@@ -18,25 +18,42 @@ std::string WorkloadName(const Snapshot& snapshot, std::string_view ns, std::str
 
 }  // namespace
 
-PanicWindows::PanicWindows(const config::Config& config) {
-  for (const config::MetricDefinition& def : config.metrics) {
+PanicWindows::PanicWindows(const config::Config& config) { SetDefinitions(config.metrics, {}); }
+
+bool PanicWindows::empty() const {
+  absl::MutexLock lock(&mu_);
+  return definitions_.empty();
+}
+
+void PanicWindows::SetDefinitions(const std::vector<config::MetricDefinition>& definitions,
+                                  const std::set<std::string>& changed) {
+  absl::MutexLock lock(&mu_);
+  definitions_.clear();
+  for (const config::MetricDefinition& def : definitions) {
     if (def.panic.has_value() && def.target.has_value() &&
         def.resource.is(config::MetricResource::Kind::kPods)) {
-      definitions_[def.Key()] = &def;
+      definitions_.emplace(def.Key(), def);
+    }
+  }
+  for (auto it = states_.begin(); it != states_.end();) {
+    if (changed.contains(it->first.metric) || !definitions_.contains(it->first.metric)) {
+      it = states_.erase(it);
+    } else {
+      ++it;
     }
   }
 }
 
 void PanicWindows::Apply(Snapshot* snapshot) {
-  if (definitions_.empty()) return;
   absl::MutexLock lock(&mu_);
+  if (definitions_.empty()) return;
   for (auto& [key, slot] : snapshot->slots) {
     if (!slot.table || slot.table->windows) continue;
     // Selector variants are windowed like their definition, each with its own history (their
     // values differ).
     auto def = definitions_.find(key.metric);
     if (def == definitions_.end()) continue;
-    slot.table = Window(*def->second, key.ns, *slot.table, *snapshot, states_[key]);
+    slot.table = Window(def->second, key.ns, *slot.table, *snapshot, states_[key]);
   }
 }
 

@@ -15,6 +15,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,11 +30,17 @@ namespace aa::pipeline {
 
 class PanicWindows {
  public:
-  // Keeps pointers into `config`'s panic-aware definitions; `config` must outlive this object.
+  // Copies `config`'s panic-aware definitions.
   explicit PanicWindows(const config::Config& config);
 
   // True when no definition is panic-aware (Apply does nothing).
-  bool empty() const { return definitions_.empty(); }
+  bool empty() const;
+
+  // A reloaded configuration: serves `definitions`' panic-aware ones from now on. The windows of
+  // definitions whose key is in `changed`, or that are no longer panic-aware, start afresh; the
+  // others keep theirs.
+  void SetDefinitions(const std::vector<config::MetricDefinition>& definitions,
+                      const std::set<std::string>& changed);
 
   // Windows every table of a panic-aware definition in `snapshot` that is not windowed yet (i.e.
   // was sampled in this round), using the table's sampled_at as the time. Forgets pods and
@@ -58,8 +65,8 @@ class PanicWindows {
                                             std::string_view ns, const MetricTable& table,
                                             const Snapshot& snapshot, SlotState& state);
 
-  std::map<std::string, const config::MetricDefinition*> definitions_;  // by Key()
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, config::MetricDefinition> definitions_ ABSL_GUARDED_BY(mu_);  // by Key()
   std::map<SlotKey, SlotState> states_ ABSL_GUARDED_BY(mu_);
 };
 

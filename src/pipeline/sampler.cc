@@ -76,6 +76,7 @@ std::shared_ptr<const MetricSet> MakeSet(const std::vector<config::MetricDefinit
   auto set = std::make_shared<MetricSet>();
   set->version = version;
   set->definitions = configured;
+  set->configured = configured.size();
   for (auto& def : discovered) set->definitions.push_back(std::move(def));
   for (size_t i = 0; i < set->definitions.size(); ++i) {
     // The first definition of a key wins.
@@ -154,6 +155,10 @@ Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
 Sampler::Sampler(config::Config config, prom::Backends backends, Clock& clock,
                  prometheus::Registry* registry)
     : config_(std::move(config)),
+      interval_(config_.sampling.interval),
+      max_age_(config_.sampling.max_age),
+      demand_ttl_(config_.sampling.demand_ttl),
+      first_sample_timeout_(config_.sampling.first_sample_timeout),
       backends_(std::move(backends)),
       clock_(clock),
       metrics_(SamplerMetrics::Create(registry)),
@@ -198,7 +203,9 @@ std::shared_ptr<const MetricSet> Sampler::metrics() const {
 
 void Sampler::SetDiscoveredMetrics(std::vector<config::MetricDefinition> discovered) {
   std::lock_guard lock(mu_);
-  metric_set_ = MakeSet(config_.metrics, std::move(discovered), metric_set_->version + 1);
+  const MetricSet& old = *metric_set_;
+  metric_set_ = MakeSet({old.definitions.begin(), old.definitions.begin() + old.configured},
+                        std::move(discovered), old.version + 1);
   discovered_ = true;
 }
 
@@ -217,7 +224,7 @@ absl::StatusOr<std::string> Sampler::DefineAdhoc(config::MetricDefinition def) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many ad-hoc queries: ", adhoc_.size(), " distinct ones are sampled already (",
         "keda.adhocQueries.max ", max, "); a new one is admitted once one is not asked for during ",
-        "demandTTL (", absl::FormatDuration(config_.sampling.demand_ttl), ")"));
+        "demandTTL (", absl::FormatDuration(demand_ttl_.Get()), ")"));
   }
   def.name = absl::StrCat("adhoc-", ++next_adhoc_);
   def.resource = config::MetricResource::KedaAdhoc();
@@ -243,8 +250,7 @@ std::vector<std::string> Sampler::ExpireAdhoc(absl::Time now) {
   std::vector<std::string> gone;
   for (auto it = adhoc_.begin(); it != adhoc_.end();) {
     const std::string key = absl::StrCat(kAdhocKeyPrefix, it->second.name);
-    if (now - it->second.touched > config_.sampling.demand_ttl &&
-        !demand_.contains(SlotKey{key, "", ""})) {
+    if (now - it->second.touched > demand_ttl_.Get() && !demand_.contains(SlotKey{key, "", ""})) {
       gone.push_back(key);
       it = adhoc_.erase(it);
     } else {
@@ -271,6 +277,49 @@ std::pair<std::shared_ptr<const MetricSet>, const config::MetricDefinition*> Sam
   }
   const config::MetricDefinition* def = set->Find(resource, metric);
   return {std::move(set), def};
+}
+
+void Sampler::Reload(const config::Config& next) {
+  const absl::Time now = clock_.Now();
+  {
+    std::lock_guard lock(mu_);
+    const MetricSet& old = *metric_set_;
+    for (const config::MetricDefinition& def : next.metrics) {
+      const std::string key = def.Key();
+      auto it = old.by_key.find(key);
+      if (it != old.by_key.end() && old.definitions[it->second] == def) continue;
+      if (it != old.by_key.end()) {
+        // Changed: its tables go at the next round, which samples it again where it is demanded.
+        reset_.insert(key);
+        for (auto d = demand_.lower_bound(SlotKey{key, "", ""});
+             d != demand_.end() && d->first.metric == key; ++d) {
+          urgent_.insert(d->first);
+        }
+        for (auto f = failing_.begin(); f != failing_.end();) {
+          f = f->first == key ? failing_.erase(f) : std::next(f);
+        }
+      }
+      for (const auto& ns : config_.sampling.warm_namespaces) {
+        SlotKey warm{key, "", ns};
+        if (!demand_.contains(warm)) urgent_.insert(warm);
+        AddDemand(warm, now);
+      }
+    }
+    metric_set_ =
+        MakeSet(next.metrics, {old.definitions.begin() + old.configured, old.definitions.end()},
+                old.version + 1);
+    reloaded_ = next.metrics;
+    interval_.Set(next.sampling.interval);
+    max_age_.Set(next.sampling.max_age);
+    demand_ttl_.Set(next.sampling.demand_ttl);
+    first_sample_timeout_.Set(next.sampling.first_sample_timeout);
+    // The next periodic round comes one new interval after the last one.
+    if (next_round_ != absl::InfinitePast()) {
+      next_round_ = std::min(next_round_, now + next.sampling.interval);
+    }
+    wake_ = true;
+  }
+  cv_.notify_all();
 }
 
 Sampler::~Sampler() { Stop(); }
@@ -314,7 +363,7 @@ void Sampler::Run() {
       // large snapshots).
       malloc_trim(0);
       lock.lock();
-      if (periodic) next_round_ = now + config_.sampling.interval;
+      if (periodic) next_round_ = now + interval_.Get();
       continue;
     }
     std::chrono::nanoseconds wait = ToChrono(next_round_ - now);
@@ -406,11 +455,17 @@ void Sampler::RunRound(bool periodic) {
   round_queries_ = 0;
   round_chunks_ = 0;
   bool check;
+  std::set<std::string> reset;
+  std::optional<std::vector<config::MetricDefinition>> reloaded;
   {
     std::lock_guard lock(mu_);
     set = metric_set_;
     check = check_wanted_;
+    reset.swap(reset_);
+    reloaded.swap(reloaded_);
   }
+  // A reload: changed definitions start afresh (their windows here, their tables below).
+  if (reloaded.has_value()) panic_windows_->SetDefinitions(*reloaded, reset);
   if (check) CheckNamespaces(*set);
   std::shared_ptr<const MetricSet> adhoc;
   {
@@ -446,8 +501,7 @@ void Sampler::RunRound(bool periodic) {
       // A discovered metric that disappeared, or an ad-hoc one that expired.
       bool gone = IsAdhocKey(key.metric) ? !adhoc_set_->by_key.contains(key.metric)
                                          : !set->by_key.contains(key.metric);
-      if (gone || (!warm && now - it->second > config_.sampling.demand_ttl &&
-                   !urgent_.contains(it->first))) {
+      if (gone || (!warm && now - it->second > demand_ttl_.Get() && !urgent_.contains(it->first))) {
         pruned.push_back(it->first);
         it = EraseDemand(it);
         continue;
@@ -469,6 +523,13 @@ void Sampler::RunRound(bool periodic) {
 
   auto next = std::make_shared<Snapshot>(*current);
   for (const auto& key : pruned) next->slots.erase(key);
+  for (auto it = next->slots.begin(); !reset.empty() && it != next->slots.end();) {
+    if (reset.contains(it->first.metric)) {
+      next->slots.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   if (!pruned.empty()) {
     // Drop pod labels of namespaces nobody asks for any more.
     std::set<std::string> live;
@@ -944,7 +1005,7 @@ absl::Status Sampler::AdmitNamespace(const config::MetricDefinition& def, std::s
                        " namespaces demanded, sampling.maxNamespaces ", s.max_namespaces,
                        "); they keep being served, and a new namespace is admitted once one is "
                        "not asked for during demandTTL (",
-                       absl::FormatDuration(s.demand_ttl), ")")),
+                       absl::FormatDuration(demand_ttl_.Get()), ")")),
                    Why::kDemandLimit);
   }
   if (now > tokens_at_) {
@@ -1096,7 +1157,7 @@ absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string
   if (slot == nullptr) {
     return WithWhy(absl::UnavailableError(absl::StrCat(
                        where, ": no sample yet: the first query did not finish within ",
-                       absl::FormatDuration(config_.sampling.first_sample_timeout))),
+                       absl::FormatDuration(first_sample_timeout_.Get()))),
                    Why::kNotSampledYet);
   }
   std::string error = slot->last_error.ok() ? "none" : std::string(slot->last_error.message());
@@ -1106,13 +1167,14 @@ absl::Status Sampler::Freshness(const config::MetricDefinition& def, std::string
                    Why::kBackendFailed);
   }
   absl::Duration age = now - slot->table->sampled_at;
-  if (age > config_.sampling.max_age) {
-    return WithWhy(absl::UnavailableError(absl::StrCat(
-                       where, ": data is stale: last good sample at ",
-                       FormatRfc3339Millis(slot->table->sampled_at), " (",
-                       absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))),
-                       " ago, older than maxAge ", absl::FormatDuration(config_.sampling.max_age),
-                       "); Prometheus error: ", error)),
+  const absl::Duration max_age = max_age_.Get();
+  if (age > max_age) {
+    return WithWhy(absl::UnavailableError(
+                       absl::StrCat(where, ": data is stale: last good sample at ",
+                                    FormatRfc3339Millis(slot->table->sampled_at), " (",
+                                    absl::FormatDuration(absl::Trunc(age, absl::Milliseconds(1))),
+                                    " ago, older than maxAge ", absl::FormatDuration(max_age),
+                                    "); Prometheus error: ", error)),
                    Why::kStale);
   }
   return absl::OkStatus();
@@ -1198,7 +1260,7 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
     w.checks_seen = checks_seen;
     w.metric = std::string(metric);
     w.resource = resource;
-    w.deadline = std::chrono::steady_clock::now() + ToChrono(config_.sampling.first_sample_timeout);
+    w.deadline = std::chrono::steady_clock::now() + ToChrono(first_sample_timeout_.Get());
     w.timeout_error = Freshness(*def, ns, nullptr, now);
     w.done = std::move(*done);
     waiters_.push_back(std::move(w));
@@ -1246,7 +1308,7 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
       if (stopping_) return Freshness(*def, ns, nullptr, now);
       switch (mode) {
         case ReadMode::kWait:
-          published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout),
+          published_cv_.wait_for(lock, ToChrono(first_sample_timeout_.Get()),
                                  [&] { return stopping_ || checks_ > seen; });
           if (checks_ == seen) return Freshness(*def, ns, nullptr, now);
           now = clock_.Now();
@@ -1284,7 +1346,7 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
       cv_.notify_all();
       switch (mode) {
         case ReadMode::kWait:
-          published_cv_.wait_for(lock, ToChrono(config_.sampling.first_sample_timeout),
+          published_cv_.wait_for(lock, ToChrono(first_sample_timeout_.Get()),
                                  [&] { return stopping_ || snapshot_->FindSlot(key) != nullptr; });
           break;
         case ReadMode::kNow:

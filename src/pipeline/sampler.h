@@ -25,8 +25,10 @@
 //   over several queries evaluated at the same time), or has no namespace matcher when most of
 //   the known namespaces are demanded. Selector variants beyond kMaxSelectorVariants per
 //   definition evict the least recently asked for one.
+// - Reload() swaps in a reloaded configuration's definitions and sampling durations (see there).
 // Thread-safe. Start() runs the sampling thread; Stop() (or the destructor) ends it.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,6 +36,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -163,6 +166,16 @@ class Sampler {
   // Tables of definitions that disappeared are dropped at the next round.
   void SetDiscoveredMetrics(std::vector<config::MetricDefinition> discovered);
 
+  // Applies a reloaded configuration (validated like the one the sampler started with): its
+  // `metrics:` definitions and its sampling.interval, maxAge, demandTTL and firstSampleTimeout.
+  // Every other setting stays as the sampler started (config()). metrics() serves the new
+  // definitions at once (a removed one reads as NotFound); the discovered definitions stay until
+  // the next SetDiscoveredMetrics. A definition with the same Key() and content keeps its tables,
+  // demand and panic windows; a changed one (same Key(), other content) starts afresh: the next
+  // round, which comes at once when somebody demands it, drops its tables and windows and samples
+  // it again for the namespaces that demand it. Tables of removed definitions go at the next round.
+  void Reload(const config::Config& next);
+
   // The latest published snapshot (never null).
   std::shared_ptr<const Snapshot> snapshot() const;
 
@@ -181,7 +194,14 @@ class Sampler {
   // The backends (never empty).
   const prom::Backends& backends() const { return backends_; }
 
+  // The configuration the sampler started with. Reload() changes metrics() and the durations
+  // (interval(), max_age()...), not this.
   const config::Config& config() const { return config_; }
+  // The sampling durations in force (the config's, or the last Reload()'s).
+  absl::Duration interval() const { return interval_.Get(); }
+  absl::Duration max_age() const { return max_age_.Get(); }
+  absl::Duration demand_ttl() const { return demand_ttl_.Get(); }
+  absl::Duration first_sample_timeout() const { return first_sample_timeout_.Get(); }
 
   // Called after every publication with the new snapshot, on the sampling thread; must be quick and
   // must not call back into the sampler's blocking methods. Returns an id for Unsubscribe.
@@ -288,7 +308,24 @@ class Sampler {
   // keys. Needs mu_.
   std::vector<std::string> ExpireAdhoc(absl::Time now);
 
+  // A duration read without the lock (Reload() may change it).
+  class AtomicDuration {
+   public:
+    explicit AtomicDuration(absl::Duration d) : ns_(absl::ToInt64Nanoseconds(d)) {}
+    absl::Duration Get() const { return absl::Nanoseconds(ns_.load(std::memory_order_relaxed)); }
+    void Set(absl::Duration d) {
+      ns_.store(absl::ToInt64Nanoseconds(d), std::memory_order_relaxed);
+    }
+
+   private:
+    std::atomic<int64_t> ns_;
+  };
+
   const config::Config config_;
+  AtomicDuration interval_;
+  AtomicDuration max_age_;
+  AtomicDuration demand_ttl_;
+  AtomicDuration first_sample_timeout_;
   prom::Backends backends_;
   Clock& clock_;
   PodLabelSource* pod_source_ = nullptr;
@@ -310,6 +347,10 @@ class Sampler {
   };
   std::map<std::string, Adhoc> adhoc_;
   uint64_t next_adhoc_ = 0;
+  // Reload(): definitions changed since the last round, whose tables and windows the next round
+  // drops; the `metrics:` definitions for the panic windows (set when a reload is pending).
+  std::set<std::string> reset_;
+  std::optional<std::vector<config::MetricDefinition>> reloaded_;
   std::map<SlotKey, absl::Time> demand_;  // last time somebody asked
   std::set<SlotKey> urgent_;              // waiting for their first sample
   std::vector<Waiter> waiters_;           // ReadWhenSampled() callers

@@ -143,6 +143,7 @@ struct ScalingPolicy {
   ScalingPolicyType type = ScalingPolicyType::kPods;
   int32_t value = 1;            // > 0: pods, or percent of the replicas at the period's start
   int32_t period_seconds = 15;  // 1..1800
+  friend bool operator==(const ScalingPolicy&, const ScalingPolicy&) = default;
 };
 
 // One direction of spec.behavior as written in the HPA object: unset fields take the defaults.
@@ -151,11 +152,13 @@ struct ScalingRulesSpec {
   std::optional<SelectPolicy> select_policy;
   std::optional<std::vector<ScalingPolicy>> policies;
   std::optional<double> tolerance;  // >= 0 (HPAConfigurableTolerance, 1.33+)
+  friend bool operator==(const ScalingRulesSpec&, const ScalingRulesSpec&) = default;
 };
 
 struct BehaviorSpec {
   std::optional<ScalingRulesSpec> scale_up;
   std::optional<ScalingRulesSpec> scale_down;
+  friend bool operator==(const BehaviorSpec&, const BehaviorSpec&) = default;
 };
 
 // A direction with every default applied.

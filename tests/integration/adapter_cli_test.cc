@@ -1,6 +1,9 @@
 // The adapter binary's command line: --version, the first log line, flags written with dashes (and
 // still with underscores), an explicitly empty listen flag turning its listener off, and the
-// process and build self-metrics on /metrics. No Prometheus: the adapter starts without one.
+// process and build self-metrics on /metrics, SIGHUP reloading the config file. No Prometheus: the
+// adapter starts without one.
+
+#include <signal.h>
 
 #include <string>
 #include <vector>
@@ -171,6 +174,42 @@ TEST_F(AdapterCli, UnderscoreFormsStillWork) {
   ASSERT_TRUE(started.is_object()) << adapter_->LogTail();
   EXPECT_EQ(started["http"], false);
   EXPECT_THAT(Listening(), ::testing::UnorderedElementsAre("https", "grpc"));
+}
+
+// SIGHUP reloads the --config file with the same flag overrides as at start (--prometheus-url, the
+// file has none; --grpc-listen, unlike the file's keda.listen: no restart warning), and leaves the
+// adapter running.
+TEST_F(AdapterCli, SighupReloadsTheConfigFileWithTheFlagOverrides) {
+  constexpr char kOne[] = "metrics:\n- name: one\n  query: a{<<.LabelMatchers>>}\n";
+  const std::string path = dir_.WriteFile("adapter.yaml", kOne);
+  Start({"--config", path, "--http-listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0",
+         "--grpc-insecure", "--https-listen=off"});
+  ASSERT_TRUE(WaitForRecord("started").is_object()) << adapter_->LogTail();
+  adapter_->Signal(SIGHUP);
+  ASSERT_TRUE(WaitForRecord("config reload: the file is unchanged").is_object())
+      << adapter_->LogTail();
+
+  dir_.WriteFile("adapter.yaml",
+                 absl::StrCat(kOne, "- name: two\n  query: b{<<.LabelMatchers>>}\n"));
+  adapter_->Signal(SIGHUP);
+  json reloaded = WaitForRecord("config reloaded");
+  ASSERT_TRUE(reloaded.is_object()) << adapter_->LogTail();
+  EXPECT_EQ(reloaded["metrics"], 2);
+  EXPECT_TRUE(adapter_->Running());
+  for (const json& r : Records()) {
+    EXPECT_NE(r.value("msg", ""),
+              "config reload: changed fields that need a restart keep their running values")
+        << r.dump();
+    EXPECT_NE(r.value("msg", ""), "config reload failed: the previous configuration keeps serving")
+        << r.dump();
+  }
+  auto http_port = adapter_->WaitForListeningPort("http", kWait);
+  ASSERT_TRUE(http_port.ok());
+  httplib::Client client("127.0.0.1", *http_port);
+  auto r = client.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_THAT(r->body, HasSubstr("autoscale_adapter_config_last_reload_successful 1"));
+  EXPECT_THAT(r->body, HasSubstr("autoscale_adapter_config_reloads_total{outcome=\"success\"} 1"));
 }
 
 TEST_F(AdapterCli, RaisesTheOpenFileLimitToTheHardLimit) {

@@ -597,6 +597,27 @@ TEST_F(KedaServiceTest, StreamErrors) {
   ASSERT_TRUE(server_->WaitForOpenStreams(0, kWait));
 }
 
+// A config reload that removes the metric ends its streams with NOT_FOUND (KEDA reports the
+// trigger's error); streams on the metrics that stay are untouched.
+TEST_F(KedaServiceTest, StreamOnAMetricAReloadRemovedEndsWithNotFound) {
+  StartServer();
+  config::Config next = testing::KedaTestConfig();
+  StreamCall gone(*stub_, Ref({{"metric", "concurrency"}, {"activationThreshold", "1"}}));
+  EXPECT_EQ(gone.Next(), false);
+  StreamCall stays(*stub_, Ref({{"metric", "plain"}, {"activationThreshold", "1e9"}}));
+  EXPECT_EQ(stays.Next(), false);
+  ASSERT_TRUE(server_->WaitForOpenStreams(2, kWait));
+
+  std::erase_if(next.metrics, [](const auto& def) { return def.name == "concurrency"; });
+  sampler_->Reload(next);
+  Tick();
+  EXPECT_EQ(gone.Next(), std::nullopt);
+  grpc::Status s = gone.reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("concurrency"));
+  ASSERT_TRUE(server_->WaitForOpenStreams(1, kWait));
+}
+
 TEST_F(KedaServiceTest, ManyStreamsShareOnePushAndDroppedStreamsAreReleased) {
   StartServer();
   constexpr int kStreams = 200;

@@ -258,16 +258,19 @@ TEST(RuleDiscoveryTest, DiscovererTimesEachPassByOutcome) {
               HasSubstr("autoscale_adapter_discovery_duration_seconds_count{outcome=\"error\"} 1"));
 }
 
+// What Prometheus has for RulesConfig()'s rules: one series for rule a (a_requests_total of pod p
+// in namespace x on node n1), none for rule b.
+absl::StatusOr<std::vector<prom::Labels>> RuleASeries(const std::vector<std::string>& matchers) {
+  if (!absl::StrContains(matchers[0], "^a_")) return std::vector<prom::Labels>{};
+  return std::vector<prom::Labels>{
+      SeriesOf("a_requests_total", {{"namespace", "x"}, {"pod", "p"}, {"node", "n1"}})};
+}
+
 TEST(RuleDiscoveryTest, RuleMetricsFlowThroughTheSamplerBatchedByNamespace) {
   config::Config config = RulesConfig();
   FakePrometheus prom;
   SimulatedClock clock;
-  prom.SetSeriesHandler(
-      [&](const std::vector<std::string>& m) -> absl::StatusOr<std::vector<prom::Labels>> {
-        if (!absl::StrContains(m[0], "^a_")) return std::vector<prom::Labels>{};
-        return std::vector<prom::Labels>{
-            SeriesOf("a_requests_total", {{"namespace", "x"}, {"pod", "p"}, {"node", "n1"}})};
-      });
+  prom.SetSeriesHandler(RuleASeries);
   prom.SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
     if (absl::StrContains(q, "by (namespace, pod)")) {
       return VectorOf(
@@ -416,6 +419,43 @@ TEST(RuleDiscoveryTest, QueryWithoutLabelMatchersRunsOnceAndMapsSeriesByObject) 
   }
   EXPECT_EQ(sampler.Read("cpu", "x")->table->Find("p1")->value, 1);
   EXPECT_EQ(sampler.Read("cpu", "y")->table->Find("p1")->value, 2);
+}
+
+// A reload discovers with the new rules at once: a rule that is gone takes its metrics with it,
+// and a `metrics:` entry of the new config wins over a rule's metric of the same name.
+TEST(RuleDiscoveryTest, AReloadDiscoversWithTheNewRules) {
+  config::Config config = RulesConfig();
+  FakePrometheus prom;
+  SimulatedClock clock;
+  prom.SetSeriesHandler(RuleASeries);
+  Sampler sampler(config, prom, clock, nullptr);
+  Discoverer discoverer(sampler, prom, clock);
+  discoverer.RunOnce();
+  const config::MetricResource nodes = config::MetricResource::FromName("nodes");
+  ASSERT_NE(sampler.metrics()->Find(nodes, "requests"), nullptr);
+
+  config::Config next = config;
+  next.rules.clear();
+  config::MetricDefinition own;
+  own.name = "requests";
+  own.resource = nodes;
+  own.namespace_label = "";
+  own.pod_label = "node";
+  own.query = "mine{<<.LabelMatchers>>}";
+  next.metrics.push_back(own);
+  sampler.Reload(next);
+  discoverer.Reload(next);
+  ASSERT_NE(sampler.metrics()->Find(nodes, "requests"), nullptr);
+  EXPECT_EQ(sampler.metrics()->Find(nodes, "requests")->query, own.query);
+  EXPECT_EQ(sampler.metrics()->Find(config::MetricResource::Namespaces(), "requests"), nullptr);
+  EXPECT_EQ(sampler.metrics()->definitions.size(), next.metrics.size());
+
+  // The rules back: discovered again at once, `metrics:` still first.
+  config.metrics = next.metrics;
+  sampler.Reload(config);
+  discoverer.Reload(config);
+  EXPECT_NE(sampler.metrics()->Find(config::MetricResource::Namespaces(), "requests"), nullptr);
+  EXPECT_EQ(sampler.metrics()->Find(nodes, "requests")->query, own.query);
 }
 
 }  // namespace

@@ -205,5 +205,29 @@ TEST(PanicWindowsTest, FirstSampleAndForgetting) {
   EXPECT_DOUBLE_EQ(later.pods[0].value, 7);
 }
 
+// A reload keeps the windows of an unchanged panic-aware definition and starts a changed one's
+// afresh.
+TEST_F(PanicSamplerTest, ReloadKeepsTheWindowsOfUnchangedDefinitions) {
+  Sampler s(PanicConfig(), prom_, clock_, nullptr);
+  s.Start();
+  Read(s);
+  for (int i = 0; i < 5; ++i) NextRound(s);
+  EXPECT_EQ(Read(s).table->windows->pods[0].stable_samples, 6);
+
+  s.Reload(PanicConfig());  // the same definitions
+  NextRound(s);
+  EXPECT_EQ(Read(s).table->windows->pods[0].stable_samples, 7);
+
+  config::Config changed = PanicConfig();
+  changed.metrics[1].panic->panic_threshold_percentage = 300;
+  s.Reload(changed);
+  // Demanded: the round that samples it afresh comes at once.
+  const uint64_t generation = s.snapshot()->generation;
+  ASSERT_TRUE(s.WaitForGeneration(generation + 1, ::aa::testing::kSamplerWait));
+  MetricRead r = Read(s);
+  EXPECT_EQ(r.definition->panic->panic_threshold_percentage, 300);
+  EXPECT_EQ(r.table->windows->pods[0].stable_samples, 1);
+}
+
 }  // namespace
 }  // namespace aa::pipeline

@@ -535,5 +535,72 @@ TEST_F(SamplerTest, PodLabelsIndexStripsThePrefix) {
   EXPECT_EQ(*labels, (prom::Labels{{"app", "web"}}));
 }
 
+// A reload: the unchanged definition keeps its table (the very same one, no new query), the
+// changed one is sampled afresh with its new query at once, a removed one is NotFound at once and
+// its table goes at the next round, a new one is served; the new durations apply.
+TEST_F(SamplerTest, ReloadKeepsUnchangedTablesAndStartsChangedOnesAfresh) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto conc = s.Read("concurrency", "a");
+  ASSERT_TRUE(conc.ok()) << conc.status();
+  ASSERT_TRUE(s.Read("cpu", "a").ok());
+  const uint64_t generation = s.snapshot()->generation;
+
+  config::Config next = TestConfig();
+  next.metrics[1].query = "usage{job=\"x\",<<.LabelMatchers>>}";  // cpu changed
+  config::MetricDefinition fresh;
+  fresh.name = "fresh";
+  fresh.query = "usage{<<.LabelMatchers>>}";
+  next.metrics.push_back(fresh);
+  next.sampling.interval = absl::Seconds(10);
+  next.sampling.max_age = absl::Seconds(40);
+  const size_t queries = prom_.query_count();
+  s.Reload(next);
+  EXPECT_EQ(s.metrics()->definitions.size(), 3u);
+  EXPECT_EQ(s.interval(), absl::Seconds(10));
+  EXPECT_EQ(s.max_age(), absl::Seconds(40));
+  // The changed definition is demanded in "a": a round comes at once and samples it again.
+  ASSERT_TRUE(s.WaitForGeneration(generation + 1, kSamplerWait));
+  auto cpu = s.Read("cpu", "a");
+  ASSERT_TRUE(cpu.ok()) << cpu.status();
+  EXPECT_EQ(cpu->definition->query, next.metrics[1].query);
+  EXPECT_THAT(prom_.queries(), ::testing::Contains("usage{job=\"x\",namespace=\"a\"}"));
+  auto again = s.Read("concurrency", "a");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->table, conc->table);         // kept, not re-sampled
+  EXPECT_EQ(prom_.query_count(), queries + 2);  // cpu's query and its baseline only
+  ASSERT_TRUE(s.Read("fresh", "b").ok());
+
+  // Removed: NotFound at once, its table gone after the next round.
+  next.metrics.erase(next.metrics.begin() + 1);
+  s.Reload(next);
+  auto gone = s.Read("cpu", "a");
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound) << gone.status();
+  // The next periodic round (the new interval) drops its table.
+  const uint64_t before = s.snapshot()->generation;
+  clock_.Advance(absl::Seconds(10));
+  s.Wake();
+  ASSERT_TRUE(s.WaitForGeneration(before + 1, kSamplerWait));
+  for (const auto& [key, slot] : s.snapshot()->slots) EXPECT_NE(key.metric, "cpu");
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+}
+
+// Definitions compare by content: a reload of the same file changes nothing.
+TEST_F(SamplerTest, ReloadOfTheSameDefinitionsKeepsEverything) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  auto conc = s.Read("concurrency", "a");
+  ASSERT_TRUE(conc.ok());
+  const size_t queries = prom_.query_count();
+  s.Reload(TestConfig());
+  NextRound(s);  // periodic: samples concurrency once more, nothing else
+  EXPECT_EQ(prom_.query_count(), queries + 1);
+  config::MetricDefinition a = TestConfig().metrics[0];
+  config::MetricDefinition b = a;
+  EXPECT_EQ(a, b);
+  b.target = 71;
+  EXPECT_NE(a, b);
+}
+
 }  // namespace
 }  // namespace aa::pipeline

@@ -48,6 +48,32 @@ std::string TempDir::WriteFile(std::string_view name, std::string_view contents)
   return p;
 }
 
+void ConfigMapVolume::Write(std::string_view contents) {
+  namespace fs = std::filesystem;
+  const std::string old = "..v" + std::to_string(version_);
+  const std::string next = "..v" + std::to_string(++version_);
+  std::error_code ec;
+  fs::create_directories(dir_ + "/" + next, ec);
+  std::ofstream out(dir_ + "/" + next + "/" + name_, std::ios::binary | std::ios::trunc);
+  out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+  out.close();
+  fs::create_symlink(next, dir_ + "/..data_tmp", ec);
+  if (!out || ec || std::rename((dir_ + "/..data_tmp").c_str(), (dir_ + "/..data").c_str()) != 0) {
+    std::fprintf(stderr, "ConfigMapVolume: cannot write version %s in %s\n", next.c_str(),
+                 dir_.c_str());
+    std::abort();
+  }
+  if (version_ == 1) {
+    fs::create_symlink("..data/" + name_, file(), ec);
+  } else {
+    fs::remove_all(dir_ + "/" + old, ec);
+  }
+  if (ec) {
+    std::fprintf(stderr, "ConfigMapVolume: %s\n", ec.message().c_str());
+    std::abort();
+  }
+}
+
 std::string ReadFileOrEmpty(const std::string& path) { return ReadFile(path).value_or(""); }
 
 }  // namespace aa::testutil

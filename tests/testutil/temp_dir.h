@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace aa::testutil {
 
@@ -26,6 +27,24 @@ class TempDir {
 
  private:
   std::string path_;
+};
+
+// A Kubernetes ConfigMap volume as the kubelet writes it, in `dir.path()`: the data in a version
+// directory `..<n>/<name>`, a symlink `..data` -> `..<n>`, and `<name>` -> `..data/<name>`.
+// Write() adds the next version and renames a new `..data` symlink over the old one (the kubelet's
+// atomic swap), then removes the old version. Aborts on failure, like TempDir::WriteFile.
+class ConfigMapVolume {
+ public:
+  ConfigMapVolume(const TempDir& dir, std::string name)
+      : dir_(dir.path()), name_(std::move(name)) {}
+  // The path a program reads: <dir>/<name>.
+  std::string file() const { return dir_ + "/" + name_; }
+  void Write(std::string_view contents);
+
+ private:
+  std::string dir_;
+  std::string name_;
+  int version_ = 0;
 };
 
 // Reads a whole file; "" when it cannot be read.

@@ -511,10 +511,11 @@ void ExternalScalerService::Open(const std::shared_ptr<StreamReactor>& stream) {
       stream->queued = false;
     }
     if (stream->closed()) return;
-    if (!obs.ok() && !first) {
+    // A failed first evaluation, or a metric that is gone, ends the stream.
+    if (!obs.ok() && !first && obs.status().code() != absl::StatusCode::kNotFound) {
       LogDebug("keda: StreamIsActive re-evaluation failed", {{"error", obs.status()}});
     } else if (!obs.ok()) {
-      LogDebug("keda: StreamIsActive first evaluation failed", {{"error", obs.status()}});
+      LogDebug("keda: StreamIsActive evaluation failed", {{"error", obs.status()}});
       stream->Close(ToGrpc(obs.status()));
     } else {
       stream->Push(obs->stats.total > stream->trigger().activation_threshold, obs->generation);
@@ -556,9 +557,12 @@ uint64_t ExternalScalerService::PushPass(bool* handed_back) {
     auto it = evaluated.find(key);
     if (it == evaluated.end())
       it = evaluated.emplace(std::move(key), scaler_.StatsIfSampled(t)).first;
-    // On failure the stream keeps its last state; the unary RPCs report the error to KEDA.
+    // On failure the stream keeps its last state; the unary RPCs report the error to KEDA. A
+    // metric that is gone (a config reload removed it) ends the stream with NOT_FOUND.
     if (it->second.ok()) {
       s->Push(it->second->stats.total > t.activation_threshold, it->second->generation);
+    } else if (it->second.status().code() == absl::StatusCode::kNotFound) {
+      s->Close(ToGrpc(it->second.status()));
     } else if (it->second.status().code() == absl::StatusCode::kFailedPrecondition) {
       // The pipeline dropped (or never had) this (metric, namespace): demand it again, and
       // evaluate the stream once it is sampled.
