@@ -78,6 +78,9 @@ std::vector<std::string> RestartOnlyChanges(const config::Config& running,
   check("keda.limits.maxConnectionAgeGrace",
         k.max_connection_age_grace == l.max_connection_age_grace);
   check("keda.limits.handshakeTimeout", k.handshake_timeout == l.handshake_timeout);
+  check("keda.adhocQueries.enabled", k.adhoc_queries.enabled == l.adhoc_queries.enabled);
+  check("keda.adhocQueries.max", k.adhoc_queries.max == l.adhoc_queries.max);
+  check("keda.adhocQueries.allowlist", k.adhoc_queries.allowlist == l.adhoc_queries.allowlist);
   return out;
 }
 
