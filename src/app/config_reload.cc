@@ -17,27 +17,44 @@ std::vector<std::string> RestartOnlyChanges(const config::Config& running,
   auto check = [&out](const char* field, bool same) {
     if (!same) out.emplace_back(field);
   };
-  const prom::ClientOptions& p = running.prometheus;
-  const prom::ClientOptions& q = next.prometheus;
-  check("prometheus.url", p.url == q.url);
-  check("prometheus.headers", p.headers == q.headers);
-  check("prometheus.bearerTokenFile", p.bearer_token_file == q.bearer_token_file);
-  check("prometheus.basicAuth", p.basic_auth_username == q.basic_auth_username &&
-                                    p.basic_auth_password == q.basic_auth_password &&
-                                    p.basic_auth_password_file == q.basic_auth_password_file);
-  check("prometheus.tls.caFile", p.tls.ca_file == q.tls.ca_file);
-  check("prometheus.tls.certFile", p.tls.cert_file == q.tls.cert_file);
-  check("prometheus.tls.keyFile", p.tls.key_file == q.tls.key_file);
-  check("prometheus.tls.serverName", p.tls.server_name == q.tls.server_name);
-  check("prometheus.tls.insecureSkipVerify",
-        p.tls.insecure_skip_verify == q.tls.insecure_skip_verify);
-  check("prometheus.timeout", p.timeout == q.timeout);
-  check("prometheus.maxRetries", p.max_retries == q.max_retries);
-  check("prometheus.retryBackoff", p.retry_backoff == q.retry_backoff);
-  check("prometheus.method", p.method == q.method);
-  check("prometheus.postThresholdBytes", p.post_threshold_bytes == q.post_threshold_bytes);
-  check("prometheus.maxResponseBytes", p.max_response_bytes == q.max_response_bytes);
-  check("prometheus.acceptWarnings", p.accept_warnings == q.accept_warnings);
+  // One backend's client options (`prefix` names it: "prometheus" or "backends.<name>").
+  auto check_backend = [&](const std::string& prefix, const prom::ClientOptions& p,
+                           const prom::ClientOptions& q) {
+    auto field = [&](const char* name, bool same) {
+      if (!same) out.push_back(prefix + "." + name);
+    };
+    field("url", p.url == q.url);
+    field("headers", p.headers == q.headers);
+    field("bearerTokenFile", p.bearer_token_file == q.bearer_token_file);
+    field("basicAuth", p.basic_auth_username == q.basic_auth_username &&
+                           p.basic_auth_password == q.basic_auth_password &&
+                           p.basic_auth_password_file == q.basic_auth_password_file);
+    field("tls.caFile", p.tls.ca_file == q.tls.ca_file);
+    field("tls.certFile", p.tls.cert_file == q.tls.cert_file);
+    field("tls.keyFile", p.tls.key_file == q.tls.key_file);
+    field("tls.serverName", p.tls.server_name == q.tls.server_name);
+    field("tls.insecureSkipVerify", p.tls.insecure_skip_verify == q.tls.insecure_skip_verify);
+    field("timeout", p.timeout == q.timeout);
+    field("maxRetries", p.max_retries == q.max_retries);
+    field("retryBackoff", p.retry_backoff == q.retry_backoff);
+    field("method", p.method == q.method);
+    field("postThresholdBytes", p.post_threshold_bytes == q.post_threshold_bytes);
+    field("maxResponseBytes", p.max_response_bytes == q.max_response_bytes);
+    field("acceptWarnings", p.accept_warnings == q.accept_warnings);
+  };
+  check_backend("prometheus", running.prometheus, next.prometheus);
+  // The registry of backends is built at start: a backend added or removed needs a restart.
+  bool same_names = running.backends.size() == next.backends.size();
+  for (size_t i = 0; same_names && i < running.backends.size(); ++i) {
+    same_names = running.backends[i].options.name == next.backends[i].options.name;
+  }
+  check("backends", same_names);
+  if (same_names) {
+    for (size_t i = 0; i < running.backends.size(); ++i) {
+      check_backend("backends." + running.backends[i].options.name, running.backends[i].options,
+                    next.backends[i].options);
+    }
+  }
 
   const config::SamplingConfig& s = running.sampling;
   const config::SamplingConfig& t = next.sampling;
@@ -55,6 +72,7 @@ std::vector<std::string> RestartOnlyChanges(const config::Config& running,
   check("sampling.wholeClusterPercent", s.whole_cluster_percent == t.whole_cluster_percent);
   check("podLabels.enabled", running.pod_labels.enabled == next.pod_labels.enabled);
   check("podLabels.query", running.pod_labels.query == next.pod_labels.query);
+  check("podLabels.backend", running.pod_labels.backend == next.pod_labels.backend);
   check("discovery.interval", running.discovery_interval == next.discovery_interval);
 
   const config::KedaConfig& k = running.keda;

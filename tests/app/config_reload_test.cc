@@ -195,5 +195,19 @@ TEST(RestartOnlyChangesTest, NamesEachChangedFieldThatNeedsARestart) {
   EXPECT_TRUE(RestartOnlyChanges(a, a).empty());
 }
 
+TEST(RestartOnlyChangesTest, BackendsNeedARestart) {
+  config::Config a;
+  a.backends.push_back({.path = "backends[0]", .options = {}});
+  a.backends[0].options.name = "vm";
+  a.backends[0].options.url = "http://vm:8428";
+  config::Config b = a;
+  b.backends[0].options.headers = {{"X-Scope-OrgID", "t2"}};
+  b.pod_labels.backend = "vm";
+  EXPECT_THAT(RestartOnlyChanges(a, b), ElementsAre("backends.vm.headers", "podLabels.backend"));
+  config::Config c = a;
+  c.backends.clear();  // a backend removed
+  EXPECT_THAT(RestartOnlyChanges(a, c), ElementsAre("backends"));
+}
+
 }  // namespace
 }  // namespace aa::app
