@@ -1,10 +1,10 @@
 #include "keda/scaler.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/strings.h"
@@ -64,18 +64,6 @@ std::string QuotedQuery(const std::string& query) {
   return absl::StrCat("\"", query.substr(0, kMaxQuotedQuery), "...\"");
 }
 
-// A URL as backends are matched by it: scheme and host in lower case, no trailing slash.
-std::string NormalizeUrl(std::string_view url) {
-  std::string out(url);
-  while (!out.empty() && out.back() == '/') out.pop_back();
-  size_t scheme_end = out.find("://");
-  size_t host_end = scheme_end == std::string::npos ? out.size() : out.find('/', scheme_end + 3);
-  if (host_end == std::string::npos) host_end = out.size();
-  for (size_t i = 0; i < host_end; ++i)
-    out[i] = absl::ascii_tolower(static_cast<unsigned char>(out[i]));
-  return out;
-}
-
 }  // namespace
 
 Scaler::Scaler(pipeline::View view) : view_(view), alive_(std::make_shared<Alive>()) {
@@ -99,17 +87,24 @@ absl::StatusOr<std::string> Scaler::DefineAdhoc(const Trigger& trigger) const {
                                                     " matches none of the ", allowlist_.size(),
                                                     " regexes of keda.adhocQueries.allowlist"));
   }
-  // The backends: `default` (the prometheus: section), by name or by its URL.
-  if (!a.server_address.empty() && a.server_address != "default" &&
-      (cfg.prometheus.url.empty() ||
-       NormalizeUrl(a.server_address) != NormalizeUrl(cfg.prometheus.url))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "scalerMetadata.serverAddress: \"", a.server_address.substr(0, 200),
-        "\" is not a backend of this adapter: give a backend's name (default) or its URL as "
-        "configured; the adapter queries no other address"));
+  // serverAddress names a configured backend, by name or by its URL (none: the default one).
+  std::string backend(prom::Backends::kDefault);
+  if (!a.server_address.empty()) {
+    const prom::Backends& backends = view_.backends();
+    if (backends.Find(a.server_address) != nullptr) {
+      backend = a.server_address;
+    } else if (std::optional<std::string> by_url = backends.FindByUrl(a.server_address)) {
+      backend = *by_url;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "scalerMetadata.serverAddress: \"", a.server_address.substr(0, 200),
+          "\" is not a backend of this adapter: give a backend's name (default, or one of "
+          "`backends:`) or its URL as configured; the adapter queries no other address"));
+    }
   }
   config::MetricDefinition def;
   def.adhoc = true;
+  def.backend = backend;
   def.query = a.query;
   def.query_options = a.options;
   return view_.DefineAdhoc(std::move(def));

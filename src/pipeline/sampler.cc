@@ -131,7 +131,9 @@ bool IsAdhocKey(std::string_view key) { return key.starts_with(kAdhocKeyPrefix);
 // What makes two ad-hoc definitions the same query: the query, its parameters and headers, in
 // order ("\0" cannot occur in headers, and separates unambiguously with the lengths).
 std::string AdhocIdentity(const config::MetricDefinition& def) {
-  std::string id = absl::StrCat(def.query.size(), ":", def.query);
+  const std::string backend =
+      def.backend.empty() ? std::string(prom::Backends::kDefault) : def.backend;
+  std::string id = absl::StrCat(backend.size(), ":", backend, def.query.size(), ":", def.query);
   for (const auto& [k, v] : def.query_options.params) {
     absl::StrAppend(&id, "\0p", k.size(), ":", k, v.size(), ":", v);
   }
@@ -150,7 +152,7 @@ std::string BackendName(std::string_view backend) {
 
 Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
-    : Sampler(std::move(config), prom::Backends::Single(client), clock, registry) {}
+    : Sampler(config, prom::Backends::Single(client, config.prometheus.url), clock, registry) {}
 
 Sampler::Sampler(config::Config config, prom::Backends backends, Clock& clock,
                  prometheus::Registry* registry)

@@ -252,6 +252,8 @@ std::vector<std::string> View::Namespaces(const config::MetricDefinition& def) c
 
 const config::Config& View::config() const { return sampler_.config(); }
 
+const prom::Backends& View::backends() const { return sampler_.backends(); }
+
 absl::Duration View::discovery_interval() const { return sampler_.config().discovery_interval; }
 
 absl::StatusOr<Selection> View::Select(const Question& q) const {

@@ -60,6 +60,7 @@
 #include "pipeline/snapshot.h"
 #include "pipeline/why.h"
 #include "pipeline/workload.h"
+#include "prometheus/backends.h"
 
 namespace aa::pipeline {
 
@@ -141,6 +142,8 @@ class View {
   std::vector<std::string> Namespaces(const config::MetricDefinition& def) const;
   // The pipeline's configuration.
   const config::Config& config() const;
+  // The backends the pipeline reads (names and URLs: KEDA's serverAddress must name one).
+  const prom::Backends& backends() const;
   // How often rule discovery runs (for messages about metrics that disappeared).
   absl::Duration discovery_interval() const;
   // Whether label selection of objects other than pods is possible, and where the labels come

@@ -92,6 +92,8 @@ struct QueryOptions {
   // be negative.
   absl::Duration timeout = absl::ZeroDuration();
 
+  friend bool operator==(const QueryOptions&, const QueryOptions&) = default;
+
   bool empty() const {
     return params.empty() && headers.empty() && timeout == absl::ZeroDuration();
   }

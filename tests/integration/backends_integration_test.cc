@@ -338,6 +338,26 @@ TEST_F(BackendsIntegrationTest, ExternalRuleDiscoveredThroughVictoriaMetricsSeri
               Not(HasSubstr("vm_http_requests_total{path=\"/api/v1/series\"} 0\n")));
 }
 
+// KEDA's prometheus-scaler triggers name their backend in serverAddress, by name or by URL, and
+// are queried there; any other address is refused before anything is queried.
+TEST_F(BackendsIntegrationTest, KedaTriggersQueryTheBackendTheirServerAddressNames) {
+  json by_name =
+      PythonKeda("default", {"query=sum(queue_depth)", "threshold=1", "serverAddress=vm"});
+  ASSERT_TRUE(by_name["GetMetrics"].is_array()) << by_name.dump();
+  EXPECT_EQ(by_name["GetMetrics"][0]["metricValueFloat"].get<double>(), 16);
+  json by_url = PythonKeda("default", {"query=sum(queue_depth)", "threshold=1",
+                                       absl::StrCat("serverAddress=http://127.0.0.1:", vmauth_)});
+  ASSERT_TRUE(by_url["GetMetrics"].is_array()) << by_url.dump();
+  EXPECT_EQ(by_url["GetMetrics"][0]["metricValueFloat"].get<double>(), 16);
+  // The second Prometheus server has no queue_depth: empty, an error without ignoreNullValues.
+  json zone_b = PythonKeda("default", {"query=sum(queue_depth)", "threshold=1",
+                                       "ignoreNullValues=false", "serverAddress=zone-b"});
+  EXPECT_EQ(zone_b["GetMetrics"]["code"], "UNAVAILABLE") << zone_b.dump();
+  json other = PythonKeda(
+      "default", {"query=sum(queue_depth)", "threshold=1", "serverAddress=http://127.0.0.1:1"});
+  EXPECT_EQ(other["GetMetrics"]["code"], "INVALID_ARGUMENT") << other.dump();
+}
+
 TEST_F(BackendsIntegrationTest, AWrongCredentialFailsAloneWithAClearError) {
   int status = 0;
   json wrong;
