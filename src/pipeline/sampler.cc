@@ -150,7 +150,7 @@ std::string BackendName(std::string_view backend) {
 
 }  // namespace
 
-Sampler::Sampler(config::Config config, prom::Client& client, Clock& clock,
+Sampler::Sampler(const config::Config& config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
     : Sampler(config, prom::Backends::Single(client, config.prometheus.url), clock, registry) {}
 

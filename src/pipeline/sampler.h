@@ -78,7 +78,7 @@ class Sampler {
  public:
   // `client` and `clock` must outlive the sampler. `registry` (may be null) receives the sampler's
   // self-metrics. `client` is the backend named default (the only one).
-  Sampler(config::Config config, prom::Client& client, Clock& clock,
+  Sampler(const config::Config& config, prom::Client& client, Clock& clock,
           prometheus::Registry* registry);
   // Several backends: each definition is queried through its backend (MetricDefinition::backend),
   // the pod labels through config.pod_labels.backend, and the namespace check asks each backend in
