@@ -509,6 +509,7 @@ void Sampler::RunRound(bool periodic) {
         continue;
       }
       if (periodic || urgent_.contains(it->first)) {
+        in_round_.insert(key);
         work[{key.metric, key.matchers}].push_back(key.ns);
         if (!key.ns.empty() && key.ns != kAllNamespaces) namespaces.insert(key.ns);
       }
@@ -1091,6 +1092,7 @@ void Sampler::Publish(const std::shared_ptr<Snapshot>& next) {
     std::lock_guard lock(mu_);
     next->generation = snapshot_->generation + 1;
     snapshot_ = next;
+    in_round_.clear();
     published = snapshot_;
   }
   {
@@ -1344,7 +1346,9 @@ absl::StatusOr<MetricRead> Sampler::ReadImpl(std::string_view metric, std::strin
     }
     AddDemand(key, now);
     if (snapshot_->FindSlot(key) == nullptr && !stopping_) {
-      urgent_.insert(key);
+      // A key the round under way already samples (admitted by its namespace check while this
+      // read waited for it) waits for that round: asking again would query it twice.
+      if (!in_round_.contains(key)) urgent_.insert(key);
       cv_.notify_all();
       switch (mode) {
         case ReadMode::kWait:

@@ -220,9 +220,10 @@ TEST_F(PanicSamplerTest, ReloadKeepsTheWindowsOfUnchangedDefinitions) {
 
   config::Config changed = PanicConfig();
   changed.metrics[1].panic->panic_threshold_percentage = 300;
-  s.Reload(changed);
-  // Demanded: the round that samples it afresh comes at once.
+  // Demanded: the round that samples it afresh comes at once, without a clock step (read the
+  // generation before the reload: that round may publish before this thread looks again).
   const uint64_t generation = s.snapshot()->generation;
+  s.Reload(changed);
   ASSERT_TRUE(s.WaitForGeneration(generation + 1, ::aa::testing::kSamplerWait));
   MetricRead r = Read(s);
   EXPECT_EQ(r.definition->panic->panic_threshold_percentage, 300);

@@ -594,7 +594,7 @@ TEST_F(SamplerTest, ReloadOfTheSameDefinitionsKeepsEverything) {
   const size_t queries = prom_.query_count();
   s.Reload(TestConfig());
   NextRound(s);  // periodic: samples concurrency once more, nothing else
-  EXPECT_EQ(prom_.query_count(), queries + 1);
+  EXPECT_EQ(prom_.query_count(), queries + 1) << ::testing::PrintToString(prom_.queries());
   config::MetricDefinition a = TestConfig().metrics[0];
   config::MetricDefinition b = a;
   EXPECT_EQ(a, b);
