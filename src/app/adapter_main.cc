@@ -483,8 +483,7 @@ absl::Status ApplyPrometheusAdapterFlags(config::Config& config) {
 }
 
 // The serving settings of prometheus-adapter's flags: the HTTPS port, its certificate, the
-// kubeconfig; and, under --secure-port, insecure cipher suites left out and the KEDA port off
-// unless configured.
+// kubeconfig; and, under --secure-port, insecure cipher suites left out.
 absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
   if (FlagGiven("secure_port") || FlagGiven("bind_address")) {
     if (FlagGiven("https_listen")) {
@@ -534,7 +533,12 @@ absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
     kubeconfig = f;
   }
   o.kubeconfig = kubeconfig;
-  config::KedaConfig& keda = o.config.keda;
+  return absl::OkStatus();
+}
+
+// Under prometheus-adapter's command line (--secure-port) the KEDA port is off unless something
+// configures it: part of the effective config, so a reload compares like with like.
+void ApplySecurePortKedaDefault(config::KedaConfig& keda) {
   if (FlagGiven("secure_port") && !FlagGiven("grpc_listen") && !keda.listen.empty() &&
       keda.tls_cert_file.empty() && !keda.insecure) {
     LogInfo(
@@ -543,7 +547,6 @@ absl::Status ApplyPrometheusAdapterServing(app::AdapterOptions& o) {
         "on");
     keda.listen.clear();
   }
-  return absl::OkStatus();
 }
 
 // A config text with the flags' overrides, validated for a run: what the adapter starts with, and
@@ -553,6 +556,7 @@ absl::StatusOr<config::Config> EffectiveConfig(std::string_view text, std::strin
   AA_RETURN_IF_ERROR(ApplyFlagOverrides(config));
   AA_RETURN_IF_ERROR(ApplyPrometheusAdapterFlags(config));
   AA_RETURN_IF_ERROR(ApplyGrpcFlagOverrides(config.keda));
+  ApplySecurePortKedaDefault(config.keda);
   AA_RETURN_IF_ERROR(config::ValidateForRun(config));
   return config;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -325,6 +326,19 @@ TEST_F(PrometheusAdapterFlags, TheHelmChartsRenderedArguments) {
   std::vector<json> level = RecordsWith("log level from --v");
   ASSERT_EQ(level.size(), 1u);
   EXPECT_EQ(level[0]["log_level"], "debug");
+
+  // A changed file reloads under this command line too: the KEDA port that --secure-port turned
+  // off is part of the effective config, so the reload names no field as needing a restart.
+  const std::string config_file = dir_.File("etc/adapter/config.yaml");
+  const std::string text = testutil::ReadFileOrEmpty(config_file);
+  dir_.WriteFile("etc/adapter/config.yaml", text + "\n# edited\n");
+  adapter_->Signal(SIGHUP);
+  ASSERT_TRUE(proc::PollUntil([&] { return !RecordsWith("config reloaded").empty(); }, kWait))
+      << adapter_->LogTail();
+  EXPECT_TRUE(
+      RecordsWith("config reload: changed fields that need a restart keep their running values")
+          .empty())
+      << adapter_->LogTail();
 }
 
 }  // namespace
