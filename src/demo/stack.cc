@@ -143,7 +143,13 @@ absl::Status Stack::StartAdapter(const std::vector<std::string>& extra_args) {
   }
   argv.insert(argv.end(), options_.adapter_args.begin(), options_.adapter_args.end());
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  auto a = proc::Subprocess::Start({argv, work_dir_ + "/adapter.log", ""});
+  // A restarted adapter logs to a fresh adapter.log (the ports are read from it); the previous
+  // run's log stays as adapter.previous.log.
+  const std::string log = work_dir_ + "/adapter.log";
+  if (std::error_code ec; std::filesystem::exists(log, ec)) {
+    std::filesystem::rename(log, work_dir_ + "/adapter.previous.log", ec);
+  }
+  auto a = proc::Subprocess::Start({argv, log, ""});
   if (!a.ok()) return a.status();
   adapter_ = *std::move(a);
   auto port = adapter_->WaitForListeningPort("http", options_.start_timeout);
