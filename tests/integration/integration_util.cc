@@ -76,4 +76,20 @@ std::string Scrape(int port) {
   return r.ok() ? r->body : "";
 }
 
+std::set<double> PrometheusValuesOver(int prometheus_port, const std::string& query,
+                                      absl::Duration span) {
+  const absl::Time end = absl::Now();
+  json j =
+      GetJson(prometheus_port, absl::StrCat("/api/v1/query_range?query=", net::UrlEncode(query),
+                                            absl::StrFormat("&start=%.3f&end=%.3f&step=0.05",
+                                                            absl::ToUnixMillis(end - span) / 1000.0,
+                                                            absl::ToUnixMillis(end) / 1000.0)));
+  std::set<double> out;
+  if (!j.contains("data")) return out;
+  for (const auto& series : j["data"]["result"]) {
+    for (const auto& point : series["values"]) out.insert(std::stod(point[1].get<std::string>()));
+  }
+  return out;
+}
+
 }  // namespace aa::integration

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,11 @@ std::string Rfc3339Seconds(absl::Time t);
 std::map<std::string, double> PrometheusValuesBy(int prometheus_port, const std::string& query,
                                                  const std::vector<std::string>& labels,
                                                  absl::Time at);
+
+// Every value Prometheus at `prometheus_port` gives `query` at 50 ms steps over the last `span`
+// (a series scraped every second changes no more often: none of its values is missed).
+std::set<double> PrometheusValuesOver(int prometheus_port, const std::string& query,
+                                      absl::Duration span);
 
 // The value of the counter or gauge `name{labels...}` in a Prometheus text exposition (summed over
 // the series whose label text contains every one of `labels`; 0 when none).

@@ -107,26 +107,9 @@ class KedaAdhocIntegrationTest : public ::testing::Test {
     return j["data"]["result"];
   }
 
-  // Every value Prometheus gives `query` at 50 ms steps over the last `span` (its value changes
-  // once per scrape, every second: no value is missed).
+  // Every value Prometheus gave `query` over the last `span`.
   static std::set<double> PrometheusValuesOver(const std::string& query, absl::Duration span) {
-    const absl::Time end = absl::Now();
-    int status = 0;
-    json j =
-        integration::GetJson(stack_->prometheus_port(),
-                             absl::StrCat("/api/v1/query_range?query=", net::UrlEncode(query),
-                                          absl::StrFormat("&start=%.3f&end=%.3f&step=0.05",
-                                                          absl::ToUnixMillis(end - span) / 1000.0,
-                                                          absl::ToUnixMillis(end) / 1000.0)),
-                             &status);
-    std::set<double> out;
-    if (!j.contains("data")) return out;
-    for (const auto& series : j["data"]["result"]) {
-      for (const auto& point : series["values"]) {
-        out.insert(std::stod(point[1].get<std::string>()));
-      }
-    }
-    return out;
+    return integration::PrometheusValuesOver(stack_->prometheus_port(), query, span);
   }
 
   static double SelfMetric(const std::string& name, const std::string& labels_part) {
