@@ -19,6 +19,13 @@ Modes:
       Calls GetMetricSpec, GetMetrics, IsActive, and StreamIsActive (first N messages, default 1) with the given
       trigger metadata against a running scaler (e.g. the adapter fed by real Prometheus), and prints one JSON
       object with the results (errors as {"code": ..., "message": ...}). Exit status 0 when all calls succeeded.
+  scaledobjects --address HOST:PORT [--server-map FROM=TO]... [--proto FILE] FILE...
+      Reads ScaledObject manifests (YAML, several documents per file) and sends each `prometheus` or `external`
+      trigger's metadata as KEDA does once the trigger is `type: external` with scalerAddress HOST:PORT: the
+      ScaledObject's name and namespace in the reference, the metadata as written (values as strings), plus
+      scalerAddress. A serverAddress starting with FROM is rewritten to start with TO (a cluster's address to the
+      test's loopback one). Prints a JSON array, one entry per trigger: file, scaledObject, namespace, trigger
+      index, type, the metadata sent and the results as `call` prints them.
 """
 
 import argparse
@@ -89,14 +96,14 @@ def reflection_list_services(channel, timeout=10):
     return b"".join(responses)
 
 
-def ref(pb2, namespace, metadata):
-    return pb2.ScaledObjectRef(name="scaledobject", namespace=namespace, scalerMetadata=metadata)
+def ref(pb2, namespace, metadata, name="scaledobject"):
+    return pb2.ScaledObjectRef(name=name, namespace=namespace, scalerMetadata=metadata)
 
 
-def call_all(pb2, pb2_grpc, channel, namespace, metadata, stream_messages=1, timeout=10):
+def call_all(pb2, pb2_grpc, channel, namespace, metadata, stream_messages=1, timeout=10, name="scaledobject"):
     """Calls every RPC once; returns a dict of results. Errors are {"code": NAME, "message": text}."""
     stub = pb2_grpc.ExternalScalerStub(channel)
-    r = ref(pb2, namespace, metadata)
+    r = ref(pb2, namespace, metadata, name)
     out = {}
 
     def attempt(name, fn):
@@ -426,6 +433,43 @@ def call(args):
     return 1 if any(isinstance(v, dict) and "code" in v for v in out.values()) else 0
 
 
+def scaledobjects(args):
+    import yaml  # Debian python3-yaml; only this mode needs it
+
+    pb2, pb2_grpc = load_stubs(args.proto)
+    mapping = []
+    for m in args.server_map:
+        if "=" not in m:
+            raise SystemExit("--server-map must be FROM=TO: %r" % m)
+        mapping.append(tuple(m.split("=", 1)))
+    channel = make_channel(args.address)
+    out = []
+    for path in args.files:
+        with open(path) as f:
+            docs = [d for d in yaml.safe_load_all(f) if d]
+        for doc in docs:
+            if doc.get("kind") != "ScaledObject":
+                continue
+            name = doc["metadata"]["name"]
+            namespace = doc["metadata"].get("namespace", "default")
+            for i, trigger in enumerate(doc["spec"].get("triggers", [])):
+                if trigger.get("type") not in ("prometheus", "external"):
+                    continue
+                metadata = {k: str(v) for k, v in (trigger.get("metadata") or {}).items()}
+                server = metadata.get("serverAddress", "")
+                for frm, to in mapping:
+                    if server.startswith(frm):
+                        metadata["serverAddress"] = to + server[len(frm):]
+                        break
+                metadata["scalerAddress"] = args.address
+                out.append({"file": os.path.basename(path), "scaledObject": name, "namespace": namespace,
+                            "trigger": i, "type": trigger["type"], "metadata": metadata,
+                            "results": call_all(pb2, pb2_grpc, channel, namespace, metadata, 1, args.timeout,
+                                                name)})
+    print(json.dumps(out, indent=2, sort_keys=True))
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
@@ -443,8 +487,14 @@ def main():
     c.add_argument("--timeout", type=float, default=10)
     c.add_argument("--proto", default=DEFAULT_PROTO)
     c.add_argument("metadata", nargs="*", help="trigger metadata, key=value")
+    o = sub.add_parser("scaledobjects")
+    o.add_argument("--address", required=True)
+    o.add_argument("--server-map", action="append", default=[], help="FROM=TO, a serverAddress prefix")
+    o.add_argument("--timeout", type=float, default=10)
+    o.add_argument("--proto", default=DEFAULT_PROTO)
+    o.add_argument("files", nargs="+")
     args = p.parse_args()
-    return selftest(args) if args.mode == "selftest" else call(args)
+    return {"selftest": selftest, "call": call, "scaledobjects": scaledobjects}[args.mode](args)
 
 
 if __name__ == "__main__":
