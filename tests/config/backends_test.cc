@@ -143,12 +143,13 @@ TEST(BackendsConfigTest, ValidateForRunChecksEveryBackend) {
             "t.yaml: backends[1].url: scheme must be http:// or https:// (got \"ftp://vm\")");
 }
 
-// tests/migration/several-backends: two prometheus-adapter configs (one per --prometheus-url) and
+// tests/migration/several-backends: three prometheus-adapter configs (one per --prometheus-url) and
 // the one adapter config that replaces them: the same rules, each reading its backend.
 TEST(BackendsConfigTest, MigrationFromOnePrometheusAdapterPerPrometheus) {
   const std::string dir = std::string(AA_SOURCE_DIR) + "/tests/migration/several-backends/";
   std::vector<AdapterRule> before;
-  for (const char* file : {"prometheus-adapter-zone-a.yaml", "prometheus-adapter-vm.yaml"}) {
+  for (const char* file : {"prometheus-adapter-zone-a.yaml", "prometheus-adapter-zone-b.yaml",
+                           "prometheus-adapter-vm.yaml"}) {
     absl::StatusOr<Config> c = LoadConfigFile(dir + file);
     ASSERT_TRUE(c.ok()) << c.status();
     before.insert(before.end(), c->rules.begin(), c->rules.end());
@@ -164,9 +165,10 @@ TEST(BackendsConfigTest, MigrationFromOnePrometheusAdapterPerPrometheus) {
     EXPECT_EQ(after->rules[i].external, before[i].external);
   }
   EXPECT_EQ(after->rules[0].backend, "default");
-  EXPECT_EQ(after->rules[1].backend, "vm");
-  ASSERT_EQ(after->backends.size(), 1u);
-  EXPECT_EQ(after->backends[0].options.bearer_token_file, "/etc/adapter/vm-token");
+  EXPECT_EQ(after->rules[1].backend, "zone-b");
+  EXPECT_EQ(after->rules[2].backend, "vm");
+  ASSERT_EQ(after->backends.size(), 2u);
+  EXPECT_EQ(after->backends[1].options.bearer_token_file, "/etc/adapter/vm-token");
 }
 
 struct ErrorCase {

@@ -1,17 +1,30 @@
-// Several backends end to end: two real Prometheus servers, each scraping its own simulator (seeds
-// 1 and 2: the same kind of series, different values), and VictoriaMetrics single-node behind
-// vmauth (one user with basic auth, one with a bearer token), fed constant vLLM gauges and a queue
-// depth through its import API. One adapter reads all of them: per-pod metrics from each backend,
-// and an externalRule whose discovery runs through VictoriaMetrics' /api/v1/series. Every API
-// (the query API, custom.metrics.k8s.io and external.metrics.k8s.io through the pinned kubectl, and
-// KEDA through the Python grpcio client) serves the numbers the backend itself answers to the same
+// Several backends end to end: two real Prometheus servers, each scraping its own simulator
+// (zone-a: shop/web and queues/worker of tests/migration/sim-two-namespaces.yaml; zone-b: the
+// default scenario's kserve-test, seed 2), and VictoriaMetrics single-node behind vmauth (one user
+// with basic auth, one with a bearer token), fed constant vLLM gauges and a queue depth through its
+// import API. They start once for the whole binary; each suite starts its own adapter on them.
+//
+// BackendsIntegrationTest: one adapter reads all of them: per-pod metrics from each backend, and an
+// externalRule whose discovery runs through VictoriaMetrics' /api/v1/series. Every API (the query
+// API, custom.metrics.k8s.io and external.metrics.k8s.io through the pinned kubectl, and KEDA
+// through the Python grpcio client) serves the numbers the backend itself answers to the same
 // PromQL at the same evaluation time. A backend with a wrong vmauth credential fails alone, with a
 // clear error that does not echo the credential, in its reads and its /readyz check.
+//
+// MigrationDirectoryTest: the files of tests/migration/ as a user migrating brings them, with only
+// the cluster's addresses mapped to the loopback ones: the adapter config that replaces one
+// prometheus-adapter per Prometheus (several-backends/adapter.yaml) serves each rule's numbers
+// through kubectl and curl as its backend answers them, and the ScaledObjects written for KEDA's
+// prometheus scaler (keda/scaledobjects.yaml) get, through the Python KEDA client reading the file,
+// what KEDA's scaler computes from each backend's own answer.
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,7 +47,8 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kSimNamespace[] = "kserve-test";
+constexpr char kZoneANamespace[] = "shop";       // simulator A (sim-two-namespaces.yaml)
+constexpr char kSimNamespace[] = "kserve-test";  // simulator B (the default scenario)
 constexpr char kVmNamespace[] = "vm-ns";
 constexpr char kVmPassword[] = "vm-basic-s3cret";
 constexpr char kVmToken[] = "vm-bearer-t0ken";
@@ -54,12 +68,38 @@ void WriteFile(const std::string& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << path;
 }
 
-class BackendsIntegrationTest : public ::testing::Test {
+std::string SourceFile(const std::string& relative) {
+  std::ifstream in(std::string(AA_SOURCE_DIR) + "/" + relative);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The backends, started by the first suite that needs them and stopped when the binary ends
+// (BackendsEnvironment); each suite starts and stops its own adapter on them.
+class SeveralBackends : public ::testing::Test {
+ public:
+  static void StopBackends() {
+    if (stack_ != nullptr) stack_->StopAdapter();
+    if (procs_ != nullptr) {
+      for (auto it = procs_->rbegin(); it != procs_->rend(); ++it) (*it)->Stop();
+    }
+    delete procs_;
+    procs_ = nullptr;
+    delete stack_;  // stops Prometheus A and simulator A, removes the work dir
+    stack_ = nullptr;
+    delete kubeconfig_;
+    kubeconfig_ = nullptr;
+  }
+
  protected:
-  static void SetUpTestSuite() {
-    // Prometheus A (the default backend) scraping simulator A: the stack, its adapter started
-    // below once the other backends' ports are known.
+  static void StartBackends() {
+    if (stack_ != nullptr) return;
+    // Prometheus A (the default backend) scraping simulator A: the stack, its adapters started
+    // by the suites once the other backends' ports are known.
     demo::StackOptions options = integration::StackOptionsFor("");
+    options.sim_scenario_yaml = SourceFile("tests/migration/sim-two-namespaces.yaml");
+    ASSERT_FALSE(options.sim_scenario_yaml.empty());
     options.start_adapter = false;
     auto stack = demo::Stack::Start(options);
     ASSERT_TRUE(stack.ok()) << stack.status();
@@ -106,43 +146,21 @@ class BackendsIntegrationTest : public ::testing::Test {
               dir + "/vmauth.log"));
     ASSERT_TRUE(demo::WaitForHttp(vmauth_, "/health", 200, absl::Seconds(30)).ok());
     ASSERT_NO_FATAL_FAILURE(ImportIntoVm());
-
     WriteFile(dir + "/vm-token", kVmToken);
-    const std::string vmauth_url = absl::StrCat("http://127.0.0.1:", vmauth_);
-    const std::string config = absl::StrCat(
-        "prometheus: {url: '", stack_->prometheus_url(), "'}\n", "backends:\n",
-        "- name: zone-b\n  url: 'http://127.0.0.1:", prometheus_b_, "'\n", "- name: vm\n  url: '",
-        vmauth_url, "'\n  basicAuth: {username: adapter, password: ", kVmPassword, "}\n",
-        "- name: vm-token\n  url: '", vmauth_url, "/'\n  bearerTokenFile: ", dir, "/vm-token\n",
-        "- name: vm-wrong\n  url: '", vmauth_url,
-        "'\n  basicAuth: {username: adapter, password: not-the-password}\n  maxRetries: 0\n",
-        "sampling: {interval: 2s, maxAge: 30s, warmNamespaces: [", kSimNamespace, ", ",
-        kVmNamespace, "]}\n", "podLabels: {enabled: false}\n", "metrics:\n",
-        RunningMetric("running_a", "default"), RunningMetric("running_b", "zone-b"),
-        RunningMetric("running_vm", "vm"), RunningMetric("running_vm_token", "vm-token"),
-        RunningMetric("running_vm_wrong", "vm-wrong"),
-        "externalRules:\n- seriesQuery: '{__name__=\"queue_depth\",queue!=\"\"}'\n"
-        "  backend: vm-token\n  resources: {namespaced: false}\n"
-        "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)'\n");
-    WriteFile(dir + "/adapter-backends.yaml", config);
-    ASSERT_TRUE(stack_->StartAdapter({"--config=" + dir + "/adapter-backends.yaml"}).ok());
+  }
+
+  // Starts this suite's adapter with `config` (written to the work dir as `file`).
+  static void StartAdapter(const std::string& file, const std::string& config) {
+    const std::string dir = stack_->work_dir();
+    WriteFile(dir + "/" + file, config);
+    ASSERT_TRUE(stack_->StartAdapter({"--config=" + dir + "/" + file}).ok());
+    delete kubeconfig_;
     kubeconfig_ = new std::string(dir + "/kubeconfig");
     integration::WriteKubeconfig(*kubeconfig_, stack_->adapter_https_port());
   }
-
   static void TearDownTestSuite() {
     if (stack_ != nullptr) stack_->StopAdapter();
-    if (procs_ != nullptr) {
-      for (auto it = procs_->rbegin(); it != procs_->rend(); ++it) (*it)->Stop();
-    }
-    delete procs_;
-    procs_ = nullptr;
-    delete stack_;  // stops Prometheus A and simulator A, removes the work dir
-    stack_ = nullptr;
-    delete kubeconfig_;
-    kubeconfig_ = nullptr;
   }
-
   void SetUp() override { ASSERT_NE(stack_, nullptr); }
 
   static void Spawn(std::vector<std::string> argv, const std::string& log) {
@@ -287,18 +305,50 @@ class BackendsIntegrationTest : public ::testing::Test {
   static int vmauth_;
 };
 
-demo::Stack* BackendsIntegrationTest::stack_ = nullptr;
-std::vector<std::unique_ptr<proc::Subprocess>>* BackendsIntegrationTest::procs_ = nullptr;
-std::string* BackendsIntegrationTest::kubeconfig_ = nullptr;
-int BackendsIntegrationTest::prometheus_b_ = 0;
-int BackendsIntegrationTest::vm_ = 0;
-int BackendsIntegrationTest::vmauth_ = 0;
+demo::Stack* SeveralBackends::stack_ = nullptr;
+std::vector<std::unique_ptr<proc::Subprocess>>* SeveralBackends::procs_ = nullptr;
+std::string* SeveralBackends::kubeconfig_ = nullptr;
+int SeveralBackends::prometheus_b_ = 0;
+int SeveralBackends::vm_ = 0;
+int SeveralBackends::vmauth_ = 0;
+
+class BackendsEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { SeveralBackends::StopBackends(); }
+};
+const ::testing::Environment* const kBackendsEnvironment =
+    ::testing::AddGlobalTestEnvironment(new BackendsEnvironment);
+
+class BackendsIntegrationTest : public SeveralBackends {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_NO_FATAL_FAILURE(StartBackends());
+    const std::string dir = stack_->work_dir();
+    const std::string vmauth_url = absl::StrCat("http://127.0.0.1:", vmauth_);
+    const std::string config = absl::StrCat(
+        "prometheus: {url: '", stack_->prometheus_url(), "'}\n", "backends:\n",
+        "- name: zone-b\n  url: 'http://127.0.0.1:", prometheus_b_, "'\n", "- name: vm\n  url: '",
+        vmauth_url, "'\n  basicAuth: {username: adapter, password: ", kVmPassword, "}\n",
+        "- name: vm-token\n  url: '", vmauth_url, "/'\n  bearerTokenFile: ", dir, "/vm-token\n",
+        "- name: vm-wrong\n  url: '", vmauth_url,
+        "'\n  basicAuth: {username: adapter, password: not-the-password}\n  maxRetries: 0\n",
+        "sampling: {interval: 2s, maxAge: 30s, warmNamespaces: [", kZoneANamespace, ", ",
+        kSimNamespace, ", ", kVmNamespace, "]}\n", "podLabels: {enabled: false}\n", "metrics:\n",
+        RunningMetric("running_a", "default"), RunningMetric("running_b", "zone-b"),
+        RunningMetric("running_vm", "vm"), RunningMetric("running_vm_token", "vm-token"),
+        RunningMetric("running_vm_wrong", "vm-wrong"),
+        "externalRules:\n- seriesQuery: '{__name__=\"queue_depth\",queue!=\"\"}'\n"
+        "  backend: vm-token\n  resources: {namespaced: false}\n"
+        "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)'\n");
+    ASSERT_NO_FATAL_FAILURE(StartAdapter("adapter-backends.yaml", config));
+  }
+};
 
 TEST_F(BackendsIntegrationTest, EachBackendsNumbersThroughEveryApi) {
-  ExpectSameNumbers("running_a", kSimNamespace, stack_->prometheus_port());
+  ExpectSameNumbers("running_a", kZoneANamespace, stack_->prometheus_port());
   ExpectSameNumbers("running_b", kSimNamespace, prometheus_b_);
-  // The two Prometheus servers hold different data (another simulator seed).
-  EXPECT_NE(ReadEverywhere("running_a", kSimNamespace).query_api,
+  // The two Prometheus servers hold different data (other simulators).
+  EXPECT_NE(ReadEverywhere("running_a", kZoneANamespace).query_api,
             ReadEverywhere("running_b", kSimNamespace).query_api);
   // VictoriaMetrics, through vmauth with basic auth and with a bearer token.
   ExpectSameNumbers("running_vm", kVmNamespace, vm_);
@@ -399,6 +449,181 @@ TEST_F(BackendsIntegrationTest, AWrongCredentialFailsAloneWithAClearError) {
   EXPECT_THAT(metrics->body,
               HasSubstr("autoscale_adapter_prometheus_requests_total{backend=\"zone-b\","
                         "endpoint=\"query\",outcome=\"success\"}"));
+}
+
+// tests/migration/ as a user migrating brings it; only the cluster's addresses (and the token's
+// path) are mapped to the test's, and the sampling interval is shortened for the test.
+class MigrationDirectoryTest : public SeveralBackends {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_NO_FATAL_FAILURE(StartBackends());
+    std::string config = SourceFile("tests/migration/several-backends/adapter.yaml");
+    ASSERT_FALSE(config.empty());
+    for (const auto& [from, to] : AddressMap()) absl::StrReplaceAll({{from, to}}, &config);
+    absl::StrReplaceAll({{"/etc/adapter/vm-token", stack_->work_dir() + "/vm-token"}}, &config);
+    // The test's additions: a short interval, and no pod-label index (the simulators' pods are in
+    // no single kube-state-metrics).
+    absl::StrAppend(&config,
+                    "sampling: {interval: 2s, maxAge: 30s}\npodLabels: {enabled: false}\n");
+    ASSERT_NO_FATAL_FAILURE(StartAdapter("adapter-migration.yaml", config));
+    // Discovery has found every rule's metric.
+    bool found = proc::PollUntil(
+        [] {
+          return Discovered("/apis/custom.metrics.k8s.io/v1beta2", "pods/cpu_usage_cores") &&
+                 Discovered("/apis/custom.metrics.k8s.io/v1beta2",
+                            "pods/vllm_num_requests_running") &&
+                 Discovered("/apis/external.metrics.k8s.io/v1beta1", "queue_depth");
+        },
+        absl::Seconds(40), absl::Milliseconds(500));
+    ASSERT_TRUE(found) << "discovery never produced the rules' metrics\n"
+                       << stack_->adapter()->LogTail();
+  }
+
+  // The cluster addresses the files name, and where the test runs each of them.
+  static std::vector<std::pair<std::string, std::string>> AddressMap() {
+    return {{"http://prometheus-zone-a.monitoring:9090",
+             absl::StrCat("http://127.0.0.1:", stack_->prometheus_port())},
+            {"http://prometheus-zone-b.monitoring:9090",
+             absl::StrCat("http://127.0.0.1:", prometheus_b_)},
+            {"http://vmauth.monitoring:8427", absl::StrCat("http://127.0.0.1:", vmauth_)}};
+  }
+  // The port of the backend `url` (after the mapping) names; VictoriaMetrics itself for vmauth.
+  static int BackendPort(const std::string& url) {
+    if (absl::StartsWith(url, absl::StrCat("http://127.0.0.1:", vmauth_))) return vm_;
+    if (absl::StartsWith(url, absl::StrCat("http://127.0.0.1:", prometheus_b_))) {
+      return prometheus_b_;
+    }
+    return stack_->prometheus_port();
+  }
+
+  static bool Discovered(const std::string& group_path, const std::string& resource) {
+    int code = 0;
+    json j = integration::KubectlJson(*kubeconfig_, group_path, &code);
+    if (code != 0 || !j.contains("resources")) return false;
+    for (const auto& r : j["resources"]) {
+      if (r["name"] == resource) return true;
+    }
+    return false;
+  }
+
+  // A metrics API path read with kubectl or with curl (the HTTPS port runs without authentication
+  // here; its certificate is the stack's self-signed one).
+  static json Served(const std::string& path, bool curl) {
+    if (!curl) return integration::KubectlJson(*kubeconfig_, path);
+    std::string out = integration::RunCommand(
+        absl::StrCat("curl -sk 'https://127.0.0.1:", stack_->adapter_https_port(), path, "'"));
+    return json::parse(out, nullptr, false);
+  }
+
+  // Every item of pods metric `metric` in `ns`, read with kubectl and with curl, equals what the
+  // backend at `port` answers to `query` at the table's evaluation time.
+  static void ExpectPodsEqualBackend(const std::string& metric, const std::string& ns, int port,
+                                     const std::string& query) {
+    const std::string path =
+        absl::StrCat("/apis/custom.metrics.k8s.io/v1beta2/namespaces/", ns, "/pods/*/", metric);
+    for (bool curl : {false, true}) {
+      SCOPED_TRACE(absl::StrCat(metric, curl ? " through curl" : " through kubectl"));
+      bool equal = false;
+      std::string last;
+      for (int attempt = 0; attempt < 20 && !equal; ++attempt) {
+        json j = Served(path, curl);
+        const absl::Time at =
+            integration::SampledAt(stack_->adapter_https_port(), ns, metric, "pods");
+        if (j.is_discarded() || j["items"].empty() ||
+            j["items"][0]["timestamp"] != integration::Rfc3339Seconds(at)) {
+          absl::SleepFor(absl::Milliseconds(300));  // a new table between the two reads
+          continue;
+        }
+        std::map<std::string, double> want = BackendValues(port, query, {"pod"}, at);
+        equal = !want.empty() && want.size() == j["items"].size();
+        for (const auto& item : j["items"]) {
+          const std::string pod = item["describedObject"]["name"].get<std::string>();
+          const double v = ParseQuantity(item["value"].get<std::string>());
+          equal = equal && want.contains(pod) && std::abs(want[pod] - v) <= 0.0005 + 1e-9;
+        }
+        last = absl::StrCat(j.dump(), " vs the backend's ", json(want).dump());
+      }
+      EXPECT_TRUE(equal) << last;
+    }
+  }
+};
+
+TEST_F(MigrationDirectoryTest, EachRuleServesItsBackendsNumbersThroughKubectlAndCurl) {
+  // zone-a (the default backend): the cAdvisor rule.
+  ExpectPodsEqualBackend(
+      "cpu_usage_cores", kZoneANamespace, stack_->prometheus_port(),
+      absl::StrCat("sum(rate(container_cpu_usage_seconds_total{namespace=\"", kZoneANamespace,
+                   "\",container!=\"\",container!=\"POD\"}[1m])) by (namespace, "
+                   "pod)"));
+  // zone-b: the vLLM rule.
+  ExpectPodsEqualBackend("vllm_num_requests_running", kSimNamespace, prometheus_b_,
+                         absl::StrCat("sum(vllm:num_requests_running{namespace=\"", kSimNamespace,
+                                      "\"}) by (namespace, pod)"));
+  // VictoriaMetrics behind vmauth (bearer token): the namespaced: false external rule.
+  for (bool curl : {false, true}) {
+    json j = Served("/apis/external.metrics.k8s.io/v1beta1/namespaces/queues/queue_depth", curl);
+    ASSERT_FALSE(j.is_discarded());
+    std::map<std::string, double> served;
+    for (const auto& item : j["items"]) {
+      served[item["metricLabels"]["queue"]] = ParseQuantity(item["value"].get<std::string>());
+    }
+    EXPECT_EQ(served, kVmQueues) << j.dump();
+  }
+}
+
+// keda/scaledobjects.yaml, read by the Python KEDA client and sent as KEDA sends it once each
+// trigger is `type: external`: every trigger gets the value KEDA's prometheus scaler computes from
+// its backend's own answer, its threshold as the target, and activation from its
+// activationThreshold.
+TEST_F(MigrationDirectoryTest, ScaledObjectsOfThePrometheusScalerGetTheirBackendsNumbers) {
+  std::string maps;
+  for (const auto& [from, to] : AddressMap())
+    absl::StrAppend(&maps, " --server-map ", from, "=", to);
+  const std::string out = integration::RunCommand(absl::StrCat(
+      "/usr/bin/python3 ", AA_SOURCE_DIR, "/tests/keda/keda_client_test.py scaledobjects ",
+      "--address 127.0.0.1:", stack_->adapter_grpc_port(), " --proto ", AA_SOURCE_DIR,
+      "/proto/externalscaler.proto", maps, " ", AA_SOURCE_DIR,
+      "/tests/migration/keda/scaledobjects.yaml"));
+  json triggers = json::parse(out, nullptr, false);
+  ASSERT_TRUE(triggers.is_array()) << out;
+  ASSERT_EQ(triggers.size(), 5u) << out;
+  for (const json& t : triggers) {
+    const json& md = t["metadata"];
+    const std::string query = md["query"].get<std::string>();
+    SCOPED_TRACE(absl::StrCat(t["scaledObject"].get<std::string>(), " trigger ",
+                              t["trigger"].get<int>(), ": ", query));
+    const json& r = t["results"];
+    ASSERT_TRUE(r["GetMetrics"].is_array()) << r.dump();
+    const double value = r["GetMetrics"][0]["metricValueFloat"].get<double>();
+    EXPECT_EQ(r["GetMetricSpec"][0]["targetSizeFloat"].get<double>(),
+              std::stod(md["threshold"].get<std::string>()));
+    const double activation = md.contains("activationThreshold")
+                                  ? std::stod(md["activationThreshold"].get<std::string>())
+                                  : 0;
+    const int port = BackendPort(md["serverAddress"].get<std::string>());
+    if (port == vm_) {
+      // Constant gauges: exactly VictoriaMetrics' answer now; the refunds queue has no series,
+      // which KEDA's default ignoreNullValues turns into 0.
+      std::map<std::string, double> now = BackendValues(vm_, query, {}, absl::Now());
+      const double want = now.empty() ? 0 : now.begin()->second;
+      EXPECT_EQ(value, want);
+      EXPECT_EQ(r["IsActive"], want > activation) << r.dump();
+      continue;
+    }
+    // A Prometheus: one of the values it gave over the last seconds (gauges change with each
+    // scrape; a rate() also with the evaluation time, so it lies within their range).
+    std::set<double> seen = integration::PrometheusValuesOver(port, query, absl::Seconds(15));
+    ASSERT_FALSE(seen.empty());
+    if (absl::StrContains(query, "rate(")) {
+      EXPECT_GE(value, *seen.begin());
+      EXPECT_LE(value, *seen.rbegin());
+    } else {
+      EXPECT_TRUE(seen.contains(value)) << value << " not among " << json(seen).dump();
+    }
+    if (std::abs(value - activation) > 0.2 * activation) {
+      EXPECT_EQ(r["IsActive"], value > activation) << r.dump();
+    }
+  }
 }
 
 }  // namespace
