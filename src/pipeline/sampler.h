@@ -353,7 +353,7 @@ class Sampler {
   std::optional<std::vector<config::MetricDefinition>> reloaded_;
   std::map<SlotKey, absl::Time> demand_;  // last time somebody asked
   std::set<SlotKey> urgent_;              // waiting for their first sample
-  std::set<SlotKey> in_round_;  // sampled by the round under way (until it publishes)
+  std::set<SlotKey> in_round_;            // sampled by the round under way (until it publishes)
   std::vector<Waiter> waiters_;           // ReadWhenSampled() callers
   std::set<std::string> ever_succeeded_;  // metric keys with at least one successful query
   // (metric key, variant matchers) whose last query failed (logged on change only).
