@@ -81,7 +81,9 @@ if [ -d "$root/../shared" ]; then
   cp -r "$root/../shared" "$sysroot/home/newcomer/shared"
 fi
 chroot "$sysroot" chown -R newcomer:newcomer /home/newcomer
-echo "fresh-check: cloned $(git -C "$root" rev-parse --short HEAD)" >&2
+# The commit under test, from the clone itself (the source tree's HEAD may move during the run).
+commit=$(git -C "$sysroot/home/newcomer/autoscale-adapter" rev-parse --short HEAD)
+echo "fresh-check: cloned $commit" >&2
 
 run_as_newcomer() {  # NAME COMMAND...
   local name=$1; shift
@@ -96,7 +98,7 @@ run_as_newcomer demo "scripts/demo.sh ${DEMO_ARGS:-}"
 run_as_newcomer test "scripts/test.sh"
 
 echo
-echo "=== fresh-check of $(git -C "$root" rev-parse --short HEAD) on a debootstrapped bookworm (minbase + git, sudo) ==="
+echo "=== fresh-check of $commit on a debootstrapped bookworm (minbase + git, sudo) ==="
 failed=0
 while IFS='|' read -r name rc secs; do
   echo "--- scripts/$name.sh: exit $rc after ${secs} s; its last lines:"
