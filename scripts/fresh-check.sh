@@ -77,12 +77,13 @@ chroot "$sysroot" useradd -m -s /bin/bash newcomer
 echo 'newcomer ALL=(ALL) NOPASSWD:ALL' >"$sysroot/etc/sudoers.d/newcomer"
 chmod 440 "$sysroot/etc/sudoers.d/newcomer"
 git clone -q --no-local "$root" "$sysroot/home/newcomer/autoscale-adapter"
+# The commit under test, from the clone itself (the source tree's HEAD may move during the run;
+# read before the chown below, after which git would refuse root's look as dubious ownership).
+commit=$(git -C "$sysroot/home/newcomer/autoscale-adapter" rev-parse --short HEAD)
 if [ -d "$root/../shared" ]; then
   cp -r "$root/../shared" "$sysroot/home/newcomer/shared"
 fi
 chroot "$sysroot" chown -R newcomer:newcomer /home/newcomer
-# The commit under test, from the clone itself (the source tree's HEAD may move during the run).
-commit=$(git -C "$sysroot/home/newcomer/autoscale-adapter" rev-parse --short HEAD)
 echo "fresh-check: cloned $commit" >&2
 
 run_as_newcomer() {  # NAME COMMAND...
