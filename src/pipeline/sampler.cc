@@ -118,6 +118,13 @@ void AddWholeClusterNamespaces(const Snapshot& snapshot, std::set<std::string>* 
   }
 }
 
+// How long after an interval's boundary its periodic round starts, so that Prometheus has ingested
+// the scrapes stamped just before the boundary (a scrape is stamped when it starts and visible when
+// it ends): a tenth of the interval, at most 1 s.
+absl::Duration SettleDelay(absl::Duration interval) {
+  return std::min(interval / 10, absl::Seconds(1));
+}
+
 // Prometheus' namespace list covers series seen within this long.
 constexpr absl::Duration kNamespaceLookback = absl::Hours(1);
 
@@ -149,6 +156,11 @@ std::string BackendName(std::string_view backend) {
 }
 
 }  // namespace
+
+absl::Time EvaluationTime(absl::Time now, absl::Duration interval) {
+  if (interval <= absl::ZeroDuration()) return now;
+  return absl::UnixEpoch() + absl::Floor(now - absl::UnixEpoch(), interval);
+}
 
 Sampler::Sampler(const config::Config& config, prom::Client& client, Clock& clock,
                  prometheus::Registry* registry)
@@ -317,7 +329,8 @@ void Sampler::Reload(const config::Config& next) {
     first_sample_timeout_.Set(next.sampling.first_sample_timeout);
     // The next periodic round comes one new interval after the last one.
     if (next_round_ != absl::InfinitePast()) {
-      next_round_ = std::min(next_round_, now + next.sampling.interval);
+      next_round_ = std::min(next_round_,
+                             EvaluationTime(now, next.sampling.interval) + next.sampling.interval);
     }
     wake_ = true;
   }
@@ -365,10 +378,11 @@ void Sampler::Run() {
       // large snapshots).
       malloc_trim(0);
       lock.lock();
-      if (periodic) next_round_ = now + interval_.Get();
+      // Periodic rounds come at the interval's boundaries (EvaluationTime), whenever this one ran.
+      if (periodic) next_round_ = EvaluationTime(now, interval_.Get()) + interval_.Get();
       continue;
     }
-    std::chrono::nanoseconds wait = ToChrono(next_round_ - now);
+    std::chrono::nanoseconds wait = ToChrono(next_round_ + SettleDelay(interval_.Get()) - now);
     for (const Waiter& w : waiters_) {
       wait = std::min(wait, std::max(std::chrono::nanoseconds(0),
                                      std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -447,6 +461,7 @@ absl::StatusOr<std::string> Sampler::RenderQuery(const std::string& tmpl,
 
 void Sampler::RunRound(bool periodic) {
   absl::Time now = clock_.Now();
+  round_at_ = EvaluationTime(now, interval_.Get());
   // (metric key, selector variant's matchers) -> namespaces
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> work;
   std::vector<SlotKey> pruned;
@@ -623,8 +638,8 @@ void Sampler::RunRound(bool periodic) {
 void Sampler::SampleMetric(const config::MetricDefinition& def,
                            const std::vector<std::string>& namespaces,
                            const std::string& extra_matchers, Snapshot* next) {
-  // Every chunk is evaluated at the same time, so the values are those of one query.
-  const absl::Time at = clock_.Now();
+  // Every chunk is evaluated at the round's time, so the values are those of one query.
+  const absl::Time at = round_at_;
   const std::string key = def.Key();
   // The slots (and failure state) of this selector variant; self-metrics stay per definition.
   const std::pair<std::string, std::string> variant{key, extra_matchers};
@@ -1060,7 +1075,7 @@ MetricRead Sampler::AbsentRead(std::shared_ptr<const MetricSet> set,
 
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
                               bool all_namespaces) {
-  absl::Time at = clock_.Now();
+  const absl::Time at = round_at_;
   ++round_queries_;
   // Without a definition the query is rendered by replacement, which cannot fail.
   auto result = QueryBackend(

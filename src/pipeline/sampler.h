@@ -6,6 +6,11 @@
 // the namespaces
 //   somebody asked for within `sampling.demand_ttl` (plus `warm_namespaces`), grouped by namespace
 //   and pod. A metric nobody asked for costs Prometheus nothing.
+// - Every query of a round is evaluated at the round's EvaluationTime() (the interval's boundary at
+//   or before the round's start), also a first sample's round between two boundaries; a table's
+//   sampled_at is that time, and its age (maxAge) counts from it. Periodic rounds start a little
+//   after each boundary (a tenth of the interval, at most 1 s, so the scrapes stamped just before
+//   it are in Prometheus).
 // - The first Read() of a (metric, namespace) the sampler does not know yet asks for an immediate
 // sample and waits
 //   for it (up to `first_sample_timeout`); concurrent first reads of the same key share that one
@@ -62,6 +67,12 @@ namespace aa::pipeline {
 class SamplerMetrics;
 class PanicWindows;
 class PodLabelSource;
+
+// The instant a round run at `now` evaluates its queries at: the last boundary of `interval` at or
+// before `now`, boundaries being the multiples of `interval` since the Unix epoch (UTC), i.e.
+// floor(now / interval) * interval. Two replicas reading one Prometheus thus ask for the same
+// instants and serve the same values and timestamps. `now` itself when `interval` is not positive.
+absl::Time EvaluationTime(absl::Time now, absl::Duration interval);
 
 // A fresh table for one (metric, namespace), with the snapshot it came from (which keeps it alive).
 struct MetricRead {
@@ -376,7 +387,9 @@ class Sampler {
   // First requests of namespaces waiting for the next namespace check (at most
   // new_namespace_burst): admitted or dropped by the round that checks.
   std::map<SlotKey, absl::Time> candidates_;
-  // Sampling thread only: queries and chunks of the current round.
+  // Sampling thread only: the current round's evaluation time (EvaluationTime of its start), its
+  // queries and chunks.
+  absl::Time round_at_;
   int round_queries_ = 0;
   int round_chunks_ = 0;
   bool probe_succeeded_ = false;

@@ -63,9 +63,16 @@ class KedaAdhocIntegrationTest : public ::testing::Test {
                 grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
                                     grpc::InsecureChannelCredentials()))
                 .release();
-    // Until the sim's series are in Prometheus.
-    ASSERT_TRUE(
-        proc::PollUntil([] { return !PrometheusNow(kCounterQuery).empty(); }, absl::Seconds(60)));
+    // Until the sim's series are in Prometheus at the adapter's evaluation times (the sampling
+    // interval's boundary before each request: up to 1 s ago).
+    ASSERT_TRUE(proc::PollUntil(
+        [] {
+          return !integration::PrometheusQueryAt(
+                      stack_->prometheus_port(), kCounterQuery,
+                      absl::ToUnixMillis(absl::Now()) - 1000)["data"]["result"]
+                      .empty();
+        },
+        absl::Seconds(60)));
   }
   static void TearDownTestSuite() {
     delete stub_;
