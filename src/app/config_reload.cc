@@ -70,6 +70,7 @@ std::vector<std::string> RestartOnlyChanges(const config::Config& running,
   check("sampling.maxNamespacesPerQuery", s.max_namespaces_per_query == t.max_namespaces_per_query);
   check("sampling.maxMatcherBytes", s.max_matcher_bytes == t.max_matcher_bytes);
   check("sampling.wholeClusterPercent", s.whole_cluster_percent == t.whole_cluster_percent);
+  check("sampling.maxConcurrentQueries", s.max_concurrent_queries == t.max_concurrent_queries);
   check("podLabels.enabled", running.pod_labels.enabled == next.pod_labels.enabled);
   check("podLabels.query", running.pod_labels.query == next.pod_labels.query);
   check("podLabels.backend", running.pod_labels.backend == next.pod_labels.backend);

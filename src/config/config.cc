@@ -462,7 +462,7 @@ absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, Sampling
                     {"interval", "maxAge", "demandTTL", "firstSampleTimeout", "waitForFirstSample",
                      "warmNamespaces", "checkNamespaces", "namespaceCheckInterval", "maxNamespaces",
                      "newNamespacesPerSecond", "newNamespaceBurst", "maxNamespacesPerQuery",
-                     "maxMatcherBytes", "wholeClusterPercent"}));
+                     "maxMatcherBytes", "wholeClusterPercent", "maxConcurrentQueries"}));
   AA_RETURN_IF_ERROR(m.Duration("interval", &s->interval));
   AA_RETURN_IF_ERROR(m.Duration("maxAge", &s->max_age));
   AA_RETURN_IF_ERROR(m.Duration("demandTTL", &s->demand_ttl));
@@ -478,6 +478,7 @@ absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, Sampling
   AA_RETURN_IF_ERROR(m.Int("maxNamespacesPerQuery", 1, kMaxInt, &s->max_namespaces_per_query));
   AA_RETURN_IF_ERROR(m.Int("maxMatcherBytes", 64, kMaxInt, &s->max_matcher_bytes));
   AA_RETURN_IF_ERROR(m.Int("wholeClusterPercent", 0, 100, &s->whole_cluster_percent));
+  AA_RETURN_IF_ERROR(m.Int("maxConcurrentQueries", 1, 64, &s->max_concurrent_queries));
   if (s->namespace_check_interval < absl::Seconds(1)) {
     return m.ErrorAt("namespaceCheckInterval", "must be at least 1s",
                      FormatGoDuration(s->namespace_check_interval));

@@ -66,6 +66,8 @@
 //   maxMatcherBytes           integer >= 64, default 4096: bytes of one query's namespace regex.
 //   wholeClusterPercent       integer 0..100, default 50: one query without a namespace matcher
 //                             when that share of the known namespaces is demanded (0: never).
+//   maxConcurrentQueries      integer 1..64, default 4: a round's queries in flight at once (1:
+//                             one after another).
 // podLabels:                  Pod labels index from kube-state-metrics.
 //   enabled                   bool, default true.
 //   backend                   backend name, default "default" (also kube_<object>_labels).
@@ -380,6 +382,9 @@ struct SamplingConfig {
   // percentage of the namespaces Prometheus knows for its label, it is queried once without a
   // namespace matcher instead. 0..100; 0 turns it off.
   int64_t whole_cluster_percent = 50;
+  // A round's metric queries run on up to this many threads at once, so one slow query does not
+  // delay the others; 1 runs them one after another on the sampling thread. 1..64.
+  int64_t max_concurrent_queries = 4;
 };
 
 // Pod labels index from kube-state-metrics (kube_pod_labels), used to select pods by their

@@ -152,6 +152,7 @@ TEST(ParseConfigTest, DefaultsWhenOnlyMetricsAreGiven) {
   EXPECT_EQ(c.sampling.first_sample_timeout, absl::Seconds(5));
   EXPECT_TRUE(c.sampling.wait_for_first_sample);
   EXPECT_TRUE(c.sampling.warm_namespaces.empty());
+  EXPECT_EQ(c.sampling.max_concurrent_queries, 4);
   EXPECT_TRUE(c.pod_labels.enabled);
   EXPECT_EQ(c.pod_labels.query, "kube_pod_labels{<<.LabelMatchers>>}");
   ASSERT_EQ(c.metrics.size(), 1u);
@@ -169,6 +170,15 @@ TEST(ParseConfigTest, NullValuesMeanDefaults) {
   EXPECT_EQ(c.prometheus.timeout, absl::Seconds(10));
   EXPECT_EQ(c.sampling.interval, absl::Seconds(5));
   EXPECT_TRUE(c.pod_labels.enabled);
+}
+
+TEST(ParseConfigTest, MaxConcurrentQueries) {
+  EXPECT_EQ(
+      ParseOk(WithMetric("sampling: {maxConcurrentQueries: 1}")).sampling.max_concurrent_queries,
+      1);
+  EXPECT_EQ(
+      ParseOk(WithMetric("sampling: {maxConcurrentQueries: 64}")).sampling.max_concurrent_queries,
+      64);
 }
 
 TEST(ParseConfigTest, BearerTokenAndInlinePasswordAndMethods) {
@@ -325,7 +335,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "firstSampleTimeout, waitForFirstSample, warmNamespaces, checkNamespaces, "
                   "namespaceCheckInterval, maxNamespaces, newNamespacesPerSecond, "
                   "newNamespaceBurst, maxNamespacesPerQuery, maxMatcherBytes, "
-                  "wholeClusterPercent"},
+                  "wholeClusterPercent, maxConcurrentQueries"},
         ErrorCase{"MaxNamespacesZero", Sm("maxNamespaces: 0"),
                   "t.yaml: sampling.maxNamespaces: must be between 1 and 1073741824 (got \"0\")"},
         ErrorCase{
@@ -347,7 +357,11 @@ INSTANTIATE_TEST_SUITE_P(
                   "firstSampleTimeout, waitForFirstSample, warmNamespaces, checkNamespaces, "
                   "namespaceCheckInterval, maxNamespaces, newNamespacesPerSecond, "
                   "newNamespaceBurst, maxNamespacesPerQuery, maxMatcherBytes, "
-                  "wholeClusterPercent"},
+                  "wholeClusterPercent, maxConcurrentQueries"},
+        ErrorCase{"MaxConcurrentQueriesZero", Sm("maxConcurrentQueries: 0"),
+                  "t.yaml: sampling.maxConcurrentQueries: must be between 1 and 64 (got \"0\")"},
+        ErrorCase{"MaxConcurrentQueriesHuge", Sm("maxConcurrentQueries: 65"),
+                  "t.yaml: sampling.maxConcurrentQueries: must be between 1 and 64 (got \"65\")"},
         ErrorCase{"WholeClusterPercentOver100", Sm("wholeClusterPercent: 101"),
                   "t.yaml: sampling.wholeClusterPercent: must be between 0 and 100 (got \"101\")"},
         ErrorCase{"NamespaceCheckIntervalShort", Sm("namespaceCheckInterval: 100ms"),
