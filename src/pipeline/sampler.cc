@@ -353,6 +353,8 @@ void Sampler::Stop() {
   cv_.notify_all();
   published_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The sampling thread is gone: nothing runs on the pool any more.
+  queries_.reset();
   FireWaiters();  // stopping: every waiter gets its answer now
 }
 
@@ -567,6 +569,9 @@ void Sampler::RunRound(bool periodic) {
     }
   }
 
+  // Each metric (and selector variant; each namespace of an external one) is one task; up to
+  // sampling.maxConcurrentQueries of them query at once, each folding its tables into `next`.
+  std::vector<std::function<void()>> tasks;
   for (const auto& [variant, nss] : work) {
     const auto& [metric, extra] = variant;
     const MetricSet& from = IsAdhocKey(metric) ? *adhoc : *set;
@@ -575,11 +580,15 @@ void Sampler::RunRound(bool periodic) {
     const config::MetricDefinition& def = from.definitions[it->second];
     if (def.resource.is(config::MetricResource::Kind::kExternal) && !def.whole_cluster_query) {
       // External series carry no object label to split a batch by: one query per namespace.
-      for (const auto& ns : nss) SampleMetric(def, {ns}, extra, next.get());
+      for (const auto& ns : nss) {
+        tasks.push_back([&, ns] { SampleMetric(def, {ns}, extra, next.get()); });
+      }
     } else {
-      SampleMetric(def, nss, extra, next.get());
+      tasks.push_back([&] { SampleMetric(def, nss, extra, next.get()); });
     }
   }
+  if (!queries_) queries_ = std::make_unique<TaskPool>(config_.sampling.max_concurrent_queries);
+  queries_->RunAll(std::move(tasks));
   // Every namespace with a row in a whole-cluster table has its pods' labels indexed too (from the
   // pod source, else from one kube_pod_labels query without a namespace matcher).
   bool whole = false;
@@ -882,6 +891,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
     table->dropped_non_finite = dropped_non_finite;
     slot = Slot{std::move(table), absl::OkStatus(), at};
   };
+  std::lock_guard lock(next_mu_);  // other queries of the round fold theirs at the same time
   for (auto& [ns, pods] : by_ns) put(ns, std::move(pods), dropped[ns]);
   if (whole) put(std::string(kAllNamespaces), std::move(everything), everything_dropped);
   return status;

@@ -18,7 +18,10 @@
 // - Results are published as immutable Snapshots; readers never wait on Prometheus otherwise.
 // - A failed query keeps the last good table; values older than `max_age` are refused by Read(),
 // never served.
-// - One failing metric never stops the others.
+// - One failing metric never stops the others, and one slow metric does not delay them: a round's
+//   queries (one task per metric or selector variant, with its chunks and baseline) run up to
+//   `max_concurrent_queries` at once on a pool of that many threads; the round still publishes
+//   one snapshot once all have answered. 1 runs them one after another on the sampling thread.
 // - Demand is bounded (sampling.* in config.h): a namespace nobody demands yet becomes demand only
 //   if it exists (the pod source has pods in it, or it is among the values Prometheus has for the
 //   metric's namespace label, re-read at most once per `namespace_check_interval`); a namespace
@@ -51,6 +54,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/task_pool.h"
 #include "config/config.h"
 #include "pipeline/metric_set.h"
 #include "pipeline/snapshot.h"
@@ -387,11 +391,15 @@ class Sampler {
   // First requests of namespaces waiting for the next namespace check (at most
   // new_namespace_burst): admitted or dropped by the round that checks.
   std::map<SlotKey, absl::Time> candidates_;
-  // Sampling thread only: the current round's evaluation time (EvaluationTime of its start), its
-  // queries and chunks.
+  // The current round's evaluation time (EvaluationTime of its start; set by the sampling thread
+  // before the round's queries run), its queries and chunks (counted by its concurrent queries).
   absl::Time round_at_;
-  int round_queries_ = 0;
-  int round_chunks_ = 0;
+  std::atomic<int> round_queries_ = 0;
+  std::atomic<int> round_chunks_ = 0;
+  // Runs a round's queries, up to sampling.maxConcurrentQueries at once (sampling thread; created
+  // by the first round, ended by Stop()).
+  std::unique_ptr<TaskPool> queries_;
+  std::mutex next_mu_;  // guards the round's next snapshot while its queries fold their tables
   bool probe_succeeded_ = false;
   absl::Status last_query_error_;  // the last failed query to Prometheus (for ReadyStatus)
   bool wake_ = false;
