@@ -35,25 +35,67 @@ void PanicWindows::SetDefinitions(const std::vector<config::MetricDefinition>& d
       definitions_.emplace(def.Key(), def);
     }
   }
-  for (auto it = states_.begin(); it != states_.end();) {
-    if (changed.contains(it->first.metric) || !definitions_.contains(it->first.metric)) {
-      it = states_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  // Windows and seeds of changed definitions, or of ones no longer panic-aware, go.
+  auto gone = [&](const auto& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return changed.contains(entry.first.metric) || !definitions_.contains(entry.first.metric);
+  };
+  std::erase_if(states_, gone);
+  std::erase_if(seeds_, gone);
+}
+
+bool PanicWindows::IsPanicAware(const std::string& key) const {
+  absl::MutexLock lock(&mu_);
+  return definitions_.contains(key);
+}
+
+void PanicWindows::Seed(const SlotKey& key, SeedPoints pods) {
+  absl::MutexLock lock(&mu_);
+  if (definitions_.contains(key.metric)) seeds_[key] = std::move(pods);
 }
 
 void PanicWindows::Apply(Snapshot* snapshot) {
   absl::MutexLock lock(&mu_);
   if (definitions_.empty()) return;
+  absl::Time latest = absl::InfinitePast();
   for (auto& [key, slot] : snapshot->slots) {
     if (!slot.table || slot.table->windows) continue;
     // Selector variants are windowed like their definition, each with its own history (their
     // values differ).
     auto def = definitions_.find(key.metric);
     if (def == definitions_.end()) continue;
-    slot.table = Window(def->second, key.ns, *slot.table, *snapshot, states_[key]);
+    SlotState& state = states_[key];
+    const absl::Time at = slot.table->sampled_at;
+    latest = std::max(latest, at);
+    if (auto seed = seeds_.find(key); seed != seeds_.end()) {
+      if (state.pods.empty() && state.workloads.empty()) {
+        // Replay: one table per time of the seed before this one, pods sorted by name (the map's
+        // order).
+        std::map<absl::Time, MetricTable> past;
+        for (const auto& [pod, points] : seed->second) {
+          for (const auto& [t, value] : points) {
+            if (t >= at || t <= at - def->second.panic->stable_window) continue;
+            MetricTable& table = past[t];
+            table.sampled_at = t;
+            table.pods.push_back(PodValue{pod, value, 0, false, absl::ToUnixMillis(t), {}});
+          }
+        }
+        for (const auto& [t, table] : past) Window(def->second, key.ns, table, *snapshot, state);
+      }
+      seeds_.erase(seed);
+    }
+    slot.table = Window(def->second, key.ns, *slot.table, *snapshot, state);
+  }
+  for (auto it = seeds_.begin(); it != seeds_.end();) {
+    absl::Time newest = absl::InfinitePast();
+    for (const auto& [pod, points] : it->second) {
+      if (!points.empty()) newest = std::max(newest, points.back().first);
+    }
+    auto def = definitions_.find(it->first.metric);
+    if (def == definitions_.end() || newest <= latest - def->second.panic->stable_window) {
+      it = seeds_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

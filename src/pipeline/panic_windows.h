@@ -42,6 +42,19 @@ class PanicWindows {
   void SetDefinitions(const std::vector<config::MetricDefinition>& definitions,
                       const std::set<std::string>& changed);
 
+  // Whether the definition of key `key` (MetricDefinition::Key()) is panic-aware here.
+  bool IsPanicAware(const std::string& key) const;
+
+  // History from Prometheus for slot `key` (e.g. a range query over the stable window at the
+  // sampling interval's boundaries): each pod's (time, value) points, in time order. The first
+  // Apply() that windows a table of that slot while it has no history yet replays the points older
+  // than the table, in time order, as if each time had been a round's table (its pod labels taken
+  // from that round's snapshot), so the slot serves what a sampler that ran all along serves; a
+  // slot with history ignores its seed. Seeds not used within a stable window of their newest point
+  // are dropped.
+  using SeedPoints = std::map<std::string, std::vector<std::pair<absl::Time, double>>>;
+  void Seed(const SlotKey& key, SeedPoints pods);
+
   // Windows every table of a panic-aware definition in `snapshot` that is not windowed yet (i.e.
   // was sampled in this round), using the table's sampled_at as the time. Forgets pods and
   // workloads not seen for a stable window.
@@ -68,6 +81,7 @@ class PanicWindows {
   mutable absl::Mutex mu_;
   std::map<std::string, config::MetricDefinition> definitions_ ABSL_GUARDED_BY(mu_);  // by Key()
   std::map<SlotKey, SlotState> states_ ABSL_GUARDED_BY(mu_);
+  std::map<SlotKey, SeedPoints> seeds_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aa::pipeline

@@ -540,6 +540,10 @@ void Sampler::RunRound(bool periodic) {
   if (pod_source_ != nullptr) {
     for (const auto& ns : forgotten) pod_source_->Forget(ns);
   }
+  if (!windows_filled_) {
+    windows_filled_ = true;
+    FillPanicWindows(*set);
+  }
 
   auto next = std::make_shared<Snapshot>(*current);
   for (const auto& key : pruned) next->slots.erase(key);
@@ -689,6 +693,70 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
     }
   }
   FinishMetric(def, variant, status);
+}
+
+void Sampler::FillPanicWindows(const MetricSet& set) {
+  const absl::Duration interval = interval_.Get();
+  for (const config::MetricDefinition& def : set.definitions) {
+    const std::string key = def.Key();
+    if (!panic_windows_->IsPanicAware(key)) continue;
+    std::vector<std::string> namespaces;
+    {
+      std::lock_guard lock(mu_);
+      for (auto d = demand_.lower_bound(SlotKey{key, "", ""});
+           d != demand_.end() && d->first.metric == key && d->first.matchers.empty(); ++d) {
+        if (!d->first.ns.empty() && d->first.ns != kAllNamespaces)
+          namespaces.push_back(d->first.ns);
+      }
+    }
+    // The boundaries within the stable window before the round's own.
+    const absl::Time start = round_at_ - def.panic->stable_window + interval;
+    const absl::Time end = round_at_ - interval;
+    if (namespaces.empty() || end < start) continue;
+    ++round_queries_;
+    absl::StatusOr<std::string> query = RenderQuery(def.query, &def, namespaces, "");
+    prom::Client* client = backends_.Find(BackendName(def.backend));
+    absl::StatusOr<prom::QueryResult> result =
+        absl::NotFoundError(absl::StrCat("no backend named ", BackendName(def.backend)));
+    if (!query.ok()) {
+      result = query.status();
+    } else if (client != nullptr) {
+      result = client->QueryRange(*query, start, end, interval);
+    }
+    if (result.ok() && result->type != prom::ResultType::kMatrix) {
+      result = absl::InvalidArgumentError("the range query did not answer a matrix");
+    }
+    if (!result.ok()) {
+      LogWarn("panic windows start empty: the range query over the stable window failed",
+              {{"metric", key}, {"error", result.status()}});
+      continue;
+    }
+    std::map<std::string, PanicWindows::SeedPoints> seeds;
+    for (const auto& ns : namespaces) seeds[ns];
+    size_t points = 0;
+    for (const prom::Series& series : result->series) {
+      auto it = seeds.find(std::string(prom::LabelValue(series.labels, def.namespace_label)));
+      std::string pod(prom::LabelValue(series.labels, def.pod_label));
+      if (it == seeds.end() || pod.empty()) continue;
+      if (!def.container_label.empty()) {
+        std::string_view container = prom::LabelValue(series.labels, def.container_label);
+        if (container.empty()) continue;
+        absl::StrAppend(&pod, "/", ToAbsl(container));
+      }
+      auto& history = it->second[pod];
+      for (const auto& [ms, value] : series.points) {
+        if (!std::isfinite(value)) continue;
+        history.emplace_back(absl::FromUnixMillis(ms), value);
+        ++points;
+      }
+    }
+    for (auto& [ns, pods] : seeds) panic_windows_->Seed(SlotKey{key, "", ns}, std::move(pods));
+    LogInfo("panic windows filled from Prometheus",
+            {{"metric", key},
+             {"namespaces", static_cast<int64_t>(namespaces.size())},
+             {"series", static_cast<int64_t>(result->series.size())},
+             {"points", static_cast<int64_t>(points)}});
+  }
 }
 
 void Sampler::FinishMetric(const config::MetricDefinition& def,

@@ -33,6 +33,8 @@
 //   over several queries evaluated at the same time), or has no namespace matcher when most of
 //   the known namespaces are demanded. Selector variants beyond kMaxSelectorVariants per
 //   definition evict the least recently asked for one.
+// - A panic-aware definition's windows for the namespaces demanded at start (warm ones) are filled
+//   from Prometheus by the first round, before it reports ready (FillPanicWindows).
 // - Reload() swaps in a reloaded configuration's definitions and sampling durations (see there).
 // Thread-safe. Start() runs the sampling thread; Stop() (or the destructor) ends it.
 
@@ -273,6 +275,12 @@ class Sampler {
                            const std::vector<std::string>& namespaces,
                            const std::string& extra_matchers, bool all_namespaces, absl::Time at,
                            Snapshot* next, bool whole = false);
+  // The first round, before its queries: the panic windows of each panic-aware definition's
+  // namespaces demanded at start (the warm ones) get the history a sampler that ran all along has,
+  // from one range query per definition over its stable window (steps at the interval's boundaries
+  // before the round's time; PanicWindows::Seed). A failed one is logged; those windows start
+  // empty.
+  void FillPanicWindows(const MetricSet& set);
   // Records the outcome of one definition's (or variant's) round: readiness, failure logging.
   void FinishMetric(const config::MetricDefinition& def,
                     const std::pair<std::string, std::string>& variant, const absl::Status& status);
@@ -394,6 +402,7 @@ class Sampler {
   // The current round's evaluation time (EvaluationTime of its start; set by the sampling thread
   // before the round's queries run), its queries and chunks (counted by its concurrent queries).
   absl::Time round_at_;
+  bool windows_filled_ = false;  // FillPanicWindows ran
   std::atomic<int> round_queries_ = 0;
   std::atomic<int> round_chunks_ = 0;
   // Runs a round's queries, up to sampling.maxConcurrentQueries at once (sampling thread; created

@@ -32,8 +32,9 @@
 namespace aa::prom {
 namespace {
 
-enum class Endpoint { kQuery = 0, kSeries = 1, kLabelValues = 2 };
-constexpr std::array<const char*, 3> kEndpointNames = {"query", "series", "label_values"};
+enum class Endpoint { kQuery = 0, kSeries = 1, kLabelValues = 2, kQueryRange = 3 };
+constexpr std::array<const char*, 4> kEndpointNames = {"query", "series", "label_values",
+                                                       "query_range"};
 
 enum class Outcome {
   kSuccess = 0,
@@ -115,6 +116,14 @@ std::string TimeParam(absl::Time t) {
   const char* sign = ms < 0 ? "-" : "";
   uint64_t abs_ms = ms < 0 ? static_cast<uint64_t>(-(ms + 1)) + 1 : static_cast<uint64_t>(ms);
   return absl::StrFormat("%s%d.%03d", sign, abs_ms / 1000, abs_ms % 1000);
+}
+
+// An instant or range query's answer, its warnings to `*warnings`.
+absl::StatusOr<QueryResult> ParseQueryAnswer(std::string_view body,
+                                             std::vector<std::string>* warnings) {
+  auto result = ParseQueryResponse(body);
+  if (result.ok()) *warnings = result->warnings;
+  return result;
 }
 
 absl::StatusOr<std::string> ReadSecretFile(const std::string& option, const std::string& path) {
@@ -229,14 +238,23 @@ class HttpClient final : public Client {
     Params params = {{"query", std::string(promql)}};
     if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
     params.insert(params.end(), options.params.begin(), options.params.end());
-    return Do<QueryResult>(
-        Endpoint::kQuery, "/api/v1/query", params,
-        [](std::string_view body, std::vector<std::string>* warnings) {
-          auto result = ParseQueryResponse(body);
-          if (result.ok()) *warnings = result->warnings;
-          return result;
-        },
-        options.headers, options.timeout);
+    return Do<QueryResult>(Endpoint::kQuery, "/api/v1/query", params, ParseQueryAnswer,
+                           options.headers, options.timeout);
+  }
+
+  absl::StatusOr<QueryResult> QueryRange(std::string_view promql, absl::Time start, absl::Time end,
+                                         absl::Duration step) override {
+    if (step <= absl::ZeroDuration() || end < start) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "range query: the step must be positive and the end not before the start (step ",
+          absl::FormatDuration(step), ")"));
+    }
+    Params params = {{"query", std::string(promql)},
+                     {"start", TimeParam(start)},
+                     {"end", TimeParam(end)},
+                     // Seconds with milliseconds, as the times (Prometheus takes a float).
+                     {"step", TimeParam(absl::UnixEpoch() + step)}};
+    return Do<QueryResult>(Endpoint::kQueryRange, "/api/v1/query_range", params, ParseQueryAnswer);
   }
 
   absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,

@@ -113,7 +113,8 @@ absl::Status ValidateQueryOptions(const QueryOptions& options);
 // certificate verification use server_name; the Host header stays the URL's. Self-metrics (when
 // options.registry is set), one observation per HTTP attempt, so retries show, each also labelled
 // backend="<options.name>" (several clients share the families of one registry):
-//   autoscale_adapter_prometheus_requests_total{endpoint="query|series",outcome="success|error_http|
+//   autoscale_adapter_prometheus_requests_total{endpoint="query|query_range|series|label_values",
+//     outcome="success|error_http|
 //     error_network|error_timeout|error_parse|error_query|error_too_large|error_warnings"}
 //   autoscale_adapter_prometheus_request_duration_seconds{endpoint} (histogram, includes parsing)
 //   autoscale_adapter_prometheus_warnings_total{endpoint,action="rejected|accepted"}: success
@@ -149,6 +150,16 @@ class Client {
   // The same with no options.
   absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) {
     return Query(promql, at, QueryOptions{});
+  }
+  // Range query (`/api/v1/query_range`) evaluated at start, start + step, ... up to `end`; the
+  // answer is a matrix (QueryResult::series; a series has a point only at the steps where it had a
+  // value). InvalidArgument, before anything is sent, for a step that is not positive or an end
+  // before start. Unimplemented by default (a client that cannot ask: callers then do without);
+  // other errors as Query().
+  virtual absl::StatusOr<QueryResult> QueryRange(std::string_view promql, absl::Time start,
+                                                 absl::Time end, absl::Duration step) {
+    (void)promql, (void)start, (void)end, (void)step;
+    return absl::UnimplementedError("range queries are not supported by this client");
   }
   // Series metadata (`/api/v1/series`) for the given match[] selectors within [start, end].
   virtual absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,

@@ -18,6 +18,7 @@ namespace {
 
 using ::aa::testing::FakePrometheus;
 using ::aa::testing::kSamplerWait;
+using ::aa::testing::PodLabelsOf;
 using ::aa::testing::VectorOf;
 using ::testing::ElementsAre;
 
@@ -158,6 +159,111 @@ TEST(ReplicasTest, TwoSamplersOnTheirOwnClocksServeTheSameValuesAndTimestamps) {
     EXPECT_EQ(read_a->table->pods[0].value, read_b->table->pods[0].value);
     EXPECT_EQ(read_a->table->pods[0].timestamp_ms, read_b->table->pods[0].timestamp_ms);
   }
+}
+
+// A panic-aware metric in warm namespace "ns": InferenceService "m" with two pods whose
+// concurrency depends on the evaluation time only, bursting in the last 4 s before kBoundary.
+constexpr absl::Duration kPanicInterval = absl::Seconds(2);
+
+config::Config PanicConfig() {
+  config::Config c = ::aa::testing::SamplingTestConfig(kPanicInterval);
+  c.source = "test";
+  config::MetricDefinition panic;
+  panic.name = "concurrency_panic";
+  panic.query = "sum by (<<.GroupBy>>) (rate(lat_sum{<<.LabelMatchers>>}[2s]))";
+  panic.target = 70;
+  panic.panic = config::PanicConfig{};  // 60 s stable, 6 s panic, 200 %
+  c.metrics = {panic};
+  c.pod_labels.enabled = true;
+  c.sampling.warm_namespaces = {"ns"};
+  return c;
+}
+
+class PanicPrometheus : public FakePrometheus {
+ public:
+  PanicPrometheus() {
+    SetHandler([](const std::string& q, absl::Time at) -> absl::StatusOr<prom::QueryResult> {
+      if (absl::StartsWith(q, "kube_pod_labels")) {
+        return PodLabelsOf("ns", {{"m-1", "m"}, {"m-2", "m"}}, at);
+      }
+      const int64_t s = absl::ToUnixSeconds(at);
+      const double m = at > kBoundary - absl::Seconds(5) ? 400 : static_cast<double>(10 + s % 7);
+      return VectorOf({{{{"namespace", "ns"}, {"pod", "m-1"}}, m},
+                       {{{"namespace", "ns"}, {"pod", "m-2"}}, m + 1}},
+                      at);
+    });
+  }
+};
+
+// The windowed table a sampler serves for the panic-aware metric in "ns".
+MetricRead PanicRead(Sampler& s) {
+  auto read = s.Read("concurrency_panic", "ns");
+  EXPECT_TRUE(read.ok()) << read.status();
+  return read.ok() ? *read : MetricRead{};
+}
+
+TEST(ReplicasTest, AStartingSamplerFillsItsPanicWindowsFromOneRangeQuery) {
+  PanicPrometheus prom;
+  // Replica A has run for a minute up to kBoundary (from empty windows: range queries are not
+  // answered yet).
+  SimulatedClock clock_a(kBoundary - absl::Seconds(60));
+  Sampler a(PanicConfig(), prom, clock_a, nullptr);
+  a.Start();
+  PanicRead(a);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(RoundAt(a, clock_a, clock_a.Now() + kPanicInterval));
+  ASSERT_EQ(clock_a.Now(), kBoundary);
+  prom.EnableRangeQueries();
+  // Replica B starts 0.7 s after the boundary, with no history of its own.
+  SimulatedClock clock_b(kBoundary + absl::Milliseconds(700));
+  Sampler b(PanicConfig(), prom, clock_b, nullptr);
+  b.Start();
+  MetricRead ra = PanicRead(a);
+  MetricRead rb = PanicRead(b);
+  ASSERT_TRUE(b.Ready());
+  ASSERT_NE(ra.table, nullptr);
+  ASSERT_NE(rb.table, nullptr);
+  // One range query over the stable window before the round's boundary, at the interval's
+  // boundaries, for the warm namespace.
+  auto ranges = prom.range_queries();
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_THAT(ranges[0].promql, ::testing::HasSubstr("namespace=\"ns\""));
+  EXPECT_EQ(ranges[0].start, kBoundary - absl::Seconds(58));
+  EXPECT_EQ(ranges[0].end, kBoundary - kPanicInterval);
+  EXPECT_EQ(ranges[0].step, kPanicInterval);
+  // B serves what A serves: the same values, windows and panic decision.
+  EXPECT_EQ(rb.table->sampled_at, kBoundary);
+  ASSERT_EQ(ra.table->pods.size(), 2u);
+  ASSERT_EQ(rb.table->pods.size(), 2u);
+  ASSERT_NE(rb.table->windows, nullptr);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(rb.table->pods[i].value, ra.table->pods[i].value) << i;
+    const PodWindow& wa = ra.table->windows->pods[i];
+    const PodWindow& wb = rb.table->windows->pods[i];
+    EXPECT_EQ(wb.stable_samples, 30);
+    EXPECT_EQ(wb.stable_samples, wa.stable_samples);
+    EXPECT_EQ(wb.panic_samples, wa.panic_samples);
+    EXPECT_DOUBLE_EQ(wb.stable, wa.stable);
+    EXPECT_DOUBLE_EQ(wb.panic, wa.panic);
+  }
+  ASSERT_EQ(rb.table->windows->workloads.size(), 1u);
+  const WorkloadWindow& wla = ra.table->windows->workloads[0];
+  const WorkloadWindow& wlb = rb.table->windows->workloads[0];
+  EXPECT_TRUE(wlb.in_panic);
+  EXPECT_EQ(wlb.in_panic, wla.in_panic);
+  EXPECT_EQ(wlb.panic_since, wla.panic_since);  // the decision was replayed, not just the means
+}
+
+TEST(ReplicasTest, AFailedRangeQueryStartsTheWindowsEmpty) {
+  PanicPrometheus prom;  // range queries Unimplemented
+  SimulatedClock clock(kBoundary + absl::Milliseconds(700));
+  Sampler s(PanicConfig(), prom, clock, nullptr);
+  s.Start();
+  MetricRead r = PanicRead(s);
+  ASSERT_NE(r.table, nullptr);
+  EXPECT_TRUE(s.Ready());
+  ASSERT_NE(r.table->windows, nullptr);
+  EXPECT_EQ(r.table->windows->pods[0].stable_samples, 1);
+  EXPECT_EQ(r.table->pods[0].value, 400);
 }
 
 }  // namespace

@@ -719,6 +719,53 @@ TEST(HttpClient, SeriesSendsMatchersAndRange) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(HttpClient, QueryRangeSendsStartEndAndStepAndParsesTheMatrix) {
+  TestServer server;
+  Seen seen;
+  server.http().Get(
+      "/api/v1/query_range", [&](const httplib::Request& req, httplib::Response& res) {
+        seen.Add(req);
+        res.set_content(
+            R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{"pod":"p"},)"
+            R"("values":[[1000,"1"],[1005,"2.5"]]}]}})",
+            "application/json");
+      });
+  server.Start();
+  SleepRecorder sleeps;
+  prometheus::Registry registry;
+  ClientOptions o = BaseOptions(server.Url(), &sleeps);
+  o.registry = &registry;
+  auto client = MustClient(o);
+  auto r = client->QueryRange("x", absl::FromUnixSeconds(1000), absl::FromUnixSeconds(1005),
+                              absl::Milliseconds(5500));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->type, ResultType::kMatrix);
+  ASSERT_EQ(r->series.size(), 1u);
+  EXPECT_EQ(LabelValue(r->series[0].labels, "pod"), "p");
+  ASSERT_EQ(r->series[0].points.size(), 2u);
+  EXPECT_EQ(r->series[0].points[1], std::make_pair(int64_t{1'005'000}, 2.5));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen.at(0).get_param_value("query"), "x");
+  EXPECT_EQ(seen.at(0).get_param_value("start"), "1000.000");
+  EXPECT_EQ(seen.at(0).get_param_value("end"), "1005.000");
+  EXPECT_EQ(seen.at(0).get_param_value("step"), "5.500");
+  EXPECT_EQ(CounterValue(registry, "query_range", "success"), 1);
+  // Refused before anything is sent.
+  EXPECT_EQ(client
+                ->QueryRange("x", absl::FromUnixSeconds(1000), absl::FromUnixSeconds(1005),
+                             absl::ZeroDuration())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client
+                ->QueryRange("x", absl::FromUnixSeconds(1005), absl::FromUnixSeconds(1000),
+                             absl::Seconds(1))
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(seen.size(), 1u);
+}
+
 TEST(HttpClient, LabelValuesAsksTheLabelsPathAndA404IsUnimplemented) {
   TestServer server;
   Seen seen;

@@ -13,6 +13,9 @@
 // Series() answers the canned series of AnswerSeries whose first matcher equals match[0], else the
 // series handler, else no series. LabelValues() is Unimplemented (as prom::Client's default) until
 // SetLabelValues gives a label its values; then it answers them (Unavailable while down).
+// QueryRange() is Unimplemented (as prom::Client's default) until EnableRangeQueries(); then it
+// answers as Prometheus does, a matrix of the handler's answers at start, start + step, ... up to
+// end (canned answers are not used), recorded in range_queries() (not in queries()).
 // Thread-safe; handlers run without the fake's lock held.
 
 #include <algorithm>
@@ -126,6 +129,21 @@ class FakePrometheus : public prom::Client {
     return label_values_calls_;
   }
 
+  // A range query as QueryRange() received it.
+  struct RangeQuery {
+    std::string promql;
+    absl::Time start, end;
+    absl::Duration step;
+  };
+  void EnableRangeQueries(bool enabled = true) {
+    absl::MutexLock lock(&mu_);
+    range_enabled_ = enabled;
+  }
+  std::vector<RangeQuery> range_queries() const {
+    absl::MutexLock lock(&mu_);
+    return range_queries_;
+  }
+
   std::vector<std::string> queries() const {
     absl::MutexLock lock(&mu_);
     return queries_;
@@ -164,6 +182,32 @@ class FakePrometheus : public prom::Client {
     }
     if (!h) return absl::UnavailableError("fake prometheus: no handler");
     return h(std::string(promql), at);
+  }
+
+  absl::StatusOr<prom::QueryResult> QueryRange(std::string_view promql, absl::Time start,
+                                               absl::Time end, absl::Duration step) override {
+    Handler h;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!range_enabled_) return prom::Client::QueryRange(promql, start, end, step);
+      range_queries_.push_back(RangeQuery{std::string(promql), start, end, step});
+      if (down_) return absl::UnavailableError(down_message_);
+      h = handler_;
+    }
+    if (!h) return absl::UnavailableError("fake prometheus: no handler");
+    prom::QueryResult out;
+    out.type = prom::ResultType::kMatrix;
+    std::map<prom::Labels, size_t> index;  // labels -> out.series
+    for (absl::Time t = start; t <= end && step > absl::ZeroDuration(); t += step) {
+      auto answer = h(std::string(promql), t);
+      if (!answer.ok()) return answer.status();
+      for (prom::Sample& s : answer->samples) {
+        auto [it, inserted] = index.emplace(s.labels, out.series.size());
+        if (inserted) out.series.push_back(prom::Series{std::move(s.labels), {}});
+        out.series[it->second].points.emplace_back(absl::ToUnixMillis(t), s.value);
+      }
+    }
+    return out;
   }
 
   absl::StatusOr<std::vector<prom::Labels>> Series(const std::vector<std::string>& matchers,
@@ -221,6 +265,8 @@ class FakePrometheus : public prom::Client {
   std::map<std::string, std::vector<std::string>> label_values_ ABSL_GUARDED_BY(mu_);
   size_t label_values_calls_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> queries_ ABSL_GUARDED_BY(mu_);
+  bool range_enabled_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<RangeQuery> range_queries_ ABSL_GUARDED_BY(mu_);
   std::vector<prom::QueryOptions> query_options_ ABSL_GUARDED_BY(mu_);
 };
 
