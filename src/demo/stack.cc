@@ -56,6 +56,7 @@ absl::StatusOr<std::unique_ptr<Stack>> Stack::Start(StackOptions options) {
 }
 
 std::string Stack::prometheus_url() const {
+  if (!options_.prometheus_url.empty()) return options_.prometheus_url;
   return absl::StrCat("http://127.0.0.1:", prometheus_port_);
 }
 
@@ -68,6 +69,9 @@ absl::Status Stack::Init() {
     own_work_dir_ = true;
   } else {
     std::filesystem::create_directories(work_dir_);
+  }
+  if (!options_.prometheus_url.empty()) {
+    return options_.start_adapter ? StartAdapter() : absl::OkStatus();
   }
 
   std::vector<std::string> sim_argv = {options_.bin_dir + "/autoscale-sim", "--listen=127.0.0.1:0"};

@@ -30,6 +30,10 @@ struct StackOptions {
   std::string sim_scenario_yaml;
   std::vector<std::string> sim_args;      // extra flags for autoscale-sim
   std::vector<std::string> adapter_args;  // extra flags for autoscale-adapter
+  // Non-empty: the adapter reads this already running Prometheus (another stack's, e.g. a second
+  // adapter replica), and neither the simulator nor a Prometheus is started (sim_port() and
+  // prometheus_port() are 0; prometheus_url() is this).
+  std::string prometheus_url;
   bool start_adapter = true;
   absl::Duration start_timeout = absl::Seconds(30);
 };
