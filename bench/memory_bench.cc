@@ -5,17 +5,23 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "demo/proc/subprocess.h"
 #include "demo/stack.h"
@@ -58,6 +64,94 @@ std::string Status(pid_t pid, const std::string& field) {
     if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
   }
   return "?";
+}
+
+// Where a process' resident memory is, from /proc/<pid>/smaps, in KiB. Anonymous mappings are told
+// apart by their shape: a thread stack is a read-write mapping right above a 4 KiB inaccessible
+// guard page (glibc's pthread stacks); a malloc arena other than the main one (glibc gives threads
+// their own arenas) is a read-write mapping starting on a 64 MiB boundary followed by the
+// inaccessible rest of its 64 MiB reservation; [heap] is the main arena (brk); the rest is other
+// anonymous memory (malloc's mmap'ed large blocks, gRPC's and OpenSSL's own mappings).
+struct Breakdown {
+  int64_t rss = 0, binary = 0, libraries = 0, heap = 0, stacks = 0, arenas = 0, other_anon = 0;
+  int stack_count = 0, arena_count = 0;
+  std::vector<std::pair<int64_t, std::string>> top_libraries;  // largest first
+};
+
+Breakdown ReadBreakdown(pid_t pid) {
+  struct Mapping {
+    uint64_t start = 0, end = 0;
+    std::string perms, path;
+    int64_t rss = 0;
+  };
+  std::vector<Mapping> maps;
+  std::ifstream in(absl::StrCat("/proc/", pid, "/smaps"));
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (f.empty()) continue;
+    size_t dash = f[0].find('-');
+    if (f.size() >= 5 && dash != std::string::npos && f[0].back() != ':') {
+      Mapping m;
+      m.start = std::stoull(f[0].substr(0, dash), nullptr, 16);
+      m.end = std::stoull(f[0].substr(dash + 1), nullptr, 16);
+      m.perms = f[1];
+      if (f.size() >= 6) m.path = f[5];
+      maps.push_back(m);
+    } else if (f[0] == "Rss:" && f.size() >= 2 && !maps.empty()) {
+      maps.back().rss = std::stoll(f[1]);
+    }
+  }
+  Breakdown b;
+  std::map<std::string, int64_t> libraries;
+  const std::string self = std::filesystem::read_symlink(absl::StrCat("/proc/", pid, "/exe"));
+  constexpr uint64_t kArena = 64 << 20;
+  for (size_t i = 0; i < maps.size(); ++i) {
+    const Mapping& m = maps[i];
+    b.rss += m.rss;
+    bool writable = m.perms.rfind("rw", 0) == 0;
+    if (m.path == self) {
+      b.binary += m.rss;
+    } else if (!m.path.empty() && m.path[0] == '/') {
+      b.libraries += m.rss;
+      libraries[std::filesystem::path(m.path).filename()] += m.rss;
+    } else if (m.path == "[heap]") {
+      b.heap += m.rss;
+    } else if (!m.path.empty()) {
+      b.other_anon += m.rss;  // [stack] of the main thread, [vvar], [vdso]
+    } else if (writable && i > 0 && maps[i - 1].end == m.start && maps[i - 1].perms[0] == '-' &&
+               maps[i - 1].end - maps[i - 1].start == 4096) {
+      b.stacks += m.rss;
+      ++b.stack_count;
+    } else if (writable && m.start % kArena == 0 && i + 1 < maps.size() &&
+               maps[i + 1].start == m.end && maps[i + 1].perms[0] == '-' &&
+               maps[i + 1].end == m.start + kArena) {
+      b.arenas += m.rss;
+      ++b.arena_count;
+    } else {
+      b.other_anon += m.rss;
+    }
+  }
+  for (const auto& [name, rss] : libraries) b.top_libraries.push_back({rss, name});
+  std::sort(b.top_libraries.rbegin(), b.top_libraries.rend());
+  return b;
+}
+
+std::string MiB(int64_t kib) { return absl::StrFormat("%.1f MiB", kib / 1024.0); }
+
+void PrintBreakdown(const char* when, const Breakdown& b) {
+  std::printf("%s: %s resident (smaps)\n", when, MiB(b.rss).c_str());
+  std::printf("  adapter binary (text, data)      %9s\n", MiB(b.binary).c_str());
+  std::string top;
+  for (size_t i = 0; i < b.top_libraries.size() && i < 5; ++i) {
+    absl::StrAppend(&top, i ? ", " : "", b.top_libraries[i].second, " ",
+                    MiB(b.top_libraries[i].first));
+  }
+  std::printf("  shared libraries (mapped pages)  %9s  (%s)\n", MiB(b.libraries).c_str(),
+              top.c_str());
+  std::printf("  main malloc arena ([heap])       %9s\n", MiB(b.heap).c_str());
+  std::printf("  other malloc arenas (%3d)        %9s\n", b.arena_count, MiB(b.arenas).c_str());
+  std::printf("  thread stacks (%3d threads)      %9s\n", b.stack_count, MiB(b.stacks).c_str());
+  std::printf("  other anonymous (large blocks)   %9s\n", MiB(b.other_anon).c_str());
 }
 
 int Main() {
@@ -106,6 +200,7 @@ int Main() {
   }
   pid_t pid = (*adapter)->pid();
   std::string idle_rss = Status(pid, "VmRSS");
+  Breakdown idle = ReadBreakdown(pid);
   int ok = 0;
   for (int n = 0; n < namespaces; ++n) {
     for (const char* metric : {"concurrency", "cpu", "requests_running"}) {
@@ -131,6 +226,8 @@ int Main() {
   std::printf("adapter VmRSS with the full snapshot:  %s\n", Status(pid, "VmRSS").c_str());
   std::printf("adapter VmHWM (peak):                  %s\n", Status(pid, "VmHWM").c_str());
   std::printf("target: under 30 MiB resident\n");
+  PrintBreakdown("idle", idle);
+  PrintBreakdown("with the full snapshot", ReadBreakdown(pid));
   (*adapter)->Stop();
   fake.stop();
   server.join();
