@@ -12,7 +12,7 @@ foreach(b query_api_bench prometheus_load_bench memory_bench apiserver_bench)
 endforeach()
 # CI's memory check (run by ctest like every test): a short memory_bench, 30 namespaces x 100 pods x 3
 # metrics (about 13 s), exits 1 when the adapter's resident size with the full snapshot (between
-# rounds) passes 34 MiB, or when a read fails. Measured 30.0-30.4 MiB in three runs at 1010238 (2-core
+# rounds) passes 34 MiB, or when a read fails. Measured 29.9-30.3 MiB in three runs at 83dc792 (2-core
 # machine, kernel 6.18; 22 MiB of it are the binary's and the shared libraries' mapped pages, 8 MiB
 # the adapter's own): the bound leaves about 12 % for kernels and library builds that map more, and
 # fails when the tables or the allocator settings regress. The 10,000-pod figure is in the README.
