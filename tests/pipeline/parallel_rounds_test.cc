@@ -55,7 +55,7 @@ class HeldPrometheus {
           peak_ = std::max(peak_, in_flight_);
           threads_.insert(std::this_thread::get_id());
           entered_.insert(metric);
-      if (in_flight_ >= wait_for_) wait_for_ = 0;  // reached: from now on nobody waits for it
+          if (in_flight_ >= wait_for_) wait_for_ = 0;  // reached: from now on nobody waits for it
           cv_.notify_all();
           cv_.wait(lock, [&] { return !held_.contains(metric) && in_flight_ >= wait_for_; });
           --in_flight_;
