@@ -575,20 +575,24 @@ void Sampler::RunRound(bool periodic) {
 
   // Each metric (and selector variant; each namespace of an external one) is one task; up to
   // sampling.maxConcurrentQueries of them query at once, each folding its tables into `next`.
+  // The tasks point into `work`, `set`, `adhoc` and `next`, which outlive RunAll below.
   std::vector<std::function<void()>> tasks;
-  for (const auto& [variant, nss] : work) {
-    const auto& [metric, extra] = variant;
+  Snapshot* out = next.get();
+  for (const auto& entry : work) {
+    const std::string& metric = entry.first.first;
+    const std::string* extra = &entry.first.second;
+    const std::vector<std::string>* nss = &entry.second;
     const MetricSet& from = IsAdhocKey(metric) ? *adhoc : *set;
     auto it = from.by_key.find(metric);
     if (it == from.by_key.end()) continue;
-    const config::MetricDefinition& def = from.definitions[it->second];
-    if (def.resource.is(config::MetricResource::Kind::kExternal) && !def.whole_cluster_query) {
+    const config::MetricDefinition* def = &from.definitions[it->second];
+    if (def->resource.is(config::MetricResource::Kind::kExternal) && !def->whole_cluster_query) {
       // External series carry no object label to split a batch by: one query per namespace.
-      for (const auto& ns : nss) {
-        tasks.push_back([&, ns] { SampleMetric(def, {ns}, extra, next.get()); });
+      for (const auto& ns : *nss) {
+        tasks.emplace_back([this, def, ns, extra, out] { SampleMetric(*def, {ns}, *extra, out); });
       }
     } else {
-      tasks.push_back([&] { SampleMetric(def, nss, extra, next.get()); });
+      tasks.emplace_back([this, def, nss, extra, out] { SampleMetric(*def, *nss, *extra, out); });
     }
   }
   if (!queries_) queries_ = std::make_unique<TaskPool>(config_.sampling.max_concurrent_queries);
