@@ -5,6 +5,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "demo/proc/subprocess.h"
 
 namespace aa::integration {
 
@@ -34,6 +35,19 @@ absl::Time SampledAt(int adapter_https_port, const std::string& ns, const std::s
     ADD_FAILURE() << "no sampledAt: " << j.dump();
   }
   return t;
+}
+
+bool WaitUntilServed(int adapter_https_port, const std::string& ns, const std::string& metric,
+                     const std::string& resource, absl::Duration timeout) {
+  const std::string path =
+      absl::StrCat("/api/v1/namespaces/", ns, "/metrics/", metric, "?resource=", resource);
+  return proc::PollUntil(
+      [&] {
+        int status = 0;
+        QueryJson(adapter_https_port, path, &status);
+        return status == 200;
+      },
+      timeout, absl::Milliseconds(300));
 }
 
 std::string Rfc3339Seconds(absl::Time t) {

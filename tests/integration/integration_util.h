@@ -184,6 +184,13 @@ json KubectlJson(const std::string& kubeconfig, const std::string& path, int* ex
 absl::Time SampledAt(int adapter_https_port, const std::string& ns, const std::string& metric,
                      const std::string& resource, const std::string& metric_selector = "");
 
+// Polls the query API until `metric` of `resource` in namespace `ns` is served (HTTP 200), at most
+// `timeout`. A just-started adapter evaluates its first tables at the sampling interval's boundary
+// before the request, which can precede Prometheus' first scrapes of a just-started simulator (a
+// rate() needs two): a suite waits for its data before its first strict read.
+bool WaitUntilServed(int adapter_https_port, const std::string& ns, const std::string& metric,
+                     const std::string& resource, absl::Duration timeout = absl::Seconds(60));
+
 // `t` as the metrics APIs print timestamps: RFC 3339 in UTC, whole seconds.
 std::string Rfc3339Seconds(absl::Time t);
 

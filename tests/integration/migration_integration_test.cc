@@ -68,6 +68,11 @@ class MigrationTemplatesTest : public ::testing::Test {
       std::set<std::string> custom = Resources(*kubeconfig_, "/apis/custom.metrics.k8s.io/v1beta2");
       if (custom.contains("pods/cpu_usage_cores") && custom.contains("services/in_flight") &&
           custom.contains("pods/memory_bytes_cluster_wide")) {
+        // And their first values (a rate() of a simulator Prometheus has just begun to scrape).
+        for (const char* ns : {"shop", "queues"}) {
+          ASSERT_TRUE(integration::WaitUntilServed(stack_->adapter_https_port(), ns,
+                                                   "cpu_usage_cores", "pods"));
+        }
         return;
       }
       absl::SleepFor(absl::Milliseconds(500));

@@ -53,7 +53,12 @@ class PrometheusAdapterConfigTest : public ::testing::Test {
     ASSERT_NE(stack_, nullptr);
     // Discovery runs at start and, while it finds nothing, every 10 s: wait (bounded) for it.
     for (int i = 0; i < 80; ++i) {
-      if (Resources("/apis/custom.metrics.k8s.io/v1beta2").contains("pods/cpu_usage")) return;
+      if (Resources("/apis/custom.metrics.k8s.io/v1beta2").contains("pods/cpu_usage")) {
+        // And its first values (a rate() of a simulator Prometheus has just begun to scrape).
+        ASSERT_TRUE(integration::WaitUntilServed(stack_->adapter_https_port(), "kserve-test",
+                                                 "cpu_usage", "pods"));
+        return;
+      }
       absl::SleepFor(absl::Milliseconds(500));
     }
     FAIL() << "rule discovery never produced pods/cpu_usage";
