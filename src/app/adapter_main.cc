@@ -325,8 +325,11 @@ absl::Status ApplyFlagOverrides(config::Config& config) {
   AA_RETURN_IF_ERROR(
       duration(FLAGS_prometheus_timeout, "prometheus-timeout", &config.prometheus.timeout));
   if (config.sampling.interval < absl::Seconds(1) ||
-      config.sampling.max_age < config.sampling.interval) {
-    return absl::InvalidArgumentError("sampling interval must be >= 1s and maxAge >= interval");
+      config.sampling.max_age < 2 * config.sampling.interval) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sampling interval must be >= 1s and maxAge >= 2 x interval (got interval ",
+                     FormatGoDuration(config.sampling.interval), ", maxAge ",
+                     FormatGoDuration(config.sampling.max_age), ")"));
   }
   if (std::string url = absl::GetFlag(FLAGS_prometheus_url); !url.empty()) {
     config.prometheus.url = url;

@@ -486,10 +486,15 @@ absl::Status ReadSampling(const Errors& errors, const YAML::Node& node, Sampling
   if (s->interval < absl::Seconds(1)) {
     return m.ErrorAt("interval", "must be at least 1s", FormatGoDuration(s->interval));
   }
-  if (s->max_age < s->interval) {
+  // A round's values are evaluated at the interval's boundary and replaced one interval (plus
+  // the round's delay) later, so they are up to about one interval old just before the next
+  // round: a maxAge of one interval would refuse them as stale once per interval.
+  if (s->max_age < 2 * s->interval) {
     return m.ErrorAt(
         "maxAge",
-        absl::StrCat("must be at least sampling.interval (", FormatGoDuration(s->interval), ")"),
+        absl::StrCat("must be at least twice sampling.interval (2 x ",
+                     FormatGoDuration(s->interval),
+                     "): values are up to one interval old when a round replaces them"),
         FormatGoDuration(s->max_age));
   }
   if (s->demand_ttl < s->interval) {

@@ -404,11 +404,18 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml: prometheus.timeout: must be positive (got \"0s\")"},
         ErrorCase{"IntervalBelow1s", Sm("interval: 500ms"),
                   "t.yaml: sampling.interval: must be at least 1s (got \"500ms\")"},
-        ErrorCase{"MaxAgeBelowInterval", Sm("interval: 10s, maxAge: 5s"),
-                  "t.yaml: sampling.maxAge: must be at least sampling.interval (10s) (got \"5s\")"},
+        ErrorCase{
+            "MaxAgeBelowInterval", Sm("interval: 10s, maxAge: 5s"),
+            "t.yaml: sampling.maxAge: must be at least twice sampling.interval (2 x 10s): values "
+            "are up to one interval old when a round replaces them (got \"5s\")"},
+        ErrorCase{
+            "MaxAgeOfOneInterval", Sm("interval: 10s, maxAge: 10s"),
+            "t.yaml: sampling.maxAge: must be at least twice sampling.interval (2 x 10s): values "
+            "are up to one interval old when a round replaces them (got \"10s\")"},
         ErrorCase{
             "DefaultMaxAgeBelowInterval", Sm("interval: 2m"),
-            "t.yaml: sampling.maxAge: must be at least sampling.interval (2m0s) (got \"1m0s\")"},
+            "t.yaml: sampling.maxAge: must be at least twice sampling.interval (2 x 2m0s): values "
+            "are up to one interval old when a round replaces them (got \"1m0s\")"},
         ErrorCase{
             "DemandTtlBelowInterval", Sm("interval: 10s, demandTTL: 9s"),
             "t.yaml: sampling.demandTTL: must be at least sampling.interval (10s) (got \"9s\")"},

@@ -254,6 +254,7 @@ TEST(AdapterCliPrometheusAdapterFlags, BadValuesAreStartErrorsNamingTheFlag) {
       {{"--secure-port=6443", "--https-listen=:7443"}, "give one"},
       {{"--secure-port=70000"}, "--secure-port=70000"},
       {{"--v=-1"}, "--v=-1: want 0 or more"},
+      {{"--sampling-interval=40s"}, "maxAge >= 2 x interval (got interval 40s, maxAge 30s)"},
       {{"--prometheus-auth-config=/nonexistent/kubeconfig"},
        "--prometheus-auth-config: kubeconfig: cannot read /nonexistent/kubeconfig"},
   };
