@@ -235,6 +235,7 @@ std::string AdhocQuery::Identity() const {
     absl::StrAppend(&id, "p", k.size(), ":", k, v.size(), ":", v);
   for (const auto& [k, v] : options.headers)
     absl::StrAppend(&id, "h", k.size(), ":", k, v.size(), ":", v);
+  absl::StrAppend(&id, "t", absl::ToInt64Milliseconds(options.timeout));
   return id;
 }
 

@@ -135,18 +135,20 @@ constexpr char kAdhocMetricLabel[] = "keda_adhoc";
 
 bool IsAdhocKey(std::string_view key) { return key.starts_with(kAdhocKeyPrefix); }
 
-// What makes two ad-hoc definitions the same query: the query, its parameters and headers, in
-// order ("\0" cannot occur in headers, and separates unambiguously with the lengths).
+// What makes two ad-hoc definitions the same query: the backend, the query, its parameters and
+// headers in order, and its timeout (each part length-prefixed, so no two differ only in where
+// one part ends).
 std::string AdhocIdentity(const config::MetricDefinition& def) {
   const std::string backend =
       def.backend.empty() ? std::string(prom::Backends::kDefault) : def.backend;
   std::string id = absl::StrCat(backend.size(), ":", backend, def.query.size(), ":", def.query);
   for (const auto& [k, v] : def.query_options.params) {
-    absl::StrAppend(&id, "\0p", k.size(), ":", k, v.size(), ":", v);
+    absl::StrAppend(&id, "p", k.size(), ":", k, v.size(), ":", v);
   }
   for (const auto& [k, v] : def.query_options.headers) {
-    absl::StrAppend(&id, "\0h", k.size(), ":", k, v.size(), ":", v);
+    absl::StrAppend(&id, "h", k.size(), ":", k, v.size(), ":", v);
   }
+  absl::StrAppend(&id, "t", absl::ToInt64Milliseconds(def.query_options.timeout));
   return id;
 }
 

@@ -370,10 +370,22 @@ TEST_F(SamplerTest, AdhocQueriesAreSentAsWrittenOncePerRoundAndShared) {
   opts.timeout = absl::Seconds(3);
   auto name = s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", opts));
   ASSERT_TRUE(name.ok()) << name.status();
-  // The same query, parameters and headers: the same definition (whatever the timeout).
+  // The same query, parameters, headers and timeout: the same definition.
   prom::QueryOptions same = opts;
-  same.timeout = absl::ZeroDuration();
   EXPECT_EQ(*s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", same)), *name);
+  // Another timeout: another definition (each trigger's timeout applies to its query).
+  prom::QueryOptions other_timeout = opts;
+  other_timeout.timeout = absl::Seconds(1);
+  auto slow = s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", other_timeout));
+  ASSERT_TRUE(slow.ok());
+  EXPECT_NE(*slow, *name);
+  // A parameter is not a header of the same name and value.
+  prom::QueryOptions as_param;
+  as_param.params = {{"X-Scope-OrgID", "t1"}};
+  prom::QueryOptions as_header;
+  as_header.headers = {{"X-Scope-OrgID", "t1"}};
+  EXPECT_NE(*s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", as_param)),
+            *s.DefineAdhoc(AdhocDef("sum(x{a=\"b\"})", as_header)));
   // Other headers, parameters or query: another one.
   prom::QueryOptions other_tenant = opts;
   other_tenant.headers = {{"X-Scope-OrgID", "t2"}};
@@ -381,7 +393,7 @@ TEST_F(SamplerTest, AdhocQueriesAreSentAsWrittenOncePerRoundAndShared) {
   ASSERT_TRUE(other.ok());
   EXPECT_NE(*other, *name);
   EXPECT_NE(*s.DefineAdhoc(AdhocDef("sum(x{a=\"c\"})", opts)), *name);
-  EXPECT_EQ(s.adhoc_queries(), 3u);
+  EXPECT_EQ(s.adhoc_queries(), 6u);
   // Never listed with the served metrics, and no other resource reads it.
   EXPECT_EQ(s.metrics()->definitions.size(), 2u);
   EXPECT_EQ(s.Read(*name, "", config::MetricResource::External()).status().code(),
