@@ -249,6 +249,14 @@ bool IsKedaKey(std::string_view key) {
   return false;
 }
 
+namespace {
+// Keys of KEDA's prometheus scaler for authentication the adapter does not forward: the
+// backend's own settings apply (README, "KEDA's prometheus scaler keys").
+bool IsPrometheusScalerKeyWithoutEffect(std::string_view key) {
+  return key == "authModes" || key == "awsRegion" || key == "identityOwner";
+}
+}  // namespace
+
 std::string Trigger::MetricName() const {
   if (adhoc) return "prometheus";
   if (inference_service.empty()) return metric;
@@ -277,7 +285,12 @@ absl::StatusOr<Trigger> ParseTrigger(const Metadata& metadata, std::string_view 
                 key == kKeyActivationThreshold || key == kKeyQuery || key == kKeyThreshold ||
                 key == kKeyIgnoreNullValues || key == kKeyQueryParameters ||
                 key == kKeyCustomHeaders || key == kKeyTimeout || key == kKeyServerAddress;
-    if (!ours && !IsKedaKey(key)) t.unknown_keys.emplace_back(key);
+    if (ours || IsKedaKey(key)) continue;
+    if (IsPrometheusScalerKeyWithoutEffect(key)) {
+      t.no_effect_keys.emplace_back(key);
+    } else {
+      t.unknown_keys.emplace_back(key);
+    }
   }
   if (auto q = metadata.find(kKeyQuery); q != metadata.end() && !TrimBlanks(q->second).empty()) {
     if (absl::Status s = ParseAdhoc(metadata, &t); !s.ok()) return s;

@@ -166,6 +166,9 @@ struct Trigger {
   std::optional<double> target_utilization_percentage;
   double activation_threshold = 0;
   std::vector<std::string> unknown_keys;  // keys neither read here nor set by KEDA, sorted
+  // KEDA prometheus scaler keys that have no effect here (authModes, awsRegion, identityOwner:
+  // the configured backend's credentials apply), sorted; the service logs each once.
+  std::vector<std::string> no_effect_keys;
   // Set when the trigger carries `query` (then `metric` is empty, `ns` is "" and only
   // activation_threshold of the fields above applies).
   std::optional<AdhocQuery> adhoc;

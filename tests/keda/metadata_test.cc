@@ -100,6 +100,18 @@ TEST(ParseTrigger, KedaKeysIgnoredSilentlyOthersReported) {
                   {"metricQuery", "up"}});
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_THAT(t->unknown_keys, ElementsAre("metricQuery", "zeta"));
+  EXPECT_TRUE(t->no_effect_keys.empty());
+}
+
+TEST(ParseTrigger, PrometheusScalerAuthenticationKeysHaveNoEffectAndAreNotUnknown) {
+  auto t = Parse({{"query", "sum(up)"},
+                  {"threshold", "1"},
+                  {"authModes", "bearer"},
+                  {"awsRegion", "eu-west-1"},
+                  {"identityOwner", "operator"}});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_TRUE(t->unknown_keys.empty());
+  EXPECT_THAT(t->no_effect_keys, ElementsAre("authModes", "awsRegion", "identityOwner"));
 }
 
 TEST(ParseTrigger, MetricRequired) {

@@ -296,22 +296,34 @@ absl::StatusOr<Trigger> ExternalScalerService::ParseRef(
   Metadata md;
   for (const auto& [key, value] : ref.scalermetadata()) md.emplace(key, value);
   auto trigger = ParseTrigger(md, ref.namespace_());
-  if (trigger.ok() && !trigger->unknown_keys.empty()) WarnUnknownKeys(*trigger);
+  if (trigger.ok() && (!trigger->unknown_keys.empty() || !trigger->no_effect_keys.empty())) {
+    WarnUnknownKeys(*trigger);
+  }
   return trigger;
 }
 
 void ExternalScalerService::WarnUnknownKeys(const Trigger& trigger) {
-  std::vector<std::string> fresh;
+  std::vector<std::string> fresh_unknown, fresh_no_effect;
   {
     std::lock_guard lock(warned_mu_);
-    for (const auto& key : trigger.unknown_keys) {
-      if (warned_keys_.size() >= kMaxWarnedKeys) break;
-      if (warned_keys_.insert(key).second) fresh.push_back(key);
-    }
+    auto take = [this](const std::vector<std::string>& keys, std::vector<std::string>* fresh) {
+      for (const auto& key : keys) {
+        if (warned_keys_.size() >= kMaxWarnedKeys) break;
+        if (warned_keys_.insert(key).second) fresh->push_back(key);
+      }
+    };
+    take(trigger.unknown_keys, &fresh_unknown);
+    take(trigger.no_effect_keys, &fresh_no_effect);
   }
-  for (const auto& key : fresh) {
+  for (const auto& key : fresh_unknown) {
     LogWarn("keda: ignoring unknown scalerMetadata key (logged once per key)",
             {{"key", std::string_view(key).substr(0, 256)}, {"metric", trigger.metric}});
+  }
+  for (const auto& key : fresh_no_effect) {
+    LogWarn(
+        "keda: scalerMetadata key has no effect here: the backend's configured credentials apply "
+        "(logged once per key)",
+        {{"key", key}});
   }
 }
 
