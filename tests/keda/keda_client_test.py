@@ -19,6 +19,8 @@ Modes:
       Calls GetMetricSpec, GetMetrics, IsActive, and StreamIsActive (first N messages, default 1) with the given
       trigger metadata against a running scaler (e.g. the adapter fed by real Prometheus), and prints one JSON
       object with the results (errors as {"code": ..., "message": ...}). Exit status 0 when all calls succeeded.
+      With --address given several times (replicas of one scaler), the calls go to each in turn, back to back,
+      and the JSON object maps each address to its results.
   scaledobjects --address HOST:PORT [--server-map FROM=TO]... [--proto FILE] FILE...
       Reads ScaledObject manifests (YAML, several documents per file) and sends each `prometheus` or `external`
       trigger's metadata as KEDA does once the trigger is `type: external` with scalerAddress HOST:PORT: the
@@ -423,14 +425,18 @@ def call(args):
             raise SystemExit("metadata must be key=value: %r" % kv)
         k, v = kv.split("=", 1)
         metadata[k] = v
-    channel = make_channel(args.address, args.ca, args.cert, args.key, args.server_name)
-    out = call_all(pb2, pb2_grpc, channel, args.namespace, metadata, args.stream_messages, args.timeout)
-    try:
-        out["health"] = {"": health_check(channel, ""), SERVICE: health_check(channel, SERVICE)}
-    except grpc.RpcError as e:
-        out["health"] = {"code": e.code().name, "message": e.details()}
-    print(json.dumps(out, indent=2, sort_keys=True))
-    return 1 if any(isinstance(v, dict) and "code" in v for v in out.values()) else 0
+    results = {}
+    for address in args.address:
+        channel = make_channel(address, args.ca, args.cert, args.key, args.server_name)
+        out = call_all(pb2, pb2_grpc, channel, args.namespace, metadata, args.stream_messages, args.timeout)
+        try:
+            out["health"] = {"": health_check(channel, ""), SERVICE: health_check(channel, SERVICE)}
+        except grpc.RpcError as e:
+            out["health"] = {"code": e.code().name, "message": e.details()}
+        results[address] = out
+    failed = any(isinstance(v, dict) and "code" in v for out in results.values() for v in out.values())
+    print(json.dumps(results if len(args.address) > 1 else results[args.address[0]], indent=2, sort_keys=True))
+    return 1 if failed else 0
 
 
 def scaledobjects(args):
@@ -477,7 +483,7 @@ def main():
     s.add_argument("--server-binary", required=True)
     s.add_argument("--proto", default=DEFAULT_PROTO)
     c = sub.add_parser("call")
-    c.add_argument("--address", required=True)
+    c.add_argument("--address", action="append", required=True)
     c.add_argument("--namespace", default="default")
     c.add_argument("--ca")
     c.add_argument("--cert")
