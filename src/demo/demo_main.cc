@@ -126,13 +126,15 @@ int Main(int argc, char** argv) {
   auto stack = demo::Stack::Start(options);
   if (!stack.ok()) return Fail(stack.status().message(), 1);
   demo::Stack& s = **stack;
-  std::printf("simulator   http://127.0.0.1:%d/api/v1/services\n", s.sim_port());
-  std::printf("prometheus  %s  (logs in %s)\n", s.prometheus_url().c_str(), s.work_dir().c_str());
-  std::printf(
-      "adapter     https://127.0.0.1:%d/api/v1/metrics (query API) and /apis (Kubernetes APIs), "
-      "no authentication (--authentication=off, local demo)  http://127.0.0.1:%d/metrics  gRPC "
-      "127.0.0.1:%d\n",
-      s.adapter_https_port(), s.adapter_port(), s.adapter_grpc_port());
+  // Where to look while it runs: printed now, and kept above the live table on a terminal.
+  const std::string addresses =
+      absl::StrCat("simulator   http://127.0.0.1:", s.sim_port(), "/api/v1/services\n",
+                   "prometheus  ", s.prometheus_url(), "  (logs in ", s.work_dir(), ")\n",
+                   "adapter     https://127.0.0.1:", s.adapter_https_port(),
+                   "/api/v1/metrics (query API) and /apis (Kubernetes APIs), no authentication "
+                   "(--authentication=off, local demo)  http://127.0.0.1:",
+                   s.adapter_port(), "/metrics  gRPC 127.0.0.1:", s.adapter_grpc_port(), "\n");
+  std::printf("%s", addresses.c_str());
   std::fflush(stdout);
   if (absl::Status ready = demo::WaitForHttp(s.adapter_port(), "/readyz", 200, absl::Seconds(30));
       !ready.ok()) {
@@ -188,7 +190,7 @@ int Main(int argc, char** argv) {
     failed = (*loop)->Step(i, due);
     if (!failed.ok()) break;
     if (tty) {
-      std::printf("\033[2J\033[H%s", closedloop::LiveTable(**loop).c_str());
+      std::printf("\033[2J\033[H%s\n%s", addresses.c_str(), closedloop::LiveTable(**loop).c_str());
     } else if (i % print_every == print_every - 1) {
       std::printf("%s", closedloop::LiveLines(**loop).c_str());
     }
