@@ -344,6 +344,56 @@ TEST(Exposition, NodesAndTheirPods) {
   }
 }
 
+TEST(Exposition, VllmServersExportCacheUsageAndTimeToFirstToken) {
+  std::vector<ServiceSpec> specs = DefaultScenario();
+  ServiceSpec llm;
+  llm.name = "llm-model";
+  llm.ns = "kserve-test";
+  llm.model_name = "llama-3-8b";
+  llm.container_concurrency = 16;
+  llm.replicas = 2;
+  llm.llm = LlmSpec{};
+  llm.load.segments = {{absl::Seconds(60), 4, 4}};
+  specs.push_back(llm);
+  auto sim = Simulator::Create(std::move(specs), 3, absl::FromUnixSeconds(1'800'000'000));
+  ASSERT_TRUE(sim.ok()) << sim.status();
+  (*sim)->Advance(absl::Seconds(90));
+  const Parsed p = Parse(RenderMetrics(**sim));
+  const ServiceView s = (*sim)->Services()[2];
+  EXPECT_EQ(p.types.at("vllm:gpu_cache_usage_perc"), "gauge");
+  EXPECT_EQ(p.types.at("vllm:time_to_first_token_seconds"), "histogram");
+  // Only the LLM service's pods, with the model's labels and the model's values.
+  const auto usage = Find(p, "vllm:gpu_cache_usage_perc");
+  ASSERT_EQ(usage.size(), 2u);
+  for (size_t i = 0; i < usage.size(); ++i) {
+    EXPECT_EQ(usage[i].labels, (std::map<std::string, std::string>{{"namespace", "kserve-test"},
+                                                                   {"pod", s.pods[i].name},
+                                                                   {"model_name", "llama-3-8b"}}));
+    EXPECT_DOUBLE_EQ(usage[i].value, s.pods[i].kv_cache_usage);
+    EXPECT_GT(usage[i].value, 0);
+  }
+  std::vector<std::string> les;
+  for (const auto& x : Find(p, "vllm:time_to_first_token_seconds_bucket")) {
+    EXPECT_EQ(x.labels.at("model_name"), "llama-3-8b");
+    if (x.labels.at("pod") == s.pods[0].name) les.push_back(x.labels.at("le"));
+  }
+  EXPECT_EQ(les, (std::vector<std::string>{"0.001", "0.005", "0.01", "0.02", "0.04", "0.06",
+                                           "0.08",  "0.1",   "0.25", "0.5",  "0.75", "1",
+                                           "2.5",   "5",     "7.5",  "10",   "20",   "40",
+                                           "80",    "160",   "640",  "2560", "+Inf"}));
+  const auto counts = Find(p, "vllm:time_to_first_token_seconds_count");
+  const auto sums = Find(p, "vllm:time_to_first_token_seconds_sum");
+  ASSERT_EQ(counts.size(), 2u);
+  ASSERT_EQ(sums.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(counts[i].value, static_cast<double>(s.pods[i].ttft_seconds->count));
+    EXPECT_DOUBLE_EQ(sums[i].value, s.pods[i].ttft_seconds->sum);
+    EXPECT_GT(counts[i].value, 50);
+  }
+  // The running and waiting gauges the other services have too, for every pod.
+  EXPECT_EQ(Find(p, "vllm:num_requests_running").size(), 4u);
+}
+
 TEST(Exposition, SeriesOfRemovedPodsDisappear) {
   auto sim = DefaultSim();
   ASSERT_TRUE(sim->SetReplicas("kserve-test", "cpu-model", 3).ok());

@@ -462,6 +462,135 @@ namespace {
 
 // A crude HPA in the loop (every 15 s, 60 s windows, no stabilization): the default scenario's peak
 // must settle at about 3 pods for both services, from the same signals the adapter will read.
+// A vLLM-like server with constant request sizes: 512 prompt tokens (64 ms prefill at 8000/s),
+// 100 output tokens at 20 ms (2 s decode), so one request runs 2.064 s.
+ServiceSpec Llm(double rps, int batch, int replicas) {
+  ServiceSpec s = Constant(rps, batch, absl::Seconds(1), replicas);
+  s.distribution = ServiceTimeDistribution::kConstant;
+  LlmSpec l;
+  l.prompt_tokens = 512;
+  l.output_tokens = 100;
+  l.prefill_tokens_per_second = 8000;
+  l.time_per_output_token = absl::Milliseconds(20);
+  l.kv_cache_tokens = 10000;
+  s.llm = l;
+  return s;
+}
+
+TEST(Simulator, LlmRunsUpToTheBatchLimitAndTheRestWaits) {
+  // 20 rps x 2.064 s = 41 running wanted; 2 pods x 8 = 16 slots.
+  auto sim = Make({Llm(20, 8, 2)});
+  int64_t max_queue = 0;
+  RunSteps(*sim, 60, absl::Seconds(1), [&](const ServiceView& s) {
+    for (const PodView& p : s.pods) {
+      EXPECT_LE(p.in_flight, 8);
+      ASSERT_NE(p.ttft_seconds, nullptr);
+      EXPECT_GE(p.kv_cache_usage, 0);
+      EXPECT_LE(p.kv_cache_usage, 1);
+    }
+    max_queue = std::max(max_queue, s.queue_length);
+  });
+  const ServiceView s = One(*sim);
+  EXPECT_EQ(s.in_flight, 16);
+  EXPECT_GT(max_queue, 100);
+  // Every admitted request has its TTFT recorded: the running ones and the completed ones.
+  uint64_t ttft = 0, requests = 0;
+  for (const PodView& p : s.pods) {
+    ttft += p.ttft_seconds->count;
+    requests += p.requests + static_cast<uint64_t>(p.in_flight);
+  }
+  EXPECT_EQ(ttft, requests);
+  // Throughput is the batch limit's: 16 / 2.064 s per second.
+  EXPECT_NEAR(static_cast<double>(s.completed) / 60, 16 / 2.064, 0.5);
+}
+
+TEST(Simulator, LlmTimeToFirstTokenIsPrefillWhenIdleAndGrowsWithTheQueue) {
+  auto idle = Make({Llm(1, 8, 1)});  // ~2 running of 8: nobody waits
+  idle->Advance(absl::Seconds(120));
+  const PodView& p = One(*idle).pods.at(0);
+  ASSERT_GT(p.ttft_seconds->count, 50u);
+  EXPECT_NEAR(p.ttft_seconds->sum / static_cast<double>(p.ttft_seconds->count), 0.064, 1e-9);
+  // All in the bucket (0.06, 0.08].
+  const auto& bounds = TtftBucketsSeconds();
+  const size_t i = std::find(bounds.begin(), bounds.end(), 0.08) - bounds.begin();
+  EXPECT_EQ(p.ttft_seconds->counts[i], p.ttft_seconds->count);
+
+  auto busy = Make({Llm(6, 8, 1)});  // 12 running wanted, 8 slots: the queue grows
+  double previous_mean = 0;
+  for (int i = 0; i < 3; ++i) {
+    busy->Advance(absl::Seconds(30));
+    const ServiceView s = One(*busy);
+    const Histogram& h = *s.pods.at(0).ttft_seconds;
+    const double mean = h.sum / static_cast<double>(h.count);
+    EXPECT_GT(mean, previous_mean) << "after " << 30 * (i + 1) << " s";
+    previous_mean = mean;
+  }
+  EXPECT_GT(previous_mean, 5);  // mean wait grows by ~1/3 s per second of overload
+}
+
+TEST(Simulator, LlmKvCacheUsageFollowsTheTokensHeld) {
+  // Always 4 requests running back to back (queue never empty): each holds 512 + 100 x (elapsed /
+  // 2.064 s) tokens, 562 on average: mean usage 4 x 562 / 10000.
+  auto sim = Make({Llm(3, 4, 1)});  // 1.94 rps served: the queue grows by ~1 per second
+  sim->Advance(absl::Seconds(10));
+  double sum = 0;
+  int n = 0;
+  double lo = 1, hi = 0;
+  RunSteps(*sim, 100, absl::Milliseconds(37), [&](const ServiceView& s) {
+    ASSERT_EQ(s.pods.at(0).in_flight, 4);
+    const double u = s.pods.at(0).kv_cache_usage;
+    sum += u;
+    lo = std::min(lo, u);
+    hi = std::max(hi, u);
+    ++n;
+  });
+  EXPECT_NEAR(sum / n, 4 * 562.0 / 10000, 0.005);
+  EXPECT_GE(lo, 4 * 512.0 / 10000 - 1e-9);
+  EXPECT_LE(hi, 4 * 612.0 / 10000 + 1e-9);
+  // Idle once the queue (~110) has drained: nothing held.
+  ASSERT_TRUE(sim->SetLoadOverride("ns", "m", 0).ok());
+  sim->Advance(absl::Seconds(120));
+  ASSERT_EQ(One(*sim).queue_length, 0);
+  EXPECT_EQ(One(*sim).pods.at(0).kv_cache_usage, 0);
+}
+
+TEST(Simulator, LlmIsDeterministicAndTokenCountsVary) {
+  auto spec = Llm(5, 8, 2);
+  spec.distribution = ServiceTimeDistribution::kExponential;
+  auto a = Make({spec}, 11), b = Make({spec}, 11), c = Make({spec}, 12);
+  for (int i = 0; i < 60; ++i) {
+    a->Advance(absl::Seconds(1));
+    b->Advance(absl::Seconds(1));
+    c->Advance(absl::Seconds(1));
+  }
+  auto summary = [](const Simulator& sim) {
+    std::vector<double> out;
+    for (const PodView& p : sim.Services()[0].pods) {
+      out.push_back(p.kv_cache_usage);
+      out.push_back(p.ttft_seconds->sum);
+      out.push_back(static_cast<double>(p.requests));
+    }
+    return out;
+  };
+  EXPECT_EQ(summary(*a), summary(*b));
+  EXPECT_NE(summary(*a), summary(*c));
+  // Exponential token counts: TTFTs spread over several buckets even without a queue.
+  const Histogram& h = *a->Services()[0].pods[0].ttft_seconds;
+  EXPECT_GT(std::count_if(h.counts.begin(), h.counts.end(), [](uint64_t n) { return n > 0; }), 2);
+}
+
+TEST(Simulator, RejectsInvalidLlmSpecs) {
+  auto spec = Llm(1, 8, 1);
+  spec.llm->kv_cache_tokens = 0;
+  auto sim = Simulator::Create({spec}, 1, kEpoch);
+  ASSERT_FALSE(sim.ok());
+  EXPECT_THAT(sim.status().message(), HasSubstr("llm.kv_cache_tokens"));
+  spec = Llm(1, 8, 1);
+  spec.llm->prefill_tokens_per_second = -1;
+  EXPECT_THAT(Simulator::Create({spec}, 1, kEpoch).status().message(),
+              HasSubstr("llm.prefill_tokens_per_second"));
+}
+
 TEST(Simulator, DefaultScenarioNeedsAboutThreePodsAtPeak) {
   auto sim = Make(DefaultScenario(), 1);
   // Pods come and go, so integrate per-step deltas of the per-pod sums instead of differencing pod

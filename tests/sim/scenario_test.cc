@@ -137,6 +137,48 @@ TEST(Scenario, BadValuesAreErrorsWithTheValue) {
   }
 }
 
+TEST(Scenario, ParsesAnLlmServer) {
+  auto r = ParseScenario(R"(
+services:
+  - name: llm
+    container_concurrency: 32
+    llm:
+      prompt_tokens: 1024
+      output_tokens: 128
+      prefill_tokens_per_second: 4000
+      time_per_output_token: 40ms
+      kv_cache_tokens: 65536
+  - name: defaults
+    llm: {}
+  - name: plain
+)",
+                         "llm.yaml");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE((*r)[0].llm.has_value());
+  const LlmSpec& l = *(*r)[0].llm;
+  EXPECT_EQ(l.prompt_tokens, 1024);
+  EXPECT_EQ(l.output_tokens, 128);
+  EXPECT_EQ(l.prefill_tokens_per_second, 4000);
+  EXPECT_EQ(l.time_per_output_token, absl::Milliseconds(40));
+  EXPECT_EQ(l.kv_cache_tokens, 65536);
+  ASSERT_TRUE((*r)[1].llm.has_value());
+  EXPECT_EQ((*r)[1].llm->prompt_tokens, LlmSpec{}.prompt_tokens);
+  EXPECT_FALSE((*r)[2].llm.has_value());
+
+  for (const auto& [yaml, want] : std::vector<std::pair<std::string, std::string>>{
+           {"services:\n  - name: a\n    llm: {prompt_tokens: many}\n", "llm.prompt_tokens"},
+           {"services:\n  - name: a\n    llm: {output_tokens: 0}\n", "llm.output_tokens"},
+           {"services:\n  - name: a\n    llm: {kv_cache: 5}\n", "unknown field"},
+           {"services:\n  - name: a\n    llm: {time_per_output_token: 0s}\n",
+            "llm.time_per_output_token"},
+           {"services:\n  - name: a\n    llm: 3\n", "expected a mapping"}}) {
+    auto bad = ParseScenario(yaml, "s.yaml");
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(bad.status()), AllOf(HasSubstr("s.yaml:"), HasSubstr(want))) << yaml;
+  }
+}
+
 TEST(Scenario, MalformedYamlAndMissingFile) {
   auto r = ParseScenario("services: [\n", "bad.yaml");
   ASSERT_FALSE(r.ok());

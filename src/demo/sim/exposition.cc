@@ -148,6 +148,18 @@ std::string RenderMetrics(const Simulator& sim) {
   each_pod([&](const ServiceView& s, const PodView& p) {
     w.Sample("vllm:num_requests_waiting", model_labels(s, p), p.waiting_share);
   });
+  // Only the vLLM-like servers (ServiceSpec::llm) have a KV cache and a time to first token.
+  w.Family("vllm:gpu_cache_usage_perc", "gauge", "GPU KV-cache usage. 1 means 100 percent usage.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    if (p.ttft_seconds != nullptr)
+      w.Sample("vllm:gpu_cache_usage_perc", model_labels(s, p), p.kv_cache_usage);
+  });
+  w.Family("vllm:time_to_first_token_seconds", "histogram",
+           "Histogram of time to first token in seconds.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    if (p.ttft_seconds != nullptr)
+      w.Histogram("vllm:time_to_first_token_seconds", model_labels(s, p), *p.ttft_seconds);
+  });
 
   // cAdvisor (through the kubelet).
   w.Family("container_cpu_usage_seconds_total", "counter",

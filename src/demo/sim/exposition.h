@@ -15,6 +15,8 @@
 //   vllm:num_requests_running, vllm:num_requests_waiting (gauges) {namespace, pod, model_name};
 //     waiting is the pod's share of the service queue (shared out evenly over the serving pods,
 //     remainder to the oldest)
+//   vllm:gpu_cache_usage_perc (gauge, 0..1) and vllm:time_to_first_token_seconds (histogram, s,
+//     vLLM's buckets) {namespace, pod, model_name}: vLLM-like services (ServiceSpec::llm) only
 //   container_cpu_usage_seconds_total (counter) {namespace, pod, container, node}:
 //     container="kserve-container", plus the pause container "POD" (constant 0.001 core) and the
 //     pod cgroup container="" (their sum), as cAdvisor does; and per node the root cgroup

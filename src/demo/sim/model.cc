@@ -175,6 +175,22 @@ absl::Status ValidateServiceSpec(const ServiceSpec& s) {
     return bad("start_delay", absl::FormatDuration(s.start_delay), "must be >= 0");
   }
   if (s.queue_limit < 0) return bad("queue_limit", s.queue_limit, "must be >= 0");
+  if (s.llm) {
+    const LlmSpec& l = *s.llm;
+    if (!std::isfinite(l.prompt_tokens) || l.prompt_tokens < 1 || l.prompt_tokens > 1e7)
+      return bad("llm.prompt_tokens", l.prompt_tokens, "must be in 1..1e7");
+    if (!std::isfinite(l.output_tokens) || l.output_tokens < 1 || l.output_tokens > 1e7)
+      return bad("llm.output_tokens", l.output_tokens, "must be in 1..1e7");
+    if (!std::isfinite(l.prefill_tokens_per_second) || l.prefill_tokens_per_second <= 0)
+      return bad("llm.prefill_tokens_per_second", l.prefill_tokens_per_second, "must be > 0");
+    if (l.time_per_output_token <= absl::ZeroDuration() ||
+        l.time_per_output_token > absl::Seconds(10)) {
+      return bad("llm.time_per_output_token", absl::FormatDuration(l.time_per_output_token),
+                 "must be in (0, 10s]");
+    }
+    if (!std::isfinite(l.kv_cache_tokens) || l.kv_cache_tokens < 1)
+      return bad("llm.kv_cache_tokens", l.kv_cache_tokens, "must be >= 1");
+  }
   for (size_t i = 0; i < s.load.segments.size(); ++i) {
     const LoadSegment& seg = s.load.segments[i];
     const std::string field = absl::StrCat("load.steps[", i, "]");
@@ -211,6 +227,13 @@ const std::vector<double>& PredictBucketsSeconds() {
   return *b;
 }
 
+const std::vector<double>& TtftBucketsSeconds() {
+  static const auto* b =
+      new std::vector<double>{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75,
+                              1,     2.5,   5,    7.5,  10,   20,   40,   80,  160,  640, 2560};
+  return *b;
+}
+
 namespace {
 
 struct Pod {
@@ -220,7 +243,8 @@ struct Pod {
         ready_at(ready),
         cpu_updated(t),
         latency_ms(&LatencyBucketsMs()),
-        predict_seconds(&PredictBucketsSeconds()) {}
+        predict_seconds(&PredictBucketsSeconds()),
+        ttft_seconds(&TtftBucketsSeconds()) {}
 
   // Integrates CPU use up to `t`.
   void UpdateCpu(double t, double idle) {
@@ -244,6 +268,11 @@ struct Pod {
   uint64_t requests = 0;
   Histogram latency_ms;
   Histogram predict_seconds;
+  // vLLM-like servers: TTFT, and the KV-cache tokens held at time t = kv_base + kv_rate * t (the
+  // sums over the running requests of their linear growth, see Completion).
+  Histogram ttft_seconds;
+  double kv_base = 0;
+  double kv_rate = 0;
 };
 
 struct Completion {
@@ -253,6 +282,9 @@ struct Completion {
   double arrival;
   double service_time;
   double cpu_rate;
+  // vLLM-like servers: the request's KV-cache tokens grow as kv_base + kv_rate * t while it runs.
+  double kv_base = 0;
+  double kv_rate = 0;
   bool operator>(const Completion& o) const { return time != o.time ? time > o.time : seq > o.seq; }
 };
 
@@ -319,8 +351,10 @@ struct Simulator::ServiceState {
     }
   }
 
-  double SampleServiceTime() {
-    const double mean = Seconds(spec.service_time);
+  double SampleServiceTime() { return Sample(Seconds(spec.service_time)); }
+
+  // A positive draw of the service's distribution with mean `mean`.
+  double Sample(double mean) {
     switch (spec.distribution) {
       case ServiceTimeDistribution::kConstant:
         return mean;
@@ -346,13 +380,28 @@ struct Simulator::ServiceState {
   }
 
   void Dispatch(Pod* pod, double arrival, double t) {
-    const double st = SampleServiceTime();
+    double st = 0;
+    double kv_base = 0, kv_rate = 0;
+    if (spec.llm) {
+      // Token counts first, then the times they imply (see the model in model.h).
+      const double prompt = std::max(1.0, std::round(Sample(spec.llm->prompt_tokens)));
+      const double output = std::max(1.0, std::round(Sample(spec.llm->output_tokens)));
+      const double prefill = prompt / spec.llm->prefill_tokens_per_second;
+      st = prefill + output * Seconds(spec.llm->time_per_output_token);
+      pod->ttft_seconds.Observe(t - arrival + prefill);
+      kv_rate = output / st;
+      kv_base = prompt - kv_rate * t;
+      pod->kv_base += kv_base;
+      pod->kv_rate += kv_rate;
+    } else {
+      st = SampleServiceTime();
+    }
     const double rate = spec.cpu_per_request / st;
     pod->UpdateCpu(t, spec.idle_cpu);
     ++pod->in_flight;
     pod->busy_cpu += rate;
     ++in_flight;
-    completions.push(Completion{t + st, seq++, pod, arrival, st, rate});
+    completions.push(Completion{t + st, seq++, pod, arrival, st, rate, kv_base, kv_rate});
   }
 
   void DrainQueue(double t) {
@@ -410,6 +459,8 @@ struct Simulator::ServiceState {
     pod->UpdateCpu(c.time, spec.idle_cpu);
     --pod->in_flight;
     pod->busy_cpu = pod->in_flight == 0 ? 0 : std::max(0.0, pod->busy_cpu - c.cpu_rate);
+    pod->kv_base = pod->in_flight == 0 ? 0 : pod->kv_base - c.kv_base;
+    pod->kv_rate = pod->in_flight == 0 ? 0 : pod->kv_rate - c.kv_rate;
     --in_flight;
     const double latency = c.time - c.arrival;
     pod->latency_ms.Observe(latency * 1000);
@@ -627,6 +678,11 @@ ServiceView Simulator::View(const ServiceState& s) const {
     pv.requests = p->requests;
     pv.latency_ms = &p->latency_ms;
     pv.predict_seconds = &p->predict_seconds;
+    if (s.spec.llm) {
+      pv.ttft_seconds = &p->ttft_seconds;
+      const double held = p->kv_base + p->kv_rate * Seconds(now_);
+      pv.kv_cache_usage = std::clamp(held / s.spec.llm->kv_cache_tokens, 0.0, 1.0);
+    }
     v.pods.push_back(std::move(pv));
   }
   return v;

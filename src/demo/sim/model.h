@@ -26,6 +26,17 @@
 //   flight its cost (core-seconds) spread evenly over its service time. No CPU limit or throttling
 //   is modelled.
 // - Memory working set = base + per_request_memory * in flight.
+// - vLLM-like model servers (ServiceSpec::llm set): continuous batching. `container_concurrency`
+//   is the batch limit per pod (vLLM's max_num_seqs): up to that many requests run on a pod at
+//   once, the rest wait in the service queue as above. Each request draws a prompt and an output
+//   token count (means from LlmSpec, drawn with the service's `distribution`, at least 1 token);
+//   its service time is prefill (prompt / prefill_tokens_per_second) + output x
+//   time_per_output_token (`service_time` is not used). Time to first token = queue wait +
+//   prefill, recorded in the pod's TTFT histogram when the request is admitted (its first token
+//   then follows after the prefill). KV cache held by a running request grows linearly over its
+//   service time from its prompt tokens to prompt + output tokens; a pod's cache usage is the sum
+//   over its running requests / kv_cache_tokens, at most 1 (admission does not check the cache:
+//   no preemption is modelled).
 // - Every pod also has a pause container (kPauseContainerCpu, kPauseContainerMemory), as cAdvisor
 //   reports it.
 // - Nodes (NodeSpec): a pod is placed when it is created on the node hosting the fewest live pods
@@ -76,6 +87,16 @@ struct LoadProfile {
 
 enum class ServiceTimeDistribution { kExponential, kLognormal, kConstant };
 
+// A vLLM-like model server's request sizes and speeds (see the model above). Defaults: a 7B-class
+// model on one GPU.
+struct LlmSpec {
+  double prompt_tokens = 512;               // mean prompt tokens per request, >= 1
+  double output_tokens = 256;               // mean output tokens per request, >= 1
+  double prefill_tokens_per_second = 8000;  // prompt tokens processed per second, > 0
+  absl::Duration time_per_output_token = absl::Milliseconds(25);  // > 0
+  double kv_cache_tokens = 24576;  // KV-cache capacity per pod in tokens, >= 1
+};
+
 // One InferenceService. Units are in the field names or comments; defaults are plausible for a
 // small model.
 struct ServiceSpec {
@@ -97,6 +118,7 @@ struct ServiceSpec {
   absl::Duration start_delay = absl::Seconds(10);  // pod creation -> ready
   int64_t queue_limit = 100000;                    // max queued requests; more are dropped
   LoadProfile load;
+  std::optional<LlmSpec> llm;  // set: a vLLM-like model server (continuous batching, KV cache)
 
   std::string ModelName() const { return model_name.empty() ? name : model_name; }
 };
@@ -141,9 +163,11 @@ struct Histogram {
   uint64_t count = 0;
 };
 
-// Knative queue-proxy latency buckets (ms) and the Python prometheus_client default buckets (s).
+// Knative queue-proxy latency buckets (ms), the Python prometheus_client default buckets (s) and
+// vLLM's vllm:time_to_first_token_seconds buckets (s).
 const std::vector<double>& LatencyBucketsMs();
 const std::vector<double>& PredictBucketsSeconds();
+const std::vector<double>& TtftBucketsSeconds();
 
 // Read-only view of one pod, for exposition and the state API.
 struct PodView {
@@ -162,6 +186,9 @@ struct PodView {
   uint64_t requests = 0;                       // completed on this pod
   const Histogram* latency_ms = nullptr;       // queue wait + service time, ms
   const Histogram* predict_seconds = nullptr;  // service time only, s
+  // vLLM-like servers only (null / 0 otherwise): time to first token (s) and KV-cache usage (0..1).
+  const Histogram* ttft_seconds = nullptr;
+  double kv_cache_usage = 0;
 };
 
 // Read-only view of one service.

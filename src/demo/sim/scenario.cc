@@ -230,6 +230,37 @@ class Parser {
     return absl::OkStatus();
   }
 
+  absl::Status Llm(const YAML::Node& n, const std::string& path, LlmSpec* llm) const {
+    if (!n.IsMap()) return Error(n, path, "expected a mapping");
+    for (const auto& kv : n) {
+      const std::string key = kv.first.Scalar();
+      const std::string f = absl::StrCat(path, ".", key);
+      const YAML::Node& v = kv.second;
+      absl::StatusOr<double> x = 0.0;
+      if (key == "prompt_tokens") {
+        x = Number(v, f);
+        if (x.ok()) llm->prompt_tokens = *x;
+      } else if (key == "output_tokens") {
+        x = Number(v, f);
+        if (x.ok()) llm->output_tokens = *x;
+      } else if (key == "prefill_tokens_per_second") {
+        x = Number(v, f);
+        if (x.ok()) llm->prefill_tokens_per_second = *x;
+      } else if (key == "kv_cache_tokens") {
+        x = Number(v, f);
+        if (x.ok()) llm->kv_cache_tokens = *x;
+      } else if (key == "time_per_output_token") {
+        auto d = Duration(v, f);
+        if (!d.ok()) return d.status();
+        llm->time_per_output_token = *d;
+      } else {
+        return Unknown(kv.first, v, f);
+      }
+      if (!x.ok()) return x.status();
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<ServiceSpec> Service(const YAML::Node& n, const std::string& path) const {
     if (!n.IsMap()) return Error(n, path, "expected a mapping");
     ServiceSpec s;
@@ -292,6 +323,8 @@ class Parser {
         AA_SIM_FIELD(Integer(v, f), s.queue_limit);
       } else if (key == "load") {
         if (absl::Status st = Load(v, f, &s.load); !st.ok()) return st;
+      } else if (key == "llm") {
+        if (absl::Status st = Llm(v, f, &s.llm.emplace()); !st.ok()) return st;
       } else {
         return Unknown(kv.first, v, f);
       }

@@ -21,6 +21,12 @@
 //       replicas: 1
 //       start_delay: 10s
 //       queue_limit: 100000
+//       llm:                         # a vLLM-like model server (model.h); container_concurrency
+//         prompt_tokens: 512         #   is then its batch limit (max_num_seqs); defaults shown
+//         output_tokens: 256
+//         prefill_tokens_per_second: 8000
+//         time_per_output_token: 25ms
+//         kv_cache_tokens: 24576     # per pod
 //       load:
 //         loop: true                 # false: hold the last rate after the last step
 //         steps:

@@ -48,7 +48,8 @@ nlohmann::json ServiceJson(const ServiceView& s) {
                     {"waiting", p.waiting_share},
                     {"requests", p.requests},
                     {"cpu_seconds", p.cpu_seconds},
-                    {"memory_bytes", p.memory_bytes}});
+                    {"memory_bytes", p.memory_bytes},
+                    {"kv_cache_usage", p.kv_cache_usage}});
   }
   return {
       {"namespace", s.spec->ns},
