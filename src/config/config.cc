@@ -803,10 +803,10 @@ absl::Status ReadDiscovery(const Errors& errors, const YAML::Node& node, Config*
 
 absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std::string& path,
                         MetricDefinition* def) {
-  AA_ASSIGN_OR_RETURN(MapView m,
-                      MapView::Open(errors, node, path,
-                                    {"type", "source", "window", "metric", "unit", "namespaceLabel",
-                                     "podLabel", "sourceMatchers", "baselineMatchers"}));
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
+                                               {"type", "source", "window", "metric", "unit",
+                                                "quantile", "namespaceLabel", "podLabel",
+                                                "sourceMatchers", "baselineMatchers"}));
   internal::PresetSpec spec;
   AA_RETURN_IF_ERROR(m.String("type", &spec.type));
   AA_RETURN_IF_ERROR(m.String("source", &spec.source));
@@ -834,8 +834,32 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     if (!m.Has(key)) return absl::OkStatus();
     return errors.AtNode(m.Path(key), absl::StrCat("only for ", ToAbsl(who_reads_it)), m.Get(key));
   };
-  if (!m.Has("type")) return errors.At(m.Path("type"), "required: concurrency or cpu");
-  if (spec.type == "cpu") {
+  static constexpr std::string_view kTypes = "concurrency, cpu, waiting, kv-cache or ttft";
+  if (!m.Has("type")) return errors.At(m.Path("type"), absl::StrCat("required: ", ToAbsl(kTypes)));
+  const bool vllm_type = spec.type == "waiting" || spec.type == "kv-cache" || spec.type == "ttft";
+  const bool known_type = vllm_type || spec.type == "cpu" || spec.type == "concurrency";
+  if (known_type && spec.type != "ttft") AA_RETURN_IF_ERROR(forbid("quantile", "type ttft"));
+  if (vllm_type) {
+    // vLLM's series: `source` may say so, nothing else.
+    if (m.Has("source") && spec.source != "vllm") {
+      return errors.AtValue(m.Path("source"), "must be vllm (the only source of this type)",
+                            spec.source);
+    }
+    AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
+    AA_RETURN_IF_ERROR(forbid("unit", "type concurrency with source histogram"));
+    AA_RETURN_IF_ERROR(forbid("baselineMatchers", "type cpu"));
+    std::optional<double> quantile;
+    AA_RETURN_IF_ERROR(m.Number(
+        "quantile", [](double v) { return v > 0 && v < 1; }, "must be in (0, 1)", &quantile));
+    spec.quantile = quantile.value_or(0.95);
+    for (auto [key, value] :
+         {std::pair<std::string_view, const std::string*>{"namespaceLabel", &spec.namespace_label},
+          {"podLabel", &spec.pod_label}}) {
+      if (m.Has(key) && !internal::IsPromLabelName(*value)) {
+        return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
+      }
+    }
+  } else if (spec.type == "cpu") {
     AA_RETURN_IF_ERROR(forbid("source", "type concurrency"));
     AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
     AA_RETURN_IF_ERROR(forbid("unit", "type concurrency with source histogram"));
@@ -891,8 +915,8 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
       }
     }
   } else {
-    return errors.AtValue(m.Path("type"), "unknown preset type; expected concurrency or cpu",
-                          spec.type);
+    return errors.AtValue(
+        m.Path("type"), absl::StrCat("unknown preset type; expected ", ToAbsl(kTypes)), spec.type);
   }
   if (spec.window < absl::Seconds(1)) {
     return m.ErrorAt("window", "must be at least 1s", FormatGoDuration(spec.window));

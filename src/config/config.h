@@ -110,9 +110,12 @@
 //   description               string, default: generated for presets, else "".
 //   resource                  default pods (the only value for now).
 //   preset:                   exactly one of preset and query is required.
-//     type                    required: concurrency | cpu.
-//     source                  concurrency only, required: knative-queue-proxy | kserve | vllm |
-//                             histogram | gauge.
+//     type                    required: concurrency | cpu | waiting | kv-cache | ttft (the last
+//                             three read vLLM's series: requests waiting, KV-cache usage in
+//                             percent, a time-to-first-token quantile in seconds).
+//     source                  concurrency, required: knative-queue-proxy | kserve | vllm |
+//                             histogram | gauge; waiting, kv-cache, ttft: optional, vllm.
+//     quantile                ttft only: number in (0, 1), default 0.95.
 //     window                  duration >= 1s, whole milliseconds, default 1m: rate/average window.
 //     metric                  histogram (base name, no _sum) and gauge sources only; required
 //                             there.
@@ -198,6 +201,14 @@
 //     sum by (<<.GroupBy>>) (rate(<metric>_sum{<<.LabelMatchers>>}[W]))
 //   concurrency gauge:
 //     sum by (<<.GroupBy>>) (avg_over_time(<metric>{<<.LabelMatchers>>}[W]))
+//   waiting (vLLM), mean requests waiting:
+//     sum by (<<.GroupBy>>) (avg_over_time(vllm:num_requests_waiting{<<.LabelMatchers>>}[W]))
+//   kv-cache (vLLM), mean KV-cache usage in percent (0..100; a target of 80 is 80 %):
+//     sum by (<<.GroupBy>>) (avg_over_time(vllm:gpu_cache_usage_perc{<<.LabelMatchers>>}[W])) * 100
+//   ttft (vLLM), the quantile Q of each pod's time to first token over W, seconds (a pod with no
+//   request in W has no value):
+//     histogram_quantile(Q, sum by (<<.GroupBy>>, le) (rate(vllm:time_to_first_token_seconds_bucket{
+//       <<.LabelMatchers>>}[W])))                                    (one line, no break)
 //   cpu, in cores; baseline_query the CPU requests in cores:
 //     sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!="",
 //       container!="POD",<<.LabelMatchers>>}[W]))                    (one line, no break)

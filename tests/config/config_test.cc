@@ -350,7 +350,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "
-                  "unit, namespaceLabel, podLabel, sourceMatchers, baselineMatchers"},
+                  "unit, quantile, namespaceLabel, podLabel, sourceMatchers, baselineMatchers"},
         ErrorCase{"SnakeCaseIsUnknown", Sm("max_age: 5s"),
                   "t.yaml: sampling.max_age: unknown field; expected one of: interval, maxAge, "
                   "demandTTL, "
@@ -587,10 +587,25 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"PresetNotMap", Metric("name: m\n  preset: cpu"),
                   "t.yaml: metrics[0].preset: expected a map (got \"cpu\")"},
         ErrorCase{"PresetTypeMissing", Preset("window: 1m"),
-                  "t.yaml: metrics[0].preset.type: required: concurrency or cpu"},
+                  "t.yaml: metrics[0].preset.type: required: concurrency, cpu, waiting, kv-cache "
+                  "or ttft"},
         ErrorCase{"PresetTypeUnknown", Preset("type: memory"),
-                  "t.yaml: metrics[0].preset.type: unknown preset type; expected concurrency or "
-                  "cpu (got \"memory\")"},
+                  "t.yaml: metrics[0].preset.type: unknown preset type; expected concurrency, "
+                  "cpu, waiting, kv-cache or ttft (got \"memory\")"},
+        ErrorCase{"VllmTypeOtherSource", Preset("type: waiting, source: kserve"),
+                  "t.yaml: metrics[0].preset.source: must be vllm (the only source of this type) "
+                  "(got \"kserve\")"},
+        ErrorCase{"QuantileOutOfRange", Preset("type: ttft, quantile: 1"),
+                  "t.yaml: metrics[0].preset.quantile: must be in (0, 1) (got \"1\")"},
+        ErrorCase{"QuantileNotTtft", Preset("type: kv-cache, quantile: 0.9"),
+                  "t.yaml: metrics[0].preset.quantile: only for type ttft (got \"0.9\")"},
+        ErrorCase{"VllmTypeWithMetric", Preset("type: kv-cache, metric: x"),
+                  "t.yaml: metrics[0].preset.metric: only for type concurrency with source "
+                  "histogram or gauge (got \"x\")"},
+        ErrorCase{"PanicOnWaiting",
+                  Metric("name: m\n  preset: {type: waiting}\n  target: 3\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: only for concurrency metrics (preset type) (got "
+                  "\"waiting\")"},
         ErrorCase{"SourceMissing", Preset("type: concurrency"),
                   "t.yaml: metrics[0].preset.source: required: knative-queue-proxy, kserve, vllm, "
                   "histogram or gauge"},

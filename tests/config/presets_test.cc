@@ -72,6 +72,51 @@ TEST(PresetTest, Vllm) {
   EXPECT_EQ(m.preset.unit, "");
 }
 
+TEST(PresetTest, VllmWaiting) {
+  MetricDefinition m = FromYaml("preset: {type: waiting, window: 30s}\n  target: 5");
+  EXPECT_EQ(
+      m.query,
+      "sum by (<<.GroupBy>>) (avg_over_time(vllm:num_requests_waiting{<<.LabelMatchers>>}[30s]))");
+  EXPECT_EQ(m.namespace_label, "namespace");
+  EXPECT_EQ(m.pod_label, "pod");
+  EXPECT_EQ(m.preset.type, "waiting");
+  EXPECT_EQ(m.preset.source, "vllm");
+  EXPECT_EQ(m.preset.metric, "vllm:num_requests_waiting");
+  EXPECT_EQ(m.preset.window, absl::Seconds(30));
+  EXPECT_EQ(m.target, 5.0);
+  EXPECT_EQ(m.description, "Mean requests waiting per pod over 30s (vLLM num_requests_waiting)");
+}
+
+TEST(PresetTest, VllmKvCacheInPercent) {
+  MetricDefinition m = FromYaml(
+      "preset: {type: kv-cache, source: vllm, sourceMatchers: ['job=\"vllm\"']}\n  target: 80");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>) (avg_over_time(vllm:gpu_cache_usage_perc{job=\"vllm\","
+            "<<.LabelMatchers>>}[1m])) * 100");
+  EXPECT_EQ(m.preset.type, "kv-cache");
+  EXPECT_EQ(m.preset.metric, "vllm:gpu_cache_usage_perc");
+  EXPECT_EQ(m.target, 80.0);
+}
+
+TEST(PresetTest, VllmTimeToFirstTokenQuantile) {
+  MetricDefinition m = FromYaml("preset: {type: ttft}");
+  EXPECT_EQ(m.query,
+            "histogram_quantile(0.95, sum by (<<.GroupBy>>, le) "
+            "(rate(vllm:time_to_first_token_seconds_bucket{<<.LabelMatchers>>}[1m])))");
+  EXPECT_EQ(m.preset.type, "ttft");
+  EXPECT_EQ(m.preset.source, "vllm");
+  EXPECT_EQ(m.preset.metric, "vllm:time_to_first_token_seconds");
+  EXPECT_EQ(m.preset.unit, "s");
+  EXPECT_EQ(m.description,
+            "Quantile 0.95 of the time to first token per pod over 1m0s, seconds (vLLM "
+            "time_to_first_token_seconds)");
+  m = FromYaml("preset: {type: ttft, quantile: 0.5, window: 2m, podLabel: p}");
+  EXPECT_EQ(m.query,
+            "histogram_quantile(0.5, sum by (<<.GroupBy>>, le) "
+            "(rate(vllm:time_to_first_token_seconds_bucket{<<.LabelMatchers>>}[2m])))");
+  EXPECT_EQ(m.pod_label, "p");
+}
+
 TEST(PresetTest, HistogramInSeconds) {
   MetricDefinition m = FromYaml(
       "preset: {type: concurrency, source: histogram, metric: http_request_duration_seconds, unit: "
@@ -230,6 +275,9 @@ TEST(PresetPromqlTest, EveryPresetRendersToValidPromql) {
       "'metrics_path=~\"/metrics/cad.*\"'], "
       "baselineMatchers: ['job=\"kube-state-metrics\"', 'x!=\"a\\\"b\\\\\"']}",
       "preset: {type: concurrency, source: knative-queue-proxy, sourceMatchers: ['job!~\"a|b\"']}",
+      "preset: {type: waiting, window: 15s}",
+      "preset: {type: kv-cache, sourceMatchers: ['job=\"vllm\"']}",
+      "preset: {type: ttft, quantile: 0.99, window: 2m}",
   };
   std::vector<MetricDefinition> defs;
   for (const std::string& body : bodies) defs.push_back(FromYaml(body));

@@ -55,6 +55,27 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
         MatcherPrefix(spec.baseline_matchers), "<<.LabelMatchers>>})");
     description = absl::StrCat("CPU usage per pod in cores, rate over ", w_go,
                                " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
+  } else if (spec.type == "waiting") {
+    info.source = "vllm";
+    info.metric = "vllm:num_requests_waiting";
+    def->query = SumOverWindow("avg_over_time", info.metric, extra, w);
+    description =
+        absl::StrCat("Mean requests waiting per pod over ", w_go, " (vLLM num_requests_waiting)");
+  } else if (spec.type == "kv-cache") {
+    info.source = "vllm";
+    info.metric = "vllm:gpu_cache_usage_perc";
+    def->query = SumOverWindow("avg_over_time", info.metric, extra, w) + " * 100";
+    description = absl::StrCat("Mean KV-cache usage per pod over ", w_go,
+                               ", percent (vLLM gpu_cache_usage_perc x 100)");
+  } else if (spec.type == "ttft") {
+    info.source = "vllm";
+    info.metric = "vllm:time_to_first_token_seconds";
+    info.unit = "s";
+    const std::string q = absl::StrCat(spec.quantile);
+    def->query = absl::StrCat("histogram_quantile(", q, ", sum by (<<.GroupBy>>, le) (rate(",
+                              info.metric, "_bucket{", extra, "<<.LabelMatchers>>}[", w, "])))");
+    description = absl::StrCat("Quantile ", q, " of the time to first token per pod over ", w_go,
+                               ", seconds (vLLM time_to_first_token_seconds)");
   } else {  // concurrency
     if (spec.source == "knative-queue-proxy") {
       info.metric = "revision_request_latencies";

@@ -10,17 +10,19 @@
 
 namespace aa::config::internal {
 
-// A preset as written in YAML, already checked by the loader: `type` is "concurrency" or "cpu";
-// `source` is set for concurrency only; `metric` for the histogram and gauge sources, `unit` ("s"
-// or "ms") for histogram; `window` is a positive whole number of milliseconds. Empty label
-// overrides mean the source's defaults. The matchers are valid PromQL label matchers
-// (LabelMatcherProblem's normalized form); baseline_matchers only for cpu.
+// A preset as written in YAML, already checked by the loader: `type` is "concurrency", "cpu",
+// "waiting", "kv-cache" or "ttft" (the last three read vLLM's series); `source` is set for
+// concurrency only; `quantile` (in (0, 1)) is read by ttft only; `metric` for the histogram and
+// gauge sources, `unit` ("s" or "ms") for histogram; `window` is a positive whole number of
+// milliseconds. Empty label overrides mean the source's defaults. The matchers are valid PromQL
+// label matchers (LabelMatcherProblem's normalized form); baseline_matchers only for cpu.
 struct PresetSpec {
   std::string type;
   std::string source;
   absl::Duration window = absl::Minutes(1);
   std::string metric;
   std::string unit;
+  double quantile = 0.95;
   std::string namespace_label;
   std::string pod_label;
   std::vector<std::string> source_matchers;    // added to the selector of the series it reads
