@@ -33,7 +33,8 @@ ABSL_FLAG(bool, long, false,
           "Run the long built-in scenario (~16 min, upstream 5 min scale-down stabilization)");
 ABSL_FLAG(std::string, modes, "all",
           "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
-          "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda) or all");
+          "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda, "
+          "llm-hpa-running, llm-hpa-two-metrics) or all");
 ABSL_FLAG(std::string, out_dir, "demo-output",
           "Where the CSV files, the summary and the PNG plots go (created)");
 ABSL_FLAG(bool, plots, true, "Render PNG plots with gnuplot");

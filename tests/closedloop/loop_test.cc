@@ -147,14 +147,39 @@ TEST_F(LoopTest, StopsWithAnErrorWhenTheSimulatorLacksTheService) {
   EXPECT_THAT(s.message(), HasSubstr("kserve-test/not-there"));
 }
 
+// An LLM mode whose HPA cannot reach an adapter (none runs): every sync fails and the replicas stay
+// at one pod through the 5x burst, so requests wait and the time to first token grows; the summary
+// measures it from the simulator.
+TEST_F(LoopTest, LlmModeMeasuresTimeToFirstTokenDuringTheBurst) {
+  ModeSpec llm;
+  for (const ModeSpec& m : DefaultModes(false)) {
+    if (m.name == "llm-hpa-running") llm = m;
+  }
+  ASSERT_EQ(llm.model, ModelKind::kLlm);
+  Start(Short(), {llm});
+  RunAll();
+  const std::vector<ModeSummary> s = loop_->Summarize();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_GT(s[0].decisions_failed, 0);
+  EXPECT_EQ(s[0].peak, 1);
+  // 7.5 rps x 6.5 s = 49 running wanted: ceil(49 / 12) = 5 pods.
+  EXPECT_EQ(s[0].needed, 5);
+  // One pod serves 16 / 6.5 s = 2.5 rps of the 7.5: the queue grows by 5 a second for 60 s.
+  EXPECT_GT(s[0].ttft_p95, 10);
+  EXPECT_LT(s[0].ttft_p95, 200);
+  const std::string table = SummaryTable(s, Short());
+  EXPECT_THAT(table, HasSubstr("| LLM mode | TTFT p95, burst + steady | pod-seconds |"));
+  EXPECT_THAT(table, HasSubstr("| llm, HPA, requests running | "));
+}
+
 TEST(Modes, SelectByNameWithClearErrors) {
   const auto all = DefaultModes(true);
-  EXPECT_EQ(all.size(), 7u);
-  EXPECT_EQ(DefaultModes(false).size(), 5u);
+  EXPECT_EQ(all.size(), 9u);
+  EXPECT_EQ(DefaultModes(false).size(), 7u);
   auto two = SelectModes("cpu-hpa,concurrency-hpa", all);
   ASSERT_TRUE(two.ok());
   EXPECT_EQ((*two)[0].name, "cpu-hpa");
-  EXPECT_EQ(SelectModes("all", all)->size(), 7u);
+  EXPECT_EQ(SelectModes("all", all)->size(), 9u);
   auto bad = SelectModes("cpu-hpa,nope", all);
   EXPECT_THAT(bad.status().message(), HasSubstr("unknown mode \"nope\" (valid: all, "));
   EXPECT_THAT(SelectModes("cpu-hpa,cpu-hpa", all).status().message(), HasSubstr("given twice"));

@@ -21,7 +21,7 @@ phases:
 - {name: burst, duration: 30s, load: 5}
 - {name: steady, duration: 40s, load: 5}
 - {name: drop, duration: 50s, load: 0}
-baseRps: {concurrency: 50, cpu: 4}
+baseRps: {concurrency: 50, cpu: 4, llm: 2}
 autoscaling:
   syncPeriod: 5s
   scaleDownStabilization: 20s
@@ -37,6 +37,7 @@ TEST(Scenario, ParsesAFileAndAnswersPerStep) {
   EXPECT_EQ(s->Steps(), 140);
   EXPECT_EQ(s->concurrency_base_rps, 50);
   EXPECT_EQ(s->cpu_base_rps, 4);
+  EXPECT_EQ(s->llm_base_rps, 2);
   EXPECT_EQ(s->autoscaling.sync_period, absl::Seconds(5));
   EXPECT_EQ(s->autoscaling.scale_down_stabilization, absl::Seconds(20));
   EXPECT_EQ(s->autoscaling.max_replicas, 10);  // default

@@ -157,7 +157,16 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto summary = ReadCsv(out + "/summary.csv");
   std::map<std::string, std::map<std::string, std::string>> by_mode;
   for (auto& row : summary) by_mode[row["mode"]] = row;
-  ASSERT_EQ(by_mode.size(), 7u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  ASSERT_EQ(by_mode.size(), 9u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  // The LLM modes read their metrics at every sync and measure the time to first token (whether
+  // the two-metric HPA takes the larger recommendation is checked deterministically in
+  // tests/closedloop/autoscalers_test.cc).
+  for (const std::string mode : {"llm-hpa-running", "llm-hpa-two-metrics"}) {
+    SCOPED_TRACE(mode);
+    EXPECT_EQ(Num(by_mode[mode], "failed_syncs"), 0);
+    EXPECT_GT(Num(by_mode[mode], "ttft_p95_s"), 0);
+    EXPECT_GT(Num(by_mode[mode], "peak"), 1);
+  }
 
   for (const std::string mode :
        {"concurrency-hpa", "concurrency-hpa-panic", "concurrency-keda", "concurrency-keda-panic",

@@ -64,6 +64,40 @@ scaling::HpaSpec SpecWith(const Scenario& sc, scaling::MetricSpec metric) {
   return spec;
 }
 
+}  // namespace
+
+double LlmTarget(const std::string& metric) {
+  if (metric == "llm_running") return kLlmRunningTarget;
+  if (metric == "llm_waiting") return kLlmWaitingTarget;
+  if (metric == "llm_kv_cache") return kLlmKvCacheTarget;
+  return 0;
+}
+
+scaling::HpaSpec HpaSpecFor(const ModeSpec& mode, const Scenario& sc) {
+  scaling::MetricSpec metric;
+  if (mode.model == ModelKind::kCpu) {
+    metric.source = scaling::MetricSourceType::kResource;
+    metric.name = "cpu";
+    metric.target_type = scaling::MetricTargetType::kUtilization;
+    metric.target_utilization_percent = kCpuTargetPercent;
+    return SpecWith(sc, std::move(metric));
+  }
+  metric.source = scaling::MetricSourceType::kPods;
+  metric.name = mode.metric;
+  metric.target_type = scaling::MetricTargetType::kAverageValue;
+  const bool llm = mode.model == ModelKind::kLlm;
+  metric.target_milli = scaling::MilliValue(llm ? LlmTarget(mode.metric) : kConcurrencyTarget);
+  scaling::HpaSpec spec = SpecWith(sc, metric);
+  for (const std::string& name : mode.more_metrics) {
+    metric.name = name;
+    metric.target_milli = scaling::MilliValue(LlmTarget(name));
+    spec.metrics.push_back(metric);
+  }
+  return spec;
+}
+
+namespace {
+
 std::string DecisionNote(int from, const scaling::HpaDecision& d) {
   if (!d.error.ok() && d.metric_desired_replicas < 0) {
     return absl::StrCat("no change: ", d.error.message());
@@ -98,25 +132,36 @@ class HpaEmulator final : public Autoscaler {
     a.acted = true;
     scaling::HpaObservations obs;
     obs.pods = PodsOf(s, initial_, now);
-    scaling::MetricObservation m;
-    absl::StatusOr<std::vector<PodSample>> samples =
-        mode_.model == ModelKind::kCpu
-            ? client_.PodCpu(ctx_.ns, LabelSelector(mode_.name))
-            : client_.PodsMetric(ctx_.ns, mode_.metric, LabelSelector(mode_.name));
-    if (samples.ok()) {
-      for (const PodSample& p : *samples) {
-        m.pod_samples[p.pod] = {p.milli_value, p.timestamp, p.window};
+    for (size_t k = 0; k <= mode_.more_metrics.size(); ++k) {
+      const std::string& name = k == 0 ? mode_.metric : mode_.more_metrics[k - 1];
+      scaling::MetricObservation m;
+      absl::StatusOr<std::vector<PodSample>> samples =
+          mode_.model == ModelKind::kCpu
+              ? client_.PodCpu(ctx_.ns, LabelSelector(mode_.name))
+              : client_.PodsMetric(ctx_.ns, name, LabelSelector(mode_.name));
+      if (samples.ok()) {
+        for (const PodSample& p : *samples) {
+          m.pod_samples[p.pod] = {p.milli_value, p.timestamp, p.window};
+        }
+      } else {
+        m.status = samples.status();
       }
-    } else {
-      m.status = samples.status();
+      obs.metrics.push_back(std::move(m));
     }
-    obs.metrics.push_back(std::move(m));
     const int current = s.desired_replicas;
     scaling::HpaDecision d = hpa_.Sync(now, current, obs);
     a.ok = d.metric_desired_replicas >= 0 || d.error.ok();
     a.replicas = d.desired_replicas;
     a.observed = kNaN;
-    if (!d.metrics.empty() && d.metrics[0].status.ok()) {
+    if (mode_.model == ModelKind::kLlm) {
+      // Percent of its target, of the metric that asks for the most.
+      for (size_t k = 0; k < d.metrics.size(); ++k) {
+        if (!d.metrics[k].status.ok()) continue;
+        const std::string& name = k == 0 ? mode_.metric : mode_.more_metrics[k - 1];
+        const double percent = d.metrics[k].proposal.usage_milli / 10.0 / LlmTarget(name);
+        if (!(a.observed >= percent)) a.observed = percent;
+      }
+    } else if (!d.metrics.empty() && d.metrics[0].status.ok()) {
       const scaling::MetricProposal& p = d.metrics[0].proposal;
       a.observed = p.utilization_percent ? *p.utilization_percent : p.usage_milli / 1000.0;
     }
@@ -275,19 +320,7 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
   options.downscale_stabilization_window = sc.autoscaling.scale_down_stabilization;
   switch (mode.scaler) {
     case ScalerKind::kHpa: {
-      scaling::MetricSpec metric;
-      if (mode.model == ModelKind::kCpu) {
-        metric.source = scaling::MetricSourceType::kResource;
-        metric.name = "cpu";
-        metric.target_type = scaling::MetricTargetType::kUtilization;
-        metric.target_utilization_percent = kCpuTargetPercent;
-      } else {
-        metric.source = scaling::MetricSourceType::kPods;
-        metric.name = mode.metric;
-        metric.target_type = scaling::MetricTargetType::kAverageValue;
-        metric.target_milli = scaling::MilliValue(kConcurrencyTarget);
-      }
-      auto hpa = scaling::HpaController::Create(SpecWith(sc, std::move(metric)), options);
+      auto hpa = scaling::HpaController::Create(HpaSpecFor(mode, sc), options);
       if (!hpa.ok()) return hpa.status();
       return std::unique_ptr<Autoscaler>(new HpaEmulator(mode, context, *std::move(hpa)));
     }

@@ -4,7 +4,8 @@
 // replica count to set:
 // - HpaEmulator: a Kubernetes HPA on its sync period. `concurrency` models: Pods metric (the
 //   adapter's custom.metrics.k8s.io v1beta2, with the workload's labelSelector) with an
-//   averageValue target; `cpu` models: Resource cpu with a Utilization target, from the adapter's
+//   averageValue target; `llm` models: one or more such Pods metrics (the largest recommendation
+//   wins, as upstream); `cpu` models: Resource cpu with a Utilization target, from the adapter's
 //   metrics.k8s.io PodMetrics and the pods' CPU requests (readiness rules included).
 // - KedaEmulator: a ScaledObject with an external-push trigger on the adapter's gRPC port: a
 //   StreamIsActive stream open for the whole run, GetMetrics every polling interval, and KEDA's HPA
@@ -21,10 +22,11 @@
 #include "absl/time/time.h"
 #include "demo/closedloop/clients.h"
 #include "demo/closedloop/scenario.h"
+#include "scaling/hpa.h"
 
 namespace aa::closedloop {
 
-enum class ModelKind { kConcurrency, kCpu };
+enum class ModelKind { kConcurrency, kCpu, kLlm };
 enum class ScalerKind { kHpa, kKeda, kKpa };
 
 // One mode of the demo: one simulated InferenceService scaled by one autoscaler on one metric.
@@ -38,12 +40,27 @@ struct ModeSpec {
   // KEDA only: the trigger a user migrating from KEDA's prometheus scaler keeps: this query with
   // threshold kConcurrencyTarget (concurrency) instead of `metric` (keda/metadata.h).
   std::string keda_query{};
+  // HPA only: further Pods metrics besides `metric` (targets from LlmTarget); the HPA takes the
+  // largest of the metrics' recommendations.
+  std::vector<std::string> more_metrics{};
 };
 
 // Per-pod targets of the tutorial: 70 requests in flight (containerConcurrency 100 x 70 %), and
 // 50 % of the CPU request.
 inline constexpr double kConcurrencyTarget = 70;
 inline constexpr int kCpuTargetPercent = 50;
+
+// The LLM model (a vLLM-like server, batch limit 16; SimScenarioYaml) and its per-pod targets: 12
+// requests running (75 % of the batch), 4 waiting, 75 % KV cache (its cache holds a full batch of
+// average requests, so 75 % is 12 running). The adapter's LLM metrics average over kLlmWindow.
+inline constexpr int kLlmBatchLimit = 16;
+inline constexpr double kLlmRunningTarget = 12;
+inline constexpr double kLlmWaitingTarget = 4;
+inline constexpr double kLlmKvCacheTarget = 75;
+inline constexpr absl::Duration kLlmWindow = absl::Seconds(15);
+// The target of the adapter's LLM metric `metric` (llm_running, llm_waiting, llm_kv_cache); 0 for
+// another name.
+double LlmTarget(const std::string& metric);
 
 // What an autoscaler did at one step.
 struct Action {
@@ -74,6 +91,11 @@ struct AutoscalerContext {
   int grpc_port = 0;
   std::string bearer_token;
 };
+
+// The HPA spec of an HPA mode: min/max and behavior from the scenario; concurrency: the Pods
+// metric `metric` at kConcurrencyTarget; cpu: Resource cpu at kCpuTargetPercent; llm: Pods
+// metrics `metric` and `more_metrics`, each at its LlmTarget.
+scaling::HpaSpec HpaSpecFor(const ModeSpec& mode, const Scenario& scenario);
 
 // Creates the autoscaler of `mode`. Errors: an invalid spec (InvalidArgument) or a KEDA trigger
 // the adapter refuses (its gRPC status).

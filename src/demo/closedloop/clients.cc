@@ -85,6 +85,12 @@ absl::StatusOr<SimState> SimClient::State() const {
     v.cpu_per_request = JsonGet<double>(s, "cpu_per_request", 0);
     v.idle_cpu = JsonGet<double>(s, "idle_cpu", 0);
     v.container_concurrency = JsonGet<int>(s, "container_concurrency", 0);
+    if (s.contains("ttft_buckets") && s["ttft_buckets"].is_array()) {
+      for (const json& b : s["ttft_buckets"]) {
+        if (!b.is_array() || b.size() != 3) continue;
+        v.ttft_buckets.push_back({b[0].get<double>(), b[1].get<double>(), b[2].get<uint64_t>()});
+      }
+    }
     for (const json& p : s["pods"]) {
       SimPod pod;
       pod.name = JsonGet<std::string>(p, "name", "");

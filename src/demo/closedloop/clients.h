@@ -52,6 +52,13 @@ struct SimService {
   double cpu_per_request = 0;
   double idle_cpu = 0;
   int container_concurrency = 0;
+  // LLM models: every time to first token so far, as non-empty buckets (the simulator's fine
+  // buckets, each about 10 % wide); empty for the other models.
+  struct TtftBucket {
+    double lower = 0, upper = 0;
+    uint64_t count = 0;
+  };
+  std::vector<TtftBucket> ttft_buckets;
   std::vector<SimPod> pods;
 };
 

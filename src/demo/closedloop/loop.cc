@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -16,7 +17,38 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double BaseRps(const Scenario& sc, ModelKind m) {
-  return m == ModelKind::kCpu ? sc.cpu_base_rps : sc.concurrency_base_rps;
+  return m == ModelKind::kCpu   ? sc.cpu_base_rps
+         : m == ModelKind::kLlm ? sc.llm_base_rps
+                                : sc.concurrency_base_rps;
+}
+
+// The per-pod target of the concurrency (and LLM: requests running) the utilization is counted
+// against.
+double InFlightTarget(ModelKind m) {
+  return m == ModelKind::kLlm ? kLlmRunningTarget : kConcurrencyTarget;
+}
+
+// The `q` quantile of the TTFTs counted between two states of a service, interpolated linearly
+// within the bucket it falls in; -1 when none.
+double TtftQuantile(double q, const SimService& from, const SimService& to) {
+  std::map<double, SimService::TtftBucket> delta;
+  for (const auto& b : to.ttft_buckets) delta[b.lower] = b;
+  for (const auto& b : from.ttft_buckets) {
+    if (auto it = delta.find(b.lower); it != delta.end()) it->second.count -= b.count;
+  }
+  uint64_t total = 0;
+  for (const auto& [lower, b] : delta) total += b.count;
+  if (total == 0) return -1;
+  const double rank = q * static_cast<double>(total);
+  double below = 0;
+  for (const auto& [lower, b] : delta) {
+    if (b.count == 0) continue;
+    if (below + static_cast<double>(b.count) >= rank) {
+      return b.lower + (b.upper - b.lower) * (rank - below) / static_cast<double>(b.count);
+    }
+    below += static_cast<double>(b.count);
+  }
+  return delta.rbegin()->second.upper;
 }
 
 // Replicas that serve `load` (a multiple of the base) at the per-pod target: the smallest n with
@@ -29,7 +61,7 @@ int Needed(const Scenario& sc, const ModeSpec& mode, const SimService& s, double
     n = per_pod > 0 ? std::ceil(rps * s.cpu_per_request / per_pod - 1e-9)
                     : sc.autoscaling.max_replicas;
   } else {
-    n = std::ceil(rps * s.service_time_seconds / kConcurrencyTarget - 1e-9);
+    n = std::ceil(rps * s.service_time_seconds / InFlightTarget(mode.model) - 1e-9);
   }
   return std::clamp(static_cast<int>(n), sc.autoscaling.min_replicas, sc.autoscaling.max_replicas);
 }
@@ -68,6 +100,14 @@ std::vector<ModeSpec> DefaultModes(bool with_panic) {
       {"concurrency-kpa", "concurrency, Knative KPA (reference)", M::kConcurrency, S::kKpa, ""},
       {"cpu-hpa", "cpu, HPA (metrics.k8s.io)", M::kCpu, S::kHpa, "cpu"},
       {"cpu-keda", "cpu, KEDA", M::kCpu, S::kKeda, "cpu"},
+      {"llm-hpa-running", "llm, HPA, requests running", M::kLlm, S::kHpa, "llm_running"},
+      {"llm-hpa-two-metrics",
+       "llm, HPA, waiting + KV cache",
+       M::kLlm,
+       S::kHpa,
+       "llm_waiting",
+       "",
+       {"llm_kv_cache"}},
   };
   if (!with_panic) {
     std::erase_if(all, [](const ModeSpec& m) { return m.metric == "concurrency_panic"; });
@@ -109,6 +149,16 @@ std::string SimScenarioYaml(const Scenario& sc, const std::vector<ModeSpec>& mod
                       "  container_concurrency: 100\n  target_utilization_percent: 70\n"
                       "  service_time: 500ms\n  cpu_per_request: 0.005\n  idle_cpu: 0.02\n"
                       "  memory_working_set: 512Mi\n");
+    } else if (m.model == ModelKind::kLlm) {
+      // service_time is the mean of prefill + output tokens x 25 ms (informational for an llm
+      // service: the loop's `needed` reads it).
+      absl::StrAppend(&out, "  container_concurrency: ", kLlmBatchLimit,
+                      "\n  target_utilization_percent: 75\n"
+                      "  service_time: 6528ms\n  distribution: lognormal\n  lognormal_sigma: 0.5\n"
+                      "  cpu_per_request: 0.01\n  idle_cpu: 0.05\n  memory_working_set: 2Gi\n"
+                      "  llm: {prompt_tokens: 1024, output_tokens: 256, prefill_tokens_per_second: "
+                      "8000, time_per_output_token: 25ms, kv_cache_tokens: ",
+                      kLlmBatchLimit * (1024 + 256 / 2), "}\n");
     } else {
       absl::StrAppend(&out,
                       "  container_concurrency: 2\n  target_utilization_percent: 50\n"
@@ -143,6 +193,14 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic) {
                   "- name: memory\n"
                   "  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{"
                   "<<.LabelMatchers>>,container!=\"\",container!=\"POD\"})\n");
+  const std::string w = FormatGoDuration(kLlmWindow);
+  absl::StrAppend(&out,
+                  "- name: llm_running\n  preset: {type: concurrency, source: vllm, window: ", w,
+                  "}\n  target: ", kLlmRunningTarget,
+                  "\n- name: llm_waiting\n  preset: {type: waiting, window: ", w,
+                  "}\n  target: ", kLlmWaitingTarget,
+                  "\n- name: llm_kv_cache\n  preset: {type: kv-cache, window: ", w,
+                  "}\n  target: ", kLlmKvCacheTarget, "\n");
   return out;
 }
 
@@ -196,6 +254,8 @@ absl::Status ClosedLoop::Step(int step, absl::Time now) {
     services.push_back(it->second);
   }
   if (first_.empty()) first_ = services;
+  if (at_burst_.empty() && t >= sc.PhaseStart("burst")) at_burst_ = services;
+  if (at_drop_.empty() && t >= sc.PhaseStart("drop")) at_drop_ = services;
   const double dt = last_sim_seconds_ >= 0 ? state->time_seconds - last_sim_seconds_ : 0;
   const Phase* phase = sc.PhaseAt(t);
   for (size_t i = 0; i < modes.size(); ++i) {
@@ -221,7 +281,7 @@ absl::Status ClosedLoop::Step(int step, absl::Time now) {
       } else {
         row.demand = (s.concurrency_seconds - p.concurrency_seconds) / dt;
         if (s.ready_replicas > 0) {
-          row.utilization = 100 * row.demand / (s.ready_replicas * kConcurrencyTarget);
+          row.utilization = 100 * row.demand / (s.ready_replicas * InFlightTarget(modes[i].model));
         }
       }
     }
@@ -270,6 +330,9 @@ std::vector<ModeSummary> ClosedLoop::Summarize() const {
     m.arrived = b.arrived - a.arrived;
     m.dropped = b.dropped - a.dropped;
     m.queued_share = m.arrived > 0 ? static_cast<double>(b.queued - a.queued) / m.arrived : 0;
+    if (m.mode.model == ModelKind::kLlm && !at_burst_.empty()) {
+      m.ttft_p95 = TtftQuantile(0.95, at_burst_[i], at_drop_.empty() ? b : at_drop_[i]);
+    }
     int last_direction = 0;
     for (const Row& r : rows_[i]) {
       const int replicas = r.set_replicas >= 0 ? r.set_replicas : r.desired;

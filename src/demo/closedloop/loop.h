@@ -19,7 +19,9 @@ namespace aa::closedloop {
 
 // The demo's modes: for each tutorial model the HPA on the plain metric, the HPA on the panic-aware
 // metric (concurrency only), KEDA in front (plain and panic-aware for concurrency), and the KPA as
-// the reference for concurrency. `with_panic` false leaves out the panic-aware ones.
+// the reference for concurrency; for the LLM model the HPA on requests running alone and on two
+// metrics at once (requests waiting and KV-cache usage). `with_panic` false leaves out the
+// panic-aware ones.
 std::vector<ModeSpec> DefaultModes(bool with_panic);
 
 // Selects modes by comma-separated names ("all" = every one of `available`). InvalidArgument
@@ -30,13 +32,16 @@ absl::StatusOr<std::vector<ModeSpec>> SelectModes(const std::string& names,
 // The simulator scenario YAML (src/sim/scenario.h) with one service per mode, in namespace
 // `ns`: concurrency models serve 0.5 s requests with containerConcurrency 100; cpu models cost 0.05
 // core-s per request (0.5 core while it runs) with containerConcurrency 2, standing in for a 1-core
-// limit. Load starts at 0 (the loop sets it every step).
+// limit; llm models are vLLM-like servers (batch limit 16, 1024 prompt and 256 output tokens on
+// average (lognormal), 25 ms per output token: 6.5 s per request; KV cache for a full batch of
+// average requests). Load starts at 0 (the loop sets it every step).
 std::string SimScenarioYaml(const Scenario& scenario, const std::vector<ModeSpec>& modes,
                             const std::string& ns);
 
 // The adapter's config for the loop: sampling every second, the concurrency metric over the
 // scenario's metricWindow, the panic-aware `concurrency_panic` (when `with_panic`), cpu over
-// cpuWindow and memory (for metrics.k8s.io).
+// cpuWindow, memory (for metrics.k8s.io), and the LLM metrics llm_running, llm_waiting and
+// llm_kv_cache (vLLM presets over kLlmWindow).
 std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic);
 
 // One mode at one step.
@@ -70,6 +75,9 @@ struct ModeSummary {
   int steady_end_replicas = 0;
   double back_to_min = -1;   // s from the drop's start until replicas == min; -1: never
   int decisions_failed = 0;  // syncs where the metric could not be read
+  // LLM models: the 95th percentile of the time to first token (s) of the requests admitted from
+  // the burst's start to the drop's start; -1 otherwise (or none admitted).
+  double ttft_p95 = -1;
 };
 
 class ClosedLoop {
@@ -108,7 +116,8 @@ class ClosedLoop {
   std::vector<std::unique_ptr<Autoscaler>> autoscalers_;
   std::vector<std::vector<Row>> rows_;
   std::vector<double> last_observed_;
-  std::vector<SimService> first_, last_;  // the services at the first and the latest step
+  std::vector<SimService> first_, last_;        // the services at the first and the latest step
+  std::vector<SimService> at_burst_, at_drop_;  // ... at the burst's and the drop's first step
   double last_sim_seconds_ = -1;
   std::vector<SimService> previous_;
 };

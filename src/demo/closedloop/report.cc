@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,7 +26,9 @@ std::string Fit(const std::string& s, size_t width) {
 double MaxLoad(const Scenario& sc, ModelKind kind) {
   double m = 0;
   for (const Phase& p : sc.phases) m = std::max({m, p.load, p.to});
-  return m * (kind == ModelKind::kCpu ? sc.cpu_base_rps : sc.concurrency_base_rps);
+  return m * (kind == ModelKind::kCpu   ? sc.cpu_base_rps
+              : kind == ModelKind::kLlm ? sc.llm_base_rps
+                                        : sc.concurrency_base_rps);
 }
 
 int After(const Row& r) { return r.set_replicas >= 0 ? r.set_replicas : r.desired; }
@@ -41,6 +44,7 @@ std::string LastDecision(const std::vector<Row>& rows) {
 std::string ObservedText(const ModeSpec& m, double v) {
   if (!std::isfinite(v)) return "-";
   if (m.model == ModelKind::kCpu) return absl::StrFormat("%.0f%% cpu", v);
+  if (m.model == ModelKind::kLlm) return absl::StrFormat("%.0f%% tgt", v);
   return absl::StrFormat("%.1f/pod", v);
 }
 
@@ -105,6 +109,20 @@ std::string SummaryTable(const std::vector<ModeSummary>& summary, const Scenario
                           m.back_to_min >= 0 ? absl::StrFormat("%.0f s", m.back_to_min)
                                              : std::string("not within the run"));
   }
+  // The LLM modes' own figures: time to first token while the load is high, and the cost.
+  std::string llm;
+  for (const ModeSummary& m : summary) {
+    if (m.mode.model != ModelKind::kLlm) continue;
+    absl::StrAppendFormat(&llm, "| %s | %s | %.0f | %d (%d) |\n", m.mode.title,
+                          m.ttft_p95 >= 0 ? absl::StrFormat("%.1f s", m.ttft_p95) : "-",
+                          m.pod_seconds, m.peak, m.needed);
+  }
+  if (!llm.empty()) {
+    absl::StrAppend(&out,
+                    "\n| LLM mode | TTFT p95, burst + steady | pod-seconds | peak replicas "
+                    "(needed) |\n|---|---|---|---|\n",
+                    llm);
+  }
   absl::StrAppendFormat(
       &out,
       "\nburst %.0fs at %gx the base load, steady %.0fs, drop %.0fs; HPA sync %s, scale-down "
@@ -141,12 +159,13 @@ absl::Status WriteCsv(const ClosedLoop& loop, const std::string& dir) {
   const std::string path = dir + "/summary.csv";
   std::ofstream f(path);
   f << "mode,needed,time_to_capacity_s,peak,pod_seconds,queued_share,arrived,dropped,"
-       "steady_direction_changes,steady_end_replicas,back_to_min_s,failed_syncs\n";
+       "steady_direction_changes,steady_end_replicas,back_to_min_s,failed_syncs,ttft_p95_s\n";
   for (const ModeSummary& m : loop.Summarize()) {
     f << m.mode.name << ',' << m.needed << ',' << CsvNum(m.time_to_capacity) << ',' << m.peak << ','
       << CsvNum(m.pod_seconds) << ',' << CsvNum(m.queued_share) << ',' << m.arrived << ','
       << m.dropped << ',' << m.steady_direction_changes << ',' << m.steady_end_replicas << ','
-      << CsvNum(m.back_to_min) << ',' << m.decisions_failed << '\n';
+      << CsvNum(m.back_to_min) << ',' << m.decisions_failed << ','
+      << (m.ttft_p95 >= 0 ? CsvNum(m.ttft_p95) : "") << '\n';
   }
   f.close();
   if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", path));
@@ -176,6 +195,7 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
   for (size_t i = 0; i < loop.modes().size(); ++i) {
     const ModeSpec& m = loop.modes()[i];
     const bool cpu = m.model == ModelKind::kCpu;
+    const bool llm = m.model == ModelKind::kLlm;
     const std::string csv = absl::StrCat(dir, "/", m.name, ".csv");
     absl::StrAppendFormat(&gp,
                           "set output '%s/%s.png'\n"
@@ -201,20 +221,26 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
         "simulator)', '' skip 1 using 2:($11%s) with steps lw 1.5 lc 'orange' title 'what the "
         "autoscaler saw', %d with lines dt 3 lw 2 lc 'red' title 'target'\n"
         "unset multiplot\nunset arrow\nunset label\nunset logscale y\n",
-        cpu ? "CPU utilization (% of request)" : "utilization (% of 70 in flight per pod)", csv,
-        cpu ? "" : "/0.7", cpu ? kCpuTargetPercent : 100);
+        cpu   ? "CPU utilization (% of request)"
+        : llm ? "% of target (load: of 12 running/pod)"
+              : "utilization (% of 70 in flight per pod)",
+        csv, cpu || llm ? "" : "/0.7", cpu ? kCpuTargetPercent : 100);
   }
-  // The overview: every mode's replicas, concurrency and CPU models apart.
+  // The overview: every mode's replicas, concurrency and CPU models apart (and, with LLM modes, one
+  // panel per model the modes run).
+  std::set<ModelKind> kinds;
+  for (const ModeSpec& m : loop.modes()) kinds.insert(m.model);
+  const int panels = kinds.contains(ModelKind::kLlm) ? static_cast<int>(kinds.size()) : 2;
   absl::StrAppendFormat(
       &gp,
       "set output '%s/overview.png'\n"
-      "set terminal pngcairo size 1100,900 font 'sans,10'\n"
+      "set terminal pngcairo size 1100,%d font 'sans,10'\n"
       "set key below maxrows 2 box\n"
-      "set multiplot layout 2,1 title 'Replicas per mode over time (seconds)' font "
+      "set multiplot layout %d,1 title 'Replicas per mode over time (seconds)' font "
       "'sans,12'\nset xrange [0:%.0f]\n%s",
-      dir, length, phases);
+      dir, panels == 2 ? 900 : panels * 430, panels, length, phases);
   const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown"};
-  for (ModelKind kind : {ModelKind::kConcurrency, ModelKind::kCpu}) {
+  for (ModelKind kind : {ModelKind::kConcurrency, ModelKind::kCpu, ModelKind::kLlm}) {
     std::string plot;
     int n = 0, needed = 0;
     std::string load_csv;
@@ -237,7 +263,9 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
         "set y2tics\nset y2range [0:%.0f]\nunset xlabel\n"
         "plot %s, %d with lines dt 3 lw 2 lc 'red' title 'needed (%d)', '%s' skip 1 using "
         "2:4 axes x1y2 with lines lw 1 lc 'gray60' title 'load'\n",
-        kind == ModelKind::kCpu ? "cpu-model" : "concurrency-model",
+        kind == ModelKind::kCpu   ? "cpu-model"
+        : kind == ModelKind::kLlm ? "llm-model"
+                                  : "concurrency-model",
         sc.autoscaling.max_replicas + 1, MaxLoad(sc, kind) * 1.25 + 1, plot, needed, needed,
         load_csv);
   }

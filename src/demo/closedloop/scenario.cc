@@ -145,8 +145,9 @@ absl::Status ValidateScenario(const Scenario& s) {
   if (s.Length() > absl::Hours(2)) {
     return Invalid("phases", "the run must last at most 2h", FormatGoDuration(s.Length()));
   }
-  for (auto [field, v] : {std::pair{"baseRps.concurrency", s.concurrency_base_rps},
-                          std::pair{"baseRps.cpu", s.cpu_base_rps}}) {
+  for (auto [field, v] :
+       {std::pair{"baseRps.concurrency", s.concurrency_base_rps},
+        std::pair{"baseRps.cpu", s.cpu_base_rps}, std::pair{"baseRps.llm", s.llm_base_rps}}) {
     if (!std::isfinite(v) || v <= 0 || v > 10000) {
       return Invalid(field, "must be a number in (0, 10000]", absl::StrCat(v));
     }
@@ -297,13 +298,16 @@ absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
     s.phases.push_back(std::move(ph));
   }
   if (const YAML::Node b = root["baseRps"]) {
-    if (absl::Status st = p.Keys(b, "baseRps", {"concurrency", "cpu"}); !st.ok()) return st;
+    if (absl::Status st = p.Keys(b, "baseRps", {"concurrency", "cpu", "llm"}); !st.ok()) return st;
     if (b["concurrency"]) {
       AA_ASSIGN_OR_RETURN(s.concurrency_base_rps,
                           p.Number(b["concurrency"], "baseRps.concurrency"));
     }
     if (b["cpu"]) {
       AA_ASSIGN_OR_RETURN(s.cpu_base_rps, p.Number(b["cpu"], "baseRps.cpu"));
+    }
+    if (b["llm"]) {
+      AA_ASSIGN_OR_RETURN(s.llm_base_rps, p.Number(b["llm"], "baseRps.llm"));
     }
   }
   if (const YAML::Node a = root["autoscaling"]) {

@@ -16,6 +16,7 @@
 //   baseRps:                      the rate a load of 1 means, per model, requests/s
 //     concurrency: 100            default 100 (x 0.5 s per request = 50 in flight: one pod at 70)
 //     cpu: 7                      default 7 (x 0.05 core-s = 0.35 core: one pod at 37 % of 1 core)
+//     llm: 1.5                    default 1.5 (x 6.5 s per request = 9.8 running: one pod at 12)
 //   step: 1s                      default 1s, in [100ms, 5s]: the loop's clock tick
 //   autoscaling:
 //     minReplicas: 1              default 1, >= 1
@@ -68,6 +69,7 @@ struct Scenario {
   std::vector<Phase> phases;
   double concurrency_base_rps = 100;
   double cpu_base_rps = 7;
+  double llm_base_rps = 1.5;
   absl::Duration step = absl::Seconds(1);
   AutoscalingSettings autoscaling;
 

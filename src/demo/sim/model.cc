@@ -234,6 +234,15 @@ const std::vector<double>& TtftBucketsSeconds() {
   return *b;
 }
 
+const std::vector<double>& FineTtftBucketsSeconds() {
+  static const auto* b = [] {
+    auto* v = new std::vector<double>;
+    for (double x = 0.01; x < 2500; x *= 1.1) v->push_back(x);
+    return v;
+  }();
+  return *b;
+}
+
 namespace {
 
 struct Pod {
@@ -301,7 +310,8 @@ struct Simulator::ServiceState {
         nodes(n),
         arrival_rng(SplitMix64(seed)),
         service_rng(SplitMix64(seed)),
-        name_rng(SplitMix64(seed)) {
+        name_rng(SplitMix64(seed)),
+        ttft_seconds(&FineTtftBucketsSeconds()) {
     uint64_t h = Fnv1a(spec.ns + "/" + spec.name, seed);
     for (int i = 0; i < 10; ++i) {
       template_hash.push_back(kNameAlphabet[SplitMix64(h) % kNameAlphabet.size()]);
@@ -324,6 +334,7 @@ struct Simulator::ServiceState {
   double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
   double retired_cpu_seconds = 0;  // CPU of pods already removed
   double latency_seconds_sum = 0;
+  Histogram ttft_seconds;  // vLLM-like servers: every TTFT, fine buckets
   double integrated_to = 0;
   double pending_candidate = 0;  // next thinning candidate (>= the end of the last step)
   double pending_lam = -1;       // the bound it was drawn with
@@ -389,6 +400,7 @@ struct Simulator::ServiceState {
       const double prefill = prompt / spec.llm->prefill_tokens_per_second;
       st = prefill + output * Seconds(spec.llm->time_per_output_token);
       pod->ttft_seconds.Observe(t - arrival + prefill);
+      ttft_seconds.Observe(t - arrival + prefill);
       kv_rate = output / st;
       kv_base = prompt - kv_rate * t;
       pod->kv_base += kv_base;
@@ -648,6 +660,7 @@ ServiceView Simulator::View(const ServiceState& s) const {
   v.pod_seconds = s.pod_seconds;
   v.cpu_seconds = s.retired_cpu_seconds;
   v.latency_seconds_sum = s.latency_seconds_sum;
+  if (s.spec.llm) v.ttft_seconds = &s.ttft_seconds;
   int serving = 0;
   for (const auto& p : s.pods) {
     if (p->draining) ++v.draining_pods;

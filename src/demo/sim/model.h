@@ -168,6 +168,9 @@ struct Histogram {
 const std::vector<double>& LatencyBucketsMs();
 const std::vector<double>& PredictBucketsSeconds();
 const std::vector<double>& TtftBucketsSeconds();
+// Fine buckets for a service's whole TTFT record (ServiceView::ttft_seconds): 10 ms x 1.1^k up to
+// about 40 minutes, each bucket 10 % wider than the one before.
+const std::vector<double>& FineTtftBucketsSeconds();
 
 // Read-only view of one pod, for exposition and the state API.
 struct PodView {
@@ -209,7 +212,10 @@ struct ServiceView {
   double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
   double cpu_seconds = 0;          // core-seconds of the serving containers, removed pods included
   double latency_seconds_sum = 0;  // sum of latencies of completed requests (s)
-  std::vector<PodView> pods;       // oldest first
+  // vLLM-like servers only (null otherwise): every time to first token of the service, removed
+  // pods' included, in FineTtftBucketsSeconds().
+  const Histogram* ttft_seconds = nullptr;
+  std::vector<PodView> pods;  // oldest first
 };
 
 // Read-only view of one node.

@@ -51,7 +51,7 @@ nlohmann::json ServiceJson(const ServiceView& s) {
                     {"memory_bytes", p.memory_bytes},
                     {"kv_cache_usage", p.kv_cache_usage}});
   }
-  return {
+  nlohmann::json out = {
       {"namespace", s.spec->ns},
       {"name", s.spec->name},
       {"model_name", s.spec->ModelName()},
@@ -76,6 +76,20 @@ nlohmann::json ServiceJson(const ServiceView& s) {
       {"pod_seconds", s.pod_seconds},
       {"cpu_seconds", s.cpu_seconds},
       {"pods", std::move(pods)}};
+  if (s.ttft_seconds != nullptr) {
+    // Sparse: [lower, upper, count] of every non-empty bucket (the overflow bucket's upper is its
+    // lower).
+    const Histogram& h = *s.ttft_seconds;
+    nlohmann::json buckets = nlohmann::json::array();
+    for (size_t i = 0; i < h.counts.size(); ++i) {
+      if (h.counts[i] == 0) continue;
+      const double lower = i == 0 ? 0 : (*h.bounds)[i - 1];
+      const double upper = i < h.bounds->size() ? (*h.bounds)[i] : lower;
+      buckets.push_back({lower, upper, h.counts[i]});
+    }
+    out["ttft_buckets"] = std::move(buckets);
+  }
+  return out;
 }
 
 nlohmann::json ServicesJson(const Simulator& sim) {
