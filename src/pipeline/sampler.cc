@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -675,9 +676,7 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
   if (def.namespace_label.empty() || def.whole_cluster_query) {
     chunks.push_back(namespaces);
   } else {
-    chunks =
-        ChunkNamespaces(namespaces, static_cast<size_t>(config_.sampling.max_namespaces_per_query),
-                        static_cast<size_t>(config_.sampling.max_matcher_bytes));
+    chunks = NamespaceChunks(namespaces);
   }
   bool all_namespaces = false;
   if (chunks.size() > 1 && config_.sampling.whole_cluster_percent > 0) {
@@ -719,28 +718,39 @@ void Sampler::FillPanicWindows(const MetricSet& set) {
     const absl::Time start = round_at_ - def.panic->stable_window + interval;
     const absl::Time end = round_at_ - interval;
     if (namespaces.empty() || end < start) continue;
-    ++round_queries_;
-    absl::StatusOr<std::string> query = RenderQuery(def.query, &def, namespaces, "");
-    prom::Client* client = backends_.Find(BackendName(def.backend));
-    absl::StatusOr<prom::QueryResult> result =
-        absl::NotFoundError(absl::StrCat("no backend named ", BackendName(def.backend)));
-    if (!query.ok()) {
-      result = query.status();
-    } else if (client != nullptr) {
-      result = client->QueryRange(*query, start, end, interval);
+    // As the round's queries: chunks of at most max_namespaces_per_query namespaces and
+    // max_matcher_bytes of regex, so the range query's length is bounded too.
+    std::vector<prom::Series> all_series;
+    absl::Status failed;
+    for (const auto& chunk : NamespaceChunks(namespaces)) {
+      ++round_queries_;
+      absl::StatusOr<std::string> query = RenderQuery(def.query, &def, chunk, "");
+      prom::Client* client = backends_.Find(BackendName(def.backend));
+      absl::StatusOr<prom::QueryResult> result =
+          absl::NotFoundError(absl::StrCat("no backend named ", BackendName(def.backend)));
+      if (!query.ok()) {
+        result = query.status();
+      } else if (client != nullptr) {
+        result = client->QueryRange(*query, start, end, interval);
+      }
+      if (result.ok() && result->type != prom::ResultType::kMatrix) {
+        result = absl::InvalidArgumentError("the range query did not answer a matrix");
+      }
+      if (!result.ok()) {
+        failed = result.status();
+        break;
+      }
+      std::move(result->series.begin(), result->series.end(), std::back_inserter(all_series));
     }
-    if (result.ok() && result->type != prom::ResultType::kMatrix) {
-      result = absl::InvalidArgumentError("the range query did not answer a matrix");
-    }
-    if (!result.ok()) {
+    if (!failed.ok()) {
       LogWarn("panic windows start empty: the range query over the stable window failed",
-              {{"metric", key}, {"error", result.status()}});
+              {{"metric", key}, {"error", failed}});
       continue;
     }
     std::map<std::string, PanicWindows::SeedPoints> seeds;
     for (const auto& ns : namespaces) seeds[ns];
     size_t points = 0;
-    for (const prom::Series& series : result->series) {
+    for (const prom::Series& series : all_series) {
       auto it = seeds.find(std::string(prom::LabelValue(series.labels, def.namespace_label)));
       std::string pod(prom::LabelValue(series.labels, def.pod_label));
       if (it == seeds.end() || pod.empty()) continue;
@@ -760,7 +770,7 @@ void Sampler::FillPanicWindows(const MetricSet& set) {
     LogInfo("panic windows filled from Prometheus",
             {{"metric", key},
              {"namespaces", static_cast<int64_t>(namespaces.size())},
-             {"series", static_cast<int64_t>(result->series.size())},
+             {"series", static_cast<int64_t>(all_series.size())},
              {"points", static_cast<int64_t>(points)}});
   }
 }
@@ -1160,28 +1170,41 @@ MetricRead Sampler::AbsentRead(std::shared_ptr<const MetricSet> set,
 void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
                               bool all_namespaces) {
   const absl::Time at = round_at_;
-  ++round_queries_;
-  // Without a definition the query is rendered by replacement, which cannot fail.
-  auto result = QueryBackend(
-      BackendName(config_.pod_labels.backend),
-      *RenderQuery(config_.pod_labels.query, nullptr, namespaces, "", all_namespaces), at);
-  metrics_->Query("pod_labels", result.ok());
-  if (!result.ok()) {
-    LogDebug("pod labels query failed", {{"error", result.status()}});
-    return;
+  // Chunked as the metrics' queries (one query when it has no namespace matcher); a failed chunk
+  // leaves its namespaces' tables as they were.
+  const std::vector<std::vector<std::string>> chunks =
+      all_namespaces ? std::vector<std::vector<std::string>>{namespaces}
+                     : NamespaceChunks(namespaces);
+  for (const auto& chunk : chunks) {
+    ++round_queries_;
+    // Without a definition the query is rendered by replacement, which cannot fail.
+    auto result = QueryBackend(
+        BackendName(config_.pod_labels.backend),
+        *RenderQuery(config_.pod_labels.query, nullptr, chunk, "", all_namespaces), at);
+    metrics_->Query("pod_labels", result.ok());
+    if (!result.ok()) {
+      LogDebug("pod labels query failed", {{"error", result.status()}});
+      continue;
+    }
+    std::map<std::string, std::shared_ptr<PodLabelsTable>> tables;
+    for (const auto& ns : chunk) {
+      tables[ns] = std::make_shared<PodLabelsTable>();
+      tables[ns]->sampled_at = at;
+    }
+    for (prom::Sample& s : result->samples) {
+      auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
+      std::string pod(prom::LabelValue(s.labels, "pod"));
+      if (it == tables.end() || pod.empty()) continue;
+      it->second->pods[std::move(pod)] = KubeStateLabels(s.labels);
+    }
+    for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
   }
-  std::map<std::string, std::shared_ptr<PodLabelsTable>> tables;
-  for (const auto& ns : namespaces) {
-    tables[ns] = std::make_shared<PodLabelsTable>();
-    tables[ns]->sampled_at = at;
-  }
-  for (prom::Sample& s : result->samples) {
-    auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
-    std::string pod(prom::LabelValue(s.labels, "pod"));
-    if (it == tables.end() || pod.empty()) continue;
-    it->second->pods[std::move(pod)] = KubeStateLabels(s.labels);
-  }
-  for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
+}
+
+std::vector<std::vector<std::string>> Sampler::NamespaceChunks(
+    const std::vector<std::string>& namespaces) const {
+  return ChunkNamespaces(namespaces, static_cast<size_t>(config_.sampling.max_namespaces_per_query),
+                         static_cast<size_t>(config_.sampling.max_matcher_bytes));
 }
 
 void Sampler::Publish(const std::shared_ptr<Snapshot>& next) {

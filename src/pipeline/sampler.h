@@ -284,7 +284,12 @@ class Sampler {
   // Records the outcome of one definition's (or variant's) round: readiness, failure logging.
   void FinishMetric(const config::MetricDefinition& def,
                     const std::pair<std::string, std::string>& variant, const absl::Status& status);
-  // `all_namespaces`: one query without a namespace matcher (tables still only for `namespaces`).
+  // `namespaces` split as sampling.maxNamespacesPerQuery and maxMatcherBytes allow (every query
+  // naming namespaces is chunked so: metrics, baselines, pod labels, the panic windows' fill).
+  std::vector<std::vector<std::string>> NamespaceChunks(
+      const std::vector<std::string>& namespaces) const;
+  // `all_namespaces`: one query without a namespace matcher (tables still only for `namespaces`);
+  // else one query per chunk (NamespaceChunks).
   void SamplePodLabels(const std::vector<std::string>& namespaces, Snapshot* next,
                        bool all_namespaces = false);
   void Publish(const std::shared_ptr<Snapshot>& next);

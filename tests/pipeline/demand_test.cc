@@ -4,6 +4,7 @@
 // bound runs on a SimulatedClock: no sleeps.
 
 #include <condition_variable>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -308,6 +309,64 @@ TEST_F(DemandTest, MostNamespacesDemandedMeansOneQueryWithoutANamespaceMatcher) 
   }
   // Series of namespaces nobody demands are not kept.
   EXPECT_EQ(sampler.snapshot()->FindSlot({"running", "", "w5"}), nullptr);
+}
+
+// 1,000 warm namespaces (of 3,000 Prometheus knows): every query the sampler sends (the metric's,
+// its baseline, kube_pod_labels, and the range query filling a panic-aware metric's windows) names
+// at most maxNamespacesPerQuery namespaces in at most maxMatcherBytes of regex, and each
+// namespace's values are those of the single query.
+TEST_F(DemandTest, EveryQueryStaysBoundedWithAThousandNamespaces) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) names.push_back(absl::StrCat("team-", 1000 + i));
+  Serve(names);
+  prom_.EnableRangeQueries();
+  config::Config cfg = DemandConfig();
+  cfg.metrics[0].baseline_query = "sum by (<<.GroupBy>>) (baseline{<<.LabelMatchers>>})";
+  config::MetricDefinition panic = cfg.metrics[0];
+  panic.name = "running_panic";
+  panic.baseline_query.clear();
+  panic.target = 70;
+  panic.panic = config::PanicConfig{};
+  cfg.metrics.push_back(panic);
+  cfg.pod_labels.enabled = true;
+  cfg.sampling.warm_namespaces.assign(names.begin(), names.begin() + 1000);
+  ASSERT_EQ(cfg.sampling.max_namespaces_per_query, 100);  // the defaults
+  ASSERT_EQ(cfg.sampling.max_matcher_bytes, 4096);
+  Sampler sampler(cfg, prom_, clock_, &registry_);
+  sampler.Start();
+  ASSERT_TRUE(NextSamplerRound(sampler, clock_));
+  for (int i : {0, 517, 999}) {
+    auto read = sampler.Read("running", names[static_cast<size_t>(i)]);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->table->pods.size(), 1u);
+    EXPECT_EQ(read->table->pods[0].value, 10 + i);
+  }
+  std::vector<std::string> sent = prom_.queries();
+  for (const auto& r : prom_.range_queries()) sent.push_back(r.promql);
+  size_t metric = 0, baseline = 0, labels = 0, longest = 0;
+  std::set<std::string> covered;
+  for (const auto& q : sent) {
+    const std::vector<std::string> named = NamedNamespaces(q);
+    EXPECT_LE(named.size(), 100u) << q;
+    size_t regex = 0;
+    for (const auto& ns : named) regex += ns.size() + 1;
+    EXPECT_LE(regex, 4096u + 1) << q;
+    longest = std::max(longest, q.size());
+    if (absl::StartsWith(q, "sum by (namespace, pod) (running{")) {
+      ++metric;
+      covered.insert(named.begin(), named.end());
+    }
+    baseline += absl::StartsWith(q, "sum by (namespace, pod) (baseline{") ? 1 : 0;
+    labels += absl::StartsWith(q, "kube_pod_labels{") ? 1 : 0;
+  }
+  // The template's own bytes and 4,096 of regex at most.
+  EXPECT_LE(longest, 4096u + 64) << "the longest query";
+  EXPECT_EQ(covered.size(), 1000u);
+  EXPECT_GE(metric, 10u * 2);  // the first round's and the next one's chunks, both metrics
+  EXPECT_GE(baseline, 10u);
+  EXPECT_GE(labels, 10u);
+  EXPECT_GE(prom_.range_queries().size(), 10u);
+  std::cout << "queries sent: " << sent.size() << ", longest " << longest << " bytes\n";
 }
 
 TEST_F(DemandTest, SelectorVariantsAreEvictedLeastRecentlyUsed) {
