@@ -29,7 +29,7 @@
 #include "keda/server.h"
 #include "kube/client.h"
 #include "kube/config.h"
-#include "kube/object_list.h"
+#include "kube/object_watch.h"
 #include "kube/pod_watch.h"
 #include "kube/watched_pod_labels.h"
 #include "net/server.h"
@@ -198,10 +198,11 @@ absl::Status Adapter::StartParts() {
     kube::PodWatch* watch = p.pod_watch.get();
     p.readiness.Add("pod-watch", [watch] { return watch->SyncStatus(); });
   }
-  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it, else
-  // kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
+  // labelSelector on objects other than pods: the Kubernetes API when the pods come from it (a
+  // metadata-only watch cache per resource asked for, a LIST per request when it cannot answer),
+  // else kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
   if (pods_from_kubernetes) {
-    p.object_source = std::make_unique<kube::ApiObjectLister>(*p.kube_client, RealClock::Get());
+    p.object_source = std::make_unique<kube::ObjectWatchCache>(*p.kube_client, RealClock::Get());
   } else {
     // kube-state-metrics' series, from the backend of its kube_pod_labels.
     prom::Client* kube_state = p.backends.Find(config.pod_labels.backend);

@@ -254,12 +254,12 @@ class Client::Impl {
 
   absl::Status Watch(std::string_view path, const std::function<bool(const WatchEvent&)>& on_event,
                      WatchCancel* cancel, absl::Duration idle_timeout,
-                     const std::function<void()>& on_open) {
+                     const std::function<void()>& on_open, std::string_view accept) {
     std::string what = absl::StrCat("watch ", ToAbsl(path));
     if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError(what);
     net::Request req;
     req.target = std::string(path);
-    AA_ASSIGN_OR_RETURN(req.headers, Headers(false));
+    AA_ASSIGN_OR_RETURN(req.headers, Headers(false, accept));
     req.keep_alive = false;
     req.read_timeout = idle_timeout;
     req.cancel = cancel != nullptr ? &cancel->cancellation_ : nullptr;
@@ -422,8 +422,8 @@ absl::StatusOr<nlohmann::json> Client::PostJson(std::string_view path, const nlo
 absl::Status Client::Watch(std::string_view path,
                            const std::function<bool(const WatchEvent&)>& on_event,
                            WatchCancel* cancel, absl::Duration idle_timeout,
-                           const std::function<void()>& on_open) {
-  return impl_->Watch(path, on_event, cancel, idle_timeout, on_open);
+                           const std::function<void()>& on_open, std::string_view accept) {
+  return impl_->Watch(path, on_event, cancel, idle_timeout, on_open, accept);
 }
 
 absl::StatusOr<std::string> Client::CurrentToken() { return impl_->token().Get(); }

@@ -106,10 +106,13 @@ class Client {
   // when the watch is refused, Internal for a line that is not a watch event. ERROR events are
   // passed to `on_event` like the others (the caller decides; see StatusFromWatchError).
   // `on_open` (may be empty) is called once when the server accepted the watch (a 2xx answer's
-  // head arrived), before any event, on the calling thread.
+  // head arrived), before any event, on the calling thread. `accept` is the Accept header (e.g.
+  // "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json": events
+  // carry metadata-only objects).
   absl::Status Watch(std::string_view path, const std::function<bool(const WatchEvent&)>& on_event,
                      WatchCancel* cancel = nullptr, absl::Duration idle_timeout = absl::Minutes(5),
-                     const std::function<void()>& on_open = nullptr);
+                     const std::function<void()>& on_open = nullptr,
+                     std::string_view accept = "application/json");
 
   const ClientConfig& config() const { return config_; }
 

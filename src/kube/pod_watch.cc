@@ -4,12 +4,12 @@
 #include <cmath>
 #include <utility>
 
-#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/time_format.h"
 #include "kube/json_fields.h"
+#include "kube/list_watch.h"
 #include "net/url.h"
 
 namespace aa::kube {
@@ -117,69 +117,42 @@ bool PodWatch::WaitFor(const std::function<bool(const Stats&)>& pred,
 }
 
 void PodWatch::Run() {
-  std::string rv;
-  bool need_list = true;
-  int failures = 0;
-  int empty_ends = 0;
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-    }
-    if (need_list) {
-      auto listed = List();
-      if (!listed.ok()) {
-        {
-          absl::MutexLock lock(&mu_);
-          if (stopping_) return;
-          ++stats_.list_failures;
-          stats_.last_error = listed.status();
-        }
-        LogWarn("pod watch: list failed; retrying after a backoff",
-                {{"namespace", options_.ns.empty() ? "(all)" : options_.ns},
-                 {"error", listed.status()}});
-        if (!Backoff(++failures)) return;
-        continue;
-      }
-      rv = *listed;
-      need_list = false;
-      failures = 0;
-      continue;
-    }
-    bool got_events = false;
-    absl::Status s = WatchOnce(rv, &got_events);
-    {
-      absl::MutexLock lock(&mu_);
-      if (stopping_) return;
-      rv = stats_.resource_version;
-    }
-    if (IsGone(s)) {
-      {
-        absl::MutexLock lock(&mu_);
-        ++stats_.gone;
-        stats_.last_error = s;
-      }
-      LogInfo("pod watch: resourceVersion expired (410 Gone); listing again",
-              {{"resource_version", rv}});
-      need_list = true;
-      continue;
-    }
-    if (s.ok() || s.code() == absl::StatusCode::kDeadlineExceeded) {
-      // The server ended the stream (timeoutSeconds) or it went silent: resume from rv. A server
-      // that keeps closing empty streams at once gets the backoff treatment.
-      failures = 0;
-      empty_ends = got_events ? 0 : empty_ends + 1;
-      if (empty_ends >= 3 && !Backoff(1)) return;
-      continue;
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      ++stats_.watch_failures;
-      stats_.last_error = s;
-    }
-    LogWarn("pod watch: watch failed; retrying after a backoff", {{"error", s}});
-    if (!Backoff(++failures)) return;
-  }
+  using Failure = ListWatchSteps::Failure;
+  RunListWatch({
+      .list = [this] { return List(); },
+      .watch = [this](const std::string& rv,
+                      bool* got_events) { return WatchOnce(rv, got_events); },
+      .resume_version =
+          [this] {
+            absl::MutexLock lock(&mu_);
+            return stats_.resource_version;
+          },
+      .done =
+          [this] {
+            absl::MutexLock lock(&mu_);
+            return stopping_;
+          },
+      .failed =
+          [this](Failure failure, const absl::Status& s) {
+            {
+              absl::MutexLock lock(&mu_);
+              ++(failure == Failure::kList    ? stats_.list_failures
+                 : failure == Failure::kWatch ? stats_.watch_failures
+                                              : stats_.gone);
+              stats_.last_error = s;
+            }
+            if (failure == Failure::kList) {
+              LogWarn("pod watch: list failed; retrying after a backoff",
+                      {{"namespace", options_.ns.empty() ? "(all)" : options_.ns}, {"error", s}});
+            } else if (failure == Failure::kWatch) {
+              LogWarn("pod watch: watch failed; retrying after a backoff", {{"error", s}});
+            } else {
+              LogInfo("pod watch: resourceVersion expired (410 Gone); listing again",
+                      {{"error", s}});
+            }
+          },
+      .backoff = [this](int failures) { return Backoff(failures); },
+  });
 }
 
 absl::StatusOr<std::string> PodWatch::List() {
@@ -298,27 +271,14 @@ void PodWatch::Apply(const WatchEvent& event) {
 }
 
 bool PodWatch::Backoff(int failures) {
-  absl::Duration d = options_.initial_backoff;
-  for (int i = 1; i < failures && d < options_.max_backoff; ++i) d *= 2;
-  d = std::min(d, options_.max_backoff);
-  if (options_.jitter > 0) {
-    static thread_local absl::BitGen gen;
-    d *= 1.0 - absl::Uniform(gen, 0.0, std::min(options_.jitter, 1.0));
-  }
+  const absl::Duration d =
+      BackoffDelay(failures, options_.initial_backoff, options_.max_backoff, options_.jitter);
   absl::MutexLock lock(&mu_);
-  absl::Time until = clock_.Now() + d;
+  const absl::Time until = clock_.Now() + d;
   stats_.backoff_until = until;
-  auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || wake_; };
-  // The clock may be simulated: look at it again at least once a (real) second.
-  while (!stopping_) {
-    absl::Time now = clock_.Now();
-    if (now >= until) break;
-    wake_ = false;
-    mu_.AwaitWithTimeout(absl::Condition(&woken),
-                         std::min(until - now, absl::Seconds(1)) + absl::Milliseconds(1));
-  }
+  const bool running = AwaitClock(mu_, clock_, until, stopping_, wake_);
   stats_.backoff_until = absl::InfinitePast();
-  return !stopping_;
+  return running;
 }
 
 }  // namespace aa::kube

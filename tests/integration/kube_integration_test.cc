@@ -3,7 +3,8 @@
 // the fake. The fake's pods carry labels kube-state-metrics never exported (real keys with dots and
 // slashes, a "team" label); the adapter's custom.metrics API must select pods by them, follow label
 // changes through the watch, and leave out pods that exist but have no sample yet, saying so. With
-// the Kubernetes API, labelSelector on Deployments is a LIST of the fake's Deployments.
+// the Kubernetes API, labelSelector on Deployments is served from a watch cache of the fake's
+// Deployments.
 
 #include <fstream>
 #include <map>
@@ -295,9 +296,11 @@ TEST_F(KubeIntegrationTest, PodsWithoutSamplesAreLeftOutAndExplained) {
   fake_->Delete("pods", kNamespace, "just-scheduled-0");
 }
 
-// Deployments are selected by a LIST with the selector, with the adapter's credentials, and their
-// values are the rule's: labels the simulator's kube-state-metrics never exported ("team") select.
-TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsListsThemFromTheApi) {
+// Deployments are selected from the adapter's watch cache: one metadata-only LIST of every
+// namespace and one WATCH with the adapter's credentials, however many requests; a Deployment added
+// later is seen through the watch; their values are the rule's: labels the simulator's
+// kube-state-metrics never exported ("team") select.
+TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsIsServedFromTheWatchCache) {
   for (const std::string& isvc : isvcs_) {
     fake_->Upsert("deployments.apps",
                   MakeObject(kNamespace, isvc + "-predictor",
@@ -319,32 +322,47 @@ TEST_F(KubeIntegrationTest, LabelSelectorOnDeploymentsListsThemFromTheApi) {
   EXPECT_EQ((*blue)["items"][0]["describedObject"]["kind"], "Deployment");
   // The value is Prometheus' (the simulator's pods of that InferenceService, not draining).
   EXPECT_EQ((*blue)["items"][0]["value"], std::to_string(PodsOf(blue_isvc_).size()));
-  bool listed = false;
-  for (const FakeRequest& r : fake_->Requests()) {
-    if (r.path != absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments")) continue;
-    listed = true;
-    EXPECT_EQ(r.bearer_token, kAdapterToken);
-    EXPECT_EQ(r.Param("labelSelector"), "team=blue");
-    EXPECT_EQ(r.Param("limit"), "500");
-    EXPECT_THAT(r.Header("Accept"), HasSubstr("as=PartialObjectMetadataList"));
+  // Matches with no value, and no match: two different answers.
+  for (int i = 0; i < 10; ++i) {
+    auto idle = client_->GetJson(path + "?labelSelector=team%3Dgreen");
+    EXPECT_EQ(kube::HttpStatusOf(idle.status()), 404) << idle.status();
+    EXPECT_THAT(std::string(idle.status().message()),
+                HasSubstr("1 deployments.apps match labelSelector \"team=green\" in namespace "
+                          "kserve-test but it has no value"));
+    auto none = client_->GetJson(path + "?labelSelector=team%3Dnobody");
+    EXPECT_EQ(kube::HttpStatusOf(none.status()), 404) << none.status();
+    EXPECT_THAT(std::string(none.status().message()),
+                HasSubstr("no deployments.apps match labelSelector \"team=nobody\""));
   }
-  EXPECT_TRUE(listed);
-  // Matches with no value, no match, and the API server failing: three different answers.
-  auto idle = client_->GetJson(path + "?labelSelector=team%3Dgreen");
-  EXPECT_EQ(kube::HttpStatusOf(idle.status()), 404) << idle.status();
-  EXPECT_THAT(std::string(idle.status().message()),
-              HasSubstr("1 deployments.apps match labelSelector \"team=green\" in namespace "
-                        "kserve-test but it has no value"));
-  auto none = client_->GetJson(path + "?labelSelector=team%3Dnobody");
-  EXPECT_EQ(kube::HttpStatusOf(none.status()), 404) << none.status();
-  EXPECT_THAT(std::string(none.status().message()),
-              HasSubstr("no deployments.apps match labelSelector \"team=nobody\""));
-  fake_->FailNext("GET", absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments"),
-                  403);
-  auto denied = client_->GetJson(path + "?labelSelector=team%3Dblue");
-  EXPECT_EQ(kube::HttpStatusOf(denied.status()), 503) << denied.status();
-  EXPECT_THAT(std::string(denied.status().message()),
-              HasSubstr("the Kubernetes API server failed listing deployments.apps"));
+  ASSERT_TRUE(fake_->WaitForOpenWatches("deployments.apps", 1));
+  // 21 requests: one LIST of every namespace and one WATCH, with the adapter's credentials and
+  // metadata only; no LIST per request.
+  const std::string all = "/apis/apps/v1/deployments";
+  EXPECT_EQ(fake_->CountRequests("GET", all, FakeApiServer::Kind::kNonWatch), 1);
+  EXPECT_EQ(fake_->CountRequests("GET", all, FakeApiServer::Kind::kWatch), 1);
+  EXPECT_EQ(fake_->CountRequests(
+                "GET", absl::StrCat("/apis/apps/v1/namespaces/", kNamespace, "/deployments")),
+            0);
+  for (const FakeRequest& r : fake_->Requests()) {
+    if (r.path != all) continue;
+    EXPECT_EQ(r.bearer_token, kAdapterToken);
+    if (r.Param("watch").empty()) {
+      EXPECT_EQ(r.Param("limit"), "500");
+      EXPECT_THAT(r.Header("Accept"), HasSubstr("as=PartialObjectMetadataList"));
+    } else {
+      EXPECT_THAT(r.Header("Accept"), HasSubstr("as=PartialObjectMetadata;"));
+    }
+  }
+  // A Deployment added now is seen through the watch.
+  fake_->Upsert("deployments.apps", MakeObject(kNamespace, "idle-2", {{"team", "green"}}));
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    auto idle = client_->GetJson(path + "?labelSelector=team%3Dgreen");
+    seen = absl::StrContains(idle.status().message(), "2 deployments.apps match");
+    if (!seen) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(fake_->CountRequests("GET", all, FakeApiServer::Kind::kNonWatch), 1);
 }
 
 }  // namespace
