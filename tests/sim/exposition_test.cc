@@ -138,6 +138,35 @@ TEST(Exposition, EverySampleBelongsToATypedFamilyInOneBlock) {
   EXPECT_THAT(types, IsSupersetOf({"counter", "gauge", "histogram"}));
 }
 
+// Only a container with a CPU limit has CFS counters and a limit in kube-state-metrics; they carry
+// the cAdvisor labels and the model's values.
+TEST(Exposition, CfsCountersAndTheLimitOfLimitedContainersOnly) {
+  std::vector<ServiceSpec> specs = DefaultScenario();
+  specs[1].cpu_limit = 1;
+  specs[1].container_concurrency = 4;
+  auto sim = Simulator::Create(specs, 1, absl::FromUnixSeconds(1'800'000'000));
+  ASSERT_TRUE(sim.ok());
+  (*sim)->Advance(absl::Seconds(30));
+  const Parsed p = Parse(RenderMetrics(**sim));
+  const ServiceView service = (*sim)->Services()[1];
+  const PodView& pod = service.pods.at(0);
+  for (const char* name :
+       {"container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total",
+        "container_cpu_cfs_throttled_seconds_total", "kube_pod_container_resource_limits"}) {
+    auto v = Find(p, name);
+    ASSERT_EQ(v.size(), 1u) << name;
+    EXPECT_EQ(v[0].labels.at("pod"), pod.name) << name;
+    EXPECT_EQ(v[0].labels.at("container"), "kserve-container") << name;
+  }
+  EXPECT_EQ(p.types.at("container_cpu_cfs_throttled_seconds_total"), "counter");
+  EXPECT_NEAR(Find(p, "container_cpu_cfs_periods_total")[0].value, 300, 1);  // whole periods
+  EXPECT_EQ(Find(p, "container_cpu_cfs_throttled_seconds_total")[0].value, pod.throttled_seconds);
+  EXPECT_EQ(Find(p, "container_cpu_cfs_throttled_periods_total")[0].value,
+            std::floor(pod.cfs_throttled_periods));
+  EXPECT_EQ(Find(p, "kube_pod_container_resource_limits")[0].value, 1);
+  EXPECT_EQ(Find(p, "kube_pod_container_resource_limits")[0].labels.at("resource"), "cpu");
+}
+
 TEST(Exposition, HistogramBucketsAreCumulativeAndEndAtCount) {
   auto sim = DefaultSim();
   sim->Advance(absl::Seconds(120));

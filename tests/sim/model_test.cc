@@ -296,6 +296,61 @@ TEST(Simulator, PodSecondsAndCpuSecondsCountEveryPodIncludingRemovedOnes) {
   EXPECT_NEAR(v.cpu_seconds, 0.1 * v.pod_seconds, 1e-6);
 }
 
+// A CPU limit throttles: a pod whose four requests in flight want 0.5 core each (2 cores) gets its
+// 1-core limit, every request runs at half speed (0.2 s instead of 0.1 s), the pod serves 20 rps
+// instead of 40, and the CFS counters show it: a throttled period every period, throttled seconds
+// growing by the unmet core (demand 2 - limit 1). Without a limit the same pod uses 2 cores and
+// has no CFS counters.
+TEST(Simulator, CpuLimitThrottlesAndStretchesTheRequests) {
+  auto run = [](double limit) {
+    ServiceSpec spec = Constant(100, 4, absl::Milliseconds(100), 1);
+    spec.distribution = ServiceTimeDistribution::kConstant;
+    spec.cpu_per_request = 0.05;
+    spec.idle_cpu = 0;
+    spec.cpu_limit = limit;
+    auto sim = Make({spec});
+    sim->Advance(absl::Seconds(10));
+    return One(*sim);
+  };
+  const ServiceView limited = run(1);
+  const PodView& p = limited.pods.at(0);
+  EXPECT_NEAR(p.cpu_seconds, 10, 0.05);  // pinned at the limit
+  EXPECT_NEAR(p.throttled_seconds, 10, 0.2);
+  EXPECT_NEAR(p.cfs_periods, 100, 1e-6);
+  EXPECT_NEAR(p.cfs_throttled_periods, 100, 1);
+  EXPECT_NEAR(static_cast<double>(limited.completed), 200, 4);  // 1 core / 0.05 core-s
+  EXPECT_NEAR(p.latency_ms->count, limited.completed, 0);
+  // Service time (the predict histogram) is the unthrottled one; latency includes the slow-down.
+  EXPECT_NEAR(p.predict_seconds->sum / p.predict_seconds->count, 0.1, 1e-9);
+  EXPECT_EQ(p.in_flight, 4);
+  EXPECT_GT(limited.queue_length, 700);  // 100 rps arrive, 20 rps served
+
+  const ServiceView free = run(0);
+  const PodView& q = free.pods.at(0);
+  EXPECT_NEAR(q.cpu_seconds, 20, 0.1);  // 4 x 0.5 core
+  EXPECT_EQ(q.throttled_seconds, 0);
+  EXPECT_EQ(q.cfs_periods, 0);
+  EXPECT_NEAR(static_cast<double>(free.completed), 400, 4);
+}
+
+// Below its limit a container is never throttled, and its requests keep their service time.
+TEST(Simulator, CpuLimitAboveTheDemandChangesNothing) {
+  ServiceSpec spec = Constant(10, 4, absl::Milliseconds(100), 1);
+  spec.distribution = ServiceTimeDistribution::kConstant;
+  spec.cpu_per_request = 0.05;
+  spec.idle_cpu = 0.02;
+  spec.cpu_limit = 2.1;  // 4 x 0.5 + 0.02 never exceeds it
+  auto sim = Make({spec});
+  sim->Advance(absl::Seconds(20));
+  const ServiceView v = One(*sim);
+  const PodView& p = v.pods.at(0);
+  EXPECT_EQ(p.throttled_seconds, 0);
+  EXPECT_EQ(p.cfs_throttled_periods, 0);
+  EXPECT_NEAR(p.cfs_periods, 200, 1e-6);
+  EXPECT_NEAR(p.latency_ms->sum / p.latency_ms->count, 100, 5);  // no slow-down (rarely a queue)
+  EXPECT_NEAR(p.cpu_seconds, 0.02 * 20 + 0.05 * static_cast<double>(v.completed), 0.2);
+}
+
 // Pods spread over the nodes (fewest live pods first) and stay there; a node's CPU counter is its
 // system use plus the pod cgroup CPU of every pod it hosts or hosted, so it never decreases and is
 // at least the sum of its pods'; its memory is system + its pods' working sets.

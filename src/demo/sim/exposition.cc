@@ -175,6 +175,30 @@ std::string RenderMetrics(const Simulator& sim) {
   for (const NodeView& n : nodes) {
     w.Sample("container_cpu_usage_seconds_total", root_labels(n), n.cpu_seconds);
   }
+  // CFS counters: only containers with a CPU limit have them (as cAdvisor reports them).
+  auto each_limited = [&](const std::function<void(const ServiceView&, const PodView&)>& f) {
+    each_pod([&](const ServiceView& s, const PodView& p) {
+      if (s.spec->cpu_limit > 0) f(s, p);
+    });
+  };
+  w.Family("container_cpu_cfs_periods_total", "counter",
+           "Number of elapsed enforcement period intervals.");
+  each_limited([&](const ServiceView& s, const PodView& p) {
+    w.Sample("container_cpu_cfs_periods_total", container_labels(s, p, "kserve-container"),
+             std::floor(p.cfs_periods));
+  });
+  w.Family("container_cpu_cfs_throttled_periods_total", "counter",
+           "Number of throttled period intervals.");
+  each_limited([&](const ServiceView& s, const PodView& p) {
+    w.Sample("container_cpu_cfs_throttled_periods_total",
+             container_labels(s, p, "kserve-container"), std::floor(p.cfs_throttled_periods));
+  });
+  w.Family("container_cpu_cfs_throttled_seconds_total", "counter",
+           "Total time duration the container has been throttled.");
+  each_limited([&](const ServiceView& s, const PodView& p) {
+    w.Sample("container_cpu_cfs_throttled_seconds_total",
+             container_labels(s, p, "kserve-container"), p.throttled_seconds);
+  });
   w.Family("container_memory_working_set_bytes", "gauge", "Current working set in bytes.");
   each_pod([&](const ServiceView& s, const PodView& p) {
     w.Sample("container_memory_working_set_bytes", container_labels(s, p, ""),
@@ -212,6 +236,14 @@ std::string RenderMetrics(const Simulator& sim) {
     l[l.size() - 2].second = "memory";
     l[l.size() - 1].second = "byte";
     w.Sample("kube_pod_container_resource_requests", l, s.spec->memory_request);
+  });
+  w.Family("kube_pod_container_resource_limits", "gauge",
+           "The number of requested limit resource by a container.");
+  each_limited([&](const ServiceView& s, const PodView& p) {
+    Labels l = container_labels(s, p, "kserve-container");
+    l.emplace_back("resource", "cpu");
+    l.emplace_back("unit", "core");
+    w.Sample("kube_pod_container_resource_limits", l, s.spec->cpu_limit);
   });
   w.Family("kube_pod_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
   each_pod([&](const ServiceView& s, const PodView& p) {

@@ -161,6 +161,7 @@ absl::Status ValidateServiceSpec(const ServiceSpec& s) {
   if (!std::isfinite(s.cpu_request) || s.cpu_request <= 0) {
     return bad("cpu_request", s.cpu_request, "must be > 0");
   }
+  if (!FiniteNonNegative(s.cpu_limit)) return bad("cpu_limit", s.cpu_limit, "must be >= 0");
   if (!FiniteNonNegative(s.memory_request))
     return bad("memory_request", s.memory_request, "must be >= 0");
   if (!FiniteNonNegative(s.memory_working_set)) {
@@ -245,9 +246,25 @@ const std::vector<double>& FineTtftBucketsSeconds() {
 
 namespace {
 
+// The CFS period cAdvisor's counters count in.
+constexpr double kCfsPeriodSeconds = 0.1;
+
+// A request running on a pod with a CPU limit: it is done once the pod's work clock reaches
+// `finish_work`.
+struct Running {
+  uint64_t seq;
+  double finish_work;
+  double arrival;
+  double service_time;
+  double cpu_rate;
+  double kv_base;
+  double kv_rate;
+};
+
 struct Pod {
-  Pod(std::string n, double t, double ready)
-      : name(std::move(n)),
+  Pod(uint64_t i, std::string n, double t, double ready)
+      : id(i),
+        name(std::move(n)),
         created(t),
         ready_at(ready),
         cpu_updated(t),
@@ -255,14 +272,28 @@ struct Pod {
         predict_seconds(&PredictBucketsSeconds()),
         ttft_seconds(&TtftBucketsSeconds()) {}
 
-  // Integrates CPU use up to `t`.
-  void UpdateCpu(double t, double idle) {
-    if (t > cpu_updated) {
-      cpu_seconds += (idle + busy_cpu) * (t - cpu_updated);
-      cpu_updated = t;
+  // Integrates CPU use (and, with a limit, throttling and the work clock) up to `t`.
+  void UpdateCpu(double t, double idle, double limit) {
+    if (t <= cpu_updated) return;
+    const double dt = t - cpu_updated;
+    const double demand = idle + busy_cpu;
+    if (limit > 0) {
+      cfs_periods += dt / kCfsPeriodSeconds;
+      if (demand > limit) {
+        cpu_seconds += limit * dt;
+        throttled_seconds += (demand - limit) * dt;
+        cfs_throttled_periods += dt / kCfsPeriodSeconds;
+      } else {
+        cpu_seconds += demand * dt;
+      }
+      work += speed * dt;
+    } else {
+      cpu_seconds += demand * dt;
     }
+    cpu_updated = t;
   }
 
+  uint64_t id;
   std::string name;
   size_t node = 0;  // index into the simulator's nodes
   double created;
@@ -271,9 +302,19 @@ struct Pod {
   bool draining = false;
   double deletion = 0;
   int in_flight = 0;
-  double busy_cpu = 0;  // cores used by the requests in flight
+  double busy_cpu = 0;  // cores the requests in flight want
   double cpu_seconds = 0;
+  double throttled_seconds = 0;
+  double cfs_periods = 0;
+  double cfs_throttled_periods = 0;
   double cpu_updated;
+  // With a CPU limit: the work clock (seconds of unthrottled progress), the speed requests run at
+  // (limit / demand while throttled, else 1), the requests running, and the version of their
+  // scheduled completions (bumped whenever they are rescheduled: older ones are stale).
+  double work = 0;
+  double speed = 1;
+  std::vector<Running> running;
+  uint64_t version = 0;
   uint64_t requests = 0;
   Histogram latency_ms;
   Histogram predict_seconds;
@@ -287,7 +328,8 @@ struct Pod {
 struct Completion {
   double time;
   uint64_t seq;
-  Pod* pod;
+  uint64_t pod;      // Pod::id
+  uint64_t version;  // the pod's version when scheduled (always 0 without a CPU limit)
   double arrival;
   double service_time;
   double cpu_rate;
@@ -325,7 +367,9 @@ struct Simulator::ServiceState {
   int desired = 0;
   std::optional<double> rps_override;
   std::vector<std::unique_ptr<Pod>> pods;  // creation order
-  std::deque<double> queue;                // arrival times
+  std::map<uint64_t, Pod*> live;           // pods by id
+  uint64_t next_pod_id = 0;
+  std::deque<double> queue;  // arrival times
   std::priority_queue<Completion, std::vector<Completion>, std::greater<>> completions;
   uint64_t seq = 0;
   int64_t in_flight = 0;
@@ -390,6 +434,21 @@ struct Simulator::ServiceState {
     return best;
   }
 
+  void UpdateCpu(Pod* pod, double t) const { pod->UpdateCpu(t, spec.idle_cpu, spec.cpu_limit); }
+
+  // With a CPU limit: the pod's demand changed at `t` (its CPU integrated up to `t`): sets its
+  // speed and schedules its running requests' completions anew (the former ones become stale).
+  void Reschedule(Pod* pod, double t) {
+    const double demand = spec.idle_cpu + pod->busy_cpu;
+    pod->speed = demand > spec.cpu_limit ? spec.cpu_limit / demand : 1;
+    ++pod->version;
+    for (const Running& r : pod->running) {
+      completions.push(Completion{t + std::max(0.0, r.finish_work - pod->work) / pod->speed, r.seq,
+                                  pod->id, pod->version, r.arrival, r.service_time, r.cpu_rate,
+                                  r.kv_base, r.kv_rate});
+    }
+  }
+
   void Dispatch(Pod* pod, double arrival, double t) {
     double st = 0;
     double kv_base = 0, kv_rate = 0;
@@ -409,11 +468,26 @@ struct Simulator::ServiceState {
       st = SampleServiceTime();
     }
     const double rate = spec.cpu_per_request / st;
-    pod->UpdateCpu(t, spec.idle_cpu);
+    UpdateCpu(pod, t);
     ++pod->in_flight;
     pod->busy_cpu += rate;
     ++in_flight;
-    completions.push(Completion{t + st, seq++, pod, arrival, st, rate, kv_base, kv_rate});
+    if (spec.cpu_limit > 0) {
+      pod->running.push_back(Running{seq++, pod->work + st, arrival, st, rate, kv_base, kv_rate});
+      Reschedule(pod, t);
+    } else {
+      completions.push(Completion{t + st, seq++, pod->id, 0, arrival, st, rate, kv_base, kv_rate});
+    }
+  }
+
+  // Drops completions scheduled before their pod's last reschedule.
+  void SkipStale() {
+    while (!completions.empty()) {
+      const Completion& c = completions.top();
+      auto it = live.find(c.pod);
+      if (it != live.end() && it->second->version == c.version) return;
+      completions.pop();
+    }
   }
 
   void DrainQueue(double t) {
@@ -444,7 +518,8 @@ struct Simulator::ServiceState {
 
   // A new pod at `t` on the node with the fewest live pods (ties: the first).
   std::unique_ptr<Pod> NewPod(double t) {
-    auto pod = std::make_unique<Pod>(NewPodName(), t, t + Seconds(spec.start_delay));
+    auto pod = std::make_unique<Pod>(next_pod_id++, NewPodName(), t, t + Seconds(spec.start_delay));
+    live[pod->id] = pod.get();
     for (size_t i = 1; i < nodes->size(); ++i) {
       if ((*nodes)[i].pods < (*nodes)[pod->node].pods) pod->node = i;
     }
@@ -454,6 +529,7 @@ struct Simulator::ServiceState {
 
   // Books a pod leaving at `t` (its CPU integrated up to `t`) in its service and node totals.
   void Retire(const Pod& pod, double t) {
+    live.erase(pod.id);
     retired_cpu_seconds += pod.cpu_seconds;
     NodeState& node = (*nodes)[pod.node];
     --node.pods;
@@ -467,13 +543,17 @@ struct Simulator::ServiceState {
   }
 
   void Complete(const Completion& c) {
-    Pod* pod = c.pod;
-    pod->UpdateCpu(c.time, spec.idle_cpu);
+    Pod* pod = live.at(c.pod);
+    UpdateCpu(pod, c.time);
     --pod->in_flight;
     pod->busy_cpu = pod->in_flight == 0 ? 0 : std::max(0.0, pod->busy_cpu - c.cpu_rate);
     pod->kv_base = pod->in_flight == 0 ? 0 : pod->kv_base - c.kv_base;
     pod->kv_rate = pod->in_flight == 0 ? 0 : pod->kv_rate - c.kv_rate;
     --in_flight;
+    if (spec.cpu_limit > 0) {
+      std::erase_if(pod->running, [&](const Running& r) { return r.seq == c.seq; });
+      Reschedule(pod, c.time);
+    }
     const double latency = c.time - c.arrival;
     pod->latency_ms.Observe(latency * 1000);
     pod->predict_seconds.Observe(c.service_time);
@@ -515,6 +595,7 @@ struct Simulator::ServiceState {
     for (;;) {
       const double ta = next_arrival < arrivals.size() ? arrivals[next_arrival]
                                                        : std::numeric_limits<double>::infinity();
+      SkipStale();
       const double tc =
           completions.empty() ? std::numeric_limits<double>::infinity() : completions.top().time;
       const double t = std::min({ta, tc, next_ready});
@@ -537,7 +618,7 @@ struct Simulator::ServiceState {
       }
     }
     Integrate(t1);
-    for (auto& p : pods) p->UpdateCpu(t1, spec.idle_cpu);
+    for (auto& p : pods) UpdateCpu(p.get(), t1);
   }
 
   void Scale(int replicas, double t) {
@@ -556,7 +637,7 @@ struct Simulator::ServiceState {
         if (p->draining || p->ready != (pass == 1)) continue;
         --active;
         if (p->in_flight == 0) {
-          p->UpdateCpu(t, spec.idle_cpu);
+          UpdateCpu(p, t);
           Retire(*p, t);
           pods.erase(pods.begin() + static_cast<std::ptrdiff_t>(i));
         } else {
@@ -685,6 +766,9 @@ ServiceView Simulator::View(const ServiceState& s) const {
       ++index;
     }
     pv.cpu_seconds = p->cpu_seconds;
+    pv.throttled_seconds = p->throttled_seconds;
+    pv.cfs_periods = p->cfs_periods;
+    pv.cfs_throttled_periods = p->cfs_throttled_periods;
     v.cpu_seconds += p->cpu_seconds;
     pv.ready_at = epoch_ + absl::Seconds(p->ready_at);
     pv.memory_bytes = s.spec.memory_working_set + s.spec.memory_per_request * p->in_flight;

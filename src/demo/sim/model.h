@@ -22,9 +22,15 @@
 //   of a service the latency sums still satisfy Little's law: d(sum of latencies)/dt over a long
 //   window = mean (in flight + queued). `concurrency_seconds` integrates (in flight + queued)
 //   exactly, to check that.
-// - CPU of the serving container = idle floor (cores, from pod creation) + for each request in
-//   flight its cost (core-seconds) spread evenly over its service time. No CPU limit or throttling
-//   is modelled.
+// - CPU of the serving container: its demand is the idle floor (cores, from pod creation) + for
+//   each request in flight its cost (core-seconds) spread evenly over its service time. Without a
+//   CPU limit (cpu_limit 0) it uses its demand. With a limit L, CFS-style throttling as a fluid
+//   model: while the demand D exceeds L the container uses L cores and every request in flight
+//   progresses at L / D of its speed (processor sharing: its service time stretches), and the
+//   cgroup's CFS counters grow as cAdvisor reports them with a 100 ms period: `cfs_periods` every
+//   period, `cfs_throttled_periods` every period while D > L, and `throttled_seconds` by D - L per
+//   second (each runnable thread's runqueue waits out the rest of the period: D threads wanting a
+//   core each, L granted). Usage + throttled seconds is thus the demand.
 // - Memory working set = base + per_request_memory * in flight.
 // - vLLM-like model servers (ServiceSpec::llm set): continuous batching. `container_concurrency`
 //   is the batch limit per pod (vLLM's max_num_seqs): up to that many requests run on a pod at
@@ -111,6 +117,7 @@ struct ServiceSpec {
   double cpu_per_request = 0.01;                   // core-seconds per request
   double idle_cpu = 0.01;                          // cores used by an idle serving container
   double cpu_request = 1.0;                        // cores requested by the serving container
+  double cpu_limit = 0;                            // cores, the container's CPU limit; 0 = none
   double memory_request = 1 << 30;                 // bytes requested by the serving container
   double memory_working_set = 256 << 20;           // bytes used by an idle serving container
   double memory_per_request = 1 << 20;             // extra bytes per request in flight
@@ -185,6 +192,10 @@ struct PodView {
   int in_flight = 0;
   int waiting_share = 0;   // this pod's share of the service queue (see Simulator::PodViews)
   double cpu_seconds = 0;  // cumulative core-seconds of the serving container
+  // The serving container's CFS counters (only with a CPU limit; see the model above).
+  double throttled_seconds = 0;
+  double cfs_periods = 0;
+  double cfs_throttled_periods = 0;
   double memory_bytes = 0;
   uint64_t requests = 0;                       // completed on this pod
   const Histogram* latency_ms = nullptr;       // queue wait + service time, ms

@@ -309,6 +309,8 @@ class Parser {
         AA_SIM_FIELD(Quantity(v, f), s.idle_cpu);
       } else if (key == "cpu_request") {
         AA_SIM_FIELD(Quantity(v, f), s.cpu_request);
+      } else if (key == "cpu_limit") {
+        AA_SIM_FIELD(Quantity(v, f), s.cpu_limit);
       } else if (key == "memory_request") {
         AA_SIM_FIELD(Quantity(v, f), s.memory_request);
       } else if (key == "memory_working_set") {

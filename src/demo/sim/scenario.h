@@ -15,6 +15,7 @@
 //       cpu_per_request: 0.05        # core-seconds
 //       idle_cpu: 0.02               # cores
 //       cpu_request: 1               # cores; also "500m"
+//       cpu_limit: 1                 # cores, default 0 (no limit): throttling and CFS counters
 //       memory_request: 1Gi          # bytes; also Ki/Mi/Gi/Ti, k/M/G/T suffixes
 //       memory_working_set: 512Mi
 //       memory_per_request: 1Mi

@@ -48,6 +48,7 @@ nlohmann::json ServiceJson(const ServiceView& s) {
                     {"waiting", p.waiting_share},
                     {"requests", p.requests},
                     {"cpu_seconds", p.cpu_seconds},
+                    {"throttled_seconds", p.throttled_seconds},
                     {"memory_bytes", p.memory_bytes},
                     {"kv_cache_usage", p.kv_cache_usage}});
   }
@@ -58,6 +59,7 @@ nlohmann::json ServiceJson(const ServiceView& s) {
       {"container_concurrency", s.spec->container_concurrency},
       {"target_utilization_percent", s.spec->target_utilization_percent},
       {"cpu_request", s.spec->cpu_request},
+      {"cpu_limit", s.spec->cpu_limit},
       {"service_time_seconds", absl::ToDoubleSeconds(s.spec->service_time)},
       {"cpu_per_request", s.spec->cpu_per_request},
       {"idle_cpu", s.spec->idle_cpu},
