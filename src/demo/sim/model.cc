@@ -467,7 +467,11 @@ struct Simulator::ServiceState {
     } else {
       st = SampleServiceTime();
     }
-    const double rate = spec.cpu_per_request / st;
+    // A request's CPU cost spread over its service time; with a CPU limit a request runs on one
+    // thread at a constant share (cost / mean service time), its cost then proportional to its
+    // service time, rather than a short request wanting many cores for a moment.
+    const double rate =
+        spec.cpu_per_request / (spec.cpu_limit > 0 ? Seconds(spec.service_time) : st);
     UpdateCpu(pod, t);
     ++pod->in_flight;
     pod->busy_cpu += rate;

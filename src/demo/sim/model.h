@@ -24,7 +24,9 @@
 //   exactly, to check that.
 // - CPU of the serving container: its demand is the idle floor (cores, from pod creation) + for
 //   each request in flight its cost (core-seconds) spread evenly over its service time. Without a
-//   CPU limit (cpu_limit 0) it uses its demand. With a limit L, CFS-style throttling as a fluid
+//   CPU limit (cpu_limit 0) it uses its demand. With a limit each request runs on one thread and
+//   wants a constant cpu_per_request / service_time (the mean) while it runs, its cost proportional
+//   to its own service time. With a limit L, CFS-style throttling as a fluid
 //   model: while the demand D exceeds L the container uses L cores and every request in flight
 //   progresses at L / D of its speed (processor sharing: its service time stretches), and the
 //   cgroup's CFS counters grow as cAdvisor reports them with a 100 ms period: `cfs_periods` every
