@@ -225,13 +225,17 @@ std::string RenderMetrics(const Simulator& sim) {
   }
 
   // kube-state-metrics.
-  w.Family("kube_pod_container_resource_requests", "gauge",
-           "The number of requested request resource by a container.");
-  each_pod([&](const ServiceView& s, const PodView& p) {
-    // kube-state-metrics names the pod's node too.
+  // kube-state-metrics names the pod's node too.
+  auto cpu_labels = [&](const ServiceView& s, const PodView& p) {
     Labels l = container_labels(s, p, "kserve-container");
     l.emplace_back("resource", "cpu");
     l.emplace_back("unit", "core");
+    return l;
+  };
+  w.Family("kube_pod_container_resource_requests", "gauge",
+           "The number of requested request resource by a container.");
+  each_pod([&](const ServiceView& s, const PodView& p) {
+    Labels l = cpu_labels(s, p);
     w.Sample("kube_pod_container_resource_requests", l, s.spec->cpu_request);
     l[l.size() - 2].second = "memory";
     l[l.size() - 1].second = "byte";
@@ -240,10 +244,7 @@ std::string RenderMetrics(const Simulator& sim) {
   w.Family("kube_pod_container_resource_limits", "gauge",
            "The number of requested limit resource by a container.");
   each_limited([&](const ServiceView& s, const PodView& p) {
-    Labels l = container_labels(s, p, "kserve-container");
-    l.emplace_back("resource", "cpu");
-    l.emplace_back("unit", "core");
-    w.Sample("kube_pod_container_resource_limits", l, s.spec->cpu_limit);
+    w.Sample("kube_pod_container_resource_limits", cpu_labels(s, p), s.spec->cpu_limit);
   });
   w.Family("kube_pod_labels", "gauge", "Kubernetes labels converted to Prometheus labels.");
   each_pod([&](const ServiceView& s, const PodView& p) {
