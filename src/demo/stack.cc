@@ -74,6 +74,12 @@ absl::Status Stack::Init() {
     return options_.start_adapter ? StartAdapter() : absl::OkStatus();
   }
 
+  if (!options_.prometheus_config_yaml.empty()) {
+    absl::Status prom = FirstStartPrometheus(options_.prometheus_config_yaml);
+    if (!prom.ok()) return prom;
+    return options_.start_adapter ? StartAdapter() : absl::OkStatus();
+  }
+
   std::vector<std::string> sim_argv = {options_.bin_dir + "/autoscale-sim", "--listen=127.0.0.1:0"};
   if (!options_.sim_scenario_yaml.empty()) {
     absl::Status w = WriteFile(work_dir_ + "/sim-scenario.yaml", options_.sim_scenario_yaml);
@@ -88,9 +94,6 @@ absl::Status Stack::Init() {
   if (!sim_port.ok()) return sim_port.status();
   sim_port_ = *sim_port;
 
-  auto port = proc::PickUnusedPort();
-  if (!port.ok()) return port.status();
-  prometheus_port_ = *port;
   std::string interval = FormatGoDuration(options_.scrape_interval);
   std::string config = absl::StrCat("global:\n  scrape_interval: ", interval,
                                     "\n  evaluation_interval: ", interval, "\nscrape_configs:\n");
@@ -100,12 +103,19 @@ absl::Status Stack::Init() {
     absl::StrAppend(&config, "- job_name: ", job,
                     "\n  static_configs:\n  - targets: ['127.0.0.1:", sim_port_, "']\n");
   }
-  absl::Status written = WriteFile(work_dir_ + "/prometheus.yml", config);
-  if (!written.ok()) return written;
-  absl::Status prom = StartPrometheus();
+  absl::Status prom = FirstStartPrometheus(config);
   if (!prom.ok()) return prom;
   if (options_.start_adapter) return StartAdapter();
   return absl::OkStatus();
+}
+
+absl::Status Stack::FirstStartPrometheus(const std::string& config) {
+  auto port = proc::PickUnusedPort();
+  if (!port.ok()) return port.status();
+  prometheus_port_ = *port;
+  absl::Status written = WriteFile(work_dir_ + "/prometheus.yml", config);
+  if (!written.ok()) return written;
+  return StartPrometheus();
 }
 
 absl::Status Stack::StartPrometheus() {

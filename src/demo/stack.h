@@ -24,6 +24,10 @@ struct StackOptions {
   // series is then stored once per job, differing only in the `job` label (as when two scrape
   // configs collect the same exporter).
   std::vector<std::string> extra_scrape_jobs;
+  // Non-empty: Prometheus' whole configuration (prometheus.yml) instead of the simulator's scrape
+  // jobs, and no simulator is started (sim_port() is 0); scrape_interval and extra_scrape_jobs are
+  // then unused. For benchmarks that serve their own exposition.
+  std::string prometheus_config_yaml;
   // Adapter config text; empty: the adapter's embedded default. --prometheus-url is always passed.
   std::string adapter_config_yaml;
   // Simulator scenario YAML (src/sim/scenario.h); empty: the simulator's built-in scenario.
@@ -65,6 +69,7 @@ class Stack {
   absl::Status StartAdapter(const std::vector<std::string>& extra_args = {});
   int StopAdapter();
   proc::Subprocess* adapter() { return adapter_.get(); }
+  proc::Subprocess* prometheus() { return prometheus_.get(); }
 
   // Stops everything (adapter first). Idempotent.
   void Stop();
@@ -72,6 +77,8 @@ class Stack {
  private:
   explicit Stack(StackOptions options) : options_(std::move(options)) {}
   absl::Status Init();
+  // Picks Prometheus' port, writes `config` as its prometheus.yml and starts it.
+  absl::Status FirstStartPrometheus(const std::string& config);
 
   StackOptions options_;
   std::string work_dir_;
