@@ -27,6 +27,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "bench/bench_cluster.h"
 #include "demo/proc/subprocess.h"
 #include "demo/stack.h"
 #include "net/call.h"
@@ -42,6 +43,9 @@ ABSL_FLAG(int64_t, max_rss_mib, 0,
 namespace aa {
 namespace {
 
+using bench::MiB;
+using bench::StatusKiB;
+
 std::string Answer(const std::string& query, int pods) {
   // The sampler renders namespace="a" or namespace=~"a|b|c".
   static const std::regex kMatcher(R"re(namespace=~?"([^"]*)")re");
@@ -54,8 +58,8 @@ std::string Answer(const std::string& query, int pods) {
   for (const auto& ns : namespaces) {
     for (int p = 0; p < pods; ++p) {
       absl::StrAppend(
-          &out, first ? "" : ",", R"({"metric":{"namespace":")", ns, R"(","pod":"model-)", ns,
-          "-predictor-7d9f8b6c5-", 10000 + p, "\"",
+          &out, first ? "" : ",", R"({"metric":{"namespace":")", ns, R"(","pod":")",
+          bench::PodName(ns, p), "\"",
           labels ? absl::StrCat(R"(,"label_app":"model-)", ns,
                                 R"(","label_serving_kserve_io_inferenceservice":"model-)", ns, "\"")
                  : "",
@@ -65,15 +69,6 @@ std::string Answer(const std::string& query, int pods) {
   }
   out += "]}}";
   return out;
-}
-
-// A "<field>: <n> kB" line of /proc/<pid>/status, in KiB; 0 when absent.
-int64_t StatusKiB(pid_t pid, const std::string& field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(field + ":", 0) == 0) return std::atoll(line.c_str() + field.size() + 1);
-  }
-  return 0;
 }
 
 // Where a process' resident memory is, from /proc/<pid>/smaps, in KiB. Anonymous mappings are told
@@ -146,8 +141,6 @@ Breakdown ReadBreakdown(pid_t pid) {
   return b;
 }
 
-std::string MiB(int64_t kib) { return absl::StrFormat("%.1f MiB", kib / 1024.0); }
-
 void PrintBreakdown(const char* when, const Breakdown& b) {
   std::printf("%s: %s resident (smaps): %s file-backed (binary, libraries), %s anonymous\n", when,
               MiB(b.rss).c_str(), MiB(b.binary + b.libraries).c_str(),
@@ -182,14 +175,7 @@ int Main() {
   std::filesystem::create_directories(dir);
   {
     std::ofstream cfg(dir + "/adapter.yaml");
-    cfg << "sampling: {interval: 2s, maxAge: 60s}\nmetrics:\n"
-           "- {name: concurrency, query: 'sum by (<<.GroupBy>>) (c{<<.LabelMatchers>>})', target: "
-           "70}\n"
-           "- {name: cpu, query: 'sum by (<<.GroupBy>>) (u{<<.LabelMatchers>>})', "
-           "targetUtilization: 50,\n"
-           "   baselineQuery: 'sum by (<<.GroupBy>>) (r{<<.LabelMatchers>>})'}\n"
-           "- {name: requests_running, query: 'sum by (<<.GroupBy>>) (v{<<.LabelMatchers>>})', "
-           "target: 70}\n";
+    cfg << bench::ThreeMetricsConfig("interval: 2s, maxAge: 60s");
   }
   auto adapter = proc::Subprocess::Start(
       {{AA_BIN_DIR "/autoscale-adapter", "--config=" + dir + "/adapter.yaml",
@@ -214,9 +200,10 @@ int Main() {
   Breakdown idle = ReadBreakdown(pid);
   int ok = 0;
   for (int n = 0; n < namespaces; ++n) {
-    for (const char* metric : {"concurrency", "cpu", "requests_running"}) {
+    for (const char* metric : bench::kMetricNames) {
       auto r = net::HttpsGetInsecure(
-          "127.0.0.1", *https_port, absl::StrCat("/api/v1/namespaces/ns-", n, "/metrics/", metric));
+          "127.0.0.1", *https_port,
+          absl::StrCat("/api/v1/namespaces/", bench::NamespaceName(n), "/metrics/", metric));
       ok += r.ok() && r->status == 200;
     }
   }
