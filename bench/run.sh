@@ -3,7 +3,7 @@
 # Usage: bench/run.sh [--quick]   (--quick shortens the Prometheus load run to 30 s and the soak to 2 min)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench apiserver_bench auth_bench http_server_bench soak_bench parallel_round_bench >/dev/null
+"$root/scripts/build.sh" "$root/build" parse_bench keda_bench query_api_bench prometheus_load_bench memory_bench large_cluster_bench apiserver_bench auth_bench http_server_bench soak_bench parallel_round_bench >/dev/null
 cd "$root/build"
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(. /etc/os-release; echo "$PRETTY_NAME")"
 echo "== Prometheus answer parsing (10,000 series)"
@@ -18,6 +18,8 @@ else
 fi
 echo "== memory with 10,000 pods x 3 metrics"
 ./bench/memory_bench 2>/dev/null | grep -v '^{'
+echo "== a large cluster: 10,000 and 100,000 pods x 3 metrics, real Prometheus, 10,000 HPA-like clients and KEDA streams"
+./bench/large_cluster_bench 2>/dev/null
 echo "== a sampling round with one slow query: maxConcurrentQueries 1 vs the default"
 ./bench/parallel_round_bench 2>/dev/null
 echo "== Kubernetes API discovery (1,000 definitions) and PodMetricsList (1,000 pods)"
