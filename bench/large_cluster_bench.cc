@@ -248,7 +248,8 @@ struct Figures {
   double cpu_per_round_s = 0, round_duration_s = 0;
   double cpu_per_round_load_s = 0;
   double queries_per_round = 0, prom_queries_per_round = 0, chunks_per_round = 0;
-  int64_t longest_query_bytes = 0;
+  int64_t longest_query_bytes = 0;        // the whole run, its first rounds included
+  int64_t longest_quiet_query_bytes = 0;  // the quiet rounds
   double streams_open_s = 0;
   int streams_opened = 0;
   double streams_gauge = 0;
@@ -457,6 +458,7 @@ Figures RunSize(int namespaces, int pods) {
     f.prom_rss_mib = bench::StatusKiB(prom_pid, "VmRSS") / 1024.0;
     f.prom_query_s_per_round = n > 0 ? ql.exec_s / n : 0;
     f.prom_longest_query_exec_s = ql.longest_exec_s;
+    f.longest_quiet_query_bytes = ql.longest_bytes;
     f.rss_quiet_mib = rss_max / 1024.0;
   }
   // The longest query of the whole run (the first rounds included).
@@ -593,8 +595,12 @@ void PrintTable(const std::vector<Figures>& all) {
   row("queries per round seen by Prometheus (/api/v1/query)", d(&Figures::prom_queries_per_round),
       "%.1f", "");
   row(
-      "longest query sent (bytes)",
+      "longest query sent, whole run (bytes)",
       [](const Figures& f) { return static_cast<double>(f.longest_query_bytes); }, "%.0f",
+      "bounded");
+  row(
+      "longest query sent, quiet rounds (bytes)",
+      [](const Figures& f) { return static_cast<double>(f.longest_quiet_query_bytes); }, "%.0f",
       "bounded");
   row("Prometheus request time per round, adapter's view (s)",
       d(&Figures::adapter_query_s_per_round), "%.3f", "");
