@@ -803,10 +803,11 @@ absl::Status ReadDiscovery(const Errors& errors, const YAML::Node& node, Config*
 
 absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std::string& path,
                         MetricDefinition* def) {
-  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, path,
-                                               {"type", "source", "window", "metric", "unit",
-                                                "quantile", "namespaceLabel", "podLabel",
-                                                "sourceMatchers", "baselineMatchers"}));
+  AA_ASSIGN_OR_RETURN(
+      MapView m,
+      MapView::Open(errors, node, path,
+                    {"type", "source", "window", "metric", "unit", "quantile", "namespaceLabel",
+                     "podLabel", "sourceMatchers", "baselineMatchers", "saturation"}));
   internal::PresetSpec spec;
   AA_RETURN_IF_ERROR(m.String("type", &spec.type));
   AA_RETURN_IF_ERROR(m.String("source", &spec.source));
@@ -815,6 +816,7 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
   AA_RETURN_IF_ERROR(m.String("unit", &spec.unit));
   AA_RETURN_IF_ERROR(m.String("namespaceLabel", &spec.namespace_label));
   AA_RETURN_IF_ERROR(m.String("podLabel", &spec.pod_label));
+  AA_RETURN_IF_ERROR(m.Bool("saturation", &spec.saturation));
   for (auto [key, list] : {std::pair<std::string_view, std::vector<std::string>*>{
                                "sourceMatchers", &spec.source_matchers},
                            {"baselineMatchers", &spec.baseline_matchers}}) {
@@ -839,6 +841,7 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
   const bool vllm_type = spec.type == "waiting" || spec.type == "kv-cache" || spec.type == "ttft";
   const bool known_type = vllm_type || spec.type == "cpu" || spec.type == "concurrency";
   if (known_type && spec.type != "ttft") AA_RETURN_IF_ERROR(forbid("quantile", "type ttft"));
+  if (known_type && spec.type != "cpu") AA_RETURN_IF_ERROR(forbid("saturation", "type cpu"));
   if (vllm_type) {
     // vLLM's series: `source` may say so, nothing else.
     if (m.Has("source") && spec.source != "vllm") {
@@ -1162,12 +1165,13 @@ std::string LabelFor(const ResourceMapping& mapping, std::string_view resource,
 }
 
 // The cAdvisor queries of the built-in metrics.k8s.io source over the series `filter` selects (it
-// ends in <<.LabelMatchers>>): {"cpu", usage in cores as a rate over `window`}, {"memory",
-// working set in bytes}.
+// ends in <<.LabelMatchers>>): {"cpu", usage in cores as a rate over `window`, plus the CFS
+// throttled seconds' rate with `saturation` (internal::CpuQuery)}, {"memory", working set in
+// bytes}.
 std::vector<std::pair<std::string, std::string>> CadvisorQueries(const std::string& filter,
-                                                                 const std::string& window) {
-  return {{"cpu", absl::StrCat("sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{",
-                               filter, "}[", window, "]))")},
+                                                                 const std::string& window,
+                                                                 bool saturation) {
+  return {{"cpu", internal::CpuQuery(filter, window, saturation)},
           {"memory", absl::StrCat("sum by (<<.GroupBy>>) (container_memory_working_set_bytes{",
                                   filter, "})")}};
 }
@@ -1181,12 +1185,13 @@ void AddDefaultContainerMetrics(Config* config) {
   // A copy: push_back below may move the definitions, `cpu` with them.
   const absl::Duration cpu_window = cpu->preset.window;
   const std::string backend = cpu->backend;
+  const bool saturation = cpu->preset.saturation;
   const std::string window = internal::FormatPromDuration(cpu_window);
   // The same cAdvisor series as the preset: the same restriction (preset.sourceMatchers).
   const std::string extra = internal::MatcherPrefix(cpu->preset.source_matchers);
   const std::string filter =
       absl::StrCat("container!=\"\",container!=\"POD\",", extra, "<<.LabelMatchers>>");
-  for (const auto& [name, query] : CadvisorQueries(filter, window)) {
+  for (const auto& [name, query] : CadvisorQueries(filter, window, saturation)) {
     MetricDefinition def;
     def.name = name;
     def.resource = MetricResource::Containers();
@@ -1200,7 +1205,7 @@ void AddDefaultContainerMetrics(Config* config) {
   // Per node: cAdvisor's root cgroup (id="/"), the whole machine, with the node label the kubelet
   // scrape target adds (deploy/prometheus/scrape-config.yaml); what metrics-server reports too.
   const std::string node_filter = absl::StrCat("id=\"/\",", extra, "<<.LabelMatchers>>");
-  for (const auto& [name, query] : CadvisorQueries(node_filter, window)) {
+  for (const auto& [name, query] : CadvisorQueries(node_filter, window, false)) {
     MetricDefinition def;
     def.name = name;
     def.resource = MetricResource::NodeMetrics();

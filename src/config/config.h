@@ -131,6 +131,12 @@
 //                             ['job="kubelet-cadvisor"'] keeps one job's series.
 //     baselineMatchers        cpu only, list of matchers, default []: the same for the CPU requests
 //                             (kube-state-metrics), e.g. ['job="kube-state-metrics"'].
+//     saturation              cpu only, bool, default false: serve the CPU demand, usage + the
+//                             rate of cAdvisor's container_cpu_cfs_throttled_seconds_total (time
+//                             the container's threads waited for CPU quota), instead of the usage,
+//                             which a CPU limit pins at the limit; also in metrics.k8s.io's
+//                             per-container cpu. Containers without a limit have no such series:
+//                             their demand is their usage.
 //   query                     template (below).
 //   baselineQuery             template, with query only: per-pod baseline (e.g. CPU request).
 //   namespaceLabel            with query only, default "namespace": the series' namespace label.
@@ -214,6 +220,9 @@
 //       container!="POD",<<.LabelMatchers>>}[W]))                    (one line, no break)
 //     sum by (<<.GroupBy>>) (kube_pod_container_resource_requests{resource="cpu",unit="core",
 //       <<.LabelMatchers>>})                                         (one line, no break)
+//   cpu with saturation: the usage query U above, then
+//     U + (sum by (<<.GroupBy>>) (rate(container_cpu_cfs_throttled_seconds_total{<U's matchers>}
+//       [W])) or 0 * U)
 // Histogram concurrency is Little's law: rate(<latency>_sum[W]) in seconds is the mean number of
 // requests in flight over W. sourceMatchers go into the series' braces after the preset's own
 // matchers, before <<.LabelMatchers>> (cpu with ['job="kubelet"']:
@@ -262,6 +271,7 @@ struct PresetInfo {
   // preset.sourceMatchers / baselineMatchers, normalized (job="kubelet"); empty when not set.
   std::vector<std::string> source_matchers;
   std::vector<std::string> baseline_matchers;
+  bool saturation = false;  // preset.saturation (cpu): usage + CFS throttled seconds
   friend bool operator==(const PresetInfo&, const PresetInfo&) = default;
 };
 

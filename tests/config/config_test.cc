@@ -350,7 +350,8 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownPreset", Preset("type: cpu, windw: 1m"),
                   "t.yaml: metrics[0].preset.windw: unknown field; expected one of: type, source, "
                   "window, metric, "
-                  "unit, quantile, namespaceLabel, podLabel, sourceMatchers, baselineMatchers"},
+                  "unit, quantile, namespaceLabel, podLabel, sourceMatchers, baselineMatchers, "
+                  "saturation"},
         ErrorCase{"SnakeCaseIsUnknown", Sm("max_age: 5s"),
                   "t.yaml: sampling.max_age: unknown field; expected one of: interval, maxAge, "
                   "demandTTL, "

@@ -175,6 +175,45 @@ TEST(PresetTest, Cpu) {
   EXPECT_FALSE(m.target.has_value());
 }
 
+// saturation: the demand, usage + CFS throttled seconds (0 where a container has no CPU limit and
+// thus no throttling series), in the pods definition and in metrics.k8s.io's per-container cpu;
+// the nodes keep the usage. Opt-in, cpu only.
+TEST(PresetTest, CpuSaturation) {
+  absl::StatusOr<Config> c = ParseConfig(
+      "metrics:\n- name: cpu\n  preset: {type: cpu, window: 15s, saturation: true, "
+      "sourceMatchers: ['job=\"kubelet\"']}\n  targetUtilization: 50\n",
+      "t.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string usage =
+      "sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!=\"\","
+      "container!=\"POD\",job=\"kubelet\",<<.LabelMatchers>>}[15s]))";
+  const std::string throttled =
+      "sum by (<<.GroupBy>>) (rate(container_cpu_cfs_throttled_seconds_total{container!=\"\","
+      "container!=\"POD\",job=\"kubelet\",<<.LabelMatchers>>}[15s]))";
+  const std::string demand = usage + " + (" + throttled + " or 0 * " + usage + ")";
+  const MetricDefinition* cpu = c->FindMetric("cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->query, demand);
+  EXPECT_TRUE(cpu->preset.saturation);
+  EXPECT_THAT(cpu->description, ::testing::StartsWith("CPU demand per pod in cores"));
+  for (const MetricDefinition& def : c->metrics) {
+    if (def.resource.is(MetricResource::Kind::kContainers) && def.name == "cpu") {
+      EXPECT_EQ(def.query, demand);
+    }
+    if (def.resource.is(MetricResource::Kind::kNodeMetrics)) {
+      EXPECT_THAT(def.query, ::testing::Not(::testing::HasSubstr("throttled")));
+    }
+  }
+  EXPECT_FALSE(FromYaml("preset: {type: cpu}").preset.saturation);
+  absl::StatusOr<Config> bad = ParseConfig(
+      "metrics:\n- name: c\n  preset: {type: concurrency, source: kserve, saturation: true}\n",
+      "t.yaml");
+  EXPECT_THAT(bad.status().message(),
+              ::testing::HasSubstr("metrics[0].preset.saturation: only for type cpu"));
+  bad = ParseConfig("metrics:\n- name: c\n  preset: {type: cpu, saturation: maybe}\n", "t.yaml");
+  EXPECT_THAT(bad.status().message(), ::testing::HasSubstr("metrics[0].preset.saturation"));
+}
+
 TEST(PresetTest, SourceMatchersRestrictTheSeries) {
   MetricDefinition m = FromYaml(
       "preset: {type: concurrency, source: kserve, sourceMatchers: ['job=\"kserve-model-server\"', "

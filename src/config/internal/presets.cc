@@ -26,6 +26,16 @@ std::string LittlesLaw(const std::string& base, const std::string& unit, const s
 
 }  // namespace
 
+std::string CpuQuery(const std::string& filter, const std::string& window, bool saturation) {
+  auto sum_rate = [&](const char* metric) {
+    return absl::StrCat("sum by (<<.GroupBy>>) (rate(", metric, "{", filter, "}[", window, "]))");
+  };
+  const std::string usage = sum_rate("container_cpu_usage_seconds_total");
+  if (!saturation) return usage;
+  return absl::StrCat(usage, " + (", sum_rate("container_cpu_cfs_throttled_seconds_total"),
+                      " or 0 * ", usage, ")");
+}
+
 std::string MatcherPrefix(const std::vector<std::string>& matchers) {
   return matchers.empty() ? "" : absl::StrCat(absl::StrJoin(matchers, ","), ",");
 }
@@ -40,6 +50,7 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
   info.window = spec.window;
   info.source_matchers = spec.source_matchers;
   info.baseline_matchers = spec.baseline_matchers;
+  info.saturation = spec.saturation;
   std::string ns_label = "namespace";
   std::string pod_label = "pod";
   std::string description;
@@ -47,14 +58,17 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
 
   if (spec.type == "cpu") {
     info.metric = "container_cpu_usage_seconds_total";
-    def->query =
-        SumOverWindow("rate", info.metric, "container!=\"\",container!=\"POD\"," + extra, w);
+    def->query = CpuQuery("container!=\"\",container!=\"POD\"," + extra + "<<.LabelMatchers>>", w,
+                          spec.saturation);
     def->baseline_query = absl::StrCat(
         "sum by (<<.GroupBy>>) "
         "(kube_pod_container_resource_requests{resource=\"cpu\",unit=\"core\",",
         MatcherPrefix(spec.baseline_matchers), "<<.LabelMatchers>>})");
-    description = absl::StrCat("CPU usage per pod in cores, rate over ", w_go,
-                               " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
+    description =
+        absl::StrCat(spec.saturation ? "CPU demand per pod in cores (usage + CFS throttled "
+                                       "time), rate over "
+                                     : "CPU usage per pod in cores, rate over ",
+                     w_go, " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
   } else if (spec.type == "waiting") {
     info.source = "vllm";
     info.metric = "vllm:num_requests_waiting";

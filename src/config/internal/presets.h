@@ -27,7 +27,14 @@ struct PresetSpec {
   std::string pod_label;
   std::vector<std::string> source_matchers;    // added to the selector of the series it reads
   std::vector<std::string> baseline_matchers;  // cpu: added to the CPU requests' selector
+  bool saturation = false;                     // cpu: usage + CFS throttled seconds (the demand)
 };
+
+// The cpu preset's value over the cAdvisor series `filter` selects (it ends in <<.LabelMatchers>>):
+// sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{<filter>}[<window>])), and with
+// `saturation` plus the same of container_cpu_cfs_throttled_seconds_total (0 for groups without
+// that series: containers without a CPU limit have none).
+std::string CpuQuery(const std::string& filter, const std::string& window, bool saturation);
 
 // The extra matchers a selector starts with: "" when there are none, else the matchers joined by
 // "," and followed by "," (so that "<<.LabelMatchers>>" can follow).
