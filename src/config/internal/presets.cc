@@ -30,7 +30,7 @@ std::string CpuQuery(const std::string& filter, const std::string& window, bool 
   auto sum_rate = [&](const char* metric) {
     return absl::StrCat("sum by (<<.GroupBy>>) (rate(", metric, "{", filter, "}[", window, "]))");
   };
-  const std::string usage = sum_rate("container_cpu_usage_seconds_total");
+  std::string usage = sum_rate("container_cpu_usage_seconds_total");
   if (!saturation) return usage;
   return absl::StrCat(usage, " + (", sum_rate("container_cpu_cfs_throttled_seconds_total"),
                       " or 0 * ", usage, ")");
