@@ -34,7 +34,7 @@ ABSL_FLAG(bool, long, false,
 ABSL_FLAG(std::string, modes, "all",
           "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
           "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda, "
-          "llm-hpa-running, llm-hpa-two-metrics) or all");
+          "cpu-hpa-saturation, cpu-keda-saturation, llm-hpa-running, llm-hpa-two-metrics) or all");
 ABSL_FLAG(std::string, out_dir, "demo-output",
           "Where the CSV files, the summary and the PNG plots go (created)");
 ABSL_FLAG(bool, plots, true, "Render PNG plots with gnuplot");
@@ -137,11 +137,34 @@ int Main(int argc, char** argv) {
                    s.adapter_port(), "/metrics  gRPC 127.0.0.1:", s.adapter_grpc_port(), "\n");
   std::printf("%s", addresses.c_str());
   std::fflush(stdout);
-  if (absl::Status ready = demo::WaitForHttp(s.adapter_port(), "/readyz", 200, absl::Seconds(30));
-      !ready.ok()) {
-    return Fail(absl::StrCat("the adapter did not become ready: ", ready.message(),
-                             "; its log: ", s.adapter()->LogTail(10)),
-                1);
+  // The saturation-aware cpu modes read a second adapter on the same Prometheus: its `cpu` preset
+  // serves the demand (usage + CFS throttled time), in metrics.k8s.io too.
+  std::unique_ptr<demo::Stack> saturation;
+  if (closedloop::NeedsSaturationAdapter(*modes)) {
+    demo::StackOptions o = options;
+    o.prometheus_url = s.prometheus_url();
+    o.work_dir = s.work_dir() + "/saturation";
+    o.adapter_config_yaml = closedloop::AdapterConfigYaml(scenario, with_panic, true);
+    auto started = demo::Stack::Start(o);
+    if (!started.ok()) return Fail(started.status().message(), 1);
+    saturation = *std::move(started);
+    std::printf(
+        "adapter #2  https://127.0.0.1:%d/api/v1/metrics, the same with cpu preset saturation: "
+        "true "
+        "(the *-saturation modes)  http://127.0.0.1:%d/metrics  gRPC 127.0.0.1:%d\n",
+        saturation->adapter_https_port(), saturation->adapter_port(),
+        saturation->adapter_grpc_port());
+    std::fflush(stdout);
+  }
+  for (demo::Stack* stack : {&s, saturation.get()}) {
+    if (stack == nullptr) continue;
+    if (absl::Status ready =
+            demo::WaitForHttp(stack->adapter_port(), "/readyz", 200, absl::Seconds(30));
+        !ready.ok()) {
+      return Fail(absl::StrCat("the adapter did not become ready: ", ready.message(),
+                               "; its log: ", stack->adapter()->LogTail(10)),
+                  1);
+    }
   }
 
   // The first sync must find data: wait for two scrapes' worth of every pod's series.
@@ -155,6 +178,14 @@ int Main(int argc, char** argv) {
       return Fail(data.message(), 1);
     }
   }
+  if (saturation) {
+    if (absl::Status data = closedloop::WaitForAdapterData(
+            saturation->adapter_https_port(), "kserve-test", "cpu",
+            static_cast<int>(modes->size()) * scenario.autoscaling.min_replicas, absl::Seconds(60));
+        !data.ok()) {
+      return Fail(data.message(), 1);
+    }
+  }
 
   closedloop::ClosedLoop::Options loop_options;
   loop_options.scenario = scenario;
@@ -162,6 +193,10 @@ int Main(int argc, char** argv) {
   loop_options.sim_port = s.sim_port();
   loop_options.adapter_https_port = s.adapter_https_port();
   loop_options.adapter_grpc_port = s.adapter_grpc_port();
+  if (saturation) {
+    loop_options.saturation_https_port = saturation->adapter_https_port();
+    loop_options.saturation_grpc_port = saturation->adapter_grpc_port();
+  }
   auto loop = closedloop::ClosedLoop::Create(loop_options);
   if (!loop.ok()) return Fail(loop.status().message(), 1);
 
@@ -226,6 +261,7 @@ int Main(int argc, char** argv) {
   }
   loop->reset();  // closes the KEDA streams before the adapter stops
   std::printf("stopping...\n");
+  if (saturation) saturation->Stop();
   s.Stop();
   std::printf("stopped; all processes ended and temporary files removed\n");
   return code;

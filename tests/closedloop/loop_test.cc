@@ -174,12 +174,21 @@ TEST_F(LoopTest, LlmModeMeasuresTimeToFirstTokenDuringTheBurst) {
 
 TEST(Modes, SelectByNameWithClearErrors) {
   const auto all = DefaultModes(true);
-  EXPECT_EQ(all.size(), 9u);
-  EXPECT_EQ(DefaultModes(false).size(), 7u);
+  EXPECT_EQ(all.size(), 11u);
+  EXPECT_EQ(DefaultModes(false).size(), 9u);
   auto two = SelectModes("cpu-hpa,concurrency-hpa", all);
   ASSERT_TRUE(two.ok());
   EXPECT_EQ((*two)[0].name, "cpu-hpa");
-  EXPECT_EQ(SelectModes("all", all)->size(), 9u);
+  EXPECT_EQ(SelectModes("all", all)->size(), 11u);
+  auto saturation = SelectModes("cpu-hpa-saturation,cpu-keda", all);
+  ASSERT_TRUE(saturation.ok());
+  EXPECT_TRUE((*saturation)[0].saturation);
+  EXPECT_TRUE(NeedsSaturationAdapter(*saturation));
+  EXPECT_FALSE(NeedsSaturationAdapter(*two));
+  // The second adapter's config differs in the cpu preset only.
+  EXPECT_THAT(AdapterConfigYaml(Short(), true, true),
+              HasSubstr("preset: {type: cpu, window: 15s, saturation: true}"));
+  EXPECT_THAT(AdapterConfigYaml(Short(), true), HasSubstr("preset: {type: cpu, window: 15s}"));
   auto bad = SelectModes("cpu-hpa,nope", all);
   EXPECT_THAT(bad.status().message(), HasSubstr("unknown mode \"nope\" (valid: all, "));
   EXPECT_THAT(SelectModes("cpu-hpa,cpu-hpa", all).status().message(), HasSubstr("given twice"));

@@ -99,7 +99,8 @@ bool PortOpen(int port) {
 
 struct Started {
   std::string work_dir;
-  std::vector<int> ports;  // simulator, Prometheus, adapter HTTP, HTTPS, gRPC
+  // simulator, Prometheus, adapter HTTP, HTTPS, gRPC (and the saturation-aware adapter's three)
+  std::vector<int> ports;
 };
 
 // Reads the work dir and ports from the demo's first lines.
@@ -121,11 +122,11 @@ Started ParseStart(const std::string& log) {
   return s;
 }
 
-void ExpectCleanedUp(const Started& s) {
+void ExpectCleanedUp(const Started& s, size_t ports = 8) {
   ASSERT_FALSE(s.work_dir.empty());
   EXPECT_FALSE(std::filesystem::exists(s.work_dir)) << s.work_dir;
   EXPECT_THAT(ProcessesMentioning(s.work_dir), ::testing::IsEmpty()) << s.work_dir;
-  EXPECT_EQ(s.ports.size(), 5u);
+  EXPECT_EQ(s.ports.size(), ports);
   for (int port : s.ports) EXPECT_FALSE(PortOpen(port)) << "port " << port << " still open";
 }
 
@@ -157,7 +158,7 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto summary = ReadCsv(out + "/summary.csv");
   std::map<std::string, std::map<std::string, std::string>> by_mode;
   for (auto& row : summary) by_mode[row["mode"]] = row;
-  ASSERT_EQ(by_mode.size(), 9u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  ASSERT_EQ(by_mode.size(), 11u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
   // The LLM modes read their metrics at every sync and measure the time to first token (whether
   // the two-metric HPA takes the larger recommendation is checked deterministically in
   // tests/closedloop/autoscalers_test.cc).
@@ -170,7 +171,7 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
 
   for (const std::string mode :
        {"concurrency-hpa", "concurrency-hpa-panic", "concurrency-keda", "concurrency-keda-panic",
-        "concurrency-kpa", "cpu-hpa", "cpu-keda"}) {
+        "concurrency-kpa", "cpu-hpa", "cpu-keda", "cpu-hpa-saturation", "cpu-keda-saturation"}) {
     SCOPED_TRACE(mode);
     auto rows = ReadCsv(absl::StrCat(out, "/", mode, ".csv"));
     ASSERT_EQ(rows.size(), static_cast<size_t>(scenario->Steps()));
@@ -223,6 +224,17 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   EXPECT_LT(Num(by_mode["concurrency-hpa-panic"], "queued_share"),
             Num(by_mode["concurrency-hpa"], "queued_share"));
   EXPECT_LE(Num(by_mode["concurrency-hpa-panic"], "peak"), Num(by_mode["concurrency-hpa"], "peak"));
+  // The CPU bound: on the saturation-aware cpu (usage + CFS throttled time) the HPA, through
+  // metrics.k8s.io and its CPU readiness rules, and KEDA have the burst's capacity ready within two
+  // syncs and a pod start of the burst, and sooner than on the usage alone, pinned at the limit.
+  const double cpu_bound = absl::ToDoubleSeconds(2 * scenario->autoscaling.sync_period +
+                                                 scenario->autoscaling.pod_start_delay);
+  for (const std::string mode : {"cpu-hpa-saturation", "cpu-keda-saturation"}) {
+    SCOPED_TRACE(mode);
+    EXPECT_LE(Num(by_mode[mode], "time_to_capacity_s"), cpu_bound);
+  }
+  EXPECT_LT(Num(by_mode["cpu-hpa-saturation"], "time_to_capacity_s"),
+            Num(by_mode["cpu-hpa"], "time_to_capacity_s"));
   for (const std::string png : {"overview", "concurrency-hpa", "cpu-hpa"}) {
     const std::string path = absl::StrCat(out, "/", png, ".png");
     ASSERT_TRUE(std::filesystem::exists(path)) << path;
@@ -284,7 +296,7 @@ TEST(ClosedLoopIntegrationTest, AFailureMidRunStopsEverythingAndRemovesTheTempDi
   ASSERT_TRUE(proc::PollUntil([&] { return !(*demo)->Running(); }, absl::Seconds(60)));
   EXPECT_EQ((*demo)->Stop(), 1);
   EXPECT_THAT(testutil::ReadFileOrEmpty(dir.File("demo.log")), HasSubstr("the loop stopped: "));
-  ExpectCleanedUp(started);
+  ExpectCleanedUp(started, 5);  // the KPA alone: no saturation-aware adapter
 }
 
 TEST(ClosedLoopIntegrationTest, BadFlagsAndScenariosAreRefusedBeforeAnythingStarts) {

@@ -43,6 +43,9 @@ struct ModeSpec {
   // HPA only: further Pods metrics besides `metric` (targets from LlmTarget); the HPA takes the
   // largest of the metrics' recommendations.
   std::vector<std::string> more_metrics{};
+  // cpu only: read from the second adapter, whose `cpu` preset has `saturation: true` (usage + CFS
+  // throttled time, in metrics.k8s.io too); one adapter serves one metrics.k8s.io.
+  bool saturation = false;
 };
 
 // Per-pod targets of the tutorial: 70 requests in flight (containerConcurrency 100 x 70 %), and

@@ -1,5 +1,6 @@
 #include "demo/closedloop/loop.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -108,6 +109,22 @@ std::vector<ModeSpec> DefaultModes(bool with_panic) {
        "llm_waiting",
        "",
        {"llm_kv_cache"}},
+      {"cpu-hpa-saturation",
+       "cpu, HPA (metrics.k8s.io), saturation-aware",
+       M::kCpu,
+       S::kHpa,
+       "cpu",
+       "",
+       {},
+       true},
+      {"cpu-keda-saturation",
+       "cpu, KEDA, saturation-aware",
+       M::kCpu,
+       S::kKeda,
+       "cpu",
+       "",
+       {},
+       true},
   };
   if (!with_panic) {
     std::erase_if(all, [](const ModeSpec& m) { return m.metric == "concurrency_panic"; });
@@ -161,9 +178,9 @@ std::string SimScenarioYaml(const Scenario& sc, const std::vector<ModeSpec>& mod
                       kLlmBatchLimit * (1024 + 256 / 2), "}\n");
     } else {
       absl::StrAppend(&out,
-                      "  container_concurrency: 2\n  target_utilization_percent: 50\n"
+                      "  container_concurrency: 4\n  target_utilization_percent: 50\n"
                       "  service_time: 100ms\n  cpu_per_request: 0.05\n  idle_cpu: 0.02\n"
-                      "  memory_working_set: 384Mi\n");
+                      "  cpu_limit: 1\n  memory_working_set: 384Mi\n");
     }
     absl::StrAppend(&out, "  cpu_request: 1\n  replicas: ", sc.autoscaling.min_replicas,
                     "\n  start_delay: ", delay,
@@ -172,7 +189,11 @@ std::string SimScenarioYaml(const Scenario& sc, const std::vector<ModeSpec>& mod
   return out;
 }
 
-std::string AdapterConfigYaml(const Scenario& sc, bool with_panic) {
+bool NeedsSaturationAdapter(const std::vector<ModeSpec>& modes) {
+  return std::any_of(modes.begin(), modes.end(), [](const ModeSpec& m) { return m.saturation; });
+}
+
+std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturation) {
   const AutoscalingSettings& a = sc.autoscaling;
   std::string out = absl::StrCat(
       "sampling: {interval: 1s, maxAge: 30s, warmNamespaces: [kserve-test]}\n"
@@ -189,6 +210,7 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic) {
   }
   absl::StrAppend(&out,
                   "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),
+                  saturation ? ", saturation: true" : "",
                   "}\n  targetUtilization: 50\n"
                   "- name: memory\n"
                   "  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{"
@@ -218,6 +240,10 @@ absl::StatusOr<std::unique_ptr<ClosedLoop>> ClosedLoop::Create(Options options) 
   ctx.grpc_port = loop->options_.adapter_grpc_port;
   ctx.bearer_token = loop->options_.bearer_token;
   for (const ModeSpec& m : loop->options_.modes) {
+    ctx.https_port =
+        m.saturation ? loop->options_.saturation_https_port : loop->options_.adapter_https_port;
+    ctx.grpc_port =
+        m.saturation ? loop->options_.saturation_grpc_port : loop->options_.adapter_grpc_port;
     auto a = MakeAutoscaler(m, ctx);
     if (!a.ok()) {
       return absl::Status(a.status().code(),

@@ -19,9 +19,9 @@ namespace aa::closedloop {
 
 // The demo's modes: for each tutorial model the HPA on the plain metric, the HPA on the panic-aware
 // metric (concurrency only), KEDA in front (plain and panic-aware for concurrency), and the KPA as
-// the reference for concurrency; for the LLM model the HPA on requests running alone and on two
-// metrics at once (requests waiting and KV-cache usage). `with_panic` false leaves out the
-// panic-aware ones.
+// the reference for concurrency; for cpu also the HPA and KEDA on the saturation-aware cpu (the
+// second adapter's); for the LLM model the HPA on requests running alone and on two metrics at
+// once (requests waiting and KV-cache usage). `with_panic` false leaves out the panic-aware ones.
 std::vector<ModeSpec> DefaultModes(bool with_panic);
 
 // Selects modes by comma-separated names ("all" = every one of `available`). InvalidArgument
@@ -31,18 +31,23 @@ absl::StatusOr<std::vector<ModeSpec>> SelectModes(const std::string& names,
 
 // The simulator scenario YAML (src/sim/scenario.h) with one service per mode, in namespace
 // `ns`: concurrency models serve 0.5 s requests with containerConcurrency 100; cpu models cost 0.05
-// core-s per request (0.5 core while it runs) with containerConcurrency 2, standing in for a 1-core
-// limit; llm models are vLLM-like servers (batch limit 16, 1024 prompt and 256 output tokens on
-// average (lognormal), 25 ms per output token: 6.5 s per request; KV cache for a full batch of
+// core-s per request (0.5 core for 0.1 s unthrottled) with containerConcurrency 4 (four worker
+// threads) and a 1-core CPU limit (request 1 core): a busy pod wants 2 cores, gets 1 and is
+// throttled; llm models are vLLM-like servers (batch limit 16, 1024 prompt and 256 output tokens
+// on average (lognormal), 25 ms per output token: 6.5 s per request; KV cache for a full batch of
 // average requests). Load starts at 0 (the loop sets it every step).
 std::string SimScenarioYaml(const Scenario& scenario, const std::vector<ModeSpec>& modes,
                             const std::string& ns);
 
 // The adapter's config for the loop: sampling every second, the concurrency metric over the
 // scenario's metricWindow, the panic-aware `concurrency_panic` (when `with_panic`), cpu over
-// cpuWindow, memory (for metrics.k8s.io), and the LLM metrics llm_running, llm_waiting and
-// llm_kv_cache (vLLM presets over kLlmWindow).
-std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic);
+// cpuWindow (usage, or with `saturation` the demand: usage + CFS throttled time), memory (for
+// metrics.k8s.io), and the LLM metrics llm_running, llm_waiting and llm_kv_cache (vLLM presets
+// over kLlmWindow).
+std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic, bool saturation = false);
+
+// Whether any of `modes` reads the saturation-aware adapter.
+bool NeedsSaturationAdapter(const std::vector<ModeSpec>& modes);
 
 // One mode at one step.
 struct Row {
@@ -89,6 +94,9 @@ class ClosedLoop {
     int sim_port = 0;
     int adapter_https_port = 0;
     int adapter_grpc_port = 0;
+    // The second adapter (saturation-aware cpu), for the modes with ModeSpec::saturation.
+    int saturation_https_port = 0;
+    int saturation_grpc_port = 0;
     std::string bearer_token = "closed-loop-demo";
   };
   // Creates the autoscalers (KEDA asks GetMetricSpec here). Errors from the adapter are returned.

@@ -29,7 +29,8 @@
 //                                 panic-aware metric's stable window)
 //     panicWindow: 6s             default 6s, >= 2s: the panic-aware metric's and the KPA's panic
 //                                 window (the adapter samples every second: two samples at least)
-//     cpuWindow: 30s              default 30s: the adapter's CPU rate window
+//     cpuWindow: 15s              default 15s: the adapter's CPU rate window, reported as the
+//                                 PodMetrics window (metrics-server's is about 15s)
 //     kpaStableWindow: 1m         default 1m: the simulated KPA's stable window
 //     podStartDelay: 10s          default 10s: a new pod's creation -> ready
 // Errors are InvalidArgument "<file>:<line>:<column>: <field path>: <problem> (got "<value>")".
@@ -60,7 +61,7 @@ struct AutoscalingSettings {
   absl::Duration scale_down_stabilization = absl::Seconds(60);
   absl::Duration metric_window = absl::Minutes(1);
   absl::Duration panic_window = absl::Seconds(6);
-  absl::Duration cpu_window = absl::Seconds(30);
+  absl::Duration cpu_window = absl::Seconds(15);
   absl::Duration kpa_stable_window = absl::Minutes(1);
   absl::Duration pod_start_delay = absl::Seconds(10);
 };
