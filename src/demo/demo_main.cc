@@ -128,7 +128,7 @@ int Main(int argc, char** argv) {
   if (!stack.ok()) return Fail(stack.status().message(), 1);
   demo::Stack& s = **stack;
   // Where to look while it runs: printed now, and kept above the live table on a terminal.
-  const std::string addresses =
+  std::string addresses =
       absl::StrCat("simulator   http://127.0.0.1:", s.sim_port(), "/api/v1/services\n",
                    "prometheus  ", s.prometheus_url(), "  (logs in ", s.work_dir(), ")\n",
                    "adapter     https://127.0.0.1:", s.adapter_https_port(),
@@ -148,12 +148,14 @@ int Main(int argc, char** argv) {
     auto started = demo::Stack::Start(o);
     if (!started.ok()) return Fail(started.status().message(), 1);
     saturation = *std::move(started);
-    std::printf(
-        "adapter #2  https://127.0.0.1:%d/api/v1/metrics, the same with cpu preset saturation: "
-        "true "
-        "(the *-saturation modes)  http://127.0.0.1:%d/metrics  gRPC 127.0.0.1:%d\n",
-        saturation->adapter_https_port(), saturation->adapter_port(),
-        saturation->adapter_grpc_port());
+    const std::string line = absl::StrCat(
+        "adapter #2  https://127.0.0.1:", saturation->adapter_https_port(),
+        "/api/v1/metrics, the same with cpu preset saturation: true (the *-saturation modes)  "
+        "http://127.0.0.1:",
+        saturation->adapter_port(), "/metrics  gRPC 127.0.0.1:", saturation->adapter_grpc_port(),
+        "\n");
+    addresses += line;
+    std::printf("%s", line.c_str());
     std::fflush(stdout);
   }
   for (demo::Stack* stack : {&s, saturation.get()}) {
