@@ -836,7 +836,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       if (pods[i].pod == pods[i - 1].pod) {
         metrics_->DroppedValue(metric_label, "duplicate");
         return absl::InvalidArgumentError(
-            absl::StrCat("the query returned more than one series for pod ", pods[i].pod,
+            absl::StrCat("the query returned more than one series for pod ", ToAbsl(pods[i].pod),
                          " in namespace ", ToAbsl(ns), ": aggregate it by (<<.GroupBy>>)"));
       }
     }
@@ -913,7 +913,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
             absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, s.timestamp_ms, {}});
       }
       if (it == by_ns.end()) continue;
-      PodValue v{std::move(pod), s.value, 0, false, s.timestamp_ms, {}};
+      PodValue v{pod, s.value, 0, false, s.timestamp_ms, {}};
       if (external) {
         for (auto& [name, value] : s.labels) {
           if (name != "__name__") v.labels.emplace_back(name, std::move(value));

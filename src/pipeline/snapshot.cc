@@ -30,7 +30,7 @@ std::vector<std::string> Snapshot::Namespaces(std::string_view metric_key) const
 const prom::Labels* Snapshot::FindPodLabels(std::string_view ns, std::string_view pod) const {
   auto it = pod_labels.find(std::string(ns));
   if (it == pod_labels.end() || !it->second) return nullptr;
-  auto p = it->second->pods.find(std::string(pod));
+  auto p = it->second->pods.find(pod);
   return p == it->second->pods.end() ? nullptr : &p->second;
 }
 

@@ -14,13 +14,15 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "pipeline/pod_name.h"
 #include "prometheus/types.h"
 
 namespace aa::pipeline {
 
-// One pod's value of one metric, from one query.
+// One pod's value of one metric, from one query. `pod` is interned (pipeline/pod_name.h): the
+// tables of every metric and the pod-label index share each name.
 struct PodValue {
-  std::string pod;
+  PodName pod;
   double value = 0;  // always finite: NaN and Inf answers are dropped (and counted) by the sampler
   double baseline =
       0;  // the pod's baseline (e.g. CPU request, cores); meaningful only when has_baseline
@@ -80,7 +82,8 @@ struct MetricTable {
 //   (serving.kserve.io/inferenceservice), an empty value is a value, and `pods` is exactly the set
 //   of pods that exist (as of sampled_at).
 struct PodLabelsTable {
-  absl::flat_hash_map<std::string, prom::Labels> pods;  // labels sorted by key
+  // Labels sorted by key; searchable by any string (PodName::Hash, Eq).
+  absl::flat_hash_map<PodName, prom::Labels, PodName::Hash, PodName::Eq> pods;
   absl::Time sampled_at;
   bool from_kubernetes = false;
 };
