@@ -21,6 +21,7 @@
 #include <exception>
 #include <list>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <unordered_set>
 
@@ -256,40 +257,63 @@ class RequestParser final : public http::basic_parser<true> {
   const HttpServerOptions& o_;
 };
 
-// Handlers run here: `threads` workers, at most `max_queued` tasks waiting.
+// Handlers run here: up to `threads` workers, at most `max_queued` tasks waiting. Workers are
+// started on demand (a task arrives and no worker is free), never more than `threads`, and live
+// until Stop(): an idle server holds no worker's stack and arena, a busy one as many as it needed
+// at once. What is refused is as with every worker started: a task is refused when the queue
+// holds `max_queued` tasks beyond the workers free or still to start.
 class WorkerPool {
  public:
-  WorkerPool(int threads, size_t max_queued) : max_queued_(max_queued) {
-    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { Run(); });
-  }
+  WorkerPool(int threads, size_t max_queued)
+      : max_threads_(static_cast<size_t>(std::max(1, threads))), max_queued_(max_queued) {}
   ~WorkerPool() { Stop(); }
 
   // False when the queue is full (or the pool stopped): the task was not taken.
   bool TrySubmit(std::function<void()> task) {
     absl::MutexLock lock(&mu_);
-    if (stopping_ || queue_.size() >= max_queued_ + idle_) return false;
+    const size_t free = idle_ + starting_ + (max_threads_ - threads_.size());
+    if (stopping_ || queue_.size() >= max_queued_ + free) return false;
     queue_.push_back(std::move(task));
+    if (queue_.size() > idle_ + starting_ && threads_.size() < max_threads_) {
+      try {
+        threads_.emplace_back([this] { Run(); });
+        ++starting_;
+      } catch (const std::system_error& e) {
+        LogWarn("cannot start an HTTP worker thread", {{"error", std::string(e.what())}});
+        if (threads_.empty()) {  // nobody would ever run it
+          queue_.pop_back();
+          return false;
+        }
+      }
+    }
     return true;
   }
 
   // Runs no more tasks; drops the queued ones; joins.
   void Stop() {
     std::deque<std::function<void()>> dropped;
+    std::vector<std::thread> threads;
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       stopping_ = true;
       dropped.swap(queue_);
+      threads.swap(threads_);  // no worker starts once stopping_ is set
     }
-    for (std::thread& t : threads_) t.join();
+    for (std::thread& t : threads) t.join();
   }
 
  private:
   void Run() {
+    bool started = false;
     for (;;) {
       std::function<void()> task;
       {
         absl::MutexLock lock(&mu_);
+        if (!started) {
+          --starting_;
+          started = true;
+        }
         ++idle_;
         mu_.Await(absl::Condition(this, &WorkerPool::HasWork));
         --idle_;
@@ -303,12 +327,14 @@ class WorkerPool {
 
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); }
 
+  const size_t max_threads_;
   const size_t max_queued_;
   mutable absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;  // workers waiting for a task
+  size_t idle_ ABSL_GUARDED_BY(mu_) = 0;      // workers waiting for a task
+  size_t starting_ ABSL_GUARDED_BY(mu_) = 0;  // workers started that have not waited yet
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration d) {

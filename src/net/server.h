@@ -3,8 +3,9 @@
 // bounds that no client can get around. Connections are handled asynchronously on one I/O thread
 // (Boost.Asio, requests parsed by Boost.Beast's incremental parser, TLS through OpenSSL): an idle
 // or slow connection costs a socket and a small buffer, never a thread. Complete requests run on a
-// bounded worker pool with a bounded queue. Every limit is checked while reading, so what a client
-// sends never makes memory grow past them. Boost stays inside server.cc.
+// bounded worker pool (workers started on demand) with a bounded queue. Every limit is checked
+// while reading, so what a client sends never makes memory grow past them. Boost stays inside
+// server.cc.
 
 #include <functional>
 #include <map>
@@ -60,7 +61,8 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:0";
   // Name in logs and self-metrics ("http", "https").
   std::string name = "http";
-  // Worker threads running the handler (which may block). Default 64.
+  // Worker threads running the handler (which may block), at most. Started as requests need them
+  // (none while idle) and kept until Stop(). Default 64.
   int threads = 64;
   // Complete requests waiting for a worker beyond this are answered 503 at once. Default 256.
   int max_queued_requests = 256;

@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -243,6 +245,31 @@ TEST_F(ServerLimits, FullWorkerQueueAnswers503) {
   release_.Notify();
   EXPECT_EQ(StatusOf(a.ReadResponse()), 200);
   EXPECT_EQ(StatusOf(waiting.ReadResponse()), 200);
+}
+
+// Workers start as requests need them, never more than `threads`: an idle server holds no worker
+// (its stack and malloc arena), a busy one the workers it needed, and the bound still refuses.
+TEST_F(ServerLimits, WorkersStartOnDemandUpToTheBound) {
+  auto threads = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = threads();
+  HttpServerOptions options;
+  options.threads = 3;
+  options.max_queued_requests = 0;
+  StartBlocking(options);
+  EXPECT_EQ(threads(), before + 1);  // the I/O thread only
+  RawSocket a(port()), b(port()), c(port()), d(port());
+  for (RawSocket* s : {&a, &b, &c}) ASSERT_TRUE(s->Send("GET /a HTTP/1.1\r\n\r\n"));
+  while (in_handler_.load() < 3) std::this_thread::yield();
+  EXPECT_EQ(threads(), before + 4);
+  // Three workers busy, no queue: refused at once, no fourth worker.
+  ASSERT_TRUE(d.Send("GET /d HTTP/1.1\r\n\r\n"));
+  EXPECT_EQ(StatusOf(d.ReadResponse()), 503);
+  EXPECT_EQ(threads(), before + 4);
+  release_.Notify();
+  for (RawSocket* s : {&a, &b, &c}) EXPECT_EQ(StatusOf(s->ReadResponse()), 200);
 }
 
 // Sends a byte every 20 ms until the server closes the connection (or `limit` passes); returns how
