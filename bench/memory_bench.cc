@@ -241,6 +241,13 @@ int Main() {
   std::printf("adapter VmRSS during a round (highest seen):          %s\n", MiB(high).c_str());
   std::printf("adapter VmHWM (peak, the first reads included):       %s\n", MiB(peak).c_str());
   std::printf("target: under 30 MiB resident with the full snapshot, idle under 15 MiB\n");
+  // The split the targets depend on: file-backed pages (the binary's and the shared libraries'
+  // code and data, the same idle or full) against the adapter's own anonymous memory.
+  const int64_t idle_files = idle.binary + idle.libraries,
+                full_files = at_low.binary + at_low.libraries;
+  std::printf("split: file-backed %s idle, %s full; anonymous %s idle, %s full\n",
+              MiB(idle_files).c_str(), MiB(full_files).c_str(), MiB(idle.rss - idle_files).c_str(),
+              MiB(at_low.rss - full_files).c_str());
   PrintBreakdown("idle", idle);
   PrintBreakdown("with the full snapshot, between rounds", at_low);
   int failed = ok != namespaces * 3;

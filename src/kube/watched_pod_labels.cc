@@ -16,10 +16,11 @@ std::shared_ptr<const pipeline::PodLabelsTable> WatchedPodLabels::PodLabels(std:
   table->from_kubernetes = true;
   table->sampled_at = clock_.Now();
   table->pods.reserve(pods->pods.size());
+  pipeline::SharedLabelsMaker shared;  // the pods of one workload have the same labels
   for (const auto& [name, pod] : pods->pods) {
     if (pod.terminating || pod.phase == "Succeeded" || pod.phase == "Failed") continue;
     prom::Labels labels(pod.labels.begin(), pod.labels.end());  // std::map: sorted by key
-    table->pods.emplace(name, std::move(labels));
+    table->pods.emplace(name, shared.Make(std::move(labels)));
   }
   std::shared_ptr<const pipeline::PodLabelsTable> out = std::move(table);
   if (it == cache_.end()) {

@@ -1175,6 +1175,7 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
   const std::vector<std::vector<std::string>> chunks =
       all_namespaces ? std::vector<std::vector<std::string>>{namespaces}
                      : NamespaceChunks(namespaces);
+  SharedLabelsMaker shared;  // the pods of one workload have the same labels
   for (const auto& chunk : chunks) {
     ++round_queries_;
     // Without a definition the query is rendered by replacement, which cannot fail.
@@ -1195,7 +1196,7 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
       auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
       std::string pod(prom::LabelValue(s.labels, "pod"));
       if (it == tables.end() || pod.empty()) continue;
-      it->second->pods[std::move(pod)] = KubeStateLabels(s.labels);
+      it->second->pods[std::move(pod)] = shared.Make(KubeStateLabels(s.labels));
     }
     for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
   }

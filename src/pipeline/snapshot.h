@@ -75,6 +75,38 @@ struct MetricTable {
   const PodValue* Find(std::string_view pod) const;
 };
 
+// One pod's labels (sorted by key) in a PodLabelsTable, shared by the pods whose labels are equal
+// (the pods of one workload mostly are): reads as the const prom::Labels it holds ({} when none).
+class SharedLabels {
+ public:
+  SharedLabels() = default;
+  SharedLabels(prom::Labels labels);  // NOLINT(google-explicit-constructor): set like prom::Labels
+  explicit SharedLabels(std::shared_ptr<const prom::Labels> labels) : labels_(std::move(labels)) {}
+
+  const prom::Labels& get() const;
+  operator const prom::Labels&() const { return get(); }  // NOLINT(google-explicit-constructor)
+  bool empty() const { return get().empty(); }
+  size_t size() const { return get().size(); }
+  prom::Labels::const_iterator begin() const { return get().begin(); }
+  prom::Labels::const_iterator end() const { return get().end(); }
+  friend bool operator==(const SharedLabels& a, const prom::Labels& b) { return a.get() == b; }
+  friend bool operator==(const SharedLabels& a, const SharedLabels& b) {
+    return a.get() == b.get();
+  }
+
+ private:
+  std::shared_ptr<const prom::Labels> labels_;
+};
+
+// Makes the SharedLabels of one table: equal label sets share one allocation.
+class SharedLabelsMaker {
+ public:
+  SharedLabels Make(prom::Labels labels);
+
+ private:
+  absl::flat_hash_map<prom::Labels, std::shared_ptr<const prom::Labels>> seen_;
+};
+
 // Kubernetes labels of the pods of one namespace. Two sources:
 // - kube_pod_labels (from_kubernetes false): keys are the sanitized label names without the
 //   "label_" prefix (serving_kserve_io_inferenceservice); Prometheus drops empty values.
@@ -83,7 +115,7 @@ struct MetricTable {
 //   of pods that exist (as of sampled_at).
 struct PodLabelsTable {
   // Labels sorted by key; searchable by any string (PodName::Hash, Eq).
-  absl::flat_hash_map<PodName, prom::Labels, PodName::Hash, PodName::Eq> pods;
+  absl::flat_hash_map<PodName, SharedLabels, PodName::Hash, PodName::Eq> pods;
   absl::Time sampled_at;
   bool from_kubernetes = false;
 };
