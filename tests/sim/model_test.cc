@@ -620,7 +620,9 @@ TEST(Simulator, LlmIsDeterministicAndTokenCountsVary) {
   }
   auto summary = [](const Simulator& sim) {
     std::vector<double> out;
-    for (const PodView& p : sim.Services()[0].pods) {
+    const auto services =
+        sim.Services();  // a copy: the loop must not range over a temporary's member
+    for (const PodView& p : services[0].pods) {
       out.push_back(p.kv_cache_usage);
       out.push_back(p.ttft_seconds->sum);
       out.push_back(static_cast<double>(p.requests));
