@@ -310,9 +310,10 @@ TEST(Simulator, CpuLimitThrottlesAndStretchesTheRequests) {
     spec.cpu_limit = limit;
     auto sim = Make({spec});
     sim->Advance(absl::Seconds(10));
-    return One(*sim);
+    return sim;  // alive while its views are read: their histograms point into it
   };
-  const ServiceView limited = run(1);
+  const auto limited_sim = run(1);
+  const ServiceView limited = One(*limited_sim);
   const PodView& p = limited.pods.at(0);
   EXPECT_NEAR(p.cpu_seconds, 10, 0.05);  // pinned at the limit
   EXPECT_NEAR(p.throttled_seconds, 10, 0.2);
@@ -325,7 +326,8 @@ TEST(Simulator, CpuLimitThrottlesAndStretchesTheRequests) {
   EXPECT_EQ(p.in_flight, 4);
   EXPECT_GT(limited.queue_length, 700);  // 100 rps arrive, 20 rps served
 
-  const ServiceView free = run(0);
+  const auto free_sim = run(0);
+  const ServiceView free = One(*free_sim);
   const PodView& q = free.pods.at(0);
   EXPECT_NEAR(q.cpu_seconds, 20, 0.1);  // 4 x 0.5 core
   EXPECT_EQ(q.throttled_seconds, 0);
@@ -562,7 +564,8 @@ TEST(Simulator, LlmRunsUpToTheBatchLimitAndTheRestWaits) {
 TEST(Simulator, LlmTimeToFirstTokenIsPrefillWhenIdleAndGrowsWithTheQueue) {
   auto idle = Make({Llm(1, 8, 1)});  // ~2 running of 8: nobody waits
   idle->Advance(absl::Seconds(120));
-  const PodView& p = One(*idle).pods.at(0);
+  const ServiceView idle_view = One(*idle);
+  const PodView& p = idle_view.pods.at(0);
   ASSERT_GT(p.ttft_seconds->count, 50u);
   EXPECT_NEAR(p.ttft_seconds->sum / static_cast<double>(p.ttft_seconds->count), 0.064, 1e-9);
   // All in the bucket (0.06, 0.08].
