@@ -547,6 +547,9 @@ void Sampler::RunRound(bool periodic) {
     windows_filled_ = true;
     FillPanicWindows(*set);
   }
+  // wholeClusterPercent compares the demand with Prometheus' namespace list, which otherwise only
+  // a request for a namespace nobody demands yet fetches.
+  if (!check && NamespaceListWanted(work, *set, *adhoc, namespaces, now)) CheckNamespaces(*set);
 
   auto next = std::make_shared<Snapshot>(*current);
   for (const auto& key : pruned) next->slots.erase(key);
@@ -679,14 +682,10 @@ void Sampler::SampleMetric(const config::MetricDefinition& def,
     chunks = NamespaceChunks(namespaces);
   }
   bool all_namespaces = false;
-  if (chunks.size() > 1 && config_.sampling.whole_cluster_percent > 0) {
+  if (chunks.size() > 1) {
     std::lock_guard lock(mu_);
-    const std::string backend = BackendName(def.backend);
-    auto known = known_ns_.find({backend, def.namespace_label});
     all_namespaces =
-        CheckError(backend).ok() && known != known_ns_.end() && !known->second.empty() &&
-        namespaces.size() * 100 >=
-            known->second.size() * static_cast<size_t>(config_.sampling.whole_cluster_percent);
+        WholeClusterPays(BackendName(def.backend), def.namespace_label, namespaces.size());
   }
   absl::Status status;
   if (all_namespaces) {
@@ -981,11 +980,48 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
   return status;
 }
 
+bool Sampler::WholeClusterPays(const std::string& backend, const std::string& label,
+                               size_t demanded) const {
+  const auto percent = static_cast<size_t>(config_.sampling.whole_cluster_percent);
+  if (percent == 0) return false;
+  auto known = known_ns_.find({backend, label});
+  return CheckError(backend).ok() && known != known_ns_.end() && !known->second.empty() &&
+         demanded * 100 >= known->second.size() * percent;
+}
+
+bool Sampler::NamespaceListWanted(
+    const std::map<std::pair<std::string, std::string>, std::vector<std::string>>& work,
+    const MetricSet& set, const MetricSet& adhoc, const std::set<std::string>& namespaces,
+    absl::Time now) const {
+  if (config_.sampling.whole_cluster_percent == 0) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (checks_ > 0 && now - checked_at_ < config_.sampling.namespace_check_interval) return false;
+  }
+  for (const auto& [variant, nss] : work) {
+    const MetricSet& from = IsAdhocKey(variant.first) ? adhoc : set;
+    auto it = from.by_key.find(variant.first);
+    if (it == from.by_key.end()) continue;
+    const config::MetricDefinition& def = from.definitions[it->second];
+    // Queries without a namespace matcher, or one per namespace (external): nothing to replace.
+    if (def.namespace_label.empty() || def.whole_cluster_query) continue;
+    if (def.resource.is(config::MetricResource::Kind::kExternal)) continue;
+    if (NamespaceChunks(nss).size() > 1) return true;
+  }
+  // The pod labels' query (kube_pod_labels; for the namespaces a pod source does not answer).
+  return config_.pod_labels.enabled && namespaces.size() > 1 &&
+         NamespaceChunks({namespaces.begin(), namespaces.end()}).size() > 1;
+}
+
 void Sampler::CheckNamespaces(const MetricSet& set) {
   // backend -> its namespace labels in use
   std::map<std::string, std::set<std::string>> labels;
   for (const auto& def : set.definitions) {
     if (!def.namespace_label.empty()) labels[BackendName(def.backend)].insert(def.namespace_label);
+  }
+  // kube_pod_labels' namespaces, for its whole-cluster query (usually the metrics' already).
+  if (config_.pod_labels.enabled) {
+    labels[BackendName(config_.pod_labels.backend)].insert("namespace");
   }
   const absl::Time now = clock_.Now();
   std::map<std::pair<std::string, std::string>, std::set<std::string>> known;
@@ -1172,9 +1208,18 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
   const absl::Time at = round_at_;
   // Chunked as the metrics' queries (one query when it has no namespace matcher); a failed chunk
   // leaves its namespaces' tables as they were.
-  const std::vector<std::vector<std::string>> chunks =
+  std::vector<std::vector<std::string>> chunks =
       all_namespaces ? std::vector<std::vector<std::string>>{namespaces}
                      : NamespaceChunks(namespaces);
+  if (chunks.size() > 1) {
+    // Most of the namespaces Prometheus knows: one query without a namespace matcher, as the
+    // metrics' (sampling.wholeClusterPercent).
+    std::lock_guard lock(mu_);
+    if (WholeClusterPays(BackendName(config_.pod_labels.backend), "namespace", namespaces.size())) {
+      all_namespaces = true;
+      chunks = {namespaces};
+    }
+  }
   SharedLabelsMaker shared;  // the pods of one workload have the same labels
   for (const auto& chunk : chunks) {
     ++round_queries_;

@@ -311,6 +311,20 @@ class Sampler {
                          absl::Time now) const;
   // The last namespace check's outcome for `backend` (OK when none). Needs mu_.
   const absl::Status& CheckError(const std::string& backend) const;
+  // Whether `demanded` namespaces are at least sampling.wholeClusterPercent of those the last
+  // good namespace check found for `label` in `backend` (then one query without a namespace
+  // matcher replaces the chunks). Needs mu_.
+  bool WholeClusterPays(const std::string& backend, const std::string& label,
+                        size_t demanded) const;
+  // Whether this round needs Prometheus' namespace list first: some query of `work` (or the pod
+  // labels' of `namespaces`) would be chunked, wholeClusterPercent could replace the chunks, and
+  // the list is missing or older than sampling.namespaceCheckInterval. Demand that never asked
+  // for an unknown namespace (warm namespaces, namespaces with pods in the pod source) would
+  // otherwise never fetch it.
+  bool NamespaceListWanted(
+      const std::map<std::pair<std::string, std::string>, std::vector<std::string>>& work,
+      const MetricSet& set, const MetricSet& adhoc, const std::set<std::string>& namespaces,
+      absl::Time now) const;
   // Queries through `backend`'s client, noting the outcome for BackendReadyStatus().
   absl::StatusOr<prom::QueryResult> QueryBackend(const std::string& backend,
                                                  const std::string& promql, absl::Time at,

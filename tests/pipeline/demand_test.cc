@@ -311,6 +311,55 @@ TEST_F(DemandTest, MostNamespacesDemandedMeansOneQueryWithoutANamespaceMatcher) 
   EXPECT_EQ(sampler.snapshot()->FindSlot({"running", "", "w5"}), nullptr);
 }
 
+// Warm namespaces never ask for an unknown namespace, so nothing else fetches the namespace list
+// wholeClusterPercent compares them with: a round that would chunk fetches it (once per
+// namespaceCheckInterval), and 4 warm namespaces of 6 known are one query for the metric and one
+// for kube_pod_labels, without a namespace matcher, from the first round on.
+TEST_F(DemandTest, MostNamespacesWarmMeansOneQueryWithoutANamespaceMatcher) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 6; ++i) names.push_back(absl::StrCat("w", i));
+  Serve(names);
+  config::Config cfg = DemandConfig();
+  cfg.pod_labels.enabled = true;
+  cfg.sampling.max_namespaces_per_query = 2;
+  cfg.sampling.namespace_check_interval = absl::Seconds(30);
+  cfg.sampling.warm_namespaces.assign(names.begin(), names.begin() + 4);
+  Sampler sampler(cfg, prom_, clock_, &registry_);
+  sampler.Start();
+  ASSERT_TRUE(sampler.WaitForGeneration(1, kSamplerWait));
+  EXPECT_EQ(prom_.label_values_count(), 1u);
+  auto first_round = prom_.queries();
+  std::vector<std::string> metric, labels;
+  for (const auto& q : first_round) {
+    if (absl::StartsWith(q, "sum by")) metric.push_back(q);
+    if (absl::StartsWith(q, "kube_pod_labels{")) labels.push_back(q);
+  }
+  ASSERT_EQ(metric.size(), 1u);
+  EXPECT_THAT(metric[0], HasSubstr("namespace!=\"\""));
+  ASSERT_EQ(labels.size(), 1u);
+  EXPECT_THAT(labels[0], HasSubstr("namespace!=\"\""));
+  for (int i = 0; i < 4; ++i) {
+    auto read = sampler.Read("running", names[static_cast<size_t>(i)]);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->table->pods.size(), 1u);
+    EXPECT_EQ(read->table->pods[0].value, 10 + i);
+  }
+  EXPECT_EQ(sampler.snapshot()->FindSlot({"running", "", "w5"}), nullptr);
+  // The list is re-read once per namespaceCheckInterval, not every round.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(NextSamplerRound(sampler, clock_));  // 25 s
+  EXPECT_EQ(prom_.label_values_count(), 1u);
+  ASSERT_TRUE(NextSamplerRound(sampler, clock_));  // 30 s
+  EXPECT_EQ(prom_.label_values_count(), 2u);
+  // 4 of 10 known (under wholeClusterPercent 50): chunked again after the next re-read.
+  Serve({"w0", "w1", "w2", "w3", "x0", "x1", "x2", "x3", "x4", "x5"});
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(NextSamplerRound(sampler, clock_));
+  const size_t before = MetricQueries().size();
+  ASSERT_TRUE(NextSamplerRound(sampler, clock_));
+  const auto all = MetricQueries();
+  ASSERT_EQ(all.size() - before, 2u);  // 4 of 10: two chunks of 2
+  for (size_t i = before; i < all.size(); ++i) EXPECT_EQ(NamedNamespaces(all[i]).size(), 2u);
+}
+
 // 1,000 warm namespaces (of 3,000 Prometheus knows): every query the sampler sends (the metric's,
 // its baseline, kube_pod_labels, and the range query filling a panic-aware metric's windows) names
 // at most maxNamespacesPerQuery namespaces in at most maxMatcherBytes of regex, and each
