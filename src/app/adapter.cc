@@ -202,7 +202,15 @@ absl::Status Adapter::StartParts() {
   // metadata-only watch cache per resource asked for, a LIST per request when it cannot answer),
   // else kube-state-metrics' kube_<object>_labels (cached for one sampling interval).
   if (pods_from_kubernetes) {
-    p.object_source = std::make_unique<kube::ObjectWatchCache>(*p.kube_client, RealClock::Get());
+    kube::ObjectWatchOptions watch;
+    watch.max_resources = static_cast<size_t>(config.object_watch.max_resources);
+    watch.max_objects = static_cast<size_t>(config.object_watch.max_objects);
+    watch.first_list_wait = config.object_watch.first_list_wait;
+    watch.max_staleness = config.object_watch.max_staleness;
+    watch.list_page_size = static_cast<int>(config.object_watch.list_page_size);
+    watch.registry = p.registry.get();
+    p.object_source =
+        std::make_unique<kube::ObjectWatchCache>(*p.kube_client, RealClock::Get(), watch);
   } else {
     // kube-state-metrics' series, from the backend of its kube_pod_labels.
     prom::Client* kube_state = p.backends.Find(config.pod_labels.backend);

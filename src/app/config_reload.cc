@@ -75,6 +75,13 @@ std::vector<std::string> RestartOnlyChanges(const config::Config& running,
   check("podLabels.query", running.pod_labels.query == next.pod_labels.query);
   check("podLabels.backend", running.pod_labels.backend == next.pod_labels.backend);
   check("discovery.interval", running.discovery_interval == next.discovery_interval);
+  const config::ObjectWatchConfig& w = running.object_watch;
+  const config::ObjectWatchConfig& x = next.object_watch;
+  check("objectWatch.maxResources", w.max_resources == x.max_resources);
+  check("objectWatch.maxObjects", w.max_objects == x.max_objects);
+  check("objectWatch.firstListWait", w.first_list_wait == x.first_list_wait);
+  check("objectWatch.maxStaleness", w.max_staleness == x.max_staleness);
+  check("objectWatch.listPageSize", w.list_page_size == x.list_page_size);
 
   const config::KedaConfig& k = running.keda;
   const config::KedaConfig& l = next.keda;

@@ -604,6 +604,25 @@ absl::Status ReadPodLabels(const Errors& errors, const YAML::Node& node, const C
   return CheckTemplate(errors, m.Path("query"), p->query);
 }
 
+absl::Status ReadObjectWatch(const Errors& errors, const YAML::Node& node, ObjectWatchConfig* o) {
+  AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, node, "objectWatch",
+                                               {"maxResources", "maxObjects", "firstListWait",
+                                                "maxStaleness", "listPageSize"}));
+  AA_RETURN_IF_ERROR(m.Int("maxResources", 0, 1000, &o->max_resources));
+  AA_RETURN_IF_ERROR(m.Int("maxObjects", 1, 10000000, &o->max_objects));
+  AA_RETURN_IF_ERROR(m.Duration("firstListWait", &o->first_list_wait));
+  AA_RETURN_IF_ERROR(m.Duration("maxStaleness", &o->max_staleness));
+  AA_RETURN_IF_ERROR(m.Int("listPageSize", 1, 10000, &o->list_page_size));
+  if (o->first_list_wait < absl::ZeroDuration() || o->first_list_wait > absl::Minutes(1)) {
+    return m.ErrorAt("firstListWait", "must be between 0s and 1m",
+                     FormatGoDuration(o->first_list_wait));
+  }
+  if (o->max_staleness < absl::Seconds(1)) {
+    return m.ErrorAt("maxStaleness", "must be at least 1s", FormatGoDuration(o->max_staleness));
+  }
+  return absl::OkStatus();
+}
+
 // A Go template field list for messages and parsing.
 const std::vector<std::string_view> kRuleQueryFields = {"Series", "LabelMatchers", "GroupBy",
                                                         "GroupBySlice", "LabelValuesByName"};
@@ -1277,13 +1296,14 @@ absl::StatusOr<Config> BuildConfig(const Errors& errors, const YAML::Node& root)
   config.source = errors.source();
   AA_ASSIGN_OR_RETURN(MapView top, MapView::Open(errors, root, "",
                                                  {"prometheus", "backends", "sampling", "podLabels",
-                                                  "keda", "metrics", "discovery", "rules",
-                                                  "externalRules", "resourceRules"}));
+                                                  "objectWatch", "keda", "metrics", "discovery",
+                                                  "rules", "externalRules", "resourceRules"}));
   AA_RETURN_IF_ERROR(
       ReadPrometheus(errors, top.Get("prometheus"), "prometheus", nullptr, &config.prometheus));
   AA_RETURN_IF_ERROR(ReadBackends(errors, top.Get("backends"), top.Has("prometheus"), &config));
   AA_RETURN_IF_ERROR(ReadSampling(errors, top.Get("sampling"), &config.sampling));
   AA_RETURN_IF_ERROR(ReadPodLabels(errors, top.Get("podLabels"), config, &config.pod_labels));
+  AA_RETURN_IF_ERROR(ReadObjectWatch(errors, top.Get("objectWatch"), &config.object_watch));
   AA_RETURN_IF_ERROR(ReadKeda(errors, top.Get("keda"), &config.keda));
 
   AA_RETURN_IF_ERROR(ReadDiscovery(errors, top.Get("discovery"), &config));

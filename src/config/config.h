@@ -72,6 +72,13 @@
 //   enabled                   bool, default true.
 //   backend                   backend name, default "default" (also kube_<object>_labels).
 //   query                     template (below), default 'kube_pod_labels{<<.LabelMatchers>>}'.
+// objectWatch:                labelSelector on objects other than pods, with the Kubernetes API.
+//   maxResources              integer 0..1000, default 16: resources with a watch cache (0: none,
+//                             a LIST per request).
+//   maxObjects                integer 1..10000000, default 100000: objects one cache keeps.
+//   firstListWait             duration 0..1m, default 5s: a request waits for its first list.
+//   maxStaleness              duration >= 1s, default 2m: without list or watch that long, LISTs.
+//   listPageSize              integer 1..10000, default 500: objects per list page.
 // keda:                       The KEDA external scaler gRPC port (flags --grpc-* override).
 //   listen                    string, default ":9500"; "" turns it off; port 0 picks a free one.
 //   insecure                  bool, default false: without tls, serve plaintext (a warning is
@@ -416,6 +423,16 @@ struct PodLabelsConfig {
   std::string query = "kube_pod_labels{<<.LabelMatchers>>}";
 };
 
+// The watch cache answering labelSelector on objects other than pods when the pods come from the
+// Kubernetes API (kube::ObjectWatchCache: one metadata-only informer per resource asked for).
+struct ObjectWatchConfig {
+  int64_t max_resources = 16;    // resources with an informer; 0: every request is a LIST
+  int64_t max_objects = 100000;  // objects one informer keeps; a larger resource is LISTed
+  absl::Duration first_list_wait = absl::Seconds(5);  // a request waits this long for a first list
+  absl::Duration max_staleness = absl::Minutes(2);    // no list nor watch that long: LISTs
+  int64_t list_page_size = 500;                       // `limit` of each list page
+};
+
 // The KEDA external scaler's gRPC port. The adapter's --grpc-* flags override these when given.
 struct KedaConfig {
   std::string listen = ":9500";  // host:port; port 0 picks a free one; "" turns the port off
@@ -508,6 +525,7 @@ struct Config {
   std::vector<BackendConfig> backends;
   SamplingConfig sampling;
   PodLabelsConfig pod_labels;
+  ObjectWatchConfig object_watch;
   KedaConfig keda;
   std::vector<MetricDefinition> metrics;
   // prometheus-adapter sections, when the file has them.

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metric_families.h"
 #include "common/strings.h"
 #include "kube/json_fields.h"
 #include "kube/list_watch.h"
@@ -43,12 +44,49 @@ std::optional<ObjectMeta> ParseMeta(const nlohmann::json& object) {
 
 }  // namespace
 
+// The self-metrics' families (options.registry, else a registry of their own nobody reads).
+struct ObjectWatchCache::Metrics {
+  explicit Metrics(prometheus::Registry* registry)
+      : own(registry == nullptr ? std::make_unique<prometheus::Registry>() : nullptr),
+        objects(GaugeFamily(registry ? *registry : *own, "autoscale_adapter_object_watch_objects",
+                            "Objects the watch cache holds for labelSelector, by resource.")),
+        lists(CounterFamily(
+            registry ? *registry : *own, "autoscale_adapter_object_watch_lists_total",
+            "Full lists of a resource by the watch cache (the first, after 410 Gone, after a "
+            "failure), by outcome (success, failure).")),
+        relists(CounterFamily(registry ? *registry : *own,
+                              "autoscale_adapter_object_watch_relists_total",
+                              "Watches of the watch cache that ended with 410 Gone (the "
+                              "resourceVersion expired): each is followed by a full list.")),
+        fallbacks(CounterFamily(
+            registry ? *registry : *own, "autoscale_adapter_object_watch_fallbacks_total",
+            "labelSelector requests on objects answered by a LIST of their own instead of the "
+            "watch cache, by resource and reason (too_many_resources: objectWatch.maxResources; "
+            "not_synced: no first list within objectWatch.firstListWait; stale; "
+            "too_many_objects: objectWatch.maxObjects; stopped).")) {}
+
+  std::unique_ptr<prometheus::Registry> own;
+  prometheus::Family<prometheus::Gauge>& objects;
+  prometheus::Family<prometheus::Counter>& lists;
+  prometheus::Family<prometheus::Counter>& relists;
+  prometheus::Family<prometheus::Counter>& fallbacks;
+};
+
 // One resource's list + watch loop and its cache (ns -> name -> labels).
 class ObjectWatchCache::Informer {
  public:
   Informer(Client& client, Clock& clock, const ObjectWatchOptions& options,
-           pipeline::KubeResource resource)
-      : client_(client), clock_(clock), options_(options), resource_(std::move(resource)) {
+           pipeline::KubeResource resource, Metrics& metrics)
+      : client_(client),
+        clock_(clock),
+        options_(options),
+        resource_(std::move(resource)),
+        objects_gauge_(metrics.objects.Add({{"resource", resource_.GroupResource()}})),
+        lists_ok_(
+            metrics.lists.Add({{"resource", resource_.GroupResource()}, {"outcome", "success"}})),
+        lists_failed_(
+            metrics.lists.Add({{"resource", resource_.GroupResource()}, {"outcome", "failure"}})),
+        relists_(metrics.relists.Add({{"resource", resource_.GroupResource()}})) {
     // Every namespace: the collection path without a namespace.
     pipeline::KubeResource all = resource_;
     all.namespaced = false;
@@ -71,15 +109,21 @@ class ObjectWatchCache::Informer {
   }
 
   // The cache's answer, after waiting (bounded) for the first list; nullopt when the cache cannot
-  // answer (not listed in time, stale, given up, stopped).
+  // answer (not listed in time, stale, given up, stopped), with the reason in `*why`.
   std::optional<std::vector<std::string>> Select(std::string_view ns,
-                                                 const selector::Selector& selector) {
+                                                 const selector::Selector& selector,
+                                                 const char** why) {
     absl::MutexLock lock(&mu_);
     auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stats_.synced || stats_.list_failures > 0 || stats_.gave_up || stopping_;
     };
     mu_.AwaitWithTimeout(absl::Condition(&settled), options_.first_list_wait);
-    if (!stats_.synced || stats_.gave_up || stopping_ || Stale(clock_.Now())) return std::nullopt;
+    *why = stopping_             ? "stopped"
+           : stats_.gave_up      ? "too_many_objects"
+           : !stats_.synced      ? "not_synced"
+           : Stale(clock_.Now()) ? "stale"
+                                 : nullptr;
+    if (*why != nullptr) return std::nullopt;
     std::vector<std::string> names;
     if (auto it = objects_.find(resource_.namespaced ? ns : std::string_view());
         it != objects_.end()) {
@@ -134,6 +178,8 @@ class ObjectWatchCache::Informer {
                                                 : stats_.gone);
                 stats_.last_error = s;
               }
+              if (failure == Failure::kList) lists_failed_.Increment();
+              if (failure == Failure::kGone) relists_.Increment();
               const std::string resource = resource_.GroupResource();
               if (failure == Failure::kGone) {
                 LogInfo("object watch: resourceVersion expired (410 Gone); listing again",
@@ -159,6 +205,7 @@ class ObjectWatchCache::Informer {
   void GiveUp() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     objects_.clear();
     stats_.objects = 0;
+    objects_gauge_.Set(0);
     stats_.gave_up = true;
     LogWarn("object watch: too many objects to cache; answering by a LIST per request",
             {{"resource", resource_.GroupResource()},
@@ -192,6 +239,7 @@ class ObjectWatchCache::Informer {
       if (count > options_.max_objects) {
         absl::MutexLock lock(&mu_);
         GiveUp();
+        lists_failed_.Increment();
         return absl::ResourceExhaustedError("too many objects");
       }
     } while (!cont.empty());
@@ -201,8 +249,10 @@ class ObjectWatchCache::Informer {
       absl::MutexLock lock(&mu_);
       objects_ = std::move(fresh);
       stats_.objects = count;
+      objects_gauge_.Set(static_cast<double>(count));
       stats_.synced = true;
       ++stats_.lists;
+      lists_ok_.Increment();
       stats_.resource_version = rv;
       last_good_ = clock_.Now();
     }
@@ -265,12 +315,14 @@ class ObjectWatchCache::Informer {
       auto it = objects_.find(meta->ns);
       if (it != objects_.end() && it->second.erase(meta->name) > 0) {
         --stats_.objects;
+        objects_gauge_.Set(static_cast<double>(stats_.objects));
         if (it->second.empty()) objects_.erase(it);
       }
       return true;
     }
     stats_.objects +=
         objects_[meta->ns].insert_or_assign(meta->name, std::move(meta->labels)).second;
+    objects_gauge_.Set(static_cast<double>(stats_.objects));
     if (stats_.objects > options_.max_objects) {
       GiveUp();
       return false;
@@ -282,6 +334,10 @@ class ObjectWatchCache::Informer {
   Clock& clock_;
   const ObjectWatchOptions& options_;
   const pipeline::KubeResource resource_;
+  prometheus::Gauge& objects_gauge_;
+  prometheus::Counter& lists_ok_;
+  prometheus::Counter& lists_failed_;
+  prometheus::Counter& relists_;
   std::string path_;
   WatchCancel cancel_;
   std::thread thread_;
@@ -297,7 +353,11 @@ class ObjectWatchCache::Informer {
 };
 
 ObjectWatchCache::ObjectWatchCache(Client& client, Clock& clock, ObjectWatchOptions options)
-    : client_(client), clock_(clock), options_(options), lister_(client, clock, options.list) {}
+    : client_(client),
+      clock_(clock),
+      options_(options),
+      lister_(client, clock, options.list),
+      metrics_(std::make_unique<Metrics>(options.registry)) {}
 
 ObjectWatchCache::~ObjectWatchCache() { Stop(); }
 
@@ -317,7 +377,7 @@ ObjectWatchCache::Informer* ObjectWatchCache::InformerFor(const pipeline::KubeRe
   const std::string key = resource.GroupResource();
   if (auto it = informers_.find(key); it != informers_.end()) return it->second.get();
   if (informers_.size() >= options_.max_resources) return nullptr;
-  auto informer = std::make_unique<Informer>(client_, clock_, options_, resource);
+  auto informer = std::make_unique<Informer>(client_, clock_, options_, resource, *metrics_);
   informer->Start();
   LogInfo("object watch: started", {{"resource", key}});
   return informers_.emplace(key, std::move(informer)).first->second.get();
@@ -327,9 +387,14 @@ absl::StatusOr<std::vector<std::string>> ObjectWatchCache::Select(
     const pipeline::KubeResource& resource, std::string_view ns,
     const selector::Selector& selector) {
   // Informers live until Stop(), which callers do not race with Select().
+  const char* why = "too_many_resources";
   if (Informer* informer = InformerFor(resource)) {
-    if (auto names = informer->Select(ns, selector)) return *std::move(names);
+    if (auto names = informer->Select(ns, selector, &why)) return *std::move(names);
+  } else {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) why = "stopped";
   }
+  metrics_->fallbacks.Add({{"resource", resource.GroupResource()}, {"reason", why}}).Increment();
   return lister_.Select(resource, ns, selector);
 }
 

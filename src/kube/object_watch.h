@@ -42,6 +42,10 @@
 #include "kube/object_list.h"
 #include "pipeline/object_select.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace aa::kube {
 
 struct ObjectWatchOptions {
@@ -66,6 +70,12 @@ struct ObjectWatchOptions {
   double jitter = 0.2;
   // The fallback LIST's options.
   ObjectListOptions list{};
+  // Self-metrics (null: none): autoscale_adapter_object_watch_objects{resource} (objects held),
+  // autoscale_adapter_object_watch_lists_total{resource,outcome} (full lists: the first, after
+  // 410 Gone, after a failure), autoscale_adapter_object_watch_relists_total{resource} (410 Gone),
+  // autoscale_adapter_object_watch_fallbacks_total{resource,reason} (requests answered by a LIST:
+  // too_many_resources, not_synced, stale, too_many_objects, stopped).
+  prometheus::Registry* registry = nullptr;
 };
 
 class ObjectWatchCache final : public pipeline::ObjectSource {
@@ -112,6 +122,7 @@ class ObjectWatchCache final : public pipeline::ObjectSource {
 
  private:
   class Informer;
+  struct Metrics;
   // The informer of `resource`, started on first use; null beyond max_resources or once stopped.
   Informer* InformerFor(const pipeline::KubeResource& resource);
 
@@ -119,6 +130,7 @@ class ObjectWatchCache final : public pipeline::ObjectSource {
   Clock& clock_;
   const ObjectWatchOptions options_;
   ApiObjectLister lister_;  // the fallback
+  std::unique_ptr<Metrics> metrics_;
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, std::unique_ptr<Informer>, std::less<>> informers_ ABSL_GUARDED_BY(mu_);

@@ -172,6 +172,23 @@ TEST(ParseConfigTest, NullValuesMeanDefaults) {
   EXPECT_TRUE(c.pod_labels.enabled);
 }
 
+TEST(ParseConfigTest, ObjectWatch) {
+  Config d = ParseOk(kOneMetric);
+  EXPECT_EQ(d.object_watch.max_resources, 16);
+  EXPECT_EQ(d.object_watch.max_objects, 100000);
+  EXPECT_EQ(d.object_watch.first_list_wait, absl::Seconds(5));
+  EXPECT_EQ(d.object_watch.max_staleness, absl::Minutes(2));
+  EXPECT_EQ(d.object_watch.list_page_size, 500);
+  Config c = ParseOk(WithMetric(
+      "objectWatch: {maxResources: 0, maxObjects: 2000000, firstListWait: 0s, maxStaleness: 10m, "
+      "listPageSize: 100}"));
+  EXPECT_EQ(c.object_watch.max_resources, 0);
+  EXPECT_EQ(c.object_watch.max_objects, 2000000);
+  EXPECT_EQ(c.object_watch.first_list_wait, absl::ZeroDuration());
+  EXPECT_EQ(c.object_watch.max_staleness, absl::Minutes(10));
+  EXPECT_EQ(c.object_watch.list_page_size, 100);
+}
+
 TEST(ParseConfigTest, MaxConcurrentQueries) {
   EXPECT_EQ(
       ParseOk(WithMetric("sampling: {maxConcurrentQueries: 1}")).sampling.max_concurrent_queries,
@@ -313,7 +330,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownTop",
                   WithMetric("prometh\xd0\xb5us: {}"),  // Cyrillic e: escaped in the message
                   "t.yaml: prometh\\xd0\\xb5us: unknown field; expected one of: prometheus, "
-                  "backends, sampling, podLabels, keda, "
+                  "backends, sampling, podLabels, objectWatch, keda, "
                   "metrics, discovery, rules, externalRules, resourceRules"},
         ErrorCase{
             "UnknownPrometheus", Pm("uri: x"),
@@ -365,6 +382,15 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml: sampling.maxConcurrentQueries: must be between 1 and 64 (got \"65\")"},
         ErrorCase{"WholeClusterPercentOver100", Sm("wholeClusterPercent: 101"),
                   "t.yaml: sampling.wholeClusterPercent: must be between 0 and 100 (got \"101\")"},
+        ErrorCase{"ObjectWatchUnknown", WithMetric("objectWatch: {maxObject: 1}"),
+                  "t.yaml: objectWatch.maxObject: unknown field; expected one of: maxResources, "
+                  "maxObjects, firstListWait, maxStaleness, listPageSize"},
+        ErrorCase{"ObjectWatchNoObjects", WithMetric("objectWatch: {maxObjects: 0}"),
+                  "t.yaml: objectWatch.maxObjects: must be between 1 and 10000000 (got \"0\")"},
+        ErrorCase{"ObjectWatchWaitLong", WithMetric("objectWatch: {firstListWait: 2m}"),
+                  "t.yaml: objectWatch.firstListWait: must be between 0s and 1m (got \"2m\")"},
+        ErrorCase{"ObjectWatchStalenessShort", WithMetric("objectWatch: {maxStaleness: 500ms}"),
+                  "t.yaml: objectWatch.maxStaleness: must be at least 1s (got \"500ms\")"},
         ErrorCase{"NamespaceCheckIntervalShort", Sm("namespaceCheckInterval: 100ms"),
                   "t.yaml: sampling.namespaceCheckInterval: must be at least 1s (got \"100ms\")"},
         // types

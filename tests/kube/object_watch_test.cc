@@ -5,9 +5,12 @@
 
 #include "kube/object_watch.h"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/fake_apiserver.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 
 namespace aa::kube {
 namespace {
@@ -17,6 +20,7 @@ using testing::FakeApiServer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::MakeObject;
+using ::testing::Not;
 using Kind = FakeApiServer::Kind;
 using Stats = ObjectWatchCache::Stats;
 
@@ -247,6 +251,43 @@ TEST_F(ObjectWatchTest, AtMostMaxResourcesInformers) {
   EXPECT_EQ(cache.informers(), 1u);
   EXPECT_EQ(server_->CountRequests("GET", "/api/v1/namespaces/ns/services"), 1);  // a LIST
   EXPECT_EQ(server_->CountRequests("GET", "/api/v1/services"), 0);
+}
+
+// The self-metrics on /metrics: objects held, lists, relists after 410 Gone, and each request a
+// LIST answered instead of the cache, with the reason.
+TEST_F(ObjectWatchTest, SelfMetricsCountObjectsListsRelistsAndFallbacks) {
+  prometheus::Registry registry;
+  ObjectWatchOptions o = Options();
+  o.max_objects = 5;    // 7 deployments
+  o.max_resources = 2;  // nodes and deployments; services are LISTed
+  o.registry = &registry;
+  ObjectWatchCache cache(*client_, clock_, o);
+  EXPECT_THAT(Names(cache, "nodes", "", "pool=gpu"), ElementsAre("n1"));
+  EXPECT_THAT(Names(cache, "deployments.apps", "ns", "app.kubernetes.io/name=api"),
+              ElementsAre("api"));
+  EXPECT_THAT(Names(cache, "services", "ns", "app.kubernetes.io/name=web"), ElementsAre("web"));
+  EXPECT_THAT(Names(cache, "services", "ns", "app.kubernetes.io/name=web"), ElementsAre("web"));
+  ASSERT_TRUE(server_->WaitForOpenWatches("nodes", 1));
+  server_->Compact();
+  EXPECT_GE(server_->ExpireWatches("nodes"), 1);
+  ASSERT_TRUE(cache.WaitFor("nodes", [](const Stats& s) { return s.gone >= 1 && s.lists >= 2; }));
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_object_watch_objects{resource=\"nodes\"} 2"));
+  EXPECT_THAT(text,
+              HasSubstr("autoscale_adapter_object_watch_objects{resource=\"deployments.apps\"} 0"));
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_object_watch_lists_total{outcome=\"success\","
+                              "resource=\"nodes\"} 2"));
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_object_watch_lists_total{outcome=\"failure\","
+                              "resource=\"deployments.apps\"} 1"));
+  EXPECT_THAT(text,
+              HasSubstr("autoscale_adapter_object_watch_relists_total{resource=\"nodes\"} 1"));
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_object_watch_fallbacks_total{reason=\"too_many_"
+                              "objects\",resource=\"deployments.apps\"} 1"));
+  EXPECT_THAT(text, HasSubstr("autoscale_adapter_object_watch_fallbacks_total{reason=\"too_many_"
+                              "resources\",resource=\"services\"} 2"));
+  for (const char* reason : {"not_synced", "stale", "stopped"}) {
+    EXPECT_THAT(text, Not(HasSubstr(absl::StrCat("fallbacks_total{reason=\"", reason))));
+  }
 }
 
 }  // namespace
