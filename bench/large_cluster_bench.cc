@@ -245,6 +245,10 @@ struct Figures {
   double prom_longest_query_exec_s = 0;
   double adapter_query_s_per_round = 0;  // the adapter's own view: request duration
   double rss_quiet_mib = 0, rss_streams_mib = 0, rss_load_mib = 0, hwm_mib = 0;
+  // /proc/<pid>/status at the end of the quiet rounds and with the streams open: the adapter's own
+  // (anonymous) memory, the mapped files (binary, shared libraries), its threads.
+  double anon_quiet_mib = 0, file_quiet_mib = 0, anon_streams_mib = 0;
+  int64_t threads_quiet = 0, threads_streams = 0;
   double cpu_per_round_s = 0, round_duration_s = 0;
   double cpu_per_round_load_s = 0;
   double queries_per_round = 0, prom_queries_per_round = 0, chunks_per_round = 0;
@@ -460,6 +464,9 @@ Figures RunSize(int namespaces, int pods) {
     f.prom_longest_query_exec_s = ql.longest_exec_s;
     f.longest_quiet_query_bytes = ql.longest_bytes;
     f.rss_quiet_mib = rss_max / 1024.0;
+    f.anon_quiet_mib = bench::StatusKiB(pid, "RssAnon") / 1024.0;
+    f.file_quiet_mib = bench::StatusKiB(pid, "RssFile") / 1024.0;
+    f.threads_quiet = bench::StatusKiB(pid, "Threads");
   }
   // The longest query of the whole run (the first rounds included).
   {
@@ -495,6 +502,8 @@ Figures RunSize(int namespaces, int pods) {
     }
     f.streams_open_s = std::chrono::duration<double>(Clock::now() - t0).count();
     f.rss_streams_mib = bench::StatusKiB(pid, "VmRSS") / 1024.0;
+    f.anon_streams_mib = bench::StatusKiB(pid, "RssAnon") / 1024.0;
+    f.threads_streams = bench::StatusKiB(pid, "Threads");
     f.streams_gauge =
         bench::SumSamples(Page(s.adapter_port(), "/metrics"), "autoscale_adapter_keda_streams");
     if (f.streams_opened != want_streams) {
@@ -581,7 +590,25 @@ void PrintTable(const std::vector<Figures>& all) {
   std::printf("-- the adapter\n");
   row("resident memory, quiet rounds, highest (MiB)", d(&Figures::rss_quiet_mib), "%.1f",
       "< 200 at 100k");
+  row("  anonymous (the adapter's own), quiet end (MiB)", d(&Figures::anon_quiet_mib), "%.1f", "");
+  row("  file-backed (binary, shared libraries), quiet end", d(&Figures::file_quiet_mib), "%.1f",
+      "");
+  row(
+      "  threads, quiet", [](const Figures& f) { return static_cast<double>(f.threads_quiet); },
+      "%.0f", "");
   row("resident memory with the KEDA streams open (MiB)", d(&Figures::rss_streams_mib), "%.1f", "");
+  row("  anonymous with the streams open (MiB)", d(&Figures::anon_streams_mib), "%.1f", "");
+  row(
+      "  anonymous per stream (KiB)",
+      [](const Figures& f) {
+        return f.streams_opened > 0
+                   ? (f.anon_streams_mib - f.anon_quiet_mib) * 1024.0 / f.streams_opened
+                   : 0.0;
+      },
+      "%.1f", "");
+  row(
+      "  threads with the streams open",
+      [](const Figures& f) { return static_cast<double>(f.threads_streams); }, "%.0f", "");
   row("resident memory under load, highest (MiB)", d(&Figures::rss_load_mib), "%.1f",
       "< 200 at 100k");
   row("peak resident (VmHWM, MiB)", d(&Figures::hwm_mib), "%.1f", "");
