@@ -15,23 +15,17 @@ RUN cmake -S /src -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAA_BENC
  && strip --strip-debug -o /autoscale-adapter /build/bin/autoscale-adapter
 
 # Runtime. Packages: one per shared library of the binary (libc6, libgcc-s1 and libstdc++6 are part of
-# every bookworm-slim image), plus ca-certificates for TLS to Prometheus.
+# every bookworm-slim image), plus ca-certificates for TLS to Prometheus. gRPC, protobuf, Abseil, RE2,
+# c-ares and yaml-cpp are linked in from their static archives (AA_STATIC_LINK, scripts/static_link.sh).
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates \
-      libabsl20220623 \
       libbrotli1 \
-      libc-ares2 \
       libcpp-httplib0.11 \
-      libgrpc++1.51 \
-      libgrpc29 \
       libprometheus-cpp-core1.0 \
-      libprotobuf32 \
-      libre2-9 \
       libsimdjson14 \
       libssl3 \
-      libyaml-cpp0.7 \
       zlib1g \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 autoscale-adapter \
