@@ -12,9 +12,9 @@ foreach(b query_api_bench prometheus_load_bench memory_bench apiserver_bench)
 endforeach()
 # CI's memory check (run by ctest like every test): a short memory_bench, 30 namespaces x 100 pods x 3
 # metrics (about 14 s), exits 1 when a read fails or when the adapter's resident size passes a bound:
-# idle (started, before any read) and with the full snapshot (between rounds). Measured at 2c750e1 with
-# the static link (AA_STATIC_LINK), three runs on the shared 2-core machine (load average 16, kernel
-# 6.18): idle 19.3 MiB, full 22.4-22.7 MiB, 18.3 MiB of it the binary's and the shared libraries'
+# idle (started, before any read) and with the full snapshot (between rounds). Measured at 2c750e1
+# (085f380 on main) with the static link (AA_STATIC_LINK), three runs on the shared 2-core machine
+# (load average 16, kernel 6.18): idle 19.3 MiB, full 22.4-22.7 MiB, 18.3 MiB of it the binary's and the shared libraries'
 # mapped pages. The bounds, 22 and 26 MiB, leave about 14 % for kernels and library builds that map
 # more, and fail when a shared library comes back, or the tables, the threads or the allocator
 # settings regress. With AA_STATIC_LINK off (26.1-26.5 MiB full at acd54c5) only the old 30 MiB bound
