@@ -30,7 +30,7 @@
 //
 //   large_cluster_bench [--sizes=100x100,1000x100] [--clients=10000] [--streams=10000]
 //                       [--sync=15s] [--load=30s] [--rounds=4] [--scrape_interval=10s]
-//                       [--sampling_interval=5s] [--deadline=12m]
+//                       [--sampling_interval=5s] [--max_concurrent_queries=0] [--deadline=12m]
 
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
@@ -77,6 +77,9 @@ ABSL_FLAG(absl::Duration, load, absl::Seconds(30), "How long the HPA-like client
 ABSL_FLAG(int, rounds, 4, "Quiet sampling rounds measured");
 ABSL_FLAG(absl::Duration, scrape_interval, absl::Seconds(10), "Prometheus' scrape interval");
 ABSL_FLAG(absl::Duration, sampling_interval, absl::Seconds(5), "The adapter's sampling.interval");
+ABSL_FLAG(int, max_concurrent_queries, 0,
+          "The adapter's sampling.maxConcurrentQueries (0: its default, 4): fewer whole-cluster "
+          "answers parsed at once");
 ABSL_FLAG(absl::Duration, deadline, absl::Minutes(12),
           "Bound of the whole run: a wait that would pass it fails the run");
 
@@ -346,7 +349,11 @@ Figures RunSize(int namespaces, int pods) {
       absl::StrCat("interval: ", FormatGoDuration(absl::GetFlag(FLAGS_sampling_interval)),
                    ", maxAge: 60s, maxNamespaces: ", namespaces + 100,
                    ", newNamespacesPerSecond: ", namespaces + 100,
-                   ", newNamespaceBurst: ", namespaces + 100, ", firstSampleTimeout: 200ms"),
+                   ", newNamespaceBurst: ", namespaces + 100, ", firstSampleTimeout: 200ms",
+                   absl::GetFlag(FLAGS_max_concurrent_queries) > 0
+                       ? absl::StrCat(", maxConcurrentQueries: ",
+                                      absl::GetFlag(FLAGS_max_concurrent_queries))
+                       : ""),
       absl::StrCat("keda: {limits: {maxStreams: ", absl::GetFlag(FLAGS_streams) + 1000,
                    ", maxStreamsPerClient: ", absl::GetFlag(FLAGS_streams) + 1000, "}}\n"));
   auto stack = demo::Stack::Start(options);
