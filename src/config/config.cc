@@ -874,13 +874,6 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     AA_RETURN_IF_ERROR(m.Number(
         "quantile", [](double v) { return v > 0 && v < 1; }, "must be in (0, 1)", &quantile));
     spec.quantile = quantile.value_or(0.95);
-    for (auto [key, value] :
-         {std::pair<std::string_view, const std::string*>{"namespaceLabel", &spec.namespace_label},
-          {"podLabel", &spec.pod_label}}) {
-      if (m.Has(key) && !internal::IsPromLabelName(*value)) {
-        return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
-      }
-    }
   } else if (spec.type == "cpu") {
     AA_RETURN_IF_ERROR(forbid("source", "type concurrency"));
     AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
@@ -929,16 +922,17 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
       AA_RETURN_IF_ERROR(forbid("metric", "sources histogram and gauge"));
       AA_RETURN_IF_ERROR(forbid("unit", "source histogram"));
     }
-    for (auto [key, value] :
-         {std::pair<std::string_view, const std::string*>{"namespaceLabel", &spec.namespace_label},
-          {"podLabel", &spec.pod_label}}) {
-      if (m.Has(key) && !internal::IsPromLabelName(*value)) {
-        return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
-      }
-    }
   } else {
     return errors.AtValue(
         m.Path("type"), absl::StrCat("unknown preset type; expected ", ToAbsl(kTypes)), spec.type);
+  }
+  // The types that read these keys (the others forbade them above).
+  for (auto [key, value] :
+       {std::pair<std::string_view, const std::string*>{"namespaceLabel", &spec.namespace_label},
+        {"podLabel", &spec.pod_label}}) {
+    if (m.Has(key) && !internal::IsPromLabelName(*value)) {
+      return errors.AtValue(m.Path(key), "not a Prometheus label name", *value);
+    }
   }
   if (spec.window < absl::Seconds(1)) {
     return m.ErrorAt("window", "must be at least 1s", FormatGoDuration(spec.window));

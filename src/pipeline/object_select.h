@@ -2,8 +2,9 @@
 // Selecting Kubernetes objects other than pods (services, deployments.apps, nodes, namespaces...)
 // by their labels, for the custom metrics API's `{resource}/*/{metric}?labelSelector=`: which
 // objects the selector picks decides which rows of the metric are served, as prometheus-adapter
-// does. Two sources, chosen like the pod index (--pod_source): the Kubernetes API (a LIST with the
-// selector passed through; kube/object_list.h) or kube-state-metrics' kube_<object>_labels series
+// does. Two sources, chosen like the pod index (--pod_source): the Kubernetes API (a metadata-only
+// watch cache per resource asked for, kube/object_watch.h, which falls back to a LIST with the
+// selector passed through, kube/object_list.h) or kube-state-metrics' kube_<object>_labels series
 // in Prometheus (KubeStateObjectSource below).
 
 #include <map>

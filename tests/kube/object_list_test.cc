@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/fake_apiserver.h"
+#include "kube/labeled_objects_test_base.h"
 
 namespace aa::kube {
 namespace {
@@ -14,15 +15,10 @@ using ::testing::ElementsAre;
 using testing::FakeApiServer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::LabeledObjectsTest;
 using testing::MakeObject;
-
-selector::Selector Sel(std::string_view text) {
-  auto s = selector::Selector::Parse(text);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? *s : selector::Selector();
-}
-
-const pipeline::KubeResource& R(std::string_view name) { return *pipeline::FindKubeResource(name); }
+using testing::R;
+using testing::Sel;
 
 TEST(CollectionPathTest, CoreAndGroups) {
   EXPECT_EQ(CollectionPath(R("services"), "ns"), "/api/v1/namespaces/ns/services");
@@ -36,33 +32,13 @@ TEST(CollectionPathTest, CoreAndGroups) {
   EXPECT_EQ(CollectionPath(R("jobs"), "a"), "/apis/batch/v1/namespaces/a/jobs");
 }
 
-class ApiObjectListerTest : public ::testing::Test {
+// With a namespace object too (ns, team=a).
+class ApiObjectListerTest : public LabeledObjectsTest {
  protected:
   void SetUp() override {
-    auto server = FakeApiServer::Start({.required_token = "t"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto client = Client::Create(server_->ClientConfigFor("t"));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-    for (int i = 0; i < 5; ++i) {
-      server_->Upsert("deployments.apps",
-                      MakeObject("ns", "web-" + std::to_string(i),
-                                 {{"app.kubernetes.io/name", "web"}, {"i", std::to_string(i)}}));
-    }
-    server_->Upsert("deployments.apps",
-                    MakeObject("ns", "api", {{"app.kubernetes.io/name", "api"}}));
-    server_->Upsert("deployments.apps",
-                    MakeObject("other", "web-x", {{"app.kubernetes.io/name", "web"}}));
-    server_->Upsert("services", MakeObject("ns", "web", {{"app.kubernetes.io/name", "web"}}));
-    server_->Upsert("nodes", MakeObject("", "n1", {{"pool", "gpu"}}));
-    server_->Upsert("nodes", MakeObject("", "n2", {{"pool", "cpu"}}));
+    LabeledObjectsTest::SetUp();
     server_->Upsert("namespaces", MakeObject("", "ns", {{"team", "a"}}));
   }
-
-  SimulatedClock clock_;
-  std::unique_ptr<FakeApiServer> server_;
-  std::unique_ptr<Client> client_;
 };
 
 TEST_F(ApiObjectListerTest, ListsMetadataWithTheSelectorInPages) {

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/fake_apiserver.h"
+#include "kube/labeled_objects_test_base.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 
@@ -19,45 +20,19 @@ using ::testing::ElementsAre;
 using testing::FakeApiServer;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using testing::LabeledObjectsTest;
 using testing::MakeObject;
 using ::testing::Not;
+using testing::R;
+using testing::Sel;
 using Kind = FakeApiServer::Kind;
 using Stats = ObjectWatchCache::Stats;
-
-selector::Selector Sel(std::string_view text) {
-  auto s = selector::Selector::Parse(text);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? *s : selector::Selector();
-}
-
-const pipeline::KubeResource& R(std::string_view name) { return *pipeline::FindKubeResource(name); }
 
 constexpr char kDeployments[] = "/apis/apps/v1/deployments";  // every namespace
 constexpr char kNsDeployments[] = "/apis/apps/v1/namespaces/";
 
-class ObjectWatchTest : public ::testing::Test {
+class ObjectWatchTest : public LabeledObjectsTest {
  protected:
-  void SetUp() override {
-    auto server = FakeApiServer::Start({.required_token = "t"});
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    auto client = Client::Create(server_->ClientConfigFor("t"));
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
-    for (int i = 0; i < 5; ++i) {
-      server_->Upsert("deployments.apps",
-                      MakeObject("ns", "web-" + std::to_string(i),
-                                 {{"app.kubernetes.io/name", "web"}, {"i", std::to_string(i)}}));
-    }
-    server_->Upsert("deployments.apps",
-                    MakeObject("ns", "api", {{"app.kubernetes.io/name", "api"}}));
-    server_->Upsert("deployments.apps",
-                    MakeObject("other", "web-x", {{"app.kubernetes.io/name", "web"}}));
-    server_->Upsert("services", MakeObject("ns", "web", {{"app.kubernetes.io/name", "web"}}));
-    server_->Upsert("nodes", MakeObject("", "n1", {{"pool", "gpu"}}));
-    server_->Upsert("nodes", MakeObject("", "n2", {{"pool", "cpu"}}));
-  }
-
   ObjectWatchOptions Options() {
     ObjectWatchOptions o;
     o.list_page_size = 2;
@@ -74,10 +49,6 @@ class ObjectWatchTest : public ::testing::Test {
   bool EventsSeen(ObjectWatchCache& cache, std::string_view resource, int events) {
     return cache.WaitFor(resource, [events](const Stats& s) { return s.events >= events; });
   }
-
-  SimulatedClock clock_;
-  std::unique_ptr<FakeApiServer> server_;
-  std::unique_ptr<Client> client_;
 };
 
 TEST_F(ObjectWatchTest, ManyRequestsCostOneListAndOneWatch) {
