@@ -434,6 +434,36 @@ TEST(Exposition, SeriesOfRemovedPodsDisappear) {
   EXPECT_EQ(RenderMetrics(*sim).find(last), std::string::npos);
 }
 
+TEST(Exposition, TheActivatorHoldsTheQueueOfEachRevisionAlsoAtZeroPods) {
+  auto sim = DefaultSim();
+  ASSERT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", 0).ok());
+  ASSERT_TRUE(sim->SetLoadOverride("kserve-test", "concurrency-model", 50).ok());
+  sim->Advance(absl::Seconds(2));
+  const ServiceView s = sim->Services()[0];
+  ASSERT_TRUE(s.pods.empty());
+  ASSERT_GT(s.queue_length, 0);
+  const Parsed p = Parse(RenderMetrics(*sim));
+  EXPECT_EQ(p.types.at("activator_request_concurrency"), "gauge");
+  EXPECT_EQ(p.types.at("activator_request_count"), "counter");
+  const std::vector<Sample> gauge = Find(p, "activator_request_concurrency");
+  ASSERT_EQ(gauge.size(), sim->Services().size());  // one series per revision
+  const std::map<std::string, std::string> labels = {
+      {"namespace_name", "kserve-test"},
+      {"service_name", "concurrency-model-predictor"},
+      {"configuration_name", "concurrency-model-predictor"},
+      {"revision_name", "concurrency-model-predictor-00001"},
+      {"pod_name", "activator-sim"},
+      {"container_name", "activator"}};
+  EXPECT_EQ(gauge[0].labels, labels);
+  EXPECT_EQ(gauge[0].value, static_cast<double>(s.queue_length));
+  const std::vector<Sample> count = Find(p, "activator_request_count");
+  ASSERT_EQ(count.size(), sim->Services().size());
+  EXPECT_EQ(count[0].value, static_cast<double>(s.queued));
+  EXPECT_EQ(count[0].labels.at("response_code"), "200");
+  // Nothing waits for the other (serving, idle) revision.
+  EXPECT_EQ(gauge[1].value, 0);
+}
+
 TEST(Exposition, FormatsValuesAndEscapesLabels) {
   EXPECT_EQ(FormatSampleValue(1), "1");
   EXPECT_EQ(FormatSampleValue(0.1), "0.1");

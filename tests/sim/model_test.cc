@@ -213,6 +213,53 @@ TEST(Simulator, ScaleToZeroQueuesThenServesAfterScaleUp) {
   EXPECT_LT(s.queue_length, 5);
 }
 
+TEST(Simulator, AServiceAtZeroHoldsItsRequestsUntilAPodIsReadyAndRecordsTheColdStart) {
+  ServiceSpec spec = Constant(10, 100, absl::Milliseconds(100), 0);
+  spec.start_delay = absl::Seconds(4);
+  auto sim = Make({spec});
+  ServiceView s = One(*sim);
+  EXPECT_TRUE(s.pods.empty());
+  EXPECT_EQ(s.first_arrival, -1);
+  EXPECT_EQ(s.first_ready, -1);
+  sim->Advance(absl::Seconds(3));
+  s = One(*sim);
+  // Every request waits (none dropped, none served) while no pod exists.
+  ASSERT_GT(s.arrived, 10u);
+  EXPECT_EQ(s.queue_length, static_cast<int64_t>(s.arrived));
+  EXPECT_EQ(s.queued, s.arrived);
+  EXPECT_EQ(s.dropped, 0u);
+  EXPECT_EQ(s.completed, 0u);
+  EXPECT_TRUE(s.first_waits->empty());
+  const double first = s.first_arrival;
+  EXPECT_GT(first, 0);
+  EXPECT_LT(first, 3);
+  // The autoscaler wakes up at t = 3 s: the pod is ready 4 s later and takes the whole queue.
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  sim->Advance(absl::Seconds(3));
+  s = One(*sim);
+  EXPECT_EQ(s.ready_replicas, 0);
+  EXPECT_EQ(s.first_ready, -1);
+  sim->Advance(absl::Seconds(2));
+  s = One(*sim);
+  EXPECT_EQ(s.ready_replicas, 1);
+  EXPECT_DOUBLE_EQ(s.first_ready, 7);
+  EXPECT_EQ(s.queue_length, 0);
+  EXPECT_EQ(s.dropped, 0u);
+  ASSERT_EQ(s.first_waits->size(), kFirstWaitsRecorded);
+  // In arrival order: the first request waited from its arrival to the pod's readiness, the later
+  // ones less; the requests arriving after the pod was ready did not wait.
+  EXPECT_DOUBLE_EQ(s.first_waits->front(), 7 - first);
+  EXPECT_TRUE(std::is_sorted(s.first_waits->rbegin(), s.first_waits->rend()));
+  EXPECT_EQ(s.first_waits->back(), 0);
+  // Scaling to zero again and back does not move the cold-start record.
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 0).ok());
+  sim->Advance(absl::Seconds(2));
+  ASSERT_TRUE(sim->SetReplicas("ns", "m", 1).ok());
+  sim->Advance(absl::Seconds(5));
+  EXPECT_DOUBLE_EQ(One(*sim).first_ready, 7);
+  EXPECT_DOUBLE_EQ(One(*sim).first_arrival, first);
+}
+
 TEST(Simulator, CpuCounterRateMatchesLoad) {
   ServiceSpec spec = Constant(20, 0, absl::Milliseconds(100), 2);
   spec.cpu_per_request = 0.05;

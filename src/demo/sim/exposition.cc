@@ -133,6 +133,30 @@ std::string RenderMetrics(const Simulator& sim) {
     w.Sample("revision_request_count", queue_proxy_labels(s, p), static_cast<double>(p.requests));
   });
 
+  // Knative's activator (one replica, "activator-sim" in knative-serving), per revision: the
+  // requests it holds (the service queue: every request at zero ready pods, and the overflow
+  // beyond containerConcurrency), and the requests that entered it.
+  auto activator_labels = [](const ServiceView& s) {
+    const std::string config = s.spec->name + "-predictor";
+    return Labels{{"namespace_name", s.spec->ns},       {"service_name", config},
+                  {"configuration_name", config},       {"revision_name", config + "-00001"},
+                  {"pod_name", "activator-sim"},        {"container_name", "activator"}};
+  };
+  w.Family("activator_request_concurrency", "gauge",
+           "Concurrent requests that are routed to Activator");
+  for (const auto& s : services) {
+    w.Sample("activator_request_concurrency", activator_labels(s),
+             static_cast<double>(s.queue_length));
+  }
+  w.Family("activator_request_count", "counter",
+           "The number of requests that are routed to Activator");
+  for (const auto& s : services) {
+    Labels l = activator_labels(s);
+    l.emplace_back("response_code", "200");
+    l.emplace_back("response_code_class", "2xx");
+    w.Sample("activator_request_count", l, static_cast<double>(s.queued));
+  }
+
   // KServe model server.
   w.Family("request_predict_seconds", "histogram", "predict latency in seconds");
   each_pod([&](const ServiceView& s, const PodView& p) {

@@ -11,6 +11,12 @@
 //   revision_request_count (counter)
 //     {namespace_name, configuration_name=<svc>-predictor, revision_name=<svc>-predictor-00001,
 //      pod_name, container_name="queue-proxy", response_code="200", response_code_class="2xx"}
+//   activator_request_concurrency (gauge: the service queue, i.e. the requests Knative's activator
+//     holds: all of them at zero ready pods), activator_request_count (counter: requests that
+//     entered it; plus response_code="200", response_code_class="2xx")
+//     {namespace_name, service_name=configuration_name=<svc>-predictor,
+//      revision_name=<svc>-predictor-00001, pod_name="activator-sim", container_name="activator"}:
+//     one series per service, present at zero pods too
 //   request_predict_seconds (histogram, service time) {namespace, pod, model_name}
 //   vllm:num_requests_running, vllm:num_requests_waiting (gauges) {namespace, pod, model_name};
 //     waiting is the pod's share of the service queue (shared out evenly over the serving pods,

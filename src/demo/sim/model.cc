@@ -378,6 +378,8 @@ struct Simulator::ServiceState {
   double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
   double retired_cpu_seconds = 0;  // CPU of pods already removed
   double latency_seconds_sum = 0;
+  double first_arrival = -1, first_ready = -1;
+  std::vector<double> first_waits;  // queue waits of the first kFirstWaitsRecorded requests
   Histogram ttft_seconds;  // vLLM-like servers: every TTFT, fine buckets
   double integrated_to = 0;
   double pending_candidate = 0;  // next thinning candidate (>= the end of the last step)
@@ -473,6 +475,8 @@ struct Simulator::ServiceState {
     const double rate =
         spec.cpu_per_request / (spec.cpu_limit > 0 ? Seconds(spec.service_time) : st);
     UpdateCpu(pod, t);
+    // FIFO: requests are admitted in arrival order, so these are the first requests' waits.
+    if (first_waits.size() < kFirstWaitsRecorded) first_waits.push_back(t - arrival);
     ++pod->in_flight;
     pod->busy_cpu += rate;
     ++in_flight;
@@ -505,6 +509,7 @@ struct Simulator::ServiceState {
   }
 
   void Arrive(double t) {
+    if (arrived == 0) first_arrival = t;
     ++arrived;
     if (queue.empty()) {
       if (Pod* pod = PickPod()) {
@@ -607,7 +612,10 @@ struct Simulator::ServiceState {
       Integrate(t);
       if (next_ready == t) {
         for (auto& p : pods) {
-          if (!p->ready && !p->draining && p->ready_at <= t) p->ready = true;
+          if (!p->ready && !p->draining && p->ready_at <= t) {
+            p->ready = true;
+            if (first_ready < 0) first_ready = t;
+          }
         }
         next_ready = NextReady();
         DrainQueue(t);
@@ -745,6 +753,9 @@ ServiceView Simulator::View(const ServiceState& s) const {
   v.pod_seconds = s.pod_seconds;
   v.cpu_seconds = s.retired_cpu_seconds;
   v.latency_seconds_sum = s.latency_seconds_sum;
+  v.first_arrival = s.first_arrival;
+  v.first_ready = s.first_ready;
+  v.first_waits = &s.first_waits;
   if (s.spec.llm) v.ttft_seconds = &s.ttft_seconds;
   int serving = 0;
   for (const auto& p : s.pods) {

@@ -12,7 +12,10 @@
 //   unlimited). A request that finds no free slot waits in one FIFO queue per service (think
 //   Knative's activator); when a slot frees up the head of the queue goes to the least-loaded ready
 //   pod (ties: oldest pod). The queue holds at most `queue_limit` requests; more are dropped and
-//   counted in `dropped`.
+//   counted in `dropped`. At zero ready pods every arrival waits there (a service with replicas 0
+//   is scaled to zero, its requests held by the activator, as Knative's activator holds them) and
+//   is forwarded once a pod is ready; no wait timeout is modelled, so the only lost requests are
+//   the dropped ones. `first_arrival`, `first_ready` and `first_waits` record the cold start.
 // - A new pod becomes ready `start_delay` after it was created and gets no traffic before that.
 // - Scale-down deletes not-ready pods first (newest first), then the newest ready pods. A deleted
 //   ready pod drains: it takes no new requests, finishes those in flight, then disappears (with all
@@ -134,6 +137,9 @@ struct ServiceSpec {
 
 inline constexpr int kMaxReplicas = 1000;
 
+// How many of a service's first requests have their queue wait recorded (ServiceView::first_waits).
+inline constexpr size_t kFirstWaitsRecorded = 100;
+
 // The pause container of every pod: constant CPU (cores) and memory working set (bytes).
 inline constexpr double kPauseContainerCpu = 0.001;
 inline constexpr double kPauseContainerMemory = 512.0 * 1024;
@@ -225,6 +231,12 @@ struct ServiceView {
   double pod_seconds = 0;          // integral of the pod count (starting, serving, draining)
   double cpu_seconds = 0;          // core-seconds of the serving containers, removed pods included
   double latency_seconds_sum = 0;  // sum of latencies of completed requests (s)
+  // Cold start: simulated seconds of the first arrival and of the first pod that became ready
+  // after start (its start_delay out; the initial pods do not count), -1 while none; and the queue
+  // waits (s) of the first kFirstWaitsRecorded requests, in arrival order, as they were admitted.
+  double first_arrival = -1;
+  double first_ready = -1;
+  const std::vector<double>* first_waits = nullptr;
   // vLLM-like servers only (null otherwise): every time to first token of the service, removed
   // pods' included, in FineTtftBucketsSeconds().
   const Histogram* ttft_seconds = nullptr;

@@ -77,6 +77,12 @@ nlohmann::json ServiceJson(const ServiceView& s) {
       {"concurrency_seconds", s.concurrency_seconds},
       {"pod_seconds", s.pod_seconds},
       {"cpu_seconds", s.cpu_seconds},
+      {"first_arrival_seconds",
+       s.first_arrival >= 0 ? nlohmann::json(s.first_arrival) : nlohmann::json(nullptr)},
+      {"first_ready_seconds",
+       s.first_ready >= 0 ? nlohmann::json(s.first_ready) : nlohmann::json(nullptr)},
+      {"first_waits_seconds",
+       s.first_waits ? nlohmann::json(*s.first_waits) : nlohmann::json::array()},
       {"pods", std::move(pods)}};
   if (s.ttft_seconds != nullptr) {
     // Sparse: [lower, upper, count] of every non-empty bucket (the overflow bucket's upper is its
