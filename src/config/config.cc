@@ -855,10 +855,12 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     if (!m.Has(key)) return absl::OkStatus();
     return errors.AtNode(m.Path(key), absl::StrCat("only for ", ToAbsl(who_reads_it)), m.Get(key));
   };
-  static constexpr std::string_view kTypes = "concurrency, cpu, waiting, kv-cache or ttft";
+  static constexpr std::string_view kTypes =
+      "concurrency, cpu, waiting, kv-cache, ttft or activity";
   if (!m.Has("type")) return errors.At(m.Path("type"), absl::StrCat("required: ", ToAbsl(kTypes)));
   const bool vllm_type = spec.type == "waiting" || spec.type == "kv-cache" || spec.type == "ttft";
-  const bool known_type = vllm_type || spec.type == "cpu" || spec.type == "concurrency";
+  const bool known_type = vllm_type || spec.type == "cpu" || spec.type == "concurrency" ||
+                          spec.type == "activity";
   if (known_type && spec.type != "ttft") AA_RETURN_IF_ERROR(forbid("quantile", "type ttft"));
   if (known_type && spec.type != "cpu") AA_RETURN_IF_ERROR(forbid("saturation", "type cpu"));
   if (vllm_type) {
@@ -874,6 +876,18 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     AA_RETURN_IF_ERROR(m.Number(
         "quantile", [](double v) { return v > 0 && v < 1; }, "must be in (0, 1)", &quantile));
     spec.quantile = quantile.value_or(0.95);
+  } else if (spec.type == "activity") {
+    // Knative's activator series: `source` may say so; they name their revision, not a pod.
+    if (m.Has("source") && spec.source != "knative-activator") {
+      return errors.AtValue(m.Path("source"),
+                            "must be knative-activator (the only source of this type)", spec.source);
+    }
+    spec.source = "knative-activator";
+    AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
+    AA_RETURN_IF_ERROR(forbid("unit", "type concurrency with source histogram"));
+    AA_RETURN_IF_ERROR(forbid("baselineMatchers", "type cpu"));
+    AA_RETURN_IF_ERROR(forbid("namespaceLabel", "types concurrency, waiting, kv-cache and ttft"));
+    AA_RETURN_IF_ERROR(forbid("podLabel", "types concurrency, waiting, kv-cache and ttft"));
   } else if (spec.type == "cpu") {
     AA_RETURN_IF_ERROR(forbid("source", "type concurrency"));
     AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
@@ -1098,10 +1112,16 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
   AA_RETURN_IF_ERROR(m.String("description", &def->description));
   std::string resource = "pods";
   AA_RETURN_IF_ERROR(m.String("resource", &resource));
-  if (resource != "pods") return errors.AtValue(m.Path("resource"), "must be pods", resource);
+  if (resource != "pods" && resource != "external") {
+    return errors.AtValue(m.Path("resource"), "must be pods (or external, for preset activity)",
+                          resource);
+  }
 
   const bool has_preset = m.Has("preset");
   const bool has_query = m.Has("query");
+  if (!has_preset && resource != "pods") {
+    return errors.AtValue(m.Path("resource"), "external is for preset activity only", resource);
+  }
   if (has_preset && has_query)
     return errors.At(path, "set exactly one of preset and query, not both");
   if (!has_preset && !has_query) return errors.At(path, "one of preset or query is required");
@@ -1117,6 +1137,15 @@ absl::Status ReadMetric(const Errors& errors, const YAML::Node& node, const std:
       }
     }
     AA_RETURN_IF_ERROR(ReadPreset(errors, m.Get("preset"), m.Path("preset"), def));
+    // The activity preset reads series that exist at zero pods: an external metric.
+    const bool activity = def->preset.type == "activity";
+    if (m.Has("resource") && activity != (resource == "external")) {
+      return errors.AtValue(m.Path("resource"),
+                            activity ? "must be external (preset activity is an external metric)"
+                                     : "external is for preset activity only",
+                            resource);
+    }
+    if (activity) def->resource = MetricResource::External();
   } else {
     AA_RETURN_IF_ERROR(m.String("query", &def->query));
     AA_RETURN_IF_ERROR(CheckTemplate(errors, m.Path("query"), def->query));

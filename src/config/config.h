@@ -115,13 +115,16 @@
 // - name                      required, unique, [a-zA-Z_:][a-zA-Z0-9_:.-]*, at most 253 chars.
 //   backend                   backend name, default "default".
 //   description               string, default: generated for presets, else "".
-//   resource                  default pods (the only value for now).
+//   resource                  default pods; external for preset activity (which implies it).
 //   preset:                   exactly one of preset and query is required.
 //     type                    required: concurrency | cpu | waiting | kv-cache | ttft (the last
 //                             three read vLLM's series: requests waiting, KV-cache usage in
-//                             percent, a time-to-first-token quantile in seconds).
+//                             percent, a time-to-first-token quantile in seconds) | activity
+//                             (requests held by Knative's activator per revision: an external
+//                             metric, so it exists at zero pods; for scale from zero).
 //     source                  concurrency, required: knative-queue-proxy | kserve | vllm |
-//                             histogram | gauge; waiting, kv-cache, ttft: optional, vllm.
+//                             histogram | gauge; waiting, kv-cache, ttft: optional, vllm;
+//                             activity: optional, knative-activator.
 //     quantile                ttft only: number in (0, 1), default 0.95.
 //     window                  duration >= 1s, whole milliseconds, default 1m: rate/average window.
 //     metric                  histogram (base name, no _sum) and gauge sources only; required
@@ -222,6 +225,10 @@
 //   request in W has no value):
 //     histogram_quantile(Q, sum by (<<.GroupBy>>, le) (rate(vllm:time_to_first_token_seconds_bucket{
 //       <<.LabelMatchers>>}[W])))                                    (one line, no break)
+//   activity (Knative's activator; external: namespace label namespace_name, one series per
+//   revision, selected by its own labels, e.g. configuration_name=<isvc>-predictor):
+//     sum by (<<.GroupBy>>, configuration_name, revision_name) (max_over_time(
+//       activator_request_concurrency{<<.LabelMatchers>>}[W]))       (one line, no break)
 //   cpu, in cores; baseline_query the CPU requests in cores:
 //     sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!="",
 //       container!="POD",<<.LabelMatchers>>}[W]))                    (one line, no break)

@@ -523,7 +523,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml: metrics[2].name: duplicate metric name, first defined at metrics[0] "
                   "(got \"a\")"},
         ErrorCase{"Resource", Metric("name: m\n  resource: nodes\n  preset: {type: cpu}"),
-                  "t.yaml: metrics[0].resource: must be pods (got \"nodes\")"},
+                  "t.yaml: metrics[0].resource: must be pods (or external, for preset activity) "
+                  "(got \"nodes\")"},
         ErrorCase{"PresetAndQuery",
                   Metric("name: m\n  preset: {type: cpu}\n  query: 'x{<<.LabelMatchers>>}'"),
                   "t.yaml: metrics[0]: set exactly one of preset and query, not both"},
@@ -614,11 +615,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"PresetNotMap", Metric("name: m\n  preset: cpu"),
                   "t.yaml: metrics[0].preset: expected a map (got \"cpu\")"},
         ErrorCase{"PresetTypeMissing", Preset("window: 1m"),
-                  "t.yaml: metrics[0].preset.type: required: concurrency, cpu, waiting, kv-cache "
-                  "or ttft"},
+                  "t.yaml: metrics[0].preset.type: required: concurrency, cpu, waiting, kv-cache, "
+                  "ttft or activity"},
         ErrorCase{"PresetTypeUnknown", Preset("type: memory"),
                   "t.yaml: metrics[0].preset.type: unknown preset type; expected concurrency, "
-                  "cpu, waiting, kv-cache or ttft (got \"memory\")"},
+                  "cpu, waiting, kv-cache, ttft or activity (got \"memory\")"},
         ErrorCase{"VllmTypeOtherSource", Preset("type: waiting, source: kserve"),
                   "t.yaml: metrics[0].preset.source: must be vllm (the only source of this type) "
                   "(got \"kserve\")"},

@@ -258,6 +258,48 @@ TEST(PresetTest, CpuMatchers) {
   EXPECT_EQ(derived, 4);  // cpu and memory, per container and per node
 }
 
+TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
+  for (const std::string body :
+       {"preset: {type: activity, window: 2s}\n  target: 70",
+        "preset: {type: activity, source: knative-activator, window: 2s}\n  resource: external\n"
+        "  target: 70"}) {
+    SCOPED_TRACE(body);
+    MetricDefinition m = FromYaml(body);
+    EXPECT_EQ(m.query,
+              "sum by (<<.GroupBy>>, configuration_name, revision_name) "
+              "(max_over_time(activator_request_concurrency{<<.LabelMatchers>>}[2s]))");
+    EXPECT_TRUE(m.resource.is(MetricResource::Kind::kExternal));
+    EXPECT_EQ(m.Key(), "external/m");
+    EXPECT_EQ(m.namespace_label, "namespace_name");
+    EXPECT_EQ(m.pod_label, "");
+    EXPECT_EQ(m.baseline_query, "");
+    EXPECT_EQ(m.target, 70);
+    EXPECT_EQ(m.preset.type, "activity");
+    EXPECT_EQ(m.preset.source, "knative-activator");
+    EXPECT_EQ(m.preset.metric, "activator_request_concurrency");
+    EXPECT_THAT(m.description, ::testing::HasSubstr("zero pods"));
+  }
+  for (const auto& [body, error] : std::vector<std::pair<std::string, std::string>>{
+           {"preset: {type: activity}\n  resource: pods",
+            "metrics[0].resource: must be external (preset activity is an external metric)"},
+           {"preset: {type: concurrency, source: kserve}\n  resource: external",
+            "metrics[0].resource: external is for preset activity only"},
+           {"query: x{<<.LabelMatchers>>}\n  resource: external",
+            "metrics[0].resource: external is for preset activity only"},
+           {"preset: {type: activity, source: istio}",
+            "metrics[0].preset.source: must be knative-activator"},
+           {"preset: {type: activity, podLabel: p}", "metrics[0].preset.podLabel: only for"},
+           {"preset: {type: activity}\n  target: 70\n  panic: {}",
+            "metrics[0].panic: only for concurrency metrics"}}) {
+    SCOPED_TRACE(body);
+    absl::StatusOr<Config> c =
+        ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(c.status().message(), ::testing::HasSubstr(error));
+  }
+}
+
 TEST(PresetTest, UserDescriptionWins) {
   MetricDefinition m = FromYaml("description: mine\n  preset: {type: cpu}");
   EXPECT_EQ(m.description, "mine");
@@ -293,7 +335,9 @@ std::string Render(const std::string& tmpl, const MetricDefinition& def) {
   }
   std::string out = absl::StrReplaceAll(
       tmpl, {{"<<.LabelMatchers>>", absl::StrCat(def.namespace_label, "=~\"kserve-test|other\"")},
-             {"<<.GroupBy>>", absl::StrCat(def.namespace_label, ", ", def.pod_label)}});
+             {"<<.GroupBy>>", def.pod_label.empty()  // external: the namespace only
+                                  ? def.namespace_label
+                                  : absl::StrCat(def.namespace_label, ", ", def.pod_label)}});
   return out;
 }
 
@@ -317,6 +361,7 @@ TEST(PresetPromqlTest, EveryPresetRendersToValidPromql) {
       "preset: {type: waiting, window: 15s}",
       "preset: {type: kv-cache, sourceMatchers: ['job=\"vllm\"']}",
       "preset: {type: ttft, quantile: 0.99, window: 2m}",
+      "preset: {type: activity, window: 2s, sourceMatchers: ['job=\"activator\"']}",
   };
   std::vector<MetricDefinition> defs;
   for (const std::string& body : bodies) defs.push_back(FromYaml(body));

@@ -574,6 +574,57 @@ TEST_F(KedaServiceTest, StreamSendsStateAtOnceThenPushesChanges) {
   EXPECT_EQ(MetricValue(registry_, "autoscale_adapter_keda_streams"), 0);
 }
 
+// Scale from zero: an external activity metric (Knative's activator series, preset activity)
+// exists while the workload has no pod; the sampling round that first sees a waiting request
+// pushes `true` on the open stream.
+class KedaActivityTest : public KedaServiceTest {
+ protected:
+  void SetUp() override {
+    auto c = config::ParseConfig(absl::StrCat(testing::KedaTestConfigYaml(),
+                                              "- name: activator_requests\n"
+                                              "  preset: {type: activity, window: 2s}\n"
+                                              "  target: 70\n"),
+                                 "keda-activity-test");
+    ASSERT_TRUE(c.ok()) << c.status();
+    SetWaiting(0);
+    sampler_ = std::make_unique<pipeline::Sampler>(*std::move(c), prom_, clock_, &registry_);
+    sampler_->Start();
+  }
+  // The activator holds `n` requests of revision isvc-predictor-00001 in namespace t1.
+  void SetWaiting(double n) {
+    prom_.AnswerContaining("activator_request_concurrency{",
+                           {{{{"namespace_name", kNs},
+                              {"configuration_name", "isvc-predictor"},
+                              {"revision_name", "isvc-predictor-00001"}},
+                             n}});
+  }
+};
+
+TEST_F(KedaActivityTest, StreamPushesTrueOnTheFirstSampleThatShowsAWaitingRequest) {
+  StartServer();
+  const ScaledObjectRef ref = Ref({{"metric", "activator_requests"},
+                                   {"resource", "external"},
+                                   {"labelSelector", "configuration_name=isvc-predictor"}});
+  StreamCall call(*stub_, ref);
+  EXPECT_EQ(call.Next(), false);  // nothing waits: inactive, and no pod needed to say so
+  ASSERT_TRUE(server_->WaitForOpenStreams(1, kWait));
+  SetWaiting(2);
+  Tick();
+  EXPECT_EQ(call.Next(), true);
+  GetMetricsResponse metrics;
+  ASSERT_TRUE(GetMetrics(ref, &metrics).ok());
+  ASSERT_EQ(metrics.metricvalues_size(), 1);
+  EXPECT_EQ(metrics.metricvalues(0).metricvaluefloat(), 2);
+  GetMetricSpecResponse spec;
+  ASSERT_TRUE(GetMetricSpec(ref, &spec).ok());
+  ASSERT_EQ(spec.metricspecs_size(), 1);
+  EXPECT_EQ(spec.metricspecs(0).targetsizefloat(), 70);
+  // The activator drained its queue into the new pod: inactive again.
+  SetWaiting(0);
+  Tick();
+  EXPECT_EQ(call.Next(), false);
+}
+
 TEST_F(KedaServiceTest, StreamErrors) {
   StartServer();
   {

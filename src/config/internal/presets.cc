@@ -69,6 +69,19 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
                                        "time), rate over "
                                      : "CPU usage per pod in cores, rate over ",
                      w_go, " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
+  } else if (spec.type == "activity") {
+    // An external metric: the activator's series carry the revision's namespace and names, and
+    // exist while the revision has no pod at all.
+    info.source = "knative-activator";
+    info.metric = "activator_request_concurrency";
+    ns_label = "namespace_name";
+    pod_label = "";
+    def->query = absl::StrCat(
+        "sum by (<<.GroupBy>>, configuration_name, revision_name) (max_over_time(", info.metric,
+        "{", extra, "<<.LabelMatchers>>}[", w, "]))");
+    description = absl::StrCat(
+        "Requests held by Knative's activator per revision, the most over ", w_go,
+        " (activator_request_concurrency); exists at zero pods");
   } else if (spec.type == "waiting") {
     info.source = "vllm";
     info.metric = "vllm:num_requests_waiting";
