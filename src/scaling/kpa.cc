@@ -114,6 +114,18 @@ void WindowAverage::Record(absl::Time time, double value) {
   window_total_ += value;
 }
 
+namespace {
+
+// The running total adds and subtracts the same bucket values in different orders, so a window
+// whose buckets are all zero can total a few ulps off zero (2e-14 after a minute at ~250), which
+// ceil(total / target) turns into one pod: scale to zero would never happen. Below this, a
+// window average is residue, not load.
+constexpr double kResidue = 1e-9;
+
+double Clean(double v) { return std::abs(v) < kResidue ? 0 : v; }
+
+}  // namespace
+
 double WindowAverage::Average(absl::Time now) const {
   if (last_write_ == absl::InfinitePast()) return 0;
   const absl::Time n = Truncate(now);
@@ -122,7 +134,7 @@ double WindowAverage::Average(absl::Time now) const {
   if (d <= absl::ZeroDuration()) {
     double filled =
         std::min(static_cast<double>((last_write_ - first_write_) / granularity_) + 1, max_buckets);
-    return window_total_ / filled;
+    return Clean(window_total_ / filled);
   }
   if (d < window_) {
     double total = window_total_;
@@ -131,7 +143,7 @@ double WindowAverage::Average(absl::Time now) const {
     }
     double filled =
         std::min(static_cast<double>((n - first_write_) / granularity_) + 1, max_buckets);
-    return total / filled;
+    return Clean(total / filled);
   }
   return 0;
 }

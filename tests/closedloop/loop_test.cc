@@ -111,6 +111,39 @@ TEST_F(LoopTest, KpaScalesUpForTheBurstSettlesAndReturnsToMin) {
             rows.back().set_replicas >= 0 ? rows.back().set_replicas : rows.back().desired);
 }
 
+TEST_F(LoopTest, KpaFromZeroIsPokedByTheActivatorLosesNothingAndReturnsToZero) {
+  Scenario sc = Short();
+  sc.autoscaling.scale_to_zero_grace = absl::Seconds(10);
+  ModeSpec zero;
+  for (const ModeSpec& m : DefaultModes(false)) {
+    if (m.name == "concurrency-kpa-zero") zero = m;
+  }
+  ASSERT_TRUE(zero.from_zero);
+  Start(sc, {zero});
+  RunAll();
+  const std::vector<Row>& rows = loop_->rows()[0];
+  ASSERT_EQ(rows.size(), 110u);
+  EXPECT_EQ(rows[0].desired, 0);
+  EXPECT_EQ(rows[0].pods, 0);
+  // Step 0 sets the load; at step 1 requests wait in the activator, which pokes the KPA: one pod
+  // at once, not at the next 2 s decision.
+  EXPECT_GT(rows[1].queue, 0);
+  EXPECT_EQ(rows[1].set_replicas, 1);
+  const ModeSummary m = loop_->Summarize()[0];
+  EXPECT_EQ(m.dropped, 0u);
+  EXPECT_GT(m.first_ready, 5 - 1e-9);  // the pod start
+  EXPECT_LE(m.first_ready, 6);         // + at most one step
+  EXPECT_EQ(m.first_waits_count, 100);
+  EXPECT_NEAR(m.first_wait_max, m.first_ready, 1e-9);  // the first request waited for it all
+  EXPECT_LT(m.first_wait_median, m.first_wait_max);
+  EXPECT_GE(m.time_to_capacity, 0);
+  EXPECT_EQ(rows.back().desired, 0);
+  EXPECT_GE(m.back_to_min, 0);
+  const std::string table = SummaryTable(loop_->Summarize(), loop_->scenario());
+  EXPECT_THAT(table, HasSubstr("| scale-from-zero mode | first request to first ready pod |"));
+  EXPECT_THAT(table, HasSubstr("| concurrency, Knative KPA from zero (reference) | "));
+}
+
 TEST_F(LoopTest, WritesCsvAndTheSummaryTable) {
   Start(Short(), {Kpa()});
   RunAll();
@@ -174,12 +207,23 @@ TEST_F(LoopTest, LlmModeMeasuresTimeToFirstTokenDuringTheBurst) {
 
 TEST(Modes, SelectByNameWithClearErrors) {
   const auto all = DefaultModes(true);
-  EXPECT_EQ(all.size(), 11u);
-  EXPECT_EQ(DefaultModes(false).size(), 9u);
+  EXPECT_EQ(all.size(), 13u);
+  EXPECT_EQ(DefaultModes(false).size(), 11u);
   auto two = SelectModes("cpu-hpa,concurrency-hpa", all);
   ASSERT_TRUE(two.ok());
   EXPECT_EQ((*two)[0].name, "cpu-hpa");
-  EXPECT_EQ(SelectModes("all", all)->size(), 11u);
+  EXPECT_EQ(SelectModes("all", all)->size(), 13u);
+  // The scale-from-zero modes start at 0 pods; the adapter serves the activator's series.
+  auto zero = SelectModes("concurrency-keda-zero,concurrency-kpa-zero", all);
+  ASSERT_TRUE(zero.ok());
+  for (const ModeSpec& m : *zero) {
+    EXPECT_TRUE(m.from_zero);
+    EXPECT_EQ(ModeMinReplicas(m, Short()), 0);
+  }
+  EXPECT_EQ(ModeMinReplicas((*two)[0], Short()), 1);
+  EXPECT_THAT(SimScenarioYaml(Short(), *zero, "ns"), HasSubstr("replicas: 0\n"));
+  EXPECT_THAT(AdapterConfigYaml(Short(), true),
+              HasSubstr("- name: activator_requests\n  preset: {type: activity, window: 2s}\n"));
   auto saturation = SelectModes("cpu-hpa-saturation,cpu-keda", all);
   ASSERT_TRUE(saturation.ok());
   EXPECT_TRUE((*saturation)[0].saturation);

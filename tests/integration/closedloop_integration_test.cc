@@ -158,7 +158,7 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto summary = ReadCsv(out + "/summary.csv");
   std::map<std::string, std::map<std::string, std::string>> by_mode;
   for (auto& row : summary) by_mode[row["mode"]] = row;
-  ASSERT_EQ(by_mode.size(), 11u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  ASSERT_EQ(by_mode.size(), 13u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
   // The LLM modes read their metrics at every sync and measure the time to first token (whether
   // the two-metric HPA takes the larger recommendation is checked deterministically in
   // tests/closedloop/autoscalers_test.cc).
@@ -237,6 +237,31 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   }
   EXPECT_LT(Num(by_mode["cpu-hpa-saturation"], "time_to_capacity_s"),
             Num(by_mode["cpu-hpa"], "time_to_capacity_s"));
+  // Scale from zero: both services start at 0 pods with their requests held by the activator.
+  // None is lost; the KPA (poked by the activator) has a pod ready one pod start after the first
+  // request, KEDA (StreamIsActive pushed when the adapter's sample of the activator's series shows
+  // a waiting request) at most one scrape + one sampling interval later (both 1 s in the demo),
+  // plus two loop steps of pacing lag. Both return to 0 after the drop.
+  const double start = absl::ToDoubleSeconds(scenario->autoscaling.pod_start_delay);
+  const double step = absl::ToDoubleSeconds(scenario->step);
+  for (const std::string mode : {"concurrency-keda-zero", "concurrency-kpa-zero"}) {
+    SCOPED_TRACE(mode);
+    const auto& s = by_mode[mode];
+    EXPECT_EQ(Num(s, "dropped"), 0);
+    EXPECT_EQ(Num(s, "failed_syncs"), 0);
+    EXPECT_GE(Num(s, "first_ready_s"), start);
+    EXPECT_GT(Num(s, "first_wait_max_s"), 0);
+    EXPECT_LE(Num(s, "first_wait_max_s"), Num(s, "first_ready_s") + step);
+    auto rows = ReadCsv(absl::StrCat(out, "/", mode, ".csv"));
+    ASSERT_FALSE(rows.empty());
+    EXPECT_EQ(Num(rows.front(), "desired"), 0);
+    EXPECT_GT(Num(s, "peak"), 1);
+    EXPECT_EQ(Num(rows.back(), "replicas"), 0);
+    EXPECT_GE(Num(s, "back_to_min_s"), 0);
+  }
+  EXPECT_LE(Num(by_mode["concurrency-kpa-zero"], "first_ready_s"), start + 2 * step);
+  EXPECT_LE(Num(by_mode["concurrency-keda-zero"], "first_ready_s"),
+            Num(by_mode["concurrency-kpa-zero"], "first_ready_s") + 2 + 2 * step);
   for (const std::string png : {"overview", "concurrency-hpa", "cpu-hpa"}) {
     const std::string path = absl::StrCat(out, "/", png, ".png");
     ASSERT_TRUE(std::filesystem::exists(path)) << path;

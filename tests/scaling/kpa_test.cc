@@ -61,6 +61,16 @@ TEST(WindowAverageTest, SlidesAndForgets) {
   EXPECT_DOUBLE_EQ(w.Average(kT0 + absl::Seconds(30)), 4);
 }
 
+TEST(WindowAverageTest, AllZeroBucketsAverageExactlyZero) {
+  // Values whose running sum leaves float residue once they slide out: the window of zeros that
+  // follows must read 0 (else ceil(total / target) asks for a pod and scale to zero never comes).
+  WindowAverage w(absl::Seconds(20));
+  for (int s = 0; s < 40; ++s) w.Record(kT0 + absl::Seconds(s), 250.1 + 0.37 * s - 0.013 * s * s);
+  for (int s = 40; s < 70; ++s) w.Record(kT0 + absl::Seconds(s), 0);
+  EXPECT_EQ(w.Average(kT0 + absl::Seconds(69)), 0);
+  EXPECT_EQ(w.Average(kT0 + absl::Seconds(72)), 0);
+}
+
 TEST(KpaDeciderTest, StableModeScalesToStableDesire) {
   KpaDecider kpa{KpaOptions{}};
   // 3 pods, 150 concurrent: ceil(150 / 70) = 3, panic desire 3 / 3 < 2: stable.

@@ -1,5 +1,6 @@
 #include "demo/closedloop/autoscalers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -65,6 +66,10 @@ scaling::HpaSpec SpecWith(const Scenario& sc, scaling::MetricSpec metric) {
 }
 
 }  // namespace
+
+int ModeMinReplicas(const ModeSpec& mode, const Scenario& scenario) {
+  return mode.from_zero ? 0 : scenario.autoscaling.min_replicas;
+}
 
 double LlmTarget(const std::string& metric) {
   if (metric == "llm_running") return kLlmRunningTarget;
@@ -178,17 +183,30 @@ class HpaEmulator final : public Autoscaler {
   std::set<std::string> initial_;
 };
 
+// One trigger of the ScaledObject: its client (StreamIsActive open), and what GetMetricSpec and
+// the latest GetMetrics answered.
+struct KedaTrigger {
+  std::unique_ptr<KedaClient> client;
+  std::string metric_name;
+  double target = 0;
+  std::optional<absl::StatusOr<double>> last;
+};
+
 class KedaEmulator final : public Autoscaler {
  public:
-  KedaEmulator(const ModeSpec& mode, const AutoscalerContext& ctx, std::unique_ptr<KedaClient> keda,
-               scaling::HpaSpec spec, scaling::HpaControllerOptions options)
+  KedaEmulator(const ModeSpec& mode, const AutoscalerContext& ctx,
+               std::vector<std::unique_ptr<KedaClient>> clients, scaling::HpaSpec spec,
+               scaling::HpaControllerOptions options)
       : mode_(mode),
-        keda_(std::move(keda)),
         spec_(std::move(spec)),
         options_(options),
         poll_(StepsOf(ctx.scenario->autoscaling.keda_polling_interval, ctx.scenario->step)),
-        period_(StepsOf(ctx.scenario->autoscaling.sync_period, ctx.scenario->step)) {
-    keda_->StartStream();
+        period_(StepsOf(ctx.scenario->autoscaling.sync_period, ctx.scenario->step)),
+        cooldown_(ctx.scenario->autoscaling.keda_cooldown_period) {
+    for (auto& c : clients) {
+      c->StartStream();
+      triggers_.push_back(KedaTrigger{std::move(c), "", 0, std::nullopt});
+    }
   }
 
   Action Step(int step, absl::Time now, double, const SimService& s) override {
@@ -196,21 +214,48 @@ class KedaEmulator final : public Autoscaler {
     if (step == 0) {
       for (const SimPod& p : s.pods) initial_.insert(p.name);
     }
+    const int current = s.desired_replicas;
+    if (mode_.from_zero) {
+      // KEDA's own 0 <-> 1: the scale loop reacts to a pushed `true` at once (external-push), and
+      // scales to minReplicaCount 0 once no trigger was active for cooldownPeriod. In between,
+      // its HPA (minReplicas 1) does 1 <-> N; at 0 replicas the HPA does nothing.
+      const bool active = std::any_of(triggers_.begin(), triggers_.end(),
+                                      [](const KedaTrigger& t) { return t.client->active(); });
+      if (active) last_active_ = now;
+      if (current == 0) {
+        if (!active) return a;
+        a.acted = true;
+        a.replicas = 1;
+        a.observed = kNaN;
+        a.note = "0 -> 1 (StreamIsActive pushed true)";
+        return a;
+      }
+      if (!active && now - last_active_ >= cooldown_) {
+        a.acted = true;
+        a.replicas = 0;
+        a.observed = kNaN;
+        a.note = absl::StrCat(current, " -> 0 (no trigger active for cooldownPeriod ",
+                              absl::FormatDuration(cooldown_), ")");
+        return a;
+      }
+    }
     if (step % poll_ == poll_ - 1) {
       // KEDA creates the HPA once GetMetricSpec answers (its reconcile retries until then); the
       // CPU trigger's target needs the pods' CPU requests sampled first.
       if (!hpa_) {
-        auto spec = keda_->MetricSpec();
-        if (!spec.ok()) {
-          a.acted = true;
-          a.ok = false;
-          a.note = std::string(spec.status().message());
-          return a;
+        for (size_t k = 0; k < triggers_.size(); ++k) {
+          auto spec = triggers_[k].client->MetricSpec();
+          if (!spec.ok()) {
+            a.acted = true;
+            a.ok = false;
+            a.note = std::string(spec.status().message());
+            return a;
+          }
+          triggers_[k].metric_name = spec->first;
+          triggers_[k].target = spec->second;
+          spec_.metrics[k].name = spec->first;
+          spec_.metrics[k].target_milli = scaling::MilliValue(spec->second);
         }
-        metric_name_ = spec->first;
-        target_ = spec->second;
-        spec_.metrics[0].name = metric_name_;
-        spec_.metrics[0].target_milli = scaling::MilliValue(target_);
         auto hpa = scaling::HpaController::Create(spec_, options_);
         if (!hpa.ok()) {
           a.acted = true;
@@ -220,58 +265,69 @@ class KedaEmulator final : public Autoscaler {
         }
         hpa_.emplace(*std::move(hpa));
       }
-      last_ = keda_->Metric(metric_name_);
+      for (KedaTrigger& t : triggers_) t.last = t.client->Metric(t.metric_name);
     }
-    if (!hpa_ || step % period_ != period_ - 1) return a;
+    if (!hpa_ || step % period_ != period_ - 1 || current == 0) return a;
     a.acted = true;
     scaling::HpaObservations obs;
     obs.pods = PodsOf(s, initial_, now);
-    obs.status_replicas = s.desired_replicas;
-    scaling::MetricObservation m;
-    if (!last_.has_value()) {
-      m.status = absl::UnavailableError("no GetMetrics answer yet");
-    } else if (!last_->ok()) {
-      m.status = last_->status();
-    } else {
-      m.external_values_milli.push_back(scaling::MilliValue(**last_));
+    obs.status_replicas = current;
+    for (const KedaTrigger& t : triggers_) {
+      scaling::MetricObservation m;
+      if (!t.last.has_value()) {
+        m.status = absl::UnavailableError("no GetMetrics answer yet");
+      } else if (!t.last->ok()) {
+        m.status = t.last->status();
+      } else {
+        m.external_values_milli.push_back(scaling::MilliValue(**t.last));
+      }
+      obs.metrics.push_back(std::move(m));
     }
-    obs.metrics.push_back(std::move(m));
-    const int current = s.desired_replicas;
     scaling::HpaDecision d = hpa_->Sync(now, current, obs);
     a.ok = d.metric_desired_replicas >= 0 || d.error.ok();
     a.replicas = d.desired_replicas;
     // Per pod, comparable with the HPA's average value (or the CPU utilization in percent).
     a.observed = kNaN;
-    if (last_ && last_->ok() && current > 0) {
-      const double per_pod = **last_ / current;
-      a.observed = mode_.model == ModelKind::kCpu ? per_pod / target_ * kCpuTargetPercent : per_pod;
+    const auto& last = triggers_[0].last;
+    if (last && last->ok()) {
+      const double per_pod = **last / current;
+      a.observed = mode_.model == ModelKind::kCpu
+                       ? per_pod / triggers_[0].target * kCpuTargetPercent
+                       : per_pod;
     }
     a.note = DecisionNote(current, d);
     return a;
   }
 
   std::string State() const override {
-    return absl::StrCat(keda_->active() ? "active" : "inactive", ", ", keda_->pushes(), " pushes");
+    int pushes = 0;
+    bool active = false;
+    for (const KedaTrigger& t : triggers_) {
+      pushes += t.client->pushes();
+      active = active || t.client->active();
+    }
+    return absl::StrCat(active ? "active" : "inactive", ", ", pushes, " pushes");
   }
 
  private:
   ModeSpec mode_;
-  std::unique_ptr<KedaClient> keda_;
+  std::vector<KedaTrigger> triggers_;  // [0]: the mode's metric; [1]: activity (from zero)
   scaling::HpaSpec spec_;
   scaling::HpaControllerOptions options_;
   int poll_;
   int period_;
+  absl::Duration cooldown_;
+  absl::Time last_active_ = absl::InfinitePast();
   std::optional<scaling::HpaController> hpa_;
-  std::string metric_name_;
-  double target_ = 0;
-  std::optional<absl::StatusOr<double>> last_;
   std::set<std::string> initial_;
 };
 
 class KpaReference final : public Autoscaler {
  public:
-  KpaReference(const AutoscalerContext& ctx, scaling::KpaOptions options)
-      : kpa_(options), decide_every_(StepsOf(absl::Seconds(2), ctx.scenario->step)) {}
+  KpaReference(const AutoscalerContext& ctx, scaling::KpaOptions options, bool from_zero)
+      : kpa_(options),
+        decide_every_(StepsOf(absl::Seconds(2), ctx.scenario->step)),
+        from_zero_(from_zero) {}
 
   Action Step(int step, absl::Time now, double sim_seconds, const SimService& s) override {
     Action a;
@@ -282,12 +338,16 @@ class KpaReference final : public Autoscaler {
     }
     last_seconds_ = sim_seconds;
     last_concurrency_ = s.concurrency_seconds;
-    if (step % decide_every_ != decide_every_ - 1) return a;
+    // Knative's activator pokes the autoscaler when a request arrives for a revision at zero
+    // pods: it decides at once instead of at its next 2 s tick, and wants at least one pod.
+    const bool poke = from_zero_ && s.desired_replicas == 0 && s.queue_length > 0;
+    if (!poke && step % decide_every_ != decide_every_ - 1) return a;
     scaling::KpaDecision d = kpa_.Decide(now, s.ready_replicas, s.desired_replicas);
+    if (poke && d.desired_pods < 1) d.desired_pods = 1;
     panic_ = d.in_panic;
     a.acted = true;
     a.ok = true;
-    a.replicas = d.valid ? d.desired_pods : s.desired_replicas;
+    a.replicas = d.valid || poke ? d.desired_pods : s.desired_replicas;
     const int ready = std::max(1, s.ready_replicas);
     // Window sums can end a hair below zero after subtracting equal floats.
     const double stable = std::max(0.0, kpa_.StableAverage(now));
@@ -306,6 +366,7 @@ class KpaReference final : public Autoscaler {
  private:
   scaling::KpaAutoscaler kpa_;
   int decide_every_;
+  bool from_zero_;
   double last_seconds_ = -1;
   double last_concurrency_ = 0;
   bool panic_ = false;
@@ -339,18 +400,34 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
         metadata["containerConcurrency"] = "100";
         metadata["targetUtilizationPercentage"] = "70";
       }
+      std::vector<std::unique_ptr<KedaClient>> clients;
       auto keda = KedaClient::Create(context.grpc_port, mode.name, context.ns, metadata);
       if (!keda.ok()) return keda.status();
+      clients.push_back(*std::move(keda));
+      if (mode.from_zero) {
+        // examples/keda-concurrency-zero.yaml's second trigger: requests waiting in the
+        // activator for this InferenceService's revision (exists at zero pods).
+        auto activity = KedaClient::Create(
+            context.grpc_port, mode.name, context.ns,
+            {{"metric", kActivityMetric},
+             {"resource", "external"},
+             {"labelSelector", absl::StrCat("configuration_name=", mode.name, "-predictor")},
+             {"activationThreshold", "0"}});
+        if (!activity.ok()) return activity.status();
+        clients.push_back(*std::move(activity));
+      }
       scaling::MetricSpec metric;
       metric.source = scaling::MetricSourceType::kExternal;
       metric.name = mode.metric;  // replaced by GetMetricSpec's name
       metric.target_type = scaling::MetricTargetType::kAverageValue;
       metric.target_milli = 1;  // replaced by GetMetricSpec's target
-      scaling::HpaSpec spec = SpecWith(sc, std::move(metric));
+      scaling::HpaSpec spec = SpecWith(sc, metric);
+      // KEDA's HPA has one External metric per trigger.
+      for (size_t k = 1; k < clients.size(); ++k) spec.metrics.push_back(metric);
       // Checks the spec now; the target comes from GetMetricSpec during the run.
       if (auto hpa = scaling::HpaController::Create(spec, options); !hpa.ok()) return hpa.status();
       return std::unique_ptr<Autoscaler>(
-          new KedaEmulator(mode, context, *std::move(keda), std::move(spec), options));
+          new KedaEmulator(mode, context, std::move(clients), std::move(spec), options));
     }
     case ScalerKind::kKpa: {
       scaling::KpaOptions o;
@@ -358,11 +435,12 @@ absl::StatusOr<std::unique_ptr<Autoscaler>> MakeAutoscaler(const ModeSpec& mode,
       o.panic_window_percentage =
           100.0 * absl::FDivDuration(sc.autoscaling.panic_window, sc.autoscaling.kpa_stable_window);
       o.target = kConcurrencyTarget;
-      o.enable_scale_to_zero = false;
-      o.min_scale = sc.autoscaling.min_replicas;
+      o.enable_scale_to_zero = mode.from_zero;
+      o.scale_to_zero_grace_period = sc.autoscaling.scale_to_zero_grace;
+      o.min_scale = ModeMinReplicas(mode, sc);
       o.max_scale = sc.autoscaling.max_replicas;
       if (absl::Status s = scaling::ValidateKpaOptions(o); !s.ok()) return s;
-      return std::unique_ptr<Autoscaler>(new KpaReference(context, o));
+      return std::unique_ptr<Autoscaler>(new KpaReference(context, o, mode.from_zero));
     }
   }
   return absl::InvalidArgumentError("unknown scaler");

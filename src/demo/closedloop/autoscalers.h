@@ -11,7 +11,8 @@
 //   StreamIsActive stream open for the whole run, GetMetrics every polling interval, and KEDA's HPA
 //   (External metric, AverageValue = the trigger's GetMetricSpec target) on the sync period.
 // - KpaReference: Knative's KPA fed with the exact concurrency of the simulator every step (as
-//   queue-proxies report every second), deciding every 2 s.
+//   queue-proxies report every second), deciding every 2 s; from zero, the activator's poke (a
+//   request waiting at 0 pods) makes it decide at once, and at least 1 pod.
 // Not thread-safe: the loop calls them from one thread.
 
 #include <memory>
@@ -46,7 +47,21 @@ struct ModeSpec {
   // cpu only: read from the second adapter, whose `cpu` preset has `saturation: true` (usage + CFS
   // throttled time, in metrics.k8s.io too); one adapter serves one metrics.k8s.io.
   bool saturation = false;
+  // Scale from zero (KServe minReplicas 0): the service starts at 0 pods, its requests wait in
+  // the activator. KEDA: minReplicaCount 0, a second trigger on the adapter's activity metric
+  // (kActivityMetric, Knative's activator series); a pushed `true` at 0 replicas scales to 1 at
+  // once, no trigger active for kedaCooldownPeriod scales to 0. KPA: the activator pokes it on the
+  // first request (0 -> 1 at once), scale to zero after scaleToZeroGrace.
+  bool from_zero = false;
 };
+
+// The adapter's activity metric (preset activity: requests held by Knative's activator per
+// revision, an external metric), with the same per-replica target as the concurrency.
+inline constexpr char kActivityMetric[] = "activator_requests";
+
+// The replicas a mode starts with and returns to: 0 for the scale-from-zero modes, else the
+// scenario's minReplicas.
+int ModeMinReplicas(const ModeSpec& mode, const Scenario& scenario);
 
 // Per-pod targets of the tutorial: 70 requests in flight (containerConcurrency 100 x 70 %), and
 // 50 % of the CPU request.

@@ -91,6 +91,13 @@ absl::StatusOr<SimState> SimClient::State() const {
         v.ttft_buckets.push_back({b[0].get<double>(), b[1].get<double>(), b[2].get<uint64_t>()});
       }
     }
+    v.first_arrival_seconds = JsonGet<double>(s, "first_arrival_seconds", -1);
+    v.first_ready_seconds = JsonGet<double>(s, "first_ready_seconds", -1);
+    if (s.contains("first_waits_seconds") && s["first_waits_seconds"].is_array()) {
+      for (const json& w : s["first_waits_seconds"]) {
+        if (w.is_number()) v.first_waits.push_back(w.get<double>());
+      }
+    }
     for (const json& p : s["pods"]) {
       SimPod pod;
       pod.name = JsonGet<std::string>(p, "name", "");

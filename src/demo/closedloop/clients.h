@@ -59,6 +59,11 @@ struct SimService {
     uint64_t count = 0;
   };
   std::vector<TtftBucket> ttft_buckets;
+  // Cold start (simulated seconds; -1 while none): the first arrival, the first pod that became
+  // ready after start, and the queue waits of the first requests, in arrival order.
+  double first_arrival_seconds = -1;
+  double first_ready_seconds = -1;
+  std::vector<double> first_waits;
   std::vector<SimPod> pods;
 };
 

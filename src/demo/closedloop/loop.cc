@@ -99,6 +99,24 @@ std::vector<ModeSpec> DefaultModes(bool with_panic) {
       {"concurrency-keda-panic", "concurrency, KEDA, panic-aware metric", M::kConcurrency, S::kKeda,
        "concurrency_panic"},
       {"concurrency-kpa", "concurrency, Knative KPA (reference)", M::kConcurrency, S::kKpa, ""},
+      {"concurrency-keda-zero",
+       "concurrency, KEDA from zero (activator push)",
+       M::kConcurrency,
+       S::kKeda,
+       "concurrency",
+       "",
+       {},
+       false,
+       true},
+      {"concurrency-kpa-zero",
+       "concurrency, Knative KPA from zero (reference)",
+       M::kConcurrency,
+       S::kKpa,
+       "",
+       "",
+       {},
+       false,
+       true},
       {"cpu-hpa", "cpu, HPA (metrics.k8s.io)", M::kCpu, S::kHpa, "cpu"},
       {"cpu-keda", "cpu, KEDA", M::kCpu, S::kKeda, "cpu"},
       {"llm-hpa-running", "llm, HPA, requests running", M::kLlm, S::kHpa, "llm_running"},
@@ -182,7 +200,7 @@ std::string SimScenarioYaml(const Scenario& sc, const std::vector<ModeSpec>& mod
                       "  service_time: 100ms\n  cpu_per_request: 0.05\n  idle_cpu: 0.02\n"
                       "  cpu_limit: 1\n  memory_working_set: 384Mi\n");
     }
-    absl::StrAppend(&out, "  cpu_request: 1\n  replicas: ", sc.autoscaling.min_replicas,
+    absl::StrAppend(&out, "  cpu_request: 1\n  replicas: ", ModeMinReplicas(m, sc),
                     "\n  start_delay: ", delay,
                     "\n  load:\n    loop: false\n    steps:\n    - {duration: 1s, rps: 0}\n");
   }
@@ -208,6 +226,10 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturati
   if (with_panic) {
     absl::StrAppend(&out, PanicMetricYaml(sc));
   }
+  // Scale from zero: requests held by Knative's activator per revision (an external metric), the
+  // most over two scrapes, with the concurrency's per-replica target for KEDA's HPA.
+  absl::StrAppend(&out, "- name: ", kActivityMetric,
+                  "\n  preset: {type: activity, window: 2s}\n  target: ", kConcurrencyTarget, "\n");
   absl::StrAppend(&out,
                   "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),
                   saturation ? ", saturation: true" : "",
@@ -356,6 +378,18 @@ std::vector<ModeSummary> ClosedLoop::Summarize() const {
     m.arrived = b.arrived - a.arrived;
     m.dropped = b.dropped - a.dropped;
     m.queued_share = m.arrived > 0 ? static_cast<double>(b.queued - a.queued) / m.arrived : 0;
+    if (m.mode.from_zero) {
+      if (b.first_arrival_seconds >= 0 && b.first_ready_seconds >= b.first_arrival_seconds) {
+        m.first_ready = b.first_ready_seconds - b.first_arrival_seconds;
+      }
+      if (!b.first_waits.empty()) {
+        std::vector<double> waits = b.first_waits;
+        std::sort(waits.begin(), waits.end());
+        m.first_waits_count = static_cast<int>(waits.size());
+        m.first_wait_max = waits.back();
+        m.first_wait_median = waits[(waits.size() - 1) / 2];
+      }
+    }
     if (m.mode.model == ModelKind::kLlm && !at_burst_.empty()) {
       m.ttft_p95 = TtftQuantile(0.95, at_burst_[i], at_drop_.empty() ? b : at_drop_[i]);
     }
@@ -377,9 +411,10 @@ std::vector<ModeSummary> ClosedLoop::Summarize() const {
       }
     }
     // Back to min: the first step after the drop from which the replicas stay at min.
+    const int min_replicas = ModeMinReplicas(m.mode, sc);
     for (auto it = rows_[i].rbegin(); it != rows_[i].rend(); ++it) {
       const int replicas = it->set_replicas >= 0 ? it->set_replicas : it->desired;
-      if (it->t < drop || replicas != sc.autoscaling.min_replicas) break;
+      if (it->t < drop || replicas != min_replicas) break;
       m.back_to_min = it->t - drop;
     }
     out.push_back(m);

@@ -19,7 +19,7 @@ namespace aa::closedloop {
 
 // The demo's modes: for each tutorial model the HPA on the plain metric, the HPA on the panic-aware
 // metric (concurrency only), KEDA in front (plain and panic-aware for concurrency), and the KPA as
-// the reference for concurrency; for cpu also the HPA and KEDA on the saturation-aware cpu (the
+// the reference for concurrency, and scale from zero with KEDA (activator push) and the KPA; for cpu also the HPA and KEDA on the saturation-aware cpu (the
 // second adapter's); for the LLM model the HPA on requests running alone and on two metrics at
 // once (requests waiting and KV-cache usage). `with_panic` false leaves out the panic-aware ones.
 std::vector<ModeSpec> DefaultModes(bool with_panic);
@@ -83,6 +83,13 @@ struct ModeSummary {
   // LLM models: the 95th percentile of the time to first token (s) of the requests admitted from
   // the burst's start to the drop's start; -1 otherwise (or none admitted).
   double ttft_p95 = -1;
+  // Scale-from-zero modes (ModeSpec::from_zero), from the simulator's own record; -1 otherwise:
+  // seconds from the first request to the first ready pod, and the queue waits of the first
+  // requests (at most sim::kFirstWaitsRecorded of them): the longest and the median.
+  double first_ready = -1;
+  int first_waits_count = 0;
+  double first_wait_max = -1;
+  double first_wait_median = -1;
 };
 
 class ClosedLoop {

@@ -123,6 +123,28 @@ std::string SummaryTable(const std::vector<ModeSummary>& summary, const Scenario
                     "(needed) |\n|---|---|---|---|\n",
                     llm);
   }
+  // The scale-from-zero modes' own figures: the cold start of the first requests.
+  std::string zero;
+  for (const ModeSummary& m : summary) {
+    if (!m.mode.from_zero) continue;
+    absl::StrAppendFormat(
+        &zero, "| %s | %s | %d | %s | %s |\n", m.mode.title,
+        m.first_ready >= 0 ? absl::StrFormat("%.1f s", m.first_ready) : std::string("never"),
+        m.dropped,
+        m.first_wait_max >= 0
+            ? absl::StrFormat("%.1f s / %.1f s (%d requests)", m.first_wait_max,
+                              m.first_wait_median, m.first_waits_count)
+            : std::string("-"),
+        m.back_to_min >= 0 ? absl::StrFormat("%.0f s", m.back_to_min)
+                           : std::string("not within the run"));
+  }
+  if (!zero.empty()) {
+    absl::StrAppend(&out,
+                    "\n| scale-from-zero mode | first request to first ready pod | requests lost | "
+                    "wait of the first requests, max / median | back to 0 after drop |\n"
+                    "|---|---|---|---|---|\n",
+                    zero);
+  }
   absl::StrAppendFormat(
       &out,
       "\nburst %.0fs at %gx the base load, steady %.0fs, drop %.0fs; HPA sync %s, scale-down "
@@ -159,13 +181,17 @@ absl::Status WriteCsv(const ClosedLoop& loop, const std::string& dir) {
   const std::string path = dir + "/summary.csv";
   std::ofstream f(path);
   f << "mode,needed,time_to_capacity_s,peak,pod_seconds,queued_share,arrived,dropped,"
-       "steady_direction_changes,steady_end_replicas,back_to_min_s,failed_syncs,ttft_p95_s\n";
+       "steady_direction_changes,steady_end_replicas,back_to_min_s,failed_syncs,ttft_p95_s,"
+       "first_ready_s,first_wait_max_s,first_wait_median_s\n";
   for (const ModeSummary& m : loop.Summarize()) {
     f << m.mode.name << ',' << m.needed << ',' << CsvNum(m.time_to_capacity) << ',' << m.peak << ','
       << CsvNum(m.pod_seconds) << ',' << CsvNum(m.queued_share) << ',' << m.arrived << ','
       << m.dropped << ',' << m.steady_direction_changes << ',' << m.steady_end_replicas << ','
       << CsvNum(m.back_to_min) << ',' << m.decisions_failed << ','
-      << (m.ttft_p95 >= 0 ? CsvNum(m.ttft_p95) : "") << '\n';
+      << (m.ttft_p95 >= 0 ? CsvNum(m.ttft_p95) : "") << ','
+      << (m.first_ready >= 0 ? CsvNum(m.first_ready) : "") << ','
+      << (m.first_wait_max >= 0 ? CsvNum(m.first_wait_max) : "") << ','
+      << (m.first_wait_median >= 0 ? CsvNum(m.first_wait_median) : "") << '\n';
   }
   f.close();
   if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", path));

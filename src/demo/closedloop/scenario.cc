@@ -77,6 +77,7 @@ Scenario LongScenario() {
               {"steady", absl::Minutes(6), 5, 5},
               {"drop", absl::Minutes(7), 0, 0}};
   s.autoscaling.scale_down_stabilization = absl::Minutes(5);
+  s.autoscaling.keda_cooldown_period = absl::Minutes(5);
   return s;
 }
 
@@ -177,6 +178,8 @@ absl::Status ValidateScenario(const Scenario& s) {
         D{"autoscaling.panicWindow", a.panic_window, absl::Seconds(2), false},
         D{"autoscaling.cpuWindow", a.cpu_window, absl::Seconds(2), false},
         D{"autoscaling.kpaStableWindow", a.kpa_stable_window, absl::Seconds(2), false},
+        D{"autoscaling.kedaCooldownPeriod", a.keda_cooldown_period, absl::ZeroDuration(), false},
+        D{"autoscaling.scaleToZeroGrace", a.scale_to_zero_grace, absl::ZeroDuration(), false},
         D{"autoscaling.podStartDelay", a.pod_start_delay, absl::ZeroDuration(), false}}) {
     if (d.value < d.min || d.value > absl::Hours(1)) {
       return Invalid(d.field, absl::StrCat("must be in [", FormatGoDuration(d.min), ", 1h]"),
@@ -314,7 +317,8 @@ absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
     if (absl::Status st = p.Keys(a, "autoscaling",
                                  {"minReplicas", "maxReplicas", "syncPeriod", "kedaPollingInterval",
                                   "scaleUpStabilization", "scaleDownStabilization", "metricWindow",
-                                  "panicWindow", "cpuWindow", "kpaStableWindow", "podStartDelay"});
+                                  "panicWindow", "cpuWindow", "kpaStableWindow", "podStartDelay",
+                                  "kedaCooldownPeriod", "scaleToZeroGrace"});
         !st.ok()) {
       return st;
     }
@@ -336,7 +340,9 @@ absl::StatusOr<Scenario> Parse(const YAML::Node& root, const Parser& p) {
           Field{"scaleDownStabilization", &x.scale_down_stabilization},
           Field{"metricWindow", &x.metric_window}, Field{"panicWindow", &x.panic_window},
           Field{"cpuWindow", &x.cpu_window}, Field{"kpaStableWindow", &x.kpa_stable_window},
-          Field{"podStartDelay", &x.pod_start_delay}}) {
+          Field{"podStartDelay", &x.pod_start_delay},
+          Field{"kedaCooldownPeriod", &x.keda_cooldown_period},
+          Field{"scaleToZeroGrace", &x.scale_to_zero_grace}}) {
       if (a[f.key]) {
         AA_ASSIGN_OR_RETURN(*f.out, p.Duration(a[f.key], absl::StrCat("autoscaling.", f.key)));
       }

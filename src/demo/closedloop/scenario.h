@@ -33,6 +33,11 @@
 //                                 PodMetrics window (metrics-server's is about 15s)
 //     kpaStableWindow: 1m         default 1m: the simulated KPA's stable window
 //     podStartDelay: 10s          default 10s: a new pod's creation -> ready
+//     kedaCooldownPeriod: 30s     default 30s (KEDA's default 300s; the --long scenario uses 300s):
+//                                 the scale-from-zero KEDA mode goes back to 0 after its triggers
+//                                 were inactive this long
+//     scaleToZeroGrace: 30s       default 30s (Knative's default): the KPA-from-zero mode holds
+//                                 one pod this long after its decision became 0
 // Errors are InvalidArgument "<file>:<line>:<column>: <field path>: <problem> (got "<value>")".
 // clang-format on
 
@@ -64,6 +69,8 @@ struct AutoscalingSettings {
   absl::Duration cpu_window = absl::Seconds(15);
   absl::Duration kpa_stable_window = absl::Minutes(1);
   absl::Duration pod_start_delay = absl::Seconds(10);
+  absl::Duration keda_cooldown_period = absl::Seconds(30);
+  absl::Duration scale_to_zero_grace = absl::Seconds(30);
 };
 
 struct Scenario {
