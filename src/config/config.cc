@@ -859,8 +859,8 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
       "concurrency, cpu, waiting, kv-cache, ttft or activity";
   if (!m.Has("type")) return errors.At(m.Path("type"), absl::StrCat("required: ", ToAbsl(kTypes)));
   const bool vllm_type = spec.type == "waiting" || spec.type == "kv-cache" || spec.type == "ttft";
-  const bool known_type = vllm_type || spec.type == "cpu" || spec.type == "concurrency" ||
-                          spec.type == "activity";
+  const bool known_type =
+      vllm_type || spec.type == "cpu" || spec.type == "concurrency" || spec.type == "activity";
   if (known_type && spec.type != "ttft") AA_RETURN_IF_ERROR(forbid("quantile", "type ttft"));
   if (known_type && spec.type != "cpu") AA_RETURN_IF_ERROR(forbid("saturation", "type cpu"));
   if (vllm_type) {
@@ -880,7 +880,8 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
     // Knative's activator series: `source` may say so; they name their revision, not a pod.
     if (m.Has("source") && spec.source != "knative-activator") {
       return errors.AtValue(m.Path("source"),
-                            "must be knative-activator (the only source of this type)", spec.source);
+                            "must be knative-activator (the only source of this type)",
+                            spec.source);
     }
     spec.source = "knative-activator";
     AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));

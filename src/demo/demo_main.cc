@@ -180,17 +180,16 @@ int Main(int argc, char** argv) {
   std::fflush(stdout);
   for (const char* metric : {"concurrency", "cpu"}) {
     if (initial_pods == 0) break;
-    if (absl::Status data = closedloop::WaitForAdapterData(
-            s.adapter_https_port(), "kserve-test", metric,
-            initial_pods, absl::Seconds(60));
+    if (absl::Status data = closedloop::WaitForAdapterData(s.adapter_https_port(), "kserve-test",
+                                                           metric, initial_pods, absl::Seconds(60));
         !data.ok()) {
       return Fail(data.message(), 1);
     }
   }
   if (saturation && initial_pods > 0) {
-    if (absl::Status data = closedloop::WaitForAdapterData(
-            saturation->adapter_https_port(), "kserve-test", "cpu",
-            initial_pods, absl::Seconds(60));
+    if (absl::Status data =
+            closedloop::WaitForAdapterData(saturation->adapter_https_port(), "kserve-test", "cpu",
+                                           initial_pods, absl::Seconds(60));
         !data.ok()) {
       return Fail(data.message(), 1);
     }

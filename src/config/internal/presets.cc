@@ -76,12 +76,11 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
     info.metric = "activator_request_concurrency";
     ns_label = "namespace_name";
     pod_label = "";
-    def->query = absl::StrCat(
-        "sum by (<<.GroupBy>>, configuration_name, revision_name) (max_over_time(", info.metric,
-        "{", extra, "<<.LabelMatchers>>}[", w, "]))");
-    description = absl::StrCat(
-        "Requests held by Knative's activator per revision, the most over ", w_go,
-        " (activator_request_concurrency); exists at zero pods");
+    def->query =
+        absl::StrCat("sum by (<<.GroupBy>>, configuration_name, revision_name) (max_over_time(",
+                     info.metric, "{", extra, "<<.LabelMatchers>>}[", w, "]))");
+    description = absl::StrCat("Requests held by Knative's activator per revision, the most over ",
+                               w_go, " (activator_request_concurrency); exists at zero pods");
   } else if (spec.type == "waiting") {
     info.source = "vllm";
     info.metric = "vllm:num_requests_waiting";

@@ -19,9 +19,10 @@ namespace aa::closedloop {
 
 // The demo's modes: for each tutorial model the HPA on the plain metric, the HPA on the panic-aware
 // metric (concurrency only), KEDA in front (plain and panic-aware for concurrency), and the KPA as
-// the reference for concurrency, and scale from zero with KEDA (activator push) and the KPA; for cpu also the HPA and KEDA on the saturation-aware cpu (the
-// second adapter's); for the LLM model the HPA on requests running alone and on two metrics at
-// once (requests waiting and KV-cache usage). `with_panic` false leaves out the panic-aware ones.
+// the reference for concurrency, and scale from zero with KEDA (activator push) and the KPA; for
+// cpu also the HPA and KEDA on the saturation-aware cpu (the second adapter's); for the LLM model
+// the HPA on requests running alone and on two metrics at once (requests waiting and KV-cache
+// usage). `with_panic` false leaves out the panic-aware ones.
 std::vector<ModeSpec> DefaultModes(bool with_panic);
 
 // Selects modes by comma-separated names ("all" = every one of `available`). InvalidArgument

@@ -131,10 +131,9 @@ std::string SummaryTable(const std::vector<ModeSummary>& summary, const Scenario
         &zero, "| %s | %s | %d | %s | %s |\n", m.mode.title,
         m.first_ready >= 0 ? absl::StrFormat("%.1f s", m.first_ready) : std::string("never"),
         m.dropped,
-        m.first_wait_max >= 0
-            ? absl::StrFormat("%.1f s / %.1f s (%d requests)", m.first_wait_max,
-                              m.first_wait_median, m.first_waits_count)
-            : std::string("-"),
+        m.first_wait_max >= 0 ? absl::StrFormat("%.1f s / %.1f s (%d requests)", m.first_wait_max,
+                                                m.first_wait_median, m.first_waits_count)
+                              : std::string("-"),
         m.back_to_min >= 0 ? absl::StrFormat("%.0f s", m.back_to_min)
                            : std::string("not within the run"));
   }

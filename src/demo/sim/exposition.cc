@@ -138,9 +138,9 @@ std::string RenderMetrics(const Simulator& sim) {
   // beyond containerConcurrency), and the requests that entered it.
   auto activator_labels = [](const ServiceView& s) {
     const std::string config = s.spec->name + "-predictor";
-    return Labels{{"namespace_name", s.spec->ns},       {"service_name", config},
-                  {"configuration_name", config},       {"revision_name", config + "-00001"},
-                  {"pod_name", "activator-sim"},        {"container_name", "activator"}};
+    return Labels{{"namespace_name", s.spec->ns}, {"service_name", config},
+                  {"configuration_name", config}, {"revision_name", config + "-00001"},
+                  {"pod_name", "activator-sim"},  {"container_name", "activator"}};
   };
   w.Family("activator_request_concurrency", "gauge",
            "Concurrent requests that are routed to Activator");

@@ -380,7 +380,7 @@ struct Simulator::ServiceState {
   double latency_seconds_sum = 0;
   double first_arrival = -1, first_ready = -1;
   std::vector<double> first_waits;  // queue waits of the first kFirstWaitsRecorded requests
-  Histogram ttft_seconds;  // vLLM-like servers: every TTFT, fine buckets
+  Histogram ttft_seconds;           // vLLM-like servers: every TTFT, fine buckets
   double integrated_to = 0;
   double pending_candidate = 0;  // next thinning candidate (>= the end of the last step)
   double pending_lam = -1;       // the bound it was drawn with
