@@ -245,6 +245,8 @@ TEST(Simulator, AServiceAtZeroHoldsItsRequestsUntilAPodIsReadyAndRecordsTheColdS
   EXPECT_DOUBLE_EQ(s.first_ready, 7);
   EXPECT_EQ(s.queue_length, 0);
   EXPECT_EQ(s.dropped, 0u);
+  sim->Advance(absl::Seconds(10));  // past the 100th request
+  s = One(*sim);
   ASSERT_EQ(s.first_waits->size(), kFirstWaitsRecorded);
   // In arrival order: the first request waited from its arrival to the pod's readiness, the later
   // ones less; the requests arriving after the pod was ready did not wait.
