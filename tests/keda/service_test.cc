@@ -580,7 +580,7 @@ TEST_F(KedaServiceTest, StreamSendsStateAtOnceThenPushesChanges) {
 class KedaActivityTest : public KedaServiceTest {
  protected:
   void SetUp() override {
-    auto c = config::ParseConfig(absl::StrCat(testing::KedaTestConfigYaml(),
+    auto c = config::ParseConfig(absl::StrCat(std::string(testing::KedaTestConfigYaml()),
                                               "- name: activator_requests\n"
                                               "  preset: {type: activity, window: 2s}\n"
                                               "  target: 70\n"),
