@@ -280,7 +280,8 @@ def check_scalers(ctx, source, objects, metric_names, grpc_addresses, auths=None
                                     f"KEDA scaler reads ({sorted(ctx.keda_keys())})")
                 if "metric" not in md:
                     ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.metric is required")
-                elif metric_names is not None and md["metric"] not in metric_names:
+                elif metric_names is not None and md["metric"] not in metric_names and \
+                        f"{md.get('resource')}/{md['metric']}" not in metric_names:  # e.g. external/<name>
                     ctx.problem(source, f"{obj_id(o)}: triggers[{i}].metadata.metric {md['metric']!r} is not a "
                                 f"metric of the adapter's config ({sorted(metric_names)})")
                 auth = (trig.get("authenticationRef") or {}).get("name")
