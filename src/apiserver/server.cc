@@ -764,6 +764,7 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
   // Containers by pod, ordered by namespace and name as metrics-server orders them.
   std::map<std::pair<std::string_view, std::string_view>, std::vector<ContainerUsage>> pods;
   std::set<std::pair<std::string_view, std::string_view>> without_memory;
+  std::map<std::pair<std::string_view, std::string_view>, int32_t> spans;  // ms
   bool named_without_memory = false;
   for (size_t i = 0; i < cpu->rows.size(); ++i) {
     const pipeline::PodValue& v = cpu->row(i);
@@ -785,9 +786,17 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     // NaN never gets here; negatives (counter resets) are 0, as prometheus-adapter does.
     pods[pod].push_back({per_container ? std::string(o.container) : std::string(kContainerName),
                          std::max(0.0, v.value), memory_bytes});
+    // The pod's window: the shortest real span of its containers' samples, when known.
+    if (v.span_ms >= 0) {
+      auto [it, inserted] = spans.emplace(pod, v.span_ms);
+      if (!inserted) it->second = std::min(it->second, v.span_ms);
+    }
   }
   std::vector<PodMetricsItem> items;
-  const absl::Duration window = absl::Seconds(WindowSeconds(*cpu_def));
+  // A panic-aware cpu serves means of rates over its stable (or panic) window.
+  const absl::Duration configured_window =
+      absl::Seconds(WindowSeconds(*cpu_def)) +
+      (cpu_def->panic ? cpu_def->panic->stable_window : absl::ZeroDuration());
   const absl::Time now = clock_.Now();
   for (auto& [pod, containers] : pods) {
     if (without_memory.contains(pod)) continue;
@@ -799,7 +808,12 @@ HttpResponse MetricsApi::ResourcePods(const HttpRequest& req, std::optional<std:
     }
     item.timestamp = cpu->table->sampled_at;
     item.creation = now;  // when the response is built, as metrics-server does
-    item.window = window;
+    // What the value really covers (never more than the configured window), as metrics-server
+    // reports the time between its two samples; the configured window when unknown.
+    auto span = spans.find(pod);
+    item.window = span == spans.end()
+                      ? configured_window
+                      : std::min(configured_window, absl::Milliseconds(span->second));
     std::sort(containers.begin(), containers.end(),
               [](const ContainerUsage& a, const ContainerUsage& b) { return a.name < b.name; });
     item.containers = std::move(containers);
@@ -874,6 +888,7 @@ HttpResponse MetricsApi::ResourceNodes(const HttpRequest& req, std::optional<std
     item.creation = now;  // when the response is built, as metrics-server does
     item.timestamp = cpu->table->sampled_at;
     item.window = absl::Seconds(WindowSeconds(*cpu_def));
+    if (v.span_ms >= 0) item.window = std::min(item.window, absl::Milliseconds(v.span_ms));
     item.cpu_cores = std::max(0.0, v.value);
     if (memory) {
       // A node without a memory value is left out (as metrics-server does; kubectl top node

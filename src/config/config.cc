@@ -1051,21 +1051,22 @@ absl::Status ReadScaling(const Errors& errors, const YAML::Node& node, const std
   return absl::OkStatus();
 }
 
-// The panic-aware option of a concurrency definition (KPA's stable and panic windows).
+// The panic-aware option of a concurrency or cpu definition (KPA's stable and panic windows).
 absl::Status ReadPanic(const Errors& errors, const MapView& metric, MetricDefinition* def) {
   AA_ASSIGN_OR_RETURN(MapView m, MapView::Open(errors, metric.Get("panic"), metric.Path("panic"),
                                                {"stableWindow", "panicWindowPercentage",
                                                 "panicThresholdPercentage"}));
-  if (!def->preset.type.empty() && def->preset.type != "concurrency") {
-    return errors.AtValue(metric.Path("panic"), "only for concurrency metrics (preset type)",
-                          def->preset.type);
+  if (!def->preset.type.empty() && def->preset.type != "concurrency" && def->preset.type != "cpu") {
+    return errors.AtValue(metric.Path("panic"),
+                          "only for concurrency and cpu metrics (preset type)", def->preset.type);
   }
-  if (!def->baseline_query.empty()) {
-    return errors.At(metric.Path("panic"), "only for concurrency metrics, not with baselineQuery");
-  }
-  if (!def->target.has_value()) {
+  // Panic is decided on utilization: value / per-pod target, or value / baseline against
+  // targetUtilization (cpu).
+  const bool utilization = def->target_utilization.has_value() && !def->baseline_query.empty();
+  if (!def->target.has_value() && !utilization) {
     return errors.At(metric.Path("panic"),
-                     "needs a per-pod target (target or containerConcurrency) to decide panic");
+                     "needs a per-pod target (target or containerConcurrency, or targetUtilization "
+                     "with a baseline) to decide panic");
   }
   PanicConfig panic;
   AA_RETURN_IF_ERROR(m.Duration("stableWindow", &panic.stable_window));
@@ -1234,12 +1235,23 @@ void AddDefaultContainerMetrics(Config* config) {
   const std::string extra = internal::MatcherPrefix(cpu->preset.source_matchers);
   const std::string filter =
       absl::StrCat("container!=\"\",container!=\"POD\",", extra, "<<.LabelMatchers>>");
+  // A panic-aware cpu serves metrics.k8s.io itself (one container per pod with the pod's
+  // windowed value): per-container values would bypass its windows. Its span is the pod's
+  // shortest container span.
+  const bool panic = cpu->panic.has_value();
+  if (panic) {
+    for (MetricDefinition& def : config->metrics) {
+      if (&def == cpu) def.span_query = internal::CpuSpanQuery(filter, window);
+    }
+  }
   for (const auto& [name, query] : CadvisorQueries(filter, window, saturation)) {
+    if (panic) break;
     MetricDefinition def;
     def.name = name;
     def.resource = MetricResource::Containers();
     def.description = absl::StrCat("per-container ", name, " (cAdvisor) for metrics.k8s.io");
     def.query = query;
+    if (def.name == "cpu") def.span_query = internal::CpuSpanQuery(filter, window);
     def.container_label = "container";
     def.preset.window = cpu_window;
     def.backend = backend;
@@ -1254,6 +1266,7 @@ void AddDefaultContainerMetrics(Config* config) {
     def.resource = MetricResource::NodeMetrics();
     def.description = absl::StrCat("per-node ", name, " (cAdvisor root cgroup) for metrics.k8s.io");
     def.query = query;
+    if (def.name == "cpu") def.span_query = internal::CpuSpanQuery(node_filter, window);
     def.namespace_label = "";
     def.pod_label = "node";
     def.preset.window = cpu_window;

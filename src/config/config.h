@@ -348,6 +348,12 @@ struct MetricDefinition {
   // then utilization = value / baseline (summed per workload, as the HPA does), and
   // `target_utilization` applies.
   std::string baseline_query;
+  // Optional PromQL (same placeholders) giving, per row, the seconds between the first and the
+  // last sample behind the value (the built-in metrics.k8s.io cpu: the span of the cAdvisor
+  // samples in the rate window, less than the window for a younger series). metrics.k8s.io
+  // reports it, capped at preset.window, as the item's `window`, as metrics-server reports the
+  // time between the two samples it used.
+  std::string span_query;
   // Series label naming the object's namespace; "" for cluster-scoped resources (nodes,
   // namespaces), which are sampled without a namespace restriction.
   std::string namespace_label = "namespace";

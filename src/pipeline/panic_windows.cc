@@ -1,6 +1,7 @@
 #include "pipeline/panic_windows.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/synchronization/mutex.h"
 
@@ -30,7 +31,8 @@ void PanicWindows::SetDefinitions(const std::vector<config::MetricDefinition>& d
   absl::MutexLock lock(&mu_);
   definitions_.clear();
   for (const config::MetricDefinition& def : definitions) {
-    if (def.panic.has_value() && def.target.has_value() &&
+    const bool utilization = def.target_utilization.has_value() && !def.baseline_query.empty();
+    if (def.panic.has_value() && (def.target.has_value() || utilization) &&
         def.resource.is(config::MetricResource::Kind::kPods)) {
       definitions_.emplace(def.Key(), def);
     }
@@ -76,7 +78,7 @@ void PanicWindows::Apply(Snapshot* snapshot) {
             if (t >= at || t <= at - def->second.panic->stable_window) continue;
             MetricTable& table = past[t];
             table.sampled_at = t;
-            table.pods.push_back(PodValue{pod, value, 0, false, absl::ToUnixMillis(t), {}});
+            table.pods.push_back(PodValue{pod, value, 0, false, -1, absl::ToUnixMillis(t), {}});
           }
         }
         for (const auto& [t, table] : past) Window(def->second, key.ns, table, *snapshot, state);
@@ -112,12 +114,12 @@ std::shared_ptr<const MetricTable> PanicWindows::Window(const config::MetricDefi
   // Record this round's samples; forget what left the stable window.
   for (const PodValue& p : table.pods) {
     auto& samples = state.pods[p.pod].samples;
-    if (!samples.empty() && samples.back().first >= at) continue;  // same round seen twice
-    samples.emplace_back(at, p.value);
+    if (!samples.empty() && samples.back().at >= at) continue;  // same round seen twice
+    samples.push_back(Sample{at, p.value, p.span_ms});
   }
   for (auto it = state.pods.begin(); it != state.pods.end();) {
     auto& samples = it->second.samples;
-    while (!samples.empty() && samples.front().first <= at - stable_window) samples.pop_front();
+    while (!samples.empty() && samples.front().at <= at - stable_window) samples.pop_front();
     if (samples.empty()) {
       it = state.pods.erase(it);
     } else {
@@ -129,27 +131,58 @@ std::shared_ptr<const MetricTable> PanicWindows::Window(const config::MetricDefi
   windows->stable_window = stable_window;
   windows->panic_window = panic_window;
   std::map<std::string, size_t> workload_index;
+  // cpu: panic is decided on utilization (value / baseline, in percent) against targetUtilization;
+  // pods without a baseline count in no workload total.
+  const bool utilization = !def.target.has_value();
+  // Per pod: the spans of the stable and the panic means (-1 when the pod has no samples).
+  std::vector<std::pair<int64_t, int64_t>> spans;
+  std::vector<int> decision_pods;  // per workload
+  std::vector<std::pair<double, double>> decision_totals;
+  const int64_t rate_ms = absl::ToInt64Milliseconds(def.preset.window);
   for (const PodValue& p : table.pods) {
     PodWindow w;
     w.sampled = p.value;
     double stable_sum = 0, panic_sum = 0;
-    for (const auto& [t, v] : state.pods[p.pod].samples) {
-      stable_sum += v;
+    const Sample* oldest_stable = nullptr;
+    const Sample* oldest_panic = nullptr;
+    for (const Sample& sample : state.pods[p.pod].samples) {
+      stable_sum += sample.value;
       ++w.stable_samples;
-      if (t > at - panic_window) {
-        panic_sum += v;
+      if (oldest_stable == nullptr) oldest_stable = &sample;
+      if (sample.at > at - panic_window) {
+        panic_sum += sample.value;
         ++w.panic_samples;
+        if (oldest_panic == nullptr) oldest_panic = &sample;
       }
     }
+    auto span = [&](const Sample* oldest) -> int64_t {
+      if (oldest == nullptr) return p.span_ms;
+      const int64_t own = oldest->span_ms >= 0 ? oldest->span_ms : rate_ms;
+      return absl::ToInt64Milliseconds(at - oldest->at) + own;
+    };
+    spans.emplace_back(span(oldest_stable), span(oldest_panic));
     w.stable = w.stable_samples > 0 ? stable_sum / w.stable_samples : p.value;
     w.panic = w.panic_samples > 0 ? panic_sum / w.panic_samples : p.value;
     std::string name = WorkloadName(snapshot, ns, p.pod);
     auto [it, inserted] = workload_index.emplace(name, windows->workloads.size());
-    if (inserted) windows->workloads.push_back(WorkloadWindow{name});
+    if (inserted) {
+      windows->workloads.push_back(WorkloadWindow{name});
+      decision_pods.push_back(0);
+      decision_totals.emplace_back(0, 0);
+    }
     WorkloadWindow& wl = windows->workloads[it->second];
     ++wl.pods;
     wl.stable_total += w.stable;
     wl.panic_total += w.panic;
+    if (!utilization) {
+      ++decision_pods[it->second];
+      decision_totals[it->second].first += w.stable;
+      decision_totals[it->second].second += w.panic;
+    } else if (p.has_baseline && p.baseline > 0) {
+      ++decision_pods[it->second];
+      decision_totals[it->second].first += 100 * w.stable / p.baseline;
+      decision_totals[it->second].second += 100 * w.panic / p.baseline;
+    }
     w.workload = it->second;
     windows->pods.push_back(w);
   }
@@ -158,10 +191,12 @@ std::shared_ptr<const MetricTable> PanicWindows::Window(const config::MetricDefi
   options.stable_window = stable_window;
   options.panic_window_percentage = panic.panic_window_percentage;
   options.panic_threshold_percentage = panic.panic_threshold_percentage;
-  options.target = *def.target;
-  for (WorkloadWindow& wl : windows->workloads) {
+  options.target = utilization ? *def.target_utilization : *def.target;
+  for (size_t i = 0; i < windows->workloads.size(); ++i) {
+    WorkloadWindow& wl = windows->workloads[i];
     auto it = state.workloads.try_emplace(wl.name, options).first;
-    scaling::KpaDecision d = it->second.decider.Scale(at, wl.pods, wl.stable_total, wl.panic_total);
+    scaling::KpaDecision d = it->second.decider.Scale(
+        at, decision_pods[i], decision_totals[i].first, decision_totals[i].second);
     it->second.last_seen = at;
     wl.in_panic = d.in_panic;
     wl.panic_since = d.panic_since;
@@ -177,7 +212,13 @@ std::shared_ptr<const MetricTable> PanicWindows::Window(const config::MetricDefi
   auto out = std::make_shared<MetricTable>(table);
   for (size_t i = 0; i < out->pods.size(); ++i) {
     const PodWindow& w = windows->pods[i];
-    out->pods[i].value = windows->workloads[w.workload].in_panic ? w.panic : w.stable;
+    const bool in_panic = windows->workloads[w.workload].in_panic;
+    out->pods[i].value = in_panic ? w.panic : w.stable;
+    const int64_t span = in_panic ? spans[i].second : spans[i].first;
+    out->pods[i].span_ms =
+        span < 0
+            ? -1
+            : static_cast<int32_t>(std::min<int64_t>(span, std::numeric_limits<int32_t>::max()));
   }
   out->windows = std::move(windows);
   return out;

@@ -1,6 +1,8 @@
 #pragma once
 // Panic-aware metrics (config::PanicConfig): Knative's stable and panic windows computed in the
-// pipeline from its own samples.
+// pipeline from its own samples. Concurrency definitions decide panic on value / per-pod target;
+// cpu definitions (a baseline and targetUtilization) on value / baseline against the target
+// utilization, summed over the workload's pods that have a baseline.
 //
 // For each panic-aware definition the sampler hands every freshly sampled table to Apply() before
 // publishing it. PanicWindows keeps each pod's samples for one stable window, groups the pods into
@@ -8,8 +10,10 @@
 // decides panic per workload with the KPA's rule (scaling::KpaDecider: ceil(panic total / target)
 // / pods >= threshold enters or extends panic; it ends once that has not held for a stable window)
 // and replaces each pod's value by its stable-window mean, or its panic-window mean while its
-// workload panics. Every serving path (query API, custom and external metrics, KEDA) reads the
-// table, so all of them serve the same windowed value.
+// workload panics. The served value's span (PodValue::span_ms) is the time from the oldest sample
+// of the mean to the newest plus that oldest sample's own span (its rate window when unknown).
+// Every serving path (query API, custom and external metrics, KEDA) reads the table, so all of them
+// serve the same windowed value.
 //
 // Thread-safe (one internal mutex; the sampler calls it from its thread).
 
@@ -61,8 +65,13 @@ class PanicWindows {
   void Apply(Snapshot* snapshot);
 
  private:
+  struct Sample {
+    absl::Time at;
+    double value = 0;
+    int32_t span_ms = -1;  // PodValue::span_ms of the sample
+  };
   struct PodHistory {
-    std::deque<std::pair<absl::Time, double>> samples;  // oldest first
+    std::deque<Sample> samples;  // oldest first
   };
   struct Workload {
     explicit Workload(const scaling::KpaOptions& options) : decider(options) {}

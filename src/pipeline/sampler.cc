@@ -249,6 +249,7 @@ absl::StatusOr<std::string> Sampler::DefineAdhoc(config::MetricDefinition def) {
   def.pod_label.clear();
   def.container_label.clear();
   def.baseline_query.clear();
+  def.span_query.clear();
   def.panic.reset();
   std::string name = def.name;
   std::vector<config::MetricDefinition> defs = adhoc_set_->definitions;
@@ -909,10 +910,10 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       }
       if (in_whole) {
         everything.push_back(PodValue{
-            absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, s.timestamp_ms, {}});
+            absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, -1, s.timestamp_ms, {}});
       }
       if (it == by_ns.end()) continue;
-      PodValue v{pod, s.value, 0, false, s.timestamp_ms, {}};
+      PodValue v{pod, s.value, 0, false, -1, s.timestamp_ms, {}};
       if (external) {
         for (auto& [name, value] : s.labels) {
           if (name != "__name__") v.labels.emplace_back(name, std::move(value));
@@ -928,32 +929,72 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       if (absl::Status s = finish(pods, unrestricted, ns); !s.ok()) return s;
     }
     if (absl::Status s = finish(everything, unrestricted, "(every namespace)"); !s.ok()) return s;
-    if (def.baseline_query.empty()) return absl::OkStatus();
-    ++round_queries_;
-    auto baseline_query =
-        RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
-    if (!baseline_query.ok()) return baseline_query.status();
-    auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at);
-    if (!baseline.ok()) {
-      return absl::Status(baseline.status().code(),
-                          absl::StrCat("baseline query: ", baseline.status().message()));
-    }
-    auto set_baseline = [](std::vector<PodValue>& pods, std::string_view pod, double value) {
-      auto p =
-          std::lower_bound(pods.begin(), pods.end(), pod,
-                           [](const PodValue& v, std::string_view name) { return v.pod < name; });
-      if (p != pods.end() && p->pod == pod) {
-        p->baseline = value;
-        p->has_baseline = true;
+    if (!def.baseline_query.empty()) {
+      ++round_queries_;
+      auto baseline_query =
+          RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
+      if (!baseline_query.ok()) return baseline_query.status();
+      auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at);
+      if (!baseline.ok()) {
+        return absl::Status(baseline.status().code(),
+                            absl::StrCat("baseline query: ", baseline.status().message()));
       }
-    };
-    for (const prom::Sample& s : baseline->samples) {
-      if (!std::isfinite(s.value) || s.value <= 0) continue;
-      std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
-      std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
-      if (whole) set_baseline(everything, absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value);
-      if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
-        set_baseline(it->second, pod, s.value);
+      auto set_baseline = [](std::vector<PodValue>& pods, std::string_view pod, double value) {
+        auto p =
+            std::lower_bound(pods.begin(), pods.end(), pod,
+                             [](const PodValue& v, std::string_view name) { return v.pod < name; });
+        if (p != pods.end() && p->pod == pod) {
+          p->baseline = value;
+          p->has_baseline = true;
+        }
+      };
+      for (const prom::Sample& s : baseline->samples) {
+        if (!std::isfinite(s.value) || s.value <= 0) continue;
+        std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
+        std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+        if (whole) set_baseline(everything, absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value);
+        if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
+          set_baseline(it->second, pod, s.value);
+        }
+      }
+    }
+    if (!def.span_query.empty()) {
+      // The real span of the samples behind each value. Best effort: when it cannot be read the
+      // values stay and their span is unknown (served as the definition's window, as before).
+      ++round_queries_;
+      auto span_query =
+          RenderQuery(def.span_query, &def, namespaces, extra_matchers, all_namespaces);
+      auto spans = span_query.ok() ? QueryBackend(BackendName(def.backend), *span_query, at)
+                                   : absl::StatusOr<prom::QueryResult>(span_query.status());
+      if (spans.ok()) {
+        const int64_t window_ms = absl::ToInt64Milliseconds(def.preset.window);
+        auto set_span = [&](std::vector<PodValue>& pods, std::string_view pod, double seconds) {
+          auto p = std::lower_bound(
+              pods.begin(), pods.end(), pod,
+              [](const PodValue& v, std::string_view name) { return v.pod < name; });
+          if (p == pods.end() || p->pod != pod) return;
+          // Never more than the window: a subquery step can reach a sample just before it.
+          int64_t ms = std::llround(seconds * 1000);
+          if (window_ms > 0) ms = std::min(ms, window_ms);
+          p->span_ms =
+              static_cast<int32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<int32_t>::max()));
+        };
+        for (const prom::Sample& s : spans->samples) {
+          if (!std::isfinite(s.value) || s.value < 0) continue;
+          std::string_view ns = def.namespace_label.empty()
+                                    ? std::string_view(namespaces[0])
+                                    : prom::LabelValue(s.labels, def.namespace_label);
+          std::string pod(prom::LabelValue(s.labels, def.pod_label));
+          if (!def.container_label.empty()) {
+            std::string_view container = prom::LabelValue(s.labels, def.container_label);
+            if (container.empty()) continue;
+            absl::StrAppend(&pod, "/", ToAbsl(container));
+          }
+          if (whole) set_span(everything, absl::StrCat(ToAbsl(ns), "/", pod), s.value);
+          if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
+            set_span(it->second, pod, s.value);
+          }
+        }
       }
     }
     return absl::OkStatus();

@@ -27,6 +27,10 @@ struct PodValue {
   double baseline =
       0;  // the pod's baseline (e.g. CPU request, cores); meaningful only when has_baseline
   bool has_baseline = false;
+  // The time between the first and the last sample behind the value, in milliseconds, when the
+  // definition has a span_query (rate windows: at most the window; less for a pod whose series is
+  // younger than the window); -1 when unknown. metrics.k8s.io reports it as the window.
+  int32_t span_ms = -1;
   int64_t timestamp_ms = 0;  // the sample's timestamp as Prometheus returned it
   // External metrics only: the series' labels (without __name__); `pod` is then their text form.
   prom::Labels labels;

@@ -327,6 +327,50 @@ TEST_F(MetricsApiTest, ResourcePodMetrics) {
   EXPECT_EQ(j["items"].size(), 0u);
 }
 
+// The PodMetrics window is the real span of the samples behind the value (span_query), never more
+// than the configured window: a pod younger than the window reports less (so the HPA's CPU
+// readiness rule counts its sample sooner, as with metrics-server); unknown spans report the
+// configured window.
+TEST(MetricsApiSpanTest, PodMetricsWindowIsTheSamplesSpanAtMostTheWindow) {
+  FakePrometheus prom;
+  prom.AnswerPrefix("kube_pod_labels",
+                    PodLabelsRows("ns", {{"a-1", "a"}, {"a-2", "a"}, {"b-1", "b"}}));
+  prom.AnswerPrefix("usage", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 0.25},
+                              {{{"namespace", "ns"}, {"pod", "a-2"}}, 0.5},
+                              {{{"namespace", "ns"}, {"pod", "b-1"}}, 1.5}});
+  // a-1 started 4.5 s ago; a-2's oldest sample is a subquery step before the window; b-1 has none.
+  prom.AnswerPrefix("span", {{{{"namespace", "ns"}, {"pod", "a-1"}}, 4.5},
+                             {{{"namespace", "ns"}, {"pod", "a-2"}}, 15.8}});
+  prom.AnswerOtherwise({});
+  config::Config c = ::aa::testing::SamplingTestConfig();
+  c.sampling.warm_namespaces = {"ns"};
+  config::MetricDefinition cpu;
+  cpu.name = "cpu";
+  cpu.query = "usage{<<.LabelMatchers>>}";
+  cpu.span_query = "span{<<.LabelMatchers>>}";
+  cpu.preset.window = absl::Seconds(15);
+  c.metrics = {cpu};
+  SimulatedClock clock;
+  prometheus::Registry registry;
+  ::aa::testing::StalablePodIndex pod_index;
+  pipeline::Sampler sampler(c, prom, clock, &registry);
+  sampler.SetPodLabelSource(&pod_index);
+  MetricsApi api(pipeline::View(sampler), clock);
+  sampler.Start();
+  ASSERT_TRUE(sampler.WaitForGeneration(1, absl::Seconds(10)));
+  HttpRequest r;
+  r.method = "GET";
+  r.path = std::string(kResource) + "/namespaces/ns/pods";
+  HttpResponse resp = api.Handle(r);
+  ASSERT_EQ(resp.status, 200) << resp.body;
+  json j = json::parse(resp.body);
+  ASSERT_EQ(j["items"].size(), 3u);
+  EXPECT_EQ(j["items"][0]["metadata"]["name"], "a-1");
+  EXPECT_EQ(j["items"][0]["window"], "4.5s");
+  EXPECT_EQ(j["items"][1]["window"], "15s");  // capped at the window
+  EXPECT_EQ(j["items"][2]["window"], "15s");  // span unknown: the configured window
+}
+
 // Every namespace (kubectl top pod -A) from one whole-cluster read, namespaces nobody asked for
 // included, ordered by namespace then name as metrics-server orders them; fieldSelector as
 // metrics-server answers it.

@@ -632,8 +632,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "histogram or gauge (got \"x\")"},
         ErrorCase{"PanicOnWaiting",
                   Metric("name: m\n  preset: {type: waiting}\n  target: 3\n  panic: {}"),
-                  "t.yaml: metrics[0].panic: only for concurrency metrics (preset type) (got "
-                  "\"waiting\")"},
+                  "t.yaml: metrics[0].panic: only for concurrency and cpu metrics (preset type) "
+                  "(got \"waiting\")"},
         ErrorCase{"SourceMissing", Preset("type: concurrency"),
                   "t.yaml: metrics[0].preset.source: required: knative-queue-proxy, kserve, vllm, "
                   "histogram or gauge"},
@@ -716,17 +716,19 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml: metrics[0].preset.namespaceLabel: not a Prometheus label name (got "
                   "\"k8s-ns\")"},
         // panic-aware metrics
-        ErrorCase{"PanicOnCpu", Metric("name: m\n  preset: {type: cpu}\n  panic: {}"),
-                  "t.yaml: metrics[0].panic: only for concurrency metrics (preset type) (got "
-                  "\"cpu\")"},
-        ErrorCase{"PanicWithBaseline",
-                  Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  baselineQuery: "
-                         "'b{<<.LabelMatchers>>}'\n  target: 1\n  panic: {}"),
-                  "t.yaml: metrics[0].panic: only for concurrency metrics, not with baselineQuery"},
+        ErrorCase{"PanicOnCpuWithoutTarget",
+                  Metric("name: m\n  preset: {type: cpu, window: 3s}\n  panic: {}"),
+                  "t.yaml: metrics[0].panic: needs a per-pod target (target or "
+                  "containerConcurrency, or targetUtilization with a baseline) to decide panic"},
+        ErrorCase{"PanicCpuWindowOverPanicWindow",
+                  Metric("name: m\n  preset: {type: cpu, window: 15s}\n  targetUtilization: "
+                         "50\n  panic: {}"),
+                  "t.yaml: metrics[0].preset.window: must not exceed the panic window (6s): the "
+                  "panic value would be a longer average (got \"15s\")"},
         ErrorCase{"PanicWithoutTarget",
                   Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  panic: {}"),
                   "t.yaml: metrics[0].panic: needs a per-pod target (target or "
-                  "containerConcurrency) to decide panic"},
+                  "containerConcurrency, or targetUtilization with a baseline) to decide panic"},
         ErrorCase{"PanicUnknownKey",
                   Metric("name: m\n  query: 'a{<<.LabelMatchers>>}'\n  target: 1\n  panic: "
                          "{window: 6s}"),

@@ -205,6 +205,64 @@ TEST(PanicWindowsTest, FirstSampleAndForgetting) {
   EXPECT_DOUBLE_EQ(later.pods[0].value, 7);
 }
 
+// A panic-aware cpu definition decides panic on utilization (value / baseline against
+// targetUtilization), and each served value carries the span of the samples behind it: the
+// oldest sample of the mean up to now, plus that sample's own rate span.
+TEST(PanicWindowsTest, CpuDecidesOnUtilizationAndReportsTheSpan) {
+  config::Config c = ::aa::testing::SamplingTestConfig(absl::Seconds(1));
+  config::MetricDefinition cpu;
+  cpu.name = "cpu";
+  cpu.query = "usage{<<.LabelMatchers>>}";
+  cpu.baseline_query = "requests{<<.LabelMatchers>>}";
+  cpu.target_utilization = 50;
+  cpu.preset.window = absl::Seconds(3);
+  cpu.panic = config::PanicConfig{absl::Seconds(15), 40, 200};  // panic window 6 s
+  c.metrics = {cpu};
+  PanicWindows windows(c);
+  ASSERT_FALSE(windows.empty());
+  absl::Time t = absl::FromUnixSeconds(1'800'000'000);
+  auto apply = [&](double cores, int32_t span_ms) {
+    auto table = std::make_shared<MetricTable>();
+    PodValue v;
+    v.pod = "a";
+    v.value = cores;
+    v.baseline = 1;  // 1-core request
+    v.has_baseline = true;
+    v.span_ms = span_ms;
+    table->pods.push_back(v);
+    table->sampled_at = t;
+    Snapshot snap;
+    snap.slots[SlotKey{"cpu", "", "ns"}] = Slot{table, {}, t};
+    windows.Apply(&snap);
+    return snap.FindSlot({"cpu", "", "ns"})->table;
+  };
+  // A new pod: its first sample's rate covers 1 s. 0.2 core of a 1-core request (40 %) is below
+  // the 50 % target: stable (one pod panics as soon as ceil(utilization / target) reaches 2).
+  auto table = apply(0.2, 1000);
+  EXPECT_FALSE(table->windows->workloads[0].in_panic);
+  EXPECT_EQ(table->pods[0].span_ms, 1000);
+  for (int i = 0; i < 14; ++i) {
+    t += absl::Seconds(1);
+    table = apply(0.2, 3000);
+  }
+  EXPECT_FALSE(table->windows->workloads[0].in_panic);
+  EXPECT_DOUBLE_EQ(table->pods[0].value, 0.2);
+  // 14 s from the oldest sample kept (the first, 1 s of rate) to now.
+  EXPECT_EQ(table->pods[0].span_ms, 15000);
+  t += absl::Seconds(1);
+  table = apply(0.2, 3000);
+  EXPECT_EQ(table->pods[0].span_ms, 17000);  // the oldest kept is 14 s old with a 3 s rate
+  // 1.2 cores: the panic window's mean over twice the target: panic, served the panic window's
+  // mean, with the span of that window (the oldest of its samples, 5 s ago, plus 3 s).
+  for (int i = 0; i < 3; ++i) {
+    t += absl::Seconds(1);
+    table = apply(1.2, 3000);
+  }
+  ASSERT_TRUE(table->windows->workloads[0].in_panic);
+  EXPECT_NEAR(table->pods[0].value, (3 * 0.2 + 3 * 1.2) / 6, 1e-9);
+  EXPECT_EQ(table->pods[0].span_ms, 8000);
+}
+
 // A reload keeps the windows of an unchanged panic-aware definition and starts a changed one's
 // afresh.
 TEST_F(PanicSamplerTest, ReloadKeepsTheWindowsOfUnchangedDefinitions) {

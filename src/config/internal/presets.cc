@@ -36,6 +36,14 @@ std::string CpuQuery(const std::string& filter, const std::string& window, bool 
                       " or 0 * ", usage, ")");
 }
 
+std::string CpuSpanQuery(const std::string& filter, const std::string& window) {
+  const std::string ts = absl::StrCat("timestamp(container_cpu_usage_seconds_total{", filter, "})");
+  // The newest sample's time minus the oldest one's within the window (a 1s subquery finds the
+  // first sample of a series younger than the window); the smallest of the grouped series.
+  return absl::StrCat("min by (<<.GroupBy>>) (", ts, " - min_over_time(", ts, "[", window,
+                      ":1s]))");
+}
+
 std::string MatcherPrefix(const std::vector<std::string>& matchers) {
   return matchers.empty() ? "" : absl::StrCat(absl::StrJoin(matchers, ","), ",");
 }

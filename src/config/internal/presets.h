@@ -36,6 +36,9 @@ struct PresetSpec {
 // `saturation` plus the same of container_cpu_cfs_throttled_seconds_total (0 for groups without
 // that series: containers without a CPU limit have none).
 std::string CpuQuery(const std::string& filter, const std::string& window, bool saturation);
+// The seconds between the first and the last cAdvisor CPU usage sample within `window` of the
+// series `filter` selects, grouped by <<.GroupBy>> (the smallest of a group's series).
+std::string CpuSpanQuery(const std::string& filter, const std::string& window);
 
 // The extra matchers a selector starts with: "" when there are none, else the matchers joined by
 // "," and followed by "," (so that "<<.LabelMatchers>>" can follow).
