@@ -31,11 +31,12 @@ ABSL_FLAG(std::string, scenario, "",
           "Scenario YAML (see src/closedloop/scenario.h); default: the built-in ~4.5 min run");
 ABSL_FLAG(bool, long, false,
           "Run the long built-in scenario (~16 min, upstream 5 min scale-down stabilization)");
-ABSL_FLAG(std::string, modes, "all",
-          "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
-          "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda, "
-          "cpu-hpa-saturation, cpu-keda-saturation, llm-hpa-running, llm-hpa-two-metrics, "
-          "concurrency-keda-zero, concurrency-kpa-zero) or all");
+ABSL_FLAG(
+    std::string, modes, "all",
+    "Comma-separated modes to run (concurrency-hpa, concurrency-hpa-panic, "
+    "concurrency-keda, concurrency-keda-panic, concurrency-kpa, cpu-hpa, cpu-keda, "
+    "cpu-hpa-saturation, cpu-keda-saturation, cpu-hpa-panic, cpu-keda-panic, "
+    "llm-hpa-running, llm-hpa-two-metrics, concurrency-keda-zero, concurrency-kpa-zero) or all");
 ABSL_FLAG(std::string, out_dir, "demo-output",
           "Where the CSV files, the summary and the PNG plots go (created)");
 ABSL_FLAG(bool, plots, true, "Render PNG plots with gnuplot");
@@ -159,7 +160,28 @@ int Main(int argc, char** argv) {
     std::printf("%s", line.c_str());
     std::fflush(stdout);
   }
-  for (demo::Stack* stack : {&s, saturation.get()}) {
+  // The panic-aware cpu modes read a third one: its `cpu` preset (the demand over 3 s) has the
+  // `panic` option.
+  std::unique_ptr<demo::Stack> cpu_panic;
+  if (closedloop::NeedsCpuPanicAdapter(*modes)) {
+    demo::StackOptions o = options;
+    o.prometheus_url = s.prometheus_url();
+    o.work_dir = s.work_dir() + "/cpu-panic";
+    o.adapter_config_yaml = closedloop::AdapterConfigYaml(scenario, with_panic, true, true);
+    auto started = demo::Stack::Start(o);
+    if (!started.ok()) return Fail(started.status().message(), 1);
+    cpu_panic = *std::move(started);
+    const std::string line =
+        absl::StrCat("adapter #3  https://127.0.0.1:", cpu_panic->adapter_https_port(),
+                     "/api/v1/metrics, cpu saturation- and panic-aware (the cpu-*-panic modes)  "
+                     "http://127.0.0.1:",
+                     cpu_panic->adapter_port(),
+                     "/metrics  gRPC 127.0.0.1:", cpu_panic->adapter_grpc_port(), "\n");
+    addresses += line;
+    std::printf("%s", line.c_str());
+    std::fflush(stdout);
+  }
+  for (demo::Stack* stack : {&s, saturation.get(), cpu_panic.get()}) {
     if (stack == nullptr) continue;
     if (absl::Status ready =
             demo::WaitForHttp(stack->adapter_port(), "/readyz", 200, absl::Seconds(30));
@@ -186,10 +208,10 @@ int Main(int argc, char** argv) {
       return Fail(data.message(), 1);
     }
   }
-  if (saturation && initial_pods > 0) {
-    if (absl::Status data =
-            closedloop::WaitForAdapterData(saturation->adapter_https_port(), "kserve-test", "cpu",
-                                           initial_pods, absl::Seconds(60));
+  for (demo::Stack* stack : {saturation.get(), cpu_panic.get()}) {
+    if (stack == nullptr || initial_pods <= 0) continue;
+    if (absl::Status data = closedloop::WaitForAdapterData(
+            stack->adapter_https_port(), "kserve-test", "cpu", initial_pods, absl::Seconds(60));
         !data.ok()) {
       return Fail(data.message(), 1);
     }
@@ -204,6 +226,10 @@ int Main(int argc, char** argv) {
   if (saturation) {
     loop_options.saturation_https_port = saturation->adapter_https_port();
     loop_options.saturation_grpc_port = saturation->adapter_grpc_port();
+  }
+  if (cpu_panic) {
+    loop_options.cpu_panic_https_port = cpu_panic->adapter_https_port();
+    loop_options.cpu_panic_grpc_port = cpu_panic->adapter_grpc_port();
   }
   auto loop = closedloop::ClosedLoop::Create(loop_options);
   if (!loop.ok()) return Fail(loop.status().message(), 1);
@@ -270,6 +296,7 @@ int Main(int argc, char** argv) {
   loop->reset();  // closes the KEDA streams before the adapter stops
   std::printf("stopping...\n");
   if (saturation) saturation->Stop();
+  if (cpu_panic) cpu_panic->Stop();
   s.Stop();
   std::printf("stopped; all processes ended and temporary files removed\n");
   return code;

@@ -53,6 +53,9 @@ struct ModeSpec {
   // once, no trigger active for kedaCooldownPeriod scales to 0. KPA: the activator pokes it on the
   // first request (0 -> 1 at once), scale to zero after scaleToZeroGrace.
   bool from_zero = false;
+  // cpu only: read from the third adapter, whose `cpu` preset (saturation-aware, 3 s rate window)
+  // has the `panic` option: the mean over cpuWindow, or over panicWindow while in panic.
+  bool cpu_panic = false;
 };
 
 // The adapter's activity metric (preset activity: requests held by Knative's activator per

@@ -143,6 +143,26 @@ std::vector<ModeSpec> DefaultModes(bool with_panic) {
        "",
        {},
        true},
+      {"cpu-hpa-panic",
+       "cpu, HPA (metrics.k8s.io), saturation- and panic-aware",
+       M::kCpu,
+       S::kHpa,
+       "cpu",
+       "",
+       {},
+       false,
+       false,
+       true},
+      {"cpu-keda-panic",
+       "cpu, KEDA, saturation- and panic-aware",
+       M::kCpu,
+       S::kKeda,
+       "cpu",
+       "",
+       {},
+       false,
+       false,
+       true},
   };
   if (!with_panic) {
     std::erase_if(all, [](const ModeSpec& m) { return m.metric == "concurrency_panic"; });
@@ -211,7 +231,12 @@ bool NeedsSaturationAdapter(const std::vector<ModeSpec>& modes) {
   return std::any_of(modes.begin(), modes.end(), [](const ModeSpec& m) { return m.saturation; });
 }
 
-std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturation) {
+bool NeedsCpuPanicAdapter(const std::vector<ModeSpec>& modes) {
+  return std::any_of(modes.begin(), modes.end(), [](const ModeSpec& m) { return m.cpu_panic; });
+}
+
+std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturation,
+                              bool cpu_panic) {
   const AutoscalingSettings& a = sc.autoscaling;
   std::string out = absl::StrCat(
       "sampling: {interval: 1s, maxAge: 30s, warmNamespaces: [kserve-test]}\n"
@@ -230,10 +255,20 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturati
   // most over two scrapes, with the concurrency's per-replica target for KEDA's HPA.
   absl::StrAppend(&out, "- name: ", kActivityMetric,
                   "\n  preset: {type: activity, window: 2s}\n  target: ", kConcurrencyTarget, "\n");
+  if (cpu_panic) {
+    // The demand over a short rate window, served as its mean over cpuWindow, or over panicWindow
+    // while the workload is in panic (KPA's rule on utilization against the 50 % target).
+    absl::StrAppend(
+        &out, "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(kCpuPanicRateWindow),
+        ", saturation: true}\n  targetUtilization: 50\n  panic: {stableWindow: ",
+        FormatGoDuration(a.cpu_window), ", panicWindowPercentage: ",
+        absl::StrFormat("%.6g", 100 * absl::FDivDuration(a.panic_window, a.cpu_window)), "}\n");
+  } else {
+    absl::StrAppend(&out,
+                    "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),
+                    saturation ? ", saturation: true" : "", "}\n  targetUtilization: 50\n");
+  }
   absl::StrAppend(&out,
-                  "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),
-                  saturation ? ", saturation: true" : "",
-                  "}\n  targetUtilization: 50\n"
                   "- name: memory\n"
                   "  query: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{"
                   "<<.LabelMatchers>>,container!=\"\",container!=\"POD\"})\n");
@@ -262,10 +297,12 @@ absl::StatusOr<std::unique_ptr<ClosedLoop>> ClosedLoop::Create(Options options) 
   ctx.grpc_port = loop->options_.adapter_grpc_port;
   ctx.bearer_token = loop->options_.bearer_token;
   for (const ModeSpec& m : loop->options_.modes) {
-    ctx.https_port =
-        m.saturation ? loop->options_.saturation_https_port : loop->options_.adapter_https_port;
-    ctx.grpc_port =
-        m.saturation ? loop->options_.saturation_grpc_port : loop->options_.adapter_grpc_port;
+    ctx.https_port = m.cpu_panic    ? loop->options_.cpu_panic_https_port
+                     : m.saturation ? loop->options_.saturation_https_port
+                                    : loop->options_.adapter_https_port;
+    ctx.grpc_port = m.cpu_panic    ? loop->options_.cpu_panic_grpc_port
+                    : m.saturation ? loop->options_.saturation_grpc_port
+                                   : loop->options_.adapter_grpc_port;
     auto a = MakeAutoscaler(m, ctx);
     if (!a.ok()) {
       return absl::Status(a.status().code(),
@@ -317,6 +354,7 @@ absl::Status ClosedLoop::Step(int step, absl::Time now) {
     row.ready = s.ready_replicas;
     row.pods = static_cast<int>(s.pods.size());
     row.queue = s.queue_length;
+    row.needed = Needed(sc, modes[i], s, sc.LoadAt(t));
     row.demand = kNaN;
     row.utilization = kNaN;
     if (dt > 0 && !previous_.empty()) {

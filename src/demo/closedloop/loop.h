@@ -45,10 +45,17 @@ std::string SimScenarioYaml(const Scenario& scenario, const std::vector<ModeSpec
 // cpuWindow (usage, or with `saturation` the demand: usage + CFS throttled time), memory (for
 // metrics.k8s.io), and the LLM metrics llm_running, llm_waiting and llm_kv_cache (vLLM presets
 // over kLlmWindow).
-std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic, bool saturation = false);
+// With `cpu_panic`, cpu is the saturation-aware demand over kCpuPanicRateWindow with the `panic`
+// option (stable window cpuWindow, panic window panicWindow).
+std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic, bool saturation = false,
+                              bool cpu_panic = false);
 
-// Whether any of `modes` reads the saturation-aware adapter.
+// The rate window of the panic-aware cpu (short: its windows average the rates).
+inline constexpr absl::Duration kCpuPanicRateWindow = absl::Seconds(3);
+
+// Whether any of `modes` reads the saturation-aware adapter, or the panic-aware cpu one.
 bool NeedsSaturationAdapter(const std::vector<ModeSpec>& modes);
+bool NeedsCpuPanicAdapter(const std::vector<ModeSpec>& modes);
 
 // One mode at one step.
 struct Row {
@@ -60,6 +67,7 @@ struct Row {
   int ready = 0;           // serving pods
   int pods = 0;            // pods that exist (starting and draining included)
   int64_t queue = 0;       // requests waiting
+  int needed = 0;          // replicas that serve this step's load at the per-pod target
   double demand = 0;       // concurrency models: mean in flight + queued since the previous step;
                            // cpu models: cores used
   double utilization = 0;  // demand / (ready x per-pod target) in percent (cpu: of the request)
@@ -105,6 +113,9 @@ class ClosedLoop {
     // The second adapter (saturation-aware cpu), for the modes with ModeSpec::saturation.
     int saturation_https_port = 0;
     int saturation_grpc_port = 0;
+    // The third adapter (saturation- and panic-aware cpu), for the modes with ModeSpec::cpu_panic.
+    int cpu_panic_https_port = 0;
+    int cpu_panic_grpc_port = 0;
     std::string bearer_token = "closed-loop-demo";
   };
   // Creates the autoscalers (KEDA asks GetMetricSpec here). Errors from the adapter are returned.

@@ -166,13 +166,13 @@ absl::Status WriteCsv(const ClosedLoop& loop, const std::string& dir) {
     const std::string path = absl::StrCat(dir, "/", loop.modes()[i].name, ".csv");
     std::ofstream f(path);
     f << "step,t,phase,load_rps,desired,ready,pods,queue,demand,utilization_pct,observed,"
-         "set_replicas,replicas,decision\n";
+         "set_replicas,replicas,needed,decision\n";
     for (const Row& r : loop.rows()[i]) {
       f << r.step << ',' << r.t << ',' << r.phase << ',' << CsvNum(r.load_rps) << ',' << r.desired
         << ',' << r.ready << ',' << r.pods << ',' << r.queue << ',' << CsvNum(r.demand) << ','
         << CsvNum(r.utilization) << ',' << CsvNum(r.observed) << ','
-        << (r.set_replicas >= 0 ? absl::StrCat(r.set_replicas) : "") << ',' << After(r) << ",\""
-        << absl::StrReplaceAll(r.decision, {{"\"", "'"}}) << "\"\n";
+        << (r.set_replicas >= 0 ? absl::StrCat(r.set_replicas) : "") << ',' << After(r) << ','
+        << r.needed << ",\"" << absl::StrReplaceAll(r.decision, {{"\"", "'"}}) << "\"\n";
     }
     f.close();
     if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", path));
@@ -200,31 +200,37 @@ absl::Status WriteCsv(const ClosedLoop& loop, const std::string& dir) {
 absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
                          const std::string& gnuplot_bin) {
   const Scenario& sc = loop.scenario();
-  const std::vector<ModeSummary> summary = loop.Summarize();
+  // CSV columns (WriteCsv): 2 t, 4 load_rps, 6 ready, 8 queue, 10 utilization_pct, 11 observed,
+  // 13 replicas, 14 needed. Every panel's key sits in the right margin beside it; the plot areas
+  // share their left and right edges so the time axes line up.
   std::string gp =
       "set datafile separator ','\n"
-      "set terminal pngcairo size 1000,900 font 'sans,10'\n"
-      "set grid\nset key top right opaque box\nset tmargin 2.5\nset lmargin 10\n";
+      "set grid\nset key outside right top vertical Left reverse samplen 3 spacing 1.1 box\n"
+      "set tmargin 1.5\nset bmargin 1.5\nset lmargin at screen 0.08\n"
+      "set rmargin at screen 0.70\n";
   // Phase boundaries as dashed lines with their names.
   std::string phases;
   absl::Duration start;
   for (const Phase& p : sc.phases) {
     absl::StrAppendFormat(&phases,
                           "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead dt 2 lc 'gray50'\n"
-                          "set label '%s' at first %.1f, graph 1.04 offset 0.3,0 tc 'gray30'\n",
+                          "set label '%s' at first %.1f, graph 1.06 offset 0.3,0 tc 'gray30'\n",
                           absl::ToDoubleSeconds(start), absl::ToDoubleSeconds(start), p.name,
                           absl::ToDoubleSeconds(start));
     start += p.duration;
   }
   const double length = absl::ToDoubleSeconds(sc.Length());
+  const std::string needed_line =
+      "'' skip 1 using 2:14 with steps dt 3 lw 2 lc 'red' title 'needed for the load'";
   for (size_t i = 0; i < loop.modes().size(); ++i) {
     const ModeSpec& m = loop.modes()[i];
     const bool cpu = m.model == ModelKind::kCpu;
     const bool llm = m.model == ModelKind::kLlm;
     const std::string csv = absl::StrCat(dir, "/", m.name, ".csv");
     absl::StrAppendFormat(&gp,
+                          "set terminal pngcairo size 1100,1200 font 'sans,10'\n"
                           "set output '%s/%s.png'\n"
-                          "set multiplot layout 3,1 title '%s' font 'sans,12'\n"
+                          "set multiplot layout 4,1 title '%s' font 'sans,12'\n"
                           "set xrange [0:%.0f]\nunset xlabel\n%s",
                           dir, m.name, m.title, length, phases);
     absl::StrAppendFormat(&gp,
@@ -235,64 +241,85 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
     absl::StrAppendFormat(&gp,
                           "set ylabel 'replicas'\nset yrange [0:%d]\n"
                           "plot '%s' skip 1 using 2:13 with steps lw 2 lc 'blue' title 'desired', "
-                          "'' skip 1 using 2:6 with steps lw 2 lc 'dark-green' title 'ready', "
-                          "%d with lines dt 3 lw 2 lc 'red' title 'needed at the burst (%d)'\n",
-                          sc.autoscaling.max_replicas + 1, csv, summary[i].needed,
-                          summary[i].needed);
+                          "'' skip 1 using 2:6 with steps lw 2 dt (6,3) lc 'dark-green' title "
+                          "'ready', %s\n",
+                          sc.autoscaling.max_replicas + 1, csv, needed_line);
+    absl::StrAppendFormat(&gp,
+                          "set ylabel 'requests waiting'\nset yrange [0:*]\n"
+                          "plot '%s' skip 1 using 2:8 with filledcurves y1=0 fs transparent "
+                          "solid 0.35 lc 'dark-orange' title 'queued (all pods busy)'\n",
+                          csv);
     absl::StrAppendFormat(
         &gp,
         "set xlabel 'time (s)'\nset ylabel '%s (log)'\nset logscale y\nset yrange [1:*]\n"
-        "plot '%s' skip 1 using 2:10 with lines lw 1.5 lc 'purple' title 'actual (from the "
-        "simulator)', '' skip 1 using 2:($11%s) with steps lw 1.5 lc 'orange' title 'what the "
-        "autoscaler saw', %d with lines dt 3 lw 2 lc 'red' title 'target'\n"
+        "plot '%s' skip 1 using 2:10 with lines lw 1.5 lc 'purple' title 'actual (simulator)', "
+        "'' skip 1 using 2:($11%s) with steps lw 1.5 lc 'dark-orange' title 'what the autoscaler "
+        "saw', %d with lines dt 3 lw 2 lc 'red' title 'target'\n"
         "unset multiplot\nunset arrow\nunset label\nunset logscale y\n",
         cpu   ? "CPU utilization (% of request)"
-        : llm ? "% of target (load: of 12 running/pod)"
-              : "utilization (% of 70 in flight per pod)",
+        : llm ? "% of target (12 running/pod)"
+              : "utilization (% of 70 in flight/pod)",
         csv, cpu || llm ? "" : "/0.7", cpu ? kCpuTargetPercent : 100);
   }
-  // The overview: every mode's replicas, concurrency and CPU models apart (and, with LLM modes, one
-  // panel per model the modes run).
+  // The overview: per model the modes run, every mode's replicas against the load and the needed
+  // replicas, and below them every mode's queue. Lines of modes that decide alike (the HPA and
+  // KEDA on one metric) would hide each other: each mode has its own colour and dash type, and
+  // its replicas line is shifted by a small step (a few hundredths of a replica).
   std::set<ModelKind> kinds;
   for (const ModeSpec& m : loop.modes()) kinds.insert(m.model);
-  const int panels = kinds.contains(ModelKind::kLlm) ? static_cast<int>(kinds.size()) : 2;
+  const int panels = 2 * static_cast<int>(kinds.size());
   absl::StrAppendFormat(
       &gp,
+      "set terminal pngcairo size 1300,%d font 'sans,10'\n"
       "set output '%s/overview.png'\n"
-      "set terminal pngcairo size 1100,%d font 'sans,10'\n"
-      "set key below maxrows 2 box\n"
-      "set multiplot layout %d,1 title 'Replicas per mode over time (seconds)' font "
-      "'sans,12'\nset xrange [0:%.0f]\n%s",
-      dir, panels == 2 ? 900 : panels * 430, panels, length, phases);
-  const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown"};
+      "set multiplot layout %d,1 title 'Replicas and queued requests per mode over time "
+      "(seconds); replicas lines offset by a few hundredths so equal ones stay visible' font "
+      "'sans,12'\nset xrange [0:%.0f]\nset rmargin at screen 0.64\n"
+      "set key at screen 0.71, graph 1 left top Left reverse samplen 3 box\nunset xlabel\n%s",
+      panels * 280 + 60, dir, panels, length, phases);
+  const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown", "cyan"};
+  const char* dashes[] = {"1", "(8,4)", "(2,3)", "(12,4,2,4)", "(4,4)", "(16,6)", "(2,6)"};
+  int panel = 0;
   for (ModelKind kind : {ModelKind::kConcurrency, ModelKind::kCpu, ModelKind::kLlm}) {
-    std::string plot;
-    int n = 0, needed = 0;
+    std::string replicas, queue;
+    int n = 0;
     std::string load_csv;
     for (size_t i = 0; i < loop.modes().size(); ++i) {
       const ModeSpec& m = loop.modes()[i];
       if (m.model != kind) continue;
       const std::string csv = absl::StrCat(dir, "/", m.name, ".csv");
       if (load_csv.empty()) load_csv = csv;
-      needed = summary[i].needed;
-      // KEDA dashed: on the same data as the HPA its line often lies on top of the HPA's.
-      absl::StrAppendFormat(&plot, "%s'%s' skip 1 using 2:13 with steps lw 2 lc '%s' %s title '%s'",
-                            plot.empty() ? "" : ", ", csv, colors[n++ % 6],
-                            m.scaler == ScalerKind::kKeda ? "dt (8,4)" : "",
-                            m.title.substr(m.title.find(", ") + 2));
+      const std::string title =
+          absl::StrReplaceAll(m.title.substr(m.title.find(", ") + 2), {{" (metrics.k8s.io)", ""}});
+      const double offset = 0.07 * n - 0.14;
+      absl::StrAppendFormat(&replicas,
+                            "%s'%s' skip 1 using 2:($13%+.2f) with steps lw 2 lc '%s' dt %s "
+                            "title '%s'",
+                            replicas.empty() ? "" : ", ", csv, offset, colors[n % 7], dashes[n % 7],
+                            title);
+      absl::StrAppendFormat(&queue,
+                            "%s'%s' skip 1 using 2:8 with steps lw 2 lc '%s' dt %s title '%s'",
+                            queue.empty() ? "" : ", ", csv, colors[n % 7], dashes[n % 7], title);
+      ++n;
     }
-    if (plot.empty()) continue;
+    if (replicas.empty()) continue;
+    const char* model = kind == ModelKind::kCpu   ? "cpu-model"
+                        : kind == ModelKind::kLlm ? "llm-model"
+                                                  : "concurrency-model";
+    ++panel;
     absl::StrAppendFormat(
         &gp,
         "set ylabel '%s replicas'\nset yrange [0:%d]\nset y2label 'load (requests/s)'\n"
         "set y2tics\nset y2range [0:%.0f]\nunset xlabel\n"
-        "plot %s, %d with lines dt 3 lw 2 lc 'red' title 'needed (%d)', '%s' skip 1 using "
-        "2:4 axes x1y2 with lines lw 1 lc 'gray60' title 'load'\n",
-        kind == ModelKind::kCpu   ? "cpu-model"
-        : kind == ModelKind::kLlm ? "llm-model"
-                                  : "concurrency-model",
-        sc.autoscaling.max_replicas + 1, MaxLoad(sc, kind) * 1.25 + 1, plot, needed, needed,
-        load_csv);
+        "plot %s, '%s' skip 1 using 2:14 with steps dt 3 lw 2 lc 'red' title 'needed for the "
+        "load', '' skip 1 using 2:4 axes x1y2 with lines lw 1 lc 'gray60' title 'load (right "
+        "axis)'\n",
+        model, sc.autoscaling.max_replicas + 1, MaxLoad(sc, kind) * 1.25 + 1, replicas, load_csv);
+    ++panel;
+    absl::StrAppendFormat(&gp,
+                          "unset y2label\nunset y2tics\nset ylabel '%s: requests waiting'\n"
+                          "set yrange [0:*]\n%splot %s\n",
+                          model, panel == panels ? "set xlabel 'time (s)'\n" : "", queue);
   }
   gp += "unset multiplot\n";
   const std::string script = dir + "/plots.gp";
