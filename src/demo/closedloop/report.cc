@@ -277,7 +277,9 @@ absl::Status RenderPlots(const ClosedLoop& loop, const std::string& dir,
       "'sans,12'\nset xrange [0:%.0f]\nset rmargin at screen 0.64\n"
       "set key at screen 0.71, graph 1 left top Left reverse samplen 3 box\nunset xlabel\n%s",
       panels * 280 + 60, dir, panels, length, phases);
-  const char* colors[] = {"blue", "dark-orange", "dark-green", "purple", "black", "brown", "cyan"};
+  // Not red: the needed replicas are red.
+  const char* colors[] = {"blue",  "dark-orange", "dark-green", "purple",
+                          "black", "dark-cyan",   "goldenrod"};
   const char* dashes[] = {"1", "(8,4)", "(2,3)", "(12,4,2,4)", "(4,4)", "(16,6)", "(2,6)"};
   int panel = 0;
   for (ModelKind kind : {ModelKind::kConcurrency, ModelKind::kCpu, ModelKind::kLlm}) {
