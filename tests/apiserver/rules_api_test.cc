@@ -579,7 +579,14 @@ metrics:
   EXPECT_EQ(r.status, 503);
   EXPECT_THAT(Message(r), HasSubstr("connection refused"));
   std::lock_guard lock(mu);
-  EXPECT_EQ(node_queries.size(), 2u);
+  // cpu, the span of its samples (unanswered here: the window stays the configured 30s), memory.
+  EXPECT_EQ(node_queries.size(), 3u);
+  EXPECT_THAT(
+      node_queries,
+      ::testing::Contains(
+          "min by (node) (timestamp(container_cpu_usage_seconds_total{id=\"/\",node!=\"\"}) "
+          "- min_over_time(timestamp(container_cpu_usage_seconds_total{id=\"/\",node!=\"\"})"
+          "[30s:1s]))"));
 }
 
 }  // namespace
