@@ -85,6 +85,10 @@ TEST_F(LoopTest, KpaScalesUpForTheBurstSettlesAndReturnsToMin) {
   EXPECT_DOUBLE_EQ(rows[10].load_rps, 500);
   EXPECT_DOUBLE_EQ(rows[75].load_rps, 0);
   EXPECT_EQ(rows[12].phase, "burst");
+  // The replicas each step's load needs: 1 idle, 4 in the burst, 1 (min) after the drop.
+  EXPECT_EQ(rows[0].needed, 1);
+  EXPECT_EQ(rows[10].needed, 4);
+  EXPECT_EQ(rows[75].needed, 1);
 
   const ModeSummary m = loop_->Summarize()[0];
   EXPECT_EQ(m.needed, 4);  // 500 rps x 0.5 s = 250 in flight, 70 per pod
@@ -207,12 +211,12 @@ TEST_F(LoopTest, LlmModeMeasuresTimeToFirstTokenDuringTheBurst) {
 
 TEST(Modes, SelectByNameWithClearErrors) {
   const auto all = DefaultModes(true);
-  EXPECT_EQ(all.size(), 13u);
-  EXPECT_EQ(DefaultModes(false).size(), 11u);
+  EXPECT_EQ(all.size(), 15u);
+  EXPECT_EQ(DefaultModes(false).size(), 13u);
   auto two = SelectModes("cpu-hpa,concurrency-hpa", all);
   ASSERT_TRUE(two.ok());
   EXPECT_EQ((*two)[0].name, "cpu-hpa");
-  EXPECT_EQ(SelectModes("all", all)->size(), 13u);
+  EXPECT_EQ(SelectModes("all", all)->size(), 15u);
   // The scale-from-zero modes start at 0 pods; the adapter serves the activator's series.
   auto zero = SelectModes("concurrency-keda-zero,concurrency-kpa-zero", all);
   ASSERT_TRUE(zero.ok());
@@ -229,6 +233,14 @@ TEST(Modes, SelectByNameWithClearErrors) {
   EXPECT_TRUE((*saturation)[0].saturation);
   EXPECT_TRUE(NeedsSaturationAdapter(*saturation));
   EXPECT_FALSE(NeedsSaturationAdapter(*two));
+  auto cpu_panic = SelectModes("cpu-keda-panic", all);
+  ASSERT_TRUE(cpu_panic.ok());
+  EXPECT_TRUE(NeedsCpuPanicAdapter(*cpu_panic));
+  EXPECT_FALSE(NeedsCpuPanicAdapter(*saturation));
+  // The third adapter's cpu: the demand over 3 s, windowed over cpuWindow (15 s) and 6 s.
+  EXPECT_THAT(AdapterConfigYaml(Short(), true, true, true),
+              HasSubstr("preset: {type: cpu, window: 3s, saturation: true}\n  targetUtilization: "
+                        "50\n  panic: {stableWindow: 15s, panicWindowPercentage: 40}"));
   // The second adapter's config differs in the cpu preset only.
   EXPECT_THAT(AdapterConfigYaml(Short(), true, true),
               HasSubstr("preset: {type: cpu, window: 15s, saturation: true}"));

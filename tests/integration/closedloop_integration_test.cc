@@ -99,7 +99,8 @@ bool PortOpen(int port) {
 
 struct Started {
   std::string work_dir;
-  // simulator, Prometheus, adapter HTTP, HTTPS, gRPC (and the saturation-aware adapter's three)
+  // simulator, Prometheus, adapter HTTP, HTTPS, gRPC (and the saturation-aware adapter's three, and
+  // the panic-aware cpu adapter's three)
   std::vector<int> ports;
 };
 
@@ -122,7 +123,7 @@ Started ParseStart(const std::string& log) {
   return s;
 }
 
-void ExpectCleanedUp(const Started& s, size_t ports = 8) {
+void ExpectCleanedUp(const Started& s, size_t ports = 11) {
   ASSERT_FALSE(s.work_dir.empty());
   EXPECT_FALSE(std::filesystem::exists(s.work_dir)) << s.work_dir;
   EXPECT_THAT(ProcessesMentioning(s.work_dir), ::testing::IsEmpty()) << s.work_dir;
@@ -158,7 +159,7 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   auto summary = ReadCsv(out + "/summary.csv");
   std::map<std::string, std::map<std::string, std::string>> by_mode;
   for (auto& row : summary) by_mode[row["mode"]] = row;
-  ASSERT_EQ(by_mode.size(), 13u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
+  ASSERT_EQ(by_mode.size(), 15u) << testutil::ReadFileOrEmpty(out + "/summary.csv");
   // The LLM modes read their metrics at every sync and measure the time to first token (whether
   // the two-metric HPA takes the larger recommendation is checked deterministically in
   // tests/closedloop/autoscalers_test.cc).
@@ -231,9 +232,13 @@ TEST(ClosedLoopIntegrationTest, BothModelsScaleUpForTheBurstSettleAndReturnToMin
   const double cpu_bound =
       absl::ToDoubleSeconds(2 * scenario->autoscaling.sync_period +
                             scenario->autoscaling.pod_start_delay + scenario->step);
-  for (const std::string mode : {"cpu-hpa-saturation", "cpu-keda-saturation"}) {
+  // The same for the saturation- and panic-aware cpu (third adapter).
+  for (const std::string mode :
+       {"cpu-hpa-saturation", "cpu-keda-saturation", "cpu-hpa-panic", "cpu-keda-panic"}) {
     SCOPED_TRACE(mode);
     EXPECT_LE(Num(by_mode[mode], "time_to_capacity_s"), cpu_bound);
+    EXPECT_GE(Num(by_mode[mode], "time_to_capacity_s"), 0);
+    EXPECT_EQ(Num(by_mode[mode], "failed_syncs"), 0);
   }
   EXPECT_LT(Num(by_mode["cpu-hpa-saturation"], "time_to_capacity_s"),
             Num(by_mode["cpu-hpa"], "time_to_capacity_s"));
