@@ -237,10 +237,14 @@ TEST(Modes, SelectByNameWithClearErrors) {
   ASSERT_TRUE(cpu_panic.ok());
   EXPECT_TRUE(NeedsCpuPanicAdapter(*cpu_panic));
   EXPECT_FALSE(NeedsCpuPanicAdapter(*saturation));
-  // The third adapter's cpu: the demand over 3 s, windowed over cpuWindow (15 s) and 6 s.
+  // The third adapter's cpu: the demand over 3 s (here the 2 s panic window, shorter), windowed
+  // over cpuWindow (15 s) and the panic window.
   EXPECT_THAT(AdapterConfigYaml(Short(), true, true, true),
-              HasSubstr("preset: {type: cpu, window: 3s, saturation: true}\n  targetUtilization: "
-                        "50\n  panic: {stableWindow: 15s, panicWindowPercentage: 40}"));
+              HasSubstr("preset: {type: cpu, window: 2s, saturation: true}\n  targetUtilization: "
+                        "50\n  panic: {stableWindow: 15s, panicWindowPercentage: 13.3333}"));
+  EXPECT_THAT(AdapterConfigYaml(DefaultScenario(), true, true, true),
+              HasSubstr("window: 3s, saturation: true}\n  targetUtilization: 50\n  panic: "
+                        "{stableWindow: 15s, panicWindowPercentage: 40}"));
   // The second adapter's config differs in the cpu preset only.
   EXPECT_THAT(AdapterConfigYaml(Short(), true, true),
               HasSubstr("preset: {type: cpu, window: 15s, saturation: true}"));

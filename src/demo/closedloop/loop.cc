@@ -258,11 +258,12 @@ std::string AdapterConfigYaml(const Scenario& sc, bool with_panic, bool saturati
   if (cpu_panic) {
     // The demand over a short rate window, served as its mean over cpuWindow, or over panicWindow
     // while the workload is in panic (KPA's rule on utilization against the 50 % target).
-    absl::StrAppend(
-        &out, "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(kCpuPanicRateWindow),
-        ", saturation: true}\n  targetUtilization: 50\n  panic: {stableWindow: ",
-        FormatGoDuration(a.cpu_window), ", panicWindowPercentage: ",
-        absl::StrFormat("%.6g", 100 * absl::FDivDuration(a.panic_window, a.cpu_window)), "}\n");
+    absl::StrAppend(&out, "- name: cpu\n  preset: {type: cpu, window: ",
+                    FormatGoDuration(std::min(kCpuPanicRateWindow, a.panic_window)),
+                    ", saturation: true}\n  targetUtilization: 50\n  panic: {stableWindow: ",
+                    FormatGoDuration(a.cpu_window), ", panicWindowPercentage: ",
+                    absl::StrFormat("%.6g", 100 * absl::FDivDuration(a.panic_window, a.cpu_window)),
+                    "}\n");
   } else {
     absl::StrAppend(&out,
                     "- name: cpu\n  preset: {type: cpu, window: ", FormatGoDuration(a.cpu_window),

@@ -45,12 +45,14 @@ std::string SimScenarioYaml(const Scenario& scenario, const std::vector<ModeSpec
 // cpuWindow (usage, or with `saturation` the demand: usage + CFS throttled time), memory (for
 // metrics.k8s.io), and the LLM metrics llm_running, llm_waiting and llm_kv_cache (vLLM presets
 // over kLlmWindow).
-// With `cpu_panic`, cpu is the saturation-aware demand over kCpuPanicRateWindow with the `panic`
+// With `cpu_panic`, cpu is the saturation-aware demand over kCpuPanicRateWindow (at most
+// panicWindow) with the `panic`
 // option (stable window cpuWindow, panic window panicWindow).
 std::string AdapterConfigYaml(const Scenario& scenario, bool with_panic, bool saturation = false,
                               bool cpu_panic = false);
 
-// The rate window of the panic-aware cpu (short: its windows average the rates).
+// The rate window of the panic-aware cpu (short: its windows average the rates); the panic window
+// when that is shorter (the rate window must not exceed it).
 inline constexpr absl::Duration kCpuPanicRateWindow = absl::Seconds(3);
 
 // Whether any of `modes` reads the saturation-aware adapter, or the panic-aware cpu one.
