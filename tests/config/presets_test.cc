@@ -290,7 +290,7 @@ TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
             "metrics[0].preset.source: must be knative-activator"},
            {"preset: {type: activity, podLabel: p}", "metrics[0].preset.podLabel: only for"},
            {"preset: {type: activity}\n  target: 70\n  panic: {}",
-            "metrics[0].panic: only for concurrency metrics"}}) {
+            "metrics[0].panic: only for concurrency and cpu metrics"}}) {
     SCOPED_TRACE(body);
     absl::StatusOr<Config> c =
         ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
