@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
 #include "demo/stack.h"
 #include "gtest/gtest.h"
 #include "net/call.h"
@@ -128,6 +129,17 @@ inline double ParseQuantity(const std::string& q) {
     return NAN;
   }
   return mantissa * it->second;
+}
+
+// Checks a PodMetrics/NodeMetrics `window` (a Go duration string, "14.994s"): the real span of the
+// samples behind the value, so more than zero and at most the metric's configured window (a stack
+// a few seconds old has only a few seconds of samples).
+inline void ExpectWindowWithin(const json& window, absl::Duration configured) {
+  absl::Duration d;
+  ASSERT_TRUE(window.is_string() && absl::ParseDuration(window.get<std::string>(), &d))
+      << "not a duration: " << window.dump();
+  EXPECT_GT(d, absl::ZeroDuration()) << window.dump();
+  EXPECT_LE(d, configured) << window.dump();
 }
 
 // Runs a shell command; returns what it printed on stdout and sets `exit_code` (-1 if it could not

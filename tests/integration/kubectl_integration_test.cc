@@ -244,7 +244,7 @@ TEST_F(KubectlIntegrationTest, PodMetricsEqualPrometheusAndKubectlTopShowsThePod
     equal = !cpu.empty();
     for (const auto& item : j["items"]) {
       std::string pod = item["metadata"]["name"].get<std::string>();
-      EXPECT_EQ(item["window"], "30s");
+      integration::ExpectWindowWithin(item["window"], absl::Seconds(30));
       for (const auto& container : item["containers"]) {
         // The simulator's model container, by its real name.
         EXPECT_EQ(container["name"], "kserve-container");

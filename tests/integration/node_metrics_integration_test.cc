@@ -213,7 +213,7 @@ TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
     equal = cpu.size() == 2 && j["items"].size() == 2;
     for (const auto& item : j["items"]) {
       const std::string name = item["metadata"]["name"].get<std::string>();
-      EXPECT_EQ(item["window"], "30s");
+      integration::ExpectWindowWithin(item["window"], absl::Seconds(30));
       const std::string c = item["usage"]["cpu"].get<std::string>();
       const std::string m = item["usage"]["memory"].get<std::string>();
       // Canonical DecimalSI cores (46652000 nanocores prints as 46652u), bytes (BinarySI: a
@@ -244,7 +244,7 @@ TEST_F(NodeMetricsIntegrationTest, NodeMetricsEqualPrometheus) {
   EXPECT_EQ(one["kind"], "NodeMetrics");
   EXPECT_EQ(one["apiVersion"], "metrics.k8s.io/v1beta1");
   EXPECT_EQ(one["metadata"]["name"], "sim-node-2");
-  EXPECT_EQ(one["window"], "30s");
+  integration::ExpectWindowWithin(one["window"], absl::Seconds(30));
   ASSERT_TRUE(one["usage"].contains("cpu") && one["usage"].contains("memory")) << one.dump();
   const absl::Time one_at = SampledAt("cpu");
   if (one["timestamp"] == Rfc3339Seconds(one_at)) {
