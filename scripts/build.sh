@@ -13,6 +13,10 @@ if [ ! -f "$build/build.ninja" ]; then
   if command -v ccache >/dev/null; then
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   fi
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" >/dev/null
+  # -g1: function names and line tables (what perf, heaptrack and a backtrace read), no local variables;
+  # ~20 % less compile time than -g. For a debugger, configure a Debug build of your own.
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+    "${launcher[@]}" >/dev/null
 fi
 ninja -C "$build" "$@"
