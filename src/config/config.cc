@@ -877,13 +877,15 @@ absl::Status ReadPreset(const Errors& errors, const YAML::Node& node, const std:
         "quantile", [](double v) { return v > 0 && v < 1; }, "must be in (0, 1)", &quantile));
     spec.quantile = quantile.value_or(0.95);
   } else if (spec.type == "activity") {
-    // Knative's activator series: `source` may say so; they name their revision, not a pod.
-    if (m.Has("source") && spec.source != "knative-activator") {
+    // Series that exist at zero pods, of Knative's activator (the default) or of Istio's ingress
+    // gateway; they name a revision or a Service, not a pod.
+    static constexpr std::string_view kActivitySources = "knative-activator or istio-gateway";
+    if (!m.Has("source")) spec.source = "knative-activator";
+    if (spec.source != "knative-activator" && spec.source != "istio-gateway") {
       return errors.AtValue(m.Path("source"),
-                            "must be knative-activator (the only source of this type)",
+                            absl::StrCat("unknown source; expected ", ToAbsl(kActivitySources)),
                             spec.source);
     }
-    spec.source = "knative-activator";
     AA_RETURN_IF_ERROR(forbid("metric", "type concurrency with source histogram or gauge"));
     AA_RETURN_IF_ERROR(forbid("unit", "type concurrency with source histogram"));
     AA_RETURN_IF_ERROR(forbid("baselineMatchers", "type cpu"));

@@ -120,11 +120,12 @@
 //     type                    required: concurrency | cpu | waiting | kv-cache | ttft (the last
 //                             three read vLLM's series: requests waiting, KV-cache usage in
 //                             percent, a time-to-first-token quantile in seconds) | activity
-//                             (requests held by Knative's activator per revision: an external
-//                             metric, so it exists at zero pods; for scale from zero).
+//                             (requests held by Knative's activator per revision, or requests
+//                             Istio's gateway routed to a Service: an external metric, so it
+//                             exists at zero pods; for scale from zero).
 //     source                  concurrency, required: knative-queue-proxy | kserve | vllm |
 //                             histogram | gauge; waiting, kv-cache, ttft: optional, vllm;
-//                             activity: optional, knative-activator.
+//                             activity: knative-activator (default) | istio-gateway.
 //     quantile                ttft only: number in (0, 1), default 0.95.
 //     window                  duration >= 1s, whole milliseconds, default 1m: rate/average window.
 //     metric                  histogram (base name, no _sum) and gauge sources only; required
@@ -229,6 +230,12 @@
 //   revision, selected by its own labels, e.g. configuration_name=<isvc>-predictor):
 //     sum by (<<.GroupBy>>, configuration_name, revision_name) (max_over_time(
 //       activator_request_concurrency{<<.LabelMatchers>>}[W]))       (one line, no break)
+//   activity with source istio-gateway (Istio's request counter, requests per second; external:
+//   namespace label destination_service_namespace, one series per Service, selected by its own
+//   labels, e.g. destination_service_name=<isvc>-predictor; any response code, since at zero pods a
+//   gateway answers 503):
+//     sum by (<<.GroupBy>>, destination_service_name) (rate(istio_requests_total{
+//       reporter="source",<<.LabelMatchers>>}[W]))                   (one line, no break)
 //   cpu, in cores; baseline_query the CPU requests in cores:
 //     sum by (<<.GroupBy>>) (rate(container_cpu_usage_seconds_total{container!="",
 //       container!="POD",<<.LabelMatchers>>}[W]))                    (one line, no break)

@@ -287,9 +287,71 @@ TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
            {"query: x{<<.LabelMatchers>>}\n  resource: external",
             "metrics[0].resource: external is for preset activity only"},
            {"preset: {type: activity, source: istio}",
-            "metrics[0].preset.source: must be knative-activator"},
+            "metrics[0].preset.source: unknown source; expected knative-activator or "
+            "istio-gateway (got \"istio\")"},
            {"preset: {type: activity, podLabel: p}", "metrics[0].preset.podLabel: only for"},
            {"preset: {type: activity}\n  target: 70\n  panic: {}",
+            "metrics[0].panic: only for concurrency and cpu metrics"}}) {
+    SCOPED_TRACE(body);
+    absl::StatusOr<Config> c =
+        ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(c.status().message(), ::testing::HasSubstr(error));
+  }
+}
+
+TEST(PresetTest, IstioGatewayActivityIsAnExternalMetricPerService) {
+  for (const std::string body :
+       {"preset: {type: activity, source: istio-gateway, window: 2s}\n  target: 1",
+        "preset: {type: activity, source: istio-gateway, window: 2s}\n  resource: external\n"
+        "  target: 1"}) {
+    SCOPED_TRACE(body);
+    MetricDefinition m = FromYaml(body);
+    EXPECT_EQ(m.query,
+              "sum by (<<.GroupBy>>, destination_service_name) "
+              "(rate(istio_requests_total{reporter=\"source\",<<.LabelMatchers>>}[2s]))");
+    EXPECT_TRUE(m.resource.is(MetricResource::Kind::kExternal));
+    EXPECT_EQ(m.Key(), "external/m");
+    EXPECT_EQ(m.namespace_label, "destination_service_namespace");
+    EXPECT_EQ(m.pod_label, "");
+    EXPECT_EQ(m.baseline_query, "");
+    EXPECT_EQ(m.target, 1);
+    EXPECT_EQ(m.preset.type, "activity");
+    EXPECT_EQ(m.preset.source, "istio-gateway");
+    EXPECT_EQ(m.preset.metric, "istio_requests_total");
+    EXPECT_THAT(m.description, ::testing::HasSubstr("zero pods"));
+  }
+  // sourceMatchers narrow it to one gateway.
+  MetricDefinition m = FromYaml(
+      "preset: {type: activity, source: istio-gateway, "
+      "sourceMatchers: ['source_workload=\"istio-ingressgateway\"']}");
+  EXPECT_EQ(m.query,
+            "sum by (<<.GroupBy>>, destination_service_name) (rate(istio_requests_total{"
+            "reporter=\"source\",source_workload=\"istio-ingressgateway\",<<.LabelMatchers>>}"
+            "[1m]))");
+  for (const auto& [body, error] : std::vector<std::pair<std::string, std::string>>{
+           {"preset: {type: activity, source: istio-gateway}\n  resource: pods",
+            "metrics[0].resource: must be external (preset activity is an external metric)"},
+           {"preset: {type: activity, source: envoy}",
+            "metrics[0].preset.source: unknown source; expected knative-activator or "
+            "istio-gateway (got \"envoy\")"},
+           {"preset: {type: activity, source: ''}",
+            "metrics[0].preset.source: unknown source; expected knative-activator or "
+            "istio-gateway"},
+           {"preset: {type: activity, source: istio-gateway, podLabel: p}",
+            "metrics[0].preset.podLabel: only for"},
+           {"preset: {type: activity, source: istio-gateway, namespaceLabel: n}",
+            "metrics[0].preset.namespaceLabel: only for"},
+           {"preset: {type: activity, source: istio-gateway, metric: istio_requests_total}",
+            "metrics[0].preset.metric: only for"},
+           {"preset: {type: activity, source: istio-gateway, unit: s}",
+            "metrics[0].preset.unit: only for"},
+           {"preset: {type: activity, source: istio-gateway, quantile: 0.5}",
+            "metrics[0].preset.quantile: only for type ttft"},
+           {"preset: {type: activity, source: istio-gateway, baselineMatchers: ['a=\"b\"']}",
+            "metrics[0].preset.baselineMatchers: only for type cpu"},
+           {"preset: {type: activity, source: istio-gateway}\n  target: 1\n  panic: {}",
             "metrics[0].panic: only for concurrency and cpu metrics"}}) {
     SCOPED_TRACE(body);
     absl::StatusOr<Config> c =
@@ -362,6 +424,8 @@ TEST(PresetPromqlTest, EveryPresetRendersToValidPromql) {
       "preset: {type: kv-cache, sourceMatchers: ['job=\"vllm\"']}",
       "preset: {type: ttft, quantile: 0.99, window: 2m}",
       "preset: {type: activity, window: 2s, sourceMatchers: ['job=\"activator\"']}",
+      "preset: {type: activity, source: istio-gateway, window: 2s, "
+      "sourceMatchers: ['source_workload=\"istio-ingressgateway\"']}",
   };
   std::vector<MetricDefinition> defs;
   for (const std::string& body : bodies) defs.push_back(FromYaml(body));

@@ -464,6 +464,51 @@ TEST(Exposition, TheActivatorHoldsTheQueueOfEachRevisionAlsoAtZeroPods) {
   EXPECT_EQ(gauge[1].value, 0);
 }
 
+TEST(Exposition, TheIngressGatewayCountsRequestsOfEachServiceAlsoAtZeroPods) {
+  auto sim = DefaultSim();
+  ASSERT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", 0).ok());
+  ASSERT_TRUE(sim->SetLoadOverride("kserve-test", "concurrency-model", 50).ok());
+  sim->Advance(absl::Seconds(2));
+  const ServiceView s = sim->Services()[0];
+  ASSERT_TRUE(s.pods.empty());
+  ASSERT_GT(s.queue_length, 0);
+  ASSERT_GT(s.arrived, 0u);
+  const Parsed p = Parse(RenderMetrics(*sim));
+  EXPECT_EQ(p.types.at("istio_requests_total"), "counter");
+  EXPECT_EQ(p.types.at("envoy_cluster_upstream_rq_pending_active"), "gauge");
+  EXPECT_EQ(p.types.at("envoy_cluster_upstream_rq_active"), "gauge");
+  const std::vector<Sample> requests = Find(p, "istio_requests_total");
+  ASSERT_EQ(requests.size(), sim->Services().size());  // one series per service
+  const std::map<std::string, std::string> labels = {
+      {"reporter", "source"},
+      {"source_workload", "istio-ingressgateway"},
+      {"source_workload_namespace", "istio-system"},
+      {"source_app", "istio-ingressgateway"},
+      {"destination_service", "concurrency-model-predictor.kserve-test.svc.cluster.local"},
+      {"destination_service_name", "concurrency-model-predictor"},
+      {"destination_service_namespace", "kserve-test"},
+      {"destination_workload", "concurrency-model-predictor"},
+      {"destination_workload_namespace", "kserve-test"},
+      {"request_protocol", "http"},
+      {"response_code", "200"},
+      {"response_flags", "-"},
+      {"connection_security_policy", "unknown"}};
+  EXPECT_EQ(requests[0].labels, labels);
+  EXPECT_EQ(requests[0].value, static_cast<double>(s.arrived));
+  const std::vector<Sample> pending = Find(p, "envoy_cluster_upstream_rq_pending_active");
+  ASSERT_EQ(pending.size(), sim->Services().size());
+  EXPECT_EQ(pending[0].labels,
+            (std::map<std::string, std::string>{
+                {"cluster_name",
+                 "outbound|80||concurrency-model-predictor.kserve-test.svc.cluster.local"}}));
+  // The same value as the activator's: the service queue.
+  EXPECT_EQ(pending[0].value, static_cast<double>(s.queue_length));
+  EXPECT_EQ(pending[0].value, Find(p, "activator_request_concurrency")[0].value);
+  EXPECT_EQ(Find(p, "envoy_cluster_upstream_rq_active")[0].value, 0);
+  // Nothing waits for the other (serving, idle) service.
+  EXPECT_EQ(pending[1].value, 0);
+}
+
 TEST(Exposition, FormatsValuesAndEscapesLabels) {
   EXPECT_EQ(FormatSampleValue(1), "1");
   EXPECT_EQ(FormatSampleValue(0.1), "0.1");

@@ -77,6 +77,21 @@ void ExpandPreset(const PresetSpec& spec, MetricDefinition* def) {
                                        "time), rate over "
                                      : "CPU usage per pod in cores, rate over ",
                      w_go, " (cAdvisor); baseline: CPU requests in cores (kube-state-metrics)");
+  } else if (spec.type == "activity" && spec.source == "istio-gateway") {
+    // An external metric over Istio's request counter, per destination Service. A gateway (a client
+    // proxy: reporter "source") keeps counting the requests for a Service whose Deployment has zero
+    // pods: Envoy answers them 503 at once (no healthy upstream, flag UH) rather than holding them,
+    // so its pending-request gauges stay at 0 there, while this counter grows. reporter="source"
+    // also keeps the destination's own sidecar from counting a request twice once pods exist.
+    info.metric = "istio_requests_total";
+    ns_label = "destination_service_namespace";
+    pod_label = "";
+    def->query = absl::StrCat("sum by (<<.GroupBy>>, destination_service_name) (rate(", info.metric,
+                              "{reporter=\"source\",", extra, "<<.LabelMatchers>>}[", w, "]))");
+    description = absl::StrCat(
+        "Requests per second Istio's gateway (and client sidecars) routed to the "
+        "Service over ",
+        w_go, ", any response code (istio_requests_total); exists at zero pods");
   } else if (spec.type == "activity") {
     // An external metric: the activator's series carry the revision's namespace and names, and
     // exist while the revision has no pod at all.

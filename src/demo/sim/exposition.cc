@@ -157,6 +157,60 @@ std::string RenderMetrics(const Simulator& sim) {
     w.Sample("activator_request_count", l, static_cast<double>(s.queued));
   }
 
+  // Istio's ingress gateway (one pod, "istio-ingressgateway" in istio-system), per
+  // InferenceService: the route to the predictor's Service, as KServe's Standard mode (no
+  // activator) has it. Two kinds of series, with the names and labels Istio and Envoy give them:
+  // - istio_requests_total, Istio's standard request counter. The gateway is a client proxy, so its
+  //   reporter is "source"; the destination_service_* labels name the Service, which exists (and so
+  //   does the series, once a request came) while the Deployment has zero pods. A real Envoy at
+  //   zero endpoints does not hold a request: it answers 503 at once ("no healthy upstream",
+  //   response flag UH) and counts it here with that code. This counter is therefore what reports
+  //   demand at zero endpoints, and what preset activity with source istio-gateway reads. Istio
+  //   counts a request when it ends; the simulator, whose gateway holds requests like the
+  //   activator, counts it when it arrives (at zero endpoints, where a real one ends at once, the
+  //   two agree).
+  // - Envoy's per-cluster gauges of the outbound cluster "outbound|80||<svc>-predictor.<ns>.svc.
+  //   cluster.local": upstream_rq_pending_active (requests waiting for a connection-pool slot: here
+  //   the service queue, as the activator's) and upstream_rq_active (requests sent upstream). In a
+  //   real Envoy the pending gauge counts only requests queued for an existing endpoint's
+  //   connection pool (none at zero endpoints: those are refused with UH), and Istio does not
+  //   export cluster stats unless proxyStatsMatcher includes them; so no preset reads them.
+  auto gateway_labels = [](const ServiceView& s) {
+    const std::string svc = s.spec->name + "-predictor";
+    return Labels{{"reporter", "source"},
+                  {"source_workload", "istio-ingressgateway"},
+                  {"source_workload_namespace", "istio-system"},
+                  {"source_app", "istio-ingressgateway"},
+                  {"destination_service", absl::StrCat(svc, ".", s.spec->ns, ".svc.cluster.local")},
+                  {"destination_service_name", svc},
+                  {"destination_service_namespace", s.spec->ns},
+                  {"destination_workload", svc},
+                  {"destination_workload_namespace", s.spec->ns},
+                  {"request_protocol", "http"},
+                  {"response_code", "200"},
+                  {"response_flags", "-"},
+                  {"connection_security_policy", "unknown"}};
+  };
+  w.Family("istio_requests_total", "counter", "Total requests.");
+  for (const auto& s : services) {
+    w.Sample("istio_requests_total", gateway_labels(s), static_cast<double>(s.arrived));
+  }
+  auto envoy_cluster_labels = [](const ServiceView& s) {
+    return Labels{{"cluster_name", absl::StrCat("outbound|80||", s.spec->name, "-predictor.",
+                                                s.spec->ns, ".svc.cluster.local")}};
+  };
+  w.Family("envoy_cluster_upstream_rq_pending_active", "gauge",
+           "Total active requests pending a connection pool connection");
+  for (const auto& s : services) {
+    w.Sample("envoy_cluster_upstream_rq_pending_active", envoy_cluster_labels(s),
+             static_cast<double>(s.queue_length));
+  }
+  w.Family("envoy_cluster_upstream_rq_active", "gauge", "Total active requests");
+  for (const auto& s : services) {
+    w.Sample("envoy_cluster_upstream_rq_active", envoy_cluster_labels(s),
+             static_cast<double>(s.in_flight));
+  }
+
   // KServe model server.
   w.Family("request_predict_seconds", "histogram", "predict latency in seconds");
   each_pod([&](const ServiceView& s, const PodView& p) {
