@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -50,6 +51,9 @@ metrics:
 - name: cpu
   preset: {type: cpu, window: 30s}
   targetUtilization: 50
+- name: gateway_requests
+  preset: {type: activity, source: istio-gateway, window: 2s}
+  target: 1
 )";
 
 // Runs the independent Python grpcio client's `call` mode against the adapter's gRPC port with
@@ -190,6 +194,98 @@ TEST_F(KedaIntegrationTest, StreamIsActiveTurnsTrueWithinOneIntervalPlusOneScrap
               absl::FormatDuration(took).c_str());
   ctx.TryCancel();
   ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), load, R"({"rps":null})").ok());
+}
+
+// Scale from zero without an activator (KServe's Standard mode): cpu-model at 0 pods, its requests
+// counted by Istio's ingress gateway (the simulator's istio_requests_total). The gateway-source
+// activity metric reads 0 / inactive with no load, and > 0 / active (pushed on StreamIsActive)
+// once requests arrive, all while the service has no pod.
+TEST_F(KedaIntegrationTest, GatewayActivityAtZeroPodsTurnsActiveWhenRequestsArrive) {
+  const std::string service = "/api/v1/services/kserve-test/cpu-model";
+  ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), service + "/replicas",
+                            R"({"replicas":0})")
+                  .ok());
+  ASSERT_TRUE(
+      net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), service + "/load", R"({"rps":0})")
+          .ok());
+  const absl::Time stopped_at = absl::Now();
+  // The value through external.metrics.k8s.io (-1 when there is none) and its sample's time.
+  absl::Time sampled_at = absl::InfinitePast();
+  auto external_value = [&sampled_at] {
+    auto r = net::HttpsGetInsecure(
+        "127.0.0.1", stack_->adapter_https_port(),
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/kserve-test/gateway_requests"
+        "?labelSelector=destination_service_name%3Dcpu-model-predictor");
+    if (!r.ok() || r->status != 200) return -1.0;
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.contains("items") || j["items"].size() != 1) return -1.0;
+    std::string err;
+    if (!absl::ParseTime(absl::RFC3339_full, j["items"][0]["timestamp"].get<std::string>(),
+                         &sampled_at, &err)) {
+      return -1.0;
+    }
+    return integration::ParseQuantity(j["items"][0]["value"].get<std::string>());
+  };
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", stack_->adapter_grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = externalscaler::ExternalScaler::NewStub(channel);
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("cpu-model-predictor");
+  ref.set_namespace_("kserve-test");
+  (*ref.mutable_scalermetadata())["metric"] = "gateway_requests";
+  (*ref.mutable_scalermetadata())["resource"] = "external";
+  (*ref.mutable_scalermetadata())["labelSelector"] = "destination_service_name=cpu-model-predictor";
+  (*ref.mutable_scalermetadata())["activationThreshold"] = "0";
+  auto is_active = [&]() -> std::optional<bool> {
+    grpc::ClientContext ctx;
+    externalscaler::IsActiveResponse r;
+    if (!stub->IsActive(&ctx, ref, &r).ok()) return std::nullopt;
+    return r.result();
+  };
+  // No load: once the 2 s window holds only samples taken after the load stopped, 0 and inactive.
+  double value = -1;
+  ASSERT_TRUE(proc::PollUntil(
+      [&] {
+        value = external_value();
+        return sampled_at > stopped_at + absl::Seconds(2) && value == 0 && is_active() == false;
+      },
+      absl::Seconds(30)))
+      << "value " << value;
+
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto stream = stub->StreamIsActive(&ctx, ref);
+  externalscaler::IsActiveResponse msg;
+  ASSERT_TRUE(stream->Read(&msg));  // the current state, at once
+  EXPECT_FALSE(msg.result());
+  const absl::Time load_at = absl::Now();
+  ASSERT_TRUE(
+      net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), service + "/load", R"({"rps":20})")
+          .ok());
+  ASSERT_TRUE(stream->Read(&msg));
+  const absl::Duration took = absl::Now() - load_at;
+  EXPECT_TRUE(msg.result());
+  // One scrape shows the counter's increase, the next sampling round pushes it (1 s each), with
+  // slack for a busy 2-core machine.
+  EXPECT_LE(took, kInterval + kScrape + absl::Seconds(2)) << took;
+  std::printf(
+      "Gateway activity: StreamIsActive reported true %s after requests arrived at 0 pods\n",
+      absl::FormatDuration(took).c_str());
+  ctx.TryCancel();
+  ASSERT_TRUE(proc::PollUntil([&] { return (value = external_value()) > 0; }, absl::Seconds(10)))
+      << "value " << value;
+  EXPECT_EQ(is_active(), true);
+  // Still no pod: the signal came from the gateway alone.
+  auto state = net::HttpCall("GET", "127.0.0.1", stack_->sim_port(), service, "");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(json::parse(state->body)["pods"].size(), 0u) << state->body;
+
+  ASSERT_TRUE(
+      net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), service + "/load", R"({"rps":null})")
+          .ok());
+  ASSERT_TRUE(net::HttpCall("PUT", "127.0.0.1", stack_->sim_port(), service + "/replicas",
+                            R"({"replicas":1})")
+                  .ok());
 }
 
 }  // namespace
