@@ -12,11 +12,12 @@ namespace aa::config::internal {
 
 // A preset as written in YAML, already checked by the loader: `type` is "concurrency", "cpu",
 // "waiting", "kv-cache" or "ttft" (the last three read vLLM's series), or "activity" (an external
-// metric: ExpandPreset sets pod_label "", the caller the resource); `source` is set for concurrency,
-// and for activity "knative-activator" (also when empty) or "istio-gateway"; `quantile` (in (0, 1)) is read by ttft only; `metric` for the
-// histogram and gauge sources, `unit` ("s" or "ms") for histogram; `window` is a positive whole
-// number of milliseconds. Empty label overrides mean the source's defaults. The matchers are valid
-// PromQL label matchers (LabelMatcherProblem's normalized form); baseline_matchers only for cpu.
+// metric: ExpandPreset sets pod_label "", the caller the resource); `source` is set for
+// concurrency, and for activity "knative-activator" (also when empty) or "istio-gateway";
+// `quantile` (in (0, 1)) is read by ttft only; `metric` for the histogram and gauge sources, `unit`
+// ("s" or "ms") for histogram; `window` is a positive whole number of milliseconds. Empty label
+// overrides mean the source's defaults. The matchers are valid PromQL label matchers
+// (LabelMatcherProblem's normalized form); baseline_matchers only for cpu.
 struct PresetSpec {
   std::string type;
   std::string source;

@@ -169,12 +169,13 @@ std::string RenderMetrics(const Simulator& sim) {
   //   counts a request when it ends; the simulator, whose gateway holds requests like the
   //   activator, counts it when it arrives (at zero endpoints, where a real one ends at once, the
   //   two agree).
-  // - Envoy's per-cluster gauges of the outbound cluster "outbound|80||<svc>-predictor.<ns>.svc.
-  //   cluster.local": upstream_rq_pending_active (requests waiting for a connection-pool slot: here
-  //   the service queue, as the activator's) and upstream_rq_active (requests sent upstream). In a
-  //   real Envoy the pending gauge counts only requests queued for an existing endpoint's
-  //   connection pool (none at zero endpoints: those are refused with UH), and Istio does not
-  //   export cluster stats unless proxyStatsMatcher includes them; so no preset reads them.
+  // - Envoy's per-cluster gauges of the outbound cluster
+  //   "outbound|80||<svc>-predictor.<ns>.svc.cluster.local": upstream_rq_pending_active (requests
+  //   waiting for a connection-pool slot: here the service queue, as the activator's) and
+  //   upstream_rq_active (requests sent upstream). In a real Envoy the pending gauge counts only
+  //   requests queued for an existing endpoint's connection pool (none at zero endpoints: those are
+  //   refused with UH), and Istio does not export cluster stats unless proxyStatsMatcher includes
+  //   them; so no preset reads them.
   auto gateway_labels = [](const ServiceView& s) {
     const std::string svc = s.spec->name + "-predictor";
     return Labels{{"reporter", "source"},

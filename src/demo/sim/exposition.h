@@ -19,14 +19,16 @@
 //     one series per service, present at zero pods too
 //   istio_requests_total (counter: requests Istio's ingress gateway routed to the service, counted
 //     on arrival) {reporter="source", source_workload="istio-ingressgateway",
-//      source_workload_namespace="istio-system", source_app, destination_service=<svc>-predictor.
-//      <ns>.svc.cluster.local, destination_service_name=<svc>-predictor,
+//      source_workload_namespace="istio-system", source_app,
+//      destination_service=<svc>-predictor.<ns>.svc.cluster.local,
+//      destination_service_name=<svc>-predictor,
 //      destination_service_namespace, destination_workload, destination_workload_namespace,
 //      request_protocol="http", response_code="200", response_flags="-",
 //      connection_security_policy="unknown"}; envoy_cluster_upstream_rq_pending_active (gauge: the
 //     service queue, the same value as activator_request_concurrency) and
-//     envoy_cluster_upstream_rq_active (gauge: in flight) {cluster_name="outbound|80||<svc>-predictor.
-//     <ns>.svc.cluster.local"}: one series per service, present at zero pods too
+//     envoy_cluster_upstream_rq_active (gauge: in flight)
+//     {cluster_name="outbound|80||<svc>-predictor.<ns>.svc.cluster.local"}: one series per
+//     service, present at zero pods too
 //   request_predict_seconds (histogram, service time) {namespace, pod, model_name}
 //   vllm:num_requests_running, vllm:num_requests_waiting (gauges) {namespace, pod, model_name};
 //     waiting is the pod's share of the service queue (shared out evenly over the serving pods,
