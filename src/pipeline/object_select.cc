@@ -41,7 +41,10 @@ absl::StatusOr<std::shared_ptr<const KubeStateObjectSource::Objects>> KubeStateO
       resource.namespaced
           ? absl::StrCat(series, "{namespace=", selector::PromQLStringLiteral(ns), "}")
           : series;
-  auto result = client_.Query(query, now);
+  // Read below: the object's name and kube-state-metrics' label_* (KubeStateLabels).
+  prom::QueryOptions options;
+  options.keep_labels = prom::LabelFilter::Only({name_label}, {"label_"});
+  auto result = client_.Query(query, now, options);
   if (!result.ok()) {
     return absl::UnavailableError(
         absl::StrCat("the labels of ", resource.GroupResource(), " from kube-state-metrics (",

@@ -843,6 +843,16 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
     return absl::OkStatus();
   };
 
+  // The labels this function reads from the answers; an external metric's series keep all of theirs
+  // (its key and its labels are every label).
+  const bool external_labels =
+      def.adhoc || def.resource.is(config::MetricResource::Kind::kExternal);
+  const prom::LabelFilter keep =
+      external_labels
+          ? prom::LabelFilter()
+          : prom::LabelFilter::Only({def.namespace_label, def.pod_label, def.container_label});
+  prom::QueryOptions keep_only;  // the baseline's and span's queries have no options of their own
+  keep_only.keep_labels = keep;
   auto run = [&]() -> absl::Status {
     ++round_queries_;
     // Ad-hoc queries are sent as written, with their own options.
@@ -850,7 +860,9 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
         def.adhoc ? absl::StatusOr<std::string>(def.query)
                   : RenderQuery(def.query, &def, namespaces, extra_matchers, all_namespaces);
     if (!query.ok()) return query.status();
-    auto result = QueryBackend(BackendName(def.backend), *query, at, def.query_options);
+    prom::QueryOptions options = def.query_options;
+    options.keep_labels = keep;
+    auto result = QueryBackend(BackendName(def.backend), *query, at, options);
     if (!result.ok()) return result.status();
     if (def.adhoc && result->type == prom::ResultType::kMatrix) {
       // As KEDA's prometheus scaler reads it: each series is an element without a value.
@@ -934,7 +946,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       auto baseline_query =
           RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
       if (!baseline_query.ok()) return baseline_query.status();
-      auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at);
+      auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at, keep_only);
       if (!baseline.ok()) {
         return absl::Status(baseline.status().code(),
                             absl::StrCat("baseline query: ", baseline.status().message()));
@@ -964,8 +976,9 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       ++round_queries_;
       auto span_query =
           RenderQuery(def.span_query, &def, namespaces, extra_matchers, all_namespaces);
-      auto spans = span_query.ok() ? QueryBackend(BackendName(def.backend), *span_query, at)
-                                   : absl::StatusOr<prom::QueryResult>(span_query.status());
+      auto spans = span_query.ok()
+                       ? QueryBackend(BackendName(def.backend), *span_query, at, keep_only)
+                       : absl::StatusOr<prom::QueryResult>(span_query.status());
       if (spans.ok()) {
         const int64_t window_ms = absl::ToInt64Milliseconds(def.preset.window);
         auto set_span = [&](std::vector<PodValue>& pods, std::string_view pod, double seconds) {
@@ -1262,12 +1275,16 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
     }
   }
   SharedLabelsMaker shared;  // the pods of one workload have the same labels
+  // Read below: namespace, pod and kube-state-metrics' label_* (KubeStateLabels).
+  prom::QueryOptions pod_labels_options;
+  pod_labels_options.keep_labels = prom::LabelFilter::Only({"namespace", "pod"}, {"label_"});
   for (const auto& chunk : chunks) {
     ++round_queries_;
     // Without a definition the query is rendered by replacement, which cannot fail.
-    auto result = QueryBackend(
-        BackendName(config_.pod_labels.backend),
-        *RenderQuery(config_.pod_labels.query, nullptr, chunk, "", all_namespaces), at);
+    auto result =
+        QueryBackend(BackendName(config_.pod_labels.backend),
+                     *RenderQuery(config_.pod_labels.query, nullptr, chunk, "", all_namespaces), at,
+                     pod_labels_options);
     metrics_->Query("pod_labels", result.ok());
     if (!result.ok()) {
       LogDebug("pod labels query failed", {{"error", result.status()}});

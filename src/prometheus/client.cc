@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -120,8 +121,9 @@ std::string TimeParam(absl::Time t) {
 
 // An instant or range query's answer, its warnings to `*warnings`.
 absl::StatusOr<QueryResult> ParseQueryAnswer(std::string_view body,
-                                             std::vector<std::string>* warnings) {
-  auto result = ParseQueryResponse(body);
+                                             std::vector<std::string>* warnings,
+                                             const LabelFilter& keep = LabelFilter()) {
+  auto result = ParseQueryResponse(body, keep);
   if (result.ok()) *warnings = result->warnings;
   return result;
 }
@@ -238,8 +240,13 @@ class HttpClient final : public Client {
     Params params = {{"query", std::string(promql)}};
     if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
     params.insert(params.end(), options.params.begin(), options.params.end());
-    return Do<QueryResult>(Endpoint::kQuery, "/api/v1/query", params, ParseQueryAnswer,
-                           options.headers, options.timeout);
+    const LabelFilter& keep = options.keep_labels;
+    return Do<QueryResult>(
+        Endpoint::kQuery, "/api/v1/query", params,
+        [&keep](std::string_view body, std::vector<std::string>* warnings) {
+          return ParseQueryAnswer(body, warnings, keep);
+        },
+        options.headers, options.timeout);
   }
 
   absl::StatusOr<QueryResult> QueryRange(std::string_view promql, absl::Time start, absl::Time end,
@@ -254,7 +261,10 @@ class HttpClient final : public Client {
                      {"end", TimeParam(end)},
                      // Seconds with milliseconds, as the times (Prometheus takes a float).
                      {"step", TimeParam(absl::UnixEpoch() + step)}};
-    return Do<QueryResult>(Endpoint::kQueryRange, "/api/v1/query_range", params, ParseQueryAnswer);
+    return Do<QueryResult>(Endpoint::kQueryRange, "/api/v1/query_range", params,
+                           [](std::string_view body, std::vector<std::string>* warnings) {
+                             return ParseQueryAnswer(body, warnings);
+                           });
   }
 
   absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>& matchers,
@@ -379,11 +389,11 @@ class HttpClient final : public Client {
   }
 
   template <typename T>
-  absl::StatusOr<T> Do(Endpoint ep, std::string_view api_path, const Params& params,
-                       absl::StatusOr<T> (*parse)(std::string_view,
-                                                  std::vector<std::string>* warnings),
-                       const Headers& extra_headers = {},
-                       absl::Duration timeout = absl::ZeroDuration()) {
+  absl::StatusOr<T> Do(
+      Endpoint ep, std::string_view api_path, const Params& params,
+      absl::FunctionRef<absl::StatusOr<T>(std::string_view, std::vector<std::string>* warnings)>
+          parse,
+      const Headers& extra_headers = {}, absl::Duration timeout = absl::ZeroDuration()) {
     if (timeout <= absl::ZeroDuration()) timeout = options_.timeout;
     auto headers = BuildHeaders(extra_headers);
     if (!headers.ok()) return headers.status();

@@ -91,9 +91,14 @@ struct QueryOptions {
   // Deadline of one HTTP attempt instead of ClientOptions::timeout; zero: the client's. Must not
   // be negative.
   absl::Duration timeout = absl::ZeroDuration();
+  // The labels of each sample the caller reads (types.h); the others are not parsed into the
+  // result (a client that does not parse, such as a test's fake, may still return them: the caller
+  // must not read them). Not sent: the query and its answer are the same. Default: every label.
+  LabelFilter keep_labels;
 
   friend bool operator==(const QueryOptions&, const QueryOptions&) = default;
 
+  // Nothing added to the request (keep_labels changes only what is parsed).
   bool empty() const {
     return params.empty() && headers.empty() && timeout == absl::ZeroDuration();
   }

@@ -29,10 +29,12 @@ od::parser& ThreadParser() {
 }
 
 // A parser's buffers grow to the largest document it saw and stay (about 5 bytes per byte of body:
-// simdjson's structural index is 4). Bodies above this size get a parser of their own, freed
-// afterwards, so no thread keeps them between rounds: a sampler holding the buffers for a 3 MB
-// answer kept about 2 MiB more resident (memory_bench, 10,000 pods), for a parse of 1.5 MB that
-// takes about 2.5 ms longer with fresh buffers (parse_bench: 2.1 -> 4.8 ms).
+// simdjson's structural index is 4). Query answers above this size are parsed in pieces
+// (ParseQueryResponse); other bodies above it, and a large query answer that turns out malformed,
+// get a parser of their own, freed afterwards, so no thread keeps them between rounds: a sampler
+// holding the buffers for a 3 MB answer kept about 2 MiB more resident (memory_bench, 10,000 pods),
+// for a parse of 1.5 MB that takes about 2.5 ms longer with fresh buffers (parse_bench: 2.1 -> 4.8
+// ms).
 constexpr size_t kMaxRetainedBody = 256 << 10;
 
 // Parses with the thread's parser, or a temporary one for a huge body; `doc` may only be used while
@@ -118,15 +120,26 @@ absl::Status ParsePoint(od::value v, const WhereFn& where, int64_t* ts_ms, doubl
   return absl::OkStatus();
 }
 
-// A JSON object of string -> string into sorted Labels.
+const LabelFilter& KeepAll() {
+  static const LabelFilter* const kAll = new LabelFilter();
+  return *kAll;
+}
+
+// A JSON object of string -> string into sorted Labels, only the labels `keep` keeps. Every label
+// is checked alike (a string value, no name twice), kept or not. With a filter, `names` is scratch
+// space for every label's name, for the duplicate check (reused between calls, so a skipped label
+// allocates nothing): the views point into the parser's string buffer, valid while the document
+// is.
 absl::Status ParseLabels(od::value v, Labels* out,
-                         const std::string& (*where_fn)(size_t, std::string*), size_t index) {
+                         const std::string& (*where_fn)(size_t, std::string*), size_t index,
+                         const LabelFilter& keep, std::vector<std::string_view>* names) {
   std::string where_buf;
   od::object obj;
   if (error_code e = v.get_object().get(obj)) {
     return Bad(where_fn(index, &where_buf),
                absl::StrCat("expected an object of labels: ", simdjson::error_message(e)));
   }
+  if (!keep.all) names->clear();
   for (auto field_result : obj) {
     od::field field;
     if (error_code e = std::move(field_result).get(field))
@@ -134,18 +147,29 @@ absl::Status ParseLabels(od::value v, Labels* out,
     std::string_view key;
     if (error_code e = field.unescaped_key().get(key))
       return BadJson(where_fn(index, &where_buf), e);
-    std::string name(key);
     std::string_view value;
     if (error_code e = field.value().get_string().get(value)) {
-      return Bad(
-          where_fn(index, &where_buf),
-          absl::StrCat("label \"", name, "\" is not a string: ", simdjson::error_message(e)));
+      return Bad(where_fn(index, &where_buf),
+                 absl::StrCat("label \"", ToAbsl(key),
+                              "\" is not a string: ", simdjson::error_message(e)));
     }
-    out->emplace_back(std::move(name), std::string(value));
+    if (!keep.all) names->push_back(key);
+    if (keep.Keeps(key)) out->emplace_back(std::string(key), std::string(value));
   }
   auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(out->begin(), out->end(), by_name))
     std::sort(out->begin(), out->end(), by_name);
+  if (!keep.all) {
+    // Duplicates among every name, kept or skipped: the same error as without a filter.
+    if (!std::is_sorted(names->begin(), names->end())) std::sort(names->begin(), names->end());
+    for (size_t i = 1; i < names->size(); ++i) {
+      if ((*names)[i - 1] == (*names)[i]) {
+        return Bad(where_fn(index, &where_buf),
+                   absl::StrCat("duplicate label \"", ToAbsl((*names)[i]), "\""));
+      }
+    }
+    return absl::OkStatus();
+  }
   for (size_t i = 1; i < out->size(); ++i) {
     if ((*out)[i - 1].first == (*out)[i].first) {
       return Bad(where_fn(index, &where_buf),
@@ -168,7 +192,8 @@ const std::string& SeriesWhere(size_t i, std::string* buf) {
 // One element of data.result that is an object: {"metric": {...}, "value": [...]} or {"metric":
 // {...}, "values":
 // [[...], ...]}. Appends to `samples` or `series`.
-absl::Status ParseResultElement(od::object obj, size_t i, std::vector<Sample>* samples,
+absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& keep,
+                                std::vector<std::string_view>* names, std::vector<Sample>* samples,
                                 std::vector<Series>* series) {
   Labels labels;
   bool have_metric = false;
@@ -188,7 +213,10 @@ absl::Status ParseResultElement(od::object obj, size_t i, std::vector<Sample>* s
     if (key == "metric") {
       if (have_metric) return Bad(absl::StrCat("data.result[", i, "]"), "duplicate \"metric\"");
       have_metric = true;
-      if (auto s = ParseLabels(field.value(), &labels, &ResultMetricWhere, i); !s.ok()) return s;
+      if (auto s = ParseLabels(field.value(), &labels, &ResultMetricWhere, i, keep, names);
+          !s.ok()) {
+        return s;
+      }
     } else if (key == "value") {
       if (have_value) return Bad(absl::StrCat("data.result[", i, "]"), "duplicate \"value\"");
       have_value = true;
@@ -236,8 +264,218 @@ absl::Status ParseResultElement(od::object obj, size_t i, std::vector<Sample>* s
   return absl::OkStatus();
 }
 
-// data of a query answer.
-absl::Status ParseQueryData(od::value v, QueryResult* out) {
+// A large query answer, cut so that no parser indexes the whole of it at once (see
+// ParseQueryResponse): the body without data.result's elements (`envelope`, "[]" left in their
+// place) and those elements in batches of consecutive elements, each a slice of the body.
+struct Sliced {
+  std::string envelope;
+  struct Batch {
+    std::string_view text;  // "elem,elem,...,elem" as in the body
+    size_t first = 0;       // index in data.result of its first element
+  };
+  std::vector<Batch> batches;
+};
+
+// Elements per batch are added until a batch is this long: a few of them per thread parser's
+// retained buffers.
+constexpr size_t kBatchBytes = 64 << 10;
+
+// A structural scanner for well-formed JSON only: it finds where things are and leaves every check
+// to simdjson, which parses each piece. Anything it does not expect makes SliceQueryAnswer give
+// up, and the caller parses the whole body as before (so a malformed answer gets the same error
+// either way).
+class Scanner {
+ public:
+  explicit Scanner(std::string_view s) : s_(s) {}
+  size_t pos() const { return pos_; }
+  bool AtEnd() const { return pos_ >= s_.size(); }
+  char Peek() const { return AtEnd() ? '\0' : s_[pos_]; }
+  void SkipSpace() {
+    while (!AtEnd() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
+      ++pos_;
+  }
+  bool Take(char c) {
+    SkipSpace();
+    if (Peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  // A string at pos; `*text` its raw content. False when it does not end or has an escape and
+  // `no_escapes`.
+  bool String(std::string_view* text, bool no_escapes) {
+    SkipSpace();
+    if (Peek() != '"') return false;
+    size_t start = ++pos_;
+    while (!AtEnd()) {
+      char c = s_[pos_];
+      if (c == '"') {
+        *text = s_.substr(start, pos_ - start);
+        ++pos_;
+        return true;
+      }
+      if (c == '\\') {
+        if (no_escapes) return false;
+        ++pos_;
+      }
+      ++pos_;
+    }
+    return false;
+  }
+  // Any value: strings and nesting followed, scalars up to the next delimiter.
+  bool Value() {
+    SkipSpace();
+    char c = Peek();
+    if (c == '"') {
+      std::string_view ignored;
+      return String(&ignored, false);
+    }
+    if (c != '{' && c != '[') {
+      size_t start = pos_;
+      while (!AtEnd() && std::string_view(",}] \n\r\t").find(s_[pos_]) == std::string_view::npos)
+        ++pos_;
+      return pos_ > start;
+    }
+    int depth = 0;
+    while (!AtEnd()) {
+      c = s_[pos_];
+      if (c == '"') {
+        std::string_view ignored;
+        if (!String(&ignored, false)) return false;
+        continue;
+      }
+      ++pos_;
+      if (c == '{' || c == '[') {
+        ++depth;
+      } else if (c == '}' || c == ']') {
+        if (--depth == 0) return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+// Cuts a query answer as Sliced says when it is a JSON object with one "data" object holding one
+// "result" array of objects; std::nullopt otherwise (and for anything unexpected).
+std::optional<Sliced> SliceQueryAnswer(std::string_view body) {
+  Scanner sc(body);
+  if (!sc.Take('{')) return std::nullopt;
+  size_t hole_begin = 0;
+  size_t hole_end = 0;
+  bool have_data = false;
+  bool have_result = false;
+  Sliced out;
+  // The members of an object whose '{' was just taken; `on_key` handles a member's value (true) or
+  // leaves it to be skipped (false); nullopt: give up.
+  auto members = [&sc](auto&& on_key) -> bool {
+    if (sc.Take('}')) return true;
+    do {
+      std::string_view key;
+      if (!sc.String(&key, true) || !sc.Take(':')) return false;
+      std::optional<bool> handled = on_key(key);
+      if (!handled.has_value()) return false;
+      if (!*handled && !sc.Value()) return false;
+    } while (sc.Take(','));
+    return sc.Take('}');
+  };
+  auto result = [&]() -> bool {
+    if (!sc.Take('[')) return false;
+    hole_begin = sc.pos();
+    sc.SkipSpace();
+    if (sc.Peek() == ']') {
+      hole_end = sc.pos();
+      return sc.Take(']');
+    }
+    size_t index = 0;
+    size_t batch_begin = 0;
+    size_t batch_first = 0;
+    while (true) {
+      sc.SkipSpace();
+      if (sc.Peek() != '{') return false;
+      size_t begin = sc.pos();
+      if (index == batch_first) batch_begin = begin;
+      if (!sc.Value()) return false;
+      ++index;
+      size_t end = sc.pos();
+      bool more = sc.Take(',');
+      if (!more || end - batch_begin >= kBatchBytes) {
+        out.batches.push_back(
+            Sliced::Batch{body.substr(batch_begin, end - batch_begin), batch_first});
+        batch_first = index;
+      }
+      if (!more) break;
+    }
+    sc.SkipSpace();
+    hole_end = sc.pos();
+    return sc.Take(']');
+  };
+  bool ok = members([&](std::string_view key) -> std::optional<bool> {
+    if (key != "data") return false;
+    if (have_data || !sc.Take('{')) return std::nullopt;
+    have_data = true;
+    bool data_ok = members([&](std::string_view data_key) -> std::optional<bool> {
+      if (data_key != "result") return false;
+      if (have_result || !result()) return std::nullopt;
+      have_result = true;
+      return true;
+    });
+    if (!data_ok) return std::nullopt;
+    return true;
+  });
+  if (!ok || !have_result) return std::nullopt;
+  out.envelope.reserve(body.size() - (hole_end - hole_begin) + 1);
+  out.envelope.append(body.substr(0, hole_begin));
+  out.envelope.append(body.substr(hole_end));
+  return out;
+}
+
+// The elements of one batch, parsed with a parser of their own (the envelope's is in use), each
+// as ParseQueryData parses an element of data.result.
+absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep,
+                        std::vector<std::string_view>* names, QueryResult* out) {
+  thread_local od::parser element_parser;
+  thread_local std::string buf;
+  buf.clear();
+  buf.reserve(batch.text.size() + 2 + simdjson::SIMDJSON_PADDING);
+  buf.push_back('[');
+  buf.append(batch.text);
+  buf.push_back(']');
+  std::unique_ptr<od::parser> scratch;
+  od::parser* parser = &element_parser;
+  if (buf.size() > kMaxRetainedBody) {
+    scratch = std::make_unique<od::parser>();
+    parser = scratch.get();
+  }
+  // `names` views point into this document's strings: it lives until the batch is done.
+  od::document doc;
+  std::string where = absl::StrCat("data.result[", batch.first, "]");
+  if (error_code e = parser->iterate(buf.data(), buf.size(), buf.capacity()).get(doc))
+    return BadJson(where, e);
+  od::array arr;
+  if (error_code e = doc.get_array().get(arr)) return BadJson(where, e);
+  size_t i = batch.first;
+  for (auto elem : arr) {
+    od::object eo;
+    if (error_code e = elem.get_object().get(eo))
+      return BadJson(absl::StrCat("data.result[", i, "]"), e);
+    if (auto s = ParseResultElement(eo, i, keep, names, &out->samples, &out->series); !s.ok())
+      return s;
+    ++i;
+  }
+  if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
+    return Bad(where, "trailing content");
+  if (buf.capacity() > kBatchBytes * 4) std::string().swap(buf);
+  return absl::OkStatus();
+}
+
+// data of a query answer. With `sliced`, data.result is empty in the document and its elements
+// are parsed from sliced->batches instead.
+absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* sliced,
+                            QueryResult* out) {
   od::object obj;
   if (error_code e = v.get_object().get(obj))
     return Bad("data", absl::StrCat("expected an object: ", simdjson::error_message(e)));
@@ -250,6 +488,7 @@ absl::Status ParseQueryData(od::value v, QueryResult* out) {
   bool pair_shape = true;  // [number, string]
   int64_t pair_ts = 0;
   std::string pair_value;
+  std::vector<std::string_view> names;
   for (auto field_result : obj) {
     od::field field;
     if (error_code e = std::move(field_result).get(field)) return BadJson("data", e);
@@ -269,6 +508,13 @@ absl::Status ParseQueryData(od::value v, QueryResult* out) {
       if (error_code e = field.value().get_array().get(arr)) {
         return Bad("data.result", absl::StrCat("expected an array: ", simdjson::error_message(e)));
       }
+      if (sliced != nullptr) {
+        for (const Sliced::Batch& batch : sliced->batches) {
+          if (auto s = ParseBatch(batch, keep, &names, out); !s.ok()) return s;
+        }
+        n_objects = n_elems = out->samples.size() + out->series.size();
+        if (n_elems > 0) pair_shape = false;
+      }
       for (auto elem : arr) {
         od::value ev;
         if (error_code e = elem.get(ev))
@@ -280,8 +526,10 @@ absl::Status ParseQueryData(od::value v, QueryResult* out) {
           od::object eo;
           if (error_code e = ev.get_object().get(eo))
             return BadJson(absl::StrCat("data.result[", n_elems, "]"), e);
-          if (auto s = ParseResultElement(eo, n_elems, &out->samples, &out->series); !s.ok())
+          if (auto s = ParseResultElement(eo, n_elems, keep, &names, &out->samples, &out->series);
+              !s.ok()) {
             return s;
+          }
           ++n_objects;
           pair_shape = false;
         } else if (n_elems == 0 && jt == od::json_type::number) {
@@ -348,7 +596,7 @@ absl::Status ParseSeriesData(od::value v, std::vector<Labels>* out) {
     od::value ev;
     if (error_code e = elem.get(ev)) return BadJson(absl::StrCat("data[", i, "]"), e);
     Labels labels;
-    if (auto s = ParseLabels(ev, &labels, &SeriesWhere, i); !s.ok()) return s;
+    if (auto s = ParseLabels(ev, &labels, &SeriesWhere, i, KeepAll(), nullptr); !s.ok()) return s;
     out->push_back(std::move(labels));
     ++i;
   }
@@ -374,9 +622,11 @@ enum class Kind { kQuery, kSeries, kLabelValues };
 
 // The envelope shared by every API answer: status, data, errorType, error, warnings. Fields in any
 // order. `series` receives label sets (kSeries), `values` strings (kLabelValues).
+// `keep` and `sliced` as ParseQueryData's (kQuery only); with `sliced`, `body` is its envelope.
 absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
                            std::vector<Labels>* series, std::vector<std::string>* series_warnings,
-                           std::vector<std::string>* values = nullptr) {
+                           std::vector<std::string>* values = nullptr,
+                           const LabelFilter& keep = KeepAll(), const Sliced* sliced = nullptr) {
   if (body.empty()) return absl::InvalidArgumentError("malformed Prometheus answer: empty body");
   simdjson::padded_string padded(body.data(), body.size());
   od::document doc;
@@ -408,7 +658,7 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
       // An error answer may carry data too; only a success answer's data must be well formed, and
       // the status may come after it, so a bad data is reported only if the answer turns out to be
       // a success.
-      absl::Status s = kind == Kind::kQuery    ? ParseQueryData(field.value(), query)
+      absl::Status s = kind == Kind::kQuery    ? ParseQueryData(field.value(), keep, sliced, query)
                        : kind == Kind::kSeries ? ParseSeriesData(field.value(), series)
                                                : ParseLabelValuesData(field.value(), values);
       if (!s.ok()) return s;
@@ -487,9 +737,26 @@ bool ParseSampleValue(std::string_view text, double* value) {
   return true;
 }
 
-absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body) {
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep) {
+  if (body.size() > kMaxRetainedBody) {
+    // No parser (and no padded copy) the size of a large answer: its envelope and batches of its
+    // elements are parsed one after another with the thread's parsers. Any error, and any shape
+    // the slicer does not expect, goes to the whole-body parse below, which says what is wrong
+    // exactly as for a small answer.
+    if (std::optional<Sliced> sliced = SliceQueryAnswer(body); sliced.has_value()) {
+      QueryResult result;
+      if (ParseEnvelope(sliced->envelope, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep,
+                        &*sliced)
+              .ok()) {
+        return result;
+      }
+    }
+  }
   QueryResult result;
-  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr, nullptr); !s.ok()) return s;
+  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep);
+      !s.ok()) {
+    return s;
+  }
   return result;
 }
 

@@ -24,7 +24,16 @@ namespace aa::prom {
 // InvalidArgument saying
 //   what is wrong and where. Duplicate label sets are not checked here (the sampler checks its own
 //   keys).
-absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body);
+// - `keep`: the labels each sample or series keeps (LabelFilter; default every label). Labels it
+//   does not keep are skipped while parsing, never stored, yet checked as before: a label that is
+//   not a string, or a name twice in one series, is the same InvalidArgument whether kept or not.
+// Memory: a body over 256 KiB is never indexed whole. Its envelope and its data.result elements, in
+// batches of about 64 KiB, are parsed one after another with buffers the thread keeps (bounded by
+// those sizes), instead of a parser the size of the body (about 5 bytes per byte) and a padded copy
+// of it; when that path meets anything but a well-formed answer, the whole body is parsed as a
+// small one is, so errors are the same whatever the size.
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body,
+                                               const LabelFilter& keep = LabelFilter());
 
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
 // The answer's "warnings", if any, go to `*warnings` when it is not null.

@@ -13,4 +13,27 @@ std::string_view LabelValue(const Labels& labels, std::string_view name) {
   return {};
 }
 
+LabelFilter LabelFilter::Only(std::vector<std::string> names, std::vector<std::string> prefixes) {
+  LabelFilter f;
+  f.all = false;
+  for (auto& n : names) {
+    if (!n.empty()) f.names.push_back(std::move(n));
+  }
+  for (auto& p : prefixes) {
+    if (!p.empty()) f.prefixes.push_back(std::move(p));
+  }
+  return f;
+}
+
+bool LabelFilter::Keeps(std::string_view name) const {
+  if (all) return true;
+  for (const auto& n : names) {
+    if (name == n) return true;
+  }
+  for (const auto& p : prefixes) {
+    if (name.starts_with(p)) return true;
+  }
+  return false;
+}
+
 }  // namespace aa::prom

@@ -15,6 +15,23 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 // Returns the value of label `name`, or "" when absent (Prometheus treats the two alike).
 std::string_view LabelValue(const Labels& labels, std::string_view name);
 
+// Which labels of each series a caller keeps from a query answer (ParseQueryResponse,
+// QueryOptions::keep_labels). The default keeps every label. Made by Only(), it keeps a label when
+// its name is one of `names` or starts with one of `prefixes`; every other label is skipped while
+// the answer is parsed (checked as any label, never stored). A caller that keeps only some labels
+// must not read the others: LabelValue() returns "" for them, as for an absent label.
+struct LabelFilter {
+  bool all = true;
+  std::vector<std::string> names;     // kept exactly (empty strings are ignored)
+  std::vector<std::string> prefixes;  // kept by prefix, e.g. "label_" (empty strings are ignored)
+
+  // Keeps `names` and the labels starting with one of `prefixes`, nothing else.
+  static LabelFilter Only(std::vector<std::string> names, std::vector<std::string> prefixes = {});
+  bool Keeps(std::string_view name) const;
+
+  friend bool operator==(const LabelFilter&, const LabelFilter&) = default;
+};
+
 // One instant-vector element (or a scalar, as one sample with no labels). `value` may be NaN or
 // +-Inf.
 struct Sample {

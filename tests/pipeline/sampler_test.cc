@@ -105,6 +105,30 @@ TEST_F(SamplerTest, FirstReadSamplesImmediatelyAndServesPerPodValues) {
                   "sum by (namespace_name, pod_name) (rate(lat_sum{namespace_name=\"a\"}[1m]))"));
 }
 
+TEST_F(SamplerTest, AsksOnlyForTheLabelsItReads) {
+  Sampler s(TestConfig(), prom_, clock_, nullptr);
+  s.Start();
+  ASSERT_TRUE(s.Read("concurrency", "a").ok());
+  auto read = s.Read("cpu", "a");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(read->table->pods[0].has_baseline);  // the baseline query keeps its labels too
+  const auto queries = prom_.queries();
+  const auto options = prom_.query_options();
+  size_t checked = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const prom::LabelFilter& keep = options[i].keep_labels;
+    if (absl::StartsWith(queries[i], "sum by")) {
+      EXPECT_EQ(keep, prom::LabelFilter::Only({"namespace_name", "pod_name"})) << queries[i];
+      ++checked;
+    } else if (absl::StartsWith(queries[i], "usage") || absl::StartsWith(queries[i], "requests")) {
+      EXPECT_EQ(keep, prom::LabelFilter::Only({"namespace", "pod"})) << queries[i];
+      EXPECT_FALSE(keep.Keeps("instance"));
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 3u);
+}
+
 TEST_F(SamplerTest, UnrequestedMetricsCostNothing) {
   Sampler s(TestConfig(), prom_, clock_, nullptr);
   s.Start();

@@ -361,19 +361,20 @@ TEST(HttpClient, BadQueryOptionsAreRefusedBeforeAnythingIsSent) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << why;
     EXPECT_THAT(Msg(r.status()), HasSubstr(why));
   };
-  refused({{{"query", "other"}}, {}, {}}, "query parameter query");
-  refused({{{"time", "0"}}, {}, {}}, "query parameter time");
-  refused({{{"", "x"}}, {}, {}}, "empty name");
-  refused({{}, {{"Bad Name", "x"}}, {}}, "not a valid HTTP header name");
-  refused({{}, {{"X-A", "a\r\nX-Injected: 1"}}, {}}, "CR, LF or NUL");
-  refused({{}, {{"host", "evil"}}, {}}, "reserved");
-  refused({{}, {{"Content-Length", "0"}}, {}}, "reserved");
+  refused({{{"query", "other"}}, {}, {}, {}}, "query parameter query");
+  refused({{{"time", "0"}}, {}, {}, {}}, "query parameter time");
+  refused({{{"", "x"}}, {}, {}, {}}, "empty name");
+  refused({{}, {{"Bad Name", "x"}}, {}, {}}, "not a valid HTTP header name");
+  refused({{}, {{"X-A", "a\r\nX-Injected: 1"}}, {}, {}}, "CR, LF or NUL");
+  refused({{}, {{"host", "evil"}}, {}, {}}, "reserved");
+  refused({{}, {{"Content-Length", "0"}}, {}, {}}, "reserved");
   // The backend's own headers and credentials are never replaced by a query.
-  refused({{}, {{"x-scope-orgid", "tenant-b"}}, {}}, "set by the backend");
-  refused({{}, {{"Authorization", "Bearer mine"}}, {}}, "set by the backend");
-  refused({{}, {}, absl::Seconds(-1)}, "must not be negative");
+  refused({{}, {{"x-scope-orgid", "tenant-b"}}, {}, {}}, "set by the backend");
+  refused({{}, {{"Authorization", "Bearer mine"}}, {}, {}}, "set by the backend");
+  refused({{}, {}, absl::Seconds(-1), {}}, "must not be negative");
   EXPECT_EQ(seen.size(), 0u);
-  EXPECT_TRUE(ValidateQueryOptions({{{"namespace", "a"}}, {{"X-A", "b"}}, absl::Seconds(1)}).ok());
+  EXPECT_TRUE(
+      ValidateQueryOptions({{{"namespace", "a"}}, {{"X-A", "b"}}, absl::Seconds(1), {}}).ok());
 }
 
 TEST(HttpClient, BasicAuthWithPasswordFileReRead) {

@@ -93,7 +93,7 @@ TEST(ParseQueryResponse, EmptyVectorAndEscapes) {
 }
 
 TEST(ParseQueryResponse, HugeAnswerUsesItsOwnParser) {
-  // Above 8 MiB the thread's parser is not used (its buffers would stay that big); the result is
+  // Above 256 KiB the answer is parsed in pieces (no parser the size of the body); the result is
   // the same.
   std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)";
   const int n = 120000;
@@ -110,6 +110,169 @@ TEST(ParseQueryResponse, HugeAnswerUsesItsOwnParser) {
   EXPECT_EQ(LabelValue(r->samples.back().labels, "pod"), "pod-119999-abcdefghijklmnopqrstuvwxyz");
   // And the thread's parser still works afterwards.
   EXPECT_TRUE(ParseQueryResponse(TestData("vector.json")).ok());
+}
+
+TEST(ParseQueryResponse, KeepsOnlyTheLabelsAskedFor) {
+  const std::string body =
+      R"({"status":"success","data":{"resultType":"vector","result":[)"
+      R"({"metric":{"__name__":"x_bucket","pod":"web-1","instance":"10.0.0.1:9090","le":"0.5",)"
+      R"("namespace":"default","label_app":"web","job":"kubelet"},"value":[1,"2"]},)"
+      R"({"metric":{"pod":"web-2"},"value":[1,"3"]}]}})";
+  auto r = ParseQueryResponse(body, LabelFilter::Only({"namespace", "pod", "le", ""}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->samples.size(), 2u);
+  EXPECT_THAT(r->samples[0].labels,
+              ElementsAre(Pair("le", "0.5"), Pair("namespace", "default"), Pair("pod", "web-1")));
+  EXPECT_THAT(r->samples[1].labels, ElementsAre(Pair("pod", "web-2")));
+  EXPECT_EQ(r->samples[0].value, 2);
+  // By prefix too; and the default keeps every label.
+  r = ParseQueryResponse(body, LabelFilter::Only({"pod"}, {"label_"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->samples[0].labels, ElementsAre(Pair("label_app", "web"), Pair("pod", "web-1")));
+  r = ParseQueryResponse(body);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples[0].labels.size(), 7u);
+  // Nothing kept: samples without labels, values intact.
+  r = ParseQueryResponse(body, LabelFilter::Only({}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->samples[0].labels.empty());
+  EXPECT_EQ(r->samples[1].value, 3);
+}
+
+TEST(ParseQueryResponse, SkippedLabelsAreCheckedAsKeptOnes) {
+  const LabelFilter keep = LabelFilter::Only({"namespace", "pod"});
+  for (const char* metric :
+       {R"({"pod":"a","job":1})", R"({"pod":"a","job":"x","job":"y"})", R"({"pod":"a","pod":"b"})",
+        R"({"job":"a\u0000","job":"a\u0000"})", R"({"job":[]})", R"({"job":"x",})"}) {
+    const std::string body = std::string(R"({"status":"success","data":{"resultType":"vector",)") +
+                             R"("result":[{"metric":)" + metric + R"(,"value":[1,"2"]}]}})";
+    auto all = ParseQueryResponse(body);
+    auto some = ParseQueryResponse(body, keep);
+    ASSERT_FALSE(all.ok()) << metric;
+    EXPECT_EQ(some.status(), all.status()) << metric;
+  }
+  // A duplicate name among skipped labels only.
+  auto r = ParseQueryResponse(
+      std::string(R"({"status":"success","data":{"resultType":"vector","result":[)") +
+          R"({"metric":{"pod":"a","job":"x","job":"y"},"value":[1,"2"]}]}})",
+      keep);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("data.result[0].metric: duplicate label \"job\""));
+}
+
+// A vector answer of `n` series of about 150 bytes (over the 256 KiB a thread's parser keeps from
+// n = 2000), element `bad` (if any) replaced by `bad_element`.
+std::string LargeVector(int n, int bad = -1, const std::string& bad_element = "") {
+  std::string body = R"({"status":"success","data":{"resultType":"vector","result":[)";
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) body += ",\n ";
+    if (i == bad) {
+      body += bad_element;
+      continue;
+    }
+    body += R"({"metric":{"namespace":"ns-)" + std::to_string(i % 7) + R"(","pod":"pod-)" +
+            std::to_string(i) + R"(","instance":"10.0.0.1:9090","job":"kubernetes-pods"},)" +
+            R"("value":[1700000000.5,")" + std::to_string(i) + R"(.25"]})";
+  }
+  body += "]}}";
+  return body;
+}
+
+TEST(ParseQueryResponse, LargeAnswersParseInPiecesWithTheSameResult) {
+  const int n = 5000;
+  const std::string body = LargeVector(n);
+  ASSERT_GT(body.size(), 512u << 10);
+  for (const LabelFilter& keep : {LabelFilter(), LabelFilter::Only({"namespace", "pod"})}) {
+    auto r = ParseQueryResponse(body, keep);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->samples.size(), static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      const Sample& s = r->samples[static_cast<size_t>(i)];
+      ASSERT_EQ(LabelValue(s.labels, "pod"), "pod-" + std::to_string(i));
+      ASSERT_EQ(LabelValue(s.labels, "namespace"), "ns-" + std::to_string(i % 7));
+      ASSERT_EQ(s.labels.size(), keep.all ? 4u : 2u);
+      ASSERT_EQ(s.value, i + 0.25);
+      ASSERT_EQ(s.timestamp_ms, 1700000000500);
+    }
+  }
+  // Other field orders, spacing, warnings, a matrix: the same as a small answer would give.
+  std::string reordered = LargeVector(n);
+  reordered.replace(0, std::string(R"({"status":"success","data":{"resultType":"vector",)").size(),
+                    R"( { "warnings" : ["partial"], "data" : { "resultType" : "vector" , )");
+  reordered.replace(reordered.size() - 2, 2, R"(} , "status" : "success" } )");
+  auto r = ParseQueryResponse(reordered);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples.size(), static_cast<size_t>(n));
+  EXPECT_THAT(r->warnings, ElementsAre("partial"));
+  std::string escaped_key = LargeVector(n);  // "result" written with an escape: parsed whole
+  escaped_key.replace(escaped_key.find("\"result\""), 8, R"("res\u0075lt")");
+  r = ParseQueryResponse(escaped_key);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->samples.size(), static_cast<size_t>(n));
+  std::string matrix = R"({"status":"success","data":{"resultType":"matrix","result":[)";
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) matrix += ',';
+    matrix += R"({"metric":{"pod":"p)" + std::to_string(i) +
+              R"("},"values":[[1,"1"],[2,"2"],[3,"3"],[4,"4"],[5,"5"],[6,"6"],[7,"7"]]})";
+  }
+  matrix += "]}}";
+  ASSERT_GT(matrix.size(), 256u << 10);
+  r = ParseQueryResponse(matrix, LabelFilter::Only({"pod"}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->series.size(), static_cast<size_t>(n));
+  EXPECT_EQ(r->series.back().points.size(), 7u);
+  EXPECT_EQ(LabelValue(r->series.back().labels, "pod"), "p4999");
+}
+
+TEST(ParseQueryResponse, LargeAnswersFailAsSmallOnes) {
+  const int n = 4000;
+  struct Case {
+    std::string body;
+    const char* message_part;
+  };
+  const std::string ok_elem = R"({"metric":{"pod":"x"},"value":[1,"2"]})";
+  std::vector<Case> cases = {
+      {LargeVector(n, 3500, R"({"metric":{"pod":"x"},"value":[1,"abc"]})"),
+       "data.result[3500].value: value \"abc\" is not a number"},
+      {LargeVector(n, 3999, R"({"metric":{"job":1},"value":[1,"2"]})"),
+       "data.result[3999].metric: label \"job\" is not a string"},
+      {LargeVector(n, 10, R"({"metric":{"a":"1","a":"2"},"value":[1,"2"]})"),
+       "data.result[10].metric: duplicate label \"a\""},
+      {LargeVector(n, 2000, R"({"metric":{"pod":"x"}})"), "data.result[2000]: missing \"value\""},
+      {LargeVector(n, 1234, R"({"metric":{"pod":"x"},"values":[[1,"2"]]})"),
+       "vector element with \"values\""},
+      {LargeVector(n, 3000, R"([1,"2"])"), "data.result[3000]: unexpected element"},
+      {LargeVector(n, 5, R"({"metric":{"pod":"x"},"value":[1,"2"]},)"), "malformed"},
+      {LargeVector(n, 5, R"({"metric":{"pod":"x"},"value":[1,"2"]}})"), "malformed"},
+      {LargeVector(n, 5, R"({"metric":{"pod":"x"},"value":[1,"2"])"), "malformed"},
+      {LargeVector(n, 5, R"({"metric":{"pod":"x},"value":[1,"2"]})"), "malformed"},
+      {LargeVector(n) + " x", "not a JSON object"},
+      {LargeVector(n).substr(0, 300000), "malformed"},
+      {LargeVector(n).substr(0, LargeVector(n).size() - 1), "malformed"},
+      {LargeVector(n) + "}", "trailing content"},
+      {std::string(R"({"status":"success","data":{"resultType":"vector","result":[]},)") +
+           R"("data":)" + LargeVector(n).substr(LargeVector(n).find(R"({"resultType")")),
+       "duplicate \"data\""},
+  };
+  std::string duplicate_result = LargeVector(n);
+  duplicate_result.insert(duplicate_result.size() - 2, R"(,"result":[)" + ok_elem + "]");
+  cases.push_back({duplicate_result, "duplicate \"result\""});
+  std::string error_answer = LargeVector(n);
+  error_answer.replace(error_answer.find(R"("status":"success")"), 18,
+                       R"("status":"error","errorType":"timeout","error":"too slow")");
+  for (const Case& c : cases) {
+    ASSERT_GT(c.body.size(), 256u << 10);
+    for (const LabelFilter& keep : {LabelFilter(), LabelFilter::Only({"pod"})}) {
+      auto r = ParseQueryResponse(c.body, keep);
+      ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
+          << c.message_part << " " << &c - &cases[0] << ": " << r.status();
+      EXPECT_THAT(Msg(r.status()), HasSubstr("malformed Prometheus answer")) << c.message_part;
+      EXPECT_THAT(Msg(r.status()), HasSubstr(c.message_part)) << r.status();
+    }
+  }
+  auto r = ParseQueryResponse(error_answer, LabelFilter::Only({"pod"}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Msg(r.status()), HasSubstr("Prometheus error (timeout): too slow"));
 }
 
 TEST(ParseQueryResponse, BadDataErrorIsInvalidArgument) {
@@ -146,6 +309,10 @@ TEST_P(GarbageTest, IsInvalidArgumentWithClearMessage) {
   const Garbage& g = GetParam();
   auto q = ParseQueryResponse(g.body);
   ASSERT_EQ(q.status().code(), absl::StatusCode::kInvalidArgument) << g.name << ": " << q.status();
+  // The same error when the caller keeps only some labels.
+  EXPECT_EQ(ParseQueryResponse(g.body, LabelFilter::Only({"namespace", "pod"})).status(),
+            q.status())
+      << g.name;
   EXPECT_THAT(Msg(q.status()), HasSubstr("malformed Prometheus answer")) << g.name;
   EXPECT_THAT(Msg(q.status()), HasSubstr(g.message_part)) << g.name;
   // The series parser must not crash on any of these either.

@@ -174,14 +174,28 @@ class FakePrometheus : public prom::Client {
       for (const Canned& c : canned_) {
         if (c.prefix ? promql.starts_with(c.pattern)
                      : promql.find(c.pattern) != std::string_view::npos) {
-          return VectorOf(c.rows, at);
+          return KeepLabels(VectorOf(c.rows, at), options.keep_labels);
         }
       }
-      if (!handler_ && otherwise_) return VectorOf(*otherwise_, at);
+      if (!handler_ && otherwise_)
+        return KeepLabels(VectorOf(*otherwise_, at), options.keep_labels);
       h = handler_;
     }
     if (!h) return absl::UnavailableError("fake prometheus: no handler");
-    return h(std::string(promql), at);
+    return KeepLabels(h(std::string(promql), at), options.keep_labels);
+  }
+
+  // As the HTTP client's parser does: only the labels the caller keeps, so tests see what a caller
+  // that reads a label it did not ask for would get in production.
+  static absl::StatusOr<prom::QueryResult> KeepLabels(absl::StatusOr<prom::QueryResult> result,
+                                                      const prom::LabelFilter& keep) {
+    if (!result.ok() || keep.all) return result;
+    auto filter = [&keep](prom::Labels& labels) {
+      std::erase_if(labels, [&keep](const auto& l) { return !keep.Keeps(l.first); });
+    };
+    for (prom::Sample& s : result->samples) filter(s.labels);
+    for (prom::Series& s : result->series) filter(s.labels);
+    return result;
   }
 
   absl::StatusOr<prom::QueryResult> QueryRange(std::string_view promql, absl::Time start,
