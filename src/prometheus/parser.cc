@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
@@ -306,21 +307,24 @@ class Scanner {
   bool String(std::string_view* text, bool no_escapes) {
     SkipSpace();
     if (Peek() != '"') return false;
-    size_t start = ++pos_;
-    while (!AtEnd()) {
-      char c = s_[pos_];
-      if (c == '"') {
-        *text = s_.substr(start, pos_ - start);
-        ++pos_;
+    const size_t start = ++pos_;
+    // memchr to each quote (the scan's hot loop: label strings are most of an answer), then the
+    // backslashes before it: an odd run escapes it.
+    while (true) {
+      const void* q = std::memchr(s_.data() + pos_, '"', s_.size() - pos_);
+      if (q == nullptr) return false;
+      const size_t quote = static_cast<size_t>(static_cast<const char*>(q) - s_.data());
+      size_t backslashes = 0;
+      while (quote - backslashes > start && s_[quote - backslashes - 1] == '\\') ++backslashes;
+      pos_ = quote + 1;
+      if (no_escapes && std::memchr(s_.data() + start, '\\', quote - start) != nullptr) {
+        return false;
+      }
+      if (backslashes % 2 == 0) {
+        *text = s_.substr(start, quote - start);
         return true;
       }
-      if (c == '\\') {
-        if (no_escapes) return false;
-        ++pos_;
-      }
-      ++pos_;
     }
-    return false;
   }
   // Any value: strings and nesting followed, scalars up to the next delimiter.
   bool Value() {
