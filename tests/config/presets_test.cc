@@ -258,27 +258,43 @@ TEST(PresetTest, CpuMatchers) {
   EXPECT_EQ(derived, 4);  // cpu and memory, per container and per node
 }
 
+// What every activity preset expands to: an external metric, no pod label, no baseline.
+struct ActivityExpansion {
+  std::string query;
+  std::string namespace_label;
+  std::string source;
+  std::string metric;
+};
+
+void ExpectActivity(const std::string& body, double target, const ActivityExpansion& want) {
+  SCOPED_TRACE(body);
+  MetricDefinition m = FromYaml(body);
+  EXPECT_EQ(m.query, want.query);
+  EXPECT_TRUE(m.resource.is(MetricResource::Kind::kExternal));
+  EXPECT_EQ(m.Key(), "external/m");
+  EXPECT_EQ(m.namespace_label, want.namespace_label);
+  EXPECT_EQ(m.pod_label, "");
+  EXPECT_EQ(m.baseline_query, "");
+  EXPECT_EQ(m.target, target);
+  EXPECT_EQ(m.preset.type, "activity");
+  EXPECT_EQ(m.preset.source, want.source);
+  EXPECT_EQ(m.preset.metric, want.metric);
+  EXPECT_THAT(m.description, ::testing::HasSubstr("zero pods"));
+}
+
 TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
-  for (const std::string body :
-       {"preset: {type: activity, window: 2s}\n  target: 70",
-        "preset: {type: activity, source: knative-activator, window: 2s}\n  resource: external\n"
-        "  target: 70"}) {
-    SCOPED_TRACE(body);
-    MetricDefinition m = FromYaml(body);
-    EXPECT_EQ(m.query,
-              "sum by (<<.GroupBy>>, configuration_name, revision_name) "
-              "(max_over_time(activator_request_concurrency{<<.LabelMatchers>>}[2s]))");
-    EXPECT_TRUE(m.resource.is(MetricResource::Kind::kExternal));
-    EXPECT_EQ(m.Key(), "external/m");
-    EXPECT_EQ(m.namespace_label, "namespace_name");
-    EXPECT_EQ(m.pod_label, "");
-    EXPECT_EQ(m.baseline_query, "");
-    EXPECT_EQ(m.target, 70);
-    EXPECT_EQ(m.preset.type, "activity");
-    EXPECT_EQ(m.preset.source, "knative-activator");
-    EXPECT_EQ(m.preset.metric, "activator_request_concurrency");
-    EXPECT_THAT(m.description, ::testing::HasSubstr("zero pods"));
-  }
+  const ActivityExpansion want{
+      .query =
+          "sum by (<<.GroupBy>>, configuration_name, revision_name) "
+          "(max_over_time(activator_request_concurrency{<<.LabelMatchers>>}[2s]))",
+      .namespace_label = "namespace_name",
+      .source = "knative-activator",
+      .metric = "activator_request_concurrency"};
+  ExpectActivity("preset: {type: activity, window: 2s}\n  target: 70", 70, want);
+  ExpectActivity(
+      "preset: {type: activity, source: knative-activator, window: 2s}\n  resource: external\n"
+      "  target: 70",
+      70, want);
   for (const auto& [body, error] : std::vector<std::pair<std::string, std::string>>{
            {"preset: {type: activity}\n  resource: pods",
             "metrics[0].resource: must be external (preset activity is an external metric)"},
@@ -302,26 +318,19 @@ TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
 }
 
 TEST(PresetTest, IstioGatewayActivityIsAnExternalMetricPerService) {
-  for (const std::string body :
-       {"preset: {type: activity, source: istio-gateway, window: 2s}\n  target: 1",
-        "preset: {type: activity, source: istio-gateway, window: 2s}\n  resource: external\n"
-        "  target: 1"}) {
-    SCOPED_TRACE(body);
-    MetricDefinition m = FromYaml(body);
-    EXPECT_EQ(m.query,
-              "sum by (<<.GroupBy>>, destination_service_name) "
-              "(rate(istio_requests_total{reporter=\"source\",<<.LabelMatchers>>}[2s]))");
-    EXPECT_TRUE(m.resource.is(MetricResource::Kind::kExternal));
-    EXPECT_EQ(m.Key(), "external/m");
-    EXPECT_EQ(m.namespace_label, "destination_service_namespace");
-    EXPECT_EQ(m.pod_label, "");
-    EXPECT_EQ(m.baseline_query, "");
-    EXPECT_EQ(m.target, 1);
-    EXPECT_EQ(m.preset.type, "activity");
-    EXPECT_EQ(m.preset.source, "istio-gateway");
-    EXPECT_EQ(m.preset.metric, "istio_requests_total");
-    EXPECT_THAT(m.description, ::testing::HasSubstr("zero pods"));
-  }
+  const ActivityExpansion want{
+      .query =
+          "sum by (<<.GroupBy>>, destination_service_name) "
+          "(rate(istio_requests_total{reporter=\"source\",<<.LabelMatchers>>}[2s]))",
+      .namespace_label = "destination_service_namespace",
+      .source = "istio-gateway",
+      .metric = "istio_requests_total"};
+  ExpectActivity("preset: {type: activity, source: istio-gateway, window: 2s}\n  target: 1", 1,
+                 want);
+  ExpectActivity(
+      "preset: {type: activity, source: istio-gateway, window: 2s}\n  resource: external\n"
+      "  target: 1",
+      1, want);
   // sourceMatchers narrow it to one gateway.
   MetricDefinition m = FromYaml(
       "preset: {type: activity, source: istio-gateway, "
