@@ -434,11 +434,18 @@ TEST(Exposition, SeriesOfRemovedPodsDisappear) {
   EXPECT_EQ(RenderMetrics(*sim).find(last), std::string::npos);
 }
 
-TEST(Exposition, TheActivatorHoldsTheQueueOfEachRevisionAlsoAtZeroPods) {
+// concurrency-model (the first service) at 0 replicas with 50 requests/s arriving for 2 s: every
+// request waits.
+std::unique_ptr<Simulator> SimWithRequestsWaitingAtZeroPods() {
   auto sim = DefaultSim();
-  ASSERT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", 0).ok());
-  ASSERT_TRUE(sim->SetLoadOverride("kserve-test", "concurrency-model", 50).ok());
+  EXPECT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", 0).ok());
+  EXPECT_TRUE(sim->SetLoadOverride("kserve-test", "concurrency-model", 50).ok());
   sim->Advance(absl::Seconds(2));
+  return sim;
+}
+
+TEST(Exposition, TheActivatorHoldsTheQueueOfEachRevisionAlsoAtZeroPods) {
+  auto sim = SimWithRequestsWaitingAtZeroPods();
   const ServiceView s = sim->Services()[0];
   ASSERT_TRUE(s.pods.empty());
   ASSERT_GT(s.queue_length, 0);
@@ -465,10 +472,7 @@ TEST(Exposition, TheActivatorHoldsTheQueueOfEachRevisionAlsoAtZeroPods) {
 }
 
 TEST(Exposition, TheIngressGatewayCountsRequestsOfEachServiceAlsoAtZeroPods) {
-  auto sim = DefaultSim();
-  ASSERT_TRUE(sim->SetReplicas("kserve-test", "concurrency-model", 0).ok());
-  ASSERT_TRUE(sim->SetLoadOverride("kserve-test", "concurrency-model", 50).ok());
-  sim->Advance(absl::Seconds(2));
+  auto sim = SimWithRequestsWaitingAtZeroPods();
   const ServiceView s = sim->Services()[0];
   ASSERT_TRUE(s.pods.empty());
   ASSERT_GT(s.queue_length, 0);
