@@ -258,6 +258,16 @@ TEST(PresetTest, CpuMatchers) {
   EXPECT_EQ(derived, 4);  // cpu and memory, per container and per node
 }
 
+// A config whose one metric has `body` is refused with an InvalidArgument containing `error`.
+void ExpectRefused(const std::string& body, const std::string& error) {
+  SCOPED_TRACE(body);
+  absl::StatusOr<Config> c =
+      ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(c.status().message(), ::testing::HasSubstr(error));
+}
+
 // What every activity preset expands to: an external metric, no pod label, no baseline.
 struct ActivityExpansion {
   std::string query;
@@ -308,12 +318,7 @@ TEST(PresetTest, KnativeActivatorActivityIsAnExternalMetricPerRevision) {
            {"preset: {type: activity, podLabel: p}", "metrics[0].preset.podLabel: only for"},
            {"preset: {type: activity}\n  target: 70\n  panic: {}",
             "metrics[0].panic: only for concurrency and cpu metrics"}}) {
-    SCOPED_TRACE(body);
-    absl::StatusOr<Config> c =
-        ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
-    ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(c.status().message(), ::testing::HasSubstr(error));
+    ExpectRefused(body, error);
   }
 }
 
@@ -362,12 +367,7 @@ TEST(PresetTest, IstioGatewayActivityIsAnExternalMetricPerService) {
             "metrics[0].preset.baselineMatchers: only for type cpu"},
            {"preset: {type: activity, source: istio-gateway}\n  target: 1\n  panic: {}",
             "metrics[0].panic: only for concurrency and cpu metrics"}}) {
-    SCOPED_TRACE(body);
-    absl::StatusOr<Config> c =
-        ParseConfig(absl::StrCat("metrics:\n- name: m\n  ", body, "\n"), "t.yaml");
-    ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(c.status().message(), ::testing::HasSubstr(error));
+    ExpectRefused(body, error);
   }
 }
 
