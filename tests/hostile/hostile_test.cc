@@ -1,7 +1,8 @@
 // The hostile-client suite: the adapter binary, a real Prometheus behind a fault-injecting proxy,
 // and the fake kube-apiserver answering TokenReview and SubjectAccessReview, attacked on loopback
-// one case at a time while a legitimate HPA-like client reads custom.metrics over HTTPS every
-// second, a kubelet-like probe opens a new connection to /livez twice a second, and a KEDA
+// one case at a time while a legitimate HPA-like client reads custom.metrics over HTTPS twenty
+// times a second (so that a case's p99 is over 120 reads or more, not its single slowest read),
+// a kubelet-like probe opens a new connection to /livez twice a second, and a KEDA
 // StreamIsActive stream stays open.
 //
 // Every case is bounded in count and time and prints one row of figures; its pass criteria:
@@ -73,10 +74,11 @@ constexpr char kTenantToken[] = "hostile-suite-tenant-token";  // an authorized 
 constexpr const char* kNs = hostile::kExactNamespace;
 constexpr const char* kMetric = hostile::kExactMetric;
 
-constexpr absl::Duration kLegitPeriod = absl::Seconds(1);
+constexpr absl::Duration kLegitPeriod = absl::Milliseconds(50);
 constexpr absl::Duration kProbePeriod = absl::Milliseconds(500);
 constexpr absl::Duration kProbeTimeout = absl::Seconds(3);
 constexpr double kMaxP99Ms = 50;
+constexpr int kFailuresShown = 3;  // per case; the rest are counted
 constexpr double kMaxRssMiB = 128;
 constexpr absl::Duration kMinWindow = absl::Seconds(6);
 
@@ -755,7 +757,13 @@ class HostileTest : public ::testing::Test {
       f.wrong += s.wrong ? 1 : 0;
       f.errors += !s.ok && !s.wrong ? 1 : 0;
       latencies.push_back(absl::ToDoubleMilliseconds(s.latency));
-      if (!s.ok) std::printf("  %s: legit read failed: %s\n", name.c_str(), s.error.c_str());
+      if (!s.ok && f.wrong + f.errors <= kFailuresShown) {
+        std::printf("  %s: legit read failed: %s\n", name.c_str(), s.error.c_str());
+      }
+    }
+    if (f.wrong + f.errors > kFailuresShown) {
+      std::printf("  %s: %d more legit reads failed\n", name.c_str(),
+                  f.wrong + f.errors - kFailuresShown);
     }
     f.p99_ms = Percentile(latencies, 99);
     for (const Sample& s : probes_->Between(from, to)) {
