@@ -36,7 +36,7 @@ od::parser& ThreadParser() {
 // holding the buffers for a 3 MB answer kept about 2 MiB more resident (memory_bench, 10,000 pods),
 // for a parse of 1.5 MB that takes about 2.5 ms longer with fresh buffers (parse_bench: 2.1 -> 4.8
 // ms).
-constexpr size_t kMaxRetainedBody = 256 << 10;
+constexpr size_t kMaxRetainedBody = ParseSizes().slice_above;
 
 // Parses with the thread's parser, or a temporary one for a huge body; `doc` may only be used while
 // `scratch` lives.
@@ -277,9 +277,9 @@ struct Sliced {
   std::vector<Batch> batches;
 };
 
-// Elements per batch are added until a batch is this long: a few of them per thread parser's
-// retained buffers.
-constexpr size_t kBatchBytes = 64 << 10;
+// The default batch length (ParseSizes::batch_bytes): a few batches per thread parser's retained
+// buffers. A batch buffer grown past four of them is not kept.
+constexpr size_t kBatchBytes = ParseSizes().batch_bytes;
 
 // A structural scanner for well-formed JSON only: it finds where things are and leaves every check
 // to simdjson, which parses each piece. Anything it does not expect makes SliceQueryAnswer give
@@ -363,9 +363,10 @@ class Scanner {
   size_t pos_ = 0;
 };
 
-// Cuts a query answer as Sliced says when it is a JSON object with one "data" object holding one
-// "result" array of objects; std::nullopt otherwise (and for anything unexpected).
-std::optional<Sliced> SliceQueryAnswer(std::string_view body) {
+// Cuts a query answer as Sliced says, elements added to a batch until it is `batch_bytes` long,
+// when it is a JSON object with one "data" object holding one "result" array of objects;
+// std::nullopt otherwise (and for anything unexpected).
+std::optional<Sliced> SliceQueryAnswer(std::string_view body, size_t batch_bytes) {
   Scanner sc(body);
   if (!sc.Take('{')) return std::nullopt;
   size_t hole_begin = 0;
@@ -406,7 +407,7 @@ std::optional<Sliced> SliceQueryAnswer(std::string_view body) {
       ++index;
       size_t end = sc.pos();
       bool more = sc.Take(',');
-      if (!more || end - batch_begin >= kBatchBytes) {
+      if (!more || end - batch_begin >= batch_bytes) {
         out.batches.push_back(
             Sliced::Batch{body.substr(batch_begin, end - batch_begin), batch_first});
         batch_first = index;
@@ -742,12 +743,18 @@ bool ParseSampleValue(std::string_view text, double* value) {
 }
 
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep) {
-  if (body.size() > kMaxRetainedBody) {
+  return ParseQueryResponse(body, keep, ParseSizes());
+}
+
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
+                                               const ParseSizes& sizes) {
+  if (body.size() > sizes.slice_above) {
     // No parser (and no padded copy) the size of a large answer: its envelope and batches of its
     // elements are parsed one after another with the thread's parsers. Any error, and any shape
     // the slicer does not expect, goes to the whole-body parse below, which says what is wrong
     // exactly as for a small answer.
-    if (std::optional<Sliced> sliced = SliceQueryAnswer(body); sliced.has_value()) {
+    if (std::optional<Sliced> sliced = SliceQueryAnswer(body, sizes.batch_bytes);
+        sliced.has_value()) {
       QueryResult result;
       if (ParseEnvelope(sliced->envelope, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep,
                         &*sliced)

@@ -35,6 +35,17 @@ namespace aa::prom {
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body,
                                                const LabelFilter& keep = LabelFilter());
 
+// The sizes behind ParseQueryResponse's "Memory" paragraph. The defaults are what the two-argument
+// ParseQueryResponse uses; the answer (result or error) never depends on them, only the memory
+// used does. Tests and the differential fuzzer (fuzz/prometheus_sliced_fuzzer.cc) set them small
+// so that small answers take the sliced path.
+struct ParseSizes {
+  size_t slice_above = 256 << 10;  // query answers longer than this are parsed in pieces
+  size_t batch_bytes = 64 << 10;   // elements are added to a piece until it is this long
+};
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
+                                               const ParseSizes& sizes);
+
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
 // The answer's "warnings", if any, go to `*warnings` when it is not null.
 absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(

@@ -275,6 +275,33 @@ TEST(ParseQueryResponse, LargeAnswersFailAsSmallOnes) {
   EXPECT_THAT(Msg(r.status()), HasSubstr("Prometheus error (timeout): too slow"));
 }
 
+TEST(ParseQueryResponse, SizesChangeNothingButMemory) {
+  // ParseSizes small enough that a 40-element answer takes the sliced path, in batches of one
+  // element up to all of them: the same samples, and the same error for a bad element.
+  const std::string body = LargeVector(40);
+  const std::string bad = LargeVector(40, 17, R"({"metric":{"pod":"x"},"value":[1,"abc"]})");
+  const LabelFilter pod_only = LabelFilter::Only({"pod"});
+  for (const LabelFilter& keep : {LabelFilter(), pod_only}) {
+    auto whole = ParseQueryResponse(body, keep);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    for (size_t batch_bytes : {1, 300, 1000, 100000}) {
+      const ParseSizes sizes{.slice_above = 0, .batch_bytes = batch_bytes};
+      auto pieces = ParseQueryResponse(body, keep, sizes);
+      ASSERT_TRUE(pieces.ok()) << pieces.status();
+      ASSERT_EQ(pieces->samples.size(), whole->samples.size());
+      for (size_t i = 0; i < whole->samples.size(); ++i) {
+        EXPECT_EQ(pieces->samples[i].labels, whole->samples[i].labels) << i;
+        EXPECT_EQ(pieces->samples[i].value, whole->samples[i].value) << i;
+        EXPECT_EQ(pieces->samples[i].timestamp_ms, whole->samples[i].timestamp_ms) << i;
+      }
+      EXPECT_EQ(ParseQueryResponse(bad, keep, sizes).status(),
+                ParseQueryResponse(bad, keep).status());
+    }
+  }
+  EXPECT_THAT(Msg(ParseQueryResponse(bad).status()),
+              HasSubstr("data.result[17].value: value \"abc\" is not a number"));
+}
+
 TEST(ParseQueryResponse, BadDataErrorIsInvalidArgument) {
   auto r = ParseQueryResponse(TestData("error_bad_data.json"));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
