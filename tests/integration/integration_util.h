@@ -5,6 +5,7 @@
 // in integration_util.cc (link aa_integration_util).
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -172,9 +173,17 @@ inline void WriteKubeconfig(const std::string& path, int https_port) {
 }
 
 // Runs the build folder's pinned kubectl (AA_KUBECTL, from scripts/tools.sh) with `kubeconfig`;
-// returns stdout+stderr and sets `exit_code`.
+// returns stdout+stderr and sets `exit_code`. When that kubectl is missing (the aa_tools target
+// not built), a test failure that says so, and exit code 127.
 inline std::string RunKubectl(const std::string& kubeconfig, const std::vector<std::string>& args,
                               int* exit_code) {
+  if (access(AA_KUBECTL, X_OK) != 0) {
+    std::string missing = absl::StrCat("kubectl not found at ", AA_KUBECTL,
+                                       ": build the aa_tools target (scripts/build.sh does)");
+    ADD_FAILURE() << missing;
+    if (exit_code != nullptr) *exit_code = 127;
+    return missing;
+  }
   std::string cmd =
       absl::StrCat("'", AA_KUBECTL, "' --kubeconfig='", kubeconfig, "' --request-timeout=15s");
   for (const std::string& a : args) absl::StrAppend(&cmd, " '", a, "'");
