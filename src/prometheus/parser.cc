@@ -140,7 +140,10 @@ absl::Status ParseLabels(od::value v, Labels* out,
     return Bad(where_fn(index, &where_buf),
                absl::StrCat("expected an object of labels: ", simdjson::error_message(e)));
   }
-  if (!keep.all) names->clear();
+  if (!keep.all) {
+    names->clear();
+    out->reserve(keep.names.size());  // one allocation for the labels a filter keeps, mostly
+  }
   for (auto field_result : obj) {
     od::field field;
     if (error_code e = std::move(field_result).get(field))
@@ -230,13 +233,14 @@ absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& kee
       if (error_code e = field.value().get_array().get(arr)) {
         return Bad(absl::StrCat("data.result[", i, "].values"), simdjson::error_message(e));
       }
-      std::string prefix = absl::StrCat("data.result[", i, "].values");
       size_t j = 0;
       for (auto elem : arr) {
         od::value ev;
-        if (error_code e = elem.get(ev)) return BadJson(prefix, e);
+        if (error_code e = elem.get(ev)) {
+          return BadJson(absl::StrCat("data.result[", i, "].values"), e);
+        }
         std::pair<int64_t, double> p;
-        auto where = [&prefix, j] { return absl::StrCat(prefix, "[", j, "]"); };
+        auto where = [i, j] { return absl::StrCat("data.result[", i, "].values[", j, "]"); };
         if (auto s = ParsePoint(ev, where, &p.first, &p.second); !s.ok()) return s;
         points.push_back(p);
         ++j;
@@ -245,12 +249,14 @@ absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& kee
       have_histogram = true;
     }
   }
-  std::string here = absl::StrCat("data.result[", i, "]");
-  if (!have_metric) return Bad(here, "missing \"metric\"");
+  // Built only for an error: most elements are well-formed, and the path does not fit a short
+  // string.
+  auto here = [i] { return absl::StrCat("data.result[", i, "]"); };
+  if (!have_metric) return Bad(here(), "missing \"metric\"");
   if (have_value == have_values) {
     if (have_histogram && !have_value)
-      return Bad(here, "native histogram samples are not supported");
-    return Bad(here,
+      return Bad(here(), "native histogram samples are not supported");
+    return Bad(here(),
                have_value ? "both \"value\" and \"values\"" : "missing \"value\" or \"values\"");
   }
   if (have_value) {
@@ -258,7 +264,7 @@ absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& kee
   } else {
     if (!std::is_sorted(points.begin(), points.end(),
                         [](const auto& a, const auto& b) { return a.first < b.first; })) {
-      return Bad(absl::StrCat(here, ".values"), "points not in time order");
+      return Bad(absl::StrCat(here(), ".values"), "points not in time order");
     }
     series->push_back(Series{std::move(labels), std::move(points)});
   }
