@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "absl/strings/ascii.h"
@@ -427,6 +428,8 @@ class Client::Impl {
             return false;
           }
           out.response.body.reserve(declared);
+        } else if (request.expected_body_bytes > 0) {
+          out.response.body.reserve(std::min(request.expected_body_bytes, max));
         }
       }
       if (request.on_head && !request.on_head(out.response)) {

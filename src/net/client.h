@@ -117,6 +117,10 @@ struct Request {
   absl::Time deadline = absl::InfiniteFuture();
   // A larger body (by Content-Length or as it arrives) fails with kTooLarge. Default 64 MiB.
   size_t max_body_bytes = 64 << 20;
+  // An answer without Content-Length (chunked) gets room for this many bytes (at most
+  // max_body_bytes) before its first byte, so a large body is not copied each time it outgrows its
+  // buffer. 0: none reserved. A guess: a larger body grows as before (prom::AnswerSizes).
+  size_t expected_body_bytes = 0;
   // Called once the status line and headers arrived (`response.body` still empty); false stops the
   // request (kStopped).
   std::function<bool(const Response& response)> on_head{};

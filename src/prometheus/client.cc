@@ -24,6 +24,7 @@
 #include "common/strings.h"
 #include "net/client.h"
 #include "net/url.h"
+#include "prometheus/answer_sizes.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -407,6 +408,8 @@ class HttpClient final : public Client {
     net::Request req;
     req.headers = *std::move(headers);
     req.max_body_bytes = options_.max_response_bytes;
+    const size_t size_key = AnswerSizes::Key(api_path, params);
+    req.expected_body_bytes = answer_sizes_.Expect(size_key);
     if (post) {
       req.method = "POST";
       req.target = std::string(api_path);
@@ -424,6 +427,7 @@ class HttpClient final : public Client {
       absl::Time start = absl::Now();
       AttemptResult r = Attempt(req, where, start, timeout);
       if (r.status.ok()) {
+        answer_sizes_.Record(size_key, r.body.size());
         std::vector<std::string> warnings;
         absl::StatusOr<T> parsed = parse(r.body, &warnings);
         if (parsed.ok() && !warnings.empty()) {
@@ -522,6 +526,7 @@ class HttpClient final : public Client {
   const std::string password_;
   absl::Mutex rng_mu_;
   absl::BitGen rng_ ABSL_GUARDED_BY(rng_mu_);
+  AnswerSizes answer_sizes_;  // room reserved for the body of a request sent before
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testutil/loopback_http.h"
@@ -91,6 +92,47 @@ TEST(NetClient, BodyOverTheLimitIsRefusedOnItsContentLength) {
   Result r = client->Send({.target = "/x", .max_body_bytes = 10});
   EXPECT_EQ(r.failure, Failure::kTooLarge);
   EXPECT_EQ(r.detail, "Content-Length 100");
+}
+
+TEST(NetClient, ChunkedAnswerGetsTheRoomExpectedBeforeItArrives) {
+  // A chunked answer (no Content-Length, as Prometheus sends large ones) of 100,000 bytes: with
+  // expected_body_bytes its body is reserved before the first chunk, not regrown as chunks arrive,
+  // and never beyond max_body_bytes.
+  const std::string piece(1000, 'x');
+  httplib::Server server;
+  server.Get("/x", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("application/json",
+                                     [&](size_t offset, httplib::DataSink& sink) {
+                                       if (offset >= 100 * piece.size()) {
+                                         sink.done();
+                                       } else {
+                                         sink.write(piece.data(), piece.size());
+                                       }
+                                       return true;
+                                     });
+  });
+  const int port = server.bind_to_any_port("127.0.0.1");
+  std::thread thread([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::yield();
+  auto client = MustClient({.url = absl::StrCat("http://127.0.0.1:", port)});
+
+  Result r = client->Send({.target = "/x", .expected_body_bytes = 1 << 20});
+  ASSERT_TRUE(r.ok()) << r.detail;
+  EXPECT_EQ(r.response.Header("Content-Length"), nullptr);
+  EXPECT_EQ(r.response.body, std::string(100000, 'x'));
+  EXPECT_GE(r.response.body.capacity(), size_t{1} << 20);
+
+  r = client->Send({.target = "/x", .max_body_bytes = 150000, .expected_body_bytes = 1 << 30});
+  ASSERT_TRUE(r.ok()) << r.detail;
+  EXPECT_GE(r.response.body.capacity(), 150000u);
+  EXPECT_LT(r.response.body.capacity(), 300000u);
+
+  r = client->Send({.target = "/x"});  // nothing expected: it grows as it arrives
+  ASSERT_TRUE(r.ok()) << r.detail;
+  EXPECT_EQ(r.response.body.size(), 100000u);
+  EXPECT_LT(r.response.body.capacity(), 300000u);
+  server.stop();
+  thread.join();
 }
 
 TEST(NetClient, ConnectionRefusedIsANetworkFailure) {
