@@ -1,12 +1,15 @@
 // Differential: a query answer parsed whole and parsed in pieces (ParseSizes set so small that
-// every input takes the sliced path, in batches of 1-64 bytes) must give the same
-// result or the same error, with every label kept and with a filter. The pieces are cut by a
+// every input takes the sliced path, in batches of 1-64 bytes), each also with a visitor taking
+// the samples (ParseQueryResponse's SampleVisitor), must give the same result or the same error,
+// with every label kept and with a filter. The pieces are cut by a
 // hand-written scanner (prometheus/parser.cc); the large answers that reach it in production are
 // too big for the plain parser fuzzer's inputs. Seed corpus: tests/testdata/prometheus/corpus/.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "prometheus/parser.h"
 #include "prometheus/types.h"
@@ -45,20 +48,41 @@ bool SameResult(const QueryResult& a, const QueryResult& b) {
   return true;
 }
 
+// `body` parsed with a visitor: the result, its samples replaced by those visited.
+absl::StatusOr<QueryResult> ParseVisiting(std::string_view body, const aa::prom::LabelFilter& keep,
+                                          const aa::prom::ParseSizes& sizes) {
+  std::vector<aa::prom::Sample> seen;
+  auto result = aa::prom::ParseQueryResponse(body, keep, sizes, [&](const aa::prom::SampleRef& s) {
+    seen.push_back({aa::prom::Labels(s.labels.begin(), s.labels.end()), s.value, s.timestamp_ms});
+  });
+  if (result.ok() && result->type == aa::prom::ResultType::kVector) {
+    if (!result->samples.empty()) __builtin_trap();  // a vector's samples go to the visitor only
+    result->samples = std::move(seen);
+  }
+  return result;
+}
+
+void ExpectSame(const absl::StatusOr<QueryResult>& whole,
+                const absl::StatusOr<QueryResult>& other) {
+  if (whole.ok() != other.ok()) __builtin_trap();
+  if (!whole.ok() && whole.status() != other.status()) __builtin_trap();
+  if (whole.ok() && !SameResult(*whole, *other)) __builtin_trap();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
   for (const auto& keep : {aa::prom::LabelFilter(), aa::prom::LabelFilter::Only({"pod"}, {"l"})}) {
-    auto whole = aa::prom::ParseQueryResponse(body, keep, {.slice_above = SIZE_MAX});
+    const aa::prom::ParseSizes unsliced{.slice_above = SIZE_MAX};
+    auto whole = aa::prom::ParseQueryResponse(body, keep, unsliced);
+    ExpectSame(whole, ParseVisiting(body, keep, unsliced));
     // Batches of one element each (1 byte), of a few, and of a length the input's size chooses.
     for (size_t batch_bytes :
          {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{8}, size_t{13}, 1 + size % 64}) {
-      auto pieces =
-          aa::prom::ParseQueryResponse(body, keep, {.slice_above = 0, .batch_bytes = batch_bytes});
-      if (whole.ok() != pieces.ok()) __builtin_trap();
-      if (!whole.ok() && whole.status() != pieces.status()) __builtin_trap();
-      if (whole.ok() && !SameResult(*whole, *pieces)) __builtin_trap();
+      const aa::prom::ParseSizes sliced{.slice_above = 0, .batch_bytes = batch_bytes};
+      ExpectSame(whole, aa::prom::ParseQueryResponse(body, keep, sliced));
+      ExpectSame(whole, ParseVisiting(body, keep, sliced));
     }
   }
   return 0;

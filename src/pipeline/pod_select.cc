@@ -59,15 +59,27 @@ LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, boo
   };
 }
 
-prom::Labels KubeStateLabels(const prom::Labels& series) {
+namespace {
+
+template <typename Series>
+prom::Labels KubeStateLabelsOf(const Series& series) {
   constexpr std::string_view kPrefix = "label_";
   prom::Labels labels;
   for (const auto& [name, value] : series) {
-    if (std::string_view(name).substr(0, kPrefix.size()) == kPrefix) {
-      labels.emplace_back(name.substr(kPrefix.size()), value);
-    }
+    std::string_view n = name;
+    if (n.substr(0, kPrefix.size()) == kPrefix)
+      labels.emplace_back(n.substr(kPrefix.size()), value);
   }
   return labels;
+}
+
+}  // namespace
+
+prom::Labels KubeStateLabels(const prom::Labels& series) { return KubeStateLabelsOf(series); }
+
+prom::Labels KubeStateLabels(
+    std::span<const std::pair<std::string_view, std::string_view>> series) {
+  return KubeStateLabelsOf(series);
 }
 
 std::optional<size_t> CountIndexedPods(const Snapshot& snapshot, std::string_view ns,

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,8 @@ LabelsPredicate LabelsMatcher(std::shared_ptr<const selector::Selector> sel, boo
 // labels with the prefix removed (sanitized keys, e.g. serving_kserve_io_inferenceservice), in the
 // series' (sorted) order.
 prom::Labels KubeStateLabels(const prom::Labels& series);
+// The same from a series' labels as they are parsed (prom::SampleRef::labels).
+prom::Labels KubeStateLabels(std::span<const std::pair<std::string_view, std::string_view>> series);
 
 // The label KServe puts on every pod of an InferenceService.
 inline constexpr std::string_view kInferenceServiceLabel = "serving.kserve.io/inferenceservice";

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -34,12 +35,12 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) {
 }
 
 // A stable name for one series of an external metric: its labels, {a="x",b="y"} without the name.
-std::string SeriesKey(const prom::Labels& labels) {
+std::string SeriesKey(std::span<const std::pair<std::string_view, std::string_view>> labels) {
   std::string out = "{";
   for (const auto& [name, value] : labels) {
     if (name == "__name__") continue;
     if (out.size() > 1) out += ',';
-    absl::StrAppend(&out, name, "=\"", absl::CHexEscape(value), "\"");
+    absl::StrAppend(&out, ToAbsl(name), "=\"", absl::CHexEscape(ToAbsl(value)), "\"");
   }
   out += '}';
   return out;
@@ -808,7 +809,7 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
   const std::string key = def.Key();
   const std::string metric_label = def.adhoc ? std::string(kAdhocMetricLabel) : key;
   ++round_chunks_;
-  std::map<std::string, std::vector<PodValue>> by_ns;
+  std::map<std::string, std::vector<PodValue>, std::less<>> by_ns;
   for (const auto& ns : namespaces) by_ns[ns];
   std::map<std::string, int> dropped;
   // The whole cluster's table (`whole`): every series that has a namespace, its rows named
@@ -862,15 +863,75 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
     if (!query.ok()) return query.status();
     prom::QueryOptions options = def.query_options;
     options.keep_labels = keep;
-    auto result = QueryBackend(BackendName(def.backend), *query, at, options);
+    const bool external = def.resource.is(config::MetricResource::Kind::kExternal);
+    // A query not restricted to namespaces (prometheus-adapter's metricsQuery without
+    // <<.LabelMatchers>>): a series counts in its own namespace when it has the label, else in
+    // every namespace asked for; one without the object label matches no object.
+    const bool unrestricted = def.whole_cluster_query && !def.namespace_label.empty();
+    // Each series of the answer as it is parsed, into the tables above; `refused` is the first
+    // series that cannot be a row (the answer is then refused), `nan`/`inf` the values left out,
+    // counted once the answer is known to be good.
+    absl::Status refused;
+    int nan = 0;
+    int inf = 0;
+    auto add_row = [&](const prom::SampleRef& s) {
+      if (!refused.ok()) return;
+      std::string_view ns = def.namespace_label.empty() || external
+                                ? std::string_view(namespaces[0])
+                                : s.Label(def.namespace_label);
+      std::string pod = external ? SeriesKey(s.labels) : std::string(s.Label(def.pod_label));
+      if (unrestricted && pod.empty()) return;
+      if (!unrestricted &&
+          ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external))) {
+        refused = absl::InvalidArgumentError(absl::StrCat(
+            "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
+            "\": aggregate the query by (<<.GroupBy>>)"));
+        return;
+      }
+      if (!def.container_label.empty()) {
+        // Per-container tables: "<pod>/<container>" (neither name can contain '/').
+        std::string_view container = s.Label(def.container_label);
+        if (container.empty()) return;  // the pod's cgroup total, not a container
+        absl::StrAppend(&pod, "/", ToAbsl(container));
+      }
+      if (ns == kAllNamespaces) return;  // not a namespace
+      const bool everywhere = unrestricted && (external || ns.empty());
+      const bool in_whole = whole && !everywhere && !ns.empty();
+      auto it = everywhere ? by_ns.begin() : by_ns.find(ns);
+      if (it == by_ns.end() && !in_whole) return;  // a namespace we did not ask for
+      if (!std::isfinite(s.value)) {
+        for (auto& [name, pods] : by_ns) {
+          if (everywhere || (it != by_ns.end() && name == it->first)) ++dropped[name];
+        }
+        if (in_whole) ++everything_dropped;
+        ++(std::isnan(s.value) ? nan : inf);
+        return;
+      }
+      if (in_whole) {
+        everything.push_back(PodValue{
+            absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, -1, s.timestamp_ms, {}});
+      }
+      if (it == by_ns.end()) return;
+      PodValue v{pod, s.value, 0, false, -1, s.timestamp_ms, {}};
+      if (external) {
+        for (const auto& [name, value] : s.labels) {
+          if (name != "__name__") v.labels.emplace_back(name, value);
+        }
+      }
+      if (everywhere) {
+        for (auto& [name, pods] : by_ns) pods.push_back(v);
+      } else {
+        it->second.push_back(std::move(v));
+      }
+    };
+    auto result = QueryBackend(BackendName(def.backend), *query, at, options, add_row);
     if (!result.ok()) return result.status();
     if (def.adhoc && result->type == prom::ResultType::kMatrix) {
       // As KEDA's prometheus scaler reads it: each series is an element without a value.
+      std::vector<std::pair<std::string_view, std::string_view>> labels;
       for (const prom::Series& series : result->series) {
-        prom::Sample none;
-        none.labels = series.labels;
-        none.value = std::numeric_limits<double>::quiet_NaN();
-        result->samples.push_back(std::move(none));
+        labels.assign(series.labels.begin(), series.labels.end());
+        add_row(prom::SampleRef{labels, std::numeric_limits<double>::quiet_NaN(), 0});
       }
       result->type = prom::ResultType::kVector;
     }
@@ -883,60 +944,9 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       return absl::InvalidArgumentError(
           "the query must return an instant vector grouped by namespace and pod");
     }
-    const bool external = def.resource.is(config::MetricResource::Kind::kExternal);
-    // A query not restricted to namespaces (prometheus-adapter's metricsQuery without
-    // <<.LabelMatchers>>): a series counts in its own namespace when it has the label, else in
-    // every namespace asked for; one without the object label matches no object.
-    const bool unrestricted = def.whole_cluster_query && !def.namespace_label.empty();
-    for (prom::Sample& s : result->samples) {
-      std::string_view ns = def.namespace_label.empty() || external
-                                ? std::string_view(namespaces[0])
-                                : prom::LabelValue(s.labels, def.namespace_label);
-      std::string pod =
-          external ? SeriesKey(s.labels) : std::string(prom::LabelValue(s.labels, def.pod_label));
-      if (unrestricted && pod.empty()) continue;
-      if (!unrestricted &&
-          ((ns.empty() && !def.namespace_label.empty()) || (pod.empty() && !external))) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "a series has no label \"", ns.empty() ? def.namespace_label : def.pod_label,
-            "\": aggregate the query by (<<.GroupBy>>)"));
-      }
-      if (!def.container_label.empty()) {
-        // Per-container tables: "<pod>/<container>" (neither name can contain '/').
-        std::string_view container = prom::LabelValue(s.labels, def.container_label);
-        if (container.empty()) continue;  // the pod's cgroup total, not a container
-        absl::StrAppend(&pod, "/", ToAbsl(container));
-      }
-      if (ns == kAllNamespaces) continue;  // not a namespace
-      const bool everywhere = unrestricted && (external || ns.empty());
-      const bool in_whole = whole && !everywhere && !ns.empty();
-      auto it = everywhere ? by_ns.begin() : by_ns.find(std::string(ns));
-      if (it == by_ns.end() && !in_whole) continue;  // a namespace we did not ask for
-      if (!std::isfinite(s.value)) {
-        for (auto& [name, pods] : by_ns) {
-          if (everywhere || (it != by_ns.end() && name == it->first)) ++dropped[name];
-        }
-        if (in_whole) ++everything_dropped;
-        metrics_->DroppedValue(metric_label, std::isnan(s.value) ? "nan" : "inf");
-        continue;
-      }
-      if (in_whole) {
-        everything.push_back(PodValue{
-            absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value, 0, false, -1, s.timestamp_ms, {}});
-      }
-      if (it == by_ns.end()) continue;
-      PodValue v{pod, s.value, 0, false, -1, s.timestamp_ms, {}};
-      if (external) {
-        for (auto& [name, value] : s.labels) {
-          if (name != "__name__") v.labels.emplace_back(name, std::move(value));
-        }
-      }
-      if (everywhere) {
-        for (auto& [name, pods] : by_ns) pods.push_back(v);
-      } else {
-        it->second.push_back(std::move(v));
-      }
-    }
+    if (!refused.ok()) return refused;
+    for (int i = 0; i < nan; ++i) metrics_->DroppedValue(metric_label, "nan");
+    for (int i = 0; i < inf; ++i) metrics_->DroppedValue(metric_label, "inf");
     for (auto& [ns, pods] : by_ns) {
       if (absl::Status s = finish(pods, unrestricted, ns); !s.ok()) return s;
     }
@@ -946,11 +956,6 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
       auto baseline_query =
           RenderQuery(def.baseline_query, &def, namespaces, extra_matchers, all_namespaces);
       if (!baseline_query.ok()) return baseline_query.status();
-      auto baseline = QueryBackend(BackendName(def.backend), *baseline_query, at, keep_only);
-      if (!baseline.ok()) {
-        return absl::Status(baseline.status().code(),
-                            absl::StrCat("baseline query: ", baseline.status().message()));
-      }
       auto set_baseline = [](std::vector<PodValue>& pods, std::string_view pod, double value) {
         auto p =
             std::lower_bound(pods.begin(), pods.end(), pod,
@@ -960,54 +965,63 @@ absl::Status Sampler::SampleChunk(const config::MetricDefinition& def,
           p->has_baseline = true;
         }
       };
-      for (const prom::Sample& s : baseline->samples) {
-        if (!std::isfinite(s.value) || s.value <= 0) continue;
-        std::string_view ns = prom::LabelValue(s.labels, def.namespace_label);
-        std::string_view pod = prom::LabelValue(s.labels, def.pod_label);
+      // Each series as it is parsed; when the query fails, so does the chunk (its tables are
+      // dropped, with the baselines set so far).
+      auto add_baseline = [&](const prom::SampleRef& s) {
+        if (!std::isfinite(s.value) || s.value <= 0) return;
+        std::string_view ns = s.Label(def.namespace_label);
+        std::string_view pod = s.Label(def.pod_label);
         if (whole) set_baseline(everything, absl::StrCat(ToAbsl(ns), "/", ToAbsl(pod)), s.value);
-        if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
-          set_baseline(it->second, pod, s.value);
-        }
+        if (auto it = by_ns.find(ns); it != by_ns.end()) set_baseline(it->second, pod, s.value);
+      };
+      auto baseline =
+          QueryBackend(BackendName(def.backend), *baseline_query, at, keep_only, add_baseline);
+      if (!baseline.ok()) {
+        return absl::Status(baseline.status().code(),
+                            absl::StrCat("baseline query: ", baseline.status().message()));
       }
     }
     if (!def.span_query.empty()) {
       // The real span of the samples behind each value. Best effort: when it cannot be read the
       // values stay and their span is unknown (served as the definition's window, as before).
       ++round_queries_;
+      const int64_t window_ms = absl::ToInt64Milliseconds(def.preset.window);
+      auto set_span = [&](std::vector<PodValue>& pods, std::string_view pod, int32_t ms) {
+        auto p =
+            std::lower_bound(pods.begin(), pods.end(), pod,
+                             [](const PodValue& v, std::string_view name) { return v.pod < name; });
+        if (p != pods.end() && p->pod == pod) p->span_ms = ms;
+      };
+      auto add_span = [&](const prom::SampleRef& s) {
+        if (!std::isfinite(s.value) || s.value < 0) return;
+        std::string_view ns = def.namespace_label.empty() ? std::string_view(namespaces[0])
+                                                          : s.Label(def.namespace_label);
+        std::string pod(s.Label(def.pod_label));
+        if (!def.container_label.empty()) {
+          std::string_view container = s.Label(def.container_label);
+          if (container.empty()) return;
+          absl::StrAppend(&pod, "/", ToAbsl(container));
+        }
+        // Never more than the window: a subquery step can reach a sample just before it.
+        int64_t ms = std::llround(s.value * 1000);
+        if (window_ms > 0) ms = std::min(ms, window_ms);
+        const auto span =
+            static_cast<int32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<int32_t>::max()));
+        if (whole) set_span(everything, absl::StrCat(ToAbsl(ns), "/", pod), span);
+        if (auto it = by_ns.find(ns); it != by_ns.end()) set_span(it->second, pod, span);
+      };
       auto span_query =
           RenderQuery(def.span_query, &def, namespaces, extra_matchers, all_namespaces);
-      auto spans = span_query.ok()
-                       ? QueryBackend(BackendName(def.backend), *span_query, at, keep_only)
-                       : absl::StatusOr<prom::QueryResult>(span_query.status());
-      if (spans.ok()) {
-        const int64_t window_ms = absl::ToInt64Milliseconds(def.preset.window);
-        auto set_span = [&](std::vector<PodValue>& pods, std::string_view pod, double seconds) {
-          auto p = std::lower_bound(
-              pods.begin(), pods.end(), pod,
-              [](const PodValue& v, std::string_view name) { return v.pod < name; });
-          if (p == pods.end() || p->pod != pod) return;
-          // Never more than the window: a subquery step can reach a sample just before it.
-          int64_t ms = std::llround(seconds * 1000);
-          if (window_ms > 0) ms = std::min(ms, window_ms);
-          p->span_ms =
-              static_cast<int32_t>(std::clamp<int64_t>(ms, 0, std::numeric_limits<int32_t>::max()));
-        };
-        for (const prom::Sample& s : spans->samples) {
-          if (!std::isfinite(s.value) || s.value < 0) continue;
-          std::string_view ns = def.namespace_label.empty()
-                                    ? std::string_view(namespaces[0])
-                                    : prom::LabelValue(s.labels, def.namespace_label);
-          std::string pod(prom::LabelValue(s.labels, def.pod_label));
-          if (!def.container_label.empty()) {
-            std::string_view container = prom::LabelValue(s.labels, def.container_label);
-            if (container.empty()) continue;
-            absl::StrAppend(&pod, "/", ToAbsl(container));
-          }
-          if (whole) set_span(everything, absl::StrCat(ToAbsl(ns), "/", pod), s.value);
-          if (auto it = by_ns.find(std::string(ns)); it != by_ns.end()) {
-            set_span(it->second, pod, s.value);
-          }
+      absl::Status spans = span_query.ok() ? QueryBackend(BackendName(def.backend), *span_query, at,
+                                                          keep_only, add_span)
+                                                 .status()
+                                           : span_query.status();
+      if (!spans.ok()) {
+        // What the failed answer set is no answer: every span unknown again.
+        for (auto& [ns, pods] : by_ns) {
+          for (PodValue& p : pods) p.span_ms = -1;
         }
+        for (PodValue& p : everything) p.span_ms = -1;
       }
     }
     return absl::OkStatus();
@@ -1146,11 +1160,13 @@ const absl::Status& Sampler::CheckError(const std::string& backend) const {
 
 absl::StatusOr<prom::QueryResult> Sampler::QueryBackend(const std::string& backend,
                                                         const std::string& promql, absl::Time at,
-                                                        const prom::QueryOptions& options) {
+                                                        const prom::QueryOptions& options,
+                                                        std::optional<prom::SampleVisitor> visit) {
   prom::Client* client = backends_.Find(backend);
   absl::StatusOr<prom::QueryResult> result =
-      client == nullptr ? absl::NotFoundError(absl::StrCat("no backend named ", backend))
-                        : client->Query(promql, at, options);
+      client == nullptr   ? absl::NotFoundError(absl::StrCat("no backend named ", backend))
+      : visit.has_value() ? client->QueryEach(promql, at, options, *visit)
+                          : client->Query(promql, at, options);
   NoteBackend(backend, result.status());
   return result;
 }
@@ -1280,26 +1296,27 @@ void Sampler::SamplePodLabels(const std::vector<std::string>& namespaces, Snapsh
   pod_labels_options.keep_labels = prom::LabelFilter::Only({"namespace", "pod"}, {"label_"});
   for (const auto& chunk : chunks) {
     ++round_queries_;
-    // Without a definition the query is rendered by replacement, which cannot fail.
-    auto result =
-        QueryBackend(BackendName(config_.pod_labels.backend),
-                     *RenderQuery(config_.pod_labels.query, nullptr, chunk, "", all_namespaces), at,
-                     pod_labels_options);
-    metrics_->Query("pod_labels", result.ok());
-    if (!result.ok()) {
-      LogDebug("pod labels query failed", {{"error", result.status()}});
-      continue;
-    }
-    std::map<std::string, std::shared_ptr<PodLabelsTable>> tables;
+    std::map<std::string, std::shared_ptr<PodLabelsTable>, std::less<>> tables;
     for (const auto& ns : chunk) {
       tables[ns] = std::make_shared<PodLabelsTable>();
       tables[ns]->sampled_at = at;
     }
-    for (prom::Sample& s : result->samples) {
-      auto it = tables.find(std::string(prom::LabelValue(s.labels, "namespace")));
-      std::string pod(prom::LabelValue(s.labels, "pod"));
-      if (it == tables.end() || pod.empty()) continue;
-      it->second->pods[std::move(pod)] = shared.Make(KubeStateLabels(s.labels));
+    // Each series as it is parsed; a failed query's tables are dropped.
+    auto add_pod = [&](const prom::SampleRef& s) {
+      auto it = tables.find(s.Label("namespace"));
+      std::string_view pod = s.Label("pod");
+      if (it == tables.end() || pod.empty()) return;
+      it->second->pods[PodName(pod)] = shared.Make(KubeStateLabels(s.labels));
+    };
+    // Without a definition the query is rendered by replacement, which cannot fail.
+    auto result =
+        QueryBackend(BackendName(config_.pod_labels.backend),
+                     *RenderQuery(config_.pod_labels.query, nullptr, chunk, "", all_namespaces), at,
+                     pod_labels_options, add_pod);
+    metrics_->Query("pod_labels", result.ok());
+    if (!result.ok()) {
+      LogDebug("pod labels query failed", {{"error", result.status()}});
+      continue;
     }
     for (auto& [ns, table] : tables) next->pod_labels[ns] = std::move(table);
   }

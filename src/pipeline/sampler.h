@@ -325,10 +325,13 @@ class Sampler {
       const std::map<std::pair<std::string, std::string>, std::vector<std::string>>& work,
       const MetricSet& set, const MetricSet& adhoc, const std::set<std::string>& namespaces,
       absl::Time now) const;
-  // Queries through `backend`'s client, noting the outcome for BackendReadyStatus().
+  // Queries through `backend`'s client, noting the outcome for BackendReadyStatus(). With `visit`,
+  // an instant vector's elements go to it as they are parsed (prom::Client::QueryEach: discard
+  // them on an error).
   absl::StatusOr<prom::QueryResult> QueryBackend(const std::string& backend,
                                                  const std::string& promql, absl::Time at,
-                                                 const prom::QueryOptions& options = {});
+                                                 const prom::QueryOptions& options = {},
+                                                 std::optional<prom::SampleVisitor> visit = {});
   void NoteBackend(const std::string& backend, const absl::Status& status);
   // Admits new namespace `ns` (ceiling, token bucket) or says why not. Needs mu_.
   absl::Status AdmitNamespace(const config::MetricDefinition& def, std::string_view ns,

@@ -237,17 +237,12 @@ class HttpClient final : public Client {
 
   absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at,
                                     const QueryOptions& options) override {
-    if (absl::Status s = CheckQueryOptions(options); !s.ok()) return s;
-    Params params = {{"query", std::string(promql)}};
-    if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
-    params.insert(params.end(), options.params.begin(), options.params.end());
-    const LabelFilter& keep = options.keep_labels;
-    return Do<QueryResult>(
-        Endpoint::kQuery, "/api/v1/query", params,
-        [&keep](std::string_view body, std::vector<std::string>* warnings) {
-          return ParseQueryAnswer(body, warnings, keep);
-        },
-        options.headers, options.timeout);
+    return InstantQuery(promql, at, options, nullptr);
+  }
+
+  absl::StatusOr<QueryResult> QueryEach(std::string_view promql, absl::Time at,
+                                        const QueryOptions& options, SampleVisitor visit) override {
+    return InstantQuery(promql, at, options, &visit);
   }
 
   absl::StatusOr<QueryResult> QueryRange(std::string_view promql, absl::Time start, absl::Time end,
@@ -518,6 +513,26 @@ class HttpClient final : public Client {
     return out;
   }
 
+  // `/api/v1/query`; an instant vector's elements to `*visit` when it is not null (QueryEach).
+  absl::StatusOr<QueryResult> InstantQuery(std::string_view promql, absl::Time at,
+                                           const QueryOptions& options,
+                                           const SampleVisitor* visit) {
+    if (absl::Status s = CheckQueryOptions(options); !s.ok()) return s;
+    Params params = {{"query", std::string(promql)}};
+    if (at != absl::InfinitePast()) params.emplace_back("time", TimeParam(at));
+    params.insert(params.end(), options.params.begin(), options.params.end());
+    const LabelFilter& keep = options.keep_labels;
+    return Do<QueryResult>(
+        Endpoint::kQuery, "/api/v1/query", params,
+        [&keep, visit](std::string_view body, std::vector<std::string>* warnings) {
+          if (visit == nullptr) return ParseQueryAnswer(body, warnings, keep);
+          auto result = ParseQueryResponse(body, keep, ParseSizes(), *visit);
+          if (result.ok()) *warnings = result->warnings;
+          return result;
+        },
+        options.headers, options.timeout);
+  }
+
   ClientOptions options_;
   std::unique_ptr<net::Client> http_;
   std::unique_ptr<ClientMetrics> metrics_;
@@ -530,6 +545,19 @@ class HttpClient final : public Client {
 };
 
 }  // namespace
+
+absl::StatusOr<QueryResult> Client::QueryEach(std::string_view promql, absl::Time at,
+                                              const QueryOptions& options, SampleVisitor visit) {
+  absl::StatusOr<QueryResult> result = Query(promql, at, options);
+  if (!result.ok() || result->type != ResultType::kVector) return result;
+  std::vector<std::pair<std::string_view, std::string_view>> labels;
+  for (const Sample& sample : result->samples) {
+    labels.assign(sample.labels.begin(), sample.labels.end());
+    visit(SampleRef{labels, sample.value, sample.timestamp_ms});
+  }
+  result->samples.clear();
+  return result;
+}
 
 absl::Status ValidateQueryOptions(const QueryOptions& options) {
   for (const auto& [name, value] : options.params) {

@@ -156,6 +156,14 @@ class Client {
   absl::StatusOr<QueryResult> Query(std::string_view promql, absl::Time at) {
     return Query(promql, at, QueryOptions{});
   }
+  // Query, with each element of an instant-vector answer handed to `visit` (SampleRef: the labels
+  // options.keep_labels keeps, as views valid during the call) instead of returned in
+  // QueryResult::samples, which stays empty (a scalar is returned there as by Query): so a large
+  // answer is never held whole. Errors as Query(); on any error, whatever `visit` received is no
+  // answer and must be discarded. By default Query() and then its samples visited; the HTTP
+  // client visits them as it parses.
+  virtual absl::StatusOr<QueryResult> QueryEach(std::string_view promql, absl::Time at,
+                                                const QueryOptions& options, SampleVisitor visit);
   // Range query (`/api/v1/query_range`) evaluated at start, start + step, ... up to `end`; the
   // answer is a matrix (QueryResult::series; a series has a point only at the steps where it had a
   // value). InvalidArgument, before anything is sent, for a step that is not positive or an end

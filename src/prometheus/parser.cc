@@ -126,24 +126,24 @@ const LabelFilter& KeepAll() {
   return *kAll;
 }
 
-// A JSON object of string -> string into sorted Labels, only the labels `keep` keeps. Every label
-// is checked alike (a string value, no name twice), kept or not. With a filter, `names` is scratch
-// space for every label's name, for the duplicate check (reused between calls, so a skipped label
-// allocates nothing): the views point into the parser's string buffer, valid while the document
-// is.
-absl::Status ParseLabels(od::value v, Labels* out,
+using LabelView = std::pair<std::string_view, std::string_view>;
+
+// A JSON object of string -> string into `out`: the labels `keep` keeps, sorted by name, as views
+// into the parser's string buffer (valid while the document is). Every label is checked alike (a
+// string value, no name twice), kept or not. With a filter, `names` is scratch space for every
+// label's name, for the duplicate check. `out` and `names` are reused between calls, so a label
+// allocates nothing.
+absl::Status ParseLabels(od::value v, std::vector<LabelView>* out,
                          const std::string& (*where_fn)(size_t, std::string*), size_t index,
                          const LabelFilter& keep, std::vector<std::string_view>* names) {
   std::string where_buf;
+  out->clear();
   od::object obj;
   if (error_code e = v.get_object().get(obj)) {
     return Bad(where_fn(index, &where_buf),
                absl::StrCat("expected an object of labels: ", simdjson::error_message(e)));
   }
-  if (!keep.all) {
-    names->clear();
-    out->reserve(keep.names.size());  // one allocation for the labels a filter keeps, mostly
-  }
+  if (!keep.all) names->clear();
   for (auto field_result : obj) {
     od::field field;
     if (error_code e = std::move(field_result).get(field))
@@ -158,7 +158,7 @@ absl::Status ParseLabels(od::value v, Labels* out,
                               "\" is not a string: ", simdjson::error_message(e)));
     }
     if (!keep.all) names->push_back(key);
-    if (keep.Keeps(key)) out->emplace_back(std::string(key), std::string(value));
+    if (keep.Keeps(key)) out->emplace_back(key, value);
   }
   auto by_name = [](const auto& a, const auto& b) { return a.first < b.first; };
   if (!std::is_sorted(out->begin(), out->end(), by_name))
@@ -177,11 +177,33 @@ absl::Status ParseLabels(od::value v, Labels* out,
   for (size_t i = 1; i < out->size(); ++i) {
     if ((*out)[i - 1].first == (*out)[i].first) {
       return Bad(where_fn(index, &where_buf),
-                 absl::StrCat("duplicate label \"", (*out)[i].first, "\""));
+                 absl::StrCat("duplicate label \"", ToAbsl((*out)[i].first), "\""));
     }
   }
   return absl::OkStatus();
 }
+
+// Labels from ParseLabels' views: one allocation for the list, and one per name or value too long
+// to be stored inline.
+Labels ToLabels(const std::vector<LabelView>& views) {
+  Labels labels;
+  labels.reserve(views.size());
+  for (const auto& [name, value] : views) labels.emplace_back(name, value);
+  return labels;
+}
+
+// Where the elements of data.result go: an instant vector's to `visit` when it is set (counted in
+// `visited`), else to out->samples; a matrix's to out->series. `names` and `kept` are scratch
+// space for ParseLabels, reused for every element.
+struct ResultSink {
+  QueryResult* out = nullptr;
+  const SampleVisitor* visit = nullptr;
+  size_t visited = 0;
+  std::vector<std::string_view> names;
+  std::vector<LabelView> kept;
+
+  size_t samples() const { return out->samples.size() + visited; }
+};
 
 const std::string& ResultMetricWhere(size_t i, std::string* buf) {
   *buf = absl::StrCat("data.result[", i, "].metric");
@@ -197,9 +219,7 @@ const std::string& SeriesWhere(size_t i, std::string* buf) {
 // {...}, "values":
 // [[...], ...]}. Appends to `samples` or `series`.
 absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& keep,
-                                std::vector<std::string_view>* names, std::vector<Sample>* samples,
-                                std::vector<Series>* series) {
-  Labels labels;
+                                ResultSink* sink) {
   bool have_metric = false;
   bool have_value = false;
   bool have_values = false;
@@ -217,7 +237,8 @@ absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& kee
     if (key == "metric") {
       if (have_metric) return Bad(absl::StrCat("data.result[", i, "]"), "duplicate \"metric\"");
       have_metric = true;
-      if (auto s = ParseLabels(field.value(), &labels, &ResultMetricWhere, i, keep, names);
+      if (auto s =
+              ParseLabels(field.value(), &sink->kept, &ResultMetricWhere, i, keep, &sink->names);
           !s.ok()) {
         return s;
       }
@@ -260,13 +281,18 @@ absl::Status ParseResultElement(od::object obj, size_t i, const LabelFilter& kee
                have_value ? "both \"value\" and \"values\"" : "missing \"value\" or \"values\"");
   }
   if (have_value) {
-    samples->push_back(Sample{std::move(labels), value, ts_ms});
+    if (sink->visit != nullptr) {
+      (*sink->visit)(SampleRef{sink->kept, value, ts_ms});
+      ++sink->visited;
+    } else {
+      sink->out->samples.push_back(Sample{ToLabels(sink->kept), value, ts_ms});
+    }
   } else {
     if (!std::is_sorted(points.begin(), points.end(),
                         [](const auto& a, const auto& b) { return a.first < b.first; })) {
       return Bad(absl::StrCat(here(), ".values"), "points not in time order");
     }
-    series->push_back(Series{std::move(labels), std::move(points)});
+    sink->out->series.push_back(Series{ToLabels(sink->kept), std::move(points)});
   }
   return absl::OkStatus();
 }
@@ -446,8 +472,7 @@ std::optional<Sliced> SliceQueryAnswer(std::string_view body, size_t batch_bytes
 
 // The elements of one batch, parsed with a parser of their own (the envelope's is in use), each
 // as ParseQueryData parses an element of data.result.
-absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep,
-                        std::vector<std::string_view>* names, QueryResult* out) {
+absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep, ResultSink* sink) {
   thread_local od::parser element_parser;
   thread_local std::string buf;
   buf.clear();
@@ -461,7 +486,7 @@ absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep,
     scratch = std::make_unique<od::parser>();
     parser = scratch.get();
   }
-  // `names` views point into this document's strings: it lives until the batch is done.
+  // The sink's views point into this document's strings: it lives until the batch is done.
   od::document doc;
   std::string where = absl::StrCat("data.result[", batch.first, "]");
   if (error_code e = parser->iterate(buf.data(), buf.size(), buf.capacity()).get(doc))
@@ -473,8 +498,7 @@ absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep,
     od::object eo;
     if (error_code e = elem.get_object().get(eo))
       return BadJson(absl::StrCat("data.result[", i, "]"), e);
-    if (auto s = ParseResultElement(eo, i, keep, names, &out->samples, &out->series); !s.ok())
-      return s;
+    if (auto s = ParseResultElement(eo, i, keep, sink); !s.ok()) return s;
     ++i;
   }
   if (doc.current_location().error() != simdjson::OUT_OF_BOUNDS)
@@ -484,9 +508,10 @@ absl::Status ParseBatch(const Sliced::Batch& batch, const LabelFilter& keep,
 }
 
 // data of a query answer. With `sliced`, data.result is empty in the document and its elements
-// are parsed from sliced->batches instead.
+// are parsed from sliced->batches instead. An instant vector's elements go to `visit` when it is
+// not null (ResultSink).
 absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* sliced,
-                            QueryResult* out) {
+                            const SampleVisitor* visit, QueryResult* out) {
   od::object obj;
   if (error_code e = v.get_object().get(obj))
     return Bad("data", absl::StrCat("expected an object: ", simdjson::error_message(e)));
@@ -499,7 +524,9 @@ absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* 
   bool pair_shape = true;  // [number, string]
   int64_t pair_ts = 0;
   std::string pair_value;
-  std::vector<std::string_view> names;
+  ResultSink sink;
+  sink.out = out;
+  sink.visit = visit;
   for (auto field_result : obj) {
     od::field field;
     if (error_code e = std::move(field_result).get(field)) return BadJson("data", e);
@@ -521,9 +548,9 @@ absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* 
       }
       if (sliced != nullptr) {
         for (const Sliced::Batch& batch : sliced->batches) {
-          if (auto s = ParseBatch(batch, keep, &names, out); !s.ok()) return s;
+          if (auto s = ParseBatch(batch, keep, &sink); !s.ok()) return s;
         }
-        n_objects = n_elems = out->samples.size() + out->series.size();
+        n_objects = n_elems = sink.samples() + out->series.size();
         if (n_elems > 0) pair_shape = false;
       }
       for (auto elem : arr) {
@@ -537,8 +564,7 @@ absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* 
           od::object eo;
           if (error_code e = ev.get_object().get(eo))
             return BadJson(absl::StrCat("data.result[", n_elems, "]"), e);
-          if (auto s = ParseResultElement(eo, n_elems, keep, &names, &out->samples, &out->series);
-              !s.ok()) {
+          if (auto s = ParseResultElement(eo, n_elems, keep, &sink); !s.ok()) {
             return s;
           }
           ++n_objects;
@@ -570,8 +596,7 @@ absl::Status ParseQueryData(od::value v, const LabelFilter& keep, const Sliced* 
     if (n_elems > 0 && pair_shape)
       return Bad("data.result", absl::StrCat("expected an array of objects for ", result_type));
     if (vector && !out->series.empty()) return Bad("data.result", "vector element with \"values\"");
-    if (!vector && !out->samples.empty())
-      return Bad("data.result", "matrix element with \"value\"");
+    if (!vector && sink.samples() > 0) return Bad("data.result", "matrix element with \"value\"");
     return absl::OkStatus();
   }
   if (result_type == "scalar" || result_type == "string") {
@@ -603,12 +628,12 @@ absl::Status ParseSeriesData(od::value v, std::vector<Labels>* out) {
                absl::StrCat("expected an array of label sets: ", simdjson::error_message(e)));
   }
   size_t i = 0;
+  std::vector<LabelView> labels;
   for (auto elem : arr) {
     od::value ev;
     if (error_code e = elem.get(ev)) return BadJson(absl::StrCat("data[", i, "]"), e);
-    Labels labels;
     if (auto s = ParseLabels(ev, &labels, &SeriesWhere, i, KeepAll(), nullptr); !s.ok()) return s;
-    out->push_back(std::move(labels));
+    out->push_back(ToLabels(labels));
     ++i;
   }
   return absl::OkStatus();
@@ -633,11 +658,13 @@ enum class Kind { kQuery, kSeries, kLabelValues };
 
 // The envelope shared by every API answer: status, data, errorType, error, warnings. Fields in any
 // order. `series` receives label sets (kSeries), `values` strings (kLabelValues).
-// `keep` and `sliced` as ParseQueryData's (kQuery only); with `sliced`, `body` is its envelope.
+// `keep`, `sliced` and `visit` as ParseQueryData's (kQuery only); with `sliced`, `body` is its
+// envelope.
 absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
                            std::vector<Labels>* series, std::vector<std::string>* series_warnings,
                            std::vector<std::string>* values = nullptr,
-                           const LabelFilter& keep = KeepAll(), const Sliced* sliced = nullptr) {
+                           const LabelFilter& keep = KeepAll(), const Sliced* sliced = nullptr,
+                           const SampleVisitor* visit = nullptr) {
   if (body.empty()) return absl::InvalidArgumentError("malformed Prometheus answer: empty body");
   simdjson::padded_string padded(body.data(), body.size());
   od::document doc;
@@ -669,7 +696,8 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
       // An error answer may carry data too; only a success answer's data must be well formed, and
       // the status may come after it, so a bad data is reported only if the answer turns out to be
       // a success.
-      absl::Status s = kind == Kind::kQuery    ? ParseQueryData(field.value(), keep, sliced, query)
+      absl::Status s = kind == Kind::kQuery
+                           ? ParseQueryData(field.value(), keep, sliced, visit, query)
                        : kind == Kind::kSeries ? ParseSeriesData(field.value(), series)
                                                : ParseLabelValuesData(field.value(), values);
       if (!s.ok()) return s;
@@ -706,6 +734,44 @@ absl::Status ParseEnvelope(std::string_view body, Kind kind, QueryResult* query,
     *series_warnings = std::move(warnings);
   }
   return absl::OkStatus();
+}
+
+// ParseQueryResponse, an instant vector's elements to `visit` when it is not null.
+absl::StatusOr<QueryResult> ParseQueryResponseImpl(std::string_view body, const LabelFilter& keep,
+                                                   const ParseSizes& sizes,
+                                                   const SampleVisitor* visit) {
+  if (body.size() > sizes.slice_above) {
+    // No parser (and no padded copy) the size of a large answer: its envelope and batches of its
+    // elements are parsed one after another with the thread's parsers. Any error, and any shape
+    // the slicer does not expect, goes to the whole-body parse below, which says what is wrong
+    // exactly as for a small answer.
+    if (std::optional<Sliced> sliced = SliceQueryAnswer(body, sizes.batch_bytes);
+        sliced.has_value()) {
+      QueryResult result;
+      if (ParseEnvelope(sliced->envelope, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep,
+                        &*sliced, visit)
+              .ok()) {
+        return result;
+      }
+      if (visit != nullptr) {
+        // Some elements may have been visited: the whole parse only says what is wrong. Were it
+        // to succeed (the two parses disagreeing, which fuzz/prometheus_sliced_fuzzer looks
+        // for), the visited elements are no answer either.
+        QueryResult whole;
+        absl::Status s = ParseEnvelope(body, Kind::kQuery, &whole, nullptr, nullptr, nullptr, keep);
+        if (!s.ok()) return s;
+        return absl::InternalError(
+            "a Prometheus answer parsed in pieces failed where the whole answer parses");
+      }
+    }
+  }
+  QueryResult result;
+  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep, nullptr,
+                             visit);
+      !s.ok()) {
+    return s;
+  }
+  return result;
 }
 
 }  // namespace
@@ -754,27 +820,12 @@ absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const Labe
 
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
                                                const ParseSizes& sizes) {
-  if (body.size() > sizes.slice_above) {
-    // No parser (and no padded copy) the size of a large answer: its envelope and batches of its
-    // elements are parsed one after another with the thread's parsers. Any error, and any shape
-    // the slicer does not expect, goes to the whole-body parse below, which says what is wrong
-    // exactly as for a small answer.
-    if (std::optional<Sliced> sliced = SliceQueryAnswer(body, sizes.batch_bytes);
-        sliced.has_value()) {
-      QueryResult result;
-      if (ParseEnvelope(sliced->envelope, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep,
-                        &*sliced)
-              .ok()) {
-        return result;
-      }
-    }
-  }
-  QueryResult result;
-  if (auto s = ParseEnvelope(body, Kind::kQuery, &result, nullptr, nullptr, nullptr, keep);
-      !s.ok()) {
-    return s;
-  }
-  return result;
+  return ParseQueryResponseImpl(body, keep, sizes, nullptr);
+}
+
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
+                                               const ParseSizes& sizes, SampleVisitor visit) {
+  return ParseQueryResponseImpl(body, keep, sizes, &visit);
 }
 
 absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(std::string_view body,

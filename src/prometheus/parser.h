@@ -46,6 +46,14 @@ struct ParseSizes {
 absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
                                                const ParseSizes& sizes);
 
+// As ParseQueryResponse, but each element of an instant vector goes to `visit` as it is parsed
+// (SampleRef: its kept labels as views valid during the call) instead of into
+// QueryResult::samples, which stays empty (a scalar is still returned there): a large answer is
+// never held as a whole. The elements are visited before the answer is known to be good: on any
+// error, whatever `visit` received is no answer and must be discarded.
+absl::StatusOr<QueryResult> ParseQueryResponse(std::string_view body, const LabelFilter& keep,
+                                               const ParseSizes& sizes, SampleVisitor visit);
+
 // Parses the body of a `/api/v1/series` answer into label sets (errors as ParseQueryResponse).
 // The answer's "warnings", if any, go to `*warnings` when it is not null.
 absl::StatusOr<std::vector<Labels>> ParseSeriesResponse(

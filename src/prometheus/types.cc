@@ -13,6 +13,13 @@ std::string_view LabelValue(const Labels& labels, std::string_view name) {
   return {};
 }
 
+std::string_view SampleRef::Label(std::string_view name) const {
+  for (const auto& [n, v] : labels) {
+    if (n == name) return v;
+  }
+  return {};
+}
+
 LabelFilter LabelFilter::Only(std::vector<std::string> names, std::vector<std::string> prefixes) {
   LabelFilter f;
   f.all = false;

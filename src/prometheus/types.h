@@ -2,10 +2,13 @@
 // Values and labels as Prometheus' HTTP API returns them. Plain data; no behaviour.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "absl/functional/function_ref.h"
 
 namespace aa::prom {
 
@@ -39,6 +42,20 @@ struct Sample {
   double value = 0;
   int64_t timestamp_ms = 0;  // evaluation time of the query, milliseconds since the Unix epoch
 };
+
+// One instant-vector element as it is parsed (ParseQueryResponse and Client::QueryEach with a
+// visitor): its labels are views into the parser's buffers, valid only while the visitor runs.
+struct SampleRef {
+  std::span<const std::pair<std::string_view, std::string_view>> labels;  // sorted by name
+  double value = 0;
+  int64_t timestamp_ms = 0;
+
+  // The value of label `name`, or "" when absent (as LabelValue()).
+  std::string_view Label(std::string_view name) const;
+};
+
+// Receives each element of an instant vector, in the answer's order.
+using SampleVisitor = absl::FunctionRef<void(const SampleRef&)>;
 
 // One range-vector element.
 struct Series {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "common/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
@@ -576,6 +577,63 @@ TEST(HttpClient, AnswersWithWarningsAreRefusedUnlessAccepted) {
   EXPECT_EQ(WarningsValue(accepting_registry, "query", "accepted"), 1);
   EXPECT_EQ(WarningsValue(accepting_registry, "series", "accepted"), 1);
   EXPECT_EQ(WarningsValue(accepting_registry, "query", "rejected"), 0);
+}
+
+TEST(HttpClient, QueryEachHandsOverTheSamplesAsTheyAreParsed) {
+  TestServer server;
+  server.http().Get("/api/v1/query", [&](const httplib::Request& req, httplib::Response& res) {
+    const std::string warnings =
+        req.get_param_value("query") == "partial" ? R"("warnings":["store down"],)" : "";
+    res.set_content(
+        R"({"status":"success",)" + warnings +
+            R"("data":{"resultType":"vector","result":[)"
+            R"({"metric":{"pod":"p1","namespace":"ns","job":"x"},"value":[1700000000,"3"]},)"
+            R"({"metric":{"pod":"p2","namespace":"ns","job":"x"},"value":[1700000000,"4"]}]}})",
+        "application/json");
+  });
+  server.Start();
+  SleepRecorder sleeps;
+  auto client = MustClient(BaseOptions(server.Url(), &sleeps));
+  QueryOptions options;
+  options.keep_labels = LabelFilter::Only({"pod"});
+  std::vector<std::string> seen;
+  auto visit = [&](const SampleRef& s) {
+    seen.push_back(absl::StrCat(s.labels.size(), " ", ToAbsl(s.Label("pod")), "=", s.value, "@",
+                                s.timestamp_ms, ToAbsl(s.Label("job"))));
+  };
+  auto r = client->QueryEach("up", absl::InfinitePast(), options, visit);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->type, ResultType::kVector);
+  EXPECT_TRUE(r->samples.empty());
+  EXPECT_THAT(seen, ElementsAre("1 p1=3@1700000000000", "1 p2=4@1700000000000"));
+  // A partial answer is refused after its samples were parsed: the caller drops them.
+  r = client->QueryEach("partial", absl::InfinitePast(), options, visit);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(Msg(r.status()), HasSubstr("partial answer"));
+}
+
+TEST(Client, QueryEachByDefaultVisitsTheSamplesOfQuery) {
+  // A client with Query only (as the tests' fakes): QueryEach visits its answer's samples.
+  class OneSample : public Client {
+   public:
+    absl::StatusOr<QueryResult> Query(std::string_view, absl::Time, const QueryOptions&) override {
+      QueryResult r;
+      r.samples.push_back(Sample{{{"namespace", "ns"}, {"pod", "p1"}}, 5, 1000});
+      return r;
+    }
+    absl::StatusOr<std::vector<Labels>> Series(const std::vector<std::string>&, absl::Time,
+                                               absl::Time) override {
+      return std::vector<Labels>{};
+    }
+  } client;
+  std::vector<std::string> seen;
+  auto r = client.QueryEach("up", absl::InfinitePast(), {}, [&](const SampleRef& s) {
+    seen.push_back(
+        absl::StrCat(ToAbsl(s.Label("namespace")), "/", ToAbsl(s.Label("pod")), "=", s.value));
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->samples.empty());
+  EXPECT_THAT(seen, ElementsAre("ns/p1=5"));
 }
 
 TEST(HttpClient, TimeoutIsDeadlineExceeded) {

@@ -302,6 +302,58 @@ TEST(ParseQueryResponse, SizesChangeNothingButMemory) {
               HasSubstr("data.result[17].value: value \"abc\" is not a number"));
 }
 
+// The samples a visitor receives, as Samples.
+std::vector<Sample> Visited(std::string_view body, const LabelFilter& keep, const ParseSizes& sizes,
+                            absl::Status* status, QueryResult* rest = nullptr) {
+  std::vector<Sample> seen;
+  auto r = ParseQueryResponse(body, keep, sizes, [&](const SampleRef& s) {
+    Labels labels(s.labels.begin(), s.labels.end());
+    seen.push_back(Sample{labels, s.value, s.timestamp_ms});
+  });
+  *status = r.status();
+  if (r.ok() && rest != nullptr) *rest = *std::move(r);
+  return seen;
+}
+
+TEST(ParseQueryResponse, AVisitorGetsTheSamplesInsteadOfTheResult) {
+  const LabelFilter pod_only = LabelFilter::Only({"pod"});
+  for (const std::string& body : {LargeVector(40), LargeVector(5000)}) {  // whole, in pieces
+    for (const LabelFilter& keep : {LabelFilter(), pod_only}) {
+      auto whole = ParseQueryResponse(body, keep);
+      ASSERT_TRUE(whole.ok()) << whole.status();
+      absl::Status status;
+      QueryResult rest;
+      std::vector<Sample> seen = Visited(body, keep, ParseSizes(), &status, &rest);
+      ASSERT_TRUE(status.ok()) << status;
+      EXPECT_TRUE(rest.samples.empty());
+      EXPECT_EQ(rest.type, ResultType::kVector);
+      ASSERT_EQ(seen.size(), whole->samples.size());
+      for (size_t i = 0; i < seen.size(); ++i) {
+        EXPECT_EQ(seen[i].labels, whole->samples[i].labels) << i;
+        EXPECT_EQ(seen[i].value, whole->samples[i].value) << i;
+        EXPECT_EQ(seen[i].timestamp_ms, whole->samples[i].timestamp_ms) << i;
+      }
+    }
+  }
+  // A scalar is no instant vector: returned as by ParseQueryResponse, nothing visited.
+  absl::Status status;
+  QueryResult rest;
+  EXPECT_TRUE(
+      Visited(TestData("scalar.json"), LabelFilter(), ParseSizes(), &status, &rest).empty());
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(rest.type, ResultType::kScalar);
+  EXPECT_EQ(rest.samples.size(), 1u);
+  // A bad element, whole or in pieces: the same error as without a visitor (what was visited
+  // before it is no answer).
+  for (const std::string& body :
+       {LargeVector(40, 17, R"({"metric":{"pod":"x"},"value":[1,"abc"]})"),
+        LargeVector(5000, 4000, R"({"metric":{"pod":"x"},"value":[1,"abc"]})")}) {
+    Visited(body, pod_only, ParseSizes(), &status);
+    EXPECT_EQ(status, ParseQueryResponse(body, pod_only).status());
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(ParseQueryResponse, BadDataErrorIsInvalidArgument) {
   auto r = ParseQueryResponse(TestData("error_bad_data.json"));
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
